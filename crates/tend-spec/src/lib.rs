@@ -1,0 +1,54 @@
+//! The plain data model of [tend](https://docs.rs/tend): what a supervisor and
+//! its children *are*, separate from the engine that runs them.
+//!
+//! Every type here is inert data: `Clone`, `serde`-serialisable, with no
+//! runtime, no clock and no I/O, so a config loader, an HTTP API and the engine
+//! can all share it. Durations serialise as human-readable strings (`"5s"`,
+//! `"250ms"`).
+//!
+//! The library uses OTP's names; configuration files accept familiar aliases:
+//!
+//! | concept | library | config |
+//! |---|---|---|
+//! | restart type | [`Restart::Permanent`] / [`Restart::Transient`] / [`Restart::Temporary`] | `"always"` / `"on-failure"` / `"never"` (OTP names accepted too) |
+//! | strategy | [`Strategy::OneForOne`] / [`Strategy::OneForAll`] / [`Strategy::RestForOne`] | `"one_for_one"` … |
+//! | intensity | [`Intensity`] `{ max_restarts, period }` | `{ max_restarts = 5, period = "60s" }` |
+//! | child stop | [`Shutdown::BrutalKill`] / [`Shutdown::Timeout`] / [`Shutdown::Infinity`] | `"brutal_kill"`, `{ timeout = "10s" }`, `"infinity"` |
+//! | delay before restart | [`Backoff`] (none by default, like OTP) | `{ initial = "100ms", max = "30s", jitter = 0.1, reset_after = "60s" }` |
+//! | a child's own budget | [`RestartBudget`] with [`OnExhausted`] | `{ max_restarts = 5, window = "5m", on_exhausted = "isolate" }` |
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use tend_spec::{Intensity, Restart};
+//!
+//! let restart: Restart = serde_json::from_str("\"on-failure\"").unwrap();
+//! assert_eq!(restart, Restart::Transient);
+//!
+//! let intensity: Intensity =
+//!     serde_json::from_str(r#"{ "max_restarts": 3, "period": "10s" }"#).unwrap();
+//! assert_eq!(intensity, Intensity::new(3, Duration::from_secs(10)));
+//! ```
+
+mod auto_shutdown;
+mod backoff;
+mod budget;
+mod exit;
+mod intensity;
+mod restart;
+mod shutdown;
+mod strategy;
+mod validate;
+
+pub use auto_shutdown::AutoShutdown;
+pub use backoff::Backoff;
+pub use budget::{OnExhausted, RestartBudget};
+pub use exit::ExitClass;
+pub use intensity::Intensity;
+pub use restart::Restart;
+pub use shutdown::Shutdown;
+pub use strategy::Strategy;
+pub use validate::{
+    check_backoff, check_budget, check_intensity, check_significant, SpecError,
+};

@@ -1,0 +1,120 @@
+//! One small check per rule, each returning a tagged [`SpecError`] (as OTP's
+//! `validRestartType`, `validSignificant`, …). Callers collect them; nothing
+//! here stops at the first problem on behalf of the caller.
+
+use std::time::Duration;
+
+use crate::{AutoShutdown, Backoff, Intensity, Restart, RestartBudget};
+
+/// A rule a spec breaks. Each variant names the situation, as OTP's
+/// `{bad_combination, …}` tuples do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// The intensity period is zero (OTP requires a positive period).
+    #[error("intensity period must be longer than zero")]
+    ZeroPeriod,
+    /// A significant child must not be permanent: it would never end on its own.
+    #[error("a significant child cannot be permanent (significant + restart = permanent)")]
+    SignificantPermanent,
+    /// Significant children need an auto-shutdown mode to mean anything.
+    #[error("a significant child needs auto_shutdown other than never (significant + auto_shutdown = never)")]
+    SignificantWithoutAutoShutdown,
+    /// Backoff's initial delay is longer than its maximum.
+    #[error("backoff initial delay {initial:?} is longer than its maximum {max:?}")]
+    BackoffInitialAboveMax {
+        /// The initial delay.
+        initial: Duration,
+        /// The maximum delay.
+        max: Duration,
+    },
+    /// Backoff's multiplier is below 1 or not a number.
+    #[error("backoff multiplier must be a number of at least 1, got {0}")]
+    BackoffMultiplier(f64),
+    /// Backoff's jitter is outside `0.0..=1.0`.
+    #[error("backoff jitter must be between 0.0 and 1.0, got {0}")]
+    BackoffJitter(f64),
+    /// A restart budget's window is zero.
+    #[error("restart budget window must be longer than zero")]
+    ZeroBudgetWindow,
+    /// Two children share an id.
+    #[error("duplicate child id {0:?}")]
+    DuplicateId(String),
+    /// A child id is empty.
+    #[error("child id must not be empty")]
+    EmptyId,
+}
+
+/// Checks a supervisor's restart intensity.
+///
+/// # Errors
+/// [`SpecError::ZeroPeriod`] when the period is zero.
+pub fn check_intensity(intensity: &Intensity) -> Result<(), SpecError> {
+    if intensity.period.is_zero() {
+        return Err(SpecError::ZeroPeriod);
+    }
+    Ok(())
+}
+
+/// Checks the `significant` flag against the restart type and the
+/// supervisor's auto-shutdown mode (OTP's `validSignificant`: the
+/// auto-shutdown combination is reported first, as OTP does).
+///
+/// # Errors
+/// [`SpecError::SignificantWithoutAutoShutdown`] or
+/// [`SpecError::SignificantPermanent`].
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::{check_significant, AutoShutdown, Restart, SpecError};
+///
+/// assert_eq!(
+///     check_significant(true, Restart::Permanent, AutoShutdown::AnySignificant),
+///     Err(SpecError::SignificantPermanent)
+/// );
+/// assert!(check_significant(true, Restart::Transient, AutoShutdown::AnySignificant).is_ok());
+/// ```
+pub fn check_significant(
+    significant: bool,
+    restart: Restart,
+    auto_shutdown: AutoShutdown,
+) -> Result<(), SpecError> {
+    match (significant, auto_shutdown, restart) {
+        (false, _, _) => Ok(()),
+        (true, AutoShutdown::Never, _) => Err(SpecError::SignificantWithoutAutoShutdown),
+        (true, _, Restart::Permanent) => Err(SpecError::SignificantPermanent),
+        (true, _, Restart::Transient | Restart::Temporary) => Ok(()),
+    }
+}
+
+/// Checks a backoff spec.
+///
+/// # Errors
+/// One of the `Backoff*` variants of [`SpecError`].
+pub fn check_backoff(backoff: &Backoff) -> Result<(), SpecError> {
+    if backoff.initial > backoff.max {
+        return Err(SpecError::BackoffInitialAboveMax {
+            initial: backoff.initial,
+            max: backoff.max,
+        });
+    }
+    if !(backoff.multiplier >= 1.0 && backoff.multiplier.is_finite()) {
+        return Err(SpecError::BackoffMultiplier(backoff.multiplier));
+    }
+    if !(0.0..=1.0).contains(&backoff.jitter) {
+        return Err(SpecError::BackoffJitter(backoff.jitter));
+    }
+    Ok(())
+}
+
+/// Checks a child's restart budget.
+///
+/// # Errors
+/// [`SpecError::ZeroBudgetWindow`] when the window is zero.
+pub fn check_budget(budget: &RestartBudget) -> Result<(), SpecError> {
+    if budget.window.is_zero() {
+        return Err(SpecError::ZeroBudgetWindow);
+    }
+    Ok(())
+}

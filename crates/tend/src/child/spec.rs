@@ -1,0 +1,202 @@
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tend_spec::{Backoff, Restart, RestartBudget, Shutdown};
+use tokio::task::AbortHandle;
+
+use super::ChildId;
+use crate::supervisor::incarnation::{self, ExitGuard};
+use crate::supervisor::SupervisorBuilder;
+use crate::{Context, IntoExit};
+
+/// Starts one incarnation: calls the user's factory with the context and
+/// spawns the resulting future, typed, so no per-incarnation boxing is needed.
+pub(crate) type Launch = Arc<dyn Fn(Context, ExitGuard) -> AbortHandle + Send + Sync>;
+
+/// Whether a child is a worker or a nested supervisor (OTP's `child_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChildKind {
+    /// A task (or, with a backend, a process).
+    Worker,
+    /// A nested supervisor.
+    Supervisor,
+}
+
+/// How to start a child and what to do when it ends (OTP's child spec).
+///
+/// Built with [`ChildSpec::task`] or [`ChildSpec::supervisor`], then refined
+/// with the option methods. Defaults are OTP's: permanent, not significant,
+/// 5 s shutdown for workers and infinity for supervisors, no backoff, no
+/// per-child budget.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend::{Backoff, ChildSpec, Context, Restart, Shutdown};
+///
+/// let spec = ChildSpec::task("poller", |ctx: Context| async move {
+///     ctx.cancelled().await;
+///     Ok::<(), std::io::Error>(())
+/// })
+/// .restart(Restart::Transient)
+/// .shutdown(Shutdown::Timeout(Duration::from_secs(1)))
+/// .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)));
+/// assert_eq!(spec.id().as_str(), "poller");
+/// ```
+#[derive(Clone)]
+pub struct ChildSpec {
+    pub(crate) id: ChildId,
+    pub(crate) kind: ChildKind,
+    pub(crate) launch: Launch,
+    pub(crate) restart: Restart,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) significant: bool,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) budget: Option<RestartBudget>,
+    pub(crate) await_ready: Option<Duration>,
+}
+
+impl ChildSpec {
+    /// A worker whose every incarnation is the future `f(ctx)`.
+    ///
+    /// `f` is called once per incarnation, on the supervisor's task; the
+    /// future runs on its own tokio task. Its output is turned into an
+    /// [`Exit`](crate::Exit) by [`IntoExit`]: `()` and `Ok(_)` are normal,
+    /// `Err(e)` is abnormal. A panic, in `f` or in the future, is an abnormal
+    /// exit and never takes the supervisor down.
+    ///
+    /// The future should watch [`Context::cancelled`] and return when it
+    /// fires; otherwise it is aborted when its shutdown timeout runs out.
+    pub fn task<F, Fut>(id: impl Into<ChildId>, f: F) -> Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExit,
+    {
+        let launch: Launch = Arc::new(move |ctx: Context, guard: ExitGuard| {
+            incarnation::spawn(f(ctx), guard)
+        });
+        ChildSpec::from_launch(id.into(), ChildKind::Worker, launch)
+    }
+
+    /// A nested supervisor: its whole subtree is one child of this one.
+    ///
+    /// Its id is the builder's name. It counts as started once all its own
+    /// children have started; it stops its subtree (in reverse start order)
+    /// when asked to stop; when it gives up it exits with a shutdown-class
+    /// exit, which this supervisor treats by the nested one's restart type.
+    pub fn supervisor(builder: SupervisorBuilder) -> Self {
+        let id = ChildId::from(builder.name());
+        let launch: Launch = Arc::new(move |ctx: Context, guard: ExitGuard| {
+            incarnation::spawn(builder.clone().run_nested(ctx), guard)
+        });
+        let mut spec = ChildSpec::from_launch(id, ChildKind::Supervisor, launch);
+        spec.shutdown = Shutdown::SUPERVISOR_DEFAULT;
+        spec
+    }
+
+    fn from_launch(id: ChildId, kind: ChildKind, launch: Launch) -> Self {
+        ChildSpec {
+            id,
+            kind,
+            launch,
+            restart: Restart::Permanent,
+            shutdown: Shutdown::WORKER_DEFAULT,
+            significant: false,
+            backoff: None,
+            budget: None,
+            await_ready: None,
+        }
+    }
+
+    /// When the child is restarted (default [`Restart::Permanent`]).
+    #[must_use]
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// How the child is stopped (default 5 s for workers, infinity for
+    /// supervisors).
+    #[must_use]
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Marks the child significant for [`AutoShutdown`](crate::AutoShutdown).
+    #[must_use]
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// Waits before each automatic restart (default: restart at once).
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Gives the child a restart budget of its own, with what to do when it
+    /// runs out (default: none, only the supervisor's intensity applies).
+    #[must_use]
+    pub fn budget(mut self, budget: RestartBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Makes the start wait until the child calls [`Context::ready`], for at
+    /// most `timeout`; siblings after it start only then. An exit or a
+    /// timeout before ready is a start failure.
+    #[must_use]
+    pub fn await_ready(mut self, timeout: Duration) -> Self {
+        self.await_ready = Some(timeout);
+        self
+    }
+
+    /// The child's id.
+    #[must_use]
+    pub fn id(&self) -> &ChildId {
+        &self.id
+    }
+
+    /// Worker or supervisor.
+    #[must_use]
+    pub fn kind(&self) -> ChildKind {
+        self.kind
+    }
+
+    /// The restart type.
+    #[must_use]
+    pub fn restart_type(&self) -> Restart {
+        self.restart
+    }
+
+    /// Whether a start waits for readiness, and for how long (`None` inside
+    /// means no deadline, as for nested supervisors).
+    pub(crate) fn ready_wait(&self) -> Option<Option<Duration>> {
+        match (self.kind, self.await_ready) {
+            (_, Some(timeout)) => Some(Some(timeout)),
+            (ChildKind::Supervisor, None) => Some(None),
+            (ChildKind::Worker, None) => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("restart", &self.restart)
+            .field("shutdown", &self.shutdown)
+            .field("significant", &self.significant)
+            .field("backoff", &self.backoff)
+            .field("budget", &self.budget)
+            .field("await_ready", &self.await_ready)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,175 @@
+//! What a running incarnation knows about itself and how it talks back.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::supervisor::{Internal, Links};
+use crate::SupervisorHandle;
+use crate::ChildId;
+
+/// Handed to each incarnation of a child: who it is, whether it is being
+/// asked to stop, and a way to say it is ready. Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend::{ChildSpec, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let spec = ChildSpec::task("server", |ctx: Context| async move {
+///     // ... bind a socket, load state ...
+///     ctx.ready();                 // siblings after us may start now
+///     ctx.cancelled().await;       // serve until asked to stop
+///     println!("{} (incarnation {}) stopping", ctx.id(), ctx.generation());
+/// })
+/// .await_ready(Duration::from_secs(5));
+///
+/// let sup = Supervisor::builder("app").child(spec).start().await.unwrap();
+/// sup.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    id: ChildId,
+    generation: u64,
+    seq: u64,
+    token: CancellationToken,
+    ready: AtomicBool,
+    /// 0 means "no OS process".
+    pid: AtomicU32,
+    inbox: mpsc::UnboundedSender<Internal>,
+    links: Arc<Links>,
+    nested: OnceLock<SupervisorHandle>,
+}
+
+impl Context {
+    pub(crate) fn new(
+        id: ChildId,
+        generation: u64,
+        seq: u64,
+        inbox: mpsc::UnboundedSender<Internal>,
+        links: Arc<Links>,
+    ) -> Self {
+        Context {
+            inner: Arc::new(ContextInner {
+                id,
+                generation,
+                seq,
+                token: CancellationToken::new(),
+                ready: AtomicBool::new(false),
+                pid: AtomicU32::new(0),
+                inbox,
+                links,
+                nested: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The child's id.
+    #[must_use]
+    pub fn id(&self) -> &ChildId {
+        &self.inner.id
+    }
+
+    /// Which incarnation this is: 1 for the first, one more for every new
+    /// incarnation (automatic restart or
+    /// [`restart_child`](crate::SupervisorHandle::restart_child)).
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.inner.generation
+    }
+
+    /// Completes when the supervisor asks this incarnation to stop. The
+    /// incarnation should then clean up and return within its shutdown
+    /// timeout, after which it is aborted.
+    ///
+    /// Cancel-safe: dropping the future and calling again loses nothing.
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.inner.token.cancelled()
+    }
+
+    /// Whether the supervisor has asked this incarnation to stop.
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.token.is_cancelled()
+    }
+
+    /// A clone of the token that is cancelled when this incarnation is asked
+    /// to stop, to hand to code that takes a `CancellationToken`.
+    #[must_use]
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.inner.token.clone()
+    }
+
+    /// Declares this incarnation ready. With
+    /// [`ChildSpec::await_ready`](crate::ChildSpec::await_ready) the
+    /// supervisor waits for this before starting the next sibling; either way
+    /// the child is shown as ready and an event is emitted. Calls after the
+    /// first do nothing.
+    pub fn ready(&self) {
+        if !self.inner.ready.swap(true, Ordering::AcqRel) {
+            // The supervisor may be gone already; then nobody is waiting.
+            let _ = self.inner.inbox.send(Internal::Ready {
+                seq: self.inner.seq,
+                generation: self.inner.generation,
+            });
+        }
+    }
+
+    /// Whether [`ready`](Self::ready) was called.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire)
+    }
+
+    /// Publishes the OS process id behind this incarnation, for backends that
+    /// run processes. It shows in `which_children` and in events.
+    pub fn set_pid(&self, pid: Option<u32>) {
+        self.inner.pid.store(pid.unwrap_or(0), Ordering::Release);
+    }
+
+    /// The OS process id published with [`set_pid`](Self::set_pid).
+    #[must_use]
+    pub fn pid(&self) -> Option<u32> {
+        match self.inner.pid.load(Ordering::Acquire) {
+            0 => None,
+            pid => Some(pid),
+        }
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.inner.token.cancel();
+    }
+
+    pub(crate) fn links(&self) -> &Arc<Links> {
+        &self.inner.links
+    }
+
+    /// Where a nested supervisor publishes its handle for its parent.
+    pub(crate) fn set_nested(&self, handle: SupervisorHandle) {
+        let _ = self.inner.nested.set(handle);
+    }
+
+    pub(crate) fn nested(&self) -> Option<&SupervisorHandle> {
+        self.inner.nested.get()
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("id", &self.inner.id)
+            .field("generation", &self.inner.generation)
+            .field("cancelled", &self.is_cancelled())
+            .field("ready", &self.is_ready())
+            .finish()
+    }
+}

@@ -1,0 +1,192 @@
+//! One typed event per lifecycle fact, on a broadcast stream shared by the
+//! whole tree.
+//!
+//! Events are the single source for logs, metrics, journals and API streams:
+//! each fact is emitted in one place in the supervisor. Sending never blocks
+//! the supervisor: a subscriber that falls behind by more than the stream's
+//! capacity gets [`RecvError::Lagged`](tokio::sync::broadcast::error::RecvError)
+//! with the number of events it missed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use crate::{ChildId, Exit};
+
+/// A lifecycle fact, stamped with the supervisor it happened in and when.
+///
+/// # Examples
+///
+/// ```
+/// use tend::{ChildSpec, Context, EventKind, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app").start().await.unwrap();
+/// let mut events = sup.subscribe();
+/// sup.start_child(ChildSpec::task("job", |_ctx: Context| async {})).await.unwrap();
+/// loop {
+///     let event = events.recv().await.unwrap();
+///     if let EventKind::ChildStarted { id, .. } = &event.kind {
+///         assert_eq!(id.as_str(), "job");
+///         assert_eq!(&*event.supervisor, "app");
+///         break;
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The path of the supervisor, e.g. `"root/workers"`.
+    pub supervisor: Arc<str>,
+    /// When it happened, on tokio's monotonic clock.
+    pub at: Instant,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened. New variants may be added.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The supervisor started all its initial children.
+    SupervisorStarted,
+    /// An incarnation started (and is ready, if its spec awaits readiness).
+    ChildStarted {
+        /// The child.
+        id: ChildId,
+        /// Its incarnation number.
+        generation: u64,
+        /// Its OS process, if any.
+        pid: Option<u32>,
+    },
+    /// An incarnation declared itself ready.
+    ChildReady {
+        /// The child.
+        id: ChildId,
+        /// Its incarnation number.
+        generation: u64,
+    },
+    /// An incarnation failed to start (an exit or a timeout before ready, or
+    /// a panic in its factory).
+    ChildStartFailed {
+        /// The child.
+        id: ChildId,
+        /// The incarnation number tried.
+        generation: u64,
+        /// Why.
+        exit: Exit,
+    },
+    /// An incarnation ended.
+    ChildExited {
+        /// The child.
+        id: ChildId,
+        /// Its incarnation number.
+        generation: u64,
+        /// How it ended.
+        exit: Exit,
+        /// How long it ran.
+        ran_for: Duration,
+    },
+    /// A restart was decided; it happens after `delay`.
+    ChildRestarting {
+        /// The child whose exit caused the restart.
+        id: ChildId,
+        /// The delay before it (zero when at once).
+        delay: Duration,
+    },
+    /// A child's restart budget ran out and it will be retried after a long
+    /// delay (CrashLoopBackOff).
+    ChildCrashLoop {
+        /// The child.
+        id: ChildId,
+        /// The delay before the next try.
+        delay: Duration,
+    },
+    /// A child's restart budget ran out: it is given up (circuit breaker
+    /// open) and stays failed.
+    ChildFailed {
+        /// The child.
+        id: ChildId,
+        /// Why (e.g. "circuit breaker open").
+        reason: Arc<str>,
+    },
+    /// A child's restart budget ran out: it is isolated, kept for inspection
+    /// and not restarted.
+    ChildIsolated {
+        /// The child.
+        id: ChildId,
+    },
+    /// A child was stopped on request (API or shutdown) or its pending restart
+    /// was called off.
+    ChildTerminated {
+        /// The child.
+        id: ChildId,
+    },
+    /// A child spec was added through `start_child`.
+    ChildAdded {
+        /// The child.
+        id: ChildId,
+    },
+    /// A child spec was removed (`delete_child`, or a temporary child ended).
+    ChildRemoved {
+        /// The child.
+        id: ChildId,
+    },
+    /// The supervisor gave up: its restart intensity was reached or a child's
+    /// budget escalated. It now stops all children and exits.
+    GaveUp {
+        /// The child whose exit tipped it over.
+        offender: ChildId,
+        /// The supervisor's exit.
+        exit: Exit,
+    },
+    /// A significant child ended and auto-shutdown applies.
+    AutoShutdown {
+        /// The significant child.
+        trigger: ChildId,
+    },
+    /// The supervisor has stopped all its children and ended.
+    SupervisorStopped {
+        /// Its exit.
+        exit: Exit,
+    },
+}
+
+/// The tree's event stream; cloned into every nested supervisor.
+#[derive(Clone)]
+pub(crate) struct EventBus {
+    sender: broadcast::Sender<Event>,
+}
+
+impl EventBus {
+    pub(crate) fn new(capacity: usize) -> Self {
+        EventBus {
+            sender: broadcast::channel(capacity.max(1)).0,
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+
+    /// Emits an event (and a trace line). The event is only built when
+    /// someone listens, so an unobserved tree pays nearly nothing.
+    pub(crate) fn emit(&self, supervisor: &Arc<str>, kind: impl FnOnce() -> EventKind) {
+        let tracing_on = tracing::enabled!(tracing::Level::DEBUG);
+        if self.sender.receiver_count() == 0 && !tracing_on {
+            return;
+        }
+        let event = Event {
+            supervisor: supervisor.clone(),
+            at: Instant::now(),
+            kind: kind(),
+        };
+        if tracing_on {
+            tracing::debug!(supervisor = %event.supervisor, event = ?event.kind, "tend");
+        }
+        // No receiver is not an error: nobody is listening right now.
+        let _ = self.sender.send(event);
+    }
+}

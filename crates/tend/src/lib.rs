@@ -1,0 +1,76 @@
+//! # tend: Erlang/OTP supervision trees for tokio
+//!
+//! A [`Supervisor`] owns an ordered list of children, starts them in order,
+//! watches them, restarts them by policy, gives up when they fail too often
+//! (escalating to its parent), and stops them in reverse order. Children are
+//! *workloads*: a tokio task ([`ChildSpec::task`]), a nested supervisor
+//! ([`ChildSpec::supervisor`]), or, through a backend crate, an OS process.
+//!
+//! The semantics are OTP's `supervisor`, scenario by scenario: restart types
+//! ([`Restart`]), strategies ([`Strategy`]), restart intensity
+//! ([`Intensity`]), shutdown specs ([`Shutdown`]), significant children and
+//! [`AutoShutdown`], dynamic children and their errors ([`ControlError`]).
+//! On top, from the process supervisors tend also replaces: per-child
+//! [`Backoff`], per-child [`RestartBudget`]s with circuit breaker, isolation
+//! and crash-loop back-off, typed [`Event`]s, counters and monitors.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tend::{ChildSpec, Context, Intensity, Restart, Strategy, Supervisor};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let root = Supervisor::builder("root")
+//!     .strategy(Strategy::OneForOne)
+//!     .intensity(Intensity::new(3, Duration::from_secs(5)))
+//!     .child(ChildSpec::task("ticker", |ctx: Context| async move {
+//!         ctx.cancelled().await;
+//!         Ok::<(), std::io::Error>(())
+//!     }))
+//!     .child(
+//!         ChildSpec::task("flaky", |ctx: Context| async move {
+//!             if ctx.generation() == 1 {
+//!                 return Err("first run fails");
+//!             }
+//!             ctx.cancelled().await;
+//!             Ok(())
+//!         })
+//!         .restart(Restart::Transient),
+//!     )
+//!     .start()
+//!     .await
+//!     .expect("children start");
+//!
+//! let flaky = root.monitor("flaky").await; // its first run failed: restarted
+//! # let _ = flaky;
+//! let report = root.shutdown().await;    // reverse order: flaky, then ticker
+//! assert_eq!(report.children.len(), 2);
+//! # }
+//! ```
+//!
+//! The design, the state tables and the exact OTP rules followed are in the
+//! repository's `ARCHITECTURE.md`, `docs/lifecycle.md` and
+//! `docs/supervision-principles.md`.
+
+mod child;
+mod context;
+mod error;
+mod event;
+mod exit;
+pub mod metrics;
+pub mod policy;
+#[cfg(feature = "signal")]
+mod signal;
+mod status;
+mod supervisor;
+
+pub use child::{ChildId, ChildKind, ChildSpec, ChildState};
+pub use context::Context;
+pub use error::{ChildSpecError, ControlError, StartError};
+pub use event::{Event, EventKind};
+pub use exit::{Exit, ExitClass, IntoExit};
+pub use metrics::MetricsSnapshot;
+#[cfg(feature = "signal")]
+pub use signal::run_until_signal;
+pub use status::{ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, StopOutcome, StopReport};
+pub use supervisor::{check_childspecs, Supervisor, SupervisorBuilder, SupervisorHandle};
+pub use tend_spec::{AutoShutdown, Backoff, Intensity, OnExhausted, Restart, RestartBudget, Shutdown, SpecError, Strategy};

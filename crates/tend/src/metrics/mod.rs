@@ -1,0 +1,103 @@
+//! Per-supervisor counters, readable at any time without asking the
+//! supervisor's loop, and their Prometheus exposition (feature `prometheus`).
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use tend_spec::ExitClass;
+
+/// Counters kept by one supervisor (updated with relaxed atomics).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    spawned: AtomicU64,
+    restarts: AtomicU64,
+    exits_normal: AtomicU64,
+    exits_shutdown: AtomicU64,
+    exits_abnormal: AtomicU64,
+    start_failures: AtomicU64,
+    give_ups: AtomicU64,
+    active: AtomicI64,
+}
+
+impl Counters {
+    pub(crate) fn spawned(&self) {
+        self.spawned.fetch_add(1, Relaxed);
+        self.active.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn exited(&self, class: ExitClass) {
+        self.active.fetch_sub(1, Relaxed);
+        match class {
+            ExitClass::Normal => &self.exits_normal,
+            ExitClass::Shutdown => &self.exits_shutdown,
+            ExitClass::Abnormal => &self.exits_abnormal,
+        }
+        .fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn restarted(&self) {
+        self.restarts.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn start_failed(&self) {
+        self.start_failures.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn gave_up(&self) {
+        self.give_ups.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            spawned: self.spawned.load(Relaxed),
+            restarts: self.restarts.load(Relaxed),
+            exits_normal: self.exits_normal.load(Relaxed),
+            exits_shutdown: self.exits_shutdown.load(Relaxed),
+            exits_abnormal: self.exits_abnormal.load(Relaxed),
+            start_failures: self.start_failures.load(Relaxed),
+            give_ups: self.give_ups.load(Relaxed),
+            active: self.active.load(Relaxed).max(0) as u64,
+        }
+    }
+}
+
+/// A supervisor's counters at one moment, from
+/// [`SupervisorHandle::metrics`](crate::SupervisorHandle::metrics).
+///
+/// # Examples
+///
+/// ```
+/// use tend::{ChildSpec, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("idle", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let m = sup.metrics();
+/// assert_eq!((m.spawned, m.active, m.restarts), (1, 1, 0));
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct MetricsSnapshot {
+    /// Incarnations spawned.
+    pub spawned: u64,
+    /// Automatic restarts (one per child restarted).
+    pub restarts: u64,
+    /// Exits of class normal.
+    pub exits_normal: u64,
+    /// Exits of class shutdown.
+    pub exits_shutdown: u64,
+    /// Exits of class abnormal.
+    pub exits_abnormal: u64,
+    /// Incarnations that failed to start.
+    pub start_failures: u64,
+    /// Times the supervisor gave up (0 or 1 per supervisor).
+    pub give_ups: u64,
+    /// Incarnations running now.
+    pub active: u64,
+}
+
+#[cfg(feature = "prometheus")]
+pub mod prometheus;

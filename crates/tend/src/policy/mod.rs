@@ -1,0 +1,9 @@
+//! Restart policies as small pure values: no I/O, no tokio, no clock of
+//! their own. Time is passed in (`std::time::Instant`; the engine converts
+//! tokio's clock, so a paused clock drives them exactly).
+
+mod backoff;
+mod window;
+
+pub(crate) use backoff::BackoffState;
+pub use window::RestartWindow;

@@ -1,0 +1,295 @@
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tend_spec::{check_backoff, check_budget, check_intensity, check_significant, AutoShutdown, Intensity, SpecError, Strategy};
+use tokio::sync::oneshot;
+
+use super::server::{Server, Settings};
+use super::{Links, SupervisorHandle};
+use crate::{ChildSpec, ChildSpecError, Context, Exit, StartError};
+
+/// Entry point: `Supervisor::builder(name)`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend::{ChildSpec, Context, Intensity, Strategy, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let root = Supervisor::builder("root")
+///     .strategy(Strategy::OneForOne)
+///     .intensity(Intensity::new(3, Duration::from_secs(5)))
+///     .child(ChildSpec::task("ticker", |ctx: Context| async move {
+///         let mut tick = tokio::time::interval(Duration::from_millis(10));
+///         loop {
+///             tokio::select! {
+///                 _ = ctx.cancelled() => return Ok::<(), std::io::Error>(()),
+///                 _ = tick.tick() => {}
+///             }
+///         }
+///     }))
+///     .child(ChildSpec::supervisor(Supervisor::builder("workers")))
+///     .start()
+///     .await
+///     .unwrap();
+/// assert_eq!(root.count_children().await.specs, 2);
+/// root.shutdown().await;
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Supervisor;
+
+impl Supervisor {
+    /// Starts describing a supervisor named `name` (also its id when nested).
+    #[must_use]
+    pub fn builder(name: impl Into<String>) -> SupervisorBuilder {
+        SupervisorBuilder {
+            name: name.into().into(),
+            strategy: Strategy::default(),
+            intensity: Intensity::default(),
+            auto_shutdown: AutoShutdown::default(),
+            children: Vec::new(),
+            max_children: None,
+            history: 8,
+            event_capacity: 1024,
+        }
+    }
+}
+
+/// A supervisor's description: flags and initial children. Cloneable, so a
+/// nested supervisor can be started again after it gives up.
+///
+/// See [`Supervisor`] for an example.
+#[derive(Clone, Debug)]
+pub struct SupervisorBuilder {
+    name: Arc<str>,
+    strategy: Strategy,
+    intensity: Intensity,
+    auto_shutdown: AutoShutdown,
+    children: Vec<ChildSpec>,
+    max_children: Option<usize>,
+    history: usize,
+    event_capacity: usize,
+}
+
+impl SupervisorBuilder {
+    /// Which siblings restart together (default one-for-one).
+    #[must_use]
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// How many restarts within a period before giving up (default 1 in 5 s).
+    #[must_use]
+    pub fn intensity(mut self, intensity: Intensity) -> Self {
+        self.intensity = intensity;
+        self
+    }
+
+    /// Whether significant children ending shut the supervisor down (default
+    /// never).
+    #[must_use]
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
+        self.auto_shutdown = auto_shutdown;
+        self
+    }
+
+    /// Adds a child; children start in the order added.
+    #[must_use]
+    pub fn child(mut self, spec: ChildSpec) -> Self {
+        self.children.push(spec);
+        self
+    }
+
+    /// Adds several children, in order.
+    #[must_use]
+    pub fn children(mut self, specs: impl IntoIterator<Item = ChildSpec>) -> Self {
+        self.children.extend(specs);
+        self
+    }
+
+    /// Caps the number of child specs; `start_child` beyond it fails with
+    /// [`ControlError::MaxChildren`](crate::ControlError::MaxChildren).
+    #[must_use]
+    pub fn max_children(mut self, max: usize) -> Self {
+        self.max_children = Some(max);
+        self
+    }
+
+    /// How many past exits each child keeps in its history (default 8).
+    #[must_use]
+    pub fn history(mut self, entries: usize) -> Self {
+        self.history = entries;
+        self
+    }
+
+    /// How many events the tree's stream buffers for slow subscribers
+    /// (default 1024; only the root's setting is used).
+    #[must_use]
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
+    /// The supervisor's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Starts the supervisor on a new tokio task and its children in order,
+    /// returning once all have started.
+    ///
+    /// Must be called within a tokio runtime. Not cancel-safe: dropping the
+    /// future after its first poll leaves the supervisor starting in the
+    /// background with no handle to it.
+    ///
+    /// # Errors
+    /// [`StartError::InvalidSpec`] (every rule broken, nothing started),
+    /// [`StartError::TooManyChildren`], or [`StartError::ChildFailed`] when a
+    /// child fails to start (those started before it are stopped again).
+    pub async fn start(self) -> Result<SupervisorHandle, StartError> {
+        self.validate()?;
+        let links = Arc::new(Links::root(&self.name, self.event_capacity));
+        let (settings, children) = self.into_parts();
+        let (server, handle) = Server::new(settings, links, None);
+        let (started_tx, started_rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let mut server = server;
+            match server.init(children).await {
+                Ok(()) => {
+                    let _ = started_tx.send(Ok(()));
+                    server.run().await;
+                }
+                Err(error) => {
+                    let exit = Exit::shutdown(&error);
+                    let _ = started_tx.send(Err(error));
+                    server.finish(exit);
+                }
+            }
+        });
+        started_rx.await.map_err(|_| StartError::Aborted)??;
+        Ok(handle)
+    }
+
+    /// Runs this supervisor as the incarnation of a child of another one.
+    pub(crate) async fn run_nested(self, ctx: Context) -> Exit {
+        if let Err(error) = self.validate() {
+            return Exit::failed(error);
+        }
+        let links = Arc::new(Links::nested(ctx.links(), &self.name));
+        let (settings, children) = self.into_parts();
+        let (mut server, handle) = Server::new(settings, links, Some(ctx.cancellation_token()));
+        if let Err(error) = server.init(children).await {
+            let exit = Exit::failed(&error);
+            server.finish(exit.clone());
+            return exit;
+        }
+        ctx.set_nested(handle);
+        ctx.ready();
+        server.run().await
+    }
+
+    fn validate(&self) -> Result<(), StartError> {
+        let mut errors = Vec::new();
+        if let Err(error) = check_intensity(&self.intensity) {
+            errors.push(ChildSpecError {
+                id: String::new(),
+                error,
+            });
+        }
+        if let Err(mut child_errors) = check_childspecs(&self.children, self.auto_shutdown) {
+            errors.append(&mut child_errors);
+        }
+        if !errors.is_empty() {
+            return Err(StartError::InvalidSpec(errors));
+        }
+        match self.max_children {
+            Some(max) if self.children.len() > max => Err(StartError::TooManyChildren {
+                count: self.children.len(),
+                max,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn into_parts(self) -> (Settings, Vec<ChildSpec>) {
+        let settings = Settings {
+            strategy: self.strategy,
+            intensity: self.intensity,
+            auto_shutdown: self.auto_shutdown,
+            max_children: self.max_children,
+            history: self.history,
+        };
+        (settings, self.children)
+    }
+}
+
+/// Checks child specs the way a supervisor will before starting them, and
+/// returns every problem found (OTP's `check_childspecs/2`).
+///
+/// # Errors
+/// One [`ChildSpecError`] per broken rule: empty or duplicate ids,
+/// significant children that are permanent or under `AutoShutdown::Never`,
+/// bad backoff or budget values.
+///
+/// # Examples
+///
+/// ```
+/// use tend::{check_childspecs, AutoShutdown, ChildSpec, Context, Restart};
+///
+/// let specs = [
+///     ChildSpec::task("a", |_ctx: Context| async {}).significant(true),
+///     ChildSpec::task("a", |_ctx: Context| async {}).restart(Restart::Temporary),
+/// ];
+/// let errors = check_childspecs(&specs, AutoShutdown::AnySignificant).unwrap_err();
+/// assert_eq!(errors.len(), 2); // significant + permanent, and a duplicate id
+/// ```
+pub fn check_childspecs(specs: &[ChildSpec], auto_shutdown: AutoShutdown) -> Result<(), Vec<ChildSpecError>> {
+    let mut errors = Vec::new();
+    let mut seen = HashSet::new();
+    for spec in specs {
+        let id = spec.id.to_string();
+        let mut problems = spec_problems(spec, auto_shutdown);
+        if !seen.insert(spec.id.as_str()) {
+            problems.push(SpecError::DuplicateId(id.clone()));
+        }
+        errors.extend(problems.into_iter().map(|error| ChildSpecError {
+            id: id.clone(),
+            error,
+        }));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Checks one spec on its own (no duplicate check): its first problem.
+pub(crate) fn check_childspec(spec: &ChildSpec, auto_shutdown: AutoShutdown) -> Result<(), ChildSpecError> {
+    match spec_problems(spec, auto_shutdown).into_iter().next() {
+        None => Ok(()),
+        Some(error) => Err(ChildSpecError {
+            id: spec.id.to_string(),
+            error,
+        }),
+    }
+}
+
+/// Every rule one spec breaks, each from its own small validator.
+fn spec_problems(spec: &ChildSpec, auto_shutdown: AutoShutdown) -> Vec<SpecError> {
+    let checks = [
+        if spec.id.as_str().is_empty() {
+            Err(SpecError::EmptyId)
+        } else {
+            Ok(())
+        },
+        check_significant(spec.significant, spec.restart, auto_shutdown),
+        spec.backoff.as_ref().map_or(Ok(()), check_backoff),
+        spec.budget.as_ref().map_or(Ok(()), check_budget),
+    ];
+    checks.into_iter().filter_map(Result::err).collect()
+}

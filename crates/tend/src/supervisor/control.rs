@@ -1,0 +1,164 @@
+//! Commands from handles: OTP's `start_child`, `terminate_child`,
+//! `restart_child`, `delete_child`, `which_children`, `count_children`, plus
+//! monitors, nested handles and shutdown. Each answers as OTP's supervisor
+//! does in the same situation.
+
+use tokio::time::Instant;
+
+use super::builder::check_childspec;
+use super::handle::Command;
+use super::server::Server;
+use crate::{ChildCounts, ChildId, ChildKind, ChildSpec, ChildState, ControlError, EventKind, Exit, Restart};
+
+impl Server {
+    /// Carries out one command; `Some(exit)` when the supervisor ends.
+    pub(crate) async fn on_command(&mut self, command: Command) -> Option<Exit> {
+        match command {
+            Command::StartChild(spec, reply) => {
+                let _ = reply.send(self.add_child(spec).await);
+            }
+            Command::Terminate(id, reply) => {
+                let _ = reply.send(self.terminate(&id).await);
+            }
+            Command::Restart(id, reply) => {
+                let _ = reply.send(self.restart_by_operator(&id).await);
+            }
+            Command::Delete(id, reply) => {
+                let _ = reply.send(self.delete(&id));
+            }
+            Command::WhichChildren(reply) => {
+                let _ = reply.send(self.children.records().map(|c| c.info()).collect());
+            }
+            Command::CountChildren(reply) => {
+                let _ = reply.send(self.count());
+            }
+            Command::Monitor(id, reply) => {
+                let Some(seq) = self.children.seq_of(id.as_str()) else {
+                    let _ = reply.send(Err(ControlError::NotFound(id)));
+                    return None;
+                };
+                let child = self.children.get_mut(seq).expect("indexed child");
+                if child.is_alive() {
+                    child.monitors.push(reply);
+                } else {
+                    let _ = reply.send(Err(ControlError::NotRunning(id)));
+                }
+            }
+            Command::Nested(id, reply) => {
+                let _ = reply.send(self.nested(id));
+            }
+            Command::Shutdown(reply) => {
+                let report = self.stop_all(Exit::requested()).await;
+                let exit = report.exit.clone();
+                let _ = reply.send(report);
+                return Some(exit);
+            }
+        }
+        None
+    }
+
+    fn find(&self, id: &ChildId) -> Result<u64, ControlError> {
+        self.children
+            .seq_of(id.as_str())
+            .ok_or_else(|| ControlError::NotFound(id.clone()))
+    }
+
+    async fn add_child(&mut self, spec: ChildSpec) -> Result<(), ControlError> {
+        check_childspec(&spec, self.settings.auto_shutdown).map_err(ControlError::InvalidSpec)?;
+        if let Some(seq) = self.children.seq_of(spec.id.as_str()) {
+            let child = self.children.get(seq).expect("indexed child");
+            return Err(if child.state().is_active() {
+                ControlError::AlreadyStarted(spec.id)
+            } else {
+                ControlError::AlreadyPresent(spec.id)
+            });
+        }
+        if let Some(max) = self.settings.max_children {
+            if self.children.len() >= max {
+                return Err(ControlError::MaxChildren { max });
+            }
+        }
+        let id = spec.id.clone();
+        let seq = self.children.insert(spec, Instant::now());
+        self.emit(|| EventKind::ChildAdded { id: id.clone() });
+        match self.start_incarnation(seq).await {
+            Ok(()) => Ok(()),
+            Err(exit) => {
+                // As OTP: a child that fails to start is not kept.
+                self.remove_child(seq);
+                Err(ControlError::StartFailed { id, exit })
+            }
+        }
+    }
+
+    async fn terminate(&mut self, id: &ChildId) -> Result<(), ControlError> {
+        let seq = self.find(id)?;
+        let state = self.children.get(seq).expect("indexed child").state();
+        if state.is_active() {
+            self.stop_child(seq).await;
+        } else if state.is_restarting() {
+            self.cancel_delay(seq);
+        }
+        if self.children.get(seq).is_some_and(|c| c.spec.restart == Restart::Temporary) {
+            self.remove_child(seq);
+        }
+        let id = id.clone();
+        self.emit(|| EventKind::ChildTerminated { id });
+        Ok(())
+    }
+
+    async fn restart_by_operator(&mut self, id: &ChildId) -> Result<(), ControlError> {
+        let seq = self.find(id)?;
+        let state = self.children.get(seq).expect("indexed child").state();
+        if state.is_active() {
+            return Err(ControlError::Running(id.clone()));
+        }
+        if state.is_restarting() {
+            return Err(ControlError::Restarting(id.clone()));
+        }
+        self.start_incarnation(seq)
+            .await
+            .map_err(|exit| ControlError::StartFailed { id: id.clone(), exit })
+    }
+
+    fn delete(&mut self, id: &ChildId) -> Result<(), ControlError> {
+        let seq = self.find(id)?;
+        let state = self.children.get(seq).expect("indexed child").state();
+        if state.is_active() {
+            return Err(ControlError::Running(id.clone()));
+        }
+        if state.is_restarting() {
+            return Err(ControlError::Restarting(id.clone()));
+        }
+        self.remove_child(seq);
+        Ok(())
+    }
+
+    fn count(&self) -> ChildCounts {
+        let mut counts = ChildCounts::default();
+        for child in self.children.records() {
+            counts.specs += 1;
+            if child.state().is_active() {
+                counts.active += 1;
+            }
+            match child.spec.kind {
+                ChildKind::Supervisor => counts.supervisors += 1,
+                ChildKind::Worker => counts.workers += 1,
+            }
+        }
+        counts
+    }
+
+    fn nested(&self, id: ChildId) -> Result<super::SupervisorHandle, ControlError> {
+        let seq = self.find(&id)?;
+        let child = self.children.get(seq).expect("indexed child");
+        if child.spec.kind != ChildKind::Supervisor || child.state() != ChildState::Running {
+            return Err(ControlError::NotASupervisor(id));
+        }
+        child
+            .running
+            .as_ref()
+            .and_then(|r| r.ctx.nested().cloned())
+            .ok_or(ControlError::NotASupervisor(id))
+    }
+}

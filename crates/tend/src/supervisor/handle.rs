@@ -1,0 +1,236 @@
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::children::MonitorReply;
+use super::Links;
+use crate::metrics::Counters;
+use crate::{ChildCounts, ChildExit, ChildId, ChildInfo, ChildSpec, ControlError, Event, Exit, MetricsSnapshot, StopReport};
+
+/// A request to the supervisor's server task.
+pub(crate) enum Command {
+    StartChild(ChildSpec, oneshot::Sender<Result<(), ControlError>>),
+    Terminate(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Restart(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Delete(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    WhichChildren(oneshot::Sender<Vec<ChildInfo>>),
+    CountChildren(oneshot::Sender<ChildCounts>),
+    Monitor(ChildId, MonitorReply),
+    Nested(ChildId, oneshot::Sender<Result<SupervisorHandle, ControlError>>),
+    Shutdown(oneshot::Sender<StopReport>),
+}
+
+/// What handles read without asking the server.
+pub(crate) struct Shared {
+    pub(crate) links: Arc<Links>,
+    pub(crate) counters: Counters,
+    pub(crate) exit: watch::Sender<Option<Exit>>,
+}
+
+/// A running supervisor. Cheap to clone; every clone talks to the same one.
+///
+/// Calls that change or read children are answered by the supervisor's task
+/// in the order they were sent (like OTP's `gen_server:call`). Events,
+/// metrics and the final exit are read without asking it.
+///
+/// The async methods are *not* cancel-safe in one sense: once polled, the
+/// request is sent, and it is carried out even if the future is then dropped.
+/// Dropping every handle does not stop the supervisor; call
+/// [`shutdown`](Self::shutdown).
+///
+/// # Examples
+///
+/// ```
+/// use tend::{ChildSpec, ChildState, Context, ControlError, Restart, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app").start().await.unwrap();
+/// let worker = |ctx: Context| async move { ctx.cancelled().await };
+///
+/// sup.start_child(ChildSpec::task("w", worker)).await.unwrap();
+/// assert_eq!(
+///     sup.start_child(ChildSpec::task("w", worker)).await,
+///     Err(ControlError::AlreadyStarted("w".into()))
+/// );
+/// sup.terminate_child("w").await.unwrap();
+/// assert_eq!(sup.which_children().await[0].state, ChildState::Stopped);
+/// sup.restart_child("w").await.unwrap();
+/// assert_eq!(sup.which_children().await[0].generation, 2);
+/// sup.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SupervisorHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+}
+
+impl SupervisorHandle {
+    pub(crate) fn new(commands: mpsc::UnboundedSender<Command>, shared: Arc<Shared>) -> Self {
+        SupervisorHandle { commands, shared }
+    }
+
+    /// The supervisor's path in its tree, e.g. `"root/workers"`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.shared.links.path
+    }
+
+    async fn call<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, ControlError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(request(reply))
+            .map_err(|_| ControlError::SupervisorGone)?;
+        answer.await.map_err(|_| ControlError::SupervisorGone)
+    }
+
+    /// Adds a child at the end of the start order and starts it (OTP's
+    /// `start_child`).
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidSpec`], [`ControlError::AlreadyStarted`],
+    /// [`ControlError::AlreadyPresent`], [`ControlError::MaxChildren`],
+    /// [`ControlError::StartFailed`] (the spec is not kept) or
+    /// [`ControlError::SupervisorGone`].
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<(), ControlError> {
+        self.call(|reply| Command::StartChild(spec, reply)).await?
+    }
+
+    /// Stops a child's running incarnation by its shutdown spec, or calls off
+    /// its pending restart. The spec is kept, unless the child is temporary.
+    /// Never counts as a restart and never triggers auto-shutdown.
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn terminate_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Terminate(id, reply)).await?
+    }
+
+    /// Starts a new incarnation of a child that is not running (OTP's
+    /// `restart_child`); works on stopped, failed and isolated children.
+    ///
+    /// # Errors
+    /// [`ControlError::Running`], [`ControlError::Restarting`],
+    /// [`ControlError::NotFound`], [`ControlError::StartFailed`] or
+    /// [`ControlError::SupervisorGone`].
+    pub async fn restart_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Restart(id, reply)).await?
+    }
+
+    /// Removes the spec of a child that is not running (OTP's `delete_child`).
+    ///
+    /// # Errors
+    /// [`ControlError::Running`], [`ControlError::Restarting`],
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn delete_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Delete(id, reply)).await?
+    }
+
+    /// Every child, in start order, with what an operator asks about it.
+    /// Empty once the supervisor has ended.
+    pub async fn which_children(&self) -> Vec<ChildInfo> {
+        self.call(Command::WhichChildren).await.unwrap_or_default()
+    }
+
+    /// Counts of specs, running children, supervisors and workers (OTP's
+    /// `count_children`). All zero once the supervisor has ended.
+    pub async fn count_children(&self) -> ChildCounts {
+        self.call(Command::CountChildren).await.unwrap_or_default()
+    }
+
+    /// Resolves with the child's next exit, like an OTP monitor. The
+    /// registration is sent when this is called, so an exit after the call
+    /// returns is never missed. A child whose restart is pending is watched
+    /// through its next incarnation.
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`], [`ControlError::NotRunning`] (nothing runs
+    /// and no restart is pending) or [`ControlError::SupervisorGone`] (also if
+    /// the supervisor ends before the child exits).
+    pub fn monitor(
+        &self,
+        id: impl Into<ChildId>,
+    ) -> impl Future<Output = Result<ChildExit, ControlError>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.commands.send(Command::Monitor(id.into(), reply));
+        async move {
+            sent.map_err(|_| ControlError::SupervisorGone)?;
+            answer.await.map_err(|_| ControlError::SupervisorGone)?
+        }
+    }
+
+    /// The handle of a nested supervisor child, while it runs.
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`], [`ControlError::NotASupervisor`] or
+    /// [`ControlError::SupervisorGone`].
+    pub async fn supervisor(&self, id: impl Into<ChildId>) -> Result<SupervisorHandle, ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Nested(id, reply)).await?
+    }
+
+    /// Subscribes to the events of this supervisor's whole tree (nested
+    /// supervisors share the stream). A subscriber that falls behind loses
+    /// the oldest events and is told how many.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.links.bus.subscribe()
+    }
+
+    /// The supervisor's counters, read without asking it.
+    #[must_use]
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.counters.snapshot()
+    }
+
+    /// Stops all children in reverse start order (each by its shutdown spec;
+    /// nested supervisors stop their subtree first), then the supervisor.
+    /// Returns who stopped cleanly and who was killed. If the supervisor had
+    /// already ended, the report lists no children.
+    pub async fn shutdown(&self) -> StopReport {
+        match self.call(Command::Shutdown).await {
+            Ok(report) => report,
+            Err(_) => StopReport {
+                children: Vec::new(),
+                exit: self.wait().await,
+            },
+        }
+    }
+
+    /// Turns every stop in this supervisor's subtree, ongoing or later, into
+    /// an immediate kill: the second Ctrl-C.
+    pub fn hurry(&self) {
+        self.shared.links.hurry.cancel();
+    }
+
+    /// Resolves with the supervisor's exit once it has ended, by itself
+    /// (giving up, auto-shutdown) or on request. Cancel-safe.
+    pub async fn wait(&self) -> Exit {
+        let mut exit = self.shared.exit.subscribe();
+        let ended = exit.wait_for(Option::is_some).await;
+        match ended {
+            Ok(exit) => exit.clone().unwrap_or_else(Exit::normal),
+            // The server drops its sender only after publishing an exit.
+            Err(_) => Exit::killed(),
+        }
+    }
+
+    /// Whether the supervisor is still running.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.shared.exit.borrow().is_none()
+    }
+}
+
+impl std::fmt::Debug for SupervisorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorHandle")
+            .field("name", &self.name())
+            .field("running", &self.is_running())
+            .finish()
+    }
+}

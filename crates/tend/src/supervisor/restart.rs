@@ -1,0 +1,182 @@
+//! What happens after a child's exit calls for a restart: the child's own
+//! budget, its backoff, the supervisor's intensity, then the strategy.
+//!
+//! The strategy runs in two phases, as OTP's `restart/3`: *stop* the siblings
+//! it concerns (reverse start order; temporary ones are dropped), then *start*
+//! every child of the group that is due, in start order. With a delay the
+//! start phase waits on a timer; without one it runs at once. A start that
+//! fails leaves that child `Restarting` and queues a retry through the inbox
+//! (OTP's `try_again_restart`), so commands are served between tries; each
+//! retry is a restart again and counts toward intensity.
+
+use std::time::Duration;
+
+use tend_spec::{OnExhausted, Restart, Strategy};
+use tokio::time::Instant;
+
+use super::server::Server;
+use super::Internal;
+use crate::child::lifecycle::LifeEvent;
+use crate::{ChildState, EventKind, Exit};
+
+impl Server {
+    /// A restart of `seq` is due (after an exit, or a retry). `ran_for` is
+    /// how long the last incarnation ran, for backoff's reset.
+    pub(crate) async fn restart(&mut self, seq: u64, ran_for: Duration) -> Option<Exit> {
+        let now = Instant::now();
+        let child = self.children.get_mut(seq)?;
+        let id = child.id().clone();
+
+        // 1. The child's own budget, if it has one.
+        let mut delay = Duration::ZERO;
+        let mut crash_loop = false;
+        if let (Some(budget), Some(window)) = (child.spec.budget, child.budget.as_mut()) {
+            if !window.try_add(now.into_std()) {
+                match budget.on_exhausted {
+                    OnExhausted::Escalate => {
+                        let exit = Exit::shutdown(format_args!("child {id} exhausted its restart budget"));
+                        return Some(self.give_up(seq, exit).await);
+                    }
+                    OnExhausted::Stop => {
+                        child.apply(LifeEvent::Trip);
+                        self.emit(|| EventKind::ChildFailed {
+                            id,
+                            reason: "circuit breaker open".into(),
+                        });
+                        return None;
+                    }
+                    OnExhausted::Isolate => {
+                        child.apply(LifeEvent::Isolate);
+                        self.emit(|| EventKind::ChildIsolated { id });
+                        return None;
+                    }
+                    OnExhausted::CrashLoopBackOff(wait) => {
+                        delay = wait;
+                        crash_loop = true;
+                        let id = id.clone();
+                        self.emit(|| EventKind::ChildCrashLoop { id, delay: wait });
+                    }
+                }
+            }
+        }
+
+        // 2. Its backoff.
+        let child = self.children.get_mut(seq)?;
+        if let Some(backoff) = child.spec.backoff {
+            delay = delay.max(child.backoff.next_delay(&backoff, ran_for, fastrand::f64()));
+        }
+
+        // 3. The supervisor's intensity (OTP's `add_restart`).
+        if !self.intensity.try_add(now.into_std()) {
+            return Some(self.give_up(seq, Exit::shutdown("reached_max_restart_intensity")).await);
+        }
+
+        // 4. The strategy: stop the siblings concerned.
+        self.stop_siblings(seq).await;
+        let child = self.children.get_mut(seq)?;
+        child.apply(match (delay.is_zero(), crash_loop) {
+            (true, _) => LifeEvent::Restart,
+            (false, false) => LifeEvent::Delay,
+            (false, true) => LifeEvent::CrashLoop,
+        });
+        if !delay.is_zero() {
+            child.timer = Some(self.timers.insert(seq, delay));
+        }
+        self.emit(|| EventKind::ChildRestarting { id, delay });
+        if delay.is_zero() {
+            self.start_group(seq).await;
+        }
+        None
+    }
+
+    /// A backoff or crash-loop delay ran out.
+    pub(crate) async fn on_delay_elapsed(&mut self, seq: u64) -> Option<Exit> {
+        let child = self.children.get_mut(seq)?;
+        child.timer = None;
+        child.apply(LifeEvent::DelayElapsed);
+        self.start_group(seq).await;
+        None
+    }
+
+    /// The siblings the strategy restarts with `seq`, in start order
+    /// (without `seq` itself).
+    fn siblings(&self, seq: u64) -> Vec<u64> {
+        let group = match self.settings.strategy {
+            Strategy::OneForOne => return Vec::new(),
+            Strategy::OneForAll => self.children.all(),
+            Strategy::RestForOne => self.children.from(seq),
+        };
+        group.into_iter().filter(|&s| s != seq).collect()
+    }
+
+    /// Stop phase: stops the siblings in reverse start order and marks them
+    /// due for a restart. As in OTP, temporary siblings are dropped and every
+    /// other sibling is started again, even one that was stopped before; a
+    /// failed or isolated sibling is left as it is.
+    async fn stop_siblings(&mut self, seq: u64) {
+        for sibling in self.siblings(seq).into_iter().rev() {
+            let Some(child) = self.children.get(sibling) else { continue };
+            let state = child.state();
+            if state.is_active() {
+                self.stop_child(sibling).await;
+            } else if matches!(state, ChildState::BackingOff | ChildState::CrashLoopBackOff) {
+                self.cancel_delay(sibling);
+            }
+            let Some(child) = self.children.get_mut(sibling) else { continue };
+            if child.spec.restart == Restart::Temporary {
+                self.remove_child(sibling);
+            } else if matches!(child.state(), ChildState::Stopped | ChildState::Restarting) {
+                child.apply(LifeEvent::Restart);
+            }
+        }
+    }
+
+    /// Start phase: starts every child of `seq`'s group that is due, in start
+    /// order. On a failure, queues a retry for the child that failed.
+    async fn start_group(&mut self, seq: u64) {
+        let mut group = self.siblings(seq);
+        group.push(seq);
+        group.sort_unstable();
+        for member in group {
+            let due = self
+                .children
+                .get(member)
+                .is_some_and(|c| c.state() == ChildState::Restarting);
+            if !due {
+                continue;
+            }
+            let child = self.children.get_mut(member).expect("checked above");
+            child.restarts += 1;
+            self.counters().restarted();
+            if self.start_incarnation(member).await.is_err() {
+                let child = self.children.get_mut(member).expect("a failed start keeps its spec");
+                child.apply(LifeEvent::Restart);
+                let _ = self.inbox_sender().send(Internal::TryAgain { seq: member });
+                return;
+            }
+        }
+    }
+
+    /// Calls off a pending delayed restart.
+    pub(crate) fn cancel_delay(&mut self, seq: u64) {
+        let Some(child) = self.children.get_mut(seq) else { return };
+        if let Some(key) = child.timer.take() {
+            self.timers.remove(&key);
+        }
+        child.apply(LifeEvent::Cancel);
+    }
+
+    /// Intensity reached (or a budget escalated): stop everything and end.
+    async fn give_up(&mut self, offender: u64, exit: Exit) -> Exit {
+        self.counters().gave_up();
+        if let Some(child) = self.children.get(offender) {
+            let offender = child.id().clone();
+            let reported = exit.clone();
+            self.emit(|| EventKind::GaveUp {
+                offender,
+                exit: reported,
+            });
+        }
+        self.stop_all(exit).await.exit
+    }
+}
