@@ -49,6 +49,4 @@ pub use intensity::Intensity;
 pub use restart::Restart;
 pub use shutdown::Shutdown;
 pub use strategy::Strategy;
-pub use validate::{
-    check_backoff, check_budget, check_intensity, check_significant, SpecError,
-};
+pub use validate::{check_backoff, check_budget, check_intensity, check_significant, SpecError};

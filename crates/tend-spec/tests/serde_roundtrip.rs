@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tend_spec::*;
+use tend_spec::{Backoff, Intensity, OnExhausted, Restart, RestartBudget, Shutdown};
 
 #[test]
 fn config_aliases_map_to_otp_names() {
@@ -16,7 +16,11 @@ fn config_aliases_map_to_otp_names() {
         ("\"never\"", Restart::Temporary),
         ("\"temporary\"", Restart::Temporary),
     ] {
-        assert_eq!(serde_json::from_str::<Restart>(text).unwrap(), want, "{text}");
+        assert_eq!(
+            serde_json::from_str::<Restart>(text).unwrap(),
+            want,
+            "{text}"
+        );
     }
     assert!(serde_json::from_str::<Restart>("\"sometimes\"").is_err());
 }

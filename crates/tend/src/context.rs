@@ -7,8 +7,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::supervisor::{Internal, Links};
-use crate::SupervisorHandle;
 use crate::ChildId;
+use crate::SupervisorHandle;
 
 /// Handed to each incarnation of a child: who it is, whether it is being
 /// asked to stop, and a way to say it is ready. Cheap to clone.

@@ -118,8 +118,8 @@ pub enum EventKind {
         /// The child.
         id: ChildId,
     },
-    /// A child was stopped on request (API or shutdown) or its pending restart
-    /// was called off.
+    /// A child was terminated through the API (its incarnation stopped, or
+    /// its pending restart called off).
     ChildTerminated {
         /// The child.
         id: ChildId,

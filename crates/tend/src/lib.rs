@@ -40,8 +40,6 @@
 //!     .await
 //!     .expect("children start");
 //!
-//! let flaky = root.monitor("flaky").await; // its first run failed: restarted
-//! # let _ = flaky;
 //! let report = root.shutdown().await;    // reverse order: flaky, then ticker
 //! assert_eq!(report.children.len(), 2);
 //! # }
@@ -71,6 +69,11 @@ pub use exit::{Exit, ExitClass, IntoExit};
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "signal")]
 pub use signal::run_until_signal;
-pub use status::{ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, StopOutcome, StopReport};
+pub use status::{
+    ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, StopOutcome, StopReport,
+};
 pub use supervisor::{check_childspecs, Supervisor, SupervisorBuilder, SupervisorHandle};
-pub use tend_spec::{AutoShutdown, Backoff, Intensity, OnExhausted, Restart, RestartBudget, Shutdown, SpecError, Strategy};
+pub use tend_spec::{
+    AutoShutdown, Backoff, Intensity, OnExhausted, Restart, RestartBudget, Shutdown, SpecError,
+    Strategy,
+};

@@ -38,14 +38,20 @@ pub async fn run_until_signal(handle: &SupervisorHandle) -> Exit {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
-    tracing::info!(supervisor = handle.name(), "signal received: shutting down (again to kill)");
+    tracing::info!(
+        supervisor = handle.name(),
+        "signal received: shutting down (again to kill)"
+    );
     let hurry = handle.clone();
     let second = tokio::spawn(async move {
         tokio::select! {
             _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-        tracing::warn!(supervisor = hurry.name(), "second signal: killing what is left");
+        tracing::warn!(
+            supervisor = hurry.name(),
+            "second signal: killing what is left"
+        );
         hurry.hurry();
     });
     let report = handle.shutdown().await;

@@ -7,13 +7,18 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tokio::time::Instant;
 use tend::{ChildSpec, ChildState, Context, EventKind, ExitClass, Intensity, Strategy, Supervisor};
+use tokio::time::Instant;
 
 #[tokio::test(start_paused = true)]
 async fn default_intensity_is_one_restart_in_five_seconds() {
     let lab = Lab::new();
-    let sup = Supervisor::builder("s").child(lab.child("a")).child(lab.child("b")).start().await.unwrap();
+    let sup = Supervisor::builder("s")
+        .child(lab.child("a"))
+        .child(lab.child("b"))
+        .start()
+        .await
+        .unwrap();
     lab.crash("a");
     idle().await;
     assert!(sup.is_running());
@@ -88,7 +93,10 @@ async fn just_past_one_period_the_old_restart_no_longer_counts() {
     tokio::time::sleep_until(t0 + Duration::from_millis(10_001)).await;
     lab.crash("a");
     idle().await;
-    assert!(sup.is_running(), "sub-second precision: 10.001 s is outside a 10 s window");
+    assert!(
+        sup.is_running(),
+        "sub-second precision: 10.001 s is outside a 10 s window"
+    );
     sup.shutdown().await;
 }
 
@@ -201,7 +209,10 @@ async fn an_operator_restart_that_fails_leaves_the_child_stopped() {
     let err = sup.restart_child("flaky").await.unwrap_err();
     assert!(err.to_string().contains("cannot start"), "{err}");
     idle().await;
-    assert_eq!(states(&sup).await, vec![("flaky".into(), ChildState::Stopped)]);
+    assert_eq!(
+        states(&sup).await,
+        vec![("flaky".into(), ChildState::Stopped)]
+    );
     assert_eq!(sup.metrics().restarts, 0);
     sup.shutdown().await;
 }

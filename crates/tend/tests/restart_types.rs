@@ -13,19 +13,41 @@ fn lots() -> Intensity {
 #[tokio::test(start_paused = true)]
 async fn permanent_restarts_after_every_kind_of_exit() {
     let lab = Lab::new();
-    let sup = Supervisor::builder("s").intensity(lots()).child(lab.child("p")).start().await.unwrap();
-    for end in [End::Normal, End::Shutdown("bye"), End::Crash("bad"), End::Panic] {
+    let sup = Supervisor::builder("s")
+        .intensity(lots())
+        .child(lab.child("p"))
+        .start()
+        .await
+        .unwrap();
+    for end in [
+        End::Normal,
+        End::Shutdown("bye"),
+        End::Crash("bad"),
+        End::Panic,
+    ] {
         lab.end("p", end);
         idle().await;
     }
     let info = &sup.which_children().await[0];
-    assert_eq!((info.generation, info.restarts, info.state), (5, 4, ChildState::Running));
+    assert_eq!(
+        (info.generation, info.restarts, info.state),
+        (5, 4, ChildState::Running)
+    );
     let classes: Vec<_> = info.history.iter().map(|r| r.exit.class()).collect();
     assert_eq!(
         classes,
-        [ExitClass::Normal, ExitClass::Shutdown, ExitClass::Abnormal, ExitClass::Abnormal]
+        [
+            ExitClass::Normal,
+            ExitClass::Shutdown,
+            ExitClass::Abnormal,
+            ExitClass::Abnormal
+        ]
     );
-    assert!(info.history[3].exit.reason().contains("boom in p"), "{:?}", info.history[3]);
+    assert!(
+        info.history[3].exit.reason().contains("boom in p"),
+        "{:?}",
+        info.history[3]
+    );
     sup.shutdown().await;
 }
 
@@ -46,13 +68,19 @@ async fn transient_restarts_only_after_an_abnormal_exit() {
     idle().await;
     let info = &sup.which_children().await[0];
     assert_eq!((info.state, info.generation), (ChildState::Stopped, 2));
-    assert_eq!(info.last_exit.as_ref().unwrap().exit.reason(), "maintenance");
+    assert_eq!(
+        info.last_exit.as_ref().unwrap().exit.reason(),
+        "maintenance"
+    );
 
     sup.restart_child("t").await.unwrap();
     lab.end("t", End::Normal);
     idle().await;
     let info = &sup.which_children().await[0];
-    assert_eq!((info.state, info.generation, info.restarts), (ChildState::Stopped, 3, 1));
+    assert_eq!(
+        (info.state, info.generation, info.restarts),
+        (ChildState::Stopped, 3, 1)
+    );
     sup.shutdown().await;
 }
 
@@ -70,7 +98,10 @@ async fn temporary_is_never_restarted_and_its_spec_is_removed() {
     lab.crash("t1");
     lab.end("t2", End::Normal);
     idle().await;
-    assert_eq!(states(&sup).await, vec![("keep".into(), ChildState::Running)]);
+    assert_eq!(
+        states(&sup).await,
+        vec![("keep".into(), ChildState::Running)]
+    );
     assert_eq!(sup.metrics().restarts, 0);
     sup.shutdown().await;
 }

@@ -15,7 +15,10 @@ async fn children_stop_in_reverse_start_order_and_the_report_says_how() {
     let lab = Lab::new();
     let sup = Supervisor::builder("s")
         .child(lab.child("a"))
-        .child(lab.child_with("stubborn", OnCancel::Ignore).shutdown(Shutdown::Timeout(Duration::from_secs(2))))
+        .child(
+            lab.child_with("stubborn", OnCancel::Ignore)
+                .shutdown(Shutdown::Timeout(Duration::from_secs(2))),
+        )
         .child(lab.child("c"))
         .start()
         .await
@@ -24,13 +27,20 @@ async fn children_stop_in_reverse_start_order_and_the_report_says_how() {
     let t0 = Instant::now();
     let report = sup.shutdown().await;
     assert_eq!(lab.take(), strings(&["stop c", "stop a"]));
-    let outcomes: Vec<_> = report.children.iter().map(|c| (c.id.to_string(), c.outcome.clone())).collect();
+    let outcomes: Vec<_> = report
+        .children
+        .iter()
+        .map(|c| (c.id.to_string(), c.outcome.clone()))
+        .collect();
     assert!(matches!(&outcomes[0], (id, StopOutcome::Stopped(_)) if id == "c"));
     assert_eq!(outcomes[1], ("stubborn".to_string(), StopOutcome::Killed));
     assert!(matches!(&outcomes[2], (id, StopOutcome::Stopped(_)) if id == "a"));
     assert_eq!(report.children[1].took, Duration::from_secs(2));
     assert_eq!(t0.elapsed(), Duration::from_secs(2));
-    assert_eq!(report.killed().map(|id| id.as_str()).collect::<Vec<_>>(), ["stubborn"]);
+    assert_eq!(
+        report.killed().map(|id| id.as_str()).collect::<Vec<_>>(),
+        ["stubborn"]
+    );
     assert!(!sup.is_running());
 }
 
@@ -47,7 +57,10 @@ async fn a_child_that_stops_within_its_timeout_is_not_killed() {
         .unwrap();
     let t0 = Instant::now();
     let report = sup.shutdown().await;
-    assert!(matches!(report.children[0].outcome, StopOutcome::Stopped(_)));
+    assert!(matches!(
+        report.children[0].outcome,
+        StopOutcome::Stopped(_)
+    ));
     assert_eq!(t0.elapsed(), Duration::from_millis(1500));
 }
 
@@ -71,13 +84,19 @@ async fn brutal_kill_does_not_ask() {
 async fn infinity_waits_as_long_as_it_takes() {
     let lab = Lab::new();
     let sup = Supervisor::builder("s")
-        .child(lab.child_with("slow", OnCancel::Linger(Duration::from_secs(3600))).shutdown(Shutdown::Infinity))
+        .child(
+            lab.child_with("slow", OnCancel::Linger(Duration::from_secs(3600)))
+                .shutdown(Shutdown::Infinity),
+        )
         .start()
         .await
         .unwrap();
     let t0 = Instant::now();
     let report = sup.shutdown().await;
-    assert!(matches!(report.children[0].outcome, StopOutcome::Stopped(_)));
+    assert!(matches!(
+        report.children[0].outcome,
+        StopOutcome::Stopped(_)
+    ));
     assert_eq!(t0.elapsed(), Duration::from_secs(3600));
 }
 
@@ -85,7 +104,10 @@ async fn infinity_waits_as_long_as_it_takes() {
 async fn hurry_turns_an_ongoing_graceful_stop_into_a_kill() {
     let lab = Lab::new();
     let sup = Supervisor::builder("s")
-        .child(lab.child_with("slow", OnCancel::Ignore).shutdown(Shutdown::Infinity))
+        .child(
+            lab.child_with("slow", OnCancel::Ignore)
+                .shutdown(Shutdown::Infinity),
+        )
         .start()
         .await
         .unwrap();
@@ -108,15 +130,23 @@ async fn nested_supervisors_stop_their_subtree_first() {
     let sup = Supervisor::builder("root")
         .child(lab.child("a"))
         .child(ChildSpec::supervisor(
-            Supervisor::builder("group").child(lab.child("g1")).child(lab.child("g2")),
+            Supervisor::builder("group")
+                .child(lab.child("g1"))
+                .child(lab.child("g2")),
         ))
         .child(lab.child("z"))
         .start()
         .await
         .unwrap();
-    assert_eq!(lab.take(), strings(&["start a", "start g1", "start g2", "start z"]));
+    assert_eq!(
+        lab.take(),
+        strings(&["start a", "start g1", "start g2", "start z"])
+    );
     sup.shutdown().await;
-    assert_eq!(lab.take(), strings(&["stop z", "stop g2", "stop g1", "stop a"]));
+    assert_eq!(
+        lab.take(),
+        strings(&["stop z", "stop g2", "stop g1", "stop a"])
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,7 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tend::{ChildSpec, ChildState, Context, ControlError, EventKind, Intensity, StartError, Supervisor};
+use tend::{
+    ChildSpec, ChildState, Context, ControlError, EventKind, Intensity, StartError, Supervisor,
+};
 use tokio::time::Instant;
 
 fn ready_after(id: &str, lab: &Lab, delay: Duration) -> ChildSpec {
@@ -63,7 +65,10 @@ async fn a_failure_at_start_stops_the_started_children_in_reverse_and_names_the_
         }
         other => panic!("expected ChildFailed, got {other:?}"),
     }
-    assert_eq!(lab.take(), strings(&["start a", "start b", "stop b", "stop a"]));
+    assert_eq!(
+        lab.take(),
+        strings(&["start a", "start b", "stop b", "stop a"])
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -75,15 +80,25 @@ async fn not_ready_in_time_is_a_start_failure_and_the_child_is_killed() {
     })
     .await_ready(Duration::from_secs(3));
     let t0 = Instant::now();
-    let err = Supervisor::builder("s").child(slow).start().await.unwrap_err();
+    let err = Supervisor::builder("s")
+        .child(slow)
+        .start()
+        .await
+        .unwrap_err();
     assert_eq!(t0.elapsed(), Duration::from_secs(3));
     assert!(err.to_string().contains("not ready within 3s"), "{err}");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_factory_is_a_start_failure_not_a_crash() {
-    let spec = ChildSpec::task("p", |_ctx: Context| -> std::future::Ready<()> { panic!("factory exploded") });
-    let err = Supervisor::builder("s").child(spec).start().await.unwrap_err();
+    let spec = ChildSpec::task("p", |_ctx: Context| -> std::future::Ready<()> {
+        panic!("factory exploded")
+    });
+    let err = Supervisor::builder("s")
+        .child(spec)
+        .start()
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("factory exploded"), "{err}");
 }
 
@@ -109,11 +124,23 @@ async fn a_failing_restart_is_retried_and_a_shutdown_is_still_served() {
     let mut events = sup.subscribe();
     // Wait until retries are under way.
     for _ in 0..5 {
-        next_event(&mut events, |k| matches!(k, EventKind::ChildStartFailed { .. })).await;
+        next_event(&mut events, |k| {
+            matches!(k, EventKind::ChildStartFailed { .. })
+        })
+        .await;
     }
-    assert_eq!(states(&sup).await, vec![("c".into(), ChildState::Restarting)]);
-    assert_eq!(sup.restart_child("c").await, Err(ControlError::Restarting("c".into())));
-    assert_eq!(sup.delete_child("c").await, Err(ControlError::Restarting("c".into())));
+    assert_eq!(
+        states(&sup).await,
+        vec![("c".into(), ChildState::Restarting)]
+    );
+    assert_eq!(
+        sup.restart_child("c").await,
+        Err(ControlError::Restarting("c".into()))
+    );
+    assert_eq!(
+        sup.delete_child("c").await,
+        Err(ControlError::Restarting("c".into()))
+    );
     let report = sup.shutdown().await;
     assert_eq!(report.exit.reason(), "shutdown");
     assert!(sup.metrics().start_failures >= 5);
@@ -137,11 +164,18 @@ async fn terminating_a_child_whose_restart_keeps_failing_stops_the_retries() {
         .await
         .unwrap();
     let mut events = sup.subscribe();
-    next_event(&mut events, |k| matches!(k, EventKind::ChildStartFailed { .. })).await;
+    next_event(&mut events, |k| {
+        matches!(k, EventKind::ChildStartFailed { .. })
+    })
+    .await;
     sup.terminate_child("c").await.unwrap();
     let failures = sup.metrics().start_failures;
     idle().await;
-    assert_eq!(sup.metrics().start_failures, failures, "no retry after terminate");
+    assert_eq!(
+        sup.metrics().start_failures,
+        failures,
+        "no retry after terminate"
+    );
     assert_eq!(states(&sup).await, vec![("c".into(), ChildState::Stopped)]);
     sup.delete_child("c").await.unwrap();
     sup.shutdown().await;

@@ -24,7 +24,12 @@ async fn one_for_one_restarts_only_the_failed_child() {
     lab.crash("b");
     idle().await;
     assert_eq!(lab.take(), strings(&["crash b", "start b"]));
-    let gens: Vec<_> = sup.which_children().await.iter().map(|c| c.generation).collect();
+    let gens: Vec<_> = sup
+        .which_children()
+        .await
+        .iter()
+        .map(|c| c.generation)
+        .collect();
     assert_eq!(gens, [1, 2, 1]);
     sup.shutdown().await;
 }
@@ -47,10 +52,14 @@ async fn one_for_all_stops_others_in_reverse_then_starts_all_in_order() {
     idle().await;
     assert_eq!(
         lab.take(),
-        strings(&["crash b", "stop d", "stop c", "stop a", "start a", "start b", "start c", "start d"])
+        strings(&[
+            "crash b", "stop d", "stop c", "stop a", "start a", "start b", "start c", "start d"
+        ])
     );
     let info = sup.which_children().await;
-    assert!(info.iter().all(|c| c.generation == 2 && c.restarts == 1 && c.state == ChildState::Running));
+    assert!(info
+        .iter()
+        .all(|c| c.generation == 2 && c.restarts == 1 && c.state == ChildState::Running));
     sup.shutdown().await;
 }
 
@@ -70,8 +79,16 @@ async fn rest_for_one_restarts_the_failed_child_and_those_after_it() {
     lab.take();
     lab.crash("b");
     idle().await;
-    assert_eq!(lab.take(), strings(&["crash b", "stop d", "stop c", "start b", "start c", "start d"]));
-    let gens: Vec<_> = sup.which_children().await.iter().map(|c| c.generation).collect();
+    assert_eq!(
+        lab.take(),
+        strings(&["crash b", "stop d", "stop c", "start b", "start c", "start d"])
+    );
+    let gens: Vec<_> = sup
+        .which_children()
+        .await
+        .iter()
+        .map(|c| c.generation)
+        .collect();
     assert_eq!(gens, [1, 2, 2, 2]);
     // The last child failing restarts only itself.
     lab.crash("d");
@@ -126,7 +143,10 @@ async fn one_for_all_drops_temporary_siblings_and_restarts_stopped_ones_as_otp_d
     idle().await;
     // OTP's terminate_children removes temporary children; start_children
     // then starts every remaining spec, including the terminated one.
-    assert_eq!(lab.take(), strings(&["crash c", "stop t", "stop a", "start a", "start x", "start c"]));
+    assert_eq!(
+        lab.take(),
+        strings(&["crash c", "stop t", "stop a", "start a", "start x", "start c"])
+    );
     let ids: Vec<_> = states(&sup).await.into_iter().map(|(id, _)| id).collect();
     assert_eq!(ids, ["a", "x", "c"]);
     sup.shutdown().await;

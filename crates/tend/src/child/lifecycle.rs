@@ -130,9 +130,10 @@ pub(crate) fn on(state: ChildState, event: LifeEvent) -> Result<ChildState, Inva
         // A new incarnation starts from any state with nothing running,
         // except while a delay is pending (its expiry comes first).
         (S::Stopped | S::Restarting | S::Failed | S::Isolated, E::Spawn) => S::Starting,
-        (S::Starting | S::Running | S::Stopping | S::BackingOff | S::CrashLoopBackOff, E::Spawn) => {
-            return Err(InvalidTransition { state, event })
-        }
+        (
+            S::Starting | S::Running | S::Stopping | S::BackingOff | S::CrashLoopBackOff,
+            E::Spawn,
+        ) => return Err(InvalidTransition { state, event }),
 
         (S::Starting, E::Up) => S::Running,
         (
@@ -161,7 +162,12 @@ pub(crate) fn on(state: ChildState, event: LifeEvent) -> Result<ChildState, Inva
 
         (S::Starting | S::Running | S::Stopping, E::Exited) => S::Stopped,
         (
-            S::BackingOff | S::CrashLoopBackOff | S::Restarting | S::Stopped | S::Failed | S::Isolated,
+            S::BackingOff
+            | S::CrashLoopBackOff
+            | S::Restarting
+            | S::Stopped
+            | S::Failed
+            | S::Isolated,
             E::Exited,
         ) => return Err(InvalidTransition { state, event }),
 
@@ -182,7 +188,13 @@ pub(crate) fn on(state: ChildState, event: LifeEvent) -> Result<ChildState, Inva
 
         (S::BackingOff | S::CrashLoopBackOff, E::DelayElapsed) => S::Restarting,
         (
-            S::Starting | S::Running | S::Stopping | S::Restarting | S::Stopped | S::Failed | S::Isolated,
+            S::Starting
+            | S::Running
+            | S::Stopping
+            | S::Restarting
+            | S::Stopped
+            | S::Failed
+            | S::Isolated,
             E::DelayElapsed,
         ) => return Err(InvalidTransition { state, event }),
 
@@ -261,7 +273,8 @@ mod tests {
             let allowed = on(state, LifeEvent::Spawn).is_ok();
             assert_eq!(
                 allowed,
-                !state.is_active() && !matches!(state, ChildState::BackingOff | ChildState::CrashLoopBackOff),
+                !state.is_active()
+                    && !matches!(state, ChildState::BackingOff | ChildState::CrashLoopBackOff),
                 "{state:?}"
             );
         }
@@ -271,15 +284,45 @@ mod tests {
     fn the_usual_lives_are_valid() {
         let lives: &[&[LifeEvent]] = &[
             // crash and restart at once
-            &[LifeEvent::Spawn, LifeEvent::Up, LifeEvent::Exited, LifeEvent::Restart, LifeEvent::Spawn, LifeEvent::Up],
+            &[
+                LifeEvent::Spawn,
+                LifeEvent::Up,
+                LifeEvent::Exited,
+                LifeEvent::Restart,
+                LifeEvent::Spawn,
+                LifeEvent::Up,
+            ],
             // crash, back off, restart
-            &[LifeEvent::Spawn, LifeEvent::Up, LifeEvent::Exited, LifeEvent::Delay, LifeEvent::DelayElapsed, LifeEvent::Spawn],
+            &[
+                LifeEvent::Spawn,
+                LifeEvent::Up,
+                LifeEvent::Exited,
+                LifeEvent::Delay,
+                LifeEvent::DelayElapsed,
+                LifeEvent::Spawn,
+            ],
             // stopped on request, later restarted by an operator
-            &[LifeEvent::Spawn, LifeEvent::Up, LifeEvent::Stop, LifeEvent::Exited, LifeEvent::Spawn],
+            &[
+                LifeEvent::Spawn,
+                LifeEvent::Up,
+                LifeEvent::Stop,
+                LifeEvent::Exited,
+                LifeEvent::Spawn,
+            ],
             // circuit breaker, then an operator restart
-            &[LifeEvent::Spawn, LifeEvent::Exited, LifeEvent::Trip, LifeEvent::Spawn],
+            &[
+                LifeEvent::Spawn,
+                LifeEvent::Exited,
+                LifeEvent::Trip,
+                LifeEvent::Spawn,
+            ],
             // crash loop called off by a terminate
-            &[LifeEvent::Spawn, LifeEvent::Exited, LifeEvent::CrashLoop, LifeEvent::Cancel],
+            &[
+                LifeEvent::Spawn,
+                LifeEvent::Exited,
+                LifeEvent::CrashLoop,
+                LifeEvent::Cancel,
+            ],
         ];
         for life in lives {
             let mut state = ChildState::Stopped;

@@ -75,9 +75,8 @@ impl ChildSpec {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExit,
     {
-        let launch: Launch = Arc::new(move |ctx: Context, guard: ExitGuard| {
-            incarnation::spawn(f(ctx), guard)
-        });
+        let launch: Launch =
+            Arc::new(move |ctx: Context, guard: ExitGuard| incarnation::spawn(f(ctx), guard));
         ChildSpec::from_launch(id.into(), ChildKind::Worker, launch)
     }
 

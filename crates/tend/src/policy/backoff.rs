@@ -14,7 +14,12 @@ impl BackoffState {
     /// Records one more failure after a run of `ran_for` and returns the delay
     /// before the restart. A run of at least `reset_after` starts the count
     /// afresh.
-    pub(crate) fn next_delay(&mut self, backoff: &Backoff, ran_for: Duration, sample: f64) -> Duration {
+    pub(crate) fn next_delay(
+        &mut self,
+        backoff: &Backoff,
+        ran_for: Duration,
+        sample: f64,
+    ) -> Duration {
         if backoff.reset_after.is_some_and(|stable| ran_for >= stable) {
             self.consecutive_failures = 0;
         }
@@ -43,7 +48,10 @@ mod tests {
         assert_eq!(s.next_delay(&b, short, 0.5), Duration::from_millis(200));
         assert_eq!(s.next_delay(&b, short, 0.5), Duration::from_millis(400));
         assert_eq!(s.failures(), 3);
-        assert_eq!(s.next_delay(&b, Duration::from_secs(60), 0.5), Duration::from_millis(100));
+        assert_eq!(
+            s.next_delay(&b, Duration::from_secs(60), 0.5),
+            Duration::from_millis(100)
+        );
         assert_eq!(s.failures(), 1);
     }
 
@@ -55,6 +63,9 @@ mod tests {
             s.next_delay(&b, Duration::from_secs(3600), 0.5);
         }
         assert_eq!(s.failures(), 10);
-        assert_eq!(s.next_delay(&b, Duration::ZERO, 0.5), Duration::from_secs(1));
+        assert_eq!(
+            s.next_delay(&b, Duration::ZERO, 0.5),
+            Duration::from_secs(1)
+        );
     }
 }

@@ -1,7 +1,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use tend_spec::{check_backoff, check_budget, check_intensity, check_significant, AutoShutdown, Intensity, SpecError, Strategy};
+use tend_spec::{
+    check_backoff, check_budget, check_intensity, check_significant, AutoShutdown, Intensity,
+    SpecError, Strategy,
+};
 use tokio::sync::oneshot;
 
 use super::server::{Server, Settings};
@@ -247,7 +250,10 @@ impl SupervisorBuilder {
 /// let errors = check_childspecs(&specs, AutoShutdown::AnySignificant).unwrap_err();
 /// assert_eq!(errors.len(), 2); // significant + permanent, and a duplicate id
 /// ```
-pub fn check_childspecs(specs: &[ChildSpec], auto_shutdown: AutoShutdown) -> Result<(), Vec<ChildSpecError>> {
+pub fn check_childspecs(
+    specs: &[ChildSpec],
+    auto_shutdown: AutoShutdown,
+) -> Result<(), Vec<ChildSpecError>> {
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
     for spec in specs {
@@ -269,7 +275,10 @@ pub fn check_childspecs(specs: &[ChildSpec], auto_shutdown: AutoShutdown) -> Res
 }
 
 /// Checks one spec on its own (no duplicate check): its first problem.
-pub(crate) fn check_childspec(spec: &ChildSpec, auto_shutdown: AutoShutdown) -> Result<(), ChildSpecError> {
+pub(crate) fn check_childspec(
+    spec: &ChildSpec,
+    auto_shutdown: AutoShutdown,
+) -> Result<(), ChildSpecError> {
     match spec_problems(spec, auto_shutdown).into_iter().next() {
         None => Ok(()),
         Some(error) => Err(ChildSpecError {

@@ -14,7 +14,9 @@ use tokio_util::time::delay_queue;
 
 use crate::child::lifecycle::{self, LifeEvent};
 use crate::policy::{BackoffState, RestartWindow};
-use crate::{ChildExit, ChildId, ChildInfo, ChildSpec, ChildState, Context, ControlError, ExitRecord};
+use crate::{
+    ChildExit, ChildId, ChildInfo, ChildSpec, ChildState, Context, ControlError, ExitRecord,
+};
 
 /// A running incarnation.
 pub(crate) struct Incarnation {

@@ -8,7 +8,9 @@ use tokio::time::Instant;
 use super::builder::check_childspec;
 use super::handle::Command;
 use super::server::Server;
-use crate::{ChildCounts, ChildId, ChildKind, ChildSpec, ChildState, ControlError, EventKind, Exit, Restart};
+use crate::{
+    ChildCounts, ChildId, ChildKind, ChildSpec, ChildState, ControlError, EventKind, Exit, Restart,
+};
 
 impl Server {
     /// Carries out one command; `Some(exit)` when the supervisor ends.
@@ -99,11 +101,15 @@ impl Server {
         } else if state.is_restarting() {
             self.cancel_delay(seq);
         }
-        if self.children.get(seq).is_some_and(|c| c.spec.restart == Restart::Temporary) {
+        let terminated = id.clone();
+        self.emit(|| EventKind::ChildTerminated { id: terminated });
+        if self
+            .children
+            .get(seq)
+            .is_some_and(|c| c.spec.restart == Restart::Temporary)
+        {
             self.remove_child(seq);
         }
-        let id = id.clone();
-        self.emit(|| EventKind::ChildTerminated { id });
         Ok(())
     }
 
@@ -118,7 +124,10 @@ impl Server {
         }
         self.start_incarnation(seq)
             .await
-            .map_err(|exit| ControlError::StartFailed { id: id.clone(), exit })
+            .map_err(|exit| ControlError::StartFailed {
+                id: id.clone(),
+                exit,
+            })
     }
 
     fn delete(&mut self, id: &ChildId) -> Result<(), ControlError> {

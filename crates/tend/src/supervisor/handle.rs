@@ -6,7 +6,10 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use super::children::MonitorReply;
 use super::Links;
 use crate::metrics::Counters;
-use crate::{ChildCounts, ChildExit, ChildId, ChildInfo, ChildSpec, ControlError, Event, Exit, MetricsSnapshot, StopReport};
+use crate::{
+    ChildCounts, ChildExit, ChildId, ChildInfo, ChildSpec, ControlError, Event, Exit,
+    MetricsSnapshot, StopReport,
+};
 
 /// A request to the supervisor's server task.
 pub(crate) enum Command {
@@ -17,7 +20,10 @@ pub(crate) enum Command {
     WhichChildren(oneshot::Sender<Vec<ChildInfo>>),
     CountChildren(oneshot::Sender<ChildCounts>),
     Monitor(ChildId, MonitorReply),
-    Nested(ChildId, oneshot::Sender<Result<SupervisorHandle, ControlError>>),
+    Nested(
+        ChildId,
+        oneshot::Sender<Result<SupervisorHandle, ControlError>>,
+    ),
     Shutdown(oneshot::Sender<StopReport>),
 }
 
@@ -77,7 +83,10 @@ impl SupervisorHandle {
         &self.shared.links.path
     }
 
-    async fn call<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, ControlError> {
+    async fn call<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ControlError> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(request(reply))
@@ -168,7 +177,10 @@ impl SupervisorHandle {
     /// # Errors
     /// [`ControlError::NotFound`], [`ControlError::NotASupervisor`] or
     /// [`ControlError::SupervisorGone`].
-    pub async fn supervisor(&self, id: impl Into<ChildId>) -> Result<SupervisorHandle, ControlError> {
+    pub async fn supervisor(
+        &self,
+        id: impl Into<ChildId>,
+    ) -> Result<SupervisorHandle, ControlError> {
         let id = id.into();
         self.call(|reply| Command::Nested(id, reply)).await?
     }

@@ -36,7 +36,11 @@ use crate::Exit;
 /// Messages from incarnations (and from the server to itself).
 pub(crate) enum Internal {
     /// An incarnation ended.
-    Exited { seq: u64, generation: u64, exit: Exit },
+    Exited {
+        seq: u64,
+        generation: u64,
+        exit: Exit,
+    },
     /// An incarnation called `ctx.ready()`.
     Ready { seq: u64, generation: u64 },
     /// Retry a restart whose start failed (OTP's `try_again_restart`).

@@ -34,7 +34,8 @@ impl Server {
             if !window.try_add(now.into_std()) {
                 match budget.on_exhausted {
                     OnExhausted::Escalate => {
-                        let exit = Exit::shutdown(format_args!("child {id} exhausted its restart budget"));
+                        let exit =
+                            Exit::shutdown(format_args!("child {id} exhausted its restart budget"));
                         return Some(self.give_up(seq, exit).await);
                     }
                     OnExhausted::Stop => {
@@ -68,7 +69,10 @@ impl Server {
 
         // 3. The supervisor's intensity (OTP's `add_restart`).
         if !self.intensity.try_add(now.into_std()) {
-            return Some(self.give_up(seq, Exit::shutdown("reached_max_restart_intensity")).await);
+            return Some(
+                self.give_up(seq, Exit::shutdown("reached_max_restart_intensity"))
+                    .await,
+            );
         }
 
         // 4. The strategy: stop the siblings concerned.
@@ -115,14 +119,18 @@ impl Server {
     /// failed or isolated sibling is left as it is.
     async fn stop_siblings(&mut self, seq: u64) {
         for sibling in self.siblings(seq).into_iter().rev() {
-            let Some(child) = self.children.get(sibling) else { continue };
+            let Some(child) = self.children.get(sibling) else {
+                continue;
+            };
             let state = child.state();
             if state.is_active() {
                 self.stop_child(sibling).await;
             } else if matches!(state, ChildState::BackingOff | ChildState::CrashLoopBackOff) {
                 self.cancel_delay(sibling);
             }
-            let Some(child) = self.children.get_mut(sibling) else { continue };
+            let Some(child) = self.children.get_mut(sibling) else {
+                continue;
+            };
             if child.spec.restart == Restart::Temporary {
                 self.remove_child(sibling);
             } else if matches!(child.state(), ChildState::Stopped | ChildState::Restarting) {
@@ -149,7 +157,10 @@ impl Server {
             child.restarts += 1;
             self.counters().restarted();
             if self.start_incarnation(member).await.is_err() {
-                let child = self.children.get_mut(member).expect("a failed start keeps its spec");
+                let child = self
+                    .children
+                    .get_mut(member)
+                    .expect("a failed start keeps its spec");
                 child.apply(LifeEvent::Restart);
                 let _ = self.inbox_sender().send(Internal::TryAgain { seq: member });
                 return;
@@ -159,7 +170,9 @@ impl Server {
 
     /// Calls off a pending delayed restart.
     pub(crate) fn cancel_delay(&mut self, seq: u64) {
-        let Some(child) = self.children.get_mut(seq) else { return };
+        let Some(child) = self.children.get_mut(seq) else {
+            return;
+        };
         if let Some(key) = child.timer.take() {
             self.timers.remove(&key);
         }

@@ -85,7 +85,8 @@ impl Server {
             counters: Counters::default(),
             exit: watch::Sender::new(None),
         });
-        let intensity = RestartWindow::new(settings.intensity.max_restarts, settings.intensity.period);
+        let intensity =
+            RestartWindow::new(settings.intensity.max_restarts, settings.intensity.period);
         let server = Server {
             settings,
             shared: shared.clone(),
@@ -123,7 +124,11 @@ impl Server {
         for spec in specs {
             let seq = self.children.insert(spec, now);
             if let Err(exit) = self.start_incarnation(seq).await {
-                let id = self.children.get(seq).map(|c| c.id().clone()).expect("just inserted");
+                let id = self
+                    .children
+                    .get(seq)
+                    .map(|c| c.id().clone())
+                    .expect("just inserted");
                 self.stop_all(Exit::shutdown("failed to start")).await;
                 return Err(StartError::ChildFailed { id, exit });
             }
@@ -204,7 +209,9 @@ impl Server {
     }
 
     fn on_ready(&mut self, seq: u64, generation: u64) {
-        let Some(child) = self.children.get_mut(seq) else { return };
+        let Some(child) = self.children.get_mut(seq) else {
+            return;
+        };
         if !child.is_current(generation) || child.ready {
             return;
         }
@@ -215,7 +222,10 @@ impl Server {
 
     /// An incarnation ended on its own: record it and apply the restart type.
     async fn on_exit(&mut self, seq: u64, generation: u64, exit: Exit) -> Option<Exit> {
-        let current = self.children.get(seq).is_some_and(|c| c.is_current(generation));
+        let current = self
+            .children
+            .get(seq)
+            .is_some_and(|c| c.is_current(generation));
         if !current {
             return None;
         }
@@ -257,7 +267,10 @@ impl Server {
     pub(crate) fn record_exit(&mut self, seq: u64, exit: Exit) -> Duration {
         let history = self.settings.history;
         let now = Instant::now();
-        let child = self.children.get_mut(seq).expect("record_exit of a known child");
+        let child = self
+            .children
+            .get_mut(seq)
+            .expect("record_exit of a known child");
         let Some(incarnation) = child.running.take() else {
             return Duration::ZERO;
         };
@@ -351,7 +364,11 @@ impl Server {
         child.apply(LifeEvent::Up);
         let id = child.id().clone();
         let pid = child.running.as_ref().and_then(|r| r.ctx.pid());
-        self.emit(|| EventKind::ChildStarted { id, generation, pid });
+        self.emit(|| EventKind::ChildStarted {
+            id,
+            generation,
+            pid,
+        });
         Ok(())
     }
 
@@ -394,12 +411,22 @@ impl Server {
         hurry_aware: bool,
     ) -> Waited {
         let matches = |message: &Internal| match *message {
-            Internal::Exited { seq: s, generation: g, .. } => s == seq && g == generation,
-            Internal::Ready { seq: s, generation: g } => want_ready && s == seq && g == generation,
+            Internal::Exited {
+                seq: s,
+                generation: g,
+                ..
+            } => s == seq && g == generation,
+            Internal::Ready {
+                seq: s,
+                generation: g,
+            } => want_ready && s == seq && g == generation,
             Internal::TryAgain { .. } => false,
         };
         if let Some(position) = self.deferred.iter().position(matches) {
-            let message = self.deferred.remove(position).expect("position is in range");
+            let message = self
+                .deferred
+                .remove(position)
+                .expect("position is in range");
             return waited(message);
         }
         let hurry = self.shared.links.hurry.clone();

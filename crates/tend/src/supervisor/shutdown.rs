@@ -80,7 +80,9 @@ impl Server {
     pub(crate) async fn stop_all(&mut self, exit: Exit) -> StopReport {
         let mut report = Vec::with_capacity(self.children.len());
         for seq in self.children.all().into_iter().rev() {
-            let Some(child) = self.children.get(seq) else { continue };
+            let Some(child) = self.children.get(seq) else {
+                continue;
+            };
             let (id, state) = (child.id().clone(), child.state());
             let line = if state.is_active() {
                 self.stop_child(seq).await

@@ -102,8 +102,11 @@ impl Lab {
     /// Tells the running incarnation of `id` how to end.
     pub fn end(&self, id: &str, end: End) {
         let controls = self.controls.lock().unwrap();
-        let tx = controls.get(id).unwrap_or_else(|| panic!("{id} never started"));
-        tx.send(end).unwrap_or_else(|_| panic!("{id} is not running"));
+        let tx = controls
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} never started"));
+        tx.send(end)
+            .unwrap_or_else(|_| panic!("{id} is not running"));
     }
 
     pub fn crash(&self, id: &str) {
@@ -123,7 +126,10 @@ pub async fn idle() {
 }
 
 /// Waits for the first event matching `pred`, skipping others.
-pub async fn next_event(events: &mut broadcast::Receiver<Event>, mut pred: impl FnMut(&EventKind) -> bool) -> Event {
+pub async fn next_event(
+    events: &mut broadcast::Receiver<Event>,
+    mut pred: impl FnMut(&EventKind) -> bool,
+) -> Event {
     tokio::time::timeout(Duration::from_secs(3600), async {
         loop {
             let event = events.recv().await.expect("event stream open");
