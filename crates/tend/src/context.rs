@@ -1,10 +1,11 @@
 //! What a running incarnation knows about itself and how it talks back.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::mpsc;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 
 use crate::supervisor::{Internal, Links};
 use crate::ChildId;
@@ -41,7 +42,13 @@ struct ContextInner {
     id: ChildId,
     generation: u64,
     seq: u64,
-    token: CancellationToken,
+    /// The stop request. A flag and a `Notify` inside this allocation rather
+    /// than a `CancellationToken` per incarnation: that would cost another
+    /// allocation and lock on the restart hot path. A token is made only
+    /// when asked for ([`Context::cancellation_token`]).
+    cancelled: AtomicBool,
+    cancel_notify: Notify,
+    token: OnceLock<CancellationToken>,
     ready: AtomicBool,
     /// 0 means "no OS process".
     pid: AtomicU32,
@@ -63,7 +70,9 @@ impl Context {
                 id,
                 generation,
                 seq,
-                token: CancellationToken::new(),
+                cancelled: AtomicBool::new(false),
+                cancel_notify: Notify::new(),
+                token: OnceLock::new(),
                 ready: AtomicBool::new(false),
                 pid: AtomicU32::new(0),
                 inbox,
@@ -92,21 +101,36 @@ impl Context {
     /// timeout, after which it is aborted.
     ///
     /// Cancel-safe: dropping the future and calling again loses nothing.
-    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.inner.token.cancelled()
+    pub fn cancelled(&self) -> impl Future<Output = ()> + Send + '_ {
+        let inner = &self.inner;
+        async move {
+            let notified = inner.cancel_notify.notified();
+            tokio::pin!(notified);
+            // Registered before the flag is read, so a cancel in between
+            // still wakes us.
+            notified.as_mut().enable();
+            if !inner.cancelled.load(Ordering::SeqCst) {
+                notified.await;
+            }
+        }
     }
 
     /// Whether the supervisor has asked this incarnation to stop.
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
-        self.inner.token.is_cancelled()
+        self.inner.cancelled.load(Ordering::SeqCst)
     }
 
-    /// A clone of the token that is cancelled when this incarnation is asked
-    /// to stop, to hand to code that takes a `CancellationToken`.
+    /// A token that is cancelled when this incarnation is asked to stop, to
+    /// hand to code that takes a `CancellationToken`.
     #[must_use]
     pub fn cancellation_token(&self) -> CancellationToken {
-        self.inner.token.clone()
+        let token = self.inner.token.get_or_init(CancellationToken::new).clone();
+        // A cancel that ran before the token existed did not see it.
+        if self.is_cancelled() {
+            token.cancel();
+        }
+        token
     }
 
     /// Declares this incarnation ready. With
@@ -146,7 +170,21 @@ impl Context {
     }
 
     pub(crate) fn cancel(&self) {
-        self.inner.token.cancel();
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        self.inner.cancel_notify.notify_waiters();
+        if let Some(token) = self.inner.token.get() {
+            token.cancel();
+        }
+    }
+
+    /// Tells the supervisor this incarnation ended. It may be gone (runtime
+    /// shutting down): then nobody is left to tell.
+    pub(crate) fn report_exit(&self, exit: crate::Exit) {
+        let _ = self.inner.inbox.send(Internal::Exited {
+            seq: self.inner.seq,
+            generation: self.inner.generation,
+            exit,
+        });
     }
 
     pub(crate) fn links(&self) -> &Arc<Links> {

@@ -5,7 +5,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use tend_spec::ExitClass;
 
-/// Counters kept by one supervisor (updated with relaxed atomics).
+/// Counters kept by one supervisor.
+///
+/// Only the supervisor's own task writes them, so an increment is a relaxed
+/// load and store (no locked read-modify-write on the hot path); readers on
+/// other threads see each value whole.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     spawned: AtomicU64,
@@ -18,32 +22,39 @@ pub(crate) struct Counters {
     active: AtomicI64,
 }
 
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Relaxed) + 1, Relaxed);
+}
+
+fn add(gauge: &AtomicI64, delta: i64) {
+    gauge.store(gauge.load(Relaxed) + delta, Relaxed);
+}
+
 impl Counters {
     pub(crate) fn spawned(&self) {
-        self.spawned.fetch_add(1, Relaxed);
-        self.active.fetch_add(1, Relaxed);
+        bump(&self.spawned);
+        add(&self.active, 1);
     }
 
     pub(crate) fn exited(&self, class: ExitClass) {
-        self.active.fetch_sub(1, Relaxed);
-        match class {
+        add(&self.active, -1);
+        bump(match class {
             ExitClass::Normal => &self.exits_normal,
             ExitClass::Shutdown => &self.exits_shutdown,
             ExitClass::Abnormal => &self.exits_abnormal,
-        }
-        .fetch_add(1, Relaxed);
+        });
     }
 
     pub(crate) fn restarted(&self) {
-        self.restarts.fetch_add(1, Relaxed);
+        bump(&self.restarts);
     }
 
     pub(crate) fn start_failed(&self) {
-        self.start_failures.fetch_add(1, Relaxed);
+        bump(&self.start_failures);
     }
 
     pub(crate) fn gave_up(&self) {
-        self.give_ups.fetch_add(1, Relaxed);
+        bump(&self.give_ups);
     }
 
     pub(crate) fn snapshot(&self) -> MetricsSnapshot {

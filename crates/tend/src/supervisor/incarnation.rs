@@ -11,28 +11,19 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use super::Internal;
-use crate::{Exit, IntoExit};
+use crate::{Context, Exit, IntoExit};
 
 /// Sends the incarnation's exit to its supervisor when dropped.
 pub(crate) struct ExitGuard {
-    inbox: mpsc::UnboundedSender<Internal>,
-    seq: u64,
-    generation: u64,
+    ctx: Context,
     exit: Option<Exit>,
 }
 
 impl ExitGuard {
-    pub(crate) fn new(inbox: mpsc::UnboundedSender<Internal>, seq: u64, generation: u64) -> Self {
-        ExitGuard {
-            inbox,
-            seq,
-            generation,
-            exit: None,
-        }
+    pub(crate) fn new(ctx: Context) -> Self {
+        ExitGuard { ctx, exit: None }
     }
 
     /// Reports `exit` (by dropping the guard).
@@ -46,12 +37,7 @@ impl Drop for ExitGuard {
         // No exit recorded means the future was dropped before finishing:
         // the task was aborted.
         let exit = self.exit.take().unwrap_or_else(Exit::killed);
-        // The supervisor may be gone (runtime shutting down): nobody to tell.
-        let _ = self.inbox.send(Internal::Exited {
-            seq: self.seq,
-            generation: self.generation,
-            exit,
-        });
+        self.ctx.report_exit(exit);
     }
 }
 

@@ -22,8 +22,12 @@ use crate::{ChildState, EventKind, Exit};
 impl Server {
     /// A restart of `seq` is due (after an exit, or a retry). `ran_for` is
     /// how long the last incarnation ran, for backoff's reset.
-    pub(crate) async fn restart(&mut self, seq: u64, ran_for: Duration) -> Option<Exit> {
-        let now = Instant::now();
+    pub(crate) async fn restart(
+        &mut self,
+        seq: u64,
+        ran_for: Duration,
+        now: Instant,
+    ) -> Option<Exit> {
         let child = self.children.get_mut(seq)?;
         let id = child.id().clone();
 
@@ -142,30 +146,43 @@ impl Server {
     /// Start phase: starts every child of `seq`'s group that is due, in start
     /// order. On a failure, queues a retry for the child that failed.
     async fn start_group(&mut self, seq: u64) {
-        let mut group = self.siblings(seq);
-        group.push(seq);
-        group.sort_unstable();
-        for member in group {
-            let due = self
-                .children
-                .get(member)
-                .is_some_and(|c| c.state() == ChildState::Restarting);
-            if !due {
-                continue;
+        let group = match self.settings.strategy {
+            // The common case, without allocating a group.
+            Strategy::OneForOne => {
+                self.start_member(seq).await;
+                return;
             }
-            let child = self.children.get_mut(member).expect("checked above");
-            child.restarts += 1;
-            self.counters().restarted();
-            if self.start_incarnation(member).await.is_err() {
-                let child = self
-                    .children
-                    .get_mut(member)
-                    .expect("a failed start keeps its spec");
-                child.apply(LifeEvent::Restart);
-                let _ = self.inbox_sender().send(Internal::TryAgain { seq: member });
+            Strategy::OneForAll => self.children.all(),
+            Strategy::RestForOne => self.children.from(seq),
+        };
+        for member in group {
+            if !self.start_member(member).await {
                 return;
             }
         }
+    }
+
+    /// Starts one member of a restart group if it is due; `false` when its
+    /// start failed (a retry is queued) and the rest of the group must wait.
+    async fn start_member(&mut self, member: u64) -> bool {
+        let Some(child) = self.children.get_mut(member) else {
+            return true;
+        };
+        if child.state() != ChildState::Restarting {
+            return true;
+        }
+        child.restarts += 1;
+        self.counters().restarted();
+        if self.start_incarnation(member).await.is_err() {
+            let child = self
+                .children
+                .get_mut(member)
+                .expect("a failed start keeps its spec");
+            child.apply(LifeEvent::Restart);
+            let _ = self.inbox_sender().send(Internal::TryAgain { seq: member });
+            return false;
+        }
+        true
     }
 
     /// Calls off a pending delayed restart.

@@ -140,6 +140,10 @@ impl Server {
     /// The loop. Returns the supervisor's exit once it has stopped all
     /// children.
     pub(crate) async fn run(mut self) -> Exit {
+        // One registration for the whole life of the loop, not one per turn.
+        let stop = self.stop.clone();
+        let stop_requested = stop.cancelled();
+        tokio::pin!(stop_requested);
         let exit = loop {
             if let Some(message) = self.deferred.pop_front() {
                 if let Some(exit) = self.on_internal(message).await {
@@ -149,7 +153,7 @@ impl Server {
             }
             tokio::select! {
                 biased;
-                () = self.stop.cancelled() => {
+                () = &mut stop_requested => {
                     break self.stop_all(Exit::requested()).await.exit;
                 }
                 command = self.commands.recv(), if self.commands_open => match command {
@@ -199,7 +203,7 @@ impl Server {
                     .get(seq)
                     .is_some_and(|c| c.state() == crate::ChildState::Restarting);
                 if pending {
-                    self.restart(seq, Duration::ZERO).await
+                    self.restart(seq, Duration::ZERO, Instant::now()).await
                 } else {
                     // Terminated or deleted meanwhile: nothing to retry.
                     None
@@ -230,10 +234,11 @@ impl Server {
             return None;
         }
         let class = exit.class();
-        let ran_for = self.record_exit(seq, exit);
+        let now = Instant::now();
+        let ran_for = self.record_exit(seq, exit, now);
         let child = self.children.get(seq)?;
         if child.spec.restart.restarts_after(class) {
-            return self.restart(seq, ran_for).await;
+            return self.restart(seq, ran_for, now).await;
         }
         // Not restarted: a temporary spec goes, others are kept (OTP's
         // `del_child`), then auto-shutdown is considered.
@@ -264,9 +269,8 @@ impl Server {
 
     /// Records the end of the running incarnation of `seq`: history, last
     /// exit, counters, monitors, event. Returns how long it ran.
-    pub(crate) fn record_exit(&mut self, seq: u64, exit: Exit) -> Duration {
+    pub(crate) fn record_exit(&mut self, seq: u64, exit: Exit, now: Instant) -> Duration {
         let history = self.settings.history;
-        let now = Instant::now();
         let child = self
             .children
             .get_mut(seq)
@@ -315,8 +319,8 @@ impl Server {
         child.generation += 1;
         let generation = child.generation;
         child.apply(LifeEvent::Spawn);
-        let ctx = Context::new(child.spec.id.clone(), generation, seq, inbox.clone(), links);
-        let guard = ExitGuard::new(inbox, seq, generation);
+        let ctx = Context::new(child.spec.id.clone(), generation, seq, inbox, links);
+        let guard = ExitGuard::new(ctx.clone());
         let launch = child.spec.launch.clone();
         let spawned = std::panic::catch_unwind(AssertUnwindSafe(|| launch(ctx.clone(), guard)));
         let abort = match spawned {
@@ -346,7 +350,7 @@ impl Server {
                     self.emit(|| EventKind::ChildReady { id, generation });
                 }
                 Waited::Exited(exit) => {
-                    self.record_exit(seq, exit.clone());
+                    self.record_exit(seq, exit.clone(), Instant::now());
                     return Err(self.start_failed(seq, generation, exit));
                 }
                 Waited::TimedOut => {
@@ -395,7 +399,7 @@ impl Server {
             Waited::Exited(exit) => exit,
             Waited::Ready | Waited::TimedOut => Exit::killed(),
         };
-        self.record_exit(seq, exit.clone().into_shutdown());
+        self.record_exit(seq, exit.clone().into_shutdown(), Instant::now());
         exit
     }
 

@@ -59,7 +59,7 @@ impl Server {
             }
             Some(deadline) => match self.wait_for(seq, generation, false, deadline, true).await {
                 Waited::Exited(exit) => {
-                    self.record_exit(seq, exit.clone().into_shutdown());
+                    self.record_exit(seq, exit.clone().into_shutdown(), Instant::now());
                     StopOutcome::Stopped(exit)
                 }
                 Waited::Ready | Waited::TimedOut => {
