@@ -74,7 +74,11 @@ async fn tend_children(n: usize) -> Row {
     let before = live();
     let t0 = Instant::now();
     let sup = Supervisor::builder("memory")
-        .children((0..n).map(|i| ChildSpec::task(format!("c{i}"), |ctx: Context| async move { ctx.cancelled().await })))
+        .children((0..n).map(|i| {
+            ChildSpec::task(format!("c{i}"), |ctx: Context| async move {
+                ctx.cancelled().await
+            })
+        }))
         .start()
         .await
         .unwrap();
@@ -113,7 +117,9 @@ async fn ractor_children(n: usize) -> Row {
     let before = live();
     let t0 = Instant::now();
     for _ in 0..n {
-        Actor::spawn_linked(None, ractor_idle::Idle, (), parent.get_cell()).await.unwrap();
+        Actor::spawn_linked(None, ractor_idle::Idle, (), parent.get_cell())
+            .await
+            .unwrap();
     }
     let start = t0.elapsed();
     settle().await;
@@ -154,7 +160,9 @@ async fn kameo_children(n: usize) -> Row {
     let before = live();
     let t0 = Instant::now();
     for _ in 0..n {
-        kameo_idle::Idle::supervise(&parent, kameo_idle::Idle).spawn().await;
+        kameo_idle::Idle::supervise(&parent, kameo_idle::Idle)
+            .spawn()
+            .await;
     }
     let start = t0.elapsed();
     settle().await;
@@ -176,15 +184,17 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![100_000] } else { sizes };
+    let sizes = if sizes.is_empty() {
+        vec![100_000]
+    } else {
+        sizes
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    println!(
-        "| contender | children | bytes/child | KiB/child | start µs/child | stop all |"
-    );
+    println!("| contender | children | bytes/child | KiB/child | start µs/child | stop all |");
     println!("|---|---|---|---|---|---|");
     for &n in &sizes {
         let rows = rt.block_on(async {
