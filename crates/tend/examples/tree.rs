@@ -27,7 +27,7 @@ fn clock() -> ChildSpec {
         loop {
             tokio::select! {
                 _ = ctx.cancelled() => return,
-                _ = tick.tick() => { n += 1; println!("         clock: tick {n}"); }
+                _ = tick.tick() => { n += 1; println!("{:>13} tick {n}", "clock"); }
             }
         }
     })
@@ -35,7 +35,7 @@ fn clock() -> ChildSpec {
 
 fn flaky() -> ChildSpec {
     ChildSpec::task("flaky", |ctx: Context| async move {
-        let lifetime = Duration::from_millis(700 + fastrand_ms(1500));
+        let lifetime = Duration::from_millis(700 + fastrand::u64(..1500));
         tokio::select! {
             _ = ctx.cancelled() => {}
             _ = tokio::time::sleep(lifetime) => panic!("flaky gave up after {lifetime:?}"),
@@ -62,20 +62,10 @@ fn pipeline() -> SupervisorBuilder {
 fn janitor() -> ChildSpec {
     ChildSpec::task("janitor", |_ctx: Context| async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        println!("         janitor: cleaned up, done");
+        println!("{:>13} cleaned up, done", "janitor");
         Ok::<(), std::io::Error>(())
     })
     .restart(Restart::Transient)
-}
-
-/// A pseudo-random number of milliseconds below `max` (no extra crate needed
-/// for a demo).
-fn fastrand_ms(max: u64) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    nanos % max
 }
 
 fn describe(kind: &EventKind) -> Option<String> {
@@ -116,7 +106,7 @@ async fn main() {
     tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
             if let Some(line) = describe(&event.kind) {
-                println!("{:>8} {line}", event.supervisor);
+                println!("{:>13} {line}", event.supervisor);
             }
         }
     });
