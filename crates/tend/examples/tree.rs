@@ -91,6 +91,8 @@ async fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(8);
+    // Before the tree starts, so an early Ctrl-C is handled too.
+    let signals = tend::ShutdownSignals::install().expect("signal handlers");
     let root = Supervisor::builder("root")
         .intensity(Intensity::new(10, Duration::from_secs(10)))
         .child(clock())
@@ -114,7 +116,7 @@ async fn main() {
     std::panic::set_hook(Box::new(|_| {}));
 
     let exit = tokio::select! {
-        exit = tend::run_until_signal(&root) => exit,
+        exit = signals.run(&root) => exit,
         _ = tokio::time::sleep(Duration::from_secs(seconds)) => root.shutdown().await.exit,
     };
     println!("\nroot ended: {exit}");

@@ -15,6 +15,26 @@ pub struct ChildSpecError {
 }
 
 /// Why [`SupervisorBuilder::start`](crate::SupervisorBuilder::start) failed.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend::{ChildSpec, Context, StartError, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let err = Supervisor::builder("app")
+///     .child(
+///         ChildSpec::task("db", |_ctx: Context| async { Err::<(), _>("connection refused") })
+///             .await_ready(Duration::from_secs(5)),
+///     )
+///     .start()
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(err, StartError::ChildFailed { ref id, .. } if id.as_str() == "db"));
+/// assert_eq!(err.to_string(), "failed to start child db: abnormal: connection refused");
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {

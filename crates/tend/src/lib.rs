@@ -68,7 +68,7 @@ pub use event::{Event, EventKind};
 pub use exit::{Exit, ExitClass, IntoExit};
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "signal")]
-pub use signal::run_until_signal;
+pub use signal::{run_until_signal, ShutdownSignals};
 pub use status::{
     ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, StopOutcome, StopReport,
 };

@@ -21,6 +21,29 @@ pub struct ExitRecord {
 
 /// What an operator asks about a child, from
 /// [`which_children`](crate::SupervisorHandle::which_children).
+///
+/// # Examples
+///
+/// ```
+/// use tend::{ChildSpec, ChildState, Context, ExitClass, Restart, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(
+///         ChildSpec::task("once", |_ctx: Context| async { Err::<(), _>("bad input") })
+///             .restart(Restart::Temporary),
+///     )
+///     .child(ChildSpec::task("steady", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let steady = &sup.which_children().await[0]; // "once" ended and was removed
+/// assert_eq!((steady.id.as_str(), steady.state), ("steady", ChildState::Running));
+/// assert_eq!((steady.generation, steady.restarts), (1, 0));
+/// assert!(steady.last_exit.is_none() && steady.running_since.is_some());
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ChildInfo {

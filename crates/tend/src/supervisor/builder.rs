@@ -63,7 +63,31 @@ impl Supervisor {
 /// A supervisor's description: flags and initial children. Cloneable, so a
 /// nested supervisor can be started again after it gives up.
 ///
-/// See [`Supervisor`] for an example.
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend::{AutoShutdown, ChildSpec, Context, Restart, Strategy, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // A job runner that ends once its (significant) job completes.
+/// let job = Supervisor::builder("job")
+///     .strategy(Strategy::RestForOne)
+///     .auto_shutdown(AutoShutdown::AnySignificant)
+///     .max_children(10)
+///     .child(ChildSpec::task("log-shipper", |ctx: Context| async move { ctx.cancelled().await }))
+///     .child(
+///         ChildSpec::task("work", |_ctx: Context| async { Ok::<(), std::io::Error>(()) })
+///             .restart(Restart::Transient)
+///             .significant(true),
+///     )
+///     .start()
+///     .await
+///     .unwrap();
+/// let exit = job.wait().await; // "work" completed: the supervisor shut down
+/// assert_eq!(exit.reason(), "auto_shutdown");
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SupervisorBuilder {
     name: Arc<str>,
