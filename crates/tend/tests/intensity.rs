@@ -162,16 +162,7 @@ async fn normal_exits_of_permanent_children_count_too() {
 
 #[tokio::test(start_paused = true)]
 async fn failed_restart_attempts_count_toward_intensity() {
-    // Runs once, crashes after a second, then fails every start after it.
-    let crashy = ChildSpec::task("crashy", |ctx: Context| async move {
-        if ctx.generation() == 1 {
-            ctx.ready();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            return Err::<(), _>("crash");
-        }
-        Err("cannot start")
-    })
-    .await_ready(Duration::from_secs(1));
+    let crashy = runs_once_then_cannot_start("crashy");
     let sup = Supervisor::builder("s")
         .intensity(Intensity::new(3, Duration::from_secs(60)))
         .child(crashy)

@@ -104,17 +104,9 @@ async fn a_panicking_factory_is_a_start_failure_not_a_crash() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failing_restart_is_retried_and_a_shutdown_is_still_served() {
-    // Starts once, crashes, then every start fails: the supervisor retries
-    // with a generous intensity, and a shutdown request gets through.
-    let spec = ChildSpec::task("c", |ctx: Context| async move {
-        if ctx.generation() == 1 {
-            ctx.ready();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            return Err::<(), _>("crash");
-        }
-        Err("cannot start")
-    })
-    .await_ready(Duration::from_secs(1));
+    // The supervisor retries with a generous intensity; a shutdown request
+    // still gets through.
+    let spec = runs_once_then_cannot_start("c");
     let sup = Supervisor::builder("s")
         .intensity(Intensity::new(1_000_000, Duration::from_secs(1)))
         .child(spec)
@@ -148,15 +140,7 @@ async fn a_failing_restart_is_retried_and_a_shutdown_is_still_served() {
 
 #[tokio::test(start_paused = true)]
 async fn terminating_a_child_whose_restart_keeps_failing_stops_the_retries() {
-    let spec = ChildSpec::task("c", |ctx: Context| async move {
-        if ctx.generation() == 1 {
-            ctx.ready();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            return Err::<(), _>("crash");
-        }
-        Err("cannot start")
-    })
-    .await_ready(Duration::from_secs(1));
+    let spec = runs_once_then_cannot_start("c");
     let sup = Supervisor::builder("s")
         .intensity(Intensity::new(1_000_000, Duration::from_secs(1)))
         .child(spec)

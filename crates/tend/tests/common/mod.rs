@@ -119,6 +119,20 @@ impl Lab {
     }
 }
 
+/// A child that runs once (ready at once), crashes after a second, then
+/// fails every start after that.
+pub fn runs_once_then_cannot_start(id: &str) -> ChildSpec {
+    ChildSpec::task(id, |ctx: Context| async move {
+        if ctx.generation() == 1 {
+            ctx.ready();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return Err::<(), _>("crash");
+        }
+        Err("cannot start")
+    })
+    .await_ready(Duration::from_secs(1))
+}
+
 /// Lets every task run until all are idle (see the module doc); the paused
 /// clock then moves on by one timer tick (1 ms).
 pub async fn idle() {
