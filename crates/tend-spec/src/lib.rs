@@ -36,6 +36,7 @@ mod backoff;
 mod budget;
 mod exit;
 mod intensity;
+mod process;
 mod restart;
 mod shutdown;
 mod strategy;
@@ -46,6 +47,9 @@ pub use backoff::Backoff;
 pub use budget::{OnExhausted, RestartBudget};
 pub use exit::ExitClass;
 pub use intensity::Intensity;
+pub use process::{
+    EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, Signal, StopSpec, UnknownSignal,
+};
 pub use restart::Restart;
 pub use shutdown::Shutdown;
 pub use strategy::Strategy;

@@ -37,6 +37,16 @@ impl Exit {
         }
     }
 
+    /// An exit of any class with a reason, e.g. a process that exited with a
+    /// configured success code: `Exit::new(ExitClass::Normal, "exited with code 3")`.
+    #[must_use]
+    pub fn new(class: ExitClass, reason: impl fmt::Display) -> Self {
+        Exit {
+            class,
+            reason: Some(reason.to_string().into()),
+        }
+    }
+
     /// Stopped on request, with a reason (OTP's `{shutdown, Term}`). A
     /// transient child that exits this way is not restarted.
     #[must_use]

@@ -1,0 +1,160 @@
+//! One incarnation of a process child: spawn, capture, wait, stop.
+//!
+//! The future returned to the engine owns the process. It ends when the
+//! process ends (its exit classified), or when the engine cancels it: then it
+//! sends the stop signal to the process group, waits up to the stop timeout,
+//! sends `SIGKILL`, and reaps. Either way, whatever the process left behind
+//! in its group or cgroup is killed before the future returns, so a stop
+//! never leaves a process behind and a restart never runs beside leftovers.
+//! If the engine aborts the future instead (brutal kill, or a hurried
+//! shutdown), its drop guard kills the group and cgroup at once and leaves a
+//! small task to reap.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustix::process::Pid;
+use tend::{Context, Exit};
+use tend_spec::ProcessSpec;
+
+use crate::cgroup::Cgroup;
+use crate::exit::classify;
+use crate::group::{kill_group, signal_group};
+use crate::output::{pump, LogSink};
+use crate::reaper::{self, SpawnLock};
+use crate::spawn::{prepare, spawn};
+use crate::wait::PidFd;
+
+/// How long output pumps may keep draining after the process ended before
+/// the incarnation returns without them (they then finish in the background).
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Runs one incarnation; the engine calls this through the child's factory.
+pub(crate) async fn run(spec: Arc<ProcessSpec>, sink: LogSink, ctx: Context) -> Exit {
+    let prepared = match prepare(&spec) {
+        Ok(prepared) => prepared,
+        Err(error) => return Exit::failed(error),
+    };
+    let cgroup = Cgroup::create(ctx.id().as_str());
+    let procs = match cgroup.as_ref().map(Cgroup::procs_file).transpose() {
+        Ok(procs) => procs,
+        Err(error) => return Exit::failed(format_args!("cannot open cgroup.procs: {error}")),
+    };
+    let lock = SpawnLock::acquire();
+    let spawned = match spawn(&spec, &prepared, procs) {
+        Ok(spawned) => spawned,
+        Err(error) => {
+            drop(lock);
+            if let Some(cgroup) = cgroup {
+                cgroup.destroy().await;
+            }
+            return Exit::failed(error);
+        }
+    };
+    let pid = spawned.pid;
+    lock.track(pid.as_raw_nonzero().get());
+    let pidfd = match PidFd::new(spawned.pidfd) {
+        Ok(pidfd) => pidfd,
+        Err(error) => {
+            kill_group(pid);
+            return Exit::failed(format_args!("cannot watch process {}: {error}", pid.as_raw_nonzero()));
+        }
+    };
+    let mut guard = Leftovers {
+        pid,
+        cgroup,
+        armed: true,
+    };
+    ctx.set_pid(Some(pid.as_raw_nonzero().get() as u32));
+    let pumps = [
+        tokio::spawn(pump(spawned.stdout, sink.clone())),
+        tokio::spawn(pump(spawned.stderr, sink)),
+    ];
+    ctx.ready();
+
+    let exit = tokio::select! {
+        ended = pidfd.wait() => match ended {
+            Ok(ended) => classify(ended, &spec.success_codes),
+            Err(error) => Exit::failed(format_args!("waiting for the process failed: {error}")),
+        },
+        () = ctx.cancelled() => stop(&spec, pid, &pidfd).await,
+    };
+    reaper::reaped(pid.as_raw_nonzero().get());
+    // Nothing of the process may outlive it: kill the rest of its group and
+    // cgroup, then let the pipes drain to end of stream.
+    guard.armed = false;
+    kill_group(pid);
+    if let Some(cgroup) = guard.cgroup.take() {
+        cgroup.kill_all();
+        cgroup.destroy().await;
+    }
+    let _ = tokio::time::timeout(DRAIN, async {
+        for pump in pumps {
+            let _ = pump.await;
+        }
+    })
+    .await;
+    exit
+}
+
+/// The stop protocol: the stop signal to the group, the timeout, `SIGKILL`.
+async fn stop(spec: &ProcessSpec, pid: Pid, pidfd: &PidFd) -> Exit {
+    signal_group(pid, spec.stop.signal.number());
+    match tokio::time::timeout(spec.stop.timeout, pidfd.wait()).await {
+        Ok(Ok(ended)) => classify(ended, &spec.success_codes),
+        Ok(Err(error)) => Exit::failed(format_args!("waiting for the process failed: {error}")),
+        Err(_) => {
+            kill_group(pid);
+            let _ = pidfd.signal(rustix::process::Signal::KILL.as_raw());
+            match pidfd.wait().await {
+                Ok(_) => Exit::shutdown(format_args!(
+                    "killed after {:?} without exiting on {}",
+                    spec.stop.timeout, spec.stop.signal
+                )),
+                Err(error) => Exit::failed(format_args!("waiting for the process failed: {error}")),
+            }
+        }
+    }
+}
+
+/// Kills everything left if the incarnation's future is dropped early.
+struct Leftovers {
+    pid: Pid,
+    cgroup: Option<Cgroup>,
+    armed: bool,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        kill_group(self.pid);
+        let _ = rustix::process::kill_process(self.pid, rustix::process::Signal::KILL);
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.kill_all();
+            // Reap and clean up off the dropped future, if a runtime is here.
+            let pid = self.pid;
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    reap_later(pid).await;
+                    cgroup.destroy().await;
+                });
+                return;
+            }
+        }
+        let pid = self.pid;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(reap_later(pid));
+        }
+    }
+}
+
+async fn reap_later(pid: Pid) {
+    if let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+        if let Ok(pidfd) = PidFd::new(fd) {
+            let _ = pidfd.wait().await;
+        }
+    }
+    reaper::reaped(pid.as_raw_nonzero().get());
+}

@@ -1,0 +1,129 @@
+//! # tend-process: OS processes as supervised children
+//!
+//! A process is just another workload for [tend](tend): the same
+//! supervisors, strategies, intensity, backoff and budgets drive it.
+//!
+//! ```no_run
+//! use tend::{ChildSpec, Supervisor};
+//! use tend_process::{ProcessExt, ProcessSpec};
+//!
+//! # #[tokio::main] async fn main() {
+//! tend_process::enable_orphan_reaping().expect("subreaper");
+//! let root = Supervisor::builder("services")
+//!     .child(ChildSpec::process("web", ProcessSpec::new("python3", ["-m", "http.server", "8080"])))
+//!     .start()
+//!     .await
+//!     .expect("started");
+//! # root.shutdown().await;
+//! # }
+//! ```
+//!
+//! What it does for each incarnation:
+//!
+//! - **spawn** without a shell (unless asked), with the environment, working
+//!   directory, umask, rlimits, user and groups of the spec, stdin from
+//!   `/dev/null`, in a new session (its own process group) and, where cgroup
+//!   v2 is writable, its own cgroup;
+//! - **wait** on a pidfd: the exit is an event, never polled;
+//! - **classify**: code 0 or a success code is normal, anything else
+//!   abnormal; after a stop request the supervisor records a shutdown;
+//! - **stop**: the stop signal to the group, the timeout, `SIGKILL` to the
+//!   group and `cgroup.kill`, then reap; leftovers of a process that exited
+//!   by itself are killed too;
+//! - **capture** standard output and error line by line into a
+//!   [`LogSink`] (rotated file, live tee), with back-pressure instead of loss.
+//!
+//! [`enable_orphan_reaping`] makes the supervisor a child subreaper (or, as
+//! PID 1, reaps everything) so that orphaned grandchildren never stay zombies.
+
+mod cgroup;
+mod exit;
+mod group;
+mod incarnation;
+mod output;
+mod reaper;
+mod spawn;
+mod wait;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tend::{ChildSpec, ChildId, Context, Shutdown};
+
+pub use cgroup::CgroupLayout;
+pub use output::{LogSink, Stream, Tee};
+pub use reaper::enable_orphan_reaping;
+pub use tend_spec::{EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, Signal, StopSpec};
+pub use wait::Ended;
+
+/// Why a process could not be started: a start failure, never a panic.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// The command line is empty.
+    #[error("the command is empty")]
+    EmptyCommand,
+    /// `shell = true` takes a single command line.
+    #[error("with shell = true, the command must be a single command line")]
+    ShellWithArgs,
+    /// Changing user or group needs root.
+    #[error("running as another user or group needs root (this supervisor runs as uid {})", rustix::process::geteuid().as_raw())]
+    NotRoot,
+    /// No such user.
+    #[error("no such user {0:?}")]
+    NoSuchUser(String),
+    /// No such group.
+    #[error("no such group {0:?}")]
+    NoSuchGroup(String),
+    /// The user database could not be read.
+    #[error("looking up users and groups failed: {0}")]
+    Lookup(String),
+    /// `exec` (or a step before it) failed: no such file, permission, bad
+    /// working directory, a limit that cannot be set.
+    #[error("cannot start {program:?}: {error}")]
+    Exec {
+        /// The program.
+        program: String,
+        /// What the system said.
+        #[source]
+        error: std::io::Error,
+    },
+    /// The process could not be watched.
+    #[error("cannot open a pidfd for the new process: {0}")]
+    Pidfd(#[source] std::io::Error),
+}
+
+/// Checks a spec the way a start will (command line, user, groups) without
+/// starting anything.
+///
+/// # Errors
+/// The [`SpawnError`] a start would fail with.
+pub fn check(spec: &ProcessSpec) -> Result<(), SpawnError> {
+    spawn::prepare(spec).map(|_| ())
+}
+
+/// Builds child specs that run OS processes.
+pub trait ProcessExt {
+    /// A child running `spec`, its output discarded.
+    fn process(id: impl Into<ChildId>, spec: ProcessSpec) -> ChildSpec;
+
+    /// A child running `spec`, its output written to `sink`.
+    fn process_with_sink(id: impl Into<ChildId>, spec: ProcessSpec, sink: LogSink) -> ChildSpec;
+}
+
+impl ProcessExt for ChildSpec {
+    fn process(id: impl Into<ChildId>, spec: ProcessSpec) -> ChildSpec {
+        ChildSpec::process_with_sink(id, spec, LogSink::discard())
+    }
+
+    fn process_with_sink(id: impl Into<ChildId>, spec: ProcessSpec, sink: LogSink) -> ChildSpec {
+        let spec = Arc::new(spec);
+        // The process enforces its own stop timeout (signal, wait, SIGKILL);
+        // the engine waits for that, with a margin, before aborting.
+        let shutdown = Shutdown::Timeout(spec.stop.timeout + Duration::from_secs(5));
+        ChildSpec::task(id, move |ctx: Context| incarnation::run(spec.clone(), sink.clone(), ctx))
+            .shutdown(shutdown)
+            // Started means spawned: a spawn that fails is a start failure.
+            .await_ready(Duration::from_secs(60))
+    }
+}

@@ -1,0 +1,211 @@
+//! Starting a program: everything resolved before `fork`, then a short,
+//! allocation-free list of system calls in the child before `exec`.
+//!
+//! The child gets a new session (so its own process group: a stop reaches its
+//! whole tree), the umask, rlimits, its cgroup, then its groups, group and
+//! user, in that order (privileges are dropped last, after everything that
+//! needs them). `std::process::Command` runs the program; its own `uid`/`gid`
+//! setters are not used because they run before our pre-exec hook and would
+//! drop privileges before the cgroup is joined.
+
+use std::ffi::{CString, OsString};
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use rustix::process::{Gid, Pid, PidfdFlags, Resource, Rlimit, Uid};
+use tend_spec::{ProcessSpec, Rlimits};
+
+use crate::SpawnError;
+
+/// Who the process runs as, resolved from names before `fork`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    uid: u32,
+    gid: u32,
+    groups: Vec<Gid>,
+}
+
+/// A spec with every name resolved, ready to spawn many times.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    program: OsString,
+    args: Vec<OsString>,
+    identity: Option<Identity>,
+    rlimits: Vec<(Resource, u64)>,
+}
+
+/// A started process.
+pub(crate) struct Spawned {
+    pub(crate) pid: Pid,
+    pub(crate) pidfd: OwnedFd,
+    pub(crate) stdout: OwnedFd,
+    pub(crate) stderr: OwnedFd,
+}
+
+/// Resolves the command line, the user and the groups. Done once per spec
+/// (and again on each start, so a changed `/etc/passwd` is seen).
+pub(crate) fn prepare(spec: &ProcessSpec) -> Result<Prepared, SpawnError> {
+    let (program, args) = match (spec.shell, spec.command.split_first()) {
+        (_, None) => return Err(SpawnError::EmptyCommand),
+        (true, Some((line, rest))) if rest.is_empty() => ("/bin/sh".into(), vec!["-c".into(), line.into()]),
+        (true, Some(_)) => return Err(SpawnError::ShellWithArgs),
+        (false, Some((program, rest))) => (program.into(), rest.iter().map(Into::into).collect()),
+    };
+    Ok(Prepared {
+        program,
+        args,
+        identity: resolve_identity(spec)?,
+        rlimits: rlimits(&spec.rlimits),
+    })
+}
+
+fn resolve_identity(spec: &ProcessSpec) -> Result<Option<Identity>, SpawnError> {
+    if spec.user.is_none() && spec.group.is_none() && spec.groups.is_none() {
+        return Ok(None);
+    }
+    if !rustix::process::geteuid().is_root() {
+        return Err(SpawnError::NotRoot);
+    }
+    let user = match &spec.user {
+        Some(name) => Some(lookup_user(name)?),
+        None => None,
+    };
+    let gid = match (&spec.group, &user) {
+        (Some(group), _) => lookup_group(group)?,
+        (None, Some(user)) => user.gid.as_raw(),
+        (None, None) => rustix::process::getegid().as_raw(),
+    };
+    let groups = match (&spec.groups, &user) {
+        (Some(names), _) => names
+            .iter()
+            .map(|g| lookup_group(g).map(Gid::from_raw))
+            .collect::<Result<_, _>>()?,
+        (None, Some(user)) => {
+            let name = CString::new(user.name.as_str()).map_err(|_| SpawnError::NoSuchUser(user.name.clone()))?;
+            nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid))
+                .map_err(|e| SpawnError::Lookup(e.to_string()))?
+                .into_iter()
+                .map(|g| Gid::from_raw(g.as_raw()))
+                .collect()
+        }
+        (None, None) => vec![Gid::from_raw(gid)],
+    };
+    let uid = user.map_or_else(|| rustix::process::geteuid().as_raw(), |u| u.uid.as_raw());
+    Ok(Some(Identity { uid, gid, groups }))
+}
+
+fn lookup_user(name: &str) -> Result<nix::unistd::User, SpawnError> {
+    let found = match name.parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+        Err(_) => nix::unistd::User::from_name(name),
+    };
+    found
+        .map_err(|e| SpawnError::Lookup(e.to_string()))?
+        .ok_or_else(|| SpawnError::NoSuchUser(name.to_string()))
+}
+
+fn lookup_group(name: &str) -> Result<u32, SpawnError> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Ok(gid);
+    }
+    nix::unistd::Group::from_name(name)
+        .map_err(|e| SpawnError::Lookup(e.to_string()))?
+        .map(|g| g.gid.as_raw())
+        .ok_or_else(|| SpawnError::NoSuchGroup(name.to_string()))
+}
+
+fn rlimits(limits: &Rlimits) -> Vec<(Resource, u64)> {
+    [
+        (Resource::Nofile, limits.nofile),
+        (Resource::Nproc, limits.nproc),
+        (Resource::Core, limits.core),
+        (Resource::As, limits.address_space),
+        (Resource::Stack, limits.stack),
+        (Resource::Memlock, limits.memlock),
+        (Resource::Cpu, limits.cpu),
+        (Resource::Fsize, limits.fsize),
+    ]
+    .into_iter()
+    .filter_map(|(resource, value)| value.map(|v| (resource, v)))
+    .collect()
+}
+
+/// Spawns the program. `cgroup_procs`, when given, is the `cgroup.procs`
+/// file the child moves itself into before `exec`.
+pub(crate) fn spawn(spec: &ProcessSpec, prepared: &Prepared, cgroup_procs: Option<File>) -> Result<Spawned, SpawnError> {
+    let mut command = Command::new(&prepared.program);
+    command.args(&prepared.args);
+    if !spec.env.inherit {
+        command.env_clear();
+    }
+    for name in &spec.env.remove {
+        command.env_remove(name);
+    }
+    command.envs(&spec.env.set);
+    if let Some(cwd) = &spec.cwd {
+        command.current_dir(cwd);
+    }
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+
+    let umask = spec.umask;
+    let rlimits = prepared.rlimits.clone();
+    let identity = prepared.identity.clone();
+    let mut cgroup_procs = cgroup_procs;
+    // The one unsafe block of the project, allowed here alone: `pre_exec` is
+    // the only way to run code between fork and exec with std's spawner.
+    // SAFETY: the closure runs in the forked child before `exec`, where only
+    // async-signal-safe operations are allowed. It allocates nothing (every
+    // value was prepared above) and makes only raw system calls through
+    // rustix, plus `write` on an already open file.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::setsid()?;
+            if let Some(mask) = umask {
+                rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+            }
+            for &(resource, value) in &rlimits {
+                let limit = Some(value);
+                rustix::process::setrlimit(resource, Rlimit { current: limit, maximum: limit })?;
+            }
+            if let Some(file) = cgroup_procs.as_mut() {
+                file.write_all(b"0")?;
+            }
+            if let Some(identity) = &identity {
+                rustix::thread::set_thread_groups(&identity.groups)?;
+                rustix::thread::set_thread_res_gid(
+                    Gid::from_raw(identity.gid),
+                    Gid::from_raw(identity.gid),
+                    Gid::from_raw(identity.gid),
+                )?;
+                rustix::thread::set_thread_res_uid(
+                    Uid::from_raw(identity.uid),
+                    Uid::from_raw(identity.uid),
+                    Uid::from_raw(identity.uid),
+                )?;
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|error| SpawnError::Exec {
+        program: prepared.program.to_string_lossy().into_owned(),
+        error,
+    })?;
+    let pid = Pid::from_child(&child);
+    // The child is ours and unreaped, so its pid cannot be reused before we
+    // wait on it: opening the pidfd now is race-free.
+    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty()).map_err(|e| SpawnError::Pidfd(e.into()))?;
+    let stdout = OwnedFd::from(child.stdout.take().expect("stdout is piped"));
+    let stderr = OwnedFd::from(child.stderr.take().expect("stderr is piped"));
+    // `child` is dropped without waiting: std neither kills nor reaps on
+    // drop, and we reap through the pidfd.
+    Ok(Spawned {
+        pid,
+        pidfd,
+        stdout,
+        stderr,
+    })
+}

@@ -1,0 +1,66 @@
+//! Waiting for a process to end, event-driven: the pidfd becomes readable
+//! when the process exits (epoll through tokio), then `waitid(P_PIDFD)` reaps
+//! exactly that process. No polling loop, no SIGCHLD race with other code.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::process::{WaitId, WaitIdOptions};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It called `exit` with this code.
+    Code(i32),
+    /// A signal ended it (with this number).
+    Signal(i32),
+}
+
+/// A process's pidfd, ready to wait on.
+pub(crate) struct PidFd {
+    fd: AsyncFd<OwnedFd>,
+}
+
+impl PidFd {
+    pub(crate) fn new(pidfd: OwnedFd) -> io::Result<Self> {
+        // SAFETY: an `OwnedFd` is a valid open descriptor that stays open and
+        // the same for as long as the `AsyncFd` owns it.
+        #[allow(unsafe_code)]
+        let fd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }.map_err(io::Error::from)?;
+        Ok(PidFd { fd })
+    }
+
+    /// Waits for the process to end and reaps it. Cancel-safe.
+    pub(crate) async fn wait(&self) -> io::Result<Ended> {
+        loop {
+            let mut ready = self.fd.readable().await?;
+            if let Some(ended) = self.try_reap()? {
+                return Ok(ended);
+            }
+            ready.clear_ready();
+        }
+    }
+
+    /// Reaps the process if it has ended.
+    pub(crate) fn try_reap(&self) -> io::Result<Option<Ended>> {
+        let status = rustix::process::waitid(
+            WaitId::PidFd(self.fd.get_ref().as_fd()),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+        )?;
+        Ok(status.and_then(|s| match (s.exit_status(), s.terminating_signal()) {
+            (Some(code), _) => Some(Ended::Code(code)),
+            (None, Some(signal)) => Some(Ended::Signal(signal)),
+            (None, None) => None,
+        }))
+    }
+
+    /// Sends a signal to the process itself (not its group).
+    pub(crate) fn signal(&self, signal: i32) -> io::Result<()> {
+        let Some(signal) = rustix::process::Signal::from_named_raw(signal) else {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        };
+        rustix::process::pidfd_send_signal(self.fd.get_ref().as_fd(), signal).map_err(Into::into)
+    }
+}

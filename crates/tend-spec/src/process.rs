@@ -1,0 +1,385 @@
+//! What an OS process child is: its command line, environment, identity,
+//! limits, stop signal and log capture. Data only; the `tend-process` crate
+//! runs it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// An OS process to supervise.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_spec::{ProcessSpec, Signal};
+///
+/// let spec: ProcessSpec = serde_json::from_str(r#"{
+///     "command": ["postgres", "-D", "data"],
+///     "stop": { "signal": "SIGINT", "timeout": "30s" },
+///     "rlimits": { "nofile": 4096 }
+/// }"#).unwrap();
+/// assert_eq!(spec.stop.signal, Signal::Int);
+/// assert_eq!(spec.stop.timeout, Duration::from_secs(30));
+/// assert_eq!(spec.success_codes, [0]);
+/// assert!(spec.env.inherit);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessSpec {
+    /// The program and its arguments, run without a shell; with `shell`,
+    /// a single element holding a shell command line.
+    pub command: Vec<String>,
+    /// Run `command[0]` with `/bin/sh -c`.
+    #[serde(default)]
+    pub shell: bool,
+    /// The environment.
+    #[serde(default)]
+    pub env: EnvSpec,
+    /// Working directory (default: the supervisor's).
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
+    /// File mode creation mask, e.g. `0o022`.
+    #[serde(default)]
+    pub umask: Option<u32>,
+    /// Run as this user (name or numeric id); needs root.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Run with this primary group (default: the user's).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Supplementary groups (default: the user's, when a user is given).
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+    /// Resource limits set with `setrlimit` before the program starts.
+    #[serde(default)]
+    pub rlimits: Rlimits,
+    /// How it is asked to stop.
+    #[serde(default)]
+    pub stop: StopSpec,
+    /// Exit codes that count as a normal exit (default `[0]`).
+    #[serde(default = "default_success_codes")]
+    pub success_codes: Vec<i32>,
+    /// Memory, CPU and process-count limits, enforced through a cgroup
+    /// where one can be made.
+    #[serde(default)]
+    pub limits: ResourceLimits,
+    /// Where standard output and standard error go.
+    #[serde(default)]
+    pub logs: LogSpec,
+}
+
+fn default_success_codes() -> Vec<i32> {
+    vec![0]
+}
+
+impl ProcessSpec {
+    /// A process running `program` with `args`, everything else default.
+    #[must_use]
+    pub fn new<I, S>(program: impl Into<String>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut command = vec![program.into()];
+        command.extend(args.into_iter().map(Into::into));
+        ProcessSpec {
+            command,
+            shell: false,
+            env: EnvSpec::default(),
+            cwd: None,
+            umask: None,
+            user: None,
+            group: None,
+            groups: None,
+            rlimits: Rlimits::default(),
+            stop: StopSpec::default(),
+            success_codes: default_success_codes(),
+            limits: ResourceLimits::default(),
+            logs: LogSpec::default(),
+        }
+    }
+
+    /// A process running `line` with `/bin/sh -c`.
+    #[must_use]
+    pub fn shell(line: impl Into<String>) -> Self {
+        let mut spec = ProcessSpec::new(line, Vec::<String>::new());
+        spec.shell = true;
+        spec
+    }
+}
+
+/// The environment of a process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSpec {
+    /// Start from the supervisor's environment (default) or from nothing.
+    #[serde(default = "yes")]
+    pub inherit: bool,
+    /// Variables to set (after inheriting).
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Variables to remove from the inherited environment.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for EnvSpec {
+    fn default() -> Self {
+        EnvSpec {
+            inherit: true,
+            set: BTreeMap::new(),
+            remove: Vec::new(),
+        }
+    }
+}
+
+/// Limits set with `setrlimit` (soft = hard = the value). Unset ones are
+/// inherited. Raising a hard limit needs `CAP_SYS_RESOURCE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rlimits {
+    /// Open files (`RLIMIT_NOFILE`).
+    #[serde(default)]
+    pub nofile: Option<u64>,
+    /// Processes of the user (`RLIMIT_NPROC`).
+    #[serde(default)]
+    pub nproc: Option<u64>,
+    /// Core file size in bytes (`RLIMIT_CORE`).
+    #[serde(default)]
+    pub core: Option<u64>,
+    /// Address space in bytes (`RLIMIT_AS`).
+    #[serde(default, rename = "as")]
+    pub address_space: Option<u64>,
+    /// Stack size in bytes (`RLIMIT_STACK`).
+    #[serde(default)]
+    pub stack: Option<u64>,
+    /// Locked memory in bytes (`RLIMIT_MEMLOCK`).
+    #[serde(default)]
+    pub memlock: Option<u64>,
+    /// CPU seconds (`RLIMIT_CPU`).
+    #[serde(default)]
+    pub cpu: Option<u64>,
+    /// File size in bytes (`RLIMIT_FSIZE`).
+    #[serde(default)]
+    pub fsize: Option<u64>,
+}
+
+/// How a process is asked to stop: a signal to its whole process group (and
+/// cgroup), then `SIGKILL` after the timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopSpec {
+    /// The signal (default `SIGTERM`).
+    #[serde(default = "default_stop_signal")]
+    pub signal: Signal,
+    /// How long to wait before `SIGKILL` (default 10 s).
+    #[serde(default = "default_stop_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn default_stop_signal() -> Signal {
+    Signal::Term
+}
+
+fn default_stop_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for StopSpec {
+    fn default() -> Self {
+        StopSpec {
+            signal: default_stop_signal(),
+            timeout: default_stop_timeout(),
+        }
+    }
+}
+
+/// The signals a supervisor sends, by name (`"SIGTERM"`, `"TERM"` or
+/// `"term"` all parse). Numbers are Linux's.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::Signal;
+///
+/// assert_eq!("SIGINT".parse::<Signal>(), Ok(Signal::Int));
+/// assert_eq!("hup".parse::<Signal>(), Ok(Signal::Hup));
+/// assert_eq!(Signal::Term.number(), 15);
+/// assert!("SIGFOO".parse::<Signal>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Signal {
+    /// SIGHUP (1)
+    Hup,
+    /// SIGINT (2)
+    Int,
+    /// SIGQUIT (3)
+    Quit,
+    /// SIGKILL (9)
+    Kill,
+    /// SIGUSR1 (10)
+    Usr1,
+    /// SIGUSR2 (12)
+    Usr2,
+    /// SIGALRM (14)
+    Alrm,
+    /// SIGTERM (15)
+    Term,
+    /// SIGCONT (18)
+    Cont,
+    /// SIGSTOP (19)
+    Stop,
+    /// SIGWINCH (28)
+    Winch,
+}
+
+const SIGNALS: [(Signal, &str, i32); 11] = [
+    (Signal::Hup, "SIGHUP", 1),
+    (Signal::Int, "SIGINT", 2),
+    (Signal::Quit, "SIGQUIT", 3),
+    (Signal::Kill, "SIGKILL", 9),
+    (Signal::Usr1, "SIGUSR1", 10),
+    (Signal::Usr2, "SIGUSR2", 12),
+    (Signal::Alrm, "SIGALRM", 14),
+    (Signal::Term, "SIGTERM", 15),
+    (Signal::Cont, "SIGCONT", 18),
+    (Signal::Stop, "SIGSTOP", 19),
+    (Signal::Winch, "SIGWINCH", 28),
+];
+
+impl Signal {
+    /// The signal's number on Linux.
+    #[must_use]
+    pub fn number(self) -> i32 {
+        SIGNALS
+            .iter()
+            .find(|(s, _, _)| *s == self)
+            .map_or(0, |(_, _, n)| *n)
+    }
+
+    /// The conventional name, e.g. `"SIGTERM"`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        SIGNALS
+            .iter()
+            .find(|(s, _, _)| *s == self)
+            .map_or("", |(_, n, _)| n)
+    }
+
+    /// The signal with this Linux number, if it is one of these.
+    #[must_use]
+    pub fn from_number(number: i32) -> Option<Signal> {
+        SIGNALS
+            .iter()
+            .find(|(_, _, n)| *n == number)
+            .map(|(s, _, _)| *s)
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A signal name that is not known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown signal {0:?} (expected e.g. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1)")]
+pub struct UnknownSignal(pub String);
+
+impl std::str::FromStr for Signal {
+    type Err = UnknownSignal;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let upper = text.trim().to_ascii_uppercase();
+        let wanted = if upper.starts_with("SIG") {
+            upper.clone()
+        } else {
+            format!("SIG{upper}")
+        };
+        if let Ok(number) = upper.parse::<i32>() {
+            return Signal::from_number(number).ok_or_else(|| UnknownSignal(text.to_string()));
+        }
+        SIGNALS
+            .iter()
+            .find(|(_, name, _)| *name == wanted)
+            .map(|(s, _, _)| *s)
+            .ok_or_else(|| UnknownSignal(text.to_string()))
+    }
+}
+
+impl TryFrom<String> for Signal {
+    type Error = UnknownSignal;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<Signal> for String {
+    fn from(signal: Signal) -> String {
+        signal.name().to_string()
+    }
+}
+
+/// Memory, CPU and process-count limits for a process and everything it
+/// starts, enforced by the kernel through a cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceLimits {
+    /// Memory in bytes (`memory.max`, or v1 `memory.limit_in_bytes`).
+    #[serde(default)]
+    pub memory: Option<u64>,
+    /// CPU in cores, e.g. `0.5` (`cpu.max`, or v1 CFS quota).
+    #[serde(default)]
+    pub cpu: Option<f64>,
+    /// Processes and threads (`pids.max`).
+    #[serde(default)]
+    pub pids: Option<u64>,
+}
+
+/// Where a process's standard output and error go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSpec {
+    /// A file both streams are appended to, line by line; none: discarded
+    /// unless a live tee listens.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Rotate when the file would grow past this many bytes (0: never).
+    #[serde(default = "default_max_size")]
+    pub max_size: u64,
+    /// Rotated files kept (`file.1` … `file.N`).
+    #[serde(default = "default_keep")]
+    pub keep: u32,
+    /// Prefix each line with an RFC 3339 UTC timestamp.
+    #[serde(default)]
+    pub timestamps: bool,
+}
+
+fn default_max_size() -> u64 {
+    64 * 1024 * 1024
+}
+
+fn default_keep() -> u32 {
+    5
+}
+
+impl Default for LogSpec {
+    fn default() -> Self {
+        LogSpec {
+            file: None,
+            max_size: default_max_size(),
+            keep: default_keep(),
+            timestamps: false,
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! `tend-testkit`: a small program that misbehaves on demand, for tend's
+//! process tests and benchmarks.
+//!
+//! ```text
+//! tend-testkit exit CODE [--after MS]      exit with CODE (after MS)
+//! tend-testkit hang                         sleep until killed (SIGTERM ends it)
+//! tend-testkit ignore-term                  ignore SIGTERM and SIGINT, sleep forever
+//! tend-testkit signal NUM [--after MS]      kill itself with signal NUM
+//! tend-testkit fork N [--setsid] [--pids FILE]
+//!                                           start N grandchildren that sleep forever (the
+//!                                           first calls setsid with --setsid), write their
+//!                                           pids to FILE, then sleep
+//! tend-testkit flood LINES [--width W]      print LINES numbered lines to stdout, exit 0
+//! tend-testkit print TEXT [--stderr] [--no-newline]
+//!                                           print TEXT and exit 0
+//! tend-testkit ready                        print READY, then sleep until killed
+//! tend-testkit env NAME                     print the value of NAME (or <unset>)
+//! tend-testkit whoami                       print uid, gid, groups, umask, cwd, nofile
+//! tend-testkit stamp FILE [--exit CODE] [--sleep MS]
+//!                                           append a CLOCK_MONOTONIC stamp (ns) to FILE,
+//!                                           sleep MS, exit with CODE (benchmarks)
+//! ```
+
+use std::io::Write;
+use std::time::Duration;
+
+use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::unistd::{fork, setsid, ForkResult};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(mode) = args.first() else {
+        eprintln!("usage: tend-testkit MODE [ARGS] (see the source's doc comment)");
+        std::process::exit(2);
+    };
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let number = |i: usize| args.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    let after = || {
+        if let Some(ms) = value("--after").and_then(|v| v.parse().ok()) {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+    };
+    match mode.as_str() {
+        "exit" => {
+            after();
+            std::process::exit(number(1) as i32);
+        }
+        "hang" => sleep_forever(),
+        "ignore-term" => {
+            ignore(Signal::SIGTERM);
+            ignore(Signal::SIGINT);
+            println!("ignoring SIGTERM");
+            sleep_forever();
+        }
+        "signal" => {
+            after();
+            let sig = Signal::try_from(number(1) as i32).expect("a signal number");
+            // Rust's runtime handles SIGSEGV and SIGBUS itself (stack
+            // overflow detection); the default action is what we want.
+            set_handler(sig, SigHandler::SigDfl);
+            nix::sys::signal::raise(sig).expect("raise");
+            sleep_forever();
+        }
+        "fork" => {
+            let pids = (0..number(1))
+                .map(|i| grandchild(i == 0 && flag("--setsid")))
+                .collect::<Vec<_>>();
+            if let Some(path) = value("--pids") {
+                let text: String = pids.iter().map(|p| format!("{p}\n")).collect();
+                std::fs::write(path, text).expect("write pids");
+            }
+            sleep_forever();
+        }
+        "flood" => {
+            let width = value("--width").and_then(|v| v.parse().ok()).unwrap_or(40usize);
+            let pad = "x".repeat(width.saturating_sub(10));
+            let out = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, out.lock());
+            for n in 1..=number(1) {
+                writeln!(out, "{n:09} {pad}").expect("write");
+            }
+            out.flush().expect("flush");
+        }
+        "print" => {
+            let text = args.get(1).cloned().unwrap_or_default();
+            let end = if flag("--no-newline") { "" } else { "\n" };
+            if flag("--stderr") {
+                eprint!("{text}{end}");
+            } else {
+                print!("{text}{end}");
+            }
+        }
+        "ready" => {
+            println!("READY");
+            sleep_forever();
+        }
+        "env" => {
+            let name = args.get(1).cloned().unwrap_or_default();
+            println!("{}", std::env::var(&name).unwrap_or_else(|_| "<unset>".into()));
+        }
+        "whoami" => {
+            let groups: Vec<String> = nix::unistd::getgroups()
+                .unwrap_or_default()
+                .iter()
+                .map(|g| g.as_raw().to_string())
+                .collect();
+            let mask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+            let (nofile, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap_or((0, 0));
+            println!(
+                "uid={} gid={} groups={} umask={:03o} cwd={} nofile={} sid_is_pid={}",
+                nix::unistd::getuid(),
+                nix::unistd::getgid(),
+                groups.join(","),
+                mask.bits(),
+                std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+                nofile,
+                nix::unistd::getsid(None).ok() == Some(nix::unistd::getpid()),
+            );
+        }
+        "stamp" => {
+            let path = args.get(1).expect("stamp FILE");
+            let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
+            let ns = now.tv_sec() as u128 * 1_000_000_000 + now.tv_nsec() as u128;
+            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open");
+            writeln!(file, "{ns}").expect("write");
+            if let Some(ms) = value("--sleep").and_then(|v| v.parse().ok()) {
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+            std::process::exit(value("--exit").and_then(|v| v.parse().ok()).unwrap_or(0));
+        }
+        other => {
+            eprintln!("tend-testkit: unknown mode {other:?}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn ignore(sig: Signal) {
+    set_handler(sig, SigHandler::SigIgn);
+}
+
+fn set_handler(sig: Signal, handler: SigHandler) {
+    // SAFETY: SIG_IGN and SIG_DFL run no handler code.
+    #[allow(unsafe_code)]
+    unsafe {
+        signal(sig, handler).expect("set signal disposition");
+    }
+}
+
+/// Forks a grandchild that sleeps forever (after `setsid` if asked) and
+/// returns its pid.
+fn grandchild(escape: bool) -> i32 {
+    // SAFETY: this program is single-threaded when it forks, and the child
+    // only calls setsid and sleeps.
+    #[allow(unsafe_code)]
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Parent { child } => child.as_raw(),
+        ForkResult::Child => {
+            if escape {
+                let _ = setsid();
+            }
+            sleep_forever()
+        }
+    }
+}
+
+fn sleep_forever() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,71 @@
+//! Helpers for tests that run real processes: the helper program, waiting on
+//! conditions with generous deadlines, and looking at /proc.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tend_process::ProcessSpec;
+
+/// Generous: CI machines are slow and busy.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A spec running the helper program with `args`.
+pub fn testkit<const N: usize>(args: [&str; N]) -> ProcessSpec {
+    ProcessSpec::new(env!("CARGO_BIN_EXE_tend-testkit"), args)
+}
+
+/// Waits until `check` holds, checking every few milliseconds, up to
+/// [`DEADLINE`]; panics with `what` otherwise.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Whether a process with this pid exists (a zombie counts).
+pub fn exists(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Zombie children of this test process.
+pub fn our_zombies() -> Vec<i32> {
+    let me = std::process::id().to_string();
+    let mut zombies = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...
+        let Some(after) = stat.rsplit_once(") ") else { continue };
+        let fields: Vec<&str> = after.1.split_whitespace().collect();
+        if fields.first() == Some(&"Z") && fields.get(1) == Some(&me.as_str()) {
+            zombies.push(entry.file_name().to_string_lossy().parse().unwrap_or(0));
+        }
+    }
+    zombies
+}
+
+/// A fresh temporary directory for this test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tend-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Reads pids written by `tend-testkit fork --pids FILE`, once it has.
+pub async fn read_pids(path: &std::path::Path, n: usize) -> Vec<i32> {
+    let mut pids = Vec::new();
+    eventually("the helper writes its grandchildren's pids", || {
+        pids = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        pids.len() == n
+    })
+    .await;
+    pids
+}
