@@ -2,81 +2,105 @@
 //! *subreaper*. A supervisor that makes itself one (or runs as PID 1) must
 //! reap them, or they stay zombies.
 //!
-//! Reaping is driven by `SIGCHLD` (no polling). Each pass peeks at the next
-//! waitable child with `waitid(P_ALL, WNOWAIT)`: an orphan is reaped on the
-//! spot; a child spawned by this crate is left to its own pidfd waiter (which
-//! wakes the reaper again once it has reaped), so the two never race. Spawns
-//! register their pid under the same lock the reaper holds while it looks.
+//! One dedicated thread does it, blocked in `waitid(P_ALL, WNOWAIT)` until
+//! some child of this process has ended: no polling and no signal handler,
+//! and it keeps working whichever tokio runtimes come and go. It only *peeks*
+//! first: an orphan is reaped on the spot; a child spawned by this crate is
+//! left to its own pidfd waiter, and the thread sleeps until that waiter
+//! reports it reaped (`reaped`). Spawns register their pid under the lock the
+//! thread takes before deciding, so a new child is never mistaken for an
+//! orphan.
 
 use std::collections::HashSet;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
+use nix::errno::Errno;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::Notify;
 
 #[derive(Default)]
 struct Reaper {
     /// Pids of children spawned by this crate and not yet reaped.
     tracked: Mutex<HashSet<i32>>,
-    wake: Notify,
+    /// Signalled when a tracked child is reaped or a new one is spawned.
+    changed: Condvar,
 }
 
-static REAPER: OnceLock<Arc<Reaper>> = OnceLock::new();
+/// Children are tracked whether or not reaping is enabled, so enabling it
+/// late never makes it take a running child for an orphan.
+static REAPER: OnceLock<Reaper> = OnceLock::new();
+static REAPING: OnceLock<()> = OnceLock::new();
+
+fn reaper() -> &'static Reaper {
+    REAPER.get_or_init(Reaper::default)
+}
 
 /// Makes this process a child subreaper and starts reaping orphans. Call it
-/// once, inside a tokio runtime, before starting process children; further
-/// calls do nothing. PID 1 is the reaper of everything already: then only the
-/// reaping starts.
+/// once before starting process children; further calls do nothing. As PID 1
+/// the process already inherits every orphan: then only the reaping starts.
+///
+/// Only for programs that own their children (a supervisor daemon, `tend-run`,
+/// a container's init): the thread reaps *any* child of the process that was
+/// not started by this crate, which would surprise other code that waits on
+/// its own children.
 ///
 /// # Errors
-/// If the kernel refuses `PR_SET_CHILD_SUBREAPER` or the `SIGCHLD` handler.
+/// If the kernel refuses `PR_SET_CHILD_SUBREAPER` or the thread cannot start.
 pub fn enable_orphan_reaping() -> io::Result<()> {
-    if REAPER.get().is_some() {
-        return Ok(());
-    }
-    if std::process::id() != 1 {
-        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))?;
-    }
-    let mut sigchld = signal(SignalKind::child())?;
-    let reaper = Arc::new(Reaper::default());
-    if REAPER.set(reaper.clone()).is_err() {
-        return Ok(());
-    }
-    tokio::spawn(async move {
-        loop {
-            reaper.reap_orphans();
-            tokio::select! {
-                _ = sigchld.recv() => {}
-                () = reaper.wake.notified() => {}
+    let mut result = Ok(());
+    REAPING.get_or_init(|| {
+        let reaper = reaper();
+        if std::process::id() != 1 {
+            if let Err(error) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+                result = Err(error.into());
             }
         }
+        if let Err(error) = std::thread::Builder::new()
+            .name("tend-reaper".into())
+            .spawn(move || reaper.run())
+        {
+            result = Err(error);
+        }
     });
-    Ok(())
+    result
 }
 
 impl Reaper {
-    fn reap_orphans(&self) {
-        let tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self) -> MutexGuard<'_, HashSet<i32>> {
+        self.tracked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn run(&self) {
         loop {
-            let peek = waitid(Id::All, WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT);
-            let pid = match peek {
-                Ok(WaitStatus::StillAlive) | Err(_) => return,
-                Ok(status) => match status.pid() {
-                    Some(pid) => pid,
-                    None => return,
-                },
-            };
-            if tracked.contains(&pid.as_raw()) {
-                // Ours: its waiter reaps it and wakes us for what is behind.
-                return;
-            }
-            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(status) => tracing::debug!(pid = pid.as_raw(), ?status, "reaped orphan"),
+            match waitid(Id::All, WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+                Err(Errno::ECHILD) => {
+                    // No child at all: sleep until one is spawned.
+                    let tracked = self.lock();
+                    let _ = self.changed.wait_timeout(tracked, Duration::from_secs(1));
+                }
+                Err(Errno::EINTR) => {}
                 Err(error) => {
-                    tracing::warn!(pid = pid.as_raw(), %error, "cannot reap orphan");
+                    tracing::error!(%error, "orphan reaper stopped");
                     return;
+                }
+                Ok(status) => {
+                    let Some(pid) = status.pid() else { continue };
+                    let tracked = self.lock();
+                    if tracked.contains(&pid.as_raw()) {
+                        // Ours: wait for its waiter to reap it. The timeout
+                        // only matters if that waiter vanished.
+                        let _ = self
+                            .changed
+                            .wait_timeout_while(tracked, Duration::from_secs(1), |t| t.contains(&pid.as_raw()));
+                        continue;
+                    }
+                    drop(tracked);
+                    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                        Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => {}
+                        Ok(status) => tracing::debug!(pid = pid.as_raw(), ?status, "reaped orphan"),
+                        Err(error) => tracing::warn!(pid = pid.as_raw(), %error, "cannot reap orphan"),
+                    }
                 }
             }
         }
@@ -85,24 +109,23 @@ impl Reaper {
 
 /// Held while spawning, so the reaper cannot mistake the new child for an
 /// orphan before its pid is registered.
-pub(crate) struct SpawnLock(Option<MutexGuard<'static, HashSet<i32>>>);
+pub(crate) struct SpawnLock(MutexGuard<'static, HashSet<i32>>);
 
 impl SpawnLock {
     pub(crate) fn acquire() -> Self {
-        SpawnLock(REAPER.get().map(|r| r.tracked.lock().unwrap_or_else(|e| e.into_inner())))
+        SpawnLock(reaper().lock())
     }
 
     pub(crate) fn track(mut self, pid: i32) {
-        if let Some(tracked) = self.0.as_mut() {
-            tracked.insert(pid);
-        }
+        self.0.insert(pid);
+        drop(self);
+        reaper().changed.notify_all();
     }
 }
 
 /// Called after a tracked child was reaped through its pidfd.
 pub(crate) fn reaped(pid: i32) {
-    if let Some(reaper) = REAPER.get() {
-        reaper.tracked.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
-        reaper.wake.notify_one();
-    }
+    let reaper = reaper();
+    reaper.lock().remove(&pid);
+    reaper.changed.notify_all();
 }
