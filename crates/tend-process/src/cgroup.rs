@@ -69,7 +69,8 @@ fn make_base(layout: &CgroupLayout) -> Result<PathBuf, String> {
         CgroupLayout::Unavailable(reason) => return Err(reason.clone()),
         other => other.mount().expect("a mounted layout"),
     };
-    let own = fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("reading /proc/self/cgroup: {e}"))?;
+    let own = fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| format!("reading /proc/self/cgroup: {e}"))?;
     let relative = own
         .lines()
         .find_map(|line| line.strip_prefix("0::"))
@@ -96,7 +97,13 @@ impl Cgroup {
         let base = base().ok()?;
         let name: String = id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let path = base.join(format!("{name}.{}", NEXT.fetch_add(1, Ordering::Relaxed)));
         match fs::create_dir(&path) {
@@ -110,7 +117,9 @@ impl Cgroup {
 
     /// The `cgroup.procs` file, opened for the child to join before `exec`.
     pub(crate) fn procs_file(&self) -> io::Result<File> {
-        OpenOptions::new().write(true).open(self.path.join("cgroup.procs"))
+        OpenOptions::new()
+            .write(true)
+            .open(self.path.join("cgroup.procs"))
     }
 
     /// Kills every process in the cgroup.

@@ -12,7 +12,9 @@ pub(crate) fn signal_group(leader: Pid, signal: i32) {
     };
     match rustix::process::kill_process_group(leader, signal) {
         Ok(()) | Err(rustix::io::Errno::SRCH) => {}
-        Err(error) => tracing::warn!(pgid = leader.as_raw_nonzero().get(), %error, "signal to process group failed"),
+        Err(error) => {
+            tracing::warn!(pgid = leader.as_raw_nonzero().get(), %error, "signal to process group failed")
+        }
     }
 }
 

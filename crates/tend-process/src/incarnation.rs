@@ -57,7 +57,10 @@ pub(crate) async fn run(spec: Arc<ProcessSpec>, sink: LogSink, ctx: Context) -> 
         Ok(pidfd) => pidfd,
         Err(error) => {
             kill_group(pid);
-            return Exit::failed(format_args!("cannot watch process {}: {error}", pid.as_raw_nonzero()));
+            return Exit::failed(format_args!(
+                "cannot watch process {}: {error}",
+                pid.as_raw_nonzero()
+            ));
         }
     };
     let mut guard = Leftovers {

@@ -48,12 +48,14 @@ mod wait;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend::{ChildSpec, ChildId, Context, Shutdown};
+use tend::{ChildId, ChildSpec, Context, Shutdown};
 
 pub use cgroup::CgroupLayout;
 pub use output::{LogSink, Stream, Tee};
 pub use reaper::enable_orphan_reaping;
-pub use tend_spec::{EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, Signal, StopSpec};
+pub use tend_spec::{
+    EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, Signal, StopSpec, UnknownSignal,
+};
 pub use wait::Ended;
 
 /// Why a process could not be started: a start failure, never a panic.
@@ -121,9 +123,11 @@ impl ProcessExt for ChildSpec {
         // The process enforces its own stop timeout (signal, wait, SIGKILL);
         // the engine waits for that, with a margin, before aborting.
         let shutdown = Shutdown::Timeout(spec.stop.timeout + Duration::from_secs(5));
-        ChildSpec::task(id, move |ctx: Context| incarnation::run(spec.clone(), sink.clone(), ctx))
-            .shutdown(shutdown)
-            // Started means spawned: a spawn that fails is a start failure.
-            .await_ready(Duration::from_secs(60))
+        ChildSpec::task(id, move |ctx: Context| {
+            incarnation::run(spec.clone(), sink.clone(), ctx)
+        })
+        .shutdown(shutdown)
+        // Started means spawned: a spawn that fails is a start failure.
+        .await_ready(Duration::from_secs(60))
     }
 }

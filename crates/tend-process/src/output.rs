@@ -213,7 +213,10 @@ impl RotatingFile {
                 rest = &rest[fit..];
             } else if self.size == 0 {
                 // A line longer than max_size gets a file of its own.
-                let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
+                let end = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
                 self.append(&rest[..end])?;
                 rest = &rest[end..];
             } else {
@@ -246,7 +249,10 @@ impl RotatingFile {
                 }
             }
             fs::rename(&self.path, numbered(1))?;
-            self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
         }
         self.size = 0;
         Ok(())

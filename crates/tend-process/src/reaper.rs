@@ -52,7 +52,9 @@ pub fn enable_orphan_reaping() -> io::Result<()> {
     REAPING.get_or_init(|| {
         let reaper = reaper();
         if std::process::id() != 1 {
-            if let Err(error) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+            if let Err(error) =
+                rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+            {
                 result = Err(error.into());
             }
         }
@@ -90,16 +92,20 @@ impl Reaper {
                     if tracked.contains(&pid.as_raw()) {
                         // Ours: wait for its waiter to reap it. The timeout
                         // only matters if that waiter vanished.
-                        let _ = self
-                            .changed
-                            .wait_timeout_while(tracked, Duration::from_secs(1), |t| t.contains(&pid.as_raw()));
+                        let _ =
+                            self.changed
+                                .wait_timeout_while(tracked, Duration::from_secs(1), |t| {
+                                    t.contains(&pid.as_raw())
+                                });
                         continue;
                     }
                     drop(tracked);
                     match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                         Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => {}
                         Ok(status) => tracing::debug!(pid = pid.as_raw(), ?status, "reaped orphan"),
-                        Err(error) => tracing::warn!(pid = pid.as_raw(), %error, "cannot reap orphan"),
+                        Err(error) => {
+                            tracing::warn!(pid = pid.as_raw(), %error, "cannot reap orphan")
+                        }
                     }
                 }
             }

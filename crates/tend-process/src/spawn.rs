@@ -50,7 +50,8 @@ pub(crate) struct Spawned {
 pub(crate) fn prepare(spec: &ProcessSpec) -> Result<Prepared, SpawnError> {
     let (program, args) = match (spec.shell, spec.command.split_first()) {
         (_, None) => return Err(SpawnError::EmptyCommand),
-        (true, Some((line, rest))) if rest.is_empty() => ("/bin/sh".into(), vec!["-c".into(), line.into()]),
+        (_, Some((first, _))) if first.is_empty() => return Err(SpawnError::EmptyCommand),
+        (true, Some((line, []))) => ("/bin/sh".into(), vec!["-c".into(), line.into()]),
         (true, Some(_)) => return Err(SpawnError::ShellWithArgs),
         (false, Some((program, rest))) => (program.into(), rest.iter().map(Into::into).collect()),
     };
@@ -84,7 +85,8 @@ fn resolve_identity(spec: &ProcessSpec) -> Result<Option<Identity>, SpawnError> 
             .map(|g| lookup_group(g).map(Gid::from_raw))
             .collect::<Result<_, _>>()?,
         (None, Some(user)) => {
-            let name = CString::new(user.name.as_str()).map_err(|_| SpawnError::NoSuchUser(user.name.clone()))?;
+            let name = CString::new(user.name.as_str())
+                .map_err(|_| SpawnError::NoSuchUser(user.name.clone()))?;
             nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid))
                 .map_err(|e| SpawnError::Lookup(e.to_string()))?
                 .into_iter()
@@ -135,7 +137,11 @@ fn rlimits(limits: &Rlimits) -> Vec<(Resource, u64)> {
 
 /// Spawns the program. `cgroup_procs`, when given, is the `cgroup.procs`
 /// file the child moves itself into before `exec`.
-pub(crate) fn spawn(spec: &ProcessSpec, prepared: &Prepared, cgroup_procs: Option<File>) -> Result<Spawned, SpawnError> {
+pub(crate) fn spawn(
+    spec: &ProcessSpec,
+    prepared: &Prepared,
+    cgroup_procs: Option<File>,
+) -> Result<Spawned, SpawnError> {
     let mut command = Command::new(&prepared.program);
     command.args(&prepared.args);
     if !spec.env.inherit {
@@ -148,7 +154,10 @@ pub(crate) fn spawn(spec: &ProcessSpec, prepared: &Prepared, cgroup_procs: Optio
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
 
     let umask = spec.umask;
     let rlimits = prepared.rlimits.clone();
@@ -169,7 +178,13 @@ pub(crate) fn spawn(spec: &ProcessSpec, prepared: &Prepared, cgroup_procs: Optio
             }
             for &(resource, value) in &rlimits {
                 let limit = Some(value);
-                rustix::process::setrlimit(resource, Rlimit { current: limit, maximum: limit })?;
+                rustix::process::setrlimit(
+                    resource,
+                    Rlimit {
+                        current: limit,
+                        maximum: limit,
+                    },
+                )?;
             }
             if let Some(file) = cgroup_procs.as_mut() {
                 file.write_all(b"0")?;
@@ -197,7 +212,8 @@ pub(crate) fn spawn(spec: &ProcessSpec, prepared: &Prepared, cgroup_procs: Optio
     let pid = Pid::from_child(&child);
     // The child is ours and unreaped, so its pid cannot be reused before we
     // wait on it: opening the pidfd now is race-free.
-    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty()).map_err(|e| SpawnError::Pidfd(e.into()))?;
+    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
+        .map_err(|e| SpawnError::Pidfd(e.into()))?;
     let stdout = OwnedFd::from(child.stdout.take().expect("stdout is piped"));
     let stderr = OwnedFd::from(child.stderr.take().expect("stderr is piped"));
     // `child` is dropped without waiting: std neither kills nor reaps on

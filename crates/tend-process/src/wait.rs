@@ -28,7 +28,8 @@ impl PidFd {
         // SAFETY: an `OwnedFd` is a valid open descriptor that stays open and
         // the same for as long as the `AsyncFd` owns it.
         #[allow(unsafe_code)]
-        let fd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }.map_err(io::Error::from)?;
+        let fd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }
+            .map_err(io::Error::from)?;
         Ok(PidFd { fd })
     }
 
@@ -49,11 +50,13 @@ impl PidFd {
             WaitId::PidFd(self.fd.get_ref().as_fd()),
             WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
         )?;
-        Ok(status.and_then(|s| match (s.exit_status(), s.terminating_signal()) {
-            (Some(code), _) => Some(Ended::Code(code)),
-            (None, Some(signal)) => Some(Ended::Signal(signal)),
-            (None, None) => None,
-        }))
+        Ok(
+            status.and_then(|s| match (s.exit_status(), s.terminating_signal()) {
+                (Some(code), _) => Some(Ended::Code(code)),
+                (None, Some(signal)) => Some(Ended::Signal(signal)),
+                (None, None) => None,
+            }),
+        )
     }
 
     /// Sends a signal to the process itself (not its group).

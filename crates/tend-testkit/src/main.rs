@@ -34,7 +34,12 @@ fn main() {
         std::process::exit(2);
     };
     let flag = |name: &str| args.iter().any(|a| a == name);
-    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let number = |i: usize| args.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
     let after = || {
         if let Some(ms) = value("--after").and_then(|v| v.parse().ok()) {
@@ -73,7 +78,9 @@ fn main() {
             sleep_forever();
         }
         "flood" => {
-            let width = value("--width").and_then(|v| v.parse().ok()).unwrap_or(40usize);
+            let width = value("--width")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(40usize);
             let pad = "x".repeat(width.saturating_sub(10));
             let out = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(1 << 16, out.lock());
@@ -97,7 +104,10 @@ fn main() {
         }
         "env" => {
             let name = args.get(1).cloned().unwrap_or_default();
-            println!("{}", std::env::var(&name).unwrap_or_else(|_| "<unset>".into()));
+            println!(
+                "{}",
+                std::env::var(&name).unwrap_or_else(|_| "<unset>".into())
+            );
         }
         "whoami" => {
             let groups: Vec<String> = nix::unistd::getgroups()
@@ -106,14 +116,18 @@ fn main() {
                 .map(|g| g.as_raw().to_string())
                 .collect();
             let mask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-            let (nofile, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap_or((0, 0));
+            let (nofile, _) =
+                nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                    .unwrap_or((0, 0));
             println!(
                 "uid={} gid={} groups={} umask={:03o} cwd={} nofile={} sid_is_pid={}",
                 nix::unistd::getuid(),
                 nix::unistd::getgid(),
                 groups.join(","),
                 mask.bits(),
-                std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
                 nofile,
                 nix::unistd::getsid(None).ok() == Some(nix::unistd::getpid()),
             );
@@ -122,7 +136,11 @@ fn main() {
             let path = args.get(1).expect("stamp FILE");
             let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
             let ns = now.tv_sec() as u128 * 1_000_000_000 + now.tv_nsec() as u128;
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open");
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open");
             writeln!(file, "{ns}").expect("write");
             if let Some(ms) = value("--sleep").and_then(|v| v.parse().ok()) {
                 std::thread::sleep(Duration::from_millis(ms));

@@ -9,7 +9,9 @@ use tend_process::{ProcessExt, ProcessSpec};
 async fn exit_of(spec: ProcessSpec) -> tend::Exit {
     let sup = Supervisor::builder("t").start().await.unwrap();
     let mut events = sup.subscribe();
-    sup.start_child(ChildSpec::process("p", spec).restart(Restart::Temporary)).await.unwrap();
+    sup.start_child(ChildSpec::process("p", spec).restart(Restart::Temporary))
+        .await
+        .unwrap();
     let exit = tokio::time::timeout(DEADLINE, async {
         loop {
             if let tend::EventKind::ChildExited { exit, .. } = events.recv().await.unwrap().kind {
@@ -29,18 +31,31 @@ async fn exit_codes_and_signals_are_classified_exactly() {
     assert_eq!(normal.class(), ExitClass::Normal);
 
     let failed = exit_of(testkit(["exit", "3"])).await;
-    assert_eq!((failed.class(), failed.reason()), (ExitClass::Abnormal, "exited with code 3"));
+    assert_eq!(
+        (failed.class(), failed.reason()),
+        (ExitClass::Abnormal, "exited with code 3")
+    );
 
     let mut spec = testkit(["exit", "3"]);
     spec.success_codes = vec![0, 3];
     let success = exit_of(spec).await;
-    assert_eq!((success.class(), success.reason()), (ExitClass::Normal, "exited with code 3"));
+    assert_eq!(
+        (success.class(), success.reason()),
+        (ExitClass::Normal, "exited with code 3")
+    );
 
     let segv = exit_of(testkit(["signal", "11"])).await;
-    assert_eq!((segv.class(), segv.reason()), (ExitClass::Abnormal, "killed by SIGSEGV"));
+    assert_eq!(
+        (segv.class(), segv.reason()),
+        (ExitClass::Abnormal, "killed by SIGSEGV")
+    );
 
     let term = exit_of(testkit(["signal", "15"])).await;
-    assert_eq!(term.reason(), "killed by SIGTERM", "a signal we did not send is abnormal");
+    assert_eq!(
+        term.reason(),
+        "killed by SIGTERM",
+        "a signal we did not send is abnormal"
+    );
     assert_eq!(term.class(), ExitClass::Abnormal);
 }
 
@@ -50,28 +65,50 @@ async fn a_spawn_that_fails_is_a_start_failure_with_a_precise_message() {
     let not_executable = temp_dir("not-executable").join("script");
     std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
     let cases = [
-        (ProcessSpec::new("/nonexistent/program", Vec::<String>::new()), "No such file"),
-        ({
-            let mut s = testkit(["exit", "0"]);
-            s.cwd = Some("/nonexistent/dir".into());
-            s
-        }, "No such file"),
-        (ProcessSpec::new(not_executable.to_str().unwrap(), Vec::<String>::new()), "Permission denied"),
-        ({
-            let mut s = testkit(["exit", "0"]);
-            s.user = Some("no-such-user-here".into());
-            s
-        }, "no such user \"no-such-user-here\""),
-        (ProcessSpec::new("", Vec::<String>::new()), "cannot start"),
+        (
+            ProcessSpec::new("/nonexistent/program", Vec::<String>::new()),
+            "No such file",
+        ),
+        (
+            {
+                let mut s = testkit(["exit", "0"]);
+                s.cwd = Some("/nonexistent/dir".into());
+                s
+            },
+            "No such file",
+        ),
+        (
+            ProcessSpec::new(not_executable.to_str().unwrap(), Vec::<String>::new()),
+            "Permission denied",
+        ),
+        (
+            {
+                let mut s = testkit(["exit", "0"]);
+                s.user = Some("no-such-user-here".into());
+                s
+            },
+            "no such user \"no-such-user-here\"",
+        ),
+        (
+            ProcessSpec::new("", Vec::<String>::new()),
+            "the command is empty",
+        ),
     ];
     for (i, (spec, expected)) in cases.into_iter().enumerate() {
-        let err = match sup.start_child(ChildSpec::process(format!("bad{i}"), spec)).await {
+        let err = match sup
+            .start_child(ChildSpec::process(format!("bad{i}"), spec))
+            .await
+        {
             Ok(()) => panic!("case {i} started"),
             Err(err) => err,
         };
         match &err {
             ControlError::StartFailed { exit, .. } => {
-                assert!(exit.reason().contains(expected), "case {i}: {:?} lacks {expected:?}", exit.reason())
+                assert!(
+                    exit.reason().contains(expected),
+                    "case {i}: {:?} lacks {expected:?}",
+                    exit.reason()
+                )
             }
             other => panic!("case {i}: {other:?}"),
         }
@@ -84,17 +121,26 @@ async fn a_spawn_that_fails_is_a_start_failure_with_a_precise_message() {
 async fn a_crashing_process_is_restarted_with_a_new_pid() {
     let sup = Supervisor::builder("t")
         .intensity(Intensity::new(10, std::time::Duration::from_secs(10)))
-        .child(ChildSpec::process("p", testkit(["exit", "1", "--after", "100"])))
+        .child(ChildSpec::process(
+            "p",
+            testkit(["exit", "1", "--after", "100"]),
+        ))
         .start()
         .await
         .unwrap();
     let mut events = sup.subscribe();
     let first = sup.which_children().await[0].pid.expect("a pid");
-    let exit = tokio::time::timeout(DEADLINE, sup.monitor("p")).await.unwrap().unwrap();
+    let exit = tokio::time::timeout(DEADLINE, sup.monitor("p"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(exit.exit.reason(), "exited with code 1");
     let second = tokio::time::timeout(DEADLINE, async {
         loop {
-            if let tend::EventKind::ChildStarted { generation: 2, pid, .. } = events.recv().await.unwrap().kind {
+            if let tend::EventKind::ChildStarted {
+                generation: 2, pid, ..
+            } = events.recv().await.unwrap().kind
+            {
                 return pid;
             }
         }

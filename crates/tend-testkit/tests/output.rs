@@ -49,8 +49,15 @@ fn assert_numbered_lines(files: &[std::path::PathBuf], first: u64, last: u64, wi
         let reader = BufReader::with_capacity(1 << 20, std::fs::File::open(file).unwrap());
         for line in reader.lines() {
             let line = line.unwrap();
-            assert_eq!(line.len(), width, "a torn line in {}: {line:?}", file.display());
-            let n: u64 = line[..9].parse().unwrap_or_else(|_| panic!("bad line {line:?}"));
+            assert_eq!(
+                line.len(),
+                width,
+                "a torn line in {}: {line:?}",
+                file.display()
+            );
+            let n: u64 = line[..9]
+                .parse()
+                .unwrap_or_else(|_| panic!("bad line {line:?}"));
             assert_eq!(n, expected, "line order in {}", file.display());
             expected += 1;
         }
@@ -63,7 +70,11 @@ async fn a_200_mb_flood_is_captured_line_for_line() {
     let dir = temp_dir("flood");
     let file = dir.join("out.log");
     let lines = 5_000_000u64; // 40 bytes each: 200 MB
-    run_logged(testkit(["flood", &lines.to_string(), "--width", "39"]), log_spec(&file)).await;
+    run_logged(
+        testkit(["flood", &lines.to_string(), "--width", "39"]),
+        log_spec(&file),
+    )
+    .await;
     assert_eq!(std::fs::metadata(&file).unwrap().len(), lines * 40);
     assert_numbered_lines(&[file], 1, lines, 39);
     let _ = std::fs::remove_dir_all(dir);
@@ -85,13 +96,20 @@ async fn rotation_keeps_the_configured_count_and_never_splits_a_line() {
         .collect();
     names.sort();
     assert_eq!(names, ["out.log", "out.log.1", "out.log.2", "out.log.3"]);
-    let files: Vec<_> = ["out.log.3", "out.log.2", "out.log.1", "out.log"].iter().map(|n| dir.join(n)).collect();
+    let files: Vec<_> = ["out.log.3", "out.log.2", "out.log.1", "out.log"]
+        .iter()
+        .map(|n| dir.join(n))
+        .collect();
     for f in &files {
         assert!(std::fs::metadata(f).unwrap().len() <= 10_000);
     }
     // 200 lines of 50 bytes fill each rotated file exactly; the newest
     // 4 files hold the last lines, in order.
-    let kept: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum::<u64>() / 50;
+    let kept: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum::<u64>()
+        / 50;
     assert_numbered_lines(&files, 5000 - kept + 1, 5000, 49);
 }
 
@@ -99,9 +117,16 @@ async fn rotation_keeps_the_configured_count_and_never_splits_a_line() {
 async fn a_partial_last_line_and_stderr_are_captured() {
     let dir = temp_dir("partial");
     let file = dir.join("out.log");
-    run_logged(testkit(["print", "no newline at the end", "--no-newline"]), log_spec(&file)).await;
+    run_logged(
+        testkit(["print", "no newline at the end", "--no-newline"]),
+        log_spec(&file),
+    )
+    .await;
     run_logged(testkit(["print", "to stderr", "--stderr"]), log_spec(&file)).await;
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "no newline at the end\nto stderr\n");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "no newline at the end\nto stderr\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

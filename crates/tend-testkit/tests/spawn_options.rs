@@ -21,7 +21,10 @@ async fn output_of(name: &str, spec: ProcessSpec) -> String {
         .await
         .unwrap();
     tokio::time::timeout(DEADLINE, async {
-        while !matches!(events.recv().await.unwrap().kind, tend::EventKind::ChildExited { .. }) {}
+        while !matches!(
+            events.recv().await.unwrap().kind,
+            tend::EventKind::ChildExited { .. }
+        ) {}
     })
     .await
     .unwrap();
@@ -61,7 +64,10 @@ async fn cwd_umask_rlimits_and_a_new_session() {
 
 #[tokio::test]
 async fn a_shell_runs_only_when_asked() {
-    assert_eq!(output_of("shell", ProcessSpec::shell("echo $((6 * 7))")).await, "42\n");
+    assert_eq!(
+        output_of("shell", ProcessSpec::shell("echo $((6 * 7))")).await,
+        "42\n"
+    );
     let literal = output_of(
         "noshell",
         ProcessSpec::new(env!("CARGO_BIN_EXE_tend-testkit"), ["print", "$((6 * 7))"]),

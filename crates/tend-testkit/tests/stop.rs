@@ -13,11 +13,18 @@ use tend_process::{ProcessExt, Signal};
 async fn a_polite_process_stops_on_the_stop_signal() {
     let mut spec = testkit(["hang"]);
     spec.stop.timeout = Duration::from_secs(20);
-    let sup = Supervisor::builder("t").child(ChildSpec::process("p", spec)).start().await.unwrap();
+    let sup = Supervisor::builder("t")
+        .child(ChildSpec::process("p", spec))
+        .start()
+        .await
+        .unwrap();
     let pid = sup.which_children().await[0].pid.unwrap() as i32;
     let started = Instant::now();
     let report = sup.shutdown().await;
-    assert!(started.elapsed() < Duration::from_secs(10), "no need to wait for the timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no need to wait for the timeout"
+    );
     match &report.children[0].outcome {
         StopOutcome::Stopped(exit) => assert_eq!(exit.reason(), "killed by SIGTERM"),
         other => panic!("{other:?}"),
@@ -29,11 +36,18 @@ async fn a_polite_process_stops_on_the_stop_signal() {
 async fn a_configured_stop_signal_is_used() {
     let mut spec = testkit(["hang"]);
     spec.stop.signal = Signal::Int;
-    let sup = Supervisor::builder("t").child(ChildSpec::process("p", spec)).start().await.unwrap();
+    let sup = Supervisor::builder("t")
+        .child(ChildSpec::process("p", spec))
+        .start()
+        .await
+        .unwrap();
     let monitor = sup.monitor("p");
     sup.terminate_child("p").await.unwrap();
     let exit = monitor.await.unwrap().exit;
-    assert_eq!((exit.class(), exit.reason()), (ExitClass::Shutdown, "killed by SIGINT"));
+    assert_eq!(
+        (exit.class(), exit.reason()),
+        (ExitClass::Shutdown, "killed by SIGINT")
+    );
     sup.shutdown().await;
 }
 
@@ -41,7 +55,11 @@ async fn a_configured_stop_signal_is_used() {
 async fn a_process_ignoring_sigterm_is_killed_after_the_timeout() {
     let mut spec = testkit(["ignore-term"]);
     spec.stop.timeout = Duration::from_millis(300);
-    let sup = Supervisor::builder("t").child(ChildSpec::process("p", spec)).start().await.unwrap();
+    let sup = Supervisor::builder("t")
+        .child(ChildSpec::process("p", spec))
+        .start()
+        .await
+        .unwrap();
     let pid = sup.which_children().await[0].pid.unwrap() as i32;
     // Let it install its handler (it says so on stdout; here we just give
     // its first instructions a moment by waiting on /proc).
@@ -51,10 +69,17 @@ async fn a_process_ignoring_sigterm_is_killed_after_the_timeout() {
     sup.terminate_child("p").await.unwrap();
     let exit = monitor.await.unwrap().exit;
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(300), "waited the timeout: {took:?}");
+    assert!(
+        took >= Duration::from_millis(300),
+        "waited the timeout: {took:?}"
+    );
     assert!(took < Duration::from_secs(10), "then killed: {took:?}");
     assert_eq!(exit.class(), ExitClass::Shutdown);
-    assert!(exit.reason().starts_with("killed after 300ms without exiting on SIGTERM"), "{exit}");
+    assert!(
+        exit.reason()
+            .starts_with("killed after 300ms without exiting on SIGTERM"),
+        "{exit}"
+    );
     assert!(!exists(pid));
     sup.shutdown().await;
 }
@@ -74,14 +99,28 @@ async fn a_stop_leaves_no_descendant_behind_not_even_a_setsid_escapee() {
     tend_process::enable_orphan_reaping().unwrap();
     let dir = temp_dir("grandchildren");
     let pids_file = dir.join("pids");
-    let mut spec = testkit(["fork", "3", "--setsid", "--pids", pids_file.to_str().unwrap()]);
+    let mut spec = testkit([
+        "fork",
+        "3",
+        "--setsid",
+        "--pids",
+        pids_file.to_str().unwrap(),
+    ]);
     spec.stop.timeout = Duration::from_secs(5);
-    let sup = Supervisor::builder("t").child(ChildSpec::process("p", spec)).start().await.unwrap();
+    let sup = Supervisor::builder("t")
+        .child(ChildSpec::process("p", spec))
+        .start()
+        .await
+        .unwrap();
     let parent = sup.which_children().await[0].pid.unwrap() as i32;
     let grandchildren = read_pids(&pids_file, 3).await;
     assert!(grandchildren.iter().all(|&pid| exists(pid)));
     let escapee = grandchildren[0];
-    assert_ne!(session_of(escapee), session_of(parent), "the first grandchild left the session");
+    assert_ne!(
+        session_of(escapee),
+        session_of(parent),
+        "the first grandchild left the session"
+    );
 
     sup.shutdown().await;
     eventually("every descendant is gone and reaped", || {
@@ -93,7 +132,12 @@ async fn a_stop_leaves_no_descendant_behind_not_even_a_setsid_escapee() {
 fn session_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // pid (comm) state ppid pgrp session ...
-    stat.rsplit_once(") ")?.1.split_whitespace().nth(3)?.parse().ok()
+    stat.rsplit_once(") ")?
+        .1
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,14 +152,24 @@ async fn leftovers_of_a_process_that_exits_by_itself_are_killed_too() {
         pids_file.display()
     );
     let sup = Supervisor::builder("t")
-        .child(ChildSpec::process("p", tend_process::ProcessSpec::shell(line)).restart(tend::Restart::Temporary))
+        .child(
+            ChildSpec::process("p", tend_process::ProcessSpec::shell(line))
+                .restart(tend::Restart::Temporary),
+        )
         .start()
         .await
         .unwrap();
     let grandchildren = read_pids(&pids_file, 2).await;
-    let exit = tokio::time::timeout(DEADLINE, sup.monitor("p")).await.unwrap().unwrap().exit;
+    let exit = tokio::time::timeout(DEADLINE, sup.monitor("p"))
+        .await
+        .unwrap()
+        .unwrap()
+        .exit;
     assert_eq!(exit.reason(), "exited with code 7");
-    eventually("leftovers are killed and reaped", || grandchildren.iter().all(|&pid| !exists(pid))).await;
+    eventually("leftovers are killed and reaped", || {
+        grandchildren.iter().all(|&pid| !exists(pid))
+    })
+    .await;
     sup.shutdown().await;
 }
 
@@ -133,7 +187,9 @@ async fn brutal_kill_and_hurry_kill_the_whole_group_at_once() {
         .unwrap();
     let parent = sup.which_children().await[0].pid.unwrap() as i32;
     let grandchildren = read_pids(&pids_file, 2).await;
-    let report = tokio::time::timeout(DEADLINE, sup.shutdown()).await.unwrap();
+    let report = tokio::time::timeout(DEADLINE, sup.shutdown())
+        .await
+        .unwrap();
     assert_eq!(report.children[0].outcome, StopOutcome::Killed);
     eventually("killed and reaped", || {
         !exists(parent) && grandchildren.iter().all(|&pid| !exists(pid))

@@ -8,7 +8,11 @@ use common::*;
 use tend::{ChildSpec, EventKind, Intensity, Strategy, Supervisor};
 use tend_process::ProcessExt;
 
-async fn events_until_settled(sup: &tend::SupervisorHandle, crash: &str, expect_starts: usize) -> Vec<String> {
+async fn events_until_settled(
+    sup: &tend::SupervisorHandle,
+    crash: &str,
+    expect_starts: usize,
+) -> Vec<String> {
     let mut events = sup.subscribe();
     let pid = sup
         .which_children()
@@ -18,13 +22,18 @@ async fn events_until_settled(sup: &tend::SupervisorHandle, crash: &str, expect_
         .and_then(|c| c.pid)
         .unwrap();
     // Kill it from outside: an abnormal exit (a signal we did not send).
-    std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
     let mut seen = Vec::new();
     tokio::time::timeout(DEADLINE, async {
         let mut starts = 0;
         while starts < expect_starts {
             match events.recv().await.unwrap().kind {
-                EventKind::ChildExited { id, exit, .. } => seen.push(format!("exit {id} {}", exit.class())),
+                EventKind::ChildExited { id, exit, .. } => {
+                    seen.push(format!("exit {id} {}", exit.class()))
+                }
                 EventKind::ChildStarted { id, .. } => {
                     starts += 1;
                     seen.push(format!("start {id}"));
@@ -76,8 +85,16 @@ async fn rest_for_one_over_processes() {
         .await
         .unwrap();
     let seen = events_until_settled(&sup, "b", 2).await;
-    assert_eq!(seen, ["exit b abnormal", "exit c shutdown", "start b", "start c"]);
-    let gens: Vec<u64> = sup.which_children().await.iter().map(|c| c.generation).collect();
+    assert_eq!(
+        seen,
+        ["exit b abnormal", "exit c shutdown", "start b", "start c"]
+    );
+    let gens: Vec<u64> = sup
+        .which_children()
+        .await
+        .iter()
+        .map(|c| c.generation)
+        .collect();
     assert_eq!(gens, [1, 2, 2]);
     sup.shutdown().await;
 }

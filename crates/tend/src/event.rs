@@ -155,7 +155,7 @@ pub enum EventKind {
 }
 
 /// The tree's event stream; cloned into every nested supervisor.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct EventBus {
     sender: broadcast::Sender<Event>,
 }

@@ -36,9 +36,13 @@ pub fn our_zombies() -> Vec<i32> {
     let me = std::process::id().to_string();
     let mut zombies = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
         // pid (comm) state ppid ...
-        let Some(after) = stat.rsplit_once(") ") else { continue };
+        let Some(after) = stat.rsplit_once(") ") else {
+            continue;
+        };
         let fields: Vec<&str> = after.1.split_whitespace().collect();
         if fields.first() == Some(&"Z") && fields.get(1) == Some(&me.as_str()) {
             zombies.push(entry.file_name().to_string_lossy().parse().unwrap_or(0));

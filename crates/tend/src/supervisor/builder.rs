@@ -5,11 +5,12 @@ use tend_spec::{
     check_backoff, check_budget, check_intensity, check_significant, AutoShutdown, Intensity,
     SpecError, Strategy,
 };
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 use super::server::{Server, Settings};
 use super::{Links, SupervisorHandle};
-use crate::{ChildSpec, ChildSpecError, Context, Exit, StartError};
+use crate::event::EventBus;
+use crate::{ChildSpec, ChildSpecError, Context, Event, Exit, StartError};
 
 /// Entry point: `Supervisor::builder(name)`.
 ///
@@ -56,6 +57,7 @@ impl Supervisor {
             max_children: None,
             history: 8,
             event_capacity: 1024,
+            bus: None,
         }
     }
 }
@@ -98,6 +100,8 @@ pub struct SupervisorBuilder {
     max_children: Option<usize>,
     history: usize,
     event_capacity: usize,
+    /// Made early when someone subscribes before the start.
+    bus: Option<EventBus>,
 }
 
 impl SupervisorBuilder {
@@ -160,6 +164,32 @@ impl SupervisorBuilder {
         self
     }
 
+    /// Subscribes to the tree's events before it starts, so that not even
+    /// the first start is missed (for a root supervisor; a nested one shares
+    /// its parent's stream).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend::{ChildSpec, Context, EventKind, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut builder = Supervisor::builder("app")
+    ///     .child(ChildSpec::task("a", |ctx: Context| async move { ctx.cancelled().await }));
+    /// let mut events = builder.subscribe();
+    /// let sup = builder.start().await.unwrap();
+    /// let first = events.recv().await.unwrap();
+    /// assert!(matches!(first.kind, EventKind::ChildStarted { .. }));
+    /// # sup.shutdown().await;
+    /// # }
+    /// ```
+    pub fn subscribe(&mut self) -> broadcast::Receiver<Event> {
+        let capacity = self.event_capacity;
+        self.bus
+            .get_or_insert_with(|| EventBus::new(capacity))
+            .subscribe()
+    }
+
     /// The supervisor's name.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -179,7 +209,11 @@ impl SupervisorBuilder {
     /// child fails to start (those started before it are stopped again).
     pub async fn start(self) -> Result<SupervisorHandle, StartError> {
         self.validate()?;
-        let links = Arc::new(Links::root(&self.name, self.event_capacity));
+        let bus = self
+            .bus
+            .clone()
+            .unwrap_or_else(|| EventBus::new(self.event_capacity));
+        let links = Arc::new(Links::root(&self.name, bus));
         let (settings, children) = self.into_parts();
         let (server, handle) = Server::new(settings, links, None);
         let (started_tx, started_rx) = oneshot::channel();

@@ -58,10 +58,10 @@ pub(crate) struct Links {
 }
 
 impl Links {
-    fn root(name: &str, event_capacity: usize) -> Self {
+    fn root(name: &str, bus: EventBus) -> Self {
         Links {
             path: name.into(),
-            bus: EventBus::new(event_capacity),
+            bus,
             hurry: CancellationToken::new(),
         }
     }

@@ -1,0 +1,139 @@
+//! `tend-run`: keep one command alive without a config file.
+
+mod args;
+mod report;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use tend::{AutoShutdown, Backoff, ChildSpec, ExitClass, Intensity, Restart, Supervisor};
+use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec, StopSpec, Tee};
+
+use args::{Args, RestartArg};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEND_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("tend-run: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Handlers first, so no early signal takes the default action.
+    let signals = tend::ShutdownSignals::install().context("installing signal handlers")?;
+    tend_process::enable_orphan_reaping().context("becoming a child subreaper")?;
+
+    let spec = process_spec(&args);
+    tend_process::check(&spec)?;
+    let sink = log_sink(&args)?;
+    let mut builder = supervisor(&args, &spec, &sink);
+    // Subscribed before the start, so the first starts are shown too; the
+    // printer ends on the supervisor's last event.
+    let printer = tokio::spawn(report::print(builder.subscribe()));
+    let root = builder.start().await?;
+
+    let exit = signals.run(&root).await;
+    let summary = tokio::time::timeout(Duration::from_secs(5), printer)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    Ok(match exit.class() {
+        ExitClass::Abnormal => ExitCode::from(1),
+        _ if exit.reason() == "reached_max_restart_intensity" => ExitCode::from(1),
+        // Every child ended by itself: fail if one failed.
+        _ if exit.reason() == "auto_shutdown" && summary.any_failed() => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn process_spec(args: &Args) -> ProcessSpec {
+    let mut spec = ProcessSpec::new(args.command[0].clone(), args.command[1..].iter().cloned());
+    spec.stop = StopSpec {
+        signal: args.stop_signal,
+        timeout: args.stop_timeout,
+    };
+    spec
+}
+
+fn log_sink(args: &Args) -> anyhow::Result<LogSink> {
+    Ok(match &args.log {
+        Some(file) => LogSink::from_spec(&LogSpec {
+            file: Some(file.clone()),
+            max_size: args.log_max_size,
+            keep: args.log_keep,
+            timestamps: false,
+        })
+        .with_context(|| format!("opening {}", file.display()))?,
+        None => {
+            let prefix = if args.replicas > 1 { "{id} | " } else { "" };
+            LogSink::discard().with_tee(Tee::Stdout {
+                prefix: prefix.to_string(),
+            })
+        }
+    })
+}
+
+fn supervisor(args: &Args, spec: &ProcessSpec, sink: &LogSink) -> tend::SupervisorBuilder {
+    let restart = match args.restart {
+        RestartArg::Always => Restart::Permanent,
+        RestartArg::OnFailure => Restart::Transient,
+        RestartArg::Never => Restart::Temporary,
+    };
+    let intensity = match args.max_restarts {
+        Some(max) => Intensity::new(max, args.period),
+        // Keep it alive: no give-up unless asked.
+        None => Intensity::new(u32::MAX, Duration::from_secs(1)),
+    };
+    // Children that may end for good make tend-run end once all have.
+    let auto_shutdown = if restart == Restart::Permanent {
+        AutoShutdown::Never
+    } else {
+        AutoShutdown::AllSignificant
+    };
+    let program = std::path::Path::new(&args.command[0])
+        .file_name()
+        .map_or_else(
+            || args.command[0].clone(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+    let children = (1..=args.replicas).map(|n| {
+        let id = if args.replicas == 1 {
+            program.clone()
+        } else {
+            format!("{program}-{n}")
+        };
+        let sink = match &args.log {
+            None if args.replicas > 1 => LogSink::discard().with_tee(Tee::Stdout {
+                prefix: format!("{id} | "),
+            }),
+            _ => sink.clone(),
+        };
+        let mut child = ChildSpec::process_with_sink(id, spec.clone(), sink)
+            .restart(restart)
+            .significant(restart != Restart::Permanent);
+        if !args.backoff.is_zero() {
+            child = child.backoff(
+                Backoff::exponential(args.backoff, args.backoff_max.max(args.backoff))
+                    .jitter(0.1)
+                    .reset_after(Duration::from_secs(60)),
+            );
+        }
+        child
+    });
+    Supervisor::builder("tend-run")
+        .intensity(intensity)
+        .auto_shutdown(auto_shutdown)
+        .children(children)
+}

@@ -1,0 +1,211 @@
+//! `tend-run` end to end: a real binary, real processes, real signals.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn tend_run(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tend-run"));
+    command.args(args).stdin(Stdio::null());
+    command
+}
+
+fn run_to_end(args: &[&str]) -> Output {
+    let child = tend_run(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_output(child)
+}
+
+fn wait_output(child: Child) -> Output {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    rx.recv_timeout(DEADLINE).expect("tend-run ends in time")
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tend-run-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+fn sigterm(child: &Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+/// Pids of the direct children of `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .flat_map(|t| {
+                    std::fs::read_to_string(t.path().join("children"))
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect::<Vec<_>>()
+                })
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_command_that_fails_and_is_never_restarted_fails_tend_run() {
+    let out = run_to_end(&["--restart", "never", "--", "sh", "-c", "echo hi; exit 3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tend-run: sh: started (run 1, pid "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("sh: exited after") && stderr.contains("abnormal: exited with code 3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_command_that_completes_under_on_failure_ends_tend_run_cleanly() {
+    let out = run_to_end(&["--restart", "on-failure", "--", "true"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_reason() {
+    let out = run_to_end(&["--stop-signal", "SIGNOPE", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown signal"));
+    let out = run_to_end(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_to_end(&["--", "/nonexistent/program"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn backoff_zero_restarts_at_once_and_sigterm_exits_0() {
+    let dir = temp("restarts");
+    let stamps = dir.join("stamps");
+    let script = format!("echo x >> {}; exit 1", stamps.display());
+    let child = tend_run(&["--backoff", "0", "--", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("50 runs", || lines(&stamps) >= 50);
+    sigterm(&child);
+    let out = wait_output(child);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_stop_reaches_the_whole_tree_and_kills_what_ignores_sigterm() {
+    let dir = temp("stubborn");
+    let pids = dir.join("pids");
+    // A shell that ignores TERM, with a background child that does too.
+    let script = format!(
+        "trap '' TERM; (trap '' TERM; sleep 1000) & echo $! > {}; sleep 1000",
+        pids.display()
+    );
+    let child = tend_run(&["--stop-timeout", "300ms", "--", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the grandchild's pid", || lines(&pids) == 1);
+    let grandchild: u32 = std::fs::read_to_string(&pids)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let shell = children_of(child.id());
+    assert_eq!(shell.len(), 1, "one direct child: the shell");
+    let started = Instant::now();
+    sigterm(&child);
+    let out = wait_output(child);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("killed after 300ms without exiting on SIGTERM"),
+        "{stderr}"
+    );
+    for pid in [shell[0], grandchild] {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "{pid} survived"
+        );
+    }
+}
+
+#[test]
+fn log_captures_every_line_and_replicas_run_side_by_side() {
+    let dir = temp("log");
+    let log = dir.join("out.log");
+    let out = run_to_end(&[
+        "--restart",
+        "never",
+        "--replicas",
+        "3",
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "seq",
+        "1",
+        "20000",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut counts = vec![0u8; 20001];
+    for line in text.lines() {
+        counts[line.parse::<usize>().unwrap()] += 1;
+    }
+    assert!(
+        counts[1..].iter().all(|&c| c == 3),
+        "each line once per replica"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for n in 1..=3 {
+        assert!(stderr.contains(&format!("seq-{n}: started")), "{stderr}");
+    }
+}
