@@ -11,7 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Which cgroup hierarchy is in use.
@@ -65,6 +65,9 @@ fn base() -> Result<&'static Path, &'static str> {
 }
 
 fn make_base(layout: &CgroupLayout) -> Result<PathBuf, String> {
+    if std::env::var_os("TEND_CGROUP").is_some_and(|v| v == "off") {
+        return Err("disabled by TEND_CGROUP=off".into());
+    }
     let mount = match layout {
         CgroupLayout::Unavailable(reason) => return Err(reason.clone()),
         other => other.mount().expect("a mounted layout"),
@@ -75,18 +78,40 @@ fn make_base(layout: &CgroupLayout) -> Result<PathBuf, String> {
         .lines()
         .find_map(|line| line.strip_prefix("0::"))
         .ok_or("this process has no cgroup v2 path")?;
-    let base = mount
-        .join(relative.trim_start_matches('/'))
-        .join(format!("tend-{}", std::process::id()));
-    fs::create_dir_all(&base).map_err(|e| format!("creating {}: {e}", base.display()))?;
+    let base = mount.join(relative.trim_start_matches('/'));
+    // Children's cgroups go beside this process's own, named after it, so
+    // nothing is left to clean up but theirs. Check that we may make one.
+    let probe = base.join(format!("tend-{}-probe", std::process::id()));
+    fs::create_dir(&probe)
+        .map_err(|e| format!("cannot create a cgroup under {}: {e}", base.display()))?;
+    let _ = fs::remove_dir(&probe);
     Ok(base)
 }
 
-/// One incarnation's cgroup. Removed when dropped (after its processes are
-/// gone).
+/// One child's cgroup, shared by all its incarnations (made once, not on
+/// every restart). Removed when the last incarnation and the child spec have
+/// let go of it.
 #[derive(Debug)]
 pub(crate) struct Cgroup {
     path: PathBuf,
+}
+
+/// Where a child spec keeps its cgroup between incarnations.
+#[derive(Debug, Default)]
+pub(crate) struct CgroupSlot {
+    cgroup: Mutex<Option<Arc<Cgroup>>>,
+}
+
+impl CgroupSlot {
+    /// The child's cgroup, made on first use; `None` where cgroups are
+    /// unavailable.
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Cgroup>> {
+        let mut slot = self.cgroup.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Cgroup::create(id).map(Arc::new);
+        }
+        slot.clone()
+    }
 }
 
 impl Cgroup {
@@ -105,7 +130,11 @@ impl Cgroup {
                 }
             })
             .collect();
-        let path = base.join(format!("{name}.{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+        let path = base.join(format!(
+            "tend-{}-{name}.{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
         match fs::create_dir(&path) {
             Ok(()) => Some(Cgroup { path }),
             Err(error) => {
@@ -143,26 +172,30 @@ impl Cgroup {
             .filter_map(|l| l.trim().parse().ok())
             .collect()
     }
+}
 
-    /// Whether any process is left.
-    pub(crate) fn is_populated(&self) -> bool {
-        fs::read_to_string(self.path.join("cgroup.events"))
-            .map(|events| events.lines().any(|l| l == "populated 1"))
-            .unwrap_or(false)
-    }
-
-    /// Kills what is left and removes the directory, waiting (a bounded
-    /// while, only at teardown) for killed processes to leave.
-    pub(crate) async fn destroy(self) {
-        let mut delay = Duration::from_millis(1);
-        for _ in 0..12 {
-            if !self.is_populated() && fs::remove_dir(&self.path).is_ok() {
-                return;
-            }
-            self.kill_all();
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(500));
+impl Drop for Cgroup {
+    /// Removes the directory. Its processes were killed when their
+    /// incarnation ended; if the kernel has not finished with them yet, a
+    /// short-lived thread retries for a moment (never the caller's task).
+    fn drop(&mut self) {
+        if fs::remove_dir(&self.path).is_ok() {
+            return;
         }
-        tracing::warn!(path = %self.path.display(), "cgroup still busy; left in place");
+        self.kill_all();
+        let path = std::mem::take(&mut self.path);
+        let _ = std::thread::Builder::new()
+            .name("tend-cgroup-rm".into())
+            .spawn(move || {
+                let mut delay = Duration::from_millis(1);
+                for _ in 0..12 {
+                    std::thread::sleep(delay);
+                    if fs::remove_dir(&path).is_ok() {
+                        return;
+                    }
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+                tracing::warn!(path = %path.display(), "cgroup still busy; left in place");
+            });
     }
 }

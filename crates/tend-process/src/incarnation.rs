@@ -17,7 +17,7 @@ use rustix::process::Pid;
 use tend::{Context, Exit};
 use tend_spec::ProcessSpec;
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, CgroupSlot};
 use crate::exit::classify;
 use crate::group::{kill_group, signal_group};
 use crate::output::{pump, LogSink};
@@ -30,30 +30,29 @@ use crate::wait::PidFd;
 const DRAIN: Duration = Duration::from_secs(2);
 
 /// Runs one incarnation; the engine calls this through the child's factory.
-pub(crate) async fn run(spec: Arc<ProcessSpec>, sink: LogSink, ctx: Context) -> Exit {
+pub(crate) async fn run(
+    spec: Arc<ProcessSpec>,
+    sink: LogSink,
+    cgroups: Arc<CgroupSlot>,
+    ctx: Context,
+) -> Exit {
     let prepared = match prepare(&spec) {
         Ok(prepared) => prepared,
         Err(error) => return Exit::failed(error),
     };
-    let cgroup = Cgroup::create(ctx.id().as_str());
-    let procs = match cgroup.as_ref().map(Cgroup::procs_file).transpose() {
+    let cgroup = cgroups.get(ctx.id().as_str());
+    let procs = match cgroup.as_deref().map(Cgroup::procs_file).transpose() {
         Ok(procs) => procs,
         Err(error) => return Exit::failed(format_args!("cannot open cgroup.procs: {error}")),
     };
     let lock = SpawnLock::acquire();
     let spawned = match spawn(&spec, &prepared, procs) {
         Ok(spawned) => spawned,
-        Err(error) => {
-            drop(lock);
-            if let Some(cgroup) = cgroup {
-                cgroup.destroy().await;
-            }
-            return Exit::failed(error);
-        }
+        Err(error) => return Exit::failed(error),
     };
     let pid = spawned.pid;
     lock.track(pid.as_raw_nonzero().get());
-    let pidfd = match PidFd::new(spawned.pidfd) {
+    let pidfd = match PidFd::new(spawned.pidfd, pid.as_raw_nonzero().get()) {
         Ok(pidfd) => pidfd,
         Err(error) => {
             kill_group(pid);
@@ -89,7 +88,6 @@ pub(crate) async fn run(spec: Arc<ProcessSpec>, sink: LogSink, ctx: Context) -> 
     kill_group(pid);
     if let Some(cgroup) = guard.cgroup.take() {
         cgroup.kill_all();
-        cgroup.destroy().await;
     }
     let _ = tokio::time::timeout(DRAIN, async {
         for pump in pumps {
@@ -123,7 +121,7 @@ async fn stop(spec: &ProcessSpec, pid: Pid, pidfd: &PidFd) -> Exit {
 /// Kills everything left if the incarnation's future is dropped early.
 struct Leftovers {
     pid: Pid,
-    cgroup: Option<Cgroup>,
+    cgroup: Option<Arc<Cgroup>>,
     armed: bool,
 }
 
@@ -136,26 +134,18 @@ impl Drop for Leftovers {
         let _ = rustix::process::kill_process(self.pid, rustix::process::Signal::KILL);
         if let Some(cgroup) = self.cgroup.take() {
             cgroup.kill_all();
-            // Reap and clean up off the dropped future, if a runtime is here.
-            let pid = self.pid;
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    reap_later(pid).await;
-                    cgroup.destroy().await;
-                });
-                return;
-            }
         }
-        let pid = self.pid;
+        // Reap off the dropped future, if a runtime is here (the orphan
+        // reaper, when enabled, covers the rest).
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(reap_later(pid));
+            runtime.spawn(reap_later(self.pid));
         }
     }
 }
 
 async fn reap_later(pid: Pid) {
     if let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-        if let Ok(pidfd) = PidFd::new(fd) {
+        if let Ok(pidfd) = PidFd::new(fd, pid.as_raw_nonzero().get()) {
             let _ = pidfd.wait().await;
         }
     }

@@ -120,11 +120,12 @@ impl ProcessExt for ChildSpec {
 
     fn process_with_sink(id: impl Into<ChildId>, spec: ProcessSpec, sink: LogSink) -> ChildSpec {
         let spec = Arc::new(spec);
+        let cgroups = Arc::new(cgroup::CgroupSlot::default());
         // The process enforces its own stop timeout (signal, wait, SIGKILL);
         // the engine waits for that, with a margin, before aborting.
         let shutdown = Shutdown::Timeout(spec.stop.timeout + Duration::from_secs(5));
         ChildSpec::task(id, move |ctx: Context| {
-            incarnation::run(spec.clone(), sink.clone(), ctx)
+            incarnation::run(spec.clone(), sink.clone(), cgroups.clone(), ctx)
         })
         .shutdown(shutdown)
         // Started means spawned: a spawn that fails is a start failure.

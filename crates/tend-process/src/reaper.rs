@@ -11,7 +11,7 @@
 //! thread takes before deciding, so a new child is never mistaken for an
 //! orphan.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -19,13 +19,21 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 
+use crate::Ended;
+
 #[derive(Default)]
 struct Reaper {
     /// Pids of children spawned by this crate and not yet reaped.
     tracked: Mutex<HashSet<i32>>,
     /// Signalled when a tracked child is reaped or a new one is spawned.
     changed: Condvar,
+    /// Tracked children whose waiter never came (its runtime ended, say),
+    /// reaped here after a grace period: their end, for a late waiter.
+    abandoned: Mutex<HashMap<i32, Ended>>,
 }
+
+/// How long a tracked child may stay a zombie before the reaper takes it.
+const GRACE: Duration = Duration::from_secs(2);
 
 /// Children are tracked whether or not reaping is enabled, so enabling it
 /// late never makes it take a running child for an orphan.
@@ -90,13 +98,26 @@ impl Reaper {
                     let Some(pid) = status.pid() else { continue };
                     let tracked = self.lock();
                     if tracked.contains(&pid.as_raw()) {
-                        // Ours: wait for its waiter to reap it. The timeout
-                        // only matters if that waiter vanished.
-                        let _ =
-                            self.changed
-                                .wait_timeout_while(tracked, Duration::from_secs(1), |t| {
-                                    t.contains(&pid.as_raw())
-                                });
+                        // Ours: its waiter reaps it. If none does within the
+                        // grace period (its runtime is gone), reap it here and
+                        // keep its end for a late waiter, so it blocks no
+                        // orphan behind it.
+                        let (mut tracked, wait) = self
+                            .changed
+                            .wait_timeout_while(tracked, GRACE, |t| t.contains(&pid.as_raw()))
+                            .unwrap_or_else(|e| e.into_inner());
+                        if !wait.timed_out() {
+                            continue;
+                        }
+                        tracked.remove(&pid.as_raw());
+                        if let Ok(status) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                            if let Some(ended) = ended(status) {
+                                self.abandoned
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .insert(pid.as_raw(), ended);
+                            }
+                        }
                         continue;
                     }
                     drop(tracked);
@@ -127,6 +148,23 @@ impl SpawnLock {
         drop(self);
         reaper().changed.notify_all();
     }
+}
+
+fn ended(status: WaitStatus) -> Option<Ended> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(Ended::Code(code)),
+        WaitStatus::Signaled(_, signal, _) => Some(Ended::Signal(signal as i32)),
+        _ => None,
+    }
+}
+
+/// The end of a tracked child that the reaper had to reap itself.
+pub(crate) fn take_abandoned(pid: i32) -> Option<Ended> {
+    reaper()
+        .abandoned
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&pid)
 }
 
 /// Called after a tracked child was reaped through its pidfd.

@@ -1,12 +1,19 @@
-//! Starting a program: everything resolved before `fork`, then a short,
-//! allocation-free list of system calls in the child before `exec`.
+//! Starting a program.
 //!
-//! The child gets a new session (so its own process group: a stop reaches its
-//! whole tree), the umask, rlimits, its cgroup, then its groups, group and
-//! user, in that order (privileges are dropped last, after everything that
-//! needs them). `std::process::Command` runs the program; its own `uid`/`gid`
-//! setters are not used because they run before our pre-exec hook and would
-//! drop privileges before the cgroup is joined.
+//! Two paths, chosen per spec:
+//!
+//! - **Full** (a cgroup to join, or a umask, rlimits or identity to set):
+//!   `fork`, then a short, allocation-free list of system calls before
+//!   `exec`: a new session, the umask, rlimits, joining the cgroup, then
+//!   groups, group and user, in that order (privileges are dropped last,
+//!   after everything that needs them). Joining the cgroup in the child,
+//!   before `exec`, is what makes containment airtight: nothing the program
+//!   starts can be born outside it. `std`'s own `uid`/`gid` setters are not
+//!   used because they run before the pre-exec hook and would drop
+//!   privileges before the cgroup is joined.
+//! - **Fast** (nothing of the above): `posix_spawn` through `std`, the child
+//!   in a new process group. It spares the supervisor a `fork`, which is
+//!   what a restart costs most.
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
@@ -159,51 +166,59 @@ pub(crate) fn spawn(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
 
-    let umask = spec.umask;
-    let rlimits = prepared.rlimits.clone();
-    let identity = prepared.identity.clone();
-    let mut cgroup_procs = cgroup_procs;
-    // The one unsafe block of the project, allowed here alone: `pre_exec` is
-    // the only way to run code between fork and exec with std's spawner.
-    // SAFETY: the closure runs in the forked child before `exec`, where only
-    // async-signal-safe operations are allowed. It allocates nothing (every
-    // value was prepared above) and makes only raw system calls through
-    // rustix, plus `write` on an already open file.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(move || {
-            rustix::process::setsid()?;
-            if let Some(mask) = umask {
-                rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
-            }
-            for &(resource, value) in &rlimits {
-                let limit = Some(value);
-                rustix::process::setrlimit(
-                    resource,
-                    Rlimit {
-                        current: limit,
-                        maximum: limit,
-                    },
-                )?;
-            }
-            if let Some(file) = cgroup_procs.as_mut() {
-                file.write_all(b"0")?;
-            }
-            if let Some(identity) = &identity {
-                rustix::thread::set_thread_groups(&identity.groups)?;
-                rustix::thread::set_thread_res_gid(
-                    Gid::from_raw(identity.gid),
-                    Gid::from_raw(identity.gid),
-                    Gid::from_raw(identity.gid),
-                )?;
-                rustix::thread::set_thread_res_uid(
-                    Uid::from_raw(identity.uid),
-                    Uid::from_raw(identity.uid),
-                    Uid::from_raw(identity.uid),
-                )?;
-            }
-            Ok(())
-        });
+    let needs_fork = cgroup_procs.is_some()
+        || spec.umask.is_some()
+        || !prepared.rlimits.is_empty()
+        || prepared.identity.is_some();
+    if needs_fork {
+        let umask = spec.umask;
+        let rlimits = prepared.rlimits.clone();
+        let identity = prepared.identity.clone();
+        let mut in_child = cgroup_procs;
+        // The one place the project needs `unsafe` for spawning: `pre_exec`
+        // is the only way to run code between fork and exec with std.
+        // SAFETY: the closure runs in the forked child before `exec`, where
+        // only async-signal-safe operations are allowed. It allocates nothing
+        // (every value was prepared above) and makes only raw system calls
+        // through rustix, plus `write` on an already open file.
+        #[allow(unsafe_code)]
+        unsafe {
+            command.pre_exec(move || {
+                rustix::process::setsid()?;
+                if let Some(mask) = umask {
+                    rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+                }
+                for &(resource, value) in &rlimits {
+                    let limit = Some(value);
+                    rustix::process::setrlimit(
+                        resource,
+                        Rlimit {
+                            current: limit,
+                            maximum: limit,
+                        },
+                    )?;
+                }
+                if let Some(file) = in_child.as_mut() {
+                    file.write_all(b"0")?;
+                }
+                if let Some(identity) = &identity {
+                    rustix::thread::set_thread_groups(&identity.groups)?;
+                    rustix::thread::set_thread_res_gid(
+                        Gid::from_raw(identity.gid),
+                        Gid::from_raw(identity.gid),
+                        Gid::from_raw(identity.gid),
+                    )?;
+                    rustix::thread::set_thread_res_uid(
+                        Uid::from_raw(identity.uid),
+                        Uid::from_raw(identity.uid),
+                        Uid::from_raw(identity.uid),
+                    )?;
+                }
+                Ok(())
+            });
+        }
+    } else {
+        command.process_group(0);
     }
     let mut child = command.spawn().map_err(|error| SpawnError::Exec {
         program: prepared.program.to_string_lossy().into_owned(),

@@ -21,16 +21,17 @@ pub enum Ended {
 /// A process's pidfd, ready to wait on.
 pub(crate) struct PidFd {
     fd: AsyncFd<OwnedFd>,
+    pid: i32,
 }
 
 impl PidFd {
-    pub(crate) fn new(pidfd: OwnedFd) -> io::Result<Self> {
+    pub(crate) fn new(pidfd: OwnedFd, pid: i32) -> io::Result<Self> {
         // SAFETY: an `OwnedFd` is a valid open descriptor that stays open and
         // the same for as long as the `AsyncFd` owns it.
         #[allow(unsafe_code)]
         let fd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }
             .map_err(io::Error::from)?;
-        Ok(PidFd { fd })
+        Ok(PidFd { fd, pid })
     }
 
     /// Waits for the process to end and reaps it. Cancel-safe.
@@ -46,10 +47,18 @@ impl PidFd {
 
     /// Reaps the process if it has ended.
     pub(crate) fn try_reap(&self) -> io::Result<Option<Ended>> {
-        let status = rustix::process::waitid(
+        let status = match rustix::process::waitid(
             WaitId::PidFd(self.fd.get_ref().as_fd()),
             WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
-        )?;
+        ) {
+            Ok(status) => status,
+            // The orphan reaper took it after its grace period.
+            Err(rustix::io::Errno::CHILD) => match crate::reaper::take_abandoned(self.pid) {
+                Some(ended) => return Ok(Some(ended)),
+                None => return Err(rustix::io::Errno::CHILD.into()),
+            },
+            Err(error) => return Err(error.into()),
+        };
         Ok(
             status.and_then(|s| match (s.exit_status(), s.terminating_signal()) {
                 (Some(code), _) => Some(Ended::Code(code)),

@@ -79,7 +79,10 @@ fn as_pid_1_it_reaps_orphans_and_stops_gracefully_on_sigterm() {
     }
     // `unshare --fork` runs tend-run as its child, PID 1 inside.
     let init = loop {
-        let found = descendants(child.id()).into_iter().find(|&(_, s)| s != 'Z').map(|(p, _)| p);
+        let found = descendants(child.id())
+            .into_iter()
+            .find(|&(_, s)| s != 'Z')
+            .map(|(p, _)| p);
         if let Some(pid) = found {
             break pid;
         }
@@ -87,21 +90,38 @@ fn as_pid_1_it_reaps_orphans_and_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(10));
     };
     let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
-    assert!(status.lines().any(|l| l.starts_with("NSpid:") && l.trim_end().ends_with("\t1")), "{status}");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("NSpid:") && l.trim_end().ends_with("\t1")),
+        "{status}"
+    );
     // Every orphan ended long ago (10 ms each): none may be left a zombie.
     let wait_reaped = Instant::now();
     loop {
-        let zombies: Vec<_> = descendants(init).into_iter().filter(|&(_, s)| s == 'Z').collect();
+        let zombies: Vec<_> = descendants(init)
+            .into_iter()
+            .filter(|&(_, s)| s == 'Z')
+            .collect();
         if zombies.is_empty() {
             break;
         }
-        assert!(wait_reaped.elapsed() < DEADLINE, "zombies left under PID 1: {zombies:?}");
+        assert!(
+            wait_reaped.elapsed() < DEADLINE,
+            "zombies left under PID 1: {zombies:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
-    Command::new("kill").args(["-TERM", &init.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &init.to_string()])
+        .status()
+        .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || tx.send(child.wait().map(|s| s.code())));
-    let code = rx.recv_timeout(DEADLINE).expect("tend-run stops on SIGTERM").unwrap();
+    let code = rx
+        .recv_timeout(DEADLINE)
+        .expect("tend-run stops on SIGTERM")
+        .unwrap();
     assert_eq!(code, Some(0));
     assert!(!Path::new(&format!("/proc/{init}")).exists());
 }

@@ -16,6 +16,9 @@
 //! tend-testkit ready                        print READY, then sleep until killed
 //! tend-testkit env NAME                     print the value of NAME (or <unset>)
 //! tend-testkit whoami                       print uid, gid, groups, umask, cwd, nofile
+//! tend-testkit spawn-loop SECONDS PROG [ARGS]...
+//!                                           the benchmark floor: spawn PROG and wait for
+//!                                           it, again and again, for SECONDS (std::process)
 //! tend-testkit stamp FILE [--exit CODE] [--sleep MS]
 //!                                           append a CLOCK_MONOTONIC stamp (ns) to FILE,
 //!                                           sleep MS, exit with CODE (benchmarks)
@@ -120,7 +123,7 @@ fn main() {
                 nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
                     .unwrap_or((0, 0));
             println!(
-                "uid={} gid={} groups={} umask={:03o} cwd={} nofile={} sid_is_pid={}",
+                "uid={} gid={} groups={} umask={:03o} cwd={} nofile={} sid_is_pid={} pgid_is_pid={}",
                 nix::unistd::getuid(),
                 nix::unistd::getgid(),
                 groups.join(","),
@@ -130,7 +133,33 @@ fn main() {
                     .unwrap_or_default(),
                 nofile,
                 nix::unistd::getsid(None).ok() == Some(nix::unistd::getpid()),
+                nix::unistd::getpgrp() == nix::unistd::getpid(),
             );
+        }
+        "spawn-loop" => {
+            let seconds = number(1);
+            let program = args.get(2).expect("spawn-loop SECONDS PROG");
+            let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+            let mut runs = 0u64;
+            let fork = std::env::var_os("SPAWN_LOOP_FORK").is_some();
+            while std::time::Instant::now() < deadline {
+                let mut command = std::process::Command::new(program);
+                command.args(&args[3..]);
+                if fork {
+                    use std::os::unix::process::CommandExt;
+                    // SAFETY: setsid is async-signal-safe.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        command.pre_exec(|| {
+                            let _ = setsid();
+                            Ok(())
+                        });
+                    }
+                }
+                let _ = command.status();
+                runs += 1;
+            }
+            println!("{runs}");
         }
         "stamp" => {
             let path = args.get(1).expect("stamp FILE");

@@ -60,6 +60,9 @@ async fn cwd_umask_rlimits_and_a_new_session() {
     assert!(out.contains("umask=027"), "{out}");
     assert!(out.contains("nofile=321"), "{out}");
     assert!(out.contains("sid_is_pid=true"), "own session: {out}");
+    // Without anything to set in the child: its own process group.
+    let out = output_of("plain", testkit(["whoami"])).await;
+    assert!(out.contains("pgid_is_pid=true"), "own process group: {out}");
 }
 
 #[tokio::test]

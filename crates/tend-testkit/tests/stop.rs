@@ -123,10 +123,10 @@ async fn a_stop_leaves_no_descendant_behind_not_even_a_setsid_escapee() {
     );
 
     sup.shutdown().await;
-    eventually("every descendant is gone and reaped", || {
-        !exists(parent) && grandchildren.iter().all(|&pid| !exists(pid))
-    })
-    .await;
+    let all: Vec<i32> = std::iter::once(parent)
+        .chain(grandchildren.iter().copied())
+        .collect();
+    eventually_described(|| all.iter().all(|&pid| !exists(pid)), || describe(&all)).await;
 }
 
 fn session_of(pid: i32) -> Option<i32> {

@@ -26,6 +26,39 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Like [`eventually`], with a description of the state computed on failure.
+pub async fn eventually_described(mut check: impl FnMut() -> bool, describe: impl Fn() -> String) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out; state: {}",
+            describe()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `pid: state ppid cgroup` for each pid still present.
+pub fn describe(pids: &[i32]) -> String {
+    pids.iter()
+        .filter(|&&pid| exists(pid))
+        .map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let fields: Vec<String> = stat
+                .rsplit_once(") ")
+                .map(|(_, rest)| rest.split_whitespace().take(2).map(String::from).collect())
+                .unwrap_or_default();
+            let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            format!(
+                "{pid}: {fields:?} {}",
+                cgroup.lines().find(|l| l.starts_with("0::")).unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Whether a process with this pid exists (a zombie counts).
 pub fn exists(pid: i32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
