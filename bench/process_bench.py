@@ -60,11 +60,12 @@ def floor_loop(testkit, seconds, child_ms, out):
     return stamps(out)
 
 
-def supervised(tend_run, testkit, seconds, child_ms, out, extra=()):
-    args = [str(tend_run), "--backoff", "0", *extra, "--", str(testkit), "stamp", out, "--exit", "1"]
+def supervised(tend_run, testkit, seconds, child_ms, out, cgroup=True):
+    args = [str(tend_run), "--backoff", "0", "--", str(testkit), "stamp", out, "--exit", "1"]
     if child_ms:
         args += ["--sleep", str(child_ms)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, TEND_CGROUP="on" if cgroup else "off")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     time.sleep(seconds)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
@@ -77,7 +78,13 @@ def restart_rows(tend_run, testkit, tmp):
     for child_ms in (0, 200):
         floor = floor_loop(testkit, seconds, child_ms, f"{tmp}/floor-{child_ms}")
         tend = supervised(tend_run, testkit, seconds, child_ms, f"{tmp}/tend-{child_ms}")
-        for name, starts in (("floor: bare Rust spawn+wait loop", floor), ("tend-run --backoff 0", tend)):
+        groups_only = supervised(tend_run, testkit, seconds, child_ms, f"{tmp}/pg-{child_ms}", cgroup=False)
+        contenders = (
+            ("floor: bare Rust spawn+wait loop", floor),
+            ("tend-run --backoff 0 (cgroup per child)", tend),
+            ("tend-run --backoff 0, TEND_CGROUP=off (process group only)", groups_only),
+        )
+        for name, starts in contenders:
             if len(starts) < 3:
                 rows.append((name, child_ms, "n/a", "n/a", "n/a"))
                 continue
@@ -154,6 +161,8 @@ def main():
         print("|---|---|---|---|---|")
         for name, child_ms, rate, p50, p99 in restart_rows(tend_run, testkit, tmp):
             print(f"| {name} | {child_ms} ms | {rate} | {p50} | {p99} |")
+        if "--restarts-only" in sys.argv:
+            return
         n, up, pss, ticks, idle_s, stop = thousand_sleepers(tend_run)
         print(f"\n| {n} sleep children | all running | tend-run PSS | CPU ticks idle {idle_s} s | stop all |")
         print("|---|---|---|---|---|")
