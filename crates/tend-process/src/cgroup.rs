@@ -9,8 +9,9 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -94,6 +95,12 @@ fn make_base(layout: &CgroupLayout) -> Result<PathBuf, String> {
 #[derive(Debug)]
 pub(crate) struct Cgroup {
     path: PathBuf,
+    /// The directory, for `clone3(CLONE_INTO_CGROUP)`.
+    dir: OwnedFd,
+    /// Set once `cgroup.kill` was used on it. Some kernels then kill every
+    /// process later cloned into it (its kill sequence no longer matches), so
+    /// a killed cgroup is never reused.
+    killed: AtomicBool,
 }
 
 /// Where a child spec keeps its cgroup between incarnations.
@@ -107,7 +114,10 @@ impl CgroupSlot {
     /// unavailable.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<Cgroup>> {
         let mut slot = self.cgroup.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
+        if slot
+            .as_ref()
+            .is_none_or(|c| c.killed.load(Ordering::Relaxed))
+        {
             *slot = Cgroup::create(id).map(Arc::new);
         }
         slot.clone()
@@ -135,13 +145,32 @@ impl Cgroup {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        match fs::create_dir(&path) {
-            Ok(()) => Some(Cgroup { path }),
+        let opened = fs::create_dir(&path).and_then(|()| {
+            rustix::fs::open(
+                &path,
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(io::Error::from)
+        });
+        match opened {
+            Ok(dir) => Some(Cgroup {
+                path,
+                dir,
+                killed: AtomicBool::new(false),
+            }),
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "cannot create cgroup; using the process group only");
                 None
             }
         }
+    }
+
+    /// The cgroup's directory.
+    pub(crate) fn dir(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
     }
 
     /// The `cgroup.procs` file, opened for the child to join before `exec`.
@@ -151,8 +180,13 @@ impl Cgroup {
             .open(self.path.join("cgroup.procs"))
     }
 
-    /// Kills every process in the cgroup.
+    /// Kills every process left in the cgroup (none, usually: a clean exit
+    /// leaves it empty, and then it is not touched and stays reusable).
     pub(crate) fn kill_all(&self) {
+        if self.pids().is_empty() {
+            return;
+        }
+        self.killed.store(true, Ordering::Relaxed);
         if fs::write(self.path.join("cgroup.kill"), b"1").is_ok() {
             return;
         }

@@ -41,12 +41,8 @@ pub(crate) async fn run(
         Err(error) => return Exit::failed(error),
     };
     let cgroup = cgroups.get(ctx.id().as_str());
-    let procs = match cgroup.as_deref().map(Cgroup::procs_file).transpose() {
-        Ok(procs) => procs,
-        Err(error) => return Exit::failed(format_args!("cannot open cgroup.procs: {error}")),
-    };
     let lock = SpawnLock::acquire();
-    let spawned = match spawn(&spec, &prepared, procs) {
+    let spawned = match spawn(&spec, &prepared, cgroup.as_deref()) {
         Ok(spawned) => spawned,
         Err(error) => return Exit::failed(error),
     };

@@ -1,6 +1,6 @@
 //! # tend-process: OS processes as supervised children
 //!
-//! A process is just another workload for [tend](tend): the same
+//! A process is just another workload for [`tend`]: the same
 //! supervisors, strategies, intensity, backoff and budgets drive it.
 //!
 //! ```no_run
@@ -37,6 +37,7 @@
 //! PID 1, reaps everything) so that orphaned grandchildren never stay zombies.
 
 mod cgroup;
+mod clone;
 mod exit;
 mod group;
 mod incarnation;

@@ -1,19 +1,22 @@
 //! Starting a program.
 //!
-//! Two paths, chosen per spec:
+//! Three paths, chosen per spec and kernel:
 //!
-//! - **Full** (a cgroup to join, or a umask, rlimits or identity to set):
-//!   `fork`, then a short, allocation-free list of system calls before
-//!   `exec`: a new session, the umask, rlimits, joining the cgroup, then
-//!   groups, group and user, in that order (privileges are dropped last,
-//!   after everything that needs them). Joining the cgroup in the child,
-//!   before `exec`, is what makes containment airtight: nothing the program
-//!   starts can be born outside it. `std`'s own `uid`/`gid` setters are not
-//!   used because they run before the pre-exec hook and would drop
-//!   privileges before the cgroup is joined.
+//! - **Into a cgroup** (the default where cgroup v2 is writable):
+//!   `clone3(CLONE_INTO_CGROUP)` (see `clone.rs`): born in its cgroup, no
+//!   migration, its pidfd returned atomically.
+//! - **Full** (a cgroup on a kernel without `clone3`, or a umask, rlimits or
+//!   identity without a cgroup): `fork`, then a short, allocation-free list
+//!   of system calls before `exec`: a new session, the umask, rlimits,
+//!   joining the cgroup, then groups, group and user, in that order
+//!   (privileges are dropped last, after everything that needs them).
+//!   `std`'s own `uid`/`gid` setters are not used because they run before the
+//!   pre-exec hook and would drop privileges before the cgroup is joined.
 //! - **Fast** (nothing of the above): `posix_spawn` through `std`, the child
-//!   in a new process group. It spares the supervisor a `fork`, which is
-//!   what a restart costs most.
+//!   in a new process group.
+//!
+//! Every path resolves names before the child exists, and joins or enters
+//! the cgroup before the program runs: containment is airtight.
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
@@ -25,23 +28,24 @@ use std::process::{Command, Stdio};
 use rustix::process::{Gid, Pid, PidfdFlags, Resource, Rlimit, Uid};
 use tend_spec::{ProcessSpec, Rlimits};
 
+use crate::cgroup::Cgroup;
 use crate::SpawnError;
 
 /// Who the process runs as, resolved from names before `fork`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Identity {
-    uid: u32,
-    gid: u32,
-    groups: Vec<Gid>,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) groups: Vec<Gid>,
 }
 
 /// A spec with every name resolved, ready to spawn many times.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
-    program: OsString,
-    args: Vec<OsString>,
-    identity: Option<Identity>,
-    rlimits: Vec<(Resource, u64)>,
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) identity: Option<Identity>,
+    pub(crate) rlimits: Vec<(Resource, u64)>,
 }
 
 /// A started process.
@@ -142,9 +146,30 @@ fn rlimits(limits: &Rlimits) -> Vec<(Resource, u64)> {
     .collect()
 }
 
-/// Spawns the program. `cgroup_procs`, when given, is the `cgroup.procs`
-/// file the child moves itself into before `exec`.
+/// Spawns the program, inside `cgroup` when given: straight into it with
+/// `clone3` where the kernel can, else by joining it before `exec`.
 pub(crate) fn spawn(
+    spec: &ProcessSpec,
+    prepared: &Prepared,
+    cgroup: Option<&Cgroup>,
+) -> Result<Spawned, SpawnError> {
+    let Some(cgroup) = cgroup else {
+        return spawn_with_std(spec, prepared, None);
+    };
+    if let Some(spawned) = crate::clone::spawn_into_cgroup(spec, prepared, cgroup.dir())? {
+        return Ok(spawned);
+    }
+    let procs = cgroup.procs_file().map_err(|error| SpawnError::Exec {
+        program: prepared.program.to_string_lossy().into_owned(),
+        error,
+    })?;
+    spawn_with_std(spec, prepared, Some(procs))
+}
+
+/// `std::process::Command`: `posix_spawn` when nothing is to be done in the
+/// child, else `fork` with the pre-exec steps (joining `cgroup_procs` among
+/// them).
+fn spawn_with_std(
     spec: &ProcessSpec,
     prepared: &Prepared,
     cgroup_procs: Option<File>,

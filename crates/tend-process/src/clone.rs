@@ -1,0 +1,331 @@
+//! Spawning straight into a cgroup with `clone3(CLONE_INTO_CGROUP)`.
+//!
+//! Written by hand because neither `std` nor rustix nor nix offers it: it is
+//! `fork` + `exec` with two differences that matter to a supervisor. The
+//! child is born in its cgroup, so there is no migration (a migration takes a
+//! kernel lock whose writer waits for an RCU grace period: milliseconds per
+//! restart), and the pidfd comes back atomically with the pid
+//! (`CLONE_PIDFD`). Everything the child needs is prepared before the call;
+//! the child then makes only async-signal-safe system calls and `execve`s, or
+//! reports its `errno` through a close-on-exec pipe and exits 127, as `std`
+//! does.
+//!
+//! Kernels without `clone3` or `CLONE_INTO_CGROUP` answer `ENOSYS` or
+//! `EINVAL`; the caller then falls back to `fork` with a pre-exec join.
+
+#![allow(unsafe_code)]
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+
+use rustix::process::{Gid, Pid, Rlimit, Uid};
+use tend_spec::ProcessSpec;
+
+use crate::spawn::{Prepared, Spawned};
+use crate::SpawnError;
+
+/// The kernel's `struct clone_args` (version 2, with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_PIDFD: u64 = 0x0000_1000;
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Everything the child will use, made before the clone (the child must not
+/// allocate).
+struct Plan {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    cwd: Option<CString>,
+}
+
+/// Spawns `spec` inside the cgroup whose directory is `cgroup`. `Ok(None)`
+/// when the kernel does not support it.
+pub(crate) fn spawn_into_cgroup(
+    spec: &ProcessSpec,
+    prepared: &Prepared,
+    cgroup: BorrowedFd<'_>,
+) -> Result<Option<Spawned>, SpawnError> {
+    let exec_error = |error: io::Error| SpawnError::Exec {
+        program: prepared.program.to_string_lossy().into_owned(),
+        error,
+    };
+    let plan = plan(spec, prepared).map_err(exec_error)?;
+    let pipe =
+        || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(io::Error::from);
+    let (out_read, out_write) = pipe().map_err(exec_error)?;
+    let (err_read, err_write) = pipe().map_err(exec_error)?;
+    let (report_read, report_write) = pipe().map_err(exec_error)?;
+    let null = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| exec_error(e.into()))?;
+
+    let nul_terminated = |strings: &[CString]| -> Vec<*const libc::c_char> {
+        strings
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    let argv = nul_terminated(&plan.argv);
+    let envp = nul_terminated(&plan.envp);
+    let mut pidfd: libc::c_int = -1;
+    let mut args = CloneArgs {
+        flags: CLONE_PIDFD | CLONE_INTO_CGROUP,
+        pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    let child = ChildSetup {
+        plan: &plan,
+        argv: &argv,
+        envp: &envp,
+        null: null.as_raw_fd(),
+        stdout: out_write.as_raw_fd(),
+        stderr: err_write.as_raw_fd(),
+        report: report_write.as_raw_fd(),
+        umask: spec.umask,
+        rlimits: &prepared.rlimits,
+        identity: prepared
+            .identity
+            .as_ref()
+            .map(|i| (i.uid, i.gid, &i.groups[..])),
+    };
+
+    // SAFETY: a clone3 without CLONE_VM gives the child a copy of this
+    // process, like fork. In the child (ret == 0) only `ChildSetup::run`
+    // executes, which never returns and makes only async-signal-safe calls
+    // on memory prepared above.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            std::ptr::addr_of_mut!(args),
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if ret == 0 {
+        child.run();
+    }
+    if ret < 0 {
+        let error = io::Error::last_os_error();
+        return match error.raw_os_error() {
+            Some(libc::ENOSYS | libc::EINVAL | libc::E2BIG | libc::EOPNOTSUPP) => Ok(None),
+            _ => Err(exec_error(error)),
+        };
+    }
+    // SAFETY: CLONE_PIDFD stored a new, owned descriptor in `pidfd`.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let pid = Pid::from_raw(ret as i32).expect("clone3 returns a positive pid");
+    drop((out_write, err_write, report_write, null));
+
+    // The child closes the report pipe by exec-ing; anything read is the
+    // errno of the step that failed.
+    let mut errno = [0u8; 4];
+    let read = rustix::io::read(&report_read, &mut errno).unwrap_or(0);
+    if read == 4 {
+        // Reap the failed child (it has exited 127) before reporting.
+        let _ = rustix::process::waitid(
+            rustix::process::WaitId::PidFd(std::os::fd::AsFd::as_fd(&pidfd)),
+            rustix::process::WaitIdOptions::EXITED,
+        );
+        return Err(exec_error(io::Error::from_raw_os_error(
+            i32::from_ne_bytes(errno),
+        )));
+    }
+    Ok(Some(Spawned {
+        pid,
+        pidfd,
+        stdout: out_read,
+        stderr: err_read,
+    }))
+}
+
+/// Resolves the program on the child's `PATH` and builds argv, envp and cwd.
+fn plan(spec: &ProcessSpec, prepared: &Prepared) -> io::Result<Plan> {
+    let mut env: Vec<(OsString, OsString)> = if spec.env.inherit {
+        std::env::vars_os().collect()
+    } else {
+        Vec::new()
+    };
+    env.retain(|(k, _)| {
+        !spec.env.remove.iter().any(|r| OsStr::new(r) == k)
+            && !spec.env.set.contains_key(&*k.to_string_lossy())
+    });
+    env.extend(spec.env.set.iter().map(|(k, v)| (k.into(), v.into())));
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone());
+    let path = resolve(&prepared.program, path_var.as_deref(), spec.cwd.as_deref())?;
+    let c = |s: &OsStr| {
+        CString::new(s.as_bytes()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a NUL byte in the command or environment",
+            )
+        })
+    };
+    let mut argv = vec![c(&prepared.program)?];
+    for arg in &prepared.args {
+        argv.push(c(arg)?);
+    }
+    let envp = env
+        .iter()
+        .map(|(k, v)| {
+            let mut pair = k.clone();
+            pair.push("=");
+            pair.push(v);
+            c(&pair)
+        })
+        .collect::<io::Result<_>>()?;
+    let cwd = spec.cwd.as_deref().map(|d| c(d.as_os_str())).transpose()?;
+    Ok(Plan {
+        path: CString::new(path.into_vec())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        argv,
+        envp,
+        cwd,
+    })
+}
+
+/// `execvp`'s search, done in the parent: a name with a slash is used as
+/// given; otherwise the first executable file on `PATH`.
+fn resolve(program: &OsStr, path: Option<&OsStr>, cwd: Option<&Path>) -> io::Result<OsString> {
+    if program.as_bytes().contains(&b'/') {
+        return Ok(program.to_os_string());
+    }
+    let path = path.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
+    let mut denied = false;
+    for dir in std::env::split_paths(path) {
+        let dir = if dir.is_relative() {
+            cwd.map_or(dir.clone(), |c| c.join(&dir))
+        } else {
+            dir
+        };
+        let candidate = dir.join(program);
+        if !candidate.is_file() {
+            continue;
+        }
+        match rustix::fs::access(&candidate, rustix::fs::Access::EXEC_OK) {
+            Ok(()) => return Ok(candidate.into_os_string()),
+            Err(_) => denied = true,
+        }
+    }
+    Err(io::Error::from_raw_os_error(if denied {
+        libc::EACCES
+    } else {
+        libc::ENOENT
+    }))
+}
+
+/// What the child does between clone and exec.
+struct ChildSetup<'a> {
+    plan: &'a Plan,
+    argv: &'a [*const libc::c_char],
+    envp: &'a [*const libc::c_char],
+    null: i32,
+    stdout: i32,
+    stderr: i32,
+    report: i32,
+    umask: Option<u32>,
+    rlimits: &'a [(rustix::process::Resource, u64)],
+    identity: Option<(u32, u32, &'a [Gid])>,
+}
+
+impl ChildSetup<'_> {
+    /// Runs in the child: never returns.
+    fn run(&self) -> ! {
+        let errno = match self.steps() {
+            Ok(()) => 0,
+            Err(errno) => errno,
+        };
+        // SAFETY: write and _exit are async-signal-safe; `report` is open.
+        unsafe {
+            let bytes = errno.to_ne_bytes();
+            libc::write(self.report, bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(127)
+        }
+    }
+
+    fn steps(&self) -> Result<(), i32> {
+        let check = |ret: libc::c_int| if ret < 0 { Err(last_errno()) } else { Ok(()) };
+        // SAFETY: each call is async-signal-safe and uses only memory
+        // prepared before the clone.
+        unsafe {
+            // A clean signal state, as std gives its children.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            check(libc::pthread_sigmask(
+                libc::SIG_SETMASK,
+                &empty,
+                std::ptr::null_mut(),
+            ))?;
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            check(libc::dup2(self.null, 0))?;
+            check(libc::dup2(self.stdout, 1))?;
+            check(libc::dup2(self.stderr, 2))?;
+            if let Some(cwd) = &self.plan.cwd {
+                check(libc::chdir(cwd.as_ptr()))?;
+            }
+        }
+        let raw = |r: rustix::io::Result<()>| r.map_err(|e| e.raw_os_error());
+        raw(rustix::process::setsid().map(|_| ()))?;
+        if let Some(mask) = self.umask {
+            rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+        }
+        for &(resource, value) in self.rlimits {
+            raw(rustix::process::setrlimit(
+                resource,
+                Rlimit {
+                    current: Some(value),
+                    maximum: Some(value),
+                },
+            ))?;
+        }
+        if let Some((uid, gid, groups)) = self.identity {
+            raw(rustix::thread::set_thread_groups(groups))?;
+            let gid = Gid::from_raw(gid);
+            raw(rustix::thread::set_thread_res_gid(gid, gid, gid))?;
+            let uid = Uid::from_raw(uid);
+            raw(rustix::thread::set_thread_res_uid(uid, uid, uid))?;
+        }
+        // SAFETY: the arrays are NUL-terminated arrays of C strings that
+        // live in the parent's copy of memory, which the child shares until
+        // exec (copy-on-write).
+        unsafe {
+            libc::execve(
+                self.plan.path.as_ptr(),
+                self.argv.as_ptr(),
+                self.envp.as_ptr(),
+            );
+        }
+        Err(last_errno())
+    }
+}
+
+fn last_errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
