@@ -6,6 +6,33 @@ use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// A running `tend-run`, killed if the test ends early (a failed assertion
+/// must not leave a restart loop running).
+struct Running(Option<Child>);
+
+impl Running {
+    fn spawn(command: &mut Command) -> Self {
+        Running(Some(command.spawn().unwrap()))
+    }
+
+    fn id(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+
+    fn wait_output(mut self) -> Output {
+        wait_output(self.0.take().unwrap())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn tend_run(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tend-run"));
     command.args(args).stdin(Stdio::null());
@@ -48,7 +75,7 @@ fn lines(path: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn sigterm(child: &Child) {
+fn sigterm(child: &Running) {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -122,14 +149,14 @@ fn backoff_zero_restarts_at_once_and_sigterm_exits_0() {
     let dir = temp("restarts");
     let stamps = dir.join("stamps");
     let script = format!("echo x >> {}; exit 1", stamps.display());
-    let child = tend_run(&["--backoff", "0", "--", "sh", "-c", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Running::spawn(
+        tend_run(&["--backoff", "0", "--", "sh", "-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     eventually("50 runs", || lines(&stamps) >= 50);
     sigterm(&child);
-    let out = wait_output(child);
+    let out = child.wait_output();
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -142,11 +169,11 @@ fn a_stop_reaches_the_whole_tree_and_kills_what_ignores_sigterm() {
         "trap '' TERM; (trap '' TERM; sleep 1000) & echo $! > {}; sleep 1000",
         pids.display()
     );
-    let child = tend_run(&["--stop-timeout", "300ms", "--", "sh", "-c", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Running::spawn(
+        tend_run(&["--stop-timeout", "300ms", "--", "sh", "-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     eventually("the grandchild's pid", || lines(&pids) == 1);
     let grandchild: u32 = std::fs::read_to_string(&pids)
         .unwrap()
@@ -157,7 +184,7 @@ fn a_stop_reaches_the_whole_tree_and_kills_what_ignores_sigterm() {
     assert_eq!(shell.len(), 1, "one direct child: the shell");
     let started = Instant::now();
     sigterm(&child);
-    let out = wait_output(child);
+    let out = child.wait_output();
     assert_eq!(out.status.code(), Some(0));
     assert!(started.elapsed() >= Duration::from_millis(300));
     let stderr = String::from_utf8_lossy(&out.stderr);

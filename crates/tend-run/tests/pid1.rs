@@ -47,6 +47,17 @@ fn descendants(root: u32) -> Vec<(u32, char)> {
     found
 }
 
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
 fn as_pid_1_it_reaps_orphans_and_stops_gracefully_on_sigterm() {
     if !unshare_works() {
@@ -63,7 +74,7 @@ fn as_pid_1_it_reaps_orphans_and_stops_gracefully_on_sigterm() {
         "for i in $(seq 1 20); do (sleep 0.01 &); sleep 0.05; done; touch {}; exec sleep 1000",
         marker.display()
     );
-    let mut child = Command::new("unshare")
+    let child = Command::new("unshare")
         .args(["--pid", "--fork", "--kill-child", "--mount-proc"])
         .arg(env!("CARGO_BIN_EXE_tend-run"))
         .args(["--", "sh", "-c", &script])
@@ -72,6 +83,8 @@ fn as_pid_1_it_reaps_orphans_and_stops_gracefully_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Killed if the test fails early; `--kill-child` then takes PID 1 down.
+    let mut child = KillOnDrop(Some(child));
     let start = Instant::now();
     while !marker.exists() {
         assert!(start.elapsed() < DEADLINE, "the service makes its orphans");
@@ -79,7 +92,7 @@ fn as_pid_1_it_reaps_orphans_and_stops_gracefully_on_sigterm() {
     }
     // `unshare --fork` runs tend-run as its child, PID 1 inside.
     let init = loop {
-        let found = descendants(child.id())
+        let found = descendants(child.0.as_ref().unwrap().id())
             .into_iter()
             .find(|&(_, s)| s != 'Z')
             .map(|(p, _)| p);
@@ -117,7 +130,8 @@ fn as_pid_1_it_reaps_orphans_and_stops_gracefully_on_sigterm() {
         .status()
         .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait().map(|s| s.code())));
+    let mut unshare = child.0.take().unwrap();
+    std::thread::spawn(move || tx.send(unshare.wait().map(|s| s.code())));
     let code = rx
         .recv_timeout(DEADLINE)
         .expect("tend-run stops on SIGTERM")
