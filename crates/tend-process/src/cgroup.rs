@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use tend_spec::ResourceLimits;
+
+use crate::limits::{apply, V1Groups};
+
 /// Which cgroup hierarchy is in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CgroupLayout {
@@ -97,6 +101,8 @@ pub(crate) struct Cgroup {
     path: PathBuf,
     /// The directory, for `clone3(CLONE_INTO_CGROUP)`.
     dir: OwnedFd,
+    /// v1 controller groups holding its limits (hybrid layouts).
+    pub(crate) v1: V1Groups,
     /// Set once `cgroup.kill` was used on it. Some kernels then kill every
     /// process later cloned into it (its kill sequence no longer matches), so
     /// a killed cgroup is never reused.
@@ -110,26 +116,39 @@ pub(crate) struct CgroupSlot {
 }
 
 impl CgroupSlot {
-    /// The child's cgroup, made on first use; `None` where cgroups are
-    /// unavailable.
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<Cgroup>> {
+    /// The child's cgroup, made on first use (again after a `cgroup.kill`);
+    /// `None` where cgroups are unavailable; an error when limits are asked
+    /// for and cannot be set.
+    pub(crate) fn get(
+        &self,
+        id: &str,
+        limits: &ResourceLimits,
+    ) -> Result<Option<Arc<Cgroup>>, String> {
         let mut slot = self.cgroup.lock().unwrap_or_else(|e| e.into_inner());
         if slot
             .as_ref()
             .is_none_or(|c| c.killed.load(Ordering::Relaxed))
         {
-            *slot = Cgroup::create(id).map(Arc::new);
+            *slot = Cgroup::create(id, limits)?.map(Arc::new);
         }
-        slot.clone()
+        Ok(slot.clone())
     }
 }
 
 impl Cgroup {
-    /// Makes a fresh cgroup for a child named `id`, or `None` where cgroups
-    /// are unavailable.
-    pub(crate) fn create(id: &str) -> Option<Cgroup> {
+    /// Makes a fresh cgroup for a child named `id`, with its limits; `None`
+    /// where cgroups are unavailable (then limits cannot be enforced: an
+    /// error if any are asked for).
+    pub(crate) fn create(id: &str, limits: &ResourceLimits) -> Result<Option<Cgroup>, String> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let base = base().ok()?;
+        let wants_limits = limits.memory.is_some() || limits.cpu.is_some() || limits.pids.is_some();
+        let base = match base() {
+            Ok(base) => base,
+            Err(reason) if wants_limits => {
+                return Err(format!("resource limits need cgroups: {reason}"))
+            }
+            Err(_) => return Ok(None),
+        };
         let name: String = id
             .chars()
             .map(|c| {
@@ -140,11 +159,8 @@ impl Cgroup {
                 }
             })
             .collect();
-        let path = base.join(format!(
-            "tend-{}-{name}.{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let name = format!("{name}.{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let path = base.join(format!("tend-{}-{name}", std::process::id()));
         let opened = fs::create_dir(&path).and_then(|()| {
             rustix::fs::open(
                 &path,
@@ -155,15 +171,27 @@ impl Cgroup {
             )
             .map_err(io::Error::from)
         });
+        let hybrid = matches!(CgroupLayout::detect(), CgroupLayout::Hybrid(_));
         match opened {
-            Ok(dir) => Some(Cgroup {
-                path,
-                dir,
-                killed: AtomicBool::new(false),
-            }),
+            Ok(dir) => {
+                let mut cgroup = Cgroup {
+                    path,
+                    dir,
+                    v1: V1Groups::default(),
+                    killed: AtomicBool::new(false),
+                };
+                if wants_limits {
+                    cgroup.v1 = apply(hybrid, &cgroup.path, &name, limits)
+                        .map_err(|e| format!("cannot set resource limits: {e}"))?;
+                }
+                Ok(Some(cgroup))
+            }
+            Err(error) if wants_limits => {
+                Err(format!("cannot create cgroup {}: {error}", path.display()))
+            }
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "cannot create cgroup; using the process group only");
-                None
+                Ok(None)
             }
         }
     }

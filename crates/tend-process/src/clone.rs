@@ -62,6 +62,7 @@ pub(crate) fn spawn_into_cgroup(
     spec: &ProcessSpec,
     prepared: &Prepared,
     cgroup: BorrowedFd<'_>,
+    v1_procs: &[i32],
 ) -> Result<Option<Spawned>, SpawnError> {
     let exec_error = |error: io::Error| SpawnError::Exec {
         program: prepared.program.to_string_lossy().into_owned(),
@@ -105,6 +106,7 @@ pub(crate) fn spawn_into_cgroup(
         stdout: out_write.as_raw_fd(),
         stderr: err_write.as_raw_fd(),
         report: report_write.as_raw_fd(),
+        v1_procs,
         umask: spec.umask,
         rlimits: &prepared.rlimits,
         identity: prepared
@@ -248,6 +250,8 @@ struct ChildSetup<'a> {
     stdout: i32,
     stderr: i32,
     report: i32,
+    /// v1 `cgroup.procs` files to join (limits on a hybrid layout).
+    v1_procs: &'a [i32],
     umask: Option<u32>,
     rlimits: &'a [(rustix::process::Resource, u64)],
     identity: Option<(u32, u32, &'a [Gid])>,
@@ -290,6 +294,11 @@ impl ChildSetup<'_> {
             }
         }
         let raw = |r: rustix::io::Result<()>| r.map_err(|e| e.raw_os_error());
+        for &fd in self.v1_procs {
+            // SAFETY: the descriptor is open (inherited from the parent).
+            let procs = unsafe { BorrowedFd::borrow_raw(fd) };
+            raw(rustix::io::write(procs, b"0").map(|_| ()))?;
+        }
         raw(rustix::process::setsid().map(|_| ()))?;
         if let Some(mask) = self.umask {
             rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));

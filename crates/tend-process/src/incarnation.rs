@@ -40,7 +40,10 @@ pub(crate) async fn run(
         Ok(prepared) => prepared,
         Err(error) => return Exit::failed(error),
     };
-    let cgroup = cgroups.get(ctx.id().as_str());
+    let cgroup = match cgroups.get(ctx.id().as_str(), &spec.limits) {
+        Ok(cgroup) => cgroup,
+        Err(reason) => return Exit::failed(reason),
+    };
     let lock = SpawnLock::acquire();
     let spawned = match spawn(&spec, &prepared, cgroup.as_deref()) {
         Ok(spawned) => spawned,

@@ -41,6 +41,7 @@ mod clone;
 mod exit;
 mod group;
 mod incarnation;
+mod limits;
 mod output;
 mod reaper;
 mod spawn;

@@ -21,7 +21,7 @@
 use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -154,16 +154,24 @@ pub(crate) fn spawn(
     cgroup: Option<&Cgroup>,
 ) -> Result<Spawned, SpawnError> {
     let Some(cgroup) = cgroup else {
-        return spawn_with_std(spec, prepared, None);
+        return spawn_with_std(spec, prepared, None, &[]);
     };
-    if let Some(spawned) = crate::clone::spawn_into_cgroup(spec, prepared, cgroup.dir())? {
+    // v1 controller groups (limits on a hybrid layout) are joined from the
+    // child, before exec, on either path.
+    let v1: Vec<i32> = cgroup
+        .v1
+        .groups
+        .iter()
+        .map(|(_, procs)| procs.as_raw_fd())
+        .collect();
+    if let Some(spawned) = crate::clone::spawn_into_cgroup(spec, prepared, cgroup.dir(), &v1)? {
         return Ok(spawned);
     }
     let procs = cgroup.procs_file().map_err(|error| SpawnError::Exec {
         program: prepared.program.to_string_lossy().into_owned(),
         error,
     })?;
-    spawn_with_std(spec, prepared, Some(procs))
+    spawn_with_std(spec, prepared, Some(procs), &v1)
 }
 
 /// `std::process::Command`: `posix_spawn` when nothing is to be done in the
@@ -173,6 +181,7 @@ fn spawn_with_std(
     spec: &ProcessSpec,
     prepared: &Prepared,
     cgroup_procs: Option<File>,
+    v1_procs: &[i32],
 ) -> Result<Spawned, SpawnError> {
     let mut command = Command::new(&prepared.program);
     command.args(&prepared.args);
@@ -200,6 +209,7 @@ fn spawn_with_std(
         let rlimits = prepared.rlimits.clone();
         let identity = prepared.identity.clone();
         let mut in_child = cgroup_procs;
+        let v1_procs = v1_procs.to_vec();
         // The one place the project needs `unsafe` for spawning: `pre_exec`
         // is the only way to run code between fork and exec with std.
         // SAFETY: the closure runs in the forked child before `exec`, where
@@ -225,6 +235,10 @@ fn spawn_with_std(
                 }
                 if let Some(file) = in_child.as_mut() {
                     file.write_all(b"0")?;
+                }
+                for &fd in &v1_procs {
+                    // The descriptor was inherited open from the parent.
+                    rustix::io::write(std::os::fd::BorrowedFd::borrow_raw(fd), b"0")?;
                 }
                 if let Some(identity) = &identity {
                     rustix::thread::set_thread_groups(&identity.groups)?;

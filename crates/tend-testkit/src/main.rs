@@ -14,6 +14,8 @@
 //! tend-testkit print TEXT [--stderr] [--no-newline]
 //!                                           print TEXT and exit 0
 //! tend-testkit ready                        print READY, then sleep until killed
+//! tend-testkit alloc MB                     allocate and touch MB mebibytes, print
+//!                                           "allocated", then sleep
 //! tend-testkit env NAME                     print the value of NAME (or <unset>)
 //! tend-testkit whoami                       print uid, gid, groups, umask, cwd, nofile
 //! tend-testkit spawn-loop SECONDS PROG [ARGS]...
@@ -100,6 +102,14 @@ fn main() {
             } else {
                 print!("{text}{end}");
             }
+        }
+        "alloc" => {
+            let mut blocks = Vec::new();
+            for _ in 0..number(1) {
+                blocks.push(vec![1u8; 1 << 20]);
+            }
+            println!("allocated {} MiB", blocks.len());
+            sleep_forever();
         }
         "ready" => {
             println!("READY");

@@ -1,0 +1,77 @@
+//! Resource limits, enforced by the kernel through cgroups (v2 files, or the
+//! v1 controllers of a hybrid layout).
+
+mod common;
+
+use common::*;
+use tend::{ChildSpec, ExitClass, Restart, Supervisor};
+use tend_process::ProcessExt;
+
+async fn exit_of(spec: tend_process::ProcessSpec) -> tend::Exit {
+    let sup = Supervisor::builder("t").start().await.unwrap();
+    let mut events = sup.subscribe();
+    sup.start_child(ChildSpec::process("p", spec).restart(Restart::Temporary))
+        .await
+        .unwrap();
+    let exit = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let tend::EventKind::ChildExited { exit, .. } = events.recv().await.unwrap().kind {
+                return exit;
+            }
+        }
+    })
+    .await
+    .expect("the process ends");
+    sup.shutdown().await;
+    exit
+}
+
+fn cgroups_writable() -> bool {
+    matches!(
+        tend_process::CgroupLayout::detect(),
+        tend_process::CgroupLayout::Unified(_) | tend_process::CgroupLayout::Hybrid(_)
+    ) && std::env::var_os("TEND_CGROUP").is_none_or(|v| v != "off")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_limit_is_enforced_by_the_kernel() {
+    if !cgroups_writable() {
+        eprintln!("skipped: no writable cgroup hierarchy");
+        return;
+    }
+    let mut spec = testkit(["alloc", "200"]);
+    spec.limits.memory = Some(64 << 20);
+    let exit = exit_of(spec).await;
+    assert_eq!(
+        (exit.class(), exit.reason()),
+        (ExitClass::Abnormal, "killed by SIGKILL"),
+        "OOM-killed"
+    );
+    // Under the limit, the same program runs.
+    let mut spec = testkit(["alloc", "16"]);
+    spec.limits.memory = Some(64 << 20);
+    let sup = Supervisor::builder("t")
+        .child(ChildSpec::process("p", spec))
+        .start()
+        .await
+        .unwrap();
+    let pid = sup.which_children().await[0].pid.unwrap();
+    assert!(exists(pid as i32));
+    sup.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pids_limit_stops_a_fork_bomb() {
+    if !cgroups_writable() {
+        eprintln!("skipped: no writable cgroup hierarchy");
+        return;
+    }
+    let mut spec = testkit(["fork", "20"]);
+    spec.limits.pids = Some(5);
+    let exit = exit_of(spec).await;
+    assert_eq!(
+        exit.class(),
+        ExitClass::Abnormal,
+        "fork failed past pids.max: {exit}"
+    );
+}
