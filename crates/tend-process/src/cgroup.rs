@@ -201,6 +201,20 @@ impl Cgroup {
         self.dir.as_fd()
     }
 
+    /// The cgroup's directory path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The v1 group holding `controller`'s limit, on a hybrid layout.
+    pub(crate) fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.v1
+            .groups
+            .iter()
+            .find(|(c, _, _)| c == controller)
+            .map(|(_, dir, _)| dir.as_path())
+    }
+
     /// The `cgroup.procs` file, opened for the child to join before `exec`.
     pub(crate) fn procs_file(&self) -> io::Result<File> {
         OpenOptions::new()

@@ -23,6 +23,7 @@ use crate::group::{kill_group, signal_group};
 use crate::output::{pump, LogSink};
 use crate::reaper::{self, SpawnLock};
 use crate::spawn::{prepare, spawn};
+use crate::usage;
 use crate::wait::PidFd;
 
 /// How long output pumps may keep draining after the process ended before
@@ -67,6 +68,10 @@ pub(crate) async fn run(
         armed: true,
     };
     ctx.set_pid(Some(pid.as_raw_nonzero().get() as u32));
+    let probe_cgroup = guard.cgroup.clone();
+    let raw_pid = pid.as_raw_nonzero().get();
+    ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
+    let watch = usage::watch(spec.limits, guard.cgroup.clone(), raw_pid, ctx.clone());
     let pumps = [
         tokio::spawn(pump(spawned.stdout, sink.clone())),
         tokio::spawn(pump(spawned.stderr, sink)),
@@ -79,6 +84,7 @@ pub(crate) async fn run(
             Err(error) => Exit::failed(format_args!("waiting for the process failed: {error}")),
         },
         () = ctx.cancelled() => stop(&spec, pid, &pidfd).await,
+        () = watch => unreachable!("the limit watch never ends"),
     };
     reaper::reaped(pid.as_raw_nonzero().get());
     // Nothing of the process may outlive it: kill the rest of its group and

@@ -45,6 +45,7 @@ mod limits;
 mod output;
 mod reaper;
 mod spawn;
+mod usage;
 mod wait;
 
 use std::sync::Arc;

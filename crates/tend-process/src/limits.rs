@@ -16,14 +16,14 @@ const CPU_PERIOD_US: u64 = 100_000;
 /// removed with it.
 #[derive(Debug, Default)]
 pub(crate) struct V1Groups {
-    /// Each group's directory and its `cgroup.procs`, kept open for the
-    /// child to write `0` into before `exec`.
-    pub(crate) groups: Vec<(PathBuf, File)>,
+    /// Each group's controller, directory and `cgroup.procs` (kept open for
+    /// the child to write `0` into before `exec`).
+    pub(crate) groups: Vec<(String, PathBuf, File)>,
 }
 
 impl Drop for V1Groups {
     fn drop(&mut self) {
-        for (dir, _) in &self.groups {
+        for (_, dir, _) in &self.groups {
             // Empty by now (the child's processes were killed); if not,
             // the kernel keeps it until they are gone.
             let _ = fs::remove_dir(dir);
@@ -60,7 +60,8 @@ pub(crate) fn apply(
     for (controller, files) in wanted {
         let Some(files) = files else { continue };
         if hybrid {
-            v1.groups.push(v1_group(controller, name, &files)?);
+            let (dir, procs) = v1_group(controller, name, &files)?;
+            v1.groups.push((controller.to_string(), dir, procs));
         } else {
             enable_v2(v2_dir, controller)?;
             for (file, value) in files {

@@ -162,7 +162,7 @@ pub(crate) fn spawn(
         .v1
         .groups
         .iter()
-        .map(|(_, procs)| procs.as_raw_fd())
+        .map(|(_, _, procs)| procs.as_raw_fd())
         .collect();
     if let Some(spawned) = crate::clone::spawn_into_cgroup(spec, prepared, cgroup.dir(), &v1)? {
         return Ok(spawned);

@@ -75,3 +75,54 @@ async fn a_pids_limit_stops_a_fork_bomb() {
         "fork failed past pids.max: {exit}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_is_measured_when_asked_and_80_percent_warns() {
+    let mut spec = testkit(["alloc", "40"]);
+    if cgroups_writable() {
+        spec.limits.memory = Some(48 << 20);
+    }
+    let sup = Supervisor::builder("t")
+        .child(ChildSpec::process("p", spec))
+        .start()
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let usage = loop {
+        let usage = sup.which_children().await[0]
+            .usage
+            .expect("a process child measures usage");
+        if usage.memory.is_some_and(|m| m >= 40 << 20) {
+            break usage;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "memory use shows: {usage:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(usage.pids.is_some_and(|p| p >= 1), "{usage:?}");
+    assert!(usage.cpu_time.is_some(), "{usage:?}");
+    if cgroups_writable() {
+        let warning = tokio::time::timeout(DEADLINE, async {
+            loop {
+                if let tend::EventKind::ResourceWarning {
+                    resource,
+                    used,
+                    limit,
+                    ..
+                } = events.recv().await.unwrap().kind
+                {
+                    return (resource, used, limit);
+                }
+            }
+        })
+        .await
+        .expect("a warning past 80 % of the memory limit");
+        assert_eq!(warning.0, "memory");
+        assert_eq!(warning.2, 48 << 20);
+        assert!(warning.1 as f64 >= 0.8 * (48 << 20) as f64);
+    }
+    sup.shutdown().await;
+}

@@ -8,8 +8,8 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::supervisor::{Internal, Links};
-use crate::ChildId;
 use crate::SupervisorHandle;
+use crate::{ChildId, EventKind, Usage};
 
 /// Handed to each incarnation of a child: who it is, whether it is being
 /// asked to stop, and a way to say it is ready. Cheap to clone.
@@ -55,7 +55,11 @@ struct ContextInner {
     inbox: mpsc::UnboundedSender<Internal>,
     links: Arc<Links>,
     nested: OnceLock<SupervisorHandle>,
+    usage: OnceLock<UsageProbe>,
 }
+
+/// Measures what an incarnation uses, when asked.
+type UsageProbe = Box<dyn Fn() -> Usage + Send + Sync>;
 
 impl Context {
     pub(crate) fn new(
@@ -78,6 +82,7 @@ impl Context {
                 inbox,
                 links,
                 nested: OnceLock::new(),
+                usage: OnceLock::new(),
             }),
         }
     }
@@ -167,6 +172,34 @@ impl Context {
             0 => None,
             pid => Some(pid),
         }
+    }
+
+    /// Lets the supervisor measure this incarnation's resource usage when
+    /// asked (`which_children`), for backends that can. Only the first probe
+    /// set is kept. The probe runs on the supervisor's task: keep it cheap (a
+    /// few small file reads).
+    pub fn set_usage_probe(&self, probe: impl Fn() -> Usage + Send + Sync + 'static) {
+        let _ = self.inner.usage.set(Box::new(probe));
+    }
+
+    /// This incarnation's usage, measured now, if a probe was set.
+    #[must_use]
+    pub fn usage(&self) -> Option<Usage> {
+        self.inner.usage.get().map(|probe| probe())
+    }
+
+    /// Emits a [`EventKind::ResourceWarning`] for this incarnation: it uses
+    /// `used` of its `limit` of `resource`.
+    pub fn warn_resource(&self, resource: &'static str, used: u64, limit: u64) {
+        let links = &self.inner.links;
+        let (id, generation) = (self.inner.id.clone(), self.inner.generation);
+        links.bus.emit(&links.path, || EventKind::ResourceWarning {
+            id,
+            generation,
+            resource,
+            used,
+            limit,
+        });
     }
 
     pub(crate) fn cancel(&self) {

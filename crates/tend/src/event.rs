@@ -118,6 +118,20 @@ pub enum EventKind {
         /// The child.
         id: ChildId,
     },
+    /// A running incarnation crossed 80 % of one of its resource limits (its
+    /// backend checks; the kernel enforces the limit itself at 100 %).
+    ResourceWarning {
+        /// The child.
+        id: ChildId,
+        /// Its incarnation number.
+        generation: u64,
+        /// `"memory"` or `"pids"`.
+        resource: &'static str,
+        /// What it uses.
+        used: u64,
+        /// Its limit.
+        limit: u64,
+    },
     /// A child was terminated through the API (its incarnation stopped, or
     /// its pending restart called off).
     ChildTerminated {

@@ -70,7 +70,7 @@ pub use metrics::MetricsSnapshot;
 #[cfg(feature = "signal")]
 pub use signal::{run_until_signal, ShutdownSignals};
 pub use status::{
-    ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, StopOutcome, StopReport,
+    ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, StopOutcome, StopReport, Usage,
 };
 pub use supervisor::{check_childspecs, Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tend_spec::{

@@ -19,6 +19,32 @@ pub struct ExitRecord {
     pub at: Instant,
 }
 
+/// Resources a running incarnation uses now, as its backend measures them
+/// (for an OS process: its cgroup, or `/proc`). Fields a backend cannot
+/// measure are `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Memory in bytes (resident set, or the cgroup's charge).
+    pub memory: Option<u64>,
+    /// CPU time consumed so far.
+    pub cpu_time: Option<Duration>,
+    /// Processes (or threads) counted against it.
+    pub pids: Option<u64>,
+}
+
+impl Usage {
+    /// A usage with these measurements.
+    #[must_use]
+    pub fn new(memory: Option<u64>, cpu_time: Option<Duration>, pids: Option<u64>) -> Self {
+        Usage {
+            memory,
+            cpu_time,
+            pids,
+        }
+    }
+}
+
 /// What an operator asks about a child, from
 /// [`which_children`](crate::SupervisorHandle::which_children).
 ///
@@ -72,6 +98,9 @@ pub struct ChildInfo {
     pub running_since: Option<Instant>,
     /// When the spec was added to the supervisor.
     pub supervised_since: Instant,
+    /// What the running incarnation uses now, measured when asked (by
+    /// backends that can: OS processes).
+    pub usage: Option<Usage>,
     /// The last exits, oldest first (bounded; see
     /// [`SupervisorBuilder::history`](crate::SupervisorBuilder::history)).
     pub history: Vec<ExitRecord>,

@@ -121,6 +121,7 @@ impl ChildRecord {
             last_exit: self.last_exit.clone(),
             running_since: self.running.as_ref().map(|r| r.since),
             supervised_since: self.supervised_since,
+            usage: self.running.as_ref().and_then(|r| r.ctx.usage()),
             history: self.history.iter().cloned().collect(),
         }
     }

@@ -1,0 +1,105 @@
+//! Measuring what a process child uses, only when asked (and once a second
+//! for children with limits, to warn at 80 %): a few small reads from its
+//! cgroup, or from `/proc` without one. Nothing runs for an idle child
+//! without limits.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tend::{Context, Usage};
+use tend_spec::ResourceLimits;
+
+use crate::cgroup::Cgroup;
+
+/// The fraction of a limit that earns a warning.
+const WARN_AT: f64 = 0.8;
+/// Below this fraction, a warned resource may warn again.
+const REARM_AT: f64 = 0.7;
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Measures the child now.
+pub(crate) fn sample(cgroup: Option<&Cgroup>, pid: i32) -> Usage {
+    let proc_dir = format!("/proc/{pid}");
+    let Some(cgroup) = cgroup else {
+        return Usage::new(process_rss(&proc_dir), process_cpu(&proc_dir), Some(1));
+    };
+    let v2 = cgroup.path();
+    let memory = read_u64(&v2.join("memory.current"))
+        .or_else(|| {
+            cgroup
+                .v1_dir("memory")
+                .and_then(|d| read_u64(&d.join("memory.usage_in_bytes")))
+        })
+        .or_else(|| process_rss(&proc_dir));
+    let cpu_time = fs::read_to_string(v2.join("cpu.stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .map(Duration::from_micros)
+        .or_else(|| process_cpu(&proc_dir));
+    let pids = read_u64(&v2.join("pids.current"))
+        .or_else(|| {
+            cgroup
+                .v1_dir("pids")
+                .and_then(|d| read_u64(&d.join("pids.current")))
+        })
+        .or_else(|| Some(cgroup.pids().len() as u64));
+    Usage::new(memory, cpu_time, pids)
+}
+
+fn read_u64(path: &Path) -> Option<u64> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn process_rss(proc_dir: &str) -> Option<u64> {
+    let statm = fs::read_to_string(format!("{proc_dir}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * rustix::param::page_size() as u64)
+}
+
+fn process_cpu(proc_dir: &str) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("{proc_dir}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let per_second = rustix::param::clock_ticks_per_second().max(1);
+    Some(Duration::from_millis(ticks * 1000 / per_second))
+}
+
+/// Checks usage against `limits` once a second and warns (through the
+/// child's events) when a resource crosses 80 % of its limit; it may warn
+/// again after falling below 70 %. Never returns.
+pub(crate) async fn watch(
+    limits: ResourceLimits,
+    cgroup: Option<Arc<Cgroup>>,
+    pid: i32,
+    ctx: Context,
+) {
+    let checks = [("memory", limits.memory), ("pids", limits.pids)];
+    if checks.iter().all(|(_, limit)| limit.is_none()) {
+        return std::future::pending().await;
+    }
+    let mut warned = [false; 2];
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    loop {
+        tick.tick().await;
+        let usage = sample(cgroup.as_deref(), pid);
+        let used = [usage.memory, usage.pids];
+        for (i, (resource, limit)) in checks.iter().enumerate() {
+            let (Some(limit), Some(used)) = (*limit, used[i]) else {
+                continue;
+            };
+            let fraction = used as f64 / limit.max(1) as f64;
+            if fraction >= WARN_AT && !warned[i] {
+                warned[i] = true;
+                ctx.warn_resource(resource, used, limit);
+            } else if fraction < REARM_AT {
+                warned[i] = false;
+            }
+        }
+    }
+}
