@@ -3,7 +3,10 @@
 (a bare loop that spawns the same program and waits for it), measured in the
 same run on the same machine. See BENCHMARKS.md for results and method.
 
-Usage: python3 bench/process_bench.py [--quick]
+Usage: python3 bench/process_bench.py [--quick] [--peers] [--restarts-only]
+
+--peers also runs runit, s6 (Debian packages) and supervisord (PyPI),
+installing them if missing, with the same child program.
 
 Every child is `tend-testkit`, a small static-ish Rust program that appends a
 CLOCK_MONOTONIC stamp (ns) to a file, optionally sleeps, and exits; gaps are
@@ -11,6 +14,7 @@ computed from those stamps, so the supervisor's own clock is never trusted.
 """
 
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -153,6 +157,149 @@ def log_throughput(tend_run, testkit, tmp):
     return size_mb, size_mb / cat_s, size_mb / tend_s, ok
 
 
+# --- peers: runit, s6, supervisord, each configured for its smallest delay ---
+
+def install_peers():
+    """runit and s6 from Debian, supervisord from PyPI (skipped if present)."""
+    if not shutil.which("runsv") or not shutil.which("s6-supervise"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "runit", "s6"], check=True,
+                       stdout=subprocess.DEVNULL)
+    if not shutil.which("supervisord"):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "supervisor"], check=True)
+
+
+def service_dir(root, name, command):
+    d = Path(root) / name
+    d.mkdir(parents=True, exist_ok=True)
+    run = d / "run"
+    run.write_text(f"#!/bin/sh\nexec {command}\n")
+    run.chmod(0o755)
+    return d
+
+
+def supervisord_conf(root, programs, numprocs=1):
+    conf = Path(root) / "supervisord.conf"
+    lines = ["[supervisord]", "nodaemon=true", f"logfile={root}/supervisord.log", f"pidfile={root}/sd.pid",
+             "loglevel=warn", ""]
+    for name, command in programs:
+        lines += [f"[program:{name}]", f"command={command}", "autorestart=true", "startsecs=0",
+                  "startretries=1000000", "stopwaitsecs=10", "stdout_logfile=NONE", "stderr_logfile=NONE"]
+        if numprocs > 1:
+            lines += [f"numprocs={numprocs}", "process_name=%(program_name)s_%(process_num)d"]
+        lines.append("")
+    conf.write_text("\n".join(lines))
+    return conf
+
+
+def peer_start(kind, root, command, n=1):
+    """Starts `n` copies of `command` under the peer; returns (process, stop)."""
+    if kind == "runit":
+        scan = Path(root) / "runit"
+        for i in range(n):
+            service_dir(scan, f"s{i}", command)
+        proc = subprocess.Popen(["runsvdir", str(scan)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return proc, lambda: proc.send_signal(signal.SIGHUP)
+    if kind == "s6":
+        scan = Path(root) / "s6"
+        for i in range(n):
+            service_dir(scan, f"s{i}", command)
+        proc = subprocess.Popen(["s6-svscan", str(scan)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return proc, lambda: subprocess.run(["s6-svscanctl", "-t", str(scan)])
+    if kind == "supervisord":
+        conf = supervisord_conf(root, [("s", command)], numprocs=n)
+        proc = subprocess.Popen(["supervisord", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return proc, lambda: proc.send_signal(signal.SIGTERM)
+    raise ValueError(kind)
+
+
+def tree(pid):
+    """pid and all its descendants."""
+    kids = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        kids.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def comm(pid):
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def peer_restart_rows(testkit, tmp):
+    seconds = 3 if QUICK else 10
+    rows = []
+    for kind in ("runit", "s6", "supervisord"):
+        for child_ms in (0, 200):
+            root = Path(tmp) / f"{kind}-{child_ms}"
+            root.mkdir()
+            out = root / "stamps"
+            command = f"{testkit} stamp {out} --exit 1" + (f" --sleep {child_ms}" if child_ms else "")
+            proc, stop = peer_start(kind, root, command)
+            time.sleep(seconds)
+            stop()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            starts = stamps(out)
+            if len(starts) < 3:
+                rows.append((kind, child_ms, f"{len(starts)} runs", "n/a", "n/a"))
+                continue
+            rate = (len(starts) - 1) / ((starts[-1] - starts[0]) / 1e9)
+            gaps = gaps_ms(starts, child_ms)
+            rows.append((kind, child_ms, f"{rate:,.1f}/s", f"{statistics.median(gaps):.2f} ms",
+                         f"{percentile(gaps, 99):.2f} ms"))
+    return rows
+
+
+def peer_thousand(kind, tmp):
+    """1,000 sleep children under a peer: time to all running, PSS of the
+    supervisor processes (not the children), idle ticks, stop time."""
+    n = 1000
+    root = Path(tmp) / f"{kind}-1000"
+    root.mkdir()
+    start = time.monotonic()
+    proc, stop = peer_start(kind, root, "sleep 100000", n)
+    def sleepers():
+        return [p for p in tree(proc.pid) if comm(p) == "sleep"]
+    deadline = start + 120
+    while len(sleepers()) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    up = time.monotonic() - start
+    time.sleep(1)
+    supervisors = [p for p in tree(proc.pid) if comm(p) != "sleep"]
+    pss = sum(pss_kib(p) for p in supervisors)
+    idle_seconds = 5 if QUICK else 30
+    before = sum(proc_stat(p) for p in supervisors)
+    time.sleep(idle_seconds)
+    ticks = sum(proc_stat(p) for p in supervisors if Path(f"/proc/{p}").exists()) - before
+    stop_start = time.monotonic()
+    stop()
+    while sleepers() and time.monotonic() < stop_start + 120:
+        time.sleep(0.01)
+    stopped = time.monotonic() - stop_start
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return kind, up, pss, ticks, idle_seconds, stopped
+
+
 def main():
     tend_run, testkit = build()
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,12 +308,21 @@ def main():
         print("|---|---|---|---|---|")
         for name, child_ms, rate, p50, p99 in restart_rows(tend_run, testkit, tmp):
             print(f"| {name} | {child_ms} ms | {rate} | {p50} | {p99} |")
+        with_peers = "--peers" in sys.argv
+        if with_peers:
+            install_peers()
+            for name, child_ms, rate, p50, p99 in peer_restart_rows(testkit, tmp):
+                print(f"| {name} | {child_ms} ms | {rate} | {p50} | {p99} |")
         if "--restarts-only" in sys.argv:
             return
         n, up, pss, ticks, idle_s, stop = thousand_sleepers(tend_run)
-        print(f"\n| {n} sleep children | all running | tend-run PSS | CPU ticks idle {idle_s} s | stop all |")
+        print(f"\n| {n} sleep children | all running | supervisor PSS | CPU ticks idle {idle_s} s | stop all |")
         print("|---|---|---|---|---|")
         print(f"| tend-run | {up:.2f} s | {pss / 1024:.1f} MiB | {ticks} | {stop:.2f} s |")
+        if with_peers:
+            for kind in ("runit", "s6", "supervisord"):
+                kind, up, pss, ticks, idle_s, stopped = peer_thousand(kind, tmp)
+                print(f"| {kind} | {up:.2f} s | {pss / 1024:.1f} MiB | {ticks} | {stopped:.2f} s |")
         size, cat_rate, tend_rate, ok = log_throughput(tend_run, testkit, tmp)
         print(f"\n| log capture, {size:.0f} MB flood | MB/s | vs cat | every line once, in order |")
         print("|---|---|---|---|")
