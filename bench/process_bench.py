@@ -203,7 +203,7 @@ def peer_start(kind, root, command, n=1):
         scan = Path(root) / "s6"
         for i in range(n):
             service_dir(scan, f"s{i}", command)
-        proc = subprocess.Popen(["s6-svscan", str(scan)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(["s6-svscan", "-c", str(max(n * 2, 1000)), str(scan)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return proc, lambda: subprocess.run(["s6-svscanctl", "-t", str(scan)])
     if kind == "supervisord":
         conf = supervisord_conf(root, [("s", command)], numprocs=n)

@@ -3,27 +3,8 @@
 mod common;
 
 use common::*;
-use tend::{ChildSpec, ChildState, ControlError, ExitClass, Intensity, Restart, Supervisor};
+use tend::{ChildSpec, ChildState, ControlError, ExitClass, Intensity, Supervisor};
 use tend_process::{ProcessExt, ProcessSpec};
-
-async fn exit_of(spec: ProcessSpec) -> tend::Exit {
-    let sup = Supervisor::builder("t").start().await.unwrap();
-    let mut events = sup.subscribe();
-    sup.start_child(ChildSpec::process("p", spec).restart(Restart::Temporary))
-        .await
-        .unwrap();
-    let exit = tokio::time::timeout(DEADLINE, async {
-        loop {
-            if let tend::EventKind::ChildExited { exit, .. } = events.recv().await.unwrap().kind {
-                return exit;
-            }
-        }
-    })
-    .await
-    .expect("the process exits");
-    sup.shutdown().await;
-    exit
-}
 
 #[tokio::test]
 async fn exit_codes_and_signals_are_classified_exactly() {

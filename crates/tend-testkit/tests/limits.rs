@@ -4,27 +4,8 @@
 mod common;
 
 use common::*;
-use tend::{ChildSpec, ExitClass, Restart, Supervisor};
+use tend::{ChildSpec, ExitClass, Supervisor};
 use tend_process::ProcessExt;
-
-async fn exit_of(spec: tend_process::ProcessSpec) -> tend::Exit {
-    let sup = Supervisor::builder("t").start().await.unwrap();
-    let mut events = sup.subscribe();
-    sup.start_child(ChildSpec::process("p", spec).restart(Restart::Temporary))
-        .await
-        .unwrap();
-    let exit = tokio::time::timeout(DEADLINE, async {
-        loop {
-            if let tend::EventKind::ChildExited { exit, .. } = events.recv().await.unwrap().kind {
-                return exit;
-            }
-        }
-    })
-    .await
-    .expect("the process ends");
-    sup.shutdown().await;
-    exit
-}
 
 fn cgroups_writable() -> bool {
     matches!(

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tend_process::ProcessSpec;
+use tend::{ChildSpec, Restart, Supervisor};
+use tend_process::{ProcessExt, ProcessSpec};
 
 /// Generous: CI machines are slow and busy.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -105,4 +106,24 @@ pub async fn read_pids(path: &std::path::Path, n: usize) -> Vec<i32> {
     })
     .await;
     pids
+}
+
+/// Runs `spec` once, as a temporary child, and returns how it ended.
+pub async fn exit_of(spec: ProcessSpec) -> tend::Exit {
+    let sup = Supervisor::builder("t").start().await.unwrap();
+    let mut events = sup.subscribe();
+    sup.start_child(ChildSpec::process("p", spec).restart(Restart::Temporary))
+        .await
+        .unwrap();
+    let exit = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let tend::EventKind::ChildExited { exit, .. } = events.recv().await.unwrap().kind {
+                return exit;
+            }
+        }
+    })
+    .await
+    .expect("the process ends");
+    sup.shutdown().await;
+    exit
 }

@@ -114,14 +114,7 @@ impl Server {
     }
 
     async fn restart_by_operator(&mut self, id: &ChildId) -> Result<(), ControlError> {
-        let seq = self.find(id)?;
-        let state = self.children.get(seq).expect("indexed child").state();
-        if state.is_active() {
-            return Err(ControlError::Running(id.clone()));
-        }
-        if state.is_restarting() {
-            return Err(ControlError::Restarting(id.clone()));
-        }
+        let seq = self.find_not_running(id)?;
         self.start_incarnation(seq)
             .await
             .map_err(|exit| ControlError::StartFailed {
@@ -131,6 +124,14 @@ impl Server {
     }
 
     fn delete(&mut self, id: &ChildId) -> Result<(), ControlError> {
+        let seq = self.find_not_running(id)?;
+        self.remove_child(seq);
+        Ok(())
+    }
+
+    /// The child, if nothing runs and no restart is pending (OTP: its pid is
+    /// `undefined`); otherwise OTP's `running` or `restarting` answer.
+    fn find_not_running(&self, id: &ChildId) -> Result<u64, ControlError> {
         let seq = self.find(id)?;
         let state = self.children.get(seq).expect("indexed child").state();
         if state.is_active() {
@@ -139,8 +140,7 @@ impl Server {
         if state.is_restarting() {
             return Err(ControlError::Restarting(id.clone()));
         }
-        self.remove_child(seq);
-        Ok(())
+        Ok(seq)
     }
 
     fn count(&self) -> ChildCounts {
