@@ -78,22 +78,33 @@ pub(crate) async fn run(
     ];
     ctx.ready();
 
-    let exit = tokio::select! {
-        ended = pidfd.wait() => match ended {
-            Ok(ended) => classify(ended, &spec.success_codes),
-            Err(error) => Exit::failed(format_args!("waiting for the process failed: {error}")),
-        },
-        () = ctx.cancelled() => stop(&spec, pid, &pidfd).await,
+    // Wait for the end (or stop it), but do not reap yet: while the zombie
+    // holds the pid, the group id cannot be reused, so killing what is left
+    // of the group hits only what this process left behind.
+    let stopped = tokio::select! {
+        ended = pidfd.exited() => ended.map(|()| None),
+        () = ctx.cancelled() => stop(&spec, pid, &pidfd).await.map(Some),
         () = watch => unreachable!("the limit watch never ends"),
     };
-    reaper::reaped(pid.as_raw_nonzero().get());
-    // Nothing of the process may outlive it: kill the rest of its group and
-    // cgroup, then let the pipes drain to end of stream.
     guard.armed = false;
     kill_group(pid);
     if let Some(cgroup) = guard.cgroup.take() {
         cgroup.kill_all();
     }
+    let ended = match stopped {
+        Ok(stopped) => pidfd.wait().await.map(|ended| (ended, stopped)),
+        Err(error) => Err(error),
+    };
+    reaper::reaped(pid.as_raw_nonzero().get());
+    let exit = match ended {
+        Ok((_, Some(true))) => Exit::shutdown(format_args!(
+            "killed after {:?} without exiting on {}",
+            spec.stop.timeout, spec.stop.signal
+        )),
+        Ok((ended, _)) => classify(ended, &spec.success_codes),
+        Err(error) => Exit::failed(format_args!("waiting for the process failed: {error}")),
+    };
+    // Let the pipes drain to end of stream.
     let _ = tokio::time::timeout(DRAIN, async {
         for pump in pumps {
             let _ = pump.await;
@@ -104,21 +115,16 @@ pub(crate) async fn run(
 }
 
 /// The stop protocol: the stop signal to the group, the timeout, `SIGKILL`.
-async fn stop(spec: &ProcessSpec, pid: Pid, pidfd: &PidFd) -> Exit {
+/// Returns once the process has ended (unreaped), telling whether it had to
+/// be killed.
+async fn stop(spec: &ProcessSpec, pid: Pid, pidfd: &PidFd) -> std::io::Result<bool> {
     signal_group(pid, spec.stop.signal.number());
-    match tokio::time::timeout(spec.stop.timeout, pidfd.wait()).await {
-        Ok(Ok(ended)) => classify(ended, &spec.success_codes),
-        Ok(Err(error)) => Exit::failed(format_args!("waiting for the process failed: {error}")),
+    match tokio::time::timeout(spec.stop.timeout, pidfd.exited()).await {
+        Ok(ended) => ended.map(|()| false),
         Err(_) => {
             kill_group(pid);
             let _ = pidfd.signal(rustix::process::Signal::KILL.as_raw());
-            match pidfd.wait().await {
-                Ok(_) => Exit::shutdown(format_args!(
-                    "killed after {:?} without exiting on {}",
-                    spec.stop.timeout, spec.stop.signal
-                )),
-                Err(error) => Exit::failed(format_args!("waiting for the process failed: {error}")),
-            }
+            pidfd.exited().await.map(|()| true)
         }
     }
 }

@@ -55,7 +55,7 @@ use tend::{ChildId, ChildSpec, Context, Shutdown};
 
 pub use cgroup::CgroupLayout;
 pub use output::{LogSink, Stream, Tee};
-pub use reaper::enable_orphan_reaping;
+pub use reaper::{enable_orphan_reaping, wait_for_orphans};
 pub use tend_spec::{
     EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, Signal, StopSpec, UnknownSignal,
 };

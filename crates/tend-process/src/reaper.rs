@@ -123,7 +123,10 @@ impl Reaper {
                     drop(tracked);
                     match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                         Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => {}
-                        Ok(status) => tracing::debug!(pid = pid.as_raw(), ?status, "reaped orphan"),
+                        Ok(status) => {
+                            tracing::debug!(pid = pid.as_raw(), ?status, "reaped orphan");
+                            self.changed.notify_all();
+                        }
                         Err(error) => {
                             tracing::warn!(pid = pid.as_raw(), %error, "cannot reap orphan")
                         }
@@ -131,6 +134,38 @@ impl Reaper {
                 }
             }
         }
+    }
+}
+
+/// Waits, up to `timeout`, until this process has no child left at all
+/// (every orphan killed by a stop has been reaped): for a supervisor about to
+/// exit, so it leaves no zombie to whoever inherits them. Returns whether
+/// none is left. Returns at once if orphan reaping is not enabled.
+pub fn wait_for_orphans(timeout: Duration) -> bool {
+    if REAPING.get().is_none() {
+        return true;
+    }
+    let reaper = reaper();
+    let deadline = std::time::Instant::now() + timeout;
+    let mut tracked = reaper.lock();
+    loop {
+        if let Err(Errno::ECHILD) = waitid(
+            Id::All,
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
+        ) {
+            return true;
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        // Woken by each reap; the short bound covers children still dying.
+        let wait = (deadline - now).min(Duration::from_millis(10));
+        tracked = reaper
+            .changed
+            .wait_timeout(tracked, wait)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
     }
 }
 

@@ -37,12 +37,22 @@ impl PidFd {
     /// Waits for the process to end and reaps it. Cancel-safe.
     pub(crate) async fn wait(&self) -> io::Result<Ended> {
         loop {
-            let mut ready = self.fd.readable().await?;
+            self.exited().await?;
             if let Some(ended) = self.try_reap()? {
                 return Ok(ended);
             }
-            ready.clear_ready();
         }
+    }
+
+    /// Waits until the process has ended, without reaping it: the zombie
+    /// keeps its pid (and so its process group id) from being reused while
+    /// the caller kills what is left of the group. Cancel-safe.
+    pub(crate) async fn exited(&self) -> io::Result<()> {
+        let mut ready = self.fd.readable().await?;
+        // A pidfd stays readable once its process has ended; keep the
+        // readiness so that the next wait sees it at once.
+        ready.retain_ready();
+        Ok(())
     }
 
     /// Reaps the process if it has ended.

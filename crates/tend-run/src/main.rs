@@ -44,6 +44,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = builder.start().await?;
 
     let exit = signals.run(&root).await;
+    // Every child is stopped; what they left behind was killed. Reap it all
+    // before exiting, so no zombie is handed to init.
+    if !tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5)))
+        .await
+        .unwrap_or(false)
+    {
+        eprintln!("tend-run: some descendants were still exiting when it left");
+    }
     let summary = tokio::time::timeout(Duration::from_secs(5), printer)
         .await
         .ok()
