@@ -116,11 +116,11 @@ async fn a_stop_leaves_no_descendant_behind_not_even_a_setsid_escapee() {
     let grandchildren = read_pids(&pids_file, 3).await;
     assert!(grandchildren.iter().all(|&pid| exists(pid)));
     let escapee = grandchildren[0];
-    assert_ne!(
-        session_of(escapee),
-        session_of(parent),
-        "the first grandchild left the session"
-    );
+    // It calls setsid right after it is forked: wait until it has.
+    eventually("the first grandchild leaves the session", || {
+        session_of(escapee).is_some_and(|sid| Some(sid) != session_of(parent))
+    })
+    .await;
 
     sup.shutdown().await;
     let all: Vec<i32> = std::iter::once(parent)
