@@ -81,10 +81,15 @@ pub(crate) async fn run(
     // Wait for the end (or stop it), but do not reap yet: while the zombie
     // holds the pid, the group id cannot be reused, so killing what is left
     // of the group hits only what this process left behind.
+    let mut exceeded = None;
     let stopped = tokio::select! {
         ended = pidfd.exited() => ended.map(|()| None),
         () = ctx.cancelled() => stop(&spec, pid, &pidfd).await.map(Some),
-        () = watch => unreachable!("the limit watch never ends"),
+        over = watch => {
+            // A limit no cgroup enforces: stop it as the kernel would not.
+            exceeded = Some(over);
+            stop(&spec, pid, &pidfd).await.map(Some)
+        }
     };
     guard.armed = false;
     kill_group(pid);
@@ -96,13 +101,17 @@ pub(crate) async fn run(
         Err(error) => Err(error),
     };
     reaper::reaped(pid.as_raw_nonzero().get());
-    let exit = match ended {
-        Ok((_, Some(true))) => Exit::shutdown(format_args!(
+    let exit = match (exceeded, ended) {
+        (Some(over), _) => Exit::failed(format_args!(
+            "{} limit exceeded: {} of {}",
+            over.resource, over.used, over.limit
+        )),
+        (None, Ok((_, Some(true)))) => Exit::shutdown(format_args!(
             "killed after {:?} without exiting on {}",
             spec.stop.timeout, spec.stop.signal
         )),
-        Ok((ended, _)) => classify(ended, &spec.success_codes),
-        Err(error) => Exit::failed(format_args!("waiting for the process failed: {error}")),
+        (None, Ok((ended, _))) => classify(ended, &spec.success_codes),
+        (None, Err(error)) => Exit::failed(format_args!("waiting for the process failed: {error}")),
     };
     // Let the pipes drain to end of stream.
     let _ = tokio::time::timeout(DRAIN, async {

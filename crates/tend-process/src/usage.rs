@@ -1,7 +1,7 @@
 //! Measuring what a process child uses, only when asked (and once a second
-//! for children with limits, to warn at 80 %): a few small reads from its
-//! cgroup, or from `/proc` without one. Nothing runs for an idle child
-//! without limits.
+//! for children with limits, to warn at 80 %, and, where no cgroup enforces
+//! them, to act at 100 %): a few small reads from its cgroup, or from
+//! `/proc` without one. Nothing runs for an idle child without limits.
 
 use std::fs;
 use std::path::Path;
@@ -70,19 +70,29 @@ fn process_cpu(proc_dir: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 1000 / per_second))
 }
 
+/// A limit reached where the kernel does not enforce it.
+pub(crate) struct Exceeded {
+    pub(crate) resource: &'static str,
+    pub(crate) used: u64,
+    pub(crate) limit: u64,
+}
+
 /// Checks usage against `limits` once a second and warns (through the
 /// child's events) when a resource crosses 80 % of its limit; it may warn
-/// again after falling below 70 %. Never returns.
+/// again after falling below 70 %. With a cgroup the kernel enforces the
+/// limits and this never returns; without one it returns when a limit is
+/// reached, for the caller to stop the process.
 pub(crate) async fn watch(
     limits: ResourceLimits,
     cgroup: Option<Arc<Cgroup>>,
     pid: i32,
     ctx: Context,
-) {
+) -> Exceeded {
     let checks = [("memory", limits.memory), ("pids", limits.pids)];
     if checks.iter().all(|(_, limit)| limit.is_none()) {
         return std::future::pending().await;
     }
+    let enforced_by_kernel = cgroup.is_some();
     let mut warned = [false; 2];
     let mut tick = tokio::time::interval(CHECK_EVERY);
     loop {
@@ -93,6 +103,14 @@ pub(crate) async fn watch(
             let (Some(limit), Some(used)) = (*limit, used[i]) else {
                 continue;
             };
+            if !enforced_by_kernel && used >= limit {
+                ctx.exceeded_resource(resource, used, limit);
+                return Exceeded {
+                    resource,
+                    used,
+                    limit,
+                };
+            }
             let fraction = used as f64 / limit.max(1) as f64;
             if fraction >= WARN_AT && !warned[i] {
                 warned[i] = true;

@@ -202,6 +202,19 @@ impl Context {
         });
     }
 
+    /// Emits a [`EventKind::ResourceExceeded`] for this incarnation.
+    pub fn exceeded_resource(&self, resource: &'static str, used: u64, limit: u64) {
+        let links = &self.inner.links;
+        let (id, generation) = (self.inner.id.clone(), self.inner.generation);
+        links.bus.emit(&links.path, || EventKind::ResourceExceeded {
+            id,
+            generation,
+            resource,
+            used,
+            limit,
+        });
+    }
+
     pub(crate) fn cancel(&self) {
         self.inner.cancelled.store(true, Ordering::SeqCst);
         self.inner.cancel_notify.notify_waiters();

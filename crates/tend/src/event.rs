@@ -132,6 +132,21 @@ pub enum EventKind {
         /// Its limit.
         limit: u64,
     },
+    /// A running incarnation reached a resource limit that the kernel does
+    /// not enforce for it (no cgroup): its backend stops it, and the exit
+    /// (abnormal) is then handled by its restart type.
+    ResourceExceeded {
+        /// The child.
+        id: ChildId,
+        /// Its incarnation number.
+        generation: u64,
+        /// `"memory"` or `"pids"`.
+        resource: &'static str,
+        /// What it uses.
+        used: u64,
+        /// Its limit.
+        limit: u64,
+    },
     /// A child was terminated through the API (its incarnation stopped, or
     /// its pending restart called off).
     ChildTerminated {
