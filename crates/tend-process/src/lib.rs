@@ -30,6 +30,10 @@
 //! - **stop**: the stop signal to the group, the timeout, `SIGKILL` to the
 //!   group and `cgroup.kill`, then reap; leftovers of a process that exited
 //!   by itself are killed too;
+//! - **limit** memory, CPU and pids through the cgroup (v2 files, or v1
+//!   controllers on a hybrid layout); report usage on `which_children` and a
+//!   `ResourceWarning` event at 80 %; without cgroups, stop the process at
+//!   100 % of a memory or pids limit;
 //! - **capture** standard output and error line by line into a
 //!   [`LogSink`] (rotated file, live tee), with back-pressure instead of loss.
 //!

@@ -191,9 +191,7 @@ impl Context {
     /// Emits a [`EventKind::ResourceWarning`] for this incarnation: it uses
     /// `used` of its `limit` of `resource`.
     pub fn warn_resource(&self, resource: &'static str, used: u64, limit: u64) {
-        let links = &self.inner.links;
-        let (id, generation) = (self.inner.id.clone(), self.inner.generation);
-        links.bus.emit(&links.path, || EventKind::ResourceWarning {
+        self.emit(|id, generation| EventKind::ResourceWarning {
             id,
             generation,
             resource,
@@ -204,15 +202,20 @@ impl Context {
 
     /// Emits a [`EventKind::ResourceExceeded`] for this incarnation.
     pub fn exceeded_resource(&self, resource: &'static str, used: u64, limit: u64) {
-        let links = &self.inner.links;
-        let (id, generation) = (self.inner.id.clone(), self.inner.generation);
-        links.bus.emit(&links.path, || EventKind::ResourceExceeded {
+        self.emit(|id, generation| EventKind::ResourceExceeded {
             id,
             generation,
             resource,
             used,
             limit,
         });
+    }
+
+    /// Emits an event about this incarnation on its tree's stream.
+    fn emit(&self, kind: impl FnOnce(ChildId, u64) -> EventKind) {
+        let links = &self.inner.links;
+        let (id, generation) = (self.inner.id.clone(), self.inner.generation);
+        links.bus.emit(&links.path, || kind(id, generation));
     }
 
     pub(crate) fn cancel(&self) {
