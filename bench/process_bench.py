@@ -300,6 +300,62 @@ def peer_thousand(kind, tmp):
     return kind, up, pss, ticks, idle_seconds, stopped
 
 
+def peer_log_throughput(kind, testkit, tmp, lines):
+    """The same flood under a peer's own log capture: runit's svlogd, s6's
+    s6-log, supervisord's stdout_logfile. Time from start until the log holds
+    every byte; then every line is checked."""
+    root = Path(tmp) / f"{kind}-log"
+    root.mkdir()
+    logdir = root / "logs"
+    logdir.mkdir()
+    expected = lines * 40
+    flood = f"{testkit} flood {lines} --width 39"
+    # Flood once, then stay up so the supervisor does not flood again.
+    command = f"sh -c '{flood}; exec sleep 100000'"
+    if kind in ("runit", "s6"):
+        scan = root / "scan"
+        svc = service_dir(scan, "flood", command)
+        logger = f"svlogd {logdir}" if kind == "runit" else f"s6-log n1 s4000000000 {logdir}"
+        service_dir(svc, "log", logger)
+        if kind == "runit":
+            (logdir / "config").write_text("s4000000000\nn1\n")
+        path = logdir / "current"
+        start = time.monotonic()
+        if kind == "runit":
+            proc = subprocess.Popen(["runsvdir", str(scan)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stop = lambda: proc.send_signal(signal.SIGHUP)
+        else:
+            proc = subprocess.Popen(["s6-svscan", str(scan)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stop = lambda: subprocess.run(["s6-svscanctl", "-t", str(scan)])
+    else:
+        path = logdir / "flood.log"
+        conf = Path(root) / "supervisord.conf"
+        conf.write_text("\n".join([
+            "[supervisord]", "nodaemon=true", f"logfile={root}/supervisord.log", f"pidfile={root}/sd.pid", "",
+            "[program:flood]", f"command={command}", "autorestart=false", "startsecs=0",
+            f"stdout_logfile={path}", "stdout_logfile_maxbytes=0", "stderr_logfile=NONE", "",
+        ]))
+        start = time.monotonic()
+        proc = subprocess.Popen(["supervisord", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stop = lambda: proc.send_signal(signal.SIGTERM)
+    deadline = start + 300
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size >= expected:
+            break
+        time.sleep(0.005)
+    elapsed = time.monotonic() - start
+    stop()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    ok = False
+    if path.exists():
+        with open(path) as f:
+            ok = all(int(line[:9]) == i for i, line in enumerate(f, 1))
+    return kind, expected / 1e6 / elapsed, ok
+
+
 def main():
     tend_run, testkit = build()
     with tempfile.TemporaryDirectory() as tmp:
@@ -328,6 +384,11 @@ def main():
         print("|---|---|---|---|")
         print(f"| flood \\| cat > file | {cat_rate:.0f} | 100 % | - |")
         print(f"| tend-run --log | {tend_rate:.0f} | {100 * tend_rate / cat_rate:.0f} % | {ok} |")
+        if with_peers:
+            lines = 1_000_000 if QUICK else 5_000_000
+            for kind in ("runit", "s6", "supervisord"):
+                kind, rate, ok = peer_log_throughput(kind, testkit, tmp, lines)
+                print(f"| {kind} | {rate:.0f} | {100 * rate / cat_rate:.0f} % | {ok} |")
 
 
 if __name__ == "__main__":
