@@ -78,8 +78,9 @@ pub(crate) struct Exceeded {
 }
 
 /// Checks usage against `limits` once a second and warns (through the
-/// child's events) when a resource crosses 80 % of its limit; it may warn
-/// again after falling below 70 %. With a cgroup the kernel enforces the
+/// child's events) when a resource crosses 80 % of its limit (CPU: its rate
+/// over the last second, in millicores); it may warn again after falling
+/// below 70 %. With a cgroup the kernel enforces the
 /// limits and this never returns; without one it returns when a limit is
 /// reached, for the caller to stop the process.
 pub(crate) async fn watch(
@@ -88,22 +89,41 @@ pub(crate) async fn watch(
     pid: i32,
     ctx: Context,
 ) -> Exceeded {
-    let checks = [("memory", limits.memory), ("pids", limits.pids)];
+    // The CPU limit is a rate (cores): compared in millicores.
+    let cpu_limit = limits.cpu.map(|cores| (cores * 1000.0) as u64);
+    let checks = [
+        ("memory", limits.memory),
+        ("pids", limits.pids),
+        ("cpu", cpu_limit),
+    ];
     if checks.iter().all(|(_, limit)| limit.is_none()) {
         return std::future::pending().await;
     }
     let enforced_by_kernel = cgroup.is_some();
-    let mut warned = [false; 2];
+    let mut warned = [false; 3];
     let mut tick = tokio::time::interval(CHECK_EVERY);
+    let mut last_cpu: Option<(std::time::Instant, Duration)> = None;
     loop {
         tick.tick().await;
         let usage = sample(cgroup.as_deref(), pid);
-        let used = [usage.memory, usage.pids];
+        let now = std::time::Instant::now();
+        let millicores = match (last_cpu, usage.cpu_time) {
+            (Some((then, before)), Some(cpu)) => {
+                let wall = now.duration_since(then).as_secs_f64();
+                (wall > 0.0)
+                    .then(|| (cpu.saturating_sub(before).as_secs_f64() / wall * 1000.0) as u64)
+            }
+            _ => None,
+        };
+        last_cpu = usage.cpu_time.map(|cpu| (now, cpu));
+        let used = [usage.memory, usage.pids, millicores];
         for (i, (resource, limit)) in checks.iter().enumerate() {
             let (Some(limit), Some(used)) = (*limit, used[i]) else {
                 continue;
             };
-            if !enforced_by_kernel && used >= limit {
+            // CPU is throttled, never exceeded: only memory and pids stop a
+            // process where no kernel enforces them.
+            if !enforced_by_kernel && *resource != "cpu" && used >= limit {
                 ctx.exceeded_resource(resource, used, limit);
                 return Exceeded {
                     resource,

@@ -14,6 +14,7 @@
 //! tend-testkit print TEXT [--stderr] [--no-newline]
 //!                                           print TEXT and exit 0
 //! tend-testkit ready                        print READY, then sleep until killed
+//! tend-testkit spin                         burn CPU until killed
 //! tend-testkit alloc MB                     allocate and touch MB mebibytes, print
 //!                                           "allocated", then sleep
 //! tend-testkit env NAME                     print the value of NAME (or <unset>)
@@ -101,6 +102,12 @@ fn main() {
                 eprint!("{text}{end}");
             } else {
                 print!("{text}{end}");
+            }
+        }
+        "spin" => {
+            let mut x = 0u64;
+            loop {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
             }
         }
         "alloc" => {

@@ -107,3 +107,41 @@ async fn usage_is_measured_when_asked_and_80_percent_warns() {
     }
     sup.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cpu_limit_throttles_and_warns_at_80_percent() {
+    if !cgroups_writable() {
+        eprintln!("skipped: no writable cgroup hierarchy");
+        return;
+    }
+    let mut spec = testkit(["spin"]);
+    // A tenth of a core: even a loaded machine gives a spinning process
+    // that much, and the kernel holds it there.
+    spec.limits.cpu = Some(0.1);
+    let sup = Supervisor::builder("t").start().await.unwrap();
+    let mut events = sup.subscribe();
+    sup.start_child(ChildSpec::process("p", spec))
+        .await
+        .unwrap();
+    let (used, limit) = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let tend::EventKind::ResourceWarning {
+                resource: "cpu",
+                used,
+                limit,
+                ..
+            } = events.recv().await.unwrap().kind
+            {
+                return (used, limit);
+            }
+        }
+    })
+    .await
+    .expect("a CPU warning");
+    assert_eq!(limit, 100, "millicores");
+    assert!(
+        (80..=150).contains(&used),
+        "throttled near 0.1 core: {used} millicores"
+    );
+    sup.shutdown().await;
+}

@@ -125,7 +125,7 @@ pub enum EventKind {
         id: ChildId,
         /// Its incarnation number.
         generation: u64,
-        /// `"memory"` or `"pids"`.
+        /// `"memory"` (bytes), `"pids"` or `"cpu"` (millicores).
         resource: &'static str,
         /// What it uses.
         used: u64,
