@@ -115,22 +115,9 @@ pub(crate) fn spawn_into_cgroup(
             .map(|i| (i.uid, i.gid, &i.groups[..])),
     };
 
-    // SAFETY: a clone3 without CLONE_VM gives the child a copy of this
-    // process, like fork. In the child (ret == 0) only `ChildSetup::run`
-    // executes, which never returns and makes only async-signal-safe calls
-    // on memory prepared above.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            std::ptr::addr_of_mut!(args),
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    if ret == 0 {
-        child.run();
-    }
+    let ret = clone(&mut args, &child);
     if ret < 0 {
-        let error = io::Error::last_os_error();
+        let error = io::Error::from_raw_os_error(-ret as i32);
         return match error.raw_os_error() {
             Some(libc::ENOSYS | libc::EINVAL | libc::E2BIG | libc::EOPNOTSUPP) => Ok(None),
             _ => Err(exec_error(error)),
@@ -161,6 +148,126 @@ pub(crate) fn spawn_into_cgroup(
         stdout: out_read,
         stderr: err_read,
     }))
+}
+
+/// Clones the child: on x86-64, `posix_spawn`-like (`CLONE_VM | CLONE_VFORK`:
+/// the child borrows this process's memory on a stack of its own until it
+/// execs, so nothing is copied); elsewhere, or if the kernel refuses that,
+/// `fork`-like. Returns the child's pid, or `-errno`. Never returns in the
+/// child.
+fn clone(args: &mut CloneArgs, child: &ChildSetup<'_>) -> i64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let ret = vfork::clone(args, child);
+        if ret != -(libc::EINVAL as i64) && ret != -(libc::ENOSYS as i64) {
+            return ret;
+        }
+    }
+    // SAFETY: a clone3 without CLONE_VM gives the child a copy of this
+    // process, like fork. In the child (ret == 0) only `ChildSetup::run`
+    // executes, which never returns and makes only async-signal-safe calls
+    // on memory prepared before.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            std::ptr::from_mut(args),
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if ret == 0 {
+        child.run();
+    }
+    if ret < 0 {
+        return -(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO) as i64);
+    }
+    ret
+}
+
+/// The `posix_spawn`-like clone, as glibc and musl do it: the raw system
+/// call cannot return into Rust on a new stack, so the child side is a few
+/// instructions of assembly that call `child_entry` there.
+#[cfg(target_arch = "x86_64")]
+mod vfork {
+    use super::{ChildSetup, CloneArgs};
+
+    const CLONE_VM: u64 = 0x0000_0100;
+    const CLONE_VFORK: u64 = 0x0000_4000;
+    /// Room for the child's few frames before it execs.
+    const STACK_BYTES: usize = 64 * 1024;
+
+    pub(super) fn clone(args: &mut CloneArgs, child: &ChildSetup<'_>) -> i64 {
+        // 16-byte aligned, as the ABI wants the stack at a call.
+        let mut stack = vec![0u128; STACK_BYTES / 16];
+        args.flags |= CLONE_VM | CLONE_VFORK;
+        args.stack = stack.as_mut_ptr() as u64;
+        args.stack_size = (stack.len() * 16) as u64;
+        // No signal handler may run in the child on borrowed memory: block
+        // everything around the clone (the child resets its handlers and
+        // mask before exec).
+        // SAFETY: plain libc calls on a local, initialised signal set.
+        let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let mut saved: libc::sigset_t = unsafe { std::mem::zeroed() };
+        unsafe {
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut saved);
+        }
+        let ret: i64;
+        // SAFETY: clone3 with CLONE_VM | CLONE_VFORK suspends this thread
+        // until the child execs or exits. The child starts on `stack` (top
+        // set by the kernel from `stack` and `stack_size`) and runs only
+        // `child_entry`, which never returns. rcx and r11 are clobbered by
+        // `syscall`; the parent path uses no stack.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                "test rax, rax",
+                "jnz 2f",
+                "xor ebp, ebp",
+                "mov rdi, r12",
+                "call r13",
+                "ud2",
+                "2:",
+                inlateout("rax") libc::SYS_clone3 => ret,
+                in("rdi") std::ptr::from_mut(args),
+                in("rsi") std::mem::size_of::<CloneArgs>(),
+                in("r12") std::ptr::from_ref(child),
+                in("r13") child_entry as extern "C" fn(*const ChildSetup<'static>) -> !,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        // SAFETY: restores the mask saved above.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut());
+        }
+        drop(stack);
+        ret
+    }
+
+    /// The child's first Rust frame, on its own stack.
+    extern "C" fn child_entry(setup: *const ChildSetup<'static>) -> ! {
+        // SAFETY: the parent is suspended (CLONE_VFORK) with `setup` alive.
+        let setup = unsafe { &*setup };
+        // Handlers installed by the parent (tokio's, say) would run on
+        // borrowed memory: back to the defaults before anything else.
+        for signal in 1..libc::SIGRTMAX() {
+            // SAFETY: sigaction queries and resets are async-signal-safe.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, std::ptr::null(), &mut action) == 0
+                    && action.sa_sigaction != libc::SIG_DFL
+                    && action.sa_sigaction != libc::SIG_IGN
+                {
+                    action.sa_sigaction = libc::SIG_DFL;
+                    libc::sigaction(signal, &action, std::ptr::null_mut());
+                }
+            }
+        }
+        setup.run()
+    }
 }
 
 /// Resolves the program on the child's `PATH` and builds argv, envp and cwd.
