@@ -244,6 +244,12 @@ mod vfork {
             libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut());
         }
         drop(stack);
+        if ret < 0 {
+            // Leave the arguments as they came for a fallback clone.
+            args.flags &= !(CLONE_VM | CLONE_VFORK);
+            args.stack = 0;
+            args.stack_size = 0;
+        }
         ret
     }
 
