@@ -53,10 +53,10 @@ impl CgroupLayout {
     }
 }
 
-/// The directory under which this supervisor makes its cgroups, or why it
-/// cannot. Decided once per process, and reported once.
-fn base() -> Result<&'static Path, &'static str> {
-    static BASE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+/// Where this supervisor makes its cgroups and whether the layout is hybrid,
+/// or why it cannot. Decided once per process, and reported once.
+fn base() -> Result<(&'static Path, bool), &'static str> {
+    static BASE: OnceLock<Result<(PathBuf, bool), String>> = OnceLock::new();
     let base = BASE.get_or_init(|| {
         let layout = CgroupLayout::detect();
         let result = make_base(&layout);
@@ -64,9 +64,13 @@ fn base() -> Result<&'static Path, &'static str> {
             Ok(path) => tracing::info!(?layout, base = %path.display(), "cgroup containment enabled"),
             Err(reason) => tracing::warn!(%reason, "cgroup containment unavailable: falling back to process groups"),
         }
-        result
+        let hybrid = matches!(layout, CgroupLayout::Hybrid(_));
+        result.map(|path| (path, hybrid))
     });
-    base.as_ref().map(PathBuf::as_path).map_err(String::as_str)
+    match base {
+        Ok((path, hybrid)) => Ok((path.as_path(), *hybrid)),
+        Err(reason) => Err(reason.as_str()),
+    }
 }
 
 fn make_base(layout: &CgroupLayout) -> Result<PathBuf, String> {
@@ -142,7 +146,7 @@ impl Cgroup {
     pub(crate) fn create(id: &str, limits: &ResourceLimits) -> Result<Option<Cgroup>, String> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let wants_limits = limits.memory.is_some() || limits.cpu.is_some() || limits.pids.is_some();
-        let base = match base() {
+        let (base, hybrid) = match base() {
             Ok(base) => base,
             // Without cgroups, memory and pids limits are watched instead
             // (usage.rs); only a CPU limit cannot be had at all.
@@ -173,7 +177,6 @@ impl Cgroup {
             )
             .map_err(io::Error::from)
         });
-        let hybrid = matches!(CgroupLayout::detect(), CgroupLayout::Hybrid(_));
         match opened {
             Ok(dir) => {
                 let mut cgroup = Cgroup {

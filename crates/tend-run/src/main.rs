@@ -84,12 +84,10 @@ fn log_sink(args: &Args) -> anyhow::Result<LogSink> {
             timestamps: false,
         })
         .with_context(|| format!("opening {}", file.display()))?,
-        None => {
-            let prefix = if args.replicas > 1 { "{id} | " } else { "" };
-            LogSink::discard().with_tee(Tee::Stdout {
-                prefix: prefix.to_string(),
-            })
-        }
+        // Passed through as it is; replicas get a prefix each (supervisor()).
+        None => LogSink::discard().with_tee(Tee::Stdout {
+            prefix: String::new(),
+        }),
     })
 }
 
