@@ -21,10 +21,10 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
-use rustix::process::{Gid, Pid, Rlimit, Uid};
+use rustix::process::Pid;
 use tend_spec::ProcessSpec;
 
-use crate::spawn::{Prepared, Spawned};
+use crate::spawn::{before_exec, Identity, Prepared, Spawned};
 use crate::SpawnError;
 
 /// The kernel's `struct clone_args` (version 2, with `cgroup`).
@@ -109,10 +109,7 @@ pub(crate) fn spawn_into_cgroup(
         v1_procs,
         umask: spec.umask,
         rlimits: &prepared.rlimits,
-        identity: prepared
-            .identity
-            .as_ref()
-            .map(|i| (i.uid, i.gid, &i.groups[..])),
+        identity: prepared.identity.as_ref(),
     };
 
     let ret = clone(&mut args, &child);
@@ -367,7 +364,7 @@ struct ChildSetup<'a> {
     v1_procs: &'a [i32],
     umask: Option<u32>,
     rlimits: &'a [(rustix::process::Resource, u64)],
-    identity: Option<(u32, u32, &'a [Gid])>,
+    identity: Option<&'a Identity>,
 }
 
 impl ChildSetup<'_> {
@@ -406,32 +403,8 @@ impl ChildSetup<'_> {
                 check(libc::chdir(cwd.as_ptr()))?;
             }
         }
-        let raw = |r: rustix::io::Result<()>| r.map_err(|e| e.raw_os_error());
-        for &fd in self.v1_procs {
-            // SAFETY: the descriptor is open (inherited from the parent).
-            let procs = unsafe { BorrowedFd::borrow_raw(fd) };
-            raw(rustix::io::write(procs, b"0").map(|_| ()))?;
-        }
-        raw(rustix::process::setsid().map(|_| ()))?;
-        if let Some(mask) = self.umask {
-            rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
-        }
-        for &(resource, value) in self.rlimits {
-            raw(rustix::process::setrlimit(
-                resource,
-                Rlimit {
-                    current: Some(value),
-                    maximum: Some(value),
-                },
-            ))?;
-        }
-        if let Some((uid, gid, groups)) = self.identity {
-            raw(rustix::thread::set_thread_groups(groups))?;
-            let gid = Gid::from_raw(gid);
-            raw(rustix::thread::set_thread_res_gid(gid, gid, gid))?;
-            let uid = Uid::from_raw(uid);
-            raw(rustix::thread::set_thread_res_uid(uid, uid, uid))?;
-        }
+        before_exec(self.umask, self.rlimits, self.v1_procs, self.identity)
+            .map_err(|e| e.raw_os_error())?;
         // SAFETY: the arrays are NUL-terminated arrays of C strings that
         // live in the parent's copy of memory, which the child shares until
         // exec (copy-on-write).

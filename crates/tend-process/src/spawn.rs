@@ -20,7 +20,7 @@
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::io::Write;
+use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -208,52 +208,23 @@ fn spawn_with_std(
         let umask = spec.umask;
         let rlimits = prepared.rlimits.clone();
         let identity = prepared.identity.clone();
-        let mut in_child = cgroup_procs;
-        let v1_procs = v1_procs.to_vec();
-        // The one place the project needs `unsafe` for spawning: `pre_exec`
-        // is the only way to run code between fork and exec with std.
+        // The files stay open in the closure until the child has joined.
+        let joins: Vec<i32> = cgroup_procs
+            .iter()
+            .map(AsRawFd::as_raw_fd)
+            .chain(v1_procs.iter().copied())
+            .collect();
+        let keep_open = cgroup_procs;
+        // The one place the project needs `unsafe` for spawning with std:
+        // `pre_exec` is the only way to run code between fork and exec.
         // SAFETY: the closure runs in the forked child before `exec`, where
-        // only async-signal-safe operations are allowed. It allocates nothing
-        // (every value was prepared above) and makes only raw system calls
-        // through rustix, plus `write` on an already open file.
+        // only async-signal-safe operations are allowed: `before_exec`
+        // allocates nothing and makes only raw system calls.
         #[allow(unsafe_code)]
         unsafe {
             command.pre_exec(move || {
-                rustix::process::setsid()?;
-                if let Some(mask) = umask {
-                    rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
-                }
-                for &(resource, value) in &rlimits {
-                    let limit = Some(value);
-                    rustix::process::setrlimit(
-                        resource,
-                        Rlimit {
-                            current: limit,
-                            maximum: limit,
-                        },
-                    )?;
-                }
-                if let Some(file) = in_child.as_mut() {
-                    file.write_all(b"0")?;
-                }
-                for &fd in &v1_procs {
-                    // The descriptor was inherited open from the parent.
-                    rustix::io::write(std::os::fd::BorrowedFd::borrow_raw(fd), b"0")?;
-                }
-                if let Some(identity) = &identity {
-                    rustix::thread::set_thread_groups(&identity.groups)?;
-                    rustix::thread::set_thread_res_gid(
-                        Gid::from_raw(identity.gid),
-                        Gid::from_raw(identity.gid),
-                        Gid::from_raw(identity.gid),
-                    )?;
-                    rustix::thread::set_thread_res_uid(
-                        Uid::from_raw(identity.uid),
-                        Uid::from_raw(identity.uid),
-                        Uid::from_raw(identity.uid),
-                    )?;
-                }
-                Ok(())
+                let _ = &keep_open;
+                before_exec(umask, &rlimits, &joins, identity.as_ref()).map_err(io::Error::from)
             });
         }
     } else {
@@ -278,4 +249,46 @@ fn spawn_with_std(
         stdout,
         stderr,
     })
+}
+
+/// What every spawn path does in the child before `exec`, in this order: a
+/// new session, the umask, rlimits, joining cgroups (`joins`: open
+/// `cgroup.procs` files, to which the child writes `0`), then groups, group
+/// and user (privileges are dropped last). Async-signal-safe: raw system
+/// calls only, nothing allocated.
+pub(crate) fn before_exec(
+    umask: Option<u32>,
+    rlimits: &[(Resource, u64)],
+    joins: &[i32],
+    identity: Option<&Identity>,
+) -> rustix::io::Result<()> {
+    rustix::process::setsid()?;
+    if let Some(mask) = umask {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+    }
+    for &(resource, value) in rlimits {
+        let limit = Some(value);
+        rustix::process::setrlimit(
+            resource,
+            Rlimit {
+                current: limit,
+                maximum: limit,
+            },
+        )?;
+    }
+    for &fd in joins {
+        // SAFETY: the descriptors were opened by the parent and are open in
+        // the child until its exec.
+        #[allow(unsafe_code)]
+        let procs = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        rustix::io::write(procs, b"0")?;
+    }
+    if let Some(identity) = identity {
+        rustix::thread::set_thread_groups(&identity.groups)?;
+        let gid = Gid::from_raw(identity.gid);
+        rustix::thread::set_thread_res_gid(gid, gid, gid)?;
+        let uid = Uid::from_raw(identity.uid);
+        rustix::thread::set_thread_res_uid(uid, uid, uid)?;
+    }
+    Ok(())
 }

@@ -43,3 +43,18 @@ async fn a_cpu_limit_without_cgroups_is_refused_at_start() {
     );
     sup.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_cgroups_umask_and_rlimits_are_set_in_a_forked_child() {
+    // No cgroup and something to set in the child: the fork + pre-exec path.
+    std::env::set_var("TEND_CGROUP", "off");
+    let mut spec = testkit(["whoami"]);
+    spec.umask = Some(0o027);
+    spec.rlimits.nofile = Some(321);
+    let out = output_of("forked", spec).await;
+    assert!(
+        out.contains("umask=027") && out.contains("nofile=321"),
+        "{out}"
+    );
+    assert!(out.contains("sid_is_pid=true"), "own session: {out}");
+}

@@ -4,33 +4,7 @@
 mod common;
 
 use common::*;
-use tend::{ChildSpec, Restart, Supervisor};
-use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
-
-/// Runs `spec` to completion and returns what it printed.
-async fn output_of(name: &str, spec: ProcessSpec) -> String {
-    let file = temp_dir(name).join("out");
-    let sink = LogSink::from_spec(&LogSpec {
-        file: Some(file.clone()),
-        ..LogSpec::default()
-    })
-    .unwrap();
-    let sup = Supervisor::builder("t").start().await.unwrap();
-    let mut events = sup.subscribe();
-    sup.start_child(ChildSpec::process_with_sink("p", spec, sink).restart(Restart::Temporary))
-        .await
-        .unwrap();
-    tokio::time::timeout(DEADLINE, async {
-        while !matches!(
-            events.recv().await.unwrap().kind,
-            tend::EventKind::ChildExited { .. }
-        ) {}
-    })
-    .await
-    .unwrap();
-    sup.shutdown().await;
-    std::fs::read_to_string(file).unwrap()
-}
+use tend_process::ProcessSpec;
 
 #[tokio::test]
 async fn environment_is_inherited_set_removed_or_cleared() {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tend::{ChildSpec, Restart, Supervisor};
-use tend_process::{ProcessExt, ProcessSpec};
+use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
 
 /// Generous: CI machines are slow and busy.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -126,4 +126,29 @@ pub async fn exit_of(spec: ProcessSpec) -> tend::Exit {
     .expect("the process ends");
     sup.shutdown().await;
     exit
+}
+
+/// Runs `spec` to completion and returns what it printed.
+pub async fn output_of(name: &str, spec: ProcessSpec) -> String {
+    let file = temp_dir(name).join("out");
+    let sink = LogSink::from_spec(&LogSpec {
+        file: Some(file.clone()),
+        ..LogSpec::default()
+    })
+    .unwrap();
+    let sup = Supervisor::builder("t").start().await.unwrap();
+    let mut events = sup.subscribe();
+    sup.start_child(ChildSpec::process_with_sink("p", spec, sink).restart(Restart::Temporary))
+        .await
+        .unwrap();
+    tokio::time::timeout(DEADLINE, async {
+        while !matches!(
+            events.recv().await.unwrap().kind,
+            tend::EventKind::ChildExited { .. }
+        ) {}
+    })
+    .await
+    .unwrap();
+    sup.shutdown().await;
+    std::fs::read_to_string(file).unwrap()
 }
