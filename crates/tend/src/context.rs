@@ -1,5 +1,6 @@
 //! What a running incarnation knows about itself and how it talks back.
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -7,9 +8,11 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::supervisor::{Internal, Links};
-use crate::SupervisorHandle;
-use crate::{ChildId, EventKind, Usage};
+use crate::event::EventKind;
+use crate::exit::Exit;
+use crate::id::ChildId;
+use crate::status::Usage;
+use crate::tree::{Message, TreeLinks};
 
 /// Handed to each incarnation of a child: who it is, whether it is being
 /// asked to stop, and a way to say it is ready. Cheap to clone.
@@ -52,9 +55,12 @@ struct ContextInner {
     ready: AtomicBool,
     /// 0 means "no OS process".
     pid: AtomicU32,
-    inbox: mpsc::UnboundedSender<Internal>,
-    links: Arc<Links>,
-    nested: OnceLock<SupervisorHandle>,
+    inbox: mpsc::UnboundedSender<Message>,
+    links: Arc<TreeLinks>,
+    /// One value the incarnation publishes for its supervisor (a nested
+    /// supervisor's handle), typed by the caller and erased here so that
+    /// this module need not know supervisors.
+    attachment: OnceLock<Box<dyn Any + Send + Sync>>,
     usage: OnceLock<UsageProbe>,
 }
 
@@ -66,8 +72,8 @@ impl Context {
         id: ChildId,
         generation: u64,
         seq: u64,
-        inbox: mpsc::UnboundedSender<Internal>,
-        links: Arc<Links>,
+        inbox: mpsc::UnboundedSender<Message>,
+        links: Arc<TreeLinks>,
     ) -> Self {
         Context {
             inner: Arc::new(ContextInner {
@@ -81,7 +87,7 @@ impl Context {
                 pid: AtomicU32::new(0),
                 inbox,
                 links,
-                nested: OnceLock::new(),
+                attachment: OnceLock::new(),
                 usage: OnceLock::new(),
             }),
         }
@@ -146,7 +152,7 @@ impl Context {
     pub fn ready(&self) {
         if !self.inner.ready.swap(true, Ordering::AcqRel) {
             // The supervisor may be gone already; then nobody is waiting.
-            let _ = self.inner.inbox.send(Internal::Ready {
+            let _ = self.inner.inbox.send(Message::Ready {
                 seq: self.inner.seq,
                 generation: self.inner.generation,
             });
@@ -228,25 +234,27 @@ impl Context {
 
     /// Tells the supervisor this incarnation ended. It may be gone (runtime
     /// shutting down): then nobody is left to tell.
-    pub(crate) fn report_exit(&self, exit: crate::Exit) {
-        let _ = self.inner.inbox.send(Internal::Exited {
+    pub(crate) fn report_exit(&self, exit: Exit) {
+        let _ = self.inner.inbox.send(Message::Exited {
             seq: self.inner.seq,
             generation: self.inner.generation,
             exit,
         });
     }
 
-    pub(crate) fn links(&self) -> &Arc<Links> {
+    pub(crate) fn links(&self) -> &Arc<TreeLinks> {
         &self.inner.links
     }
 
-    /// Where a nested supervisor publishes its handle for its parent.
-    pub(crate) fn set_nested(&self, handle: SupervisorHandle) {
-        let _ = self.inner.nested.set(handle);
+    /// Publishes a value for the supervisor (only the first is kept): a
+    /// nested supervisor's handle, for its parent.
+    pub(crate) fn attach<T: Any + Send + Sync>(&self, value: T) {
+        let _ = self.inner.attachment.set(Box::new(value));
     }
 
-    pub(crate) fn nested(&self) -> Option<&SupervisorHandle> {
-        self.inner.nested.get()
+    /// The value published with [`attach`](Self::attach), if it is a `T`.
+    pub(crate) fn attached<T: Any>(&self) -> Option<&T> {
+        self.inner.attachment.get()?.downcast_ref()
     }
 }
 

@@ -2,7 +2,8 @@
 
 use tend_spec::SpecError;
 
-use crate::{ChildId, Exit};
+use crate::exit::Exit;
+use crate::id::ChildId;
 
 /// A child spec that breaks a rule, with the child it belongs to.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

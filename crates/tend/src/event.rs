@@ -13,7 +13,8 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::{ChildId, Exit};
+use crate::exit::Exit;
+use crate::id::ChildId;
 
 /// A lifecycle fact, stamped with the supervisor it happened in and when.
 ///

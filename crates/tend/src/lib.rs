@@ -49,26 +49,34 @@
 //! repository's `ARCHITECTURE.md`, `docs/lifecycle.md` and
 //! `docs/supervision-principles.md`.
 
+// Modules from the bottom up: each uses only those above it in this list.
 mod child;
 mod context;
 mod error;
 mod event;
 mod exit;
-pub mod metrics;
+mod id;
+mod metrics;
 pub mod policy;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 #[cfg(feature = "signal")]
 mod signal;
+mod state;
 mod status;
 mod supervisor;
+mod tree;
 
-pub use child::{ChildId, ChildKind, ChildSpec, ChildState};
+pub use child::{ChildSpec, Nested};
 pub use context::Context;
 pub use error::{ChildSpecError, ControlError, StartError};
 pub use event::{Event, EventKind};
 pub use exit::{Exit, ExitClass, IntoExit};
+pub use id::ChildId;
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "signal")]
 pub use signal::{run_until_signal, ShutdownSignals};
+pub use state::{ChildKind, ChildState};
 pub use status::{
     ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, StopOutcome, StopReport, Usage,
 };

@@ -5,7 +5,8 @@ use std::io;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use crate::{Exit, SupervisorHandle};
+use crate::exit::Exit;
+use crate::supervisor::SupervisorHandle;
 
 /// SIGINT and SIGTERM handlers, installed when this is created, that turn
 /// the first signal into a graceful shutdown of a tree and the second into a

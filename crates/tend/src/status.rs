@@ -6,7 +6,9 @@ use std::time::Duration;
 use tend_spec::Restart;
 use tokio::time::Instant;
 
-use crate::{ChildId, ChildKind, ChildState, Exit};
+use crate::exit::Exit;
+use crate::id::ChildId;
+use crate::state::{ChildKind, ChildState};
 
 /// One ended incarnation: how and when.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use prometheus_client::registry::Registry;
-use tend::metrics::prometheus::SupervisorCollector;
+use tend::prometheus::SupervisorCollector;
 use tend::{ChildSpec, Intensity, Supervisor};
 
 #[tokio::test(start_paused = true)]

@@ -1,10 +1,9 @@
-//! What a child is: its identity, its spec (how to start it and what to do
-//! when it ends) and the state machine of its life.
+//! What a child is: its spec (how to start it and what to do when it ends),
+//! the state machine of its life, and the task each incarnation runs on.
 
-mod id;
 pub(crate) mod lifecycle;
 mod spec;
+pub(crate) mod task;
 
-pub use id::ChildId;
-pub use lifecycle::ChildState;
-pub use spec::{ChildKind, ChildSpec};
+pub(crate) use spec::Launch;
+pub use spec::{ChildSpec, Nested};

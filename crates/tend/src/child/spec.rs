@@ -1,3 +1,6 @@
+//! How to start a child and what to do when it ends: [`ChildSpec`], and
+//! [`Nested`], the seam through which a supervisor runs as a child.
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -5,22 +8,39 @@ use std::time::Duration;
 use tend_spec::{Backoff, Restart, RestartBudget, Shutdown};
 use tokio::task::AbortHandle;
 
-use super::ChildId;
-use crate::supervisor::incarnation::{self, ExitGuard};
-use crate::supervisor::SupervisorBuilder;
-use crate::{Context, IntoExit};
+use super::task::{self, ExitGuard};
+use crate::context::Context;
+use crate::exit::IntoExit;
+use crate::id::ChildId;
+use crate::state::ChildKind;
 
 /// Starts one incarnation: calls the user's factory with the context and
 /// spawns the resulting future, typed, so no per-incarnation boxing is needed.
 pub(crate) type Launch = Arc<dyn Fn(Context, ExitGuard) -> AbortHandle + Send + Sync>;
 
-/// Whether a child is a worker or a nested supervisor (OTP's `child_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChildKind {
-    /// A task (or, with a backend, a process).
-    Worker,
-    /// A nested supervisor.
-    Supervisor,
+/// A supervisor ready to run as the child of another, made from a
+/// [`SupervisorBuilder`](crate::SupervisorBuilder) (`builder.into()`) for
+/// [`ChildSpec::supervisor`]. A seam: this module runs a nested supervisor
+/// without knowing what one is.
+#[derive(Clone)]
+pub struct Nested {
+    id: ChildId,
+    launch: Launch,
+}
+
+impl Nested {
+    /// A nested child named `id` whose incarnations `launch` spawns.
+    pub(crate) fn new(id: ChildId, launch: Launch) -> Self {
+        Nested { id, launch }
+    }
+}
+
+impl std::fmt::Debug for Nested {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nested")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How to start a child and what to do when it ends (OTP's child spec).
@@ -76,21 +96,20 @@ impl ChildSpec {
         Fut::Output: IntoExit,
     {
         let launch: Launch =
-            Arc::new(move |ctx: Context, guard: ExitGuard| incarnation::spawn(f(ctx), guard));
+            Arc::new(move |ctx: Context, guard: ExitGuard| task::spawn(f(ctx), guard));
         ChildSpec::from_launch(id.into(), ChildKind::Worker, launch)
     }
 
-    /// A nested supervisor: its whole subtree is one child of this one.
+    /// A nested supervisor, from its
+    /// [`SupervisorBuilder`](crate::SupervisorBuilder): its whole subtree is
+    /// one child of this one.
     ///
     /// Its id is the builder's name. It counts as started once all its own
     /// children have started; it stops its subtree (in reverse start order)
     /// when asked to stop; when it gives up it exits with a shutdown-class
     /// exit, which this supervisor treats by the nested one's restart type.
-    pub fn supervisor(builder: SupervisorBuilder) -> Self {
-        let id = ChildId::from(builder.name());
-        let launch: Launch = Arc::new(move |ctx: Context, guard: ExitGuard| {
-            incarnation::spawn(builder.clone().run_nested(ctx), guard)
-        });
+    pub fn supervisor(nested: impl Into<Nested>) -> Self {
+        let Nested { id, launch } = nested.into();
         let mut spec = ChildSpec::from_launch(id, ChildKind::Supervisor, launch);
         spec.shutdown = Shutdown::SUPERVISOR_DEFAULT;
         spec

@@ -1,3 +1,6 @@
+//! Describing a supervisor ([`SupervisorBuilder`]), starting it, and checking
+//! child specs the way it will ([`check_childspecs`]).
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -7,10 +10,16 @@ use tend_spec::{
 };
 use tokio::sync::{broadcast, oneshot};
 
+use super::handle::SupervisorHandle;
 use super::server::{Server, Settings};
-use super::{Links, SupervisorHandle};
-use crate::event::EventBus;
-use crate::{ChildSpec, ChildSpecError, Context, Event, Exit, StartError};
+use crate::child::task::{self, ExitGuard};
+use crate::child::{ChildSpec, Launch, Nested};
+use crate::context::Context;
+use crate::error::{ChildSpecError, StartError};
+use crate::event::{Event, EventBus};
+use crate::exit::Exit;
+use crate::id::ChildId;
+use crate::tree::TreeLinks;
 
 /// Entry point: `Supervisor::builder(name)`.
 ///
@@ -213,7 +222,7 @@ impl SupervisorBuilder {
             .bus
             .clone()
             .unwrap_or_else(|| EventBus::new(self.event_capacity));
-        let links = Arc::new(Links::root(&self.name, bus));
+        let links = Arc::new(TreeLinks::root(&self.name, bus));
         let (settings, children) = self.into_parts();
         let (server, handle) = Server::new(settings, links, None);
         let (started_tx, started_rx) = oneshot::channel();
@@ -236,11 +245,11 @@ impl SupervisorBuilder {
     }
 
     /// Runs this supervisor as the incarnation of a child of another one.
-    pub(crate) async fn run_nested(self, ctx: Context) -> Exit {
+    async fn run_nested(self, ctx: Context) -> Exit {
         if let Err(error) = self.validate() {
             return Exit::failed(error);
         }
-        let links = Arc::new(Links::nested(ctx.links(), &self.name));
+        let links = Arc::new(TreeLinks::nested(ctx.links(), &self.name));
         let (settings, children) = self.into_parts();
         let (mut server, handle) = Server::new(settings, links, Some(ctx.cancellation_token()));
         if let Err(error) = server.init(children).await {
@@ -248,7 +257,7 @@ impl SupervisorBuilder {
             server.finish(exit.clone());
             return exit;
         }
-        ctx.set_nested(handle);
+        ctx.attach(handle);
         ctx.ready();
         server.run().await
     }
@@ -285,6 +294,18 @@ impl SupervisorBuilder {
             history: self.history,
         };
         (settings, self.children)
+    }
+}
+
+impl From<SupervisorBuilder> for Nested {
+    /// The builder as a child of another supervisor: each incarnation starts
+    /// it afresh (see [`ChildSpec::supervisor`]).
+    fn from(builder: SupervisorBuilder) -> Self {
+        let id = ChildId::from(builder.name());
+        let launch: Launch = Arc::new(move |ctx: Context, guard: ExitGuard| {
+            task::spawn(builder.clone().run_nested(ctx), guard)
+        });
+        Nested::new(id, launch)
     }
 }
 

@@ -13,10 +13,13 @@ use tokio::time::Instant;
 use tokio_util::time::delay_queue;
 
 use crate::child::lifecycle::{self, LifeEvent};
+use crate::child::ChildSpec;
+use crate::context::Context;
+use crate::error::ControlError;
+use crate::id::ChildId;
 use crate::policy::{BackoffState, RestartWindow};
-use crate::{
-    ChildExit, ChildId, ChildInfo, ChildSpec, ChildState, Context, ControlError, ExitRecord,
-};
+use crate::state::ChildState;
+use crate::status::{ChildExit, ChildInfo, ExitRecord};
 
 /// A running incarnation.
 pub(crate) struct Incarnation {
@@ -127,15 +130,15 @@ impl ChildRecord {
     }
 }
 
-/// The children of one supervisor.
+/// The children of one supervisor, in start order.
 #[derive(Default)]
-pub(crate) struct Children {
+pub(crate) struct ChildTable {
     by_seq: BTreeMap<u64, ChildRecord>,
     by_id: HashMap<ChildId, u64>,
     next_seq: u64,
 }
 
-impl Children {
+impl ChildTable {
     /// Adds a spec at the end of the start order.
     pub(crate) fn insert(&mut self, spec: ChildSpec, now: Instant) -> u64 {
         let seq = self.next_seq;
@@ -182,7 +185,7 @@ impl Children {
     }
 }
 
-impl Drop for Children {
+impl Drop for ChildTable {
     /// A supervisor dropped without stopping its children (its own task was
     /// aborted) must not leave them running unsupervised.
     fn drop(&mut self) {

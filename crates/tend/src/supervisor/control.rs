@@ -3,14 +3,16 @@
 //! monitors, nested handles and shutdown. Each answers as OTP's supervisor
 //! does in the same situation.
 
-use tokio::time::Instant;
-
 use super::builder::check_childspec;
-use super::handle::Command;
+use super::handle::{Command, SupervisorHandle};
 use super::server::Server;
-use crate::{
-    ChildCounts, ChildId, ChildKind, ChildSpec, ChildState, ControlError, EventKind, Exit, Restart,
-};
+use crate::child::ChildSpec;
+use crate::error::ControlError;
+use crate::event::EventKind;
+use crate::exit::Exit;
+use crate::id::ChildId;
+use crate::state::{ChildKind, ChildState};
+use crate::status::ChildCounts;
 
 impl Server {
     /// Carries out one command; `Some(exit)` when the supervisor ends.
@@ -29,17 +31,17 @@ impl Server {
                 let _ = reply.send(self.delete(&id));
             }
             Command::WhichChildren(reply) => {
-                let _ = reply.send(self.children.records().map(|c| c.info()).collect());
+                let _ = reply.send(self.children.table.records().map(|c| c.info()).collect());
             }
             Command::CountChildren(reply) => {
                 let _ = reply.send(self.count());
             }
             Command::Monitor(id, reply) => {
-                let Some(seq) = self.children.seq_of(id.as_str()) else {
+                let Some(seq) = self.children.table.seq_of(id.as_str()) else {
                     let _ = reply.send(Err(ControlError::NotFound(id)));
                     return None;
                 };
-                let child = self.children.get_mut(seq).expect("indexed child");
+                let child = self.children.table.get_mut(seq).expect("indexed child");
                 if child.is_alive() {
                     child.monitors.push(reply);
                 } else {
@@ -50,7 +52,7 @@ impl Server {
                 let _ = reply.send(self.nested(id));
             }
             Command::Shutdown(reply) => {
-                let report = self.stop_all(Exit::requested()).await;
+                let report = self.children.stop_all(Exit::requested()).await;
                 let exit = report.exit.clone();
                 let _ = reply.send(report);
                 return Some(exit);
@@ -61,14 +63,15 @@ impl Server {
 
     fn find(&self, id: &ChildId) -> Result<u64, ControlError> {
         self.children
+            .table
             .seq_of(id.as_str())
             .ok_or_else(|| ControlError::NotFound(id.clone()))
     }
 
     async fn add_child(&mut self, spec: ChildSpec) -> Result<(), ControlError> {
         check_childspec(&spec, self.settings.auto_shutdown).map_err(ControlError::InvalidSpec)?;
-        if let Some(seq) = self.children.seq_of(spec.id.as_str()) {
-            let child = self.children.get(seq).expect("indexed child");
+        if let Some(seq) = self.children.table.seq_of(spec.id.as_str()) {
+            let child = self.children.table.get(seq).expect("indexed child");
             return Err(if child.state().is_active() {
                 ControlError::AlreadyStarted(spec.id)
             } else {
@@ -76,18 +79,18 @@ impl Server {
             });
         }
         if let Some(max) = self.settings.max_children {
-            if self.children.len() >= max {
+            if self.children.table.len() >= max {
                 return Err(ControlError::MaxChildren { max });
             }
         }
         let id = spec.id.clone();
-        let seq = self.children.insert(spec, Instant::now());
+        let seq = self.children.add(spec);
         self.emit(|| EventKind::ChildAdded { id: id.clone() });
-        match self.start_incarnation(seq).await {
+        match self.children.start(seq).await {
             Ok(()) => Ok(()),
             Err(exit) => {
                 // As OTP: a child that fails to start is not kept.
-                self.remove_child(seq);
+                self.children.remove(seq);
                 Err(ControlError::StartFailed { id, exit })
             }
         }
@@ -95,27 +98,17 @@ impl Server {
 
     async fn terminate(&mut self, id: &ChildId) -> Result<(), ControlError> {
         let seq = self.find(id)?;
-        let state = self.children.get(seq).expect("indexed child").state();
-        if state.is_active() {
-            self.stop_child(seq).await;
-        } else if state.is_restarting() {
-            self.cancel_delay(seq);
-        }
+        self.children.halt(seq).await;
         let terminated = id.clone();
         self.emit(|| EventKind::ChildTerminated { id: terminated });
-        if self
-            .children
-            .get(seq)
-            .is_some_and(|c| c.spec.restart == Restart::Temporary)
-        {
-            self.remove_child(seq);
-        }
+        self.children.drop_if_temporary(seq);
         Ok(())
     }
 
     async fn restart_by_operator(&mut self, id: &ChildId) -> Result<(), ControlError> {
         let seq = self.find_not_running(id)?;
-        self.start_incarnation(seq)
+        self.children
+            .start(seq)
             .await
             .map_err(|exit| ControlError::StartFailed {
                 id: id.clone(),
@@ -125,7 +118,7 @@ impl Server {
 
     fn delete(&mut self, id: &ChildId) -> Result<(), ControlError> {
         let seq = self.find_not_running(id)?;
-        self.remove_child(seq);
+        self.children.remove(seq);
         Ok(())
     }
 
@@ -133,7 +126,7 @@ impl Server {
     /// `undefined`); otherwise OTP's `running` or `restarting` answer.
     fn find_not_running(&self, id: &ChildId) -> Result<u64, ControlError> {
         let seq = self.find(id)?;
-        let state = self.children.get(seq).expect("indexed child").state();
+        let state = self.children.table.get(seq).expect("indexed child").state();
         if state.is_active() {
             return Err(ControlError::Running(id.clone()));
         }
@@ -145,7 +138,7 @@ impl Server {
 
     fn count(&self) -> ChildCounts {
         let mut counts = ChildCounts::default();
-        for child in self.children.records() {
+        for child in self.children.table.records() {
             counts.specs += 1;
             if child.state().is_active() {
                 counts.active += 1;
@@ -158,16 +151,16 @@ impl Server {
         counts
     }
 
-    fn nested(&self, id: ChildId) -> Result<super::SupervisorHandle, ControlError> {
+    fn nested(&self, id: ChildId) -> Result<SupervisorHandle, ControlError> {
         let seq = self.find(&id)?;
-        let child = self.children.get(seq).expect("indexed child");
+        let child = self.children.table.get(seq).expect("indexed child");
         if child.spec.kind != ChildKind::Supervisor || child.state() != ChildState::Running {
             return Err(ControlError::NotASupervisor(id));
         }
         child
             .running
             .as_ref()
-            .and_then(|r| r.ctx.nested().cloned())
+            .and_then(|r| r.ctx.attached::<SupervisorHandle>().cloned())
             .ok_or(ControlError::NotASupervisor(id))
     }
 }

@@ -1,15 +1,20 @@
+//! The public handle of a running supervisor, the commands it sends to the
+//! server, and what handles read without asking it ([`Shared`]).
+
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::children::MonitorReply;
-use super::Links;
-use crate::metrics::Counters;
-use crate::{
-    ChildCounts, ChildExit, ChildId, ChildInfo, ChildSpec, ControlError, Event, Exit,
-    MetricsSnapshot, StopReport,
-};
+use crate::child::ChildSpec;
+use crate::error::ControlError;
+use crate::event::Event;
+use crate::exit::Exit;
+use crate::id::ChildId;
+use crate::metrics::{Counters, MetricsSnapshot};
+use crate::status::{ChildCounts, ChildExit, ChildInfo, StopReport};
+use crate::tree::TreeLinks;
 
 /// A request to the supervisor's server task.
 pub(crate) enum Command {
@@ -29,7 +34,7 @@ pub(crate) enum Command {
 
 /// What handles read without asking the server.
 pub(crate) struct Shared {
-    pub(crate) links: Arc<Links>,
+    pub(crate) links: Arc<TreeLinks>,
     pub(crate) counters: Counters,
     pub(crate) exit: watch::Sender<Option<Exit>>,
 }

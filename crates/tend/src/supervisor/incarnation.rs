@@ -1,69 +1,366 @@
-//! Running one incarnation of a child on its own tokio task.
+//! The one home of an incarnation's start, stop, wait and record, on the
+//! supervisor's side (the task side is `child/task.rs`).
 //!
-//! The task reports its end through an [`ExitGuard`]: a value owned by the
-//! task whose `Drop` sends the exit to the supervisor's inbox. Every way a
-//! task can end passes through that drop: returning, panicking (caught here),
-//! and being aborted (the future is dropped), so the supervisor learns of
-//! every end with one mechanism and no join handle to poll.
+//! [`Incarnations`] owns the children's table, the mailbox their
+//! incarnations report to and the timers of pending restarts. Everything
+//! that happens to one incarnation goes through it: spawn and await
+//! readiness, stop by the shutdown spec, kill, record the end. The policy
+//! that decides *when* (restart types, strategies, intensity) lives above,
+//! in `restart.rs` and `control.rs`, and calls down into this.
+//!
+//! Stopping one child is a small protocol (OTP's `shutdown/2`, s6's
+//! `up_d` → `uptimeout`):
+//!
+//! 1. `BrutalKill`: abort the task at once.
+//!    `Timeout(d)` / `Infinity`: cancel the incarnation's context and wait
+//!    for its exit, up to `d` (or forever), or until the tree is hurried.
+//! 2. Past the deadline: abort the task.
+//! 3. Wait for the exit the aborted task reports, and record it.
+//!
+//! An exit that arrives after the request is recorded as a shutdown-class
+//! exit (its reason kept): the incarnation ended because it was asked to.
+//! Aborting a task that never yields (a blocking loop) cannot complete; such a
+//! child delays its supervisor's shutdown, as an unkillable process would.
 
-use std::any::Any;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
 
-use futures_util::FutureExt;
-use tokio::task::AbortHandle;
+use tend_spec::{Restart, Shutdown};
+use tokio::time::Instant;
+use tokio_util::time::DelayQueue;
 
-use crate::{Context, Exit, IntoExit};
+use super::children::{ChildTable, Incarnation};
+use super::handle::Shared;
+use super::mailbox::{Hurry, Mailbox, Waited, Want};
+use crate::child::lifecycle::LifeEvent;
+use crate::child::task::{panicked, ExitGuard};
+use crate::child::ChildSpec;
+use crate::context::Context;
+use crate::event::EventKind;
+use crate::exit::Exit;
+use crate::status::{ChildExit, ChildStop, ExitRecord, StopOutcome, StopReport};
 
-/// Sends the incarnation's exit to its supervisor when dropped.
-pub(crate) struct ExitGuard {
-    ctx: Context,
-    exit: Option<Exit>,
+/// A supervisor's children and their incarnations.
+pub(crate) struct Incarnations {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) table: ChildTable,
+    pub(crate) mailbox: Mailbox,
+    /// Pending restart delays, keyed by child sequence number.
+    pub(crate) timers: DelayQueue<u64>,
+    /// How many past exits each child keeps.
+    history: usize,
 }
 
-impl ExitGuard {
-    pub(crate) fn new(ctx: Context) -> Self {
-        ExitGuard { ctx, exit: None }
+impl Incarnations {
+    pub(crate) fn new(shared: Arc<Shared>, history: usize) -> Self {
+        Incarnations {
+            shared,
+            table: ChildTable::default(),
+            mailbox: Mailbox::new(),
+            timers: DelayQueue::new(),
+            history,
+        }
     }
 
-    /// Reports `exit` (by dropping the guard).
-    fn finish(mut self, exit: Exit) {
-        self.exit = Some(exit);
+    /// Emits an event from this supervisor.
+    pub(crate) fn emit(&self, kind: impl FnOnce() -> EventKind) {
+        let links = &self.shared.links;
+        links.bus.emit(&links.path, kind);
     }
-}
 
-impl Drop for ExitGuard {
-    fn drop(&mut self) {
-        // No exit recorded means the future was dropped before finishing:
-        // the task was aborted.
-        let exit = self.exit.take().unwrap_or_else(Exit::killed);
-        self.ctx.report_exit(exit);
+    /// Adds a spec at the end of the start order.
+    pub(crate) fn add(&mut self, spec: ChildSpec) -> u64 {
+        self.table.insert(spec, Instant::now())
     }
-}
 
-/// Spawns `future` as an incarnation; a panic inside it becomes an abnormal
-/// exit.
-pub(crate) fn spawn<F>(future: F, guard: ExitGuard) -> AbortHandle
-where
-    F: Future + Send + 'static,
-    F::Output: IntoExit,
-{
-    tokio::spawn(async move {
-        let exit = match AssertUnwindSafe(future).catch_unwind().await {
-            Ok(output) => output.into_exit(),
-            Err(panic) => panicked(panic.as_ref()),
+    /// Removes a child's spec (it must have nothing running).
+    pub(crate) fn remove(&mut self, seq: u64) {
+        if let Some(child) = self.table.remove(seq) {
+            let id = child.id().clone();
+            self.emit(|| EventKind::ChildRemoved { id });
+        }
+    }
+
+    /// Removes the spec if the child is temporary (OTP's `del_child` of a
+    /// temporary child that ended or was stopped); tells whether it did.
+    pub(crate) fn drop_if_temporary(&mut self, seq: u64) -> bool {
+        let temporary = self
+            .table
+            .get(seq)
+            .is_some_and(|c| c.spec.restart == Restart::Temporary);
+        if temporary {
+            self.remove(seq);
+        }
+        temporary
+    }
+
+    /// Spawns a new incarnation of `seq` and, if its spec asks, waits for it
+    /// to be ready. On failure the child is left with nothing running and the
+    /// reason is returned.
+    pub(crate) async fn start(&mut self, seq: u64) -> Result<(), Exit> {
+        let inbox = self.mailbox.sender().clone();
+        let links = self.shared.links.clone();
+        let child = self.table.get_mut(seq).expect("start of a known child");
+        child.generation += 1;
+        let generation = child.generation;
+        child.apply(LifeEvent::Spawn);
+        let ctx = Context::new(child.spec.id.clone(), generation, seq, inbox, links);
+        let guard = ExitGuard::new(ctx.clone());
+        let launch = child.spec.launch.clone();
+        let spawned = std::panic::catch_unwind(AssertUnwindSafe(|| launch(ctx.clone(), guard)));
+        let abort = match spawned {
+            Ok(abort) => abort,
+            Err(panic) => {
+                // The factory panicked before any task existed.
+                let exit = panicked(panic.as_ref());
+                child.apply(LifeEvent::Exited);
+                return Err(self.start_failed(seq, generation, exit));
+            }
         };
-        guard.finish(exit);
-    })
-    .abort_handle()
-}
+        child.running = Some(Incarnation {
+            ctx,
+            abort,
+            since: Instant::now(),
+        });
+        let ready_wait = child.spec.ready_wait();
+        self.shared.counters.spawned();
 
-/// The abnormal exit for a panic, with its message when it has one.
-pub(crate) fn panicked(payload: &(dyn Any + Send)) -> Exit {
-    let message = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(non-string panic payload)");
-    Exit::failed(format_args!("panicked: {message}"))
+        if let Some(timeout) = ready_wait {
+            let deadline = timeout.map(|t| Instant::now() + t);
+            let waited = self
+                .mailbox
+                .wait_for(seq, generation, Want::ReadyOrExit, deadline, Hurry::Ignore)
+                .await;
+            match waited {
+                Waited::Ready => {
+                    let child = self.table.get_mut(seq).expect("known child");
+                    child.ready = true;
+                    let id = child.id().clone();
+                    self.emit(|| EventKind::ChildReady { id, generation });
+                }
+                Waited::Exited(exit) => {
+                    self.record_exit(seq, exit.clone(), Instant::now());
+                    return Err(self.start_failed(seq, generation, exit));
+                }
+                Waited::TimedOut => {
+                    self.kill(seq, generation).await;
+                    let timeout = timeout.unwrap_or_default();
+                    return Err(self.start_failed(
+                        seq,
+                        generation,
+                        Exit::failed(format_args!("not ready within {timeout:?}")),
+                    ));
+                }
+            }
+        }
+        let child = self.table.get_mut(seq).expect("known child");
+        child.apply(LifeEvent::Up);
+        let id = child.id().clone();
+        let pid = child.running.as_ref().and_then(|r| r.ctx.pid());
+        self.emit(|| EventKind::ChildStarted {
+            id,
+            generation,
+            pid,
+        });
+        Ok(())
+    }
+
+    fn start_failed(&self, seq: u64, generation: u64, exit: Exit) -> Exit {
+        self.shared.counters.start_failed();
+        if let Some(child) = self.table.get(seq) {
+            let id = child.id().clone();
+            let reported = exit.clone();
+            self.emit(|| EventKind::ChildStartFailed {
+                id,
+                generation,
+                exit: reported,
+            });
+        }
+        exit
+    }
+
+    /// A running incarnation's readiness, reported by `ctx.ready()`.
+    pub(crate) fn on_ready(&mut self, seq: u64, generation: u64) {
+        let Some(child) = self.table.get_mut(seq) else {
+            return;
+        };
+        if !child.is_current(generation) || child.ready {
+            return;
+        }
+        child.ready = true;
+        let id = child.id().clone();
+        self.emit(|| EventKind::ChildReady { id, generation });
+    }
+
+    /// Stops the running incarnation of `seq` by its shutdown spec and
+    /// records its end.
+    pub(crate) async fn stop(&mut self, seq: u64) -> ChildStop {
+        let started = Instant::now();
+        let child = self.table.get_mut(seq).expect("stop of a known child");
+        let id = child.id().clone();
+        let Some(running) = child.running.as_ref() else {
+            return ChildStop {
+                id,
+                outcome: StopOutcome::NotRunning,
+                took: Duration::ZERO,
+            };
+        };
+        let generation = child.generation;
+        let deadline = match child.spec.shutdown {
+            Shutdown::BrutalKill => {
+                running.abort.abort();
+                None
+            }
+            Shutdown::Timeout(timeout) => {
+                running.ctx.cancel();
+                Some(Some(started + timeout))
+            }
+            Shutdown::Infinity => {
+                running.ctx.cancel();
+                Some(None)
+            }
+        };
+        child.apply(LifeEvent::Stop);
+
+        let outcome = match deadline {
+            None => {
+                self.kill(seq, generation).await;
+                StopOutcome::Killed
+            }
+            Some(deadline) => {
+                let hurry = self.shared.links.hurry.clone();
+                let waited = self
+                    .mailbox
+                    .wait_for(
+                        seq,
+                        generation,
+                        Want::Exit,
+                        deadline,
+                        Hurry::CutShort(&hurry),
+                    )
+                    .await;
+                match waited {
+                    Waited::Exited(exit) => {
+                        self.record_exit(seq, exit.clone().into_shutdown(), Instant::now());
+                        StopOutcome::Stopped(exit)
+                    }
+                    Waited::Ready | Waited::TimedOut => {
+                        self.kill(seq, generation).await;
+                        StopOutcome::Killed
+                    }
+                }
+            }
+        };
+        ChildStop {
+            id,
+            outcome,
+            took: started.elapsed(),
+        }
+    }
+
+    /// Aborts the running incarnation and records its end.
+    pub(crate) async fn kill(&mut self, seq: u64, generation: u64) -> Exit {
+        if let Some(running) = self.table.get(seq).and_then(|c| c.running.as_ref()) {
+            running.abort.abort();
+        }
+        let waited = self
+            .mailbox
+            .wait_for(seq, generation, Want::Exit, None, Hurry::Ignore)
+            .await;
+        let exit = match waited {
+            Waited::Exited(exit) => exit,
+            Waited::Ready | Waited::TimedOut => Exit::killed(),
+        };
+        self.record_exit(seq, exit.clone().into_shutdown(), Instant::now());
+        exit
+    }
+
+    /// Stops the child if it runs, or calls off its pending restart:
+    /// whatever it was doing, afterwards nothing runs and nothing is due.
+    pub(crate) async fn halt(&mut self, seq: u64) -> ChildStop {
+        let child = self.table.get(seq).expect("halt of a known child");
+        let state = child.state();
+        if state.is_active() {
+            return self.stop(seq).await;
+        }
+        let id = child.id().clone();
+        if state.is_restarting() {
+            self.cancel_delay(seq);
+        }
+        ChildStop {
+            id,
+            outcome: StopOutcome::NotRunning,
+            took: Duration::ZERO,
+        }
+    }
+
+    /// Calls off a pending restart (and its timer, if it has one).
+    pub(crate) fn cancel_delay(&mut self, seq: u64) {
+        let Some(child) = self.table.get_mut(seq) else {
+            return;
+        };
+        if let Some(key) = child.timer.take() {
+            self.timers.remove(&key);
+        }
+        child.apply(LifeEvent::Cancel);
+    }
+
+    /// Stops every child in reverse start order, calls off pending restarts,
+    /// and returns the report with `exit` as the supervisor's exit.
+    pub(crate) async fn stop_all(&mut self, exit: Exit) -> StopReport {
+        let mut report = Vec::with_capacity(self.table.len());
+        for seq in self.table.all().into_iter().rev() {
+            if self.table.get(seq).is_some() {
+                report.push(self.halt(seq).await);
+            }
+        }
+        self.timers.clear();
+        StopReport {
+            children: report,
+            exit,
+        }
+    }
+
+    /// Records the end of the running incarnation of `seq`: history, last
+    /// exit, counters, monitors, event. Returns how long it ran.
+    pub(crate) fn record_exit(&mut self, seq: u64, exit: Exit, now: Instant) -> Duration {
+        let history = self.history;
+        let child = self
+            .table
+            .get_mut(seq)
+            .expect("record_exit of a known child");
+        let Some(incarnation) = child.running.take() else {
+            return Duration::ZERO;
+        };
+        let ran_for = now.saturating_duration_since(incarnation.since);
+        let generation = child.generation;
+        child.ready = false;
+        child.apply(LifeEvent::Exited);
+        child.record_exit(
+            ExitRecord {
+                generation,
+                exit: exit.clone(),
+                at: now,
+            },
+            history,
+        );
+        for monitor in child.monitors.drain(..) {
+            let _ = monitor.send(Ok(ChildExit {
+                id: child.spec.id.clone(),
+                generation,
+                exit: exit.clone(),
+                at: now,
+            }));
+        }
+        let id = child.id().clone();
+        self.shared.counters.exited(exit.class());
+        self.emit(|| EventKind::ChildExited {
+            id,
+            generation,
+            exit,
+            ran_for,
+        });
+        ran_for
+    }
 }

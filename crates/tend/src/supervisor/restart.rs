@@ -1,5 +1,6 @@
-//! What happens after a child's exit calls for a restart: the child's own
-//! budget, its backoff, the supervisor's intensity, then the strategy.
+//! What follows an incarnation's own exit: the restart type, then, for a
+//! restart, the child's own budget, its backoff, the supervisor's intensity
+//! and the strategy.
 //!
 //! The strategy runs in two phases, as OTP's `restart/3`: *stop* the siblings
 //! it concerns (reverse start order; temporary ones are dropped), then *start*
@@ -11,15 +12,65 @@
 
 use std::time::Duration;
 
-use tend_spec::{OnExhausted, Restart, Strategy};
+use tend_spec::{AutoShutdown, OnExhausted, Strategy};
 use tokio::time::Instant;
 
 use super::server::Server;
-use super::Internal;
 use crate::child::lifecycle::LifeEvent;
-use crate::{ChildState, EventKind, Exit};
+use crate::event::EventKind;
+use crate::exit::Exit;
+use crate::state::ChildState;
+use crate::tree::Message;
 
 impl Server {
+    /// An incarnation ended on its own: record it and apply the restart type.
+    pub(crate) async fn on_exit(&mut self, seq: u64, generation: u64, exit: Exit) -> Option<Exit> {
+        let current = self
+            .children
+            .table
+            .get(seq)
+            .is_some_and(|c| c.is_current(generation));
+        if !current {
+            return None;
+        }
+        let class = exit.class();
+        let now = Instant::now();
+        let ran_for = self.children.record_exit(seq, exit, now);
+        let child = self.children.table.get(seq)?;
+        if child.spec.restart.restarts_after(class) {
+            return self.restart(seq, ran_for, now).await;
+        }
+        // Not restarted: a temporary spec goes, others are kept (OTP's
+        // `del_child`), then auto-shutdown is considered.
+        let significant = child.spec.significant;
+        let id = child.id().clone();
+        self.children.drop_if_temporary(seq);
+        if significant && self.auto_shutdown_due() {
+            self.emit(|| EventKind::AutoShutdown { trigger: id });
+            return Some(
+                self.children
+                    .stop_all(Exit::shutdown("auto_shutdown"))
+                    .await
+                    .exit,
+            );
+        }
+        None
+    }
+
+    /// OTP's `do_auto_shutdown`, once the significant child's spec was
+    /// updated.
+    fn auto_shutdown_due(&self) -> bool {
+        match self.settings.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => !self
+                .children
+                .table
+                .records()
+                .any(|c| c.spec.significant && c.is_alive()),
+        }
+    }
+
     /// A restart of `seq` is due (after an exit, or a retry). `ran_for` is
     /// how long the last incarnation ran, for backoff's reset.
     pub(crate) async fn restart(
@@ -28,7 +79,7 @@ impl Server {
         ran_for: Duration,
         now: Instant,
     ) -> Option<Exit> {
-        let child = self.children.get_mut(seq)?;
+        let child = self.children.table.get_mut(seq)?;
         let id = child.id().clone();
 
         // 1. The child's own budget, if it has one.
@@ -66,7 +117,7 @@ impl Server {
         }
 
         // 2. Its backoff.
-        let child = self.children.get_mut(seq)?;
+        let child = self.children.table.get_mut(seq)?;
         if let Some(backoff) = child.spec.backoff {
             delay = delay.max(child.backoff.next_delay(&backoff, ran_for, fastrand::f64()));
         }
@@ -81,14 +132,14 @@ impl Server {
 
         // 4. The strategy: stop the siblings concerned.
         self.stop_siblings(seq).await;
-        let child = self.children.get_mut(seq)?;
+        let child = self.children.table.get_mut(seq)?;
         child.apply(match (delay.is_zero(), crash_loop) {
             (true, _) => LifeEvent::Restart,
             (false, false) => LifeEvent::Delay,
             (false, true) => LifeEvent::CrashLoop,
         });
         if !delay.is_zero() {
-            child.timer = Some(self.timers.insert(seq, delay));
+            child.timer = Some(self.children.timers.insert(seq, delay));
         }
         self.emit(|| EventKind::ChildRestarting { id, delay });
         if delay.is_zero() {
@@ -99,7 +150,7 @@ impl Server {
 
     /// A backoff or crash-loop delay ran out.
     pub(crate) async fn on_delay_elapsed(&mut self, seq: u64) -> Option<Exit> {
-        let child = self.children.get_mut(seq)?;
+        let child = self.children.table.get_mut(seq)?;
         child.timer = None;
         child.apply(LifeEvent::DelayElapsed);
         self.start_group(seq).await;
@@ -111,8 +162,8 @@ impl Server {
     fn siblings(&self, seq: u64) -> Vec<u64> {
         let group = match self.settings.strategy {
             Strategy::OneForOne => return Vec::new(),
-            Strategy::OneForAll => self.children.all(),
-            Strategy::RestForOne => self.children.from(seq),
+            Strategy::OneForAll => self.children.table.all(),
+            Strategy::RestForOne => self.children.table.from(seq),
         };
         group.into_iter().filter(|&s| s != seq).collect()
     }
@@ -123,22 +174,17 @@ impl Server {
     /// failed or isolated sibling is left as it is.
     async fn stop_siblings(&mut self, seq: u64) {
         for sibling in self.siblings(seq).into_iter().rev() {
-            let Some(child) = self.children.get(sibling) else {
+            if self.children.table.get(sibling).is_none() {
                 continue;
-            };
-            let state = child.state();
-            if state.is_active() {
-                self.stop_child(sibling).await;
-            } else if matches!(state, ChildState::BackingOff | ChildState::CrashLoopBackOff) {
-                self.cancel_delay(sibling);
             }
-            let Some(child) = self.children.get_mut(sibling) else {
+            self.children.halt(sibling).await;
+            if self.children.drop_if_temporary(sibling) {
                 continue;
-            };
-            if child.spec.restart == Restart::Temporary {
-                self.remove_child(sibling);
-            } else if matches!(child.state(), ChildState::Stopped | ChildState::Restarting) {
-                child.apply(LifeEvent::Restart);
+            }
+            if let Some(child) = self.children.table.get_mut(sibling) {
+                if matches!(child.state(), ChildState::Stopped | ChildState::Restarting) {
+                    child.apply(LifeEvent::Restart);
+                }
             }
         }
     }
@@ -152,8 +198,8 @@ impl Server {
                 self.start_member(seq).await;
                 return;
             }
-            Strategy::OneForAll => self.children.all(),
-            Strategy::RestForOne => self.children.from(seq),
+            Strategy::OneForAll => self.children.table.all(),
+            Strategy::RestForOne => self.children.table.from(seq),
         };
         for member in group {
             if !self.start_member(member).await {
@@ -165,41 +211,35 @@ impl Server {
     /// Starts one member of a restart group if it is due; `false` when its
     /// start failed (a retry is queued) and the rest of the group must wait.
     async fn start_member(&mut self, member: u64) -> bool {
-        let Some(child) = self.children.get_mut(member) else {
+        let Some(child) = self.children.table.get_mut(member) else {
             return true;
         };
         if child.state() != ChildState::Restarting {
             return true;
         }
         child.restarts += 1;
-        self.counters().restarted();
-        if self.start_incarnation(member).await.is_err() {
+        self.children.shared.counters.restarted();
+        if self.children.start(member).await.is_err() {
             let child = self
                 .children
+                .table
                 .get_mut(member)
                 .expect("a failed start keeps its spec");
             child.apply(LifeEvent::Restart);
-            let _ = self.inbox_sender().send(Internal::TryAgain { seq: member });
+            let _ = self
+                .children
+                .mailbox
+                .sender()
+                .send(Message::TryAgain { seq: member });
             return false;
         }
         true
     }
 
-    /// Calls off a pending delayed restart.
-    pub(crate) fn cancel_delay(&mut self, seq: u64) {
-        let Some(child) = self.children.get_mut(seq) else {
-            return;
-        };
-        if let Some(key) = child.timer.take() {
-            self.timers.remove(&key);
-        }
-        child.apply(LifeEvent::Cancel);
-    }
-
     /// Intensity reached (or a budget escalated): stop everything and end.
     async fn give_up(&mut self, offender: u64, exit: Exit) -> Exit {
-        self.counters().gave_up();
-        if let Some(child) = self.children.get(offender) {
+        self.children.shared.counters.gave_up();
+        if let Some(child) = self.children.table.get(offender) {
             let offender = child.id().clone();
             let reported = exit.clone();
             self.emit(|| EventKind::GaveUp {
@@ -207,6 +247,6 @@ impl Server {
                 exit: reported,
             });
         }
-        self.stop_all(exit).await.exit
+        self.children.stop_all(exit).await.exit
     }
 }

@@ -1,5 +1,5 @@
 //! Per-supervisor counters, readable at any time without asking the
-//! supervisor's loop, and their Prometheus exposition (feature `prometheus`).
+//! supervisor's loop (exposed to Prometheus by the `prometheus` module).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
@@ -109,6 +109,3 @@ pub struct MetricsSnapshot {
     /// Incarnations running now.
     pub active: u64,
 }
-
-#[cfg(feature = "prometheus")]
-pub mod prometheus;

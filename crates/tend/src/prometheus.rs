@@ -17,7 +17,8 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
-use crate::{MetricsSnapshot, SupervisorHandle};
+use crate::metrics::MetricsSnapshot;
+use crate::supervisor::SupervisorHandle;
 
 /// Exposes the counters of one or more supervisors to a
 /// `prometheus_client::registry::Registry`.
@@ -26,7 +27,7 @@ use crate::{MetricsSnapshot, SupervisorHandle};
 ///
 /// ```
 /// use prometheus_client::registry::Registry;
-/// use tend::metrics::prometheus::SupervisorCollector;
+/// use tend::prometheus::SupervisorCollector;
 /// use tend::{ChildSpec, Context, Supervisor};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {

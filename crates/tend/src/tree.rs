@@ -1,0 +1,61 @@
+//! What ties a running incarnation to its supervisor and its tree: the
+//! messages a supervisor's inbox receives, and what a supervisor shares with
+//! the rest of its tree.
+//!
+//! Kept low, below [`Context`](crate::context::Context) and the supervisor,
+//! so that an incarnation can talk to its supervisor without either module
+//! depending on the other.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::event::EventBus;
+use crate::exit::Exit;
+
+/// A message to a supervisor's inbox, from one of its incarnations (or from
+/// the supervisor to itself). Each names the child by its sequence number
+/// and the incarnation by its generation; a message about an incarnation
+/// that is no longer current is ignored.
+pub(crate) enum Message {
+    /// An incarnation ended.
+    Exited {
+        seq: u64,
+        generation: u64,
+        exit: Exit,
+    },
+    /// An incarnation called `ctx.ready()`.
+    Ready { seq: u64, generation: u64 },
+    /// Retry a restart whose start failed (OTP's `try_again_restart`).
+    TryAgain { seq: u64 },
+}
+
+/// What a supervisor shares with the rest of its tree.
+pub(crate) struct TreeLinks {
+    /// `root/child/grandchild`: names events and traces.
+    pub(crate) path: Arc<str>,
+    /// The tree's one event stream.
+    pub(crate) bus: EventBus,
+    /// Cancelled to turn every stop in this subtree into an immediate kill.
+    pub(crate) hurry: CancellationToken,
+}
+
+impl TreeLinks {
+    /// The links of a root supervisor named `name`.
+    pub(crate) fn root(name: &str, bus: EventBus) -> Self {
+        TreeLinks {
+            path: name.into(),
+            bus,
+            hurry: CancellationToken::new(),
+        }
+    }
+
+    /// The links of a supervisor named `name` nested under `parent`.
+    pub(crate) fn nested(parent: &TreeLinks, name: &str) -> Self {
+        TreeLinks {
+            path: format!("{}/{}", parent.path, name).into(),
+            bus: parent.bus.clone(),
+            hurry: parent.hurry.child_token(),
+        }
+    }
+}
