@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustix::process::Pid;
-use tend::{Context, Exit};
-use tend_spec::ProcessSpec;
+use tend::{Context, Exit, ExitKind};
+use tend_spec::{ProcessSpec, Signal};
 
 use crate::cgroup::{Cgroup, CgroupSlot};
 use crate::exit::classify;
@@ -37,18 +37,19 @@ pub(crate) async fn run(
     cgroups: Arc<CgroupSlot>,
     ctx: Context,
 ) -> Exit {
+    let start_failure = |reason: &dyn std::fmt::Display| Exit::new(ExitKind::StartFailure, reason);
     let prepared = match prepare(&spec) {
         Ok(prepared) => prepared,
-        Err(error) => return Exit::failed(error),
+        Err(error) => return start_failure(&error),
     };
     let cgroup = match cgroups.get(ctx.id().as_str(), &spec.limits) {
         Ok(cgroup) => cgroup,
-        Err(reason) => return Exit::failed(reason),
+        Err(reason) => return start_failure(&reason),
     };
     let lock = SpawnLock::acquire();
     let spawned = match spawn(&spec, &prepared, cgroup.as_deref()) {
         Ok(spawned) => spawned,
-        Err(error) => return Exit::failed(error),
+        Err(error) => return start_failure(&error),
     };
     let pid = spawned.pid;
     lock.track(pid.as_raw_nonzero().get());
@@ -56,7 +57,7 @@ pub(crate) async fn run(
         Ok(pidfd) => pidfd,
         Err(error) => {
             kill_group(pid);
-            return Exit::failed(format_args!(
+            return start_failure(&format_args!(
                 "cannot watch process {}: {error}",
                 pid.as_raw_nonzero()
             ));
@@ -102,14 +103,18 @@ pub(crate) async fn run(
     };
     reaper::reaped(pid.as_raw_nonzero().get());
     let exit = match (exceeded, ended) {
-        (Some(over), _) => Exit::failed(format_args!(
-            "{} limit exceeded: {} of {}",
-            over.resource, over.used, over.limit
-        )),
-        (None, Ok((_, Some(true)))) => Exit::shutdown(format_args!(
-            "killed after {:?} without exiting on {}",
-            spec.stop.timeout, spec.stop.signal
-        )),
+        (Some(over), _) => Exit::new(
+            ExitKind::ResourceExceeded(over.resource),
+            format_args!("{} of {}", over.used, over.limit),
+        ),
+        (None, Ok((_, Some(true)))) => Exit::new(
+            ExitKind::Killed,
+            format_args!(
+                "no exit within {:?} of {}",
+                spec.stop.timeout, spec.stop.signal
+            ),
+        )
+        .with_signal(Signal::Kill),
         (None, Ok((ended, _))) => classify(ended, &spec.success_codes),
         (None, Err(error)) => Exit::failed(format_args!("waiting for the process failed: {error}")),
     };

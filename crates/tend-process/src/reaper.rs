@@ -17,7 +17,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitid, Id, WaitPidFlag};
+use rustix::process::{waitpid, Pid, WaitOptions};
 
 use crate::Ended;
 
@@ -110,21 +111,19 @@ impl Reaper {
                             continue;
                         }
                         tracked.remove(&pid.as_raw());
-                        if let Ok(status) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                            if let Some(ended) = ended(status) {
-                                self.abandoned
-                                    .lock()
-                                    .unwrap_or_else(|e| e.into_inner())
-                                    .insert(pid.as_raw(), ended);
-                            }
+                        if let Ok(Some(ended)) = reap(pid.as_raw()) {
+                            self.abandoned
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(pid.as_raw(), ended);
                         }
                         continue;
                     }
                     drop(tracked);
-                    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                        Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => {}
-                        Ok(status) => {
-                            tracing::debug!(pid = pid.as_raw(), ?status, "reaped orphan");
+                    match reap(pid.as_raw()) {
+                        Ok(None) | Err(rustix::io::Errno::CHILD) => {}
+                        Ok(Some(ended)) => {
+                            tracing::debug!(pid = pid.as_raw(), ?ended, "reaped orphan");
                             self.changed.notify_all();
                         }
                         Err(error) => {
@@ -185,12 +184,13 @@ impl SpawnLock {
     }
 }
 
-fn ended(status: WaitStatus) -> Option<Ended> {
-    match status {
-        WaitStatus::Exited(_, code) => Some(Ended::Code(code)),
-        WaitStatus::Signaled(_, signal, _) => Some(Ended::Signal(signal as i32)),
-        _ => None,
-    }
+/// Reaps `pid` if it has ended; how it ended.
+fn reap(pid: i32) -> rustix::io::Result<Option<Ended>> {
+    let Some(pid) = Pid::from_raw(pid) else {
+        return Ok(None);
+    };
+    Ok(waitpid(Some(pid), WaitOptions::NOHANG)?
+        .and_then(|(_, status)| Ended::decode(status.exit_status(), status.terminating_signal())))
 }
 
 /// The end of a tracked child that the reaper had to reap itself.

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend::{Context, Usage};
+use tend::{Context, Resource, Usage};
 use tend_spec::ResourceLimits;
 
 use crate::cgroup::Cgroup;
@@ -72,7 +72,7 @@ fn process_cpu(proc_dir: &str) -> Option<Duration> {
 
 /// A limit reached where the kernel does not enforce it.
 pub(crate) struct Exceeded {
-    pub(crate) resource: &'static str,
+    pub(crate) resource: Resource,
     pub(crate) used: u64,
     pub(crate) limit: u64,
 }
@@ -92,9 +92,9 @@ pub(crate) async fn watch(
     // The CPU limit is a rate (cores): compared in millicores.
     let cpu_limit = limits.cpu.map(|cores| (cores * 1000.0) as u64);
     let checks = [
-        ("memory", limits.memory),
-        ("pids", limits.pids),
-        ("cpu", cpu_limit),
+        (Resource::Memory, limits.memory),
+        (Resource::Pids, limits.pids),
+        (Resource::Cpu, cpu_limit),
     ];
     if checks.iter().all(|(_, limit)| limit.is_none()) {
         return std::future::pending().await;
@@ -123,10 +123,10 @@ pub(crate) async fn watch(
             };
             // CPU is throttled, never exceeded: only memory and pids stop a
             // process where no kernel enforces them.
-            if !enforced_by_kernel && *resource != "cpu" && used >= limit {
-                ctx.exceeded_resource(resource, used, limit);
+            if !enforced_by_kernel && *resource != Resource::Cpu && used >= limit {
+                ctx.exceeded_resource(*resource, used, limit);
                 return Exceeded {
-                    resource,
+                    resource: *resource,
                     used,
                     limit,
                 };
@@ -134,7 +134,7 @@ pub(crate) async fn watch(
             let fraction = used as f64 / limit.max(1) as f64;
             if fraction >= WARN_AT && !warned[i] {
                 warned[i] = true;
-                ctx.warn_resource(resource, used, limit);
+                ctx.warn_resource(*resource, used, limit);
             } else if fraction < REARM_AT {
                 warned[i] = false;
             }

@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::process::{WaitId, WaitIdOptions};
+use tend_spec::Signal;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -14,8 +15,24 @@ use tokio::io::Interest;
 pub enum Ended {
     /// It called `exit` with this code.
     Code(i32),
-    /// A signal ended it (with this number).
-    Signal(i32),
+    /// A signal ended it.
+    Signal(Signal),
+}
+
+impl Ended {
+    /// The one place a wait status is decoded, from what `waitid` and
+    /// `waitpid` statuses both tell: the exit code, or the terminating
+    /// signal. `None` for a status that is not an end (stopped, continued).
+    pub(crate) fn decode(
+        exit_status: Option<i32>,
+        terminating_signal: Option<i32>,
+    ) -> Option<Ended> {
+        match (exit_status, terminating_signal) {
+            (Some(code), _) => Some(Ended::Code(code)),
+            (None, Some(number)) => Signal::from_number(number).map(Ended::Signal),
+            (None, None) => None,
+        }
+    }
 }
 
 /// A process's pidfd, ready to wait on.
@@ -69,13 +86,7 @@ impl PidFd {
             },
             Err(error) => return Err(error.into()),
         };
-        Ok(
-            status.and_then(|s| match (s.exit_status(), s.terminating_signal()) {
-                (Some(code), _) => Some(Ended::Code(code)),
-                (None, Some(signal)) => Some(Ended::Signal(signal)),
-                (None, None) => None,
-            }),
-        )
+        Ok(status.and_then(|s| Ended::decode(s.exit_status(), s.terminating_signal())))
     }
 
     /// Sends a signal to the process itself (not its group).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use tend::{AutoShutdown, Backoff, ChildSpec, ExitClass, Intensity, Restart, Supervisor};
+use tend::{AutoShutdown, Backoff, ChildSpec, Exit, ExitKind, Intensity, Restart, Supervisor};
 use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec, StopSpec, Tee};
 
 use args::{Args, RestartArg};
@@ -57,13 +57,20 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
-    Ok(match exit.class() {
-        ExitClass::Abnormal => ExitCode::from(1),
-        _ if exit.reason() == "reached_max_restart_intensity" => ExitCode::from(1),
-        // Every child ended by itself: fail if one failed.
-        _ if exit.reason() == "auto_shutdown" && summary.any_failed() => ExitCode::from(1),
+    Ok(exit_status(&exit, &summary))
+}
+
+/// The exit status (see `args.rs`), from how the tree ended: 1 when it gave
+/// up, when the last of the children ended and one had failed, or on any
+/// abnormal end; 0 otherwise (a signal-initiated stop, or every child
+/// completed).
+fn exit_status(exit: &Exit, summary: &report::Summary) -> ExitCode {
+    match exit.kind() {
+        ExitKind::GaveUp(_) => ExitCode::from(1),
+        ExitKind::AutoShutdown if summary.any_failed() => ExitCode::from(1),
+        _ if exit.is_abnormal() => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
-    })
+    }
 }
 
 fn process_spec(args: &Args) -> ProcessSpec {

@@ -25,7 +25,7 @@ pub fn line(event: &Event) -> Option<String> {
             )
         }
         EventKind::ChildStartFailed { id, exit, .. } => {
-            format!("{id}: failed to start: {}", exit.reason())
+            format!("{id}: failed to start: {exit}")
         }
         EventKind::ChildRestarting { id, delay } if delay.is_zero() => format!("{id}: restarting"),
         EventKind::ChildRestarting { id, delay } => {
@@ -34,8 +34,8 @@ pub fn line(event: &Event) -> Option<String> {
                 humantime::format_duration(round(*delay))
             )
         }
-        EventKind::GaveUp { offender, exit } => {
-            format!("giving up because of {offender}: {}", exit.reason())
+        EventKind::GaveUp { offender, reason } => {
+            format!("giving up because of {offender}: {reason}")
         }
         EventKind::SupervisorStopped { exit } => format!("stopped: {exit}"),
         _ => return None,

@@ -112,7 +112,7 @@ fn a_command_that_fails_and_is_never_restarted_fails_tend_run() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("sh: exited after") && stderr.contains("abnormal: exited with code 3"),
+        stderr.contains("sh: exited after") && stderr.contains("error (exit code 3)"),
         "{stderr}"
     );
 }
@@ -125,6 +125,35 @@ fn a_command_that_completes_under_on_failure_ends_tend_run_cleanly() {
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn giving_up_on_restarts_fails_tend_run_and_says_why() {
+    let out = run_to_end(&[
+        "--backoff",
+        "0",
+        "--max-restarts",
+        "2",
+        "--period",
+        "60s",
+        "--",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("sh: exited after").count(), 3, "{stderr}");
+    assert!(
+        stderr.contains("tend-run: giving up because of sh: restart intensity reached"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "tend-run: stopped: gave up (restart intensity reached): because of child sh"
+        ),
+        "{stderr}"
     );
 }
 
@@ -189,7 +218,7 @@ fn a_stop_reaches_the_whole_tree_and_kills_what_ignores_sigterm() {
     assert!(started.elapsed() >= Duration::from_millis(300));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("killed after 300ms without exiting on SIGTERM"),
+        stderr.contains("killed by SIGKILL: no exit within 300ms of SIGTERM"),
         "{stderr}"
     );
     for pid in [shell[0], grandchild] {

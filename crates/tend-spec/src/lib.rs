@@ -16,6 +16,8 @@
 //! | child stop | [`Shutdown::BrutalKill`] / [`Shutdown::Timeout`] / [`Shutdown::Infinity`] | `"brutal_kill"`, `{ timeout = "10s" }`, `"infinity"` |
 //! | delay before restart | [`Backoff`] (none by default, like OTP) | `{ initial = "100ms", max = "30s", jitter = 0.1, reset_after = "60s" }` |
 //! | a child's own budget | [`RestartBudget`] with [`OnExhausted`] | `{ max_restarts = 5, window = "5m", on_exhausted = "isolate" }` |
+//! | what a crash leads to | [`CrashPolicy::Restart`] / [`CrashPolicy::Shutdown`] / [`CrashPolicy::Isolate`] | `on_crash = "restart"` / `"shutdown"` / `"isolate"` |
+//! | what runs a child | [`Backend`] (a [`NotAvailable`] one says why) | `command = …`, later `container = …`, `wasm = …`, `remote = …` |
 //!
 //! # Examples
 //!
@@ -32,25 +34,29 @@
 //! ```
 
 mod auto_shutdown;
+mod backend;
 mod backoff;
 mod budget;
+mod crash;
 mod exit;
 mod intensity;
 mod process;
 mod restart;
 mod shutdown;
+mod signal;
 mod strategy;
 mod validate;
 
 pub use auto_shutdown::AutoShutdown;
+pub use backend::{Backend, NotAvailable};
 pub use backoff::Backoff;
 pub use budget::{OnExhausted, RestartBudget};
+pub use crash::CrashPolicy;
 pub use exit::ExitClass;
 pub use intensity::Intensity;
-pub use process::{
-    EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, Signal, StopSpec, UnknownSignal,
-};
+pub use process::{EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, StopSpec};
 pub use restart::Restart;
 pub use shutdown::Shutdown;
+pub use signal::{Signal, UnknownSignal};
 pub use strategy::Strategy;
 pub use validate::{check_backoff, check_budget, check_intensity, check_significant, SpecError};

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Signal;
+
 /// An OS process to supervise.
 ///
 /// # Examples
@@ -198,135 +200,6 @@ impl Default for StopSpec {
             signal: default_stop_signal(),
             timeout: default_stop_timeout(),
         }
-    }
-}
-
-/// The signals a supervisor sends, by name (`"SIGTERM"`, `"TERM"` or
-/// `"term"` all parse). Numbers are Linux's.
-///
-/// # Examples
-///
-/// ```
-/// use tend_spec::Signal;
-///
-/// assert_eq!("SIGINT".parse::<Signal>(), Ok(Signal::Int));
-/// assert_eq!("hup".parse::<Signal>(), Ok(Signal::Hup));
-/// assert_eq!(Signal::Term.number(), 15);
-/// assert!("SIGFOO".parse::<Signal>().is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum Signal {
-    /// SIGHUP (1)
-    Hup,
-    /// SIGINT (2)
-    Int,
-    /// SIGQUIT (3)
-    Quit,
-    /// SIGKILL (9)
-    Kill,
-    /// SIGUSR1 (10)
-    Usr1,
-    /// SIGUSR2 (12)
-    Usr2,
-    /// SIGALRM (14)
-    Alrm,
-    /// SIGTERM (15)
-    Term,
-    /// SIGCONT (18)
-    Cont,
-    /// SIGSTOP (19)
-    Stop,
-    /// SIGWINCH (28)
-    Winch,
-}
-
-const SIGNALS: [(Signal, &str, i32); 11] = [
-    (Signal::Hup, "SIGHUP", 1),
-    (Signal::Int, "SIGINT", 2),
-    (Signal::Quit, "SIGQUIT", 3),
-    (Signal::Kill, "SIGKILL", 9),
-    (Signal::Usr1, "SIGUSR1", 10),
-    (Signal::Usr2, "SIGUSR2", 12),
-    (Signal::Alrm, "SIGALRM", 14),
-    (Signal::Term, "SIGTERM", 15),
-    (Signal::Cont, "SIGCONT", 18),
-    (Signal::Stop, "SIGSTOP", 19),
-    (Signal::Winch, "SIGWINCH", 28),
-];
-
-impl Signal {
-    /// The signal's number on Linux.
-    #[must_use]
-    pub fn number(self) -> i32 {
-        SIGNALS
-            .iter()
-            .find(|(s, _, _)| *s == self)
-            .map_or(0, |(_, _, n)| *n)
-    }
-
-    /// The conventional name, e.g. `"SIGTERM"`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        SIGNALS
-            .iter()
-            .find(|(s, _, _)| *s == self)
-            .map_or("", |(_, n, _)| n)
-    }
-
-    /// The signal with this Linux number, if it is one of these.
-    #[must_use]
-    pub fn from_number(number: i32) -> Option<Signal> {
-        SIGNALS
-            .iter()
-            .find(|(_, _, n)| *n == number)
-            .map(|(s, _, _)| *s)
-    }
-}
-
-impl std::fmt::Display for Signal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A signal name that is not known.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown signal {0:?} (expected e.g. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1)")]
-pub struct UnknownSignal(pub String);
-
-impl std::str::FromStr for Signal {
-    type Err = UnknownSignal;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let upper = text.trim().to_ascii_uppercase();
-        let wanted = if upper.starts_with("SIG") {
-            upper.clone()
-        } else {
-            format!("SIG{upper}")
-        };
-        if let Ok(number) = upper.parse::<i32>() {
-            return Signal::from_number(number).ok_or_else(|| UnknownSignal(text.to_string()));
-        }
-        SIGNALS
-            .iter()
-            .find(|(_, name, _)| *name == wanted)
-            .map(|(s, _, _)| *s)
-            .ok_or_else(|| UnknownSignal(text.to_string()))
-    }
-}
-
-impl TryFrom<String> for Signal {
-    type Error = UnknownSignal;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
-    }
-}
-
-impl From<Signal> for String {
-    fn from(signal: Signal) -> String {
-        signal.name().to_string()
     }
 }
 

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tend_spec::{Backoff, Intensity, OnExhausted, Restart, RestartBudget, Shutdown};
+use tend_spec::{
+    Backend, Backoff, CrashPolicy, Intensity, NotAvailable, OnExhausted, Restart, RestartBudget,
+    Shutdown, Signal,
+};
 
 #[test]
 fn config_aliases_map_to_otp_names() {
@@ -60,6 +63,46 @@ fn budget_and_shutdown_forms() {
     );
 }
 
+#[test]
+fn crash_policies_backends_and_not_available_round_trip() {
+    for policy in [
+        CrashPolicy::Restart,
+        CrashPolicy::Shutdown,
+        CrashPolicy::Isolate,
+    ] {
+        let text = serde_json::to_string(&policy).unwrap();
+        assert_eq!(serde_json::from_str::<CrashPolicy>(&text).unwrap(), policy);
+    }
+    assert!(serde_json::from_str::<CrashPolicy>("\"ignore\"").is_err());
+    let e = NotAvailable::new(Backend::Container, "neither podman nor docker is installed");
+    let text = serde_json::to_string(&e).unwrap();
+    assert_eq!(
+        text,
+        r#"{"backend":"container","reason":"neither podman nor docker is installed"}"#
+    );
+    assert_eq!(serde_json::from_str::<NotAvailable>(&text).unwrap(), e);
+}
+
+#[test]
+fn signals_serialise_by_name_and_parse_leniently() {
+    assert_eq!(serde_json::to_string(&Signal::Term).unwrap(), "\"SIGTERM\"");
+    assert_eq!(
+        serde_json::to_string(&Signal::Realtime(40)).unwrap(),
+        "\"40\""
+    );
+    for text in ["\"SIGTERM\"", "\"TERM\"", "\"term\"", "\"15\""] {
+        assert_eq!(
+            serde_json::from_str::<Signal>(text).unwrap(),
+            Signal::Term,
+            "{text}"
+        );
+    }
+    let err = serde_json::from_str::<Signal>("\"SIGNOPE\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown signal \"SIGNOPE\""), "{err}");
+}
+
 fn duration() -> impl Strategy<Value = Duration> {
     (0u64..10_000_000).prop_map(Duration::from_millis)
 }
@@ -77,6 +120,14 @@ proptest! {
         let s = match which { 0 => Shutdown::BrutalKill, 1 => Shutdown::Infinity, _ => Shutdown::Timeout(d) };
         let back: Shutdown = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
         prop_assert_eq!(back, s);
+    }
+
+    #[test]
+    fn every_signal_round_trips(number in 1i32..=64) {
+        let signal = Signal::from_number(number).unwrap();
+        let back: Signal = serde_json::from_str(&serde_json::to_string(&signal).unwrap()).unwrap();
+        prop_assert_eq!(back, signal);
+        prop_assert_eq!(back.number(), number);
     }
 
     #[test]

@@ -66,11 +66,22 @@ fn main() {
         }
         "signal" => {
             after();
-            let sig = Signal::try_from(number(1) as i32).expect("a signal number");
-            // Rust's runtime handles SIGSEGV and SIGBUS itself (stack
-            // overflow detection); the default action is what we want.
-            set_handler(sig, SigHandler::SigDfl);
-            nix::sys::signal::raise(sig).expect("raise");
+            let number = number(1) as i32;
+            match Signal::try_from(number) {
+                Ok(sig) => {
+                    // Rust's runtime handles SIGSEGV and SIGBUS itself (stack
+                    // overflow detection); the default action is what we want.
+                    set_handler(sig, SigHandler::SigDfl);
+                    nix::sys::signal::raise(sig).expect("raise");
+                }
+                // A realtime signal (nix names only the standard ones); its
+                // default action ends the process.
+                // SAFETY: raise takes any signal number.
+                #[allow(unsafe_code)]
+                Err(_) => unsafe {
+                    nix::libc::raise(number);
+                },
+            }
             sleep_forever();
         }
         "fork" => {

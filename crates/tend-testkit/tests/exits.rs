@@ -3,41 +3,60 @@
 mod common;
 
 use common::*;
-use tend::{ChildSpec, ChildState, ControlError, ExitClass, Intensity, Supervisor};
+use tend::{
+    ChildSpec, ChildState, ControlError, ExitClass, ExitKind, Intensity, Signal, Supervisor,
+};
 use tend_process::{ProcessExt, ProcessSpec};
 
 #[tokio::test]
-async fn exit_codes_and_signals_are_classified_exactly() {
+async fn exit_codes_and_signals_are_typed_fields_and_classified_exactly() {
     let normal = exit_of(testkit(["exit", "0"])).await;
-    assert_eq!(normal.class(), ExitClass::Normal);
+    assert_eq!(
+        (
+            normal.kind(),
+            normal.class(),
+            normal.code(),
+            normal.signal()
+        ),
+        (ExitKind::Normal, ExitClass::Normal, Some(0), None)
+    );
 
     let failed = exit_of(testkit(["exit", "3"])).await;
     assert_eq!(
-        (failed.class(), failed.reason()),
-        (ExitClass::Abnormal, "exited with code 3")
+        (failed.kind(), failed.class(), failed.code()),
+        (ExitKind::Error, ExitClass::Abnormal, Some(3))
     );
+    assert_eq!(failed.to_string(), "error (exit code 3)");
 
     let mut spec = testkit(["exit", "3"]);
     spec.success_codes = vec![0, 3];
     let success = exit_of(spec).await;
     assert_eq!(
-        (success.class(), success.reason()),
-        (ExitClass::Normal, "exited with code 3")
+        (success.kind(), success.class(), success.code()),
+        (ExitKind::Normal, ExitClass::Normal, Some(3))
     );
 
     let segv = exit_of(testkit(["signal", "11"])).await;
     assert_eq!(
-        (segv.class(), segv.reason()),
-        (ExitClass::Abnormal, "killed by SIGSEGV")
+        (segv.kind(), segv.class(), segv.signal(), segv.code()),
+        (
+            ExitKind::Killed,
+            ExitClass::Abnormal,
+            Some(Signal::Segv),
+            None
+        )
     );
+    assert_eq!(segv.to_string(), "killed by SIGSEGV");
 
     let term = exit_of(testkit(["signal", "15"])).await;
     assert_eq!(
-        term.reason(),
-        "killed by SIGTERM",
+        (term.class(), term.signal()),
+        (ExitClass::Abnormal, Some(Signal::Term)),
         "a signal we did not send is abnormal"
     );
-    assert_eq!(term.class(), ExitClass::Abnormal);
+
+    let realtime = exit_of(testkit(["signal", "40"])).await;
+    assert_eq!(realtime.signal(), Some(Signal::Realtime(40)));
 }
 
 #[tokio::test]
@@ -85,10 +104,10 @@ async fn a_spawn_that_fails_is_a_start_failure_with_a_precise_message() {
         };
         match &err {
             ControlError::StartFailed { exit, .. } => {
+                assert_eq!(exit.kind(), ExitKind::StartFailure, "case {i}");
                 assert!(
-                    exit.reason().contains(expected),
-                    "case {i}: {:?} lacks {expected:?}",
-                    exit.reason()
+                    exit.reason().is_some_and(|r| r.contains(expected)),
+                    "case {i}: {exit} lacks {expected:?}"
                 )
             }
             other => panic!("case {i}: {other:?}"),
@@ -115,7 +134,7 @@ async fn a_crashing_process_is_restarted_with_a_new_pid() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(exit.exit.reason(), "exited with code 1");
+    assert_eq!(exit.exit.code(), Some(1));
     let second = tokio::time::timeout(DEADLINE, async {
         loop {
             if let tend::EventKind::ChildStarted {

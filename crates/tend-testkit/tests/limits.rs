@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use tend::{ChildSpec, ExitClass, Supervisor};
+use tend::{ChildSpec, ExitClass, ExitKind, Resource, Signal, Supervisor};
 use tend_process::ProcessExt;
 
 fn cgroups_writable() -> bool {
@@ -24,8 +24,8 @@ async fn a_memory_limit_is_enforced_by_the_kernel() {
     spec.limits.memory = Some(64 << 20);
     let exit = exit_of(spec).await;
     assert_eq!(
-        (exit.class(), exit.reason()),
-        (ExitClass::Abnormal, "killed by SIGKILL"),
+        (exit.class(), exit.kind(), exit.signal()),
+        (ExitClass::Abnormal, ExitKind::Killed, Some(Signal::Kill)),
         "OOM-killed"
     );
     // Under the limit, the same program runs.
@@ -101,7 +101,7 @@ async fn usage_is_measured_when_asked_and_80_percent_warns() {
         })
         .await
         .expect("a warning past 80 % of the memory limit");
-        assert_eq!(warning.0, "memory");
+        assert_eq!(warning.0, Resource::Memory);
         assert_eq!(warning.2, 48 << 20);
         assert!(warning.1 as f64 >= 0.8 * (48 << 20) as f64);
     }
@@ -126,7 +126,7 @@ async fn a_cpu_limit_throttles_and_warns_at_80_percent() {
     let (used, limit) = tokio::time::timeout(DEADLINE, async {
         loop {
             if let tend::EventKind::ResourceWarning {
-                resource: "cpu",
+                resource: Resource::Cpu,
                 used,
                 limit,
                 ..

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use tend::{ChildSpec, ExitClass, StopOutcome, Supervisor};
+use tend::{ChildSpec, ExitClass, ExitKind, StopOutcome, Supervisor};
 use tend_process::{ProcessExt, Signal};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,7 +26,7 @@ async fn a_polite_process_stops_on_the_stop_signal() {
         "no need to wait for the timeout"
     );
     match &report.children[0].outcome {
-        StopOutcome::Stopped(exit) => assert_eq!(exit.reason(), "killed by SIGTERM"),
+        StopOutcome::Stopped(exit) => assert_eq!(exit.signal(), Some(Signal::Term)),
         other => panic!("{other:?}"),
     }
     assert!(!exists(pid));
@@ -45,8 +45,8 @@ async fn a_configured_stop_signal_is_used() {
     sup.terminate_child("p").await.unwrap();
     let exit = monitor.await.unwrap().exit;
     assert_eq!(
-        (exit.class(), exit.reason()),
-        (ExitClass::Shutdown, "killed by SIGINT")
+        (exit.class(), exit.kind(), exit.signal()),
+        (ExitClass::Shutdown, ExitKind::Shutdown, Some(Signal::Int))
     );
     sup.shutdown().await;
 }
@@ -74,10 +74,13 @@ async fn a_process_ignoring_sigterm_is_killed_after_the_timeout() {
         "waited the timeout: {took:?}"
     );
     assert!(took < Duration::from_secs(10), "then killed: {took:?}");
-    assert_eq!(exit.class(), ExitClass::Shutdown);
-    assert!(
-        exit.reason()
-            .starts_with("killed after 300ms without exiting on SIGTERM"),
+    assert_eq!(
+        (exit.class(), exit.kind(), exit.signal()),
+        (ExitClass::Shutdown, ExitKind::Killed, Some(Signal::Kill))
+    );
+    assert_eq!(
+        exit.reason(),
+        Some("no exit within 300ms of SIGTERM"),
         "{exit}"
     );
     assert!(!exists(pid));
@@ -165,7 +168,7 @@ async fn leftovers_of_a_process_that_exits_by_itself_are_killed_too() {
         .unwrap()
         .unwrap()
         .exit;
-    assert_eq!(exit.reason(), "exited with code 7");
+    assert_eq!((exit.kind(), exit.code()), (ExitKind::Error, Some(7)));
     eventually("leftovers are killed and reaped", || {
         grandchildren.iter().all(|&pid| !exists(pid))
     })

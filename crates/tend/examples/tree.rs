@@ -79,7 +79,9 @@ fn describe(kind: &EventKind) -> Option<String> {
         EventKind::ChildRestarting { id, delay } if !delay.is_zero() => {
             format!("restarting {id} in {delay:.0?}")
         }
-        EventKind::GaveUp { offender, exit } => format!("GAVE UP    because of {offender}: {exit}"),
+        EventKind::GaveUp { offender, reason } => {
+            format!("GAVE UP    because of {offender}: {reason}")
+        }
         EventKind::SupervisorStopped { exit } => format!("stopped    {exit}"),
         _ => return None,
     })

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::EventKind;
-use crate::exit::Exit;
+use crate::exit::{Exit, Resource};
 use crate::id::ChildId;
 use crate::status::Usage;
 use crate::tree::{Message, TreeLinks};
@@ -196,7 +196,7 @@ impl Context {
 
     /// Emits a [`EventKind::ResourceWarning`] for this incarnation: it uses
     /// `used` of its `limit` of `resource`.
-    pub fn warn_resource(&self, resource: &'static str, used: u64, limit: u64) {
+    pub fn warn_resource(&self, resource: Resource, used: u64, limit: u64) {
         self.emit(|id, generation| EventKind::ResourceWarning {
             id,
             generation,
@@ -207,7 +207,7 @@ impl Context {
     }
 
     /// Emits a [`EventKind::ResourceExceeded`] for this incarnation.
-    pub fn exceeded_resource(&self, resource: &'static str, used: u64, limit: u64) {
+    pub fn exceeded_resource(&self, resource: Resource, used: u64, limit: u64) {
         self.emit(|id, generation| EventKind::ResourceExceeded {
             id,
             generation,

@@ -33,7 +33,7 @@ pub struct ChildSpecError {
 ///     .await
 ///     .unwrap_err();
 /// assert!(matches!(err, StartError::ChildFailed { ref id, .. } if id.as_str() == "db"));
-/// assert_eq!(err.to_string(), "failed to start child db: abnormal: connection refused");
+/// assert_eq!(err.to_string(), "failed to start child db: start failure: connection refused");
 /// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

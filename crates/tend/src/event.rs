@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::exit::Exit;
+use crate::exit::{Exit, GiveUp, Resource};
 use crate::id::ChildId;
 
 /// A lifecycle fact, stamped with the supervisor it happened in and when.
@@ -126,8 +126,8 @@ pub enum EventKind {
         id: ChildId,
         /// Its incarnation number.
         generation: u64,
-        /// `"memory"` (bytes), `"pids"` or `"cpu"` (millicores).
-        resource: &'static str,
+        /// Which resource (see [`Resource`] for its unit).
+        resource: Resource,
         /// What it uses.
         used: u64,
         /// Its limit.
@@ -141,8 +141,8 @@ pub enum EventKind {
         id: ChildId,
         /// Its incarnation number.
         generation: u64,
-        /// `"memory"` or `"pids"`.
-        resource: &'static str,
+        /// Which resource (see [`Resource`] for its unit).
+        resource: Resource,
         /// What it uses.
         used: u64,
         /// Its limit.
@@ -165,12 +165,13 @@ pub enum EventKind {
         id: ChildId,
     },
     /// The supervisor gave up: its restart intensity was reached or a child's
-    /// budget escalated. It now stops all children and exits.
+    /// budget escalated. It now stops all children and exits with
+    /// [`ExitKind::GaveUp`](crate::ExitKind::GaveUp).
     GaveUp {
         /// The child whose exit tipped it over.
         offender: ChildId,
-        /// The supervisor's exit.
-        exit: Exit,
+        /// Why.
+        reason: GiveUp,
     },
     /// A significant child ended and auto-shutdown applies.
     AutoShutdown {

@@ -116,7 +116,8 @@ async fn start_child_failures_are_not_kept() {
     match sup.start_child(bad).await {
         Err(ControlError::StartFailed { id, exit }) => {
             assert_eq!(id.as_str(), "bad");
-            assert_eq!(exit.reason(), "nope");
+            assert_eq!(exit.kind(), tend::ExitKind::StartFailure);
+            assert_eq!(exit.reason(), Some("nope"));
         }
         other => panic!("{other:?}"),
     }

@@ -140,7 +140,7 @@ async fn a_monitor_resolves_with_the_next_exit_and_no_other() {
         (exit.generation, exit.exit.class()),
         (1, ExitClass::Shutdown)
     );
-    assert_eq!(exit.exit.reason(), "rotate");
+    assert_eq!(exit.exit.reason(), Some("rotate"));
     idle().await;
     let second = sup.monitor("a");
     lab.crash("a");

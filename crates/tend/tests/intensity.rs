@@ -7,8 +7,14 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tend::{ChildSpec, ChildState, Context, EventKind, ExitClass, Intensity, Strategy, Supervisor};
+use tend::{
+    ChildSpec, ChildState, Context, EventKind, ExitClass, ExitKind, GiveUp, Intensity, Strategy,
+    Supervisor,
+};
 use tokio::time::Instant;
+
+/// The exit of a supervisor that reached its restart intensity.
+const INTENSITY: ExitKind = ExitKind::GaveUp(GiveUp::IntensityReached);
 
 #[tokio::test(start_paused = true)]
 async fn default_intensity_is_one_restart_in_five_seconds() {
@@ -27,7 +33,7 @@ async fn default_intensity_is_one_restart_in_five_seconds() {
     lab.crash("a");
     let exit = ended(&sup).await;
     assert_eq!(exit.class(), ExitClass::Shutdown);
-    assert_eq!(exit.reason(), "reached_max_restart_intensity");
+    assert_eq!(exit.kind(), INTENSITY);
     // The failed child is not restarted; the others stop in reverse order.
     assert_eq!(lab.take(), strings(&["crash a", "stop b"]));
 }
@@ -58,7 +64,7 @@ async fn restarts_older_than_the_period_fall_out_of_the_window() {
     assert_eq!(sup.which_children().await[0].generation, 4);
     // One at 10.005 s makes three within 10 s.
     crash_at(10_005).await;
-    assert_eq!(ended(&sup).await.reason(), "reached_max_restart_intensity");
+    assert_eq!(ended(&sup).await.kind(), INTENSITY);
 }
 
 #[tokio::test(start_paused = true)]
@@ -75,7 +81,7 @@ async fn the_window_is_inclusive_at_exactly_one_period() {
     idle().await;
     tokio::time::sleep_until(t0 + Duration::from_secs(10)).await;
     lab.crash("a");
-    assert_eq!(ended(&sup).await.reason(), "reached_max_restart_intensity");
+    assert_eq!(ended(&sup).await.kind(), INTENSITY);
 }
 
 #[tokio::test(start_paused = true)]
@@ -113,9 +119,9 @@ async fn zero_intensity_gives_up_on_the_first_restart() {
     lab.crash("a");
     let gave_up = next_event(&mut events, |k| matches!(k, EventKind::GaveUp { .. })).await;
     match gave_up.kind {
-        EventKind::GaveUp { offender, exit } => {
+        EventKind::GaveUp { offender, reason } => {
             assert_eq!(offender.as_str(), "a");
-            assert_eq!(exit.reason(), "reached_max_restart_intensity");
+            assert_eq!(reason, GiveUp::IntensityReached);
         }
         _ => unreachable!(),
     }
@@ -157,7 +163,7 @@ async fn normal_exits_of_permanent_children_count_too() {
     lab.end("a", End::Normal);
     idle().await;
     lab.end("a", End::Normal);
-    assert_eq!(ended(&sup).await.reason(), "reached_max_restart_intensity");
+    assert_eq!(ended(&sup).await.kind(), INTENSITY);
 }
 
 #[tokio::test(start_paused = true)]
@@ -171,7 +177,7 @@ async fn failed_restart_attempts_count_toward_intensity() {
         .unwrap();
     let mut events = sup.subscribe();
     let exit = ended(&sup).await;
-    assert_eq!(exit.reason(), "reached_max_restart_intensity");
+    assert_eq!(exit.kind(), INTENSITY);
     let mut start_failures = 0;
     while let Ok(event) = events.try_recv() {
         if matches!(event.kind, EventKind::ChildStartFailed { .. }) {

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tend::{ChildSpec, ChildState, EventKind, Intensity, Restart, Supervisor};
+use tend::{ChildSpec, ChildState, EventKind, ExitKind, GiveUp, Intensity, Restart, Supervisor};
 
 fn group(lab: &Lab) -> tend::SupervisorBuilder {
     Supervisor::builder("group")
@@ -43,7 +43,7 @@ async fn a_permanent_nested_supervisor_that_gives_up_is_restarted_by_its_parent(
         (ChildState::Running, 2)
     );
     let exit = info[1].last_exit.as_ref().unwrap();
-    assert_eq!(exit.exit.reason(), "reached_max_restart_intensity");
+    assert_eq!(exit.exit.kind(), ExitKind::GaveUp(GiveUp::IntensityReached));
     assert_eq!(info[0].generation, 1, "one-for-one: siblings untouched");
     root.shutdown().await;
 }
@@ -86,7 +86,7 @@ async fn escalation_climbs_to_the_root_when_nobody_absorbs_it() {
     lab.take();
     lab.crash("w1");
     let exit = ended(&root).await;
-    assert_eq!(exit.reason(), "reached_max_restart_intensity");
+    assert_eq!(exit.kind(), ExitKind::GaveUp(GiveUp::IntensityReached));
     assert_eq!(
         lab.take(),
         strings(&["crash w1", "stop w2", "stop sibling"])

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tend::{ChildSpec, Context, EventKind, ExitClass, Intensity, Restart, Supervisor};
+use tend::{ChildSpec, Context, EventKind, ExitClass, ExitKind, Intensity, Restart, Supervisor};
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_task_is_restarted_with_the_message_as_reason() {
@@ -25,7 +25,8 @@ async fn a_panicking_task_is_restarted_with_the_message_as_reason() {
         } => {
             assert_eq!(generation, 1);
             assert_eq!(exit.class(), ExitClass::Abnormal);
-            assert_eq!(exit.reason(), "panicked: boom in p");
+            assert_eq!(exit.kind(), ExitKind::Panic);
+            assert_eq!(exit.reason(), Some("boom in p"));
         }
         _ => unreachable!(),
     }
@@ -52,9 +53,10 @@ async fn a_panic_with_a_formatted_message_is_reported_too() {
         .unwrap();
     idle().await;
     let info = &sup.which_children().await[0];
+    let exit = &info.last_exit.as_ref().unwrap().exit;
     assert_eq!(
-        info.last_exit.as_ref().unwrap().exit.reason(),
-        "panicked: generation 1 failed"
+        (exit.kind(), exit.reason()),
+        (ExitKind::Panic, Some("generation 1 failed"))
     );
     assert_eq!(info.generation, 2);
     sup.shutdown().await;
@@ -75,7 +77,10 @@ async fn a_panic_while_stopping_is_still_a_clean_stop_of_the_tree() {
     let report = sup.shutdown().await;
     match &report.children[0].outcome {
         tend::StopOutcome::Stopped(exit) => {
-            assert_eq!(exit.reason(), "panicked: panicked in cleanup")
+            assert_eq!(
+                (exit.kind(), exit.reason()),
+                (ExitKind::Panic, Some("panicked in cleanup"))
+            )
         }
         other => panic!("{other:?}"),
     }

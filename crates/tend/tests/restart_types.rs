@@ -43,11 +43,7 @@ async fn permanent_restarts_after_every_kind_of_exit() {
             ExitClass::Abnormal
         ]
     );
-    assert!(
-        info.history[3].exit.reason().contains("boom in p"),
-        "{:?}",
-        info.history[3]
-    );
+    assert_eq!(info.history[3].exit.kind(), tend::ExitKind::Panic);
     sup.shutdown().await;
 }
 
@@ -70,7 +66,7 @@ async fn transient_restarts_only_after_an_abnormal_exit() {
     assert_eq!((info.state, info.generation), (ChildState::Stopped, 2));
     assert_eq!(
         info.last_exit.as_ref().unwrap().exit.reason(),
-        "maintenance"
+        Some("maintenance")
     );
 
     sup.restart_child("t").await.unwrap();

@@ -163,6 +163,6 @@ async fn an_aborted_task_records_a_shutdown_class_exit() {
     sup.terminate_child("deaf").await.unwrap();
     let exit = monitor.await.unwrap();
     assert_eq!(exit.exit.class(), tend::ExitClass::Shutdown);
-    assert_eq!(exit.exit.reason(), "killed");
+    assert_eq!(exit.exit.kind(), tend::ExitKind::Killed);
     sup.shutdown().await;
 }

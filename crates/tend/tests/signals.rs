@@ -65,7 +65,7 @@ async fn first_signal_is_graceful_and_second_kills() {
     while let Ok(event) = events.try_recv() {
         if let tend::EventKind::ChildExited { id, exit, .. } = event.kind {
             if id.as_str() == "stubborn" {
-                killed = exit.reason() == "killed";
+                killed = exit.kind() == tend::ExitKind::Killed;
             }
         }
     }

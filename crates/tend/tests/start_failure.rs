@@ -61,7 +61,10 @@ async fn a_failure_at_start_stops_the_started_children_in_reverse_and_names_the_
     match result {
         Err(StartError::ChildFailed { id, exit }) => {
             assert_eq!(id.as_str(), "bad");
-            assert_eq!(exit.reason(), "no config");
+            assert_eq!(
+                (exit.kind(), exit.reason()),
+                (tend::ExitKind::StartFailure, Some("no config"))
+            );
         }
         other => panic!("expected ChildFailed, got {other:?}"),
     }
@@ -134,7 +137,7 @@ async fn a_failing_restart_is_retried_and_a_shutdown_is_still_served() {
         Err(ControlError::Restarting("c".into()))
     );
     let report = sup.shutdown().await;
-    assert_eq!(report.exit.reason(), "shutdown");
+    assert_eq!(report.exit, tend::Exit::from(tend::ExitKind::Shutdown));
     assert!(sup.metrics().start_failures >= 5);
 }
 

@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 use tokio::task::AbortHandle;
 
 use crate::context::Context;
-use crate::exit::{Exit, IntoExit};
+use crate::exit::{Exit, ExitKind, IntoExit};
 
 /// Sends the incarnation's exit to its supervisor when dropped.
 pub(crate) struct ExitGuard {
@@ -60,12 +60,12 @@ where
     .abort_handle()
 }
 
-/// The abnormal exit for a panic, with its message when it has one.
+/// The exit for a panic ([`ExitKind::Panic`]), with its message as reason.
 pub(crate) fn panicked(payload: &(dyn Any + Send)) -> Exit {
     let message = payload
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(non-string panic payload)");
-    Exit::failed(format_args!("panicked: {message}"))
+    Exit::new(ExitKind::Panic, message)
 }

@@ -17,7 +17,7 @@ use crate::child::{ChildSpec, Launch, Nested};
 use crate::context::Context;
 use crate::error::{ChildSpecError, StartError};
 use crate::event::{Event, EventBus};
-use crate::exit::Exit;
+use crate::exit::{Exit, ExitKind};
 use crate::id::ChildId;
 use crate::tree::TreeLinks;
 
@@ -78,7 +78,7 @@ impl Supervisor {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tend::{AutoShutdown, ChildSpec, Context, Restart, Strategy, Supervisor};
+/// use tend::{AutoShutdown, ChildSpec, Context, ExitKind, Restart, Strategy, Supervisor};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// // A job runner that ends once its (significant) job completes.
@@ -96,7 +96,7 @@ impl Supervisor {
 ///     .await
 ///     .unwrap();
 /// let exit = job.wait().await; // "work" completed: the supervisor shut down
-/// assert_eq!(exit.reason(), "auto_shutdown");
+/// assert_eq!(exit.kind(), ExitKind::AutoShutdown);
 /// # }
 /// ```
 #[derive(Clone, Debug)]
@@ -234,7 +234,7 @@ impl SupervisorBuilder {
                     server.run().await;
                 }
                 Err(error) => {
-                    let exit = Exit::shutdown(&error);
+                    let exit = Exit::new(ExitKind::StartFailure, &error);
                     let _ = started_tx.send(Err(error));
                     server.finish(exit);
                 }
@@ -247,13 +247,13 @@ impl SupervisorBuilder {
     /// Runs this supervisor as the incarnation of a child of another one.
     async fn run_nested(self, ctx: Context) -> Exit {
         if let Err(error) = self.validate() {
-            return Exit::failed(error);
+            return Exit::new(ExitKind::StartFailure, error);
         }
         let links = Arc::new(TreeLinks::nested(ctx.links(), &self.name));
         let (settings, children) = self.into_parts();
         let (mut server, handle) = Server::new(settings, links, Some(ctx.cancellation_token()));
         if let Err(error) = server.init(children).await {
-            let exit = Exit::failed(&error);
+            let exit = Exit::new(ExitKind::StartFailure, &error);
             server.finish(exit.clone());
             return exit;
         }

@@ -33,6 +33,12 @@ impl Server {
             Command::WhichChildren(reply) => {
                 let _ = reply.send(self.children.table.records().map(|c| c.info()).collect());
             }
+            Command::ChildInfo(id, reply) => {
+                let info = self
+                    .find(&id)
+                    .map(|seq| self.children.table.get(seq).expect("indexed child").info());
+                let _ = reply.send(info);
+            }
             Command::CountChildren(reply) => {
                 let _ = reply.send(self.count());
             }

@@ -23,6 +23,7 @@ pub(crate) enum Command {
     Restart(ChildId, oneshot::Sender<Result<(), ControlError>>),
     Delete(ChildId, oneshot::Sender<Result<(), ControlError>>),
     WhichChildren(oneshot::Sender<Vec<ChildInfo>>),
+    ChildInfo(ChildId, oneshot::Sender<Result<ChildInfo, ControlError>>),
     CountChildren(oneshot::Sender<ChildCounts>),
     Monitor(ChildId, MonitorReply),
     Nested(
@@ -148,6 +149,15 @@ impl SupervisorHandle {
     /// Empty once the supervisor has ended.
     pub async fn which_children(&self) -> Vec<ChildInfo> {
         self.call(Command::WhichChildren).await.unwrap_or_default()
+    }
+
+    /// What an operator asks about one child (see [`ChildInfo`]).
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn child_info(&self, id: impl Into<ChildId>) -> Result<ChildInfo, ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::ChildInfo(id, reply)).await?
     }
 
     /// Counts of specs, running children, supervisors and workers (OTP's

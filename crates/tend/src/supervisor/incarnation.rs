@@ -38,7 +38,7 @@ use crate::child::task::{panicked, ExitGuard};
 use crate::child::ChildSpec;
 use crate::context::Context;
 use crate::event::EventKind;
-use crate::exit::Exit;
+use crate::exit::{Exit, ExitKind};
 use crate::status::{ChildExit, ChildStop, ExitRecord, StopOutcome, StopReport};
 
 /// A supervisor's children and their incarnations.
@@ -113,7 +113,7 @@ impl Incarnations {
             Ok(abort) => abort,
             Err(panic) => {
                 // The factory panicked before any task existed.
-                let exit = panicked(panic.as_ref());
+                let exit = panicked(panic.as_ref()).into_start_failure();
                 child.apply(LifeEvent::Exited);
                 return Err(self.start_failed(seq, generation, exit));
             }
@@ -140,6 +140,7 @@ impl Incarnations {
                     self.emit(|| EventKind::ChildReady { id, generation });
                 }
                 Waited::Exited(exit) => {
+                    let exit = exit.into_start_failure();
                     self.record_exit(seq, exit.clone(), Instant::now());
                     return Err(self.start_failed(seq, generation, exit));
                 }
@@ -149,7 +150,10 @@ impl Incarnations {
                     return Err(self.start_failed(
                         seq,
                         generation,
-                        Exit::failed(format_args!("not ready within {timeout:?}")),
+                        Exit::new(
+                            ExitKind::StartFailure,
+                            format_args!("not ready within {timeout:?}"),
+                        ),
                     ));
                 }
             }

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::server::Server;
 use crate::child::lifecycle::LifeEvent;
 use crate::event::EventKind;
-use crate::exit::Exit;
+use crate::exit::{Exit, ExitKind, GiveUp};
 use crate::state::ChildState;
 use crate::tree::Message;
 
@@ -47,12 +47,8 @@ impl Server {
         self.children.drop_if_temporary(seq);
         if significant && self.auto_shutdown_due() {
             self.emit(|| EventKind::AutoShutdown { trigger: id });
-            return Some(
-                self.children
-                    .stop_all(Exit::shutdown("auto_shutdown"))
-                    .await
-                    .exit,
-            );
+            let exit = Exit::from(ExitKind::AutoShutdown);
+            return Some(self.children.stop_all(exit).await.exit);
         }
         None
     }
@@ -89,9 +85,7 @@ impl Server {
             if !window.try_add(now.into_std()) {
                 match budget.on_exhausted {
                     OnExhausted::Escalate => {
-                        let exit =
-                            Exit::shutdown(format_args!("child {id} exhausted its restart budget"));
-                        return Some(self.give_up(seq, exit).await);
+                        return Some(self.give_up(seq, GiveUp::BudgetExhausted).await);
                     }
                     OnExhausted::Stop => {
                         child.apply(LifeEvent::Trip);
@@ -124,10 +118,7 @@ impl Server {
 
         // 3. The supervisor's intensity (OTP's `add_restart`).
         if !self.intensity.try_add(now.into_std()) {
-            return Some(
-                self.give_up(seq, Exit::shutdown("reached_max_restart_intensity"))
-                    .await,
-            );
+            return Some(self.give_up(seq, GiveUp::IntensityReached).await);
         }
 
         // 4. The strategy: stop the siblings concerned.
@@ -236,16 +227,15 @@ impl Server {
         true
     }
 
-    /// Intensity reached (or a budget escalated): stop everything and end.
-    async fn give_up(&mut self, offender: u64, exit: Exit) -> Exit {
+    /// Intensity reached (or a budget escalated) because of `offender`:
+    /// stop everything and end with [`ExitKind::GaveUp`].
+    async fn give_up(&mut self, offender: u64, reason: GiveUp) -> Exit {
         self.children.shared.counters.gave_up();
+        let mut exit = Exit::from(ExitKind::GaveUp(reason));
         if let Some(child) = self.children.table.get(offender) {
             let offender = child.id().clone();
-            let reported = exit.clone();
-            self.emit(|| EventKind::GaveUp {
-                offender,
-                exit: reported,
-            });
+            exit = exit.with_reason(format_args!("because of child {offender}"));
+            self.emit(|| EventKind::GaveUp { offender, reason });
         }
         self.children.stop_all(exit).await.exit
     }
