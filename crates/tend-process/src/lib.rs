@@ -55,7 +55,7 @@ mod wait;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend::{ChildId, ChildSpec, Context, Shutdown};
+use tend::{Backend, ChildId, ChildSpec, Context, Shutdown};
 
 pub use cgroup::CgroupLayout;
 pub use output::{LogSink, Stream, Tee};
@@ -134,6 +134,7 @@ impl ProcessExt for ChildSpec {
         ChildSpec::task(id, move |ctx: Context| {
             incarnation::run(spec.clone(), sink.clone(), cgroups.clone(), ctx)
         })
+        .backend(Backend::Process)
         .shutdown(shutdown)
         // Started means spawned: a spawn that fails is a start failure.
         .await_ready(Duration::from_secs(60))

@@ -1,8 +1,8 @@
 //! Typed errors of the engine: one enum per kind of call.
 
-use tend_spec::SpecError;
+use tend_spec::{NotAvailable, SpecError};
 
-use crate::exit::Exit;
+use crate::exit::{Exit, ExitKind};
 use crate::id::ChildId;
 
 /// A child spec that breaks a rule, with the child it belongs to.
@@ -59,9 +59,50 @@ pub enum StartError {
         /// Why.
         exit: Exit,
     },
+    /// A child's backend cannot run here; the children started before it
+    /// were stopped again.
+    #[error("cannot start child {id}: {error}")]
+    NotAvailable {
+        /// The child.
+        id: ChildId,
+        /// Which backend, and why.
+        #[source]
+        error: NotAvailable,
+    },
     /// The runtime dropped the supervisor before it finished starting.
     #[error("the supervisor ended before it finished starting")]
     Aborted,
+}
+
+impl StartError {
+    /// The error for a child whose start failed with `exit`.
+    pub(crate) fn child_failed(id: ChildId, exit: Exit) -> Self {
+        match not_available(&exit) {
+            Some(error) => StartError::NotAvailable { id, error },
+            None => StartError::ChildFailed { id, exit },
+        }
+    }
+}
+
+impl ControlError {
+    /// The error for a child whose start failed with `exit`.
+    pub(crate) fn start_failed(id: ChildId, exit: Exit) -> Self {
+        match not_available(&exit) {
+            Some(error) => ControlError::NotAvailable { id, error },
+            None => ControlError::StartFailed { id, exit },
+        }
+    }
+}
+
+/// The typed error an exit of kind `NotAvailable` stands for.
+fn not_available(exit: &Exit) -> Option<NotAvailable> {
+    match exit.kind() {
+        ExitKind::NotAvailable(backend) => Some(NotAvailable::new(
+            backend,
+            exit.reason().unwrap_or_default(),
+        )),
+        _ => None,
+    }
 }
 
 fn join(errors: &[ChildSpecError]) -> String {
@@ -111,6 +152,16 @@ pub enum ControlError {
         id: ChildId,
         /// Why.
         exit: Exit,
+    },
+    /// `start_child` or `restart_child` of a child whose backend cannot run
+    /// here.
+    #[error("cannot start child {id}: {error}")]
+    NotAvailable {
+        /// The child.
+        id: ChildId,
+        /// Which backend, and why.
+        #[source]
+        error: NotAvailable,
     },
     /// The child is not a supervisor (or its supervisor is not running).
     #[error("child {0} is not a running supervisor")]

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::exit::{Exit, GiveUp, Resource};
 use crate::id::ChildId;
+use crate::state::{FailReason, IsolateCause};
 
 /// A lifecycle fact, stamped with the supervisor it happened in and when.
 ///
@@ -105,19 +106,22 @@ pub enum EventKind {
         /// The delay before the next try.
         delay: Duration,
     },
-    /// A child's restart budget ran out: it is given up (circuit breaker
-    /// open) and stays failed.
+    /// A child is given up on and stays failed until restarted through the
+    /// API: its crash policy is `shutdown`, its circuit breaker opened, or
+    /// its backend is not available.
     ChildFailed {
         /// The child.
         id: ChildId,
-        /// Why (e.g. "circuit breaker open").
-        reason: Arc<str>,
+        /// Why.
+        reason: FailReason,
     },
-    /// A child's restart budget ran out: it is isolated, kept for inspection
-    /// and not restarted.
+    /// A child is isolated: kept for inspection and not restarted (its
+    /// crash policy, or its budget ran out). Its `on_isolate` hook runs.
     ChildIsolated {
         /// The child.
         id: ChildId,
+        /// Why.
+        cause: IsolateCause,
     },
     /// A running incarnation crossed 80 % of one of its resource limits (its
     /// backend checks; the kernel enforces the limit itself at 100 %).

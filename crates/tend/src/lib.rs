@@ -78,9 +78,10 @@ pub use id::ChildId;
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "signal")]
 pub use signal::{run_until_signal, ShutdownSignals};
-pub use state::{ChildKind, ChildState};
+pub use state::{ChildKind, ChildState, FailReason, IsolateCause};
 pub use status::{
-    ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, StopOutcome, StopReport, Usage,
+    ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, Isolation, StopOutcome, StopReport,
+    Usage,
 };
 pub use supervisor::{check_childspecs, Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tend_spec::{

@@ -1,14 +1,15 @@
 //! Snapshots answered by a supervisor: its children, their counts, the stop
 //! report, and a child's exit as seen by a monitor.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tend_spec::Restart;
+use tend_spec::{Backend, CrashPolicy, Restart};
 use tokio::time::Instant;
 
 use crate::exit::Exit;
 use crate::id::ChildId;
-use crate::state::{ChildKind, ChildState};
+use crate::state::{ChildKind, ChildState, IsolateCause};
 
 /// One ended incarnation: how and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,8 +91,12 @@ pub struct ChildInfo {
     pub pid: Option<u32>,
     /// Whether the running incarnation declared itself ready.
     pub ready: bool,
+    /// What runs it.
+    pub backend: Backend,
     /// Its restart type.
     pub restart: Restart,
+    /// What an abnormal exit leads to.
+    pub on_crash: CrashPolicy,
     /// Whether it is significant for auto-shutdown.
     pub significant: bool,
     /// How the last incarnation ended, if one did.
@@ -106,6 +111,23 @@ pub struct ChildInfo {
     /// The last exits, oldest first (bounded; see
     /// [`SupervisorBuilder::history`](crate::SupervisorBuilder::history)).
     pub history: Vec<ExitRecord>,
+}
+
+/// What an [`on_isolate`](crate::ChildSpec::on_isolate) hook is told about
+/// the child it runs for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Isolation {
+    /// The path of its supervisor, e.g. `"root/web"`.
+    pub supervisor: Arc<str>,
+    /// The child.
+    pub id: ChildId,
+    /// The incarnation whose exit led to the isolation.
+    pub generation: u64,
+    /// Why it was isolated.
+    pub cause: IsolateCause,
+    /// That incarnation's exit.
+    pub exit: Exit,
 }
 
 /// Counts of a supervisor's children (OTP's `count_children`).

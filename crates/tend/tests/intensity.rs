@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use tend::{
-    ChildSpec, ChildState, Context, EventKind, ExitClass, ExitKind, GiveUp, Intensity, Strategy,
-    Supervisor,
+    ChildSpec, ChildState, Context, EventKind, ExitClass, ExitKind, FailReason, GiveUp, Intensity,
+    Strategy, Supervisor,
 };
 use tokio::time::Instant;
 
@@ -208,7 +208,7 @@ async fn an_operator_restart_that_fails_leaves_the_child_stopped() {
     idle().await;
     assert_eq!(
         states(&sup).await,
-        vec![("flaky".into(), ChildState::Stopped)]
+        vec![("flaky".into(), ChildState::Failed(FailReason::StartFailed))]
     );
     assert_eq!(sup.metrics().restarts, 0);
     sup.shutdown().await;

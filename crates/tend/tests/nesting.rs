@@ -7,7 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tend::{ChildSpec, ChildState, EventKind, ExitKind, GiveUp, Intensity, Restart, Supervisor};
+use tend::{
+    ChildSpec, ChildState, EventKind, ExitKind, FailReason, GiveUp, Intensity, Restart, Supervisor,
+};
 
 fn group(lab: &Lab) -> tend::SupervisorBuilder {
     Supervisor::builder("group")
@@ -62,7 +64,7 @@ async fn a_transient_nested_supervisor_that_gives_up_stays_down() {
     assert_eq!(
         states(&root).await,
         vec![
-            ("group".into(), ChildState::Stopped),
+            ("group".into(), ChildState::Failed(FailReason::GaveUp)),
             ("after".into(), ChildState::Running)
         ]
     );

@@ -63,7 +63,7 @@ async fn transient_restarts_only_after_an_abnormal_exit() {
     lab.end("t", End::Shutdown("maintenance"));
     idle().await;
     let info = &sup.which_children().await[0];
-    assert_eq!((info.state, info.generation), (ChildState::Stopped, 2));
+    assert_eq!((info.state, info.generation), (ChildState::Shutdown, 2));
     assert_eq!(
         info.last_exit.as_ref().unwrap().exit.reason(),
         Some("maintenance")
@@ -75,7 +75,7 @@ async fn transient_restarts_only_after_an_abnormal_exit() {
     let info = &sup.which_children().await[0];
     assert_eq!(
         (info.state, info.generation, info.restarts),
-        (ChildState::Stopped, 3, 1)
+        (ChildState::Completed, 3, 1)
     );
     sup.shutdown().await;
 }

@@ -163,7 +163,7 @@ async fn terminating_a_child_whose_restart_keeps_failing_stops_the_retries() {
         failures,
         "no retry after terminate"
     );
-    assert_eq!(states(&sup).await, vec![("c".into(), ChildState::Stopped)]);
+    assert_eq!(states(&sup).await, vec![("c".into(), ChildState::Shutdown)]);
     sup.delete_child("c").await.unwrap();
     sup.shutdown().await;
 }

@@ -117,7 +117,7 @@ async fn strategy_is_consulted_only_when_the_exit_leads_to_a_restart() {
         states(&sup).await,
         vec![
             ("a".into(), ChildState::Running),
-            ("b".into(), ChildState::Stopped),
+            ("b".into(), ChildState::Completed),
             ("c".into(), ChildState::Running)
         ]
     );
@@ -173,7 +173,7 @@ async fn rest_for_one_leaves_earlier_siblings_alone_even_when_stopped() {
     assert_eq!(
         states(&sup).await,
         vec![
-            ("a".into(), ChildState::Stopped),
+            ("a".into(), ChildState::Shutdown),
             ("b".into(), ChildState::Running),
             ("c".into(), ChildState::Running)
         ]

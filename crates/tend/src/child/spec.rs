@@ -2,21 +2,27 @@
 //! [`Nested`], the seam through which a supervisor runs as a child.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend_spec::{Backoff, Restart, RestartBudget, Shutdown};
+use tend_spec::{Backend, Backoff, CrashPolicy, NotAvailable, Restart, RestartBudget, Shutdown};
 use tokio::task::AbortHandle;
 
 use super::task::{self, ExitGuard};
 use crate::context::Context;
-use crate::exit::IntoExit;
+use crate::exit::{Exit, ExitKind, IntoExit};
 use crate::id::ChildId;
 use crate::state::ChildKind;
+use crate::status::Isolation;
 
 /// Starts one incarnation: calls the user's factory with the context and
 /// spawns the resulting future, typed, so no per-incarnation boxing is needed.
 pub(crate) type Launch = Arc<dyn Fn(Context, ExitGuard) -> AbortHandle + Send + Sync>;
+
+/// What runs when a child is isolated.
+pub(crate) type IsolateHook =
+    Arc<dyn Fn(Isolation) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// A supervisor ready to run as the child of another, made from a
 /// [`SupervisorBuilder`](crate::SupervisorBuilder) (`builder.into()`) for
@@ -48,13 +54,13 @@ impl std::fmt::Debug for Nested {
 /// Built with [`ChildSpec::task`] or [`ChildSpec::supervisor`], then refined
 /// with the option methods. Defaults are OTP's: permanent, not significant,
 /// 5 s shutdown for workers and infinity for supervisors, no backoff, no
-/// per-child budget.
+/// per-child budget, and a crash left to the restart type.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use tend::{Backoff, ChildSpec, Context, Restart, Shutdown};
+/// use tend::{Backoff, ChildSpec, Context, CrashPolicy, Restart, Shutdown};
 ///
 /// let spec = ChildSpec::task("poller", |ctx: Context| async move {
 ///     ctx.cancelled().await;
@@ -62,7 +68,9 @@ impl std::fmt::Debug for Nested {
 /// })
 /// .restart(Restart::Transient)
 /// .shutdown(Shutdown::Timeout(Duration::from_secs(1)))
-/// .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)));
+/// .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)))
+/// .on_crash(CrashPolicy::Isolate)
+/// .on_isolate(|isolated| async move { println!("{} isolated: {}", isolated.id, isolated.exit) });
 /// assert_eq!(spec.id().as_str(), "poller");
 /// ```
 #[derive(Clone)]
@@ -73,9 +81,21 @@ pub struct ChildSpec {
     pub(crate) restart: Restart,
     pub(crate) shutdown: Shutdown,
     pub(crate) significant: bool,
+    pub(crate) on_crash: CrashPolicy,
+    pub(crate) await_ready: Option<Duration>,
+    /// Options most children never set, out of line: a spec is copied into
+    /// every child record, so it stays small.
+    pub(crate) options: Arc<Options>,
+}
+
+/// The less common options of a [`ChildSpec`].
+#[derive(Clone)]
+pub(crate) struct Options {
+    pub(crate) backend: Backend,
+    pub(crate) unavailable: Option<NotAvailable>,
     pub(crate) backoff: Option<Backoff>,
     pub(crate) budget: Option<RestartBudget>,
-    pub(crate) await_ready: Option<Duration>,
+    pub(crate) on_isolate: Option<IsolateHook>,
 }
 
 impl ChildSpec {
@@ -83,9 +103,9 @@ impl ChildSpec {
     ///
     /// `f` is called once per incarnation, on the supervisor's task; the
     /// future runs on its own tokio task. Its output is turned into an
-    /// [`Exit`](crate::Exit) by [`IntoExit`]: `()` and `Ok(_)` are normal,
-    /// `Err(e)` is abnormal. A panic, in `f` or in the future, is an abnormal
-    /// exit and never takes the supervisor down.
+    /// [`Exit`] by [`IntoExit`]: `()` and `Ok(_)` are normal, `Err(e)` is an
+    /// error. A panic, in `f` or in the future, is an abnormal exit and never
+    /// takes the supervisor down.
     ///
     /// The future should watch [`Context::cancelled`] and return when it
     /// fires; otherwise it is aborted when its shutdown timeout runs out.
@@ -106,12 +126,50 @@ impl ChildSpec {
     ///
     /// Its id is the builder's name. It counts as started once all its own
     /// children have started; it stops its subtree (in reverse start order)
-    /// when asked to stop; when it gives up it exits with a shutdown-class
-    /// exit, which this supervisor treats by the nested one's restart type.
+    /// when asked to stop; when it gives up it exits with
+    /// [`ExitKind::GaveUp`] (class shutdown), which this supervisor treats
+    /// by the nested one's restart type.
     pub fn supervisor(nested: impl Into<Nested>) -> Self {
         let Nested { id, launch } = nested.into();
         let mut spec = ChildSpec::from_launch(id, ChildKind::Supervisor, launch);
         spec.shutdown = Shutdown::SUPERVISOR_DEFAULT;
+        spec
+    }
+
+    /// A child whose backend cannot run here: every start of it fails at
+    /// once with [`StartError::NotAvailable`](crate::StartError::NotAvailable)
+    /// (or the `ControlError` of the same name), saying `error`'s reason,
+    /// and it is marked [`Failed`](crate::ChildState::Failed) instead of
+    /// being retried. For programs that read specs naming a backend this
+    /// build or machine lacks (a container runtime, a WASI runtime).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend::{Backend, ChildSpec, NotAvailable, StartError, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let wasm = ChildSpec::not_available(
+    ///     "plugin",
+    ///     NotAvailable::new(Backend::Wasm, "this build has no WASI runtime; rebuild with --features wasm"),
+    /// );
+    /// assert!(wasm.availability().is_err());
+    /// match Supervisor::builder("app").child(wasm).start().await {
+    ///     Err(StartError::NotAvailable { id, error }) => {
+    ///         assert_eq!((id.as_str(), error.backend), ("plugin", Backend::Wasm));
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn not_available(id: impl Into<ChildId>, error: NotAvailable) -> Self {
+        let exit = Exit::new(ExitKind::NotAvailable(error.backend), &error.reason);
+        let mut spec = ChildSpec::task(id, move |_ctx: Context| {
+            let exit = exit.clone();
+            async move { exit }
+        })
+        .backend(error.backend);
+        spec.options_mut().unavailable = Some(error);
         spec
     }
 
@@ -123,10 +181,20 @@ impl ChildSpec {
             restart: Restart::Permanent,
             shutdown: Shutdown::WORKER_DEFAULT,
             significant: false,
-            backoff: None,
-            budget: None,
+            on_crash: CrashPolicy::Restart,
             await_ready: None,
+            options: Arc::new(Options {
+                backend: Backend::Task,
+                unavailable: None,
+                backoff: None,
+                budget: None,
+                on_isolate: None,
+            }),
         }
+    }
+
+    fn options_mut(&mut self) -> &mut Options {
+        Arc::make_mut(&mut self.options)
     }
 
     /// When the child is restarted (default [`Restart::Permanent`]).
@@ -154,7 +222,7 @@ impl ChildSpec {
     /// Waits before each automatic restart (default: restart at once).
     #[must_use]
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = Some(backoff);
+        self.options_mut().backoff = Some(backoff);
         self
     }
 
@@ -162,7 +230,40 @@ impl ChildSpec {
     /// runs out (default: none, only the supervisor's intensity applies).
     #[must_use]
     pub fn budget(mut self, budget: RestartBudget) -> Self {
-        self.budget = Some(budget);
+        self.options_mut().budget = Some(budget);
+        self
+    }
+
+    /// What an abnormal exit leads to (default [`CrashPolicy::Restart`]: the
+    /// restart type decides). `Shutdown` and `Isolate` apply whatever the
+    /// restart type, and keep the spec even of a temporary child.
+    #[must_use]
+    pub fn on_crash(mut self, policy: CrashPolicy) -> Self {
+        self.on_crash = policy;
+        self
+    }
+
+    /// Runs `hook` each time the child is isolated (its crash policy, or a
+    /// budget that ran out with `OnExhausted::Isolate`): take it out of a
+    /// load balancer, page someone. It runs on a task of its own; the
+    /// supervisor does not wait for it, and a panic in it is logged.
+    #[must_use]
+    pub fn on_isolate<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Isolation) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let hook: IsolateHook = Arc::new(move |isolation| Box::pin(hook(isolation)));
+        self.options_mut().on_isolate = Some(hook);
+        self
+    }
+
+    /// Names the backend that runs this child (default [`Backend::Task`]);
+    /// for backend crates, whose children are tasks that own a process or a
+    /// container.
+    #[must_use]
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.options_mut().backend = backend;
         self
     }
 
@@ -193,6 +294,24 @@ impl ChildSpec {
         self.restart
     }
 
+    /// The backend that runs it.
+    #[must_use]
+    pub fn backend_kind(&self) -> Backend {
+        self.options.backend
+    }
+
+    /// Whether its backend can run here: a program checking a
+    /// configuration (`tend check`) asks this without starting anything.
+    ///
+    /// # Errors
+    /// The [`NotAvailable`] every start of this child would fail with.
+    pub fn availability(&self) -> Result<(), &NotAvailable> {
+        match &self.options.unavailable {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
     /// Whether a start waits for readiness, and for how long (`None` inside
     /// means no deadline, as for nested supervisors).
     pub(crate) fn ready_wait(&self) -> Option<Option<Duration>> {
@@ -209,11 +328,13 @@ impl std::fmt::Debug for ChildSpec {
         f.debug_struct("ChildSpec")
             .field("id", &self.id)
             .field("kind", &self.kind)
+            .field("backend", &self.options.backend)
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
             .field("significant", &self.significant)
-            .field("backoff", &self.backoff)
-            .field("budget", &self.budget)
+            .field("on_crash", &self.on_crash)
+            .field("backoff", &self.options.backoff)
+            .field("budget", &self.options.budget)
             .field("await_ready", &self.await_ready)
             .finish_non_exhaustive()
     }

@@ -376,8 +376,8 @@ fn spec_problems(spec: &ChildSpec, auto_shutdown: AutoShutdown) -> Vec<SpecError
             Ok(())
         },
         check_significant(spec.significant, spec.restart, auto_shutdown),
-        spec.backoff.as_ref().map_or(Ok(()), check_backoff),
-        spec.budget.as_ref().map_or(Ok(()), check_budget),
+        spec.options.backoff.as_ref().map_or(Ok(()), check_backoff),
+        spec.options.budget.as_ref().map_or(Ok(()), check_budget),
     ];
     checks.into_iter().filter_map(Result::err).collect()
 }

@@ -50,11 +50,12 @@ pub(crate) struct ChildRecord {
 impl ChildRecord {
     fn new(spec: ChildSpec, now: Instant) -> Self {
         let budget = spec
+            .options
             .budget
             .map(|b| RestartWindow::new(b.max_restarts, b.window));
         ChildRecord {
             spec,
-            state: ChildState::Stopped,
+            state: ChildState::Pending,
             generation: 0,
             restarts: 0,
             ready: false,
@@ -114,12 +115,14 @@ impl ChildRecord {
         ChildInfo {
             id: self.spec.id.clone(),
             kind: self.spec.kind,
+            backend: self.spec.options.backend,
             state: self.state,
             generation: self.generation,
             restarts: self.restarts,
             pid: self.running.as_ref().and_then(|r| r.ctx.pid()),
             ready: self.ready,
             restart: self.spec.restart,
+            on_crash: self.spec.on_crash,
             significant: self.spec.significant,
             last_exit: self.last_exit.clone(),
             running_since: self.running.as_ref().map(|r| r.since),

@@ -97,7 +97,7 @@ impl Server {
             Err(exit) => {
                 // As OTP: a child that fails to start is not kept.
                 self.children.remove(seq);
-                Err(ControlError::StartFailed { id, exit })
+                Err(ControlError::start_failed(id, exit))
             }
         }
     }
@@ -116,10 +116,7 @@ impl Server {
         self.children
             .start(seq)
             .await
-            .map_err(|exit| ControlError::StartFailed {
-                id: id.clone(),
-                exit,
-            })
+            .map_err(|exit| ControlError::start_failed(id.clone(), exit))
     }
 
     fn delete(&mut self, id: &ChildId) -> Result<(), ControlError> {

@@ -66,7 +66,7 @@ pub(crate) struct Shared {
 ///     Err(ControlError::AlreadyStarted("w".into()))
 /// );
 /// sup.terminate_child("w").await.unwrap();
-/// assert_eq!(sup.which_children().await[0].state, ChildState::Stopped);
+/// assert_eq!(sup.which_children().await[0].state, ChildState::Shutdown);
 /// sup.restart_child("w").await.unwrap();
 /// assert_eq!(sup.which_children().await[0].generation, 2);
 /// sup.shutdown().await;

@@ -33,12 +33,13 @@ use tokio_util::time::DelayQueue;
 use super::children::{ChildTable, Incarnation};
 use super::handle::Shared;
 use super::mailbox::{Hurry, Mailbox, Waited, Want};
-use crate::child::lifecycle::LifeEvent;
+use crate::child::lifecycle::{Ending, LifeEvent};
 use crate::child::task::{panicked, ExitGuard};
 use crate::child::ChildSpec;
 use crate::context::Context;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind};
+use crate::state::FailReason;
 use crate::status::{ChildExit, ChildStop, ExitRecord, StopOutcome, StopReport};
 
 /// A supervisor's children and their incarnations.
@@ -97,11 +98,18 @@ impl Incarnations {
 
     /// Spawns a new incarnation of `seq` and, if its spec asks, waits for it
     /// to be ready. On failure the child is left with nothing running and the
-    /// reason is returned.
+    /// reason is returned. A child whose backend is not available is not
+    /// spawned at all: it is marked failed at once.
     pub(crate) async fn start(&mut self, seq: u64) -> Result<(), Exit> {
         let inbox = self.mailbox.sender().clone();
         let links = self.shared.links.clone();
         let child = self.table.get_mut(seq).expect("start of a known child");
+        if let Some(error) = &child.spec.options.unavailable {
+            let exit = Exit::new(ExitKind::NotAvailable(error.backend), &error.reason);
+            child.apply(LifeEvent::GiveUp(FailReason::NotAvailable));
+            let generation = child.generation;
+            return Err(self.start_failed(seq, generation, exit));
+        }
         child.generation += 1;
         let generation = child.generation;
         child.apply(LifeEvent::Spawn);
@@ -114,7 +122,7 @@ impl Incarnations {
             Err(panic) => {
                 // The factory panicked before any task existed.
                 let exit = panicked(panic.as_ref()).into_start_failure();
-                child.apply(LifeEvent::Exited);
+                child.apply(LifeEvent::Exited(Ending::of(&exit)));
                 return Err(self.start_failed(seq, generation, exit));
             }
         };
@@ -340,7 +348,7 @@ impl Incarnations {
         let ran_for = now.saturating_duration_since(incarnation.since);
         let generation = child.generation;
         child.ready = false;
-        child.apply(LifeEvent::Exited);
+        child.apply(LifeEvent::Exited(Ending::of(&exit)));
         child.record_exit(
             ExitRecord {
                 generation,

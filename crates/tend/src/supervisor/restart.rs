@@ -1,6 +1,6 @@
-//! What follows an incarnation's own exit: the restart type, then, for a
-//! restart, the child's own budget, its backoff, the supervisor's intensity
-//! and the strategy.
+//! What follows an incarnation's end that nobody asked for: the crash
+//! policy, the restart type, then, for a restart, the child's own budget,
+//! its backoff, the supervisor's intensity and the strategy.
 //!
 //! The strategy runs in two phases, as OTP's `restart/3`: *stop* the siblings
 //! it concerns (reverse start order; temporary ones are dropped), then *start*
@@ -10,20 +10,32 @@
 //! (OTP's `try_again_restart`), so commands are served between tries; each
 //! retry is a restart again and counts toward intensity.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use tend_spec::{AutoShutdown, OnExhausted, Strategy};
+use futures_util::FutureExt;
+use tend_spec::{AutoShutdown, CrashPolicy, OnExhausted, Strategy};
 use tokio::time::Instant;
 
 use super::server::Server;
 use crate::child::lifecycle::LifeEvent;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind, GiveUp};
-use crate::state::ChildState;
+use crate::id::ChildId;
+use crate::state::{ChildState, FailReason, IsolateCause};
+use crate::status::Isolation;
 use crate::tree::Message;
 
+/// What a child's own restart budget says about a restart that is due.
+enum Budget {
+    /// Within the budget (or none).
+    Allows,
+    /// Exhausted, with this consequence.
+    Exhausted(OnExhausted),
+}
+
 impl Server {
-    /// An incarnation ended on its own: record it and apply the restart type.
+    /// An incarnation ended on its own: record it and decide what follows.
     pub(crate) async fn on_exit(&mut self, seq: u64, generation: u64, exit: Exit) -> Option<Exit> {
         let current = self
             .children
@@ -33,19 +45,68 @@ impl Server {
         if !current {
             return None;
         }
-        let class = exit.class();
         let now = Instant::now();
-        let ran_for = self.children.record_exit(seq, exit, now);
+        let ran_for = self.children.record_exit(seq, exit.clone(), now);
+        self.after_exit(seq, &exit, ran_for, now).await
+    }
+
+    /// What follows an end nobody asked for, once it is recorded: a backend
+    /// that is not available fails the child for good; an abnormal exit goes
+    /// to the crash policy; then the restart type decides (OTP).
+    pub(crate) async fn after_exit(
+        &mut self,
+        seq: u64,
+        exit: &Exit,
+        ran_for: Duration,
+        now: Instant,
+    ) -> Option<Exit> {
         let child = self.children.table.get(seq)?;
-        if child.spec.restart.restarts_after(class) {
+        let (restart, on_crash) = (child.spec.restart, child.spec.on_crash);
+        if let ExitKind::NotAvailable(_) = exit.kind() {
+            self.fail(seq, FailReason::NotAvailable);
+            return self.given_up(seq).await;
+        }
+        if exit.is_abnormal() {
+            match on_crash {
+                CrashPolicy::Restart => {}
+                CrashPolicy::Shutdown => {
+                    self.fail(seq, FailReason::of(exit.kind()));
+                    return self.given_up(seq).await;
+                }
+                CrashPolicy::Isolate => {
+                    self.isolate(seq, IsolateCause::CrashPolicy);
+                    return self.given_up(seq).await;
+                }
+            }
+        }
+        if restart.restarts_after(exit.class()) {
             return self.restart(seq, ran_for, now).await;
         }
         // Not restarted: a temporary spec goes, others are kept (OTP's
-        // `del_child`), then auto-shutdown is considered.
-        let significant = child.spec.significant;
-        let id = child.id().clone();
+        // `del_child`).
+        let ended = self.ended_for_good(seq);
         self.children.drop_if_temporary(seq);
-        if significant && self.auto_shutdown_due() {
+        self.consider_auto_shutdown(ended).await
+    }
+
+    /// A child given up on (its crash policy, its budget, its backend) is
+    /// kept, whatever its restart type; then auto-shutdown is considered.
+    async fn given_up(&mut self, seq: u64) -> Option<Exit> {
+        let ended = self.ended_for_good(seq);
+        self.consider_auto_shutdown(ended).await
+    }
+
+    /// The child, if it is significant: it ended and is not restarted.
+    fn ended_for_good(&self, seq: u64) -> Option<ChildId> {
+        let child = self.children.table.get(seq)?;
+        child.spec.significant.then(|| child.id().clone())
+    }
+
+    /// OTP's auto-shutdown, after the significant child `ended` (if any)
+    /// ended for good.
+    async fn consider_auto_shutdown(&mut self, ended: Option<ChildId>) -> Option<Exit> {
+        let id = ended?;
+        if self.auto_shutdown_due() {
             self.emit(|| EventKind::AutoShutdown { trigger: id });
             let exit = Exit::from(ExitKind::AutoShutdown);
             return Some(self.children.stop_all(exit).await.exit);
@@ -67,6 +128,43 @@ impl Server {
         }
     }
 
+    /// Gives up on a child: it stays failed, for `reason`, until an
+    /// operator restarts it.
+    fn fail(&mut self, seq: u64, reason: FailReason) {
+        let Some(child) = self.children.table.get_mut(seq) else {
+            return;
+        };
+        child.apply(LifeEvent::GiveUp(reason));
+        let id = child.id().clone();
+        self.emit(|| EventKind::ChildFailed { id, reason });
+    }
+
+    /// Isolates a child: kept as it is, not restarted, its hook run.
+    fn isolate(&mut self, seq: u64, cause: IsolateCause) {
+        let Some(child) = self.children.table.get_mut(seq) else {
+            return;
+        };
+        child.apply(LifeEvent::Isolate);
+        let id = child.id().clone();
+        if let (Some(hook), Some(last)) = (&child.spec.options.on_isolate, &child.last_exit) {
+            let isolation = Isolation {
+                supervisor: self.children.shared.links.path.clone(),
+                id: id.clone(),
+                generation: last.generation,
+                cause,
+                exit: last.exit.clone(),
+            };
+            let run = hook(isolation);
+            let child_id = id.clone();
+            tokio::spawn(async move {
+                if AssertUnwindSafe(run).catch_unwind().await.is_err() {
+                    tracing::error!(child = %child_id, "the on_isolate hook panicked");
+                }
+            });
+        }
+        self.emit(|| EventKind::ChildIsolated { id, cause });
+    }
+
     /// A restart of `seq` is due (after an exit, or a retry). `ran_for` is
     /// how long the last incarnation ran, for backoff's reset.
     pub(crate) async fn restart(
@@ -79,40 +177,39 @@ impl Server {
         let id = child.id().clone();
 
         // 1. The child's own budget, if it has one.
+        let budget = match (child.spec.options.budget, child.budget.as_mut()) {
+            (Some(budget), Some(window)) => match window.try_add(now.into_std()) {
+                true => Budget::Allows,
+                false => Budget::Exhausted(budget.on_exhausted),
+            },
+            _ => Budget::Allows,
+        };
         let mut delay = Duration::ZERO;
         let mut crash_loop = false;
-        if let (Some(budget), Some(window)) = (child.spec.budget, child.budget.as_mut()) {
-            if !window.try_add(now.into_std()) {
-                match budget.on_exhausted {
-                    OnExhausted::Escalate => {
-                        return Some(self.give_up(seq, GiveUp::BudgetExhausted).await);
-                    }
-                    OnExhausted::Stop => {
-                        child.apply(LifeEvent::Trip);
-                        self.emit(|| EventKind::ChildFailed {
-                            id,
-                            reason: "circuit breaker open".into(),
-                        });
-                        return None;
-                    }
-                    OnExhausted::Isolate => {
-                        child.apply(LifeEvent::Isolate);
-                        self.emit(|| EventKind::ChildIsolated { id });
-                        return None;
-                    }
-                    OnExhausted::CrashLoopBackOff(wait) => {
-                        delay = wait;
-                        crash_loop = true;
-                        let id = id.clone();
-                        self.emit(|| EventKind::ChildCrashLoop { id, delay: wait });
-                    }
-                }
+        match budget {
+            Budget::Allows => {}
+            Budget::Exhausted(OnExhausted::Escalate) => {
+                return Some(self.give_up(seq, GiveUp::BudgetExhausted).await);
+            }
+            Budget::Exhausted(OnExhausted::Stop) => {
+                self.fail(seq, FailReason::CircuitBreakerOpen);
+                return self.given_up(seq).await;
+            }
+            Budget::Exhausted(OnExhausted::Isolate) => {
+                self.isolate(seq, IsolateCause::BudgetExhausted);
+                return self.given_up(seq).await;
+            }
+            Budget::Exhausted(OnExhausted::CrashLoopBackOff(wait)) => {
+                delay = wait;
+                crash_loop = true;
+                let id = id.clone();
+                self.emit(|| EventKind::ChildCrashLoop { id, delay: wait });
             }
         }
 
         // 2. Its backoff.
         let child = self.children.table.get_mut(seq)?;
-        if let Some(backoff) = child.spec.backoff {
+        if let Some(backoff) = child.spec.options.backoff {
             delay = delay.max(child.backoff.next_delay(&backoff, ran_for, fastrand::f64()));
         }
 
@@ -161,8 +258,8 @@ impl Server {
 
     /// Stop phase: stops the siblings in reverse start order and marks them
     /// due for a restart. As in OTP, temporary siblings are dropped and every
-    /// other sibling is started again, even one that was stopped before; a
-    /// failed or isolated sibling is left as it is.
+    /// other sibling is started again, even one that completed or was
+    /// stopped before; a failed or isolated sibling is left as it is.
     async fn stop_siblings(&mut self, seq: u64) {
         for sibling in self.siblings(seq).into_iter().rev() {
             if self.children.table.get(sibling).is_none() {
@@ -173,7 +270,7 @@ impl Server {
                 continue;
             }
             if let Some(child) = self.children.table.get_mut(sibling) {
-                if matches!(child.state(), ChildState::Stopped | ChildState::Restarting) {
+                if matches!(child.state(), ChildState::Completed | ChildState::Shutdown) {
                     child.apply(LifeEvent::Restart);
                 }
             }
@@ -210,7 +307,13 @@ impl Server {
         }
         child.restarts += 1;
         self.children.shared.counters.restarted();
-        if self.children.start(member).await.is_err() {
+        if let Err(exit) = self.children.start(member).await {
+            if let ExitKind::NotAvailable(_) = exit.kind() {
+                // Retrying cannot help: the child stays failed, and the rest
+                // of the group starts without it.
+                self.fail(member, FailReason::NotAvailable);
+                return true;
+            }
             let child = self
                 .children
                 .table

@@ -99,7 +99,7 @@ impl Server {
                 self.children
                     .stop_all(Exit::shutdown("failed to start"))
                     .await;
-                return Err(StartError::ChildFailed { id, exit });
+                return Err(StartError::child_failed(id, exit));
             }
         }
         self.emit(|| EventKind::SupervisorStarted);
