@@ -12,6 +12,7 @@ pub fn line(event: &Event) -> Option<String> {
             id,
             generation,
             pid,
+            ..
         } => match pid {
             Some(pid) => format!("{id}: started (run {generation}, pid {pid})"),
             None => format!("{id}: started (run {generation})"),

@@ -116,36 +116,53 @@ async fn a_spawn_that_fails_is_a_start_failure_with_a_precise_message() {
 }
 
 #[tokio::test]
-async fn a_crashing_process_is_restarted_with_a_new_pid() {
+async fn a_crashing_process_is_restarted_with_a_new_pid_and_its_lineage() {
+    // Each incarnation lives a second: ample time to read the table while
+    // it runs, even on a slow machine.
     let sup = Supervisor::builder("t")
         .intensity(Intensity::new(10, std::time::Duration::from_secs(10)))
         .child(ChildSpec::process(
             "p",
-            testkit(["exit", "1", "--after", "100"]),
+            testkit(["exit", "1", "--after", "1000"]),
         ))
         .start()
         .await
         .unwrap();
     let mut events = sup.subscribe();
     let first = sup.which_children().await[0].pid.expect("a pid");
+    let table = sup.process_table().await;
+    let first_entry = table.by_pid(first).expect("the pid, beside its id");
+    assert_eq!(
+        (
+            first_entry.backend,
+            first_entry.id.as_str(),
+            first_entry.parent
+        ),
+        (tend::Backend::Process, "p", None)
+    );
+    let first_incarnation = first_entry.incarnation;
     let exit = tokio::time::timeout(DEADLINE, sup.monitor("p"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(exit.exit.code(), Some(1));
-    let second = tokio::time::timeout(DEADLINE, async {
+    let (second, replaces) = tokio::time::timeout(DEADLINE, async {
         loop {
             if let tend::EventKind::ChildStarted {
-                generation: 2, pid, ..
+                generation: 2,
+                pid,
+                replaces,
+                ..
             } = events.recv().await.unwrap().kind
             {
-                return pid;
+                return (pid, replaces);
             }
         }
     })
     .await
     .expect("restarted");
     assert!(second.is_some_and(|pid| pid != first));
+    assert_eq!(replaces, Some(first_incarnation), "the restart's lineage");
     let info = &sup.which_children().await[0];
     assert!(info.generation >= 2 && !info.state.is_at_rest());
     sup.shutdown().await;

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::EventKind;
 use crate::exit::{Exit, Resource};
-use crate::id::ChildId;
+use crate::id::{ChildId, IncarnationId};
 use crate::status::Usage;
 use crate::tree::{Message, TreeLinks};
 
@@ -44,6 +44,8 @@ pub struct Context {
 struct ContextInner {
     id: ChildId,
     generation: u64,
+    incarnation: IncarnationId,
+    replaces: Option<IncarnationId>,
     seq: u64,
     /// The stop request. A flag and a `Notify` inside this allocation rather
     /// than a `CancellationToken` per incarnation: that would cost another
@@ -71,14 +73,18 @@ impl Context {
     pub(crate) fn new(
         id: ChildId,
         generation: u64,
+        lineage: (IncarnationId, Option<IncarnationId>),
         seq: u64,
         inbox: mpsc::UnboundedSender<Message>,
         links: Arc<TreeLinks>,
     ) -> Self {
+        let (incarnation, replaces) = lineage;
         Context {
             inner: Arc::new(ContextInner {
                 id,
                 generation,
+                incarnation,
+                replaces,
                 seq,
                 cancelled: AtomicBool::new(false),
                 cancel_notify: Notify::new(),
@@ -105,6 +111,19 @@ impl Context {
     #[must_use]
     pub fn generation(&self) -> u64 {
         self.inner.generation
+    }
+
+    /// This incarnation's id, unique in its tree.
+    #[must_use]
+    pub fn incarnation(&self) -> IncarnationId {
+        self.inner.incarnation
+    }
+
+    /// The id of the incarnation this one replaced (its restart lineage),
+    /// or `None` for a child's first incarnation.
+    #[must_use]
+    pub fn replaces(&self) -> Option<IncarnationId> {
+        self.inner.replaces
     }
 
     /// Completes when the supervisor asks this incarnation to stop. The

@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::exit::{Exit, GiveUp, Resource};
-use crate::id::ChildId;
+use crate::id::{ChildId, IncarnationId};
 use crate::state::{FailReason, IsolateCause};
 
 /// A lifecycle fact, stamped with the supervisor it happened in and when.
@@ -60,6 +60,10 @@ pub enum EventKind {
         id: ChildId,
         /// Its incarnation number.
         generation: u64,
+        /// Its id in the tree.
+        incarnation: IncarnationId,
+        /// The incarnation it replaced, if any (its restart lineage).
+        replaces: Option<IncarnationId>,
         /// Its OS process, if any.
         pid: Option<u32>,
     },
@@ -86,6 +90,8 @@ pub enum EventKind {
         id: ChildId,
         /// Its incarnation number.
         generation: u64,
+        /// Its id in the tree.
+        incarnation: IncarnationId,
         /// How it ended.
         exit: Exit,
         /// How long it ran.

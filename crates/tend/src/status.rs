@@ -1,25 +1,62 @@
-//! Snapshots answered by a supervisor: its children, their counts, the stop
-//! report, and a child's exit as seen by a monitor.
+//! Snapshots answered by a supervisor: its children, their counts, its
+//! restarts, its process table, the stop report, and a child's exit as seen
+//! by a monitor.
+//!
+//! Times an operator reads are wall-clock ([`SystemTime`]). The engine
+//! stamps events with its monotonic clock (tokio's, so a paused clock drives
+//! tests exactly) and converts when a snapshot is taken ([`WallClock`]):
+//! nothing is paid for wall-clock time on the restart path.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tend_spec::{Backend, CrashPolicy, Restart};
 use tokio::time::Instant;
 
 use crate::exit::Exit;
-use crate::id::ChildId;
+use crate::id::{ChildId, IncarnationId};
 use crate::state::{ChildKind, ChildState, IsolateCause};
 
-/// One ended incarnation: how and when.
+/// The wall clock and the monotonic clock read at one moment, to turn
+/// monotonic stamps into wall-clock times. A past stamp becomes "now minus
+/// how long ago", so it moves if the system clock is set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WallClock {
+    wall: SystemTime,
+    mono: Instant,
+}
+
+impl WallClock {
+    pub(crate) fn now() -> Self {
+        WallClock {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+        }
+    }
+
+    /// The wall-clock time of monotonic instant `at`.
+    pub(crate) fn at(&self, at: Instant) -> SystemTime {
+        match self.mono.checked_duration_since(at) {
+            Some(ago) => self.wall.checked_sub(ago).unwrap_or(SystemTime::UNIX_EPOCH),
+            None => self.wall + at.duration_since(self.mono),
+        }
+    }
+}
+
+/// One ended incarnation: which, how, when, and how long it ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExitRecord {
-    /// The incarnation number.
+    /// The incarnation number (per child).
     pub generation: u64,
+    /// The incarnation's id in the tree.
+    pub incarnation: IncarnationId,
     /// How it ended.
     pub exit: Exit,
-    /// When, on tokio's clock.
-    pub at: Instant,
+    /// When it ended (wall clock).
+    pub at: SystemTime,
+    /// How long it ran.
+    pub ran_for: Duration,
 }
 
 /// Resources a running incarnation uses now, as its backend measures them
@@ -84,10 +121,21 @@ pub struct ChildInfo {
     pub state: ChildState,
     /// The current (or last) incarnation number; 0 if it never started.
     pub generation: u64,
+    /// The current (or last) incarnation's id in the tree.
+    pub incarnation: Option<IncarnationId>,
+    /// Incarnations that started (spawned, and ready if awaited).
+    pub starts: u64,
+    /// Abnormal exits, start failures included.
+    pub failures: u64,
     /// Automatic restarts so far, including those caused by a sibling under
     /// one-for-all or rest-for-one (not operator restarts).
     pub restarts: u64,
-    /// Its OS process, if it runs one.
+    /// Times it was given up on (failed or isolated by its crash policy or
+    /// its budget).
+    pub give_ups: u64,
+    /// How long its incarnations have run, the current one included.
+    pub uptime: Duration,
+    /// Its OS process, if it runs one (beside `incarnation`).
     pub pid: Option<u32>,
     /// Whether the running incarnation declared itself ready.
     pub ready: bool,
@@ -101,16 +149,170 @@ pub struct ChildInfo {
     pub significant: bool,
     /// How the last incarnation ended, if one did.
     pub last_exit: Option<ExitRecord>,
-    /// When the running incarnation started.
-    pub running_since: Option<Instant>,
-    /// When the spec was added to the supervisor.
-    pub supervised_since: Instant,
+    /// When the running incarnation started (wall clock).
+    pub running_since: Option<SystemTime>,
+    /// When the spec was added to the supervisor (wall clock).
+    pub supervised_since: SystemTime,
     /// What the running incarnation uses now, measured when asked (by
     /// backends that can: OS processes).
     pub usage: Option<Usage>,
     /// The last exits, oldest first (bounded; see
     /// [`SupervisorBuilder::history`](crate::SupervisorBuilder::history)).
     pub history: Vec<ExitRecord>,
+}
+
+/// How many of a supervisor's children are in each state, from
+/// [`count_by_state`](crate::SupervisorHandle::count_by_state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct StateCounts {
+    /// [`ChildState::Pending`].
+    pub pending: usize,
+    /// [`ChildState::Starting`].
+    pub starting: usize,
+    /// [`ChildState::Running`].
+    pub running: usize,
+    /// [`ChildState::Stopping`].
+    pub stopping: usize,
+    /// [`ChildState::BackingOff`].
+    pub backing_off: usize,
+    /// [`ChildState::CrashLoopBackOff`].
+    pub crash_loop_backoff: usize,
+    /// [`ChildState::Restarting`].
+    pub restarting: usize,
+    /// [`ChildState::Completed`].
+    pub completed: usize,
+    /// [`ChildState::Shutdown`].
+    pub shutdown: usize,
+    /// [`ChildState::Failed`], whatever the reason.
+    pub failed: usize,
+    /// [`ChildState::Isolated`].
+    pub isolated: usize,
+}
+
+impl StateCounts {
+    /// Counts one child in `state`.
+    pub(crate) fn add(&mut self, state: ChildState) {
+        let slot = match state {
+            ChildState::Pending => &mut self.pending,
+            ChildState::Starting => &mut self.starting,
+            ChildState::Running => &mut self.running,
+            ChildState::Stopping => &mut self.stopping,
+            ChildState::BackingOff => &mut self.backing_off,
+            ChildState::CrashLoopBackOff => &mut self.crash_loop_backoff,
+            ChildState::Restarting => &mut self.restarting,
+            ChildState::Completed => &mut self.completed,
+            ChildState::Shutdown => &mut self.shutdown,
+            ChildState::Failed(_) => &mut self.failed,
+            ChildState::Isolated => &mut self.isolated,
+        };
+        *slot += 1;
+    }
+
+    /// All children counted.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.pending
+            + self.starting
+            + self.running
+            + self.stopping
+            + self.backing_off
+            + self.crash_loop_backoff
+            + self.restarting
+            + self.completed
+            + self.shutdown
+            + self.failed
+            + self.isolated
+    }
+}
+
+/// One restart a supervisor made, from
+/// [`restart_history`](crate::SupervisorHandle::restart_history).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RestartRecord {
+    /// When it was decided (wall clock).
+    pub at: SystemTime,
+    /// The child restarted.
+    pub id: ChildId,
+    /// The incarnation that ended, and why: the restart's reason.
+    pub after: ExitRecord,
+    /// How long the restart waited (backoff, crash-loop delay).
+    pub delay: Duration,
+}
+
+/// A supervisor's room for children (its `max_children`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// Child specs it has now.
+    pub children: usize,
+    /// The most it accepts, if bounded.
+    pub max: Option<usize>,
+}
+
+/// One live incarnation in a [`ProcessTable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessEntry {
+    /// Its id in the tree.
+    pub incarnation: IncarnationId,
+    /// The incarnation it replaced (its restart lineage), if any.
+    pub parent: Option<IncarnationId>,
+    /// The path of its supervisor, e.g. `root/workers`.
+    pub supervisor: Arc<str>,
+    /// The child.
+    pub id: ChildId,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+    /// What runs it.
+    pub backend: Backend,
+    /// Where it is in its life (starting, running or stopping).
+    pub state: ChildState,
+    /// Its OS process, if it runs one.
+    pub pid: Option<u32>,
+    /// Its incarnation number (per child).
+    pub generation: u64,
+    /// When it started (wall clock).
+    pub started: SystemTime,
+    /// Its supervisor's room for children.
+    pub capacity: Capacity,
+}
+
+impl ProcessEntry {
+    /// `supervisor/id`, e.g. `root/workers/w1`.
+    #[must_use]
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.supervisor, self.id)
+    }
+}
+
+/// The live incarnations of a supervisor's whole subtree (seed D's process
+/// table), from [`process_table`](crate::SupervisorHandle::process_table):
+/// each supervisor's children in start order, a nested supervisor's
+/// children right after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessTable {
+    /// One entry per live incarnation.
+    pub entries: Vec<ProcessEntry>,
+}
+
+impl ProcessTable {
+    /// The entry of an incarnation, if it is live.
+    #[must_use]
+    pub fn get(&self, incarnation: IncarnationId) -> Option<&ProcessEntry> {
+        self.entries.iter().find(|e| e.incarnation == incarnation)
+    }
+
+    /// The entry of the incarnation running OS process `pid`.
+    #[must_use]
+    pub fn by_pid(&self, pid: u32) -> Option<&ProcessEntry> {
+        self.entries.iter().find(|e| e.pid == Some(pid))
+    }
+
+    /// Entries in a state (`running`, say).
+    pub fn in_state(&self, state: ChildState) -> impl Iterator<Item = &ProcessEntry> {
+        self.entries.iter().filter(move |e| e.state == state)
+    }
 }
 
 /// What an [`on_isolate`](crate::ChildSpec::on_isolate) hook is told about

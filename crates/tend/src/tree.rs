@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::EventBus;
 use crate::exit::Exit;
+use crate::id::IncarnationIds;
+use crate::metrics::TreeStats;
 
 /// A message to a supervisor's inbox, from one of its incarnations (or from
 /// the supervisor to itself). Each names the child by its sequence number
@@ -38,6 +40,10 @@ pub(crate) struct TreeLinks {
     pub(crate) bus: EventBus,
     /// Cancelled to turn every stop in this subtree into an immediate kill.
     pub(crate) hurry: CancellationToken,
+    /// The tree's incarnation ids (one numbering for the whole tree).
+    pub(crate) ids: Arc<IncarnationIds>,
+    /// The tree's supervisors' counters, for a collector.
+    pub(crate) stats: Arc<TreeStats>,
 }
 
 impl TreeLinks {
@@ -47,6 +53,8 @@ impl TreeLinks {
             path: name.into(),
             bus,
             hurry: CancellationToken::new(),
+            ids: Arc::default(),
+            stats: Arc::default(),
         }
     }
 
@@ -56,6 +64,8 @@ impl TreeLinks {
             path: format!("{}/{}", parent.path, name).into(),
             bus: parent.bus.clone(),
             hurry: parent.hurry.child_token(),
+            ids: parent.ids.clone(),
+            stats: parent.stats.clone(),
         }
     }
 }

@@ -65,6 +65,7 @@ impl Supervisor {
             children: Vec::new(),
             max_children: None,
             history: 8,
+            restart_history: 32,
             event_capacity: 1024,
             bus: None,
         }
@@ -108,6 +109,7 @@ pub struct SupervisorBuilder {
     children: Vec<ChildSpec>,
     max_children: Option<usize>,
     history: usize,
+    restart_history: usize,
     event_capacity: usize,
     /// Made early when someone subscribes before the start.
     bus: Option<EventBus>,
@@ -158,10 +160,19 @@ impl SupervisorBuilder {
         self
     }
 
-    /// How many past exits each child keeps in its history (default 8).
+    /// How many past exits each child keeps in its history (default 8; the
+    /// last exit is kept even with 0).
     #[must_use]
     pub fn history(mut self, entries: usize) -> Self {
         self.history = entries;
+        self
+    }
+
+    /// How many recent restarts the supervisor keeps, for
+    /// [`restart_history`](SupervisorHandle::restart_history) (default 32).
+    #[must_use]
+    pub fn restart_history(mut self, entries: usize) -> Self {
+        self.restart_history = entries;
         self
     }
 
@@ -292,6 +303,7 @@ impl SupervisorBuilder {
             auto_shutdown: self.auto_shutdown,
             max_children: self.max_children,
             history: self.history,
+            restart_history: self.restart_history,
         };
         (settings, self.children)
     }

@@ -4,8 +4,14 @@
 //! order is the order of those numbers (dynamic children go last, as in OTP),
 //! so a `BTreeMap` gives in-order and reverse-order walks and O(log n) removal.
 //! Exit messages carry the sequence number, so the hot path never hashes an id.
+//!
+//! A record is kept small: a supervisor may have a hundred thousand idle
+//! children. What is rare (a restart budget's window, monitors) lives out of
+//! line; the counters live in the child's `ChildStats`, which readers share.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
@@ -16,10 +22,12 @@ use crate::child::lifecycle::{self, LifeEvent};
 use crate::child::ChildSpec;
 use crate::context::Context;
 use crate::error::ControlError;
-use crate::id::ChildId;
+use crate::exit::Exit;
+use crate::id::{ChildId, IncarnationId};
+use crate::metrics::{ChildStats, SupervisorStats};
 use crate::policy::{BackoffState, RestartWindow};
 use crate::state::ChildState;
-use crate::status::{ChildExit, ChildInfo, ExitRecord};
+use crate::status::{ChildExit, ChildInfo, ExitRecord, WallClock};
 
 /// A running incarnation.
 pub(crate) struct Incarnation {
@@ -30,43 +38,68 @@ pub(crate) struct Incarnation {
 
 pub(crate) type MonitorReply = oneshot::Sender<Result<ChildExit, ControlError>>;
 
+/// One ended incarnation, stamped on the monotonic clock.
+#[derive(Clone)]
+pub(crate) struct PastRun {
+    pub(crate) generation: u64,
+    pub(crate) incarnation: IncarnationId,
+    pub(crate) exit: Exit,
+    pub(crate) ended: Instant,
+    pub(crate) ran_for: Duration,
+}
+
+impl PastRun {
+    pub(crate) fn record(&self, clock: &WallClock) -> ExitRecord {
+        ExitRecord {
+            generation: self.generation,
+            incarnation: self.incarnation,
+            exit: self.exit.clone(),
+            at: clock.at(self.ended),
+            ran_for: self.ran_for,
+        }
+    }
+}
+
 /// Everything the supervisor knows about one child.
 pub(crate) struct ChildRecord {
     pub(crate) spec: ChildSpec,
     state: ChildState,
     pub(crate) generation: u64,
-    pub(crate) restarts: u64,
     pub(crate) ready: bool,
     pub(crate) running: Option<Incarnation>,
-    pub(crate) last_exit: Option<ExitRecord>,
-    pub(crate) history: VecDeque<ExitRecord>,
+    /// The latest incarnation's id: the lineage of the next one.
+    pub(crate) last_incarnation: Option<IncarnationId>,
+    /// The last exits, oldest first; never empty once one exit happened.
+    pub(crate) history: VecDeque<PastRun>,
     pub(crate) supervised_since: Instant,
     pub(crate) backoff: BackoffState,
-    pub(crate) budget: Option<RestartWindow>,
+    pub(crate) budget: Option<Box<RestartWindow>>,
     pub(crate) monitors: Vec<MonitorReply>,
     pub(crate) timer: Option<delay_queue::Key>,
+    pub(crate) stats: Arc<ChildStats>,
 }
 
 impl ChildRecord {
-    fn new(spec: ChildSpec, now: Instant) -> Self {
+    fn new(spec: ChildSpec, now: Instant, stats: Arc<ChildStats>) -> Self {
         let budget = spec
             .options
             .budget
-            .map(|b| RestartWindow::new(b.max_restarts, b.window));
+            .map(|b| Box::new(RestartWindow::new(b.max_restarts, b.window)));
+        stats.set_state(ChildState::Pending);
         ChildRecord {
             spec,
             state: ChildState::Pending,
             generation: 0,
-            restarts: 0,
             ready: false,
             running: None,
-            last_exit: None,
+            last_incarnation: None,
             history: VecDeque::new(),
             supervised_since: now,
             backoff: BackoffState::default(),
             budget,
             monitors: Vec::new(),
             timer: None,
+            stats,
         }
     }
 
@@ -82,7 +115,10 @@ impl ChildRecord {
     /// under debug assertions (so tests catch it) and is logged otherwise.
     pub(crate) fn apply(&mut self, event: LifeEvent) {
         match lifecycle::on(self.state, event) {
-            Ok(next) => self.state = next,
+            Ok(next) => {
+                self.state = next;
+                self.stats.set_state(next);
+            }
             Err(invalid) => {
                 debug_assert!(false, "child {}: {invalid}", self.spec.id);
                 tracing::error!(child = %self.spec.id, "{invalid}");
@@ -101,59 +137,91 @@ impl ChildRecord {
         self.state.is_active() || self.state.is_restarting()
     }
 
-    pub(crate) fn record_exit(&mut self, record: ExitRecord, history_cap: usize) {
-        if history_cap > 0 {
-            if self.history.len() >= history_cap {
-                self.history.pop_front();
-            }
-            self.history.push_back(record.clone());
-        }
-        self.last_exit = Some(record);
+    /// The last ended incarnation, if any.
+    pub(crate) fn last_run(&self) -> Option<&PastRun> {
+        self.history.back()
     }
 
-    pub(crate) fn info(&self) -> ChildInfo {
+    /// Keeps `run` as the newest of at most `cap` (at least one) past runs.
+    pub(crate) fn remember(&mut self, run: PastRun, cap: usize) {
+        while self.history.len() >= cap.max(1) {
+            self.history.pop_front();
+        }
+        self.history.push_back(run);
+    }
+
+    pub(crate) fn info(&self, clock: &WallClock, history_cap: usize) -> ChildInfo {
+        let counters = self.stats.snapshot();
+        let running_for = self
+            .running
+            .as_ref()
+            .map_or(Duration::ZERO, |r| r.since.elapsed());
+        let history = self.history.iter().rev().take(history_cap);
+        let mut history: Vec<ExitRecord> = history.map(|run| run.record(clock)).collect();
+        history.reverse();
         ChildInfo {
             id: self.spec.id.clone(),
             kind: self.spec.kind,
             backend: self.spec.options.backend,
             state: self.state,
             generation: self.generation,
-            restarts: self.restarts,
+            incarnation: self
+                .running
+                .as_ref()
+                .map(|r| r.ctx.incarnation())
+                .or(self.last_incarnation),
+            starts: counters.starts,
+            failures: counters.failures,
+            restarts: counters.restarts,
+            give_ups: counters.give_ups,
+            uptime: counters.ran + running_for,
             pid: self.running.as_ref().and_then(|r| r.ctx.pid()),
             ready: self.ready,
             restart: self.spec.restart,
             on_crash: self.spec.on_crash,
             significant: self.spec.significant,
-            last_exit: self.last_exit.clone(),
-            running_since: self.running.as_ref().map(|r| r.since),
-            supervised_since: self.supervised_since,
+            last_exit: self.last_run().map(|run| run.record(clock)),
+            running_since: self.running.as_ref().map(|r| clock.at(r.since)),
+            supervised_since: clock.at(self.supervised_since),
             usage: self.running.as_ref().and_then(|r| r.ctx.usage()),
-            history: self.history.iter().cloned().collect(),
+            history,
         }
     }
 }
 
 /// The children of one supervisor, in start order.
-#[derive(Default)]
 pub(crate) struct ChildTable {
     by_seq: BTreeMap<u64, ChildRecord>,
     by_id: HashMap<ChildId, u64>,
     next_seq: u64,
+    /// Where each child's counters are registered for readers.
+    stats: Arc<SupervisorStats>,
 }
 
 impl ChildTable {
+    pub(crate) fn new(stats: Arc<SupervisorStats>) -> Self {
+        ChildTable {
+            by_seq: BTreeMap::new(),
+            by_id: HashMap::new(),
+            next_seq: 0,
+            stats,
+        }
+    }
+
     /// Adds a spec at the end of the start order.
     pub(crate) fn insert(&mut self, spec: ChildSpec, now: Instant) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.by_id.insert(spec.id.clone(), seq);
-        self.by_seq.insert(seq, ChildRecord::new(spec, now));
+        let stats = self.stats.add_child(spec.id.clone());
+        self.by_seq.insert(seq, ChildRecord::new(spec, now, stats));
         seq
     }
 
     pub(crate) fn remove(&mut self, seq: u64) -> Option<ChildRecord> {
         let record = self.by_seq.remove(&seq)?;
         self.by_id.remove(&record.spec.id);
+        self.stats.remove_child(&record.stats);
         Some(record)
     }
 

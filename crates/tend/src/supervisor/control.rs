@@ -4,7 +4,7 @@
 //! does in the same situation.
 
 use super::builder::check_childspec;
-use super::handle::{Command, SupervisorHandle};
+use super::handle::{Command, SupervisorHandle, TableRow};
 use super::server::Server;
 use crate::child::ChildSpec;
 use crate::error::ControlError;
@@ -12,7 +12,7 @@ use crate::event::EventKind;
 use crate::exit::Exit;
 use crate::id::ChildId;
 use crate::state::{ChildKind, ChildState};
-use crate::status::ChildCounts;
+use crate::status::{Capacity, ChildCounts, ProcessEntry, StateCounts, WallClock};
 
 impl Server {
     /// Carries out one command; `Some(exit)` when the supervisor ends.
@@ -30,14 +30,26 @@ impl Server {
             Command::Delete(id, reply) => {
                 let _ = reply.send(self.delete(&id));
             }
-            Command::WhichChildren(reply) => {
-                let _ = reply.send(self.children.table.records().map(|c| c.info()).collect());
+            Command::WhichChildren(filter, reply) => {
+                let keep = |state: ChildState| filter.as_ref().is_none_or(|keep| keep(state));
+                let _ = reply.send(self.children.infos(keep));
             }
             Command::ChildInfo(id, reply) => {
-                let info = self
-                    .find(&id)
-                    .map(|seq| self.children.table.get(seq).expect("indexed child").info());
-                let _ = reply.send(info);
+                let _ = reply.send(self.find(&id).map(|seq| self.children.info(seq)));
+            }
+            Command::CountByState(reply) => {
+                let mut counts = StateCounts::default();
+                for child in self.children.table.records() {
+                    counts.add(child.state());
+                }
+                let _ = reply.send(counts);
+            }
+            Command::RestartHistory(reply) => {
+                let clock = WallClock::now();
+                let _ = reply.send(self.restart_log.iter().map(|r| r.record(&clock)).collect());
+            }
+            Command::Table(reply) => {
+                let _ = reply.send(self.table_rows());
             }
             Command::CountChildren(reply) => {
                 let _ = reply.send(self.count());
@@ -152,6 +164,38 @@ impl Server {
             }
         }
         counts
+    }
+
+    /// This supervisor's live incarnations, each with its nested
+    /// supervisor's handle if it runs one.
+    fn table_rows(&self) -> Vec<TableRow> {
+        let clock = WallClock::now();
+        let capacity = Capacity {
+            children: self.children.table.len(),
+            max: self.settings.max_children,
+        };
+        let supervisor = &self.children.shared.links.path;
+        self.children
+            .table
+            .records()
+            .filter_map(|child| {
+                let running = child.running.as_ref()?;
+                let entry = ProcessEntry {
+                    incarnation: running.ctx.incarnation(),
+                    parent: running.ctx.replaces(),
+                    supervisor: supervisor.clone(),
+                    id: child.id().clone(),
+                    kind: child.spec.kind,
+                    backend: child.spec.options.backend,
+                    state: child.state(),
+                    pid: running.ctx.pid(),
+                    generation: child.generation,
+                    started: clock.at(running.since),
+                    capacity,
+                };
+                Some((entry, running.ctx.attached::<SupervisorHandle>().cloned()))
+            })
+            .collect()
     }
 
     fn nested(&self, id: ChildId) -> Result<SupervisorHandle, ControlError> {

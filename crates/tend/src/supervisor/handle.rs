@@ -2,6 +2,7 @@
 //! server, and what handles read without asking it ([`Shared`]).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -12,8 +13,12 @@ use crate::error::ControlError;
 use crate::event::Event;
 use crate::exit::Exit;
 use crate::id::ChildId;
-use crate::metrics::{Counters, MetricsSnapshot};
-use crate::status::{ChildCounts, ChildExit, ChildInfo, StopReport};
+use crate::metrics::{MetricsSnapshot, SupervisorStats};
+use crate::state::ChildState;
+use crate::status::{
+    ChildCounts, ChildExit, ChildInfo, ProcessEntry, ProcessTable, RestartRecord, StateCounts,
+    StopReport,
+};
 use crate::tree::TreeLinks;
 
 /// A request to the supervisor's server task.
@@ -22,9 +27,12 @@ pub(crate) enum Command {
     Terminate(ChildId, oneshot::Sender<Result<(), ControlError>>),
     Restart(ChildId, oneshot::Sender<Result<(), ControlError>>),
     Delete(ChildId, oneshot::Sender<Result<(), ControlError>>),
-    WhichChildren(oneshot::Sender<Vec<ChildInfo>>),
+    WhichChildren(Option<StateFilter>, oneshot::Sender<Vec<ChildInfo>>),
     ChildInfo(ChildId, oneshot::Sender<Result<ChildInfo, ControlError>>),
     CountChildren(oneshot::Sender<ChildCounts>),
+    CountByState(oneshot::Sender<StateCounts>),
+    RestartHistory(oneshot::Sender<Vec<RestartRecord>>),
+    Table(oneshot::Sender<Vec<TableRow>>),
     Monitor(ChildId, MonitorReply),
     Nested(
         ChildId,
@@ -33,10 +41,18 @@ pub(crate) enum Command {
     Shutdown(oneshot::Sender<StopReport>),
 }
 
+/// Which states a listing keeps.
+pub(crate) type StateFilter = Box<dyn Fn(ChildState) -> bool + Send>;
+
+/// One live incarnation in a supervisor's answer to a table request, with
+/// the handle of the supervisor it runs, if it is one.
+pub(crate) type TableRow = (ProcessEntry, Option<SupervisorHandle>);
+
 /// What handles read without asking the server.
 pub(crate) struct Shared {
     pub(crate) links: Arc<TreeLinks>,
-    pub(crate) counters: Counters,
+    /// Its counters and its children's.
+    pub(crate) stats: Arc<SupervisorStats>,
     pub(crate) exit: watch::Sender<Option<Exit>>,
 }
 
@@ -148,7 +164,85 @@ impl SupervisorHandle {
     /// Every child, in start order, with what an operator asks about it.
     /// Empty once the supervisor has ended.
     pub async fn which_children(&self) -> Vec<ChildInfo> {
-        self.call(Command::WhichChildren).await.unwrap_or_default()
+        self.call(|reply| Command::WhichChildren(None, reply))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The children whose state `keep` accepts, in start order (the
+    /// supervisor builds no snapshot, and measures no usage, for the
+    /// others).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend::{ChildSpec, ChildState, Context, CrashPolicy, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app")
+    ///     .child(ChildSpec::task("ok", |ctx: Context| async move { ctx.cancelled().await }))
+    ///     .child(
+    ///         ChildSpec::task("bad", |_ctx: Context| async { Err::<(), _>("no") })
+    ///             .on_crash(CrashPolicy::Shutdown),
+    ///     )
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// # tokio::task::yield_now().await;
+    /// let failed = sup.which_children_where(|s| matches!(s, ChildState::Failed(_))).await;
+    /// assert_eq!(failed[0].id.as_str(), "bad");
+    /// assert_eq!(sup.count_by_state().await.running, 1);
+    /// # sup.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn which_children_where(
+        &self,
+        keep: impl Fn(ChildState) -> bool + Send + 'static,
+    ) -> Vec<ChildInfo> {
+        let keep: StateFilter = Box::new(keep);
+        self.call(|reply| Command::WhichChildren(Some(keep), reply))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// How many children are in each state. All zero once the supervisor
+    /// has ended.
+    pub async fn count_by_state(&self) -> StateCounts {
+        self.call(Command::CountByState).await.unwrap_or_default()
+    }
+
+    /// The supervisor's recent restarts, oldest first: when, which child,
+    /// after which exit, and with what delay (bounded; see
+    /// [`SupervisorBuilder::restart_history`](crate::SupervisorBuilder::restart_history)).
+    pub async fn restart_history(&self) -> Vec<RestartRecord> {
+        self.call(Command::RestartHistory).await.unwrap_or_default()
+    }
+
+    /// The live incarnations of this supervisor's whole subtree, with their
+    /// ids, lineage, paths, states, pids and their supervisors' capacity
+    /// (seed D's process table). Each supervisor answers for its own
+    /// children; nested ones are asked in turn.
+    pub async fn process_table(&self) -> ProcessTable {
+        let mut table = ProcessTable::default();
+        self.collect_table(&mut table.entries).await;
+        table
+    }
+
+    fn collect_table<'a>(
+        &'a self,
+        entries: &'a mut Vec<ProcessEntry>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let Ok(rows) = self.call(Command::Table).await else {
+                return;
+            };
+            for (entry, nested) in rows {
+                entries.push(entry);
+                if let Some(nested) = nested {
+                    nested.collect_table(entries).await;
+                }
+            }
+        })
     }
 
     /// What an operator asks about one child (see [`ChildInfo`]).
@@ -208,10 +302,16 @@ impl SupervisorHandle {
         self.shared.links.bus.subscribe()
     }
 
+    /// Every supervisor of this one's tree, for a collector.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn tree_stats(&self) -> &crate::metrics::TreeStats {
+        &self.shared.links.stats
+    }
+
     /// The supervisor's counters, read without asking it.
     #[must_use]
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.shared.counters.snapshot()
+        self.shared.stats.counters.snapshot()
     }
 
     /// Stops all children in reverse start order (each by its shutdown spec;

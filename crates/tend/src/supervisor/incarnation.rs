@@ -30,7 +30,7 @@ use tend_spec::{Restart, Shutdown};
 use tokio::time::Instant;
 use tokio_util::time::DelayQueue;
 
-use super::children::{ChildTable, Incarnation};
+use super::children::{ChildTable, Incarnation, PastRun};
 use super::handle::Shared;
 use super::mailbox::{Hurry, Mailbox, Waited, Want};
 use crate::child::lifecycle::{Ending, LifeEvent};
@@ -39,8 +39,8 @@ use crate::child::ChildSpec;
 use crate::context::Context;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind};
-use crate::state::FailReason;
-use crate::status::{ChildExit, ChildStop, ExitRecord, StopOutcome, StopReport};
+use crate::state::{ChildState, FailReason};
+use crate::status::{ChildExit, ChildInfo, ChildStop, StopOutcome, StopReport, WallClock};
 
 /// A supervisor's children and their incarnations.
 pub(crate) struct Incarnations {
@@ -56,12 +56,28 @@ pub(crate) struct Incarnations {
 impl Incarnations {
     pub(crate) fn new(shared: Arc<Shared>, history: usize) -> Self {
         Incarnations {
+            table: ChildTable::new(shared.stats.clone()),
             shared,
-            table: ChildTable::default(),
             mailbox: Mailbox::new(),
             timers: DelayQueue::new(),
             history,
         }
+    }
+
+    /// What an operator asks about one child.
+    pub(crate) fn info(&self, seq: u64) -> ChildInfo {
+        let child = self.table.get(seq).expect("info of a known child");
+        child.info(&WallClock::now(), self.history)
+    }
+
+    /// The children whose state `keep` accepts, in start order.
+    pub(crate) fn infos(&self, keep: impl Fn(ChildState) -> bool) -> Vec<ChildInfo> {
+        let clock = WallClock::now();
+        self.table
+            .records()
+            .filter(|c| keep(c.state()))
+            .map(|c| c.info(&clock, self.history))
+            .collect()
     }
 
     /// Emits an event from this supervisor.
@@ -107,13 +123,23 @@ impl Incarnations {
         if let Some(error) = &child.spec.options.unavailable {
             let exit = Exit::new(ExitKind::NotAvailable(error.backend), &error.reason);
             child.apply(LifeEvent::GiveUp(FailReason::NotAvailable));
+            child.stats.failed_to_start();
             let generation = child.generation;
             return Err(self.start_failed(seq, generation, exit));
         }
         child.generation += 1;
         let generation = child.generation;
         child.apply(LifeEvent::Spawn);
-        let ctx = Context::new(child.spec.id.clone(), generation, seq, inbox, links);
+        let incarnation = links.ids.next();
+        let lineage = (incarnation, child.last_incarnation.replace(incarnation));
+        let ctx = Context::new(
+            child.spec.id.clone(),
+            generation,
+            lineage,
+            seq,
+            inbox,
+            links,
+        );
         let guard = ExitGuard::new(ctx.clone());
         let launch = child.spec.launch.clone();
         let spawned = std::panic::catch_unwind(AssertUnwindSafe(|| launch(ctx.clone(), guard)));
@@ -132,7 +158,7 @@ impl Incarnations {
             since: Instant::now(),
         });
         let ready_wait = child.spec.ready_wait();
-        self.shared.counters.spawned();
+        self.shared.stats.counters.spawned();
 
         if let Some(timeout) = ready_wait {
             let deadline = timeout.map(|t| Instant::now() + t);
@@ -168,18 +194,24 @@ impl Incarnations {
         }
         let child = self.table.get_mut(seq).expect("known child");
         child.apply(LifeEvent::Up);
+        child.stats.started();
         let id = child.id().clone();
-        let pid = child.running.as_ref().and_then(|r| r.ctx.pid());
+        let (pid, replaces) = child
+            .running
+            .as_ref()
+            .map_or((None, None), |r| (r.ctx.pid(), r.ctx.replaces()));
         self.emit(|| EventKind::ChildStarted {
             id,
             generation,
+            incarnation,
+            replaces,
             pid,
         });
         Ok(())
     }
 
     fn start_failed(&self, seq: u64, generation: u64, exit: Exit) -> Exit {
-        self.shared.counters.start_failed();
+        self.shared.stats.counters.start_failed();
         if let Some(child) = self.table.get(seq) {
             let id = child.id().clone();
             let reported = exit.clone();
@@ -347,13 +379,17 @@ impl Incarnations {
         };
         let ran_for = now.saturating_duration_since(incarnation.since);
         let generation = child.generation;
+        let id_in_tree = incarnation.ctx.incarnation();
         child.ready = false;
         child.apply(LifeEvent::Exited(Ending::of(&exit)));
-        child.record_exit(
-            ExitRecord {
+        child.stats.ended(exit.class(), ran_for);
+        child.remember(
+            PastRun {
                 generation,
+                incarnation: id_in_tree,
                 exit: exit.clone(),
-                at: now,
+                ended: now,
+                ran_for,
             },
             history,
         );
@@ -366,10 +402,11 @@ impl Incarnations {
             }));
         }
         let id = child.id().clone();
-        self.shared.counters.exited(exit.class());
+        self.shared.stats.counters.exited(exit.class());
         self.emit(|| EventKind::ChildExited {
             id,
             generation,
+            incarnation: id_in_tree,
             exit,
             ran_for,
         });

@@ -17,14 +17,34 @@ use futures_util::FutureExt;
 use tend_spec::{AutoShutdown, CrashPolicy, OnExhausted, Strategy};
 use tokio::time::Instant;
 
+use super::children::PastRun;
 use super::server::Server;
 use crate::child::lifecycle::LifeEvent;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind, GiveUp};
 use crate::id::ChildId;
 use crate::state::{ChildState, FailReason, IsolateCause};
-use crate::status::Isolation;
+use crate::status::{Isolation, RestartRecord, WallClock};
 use crate::tree::Message;
+
+/// One restart decided, for the supervisor's restart history.
+pub(crate) struct LoggedRestart {
+    at: Instant,
+    id: ChildId,
+    after: PastRun,
+    delay: Duration,
+}
+
+impl LoggedRestart {
+    pub(crate) fn record(&self, clock: &WallClock) -> RestartRecord {
+        RestartRecord {
+            at: clock.at(self.at),
+            id: self.id.clone(),
+            after: self.after.record(clock),
+            delay: self.delay,
+        }
+    }
+}
 
 /// What a child's own restart budget says about a restart that is due.
 enum Budget {
@@ -135,6 +155,9 @@ impl Server {
             return;
         };
         child.apply(LifeEvent::GiveUp(reason));
+        child
+            .stats
+            .given_up(reason == FailReason::CircuitBreakerOpen);
         let id = child.id().clone();
         self.emit(|| EventKind::ChildFailed { id, reason });
     }
@@ -145,8 +168,9 @@ impl Server {
             return;
         };
         child.apply(LifeEvent::Isolate);
+        child.stats.given_up(false);
         let id = child.id().clone();
-        if let (Some(hook), Some(last)) = (&child.spec.options.on_isolate, &child.last_exit) {
+        if let (Some(hook), Some(last)) = (&child.spec.options.on_isolate, child.last_run()) {
             let isolation = Isolation {
                 supervisor: self.children.shared.links.path.clone(),
                 id: id.clone(),
@@ -218,6 +242,8 @@ impl Server {
             return Some(self.give_up(seq, GiveUp::IntensityReached).await);
         }
 
+        self.log_restart(seq, now, delay);
+
         // 4. The strategy: stop the siblings concerned.
         self.stop_siblings(seq).await;
         let child = self.children.table.get_mut(seq)?;
@@ -234,6 +260,30 @@ impl Server {
             self.start_group(seq).await;
         }
         None
+    }
+
+    /// Keeps the restart of `seq` in the supervisor's history, with the
+    /// exit that caused it.
+    fn log_restart(&mut self, seq: u64, now: Instant, delay: Duration) {
+        let cap = self.settings.restart_history;
+        let Some(child) = self.children.table.get(seq) else {
+            return;
+        };
+        let Some(after) = child.last_run() else {
+            return;
+        };
+        if cap == 0 {
+            return;
+        }
+        if self.restart_log.len() >= cap {
+            self.restart_log.pop_front();
+        }
+        self.restart_log.push_back(LoggedRestart {
+            at: now,
+            id: child.id().clone(),
+            after: after.clone(),
+            delay,
+        });
     }
 
     /// A backoff or crash-loop delay ran out.
@@ -305,8 +355,8 @@ impl Server {
         if child.state() != ChildState::Restarting {
             return true;
         }
-        child.restarts += 1;
-        self.children.shared.counters.restarted();
+        child.stats.restarted();
+        self.children.shared.stats.counters.restarted();
         if let Err(exit) = self.children.start(member).await {
             if let ExitKind::NotAvailable(_) = exit.kind() {
                 // Retrying cannot help: the child stays failed, and the rest
@@ -333,7 +383,7 @@ impl Server {
     /// Intensity reached (or a budget escalated) because of `offender`:
     /// stop everything and end with [`ExitKind::GaveUp`].
     async fn give_up(&mut self, offender: u64, reason: GiveUp) -> Exit {
-        self.children.shared.counters.gave_up();
+        self.children.shared.stats.counters.gave_up();
         let mut exit = Exit::from(ExitKind::GaveUp(reason));
         if let Some(child) = self.children.table.get(offender) {
             let offender = child.id().clone();

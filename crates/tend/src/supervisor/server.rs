@@ -19,6 +19,7 @@
 //!   each carries its sequence number and generation.
 //! - A child with a pending delay has exactly one timer key.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,11 +31,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::handle::{Command, Shared, SupervisorHandle};
 use super::incarnation::Incarnations;
+use super::restart::LoggedRestart;
 use crate::child::ChildSpec;
 use crate::error::StartError;
 use crate::event::EventKind;
 use crate::exit::Exit;
-use crate::metrics::Counters;
+use crate::metrics::SupervisorStats;
 use crate::policy::RestartWindow;
 use crate::state::ChildState;
 use crate::tree::{Message, TreeLinks};
@@ -46,12 +48,15 @@ pub(crate) struct Settings {
     pub(crate) auto_shutdown: AutoShutdown,
     pub(crate) max_children: Option<usize>,
     pub(crate) history: usize,
+    pub(crate) restart_history: usize,
 }
 
 pub(crate) struct Server {
     pub(crate) settings: Settings,
     pub(crate) intensity: RestartWindow,
     pub(crate) children: Incarnations,
+    /// The recent restarts, oldest first.
+    pub(crate) restart_log: VecDeque<LoggedRestart>,
     commands: mpsc::UnboundedReceiver<Command>,
     commands_open: bool,
     /// Cancelled by the parent to stop a nested supervisor.
@@ -65,9 +70,11 @@ impl Server {
         stop: Option<CancellationToken>,
     ) -> (Server, SupervisorHandle) {
         let (commands_tx, commands) = mpsc::unbounded_channel();
+        let stats = Arc::new(SupervisorStats::new(&links.path));
+        links.stats.register(&stats);
         let shared = Arc::new(Shared {
             links,
-            counters: Counters::default(),
+            stats,
             exit: watch::Sender::new(None),
         });
         let intensity =
@@ -77,6 +84,7 @@ impl Server {
             settings,
             intensity,
             children,
+            restart_log: VecDeque::new(),
             commands,
             commands_open: true,
             stop: stop.unwrap_or_default(),
