@@ -73,6 +73,7 @@ async fn usage_is_measured_when_asked_and_80_percent_warns() {
     let usage = loop {
         let usage = sup.which_children().await[0]
             .usage
+            .clone()
             .expect("a process child measures usage");
         if usage.memory.is_some_and(|m| m >= 40 << 20) {
             break usage;

@@ -199,3 +199,47 @@ async fn brutal_kill_and_hurry_kill_the_whole_group_at_once() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_child_kills_a_process_at_once_and_its_restart_type_applies() {
+    let mut spec = testkit(["ignore-term"]);
+    spec.stop.timeout = Duration::from_secs(30);
+    let sup = Supervisor::builder("t")
+        .child(ChildSpec::process("p", spec))
+        .start()
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    let pid = sup.which_children().await[0].pid.unwrap() as i32;
+    eventually("the helper ignores SIGTERM", || ignores_sigterm(pid)).await;
+    let started = Instant::now();
+    sup.kill_child("p").await.unwrap();
+    let new_pid = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let tend::EventKind::ChildStarted {
+                generation: 2, pid, ..
+            } = events.recv().await.unwrap().kind
+            {
+                return pid.unwrap();
+            }
+        }
+    })
+    .await
+    .expect("restarted");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no 30 s stop timeout: {:?}",
+        started.elapsed()
+    );
+    eventually("the killed process is reaped", || !exists(pid)).await;
+    assert_ne!(new_pid as i32, pid);
+    let info = sup.child_info("p").await.unwrap();
+    let exit = &info.history[0].exit;
+    assert_eq!(
+        (exit.kind(), exit.class()),
+        (ExitKind::Killed, ExitClass::Abnormal)
+    );
+    // The new incarnation ignores SIGTERM too: no need to wait 30 s for it.
+    sup.hurry();
+    sup.shutdown().await;
+}

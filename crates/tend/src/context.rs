@@ -1,21 +1,28 @@
-//! What a running incarnation knows about itself and how it talks back.
+//! What a running incarnation knows about itself and how it talks back: its
+//! identity, the stop request, readiness, its heartbeat, the resources it
+//! charges, and the exits of the parties it is linked to.
 
 use std::any::Any;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::EventKind;
-use crate::exit::{Exit, Resource};
+use crate::exit::{Exit, ExitKind, Resource};
 use crate::id::{ChildId, IncarnationId};
+use crate::link::{LinkExit, LinkPeer, Port};
+use crate::policy::{Crossing, Meter};
 use crate::status::Usage;
 use crate::tree::{Message, TreeLinks};
 
 /// Handed to each incarnation of a child: who it is, whether it is being
-/// asked to stop, and a way to say it is ready. Cheap to clone.
+/// asked to stop, and a way to say it is ready, alive, and what it uses.
+/// Cheap to clone.
 ///
 /// # Examples
 ///
@@ -52,29 +59,54 @@ struct ContextInner {
     /// allocation and lock on the restart hot path. A token is made only
     /// when asked for ([`Context::cancellation_token`]).
     cancelled: AtomicBool,
-    cancel_notify: Notify,
-    token: OnceLock<CancellationToken>,
     ready: AtomicBool,
+    traps_exits: bool,
     /// 0 means "no OS process".
     pid: AtomicU32,
+    cancel_notify: Notify,
+    token: OnceLock<CancellationToken>,
     inbox: mpsc::UnboundedSender<Message>,
     links: Arc<TreeLinks>,
+    /// What most incarnations never use, made on first use: one pointer
+    /// here instead of one slot each.
+    extras: OnceLock<Box<Extras>>,
+}
+
+/// The optional parts of a context.
+#[derive(Default)]
+struct Extras {
     /// One value the incarnation publishes for its supervisor (a nested
     /// supervisor's handle), typed by the caller and erased here so that
     /// this module need not know supervisors.
     attachment: OnceLock<Box<dyn Any + Send + Sync>>,
     usage: OnceLock<UsageProbe>,
+    /// Its end of its links.
+    port: OnceLock<Arc<Port>>,
+    /// Its heartbeat and resource meters, when its spec watches them.
+    guard: OnceLock<Guard>,
 }
 
 /// Measures what an incarnation uses, when asked.
 type UsageProbe = Box<dyn Fn() -> Usage + Send + Sync>;
 
+/// What the incarnation reports from the inside.
+struct Guard {
+    /// When the incarnation started, on tokio's clock.
+    base: Instant,
+    /// The last heartbeat, in nanoseconds after `base`.
+    last_beat: AtomicU64,
+    meters: Mutex<Vec<Meter>>,
+}
+
 impl Context {
+    /// The context of a new incarnation: `lineage` is its id and the id of
+    /// the one it replaces.
     pub(crate) fn new(
         id: ChildId,
         generation: u64,
         lineage: (IncarnationId, Option<IncarnationId>),
         seq: u64,
+        traps_exits: bool,
         inbox: mpsc::UnboundedSender<Message>,
         links: Arc<TreeLinks>,
     ) -> Self {
@@ -87,14 +119,14 @@ impl Context {
                 replaces,
                 seq,
                 cancelled: AtomicBool::new(false),
+                ready: AtomicBool::new(false),
+                traps_exits,
+                pid: AtomicU32::new(0),
                 cancel_notify: Notify::new(),
                 token: OnceLock::new(),
-                ready: AtomicBool::new(false),
-                pid: AtomicU32::new(0),
                 inbox,
                 links,
-                attachment: OnceLock::new(),
-                usage: OnceLock::new(),
+                extras: OnceLock::new(),
             }),
         }
     }
@@ -184,6 +216,93 @@ impl Context {
         self.inner.ready.load(Ordering::Acquire)
     }
 
+    /// Says this incarnation is alive, for its
+    /// [`watchdog`](crate::ChildSpec::watchdog): one missed by more than
+    /// the watchdog's timeout makes the supervisor stop it as hung
+    /// ([`ExitKind::Watchdog`]). Cheap (a clock read and a store); does
+    /// nothing without a watchdog.
+    pub fn heartbeat(&self) {
+        if let Some(guard) = self.guard() {
+            let nanos = guard.base.elapsed().as_nanos() as u64;
+            guard.last_beat.store(nanos, Ordering::Relaxed);
+        }
+    }
+
+    /// Charges `amount` of `resource` (messages handled, calls made, any
+    /// named counter) against this child's [`limit`](crate::ChildSpec::limit)
+    /// for it: a [`ResourceWarning`](EventKind::ResourceWarning) at 80 %,
+    /// and at 100 % a [`ResourceExceeded`](EventKind::ResourceExceeded)
+    /// and a stop with [`ExitKind::ResourceExceeded`]. A resource without a
+    /// limit is not counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend::{ChildSpec, Context, Resource};
+    ///
+    /// let spec = ChildSpec::task("consumer", |ctx: Context| async move {
+    ///     for message in 0..10 {
+    ///         ctx.charge(Resource::Messages, 1);
+    ///         let _ = message; // handle it
+    ///     }
+    /// })
+    /// .limit(Resource::Messages, 1_000_000);
+    /// # let _ = spec;
+    /// ```
+    pub fn charge(&self, resource: Resource, amount: u64) {
+        let Some(guard) = self.guard() else {
+            return;
+        };
+        let crossing = {
+            let mut meters = guard.meters.lock().unwrap_or_else(|e| e.into_inner());
+            match meters.iter_mut().find(|m| m.resource == resource) {
+                Some(meter) => meter.charge(amount),
+                None => return,
+            }
+        };
+        match crossing {
+            Crossing::None => {}
+            Crossing::Warn { used, limit } => self.warn_resource(resource, used, limit),
+            Crossing::Exceed {
+                used,
+                limit,
+                warn_first,
+            } => {
+                if warn_first {
+                    self.warn_resource(resource, used, limit);
+                }
+                self.exceeded_resource(resource, used, limit);
+                self.fault(Exit::new(
+                    ExitKind::ResourceExceeded(resource),
+                    format_args!("{used} of {limit}"),
+                ));
+            }
+        }
+    }
+
+    /// Charges busy time (measured around the task's polls) to the CPU-time
+    /// meter.
+    pub(crate) fn charge_busy(&self, busy: Duration) {
+        self.charge(Resource::CpuTime, busy.as_micros() as u64);
+    }
+
+    /// Whether the task's polls are to be timed (it has a CPU-time limit).
+    pub(crate) fn meters_busy_time(&self) -> bool {
+        self.guard().is_some_and(|guard| {
+            let meters = guard.meters.lock().unwrap_or_else(|e| e.into_inner());
+            meters.iter().any(|m| m.resource == Resource::CpuTime)
+        })
+    }
+
+    /// The next exit of a party this incarnation is linked to, for a child
+    /// that traps exits ([`ChildSpec::trap_exits`](crate::ChildSpec::trap_exits)):
+    /// every exit, normal ones too. For a child that does not trap exits it
+    /// never resolves (a linked party's abnormal end stops it instead).
+    /// Cancel-safe.
+    pub async fn linked_exit(&self) -> LinkExit {
+        self.port().next_trapped().await
+    }
+
     /// Publishes the OS process id behind this incarnation, for backends that
     /// run processes. It shows in `which_children` and in events.
     pub fn set_pid(&self, pid: Option<u32>) {
@@ -204,13 +323,30 @@ impl Context {
     /// set is kept. The probe runs on the supervisor's task: keep it cheap (a
     /// few small file reads).
     pub fn set_usage_probe(&self, probe: impl Fn() -> Usage + Send + Sync + 'static) {
-        let _ = self.inner.usage.set(Box::new(probe));
+        let _ = self.extras().usage.set(Box::new(probe));
     }
 
-    /// This incarnation's usage, measured now, if a probe was set.
+    /// This incarnation's usage, measured now: by its backend's probe, or,
+    /// for a task with limits, from its meters.
     #[must_use]
     pub fn usage(&self) -> Option<Usage> {
-        self.inner.usage.get().map(|probe| probe())
+        let extras = self.inner.extras.get()?;
+        if let Some(probe) = extras.usage.get() {
+            return Some(probe());
+        }
+        let guard = extras.guard.get()?;
+        let meters = guard.meters.lock().unwrap_or_else(|e| e.into_inner());
+        if meters.is_empty() {
+            return None;
+        }
+        let mut usage = Usage::default();
+        for meter in meters.iter() {
+            match meter.resource {
+                Resource::CpuTime => usage.cpu_time = Some(Duration::from_micros(meter.used)),
+                resource => usage.counters.push((resource, meter.used)),
+            }
+        }
+        Some(usage)
     }
 
     /// Emits a [`EventKind::ResourceWarning`] for this incarnation: it uses
@@ -237,7 +373,7 @@ impl Context {
     }
 
     /// Emits an event about this incarnation on its tree's stream.
-    fn emit(&self, kind: impl FnOnce(ChildId, u64) -> EventKind) {
+    pub(crate) fn emit(&self, kind: impl FnOnce(ChildId, u64) -> EventKind) {
         let links = &self.inner.links;
         let (id, generation) = (self.inner.id.clone(), self.inner.generation);
         links.bus.emit(&links.path, || kind(id, generation));
@@ -261,19 +397,77 @@ impl Context {
         });
     }
 
+    /// Tells the supervisor this incarnation is faulty: it will be stopped,
+    /// and `exit` recorded as its end.
+    pub(crate) fn fault(&self, exit: Exit) {
+        let _ = self.inner.inbox.send(Message::Fault {
+            seq: self.inner.seq,
+            generation: self.inner.generation,
+            exit,
+        });
+    }
+
     pub(crate) fn links(&self) -> &Arc<TreeLinks> {
         &self.inner.links
+    }
+
+    fn extras(&self) -> &Extras {
+        self.inner.extras.get_or_init(Box::default)
+    }
+
+    fn guard(&self) -> Option<&Guard> {
+        self.inner.extras.get()?.guard.get()
+    }
+
+    /// Starts watching this incarnation from the inside: its heartbeat
+    /// (counted from now) and these meters. Called once, before it runs.
+    pub(crate) fn watch(&self, meters: Vec<Meter>) {
+        let _ = self.extras().guard.set(Guard {
+            base: Instant::now(),
+            last_beat: AtomicU64::new(0),
+            meters: Mutex::new(meters),
+        });
+    }
+
+    /// When the last heartbeat was (the start, if none yet).
+    pub(crate) fn last_heartbeat(&self) -> Option<Instant> {
+        let guard = self.guard()?;
+        let nanos = guard.last_beat.load(Ordering::Relaxed);
+        Some(guard.base + Duration::from_nanos(nanos))
+    }
+
+    /// This incarnation's end of its links, made on first use.
+    pub(crate) fn port(&self) -> &Arc<Port> {
+        self.extras().port.get_or_init(|| {
+            let me = LinkPeer::Child {
+                supervisor: self.inner.links.path.clone(),
+                id: self.inner.id.clone(),
+                incarnation: self.inner.incarnation,
+            };
+            Port::for_incarnation(
+                me,
+                self.inner.inbox.clone(),
+                self.inner.seq,
+                self.inner.generation,
+                self.inner.traps_exits,
+            )
+        })
+    }
+
+    /// Its end of its links, if it has any.
+    pub(crate) fn port_if_linked(&self) -> Option<&Arc<Port>> {
+        self.inner.extras.get()?.port.get()
     }
 
     /// Publishes a value for the supervisor (only the first is kept): a
     /// nested supervisor's handle, for its parent.
     pub(crate) fn attach<T: Any + Send + Sync>(&self, value: T) {
-        let _ = self.inner.attachment.set(Box::new(value));
+        let _ = self.extras().attachment.set(Box::new(value));
     }
 
     /// The value published with [`attach`](Self::attach), if it is a `T`.
     pub(crate) fn attached<T: Any>(&self) -> Option<&T> {
-        self.inner.attachment.get()?.downcast_ref()
+        self.inner.extras.get()?.attachment.get()?.downcast_ref()
     }
 }
 
@@ -282,6 +476,7 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context")
             .field("id", &self.inner.id)
             .field("generation", &self.inner.generation)
+            .field("incarnation", &self.inner.incarnation)
             .field("cancelled", &self.is_cancelled())
             .field("ready", &self.is_ready())
             .finish()

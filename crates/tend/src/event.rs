@@ -129,8 +129,35 @@ pub enum EventKind {
         /// Why.
         cause: IsolateCause,
     },
-    /// A running incarnation crossed 80 % of one of its resource limits (its
-    /// backend checks; the kernel enforces the limit itself at 100 %).
+    /// The supervisor is stopping a running incarnation for a reason other
+    /// than a stop request: a failed health check, a missed heartbeat, a
+    /// resource limit reached, a linked party that ended, or
+    /// [`kill_child`](crate::SupervisorHandle::kill_child). Its exit will
+    /// be `because`, handled by its crash policy and restart type.
+    ChildStopping {
+        /// The child.
+        id: ChildId,
+        /// Its incarnation number.
+        generation: u64,
+        /// The exit it will be recorded with.
+        because: Exit,
+    },
+    /// A health check of a running incarnation failed.
+    HealthCheckFailed {
+        /// The child.
+        id: ChildId,
+        /// Its incarnation number.
+        generation: u64,
+        /// Failures in a row so far.
+        failures: u32,
+        /// Failures in a row that make it unhealthy.
+        threshold: u32,
+        /// What the check said.
+        reason: Arc<str>,
+    },
+    /// A running incarnation crossed 80 % of one of its resource limits (for
+    /// a process, its backend checks, and the kernel enforces the limit
+    /// itself at 100 %).
     ResourceWarning {
         /// The child.
         id: ChildId,
@@ -143,9 +170,10 @@ pub enum EventKind {
         /// Its limit.
         limit: u64,
     },
-    /// A running incarnation reached a resource limit that the kernel does
-    /// not enforce for it (no cgroup): its backend stops it, and the exit
-    /// (abnormal) is then handled by its restart type.
+    /// A running incarnation reached a resource limit that nothing else
+    /// enforces (a task's limit, or a process's without a cgroup): it is
+    /// stopped with [`ExitKind::ResourceExceeded`](crate::ExitKind::ResourceExceeded),
+    /// then handled by its crash policy and restart type.
     ResourceExceeded {
         /// The child.
         id: ChildId,

@@ -39,7 +39,7 @@ pub enum ExitKind {
     Panic,
     /// It was killed: a process by a signal nobody in the tree sent (a
     /// crash, the OOM killer), a task aborted, or any child after
-    /// `kill_child` or past its stop
+    /// [`kill_child`](crate::SupervisorHandle::kill_child) or past its stop
     /// timeout.
     Killed,
     /// It ended (or timed out) before it was ready: it never started.
@@ -156,7 +156,7 @@ impl fmt::Display for GiveUp {
 /// Units: `Memory` bytes; `Cpu` millicores (a rate, for processes);
 /// `CpuTime` microseconds of busy time (for tasks, measured around their
 /// polls); `Pids` processes and threads; counters as charged with
-/// `Context::charge`.
+/// [`Context::charge`](crate::Context::charge).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Resource {
@@ -301,7 +301,7 @@ impl Exit {
 
     /// What it means for restarts: the kind's class, except that any end
     /// that follows a stop request is `Shutdown`, and a kill through
-    /// `kill_child` is `Abnormal`.
+    /// [`kill_child`](crate::SupervisorHandle::kill_child) is `Abnormal`.
     #[must_use]
     pub fn class(&self) -> ExitClass {
         self.class
@@ -341,6 +341,12 @@ impl Exit {
     #[must_use]
     pub fn is_abnormal(&self) -> bool {
         self.class == ExitClass::Abnormal
+    }
+
+    /// The same exit with another class (a linked exit takes its peer's).
+    pub(crate) fn with_class(mut self, class: ExitClass) -> Self {
+        self.class = class;
+        self
     }
 
     /// The same exit with another kind (and that kind's class).

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use tend_spec::{Backend, CrashPolicy, Restart};
 use tokio::time::Instant;
 
-use crate::exit::Exit;
+use crate::exit::{Exit, Resource};
 use crate::id::{ChildId, IncarnationId};
 use crate::state::{ChildKind, ChildState, IsolateCause};
 
@@ -60,17 +60,19 @@ pub struct ExitRecord {
 }
 
 /// Resources a running incarnation uses now, as its backend measures them
-/// (for an OS process: its cgroup, or `/proc`). Fields a backend cannot
-/// measure are `None`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// (for an OS process: its cgroup, or `/proc`; for a task with limits: its
+/// meters). Fields that are not measured are `None` (or empty).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Usage {
     /// Memory in bytes (resident set, or the cgroup's charge).
     pub memory: Option<u64>,
-    /// CPU time consumed so far.
+    /// CPU time consumed so far (for a task: busy time in its polls).
     pub cpu_time: Option<Duration>,
     /// Processes (or threads) counted against it.
     pub pids: Option<u64>,
+    /// What a task charged, for each counter it has a limit for.
+    pub counters: Vec<(Resource, u64)>,
 }
 
 impl Usage {
@@ -81,6 +83,7 @@ impl Usage {
             memory,
             cpu_time,
             pids,
+            counters: Vec::new(),
         }
     }
 }

@@ -30,6 +30,15 @@ pub(crate) enum Message {
     Ready { seq: u64, generation: u64 },
     /// Retry a restart whose start failed (OTP's `try_again_restart`).
     TryAgain { seq: u64 },
+    /// Something found a running incarnation faulty (a failed health check,
+    /// a missed heartbeat, a resource limit reached, a linked party that
+    /// ended): the supervisor stops it by its shutdown spec and records
+    /// `exit` as its end.
+    Fault {
+        seq: u64,
+        generation: u64,
+        exit: Exit,
+    },
 }
 
 /// What a supervisor shares with the rest of its tree.

@@ -9,9 +9,10 @@ use std::time::Duration;
 use tend_spec::{Backend, Backoff, CrashPolicy, NotAvailable, Restart, RestartBudget, Shutdown};
 use tokio::task::AbortHandle;
 
-use super::task::{self, ExitGuard};
+use super::health::HealthCheck;
+use super::task::{self, ExitGuard, Metered};
 use crate::context::Context;
-use crate::exit::{Exit, ExitKind, IntoExit};
+use crate::exit::{Exit, ExitKind, IntoExit, Resource};
 use crate::id::ChildId;
 use crate::state::ChildKind;
 use crate::status::Isolation;
@@ -96,7 +97,28 @@ pub(crate) struct Options {
     pub(crate) backoff: Option<Backoff>,
     pub(crate) budget: Option<RestartBudget>,
     pub(crate) on_isolate: Option<IsolateHook>,
+    pub(crate) traps_exits: bool,
+    pub(crate) health: Option<HealthCheck>,
+    pub(crate) watchdog: Option<Duration>,
+    /// Resource limits, as (resource, limit) pairs; none repeated.
+    pub(crate) limits: Vec<(Resource, u64)>,
 }
+
+/// The options of a spec that sets none: shared, so that such specs (most)
+/// cost no allocation of their own.
+static DEFAULT_OPTIONS: std::sync::LazyLock<Arc<Options>> = std::sync::LazyLock::new(|| {
+    Arc::new(Options {
+        backend: Backend::Task,
+        unavailable: None,
+        backoff: None,
+        budget: None,
+        on_isolate: None,
+        traps_exits: false,
+        health: None,
+        watchdog: None,
+        limits: Vec::new(),
+    })
+});
 
 impl ChildSpec {
     /// A worker whose every incarnation is the future `f(ctx)`.
@@ -115,8 +137,14 @@ impl ChildSpec {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExit,
     {
-        let launch: Launch =
-            Arc::new(move |ctx: Context, guard: ExitGuard| task::spawn(f(ctx), guard));
+        let launch: Launch = Arc::new(move |ctx: Context, guard: ExitGuard| {
+            if ctx.meters_busy_time() {
+                // Only children with a CPU-time limit pay for timing polls.
+                task::spawn(Metered::new(f(ctx.clone()), ctx), guard)
+            } else {
+                task::spawn(f(ctx), guard)
+            }
+        });
         ChildSpec::from_launch(id.into(), ChildKind::Worker, launch)
     }
 
@@ -183,13 +211,7 @@ impl ChildSpec {
             significant: false,
             on_crash: CrashPolicy::Restart,
             await_ready: None,
-            options: Arc::new(Options {
-                backend: Backend::Task,
-                unavailable: None,
-                backoff: None,
-                budget: None,
-                on_isolate: None,
-            }),
+            options: DEFAULT_OPTIONS.clone(),
         }
     }
 
@@ -256,6 +278,73 @@ impl ChildSpec {
         let hook: IsolateHook = Arc::new(move |isolation| Box::pin(hook(isolation)));
         self.options_mut().on_isolate = Some(hook);
         self
+    }
+
+    /// Makes the child trap exits, as an Erlang process with `trap_exit`:
+    /// the end of a party it is linked to is told to it
+    /// ([`Context::linked_exit`]) instead of stopping it (default: no).
+    #[must_use]
+    pub fn trap_exits(mut self, trap: bool) -> Self {
+        self.options_mut().traps_exits = trap;
+        self
+    }
+
+    /// Checks the child's health periodically; failing past the check's
+    /// threshold stops it as [`ExitKind::Unhealthy`], which its crash
+    /// policy and restart type then handle.
+    #[must_use]
+    pub fn health_check(mut self, check: HealthCheck) -> Self {
+        self.options_mut().health = Some(check);
+        self
+    }
+
+    /// Expects a [`Context::heartbeat`] at least every `timeout` (counted
+    /// from the start): a hung incarnation, not only a dead one, is then
+    /// stopped as [`ExitKind::Watchdog`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tend::{ChildSpec, Context};
+    ///
+    /// let spec = ChildSpec::task("poller", |ctx: Context| async move {
+    ///     loop {
+    ///         tokio::select! {
+    ///             _ = ctx.cancelled() => return,
+    ///             _ = tokio::time::sleep(Duration::from_secs(1)) => ctx.heartbeat(),
+    ///         }
+    ///     }
+    /// })
+    /// .watchdog(Duration::from_secs(5));
+    /// # let _ = spec;
+    /// ```
+    #[must_use]
+    pub fn watchdog(mut self, timeout: Duration) -> Self {
+        self.options_mut().watchdog = Some(timeout);
+        self
+    }
+
+    /// Limits a resource a task uses (in the unit [`Resource`] gives): a
+    /// warning event at 80 %, and at 100 % the child is stopped as
+    /// [`ExitKind::ResourceExceeded`]. Counters are charged by the task
+    /// ([`Context::charge`]); [`Resource::CpuTime`] (microseconds) is
+    /// measured around its polls. Setting a resource again replaces its
+    /// limit. (An OS process's memory, CPU and pids limits are its
+    /// backend's.)
+    #[must_use]
+    pub fn limit(mut self, resource: Resource, max: u64) -> Self {
+        let limits = &mut self.options_mut().limits;
+        limits.retain(|(r, _)| *r != resource);
+        limits.push((resource, max));
+        self
+    }
+
+    /// Limits the task's CPU busy time (the wall time its polls take,
+    /// blocking included): [`limit`](Self::limit) for [`Resource::CpuTime`].
+    #[must_use]
+    pub fn cpu_time_limit(self, max: Duration) -> Self {
+        self.limit(Resource::CpuTime, max.as_micros() as u64)
     }
 
     /// Names the backend that runs this child (default [`Backend::Task`]);

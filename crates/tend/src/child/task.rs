@@ -10,6 +10,8 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::Poll;
 
 use futures_util::FutureExt;
 use tokio::task::AbortHandle;
@@ -68,4 +70,34 @@ pub(crate) fn panicked(payload: &(dyn Any + Send)) -> Exit {
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(non-string panic payload)");
     Exit::new(ExitKind::Panic, message)
+}
+
+pin_project_lite::pin_project! {
+    /// A task's future with its polls timed: the busy time (wall time spent
+    /// inside `poll`, so blocking counts too) is charged to its CPU-time
+    /// meter. Used only for children with a CPU-time limit.
+    pub(crate) struct Metered<F> {
+        #[pin]
+        future: F,
+        ctx: Context,
+    }
+}
+
+impl<F> Metered<F> {
+    pub(crate) fn new(future: F, ctx: Context) -> Self {
+        Metered { future, ctx }
+    }
+}
+
+impl<F: Future> Future for Metered<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        // The real clock: a paused tokio clock does not move during a poll.
+        let started = std::time::Instant::now();
+        let poll = this.future.poll(cx);
+        this.ctx.charge_busy(started.elapsed());
+        poll
+    }
 }

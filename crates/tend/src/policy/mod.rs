@@ -1,9 +1,11 @@
-//! Restart policies as small pure values: no I/O, no tokio, no clock of
-//! their own. Time is passed in (`std::time::Instant`; the engine converts
-//! tokio's clock, so a paused clock drives them exactly).
+//! Restart and resource policies as small pure values: no I/O, no tokio, no
+//! clock of their own. Time is passed in (`std::time::Instant`; the engine
+//! converts tokio's clock, so a paused clock drives them exactly).
 
 mod backoff;
+mod meter;
 mod window;
 
 pub(crate) use backoff::BackoffState;
+pub(crate) use meter::{Crossing, Meter};
 pub use window::RestartWindow;

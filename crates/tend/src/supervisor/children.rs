@@ -34,6 +34,8 @@ pub(crate) struct Incarnation {
     pub(crate) ctx: Context,
     pub(crate) abort: AbortHandle,
     pub(crate) since: Instant,
+    /// The task running its health checks and watchdog, if it has any.
+    pub(crate) sentinel: Option<AbortHandle>,
 }
 
 pub(crate) type MonitorReply = oneshot::Sender<Result<ChildExit, ControlError>>;

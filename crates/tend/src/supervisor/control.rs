@@ -3,14 +3,18 @@
 //! monitors, nested handles and shutdown. Each answers as OTP's supervisor
 //! does in the same situation.
 
+use std::sync::Arc;
+
 use super::builder::check_childspec;
 use super::handle::{Command, SupervisorHandle, TableRow};
+use super::incarnation::Halt;
 use super::server::Server;
 use crate::child::ChildSpec;
 use crate::error::ControlError;
 use crate::event::EventKind;
-use crate::exit::Exit;
+use crate::exit::{Exit, ExitKind};
 use crate::id::ChildId;
+use crate::link::{Ended, Link, Port};
 use crate::state::{ChildKind, ChildState};
 use crate::status::{Capacity, ChildCounts, ProcessEntry, StateCounts, WallClock};
 
@@ -26,6 +30,28 @@ impl Server {
             }
             Command::Restart(id, reply) => {
                 let _ = reply.send(self.restart_by_operator(&id).await);
+            }
+            Command::Kill(id, reply) => {
+                let seq = match self.find_active(&id) {
+                    Ok(seq) => seq,
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                        return None;
+                    }
+                };
+                let _ = reply.send(Ok(()));
+                let killed = Exit::new(ExitKind::Killed, "killed through kill_child");
+                return self.stop_faulty(seq, killed, Halt::Kill).await;
+            }
+            Command::Link(a, b, reply) => {
+                let _ = reply.send(self.link(&a, &b));
+            }
+            Command::LinkTo(id, reply) => {
+                let link = self.find_active(&id).and_then(|seq| {
+                    let port = self.port_of(seq);
+                    Link::to(&port).map_err(|Ended| ControlError::NotRunning(id))
+                });
+                let _ = reply.send(link);
             }
             Command::Delete(id, reply) => {
                 let _ = reply.send(self.delete(&id));
@@ -77,6 +103,30 @@ impl Server {
             }
         }
         None
+    }
+
+    /// Links two children's running incarnations.
+    fn link(&self, a: &ChildId, b: &ChildId) -> Result<(), ControlError> {
+        let (a_seq, b_seq) = (self.find_active(a)?, self.find_active(b)?);
+        let (a_port, b_port) = (self.port_of(a_seq), self.port_of(b_seq));
+        Port::link(&a_port, &b_port).map_err(|Ended| ControlError::NotRunning(a.clone()))
+    }
+
+    /// The link port of a child's running incarnation.
+    fn port_of(&self, seq: u64) -> Arc<Port> {
+        let child = self.children.table.get(seq).expect("indexed child");
+        let running = child.running.as_ref().expect("an active child runs");
+        running.ctx.port().clone()
+    }
+
+    /// The child, if an incarnation of it runs (and is not being stopped).
+    fn find_active(&self, id: &ChildId) -> Result<u64, ControlError> {
+        let seq = self.find(id)?;
+        let state = self.children.table.get(seq).expect("indexed child").state();
+        match state {
+            ChildState::Starting | ChildState::Running => Ok(seq),
+            _ => Err(ControlError::NotRunning(id.clone())),
+        }
     }
 
     fn find(&self, id: &ChildId) -> Result<u64, ControlError> {

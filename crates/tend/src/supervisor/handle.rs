@@ -13,6 +13,7 @@ use crate::error::ControlError;
 use crate::event::Event;
 use crate::exit::Exit;
 use crate::id::ChildId;
+use crate::link::Link;
 use crate::metrics::{MetricsSnapshot, SupervisorStats};
 use crate::state::ChildState;
 use crate::status::{
@@ -26,6 +27,9 @@ pub(crate) enum Command {
     StartChild(ChildSpec, oneshot::Sender<Result<(), ControlError>>),
     Terminate(ChildId, oneshot::Sender<Result<(), ControlError>>),
     Restart(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Kill(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Link(ChildId, ChildId, oneshot::Sender<Result<(), ControlError>>),
+    LinkTo(ChildId, oneshot::Sender<Result<Link, ControlError>>),
     Delete(ChildId, oneshot::Sender<Result<(), ControlError>>),
     WhichChildren(Option<StateFilter>, oneshot::Sender<Vec<ChildInfo>>),
     ChildInfo(ChildId, oneshot::Sender<Result<ChildInfo, ControlError>>),
@@ -137,6 +141,50 @@ impl SupervisorHandle {
     pub async fn terminate_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
         let id = id.into();
         self.call(|reply| Command::Terminate(id, reply)).await?
+    }
+
+    /// Kills a child's running incarnation at once, with no grace (for an OS
+    /// process, `SIGKILL` to its group), then handles the exit as any
+    /// abnormal one: [`ExitKind::Killed`](crate::ExitKind::Killed), and its
+    /// crash policy and restart type decide (a permanent child is
+    /// restarted). Use [`terminate_child`](Self::terminate_child) to stop
+    /// it gracefully and keep it stopped.
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`] (nothing runs), [`ControlError::NotFound`]
+    /// or [`ControlError::SupervisorGone`].
+    pub async fn kill_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Kill(id, reply)).await?
+    }
+
+    /// Links the running incarnations of two children of this supervisor,
+    /// as Erlang's `link/1`: when one ends abnormally the other is stopped
+    /// with [`ExitKind::Linked`](crate::ExitKind::Linked), unless it traps
+    /// exits ([`ChildSpec::trap_exits`]), in which case it is told; a normal
+    /// end does not propagate. The link lasts until either incarnation ends.
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`] (one of them runs nothing),
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn link(
+        &self,
+        a: impl Into<ChildId>,
+        b: impl Into<ChildId>,
+    ) -> Result<(), ControlError> {
+        let (a, b) = (a.into(), b.into());
+        self.call(|reply| Command::Link(a, b, reply)).await?
+    }
+
+    /// Links the calling (outside) task to a child's running incarnation:
+    /// see [`Link`].
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`], [`ControlError::NotFound`] or
+    /// [`ControlError::SupervisorGone`].
+    pub async fn link_to(&self, id: impl Into<ChildId>) -> Result<Link, ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::LinkTo(id, reply)).await?
     }
 
     /// Starts a new incarnation of a child that is not running (OTP's

@@ -34,13 +34,32 @@ use super::children::{ChildTable, Incarnation, PastRun};
 use super::handle::Shared;
 use super::mailbox::{Hurry, Mailbox, Waited, Want};
 use crate::child::lifecycle::{Ending, LifeEvent};
+use crate::child::sentinel;
 use crate::child::task::{panicked, ExitGuard};
 use crate::child::ChildSpec;
 use crate::context::Context;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind};
+use crate::policy::Meter;
 use crate::state::{ChildState, FailReason};
 use crate::status::{ChildExit, ChildInfo, ChildStop, StopOutcome, StopReport, WallClock};
+
+/// How a running incarnation is made to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Halt {
+    /// By its shutdown spec: asked, then killed past its timeout.
+    Ask,
+    /// At once.
+    Kill,
+}
+
+/// How a halted incarnation ended.
+enum Halted {
+    /// By itself, after it was asked.
+    AsAsked(Exit),
+    /// Killed (its timeout ran out, the tree was hurried, or no grace).
+    Killed(Exit),
+}
 
 /// A supervisor's children and their incarnations.
 pub(crate) struct Incarnations {
@@ -132,14 +151,20 @@ impl Incarnations {
         child.apply(LifeEvent::Spawn);
         let incarnation = links.ids.next();
         let lineage = (incarnation, child.last_incarnation.replace(incarnation));
+        let options = &child.spec.options;
         let ctx = Context::new(
             child.spec.id.clone(),
             generation,
             lineage,
             seq,
+            options.traps_exits,
             inbox,
             links,
         );
+        if options.watchdog.is_some() || !options.limits.is_empty() {
+            let meters = options.limits.iter().map(|&(r, max)| Meter::new(r, max));
+            ctx.watch(meters.collect());
+        }
         let guard = ExitGuard::new(ctx.clone());
         let launch = child.spec.launch.clone();
         let spawned = std::panic::catch_unwind(AssertUnwindSafe(|| launch(ctx.clone(), guard)));
@@ -152,10 +177,13 @@ impl Incarnations {
                 return Err(self.start_failed(seq, generation, exit));
             }
         };
+        let options = &child.spec.options;
+        let sentinel = sentinel::spawn(&ctx, options.health.as_ref(), options.watchdog);
         child.running = Some(Incarnation {
             ctx,
             abort,
             since: Instant::now(),
+            sentinel,
         });
         let ready_wait = child.spec.ready_wait();
         self.shared.stats.counters.spawned();
@@ -181,14 +209,12 @@ impl Incarnations {
                 Waited::TimedOut => {
                     self.kill(seq, generation).await;
                     let timeout = timeout.unwrap_or_default();
-                    return Err(self.start_failed(
-                        seq,
-                        generation,
-                        Exit::new(
-                            ExitKind::StartFailure,
-                            format_args!("not ready within {timeout:?}"),
-                        ),
-                    ));
+                    let exit = Exit::new(
+                        ExitKind::StartFailure,
+                        format_args!("not ready within {timeout:?}"),
+                    );
+                    self.record_exit(seq, exit.clone(), Instant::now());
+                    return Err(self.start_failed(seq, generation, exit));
                 }
             }
         }
@@ -238,62 +264,26 @@ impl Incarnations {
     }
 
     /// Stops the running incarnation of `seq` by its shutdown spec and
-    /// records its end.
+    /// records its end as a shutdown.
     pub(crate) async fn stop(&mut self, seq: u64) -> ChildStop {
         let started = Instant::now();
-        let child = self.table.get_mut(seq).expect("stop of a known child");
+        let child = self.table.get(seq).expect("stop of a known child");
         let id = child.id().clone();
-        let Some(running) = child.running.as_ref() else {
+        if child.running.is_none() {
             return ChildStop {
                 id,
                 outcome: StopOutcome::NotRunning,
                 took: Duration::ZERO,
             };
-        };
-        let generation = child.generation;
-        let deadline = match child.spec.shutdown {
-            Shutdown::BrutalKill => {
-                running.abort.abort();
-                None
+        }
+        let outcome = match self.halt_running(seq, Halt::Ask).await {
+            Halted::AsAsked(exit) => {
+                self.record_exit(seq, exit.clone().into_shutdown(), Instant::now());
+                StopOutcome::Stopped(exit)
             }
-            Shutdown::Timeout(timeout) => {
-                running.ctx.cancel();
-                Some(Some(started + timeout))
-            }
-            Shutdown::Infinity => {
-                running.ctx.cancel();
-                Some(None)
-            }
-        };
-        child.apply(LifeEvent::Stop);
-
-        let outcome = match deadline {
-            None => {
-                self.kill(seq, generation).await;
+            Halted::Killed(exit) => {
+                self.record_exit(seq, exit.into_shutdown(), Instant::now());
                 StopOutcome::Killed
-            }
-            Some(deadline) => {
-                let hurry = self.shared.links.hurry.clone();
-                let waited = self
-                    .mailbox
-                    .wait_for(
-                        seq,
-                        generation,
-                        Want::Exit,
-                        deadline,
-                        Hurry::CutShort(&hurry),
-                    )
-                    .await;
-                match waited {
-                    Waited::Exited(exit) => {
-                        self.record_exit(seq, exit.clone().into_shutdown(), Instant::now());
-                        StopOutcome::Stopped(exit)
-                    }
-                    Waited::Ready | Waited::TimedOut => {
-                        self.kill(seq, generation).await;
-                        StopOutcome::Killed
-                    }
-                }
             }
         };
         ChildStop {
@@ -303,8 +293,67 @@ impl Incarnations {
         }
     }
 
-    /// Aborts the running incarnation and records its end.
-    pub(crate) async fn kill(&mut self, seq: u64, generation: u64) -> Exit {
+    /// Stops the running incarnation of `seq` because of a fault (or an
+    /// operator's kill), and records `fault` as its end. Returns how long it
+    /// ran.
+    pub(crate) async fn stop_for(&mut self, seq: u64, fault: Exit, halt: Halt) -> Duration {
+        let Some(child) = self.table.get(seq) else {
+            return Duration::ZERO;
+        };
+        if child.running.is_none() {
+            return Duration::ZERO;
+        }
+        let generation = child.generation;
+        let because = fault.clone();
+        let id = child.id().clone();
+        self.emit(|| EventKind::ChildStopping {
+            id,
+            generation,
+            because,
+        });
+        self.halt_running(seq, halt).await;
+        self.record_exit(seq, fault, Instant::now())
+    }
+
+    /// Makes the running incarnation of `seq` end, by its shutdown spec (ask,
+    /// wait up to its timeout or until the tree is hurried, then kill) or at
+    /// once, and waits for it. Records nothing.
+    async fn halt_running(&mut self, seq: u64, halt: Halt) -> Halted {
+        let started = Instant::now();
+        let child = self.table.get_mut(seq).expect("halt of a known child");
+        let generation = child.generation;
+        let running = child.running.as_ref().expect("halt of a running child");
+        let deadline = match (halt, child.spec.shutdown) {
+            (Halt::Kill, _) | (_, Shutdown::BrutalKill) => None,
+            (Halt::Ask, Shutdown::Timeout(timeout)) => Some(Some(started + timeout)),
+            (Halt::Ask, Shutdown::Infinity) => Some(None),
+        };
+        if deadline.is_some() {
+            running.ctx.cancel();
+        }
+        child.apply(LifeEvent::Stop);
+        if let Some(deadline) = deadline {
+            let hurry = self.shared.links.hurry.clone();
+            let waited = self
+                .mailbox
+                .wait_for(
+                    seq,
+                    generation,
+                    Want::Exit,
+                    deadline,
+                    Hurry::CutShort(&hurry),
+                )
+                .await;
+            if let Waited::Exited(exit) = waited {
+                return Halted::AsAsked(exit);
+            }
+        }
+        Halted::Killed(self.kill(seq, generation).await)
+    }
+
+    /// Aborts the running incarnation and waits for the exit its task
+    /// reports. Records nothing.
+    async fn kill(&mut self, seq: u64, generation: u64) -> Exit {
         if let Some(running) = self.table.get(seq).and_then(|c| c.running.as_ref()) {
             running.abort.abort();
         }
@@ -312,12 +361,10 @@ impl Incarnations {
             .mailbox
             .wait_for(seq, generation, Want::Exit, None, Hurry::Ignore)
             .await;
-        let exit = match waited {
+        match waited {
             Waited::Exited(exit) => exit,
             Waited::Ready | Waited::TimedOut => Exit::killed(),
-        };
-        self.record_exit(seq, exit.clone().into_shutdown(), Instant::now());
-        exit
+        }
     }
 
     /// Stops the child if it runs, or calls off its pending restart:
@@ -377,6 +424,13 @@ impl Incarnations {
         let Some(incarnation) = child.running.take() else {
             return Duration::ZERO;
         };
+        if let Some(sentinel) = &incarnation.sentinel {
+            sentinel.abort();
+        }
+        // Linked parties hear of the end as it is recorded.
+        if let Some(port) = incarnation.ctx.port_if_linked() {
+            port.fire(&exit);
+        }
         let ran_for = now.saturating_duration_since(incarnation.since);
         let generation = child.generation;
         let id_in_tree = incarnation.ctx.incarnation();

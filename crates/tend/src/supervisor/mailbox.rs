@@ -96,7 +96,7 @@ impl Mailbox {
                 seq: s,
                 generation: g,
             } => want == Want::ReadyOrExit && s == seq && g == generation,
-            Message::TryAgain { .. } => false,
+            Message::TryAgain { .. } | Message::Fault { .. } => false,
         };
         if let Some(position) = self.deferred.iter().position(wanted) {
             let message = self
@@ -131,7 +131,9 @@ fn waited(message: Message) -> Waited {
     match message {
         Message::Exited { exit, .. } => Waited::Exited(exit),
         Message::Ready { .. } => Waited::Ready,
-        Message::TryAgain { .. } => unreachable!("never wanted by wait_for"),
+        Message::TryAgain { .. } | Message::Fault { .. } => {
+            unreachable!("never wanted by wait_for")
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use tend_spec::{AutoShutdown, CrashPolicy, OnExhausted, Strategy};
 use tokio::time::Instant;
 
 use super::children::PastRun;
+use super::incarnation::Halt;
 use super::server::Server;
 use crate::child::lifecycle::LifeEvent;
 use crate::event::EventKind;
@@ -68,6 +69,33 @@ impl Server {
         let now = Instant::now();
         let ran_for = self.children.record_exit(seq, exit.clone(), now);
         self.after_exit(seq, &exit, ran_for, now).await
+    }
+
+    /// A running incarnation was found faulty: stop it by its shutdown spec,
+    /// record `fault` as its end, and go on as after any exit nobody asked
+    /// for.
+    pub(crate) async fn on_fault(
+        &mut self,
+        seq: u64,
+        generation: u64,
+        fault: Exit,
+    ) -> Option<Exit> {
+        let current = self
+            .children
+            .table
+            .get(seq)
+            .is_some_and(|c| c.is_current(generation) && c.state().is_active());
+        if !current {
+            return None;
+        }
+        self.stop_faulty(seq, fault, Halt::Ask).await
+    }
+
+    /// Stops the running incarnation of `seq` (by its shutdown spec, or at
+    /// once), records `fault`, and decides what follows.
+    pub(crate) async fn stop_faulty(&mut self, seq: u64, fault: Exit, halt: Halt) -> Option<Exit> {
+        let ran_for = self.children.stop_for(seq, fault.clone(), halt).await;
+        self.after_exit(seq, &fault, ran_for, Instant::now()).await
     }
 
     /// What follows an end nobody asked for, once it is recorded: a backend

@@ -174,6 +174,11 @@ impl Server {
                 self.children.on_ready(seq, generation);
                 None
             }
+            Message::Fault {
+                seq,
+                generation,
+                exit,
+            } => self.on_fault(seq, generation, exit).await,
             Message::TryAgain { seq } => {
                 let pending = self
                     .children
