@@ -24,28 +24,20 @@ use std::path::Path;
 use rustix::process::Pid;
 use tend_spec::ProcessSpec;
 
-use crate::spawn::{before_exec, Identity, Prepared, Spawned};
-use crate::SpawnError;
+use crate::error::SpawnError;
+use crate::pre_exec::before_exec;
+use crate::prepare::{Identity, Prepared, Spawned};
 
-/// The kernel's `struct clone_args` (version 2, with `cgroup`).
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
+/// The kernel's `struct clone_args` (version 2, with `cgroup`), as libc has
+/// it.
+type CloneArgs = libc::clone_args;
 
-const CLONE_PIDFD: u64 = 0x0000_1000;
+/// `CLONE_INTO_CGROUP` and `CLONE_CLEAR_SIGHAND` are the kernel's values:
+/// libc declares both as `c_int`, which they overflow (deprecated there,
+/// rust-lang/libc#3584), so they are written here as the `u64` flags field
+/// takes them.
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 
 /// Everything the child will use, made before the clone (the child must not
 /// allocate).
@@ -91,13 +83,15 @@ pub(crate) fn spawn_into_cgroup(
     let argv = nul_terminated(&plan.argv);
     let envp = nul_terminated(&plan.envp);
     let mut pidfd: libc::c_int = -1;
-    let mut args = CloneArgs {
-        flags: CLONE_PIDFD | CLONE_INTO_CGROUP,
-        pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup.as_raw_fd() as u64,
-        ..CloneArgs::default()
-    };
+    // SAFETY: `clone_args` is plain integers, for which zero is valid.
+    let mut args: CloneArgs = unsafe { std::mem::zeroed() };
+    // Handlers installed here (tokio's, say) must not run in the child: it
+    // starts with every handled signal back at its default
+    // (`CLONE_CLEAR_SIGHAND`, Linux 5.5, older than `CLONE_INTO_CGROUP`).
+    args.flags = libc::CLONE_PIDFD as u64 | CLONE_INTO_CGROUP | CLONE_CLEAR_SIGHAND;
+    args.pidfd = std::ptr::addr_of_mut!(pidfd) as u64;
+    args.exit_signal = libc::SIGCHLD as u64;
+    args.cgroup = cgroup.as_raw_fd() as u64;
     let child = ChildSetup {
         plan: &plan,
         argv: &argv,
@@ -189,8 +183,8 @@ fn clone(args: &mut CloneArgs, child: &ChildSetup<'_>) -> i64 {
 mod vfork {
     use super::{ChildSetup, CloneArgs};
 
-    const CLONE_VM: u64 = 0x0000_0100;
-    const CLONE_VFORK: u64 = 0x0000_4000;
+    const CLONE_VM: u64 = libc::CLONE_VM as u64;
+    const CLONE_VFORK: u64 = libc::CLONE_VFORK as u64;
     /// Room for the child's few frames before it execs.
     const STACK_BYTES: usize = 64 * 1024;
 
@@ -200,9 +194,10 @@ mod vfork {
         args.flags |= CLONE_VM | CLONE_VFORK;
         args.stack = stack.as_mut_ptr() as u64;
         args.stack_size = (stack.len() * 16) as u64;
-        // No signal handler may run in the child on borrowed memory: block
-        // everything around the clone (the child resets its handlers and
-        // mask before exec).
+        // No signal may reach the child before it runs on its own: block
+        // everything around the clone (its handlers are the defaults from
+        // birth, `CLONE_CLEAR_SIGHAND`, and it restores an empty mask
+        // before exec).
         // SAFETY: plain libc calls on a local, initialised signal set.
         let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
         let mut saved: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -254,21 +249,6 @@ mod vfork {
     extern "C" fn child_entry(setup: *const ChildSetup<'static>) -> ! {
         // SAFETY: the parent is suspended (CLONE_VFORK) with `setup` alive.
         let setup = unsafe { &*setup };
-        // Handlers installed by the parent (tokio's, say) would run on
-        // borrowed memory: back to the defaults before anything else.
-        for signal in 1..libc::SIGRTMAX() {
-            // SAFETY: sigaction queries and resets are async-signal-safe.
-            unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(signal, std::ptr::null(), &mut action) == 0
-                    && action.sa_sigaction != libc::SIG_DFL
-                    && action.sa_sigaction != libc::SIG_IGN
-                {
-                    action.sa_sigaction = libc::SIG_DFL;
-                    libc::sigaction(signal, &action, std::ptr::null_mut());
-                }
-            }
-        }
         setup.run()
     }
 }
@@ -395,6 +375,8 @@ impl ChildSetup<'_> {
                 &empty,
                 std::ptr::null_mut(),
             ))?;
+            // Ignored by Rust's runtime, and `CLONE_CLEAR_SIGHAND` keeps
+            // ignored signals ignored: the child gets the default back.
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             check(libc::dup2(self.null, 0))?;
             check(libc::dup2(self.stdout, 1))?;

@@ -1,9 +1,34 @@
-//! Turning how a process ended into an [`Exit`]: its code or signal as
-//! typed fields, its kind and class from them.
+//! How a process ended ([`Ended`], decoded from a wait status in one place)
+//! and the [`Exit`] that makes: its code or signal as typed fields, its kind
+//! and class from them.
 
 use tend::{Exit, ExitKind};
+use tend_spec::Signal;
 
-use crate::Ended;
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It called `exit` with this code.
+    Code(i32),
+    /// A signal ended it.
+    Signal(Signal),
+}
+
+impl Ended {
+    /// The one place a wait status is decoded, from what `waitid` and
+    /// `waitpid` statuses both tell: the exit code, or the terminating
+    /// signal. `None` for a status that is not an end (stopped, continued).
+    pub(crate) fn decode(
+        exit_status: Option<i32>,
+        terminating_signal: Option<i32>,
+    ) -> Option<Ended> {
+        match (exit_status, terminating_signal) {
+            (Some(code), _) => Some(Ended::Code(code)),
+            (None, Some(number)) => Signal::from_number(number).map(Ended::Signal),
+            (None, None) => None,
+        }
+    }
+}
 
 /// Code 0 or a configured success code is normal; any other code is an
 /// error; a signal is a kill (abnormal: nobody in the tree sent it). An end

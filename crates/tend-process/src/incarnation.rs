@@ -21,8 +21,9 @@ use crate::cgroup::{Cgroup, CgroupSlot};
 use crate::exit::classify;
 use crate::group::{kill_group, signal_group};
 use crate::output::{pump, LogSink};
+use crate::prepare::prepare;
 use crate::reaper::{self, SpawnLock};
-use crate::spawn::{prepare, spawn};
+use crate::spawn::spawn;
 use crate::usage;
 use crate::wait::PidFd;
 

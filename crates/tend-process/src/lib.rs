@@ -40,13 +40,25 @@
 //! [`enable_orphan_reaping`] makes the supervisor a child subreaper (or, as
 //! PID 1, reaps everything) so that orphaned grandchildren never stay zombies.
 
+// Layers, from the bottom up: a module uses only those before it in this
+// line (checked by .ci/layers).
+// layers: error exit reaper wait group output cgroup usage prepare pre_exec clone spawn incarnation
 mod cgroup;
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64",
+    target_arch = "loongarch64",
+    target_arch = "powerpc64"
+))]
 mod clone;
+mod error;
 mod exit;
 mod group;
 mod incarnation;
-mod limits;
 mod output;
+mod pre_exec;
+mod prepare;
 mod reaper;
 mod spawn;
 mod usage;
@@ -58,49 +70,13 @@ use std::time::Duration;
 use tend::{Backend, ChildId, ChildSpec, Context, Shutdown};
 
 pub use cgroup::CgroupLayout;
+pub use error::SpawnError;
+pub use exit::Ended;
 pub use output::{LogSink, Stream, Tee};
 pub use reaper::{enable_orphan_reaping, wait_for_orphans};
 pub use tend_spec::{
     EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, Signal, StopSpec, UnknownSignal,
 };
-pub use wait::Ended;
-
-/// Why a process could not be started: a start failure, never a panic.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SpawnError {
-    /// The command line is empty.
-    #[error("the command is empty")]
-    EmptyCommand,
-    /// `shell = true` takes a single command line.
-    #[error("with shell = true, the command must be a single command line")]
-    ShellWithArgs,
-    /// Changing user or group needs root.
-    #[error("running as another user or group needs root (this supervisor runs as uid {})", rustix::process::geteuid().as_raw())]
-    NotRoot,
-    /// No such user.
-    #[error("no such user {0:?}")]
-    NoSuchUser(String),
-    /// No such group.
-    #[error("no such group {0:?}")]
-    NoSuchGroup(String),
-    /// The user database could not be read.
-    #[error("looking up users and groups failed: {0}")]
-    Lookup(String),
-    /// `exec` (or a step before it) failed: no such file, permission, bad
-    /// working directory, a limit that cannot be set.
-    #[error("cannot start {program:?}: {error}")]
-    Exec {
-        /// The program.
-        program: String,
-        /// What the system said.
-        #[source]
-        error: std::io::Error,
-    },
-    /// The process could not be watched.
-    #[error("cannot open a pidfd for the new process: {0}")]
-    Pidfd(#[source] std::io::Error),
-}
 
 /// Checks a spec the way a start will (command line, user, groups) without
 /// starting anything.
@@ -108,7 +84,7 @@ pub enum SpawnError {
 /// # Errors
 /// The [`SpawnError`] a start would fail with.
 pub fn check(spec: &ProcessSpec) -> Result<(), SpawnError> {
-    spawn::prepare(spec).map(|_| ())
+    prepare::prepare(spec).map(|_| ())
 }
 
 /// Builds child specs that run OS processes.

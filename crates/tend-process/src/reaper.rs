@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use rustix::process::{waitpid, Pid, WaitOptions};
 
-use crate::Ended;
+use crate::exit::Ended;
 
 #[derive(Default)]
 struct Reaper {

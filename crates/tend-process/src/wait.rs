@@ -6,34 +6,11 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::process::{WaitId, WaitIdOptions};
-use tend_spec::Signal;
+
+use crate::exit::Ended;
+use crate::reaper;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    /// It called `exit` with this code.
-    Code(i32),
-    /// A signal ended it.
-    Signal(Signal),
-}
-
-impl Ended {
-    /// The one place a wait status is decoded, from what `waitid` and
-    /// `waitpid` statuses both tell: the exit code, or the terminating
-    /// signal. `None` for a status that is not an end (stopped, continued).
-    pub(crate) fn decode(
-        exit_status: Option<i32>,
-        terminating_signal: Option<i32>,
-    ) -> Option<Ended> {
-        match (exit_status, terminating_signal) {
-            (Some(code), _) => Some(Ended::Code(code)),
-            (None, Some(number)) => Signal::from_number(number).map(Ended::Signal),
-            (None, None) => None,
-        }
-    }
-}
 
 /// A process's pidfd, ready to wait on.
 pub(crate) struct PidFd {
@@ -80,7 +57,7 @@ impl PidFd {
         ) {
             Ok(status) => status,
             // The orphan reaper took it after its grace period.
-            Err(rustix::io::Errno::CHILD) => match crate::reaper::take_abandoned(self.pid) {
+            Err(rustix::io::Errno::CHILD) => match reaper::take_abandoned(self.pid) {
                 Some(ended) => return Ok(Some(ended)),
                 None => return Err(rustix::io::Errno::CHILD.into()),
             },

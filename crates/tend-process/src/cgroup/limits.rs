@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use tend_spec::ResourceLimits;
 
+use super::own;
+
 /// The CFS period used for CPU limits (100 ms, the kernel's default).
 const CPU_PERIOD_US: u64 = 100_000;
 
@@ -141,18 +143,11 @@ fn v1_group(controller: &str, name: &str, files: &[(&str, String)]) -> io::Resul
 /// Where the v1 hierarchy holding `controller` is mounted, and this
 /// process's path in it.
 fn v1_mount(controller: &str) -> io::Result<(PathBuf, String)> {
-    let own = fs::read_to_string("/proc/self/cgroup")?;
-    for line in own.lines() {
-        let mut fields = line.splitn(3, ':');
-        let (_, controllers, path) = (
-            fields.next(),
-            fields.next().unwrap_or(""),
-            fields.next().unwrap_or(""),
-        );
-        if controllers.split(',').any(|c| c == controller) {
-            let mount = Path::new("/sys/fs/cgroup").join(controllers);
+    for membership in own::memberships()? {
+        if membership.holds(controller) {
+            let mount = Path::new("/sys/fs/cgroup").join(&membership.controllers);
             if mount.is_dir() {
-                return Ok((mount, path.to_string()));
+                return Ok((mount, membership.path));
             }
         }
     }
