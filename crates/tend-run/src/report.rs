@@ -35,6 +35,20 @@ pub fn line(event: &Event) -> Option<String> {
                 humantime::format_duration(round(*delay))
             )
         }
+        EventKind::ChildStopping { id, because, .. } => format!("{id}: stopping: {because}"),
+        EventKind::ChildFailed { id, reason } => format!("{id}: failed for good: {reason}"),
+        EventKind::ChildIsolated { id, cause } => format!("{id}: isolated ({cause})"),
+        EventKind::ChildCrashLoop { id, delay } => format!(
+            "{id}: crash loop, next try in {}",
+            humantime::format_duration(round(*delay))
+        ),
+        EventKind::ResourceWarning {
+            id,
+            resource,
+            used,
+            limit,
+            ..
+        } => format!("{id}: {resource} at {used} of {limit}"),
         EventKind::GaveUp { offender, reason } => {
             format!("giving up because of {offender}: {reason}")
         }

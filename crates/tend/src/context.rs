@@ -18,7 +18,7 @@ use crate::id::{ChildId, IncarnationId};
 use crate::link::{LinkExit, LinkPeer, Port};
 use crate::policy::{Crossing, Meter};
 use crate::status::Usage;
-use crate::tree::{Message, TreeLinks};
+use crate::tree::{ChildKey, Message, TreeLinks};
 
 /// Handed to each incarnation of a child: who it is, whether it is being
 /// asked to stop, and a way to say it is ready, alive, and what it uses.
@@ -53,7 +53,7 @@ struct ContextInner {
     generation: u64,
     incarnation: IncarnationId,
     replaces: Option<IncarnationId>,
-    seq: u64,
+    seq: ChildKey,
     /// The stop request. A flag and a `Notify` inside this allocation rather
     /// than a `CancellationToken` per incarnation: that would cost another
     /// allocation and lock on the restart hot path. A token is made only
@@ -105,7 +105,7 @@ impl Context {
         id: ChildId,
         generation: u64,
         lineage: (IncarnationId, Option<IncarnationId>),
-        seq: u64,
+        seq: ChildKey,
         traps_exits: bool,
         inbox: mpsc::UnboundedSender<Message>,
         links: Arc<TreeLinks>,

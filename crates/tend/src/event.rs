@@ -7,6 +7,7 @@
 //! capacity gets [`RecvError::Lagged`](tokio::sync::broadcast::error::RecvError)
 //! with the number of events it missed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -227,24 +228,33 @@ pub enum EventKind {
 #[derive(Clone, Debug)]
 pub(crate) struct EventBus {
     sender: broadcast::Sender<Event>,
+    /// Whether anyone may be listening: cleared when a send finds no
+    /// receiver, set by every subscribe. Read on every emit instead of the
+    /// channel's receiver count, which takes a lock.
+    listened: Arc<AtomicBool>,
 }
 
 impl EventBus {
     pub(crate) fn new(capacity: usize) -> Self {
         EventBus {
             sender: broadcast::channel(capacity.max(1)).0,
+            listened: Arc::new(AtomicBool::new(false)),
         }
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.sender.subscribe()
+        // The receiver first: an emit that then finds the flag set finds
+        // the receiver too.
+        let receiver = self.sender.subscribe();
+        self.listened.store(true, Ordering::SeqCst);
+        receiver
     }
 
     /// Emits an event (and a trace line). The event is only built when
     /// someone listens, so an unobserved tree pays nearly nothing.
     pub(crate) fn emit(&self, supervisor: &Arc<str>, kind: impl FnOnce() -> EventKind) {
         let tracing_on = tracing::enabled!(tracing::Level::DEBUG);
-        if self.sender.receiver_count() == 0 && !tracing_on {
+        if !self.listened.load(Ordering::Relaxed) && !tracing_on {
             return;
         }
         let event = Event {
@@ -255,7 +265,56 @@ impl EventBus {
         if tracing_on {
             tracing::debug!(supervisor = %event.supervisor, event = ?event.kind, "tend");
         }
-        // No receiver is not an error: nobody is listening right now.
-        let _ = self.sender.send(event);
+        if self.sender.send(event).is_err() {
+            // Nobody is listening any more. A subscribe racing with this
+            // either made its receiver before the count below (seen here)
+            // or sets the flag again after it.
+            self.listened.store(false, Ordering::SeqCst);
+            if self.sender.receiver_count() > 0 {
+                self.listened.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started() -> EventKind {
+        EventKind::SupervisorStarted
+    }
+
+    #[tokio::test]
+    async fn events_reach_subscribers_and_stop_being_built_when_none_is_left() {
+        let bus = EventBus::new(8);
+        let path: Arc<str> = "s".into();
+        let mut built = 0;
+        bus.emit(&path, || {
+            built += 1;
+            started()
+        });
+        assert_eq!(built, 0, "nobody listens: nothing built");
+        let mut first = bus.subscribe();
+        bus.emit(&path, started);
+        assert!(matches!(
+            first.try_recv().unwrap().kind,
+            EventKind::SupervisorStarted
+        ));
+        drop(first);
+        // The first emit after the last receiver left finds out.
+        bus.emit(&path, started);
+        let mut built = 0;
+        bus.emit(&path, || {
+            built += 1;
+            started()
+        });
+        assert_eq!(built, 0);
+        let mut again = bus.subscribe();
+        bus.emit(&path, started);
+        assert!(
+            again.try_recv().is_ok(),
+            "a new subscriber is heard at once"
+        );
     }
 }

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exit::{Exit, ExitClass, ExitKind};
 use crate::id::{ChildId, IncarnationId};
-use crate::tree::Message;
+use crate::tree::{ChildKey, Message};
 
 /// Who a [`LinkExit`] comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ enum Owner {
     /// supervisor's inbox.
     Stopped {
         inbox: mpsc::UnboundedSender<Message>,
-        seq: u64,
+        seq: ChildKey,
         generation: u64,
     },
     /// A child's incarnation that traps exits: a message it reads.
@@ -110,7 +110,7 @@ impl Port {
     pub(crate) fn for_incarnation(
         me: LinkPeer,
         inbox: mpsc::UnboundedSender<Message>,
-        seq: u64,
+        seq: ChildKey,
         generation: u64,
         traps_exits: bool,
     ) -> Arc<Port> {

@@ -130,6 +130,7 @@ pub struct MetricsSnapshot {
 }
 
 /// The states, in the order of their codes in [`ChildStats`].
+#[cfg(feature = "prometheus")]
 const STATE_NAMES: [&str; 11] = [
     "pending",
     "starting",
@@ -144,11 +145,22 @@ const STATE_NAMES: [&str; 11] = [
     "isolated",
 ];
 
+/// A state's code: its index in `STATE_NAMES` (a match, not a search: it
+/// runs on every transition).
 fn state_code(state: ChildState) -> u8 {
-    STATE_NAMES
-        .iter()
-        .position(|name| *name == state.as_str())
-        .unwrap_or(0) as u8
+    match state {
+        ChildState::Pending => 0,
+        ChildState::Starting => 1,
+        ChildState::Running => 2,
+        ChildState::Stopping => 3,
+        ChildState::BackingOff => 4,
+        ChildState::CrashLoopBackOff => 5,
+        ChildState::Restarting => 6,
+        ChildState::Completed => 7,
+        ChildState::Shutdown => 8,
+        ChildState::Failed(_) => 9,
+        ChildState::Isolated => 10,
+    }
 }
 
 /// One child's counters, kept across its incarnations for as long as its
@@ -262,6 +274,32 @@ impl ChildStats {
     #[cfg(feature = "prometheus")]
     pub(crate) fn uptime(&self) -> &UptimeHistogram {
         &self.uptime
+    }
+}
+
+#[cfg(all(test, feature = "prometheus"))]
+mod tests {
+    use super::*;
+    use crate::state::FailReason;
+
+    #[test]
+    fn each_state_code_names_its_state() {
+        let states = [
+            ChildState::Pending,
+            ChildState::Starting,
+            ChildState::Running,
+            ChildState::Stopping,
+            ChildState::BackingOff,
+            ChildState::CrashLoopBackOff,
+            ChildState::Restarting,
+            ChildState::Completed,
+            ChildState::Shutdown,
+            ChildState::Failed(FailReason::Crashed),
+            ChildState::Isolated,
+        ];
+        for state in states {
+            assert_eq!(STATE_NAMES[usize::from(state_code(state))], state.as_str());
+        }
     }
 }
 

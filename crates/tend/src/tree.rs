@@ -15,27 +15,37 @@ use crate::exit::Exit;
 use crate::id::IncarnationIds;
 use crate::metrics::TreeStats;
 
+/// Which child of a supervisor: where its record is (`slot`, reused once
+/// the child is removed) and its serial number (given when it is added,
+/// never reused, and in start order). A message whose key no longer names a
+/// child, or whose generation is not the running one, is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ChildKey {
+    pub(crate) slot: u32,
+    pub(crate) serial: u64,
+}
+
 /// A message to a supervisor's inbox, from one of its incarnations (or from
-/// the supervisor to itself). Each names the child by its sequence number
-/// and the incarnation by its generation; a message about an incarnation
-/// that is no longer current is ignored.
+/// the supervisor to itself). Each names the child by its key and the
+/// incarnation by its generation; a message about an incarnation that is no
+/// longer current is ignored.
 pub(crate) enum Message {
     /// An incarnation ended.
     Exited {
-        seq: u64,
+        seq: ChildKey,
         generation: u64,
         exit: Exit,
     },
     /// An incarnation called `ctx.ready()`.
-    Ready { seq: u64, generation: u64 },
+    Ready { seq: ChildKey, generation: u64 },
     /// Retry a restart whose start failed (OTP's `try_again_restart`).
-    TryAgain { seq: u64 },
+    TryAgain { seq: ChildKey },
     /// Something found a running incarnation faulty (a failed health check,
     /// a missed heartbeat, a resource limit reached, a linked party that
     /// ended): the supervisor stops it by its shutdown spec and records
     /// `exit` as its end.
     Fault {
-        seq: u64,
+        seq: ChildKey,
         generation: u64,
         exit: Exit,
     },

@@ -165,7 +165,7 @@ async fn the_supervisor_keeps_its_recent_restarts_with_times_and_reasons() {
     let lab = Lab::new();
     let sup = Supervisor::builder("s")
         .intensity(lots())
-        .restart_history(3)
+        .history(2)
         .child(lab.child("a"))
         .child(
             lab.child("b")
@@ -192,13 +192,20 @@ async fn the_supervisor_keeps_its_recent_restarts_with_times_and_reasons() {
     );
     let between = history[1].at.duration_since(history[0].at).unwrap();
     assert!(between >= Duration::from_secs(1), "{between:?}");
-    // Bounded: the oldest go first.
+    // Bounded by each child's history: a keeps its last two.
     for _ in 0..3 {
         lab.crash("a");
         idle().await;
     }
     let history = sup.restart_history().await;
-    assert_eq!(history.len(), 3);
-    assert!(history.iter().all(|r| r.id == "a"));
+    let seen: Vec<(String, u64)> = history
+        .iter()
+        .map(|r| (r.id.to_string(), r.after.generation))
+        .collect();
+    assert_eq!(
+        seen,
+        [("b".into(), 1), ("a".into(), 3), ("a".into(), 4)],
+        "oldest first"
+    );
     sup.shutdown().await;
 }

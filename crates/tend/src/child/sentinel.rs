@@ -16,6 +16,7 @@ use crate::exit::{Exit, ExitKind};
 
 /// Starts the sentinel of an incarnation that has a health check or a
 /// watchdog; the caller aborts it when the incarnation ends.
+#[inline]
 pub(crate) fn spawn(
     ctx: &Context,
     health: Option<&HealthCheck>,

@@ -31,6 +31,7 @@ impl ExitGuard {
     }
 
     /// Reports `exit` (by dropping the guard).
+    #[inline]
     fn finish(mut self, exit: Exit) {
         self.exit = Some(exit);
     }

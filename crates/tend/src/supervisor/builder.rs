@@ -65,7 +65,6 @@ impl Supervisor {
             children: Vec::new(),
             max_children: None,
             history: 8,
-            restart_history: 32,
             event_capacity: 1024,
             bus: None,
         }
@@ -109,7 +108,6 @@ pub struct SupervisorBuilder {
     children: Vec<ChildSpec>,
     max_children: Option<usize>,
     history: usize,
-    restart_history: usize,
     event_capacity: usize,
     /// Made early when someone subscribes before the start.
     bus: Option<EventBus>,
@@ -161,18 +159,12 @@ impl SupervisorBuilder {
     }
 
     /// How many past exits each child keeps in its history (default 8; the
-    /// last exit is kept even with 0).
+    /// last exit is kept even with 0). The supervisor's
+    /// [`restart_history`](SupervisorHandle::restart_history) is drawn from
+    /// these.
     #[must_use]
     pub fn history(mut self, entries: usize) -> Self {
         self.history = entries;
-        self
-    }
-
-    /// How many recent restarts the supervisor keeps, for
-    /// [`restart_history`](SupervisorHandle::restart_history) (default 32).
-    #[must_use]
-    pub fn restart_history(mut self, entries: usize) -> Self {
-        self.restart_history = entries;
         self
     }
 
@@ -303,7 +295,6 @@ impl SupervisorBuilder {
             auto_shutdown: self.auto_shutdown,
             max_children: self.max_children,
             history: self.history,
-            restart_history: self.restart_history,
         };
         (settings, self.children)
     }

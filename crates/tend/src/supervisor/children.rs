@@ -1,9 +1,14 @@
 //! The supervisor's table of children, in start order.
 //!
-//! Children are keyed by a sequence number given when the spec is added; start
-//! order is the order of those numbers (dynamic children go last, as in OTP),
-//! so a `BTreeMap` gives in-order and reverse-order walks and O(log n) removal.
-//! Exit messages carry the sequence number, so the hot path never hashes an id.
+//! Records live in a slab (a vector with a free list): a child is found by
+//! its slot, in a few instructions, because the restart path looks a child
+//! up several times. Each child also gets a serial number when it is added,
+//! never reused: its [`ChildKey`] holds both, so a message about a removed
+//! child never reaches the child that reused its slot. Start order is the
+//! order of serials (dynamic children go last, as in OTP): a `BTreeMap` from
+//! serial to slot gives the in-order and reverse-order walks that strategies
+//! and listings need. Exit messages carry the key, so the hot path never
+//! hashes an id.
 //!
 //! A record is kept small: a supervisor may have a hundred thousand idle
 //! children. What is rare (a restart budget's window, monitors) lives out of
@@ -27,7 +32,8 @@ use crate::id::{ChildId, IncarnationId};
 use crate::metrics::{ChildStats, SupervisorStats};
 use crate::policy::{BackoffState, RestartWindow};
 use crate::state::ChildState;
-use crate::status::{ChildExit, ChildInfo, ExitRecord, WallClock};
+use crate::status::{ChildExit, ChildInfo, ExitRecord, RestartRecord, WallClock};
+use crate::tree::ChildKey;
 
 /// A running incarnation.
 pub(crate) struct Incarnation {
@@ -41,13 +47,23 @@ pub(crate) struct Incarnation {
 pub(crate) type MonitorReply = oneshot::Sender<Result<ChildExit, ControlError>>;
 
 /// One ended incarnation, stamped on the monotonic clock.
-#[derive(Clone)]
 pub(crate) struct PastRun {
     pub(crate) generation: u64,
     pub(crate) incarnation: IncarnationId,
     pub(crate) exit: Exit,
     pub(crate) ended: Instant,
     pub(crate) ran_for: Duration,
+    /// The automatic restart that followed it, if one did: the
+    /// supervisor's restart history is gathered from these marks, so a
+    /// restart copies nothing.
+    pub(crate) restarted: Option<Restarted>,
+}
+
+/// When a restart was decided, and its delay.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Restarted {
+    pub(crate) at: Instant,
+    pub(crate) delay: Duration,
 }
 
 impl PastRun {
@@ -65,6 +81,9 @@ impl PastRun {
 /// Everything the supervisor knows about one child.
 pub(crate) struct ChildRecord {
     pub(crate) spec: ChildSpec,
+    /// Its serial: the start order, and the part of its key a reused slot
+    /// does not share.
+    serial: u64,
     state: ChildState,
     pub(crate) generation: u64,
     pub(crate) ready: bool,
@@ -82,7 +101,7 @@ pub(crate) struct ChildRecord {
 }
 
 impl ChildRecord {
-    fn new(spec: ChildSpec, now: Instant, stats: Arc<ChildStats>) -> Self {
+    fn new(spec: ChildSpec, serial: u64, now: Instant, stats: Arc<ChildStats>) -> Self {
         let budget = spec
             .options
             .budget
@@ -90,6 +109,7 @@ impl ChildRecord {
         stats.set_state(ChildState::Pending);
         ChildRecord {
             spec,
+            serial,
             state: ChildState::Pending,
             generation: 0,
             ready: false,
@@ -152,6 +172,23 @@ impl ChildRecord {
         self.history.push_back(run);
     }
 
+    /// The restarts that followed this child's remembered exits.
+    pub(crate) fn restarts<'a>(
+        &'a self,
+        clock: &'a WallClock,
+    ) -> impl Iterator<Item = (Instant, RestartRecord)> + 'a {
+        self.history.iter().filter_map(move |run| {
+            let restarted = run.restarted?;
+            let record = RestartRecord {
+                at: clock.at(restarted.at),
+                id: self.spec.id.clone(),
+                after: run.record(clock),
+                delay: restarted.delay,
+            };
+            Some((restarted.at, record))
+        })
+    }
+
     pub(crate) fn info(&self, clock: &WallClock, history_cap: usize) -> ChildInfo {
         let counters = self.stats.snapshot();
         let running_for = self
@@ -193,9 +230,12 @@ impl ChildRecord {
 
 /// The children of one supervisor, in start order.
 pub(crate) struct ChildTable {
-    by_seq: BTreeMap<u64, ChildRecord>,
-    by_id: HashMap<ChildId, u64>,
-    next_seq: u64,
+    slots: Vec<Option<ChildRecord>>,
+    free: Vec<u32>,
+    /// Serial → slot, in start order.
+    order: BTreeMap<u64, u32>,
+    by_id: HashMap<ChildId, ChildKey>,
+    next_serial: u64,
     /// Where each child's counters are registered for readers.
     stats: Arc<SupervisorStats>,
 }
@@ -203,58 +243,91 @@ pub(crate) struct ChildTable {
 impl ChildTable {
     pub(crate) fn new(stats: Arc<SupervisorStats>) -> Self {
         ChildTable {
-            by_seq: BTreeMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            order: BTreeMap::new(),
             by_id: HashMap::new(),
-            next_seq: 0,
+            next_serial: 0,
             stats,
         }
     }
 
     /// Adds a spec at the end of the start order.
-    pub(crate) fn insert(&mut self, spec: ChildSpec, now: Instant) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.by_id.insert(spec.id.clone(), seq);
+    pub(crate) fn insert(&mut self, spec: ChildSpec, now: Instant) -> ChildKey {
+        let serial = self.next_serial;
+        self.next_serial += 1;
         let stats = self.stats.add_child(spec.id.clone());
-        self.by_seq.insert(seq, ChildRecord::new(spec, now, stats));
-        seq
+        let id = spec.id.clone();
+        let record = Some(ChildRecord::new(spec, serial, now, stats));
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = record;
+                slot
+            }
+            None => {
+                self.slots.push(record);
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 children")
+            }
+        };
+        let key = ChildKey { slot, serial };
+        self.by_id.insert(id, key);
+        self.order.insert(serial, slot);
+        key
     }
 
-    pub(crate) fn remove(&mut self, seq: u64) -> Option<ChildRecord> {
-        let record = self.by_seq.remove(&seq)?;
+    pub(crate) fn remove(&mut self, key: ChildKey) -> Option<ChildRecord> {
+        self.get(key)?;
+        let record = self.slots[key.slot as usize].take()?;
+        self.free.push(key.slot);
+        self.order.remove(&key.serial);
         self.by_id.remove(&record.spec.id);
         self.stats.remove_child(&record.stats);
         Some(record)
     }
 
-    pub(crate) fn seq_of(&self, id: &str) -> Option<u64> {
+    pub(crate) fn seq_of(&self, id: &str) -> Option<ChildKey> {
         self.by_id.get(id).copied()
     }
 
-    pub(crate) fn get(&self, seq: u64) -> Option<&ChildRecord> {
-        self.by_seq.get(&seq)
+    pub(crate) fn get(&self, key: ChildKey) -> Option<&ChildRecord> {
+        self.slots
+            .get(key.slot as usize)?
+            .as_ref()
+            .filter(|record| record.serial == key.serial)
     }
 
-    pub(crate) fn get_mut(&mut self, seq: u64) -> Option<&mut ChildRecord> {
-        self.by_seq.get_mut(&seq)
+    pub(crate) fn get_mut(&mut self, key: ChildKey) -> Option<&mut ChildRecord> {
+        self.slots
+            .get_mut(key.slot as usize)?
+            .as_mut()
+            .filter(|record| record.serial == key.serial)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.by_seq.len()
+        self.order.len()
     }
 
+    /// Every child, in start order.
     pub(crate) fn records(&self) -> impl DoubleEndedIterator<Item = &ChildRecord> {
-        self.by_seq.values()
+        self.order
+            .values()
+            .filter_map(|&slot| self.slots[slot as usize].as_ref())
     }
 
     /// All children, in start order.
-    pub(crate) fn all(&self) -> Vec<u64> {
-        self.by_seq.keys().copied().collect()
+    pub(crate) fn all(&self) -> Vec<ChildKey> {
+        self.keys(self.order.iter())
     }
 
-    /// `seq` and every child started after it, in start order.
-    pub(crate) fn from(&self, seq: u64) -> Vec<u64> {
-        self.by_seq.range(seq..).map(|(&s, _)| s).collect()
+    /// `key`'s child and every child started after it, in start order.
+    pub(crate) fn from(&self, key: ChildKey) -> Vec<ChildKey> {
+        self.keys(self.order.range(key.serial..))
+    }
+
+    fn keys<'a>(&self, entries: impl Iterator<Item = (&'a u64, &'a u32)>) -> Vec<ChildKey> {
+        entries
+            .map(|(&serial, &slot)| ChildKey { slot, serial })
+            .collect()
     }
 }
 
@@ -262,7 +335,7 @@ impl Drop for ChildTable {
     /// A supervisor dropped without stopping its children (its own task was
     /// aborted) must not leave them running unsupervised.
     fn drop(&mut self) {
-        for record in self.by_seq.values() {
+        for record in self.slots.iter().flatten() {
             if let Some(incarnation) = &record.running {
                 incarnation.abort.abort();
             }

@@ -17,6 +17,7 @@ use crate::id::ChildId;
 use crate::link::{Ended, Link, Port};
 use crate::state::{ChildKind, ChildState};
 use crate::status::{Capacity, ChildCounts, ProcessEntry, StateCounts, WallClock};
+use crate::tree::ChildKey;
 
 impl Server {
     /// Carries out one command; `Some(exit)` when the supervisor ends.
@@ -71,8 +72,7 @@ impl Server {
                 let _ = reply.send(counts);
             }
             Command::RestartHistory(reply) => {
-                let clock = WallClock::now();
-                let _ = reply.send(self.restart_log.iter().map(|r| r.record(&clock)).collect());
+                let _ = reply.send(self.children.restart_history());
             }
             Command::Table(reply) => {
                 let _ = reply.send(self.table_rows());
@@ -113,14 +113,14 @@ impl Server {
     }
 
     /// The link port of a child's running incarnation.
-    fn port_of(&self, seq: u64) -> Arc<Port> {
+    fn port_of(&self, seq: ChildKey) -> Arc<Port> {
         let child = self.children.table.get(seq).expect("indexed child");
         let running = child.running.as_ref().expect("an active child runs");
         running.ctx.port().clone()
     }
 
     /// The child, if an incarnation of it runs (and is not being stopped).
-    fn find_active(&self, id: &ChildId) -> Result<u64, ControlError> {
+    fn find_active(&self, id: &ChildId) -> Result<ChildKey, ControlError> {
         let seq = self.find(id)?;
         let state = self.children.table.get(seq).expect("indexed child").state();
         match state {
@@ -129,7 +129,7 @@ impl Server {
         }
     }
 
-    fn find(&self, id: &ChildId) -> Result<u64, ControlError> {
+    fn find(&self, id: &ChildId) -> Result<ChildKey, ControlError> {
         self.children
             .table
             .seq_of(id.as_str())
@@ -189,7 +189,7 @@ impl Server {
 
     /// The child, if nothing runs and no restart is pending (OTP: its pid is
     /// `undefined`); otherwise OTP's `running` or `restarting` answer.
-    fn find_not_running(&self, id: &ChildId) -> Result<u64, ControlError> {
+    fn find_not_running(&self, id: &ChildId) -> Result<ChildKey, ControlError> {
         let seq = self.find(id)?;
         let state = self.children.table.get(seq).expect("indexed child").state();
         if state.is_active() {

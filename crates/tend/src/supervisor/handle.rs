@@ -260,8 +260,9 @@ impl SupervisorHandle {
     }
 
     /// The supervisor's recent restarts, oldest first: when, which child,
-    /// after which exit, and with what delay (bounded; see
-    /// [`SupervisorBuilder::restart_history`](crate::SupervisorBuilder::restart_history)).
+    /// after which exit, and with what delay. Drawn from its children's
+    /// histories, so each child contributes its restarts among its last
+    /// [`history`](crate::SupervisorBuilder::history) exits.
     pub async fn restart_history(&self) -> Vec<RestartRecord> {
         self.call(Command::RestartHistory).await.unwrap_or_default()
     }

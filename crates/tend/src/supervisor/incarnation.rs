@@ -42,7 +42,10 @@ use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind};
 use crate::policy::Meter;
 use crate::state::{ChildState, FailReason};
-use crate::status::{ChildExit, ChildInfo, ChildStop, StopOutcome, StopReport, WallClock};
+use crate::status::{
+    ChildExit, ChildInfo, ChildStop, RestartRecord, StopOutcome, StopReport, WallClock,
+};
+use crate::tree::ChildKey;
 
 /// How a running incarnation is made to end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +70,7 @@ pub(crate) struct Incarnations {
     pub(crate) table: ChildTable,
     pub(crate) mailbox: Mailbox,
     /// Pending restart delays, keyed by child sequence number.
-    pub(crate) timers: DelayQueue<u64>,
+    pub(crate) timers: DelayQueue<ChildKey>,
     /// How many past exits each child keeps.
     history: usize,
 }
@@ -84,9 +87,21 @@ impl Incarnations {
     }
 
     /// What an operator asks about one child.
-    pub(crate) fn info(&self, seq: u64) -> ChildInfo {
+    pub(crate) fn info(&self, seq: ChildKey) -> ChildInfo {
         let child = self.table.get(seq).expect("info of a known child");
         child.info(&WallClock::now(), self.history)
+    }
+
+    /// The restarts the children's histories remember, oldest first.
+    pub(crate) fn restart_history(&self) -> Vec<RestartRecord> {
+        let clock = WallClock::now();
+        let mut restarts: Vec<(Instant, RestartRecord)> = self
+            .table
+            .records()
+            .flat_map(|child| child.restarts(&clock))
+            .collect();
+        restarts.sort_by_key(|(at, _)| *at);
+        restarts.into_iter().map(|(_, record)| record).collect()
     }
 
     /// The children whose state `keep` accepts, in start order.
@@ -106,12 +121,12 @@ impl Incarnations {
     }
 
     /// Adds a spec at the end of the start order.
-    pub(crate) fn add(&mut self, spec: ChildSpec) -> u64 {
+    pub(crate) fn add(&mut self, spec: ChildSpec) -> ChildKey {
         self.table.insert(spec, Instant::now())
     }
 
     /// Removes a child's spec (it must have nothing running).
-    pub(crate) fn remove(&mut self, seq: u64) {
+    pub(crate) fn remove(&mut self, seq: ChildKey) {
         if let Some(child) = self.table.remove(seq) {
             let id = child.id().clone();
             self.emit(|| EventKind::ChildRemoved { id });
@@ -120,7 +135,7 @@ impl Incarnations {
 
     /// Removes the spec if the child is temporary (OTP's `del_child` of a
     /// temporary child that ended or was stopped); tells whether it did.
-    pub(crate) fn drop_if_temporary(&mut self, seq: u64) -> bool {
+    pub(crate) fn drop_if_temporary(&mut self, seq: ChildKey) -> bool {
         let temporary = self
             .table
             .get(seq)
@@ -135,7 +150,7 @@ impl Incarnations {
     /// to be ready. On failure the child is left with nothing running and the
     /// reason is returned. A child whose backend is not available is not
     /// spawned at all: it is marked failed at once.
-    pub(crate) async fn start(&mut self, seq: u64) -> Result<(), Exit> {
+    pub(crate) async fn start(&mut self, seq: ChildKey) -> Result<(), Exit> {
         let inbox = self.mailbox.sender().clone();
         let links = self.shared.links.clone();
         let child = self.table.get_mut(seq).expect("start of a known child");
@@ -236,7 +251,7 @@ impl Incarnations {
         Ok(())
     }
 
-    fn start_failed(&self, seq: u64, generation: u64, exit: Exit) -> Exit {
+    fn start_failed(&self, seq: ChildKey, generation: u64, exit: Exit) -> Exit {
         self.shared.stats.counters.start_failed();
         if let Some(child) = self.table.get(seq) {
             let id = child.id().clone();
@@ -251,7 +266,7 @@ impl Incarnations {
     }
 
     /// A running incarnation's readiness, reported by `ctx.ready()`.
-    pub(crate) fn on_ready(&mut self, seq: u64, generation: u64) {
+    pub(crate) fn on_ready(&mut self, seq: ChildKey, generation: u64) {
         let Some(child) = self.table.get_mut(seq) else {
             return;
         };
@@ -265,7 +280,7 @@ impl Incarnations {
 
     /// Stops the running incarnation of `seq` by its shutdown spec and
     /// records its end as a shutdown.
-    pub(crate) async fn stop(&mut self, seq: u64) -> ChildStop {
+    pub(crate) async fn stop(&mut self, seq: ChildKey) -> ChildStop {
         let started = Instant::now();
         let child = self.table.get(seq).expect("stop of a known child");
         let id = child.id().clone();
@@ -296,7 +311,7 @@ impl Incarnations {
     /// Stops the running incarnation of `seq` because of a fault (or an
     /// operator's kill), and records `fault` as its end. Returns how long it
     /// ran.
-    pub(crate) async fn stop_for(&mut self, seq: u64, fault: Exit, halt: Halt) -> Duration {
+    pub(crate) async fn stop_for(&mut self, seq: ChildKey, fault: Exit, halt: Halt) -> Duration {
         let Some(child) = self.table.get(seq) else {
             return Duration::ZERO;
         };
@@ -318,7 +333,7 @@ impl Incarnations {
     /// Makes the running incarnation of `seq` end, by its shutdown spec (ask,
     /// wait up to its timeout or until the tree is hurried, then kill) or at
     /// once, and waits for it. Records nothing.
-    async fn halt_running(&mut self, seq: u64, halt: Halt) -> Halted {
+    async fn halt_running(&mut self, seq: ChildKey, halt: Halt) -> Halted {
         let started = Instant::now();
         let child = self.table.get_mut(seq).expect("halt of a known child");
         let generation = child.generation;
@@ -353,7 +368,7 @@ impl Incarnations {
 
     /// Aborts the running incarnation and waits for the exit its task
     /// reports. Records nothing.
-    async fn kill(&mut self, seq: u64, generation: u64) -> Exit {
+    async fn kill(&mut self, seq: ChildKey, generation: u64) -> Exit {
         if let Some(running) = self.table.get(seq).and_then(|c| c.running.as_ref()) {
             running.abort.abort();
         }
@@ -369,7 +384,7 @@ impl Incarnations {
 
     /// Stops the child if it runs, or calls off its pending restart:
     /// whatever it was doing, afterwards nothing runs and nothing is due.
-    pub(crate) async fn halt(&mut self, seq: u64) -> ChildStop {
+    pub(crate) async fn halt(&mut self, seq: ChildKey) -> ChildStop {
         let child = self.table.get(seq).expect("halt of a known child");
         let state = child.state();
         if state.is_active() {
@@ -387,7 +402,7 @@ impl Incarnations {
     }
 
     /// Calls off a pending restart (and its timer, if it has one).
-    pub(crate) fn cancel_delay(&mut self, seq: u64) {
+    pub(crate) fn cancel_delay(&mut self, seq: ChildKey) {
         let Some(child) = self.table.get_mut(seq) else {
             return;
         };
@@ -414,16 +429,38 @@ impl Incarnations {
     }
 
     /// Records the end of the running incarnation of `seq`: history, last
-    /// exit, counters, monitors, event. Returns how long it ran.
-    pub(crate) fn record_exit(&mut self, seq: u64, exit: Exit, now: Instant) -> Duration {
+    /// exit, counters, monitors, links, event. Returns how long it ran.
+    pub(crate) fn record_exit(&mut self, seq: ChildKey, exit: Exit, now: Instant) -> Duration {
+        self.record(seq, None, exit, now).unwrap_or_default()
+    }
+
+    /// Records the end of incarnation `generation` of `seq` if it is the
+    /// running one (an exit it reported itself); `None` if it is not.
+    pub(crate) fn record_exit_of(
+        &mut self,
+        seq: ChildKey,
+        generation: u64,
+        exit: Exit,
+        now: Instant,
+    ) -> Option<Duration> {
+        self.record(seq, Some(generation), exit, now)
+    }
+
+    /// Records the end of the running incarnation (only if it is
+    /// `generation`, when given).
+    fn record(
+        &mut self,
+        seq: ChildKey,
+        generation: Option<u64>,
+        exit: Exit,
+        now: Instant,
+    ) -> Option<Duration> {
         let history = self.history;
-        let child = self
-            .table
-            .get_mut(seq)
-            .expect("record_exit of a known child");
-        let Some(incarnation) = child.running.take() else {
-            return Duration::ZERO;
-        };
+        let child = self.table.get_mut(seq)?;
+        if generation.is_some_and(|g| g != child.generation) {
+            return None;
+        }
+        let incarnation = child.running.take()?;
         if let Some(sentinel) = &incarnation.sentinel {
             sentinel.abort();
         }
@@ -444,6 +481,7 @@ impl Incarnations {
                 exit: exit.clone(),
                 ended: now,
                 ran_for,
+                restarted: None,
             },
             history,
         );
@@ -464,6 +502,6 @@ impl Incarnations {
             exit,
             ran_for,
         });
-        ran_for
+        Some(ran_for)
     }
 }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::exit::Exit;
-use crate::tree::Message;
+use crate::tree::{ChildKey, Message};
 
 /// What an inline wait is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl Mailbox {
     /// (if any) or when `hurry` says so.
     pub(crate) async fn wait_for(
         &mut self,
-        seq: u64,
+        seq: ChildKey,
         generation: u64,
         want: Want,
         deadline: Option<Instant>,

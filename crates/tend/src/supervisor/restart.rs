@@ -17,7 +17,7 @@ use futures_util::FutureExt;
 use tend_spec::{AutoShutdown, CrashPolicy, OnExhausted, Strategy};
 use tokio::time::Instant;
 
-use super::children::PastRun;
+use super::children::Restarted;
 use super::incarnation::Halt;
 use super::server::Server;
 use crate::child::lifecycle::LifeEvent;
@@ -25,27 +25,8 @@ use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind, GiveUp};
 use crate::id::ChildId;
 use crate::state::{ChildState, FailReason, IsolateCause};
-use crate::status::{Isolation, RestartRecord, WallClock};
-use crate::tree::Message;
-
-/// One restart decided, for the supervisor's restart history.
-pub(crate) struct LoggedRestart {
-    at: Instant,
-    id: ChildId,
-    after: PastRun,
-    delay: Duration,
-}
-
-impl LoggedRestart {
-    pub(crate) fn record(&self, clock: &WallClock) -> RestartRecord {
-        RestartRecord {
-            at: clock.at(self.at),
-            id: self.id.clone(),
-            after: self.after.record(clock),
-            delay: self.delay,
-        }
-    }
-}
+use crate::status::Isolation;
+use crate::tree::{ChildKey, Message};
 
 /// What a child's own restart budget says about a restart that is due.
 enum Budget {
@@ -57,17 +38,17 @@ enum Budget {
 
 impl Server {
     /// An incarnation ended on its own: record it and decide what follows.
-    pub(crate) async fn on_exit(&mut self, seq: u64, generation: u64, exit: Exit) -> Option<Exit> {
-        let current = self
-            .children
-            .table
-            .get(seq)
-            .is_some_and(|c| c.is_current(generation));
-        if !current {
-            return None;
-        }
+    pub(crate) async fn on_exit(
+        &mut self,
+        seq: ChildKey,
+        generation: u64,
+        exit: Exit,
+    ) -> Option<Exit> {
         let now = Instant::now();
-        let ran_for = self.children.record_exit(seq, exit.clone(), now);
+        // An exit of an incarnation that is no longer current is ignored.
+        let ran_for = self
+            .children
+            .record_exit_of(seq, generation, exit.clone(), now)?;
         self.after_exit(seq, &exit, ran_for, now).await
     }
 
@@ -76,7 +57,7 @@ impl Server {
     /// for.
     pub(crate) async fn on_fault(
         &mut self,
-        seq: u64,
+        seq: ChildKey,
         generation: u64,
         fault: Exit,
     ) -> Option<Exit> {
@@ -93,7 +74,12 @@ impl Server {
 
     /// Stops the running incarnation of `seq` (by its shutdown spec, or at
     /// once), records `fault`, and decides what follows.
-    pub(crate) async fn stop_faulty(&mut self, seq: u64, fault: Exit, halt: Halt) -> Option<Exit> {
+    pub(crate) async fn stop_faulty(
+        &mut self,
+        seq: ChildKey,
+        fault: Exit,
+        halt: Halt,
+    ) -> Option<Exit> {
         let ran_for = self.children.stop_for(seq, fault.clone(), halt).await;
         self.after_exit(seq, &fault, ran_for, Instant::now()).await
     }
@@ -103,7 +89,7 @@ impl Server {
     /// to the crash policy; then the restart type decides (OTP).
     pub(crate) async fn after_exit(
         &mut self,
-        seq: u64,
+        seq: ChildKey,
         exit: &Exit,
         ran_for: Duration,
         now: Instant,
@@ -139,13 +125,13 @@ impl Server {
 
     /// A child given up on (its crash policy, its budget, its backend) is
     /// kept, whatever its restart type; then auto-shutdown is considered.
-    async fn given_up(&mut self, seq: u64) -> Option<Exit> {
+    async fn given_up(&mut self, seq: ChildKey) -> Option<Exit> {
         let ended = self.ended_for_good(seq);
         self.consider_auto_shutdown(ended).await
     }
 
     /// The child, if it is significant: it ended and is not restarted.
-    fn ended_for_good(&self, seq: u64) -> Option<ChildId> {
+    fn ended_for_good(&self, seq: ChildKey) -> Option<ChildId> {
         let child = self.children.table.get(seq)?;
         child.spec.significant.then(|| child.id().clone())
     }
@@ -178,7 +164,7 @@ impl Server {
 
     /// Gives up on a child: it stays failed, for `reason`, until an
     /// operator restarts it.
-    fn fail(&mut self, seq: u64, reason: FailReason) {
+    fn fail(&mut self, seq: ChildKey, reason: FailReason) {
         let Some(child) = self.children.table.get_mut(seq) else {
             return;
         };
@@ -191,7 +177,7 @@ impl Server {
     }
 
     /// Isolates a child: kept as it is, not restarted, its hook run.
-    fn isolate(&mut self, seq: u64, cause: IsolateCause) {
+    fn isolate(&mut self, seq: ChildKey, cause: IsolateCause) {
         let Some(child) = self.children.table.get_mut(seq) else {
             return;
         };
@@ -221,7 +207,7 @@ impl Server {
     /// how long the last incarnation ran, for backoff's reset.
     pub(crate) async fn restart(
         &mut self,
-        seq: u64,
+        seq: ChildKey,
         ran_for: Duration,
         now: Instant,
     ) -> Option<Exit> {
@@ -270,11 +256,13 @@ impl Server {
             return Some(self.give_up(seq, GiveUp::IntensityReached).await);
         }
 
-        self.log_restart(seq, now, delay);
-
         // 4. The strategy: stop the siblings concerned.
         self.stop_siblings(seq).await;
         let child = self.children.table.get_mut(seq)?;
+        // The supervisor's restart history is gathered from these marks.
+        if let Some(last) = child.history.back_mut() {
+            last.restarted = Some(Restarted { at: now, delay });
+        }
         child.apply(match (delay.is_zero(), crash_loop) {
             (true, _) => LifeEvent::Restart,
             (false, false) => LifeEvent::Delay,
@@ -290,32 +278,8 @@ impl Server {
         None
     }
 
-    /// Keeps the restart of `seq` in the supervisor's history, with the
-    /// exit that caused it.
-    fn log_restart(&mut self, seq: u64, now: Instant, delay: Duration) {
-        let cap = self.settings.restart_history;
-        let Some(child) = self.children.table.get(seq) else {
-            return;
-        };
-        let Some(after) = child.last_run() else {
-            return;
-        };
-        if cap == 0 {
-            return;
-        }
-        if self.restart_log.len() >= cap {
-            self.restart_log.pop_front();
-        }
-        self.restart_log.push_back(LoggedRestart {
-            at: now,
-            id: child.id().clone(),
-            after: after.clone(),
-            delay,
-        });
-    }
-
     /// A backoff or crash-loop delay ran out.
-    pub(crate) async fn on_delay_elapsed(&mut self, seq: u64) -> Option<Exit> {
+    pub(crate) async fn on_delay_elapsed(&mut self, seq: ChildKey) -> Option<Exit> {
         let child = self.children.table.get_mut(seq)?;
         child.timer = None;
         child.apply(LifeEvent::DelayElapsed);
@@ -325,7 +289,7 @@ impl Server {
 
     /// The siblings the strategy restarts with `seq`, in start order
     /// (without `seq` itself).
-    fn siblings(&self, seq: u64) -> Vec<u64> {
+    fn siblings(&self, seq: ChildKey) -> Vec<ChildKey> {
         let group = match self.settings.strategy {
             Strategy::OneForOne => return Vec::new(),
             Strategy::OneForAll => self.children.table.all(),
@@ -338,7 +302,7 @@ impl Server {
     /// due for a restart. As in OTP, temporary siblings are dropped and every
     /// other sibling is started again, even one that completed or was
     /// stopped before; a failed or isolated sibling is left as it is.
-    async fn stop_siblings(&mut self, seq: u64) {
+    async fn stop_siblings(&mut self, seq: ChildKey) {
         for sibling in self.siblings(seq).into_iter().rev() {
             if self.children.table.get(sibling).is_none() {
                 continue;
@@ -357,7 +321,7 @@ impl Server {
 
     /// Start phase: starts every child of `seq`'s group that is due, in start
     /// order. On a failure, queues a retry for the child that failed.
-    async fn start_group(&mut self, seq: u64) {
+    async fn start_group(&mut self, seq: ChildKey) {
         let group = match self.settings.strategy {
             // The common case, without allocating a group.
             Strategy::OneForOne => {
@@ -376,7 +340,7 @@ impl Server {
 
     /// Starts one member of a restart group if it is due; `false` when its
     /// start failed (a retry is queued) and the rest of the group must wait.
-    async fn start_member(&mut self, member: u64) -> bool {
+    async fn start_member(&mut self, member: ChildKey) -> bool {
         let Some(child) = self.children.table.get_mut(member) else {
             return true;
         };
@@ -410,7 +374,7 @@ impl Server {
 
     /// Intensity reached (or a budget escalated) because of `offender`:
     /// stop everything and end with [`ExitKind::GaveUp`].
-    async fn give_up(&mut self, offender: u64, reason: GiveUp) -> Exit {
+    async fn give_up(&mut self, offender: ChildKey, reason: GiveUp) -> Exit {
         self.children.shared.stats.counters.gave_up();
         let mut exit = Exit::from(ExitKind::GaveUp(reason));
         if let Some(child) = self.children.table.get(offender) {

@@ -19,7 +19,6 @@
 //!   each carries its sequence number and generation.
 //! - A child with a pending delay has exactly one timer key.
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +30,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::handle::{Command, Shared, SupervisorHandle};
 use super::incarnation::Incarnations;
-use super::restart::LoggedRestart;
 use crate::child::ChildSpec;
 use crate::error::StartError;
 use crate::event::EventKind;
@@ -48,15 +46,12 @@ pub(crate) struct Settings {
     pub(crate) auto_shutdown: AutoShutdown,
     pub(crate) max_children: Option<usize>,
     pub(crate) history: usize,
-    pub(crate) restart_history: usize,
 }
 
 pub(crate) struct Server {
     pub(crate) settings: Settings,
     pub(crate) intensity: RestartWindow,
     pub(crate) children: Incarnations,
-    /// The recent restarts, oldest first.
-    pub(crate) restart_log: VecDeque<LoggedRestart>,
     commands: mpsc::UnboundedReceiver<Command>,
     commands_open: bool,
     /// Cancelled by the parent to stop a nested supervisor.
@@ -84,7 +79,6 @@ impl Server {
             settings,
             intensity,
             children,
-            restart_log: VecDeque::new(),
             commands,
             commands_open: true,
             stop: stop.unwrap_or_default(),

@@ -1,0 +1,47 @@
+//! A fixed workload for counting instructions (not time): N restarts of one
+//! child that exits at once, on a current-thread runtime, then a shutdown.
+//! Run it under `valgrind --tool=callgrind` with two values of N; the
+//! difference divided by the difference of N is the engine's instructions
+//! per restart, repeatable whatever else the machine does (see
+//! BENCHMARKS.md).
+//!
+//! `cargo build --release -p tend-bench --example restart_loop`
+
+#![allow(missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tend::{ChildSpec, Context, Intensity, Supervisor};
+use tokio::sync::Notify;
+
+fn main() {
+    let restarts: u64 = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let count = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(Notify::new());
+        let (counter, finished) = (count.clone(), done.clone());
+        let sup = Supervisor::builder("loop")
+            .intensity(Intensity::new(u32::MAX, Duration::from_millis(1)))
+            .child(ChildSpec::task("flap", move |_ctx: Context| {
+                // The first incarnation is the start, not a restart.
+                if counter.fetch_add(1, Ordering::Relaxed) == restarts {
+                    finished.notify_one();
+                }
+                async {}
+            }))
+            .start()
+            .await
+            .expect("start");
+        done.notified().await;
+        sup.shutdown().await;
+    });
+}
