@@ -53,7 +53,7 @@ struct ContextInner {
     generation: u64,
     incarnation: IncarnationId,
     replaces: Option<IncarnationId>,
-    seq: ChildKey,
+    key: ChildKey,
     /// The stop request. A flag and a `Notify` inside this allocation rather
     /// than a `CancellationToken` per incarnation: that would cost another
     /// allocation and lock on the restart hot path. A token is made only
@@ -105,7 +105,7 @@ impl Context {
         id: ChildId,
         generation: u64,
         lineage: (IncarnationId, Option<IncarnationId>),
-        seq: ChildKey,
+        key: ChildKey,
         traps_exits: bool,
         inbox: mpsc::UnboundedSender<Message>,
         links: Arc<TreeLinks>,
@@ -117,7 +117,7 @@ impl Context {
                 generation,
                 incarnation,
                 replaces,
-                seq,
+                key,
                 cancelled: AtomicBool::new(false),
                 ready: AtomicBool::new(false),
                 traps_exits,
@@ -204,7 +204,7 @@ impl Context {
         if !self.inner.ready.swap(true, Ordering::AcqRel) {
             // The supervisor may be gone already; then nobody is waiting.
             let _ = self.inner.inbox.send(Message::Ready {
-                seq: self.inner.seq,
+                key: self.inner.key,
                 generation: self.inner.generation,
             });
         }
@@ -391,7 +391,7 @@ impl Context {
     /// shutting down): then nobody is left to tell.
     pub(crate) fn report_exit(&self, exit: Exit) {
         let _ = self.inner.inbox.send(Message::Exited {
-            seq: self.inner.seq,
+            key: self.inner.key,
             generation: self.inner.generation,
             exit,
         });
@@ -401,7 +401,7 @@ impl Context {
     /// and `exit` recorded as its end.
     pub(crate) fn fault(&self, exit: Exit) {
         let _ = self.inner.inbox.send(Message::Fault {
-            seq: self.inner.seq,
+            key: self.inner.key,
             generation: self.inner.generation,
             exit,
         });
@@ -447,7 +447,7 @@ impl Context {
             Port::for_incarnation(
                 me,
                 self.inner.inbox.clone(),
-                self.inner.seq,
+                self.inner.key,
                 self.inner.generation,
                 self.inner.traps_exits,
             )

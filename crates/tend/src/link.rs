@@ -77,7 +77,7 @@ enum Owner {
     /// supervisor's inbox.
     Stopped {
         inbox: mpsc::UnboundedSender<Message>,
-        seq: ChildKey,
+        key: ChildKey,
         generation: u64,
     },
     /// A child's incarnation that traps exits: a message it reads.
@@ -110,7 +110,7 @@ impl Port {
     pub(crate) fn for_incarnation(
         me: LinkPeer,
         inbox: mpsc::UnboundedSender<Message>,
-        seq: ChildKey,
+        key: ChildKey,
         generation: u64,
         traps_exits: bool,
     ) -> Arc<Port> {
@@ -123,7 +123,7 @@ impl Port {
         } else {
             Owner::Stopped {
                 inbox,
-                seq,
+                key,
                 generation,
             }
         };
@@ -186,7 +186,7 @@ impl Port {
         match &self.owner {
             Owner::Stopped {
                 inbox,
-                seq,
+                key,
                 generation,
             } => {
                 if signal.exit.is_normal() {
@@ -203,7 +203,7 @@ impl Port {
                 .with_class(class);
                 // The supervisor may be gone: then so is this incarnation.
                 let _ = inbox.send(Message::Fault {
-                    seq: *seq,
+                    key: *key,
                     generation: *generation,
                     exit,
                 });

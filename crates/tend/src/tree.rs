@@ -32,20 +32,20 @@ pub(crate) struct ChildKey {
 pub(crate) enum Message {
     /// An incarnation ended.
     Exited {
-        seq: ChildKey,
+        key: ChildKey,
         generation: u64,
         exit: Exit,
     },
     /// An incarnation called `ctx.ready()`.
-    Ready { seq: ChildKey, generation: u64 },
+    Ready { key: ChildKey, generation: u64 },
     /// Retry a restart whose start failed (OTP's `try_again_restart`).
-    TryAgain { seq: ChildKey },
+    TryAgain { key: ChildKey },
     /// Something found a running incarnation faulty (a failed health check,
     /// a missed heartbeat, a resource limit reached, a linked party that
     /// ended): the supervisor stops it by its shutdown spec and records
     /// `exit` as its end.
     Fault {
-        seq: ChildKey,
+        key: ChildKey,
         generation: u64,
         exit: Exit,
     },

@@ -11,8 +11,8 @@
 //! hashes an id.
 //!
 //! A record is kept small: a supervisor may have a hundred thousand idle
-//! children. What is rare (a restart budget's window, monitors) lives out of
-//! line; the counters live in the child's `ChildStats`, which readers share.
+//! children. What is rare (a restart budget's window) lives out of line;
+//! the counters live in the child's `ChildStats`, which readers share.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -234,7 +234,8 @@ pub(crate) struct ChildTable {
     free: Vec<u32>,
     /// Serial → slot, in start order.
     order: BTreeMap<u64, u32>,
-    by_id: HashMap<ChildId, ChildKey>,
+    /// Id → slot (the serial is in the record).
+    by_id: HashMap<ChildId, u32>,
     next_serial: u64,
     /// Where each child's counters are registered for readers.
     stats: Arc<SupervisorStats>,
@@ -250,6 +251,13 @@ impl ChildTable {
             next_serial: 0,
             stats,
         }
+    }
+
+    /// Makes room for `more` children at once (the initial ones), so the
+    /// slab is not left up to a third empty by doubling.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.slots.reserve_exact(more);
+        self.by_id.reserve(more);
     }
 
     /// Adds a spec at the end of the start order.
@@ -270,7 +278,7 @@ impl ChildTable {
             }
         };
         let key = ChildKey { slot, serial };
-        self.by_id.insert(id, key);
+        self.by_id.insert(id, slot);
         self.order.insert(serial, slot);
         key
     }
@@ -285,8 +293,10 @@ impl ChildTable {
         Some(record)
     }
 
-    pub(crate) fn seq_of(&self, id: &str) -> Option<ChildKey> {
-        self.by_id.get(id).copied()
+    pub(crate) fn key_of(&self, id: &str) -> Option<ChildKey> {
+        let slot = *self.by_id.get(id)?;
+        let serial = self.slots[slot as usize].as_ref()?.serial;
+        Some(ChildKey { slot, serial })
     }
 
     pub(crate) fn get(&self, key: ChildKey) -> Option<&ChildRecord> {

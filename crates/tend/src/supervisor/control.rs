@@ -33,8 +33,8 @@ impl Server {
                 let _ = reply.send(self.restart_by_operator(&id).await);
             }
             Command::Kill(id, reply) => {
-                let seq = match self.find_active(&id) {
-                    Ok(seq) => seq,
+                let key = match self.find_active(&id) {
+                    Ok(key) => key,
                     Err(error) => {
                         let _ = reply.send(Err(error));
                         return None;
@@ -42,14 +42,14 @@ impl Server {
                 };
                 let _ = reply.send(Ok(()));
                 let killed = Exit::new(ExitKind::Killed, "killed through kill_child");
-                return self.stop_faulty(seq, killed, Halt::Kill).await;
+                return self.stop_faulty(key, killed, Halt::Kill).await;
             }
             Command::Link(a, b, reply) => {
                 let _ = reply.send(self.link(&a, &b));
             }
             Command::LinkTo(id, reply) => {
-                let link = self.find_active(&id).and_then(|seq| {
-                    let port = self.port_of(seq);
+                let link = self.find_active(&id).and_then(|key| {
+                    let port = self.port_of(key);
                     Link::to(&port).map_err(|Ended| ControlError::NotRunning(id))
                 });
                 let _ = reply.send(link);
@@ -62,7 +62,7 @@ impl Server {
                 let _ = reply.send(self.children.infos(keep));
             }
             Command::ChildInfo(id, reply) => {
-                let _ = reply.send(self.find(&id).map(|seq| self.children.info(seq)));
+                let _ = reply.send(self.find(&id).map(|key| self.children.info(key)));
             }
             Command::CountByState(reply) => {
                 let mut counts = StateCounts::default();
@@ -81,11 +81,11 @@ impl Server {
                 let _ = reply.send(self.count());
             }
             Command::Monitor(id, reply) => {
-                let Some(seq) = self.children.table.seq_of(id.as_str()) else {
+                let Some(key) = self.children.table.key_of(id.as_str()) else {
                     let _ = reply.send(Err(ControlError::NotFound(id)));
                     return None;
                 };
-                let child = self.children.table.get_mut(seq).expect("indexed child");
+                let child = self.children.table.get_mut(key).expect("indexed child");
                 if child.is_alive() {
                     child.monitors.push(reply);
                 } else {
@@ -113,18 +113,18 @@ impl Server {
     }
 
     /// The link port of a child's running incarnation.
-    fn port_of(&self, seq: ChildKey) -> Arc<Port> {
-        let child = self.children.table.get(seq).expect("indexed child");
+    fn port_of(&self, key: ChildKey) -> Arc<Port> {
+        let child = self.children.table.get(key).expect("indexed child");
         let running = child.running.as_ref().expect("an active child runs");
         running.ctx.port().clone()
     }
 
     /// The child, if an incarnation of it runs (and is not being stopped).
     fn find_active(&self, id: &ChildId) -> Result<ChildKey, ControlError> {
-        let seq = self.find(id)?;
-        let state = self.children.table.get(seq).expect("indexed child").state();
+        let key = self.find(id)?;
+        let state = self.children.table.get(key).expect("indexed child").state();
         match state {
-            ChildState::Starting | ChildState::Running => Ok(seq),
+            ChildState::Starting | ChildState::Running => Ok(key),
             _ => Err(ControlError::NotRunning(id.clone())),
         }
     }
@@ -132,14 +132,14 @@ impl Server {
     fn find(&self, id: &ChildId) -> Result<ChildKey, ControlError> {
         self.children
             .table
-            .seq_of(id.as_str())
+            .key_of(id.as_str())
             .ok_or_else(|| ControlError::NotFound(id.clone()))
     }
 
     async fn add_child(&mut self, spec: ChildSpec) -> Result<(), ControlError> {
         check_childspec(&spec, self.settings.auto_shutdown).map_err(ControlError::InvalidSpec)?;
-        if let Some(seq) = self.children.table.seq_of(spec.id.as_str()) {
-            let child = self.children.table.get(seq).expect("indexed child");
+        if let Some(key) = self.children.table.key_of(spec.id.as_str()) {
+            let child = self.children.table.get(key).expect("indexed child");
             return Err(if child.state().is_active() {
                 ControlError::AlreadyStarted(spec.id)
             } else {
@@ -152,53 +152,53 @@ impl Server {
             }
         }
         let id = spec.id.clone();
-        let seq = self.children.add(spec);
+        let key = self.children.add(spec);
         self.emit(|| EventKind::ChildAdded { id: id.clone() });
-        match self.children.start(seq).await {
+        match self.children.start(key).await {
             Ok(()) => Ok(()),
             Err(exit) => {
                 // As OTP: a child that fails to start is not kept.
-                self.children.remove(seq);
+                self.children.remove(key);
                 Err(ControlError::start_failed(id, exit))
             }
         }
     }
 
     async fn terminate(&mut self, id: &ChildId) -> Result<(), ControlError> {
-        let seq = self.find(id)?;
-        self.children.halt(seq).await;
+        let key = self.find(id)?;
+        self.children.halt(key).await;
         let terminated = id.clone();
         self.emit(|| EventKind::ChildTerminated { id: terminated });
-        self.children.drop_if_temporary(seq);
+        self.children.drop_if_temporary(key);
         Ok(())
     }
 
     async fn restart_by_operator(&mut self, id: &ChildId) -> Result<(), ControlError> {
-        let seq = self.find_not_running(id)?;
+        let key = self.find_not_running(id)?;
         self.children
-            .start(seq)
+            .start(key)
             .await
             .map_err(|exit| ControlError::start_failed(id.clone(), exit))
     }
 
     fn delete(&mut self, id: &ChildId) -> Result<(), ControlError> {
-        let seq = self.find_not_running(id)?;
-        self.children.remove(seq);
+        let key = self.find_not_running(id)?;
+        self.children.remove(key);
         Ok(())
     }
 
     /// The child, if nothing runs and no restart is pending (OTP: its pid is
     /// `undefined`); otherwise OTP's `running` or `restarting` answer.
     fn find_not_running(&self, id: &ChildId) -> Result<ChildKey, ControlError> {
-        let seq = self.find(id)?;
-        let state = self.children.table.get(seq).expect("indexed child").state();
+        let key = self.find(id)?;
+        let state = self.children.table.get(key).expect("indexed child").state();
         if state.is_active() {
             return Err(ControlError::Running(id.clone()));
         }
         if state.is_restarting() {
             return Err(ControlError::Restarting(id.clone()));
         }
-        Ok(seq)
+        Ok(key)
     }
 
     fn count(&self) -> ChildCounts {
@@ -249,8 +249,8 @@ impl Server {
     }
 
     fn nested(&self, id: ChildId) -> Result<SupervisorHandle, ControlError> {
-        let seq = self.find(&id)?;
-        let child = self.children.table.get(seq).expect("indexed child");
+        let key = self.find(&id)?;
+        let child = self.children.table.get(key).expect("indexed child");
         if child.spec.kind != ChildKind::Supervisor || child.state() != ChildState::Running {
             return Err(ControlError::NotASupervisor(id));
         }

@@ -69,7 +69,7 @@ pub(crate) struct Incarnations {
     pub(crate) shared: Arc<Shared>,
     pub(crate) table: ChildTable,
     pub(crate) mailbox: Mailbox,
-    /// Pending restart delays, keyed by child sequence number.
+    /// Pending restart delays, by child.
     pub(crate) timers: DelayQueue<ChildKey>,
     /// How many past exits each child keeps.
     history: usize,
@@ -87,8 +87,8 @@ impl Incarnations {
     }
 
     /// What an operator asks about one child.
-    pub(crate) fn info(&self, seq: ChildKey) -> ChildInfo {
-        let child = self.table.get(seq).expect("info of a known child");
+    pub(crate) fn info(&self, key: ChildKey) -> ChildInfo {
+        let child = self.table.get(key).expect("info of a known child");
         child.info(&WallClock::now(), self.history)
     }
 
@@ -126,8 +126,8 @@ impl Incarnations {
     }
 
     /// Removes a child's spec (it must have nothing running).
-    pub(crate) fn remove(&mut self, seq: ChildKey) {
-        if let Some(child) = self.table.remove(seq) {
+    pub(crate) fn remove(&mut self, key: ChildKey) {
+        if let Some(child) = self.table.remove(key) {
             let id = child.id().clone();
             self.emit(|| EventKind::ChildRemoved { id });
         }
@@ -135,31 +135,31 @@ impl Incarnations {
 
     /// Removes the spec if the child is temporary (OTP's `del_child` of a
     /// temporary child that ended or was stopped); tells whether it did.
-    pub(crate) fn drop_if_temporary(&mut self, seq: ChildKey) -> bool {
+    pub(crate) fn drop_if_temporary(&mut self, key: ChildKey) -> bool {
         let temporary = self
             .table
-            .get(seq)
+            .get(key)
             .is_some_and(|c| c.spec.restart == Restart::Temporary);
         if temporary {
-            self.remove(seq);
+            self.remove(key);
         }
         temporary
     }
 
-    /// Spawns a new incarnation of `seq` and, if its spec asks, waits for it
+    /// Spawns a new incarnation of `key` and, if its spec asks, waits for it
     /// to be ready. On failure the child is left with nothing running and the
     /// reason is returned. A child whose backend is not available is not
     /// spawned at all: it is marked failed at once.
-    pub(crate) async fn start(&mut self, seq: ChildKey) -> Result<(), Exit> {
+    pub(crate) async fn start(&mut self, key: ChildKey) -> Result<(), Exit> {
         let inbox = self.mailbox.sender().clone();
         let links = self.shared.links.clone();
-        let child = self.table.get_mut(seq).expect("start of a known child");
+        let child = self.table.get_mut(key).expect("start of a known child");
         if let Some(error) = &child.spec.options.unavailable {
             let exit = Exit::new(ExitKind::NotAvailable(error.backend), &error.reason);
             child.apply(LifeEvent::GiveUp(FailReason::NotAvailable));
             child.stats.failed_to_start();
             let generation = child.generation;
-            return Err(self.start_failed(seq, generation, exit));
+            return Err(self.start_failed(key, generation, exit));
         }
         child.generation += 1;
         let generation = child.generation;
@@ -171,7 +171,7 @@ impl Incarnations {
             child.spec.id.clone(),
             generation,
             lineage,
-            seq,
+            key,
             options.traps_exits,
             inbox,
             links,
@@ -189,7 +189,7 @@ impl Incarnations {
                 // The factory panicked before any task existed.
                 let exit = panicked(panic.as_ref()).into_start_failure();
                 child.apply(LifeEvent::Exited(Ending::of(&exit)));
-                return Err(self.start_failed(seq, generation, exit));
+                return Err(self.start_failed(key, generation, exit));
             }
         };
         let options = &child.spec.options;
@@ -207,33 +207,33 @@ impl Incarnations {
             let deadline = timeout.map(|t| Instant::now() + t);
             let waited = self
                 .mailbox
-                .wait_for(seq, generation, Want::ReadyOrExit, deadline, Hurry::Ignore)
+                .wait_for(key, generation, Want::ReadyOrExit, deadline, Hurry::Ignore)
                 .await;
             match waited {
                 Waited::Ready => {
-                    let child = self.table.get_mut(seq).expect("known child");
+                    let child = self.table.get_mut(key).expect("known child");
                     child.ready = true;
                     let id = child.id().clone();
                     self.emit(|| EventKind::ChildReady { id, generation });
                 }
                 Waited::Exited(exit) => {
                     let exit = exit.into_start_failure();
-                    self.record_exit(seq, exit.clone(), Instant::now());
-                    return Err(self.start_failed(seq, generation, exit));
+                    self.record_exit(key, exit.clone(), Instant::now());
+                    return Err(self.start_failed(key, generation, exit));
                 }
                 Waited::TimedOut => {
-                    self.kill(seq, generation).await;
+                    self.kill(key, generation).await;
                     let timeout = timeout.unwrap_or_default();
                     let exit = Exit::new(
                         ExitKind::StartFailure,
                         format_args!("not ready within {timeout:?}"),
                     );
-                    self.record_exit(seq, exit.clone(), Instant::now());
-                    return Err(self.start_failed(seq, generation, exit));
+                    self.record_exit(key, exit.clone(), Instant::now());
+                    return Err(self.start_failed(key, generation, exit));
                 }
             }
         }
-        let child = self.table.get_mut(seq).expect("known child");
+        let child = self.table.get_mut(key).expect("known child");
         child.apply(LifeEvent::Up);
         child.stats.started();
         let id = child.id().clone();
@@ -251,9 +251,9 @@ impl Incarnations {
         Ok(())
     }
 
-    fn start_failed(&self, seq: ChildKey, generation: u64, exit: Exit) -> Exit {
+    fn start_failed(&self, key: ChildKey, generation: u64, exit: Exit) -> Exit {
         self.shared.stats.counters.start_failed();
-        if let Some(child) = self.table.get(seq) {
+        if let Some(child) = self.table.get(key) {
             let id = child.id().clone();
             let reported = exit.clone();
             self.emit(|| EventKind::ChildStartFailed {
@@ -266,8 +266,8 @@ impl Incarnations {
     }
 
     /// A running incarnation's readiness, reported by `ctx.ready()`.
-    pub(crate) fn on_ready(&mut self, seq: ChildKey, generation: u64) {
-        let Some(child) = self.table.get_mut(seq) else {
+    pub(crate) fn on_ready(&mut self, key: ChildKey, generation: u64) {
+        let Some(child) = self.table.get_mut(key) else {
             return;
         };
         if !child.is_current(generation) || child.ready {
@@ -278,11 +278,11 @@ impl Incarnations {
         self.emit(|| EventKind::ChildReady { id, generation });
     }
 
-    /// Stops the running incarnation of `seq` by its shutdown spec and
+    /// Stops the running incarnation of `key` by its shutdown spec and
     /// records its end as a shutdown.
-    pub(crate) async fn stop(&mut self, seq: ChildKey) -> ChildStop {
+    pub(crate) async fn stop(&mut self, key: ChildKey) -> ChildStop {
         let started = Instant::now();
-        let child = self.table.get(seq).expect("stop of a known child");
+        let child = self.table.get(key).expect("stop of a known child");
         let id = child.id().clone();
         if child.running.is_none() {
             return ChildStop {
@@ -291,13 +291,13 @@ impl Incarnations {
                 took: Duration::ZERO,
             };
         }
-        let outcome = match self.halt_running(seq, Halt::Ask).await {
+        let outcome = match self.halt_running(key, Halt::Ask).await {
             Halted::AsAsked(exit) => {
-                self.record_exit(seq, exit.clone().into_shutdown(), Instant::now());
+                self.record_exit(key, exit.clone().into_shutdown(), Instant::now());
                 StopOutcome::Stopped(exit)
             }
             Halted::Killed(exit) => {
-                self.record_exit(seq, exit.into_shutdown(), Instant::now());
+                self.record_exit(key, exit.into_shutdown(), Instant::now());
                 StopOutcome::Killed
             }
         };
@@ -308,11 +308,11 @@ impl Incarnations {
         }
     }
 
-    /// Stops the running incarnation of `seq` because of a fault (or an
+    /// Stops the running incarnation of `key` because of a fault (or an
     /// operator's kill), and records `fault` as its end. Returns how long it
     /// ran.
-    pub(crate) async fn stop_for(&mut self, seq: ChildKey, fault: Exit, halt: Halt) -> Duration {
-        let Some(child) = self.table.get(seq) else {
+    pub(crate) async fn stop_for(&mut self, key: ChildKey, fault: Exit, halt: Halt) -> Duration {
+        let Some(child) = self.table.get(key) else {
             return Duration::ZERO;
         };
         if child.running.is_none() {
@@ -326,16 +326,16 @@ impl Incarnations {
             generation,
             because,
         });
-        self.halt_running(seq, halt).await;
-        self.record_exit(seq, fault, Instant::now())
+        self.halt_running(key, halt).await;
+        self.record_exit(key, fault, Instant::now())
     }
 
-    /// Makes the running incarnation of `seq` end, by its shutdown spec (ask,
+    /// Makes the running incarnation of `key` end, by its shutdown spec (ask,
     /// wait up to its timeout or until the tree is hurried, then kill) or at
     /// once, and waits for it. Records nothing.
-    async fn halt_running(&mut self, seq: ChildKey, halt: Halt) -> Halted {
+    async fn halt_running(&mut self, key: ChildKey, halt: Halt) -> Halted {
         let started = Instant::now();
-        let child = self.table.get_mut(seq).expect("halt of a known child");
+        let child = self.table.get_mut(key).expect("halt of a known child");
         let generation = child.generation;
         let running = child.running.as_ref().expect("halt of a running child");
         let deadline = match (halt, child.spec.shutdown) {
@@ -352,7 +352,7 @@ impl Incarnations {
             let waited = self
                 .mailbox
                 .wait_for(
-                    seq,
+                    key,
                     generation,
                     Want::Exit,
                     deadline,
@@ -363,18 +363,18 @@ impl Incarnations {
                 return Halted::AsAsked(exit);
             }
         }
-        Halted::Killed(self.kill(seq, generation).await)
+        Halted::Killed(self.kill(key, generation).await)
     }
 
     /// Aborts the running incarnation and waits for the exit its task
     /// reports. Records nothing.
-    async fn kill(&mut self, seq: ChildKey, generation: u64) -> Exit {
-        if let Some(running) = self.table.get(seq).and_then(|c| c.running.as_ref()) {
+    async fn kill(&mut self, key: ChildKey, generation: u64) -> Exit {
+        if let Some(running) = self.table.get(key).and_then(|c| c.running.as_ref()) {
             running.abort.abort();
         }
         let waited = self
             .mailbox
-            .wait_for(seq, generation, Want::Exit, None, Hurry::Ignore)
+            .wait_for(key, generation, Want::Exit, None, Hurry::Ignore)
             .await;
         match waited {
             Waited::Exited(exit) => exit,
@@ -384,15 +384,15 @@ impl Incarnations {
 
     /// Stops the child if it runs, or calls off its pending restart:
     /// whatever it was doing, afterwards nothing runs and nothing is due.
-    pub(crate) async fn halt(&mut self, seq: ChildKey) -> ChildStop {
-        let child = self.table.get(seq).expect("halt of a known child");
+    pub(crate) async fn halt(&mut self, key: ChildKey) -> ChildStop {
+        let child = self.table.get(key).expect("halt of a known child");
         let state = child.state();
         if state.is_active() {
-            return self.stop(seq).await;
+            return self.stop(key).await;
         }
         let id = child.id().clone();
         if state.is_restarting() {
-            self.cancel_delay(seq);
+            self.cancel_delay(key);
         }
         ChildStop {
             id,
@@ -402,8 +402,8 @@ impl Incarnations {
     }
 
     /// Calls off a pending restart (and its timer, if it has one).
-    pub(crate) fn cancel_delay(&mut self, seq: ChildKey) {
-        let Some(child) = self.table.get_mut(seq) else {
+    pub(crate) fn cancel_delay(&mut self, key: ChildKey) {
+        let Some(child) = self.table.get_mut(key) else {
             return;
         };
         if let Some(key) = child.timer.take() {
@@ -416,9 +416,9 @@ impl Incarnations {
     /// and returns the report with `exit` as the supervisor's exit.
     pub(crate) async fn stop_all(&mut self, exit: Exit) -> StopReport {
         let mut report = Vec::with_capacity(self.table.len());
-        for seq in self.table.all().into_iter().rev() {
-            if self.table.get(seq).is_some() {
-                report.push(self.halt(seq).await);
+        for key in self.table.all().into_iter().rev() {
+            if self.table.get(key).is_some() {
+                report.push(self.halt(key).await);
             }
         }
         self.timers.clear();
@@ -428,35 +428,35 @@ impl Incarnations {
         }
     }
 
-    /// Records the end of the running incarnation of `seq`: history, last
+    /// Records the end of the running incarnation of `key`: history, last
     /// exit, counters, monitors, links, event. Returns how long it ran.
-    pub(crate) fn record_exit(&mut self, seq: ChildKey, exit: Exit, now: Instant) -> Duration {
-        self.record(seq, None, exit, now).unwrap_or_default()
+    pub(crate) fn record_exit(&mut self, key: ChildKey, exit: Exit, now: Instant) -> Duration {
+        self.record(key, None, exit, now).unwrap_or_default()
     }
 
-    /// Records the end of incarnation `generation` of `seq` if it is the
+    /// Records the end of incarnation `generation` of `key` if it is the
     /// running one (an exit it reported itself); `None` if it is not.
     pub(crate) fn record_exit_of(
         &mut self,
-        seq: ChildKey,
+        key: ChildKey,
         generation: u64,
         exit: Exit,
         now: Instant,
     ) -> Option<Duration> {
-        self.record(seq, Some(generation), exit, now)
+        self.record(key, Some(generation), exit, now)
     }
 
     /// Records the end of the running incarnation (only if it is
     /// `generation`, when given).
     fn record(
         &mut self,
-        seq: ChildKey,
+        key: ChildKey,
         generation: Option<u64>,
         exit: Exit,
         now: Instant,
     ) -> Option<Duration> {
         let history = self.history;
-        let child = self.table.get_mut(seq)?;
+        let child = self.table.get_mut(key)?;
         if generation.is_some_and(|g| g != child.generation) {
             return None;
         }

@@ -76,11 +76,11 @@ impl Mailbox {
     }
 
     /// Waits for what `want` names about incarnation `generation` of child
-    /// `seq`, setting every other message aside; ends early at `deadline`
+    /// `key`, setting every other message aside; ends early at `deadline`
     /// (if any) or when `hurry` says so.
     pub(crate) async fn wait_for(
         &mut self,
-        seq: ChildKey,
+        key: ChildKey,
         generation: u64,
         want: Want,
         deadline: Option<Instant>,
@@ -88,14 +88,14 @@ impl Mailbox {
     ) -> Waited {
         let wanted = |message: &Message| match *message {
             Message::Exited {
-                seq: s,
+                key: s,
                 generation: g,
                 ..
-            } => s == seq && g == generation,
+            } => s == key && g == generation,
             Message::Ready {
-                seq: s,
+                key: s,
                 generation: g,
-            } => want == Want::ReadyOrExit && s == seq && g == generation,
+            } => want == Want::ReadyOrExit && s == key && g == generation,
             Message::TryAgain { .. } | Message::Fault { .. } => false,
         };
         if let Some(position) = self.deferred.iter().position(wanted) {

@@ -40,7 +40,7 @@ impl Server {
     /// An incarnation ended on its own: record it and decide what follows.
     pub(crate) async fn on_exit(
         &mut self,
-        seq: ChildKey,
+        key: ChildKey,
         generation: u64,
         exit: Exit,
     ) -> Option<Exit> {
@@ -48,8 +48,8 @@ impl Server {
         // An exit of an incarnation that is no longer current is ignored.
         let ran_for = self
             .children
-            .record_exit_of(seq, generation, exit.clone(), now)?;
-        self.after_exit(seq, &exit, ran_for, now).await
+            .record_exit_of(key, generation, exit.clone(), now)?;
+        self.after_exit(key, &exit, ran_for, now).await
     }
 
     /// A running incarnation was found faulty: stop it by its shutdown spec,
@@ -57,31 +57,31 @@ impl Server {
     /// for.
     pub(crate) async fn on_fault(
         &mut self,
-        seq: ChildKey,
+        key: ChildKey,
         generation: u64,
         fault: Exit,
     ) -> Option<Exit> {
         let current = self
             .children
             .table
-            .get(seq)
+            .get(key)
             .is_some_and(|c| c.is_current(generation) && c.state().is_active());
         if !current {
             return None;
         }
-        self.stop_faulty(seq, fault, Halt::Ask).await
+        self.stop_faulty(key, fault, Halt::Ask).await
     }
 
-    /// Stops the running incarnation of `seq` (by its shutdown spec, or at
+    /// Stops the running incarnation of `key` (by its shutdown spec, or at
     /// once), records `fault`, and decides what follows.
     pub(crate) async fn stop_faulty(
         &mut self,
-        seq: ChildKey,
+        key: ChildKey,
         fault: Exit,
         halt: Halt,
     ) -> Option<Exit> {
-        let ran_for = self.children.stop_for(seq, fault.clone(), halt).await;
-        self.after_exit(seq, &fault, ran_for, Instant::now()).await
+        let ran_for = self.children.stop_for(key, fault.clone(), halt).await;
+        self.after_exit(key, &fault, ran_for, Instant::now()).await
     }
 
     /// What follows an end nobody asked for, once it is recorded: a backend
@@ -89,50 +89,50 @@ impl Server {
     /// to the crash policy; then the restart type decides (OTP).
     pub(crate) async fn after_exit(
         &mut self,
-        seq: ChildKey,
+        key: ChildKey,
         exit: &Exit,
         ran_for: Duration,
         now: Instant,
     ) -> Option<Exit> {
-        let child = self.children.table.get(seq)?;
+        let child = self.children.table.get(key)?;
         let (restart, on_crash) = (child.spec.restart, child.spec.on_crash);
         if let ExitKind::NotAvailable(_) = exit.kind() {
-            self.fail(seq, FailReason::NotAvailable);
-            return self.given_up(seq).await;
+            self.fail(key, FailReason::NotAvailable);
+            return self.given_up(key).await;
         }
         if exit.is_abnormal() {
             match on_crash {
                 CrashPolicy::Restart => {}
                 CrashPolicy::Shutdown => {
-                    self.fail(seq, FailReason::of(exit.kind()));
-                    return self.given_up(seq).await;
+                    self.fail(key, FailReason::of(exit.kind()));
+                    return self.given_up(key).await;
                 }
                 CrashPolicy::Isolate => {
-                    self.isolate(seq, IsolateCause::CrashPolicy);
-                    return self.given_up(seq).await;
+                    self.isolate(key, IsolateCause::CrashPolicy);
+                    return self.given_up(key).await;
                 }
             }
         }
         if restart.restarts_after(exit.class()) {
-            return self.restart(seq, ran_for, now).await;
+            return self.restart(key, ran_for, now).await;
         }
         // Not restarted: a temporary spec goes, others are kept (OTP's
         // `del_child`).
-        let ended = self.ended_for_good(seq);
-        self.children.drop_if_temporary(seq);
+        let ended = self.ended_for_good(key);
+        self.children.drop_if_temporary(key);
         self.consider_auto_shutdown(ended).await
     }
 
     /// A child given up on (its crash policy, its budget, its backend) is
     /// kept, whatever its restart type; then auto-shutdown is considered.
-    async fn given_up(&mut self, seq: ChildKey) -> Option<Exit> {
-        let ended = self.ended_for_good(seq);
+    async fn given_up(&mut self, key: ChildKey) -> Option<Exit> {
+        let ended = self.ended_for_good(key);
         self.consider_auto_shutdown(ended).await
     }
 
     /// The child, if it is significant: it ended and is not restarted.
-    fn ended_for_good(&self, seq: ChildKey) -> Option<ChildId> {
-        let child = self.children.table.get(seq)?;
+    fn ended_for_good(&self, key: ChildKey) -> Option<ChildId> {
+        let child = self.children.table.get(key)?;
         child.spec.significant.then(|| child.id().clone())
     }
 
@@ -164,8 +164,8 @@ impl Server {
 
     /// Gives up on a child: it stays failed, for `reason`, until an
     /// operator restarts it.
-    fn fail(&mut self, seq: ChildKey, reason: FailReason) {
-        let Some(child) = self.children.table.get_mut(seq) else {
+    fn fail(&mut self, key: ChildKey, reason: FailReason) {
+        let Some(child) = self.children.table.get_mut(key) else {
             return;
         };
         child.apply(LifeEvent::GiveUp(reason));
@@ -177,8 +177,8 @@ impl Server {
     }
 
     /// Isolates a child: kept as it is, not restarted, its hook run.
-    fn isolate(&mut self, seq: ChildKey, cause: IsolateCause) {
-        let Some(child) = self.children.table.get_mut(seq) else {
+    fn isolate(&mut self, key: ChildKey, cause: IsolateCause) {
+        let Some(child) = self.children.table.get_mut(key) else {
             return;
         };
         child.apply(LifeEvent::Isolate);
@@ -203,15 +203,15 @@ impl Server {
         self.emit(|| EventKind::ChildIsolated { id, cause });
     }
 
-    /// A restart of `seq` is due (after an exit, or a retry). `ran_for` is
+    /// A restart of `key` is due (after an exit, or a retry). `ran_for` is
     /// how long the last incarnation ran, for backoff's reset.
     pub(crate) async fn restart(
         &mut self,
-        seq: ChildKey,
+        key: ChildKey,
         ran_for: Duration,
         now: Instant,
     ) -> Option<Exit> {
-        let child = self.children.table.get_mut(seq)?;
+        let child = self.children.table.get_mut(key)?;
         let id = child.id().clone();
 
         // 1. The child's own budget, if it has one.
@@ -227,15 +227,15 @@ impl Server {
         match budget {
             Budget::Allows => {}
             Budget::Exhausted(OnExhausted::Escalate) => {
-                return Some(self.give_up(seq, GiveUp::BudgetExhausted).await);
+                return Some(self.give_up(key, GiveUp::BudgetExhausted).await);
             }
             Budget::Exhausted(OnExhausted::Stop) => {
-                self.fail(seq, FailReason::CircuitBreakerOpen);
-                return self.given_up(seq).await;
+                self.fail(key, FailReason::CircuitBreakerOpen);
+                return self.given_up(key).await;
             }
             Budget::Exhausted(OnExhausted::Isolate) => {
-                self.isolate(seq, IsolateCause::BudgetExhausted);
-                return self.given_up(seq).await;
+                self.isolate(key, IsolateCause::BudgetExhausted);
+                return self.given_up(key).await;
             }
             Budget::Exhausted(OnExhausted::CrashLoopBackOff(wait)) => {
                 delay = wait;
@@ -246,19 +246,19 @@ impl Server {
         }
 
         // 2. Its backoff.
-        let child = self.children.table.get_mut(seq)?;
+        let child = self.children.table.get_mut(key)?;
         if let Some(backoff) = child.spec.options.backoff {
             delay = delay.max(child.backoff.next_delay(&backoff, ran_for, fastrand::f64()));
         }
 
         // 3. The supervisor's intensity (OTP's `add_restart`).
         if !self.intensity.try_add(now.into_std()) {
-            return Some(self.give_up(seq, GiveUp::IntensityReached).await);
+            return Some(self.give_up(key, GiveUp::IntensityReached).await);
         }
 
         // 4. The strategy: stop the siblings concerned.
-        self.stop_siblings(seq).await;
-        let child = self.children.table.get_mut(seq)?;
+        self.stop_siblings(key).await;
+        let child = self.children.table.get_mut(key)?;
         // The supervisor's restart history is gathered from these marks.
         if let Some(last) = child.history.back_mut() {
             last.restarted = Some(Restarted { at: now, delay });
@@ -269,41 +269,41 @@ impl Server {
             (false, true) => LifeEvent::CrashLoop,
         });
         if !delay.is_zero() {
-            child.timer = Some(self.children.timers.insert(seq, delay));
+            child.timer = Some(self.children.timers.insert(key, delay));
         }
         self.emit(|| EventKind::ChildRestarting { id, delay });
         if delay.is_zero() {
-            self.start_group(seq).await;
+            self.start_group(key).await;
         }
         None
     }
 
     /// A backoff or crash-loop delay ran out.
-    pub(crate) async fn on_delay_elapsed(&mut self, seq: ChildKey) -> Option<Exit> {
-        let child = self.children.table.get_mut(seq)?;
+    pub(crate) async fn on_delay_elapsed(&mut self, key: ChildKey) -> Option<Exit> {
+        let child = self.children.table.get_mut(key)?;
         child.timer = None;
         child.apply(LifeEvent::DelayElapsed);
-        self.start_group(seq).await;
+        self.start_group(key).await;
         None
     }
 
-    /// The siblings the strategy restarts with `seq`, in start order
-    /// (without `seq` itself).
-    fn siblings(&self, seq: ChildKey) -> Vec<ChildKey> {
+    /// The siblings the strategy restarts with `key`, in start order
+    /// (without `key` itself).
+    fn siblings(&self, key: ChildKey) -> Vec<ChildKey> {
         let group = match self.settings.strategy {
             Strategy::OneForOne => return Vec::new(),
             Strategy::OneForAll => self.children.table.all(),
-            Strategy::RestForOne => self.children.table.from(seq),
+            Strategy::RestForOne => self.children.table.from(key),
         };
-        group.into_iter().filter(|&s| s != seq).collect()
+        group.into_iter().filter(|&s| s != key).collect()
     }
 
     /// Stop phase: stops the siblings in reverse start order and marks them
     /// due for a restart. As in OTP, temporary siblings are dropped and every
     /// other sibling is started again, even one that completed or was
     /// stopped before; a failed or isolated sibling is left as it is.
-    async fn stop_siblings(&mut self, seq: ChildKey) {
-        for sibling in self.siblings(seq).into_iter().rev() {
+    async fn stop_siblings(&mut self, key: ChildKey) {
+        for sibling in self.siblings(key).into_iter().rev() {
             if self.children.table.get(sibling).is_none() {
                 continue;
             }
@@ -319,17 +319,17 @@ impl Server {
         }
     }
 
-    /// Start phase: starts every child of `seq`'s group that is due, in start
+    /// Start phase: starts every child of `key`'s group that is due, in start
     /// order. On a failure, queues a retry for the child that failed.
-    async fn start_group(&mut self, seq: ChildKey) {
+    async fn start_group(&mut self, key: ChildKey) {
         let group = match self.settings.strategy {
             // The common case, without allocating a group.
             Strategy::OneForOne => {
-                self.start_member(seq).await;
+                self.start_member(key).await;
                 return;
             }
             Strategy::OneForAll => self.children.table.all(),
-            Strategy::RestForOne => self.children.table.from(seq),
+            Strategy::RestForOne => self.children.table.from(key),
         };
         for member in group {
             if !self.start_member(member).await {
@@ -366,7 +366,7 @@ impl Server {
                 .children
                 .mailbox
                 .sender()
-                .send(Message::TryAgain { seq: member });
+                .send(Message::TryAgain { key: member });
             return false;
         }
         true

@@ -16,7 +16,7 @@
 //! - A child has a running incarnation exactly when its state is active
 //!   (`Starting`, `Running`, `Stopping`).
 //! - Messages about an incarnation other than the current one are ignored:
-//!   each carries its sequence number and generation.
+//!   each carries its child's key and its generation.
 //! - A child with a pending delay has exactly one timer key.
 
 use std::future::poll_fn;
@@ -94,10 +94,11 @@ impl Server {
     /// Starts the initial children in order. On a failure, stops those
     /// already started (reverse order) and names the child that failed.
     pub(crate) async fn init(&mut self, specs: Vec<ChildSpec>) -> Result<(), StartError> {
+        self.children.table.reserve(specs.len());
         for spec in specs {
             let id = spec.id.clone();
-            let seq = self.children.add(spec);
-            if let Err(exit) = self.children.start(seq).await {
+            let key = self.children.add(spec);
+            if let Err(exit) = self.children.start(key).await {
                 self.children
                     .stop_all(Exit::shutdown("failed to start"))
                     .await;
@@ -160,27 +161,27 @@ impl Server {
     async fn on_message(&mut self, message: Message) -> Option<Exit> {
         match message {
             Message::Exited {
-                seq,
+                key,
                 generation,
                 exit,
-            } => self.on_exit(seq, generation, exit).await,
-            Message::Ready { seq, generation } => {
-                self.children.on_ready(seq, generation);
+            } => self.on_exit(key, generation, exit).await,
+            Message::Ready { key, generation } => {
+                self.children.on_ready(key, generation);
                 None
             }
             Message::Fault {
-                seq,
+                key,
                 generation,
                 exit,
-            } => self.on_fault(seq, generation, exit).await,
-            Message::TryAgain { seq } => {
+            } => self.on_fault(key, generation, exit).await,
+            Message::TryAgain { key } => {
                 let pending = self
                     .children
                     .table
-                    .get(seq)
+                    .get(key)
                     .is_some_and(|c| c.state() == ChildState::Restarting);
                 if pending {
-                    self.restart(seq, Duration::ZERO, Instant::now()).await
+                    self.restart(key, Duration::ZERO, Instant::now()).await
                 } else {
                     // Terminated or deleted meanwhile: nothing to retry.
                     None
