@@ -5,6 +5,11 @@
 //! per restart, repeatable whatever else the machine does (see
 //! BENCHMARKS.md).
 //!
+//! With `mt` as a second argument it runs on the benchmarks' multi-thread
+//! runtime (two workers) and prints nanoseconds per restart: a quick timing,
+//! for many alternating runs where criterion's are too few on a busy
+//! machine.
+//!
 //! `cargo build --release -p tend-bench --example restart_loop`
 
 #![allow(missing_docs)]
@@ -21,10 +26,19 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(10_000);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let timed = std::env::args().nth(2).is_some_and(|a| a == "mt");
+    let runtime = if timed {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("runtime");
+    let started = std::time::Instant::now();
     runtime.block_on(async {
         let count = Arc::new(AtomicU64::new(0));
         let done = Arc::new(Notify::new());
@@ -44,4 +58,8 @@ fn main() {
         done.notified().await;
         sup.shutdown().await;
     });
+    if timed {
+        let ns = started.elapsed().as_nanos() as f64 / restarts as f64;
+        println!("{ns:.0} ns per restart");
+    }
 }

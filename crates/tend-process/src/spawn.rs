@@ -50,7 +50,16 @@ pub(crate) fn spawn(
         .iter()
         .map(|(_, _, procs)| procs.as_raw_fd())
         .collect();
-    if let Some(spawned) = into_cgroup(spec, prepared, cgroup, &v1)? {
+    // Straight into the cgroup, where libc describes `clone_args` and the
+    // kernel can; otherwise by joining it before exec.
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "powerpc64"
+    ))]
+    if let Some(spawned) = crate::clone::spawn_into_cgroup(spec, prepared, cgroup.dir(), &v1)? {
         return Ok(spawned);
     }
     let procs = cgroup.procs_file().map_err(|error| SpawnError::Exec {
@@ -135,38 +144,4 @@ fn spawn_with_std(
         stdout,
         stderr,
     })
-}
-
-/// `clone3(CLONE_INTO_CGROUP)`, where libc describes `clone_args`; `None`
-/// when the kernel (or this target) cannot.
-#[cfg(any(
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_arch = "riscv64",
-    target_arch = "loongarch64",
-    target_arch = "powerpc64"
-))]
-fn into_cgroup(
-    spec: &ProcessSpec,
-    prepared: &Prepared,
-    cgroup: &Cgroup,
-    v1: &[i32],
-) -> Result<Option<Spawned>, SpawnError> {
-    crate::clone::spawn_into_cgroup(spec, prepared, cgroup.dir(), v1)
-}
-
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_arch = "riscv64",
-    target_arch = "loongarch64",
-    target_arch = "powerpc64"
-)))]
-fn into_cgroup(
-    _: &ProcessSpec,
-    _: &Prepared,
-    _: &Cgroup,
-    _: &[i32],
-) -> Result<Option<Spawned>, SpawnError> {
-    Ok(None)
 }

@@ -280,24 +280,10 @@ impl ChildStats {
 #[cfg(all(test, feature = "prometheus"))]
 mod tests {
     use super::*;
-    use crate::state::FailReason;
 
     #[test]
     fn each_state_code_names_its_state() {
-        let states = [
-            ChildState::Pending,
-            ChildState::Starting,
-            ChildState::Running,
-            ChildState::Stopping,
-            ChildState::BackingOff,
-            ChildState::CrashLoopBackOff,
-            ChildState::Restarting,
-            ChildState::Completed,
-            ChildState::Shutdown,
-            ChildState::Failed(FailReason::Crashed),
-            ChildState::Isolated,
-        ];
-        for state in states {
+        for state in ChildState::ALL {
             assert_eq!(STATE_NAMES[usize::from(state_code(state))], state.as_str());
         }
     }

@@ -60,6 +60,23 @@ pub enum ChildState {
 }
 
 impl ChildState {
+    /// One of each state (`Failed` with one reason), for tests that walk
+    /// them all.
+    #[cfg(test)]
+    pub(crate) const ALL: [ChildState; 11] = [
+        ChildState::Pending,
+        ChildState::Starting,
+        ChildState::Running,
+        ChildState::Stopping,
+        ChildState::BackingOff,
+        ChildState::CrashLoopBackOff,
+        ChildState::Restarting,
+        ChildState::Completed,
+        ChildState::Shutdown,
+        ChildState::Failed(FailReason::Crashed),
+        ChildState::Isolated,
+    ];
+
     /// Whether an incarnation exists (starting, running or stopping).
     #[must_use]
     pub fn is_active(self) -> bool {

@@ -213,19 +213,7 @@ mod tests {
     use super::*;
 
     const CRASHED: FailReason = FailReason::Crashed;
-    const STATES: [ChildState; 11] = [
-        ChildState::Pending,
-        ChildState::Starting,
-        ChildState::Running,
-        ChildState::Stopping,
-        ChildState::BackingOff,
-        ChildState::CrashLoopBackOff,
-        ChildState::Restarting,
-        ChildState::Completed,
-        ChildState::Shutdown,
-        ChildState::Failed(CRASHED),
-        ChildState::Isolated,
-    ];
+    const STATES: [ChildState; 11] = ChildState::ALL;
     const EVENTS: [LifeEvent; 13] = [
         LifeEvent::Spawn,
         LifeEvent::Up,
