@@ -375,9 +375,6 @@ impl ChildSetup<'_> {
                 &empty,
                 std::ptr::null_mut(),
             ))?;
-            // Ignored by Rust's runtime, and `CLONE_CLEAR_SIGHAND` keeps
-            // ignored signals ignored: the child gets the default back.
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             check(libc::dup2(self.null, 0))?;
             check(libc::dup2(self.stdout, 1))?;
             check(libc::dup2(self.stderr, 2))?;

@@ -29,7 +29,7 @@ use tend_spec::ProcessSpec;
 
 use crate::cgroup::Cgroup;
 use crate::error::SpawnError;
-use crate::pre_exec::before_exec;
+use crate::pre_exec::{before_exec, ignored_signals};
 use crate::prepare::{Prepared, Spawned};
 
 /// Spawns the program, inside `cgroup` when given: straight into it with
@@ -39,6 +39,9 @@ pub(crate) fn spawn(
     prepared: &Prepared,
     cgroup: Option<&Cgroup>,
 ) -> Result<Spawned, SpawnError> {
+    // Read here, in the parent: the child uses the list and may not
+    // allocate it.
+    ignored_signals();
     let Some(cgroup) = cgroup else {
         return spawn_with_std(spec, prepared, None, &[]);
     };
@@ -95,10 +98,14 @@ fn spawn_with_std(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
 
+    // std resets SIGPIPE itself; any other ignored signal needs the
+    // pre-exec step that resets it.
+    let inherits_ignores = ignored_signals().iter().any(|&s| s != libc::SIGPIPE);
     let needs_fork = cgroup_procs.is_some()
         || spec.umask.is_some()
         || !prepared.rlimits.is_empty()
-        || prepared.identity.is_some();
+        || prepared.identity.is_some()
+        || inherits_ignores;
     if needs_fork {
         let umask = spec.umask;
         let rlimits = prepared.rlimits.clone();
