@@ -8,15 +8,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tend::policy::{Crossing, Threshold};
 use tend::{Context, Resource, Usage};
 use tend_spec::ResourceLimits;
 
 use crate::cgroup::Cgroup;
 
-/// The fraction of a limit that earns a warning.
-const WARN_AT: f64 = 0.8;
-/// Below this fraction, a warned resource may warn again.
-const REARM_AT: f64 = 0.7;
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Measures the child now.
@@ -80,7 +77,7 @@ pub(crate) struct Exceeded {
 /// Checks usage against `limits` once a second and warns (through the
 /// child's events) when a resource crosses 80 % of its limit (CPU: its rate
 /// over the last second, in millicores); it may warn again after falling
-/// below 70 %. With a cgroup the kernel enforces the
+/// below 70 % (the engine's `policy::Threshold`, which task limits use too). With a cgroup the kernel enforces the
 /// limits and this never returns; without one it returns when a limit is
 /// reached, for the caller to stop the process.
 pub(crate) async fn watch(
@@ -91,16 +88,15 @@ pub(crate) async fn watch(
 ) -> Exceeded {
     // The CPU limit is a rate (cores): compared in millicores.
     let cpu_limit = limits.cpu.map(|cores| (cores * 1000.0) as u64);
-    let checks = [
-        (Resource::Memory, limits.memory),
-        (Resource::Pids, limits.pids),
-        (Resource::Cpu, cpu_limit),
+    let mut checks = [
+        (Resource::Memory, limits.memory.map(Threshold::new)),
+        (Resource::Pids, limits.pids.map(Threshold::new)),
+        (Resource::Cpu, cpu_limit.map(Threshold::new)),
     ];
-    if checks.iter().all(|(_, limit)| limit.is_none()) {
+    if checks.iter().all(|(_, threshold)| threshold.is_none()) {
         return std::future::pending().await;
     }
     let enforced_by_kernel = cgroup.is_some();
-    let mut warned = [false; 3];
     let mut tick = tokio::time::interval(CHECK_EVERY);
     let mut last_cpu: Option<(std::time::Instant, Duration)> = None;
     loop {
@@ -117,26 +113,35 @@ pub(crate) async fn watch(
         };
         last_cpu = usage.cpu_time.map(|cpu| (now, cpu));
         let used = [usage.memory, usage.pids, millicores];
-        for (i, (resource, limit)) in checks.iter().enumerate() {
-            let (Some(limit), Some(used)) = (*limit, used[i]) else {
+        for ((resource, threshold), used) in checks.iter_mut().zip(used) {
+            let (Some(threshold), Some(used)) = (threshold.as_mut(), used) else {
                 continue;
             };
-            // CPU is throttled, never exceeded: only memory and pids stop a
-            // process where no kernel enforces them.
-            if !enforced_by_kernel && *resource != Resource::Cpu && used >= limit {
-                ctx.exceeded_resource(*resource, used, limit);
-                return Exceeded {
-                    resource: *resource,
+            let resource = *resource;
+            match threshold.observe(used) {
+                Crossing::None => {}
+                Crossing::Warn { used, limit } => ctx.warn_resource(resource, used, limit),
+                // CPU is throttled, never exceeded: only memory and pids
+                // stop a process where no kernel enforces them.
+                Crossing::Reach { used, limit, .. }
+                    if !enforced_by_kernel && resource != Resource::Cpu =>
+                {
+                    ctx.exceeded_resource(resource, used, limit);
+                    return Exceeded {
+                        resource,
+                        used,
+                        limit,
+                    };
+                }
+                Crossing::Reach {
                     used,
                     limit,
-                };
-            }
-            let fraction = used as f64 / limit.max(1) as f64;
-            if fraction >= WARN_AT && !warned[i] {
-                warned[i] = true;
-                ctx.warn_resource(*resource, used, limit);
-            } else if fraction < REARM_AT {
-                warned[i] = false;
+                    warn_first,
+                } => {
+                    if warn_first {
+                        ctx.warn_resource(resource, used, limit);
+                    }
+                }
             }
         }
     }

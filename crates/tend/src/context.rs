@@ -263,7 +263,7 @@ impl Context {
         match crossing {
             Crossing::None => {}
             Crossing::Warn { used, limit } => self.warn_resource(resource, used, limit),
-            Crossing::Exceed {
+            Crossing::Reach {
                 used,
                 limit,
                 warn_first,

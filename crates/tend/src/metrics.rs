@@ -243,11 +243,13 @@ impl ChildStats {
     }
 
     /// The child was given up on (failed or isolated).
-    pub(crate) fn given_up(&self, breaker: bool) {
+    pub(crate) fn given_up(&self) {
         bump(&self.give_ups);
-        if breaker {
-            bump(&self.breaker_trips);
-        }
+    }
+
+    /// Its circuit breaker opened (it is also given up on).
+    pub(crate) fn breaker_tripped(&self) {
+        bump(&self.breaker_trips);
     }
 
     pub(crate) fn set_state(&self, state: ChildState) {

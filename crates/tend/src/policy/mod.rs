@@ -3,9 +3,10 @@
 //! converts tokio's clock, so a paused clock drives them exactly).
 
 mod backoff;
-mod meter;
+mod threshold;
 mod window;
 
 pub(crate) use backoff::BackoffState;
-pub(crate) use meter::{Crossing, Meter};
+pub(crate) use threshold::Meter;
+pub use threshold::{Crossing, Threshold};
 pub use window::RestartWindow;

@@ -210,12 +210,7 @@ impl Incarnations {
                 .wait_for(key, generation, Want::ReadyOrExit, deadline, Hurry::Ignore)
                 .await;
             match waited {
-                Waited::Ready => {
-                    let child = self.table.get_mut(key).expect("known child");
-                    child.ready = true;
-                    let id = child.id().clone();
-                    self.emit(|| EventKind::ChildReady { id, generation });
-                }
+                Waited::Ready => self.on_ready(key, generation),
                 Waited::Exited(exit) => {
                     let exit = exit.into_start_failure();
                     self.record_exit(key, exit.clone(), Instant::now());

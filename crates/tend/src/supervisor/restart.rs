@@ -169,9 +169,10 @@ impl Server {
             return;
         };
         child.apply(LifeEvent::GiveUp(reason));
-        child
-            .stats
-            .given_up(reason == FailReason::CircuitBreakerOpen);
+        child.stats.given_up();
+        if reason == FailReason::CircuitBreakerOpen {
+            child.stats.breaker_tripped();
+        }
         let id = child.id().clone();
         self.emit(|| EventKind::ChildFailed { id, reason });
     }
@@ -182,7 +183,7 @@ impl Server {
             return;
         };
         child.apply(LifeEvent::Isolate);
-        child.stats.given_up(false);
+        child.stats.given_up();
         let id = child.id().clone();
         if let (Some(hook), Some(last)) = (&child.spec.options.on_isolate, child.last_run()) {
             let isolation = Isolation {
@@ -216,10 +217,13 @@ impl Server {
 
         // 1. The child's own budget, if it has one.
         let budget = match (child.spec.options.budget, child.budget.as_mut()) {
-            (Some(budget), Some(window)) => match window.try_add(now.into_std()) {
-                true => Budget::Allows,
-                false => Budget::Exhausted(budget.on_exhausted),
-            },
+            (Some(budget), Some(window)) => {
+                if window.try_add(now.into_std()) {
+                    Budget::Allows
+                } else {
+                    Budget::Exhausted(budget.on_exhausted)
+                }
+            }
             _ => Budget::Allows,
         };
         let mut delay = Duration::ZERO;
