@@ -1,0 +1,57 @@
+//! The defaults of a process supervisor, in one place (the README's config
+//! reference lists them, with why they differ from OTP's).
+
+use std::time::Duration;
+
+use tend_spec::{Backoff, Intensity, Restart, Strategy};
+
+use crate::model::SupervisorSettings;
+
+/// Restarts allowed across a supervisor before it gives up: 100 in 60 s.
+///
+/// OTP's default, 1 in 5 s, suits actors that restart in microseconds and
+/// whose supervisor's parent retries the whole subtree. Processes restart
+/// in milliseconds to seconds, each service is slowed by its own backoff,
+/// and giving up stops every service of the machine: so the root gives up
+/// only when many services crash at once, not when one is flaky.
+#[must_use]
+pub fn intensity() -> Intensity {
+    Intensity::new(100, Duration::from_secs(60))
+}
+
+/// The root supervisor: one-for-one (services are independent unless
+/// grouped), [`intensity`], 30 s for a whole shutdown.
+#[must_use]
+pub fn supervisor() -> SupervisorSettings {
+    SupervisorSettings {
+        strategy: Strategy::OneForOne,
+        intensity: intensity(),
+        shutdown_timeout: Duration::from_secs(30),
+    }
+}
+
+/// A service is restarted after every exit (`always`), as systemd's
+/// `Restart=always` and OTP's `permanent`.
+pub const RESTART: Restart = Restart::Permanent;
+
+/// The delay before a restart: 100 ms, doubling to 30 s, ±10 % jitter,
+/// back to 100 ms after 60 s of running. OTP restarts at once; a process
+/// that fails at start (a port in use, a database not up) would then spin.
+#[must_use]
+pub fn backoff() -> Backoff {
+    Backoff::exponential(Duration::from_millis(100), Duration::from_secs(30))
+        .jitter(0.1)
+        .reset_after(Duration::from_secs(60))
+}
+
+/// A budget's default window.
+pub const BUDGET_PERIOD: Duration = Duration::from_secs(60);
+
+/// How long `crash-loop-backoff` waits by default.
+pub const CRASH_LOOP_DELAY: Duration = Duration::from_secs(60);
+
+/// Log files rotate past 10 MB.
+pub const LOG_MAX_SIZE: u64 = 10_000_000;
+
+/// Rotated log files kept.
+pub const LOG_KEEP: u32 = 5;

@@ -1,0 +1,184 @@
+//! What a valid `tend.toml` says, as plain data: every default applied, every
+//! name checked, paths resolved against the config file's directory.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use tend_spec::{Backoff, CrashPolicy, Intensity, ProcessSpec, Restart, RestartBudget, Strategy};
+
+/// A whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// The root supervisor.
+    pub supervisor: SupervisorSettings,
+    /// Every service, in file order.
+    pub services: Vec<Service>,
+    /// Named groups, in file order; each is a child supervisor of the root.
+    pub groups: Vec<Group>,
+    /// Where else the API listens.
+    pub api: ApiSettings,
+}
+
+impl Config {
+    /// The service called `name`.
+    #[must_use]
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The root's children in start order: the services that are in no
+    /// group (file order), then the groups (file order). Shutdown runs in
+    /// reverse.
+    #[must_use]
+    pub fn root_members(&self) -> Vec<Member<'_>> {
+        let ungrouped = self
+            .services
+            .iter()
+            .filter(|s| s.group.is_none())
+            .map(Member::Service);
+        ungrouped
+            .chain(self.groups.iter().map(Member::Group))
+            .collect()
+    }
+
+    /// The services of `group`, in the order its `services` list gives.
+    pub fn members_of<'a>(&'a self, group: &'a Group) -> impl Iterator<Item = &'a Service> + 'a {
+        group.services.iter().filter_map(|name| self.service(name))
+    }
+}
+
+/// A child of the root supervisor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Member<'a> {
+    /// A service outside every group.
+    Service(&'a Service),
+    /// A named group.
+    Group(&'a Group),
+}
+
+/// `[supervisor]`: the root supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SupervisorSettings {
+    /// How a crash affects the root's other children.
+    pub strategy: Strategy,
+    /// How many restarts in how long before the root gives up.
+    pub intensity: Intensity,
+    /// How long a whole shutdown may take before what is left is killed.
+    pub shutdown_timeout: Duration,
+}
+
+/// `[services.NAME]`: one supervised program (or `replicas` copies of it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    /// Its name, unique among services and groups.
+    pub name: String,
+    /// The process: command, environment, identity, limits, stop, logs. Its
+    /// `logs.file` is left unset: where logs go is the daemon's choice.
+    pub process: ProcessSpec,
+    /// When it is restarted.
+    pub restart: Restart,
+    /// The delay before a restart (none: at once).
+    pub backoff: Option<Backoff>,
+    /// Its own restart budget (none: only the supervisor's intensity).
+    pub budget: Option<RestartBudget>,
+    /// What a crash leads to.
+    pub on_crash: CrashPolicy,
+    /// How many instances (`web.1` … `web.N` when more than one).
+    pub replicas: u32,
+    /// Commands run on events of this service.
+    pub hooks: Hooks,
+    /// The group it belongs to, if any.
+    pub group: Option<String>,
+}
+
+impl Service {
+    /// The names of its instances: the service's own name for one replica,
+    /// `name.1` … `name.N` for more.
+    #[must_use]
+    pub fn instances(&self) -> Vec<String> {
+        if self.replicas == 1 {
+            vec![self.name.clone()]
+        } else {
+            (1..=self.replicas)
+                .map(|n| format!("{}.{n}", self.name))
+                .collect()
+        }
+    }
+}
+
+/// `[groups.NAME]`: a child supervisor over a list of services.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    /// Its name, unique among services and groups.
+    pub name: String,
+    /// How a crash affects its other members.
+    pub strategy: Strategy,
+    /// How many restarts in how long before it gives up (and its parent
+    /// decides).
+    pub intensity: Intensity,
+    /// Its services, in start order.
+    pub services: Vec<String>,
+}
+
+/// When a hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookEvent {
+    /// An instance started.
+    Start,
+    /// An instance ended, however it ended.
+    Exit,
+    /// An instance ended abnormally.
+    Crash,
+    /// A restart was decided.
+    Restart,
+    /// Its budget ran out and it waits out a crash-loop delay.
+    CrashLoop,
+    /// It was isolated: kept for inspection, not restarted.
+    Isolate,
+    /// Tend stopped trying: it failed for good (crash policy, circuit
+    /// breaker), or its restarts made its supervisor give up.
+    GiveUp,
+    /// It crossed 80 % of a resource limit.
+    ResourceWarning,
+}
+
+impl HookEvent {
+    /// Every event, with its name in the config.
+    pub const ALL: [(HookEvent, &'static str); 8] = [
+        (HookEvent::Start, "start"),
+        (HookEvent::Exit, "exit"),
+        (HookEvent::Crash, "crash"),
+        (HookEvent::Restart, "restart"),
+        (HookEvent::CrashLoop, "crash-loop"),
+        (HookEvent::Isolate, "isolate"),
+        (HookEvent::GiveUp, "give-up"),
+        (HookEvent::ResourceWarning, "resource-warning"),
+    ];
+
+    /// Its name in the config.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        HookEvent::ALL
+            .iter()
+            .find(|(event, _)| *event == self)
+            .map_or("", |(_, name)| name)
+    }
+}
+
+/// `hooks = { isolate = [...], give-up = [...] }`: an argv per event.
+pub type Hooks = BTreeMap<HookEvent, Vec<String>>;
+
+/// `[api]`: a TCP listener beside the control socket.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ApiSettings {
+    /// The address (none: only the unix socket).
+    pub listen: Option<SocketAddr>,
+    /// The bearer token TCP clients must send.
+    pub token: Option<String>,
+}

@@ -1,0 +1,559 @@
+//! From the text of a `tend.toml` to a [`Config`]: every section read, every
+//! default applied, every name cross-checked, every problem recorded.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use tend_spec::{
+    Backoff, CrashPolicy, Intensity, OnExhausted, ProcessSpec, ResourceLimits, RestartBudget,
+    Signal, StopSpec, Strategy,
+};
+use toml::de::{DeTable, DeValue};
+
+use crate::defaults;
+use crate::error::Diagnostics;
+use crate::model::{ApiSettings, Config, Group, HookEvent, Hooks, Service, SupervisorSettings};
+use crate::read::{self, as_table, Table};
+
+/// The keys of each table (also the JSON Schema's properties: a test keeps
+/// the two the same).
+pub(crate) mod keys {
+    /// The top level.
+    pub const TOP: &[&str] = &["supervisor", "services", "groups", "api"];
+    /// `[supervisor]`.
+    pub const SUPERVISOR: &[&str] = &["strategy", "intensity", "shutdown_timeout"];
+    /// `intensity = { … }`.
+    pub const INTENSITY: &[&str] = &["max_restarts", "period"];
+    /// `[services.NAME]`.
+    pub const SERVICE: &[&str] = &[
+        "command",
+        "shell",
+        "env",
+        "clear_env",
+        "cwd",
+        "user",
+        "umask",
+        "restart",
+        "backoff",
+        "budget",
+        "stop",
+        "success_codes",
+        "replicas",
+        "logs",
+        "limits",
+        "on_crash",
+        "hooks",
+    ];
+    /// `backoff = { … }`.
+    pub const BACKOFF: &[&str] = &["initial", "max", "multiplier", "jitter", "reset_after"];
+    /// `budget = { … }`.
+    pub const BUDGET: &[&str] = &["max_restarts", "period", "on_exhausted", "delay"];
+    /// `stop = { … }`.
+    pub const STOP: &[&str] = &["signal", "timeout"];
+    /// `logs = { … }`.
+    pub const LOGS: &[&str] = &["max_size", "keep", "timestamps"];
+    /// `limits = { … }`.
+    pub const LIMITS: &[&str] = &["memory", "cpu", "pids", "nofile"];
+    /// `[groups.NAME]`.
+    pub const GROUP: &[&str] = &["strategy", "intensity", "services"];
+    /// `[api]`.
+    pub const API: &[&str] = &["listen", "token"];
+}
+
+const STRATEGIES: &[&str] = &["one_for_one", "one_for_all", "rest_for_one"];
+const RESTARTS: &[&str] = &[
+    "always",
+    "on-failure",
+    "never",
+    "permanent",
+    "transient",
+    "temporary",
+];
+const CRASH_POLICIES: &[&str] = &["restart", "shutdown", "isolate"];
+const ON_EXHAUSTED: &[&str] = &["escalate", "stop", "isolate", "crash-loop-backoff"];
+
+/// Reads a whole document; `None` when anything was wrong (and recorded).
+pub(crate) fn parse(file: &Path, text: &str, d: &mut Diagnostics<'_>) -> Option<Config> {
+    let (document, syntax) = DeTable::parse_recoverable(text);
+    for error in &syntax {
+        let offset = error.span().map_or(0, |s| s.start);
+        d.at(
+            offset,
+            format!("invalid TOML: {}", error.message().trim()),
+            None,
+        );
+    }
+    if !syntax.is_empty() {
+        // What follows a syntax error is a guess; say only what is sure.
+        return None;
+    }
+    let top = Table::new(document.get_ref(), 0, "the top level".to_owned());
+    top.deny_unknown(keys::TOP, d);
+    let base = file.parent().unwrap_or(Path::new("."));
+
+    let supervisor = match top.table("supervisor", d) {
+        Some(t) => supervisor(&t, d),
+        None => defaults::supervisor(),
+    };
+    let mut services = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    match top.get("services") {
+        Some(value) => {
+            if let Some(table) = as_table(value, "[services]".to_owned(), d) {
+                for (name, span, value) in table.entries() {
+                    check_name(name, span.start, "service", &mut names, d);
+                    if let Some(t) = as_table(value, format!("[services.{name}]"), d) {
+                        if let Some(s) = service(name, &t, base, d) {
+                            services.push(s);
+                        }
+                    }
+                }
+            }
+        }
+        None => d.at(
+            text.len(),
+            "no services".to_owned(),
+            Some("at least one [services.NAME] table with a `command`".to_owned()),
+        ),
+    }
+    let mut groups = Vec::new();
+    if let Some(value) = top.get("groups") {
+        if let Some(table) = as_table(value, "[groups]".to_owned(), d) {
+            for (name, span, value) in table.entries() {
+                check_name(name, span.start, "group", &mut names, d);
+                if let Some(t) = as_table(value, format!("[groups.{name}]"), d) {
+                    if let Some(g) = group(name, &t, &mut services, d) {
+                        groups.push(g);
+                    }
+                }
+            }
+        }
+    }
+    let api = top.table("api", d).map(|t| api(&t, d)).unwrap_or_default();
+
+    d.is_empty().then(|| Config {
+        file: file.to_path_buf(),
+        supervisor,
+        services,
+        groups,
+        api,
+    })
+}
+
+/// Service and group names: unique, and safe as a file name and in a URL.
+fn check_name(
+    name: &str,
+    at: usize,
+    what: &str,
+    seen: &mut HashMap<String, usize>,
+    d: &mut Diagnostics<'_>,
+) {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        d.at(
+            at,
+            format!("invalid {what} name {name:?}"),
+            Some("letters, digits, `-` and `_`, starting with a letter or digit".to_owned()),
+        );
+    }
+    if seen.insert(name.to_owned(), at).is_some() {
+        d.at(
+            at,
+            format!("duplicate name {name:?}: a service or group is already called that"),
+            Some("a name used by one service or group only".to_owned()),
+        );
+    }
+}
+
+fn supervisor(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> SupervisorSettings {
+    t.deny_unknown(keys::SUPERVISOR, d);
+    let fallback = defaults::supervisor();
+    SupervisorSettings {
+        strategy: t
+            .read("strategy", d, read::choice(STRATEGIES))
+            .unwrap_or(fallback.strategy),
+        intensity: t
+            .table("intensity", d)
+            .map_or(fallback.intensity, |t| intensity(&t, d)),
+        shutdown_timeout: t
+            .read("shutdown_timeout", d, read::duration)
+            .unwrap_or(fallback.shutdown_timeout),
+    }
+}
+
+fn intensity(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Intensity {
+    t.deny_unknown(keys::INTENSITY, d);
+    let fallback = defaults::intensity();
+    let max_restarts = t
+        .read("max_restarts", d, read::int_in(0, u32::MAX.into()))
+        .unwrap_or(fallback.max_restarts);
+    let period = t
+        .read("period", d, read::duration)
+        .unwrap_or(fallback.period);
+    if period.is_zero() {
+        if let Some(value) = t.get("period") {
+            d.at(
+                value.span().start,
+                format!("`period` in {} is zero", t.name),
+                Some("a positive duration".to_owned()),
+            );
+        }
+    }
+    Intensity::new(max_restarts, period)
+}
+
+fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) -> Option<Service> {
+    t.deny_unknown(keys::SERVICE, d);
+    let command = t.read("command", d, read::argv);
+    let shell = t.read("shell", d, read::string);
+    let mut process = match (command, shell) {
+        (Some(argv), None) => ProcessSpec::new(argv[0].clone(), argv[1..].iter().cloned()),
+        (None, Some(line)) => ProcessSpec::shell(line),
+        (Some(_), Some(_)) => {
+            d.at(
+                t.get("shell").map_or(t.at(), |v| v.span().start),
+                format!("both `command` and `shell` in {}", t.name),
+                Some("one of them: `command` runs an argv, `shell` runs sh -c".to_owned()),
+            );
+            return None;
+        }
+        (None, None) => {
+            if t.get("command").is_none() && t.get("shell").is_none() {
+                d.at(
+                    t.at(),
+                    format!("missing `command` in {}", t.name),
+                    Some(
+                        r#"`command = ["program", "arg", …]` or `shell = "a command line"`"#
+                            .to_owned(),
+                    ),
+                );
+            }
+            ProcessSpec::new(String::new(), Vec::<String>::new())
+        }
+    };
+    if let Some(env) = t.table("env", d) {
+        for (key, span, value) in env.entries() {
+            let what = format!("`{key}` in {}", env.name);
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                d.at(
+                    span.start,
+                    format!("invalid variable name {key:?}"),
+                    Some("a name without `=`".to_owned()),
+                );
+            }
+            if let Some(v) = read::string(value, &what, d) {
+                process.env.set.insert(key.to_owned(), v);
+            }
+        }
+    }
+    if let Some(clear) = t.read("clear_env", d, read::boolean) {
+        process.env.inherit = !clear;
+    }
+    process.cwd = t.read("cwd", d, read::string).map(|cwd| base.join(cwd));
+    process.user = t.read("user", d, read::string);
+    process.umask = t.read("umask", d, read::int_in(0, 0o777));
+    if let Some(stop) = t.table("stop", d) {
+        process.stop = stop_spec(&stop, d);
+    }
+    if let Some(codes) = t.read(
+        "success_codes",
+        d,
+        read::array_of(read::int_in::<i32>(0, 255)),
+    ) {
+        process.success_codes = codes;
+    }
+    if let Some(logs) = t.table("logs", d) {
+        logs.deny_unknown(keys::LOGS, d);
+        process.logs.max_size = logs
+            .read("max_size", d, read::size)
+            .unwrap_or(defaults::LOG_MAX_SIZE);
+        process.logs.keep = logs
+            .read("keep", d, read::int_in(0, 1000))
+            .unwrap_or(defaults::LOG_KEEP);
+        process.logs.timestamps = logs.read("timestamps", d, read::boolean).unwrap_or(false);
+    } else {
+        process.logs.max_size = defaults::LOG_MAX_SIZE;
+        process.logs.keep = defaults::LOG_KEEP;
+    }
+    if let Some(limits) = t.table("limits", d) {
+        limits.deny_unknown(keys::LIMITS, d);
+        process.limits = ResourceLimits {
+            memory: limits.read("memory", d, read::size),
+            cpu: limits.read("cpu", d, read::number_in(0.001, 4096.0)),
+            pids: limits.read("pids", d, read::int_in(1, u32::MAX.into())),
+        };
+        process.rlimits.nofile = limits.read("nofile", d, read::int_in(1, u32::MAX.into()));
+    }
+
+    let restart = t
+        .read("restart", d, read::choice(RESTARTS))
+        .unwrap_or(defaults::RESTART);
+    let backoff = match t.get("backoff") {
+        Some(value) if matches!(value.get_ref(), DeValue::String(s) if s == "none") => None,
+        Some(value) => as_table(
+            value,
+            format!("{}.backoff", t.name.trim_matches(['[', ']'])),
+            d,
+        )
+        .map(|b| backoff(&b, d)),
+        None => Some(defaults::backoff()),
+    };
+    let budget = t.table("budget", d).and_then(|b| budget(&b, d));
+    let on_crash = t
+        .read("on_crash", d, read::choice(CRASH_POLICIES))
+        .unwrap_or(CrashPolicy::Restart);
+    let replicas = t.read("replicas", d, read::int_in(1, 1000)).unwrap_or(1);
+    let hooks = t
+        .table("hooks", d)
+        .map(|h| hooks(&h, d))
+        .unwrap_or_default();
+
+    Some(Service {
+        name: name.to_owned(),
+        process,
+        restart,
+        backoff,
+        budget,
+        on_crash,
+        replicas,
+        hooks,
+        group: None,
+    })
+}
+
+fn stop_spec(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> StopSpec {
+    t.deny_unknown(keys::STOP, d);
+    let fallback = StopSpec::default();
+    StopSpec {
+        signal: t.read("signal", d, signal).unwrap_or(fallback.signal),
+        timeout: t
+            .read("timeout", d, read::duration)
+            .unwrap_or(fallback.timeout),
+    }
+}
+
+fn signal(value: &read::Value<'_>, what: &str, d: &mut Diagnostics<'_>) -> Option<Signal> {
+    let text = read::string(value, what, d)?;
+    match text.parse::<Signal>() {
+        Ok(signal) => Some(signal),
+        Err(_) => {
+            d.at(
+                value.span().start,
+                format!("bad signal name {text:?} for {what}"),
+                Some(r#"a signal name such as "SIGTERM", "TERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1" or "SIGRTMIN+2""#.to_owned()),
+            );
+            None
+        }
+    }
+}
+
+fn backoff(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Backoff {
+    t.deny_unknown(keys::BACKOFF, d);
+    let fallback = defaults::backoff();
+    let initial = t
+        .read("initial", d, read::duration)
+        .unwrap_or(fallback.initial);
+    let max = t
+        .read("max", d, read::duration)
+        .unwrap_or(fallback.max.max(initial));
+    if max < initial {
+        if let Some(value) = t.get("max") {
+            d.at(
+                value.span().start,
+                format!("`max` in {} is shorter than `initial`", t.name),
+                Some("a maximum at least as long as the initial delay".to_owned()),
+            );
+        }
+    }
+    let mut backoff = Backoff::exponential(initial, max.max(initial))
+        .multiplier(
+            t.read("multiplier", d, read::number_in(1.0, 100.0))
+                .unwrap_or(fallback.multiplier),
+        )
+        .jitter(
+            t.read("jitter", d, read::number_in(0.0, 1.0))
+                .unwrap_or(fallback.jitter),
+        );
+    backoff.reset_after = match t.get("reset_after") {
+        Some(_) => t
+            .read("reset_after", d, read::duration)
+            .filter(|d| !d.is_zero()),
+        None => fallback.reset_after,
+    };
+    backoff
+}
+
+fn budget(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Option<RestartBudget> {
+    t.deny_unknown(keys::BUDGET, d);
+    let Some(max_restarts) = t.read("max_restarts", d, read::int_in(0, u32::MAX.into())) else {
+        if t.get("max_restarts").is_none() {
+            d.at(
+                t.at(),
+                format!("missing `max_restarts` in {}", t.name),
+                Some("the number of restarts allowed within `period`".to_owned()),
+            );
+        }
+        return None;
+    };
+    let period = t
+        .read("period", d, read::duration)
+        .unwrap_or(defaults::BUDGET_PERIOD);
+    let delay = t.read("delay", d, read::duration);
+    let on_exhausted = match t.read("on_exhausted", d, read::string).as_deref() {
+        None => OnExhausted::Escalate,
+        Some("escalate") => OnExhausted::Escalate,
+        Some("stop") => OnExhausted::Stop,
+        Some("isolate") => OnExhausted::Isolate,
+        Some("crash-loop-backoff" | "crash_loop_backoff" | "crash-loop" | "crash_loop") => {
+            OnExhausted::CrashLoopBackOff(delay.unwrap_or(defaults::CRASH_LOOP_DELAY))
+        }
+        Some(other) => {
+            let hint = read::closest(other, ON_EXHAUSTED)
+                .map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
+            d.at(
+                t.get("on_exhausted").map_or(t.at(), |v| v.span().start),
+                format!(
+                    "unknown value {other:?} for `on_exhausted` in {}{hint}",
+                    t.name
+                ),
+                Some(format!("one of {}", read::list(ON_EXHAUSTED))),
+            );
+            return None;
+        }
+    };
+    if delay.is_some() && !matches!(on_exhausted, OnExhausted::CrashLoopBackOff(_)) {
+        d.at(
+            t.get("delay").map_or(t.at(), |v| v.span().start),
+            format!(
+                "`delay` in {} only applies to `on_exhausted = \"crash-loop-backoff\"`",
+                t.name
+            ),
+            Some("no `delay`, or `on_exhausted = \"crash-loop-backoff\"`".to_owned()),
+        );
+    }
+    Some(RestartBudget::new(max_restarts, period).on_exhausted(on_exhausted))
+}
+
+fn hooks(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Hooks {
+    let names: Vec<&str> = HookEvent::ALL.iter().map(|(_, name)| *name).collect();
+    t.deny_unknown(&names, d);
+    let mut hooks = BTreeMap::new();
+    for (event, name) in HookEvent::ALL {
+        if let Some(argv) = t.read(name, d, read::argv) {
+            hooks.insert(event, argv);
+        }
+    }
+    hooks
+}
+
+fn group(
+    name: &str,
+    t: &Table<'_, '_>,
+    services: &mut [Service],
+    d: &mut Diagnostics<'_>,
+) -> Option<Group> {
+    t.deny_unknown(keys::GROUP, d);
+    let strategy = t
+        .read("strategy", d, read::choice(STRATEGIES))
+        .unwrap_or(Strategy::OneForOne);
+    let intensity = t
+        .table("intensity", d)
+        .map_or(defaults::intensity(), |t| intensity(&t, d));
+    let Some(list) = t.get("services") else {
+        d.at(
+            t.at(),
+            format!("missing `services` in {}", t.name),
+            Some(r#"the names of its services, e.g. `services = ["db", "web"]`"#.to_owned()),
+        );
+        return None;
+    };
+    let DeValue::Array(items) = list.get_ref() else {
+        read::argv(list, &format!("`services` in {}", t.name), d);
+        return None;
+    };
+    if items.is_empty() {
+        d.at(
+            list.span().start,
+            format!("`services` in {} is empty", t.name),
+            Some("at least one service name".to_owned()),
+        );
+    }
+    let known: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    let mut members = Vec::new();
+    for item in items.iter() {
+        let Some(member) =
+            read::string(item, &format!("an element of `services` in {}", t.name), d)
+        else {
+            continue;
+        };
+        let Some(service) = services.iter_mut().find(|s| s.name == member) else {
+            let names: Vec<&str> = known.iter().map(String::as_str).collect();
+            let hint = read::closest(&member, &names)
+                .map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
+            d.at(
+                item.span().start,
+                format!("unknown group member {member:?} in {}{hint}", t.name),
+                Some("the name of a [services.NAME] table".to_owned()),
+            );
+            continue;
+        };
+        if let Some(other) = &service.group {
+            d.at(
+                item.span().start,
+                format!("service {member:?} is already in group {other:?}"),
+                Some("each service in one group at most".to_owned()),
+            );
+            continue;
+        }
+        service.group = Some(name.to_owned());
+        members.push(member);
+    }
+    Some(Group {
+        name: name.to_owned(),
+        strategy,
+        intensity,
+        services: members,
+    })
+}
+
+fn api(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> ApiSettings {
+    t.deny_unknown(keys::API, d);
+    let listen = t.read("listen", d, |value, what, d| {
+        let text = read::string(value, what, d)?;
+        match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                d.at(
+                    value.span().start,
+                    format!("bad address {text:?} for {what}"),
+                    Some(r#"an IP address and port, e.g. "127.0.0.1:7070""#.to_owned()),
+                );
+                None
+            }
+        }
+    });
+    let token = t.read("token", d, read::string);
+    if let (Some(addr), None) = (listen, &token) {
+        if !addr.ip().is_loopback() {
+            d.at(
+                t.get("listen").map_or(t.at(), |v| v.span().start),
+                format!("the API would listen on {addr}, beyond this machine, without a token"),
+                Some("a `token` in [api], or a loopback address such as 127.0.0.1".to_owned()),
+            );
+        }
+    }
+    if token.as_deref().is_some_and(|t| t.len() < 16) {
+        d.at(
+            t.get("token").map_or(t.at(), |v| v.span().start),
+            "the API token is shorter than 16 characters".to_owned(),
+            Some("a token of at least 16 characters".to_owned()),
+        );
+    }
+    ApiSettings { listen, token }
+}

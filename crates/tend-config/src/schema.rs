@@ -1,0 +1,234 @@
+//! The JSON Schema of `tend.toml`, for editors (taplo, Even Better TOML):
+//! completion, hover docs and checks while typing.
+//!
+//! Written out rather than derived: the config is read by hand (to report
+//! every error at once), so there is no serde type to derive it from. A test
+//! keeps its property names equal to the keys the reader accepts.
+
+use serde_json::{json, Value};
+
+fn duration(description: &str, default: Option<&str>) -> Value {
+    let mut schema = json!({
+        "type": "string",
+        "pattern": r"^\s*([0-9]+\s*(ns|us|µs|ms|s|sec|m|min|h|hr|d|days?)\s*)+$|^0$",
+        "description": format!("{description} A duration such as \"250ms\", \"10s\", \"5m\"."),
+    });
+    if let Some(default) = default {
+        schema["default"] = json!(default);
+    }
+    schema
+}
+
+fn size(description: &str) -> Value {
+    json!({
+        "description": format!("{description} Bytes, or a string with a unit: \"512MB\", \"1GiB\"."),
+        "oneOf": [
+            { "type": "integer", "minimum": 0 },
+            { "type": "string", "pattern": r"^\s*[0-9._]+\s*([kKmMgGtT]i?[bB]?|[bB])\s*$" }
+        ]
+    })
+}
+
+fn intensity(description: &str) -> Value {
+    json!({
+        "type": "object",
+        "description": description,
+        "additionalProperties": false,
+        "properties": {
+            "max_restarts": { "type": "integer", "minimum": 0, "default": 100,
+                "description": "Restarts allowed within `period`." },
+            "period": duration("The sliding window.", Some("60s")),
+        }
+    })
+}
+
+fn strategy(description: &str) -> Value {
+    json!({
+        "description": description,
+        "enum": ["one_for_one", "one_for_all", "rest_for_one"],
+        "default": "one_for_one",
+    })
+}
+
+fn argv(description: &str) -> Value {
+    json!({
+        "type": "array", "items": { "type": "string" }, "minItems": 1,
+        "description": description,
+    })
+}
+
+/// The schema, as a JSON value (draft 2020-12).
+#[must_use]
+pub fn schema() -> Value {
+    let hook_properties: serde_json::Map<String, Value> = crate::model::HookEvent::ALL
+        .iter()
+        .map(|(_, name)| {
+            (
+                (*name).to_owned(),
+                argv(&format!(
+                    "Run on `{name}`, with the event as JSON on stdin."
+                )),
+            )
+        })
+        .collect();
+    let service = json!({
+        "type": "object",
+        "description": "A supervised program.",
+        "additionalProperties": false,
+        "properties": {
+            "command": argv("The program and its arguments, run without a shell."),
+            "shell": { "type": "string", "description": "A command line run with `sh -c` (instead of `command`)." },
+            "env": { "type": "object", "additionalProperties": { "type": "string" },
+                "description": "Environment variables set for it." },
+            "clear_env": { "type": "boolean", "default": false,
+                "description": "Start from an empty environment instead of tend's." },
+            "cwd": { "type": "string", "description": "Working directory, relative to the config file's directory." },
+            "user": { "type": "string", "description": "Run as this user (name or id; tend must run as root)." },
+            "umask": { "type": "integer", "minimum": 0, "maximum": 511, "description": "File mode creation mask." },
+            "restart": { "enum": ["always", "on-failure", "never", "permanent", "transient", "temporary"],
+                "default": "always", "description": "When it is restarted: after every exit, after a failure only, never." },
+            "backoff": {
+                "description": "The delay before a restart, or \"none\" to restart at once.",
+                "oneOf": [
+                    { "const": "none" },
+                    { "type": "object", "additionalProperties": false, "properties": {
+                        "initial": duration("The first delay.", Some("100ms")),
+                        "max": duration("The longest delay.", Some("30s")),
+                        "multiplier": { "type": "number", "minimum": 1, "default": 2, "description": "Growth per failure." },
+                        "jitter": { "type": "number", "minimum": 0, "maximum": 1, "default": 0.1, "description": "Random spread, a fraction." },
+                        "reset_after": duration("Back to `initial` after running this long; \"0\" never.", Some("60s")),
+                    }}
+                ]
+            },
+            "budget": { "type": "object", "additionalProperties": false, "required": ["max_restarts"],
+                "description": "The service's own restart budget.",
+                "properties": {
+                    "max_restarts": { "type": "integer", "minimum": 0, "description": "Restarts allowed within `period`." },
+                    "period": duration("The sliding window.", Some("60s")),
+                    "on_exhausted": { "enum": ["escalate", "stop", "isolate", "crash-loop-backoff"], "default": "escalate",
+                        "description": "When it runs out: the supervisor gives up, the service stays failed, is isolated, or waits `delay` then tries again." },
+                    "delay": duration("The wait of `crash-loop-backoff`.", Some("60s")),
+                }
+            },
+            "stop": { "type": "object", "additionalProperties": false, "description": "How it is stopped.",
+                "properties": {
+                    "signal": { "type": "string", "default": "SIGTERM", "description": "Sent to its process group." },
+                    "timeout": duration("Then SIGKILL after this long.", Some("10s")),
+                }
+            },
+            "success_codes": { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 255 },
+                "default": [0], "description": "Exit codes that count as a normal exit." },
+            "replicas": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 1,
+                "description": "Instances, named NAME.1 … NAME.N when more than one." },
+            "logs": { "type": "object", "additionalProperties": false, "description": "Its log file in the state directory.",
+                "properties": {
+                    "max_size": size("Rotate past this size (default 10MB; 0 never)."),
+                    "keep": { "type": "integer", "minimum": 0, "default": 5, "description": "Rotated files kept." },
+                    "timestamps": { "type": "boolean", "default": false, "description": "Prefix each line with the time." },
+                }
+            },
+            "limits": { "type": "object", "additionalProperties": false, "description": "Resource limits.",
+                "properties": {
+                    "memory": size("Memory (cgroup)."),
+                    "cpu": { "type": "number", "exclusiveMinimum": 0, "description": "CPU in cores (cgroup), e.g. 0.5." },
+                    "pids": { "type": "integer", "minimum": 1, "description": "Processes and threads (cgroup)." },
+                    "nofile": { "type": "integer", "minimum": 1, "description": "Open files (RLIMIT_NOFILE)." },
+                }
+            },
+            "on_crash": { "enum": ["restart", "shutdown", "isolate"], "default": "restart",
+                "description": "What an abnormal exit leads to: the restart type decides, the service stays failed, or it is isolated." },
+            "hooks": { "type": "object", "additionalProperties": false, "properties": hook_properties,
+                "description": "Commands run on this service's events." },
+        }
+    });
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/tend-rs/tend/tend.schema.json",
+        "title": "tend.toml",
+        "description": "A tend configuration: services, groups and the root supervisor.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["services"],
+        "properties": {
+            "supervisor": {
+                "type": "object", "additionalProperties": false, "description": "The root supervisor.",
+                "properties": {
+                    "strategy": strategy("How a crash affects the root's other children."),
+                    "intensity": intensity("Restarts allowed across the root before it gives up."),
+                    "shutdown_timeout": duration("How long a whole shutdown may take.", Some("30s")),
+                }
+            },
+            "services": { "type": "object", "minProperties": 1, "additionalProperties": service,
+                "propertyNames": { "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*$" },
+                "description": "The supervised programs, by name." },
+            "groups": { "type": "object",
+                "propertyNames": { "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*$" },
+                "description": "Child supervisors over lists of services.",
+                "additionalProperties": {
+                    "type": "object", "additionalProperties": false, "required": ["services"],
+                    "properties": {
+                        "strategy": strategy("How a crash affects the group's other services."),
+                        "intensity": intensity("Restarts allowed in the group before it gives up."),
+                        "services": { "type": "array", "items": { "type": "string" }, "minItems": 1,
+                            "description": "Its services, in start order." },
+                    }
+                }
+            },
+            "api": {
+                "type": "object", "additionalProperties": false, "description": "The HTTP API on TCP, beside the control socket.",
+                "properties": {
+                    "listen": { "type": "string", "description": "An address such as \"127.0.0.1:7070\"." },
+                    "token": { "type": "string", "minLength": 16, "description": "Bearer token TCP clients must send (required off loopback)." },
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::keys;
+
+    fn names(object: &Value) -> Vec<String> {
+        let mut names: Vec<String> = object["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn sorted(keys: &[&str]) -> Vec<String> {
+        let mut keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn the_schema_names_exactly_the_keys_the_reader_accepts() {
+        let schema = schema();
+        let top = &schema;
+        let service = &top["properties"]["services"]["additionalProperties"];
+        let group = &top["properties"]["groups"]["additionalProperties"];
+        let supervisor = &top["properties"]["supervisor"];
+        let pairs: [(&Value, &[&str]); 11] = [
+            (top, keys::TOP),
+            (supervisor, keys::SUPERVISOR),
+            (&supervisor["properties"]["intensity"], keys::INTENSITY),
+            (service, keys::SERVICE),
+            (&service["properties"]["backoff"]["oneOf"][1], keys::BACKOFF),
+            (&service["properties"]["budget"], keys::BUDGET),
+            (&service["properties"]["stop"], keys::STOP),
+            (&service["properties"]["logs"], keys::LOGS),
+            (&service["properties"]["limits"], keys::LIMITS),
+            (group, keys::GROUP),
+            (&top["properties"]["api"], keys::API),
+        ];
+        for (object, keys) in pairs {
+            assert_eq!(names(object), sorted(keys));
+        }
+    }
+}

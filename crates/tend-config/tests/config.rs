@@ -1,0 +1,267 @@
+//! `tend.toml` as the issue writes it, and every kind of mistake reported at
+//! its place, all at once.
+
+use std::time::Duration;
+
+use tend_config::{parse_str, ConfigError, Diagnostic, HookEvent, Member};
+use tend_spec::{CrashPolicy, OnExhausted, Restart, Signal, Strategy};
+
+const CONTRACT: &str = r#"
+[supervisor]
+strategy = "one_for_one"
+intensity = { max_restarts = 5, period = "60s" }
+shutdown_timeout = "30s"
+
+[services.web]
+command = ["./web", "--port", "8080"]
+env = { RUST_LOG = "info" }
+cwd = "srv"
+restart = "always"
+backoff = { initial = "100ms", max = "30s", jitter = 0.1, reset_after = "60s" }
+budget = { max_restarts = 5, period = "10s", on_exhausted = "crash-loop-backoff", delay = "30s" }
+stop = { signal = "SIGTERM", timeout = "10s" }
+success_codes = [0, 3]
+replicas = 2
+logs = { max_size = "10MB", keep = 5, timestamps = true }
+limits = { memory = "512MB", cpu = 0.5, pids = 100, nofile = 4096 }
+user = "www-data"
+on_crash = "restart"
+hooks = { isolate = ["./drop-from-lb"], give-up = ["./page-someone"] }
+
+[services.db]
+shell = "exec postgres -D data"
+restart = "transient"
+on_crash = "isolate"
+
+[services.cron]
+command = ["./cron"]
+
+[groups.backend]
+strategy = "rest_for_one"
+intensity = { max_restarts = 3, period = "5s" }
+services = ["db", "web"]
+"#;
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    match parse_str("/etc/tend/tend.toml", text) {
+        Err(ConfigError::Invalid(list)) => list,
+        other => panic!("expected errors, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_contract_keys_mean_what_they_say() {
+    let config = parse_str("/etc/tend/tend.toml", CONTRACT).expect("valid");
+    assert_eq!(config.supervisor.strategy, Strategy::OneForOne);
+    assert_eq!(config.supervisor.intensity.max_restarts, 5);
+    assert_eq!(config.supervisor.shutdown_timeout, Duration::from_secs(30));
+
+    let web = config.service("web").unwrap();
+    assert_eq!(web.process.command, ["./web", "--port", "8080"]);
+    assert_eq!(web.process.env.set["RUST_LOG"], "info");
+    assert_eq!(web.process.cwd.as_deref(), Some("/etc/tend/srv".as_ref()));
+    assert_eq!(web.restart, Restart::Permanent);
+    let backoff = web.backoff.unwrap();
+    assert_eq!(backoff.initial, Duration::from_millis(100));
+    assert_eq!(backoff.max, Duration::from_secs(30));
+    assert_eq!(backoff.reset_after, Some(Duration::from_secs(60)));
+    let budget = web.budget.unwrap();
+    assert_eq!(budget.max_restarts, 5);
+    assert_eq!(budget.window, Duration::from_secs(10));
+    assert_eq!(
+        budget.on_exhausted,
+        OnExhausted::CrashLoopBackOff(Duration::from_secs(30))
+    );
+    assert_eq!(web.process.stop.signal, Signal::Term);
+    assert_eq!(web.process.success_codes, [0, 3]);
+    assert_eq!(web.instances(), ["web.1", "web.2"]);
+    assert_eq!(web.process.logs.max_size, 10_000_000);
+    assert!(web.process.logs.timestamps);
+    assert_eq!(web.process.limits.memory, Some(512_000_000));
+    assert_eq!(web.process.limits.cpu, Some(0.5));
+    assert_eq!(web.process.limits.pids, Some(100));
+    assert_eq!(web.process.rlimits.nofile, Some(4096));
+    assert_eq!(web.process.user.as_deref(), Some("www-data"));
+    assert_eq!(web.hooks[&HookEvent::Isolate], ["./drop-from-lb"]);
+    assert_eq!(web.hooks[&HookEvent::GiveUp], ["./page-someone"]);
+    assert_eq!(web.group.as_deref(), Some("backend"));
+
+    let db = config.service("db").unwrap();
+    assert!(db.process.shell);
+    assert_eq!(db.restart, Restart::Transient);
+    assert_eq!(db.on_crash, CrashPolicy::Isolate);
+
+    let group = &config.groups[0];
+    assert_eq!(group.strategy, Strategy::RestForOne);
+    assert_eq!(group.services, ["db", "web"]);
+    let order: Vec<String> = config
+        .root_members()
+        .iter()
+        .map(|m| match m {
+            Member::Service(s) => s.name.clone(),
+            Member::Group(g) => format!("group {}", g.name),
+        })
+        .collect();
+    assert_eq!(order, ["cron", "group backend"]);
+}
+
+#[test]
+fn defaults_suit_a_process_supervisor() {
+    let config = parse_str("tend.toml", "[services.a]\ncommand = [\"true\"]\n").unwrap();
+    let a = &config.services[0];
+    assert_eq!(a.restart, Restart::Permanent);
+    assert_eq!(a.backoff, Some(tend_config::defaults::backoff()));
+    assert_eq!(a.budget, None);
+    assert_eq!(a.replicas, 1);
+    assert_eq!(a.instances(), ["a"]);
+    assert_eq!(a.process.stop.timeout, Duration::from_secs(10));
+    assert_eq!(
+        config.supervisor.intensity,
+        tend_config::defaults::intensity()
+    );
+}
+
+#[test]
+fn every_error_is_reported_at_once_with_its_place() {
+    let text = r#"[supervisor]
+strategy = "one_for_none"
+
+[services.web]
+comand = ["./web"]
+stop = { signal = "SIGTREM", timeout = "10 parsecs" }
+replicas = 0
+
+[services.worker]
+command = "./worker"
+limits = { memory = "lots" }
+
+[groups.web]
+services = ["worker", "wbe"]
+"#;
+    let found = errors(text);
+    let at: Vec<(usize, usize, &str)> = found
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str()))
+        .collect();
+    let expect = [
+        (2, 12, "unknown value \"one_for_none\""),
+        (4, 1, "missing `command` in [services.web]"),
+        (
+            5,
+            1,
+            "unknown key `comand` in [services.web] (did you mean `command`?)",
+        ),
+        (6, 19, "bad signal name \"SIGTREM\""),
+        (6, 40, "bad duration \"10 parsecs\""),
+        (7, 12, "`replicas` in [services.web] is 0, out of range"),
+        (
+            10,
+            11,
+            "`command` in [services.worker] is the string \"./worker\"",
+        ),
+        (11, 21, "bad size \"lots\""),
+        (13, 9, "duplicate name \"web\""),
+        (
+            14,
+            23,
+            "unknown group member \"wbe\" in [groups.web] (did you mean `web`?)",
+        ),
+    ];
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
+    for ((line, column, message), (want_line, want_column, want)) in at.iter().zip(expect) {
+        assert_eq!((*line, *column), (want_line, want_column), "{message}");
+        assert!(
+            message.starts_with(want),
+            "{message:?} should start with {want:?}"
+        );
+    }
+    // Each says what was expected, and the file.
+    assert!(found.iter().all(|d| d.expected.is_some()), "{found:#?}");
+    let first = found[0].to_string();
+    assert!(
+        first.starts_with("/etc/tend/tend.toml:2:12: unknown value"),
+        "{first}"
+    );
+    assert!(first.contains("expected one of `one_for_one`"), "{first}");
+}
+
+#[test]
+fn syntax_errors_have_places_too() {
+    let found = errors("[services.web]\ncommand = [\"a\"\nrestart = \n");
+    assert!(!found.is_empty());
+    assert!(found[0].message.starts_with("invalid TOML"), "{found:?}");
+    assert_eq!(found[0].line, 3, "{found:?}");
+}
+
+#[test]
+fn a_config_without_services_or_commands_is_refused() {
+    assert!(errors("")[0].message.contains("no services"));
+    let found = errors("[services.a]\nshell = \"x\"\ncommand = [\"y\"]\n");
+    assert!(
+        found[0].message.contains("both `command` and `shell`"),
+        "{found:?}"
+    );
+    let found = errors("[services.a]\ncommand = []\n");
+    assert!(found[0].message.contains("is empty"), "{found:?}");
+}
+
+#[test]
+fn names_and_groups_are_cross_checked() {
+    let found = errors(
+        "[services.\"a.b\"]\ncommand = [\"x\"]\n[services.c]\ncommand = [\"x\"]\n\
+         [groups.g1]\nservices = [\"c\"]\n[groups.g2]\nservices = [\"c\"]\n",
+    );
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        messages[0].starts_with("invalid service name \"a.b\""),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].starts_with("service \"c\" is already in group \"g1\""),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn the_api_refuses_the_network_without_a_token() {
+    let found = errors("[services.a]\ncommand = [\"x\"]\n[api]\nlisten = \"0.0.0.0:7070\"\n");
+    assert!(found[0].message.contains("without a token"), "{found:?}");
+    assert_eq!(found[0].line, 4);
+    let ok = parse_str(
+        "tend.toml",
+        "[services.a]\ncommand = [\"x\"]\n[api]\nlisten = \"127.0.0.1:7070\"\n",
+    )
+    .unwrap();
+    assert_eq!(ok.api.listen, Some("127.0.0.1:7070".parse().unwrap()));
+    let found = errors(
+        "[services.a]\ncommand = [\"x\"]\n[api]\nlisten = \"0.0.0.0:7070\"\ntoken = \"short\"\n",
+    );
+    assert!(found[0].message.contains("shorter than 16"), "{found:?}");
+}
+
+#[test]
+fn budgets_and_backoff_say_what_is_wrong() {
+    let found = errors(
+        "[services.a]\ncommand = [\"x\"]\nbudget = { period = \"5s\", on_exhausted = \"explode\" }\n\
+         backoff = { initial = \"10s\", max = \"1s\" }\n",
+    );
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("missing `max_restarts`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("shorter than `initial`")),
+        "{messages:?}"
+    );
+    let config = parse_str(
+        "t.toml",
+        "[services.a]\ncommand = [\"x\"]\nbackoff = \"none\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.services[0].backoff, None);
+}
