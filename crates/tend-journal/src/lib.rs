@@ -1,0 +1,25 @@
+//! # tend-journal: what happened to a tree, provably unedited
+//!
+//! An append-only journal of a [`tend`] supervision tree's events in an
+//! embedded SQLite database (WAL): starts, exits with class, code and
+//! signal, restarts, give-ups, isolations, and the operator's own commands.
+//! Each row carries the SHA-256 of the row before it, so
+//! [`Journal::verify`] finds any edited, deleted or reordered row and names
+//! the first one by its id. Commits are batched by a writer thread of its
+//! own ([`JournalWriter`]), so a restart storm costs one transaction per
+//! batch, and a committed row survives a crash (kill -9) of the process.
+//!
+//! Attach it to any tree: `JournalWriter::open(path)?.attach_to(&root)`.
+//! (A deleted *last* row cannot be told from one never written: keep a copy
+//! of the last hash elsewhere if that matters.)
+
+// Layers, from the bottom up: a module uses only those before it in this
+// line (checked by .ci/layers).
+// layers: record store writer
+mod record;
+mod store;
+mod writer;
+
+pub use record::{Entry, ExitInfo, Record};
+pub use store::{BadRow, Journal, JournalError, Query, Verification};
+pub use writer::JournalWriter;

@@ -1,0 +1,394 @@
+//! What the journal keeps: one [`Record`] per fact, in a stable JSON shape
+//! that is also what the API streams.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use tend::{Event, EventKind, Exit};
+
+/// How an incarnation ended, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    /// What kind of end (`normal`, `error`, `killed`, `start-failure`, …).
+    pub kind: String,
+    /// What restart types read: `normal`, `shutdown` or `abnormal`.
+    pub class: String,
+    /// The process's exit code, if it exited.
+    pub code: Option<i32>,
+    /// The signal that killed it, e.g. `SIGKILL`.
+    pub signal: Option<String>,
+    /// Prose for people.
+    pub reason: Option<String>,
+}
+
+impl From<&Exit> for ExitInfo {
+    fn from(exit: &Exit) -> Self {
+        ExitInfo {
+            kind: exit.kind().as_str().to_owned(),
+            class: exit.class().as_str().to_owned(),
+            code: exit.code(),
+            signal: exit.signal().map(|s| s.to_string()),
+            reason: exit.reason().map(str::to_owned),
+        }
+    }
+}
+
+impl std::fmt::Display for ExitInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.code, &self.signal) {
+            (_, Some(signal)) => write!(f, "{} (killed by {signal})", self.kind)?,
+            (Some(code), None) => write!(f, "{} (exit code {code})", self.kind)?,
+            (None, None) => f.write_str(&self.kind)?,
+        }
+        if let Some(reason) = &self.reason {
+            write!(f, ": {reason}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One fact, tagged by `kind` (snake_case) in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Record {
+    /// A supervisor started its initial children.
+    SupervisorStarted,
+    /// A supervisor ended.
+    SupervisorStopped {
+        /// How.
+        exit: ExitInfo,
+    },
+    /// An incarnation started.
+    Started {
+        /// The child.
+        service: String,
+        /// Its incarnation number.
+        generation: u64,
+        /// Its OS process, if any.
+        pid: Option<u32>,
+    },
+    /// An incarnation declared itself ready.
+    Ready {
+        /// The child.
+        service: String,
+        /// Its incarnation number.
+        generation: u64,
+    },
+    /// An incarnation failed to start.
+    StartFailed {
+        /// The child.
+        service: String,
+        /// The incarnation number tried.
+        generation: u64,
+        /// Why.
+        exit: ExitInfo,
+    },
+    /// An incarnation ended.
+    Exited {
+        /// The child.
+        service: String,
+        /// Its incarnation number.
+        generation: u64,
+        /// How.
+        exit: ExitInfo,
+        /// How long it ran, in milliseconds.
+        ran_for_ms: u64,
+    },
+    /// A restart was decided.
+    Restarting {
+        /// The child.
+        service: String,
+        /// The delay before it, in milliseconds.
+        delay_ms: u64,
+    },
+    /// A child's budget ran out: it waits a long delay, then tries again.
+    CrashLoop {
+        /// The child.
+        service: String,
+        /// The delay, in milliseconds.
+        delay_ms: u64,
+    },
+    /// A child is given up on until an operator restarts it.
+    Failed {
+        /// The child.
+        service: String,
+        /// Why (`crashed`, `circuit-breaker-open`, …).
+        reason: String,
+    },
+    /// A child is isolated: kept for inspection, not restarted.
+    Isolated {
+        /// The child.
+        service: String,
+        /// Why.
+        cause: String,
+    },
+    /// The supervisor is stopping an incarnation for a reason of its own.
+    Stopping {
+        /// The child.
+        service: String,
+        /// Its incarnation number.
+        generation: u64,
+        /// The exit it will be recorded with.
+        because: ExitInfo,
+    },
+    /// A health check failed.
+    HealthCheckFailed {
+        /// The child.
+        service: String,
+        /// Failures in a row.
+        failures: u32,
+        /// What the check said.
+        reason: String,
+    },
+    /// 80 % of a resource limit was crossed.
+    ResourceWarning {
+        /// The child.
+        service: String,
+        /// Which resource.
+        resource: String,
+        /// What it uses.
+        used: u64,
+        /// Its limit.
+        limit: u64,
+    },
+    /// A resource limit was reached and the child is stopped.
+    ResourceExceeded {
+        /// The child.
+        service: String,
+        /// Which resource.
+        resource: String,
+        /// What it uses.
+        used: u64,
+        /// Its limit.
+        limit: u64,
+    },
+    /// A child was stopped on request.
+    Terminated {
+        /// The child.
+        service: String,
+    },
+    /// A child was added.
+    Added {
+        /// The child.
+        service: String,
+    },
+    /// A child was removed.
+    Removed {
+        /// The child.
+        service: String,
+    },
+    /// A supervisor gave up.
+    GaveUp {
+        /// The child whose exit tipped it over.
+        service: String,
+        /// Why (`intensity-reached`, `budget-exhausted`).
+        reason: String,
+    },
+    /// A significant child ended and its supervisor shuts down.
+    AutoShutdown {
+        /// The significant child.
+        service: String,
+    },
+    /// An operator asked for something.
+    Command {
+        /// What (`start`, `stop`, `restart`, `signal SIGHUP`, `reload`,
+        /// `shutdown`, …).
+        command: String,
+        /// The services it names (none: the whole tree).
+        services: Vec<String>,
+        /// What came of it, when it did not simply succeed.
+        outcome: Option<String>,
+    },
+}
+
+impl Record {
+    /// The record of a tree event (none for kinds the journal skips).
+    #[must_use]
+    pub fn from_event(event: &Event) -> Option<Record> {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Some(match &event.kind {
+            EventKind::SupervisorStarted => Record::SupervisorStarted,
+            EventKind::SupervisorStopped { exit } => {
+                Record::SupervisorStopped { exit: exit.into() }
+            }
+            EventKind::ChildStarted {
+                id,
+                generation,
+                pid,
+                ..
+            } => Record::Started {
+                service: id.to_string(),
+                generation: *generation,
+                pid: *pid,
+            },
+            EventKind::ChildReady { id, generation } => Record::Ready {
+                service: id.to_string(),
+                generation: *generation,
+            },
+            EventKind::ChildStartFailed {
+                id,
+                generation,
+                exit,
+            } => Record::StartFailed {
+                service: id.to_string(),
+                generation: *generation,
+                exit: exit.into(),
+            },
+            EventKind::ChildExited {
+                id,
+                generation,
+                exit,
+                ran_for,
+                ..
+            } => Record::Exited {
+                service: id.to_string(),
+                generation: *generation,
+                exit: exit.into(),
+                ran_for_ms: ms(*ran_for),
+            },
+            EventKind::ChildRestarting { id, delay } => Record::Restarting {
+                service: id.to_string(),
+                delay_ms: ms(*delay),
+            },
+            EventKind::ChildCrashLoop { id, delay } => Record::CrashLoop {
+                service: id.to_string(),
+                delay_ms: ms(*delay),
+            },
+            EventKind::ChildFailed { id, reason } => Record::Failed {
+                service: id.to_string(),
+                reason: reason.as_str().to_owned(),
+            },
+            EventKind::ChildIsolated { id, cause } => Record::Isolated {
+                service: id.to_string(),
+                cause: cause.to_string(),
+            },
+            EventKind::ChildStopping {
+                id,
+                generation,
+                because,
+            } => Record::Stopping {
+                service: id.to_string(),
+                generation: *generation,
+                because: because.into(),
+            },
+            EventKind::HealthCheckFailed {
+                id,
+                failures,
+                reason,
+                ..
+            } => Record::HealthCheckFailed {
+                service: id.to_string(),
+                failures: *failures,
+                reason: reason.to_string(),
+            },
+            EventKind::ResourceWarning {
+                id,
+                resource,
+                used,
+                limit,
+                ..
+            } => Record::ResourceWarning {
+                service: id.to_string(),
+                resource: resource.as_str().to_owned(),
+                used: *used,
+                limit: *limit,
+            },
+            EventKind::ResourceExceeded {
+                id,
+                resource,
+                used,
+                limit,
+                ..
+            } => Record::ResourceExceeded {
+                service: id.to_string(),
+                resource: resource.as_str().to_owned(),
+                used: *used,
+                limit: *limit,
+            },
+            EventKind::ChildTerminated { id } => Record::Terminated {
+                service: id.to_string(),
+            },
+            EventKind::ChildAdded { id } => Record::Added {
+                service: id.to_string(),
+            },
+            EventKind::ChildRemoved { id } => Record::Removed {
+                service: id.to_string(),
+            },
+            EventKind::GaveUp { offender, reason } => Record::GaveUp {
+                service: offender.to_string(),
+                reason: reason.as_str().to_owned(),
+            },
+            EventKind::AutoShutdown { trigger } => Record::AutoShutdown {
+                service: trigger.to_string(),
+            },
+            _ => return None,
+        })
+    }
+
+    /// The service it is about, if one.
+    #[must_use]
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Record::SupervisorStarted
+            | Record::SupervisorStopped { .. }
+            | Record::Command { .. } => None,
+            Record::Started { service, .. }
+            | Record::Ready { service, .. }
+            | Record::StartFailed { service, .. }
+            | Record::Exited { service, .. }
+            | Record::Restarting { service, .. }
+            | Record::CrashLoop { service, .. }
+            | Record::Failed { service, .. }
+            | Record::Isolated { service, .. }
+            | Record::Stopping { service, .. }
+            | Record::HealthCheckFailed { service, .. }
+            | Record::ResourceWarning { service, .. }
+            | Record::ResourceExceeded { service, .. }
+            | Record::Terminated { service }
+            | Record::Added { service }
+            | Record::Removed { service }
+            | Record::GaveUp { service, .. }
+            | Record::AutoShutdown { service } => Some(service),
+        }
+    }
+
+    /// Its `kind` tag, as in JSON.
+    #[must_use]
+    pub fn kind(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// A record as kept: its row id, when, and which supervisor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The row id: increasing, gap-free unless rows were deleted.
+    pub id: i64,
+    /// When it happened (RFC 3339, UTC, milliseconds).
+    #[serde(with = "rfc3339")]
+    pub at: SystemTime,
+    /// The path of the supervisor it happened in, e.g. `tend/backend`.
+    pub supervisor: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_millis(*at))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,185 @@
+//! Writing a live tree's events without slowing it: a thread of its own
+//! owns the database and commits whatever has queued up as one transaction.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+use std::time::SystemTime;
+
+use tend::{Event, SupervisorHandle};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::record::{Entry, Record};
+use crate::store::{Journal, JournalError};
+
+/// The most records committed in one transaction.
+const MAX_BATCH: usize = 4096;
+
+enum Message {
+    Record(SystemTime, String, Record),
+    Flush(oneshot::Sender<()>),
+}
+
+/// A handle on the journal's writer thread. Clones share it; the thread
+/// ends when the last handle and every attached stream are gone, after
+/// writing what was queued.
+///
+/// # Examples
+///
+/// ```
+/// use tend::{ChildSpec, Context, Supervisor};
+/// use tend_journal::{Journal, JournalWriter, Query, Record};
+///
+/// # #[tokio::main] async fn main() {
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("journal.db");
+/// let mut builder = Supervisor::builder("app");
+/// let writer = JournalWriter::open(&path).unwrap();
+/// writer.attach(builder.subscribe());
+/// let root = builder
+///     .child(ChildSpec::task("job", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// root.shutdown().await;
+/// writer.flush().await;
+///
+/// let entries = Journal::open(&path).unwrap().read(&Query::default()).unwrap();
+/// assert!(entries.iter().any(|e| matches!(&e.record, Record::Started { service, .. } if service == "job")));
+/// assert_eq!(Journal::open(&path).unwrap().verify().unwrap().first_bad, None);
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct JournalWriter {
+    queue: mpsc::Sender<Message>,
+    written: broadcast::Sender<Entry>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Message")
+    }
+}
+
+impl JournalWriter {
+    /// Opens the journal at `path` and starts its writer thread.
+    ///
+    /// # Errors
+    /// If the file cannot be opened.
+    pub fn open(path: impl AsRef<Path>) -> Result<JournalWriter, JournalError> {
+        let journal = Journal::open(path)?;
+        let (queue, inbox) = mpsc::channel();
+        let (written, _) = broadcast::channel(16 * 1024);
+        let tell = written.clone();
+        thread::Builder::new()
+            .name("tend-journal".into())
+            .spawn(move || write_loop(journal, &inbox, &tell))
+            .map_err(JournalError::Thread)?;
+        Ok(JournalWriter { queue, written })
+    }
+
+    /// Journals every event of a tree from now on (the receiver from
+    /// [`SupervisorHandle::subscribe`] or the builder's `subscribe`).
+    /// Must be called within a tokio runtime.
+    pub fn attach(&self, mut events: broadcast::Receiver<Event>) {
+        let queue = self.queue.clone();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => {
+                        let Some(record) = Record::from_event(&event) else {
+                            continue;
+                        };
+                        let at = wall_clock(event.at);
+                        if queue
+                            .send(Message::Record(at, event.supervisor.to_string(), record))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "journal fell behind the event stream");
+                        let record = Record::Command {
+                            command: "journal-lagged".to_owned(),
+                            services: Vec::new(),
+                            outcome: Some(format!("{missed} events were not journaled")),
+                        };
+                        let _ =
+                            queue.send(Message::Record(SystemTime::now(), String::new(), record));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// Journals every event of the tree under `handle`.
+    pub fn attach_to(&self, handle: &SupervisorHandle) {
+        self.attach(handle.subscribe());
+    }
+
+    /// Journals a record of the caller's own (an operator's command).
+    pub fn record(&self, supervisor: &str, record: Record) {
+        let _ = self.queue.send(Message::Record(
+            SystemTime::now(),
+            supervisor.to_owned(),
+            record,
+        ));
+    }
+
+    /// Entries as they are committed.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Entry> {
+        self.written.subscribe()
+    }
+
+    /// Waits until everything queued before this call is committed.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+fn write_loop(
+    mut journal: Journal,
+    inbox: &mpsc::Receiver<Message>,
+    written: &broadcast::Sender<Entry>,
+) {
+    let mut batch: Vec<(SystemTime, String, Record)> = Vec::new();
+    let mut flushes = Vec::new();
+    while let Ok(first) = inbox.recv() {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Record(at, supervisor, record) => batch.push((at, supervisor, record)),
+                Message::Flush(done) => flushes.push(done),
+            }
+            if batch.len() < MAX_BATCH {
+                next = inbox.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            match journal.append(batch.iter().map(|(at, s, r)| (*at, s.as_str(), r))) {
+                Ok(entries) => {
+                    for entry in entries {
+                        let _ = written.send(entry);
+                    }
+                }
+                Err(error) => tracing::error!(%error, lost = batch.len(), "journal write failed"),
+            }
+            batch.clear();
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// An event's monotonic time as wall-clock time.
+fn wall_clock(at: tokio::time::Instant) -> SystemTime {
+    let ago = tokio::time::Instant::now().saturating_duration_since(at);
+    SystemTime::now() - ago
+}

@@ -1,0 +1,160 @@
+//! The chain catches every kind of tampering and names the row; records
+//! come back as they went in.
+
+use std::time::{Duration, SystemTime};
+
+use rusqlite::Connection;
+use tend_journal::{ExitInfo, Journal, Query, Record};
+
+fn exited(service: &str, code: i32) -> Record {
+    Record::Exited {
+        service: service.to_owned(),
+        generation: 1,
+        exit: ExitInfo {
+            kind: "error".to_owned(),
+            class: "abnormal".to_owned(),
+            code: Some(code),
+            signal: None,
+            reason: None,
+        },
+        ran_for_ms: 5,
+    }
+}
+
+fn journal_with(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    let mut journal = Journal::open(&path).unwrap();
+    let records: Vec<Record> = (0..n)
+        .map(|i| exited(if i % 2 == 0 { "a" } else { "b" }, i as i32))
+        .collect();
+    let t0 = SystemTime::now() - Duration::from_secs(3600);
+    journal
+        .append(
+            records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (t0 + Duration::from_secs(i as u64 * 60), "tend", r)),
+        )
+        .unwrap();
+    (dir, path)
+}
+
+#[test]
+fn an_intact_journal_verifies_and_reads_back_in_order() {
+    let (_dir, path) = journal_with(10);
+    let journal = Journal::open(&path).unwrap();
+    let verification = journal.verify().unwrap();
+    assert_eq!(verification.rows, 10);
+    assert_eq!(verification.first_bad, None);
+    let all = journal.read(&Query::default()).unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.id).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(all[3].record, exited("b", 3));
+    let only_b = journal
+        .read(&Query {
+            services: vec!["b".into()],
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(only_b.len(), 5);
+    let last_two = journal
+        .read(&Query {
+            limit: Some(2),
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(last_two.iter().map(|e| e.id).collect::<Vec<_>>(), [9, 10]);
+    let recent = journal
+        .read(&Query {
+            since: Some(SystemTime::now() - Duration::from_secs(3600 - 7 * 60 + 1)),
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(recent.first().map(|e| e.id), Some(8));
+}
+
+#[test]
+fn appending_after_reopening_continues_the_chain() {
+    let (_dir, path) = journal_with(3);
+    let mut journal = Journal::open(&path).unwrap();
+    let more = exited("c", 9);
+    let written = journal
+        .append([(SystemTime::now(), "tend", &more)])
+        .unwrap();
+    assert_eq!(written[0].id, 4);
+    assert_eq!(journal.verify().unwrap().first_bad, None);
+}
+
+#[test]
+fn an_edited_row_is_named() {
+    let (_dir, path) = journal_with(10);
+    let db = Connection::open(&path).unwrap();
+    db.execute(
+        "UPDATE events SET data = replace(data, '\"code\":6', '\"code\":0') WHERE id = 7",
+        [],
+    )
+    .unwrap();
+    let bad = Journal::open(&path)
+        .unwrap()
+        .verify()
+        .unwrap()
+        .first_bad
+        .expect("caught");
+    assert_eq!(bad.id, 7, "{bad:?}");
+    assert!(bad.problem.contains("edited"), "{bad:?}");
+}
+
+#[test]
+fn an_edited_column_outside_the_data_is_named_too() {
+    let (_dir, path) = journal_with(10);
+    let db = Connection::open(&path).unwrap();
+    db.execute("UPDATE events SET at_ms = at_ms + 1 WHERE id = 4", [])
+        .unwrap();
+    assert_eq!(
+        Journal::open(&path)
+            .unwrap()
+            .verify()
+            .unwrap()
+            .first_bad
+            .unwrap()
+            .id,
+        4
+    );
+}
+
+#[test]
+fn a_deleted_row_is_named_by_the_row_after_it() {
+    let (_dir, path) = journal_with(10);
+    let db = Connection::open(&path).unwrap();
+    db.execute("DELETE FROM events WHERE id = 5", []).unwrap();
+    let bad = Journal::open(&path)
+        .unwrap()
+        .verify()
+        .unwrap()
+        .first_bad
+        .expect("caught");
+    assert_eq!(bad.id, 6, "{bad:?}");
+}
+
+#[test]
+fn reordered_rows_are_named() {
+    let (_dir, path) = journal_with(10);
+    let db = Connection::open(&path).unwrap();
+    // Swap rows 3 and 4 wholesale (ids kept in place, contents exchanged).
+    db.execute_batch(
+        "UPDATE events SET id = -3 WHERE id = 3;
+         UPDATE events SET id = 3 WHERE id = 4;
+         UPDATE events SET id = 4 WHERE id = -3;",
+    )
+    .unwrap();
+    let bad = Journal::open(&path)
+        .unwrap()
+        .verify()
+        .unwrap()
+        .first_bad
+        .expect("caught");
+    assert_eq!(bad.id, 3, "{bad:?}");
+}
