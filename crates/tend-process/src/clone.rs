@@ -67,7 +67,7 @@ pub(crate) fn spawn_into_cgroup(
     let (err_read, err_write) = pipe().map_err(exec_error)?;
     let (report_read, report_write) = pipe().map_err(exec_error)?;
     let null = rustix::fs::open(
-        "/dev/null",
+        spec.stdin.as_deref().unwrap_or("/dev/null".as_ref()),
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use tend_spec::LogSpec;
 use tokio::net::unix::pipe;
+use tokio::sync::broadcast;
 
 /// A line longer than this is written in pieces rather than buffered whole.
 const MAX_LINE: usize = 1 << 20;
@@ -43,7 +44,13 @@ struct SinkInner {
     file: Option<RotatingFile>,
     tee: Option<Tee>,
     timestamps: bool,
+    /// Live followers (`tend logs -f`); made on the first `follow`.
+    live: Option<broadcast::Sender<Arc<[u8]>>>,
 }
+
+/// Chunks of whole lines a follower may fall behind by before it loses the
+/// oldest (it is told how many by `Lagged`; the file keeps everything).
+const FOLLOW_BACKLOG: usize = 1024;
 
 /// A live copy of the output for a foreground view.
 pub enum Tee {
@@ -81,6 +88,7 @@ impl LogSink {
                 file,
                 tee: None,
                 timestamps: spec.timestamps,
+                live: None,
             })),
         })
     }
@@ -92,6 +100,18 @@ impl LogSink {
         self
     }
 
+    /// Follows the output live from now on: each item is one or more whole
+    /// lines, as written (with timestamps, if the sink adds them). A
+    /// follower that falls behind loses the oldest chunks, never the file's
+    /// copy, and never slows the child.
+    #[must_use]
+    pub fn follow(&self) -> broadcast::Receiver<Arc<[u8]>> {
+        self.lock()
+            .live
+            .get_or_insert_with(|| broadcast::channel(FOLLOW_BACKLOG).0)
+            .subscribe()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, SinkInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -100,7 +120,8 @@ impl LogSink {
     fn write_lines(&self, lines: &[u8]) -> io::Result<()> {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        if inner.file.is_none() && inner.tee.is_none() {
+        let followed = inner.live.as_ref().is_some_and(|l| l.receiver_count() > 0);
+        if inner.file.is_none() && inner.tee.is_none() && !followed {
             return Ok(());
         }
         let stamped;
@@ -110,6 +131,11 @@ impl LogSink {
         } else {
             lines
         };
+        if followed {
+            if let Some(live) = &inner.live {
+                let _ = live.send(Arc::from(lines));
+            }
+        }
         if let Some(file) = inner.file.as_mut() {
             file.write_lines(lines)?;
         }

@@ -93,8 +93,15 @@ fn spawn_with_std(
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }
+    let stdin = match &spec.stdin {
+        Some(path) => Stdio::from(File::open(path).map_err(|error| SpawnError::Exec {
+            program: prepared.program.to_string_lossy().into_owned(),
+            error,
+        })?),
+        None => Stdio::null(),
+    };
     command
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
 

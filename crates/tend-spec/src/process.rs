@@ -71,6 +71,10 @@ pub struct ProcessSpec {
     /// Where standard output and standard error go.
     #[serde(default)]
     pub logs: LogSpec,
+    /// A file read as standard input (default `/dev/null`): how a hook
+    /// gets the event it runs for.
+    #[serde(default)]
+    pub stdin: Option<PathBuf>,
 }
 
 fn default_success_codes() -> Vec<i32> {
@@ -101,6 +105,7 @@ impl ProcessSpec {
             success_codes: default_success_codes(),
             limits: ResourceLimits::default(),
             logs: LogSpec::default(),
+            stdin: None,
         }
     }
 
