@@ -1,0 +1,352 @@
+//! `tend`: run a `tend.toml` and control it.
+//!
+//! `tend up` is the daemon (in the foreground, or detached with `-d`);
+//! every other command but `check`, `schema` and `journal verify` is a thin
+//! client of its API on the control socket.
+
+mod cli;
+mod client;
+mod show;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use cli::{Cli, Command, JournalCommand, Target};
+use client::Client;
+use tend_daemon::logs::Echo;
+use tend_daemon::paths::StateDir;
+use tend_daemon::wire::{Acted, Entry, ReloadReport, ServiceStatus, TreeNode};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TEND_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tend: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("tend: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn state_dir(target: &Target) -> StateDir {
+    StateDir::for_config(&target.config, target.state_dir.as_deref())
+}
+
+fn client(target: &Target) -> Client {
+    Client::new(state_dir(target).socket())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let target = cli.target;
+    match cli.command {
+        Command::Up { detach: true, .. } => up_detached(&target).await,
+        Command::Up { detached_child, .. } => up(&target, detached_child).await,
+        Command::Check => check(&target),
+        Command::Schema => {
+            println!("{:#}", tend_config::schema());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { json, services } => status(&target, json, &services).await,
+        Command::Ps { json } => {
+            let tree: TreeNode = client(&target).get("/v1/ps").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tree)?);
+            } else {
+                print!("{}", show::tree(&tree));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Start { services } => act(&target, "start", &services).await,
+        Command::Stop { services } => act(&target, "stop", &services).await,
+        Command::Restart { services } => act(&target, "restart", &services).await,
+        Command::Kill { services } => act(&target, "kill", &services).await,
+        Command::Signal { signal, services } => {
+            let client = client(&target);
+            for name in &services {
+                let acted: Acted = client
+                    .post(
+                        &format!("/v1/services/{name}/signal"),
+                        Some(serde_json::json!({ "signal": signal })),
+                    )
+                    .await?;
+                println!("{signal} sent to {}", acted.services.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Logs { follow, lines, services } => {
+            let path = format!(
+                "/v1/logs?services={}&lines={lines}&follow={follow}",
+                services.join(",")
+            );
+            let mut out = std::io::stdout().lock();
+            client(&target)
+                .stream(&path, |chunk| {
+                    out.write_all(chunk)?;
+                    out.flush()?;
+                    Ok(())
+                })
+                .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Events { follow, since, json, services } => events(&target, follow, since, json, &services).await,
+        Command::Reload => {
+            let report: ReloadReport = client(&target).post("/v1/reload", None).await?;
+            print_reload(&report);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Down => down(&target).await,
+        Command::Journal { command: JournalCommand::Verify } => verify(&target),
+    }
+}
+
+fn check(target: &Target) -> anyhow::Result<ExitCode> {
+    match tend_config::load(&target.config) {
+        Ok(config) => {
+            let instances: usize = config.services.iter().map(|s| s.replicas as usize).sum();
+            println!(
+                "{}: ok ({} services, {} instances, {} groups)",
+                target.config.display(),
+                config.services.len(),
+                instances,
+                config.groups.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            if let tend_config::ConfigError::Invalid(list) = &error {
+                eprintln!("{} problem{} found; nothing was started", list.len(), if list.len() == 1 { "" } else { "s" });
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn up(target: &Target, detached: bool) -> anyhow::Result<ExitCode> {
+    let echo = if detached {
+        Echo::Off
+    } else if std::io::stdout().is_terminal() {
+        Echo::Coloured
+    } else {
+        Echo::Plain
+    };
+    let options = tend_daemon::Options {
+        config: target.config.clone(),
+        state_dir: target.state_dir.clone(),
+        echo,
+    };
+    match tend_daemon::run(options).await {
+        Ok(ended) if ended.gave_up() => {
+            eprintln!("tend: the services gave up: {}", ended.exit);
+            Ok(ExitCode::from(1))
+        }
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(tend_daemon::DaemonError::Config(error)) => {
+            eprintln!("{error}");
+            eprintln!("nothing was started");
+            Ok(ExitCode::from(1))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Starts the daemon in the background and returns once its socket answers.
+async fn up_detached(target: &Target) -> anyhow::Result<ExitCode> {
+    let options = tend_daemon::Options {
+        config: target.config.clone(),
+        state_dir: target.state_dir.clone(),
+        echo: Echo::Off,
+    };
+    // Wrong configs and a daemon already running are said here, not in a
+    // log file.
+    let (_, dir) = match tend_daemon::prepare(&options) {
+        Ok(found) => found,
+        Err(tend_daemon::DaemonError::Config(error)) => {
+            eprintln!("{error}");
+            eprintln!("nothing was started");
+            return Ok(ExitCode::from(1));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    dir.create().with_context(|| format!("creating {}", dir.root().display()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.daemon_log())
+        .with_context(|| format!("opening {}", dir.daemon_log().display()))?;
+    let exe = std::env::current_exe().context("finding the tend binary")?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("--config")
+        .arg(absolute(&target.config)?)
+        .arg("--state-dir")
+        .arg(absolute(dir.root())?)
+        .args(["up", "--detached-child"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // Its own process group: a Ctrl-C in this terminal is not for it.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().context("starting the daemon")?;
+    let client = Client::new(dir.socket());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if client.is_up().await {
+            println!(
+                "tend: running in the background (pid {}); its log: {}",
+                child.id(),
+                dir.daemon_log().display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Some(status) = child.try_wait()? {
+            let tail = tend_daemon::logs::tail(&dir.daemon_log(), 20).unwrap_or_default();
+            eprint!("{}", String::from_utf8_lossy(&tail));
+            bail!("the daemon exited at start ({status})");
+        }
+        if Instant::now() > deadline {
+            bail!("the daemon did not answer within 60 s; see {}", dir.daemon_log().display());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn absolute(path: &Path) -> anyhow::Result<std::path::PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+async fn status(target: &Target, json: bool, names: &[String]) -> anyhow::Result<ExitCode> {
+    let mut services: Vec<ServiceStatus> = client(target).get("/v1/services").await?;
+    if !names.is_empty() {
+        let unknown: Vec<&String> = names
+            .iter()
+            .filter(|n| !services.iter().any(|s| &s.name == *n || &s.service == *n || s.group.as_ref() == Some(*n)))
+            .collect();
+        if let Some(name) = unknown.first() {
+            bail!("no service called {name:?}");
+        }
+        services.retain(|s| names.iter().any(|n| &s.name == n || &s.service == n || s.group.as_ref() == Some(n)));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&services)?);
+    } else {
+        print!("{}", show::status_table(&services));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn act(target: &Target, action: &str, names: &[String]) -> anyhow::Result<ExitCode> {
+    let client = client(target);
+    let mut failed = false;
+    for name in names {
+        match client.post::<Acted>(&format!("/v1/services/{name}/{action}"), None).await {
+            Ok(acted) => println!("{action}: {}", acted.services.join(", ")),
+            Err(error) => {
+                eprintln!("tend: {name}: {error:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+async fn events(
+    target: &Target,
+    follow: bool,
+    since: Option<String>,
+    json: bool,
+    services: &[String],
+) -> anyhow::Result<ExitCode> {
+    let mut path = format!("/v1/events?follow={follow}&services={}", services.join(","));
+    if let Some(since) = since {
+        path.push_str("&since=");
+        path.push_str(&since.replace(' ', "%20"));
+    } else if !follow {
+        path.push_str("&limit=100");
+    } else {
+        path.push_str("&limit=10");
+    }
+    let mut out = std::io::stdout().lock();
+    let mut partial: Vec<u8> = Vec::new();
+    client(target)
+        .stream(&path, |chunk| {
+            partial.extend_from_slice(chunk);
+            while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = partial.drain(..=end).collect();
+                if json {
+                    out.write_all(&line)?;
+                } else {
+                    let entry: Entry = serde_json::from_slice(&line).context("reading an event")?;
+                    writeln!(out, "{}", show::event_line(&entry))?;
+                }
+                out.flush()?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_reload(report: &ReloadReport) {
+    let list = |names: &[String]| if names.is_empty() { "-".to_owned() } else { names.join(", ") };
+    println!("added:     {}", list(&report.added));
+    println!("removed:   {}", list(&report.removed));
+    println!("changed:   {}", list(&report.changed));
+    println!("unchanged: {}", list(&report.unchanged));
+    for note in &report.not_applied {
+        println!("note: {note}");
+    }
+}
+
+/// Asks the daemon to stop and waits until it is gone.
+async fn down(target: &Target) -> anyhow::Result<ExitCode> {
+    let client = client(target);
+    let _: serde_json::Value = client.post("/v1/shutdown", None).await?;
+    let started = Instant::now();
+    // The daemon removes its socket last, once every service is down.
+    while client.socket().exists() && client.is_up().await {
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("tend is still shutting down after 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("tend: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(target: &Target) -> anyhow::Result<ExitCode> {
+    let file = state_dir(target).journal();
+    if !file.exists() {
+        bail!("no journal at {}", file.display());
+    }
+    let journal = tend_journal::Journal::open(&file).with_context(|| format!("opening {}", file.display()))?;
+    let verification = journal.verify()?;
+    match verification.first_bad {
+        None => {
+            println!("journal ok: {} rows, hash chain intact", verification.rows);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(bad) => {
+            println!("journal broken at row {}: {}", bad.id, bad.problem);
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The lifecycle lines `tend up` prints beside the services' output: one
+//! per start, exit, restart decision, failure and give-up.
+
+use tend::{Event, EventKind};
+use tokio::sync::broadcast;
+
+/// Prints the tree's lifecycle to standard error until the stream ends.
+pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let Some(line) = describe(&event) {
+                        if coloured {
+                            eprintln!("\x1b[1mtend |\x1b[0m {line}");
+                        } else {
+                            eprintln!("tend | {line}");
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => eprintln!("tend | ({n} events not shown)"),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+fn describe(event: &Event) -> Option<String> {
+    Some(match &event.kind {
+        EventKind::ChildStarted { id, pid: Some(pid), .. } => format!("{id} started (pid {pid})"),
+        EventKind::ChildStartFailed { id, exit, .. } => format!("{id} failed to start: {exit}"),
+        EventKind::ChildExited { id, exit, .. } => format!("{id} exited: {exit}"),
+        EventKind::ChildRestarting { id, delay } if delay.is_zero() => format!("{id} restarting"),
+        EventKind::ChildRestarting { id, delay } => {
+            format!("{id} restarting in {}", humantime::format_duration(round(*delay)))
+        }
+        EventKind::ChildCrashLoop { id, delay } => {
+            format!("{id} crash-looping: next try in {}", humantime::format_duration(round(*delay)))
+        }
+        EventKind::ChildFailed { id, reason } => format!("{id} failed: {reason}"),
+        EventKind::ChildIsolated { id, cause } => format!("{id} isolated ({cause})"),
+        EventKind::ResourceWarning { id, resource, used, limit, .. } => {
+            format!("{id} uses {used} of its {limit} {resource} limit")
+        }
+        EventKind::GaveUp { offender, reason } => {
+            format!("{} gave up ({reason}, after {offender})", event.supervisor)
+        }
+        _ => return None,
+    })
+}
+
+fn round(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(d.as_millis() as u64)
+}

@@ -1,0 +1,645 @@
+//! What the API can ask of a running tree: status, the process tree,
+//! start/stop/restart/kill, signals, and reload. Every operator command is
+//! journaled; commands are served one at a time (a reload never interleaves
+//! with a restart).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use tend::{ChildInfo, ChildKind, ChildState, ControlError, EventKind, SupervisorHandle};
+use tend_config::{Config, ConfigError};
+use tend_journal::{ExitInfo, JournalWriter, Record};
+use tend_process::Signal;
+use tokio::sync::watch;
+
+use crate::hooks::Hooks;
+use crate::logs::Sinks;
+use crate::tree::{self, Instance, Layout, ROOT};
+use crate::wire::{Acted, DaemonInfo, ErrorCode, ReloadReport, ServiceStatus, State, TreeNode};
+
+/// What an operator may do to a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Start it if it is not running.
+    Start,
+    /// Stop it (its stop signal, then SIGKILL after its timeout); it stays
+    /// stopped until started.
+    Stop,
+    /// Stop it, then start it.
+    Restart,
+    /// SIGKILL at once; its restart type then applies.
+    Kill,
+}
+
+impl Action {
+    /// Its name in the API and the journal.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Restart => "restart",
+            Action::Kill => "kill",
+        }
+    }
+}
+
+/// A failed operation, with what the API answers.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// The kind.
+    pub code: ErrorCode,
+    /// For people.
+    pub message: String,
+    /// A new config's problems, one per line.
+    pub details: Vec<String>,
+}
+
+impl Failure {
+    /// A failure of `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+}
+
+/// The config being run and where its instances are.
+#[derive(Debug)]
+struct Current {
+    config: Config,
+    layout: Layout,
+}
+
+/// The last facts seen of each instance, for those no longer in the tree
+/// (a `restart = "never"` service is removed when it ends).
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    generation: u64,
+    starts: u64,
+    failures: u64,
+    last_exit: Option<ExitInfo>,
+}
+
+/// The running tree and the operations on it.
+#[derive(Debug)]
+pub struct Control {
+    root: SupervisorHandle,
+    current: tokio::sync::Mutex<Current>,
+    sinks: Sinks,
+    journal: JournalWriter,
+    seen: Arc<Mutex<HashMap<String, Seen>>>,
+    started: Instant,
+    state_dir: PathBuf,
+    hooks: Arc<Hooks>,
+    /// Set by `POST /v1/shutdown`: the daemon shuts the tree down.
+    shutdown_requested: watch::Sender<bool>,
+    /// Set once the tree is down: streams end, listeners close.
+    closing: watch::Sender<bool>,
+}
+
+impl Control {
+    /// Control over `root`, which runs `config`.
+    #[must_use]
+    pub fn new(
+        root: SupervisorHandle,
+        config: Config,
+        sinks: Sinks,
+        journal: JournalWriter,
+        hooks: Arc<Hooks>,
+        state_dir: PathBuf,
+    ) -> Arc<Control> {
+        let layout = Layout::of(&config);
+        let seen: Arc<Mutex<HashMap<String, Seen>>> = Arc::default();
+        let mut events = root.subscribe();
+        let record = seen.clone();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                };
+                let mut seen = record.lock().unwrap_or_else(|e| e.into_inner());
+                match &event.kind {
+                    EventKind::ChildStarted { id, generation, .. } => {
+                        let s = seen.entry(id.to_string()).or_default();
+                        s.generation = *generation;
+                        s.starts += 1;
+                    }
+                    EventKind::ChildExited { id, exit, .. } => {
+                        let s = seen.entry(id.to_string()).or_default();
+                        s.failures += u64::from(exit.is_abnormal());
+                        s.last_exit = Some(exit.into());
+                    }
+                    _ => {}
+                }
+            }
+        });
+        Arc::new(Control {
+            root,
+            current: tokio::sync::Mutex::new(Current { config, layout }),
+            sinks,
+            journal,
+            seen,
+            started: Instant::now(),
+            state_dir,
+            hooks,
+            shutdown_requested: watch::channel(false).0,
+            closing: watch::channel(false).0,
+        })
+    }
+
+    /// The root supervisor.
+    #[must_use]
+    pub fn root(&self) -> &SupervisorHandle {
+        &self.root
+    }
+
+    /// The sinks of the instances.
+    #[must_use]
+    pub fn sinks(&self) -> &Sinks {
+        &self.sinks
+    }
+
+    /// The journal.
+    #[must_use]
+    pub fn journal(&self) -> &JournalWriter {
+        &self.journal
+    }
+
+    /// Asks the daemon to shut down (what `POST /v1/shutdown` does).
+    pub fn request_shutdown(&self) {
+        self.journal.record(ROOT, command("shutdown", Vec::new(), None));
+        self.shutdown_requested.send_replace(true);
+    }
+
+    /// Becomes true when a shutdown was asked for through the API.
+    #[must_use]
+    pub fn shutdown_requested(&self) -> watch::Receiver<bool> {
+        self.shutdown_requested.subscribe()
+    }
+
+    /// Ends every stream and closes the listeners (the tree is down).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Becomes true when the daemon is closing.
+    #[must_use]
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// The daemon's own facts.
+    pub async fn info(&self) -> DaemonInfo {
+        let current = self.current.lock().await;
+        DaemonInfo {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            config: current.config.file.display().to_string(),
+            state_dir: self.state_dir.display().to_string(),
+            uptime_s: self.started.elapsed().as_secs(),
+        }
+    }
+
+    /// The instances `names` mean (every instance when empty), or which
+    /// name is unknown.
+    pub async fn resolve(&self, names: &[String]) -> Result<Vec<String>, Failure> {
+        let current = self.current.lock().await;
+        resolve(&current.layout, names).map(|found| found.into_iter().map(|i| i.name.clone()).collect())
+    }
+
+    /// Every instance, in config order.
+    pub async fn status(&self) -> Vec<ServiceStatus> {
+        let current = self.current.lock().await;
+        let infos = self.infos(&current.layout.instances).await;
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        current
+            .layout
+            .instances
+            .iter()
+            .map(|instance| status_of(instance, infos.get(&instance.name), seen.get(&instance.name)))
+            .collect()
+    }
+
+    /// The `ChildInfo` of each instance still in the tree, one
+    /// `which_children` per supervisor.
+    async fn infos(&self, instances: &[Instance]) -> HashMap<String, ChildInfo> {
+        let chains: BTreeSet<&[String]> = instances.iter().map(|i| i.parents.as_slice()).collect();
+        let mut infos = HashMap::new();
+        for chain in chains {
+            if let Ok(handle) = tree::supervisor_at(&self.root, chain).await {
+                for info in handle.which_children().await {
+                    if info.kind == ChildKind::Worker {
+                        infos.insert(info.id.to_string(), info);
+                    }
+                }
+            }
+        }
+        infos
+    }
+
+    /// The whole tree with OS pids and resource use.
+    pub async fn ps(&self) -> TreeNode {
+        let _current = self.current.lock().await;
+        let children = Box::pin(subtree(self.root.clone())).await;
+        TreeNode {
+            name: ROOT.to_owned(),
+            kind: "supervisor".to_owned(),
+            state: if self.root.is_running() { State::Running } else { State::Shutdown },
+            pid: Some(std::process::id()),
+            pids: None,
+            memory_bytes: None,
+            cpu_s: None,
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            children,
+        }
+    }
+
+    /// Does `action` to every instance `name` means.
+    pub async fn act(&self, name: &str, action: Action) -> Result<Acted, Failure> {
+        let current = self.current.lock().await;
+        let instances = resolve(&current.layout, std::slice::from_ref(&name.to_owned()))?;
+        let mut done = Vec::new();
+        let mut problems = Vec::new();
+        for instance in instances {
+            match self.act_on(&current.config, &current.layout, instance, action).await {
+                Ok(()) => done.push(instance.name.clone()),
+                Err(e) => problems.push(format!("{}: {e}", instance.name)),
+            }
+        }
+        let outcome = (!problems.is_empty()).then(|| problems.join("; "));
+        self.journal.record(ROOT, command(action.as_str(), done.clone(), outcome.clone()));
+        match outcome {
+            Some(message) if done.is_empty() => Err(Failure::new(ErrorCode::Conflict, message)),
+            _ => Ok(Acted { services: done }),
+        }
+    }
+
+    async fn act_on(
+        &self,
+        config: &Config,
+        layout: &Layout,
+        instance: &Instance,
+        action: Action,
+    ) -> Result<(), ControlError> {
+        let supervisor = tree::supervisor_at(&self.root, &instance.parents).await?;
+        let id = instance.name.as_str();
+        let present = supervisor.child_info(id).await.ok();
+        let add = || async {
+            // A `never` service is removed when it ends: add it again.
+            let service = config.service(&instance.service).expect("an instance has a service");
+            let spec = tree::instance_spec(service, id, layout, &self.sinks)
+                .map_err(|e| ControlError::StartFailed {
+                    id: id.into(),
+                    exit: tend::Exit::failed(format!("log file: {e}")),
+                })?;
+            supervisor.start_child(spec).await
+        };
+        match (action, present) {
+            (Action::Stop, Some(_)) => supervisor.terminate_child(id).await,
+            (Action::Stop, None) => Ok(()),
+            (Action::Kill, Some(_)) => supervisor.kill_child(id).await,
+            (Action::Kill, None) => Err(ControlError::NotRunning(id.into())),
+            (Action::Start, Some(info)) if is_down(info.state) => supervisor.restart_child(id).await,
+            (Action::Start, Some(_)) => Ok(()),
+            (Action::Start | Action::Restart, None) => add().await,
+            (Action::Restart, Some(info)) => {
+                if !is_down(info.state) {
+                    supervisor.terminate_child(id).await?;
+                }
+                supervisor.restart_child(id).await
+            }
+        }
+    }
+
+    /// Sends `signal` to the main process of every instance `name` means.
+    pub async fn signal(&self, name: &str, signal: Signal) -> Result<Acted, Failure> {
+        let instances = self.resolve(std::slice::from_ref(&name.to_owned())).await?;
+        let current = self.current.lock().await;
+        let found: Vec<Instance> = instances
+            .iter()
+            .filter_map(|n| current.layout.instance(n).cloned())
+            .collect();
+        let infos = self.infos(&found).await;
+        let mut done = Vec::new();
+        for instance in &found {
+            let pid = infos.get(&instance.name).and_then(|i| i.pid);
+            if let Some(pid) = pid {
+                let raw = nix::sys::signal::Signal::try_from(signal.number()).ok();
+                let sent = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), raw);
+                if sent.is_ok() {
+                    done.push(instance.name.clone());
+                }
+            }
+        }
+        self.journal.record(
+            ROOT,
+            command(&format!("signal {signal}"), done.clone(), None),
+        );
+        if done.is_empty() {
+            return Err(Failure::new(ErrorCode::Conflict, format!("{name} has no running process to signal")));
+        }
+        Ok(Acted { services: done })
+    }
+
+    /// Reads the config file again and changes only what changed: new
+    /// services started, removed ones stopped, changed ones restarted,
+    /// unchanged ones left running (same pid). A new config with errors
+    /// changes nothing.
+    pub async fn reload(&self) -> Result<ReloadReport, Failure> {
+        let mut current = self.current.lock().await;
+        let new = match tend_config::load(&current.config.file) {
+            Ok(config) => config,
+            Err(error) => {
+                let details = match &error {
+                    ConfigError::Invalid(list) => list.iter().map(ToString::to_string).collect(),
+                    ConfigError::Read { .. } => vec![error.to_string()],
+                };
+                self.journal.record(ROOT, command("reload", Vec::new(), Some("rejected: invalid config".to_owned())));
+                return Err(Failure {
+                    code: ErrorCode::InvalidConfig,
+                    message: format!("the new config is invalid; nothing changed:\n{}", details.join("\n")),
+                    details,
+                });
+            }
+        };
+        let old = &current.config;
+        let plan = Plan::between(old, &new);
+        let new_layout = Layout::of(&new);
+
+        // Take down what goes or changes, groups first.
+        for group in &plan.groups_down {
+            remove_unit(&self.root, &[], group).await;
+        }
+        for service in &plan.services_down {
+            let s = old.service(service).expect("planned from the old config");
+            if s.group.as_ref().is_some_and(|g| plan.groups_down.contains(g)) {
+                continue;
+            }
+            let parents: Vec<String> = s.group.iter().cloned().collect();
+            remove_unit(&self.root, &parents, service).await;
+        }
+        for service in &plan.report.removed {
+            for instance in old.service(service).map(|s| s.instances()).unwrap_or_default() {
+                self.sinks.remove(&instance);
+            }
+        }
+        // Bring up what comes or changed.
+        let mut failures = Vec::new();
+        for group in &plan.groups_up {
+            let g = new.groups.iter().find(|g| &g.name == group).expect("planned from the new config");
+            let started = match tree::group_unit(&new, g, &new_layout, &self.sinks) {
+                Ok(spec) => self.root.start_child(spec).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = started {
+                failures.push(format!("group {group}: {e}"));
+            }
+        }
+        for service in &plan.services_up {
+            let s = new.service(service).expect("planned from the new config");
+            if s.group.as_ref().is_some_and(|g| plan.groups_up.contains(g)) {
+                continue;
+            }
+            let parents: Vec<String> = s.group.iter().cloned().collect();
+            let started = match tree::supervisor_at(&self.root, &parents).await {
+                Ok(supervisor) => match tree::service_unit(s, &new_layout, &self.sinks) {
+                    Ok(spec) => supervisor.start_child(spec).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = started {
+                failures.push(format!("{service}: {e}"));
+            }
+        }
+        self.hooks.set_config(&new);
+        current.config = new;
+        current.layout = new_layout;
+        let mut report = plan.report;
+        report.not_applied.extend(failures);
+        let summary = format!(
+            "added {}, removed {}, changed {}, unchanged {}",
+            report.added.len(),
+            report.removed.len(),
+            report.changed.len(),
+            report.unchanged.len()
+        );
+        let touched: Vec<String> = report
+            .added
+            .iter()
+            .chain(&report.removed)
+            .chain(&report.changed)
+            .cloned()
+            .collect();
+        self.journal.record(ROOT, command("reload", touched, Some(summary)));
+        Ok(report)
+    }
+}
+
+fn command(name: &str, services: Vec<String>, outcome: Option<String>) -> Record {
+    Record::Command {
+        command: name.to_owned(),
+        services,
+        outcome,
+    }
+}
+
+fn is_down(state: ChildState) -> bool {
+    matches!(
+        state,
+        ChildState::Shutdown | ChildState::Completed | ChildState::Failed(_) | ChildState::Isolated
+    )
+}
+
+fn resolve<'a>(layout: &'a Layout, names: &[String]) -> Result<Vec<&'a Instance>, Failure> {
+    if names.is_empty() {
+        return Ok(layout.instances.iter().collect());
+    }
+    let mut found: Vec<&Instance> = Vec::new();
+    for name in names {
+        let matched = layout.resolve(name);
+        if matched.is_empty() {
+            let known: Vec<&str> = layout.instances.iter().map(|i| i.name.as_str()).collect();
+            return Err(Failure::new(
+                ErrorCode::UnknownService,
+                format!("no service called {name:?} (services: {})", known.join(", ")),
+            ));
+        }
+        for instance in matched {
+            if !found.iter().any(|f| f.name == instance.name) {
+                found.push(instance);
+            }
+        }
+    }
+    Ok(found)
+}
+
+async fn remove_unit(root: &SupervisorHandle, parents: &[String], id: &str) {
+    if let Ok(supervisor) = tree::supervisor_at(root, parents).await {
+        let _ = supervisor.terminate_child(id).await;
+        let _ = supervisor.delete_child(id).await;
+    }
+}
+
+fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>) -> ServiceStatus {
+    let mut status = ServiceStatus {
+        name: instance.name.clone(),
+        service: instance.service.clone(),
+        group: instance.group.clone(),
+        state: State::Pending,
+        failed_because: None,
+        pid: None,
+        generation: 0,
+        starts: 0,
+        restarts: 0,
+        failures: 0,
+        uptime_s: 0.0,
+        last_exit: None,
+        memory_bytes: None,
+        cpu_s: None,
+    };
+    match (info, seen) {
+        (Some(info), _) => {
+            status.state = info.state.into();
+            if let ChildState::Failed(reason) = info.state {
+                status.failed_because = Some(reason.as_str().to_owned());
+            }
+            status.pid = info.pid;
+            status.generation = info.generation;
+            status.starts = info.starts;
+            status.restarts = info.restarts;
+            status.failures = info.failures;
+            status.uptime_s = info
+                .running_since
+                .and_then(|since| SystemTime::now().duration_since(since).ok())
+                .map_or(0.0, |d| d.as_secs_f64());
+            status.last_exit = info.last_exit.as_ref().map(|r| ExitInfo::from(&r.exit));
+            if let Some(usage) = &info.usage {
+                status.memory_bytes = usage.memory;
+                status.cpu_s = usage.cpu_time.map(|d| d.as_secs_f64());
+            }
+        }
+        (None, Some(seen)) => {
+            // Gone from the tree: it ended and is not restarted.
+            status.state = match seen.last_exit.as_ref().map(|e| e.class.as_str()) {
+                Some("normal") => State::Completed,
+                Some("shutdown") => State::Shutdown,
+                Some(_) => State::Failed,
+                None => State::Pending,
+            };
+            if status.state == State::Failed {
+                status.failed_because = Some("crashed".to_owned());
+            }
+            status.generation = seen.generation;
+            status.starts = seen.starts;
+            status.failures = seen.failures;
+            status.last_exit = seen.last_exit.clone();
+        }
+        (None, None) => {}
+    }
+    status
+}
+
+async fn subtree(handle: SupervisorHandle) -> Vec<TreeNode> {
+    let mut nodes = Vec::new();
+    for info in handle.which_children().await {
+        let children = if info.kind == ChildKind::Supervisor {
+            match handle.supervisor(info.id.clone()).await {
+                Ok(nested) => Box::pin(subtree(nested)).await,
+                Err(_) => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let usage = info.usage.as_ref();
+        nodes.push(TreeNode {
+            name: info.id.to_string(),
+            kind: if info.kind == ChildKind::Supervisor { "supervisor" } else { "service" }.to_owned(),
+            state: info.state.into(),
+            pid: info.pid,
+            pids: usage.and_then(|u| u.pids),
+            memory_bytes: usage.and_then(|u| u.memory),
+            cpu_s: usage.and_then(|u| u.cpu_time).map(|d| d.as_secs_f64()),
+            uptime_s: info
+                .running_since
+                .and_then(|since| SystemTime::now().duration_since(since).ok())
+                .map_or(0.0, |d| d.as_secs_f64()),
+            children,
+        });
+    }
+    nodes
+}
+
+/// What a reload does, worked out before anything is touched.
+#[derive(Debug, Default)]
+struct Plan {
+    groups_down: BTreeSet<String>,
+    groups_up: BTreeSet<String>,
+    services_down: Vec<String>,
+    services_up: Vec<String>,
+    report: ReloadReport,
+}
+
+impl Plan {
+    fn between(old: &Config, new: &Config) -> Plan {
+        let mut plan = Plan::default();
+        if old.supervisor != new.supervisor {
+            plan.report
+                .not_applied
+                .push("[supervisor] settings changed: they apply when tend is restarted".to_owned());
+        }
+        if old.api != new.api {
+            plan.report
+                .not_applied
+                .push("[api] settings changed: they apply when tend is restarted".to_owned());
+        }
+        for group in &old.groups {
+            if new.groups.iter().find(|g| g.name == group.name) != Some(group) {
+                plan.groups_down.insert(group.name.clone());
+            }
+        }
+        for group in &new.groups {
+            if old.groups.iter().find(|g| g.name == group.name) != Some(group) {
+                plan.groups_up.insert(group.name.clone());
+            }
+        }
+        let regrouped = |s: &tend_config::Service, groups: &BTreeSet<String>| {
+            s.group.as_ref().is_some_and(|g| groups.contains(g))
+        };
+        for service in &old.services {
+            match new.service(&service.name) {
+                None => {
+                    plan.services_down.push(service.name.clone());
+                    plan.report.removed.push(service.name.clone());
+                }
+                Some(now) if now != service || regrouped(service, &plan.groups_down) => {
+                    plan.services_down.push(service.name.clone());
+                }
+                Some(_) => plan.report.unchanged.push(service.name.clone()),
+            }
+        }
+        for service in &new.services {
+            match old.service(&service.name) {
+                None => {
+                    plan.services_up.push(service.name.clone());
+                    plan.report.added.push(service.name.clone());
+                }
+                Some(before) if before != service || regrouped(service, &plan.groups_up) => {
+                    plan.services_up.push(service.name.clone());
+                    plan.report.changed.push(service.name.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        plan
+    }
+}

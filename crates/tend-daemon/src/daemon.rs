@@ -1,0 +1,218 @@
+//! Running a config: the tree, the journal, hooks, metrics and the API,
+//! until a signal, `tend down`, or the root giving up.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tend::{Exit, ExitKind, Supervisor};
+use tend_config::{Config, ConfigError};
+use tend_journal::JournalWriter;
+use tokio::net::UnixListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::console;
+use crate::control::Control;
+use crate::hooks::Hooks;
+use crate::logs::{Echo, Sinks};
+use crate::metrics::Metrics;
+use crate::paths::StateDir;
+use crate::server::{self, Api};
+use crate::tree::{self, Layout, ROOT};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The config file.
+    pub config: PathBuf,
+    /// The state directory (default: `.tend` beside the config).
+    pub state_dir: Option<PathBuf>,
+    /// The services' output on standard output, and lifecycle lines on
+    /// standard error.
+    pub echo: Echo,
+}
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The config is wrong.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// Another daemon serves this state directory.
+    #[error("tend is already running for {} (its socket answers); `tend down` stops it", .0.display())]
+    AlreadyRunning(PathBuf),
+    /// Setting up failed.
+    #[error("{what}: {source}")]
+    Setup {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// The tree did not start.
+    #[error("the services did not start: {0}")]
+    Start(String),
+}
+
+fn setup(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Setup { what, source }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// The root supervisor's exit.
+    pub exit: Exit,
+}
+
+impl Ended {
+    /// Whether the root gave up (the program should exit non-zero).
+    #[must_use]
+    pub fn gave_up(&self) -> bool {
+        matches!(self.exit.kind(), ExitKind::GaveUp(_)) || self.exit.is_abnormal()
+    }
+}
+
+/// Loads the config and checks the state directory is free.
+///
+/// # Errors
+/// If the config is wrong or a daemon already runs there.
+pub fn prepare(options: &Options) -> Result<(Config, StateDir), DaemonError> {
+    let config = tend_config::load(&options.config)?;
+    let dir = StateDir::for_config(&options.config, options.state_dir.as_deref());
+    if std::os::unix::net::UnixStream::connect(dir.socket()).is_ok() {
+        return Err(DaemonError::AlreadyRunning(dir.root().to_path_buf()));
+    }
+    Ok((config, dir))
+}
+
+/// Runs `config` until it is told to stop or its root gives up.
+///
+/// # Errors
+/// If anything needed to run cannot be set up; once running, it only ends.
+pub async fn run(options: Options) -> Result<Ended, DaemonError> {
+    let (config, dir) = prepare(&options)?;
+    // Handlers first, so no early signal takes the default action.
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(setup("installing signal handlers"))?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(setup("installing signal handlers"))?;
+    dir.create().map_err(setup(format!("creating {}", dir.root().display())))?;
+    tend_process::enable_orphan_reaping().map_err(setup("becoming a child subreaper"))?;
+
+    let journal = JournalWriter::open(dir.journal())
+        .map_err(|e| setup(format!("opening {}", dir.journal().display()))(io::Error::other(e)))?;
+    let layout = Layout::of(&config);
+    let sinks = Sinks::new(dir.clone(), options.echo, layout.width());
+    let children = tree::root_children(&config, &layout, &sinks).map_err(setup("opening log files"))?;
+    let mut builder = Supervisor::builder(ROOT)
+        .strategy(config.supervisor.strategy)
+        .intensity(config.supervisor.intensity)
+        .event_capacity(64 * 1024)
+        .children(children);
+    // Every listener subscribes before the start, so the first starts are
+    // journaled, counted and shown too.
+    journal.attach(builder.subscribe());
+    let metrics = Arc::new(Metrics::watch(builder.subscribe()));
+    let hook_events = builder.subscribe();
+    if options.echo != Echo::Off {
+        console::print(builder.subscribe(), options.echo == Echo::Coloured);
+    }
+    let hooks = Hooks::start(&config, dir.hooks(), dir.logs().join("hooks.log"))
+        .await
+        .map_err(setup("starting the hook runner"))?;
+    hooks.watch(hook_events);
+
+    let root = builder.start().await.map_err(|e| DaemonError::Start(e.to_string()))?;
+    let shutdown_timeout = config.supervisor.shutdown_timeout;
+    let tcp = config.api.clone();
+    let control = Control::new(root.clone(), config, sinks, journal.clone(), hooks.clone(), dir.root().to_path_buf());
+    let api = Api {
+        control: control.clone(),
+        metrics,
+        journal_file: dir.journal(),
+    };
+
+    let socket = dir.socket();
+    let _ = std::fs::remove_file(&socket);
+    let listener = UnixListener::bind(&socket).map_err(setup(format!("binding {}", socket.display())))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(setup(format!("securing {}", socket.display())))?;
+    let unix_server = tokio::spawn(serve_unix(listener, server::router(api.clone()), control.closing()));
+    let tcp_server = match (tcp.listen, tcp.token) {
+        (Some(addr), token) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(setup(format!("binding the API to {addr}")))?;
+            let router = match token {
+                Some(token) => server::router_with_token(api.clone(), token),
+                None => server::router(api.clone()),
+            };
+            let stopping = control.closing();
+            Some(tokio::spawn(async move {
+                let mut stopping = stopping;
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopping.wait_for(|s| *s).await;
+                    })
+                    .await;
+            }))
+        }
+        (None, _) => None,
+    };
+    tracing::info!(socket = %socket.display(), "tend is up");
+
+    // Until the root ends by itself, a signal, or `tend down`.
+    let mut stopping = control.shutdown_requested();
+    let exit = tokio::select! {
+        exit = root.wait() => exit,
+        _ = interrupt.recv() => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
+        _ = terminate.recv() => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
+        _ = stopping.wait_for(|s| *s) => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
+    };
+    control.close();
+    hooks.shutdown().await;
+    journal.flush().await;
+    let _ = std::fs::remove_file(&socket);
+    let _ = tokio::time::timeout(Duration::from_secs(2), unix_server).await;
+    if let Some(server) = tcp_server {
+        let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    }
+    // Every child is stopped; what they left behind was killed. Reap it
+    // all before exiting, so no zombie is handed to init.
+    let _ = tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5))).await;
+    Ok(Ended { exit })
+}
+
+/// A graceful shutdown (reverse start order, each service by its stop
+/// settings); a second signal, or `shutdown_timeout`, kills what is left.
+async fn graceful(
+    root: &tend::SupervisorHandle,
+    timeout: Duration,
+    interrupt: &mut tokio::signal::unix::Signal,
+    terminate: &mut tokio::signal::unix::Signal,
+) -> Exit {
+    eprintln!("tend: shutting down (again to kill)");
+    let shutdown = root.shutdown();
+    tokio::pin!(shutdown);
+    tokio::select! {
+        report = &mut shutdown => return report.exit,
+        _ = interrupt.recv() => eprintln!("tend: second signal: killing what is left"),
+        _ = terminate.recv() => eprintln!("tend: second signal: killing what is left"),
+        () = tokio::time::sleep(timeout) => eprintln!("tend: shutdown took longer than {}: killing what is left", humantime::format_duration(timeout)),
+    }
+    root.hurry();
+    shutdown.await.exit
+}
+
+async fn serve_unix(listener: UnixListener, router: axum::Router, mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(error) = served {
+        tracing::error!(%error, "the control socket stopped serving");
+    }
+}

@@ -1,0 +1,160 @@
+//! Hooks: a service's command run on one of its events, with the event as
+//! JSON on standard input (how a load balancer is told to drop an isolated
+//! instance, or someone is paged when tend gives up).
+//!
+//! Hooks run as temporary children of a supervisor of their own
+//! (`tend-hooks`), through the same process backend as services: reaped,
+//! contained in their process group, stopped at shutdown, their output in
+//! `logs/hooks.log`. They never block the tree.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use tend::{ChildSpec, Event, EventKind, Restart, Supervisor, SupervisorHandle};
+use tend_config::{Config, HookEvent, Hooks as HookTable};
+use tend_journal::Record;
+use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
+use tokio::sync::broadcast;
+
+/// The hooks of the running config, and the supervisor that runs them.
+#[derive(Debug)]
+pub struct Hooks {
+    runner: SupervisorHandle,
+    by_instance: RwLock<HashMap<String, (String, HookTable)>>,
+    dir: PathBuf,
+    cwd: PathBuf,
+    sink: LogSink,
+    next: AtomicU64,
+}
+
+impl Hooks {
+    /// Starts the hook runner; event files go to `dir`, output to `log`.
+    ///
+    /// # Errors
+    /// If the runner cannot start or the log cannot be opened.
+    pub async fn start(config: &Config, dir: PathBuf, log: PathBuf) -> std::io::Result<Arc<Hooks>> {
+        let sink = LogSink::from_spec(&LogSpec {
+            file: Some(log),
+            ..LogSpec::default()
+        })?;
+        let runner = Supervisor::builder("tend-hooks")
+            .intensity(tend::Intensity::new(u32::MAX, std::time::Duration::from_secs(1)))
+            .start()
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let cwd = config.file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let hooks = Arc::new(Hooks {
+            runner,
+            by_instance: RwLock::default(),
+            dir,
+            cwd,
+            sink,
+            next: AtomicU64::new(1),
+        });
+        hooks.set_config(config);
+        Ok(hooks)
+    }
+
+    /// Takes the hooks of a (new) config.
+    pub fn set_config(&self, config: &Config) {
+        let mut table = HashMap::new();
+        for service in config.services.iter().filter(|s| !s.hooks.is_empty()) {
+            for instance in service.instances() {
+                table.insert(instance, (service.name.clone(), service.hooks.clone()));
+            }
+        }
+        *self.by_instance.write().unwrap_or_else(|e| e.into_inner()) = table;
+    }
+
+    /// Runs hooks for the tree's events until the stream ends.
+    pub fn watch(self: &Arc<Self>, mut events: broadcast::Receiver<Event>) {
+        let hooks = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => hooks.on_event(&event).await,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "hooks fell behind the event stream");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        // Event files are removed once their hook has ended.
+        let mut ended = self.runner.subscribe();
+        let dir = self.dir.clone();
+        tokio::spawn(async move {
+            while let Ok(event) = ended.recv().await {
+                if let EventKind::ChildExited { id, .. } | EventKind::ChildStartFailed { id, .. } = &event.kind {
+                    let _ = std::fs::remove_file(dir.join(format!("{id}.json")));
+                }
+            }
+        });
+    }
+
+    async fn on_event(&self, event: &Event) {
+        for (instance, hook) in hook_events(&event.kind) {
+            let found = {
+                let table = self.by_instance.read().unwrap_or_else(|e| e.into_inner());
+                table
+                    .get(instance)
+                    .and_then(|(service, hooks)| hooks.get(&hook).map(|argv| (service.clone(), argv.clone())))
+            };
+            if let Some((service, argv)) = found {
+                self.run(event, instance, &service, hook, argv).await;
+            }
+        }
+    }
+
+    async fn run(&self, event: &Event, instance: &str, service: &str, hook: HookEvent, argv: Vec<String>) {
+        let id = format!("hook-{}", self.next.fetch_add(1, Ordering::Relaxed));
+        let mut payload = Record::from_event(event)
+            .and_then(|r| serde_json::to_value(r).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        payload["hook"] = serde_json::json!(hook.name());
+        payload["service"] = serde_json::json!(instance);
+        payload["supervisor"] = serde_json::json!(&*event.supervisor);
+        payload["at"] = serde_json::json!(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+        let file = self.dir.join(format!("{id}.json"));
+        if let Err(error) = std::fs::write(&file, format!("{payload}\n")) {
+            tracing::error!(%error, hook = hook.name(), instance, "cannot write the hook's event file");
+            return;
+        }
+        let mut spec = ProcessSpec::new(argv[0].clone(), argv[1..].iter().cloned());
+        spec.cwd = Some(self.cwd.clone());
+        spec.stdin = Some(file);
+        spec.env.set.insert("TEND_HOOK".into(), hook.name().into());
+        spec.env.set.insert("TEND_SERVICE".into(), instance.into());
+        spec.env.set.insert("TEND_SERVICE_GROUP".into(), service.into());
+        let child = ChildSpec::process_with_sink(id, spec, self.sink.clone()).restart(Restart::Temporary);
+        if let Err(error) = self.runner.start_child(child).await {
+            tracing::error!(%error, hook = hook.name(), instance, "hook did not start");
+        }
+    }
+
+    /// Stops running hooks.
+    pub async fn shutdown(&self) {
+        self.runner.shutdown().await;
+    }
+}
+
+/// The hooks an event fires, with the instance each is for.
+fn hook_events(kind: &EventKind) -> Vec<(&str, HookEvent)> {
+    match kind {
+        EventKind::ChildStarted { id, .. } => vec![(id.as_str(), HookEvent::Start)],
+        EventKind::ChildExited { id, exit, .. } if exit.is_abnormal() => {
+            vec![(id.as_str(), HookEvent::Exit), (id.as_str(), HookEvent::Crash)]
+        }
+        EventKind::ChildExited { id, .. } => vec![(id.as_str(), HookEvent::Exit)],
+        EventKind::ChildRestarting { id, .. } => vec![(id.as_str(), HookEvent::Restart)],
+        EventKind::ChildCrashLoop { id, .. } => vec![(id.as_str(), HookEvent::CrashLoop)],
+        EventKind::ChildIsolated { id, .. } => vec![(id.as_str(), HookEvent::Isolate)],
+        EventKind::ChildFailed { id, .. } => vec![(id.as_str(), HookEvent::GiveUp)],
+        EventKind::GaveUp { offender, .. } => vec![(offender.as_str(), HookEvent::GiveUp)],
+        EventKind::ResourceWarning { id, .. } => vec![(id.as_str(), HookEvent::ResourceWarning)],
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,25 @@
+//! # tend-daemon: a `tend.toml` as a running service tree
+//!
+//! Builds the supervision tree a [`tend_config::Config`] describes (process
+//! children through `tend-process`), journals its events
+//! (`tend-journal`), runs hooks, keeps per-instance log files, and serves
+//! the HTTP/JSON API (axum) on the control socket `tend.sock` in the state
+//! directory, and optionally on a TCP address behind a bearer token.
+//! `tend up` runs [`run`]; every other `tend` command is a client of the API
+//! (whose shapes are in [`wire`]).
+
+// Layers, from the bottom up: a module uses only those before it in this
+// line (checked by .ci/layers).
+// layers: wire paths logs tree hooks metrics control console server daemon
+mod console;
+pub mod control;
+mod daemon;
+mod hooks;
+pub mod logs;
+mod metrics;
+pub mod paths;
+pub mod server;
+pub mod tree;
+pub mod wire;
+
+pub use daemon::{prepare, run, DaemonError, Ended, Options};

@@ -1,0 +1,180 @@
+//! Service output: one rotated file per instance in the state directory, a
+//! coloured copy on the terminal when `tend up` runs in the foreground, and
+//! the last lines of a file for `tend logs`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tend_process::{LogSink, LogSpec, Tee};
+
+use crate::paths::StateDir;
+
+/// How the foreground copy looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    /// No copy (a detached daemon).
+    Off,
+    /// `name | line`, plain (standard output is not a terminal).
+    Plain,
+    /// `name | line` with the name coloured.
+    Coloured,
+}
+
+const COLOURS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+
+/// Every instance's sink, by instance name.
+#[derive(Debug, Clone)]
+pub struct Sinks {
+    dir: StateDir,
+    echo: Echo,
+    by_name: Arc<Mutex<HashMap<String, LogSink>>>,
+    width: usize,
+}
+
+impl Sinks {
+    /// Sinks writing under `dir`, echoed as `echo` says, names padded to
+    /// `width`.
+    #[must_use]
+    pub fn new(dir: StateDir, echo: Echo, width: usize) -> Sinks {
+        Sinks {
+            dir,
+            echo,
+            by_name: Arc::default(),
+            width,
+        }
+    }
+
+    /// A new sink for `instance` (replacing any before it), the file rotated
+    /// as `spec` says; `colour` picks its colour.
+    ///
+    /// # Errors
+    /// If its file cannot be opened.
+    pub fn open(&self, instance: &str, spec: &LogSpec, colour: usize) -> io::Result<LogSink> {
+        let spec = LogSpec {
+            file: Some(self.dir.log_file(instance)),
+            ..spec.clone()
+        };
+        let mut sink = LogSink::from_spec(&spec)?;
+        let name = format!("{instance:<width$}", width = self.width);
+        match self.echo {
+            Echo::Off => {}
+            Echo::Plain => sink = sink.with_tee(Tee::Stdout { prefix: format!("{name} | ") }),
+            Echo::Coloured => {
+                let code = COLOURS[colour % COLOURS.len()];
+                sink = sink.with_tee(Tee::Stdout {
+                    prefix: format!("\x1b[{code}m{name} |\x1b[0m "),
+                });
+            }
+        }
+        self.lock().insert(instance.to_owned(), sink.clone());
+        Ok(sink)
+    }
+
+    /// The sink of `instance`, if it has one.
+    #[must_use]
+    pub fn get(&self, instance: &str) -> Option<LogSink> {
+        self.lock().get(instance).cloned()
+    }
+
+    /// Forgets `instance` (a removed service).
+    pub fn remove(&self, instance: &str) {
+        self.lock().remove(instance);
+    }
+
+    /// The log file of `instance`.
+    #[must_use]
+    pub fn file(&self, instance: &str) -> PathBuf {
+        self.dir.log_file(instance)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LogSink>> {
+        self.by_name.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The last `n` lines of a log file, reaching into its first rotated copy
+/// (`file.1`) when the current one has fewer.
+///
+/// # Errors
+/// If a file exists but cannot be read.
+pub fn tail(file: &Path, n: usize) -> io::Result<Vec<u8>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let mut lines = last_lines(file, n)?;
+    let found = lines.iter().filter(|&&b| b == b'\n').count();
+    if found < n {
+        let mut rotated = file.as_os_str().to_owned();
+        rotated.push(".1");
+        let mut older = last_lines(Path::new(&rotated), n - found)?;
+        older.append(&mut lines);
+        lines = older;
+    }
+    Ok(lines)
+}
+
+/// Reads backwards from the end in blocks until `n` line ends are found.
+fn last_lines(file: &Path, n: usize) -> io::Result<Vec<u8>> {
+    const BLOCK: u64 = 64 * 1024;
+    let mut f = match File::open(file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    let mut start = len;
+    let mut buffer = Vec::new();
+    loop {
+        let from = start.saturating_sub(BLOCK);
+        let mut block = vec![0; (start - from) as usize];
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut block)?;
+        block.append(&mut buffer);
+        buffer = block;
+        start = from;
+        // One more newline than lines wanted: the one before the first line.
+        let newlines = buffer.iter().filter(|&&b| b == b'\n').count();
+        let trailing = usize::from(buffer.last() == Some(&b'\n'));
+        if start == 0 || newlines > n - 1 + trailing {
+            break;
+        }
+    }
+    let mut ends = buffer.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(i, _)| i).rev();
+    // Skip the trailing newline, then n-1 more: the next one (if any)
+    // ends the line before the first one kept.
+    let skip = if buffer.last() == Some(&b'\n') { n } else { n - 1 };
+    let cut = ends.nth(skip).map_or(0, |i| i + 1);
+    Ok(buffer.split_off(cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_takes_the_last_lines_across_blocks_and_rotations() {
+        let dir = std::env::temp_dir().join(format!("tend-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("a.log");
+        let text: String = (1..=30_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&file, &text).unwrap();
+        let got = String::from_utf8(tail(&file, 3).unwrap()).unwrap();
+        assert_eq!(got, "line 29998\nline 29999\nline 30000\n");
+        let many = tail(&file, 20_000).unwrap();
+        assert_eq!(many.iter().filter(|&&b| b == b'\n').count(), 20_000);
+        assert!(String::from_utf8(many).unwrap().starts_with("line 10001\n"));
+
+        std::fs::write(dir.join("a.log.1"), "old 1\nold 2\n").unwrap();
+        std::fs::write(&file, "new 1\n").unwrap();
+        assert_eq!(String::from_utf8(tail(&file, 2).unwrap()).unwrap(), "old 2\nnew 1\n");
+        assert_eq!(String::from_utf8(tail(&file, 9).unwrap()).unwrap(), "old 1\nold 2\nnew 1\n");
+        // A partial last line counts as a line.
+        std::fs::write(&file, "a\nb").unwrap();
+        assert_eq!(String::from_utf8(tail(&file, 1).unwrap()).unwrap(), "b");
+        assert!(tail(&dir.join("none.log"), 5).unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

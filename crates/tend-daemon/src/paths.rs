@@ -1,0 +1,85 @@
+//! The state directory: where every command finds the running instance.
+//!
+//! `.tend/` beside the config file unless `--state-dir` or `TEND_STATE_DIR`
+//! names another. It holds the control socket, the service logs, the
+//! journal, and (for a detached daemon) the daemon's own log.
+
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// A state directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+impl StateDir {
+    /// The state directory for `config`: `explicit` if given, else `.tend`
+    /// beside the config file.
+    #[must_use]
+    pub fn for_config(config: &Path, explicit: Option<&Path>) -> StateDir {
+        let root = match explicit {
+            Some(dir) => dir.to_path_buf(),
+            None => config
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join(".tend"),
+        };
+        StateDir { root }
+    }
+
+    /// Creates it (mode 0700: only its owner may reach the socket and logs).
+    ///
+    /// # Errors
+    /// If it cannot be created.
+    pub fn create(&self) -> io::Result<()> {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.root)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(self.logs())?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(self.hooks())?;
+        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
+    }
+
+    /// The directory itself.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The control socket.
+    #[must_use]
+    pub fn socket(&self) -> PathBuf {
+        self.root.join("tend.sock")
+    }
+
+    /// Where service logs go.
+    #[must_use]
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// An instance's log file.
+    #[must_use]
+    pub fn log_file(&self, instance: &str) -> PathBuf {
+        self.logs().join(format!("{instance}.log"))
+    }
+
+    /// The journal database.
+    #[must_use]
+    pub fn journal(&self) -> PathBuf {
+        self.root.join("journal.db")
+    }
+
+    /// A detached daemon's own output.
+    #[must_use]
+    pub fn daemon_log(&self) -> PathBuf {
+        self.root.join("tend.log")
+    }
+
+    /// Event files handed to hooks on stdin.
+    #[must_use]
+    pub fn hooks(&self) -> PathBuf {
+        self.root.join("hooks")
+    }
+}

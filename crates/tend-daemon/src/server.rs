@@ -1,0 +1,450 @@
+//! The HTTP/JSON API (axum), on the control socket and optionally on TCP
+//! (where a bearer token is demanded). Every error is a 4xx or 5xx with
+//! `{ "error": { "code", "message" } }`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State as AxumState};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use tend_journal::{Journal, Query as JournalQuery};
+use tend_process::Signal;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::control::{Action, Control, Failure};
+use crate::logs;
+use crate::metrics::SharedMetrics;
+use crate::wire::{ErrorBody, ErrorCode, ErrorDetail, SignalRequest};
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// The tree.
+    pub control: Arc<Control>,
+    /// The metrics.
+    pub metrics: SharedMetrics,
+    /// The journal file, for history.
+    pub journal_file: std::path::PathBuf,
+}
+
+/// The routes, for the control socket.
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .route("/v1/daemon", get(daemon))
+        .route("/v1/services", get(services))
+        .route("/v1/services/{name}", get(service))
+        .route("/v1/services/{name}/logs", get(service_logs))
+        .route("/v1/services/{name}/signal", post(signal))
+        .route("/v1/services/{name}/{action}", post(act))
+        .route("/v1/logs", get(logs_of))
+        .route("/v1/events", get(events))
+        .route("/v1/ps", get(ps))
+        .route("/v1/reload", post(reload))
+        .route("/v1/shutdown", post(shutdown))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { error(ErrorCode::NotFound, "no such resource (see docs/api.yaml)") })
+        .with_state(api)
+}
+
+/// The routes behind a bearer token, for TCP.
+pub fn router_with_token(api: Api, token: String) -> Router {
+    let token: Arc<[u8]> = Arc::from(format!("Bearer {token}").into_bytes());
+    router(api).layer(middleware::from_fn(move |request: Request, next: Next| {
+        let token = token.clone();
+        async move {
+            let sent = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(HeaderValue::as_bytes)
+                .unwrap_or_default();
+            // Constant time: how much of a guess was right must not show.
+            if bool::from(sent.ct_eq(&token)) {
+                next.run(request).await
+            } else {
+                error(ErrorCode::Unauthorized, "a valid `Authorization: Bearer <token>` header is required")
+            }
+        }
+    }))
+}
+
+fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code,
+            message: message.into(),
+        },
+    };
+    (status, Json(body)).into_response()
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        error(self.code, self.message)
+    }
+}
+
+fn bad_query(rejection: &QueryRejection) -> Response {
+    error(ErrorCode::BadRequest, format!("bad query: {}", rejection.body_text()))
+}
+
+async fn daemon(AxumState(api): AxumState<Api>) -> Response {
+    Json(api.control.info().await).into_response()
+}
+
+async fn services(AxumState(api): AxumState<Api>) -> Response {
+    Json(api.control.status().await).into_response()
+}
+
+async fn service(AxumState(api): AxumState<Api>, Path(name): Path<String>) -> Response {
+    let all = api.control.status().await;
+    if let Some(found) = all.iter().find(|s| s.name == name) {
+        return Json(found).into_response();
+    }
+    let instances: Vec<&str> = all.iter().filter(|s| s.service == name).map(|s| s.name.as_str()).collect();
+    if instances.is_empty() {
+        error(ErrorCode::UnknownService, format!("no service called {name:?}"))
+    } else {
+        error(
+            ErrorCode::UnknownService,
+            format!("{name:?} has replicas: ask for one of {}", instances.join(", ")),
+        )
+    }
+}
+
+async fn act(AxumState(api): AxumState<Api>, Path((name, action)): Path<(String, String)>) -> Response {
+    let action = match action.as_str() {
+        "start" => Action::Start,
+        "stop" => Action::Stop,
+        "restart" => Action::Restart,
+        "kill" => Action::Kill,
+        other => {
+            return error(
+                ErrorCode::NotFound,
+                format!("no action {other:?}: expected start, stop, restart, kill or signal"),
+            )
+        }
+    };
+    match api.control.act(&name, action).await {
+        Ok(acted) => Json(acted).into_response(),
+        Err(failure) => failure.into_response(),
+    }
+}
+
+async fn signal(
+    AxumState(api): AxumState<Api>,
+    Path(name): Path<String>,
+    body: Result<Json<SignalRequest>, JsonRejection>,
+) -> Response {
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return error(
+                ErrorCode::BadRequest,
+                format!("bad body: {} (expected {{\"signal\": \"SIGHUP\"}})", rejection.body_text()),
+            )
+        }
+    };
+    let signal = match parse_signal(&request.signal) {
+        Some(signal) => signal,
+        None => {
+            return error(
+                ErrorCode::BadSignal,
+                format!("unknown signal {:?}: expected a name such as SIGHUP or HUP, or a number", request.signal),
+            )
+        }
+    };
+    // Unknown names first: a bad name is a 404 whatever the signal.
+    if let Err(failure) = api.control.resolve(std::slice::from_ref(&name)).await {
+        return failure.into_response();
+    }
+    match api.control.signal(&name, signal).await {
+        Ok(acted) => Json(acted).into_response(),
+        Err(failure) => failure.into_response(),
+    }
+}
+
+/// A signal by name (`SIGHUP`, `HUP`, `hup`) or number.
+pub fn parse_signal(text: &str) -> Option<Signal> {
+    if let Ok(number) = text.trim().parse::<i32>() {
+        return Signal::from_number(number);
+    }
+    let upper = text.trim().to_ascii_uppercase();
+    upper.parse().ok()
+}
+
+#[derive(Debug, Deserialize)]
+struct LogsQuery {
+    /// Comma-separated names (none: every instance).
+    #[serde(default)]
+    services: Option<String>,
+    #[serde(default = "default_lines")]
+    lines: usize,
+    #[serde(default)]
+    follow: bool,
+}
+
+fn default_lines() -> usize {
+    100
+}
+
+async fn service_logs(
+    AxumState(api): AxumState<Api>,
+    Path(name): Path<String>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(mut query)) => {
+            query.services = Some(name);
+            logs_response(api, query).await
+        }
+        Err(rejection) => bad_query(&rejection),
+    }
+}
+
+async fn logs_of(AxumState(api): AxumState<Api>, query: Result<Query<LogsQuery>, QueryRejection>) -> Response {
+    match query {
+        Ok(Query(query)) => logs_response(api, query).await,
+        Err(rejection) => bad_query(&rejection),
+    }
+}
+
+/// The last lines of each instance's log, then (with `follow`) new lines
+/// as they come; each line prefixed by its instance when there are several.
+async fn logs_response(api: Api, query: LogsQuery) -> Response {
+    let names: Vec<String> = query
+        .services
+        .as_deref()
+        .map(|s| s.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let instances = match api.control.resolve(&names).await {
+        Ok(found) => found,
+        Err(failure) => return failure.into_response(),
+    };
+    let prefix = instances.len() > 1;
+    let width = instances.iter().map(String::len).max().unwrap_or(0);
+    let sinks = api.control.sinks().clone();
+    // Followers first, so nothing written while the files are read is lost.
+    let followers: Vec<(String, broadcast::Receiver<Arc<[u8]>>)> = if query.follow {
+        instances
+            .iter()
+            .filter_map(|name| sinks.get(name).map(|sink| (name.clone(), sink.follow())))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut history = Vec::new();
+    for name in &instances {
+        match logs::tail(&sinks.file(name), query.lines) {
+            Ok(lines) => history.extend(prefixed(name, width, prefix, &lines)),
+            Err(e) => return error(ErrorCode::Internal, format!("reading the log of {name}: {e}")),
+        }
+    }
+    let (sender, receiver) = mpsc::channel::<Bytes>(64);
+    let closing = closed(api.control.closing());
+    tokio::spawn(async move {
+        tokio::pin!(closing);
+        if !history.is_empty() && sender.send(Bytes::from(history)).await.is_err() {
+            return;
+        }
+        if followers.is_empty() {
+            return;
+        }
+        let (merged, mut all) = mpsc::channel::<Bytes>(256);
+        for (name, mut follower) in followers {
+            let merged = merged.clone();
+            tokio::spawn(async move {
+                loop {
+                    match follower.recv().await {
+                        Ok(lines) => {
+                            let bytes = Bytes::from(prefixed(&name, width, prefix, &lines));
+                            if merged.send(bytes).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            let note = format!("[tend: {n} chunks of {name}'s output skipped; the log file has them]\n");
+                            if merged.send(Bytes::from(note)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            });
+        }
+        drop(merged);
+        loop {
+            tokio::select! {
+                next = all.recv() => match next {
+                    Some(bytes) => if sender.send(bytes).await.is_err() { return },
+                    None => return,
+                },
+                () = &mut closing => return,
+            }
+        }
+    });
+    streaming(receiver, "text/plain; charset=utf-8")
+}
+
+fn prefixed(name: &str, width: usize, prefix: bool, lines: &[u8]) -> Vec<u8> {
+    if !prefix {
+        return lines.to_vec();
+    }
+    let mut out = Vec::with_capacity(lines.len() + 16);
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(format!("{name:<width$} | ").as_bytes());
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// Resolves when the daemon closes.
+async fn closed(mut closing: tokio::sync::watch::Receiver<bool>) {
+    let _ = closing.wait_for(|c| *c).await;
+}
+
+fn streaming(receiver: mpsc::Receiver<Bytes>, content_type: &'static str) -> Response {
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|bytes| (Ok::<_, Infallible>(bytes), receiver))
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    /// How far back, e.g. `1h`, `30m`.
+    #[serde(default)]
+    since: Option<String>,
+    /// Comma-separated instance names.
+    #[serde(default)]
+    services: Option<String>,
+    /// At most this many past entries (the latest).
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    follow: bool,
+}
+
+/// Journal entries as JSON lines: history, then (with `follow`) live.
+async fn events(AxumState(api): AxumState<Api>, query: Result<Query<EventsQuery>, QueryRejection>) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return bad_query(&rejection),
+    };
+    let since = match query.since.as_deref().map(humantime::parse_duration).transpose() {
+        Ok(since) => since.map(|d| SystemTime::now().checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH)),
+        Err(e) => {
+            return error(
+                ErrorCode::BadRequest,
+                format!("bad `since`: {e} (expected a duration such as 10m, 1h, 2d)"),
+            )
+        }
+    };
+    let services: Vec<String> = query
+        .services
+        .as_deref()
+        .map(|s| s.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    // Live entries first, so none falls between history and stream.
+    let mut live = query.follow.then(|| api.control.journal().subscribe());
+    api.control.journal().flush().await;
+    let file = api.journal_file.clone();
+    let filter = JournalQuery {
+        since,
+        after_id: None,
+        services: services.clone(),
+        limit: query.limit,
+    };
+    let history = tokio::task::spawn_blocking(move || Journal::open(file)?.read(&filter)).await;
+    let history = match history {
+        Ok(Ok(entries)) => entries,
+        Ok(Err(e)) => return error(ErrorCode::Internal, format!("reading the journal: {e}")),
+        Err(e) => return error(ErrorCode::Internal, format!("reading the journal: {e}")),
+    };
+    let mut last_id = history.last().map_or(0, |e| e.id);
+    let mut text = String::new();
+    for entry in &history {
+        text.push_str(&serde_json::to_string(entry).unwrap_or_default());
+        text.push('\n');
+    }
+    let (sender, receiver) = mpsc::channel::<Bytes>(256);
+    let closing = closed(api.control.closing());
+    tokio::spawn(async move {
+        tokio::pin!(closing);
+        if !text.is_empty() && sender.send(Bytes::from(text)).await.is_err() {
+            return;
+        }
+        let Some(live) = live.as_mut() else { return };
+        loop {
+            let entry = tokio::select! {
+                entry = live.recv() => entry,
+                () = &mut closing => {
+                    // Let the last entries (the shutdown itself) through.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    while let Ok(entry) = live.try_recv() {
+                        let _ = sender.send(Bytes::from(format!("{}\n", serde_json::to_string(&entry).unwrap_or_default()))).await;
+                    }
+                    return;
+                }
+            };
+            match entry {
+                Ok(entry) if entry.id > last_id => {
+                    last_id = entry.id;
+                    let wanted = services.is_empty()
+                        || entry.record.service().is_some_and(|s| services.iter().any(|w| w == s));
+                    if !wanted {
+                        continue;
+                    }
+                    let line = format!("{}\n", serde_json::to_string(&entry).unwrap_or_default());
+                    if sender.send(Bytes::from(line)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    streaming(receiver, "application/x-ndjson")
+}
+
+async fn ps(AxumState(api): AxumState<Api>) -> Response {
+    Json(api.control.ps().await).into_response()
+}
+
+async fn reload(AxumState(api): AxumState<Api>) -> Response {
+    match api.control.reload().await {
+        Ok(report) => Json(report).into_response(),
+        Err(failure) => failure.into_response(),
+    }
+}
+
+async fn shutdown(AxumState(api): AxumState<Api>) -> Response {
+    api.control.request_shutdown();
+    (StatusCode::ACCEPTED, Json(serde_json::json!({ "shutting_down": true }))).into_response()
+}
+
+async fn metrics(AxumState(api): AxumState<Api>) -> Response {
+    let status = api.control.status().await;
+    let text = api.metrics.render(api.control.root(), &status);
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}

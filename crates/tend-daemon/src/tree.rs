@@ -1,0 +1,184 @@
+//! From a [`Config`] to child specs, and where each instance sits.
+//!
+//! The root supervisor (`tend`) has, in start order, the services outside
+//! any group, then the groups, each a child supervisor over its services.
+//! A service with `replicas > 1` is a one-for-one supervisor of its own
+//! (named after the service) over `name.1` … `name.N`.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use tend::{ChildSpec, Supervisor, SupervisorHandle};
+use tend_config::{defaults, Config, Group, Member, Service};
+use tend_process::ProcessExt;
+
+use crate::logs::Sinks;
+
+/// The root supervisor's name (the first part of every event's path).
+pub const ROOT: &str = "tend";
+
+/// Where an instance is: the chain of supervisor ids from the root down to
+/// the supervisor whose child it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// Its name (the child id).
+    pub name: String,
+    /// Its service.
+    pub service: String,
+    /// Its group.
+    pub group: Option<String>,
+    /// Supervisor ids from the root's child down to its own supervisor.
+    pub parents: Vec<String>,
+}
+
+/// Every instance of a config, in config order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// The instances.
+    pub instances: Vec<Instance>,
+    by_name: BTreeMap<String, usize>,
+}
+
+impl Layout {
+    /// The layout of `config`.
+    #[must_use]
+    pub fn of(config: &Config) -> Layout {
+        let mut instances = Vec::new();
+        for service in &config.services {
+            let mut parents: Vec<String> = service.group.iter().cloned().collect();
+            if service.replicas > 1 {
+                parents.push(service.name.clone());
+            }
+            for name in service.instances() {
+                instances.push(Instance {
+                    name,
+                    service: service.name.clone(),
+                    group: service.group.clone(),
+                    parents: parents.clone(),
+                });
+            }
+        }
+        let by_name = instances.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        Layout { instances, by_name }
+    }
+
+    /// The instance called `name`.
+    #[must_use]
+    pub fn instance(&self, name: &str) -> Option<&Instance> {
+        self.by_name.get(name).map(|&i| &self.instances[i])
+    }
+
+    /// The instances `name` means: that instance, or every instance of the
+    /// service or group of that name.
+    #[must_use]
+    pub fn resolve(&self, name: &str) -> Vec<&Instance> {
+        if let Some(instance) = self.instance(name) {
+            return vec![instance];
+        }
+        self.instances
+            .iter()
+            .filter(|i| i.service == name || i.group.as_deref() == Some(name))
+            .collect()
+    }
+
+    /// The widest instance name (for aligned output).
+    #[must_use]
+    pub fn width(&self) -> usize {
+        self.instances.iter().map(|i| i.name.len()).max().unwrap_or(0)
+    }
+
+    /// The position of `instance` in config order (its colour).
+    #[must_use]
+    pub fn position(&self, instance: &str) -> usize {
+        self.by_name.get(instance).copied().unwrap_or(0)
+    }
+}
+
+/// The supervisor `parents` leads to, from `root`.
+///
+/// # Errors
+/// If a supervisor on the way is gone.
+pub async fn supervisor_at(
+    root: &SupervisorHandle,
+    parents: &[String],
+) -> Result<SupervisorHandle, tend::ControlError> {
+    let mut handle = root.clone();
+    for id in parents {
+        handle = handle.supervisor(id.as_str()).await?;
+    }
+    Ok(handle)
+}
+
+/// The root's children.
+///
+/// # Errors
+/// If a log file cannot be opened.
+pub fn root_children(config: &Config, layout: &Layout, sinks: &Sinks) -> io::Result<Vec<ChildSpec>> {
+    config
+        .root_members()
+        .into_iter()
+        .map(|member| match member {
+            Member::Service(service) => service_unit(service, layout, sinks),
+            Member::Group(group) => group_unit(config, group, layout, sinks),
+        })
+        .collect()
+}
+
+/// A group: a supervisor over its services.
+///
+/// # Errors
+/// If a log file cannot be opened.
+pub fn group_unit(config: &Config, group: &Group, layout: &Layout, sinks: &Sinks) -> io::Result<ChildSpec> {
+    let members = config
+        .members_of(group)
+        .map(|service| service_unit(service, layout, sinks))
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok(ChildSpec::supervisor(
+        Supervisor::builder(group.name.clone())
+            .strategy(group.strategy)
+            .intensity(group.intensity)
+            .children(members),
+    ))
+}
+
+/// A service: its one process, or a supervisor over its replicas.
+///
+/// # Errors
+/// If a log file cannot be opened.
+pub fn service_unit(service: &Service, layout: &Layout, sinks: &Sinks) -> io::Result<ChildSpec> {
+    let instances = service.instances();
+    if service.replicas == 1 {
+        return instance_spec(service, &instances[0], layout, sinks);
+    }
+    let replicas = instances
+        .iter()
+        .map(|name| instance_spec(service, name, layout, sinks))
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok(ChildSpec::supervisor(
+        Supervisor::builder(service.name.clone())
+            .intensity(defaults::intensity())
+            .children(replicas),
+    ))
+}
+
+/// One instance of a service: a process child with the service's restart
+/// settings and a log sink of its own.
+///
+/// # Errors
+/// If its log file cannot be opened.
+pub fn instance_spec(service: &Service, name: &str, layout: &Layout, sinks: &Sinks) -> io::Result<ChildSpec> {
+    let sink = sinks.open(name, &service.process.logs, layout.position(name))?;
+    let mut spec = ChildSpec::process_with_sink(name, service.process.clone(), sink)
+        .restart(service.restart)
+        .on_crash(service.on_crash)
+        // A service that may end for good ends with its state shown; it
+        // does not take the tree down (no auto-shutdown).
+        .significant(false);
+    if let Some(backoff) = service.backoff {
+        spec = spec.backoff(backoff);
+    }
+    if let Some(budget) = service.budget {
+        spec = spec.budget(budget);
+    }
+    Ok(spec)
+}
