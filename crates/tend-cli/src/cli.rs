@@ -22,7 +22,13 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Target {
     /// The config file.
-    #[arg(short = 'c', long = "config", global = true, env = "TEND_CONFIG", default_value = "tend.toml")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        env = "TEND_CONFIG",
+        default_value = "tend.toml"
+    )]
     pub config: PathBuf,
     /// The state directory (socket, logs, journal); default `.tend` beside
     /// the config file.

@@ -29,7 +29,12 @@ impl Client {
         &self.socket
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> anyhow::Result<Response<Incoming>> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<Response<Incoming>> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|e| {
             anyhow!(
                 "tend is not running here (no answer on {}: {e}); start it with `tend up`",
@@ -47,7 +52,10 @@ impl Client {
             .header("host", "tend")
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))?;
-        let response = sender.send_request(request).await.context("talking to tend")?;
+        let response = sender
+            .send_request(request)
+            .await
+            .context("talking to tend")?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -55,7 +63,10 @@ impl Client {
         let bytes = response.into_body().collect().await?.to_bytes();
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(error) => bail!("{}", error.error.message),
-            Err(_) => bail!("tend answered {status}: {}", String::from_utf8_lossy(&bytes)),
+            Err(_) => bail!(
+                "tend answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            ),
         }
     }
 
@@ -67,14 +78,22 @@ impl Client {
     }
 
     /// POSTs JSON and reads JSON.
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: Option<serde_json::Value>) -> anyhow::Result<T> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<T> {
         let response = self.send(Method::POST, path, body).await?;
         let bytes = response.into_body().collect().await?.to_bytes();
         serde_json::from_slice(&bytes).context("reading tend's answer")
     }
 
     /// GETs a stream, handing each chunk to `each` until it ends.
-    pub async fn stream(&self, path: &str, mut each: impl FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    pub async fn stream(
+        &self,
+        path: &str,
+        mut each: impl FnMut(&[u8]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         let mut body = self.send(Method::GET, path, None).await?.into_body();
         while let Some(frame) = body.frame().await {
             if let Ok(data) = frame?.into_data() {

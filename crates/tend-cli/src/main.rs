@@ -91,7 +91,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Logs { follow, lines, services } => {
+        Command::Logs {
+            follow,
+            lines,
+            services,
+        } => {
             let path = format!(
                 "/v1/logs?services={}&lines={lines}&follow={follow}",
                 services.join(",")
@@ -106,14 +110,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Events { follow, since, json, services } => events(&target, follow, since, json, &services).await,
+        Command::Events {
+            follow,
+            since,
+            json,
+            services,
+        } => events(&target, follow, since, json, &services).await,
         Command::Reload => {
             let report: ReloadReport = client(&target).post("/v1/reload", None).await?;
             print_reload(&report);
             Ok(ExitCode::SUCCESS)
         }
         Command::Down => down(&target).await,
-        Command::Journal { command: JournalCommand::Verify } => verify(&target),
+        Command::Journal {
+            command: JournalCommand::Verify,
+        } => verify(&target),
     }
 }
 
@@ -133,7 +144,11 @@ fn check(target: &Target) -> anyhow::Result<ExitCode> {
         Err(error) => {
             eprintln!("{error}");
             if let tend_config::ConfigError::Invalid(list) = &error {
-                eprintln!("{} problem{} found; nothing was started", list.len(), if list.len() == 1 { "" } else { "s" });
+                eprintln!(
+                    "{} problem{} found; nothing was started",
+                    list.len(),
+                    if list.len() == 1 { "" } else { "s" }
+                );
             }
             Ok(ExitCode::from(1))
         }
@@ -186,7 +201,8 @@ async fn up_detached(target: &Target) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
-    dir.create().with_context(|| format!("creating {}", dir.root().display()))?;
+    dir.create()
+        .with_context(|| format!("creating {}", dir.root().display()))?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -223,7 +239,10 @@ async fn up_detached(target: &Target) -> anyhow::Result<ExitCode> {
             bail!("the daemon exited at start ({status})");
         }
         if Instant::now() > deadline {
-            bail!("the daemon did not answer within 60 s; see {}", dir.daemon_log().display());
+            bail!(
+                "the daemon did not answer within 60 s; see {}",
+                dir.daemon_log().display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -238,12 +257,20 @@ async fn status(target: &Target, json: bool, names: &[String]) -> anyhow::Result
     if !names.is_empty() {
         let unknown: Vec<&String> = names
             .iter()
-            .filter(|n| !services.iter().any(|s| &s.name == *n || &s.service == *n || s.group.as_ref() == Some(*n)))
+            .filter(|n| {
+                !services
+                    .iter()
+                    .any(|s| &s.name == *n || &s.service == *n || s.group.as_ref() == Some(*n))
+            })
             .collect();
         if let Some(name) = unknown.first() {
             bail!("no service called {name:?}");
         }
-        services.retain(|s| names.iter().any(|n| &s.name == n || &s.service == n || s.group.as_ref() == Some(n)));
+        services.retain(|s| {
+            names
+                .iter()
+                .any(|n| &s.name == n || &s.service == n || s.group.as_ref() == Some(n))
+        });
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&services)?);
@@ -257,7 +284,10 @@ async fn act(target: &Target, action: &str, names: &[String]) -> anyhow::Result<
     let client = client(target);
     let mut failed = false;
     for name in names {
-        match client.post::<Acted>(&format!("/v1/services/{name}/{action}"), None).await {
+        match client
+            .post::<Acted>(&format!("/v1/services/{name}/{action}"), None)
+            .await
+        {
             Ok(acted) => println!("{action}: {}", acted.services.join(", ")),
             Err(error) => {
                 eprintln!("tend: {name}: {error:#}");
@@ -265,7 +295,11 @@ async fn act(target: &Target, action: &str, names: &[String]) -> anyhow::Result<
             }
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn events(
@@ -306,7 +340,13 @@ async fn events(
 }
 
 fn print_reload(report: &ReloadReport) {
-    let list = |names: &[String]| if names.is_empty() { "-".to_owned() } else { names.join(", ") };
+    let list = |names: &[String]| {
+        if names.is_empty() {
+            "-".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
     println!("added:     {}", list(&report.added));
     println!("removed:   {}", list(&report.removed));
     println!("changed:   {}", list(&report.changed));
@@ -337,7 +377,8 @@ fn verify(target: &Target) -> anyhow::Result<ExitCode> {
     if !file.exists() {
         bail!("no journal at {}", file.display());
     }
-    let journal = tend_journal::Journal::open(&file).with_context(|| format!("opening {}", file.display()))?;
+    let journal = tend_journal::Journal::open(&file)
+        .with_context(|| format!("opening {}", file.display()))?;
     let verification = journal.verify()?;
     match verification.first_bad {
         None => {

@@ -30,9 +30,15 @@ pub fn status_table(services: &[ServiceStatus]) -> String {
                 s.name.clone(),
                 state,
                 s.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-                if s.state == State::Running { short_duration(s.uptime_s) } else { "-".to_owned() },
+                if s.state == State::Running {
+                    short_duration(s.uptime_s)
+                } else {
+                    "-".to_owned()
+                },
                 s.restarts.to_string(),
-                s.last_exit.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string),
+                s.last_exit
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), ToString::to_string),
             ]
         })
         .collect();
@@ -72,7 +78,11 @@ pub fn count_line(services: &[ServiceStatus]) -> String {
             (n > 0).then(|| format!("{n} {state}"))
         })
         .collect();
-    let noun = if services.len() == 1 { "service" } else { "services" };
+    let noun = if services.len() == 1 {
+        "service"
+    } else {
+        "services"
+    };
     if counts.is_empty() {
         format!("{} {noun}", services.len())
     } else {
@@ -98,8 +108,18 @@ pub fn tree(node: &TreeNode) -> String {
         if let Some(pids) = node.pids {
             facts.push(format!("{pids} tasks"));
         }
-        let marker = if node.kind == "supervisor" { "▾ " } else { "• " };
-        let _ = writeln!(out, "{}{marker}{}  ({})", "  ".repeat(depth), node.name, facts.join(", "));
+        let marker = if node.kind == "supervisor" {
+            "▾ "
+        } else {
+            "• "
+        };
+        let _ = writeln!(
+            out,
+            "{}{marker}{}  ({})",
+            "  ".repeat(depth),
+            node.name,
+            facts.join(", ")
+        );
         for child in &node.children {
             walk(child, depth + 1, out);
         }
@@ -114,13 +134,22 @@ pub fn event_line(entry: &Entry) -> String {
     let what = match &entry.record {
         Record::SupervisorStarted => format!("{} started", entry.supervisor),
         Record::SupervisorStopped { exit } => format!("{} stopped: {exit}", entry.supervisor),
-        Record::Started { service, generation, pid } => match pid {
+        Record::Started {
+            service,
+            generation,
+            pid,
+        } => match pid {
             Some(pid) => format!("{service} started (pid {pid}, generation {generation})"),
             None => format!("{service} started (generation {generation})"),
         },
         Record::Ready { service, .. } => format!("{service} ready"),
         Record::StartFailed { service, exit, .. } => format!("{service} failed to start: {exit}"),
-        Record::Exited { service, exit, ran_for_ms, .. } => format!(
+        Record::Exited {
+            service,
+            exit,
+            ran_for_ms,
+            ..
+        } => format!(
             "{service} exited after {}: {exit}",
             humantime::format_duration(Duration::from_millis(*ran_for_ms))
         ),
@@ -137,20 +166,42 @@ pub fn event_line(entry: &Entry) -> String {
         ),
         Record::Failed { service, reason } => format!("{service} failed: {reason}"),
         Record::Isolated { service, cause } => format!("{service} isolated: {cause}"),
-        Record::Stopping { service, because, .. } => format!("{service} stopping: {because}"),
-        Record::HealthCheckFailed { service, reason, .. } => format!("{service} health check failed: {reason}"),
-        Record::ResourceWarning { service, resource, used, limit } => {
+        Record::Stopping {
+            service, because, ..
+        } => format!("{service} stopping: {because}"),
+        Record::HealthCheckFailed {
+            service, reason, ..
+        } => format!("{service} health check failed: {reason}"),
+        Record::ResourceWarning {
+            service,
+            resource,
+            used,
+            limit,
+        } => {
             format!("{service} uses {used} of its {limit} {resource} limit")
         }
-        Record::ResourceExceeded { service, resource, used, limit } => {
+        Record::ResourceExceeded {
+            service,
+            resource,
+            used,
+            limit,
+        } => {
             format!("{service} exceeded its {resource} limit ({used} of {limit})")
         }
         Record::Terminated { service } => format!("{service} stopped"),
         Record::Added { service } => format!("{service} added"),
         Record::Removed { service } => format!("{service} removed"),
-        Record::GaveUp { service, reason } => format!("{} gave up ({reason}) after {service}", entry.supervisor),
-        Record::AutoShutdown { service } => format!("{} shutting down after {service}", entry.supervisor),
-        Record::Command { command, services, outcome } => {
+        Record::GaveUp { service, reason } => {
+            format!("{} gave up ({reason}) after {service}", entry.supervisor)
+        }
+        Record::AutoShutdown { service } => {
+            format!("{} shutting down after {service}", entry.supervisor)
+        }
+        Record::Command {
+            command,
+            services,
+            outcome,
+        } => {
             let mut line = format!("operator: {command}");
             if !services.is_empty() {
                 let _ = write!(line, " {}", services.join(" "));

@@ -61,7 +61,12 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         file: path.to_path_buf(),
         source,
     })?;
-    parse_str(path, &text)
+    // Messages name the file as given; paths in the config are resolved
+    // against its absolute directory, whatever the current one becomes.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut config = parse_in(path, &absolute, &text)?;
+    config.file = absolute;
+    Ok(config)
 }
 
 /// Checks `text` as the contents of the config at `path` (relative `cwd`s
@@ -70,9 +75,12 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
 /// # Errors
 /// [`ConfigError::Invalid`] with every problem found.
 pub fn parse_str(path: impl AsRef<Path>, text: &str) -> Result<Config, ConfigError> {
-    let path = path.as_ref();
-    let mut diagnostics = error::Diagnostics::new(path, text);
-    match parse::parse(path, text, &mut diagnostics) {
+    parse_in(path.as_ref(), path.as_ref(), text)
+}
+
+fn parse_in(shown: &Path, file: &Path, text: &str) -> Result<Config, ConfigError> {
+    let mut diagnostics = error::Diagnostics::new(shown, text);
+    match parse::parse(file, text, &mut diagnostics) {
         Some(config) if diagnostics.is_empty() => Ok(config),
         _ => Err(ConfigError::Invalid(diagnostics.into_sorted())),
     }

@@ -18,7 +18,9 @@ pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
                         }
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => eprintln!("tend | ({n} events not shown)"),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    eprintln!("tend | ({n} events not shown)")
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
@@ -27,19 +29,33 @@ pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
 
 fn describe(event: &Event) -> Option<String> {
     Some(match &event.kind {
-        EventKind::ChildStarted { id, pid: Some(pid), .. } => format!("{id} started (pid {pid})"),
+        EventKind::ChildStarted {
+            id, pid: Some(pid), ..
+        } => format!("{id} started (pid {pid})"),
         EventKind::ChildStartFailed { id, exit, .. } => format!("{id} failed to start: {exit}"),
         EventKind::ChildExited { id, exit, .. } => format!("{id} exited: {exit}"),
         EventKind::ChildRestarting { id, delay } if delay.is_zero() => format!("{id} restarting"),
         EventKind::ChildRestarting { id, delay } => {
-            format!("{id} restarting in {}", humantime::format_duration(round(*delay)))
+            format!(
+                "{id} restarting in {}",
+                humantime::format_duration(round(*delay))
+            )
         }
         EventKind::ChildCrashLoop { id, delay } => {
-            format!("{id} crash-looping: next try in {}", humantime::format_duration(round(*delay)))
+            format!(
+                "{id} crash-looping: next try in {}",
+                humantime::format_duration(round(*delay))
+            )
         }
         EventKind::ChildFailed { id, reason } => format!("{id} failed: {reason}"),
         EventKind::ChildIsolated { id, cause } => format!("{id} isolated ({cause})"),
-        EventKind::ResourceWarning { id, resource, used, limit, .. } => {
+        EventKind::ResourceWarning {
+            id,
+            resource,
+            used,
+            limit,
+            ..
+        } => {
             format!("{id} uses {used} of its {limit} {resource} limit")
         }
         EventKind::GaveUp { offender, reason } => {

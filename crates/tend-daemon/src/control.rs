@@ -176,7 +176,8 @@ impl Control {
 
     /// Asks the daemon to shut down (what `POST /v1/shutdown` does).
     pub fn request_shutdown(&self) {
-        self.journal.record(ROOT, command("shutdown", Vec::new(), None));
+        self.journal
+            .record(ROOT, command("shutdown", Vec::new(), None));
         self.shutdown_requested.send_replace(true);
     }
 
@@ -213,7 +214,8 @@ impl Control {
     /// name is unknown.
     pub async fn resolve(&self, names: &[String]) -> Result<Vec<String>, Failure> {
         let current = self.current.lock().await;
-        resolve(&current.layout, names).map(|found| found.into_iter().map(|i| i.name.clone()).collect())
+        resolve(&current.layout, names)
+            .map(|found| found.into_iter().map(|i| i.name.clone()).collect())
     }
 
     /// Every instance, in config order.
@@ -225,7 +227,13 @@ impl Control {
             .layout
             .instances
             .iter()
-            .map(|instance| status_of(instance, infos.get(&instance.name), seen.get(&instance.name)))
+            .map(|instance| {
+                status_of(
+                    instance,
+                    infos.get(&instance.name),
+                    seen.get(&instance.name),
+                )
+            })
             .collect()
     }
 
@@ -253,7 +261,11 @@ impl Control {
         TreeNode {
             name: ROOT.to_owned(),
             kind: "supervisor".to_owned(),
-            state: if self.root.is_running() { State::Running } else { State::Shutdown },
+            state: if self.root.is_running() {
+                State::Running
+            } else {
+                State::Shutdown
+            },
             pid: Some(std::process::id()),
             pids: None,
             memory_bytes: None,
@@ -270,13 +282,19 @@ impl Control {
         let mut done = Vec::new();
         let mut problems = Vec::new();
         for instance in instances {
-            match self.act_on(&current.config, &current.layout, instance, action).await {
+            match self
+                .act_on(&current.config, &current.layout, instance, action)
+                .await
+            {
                 Ok(()) => done.push(instance.name.clone()),
                 Err(e) => problems.push(format!("{}: {e}", instance.name)),
             }
         }
         let outcome = (!problems.is_empty()).then(|| problems.join("; "));
-        self.journal.record(ROOT, command(action.as_str(), done.clone(), outcome.clone()));
+        self.journal.record(
+            ROOT,
+            command(action.as_str(), done.clone(), outcome.clone()),
+        );
         match outcome {
             Some(message) if done.is_empty() => Err(Failure::new(ErrorCode::Conflict, message)),
             _ => Ok(Acted { services: done }),
@@ -295,12 +313,15 @@ impl Control {
         let present = supervisor.child_info(id).await.ok();
         let add = || async {
             // A `never` service is removed when it ends: add it again.
-            let service = config.service(&instance.service).expect("an instance has a service");
-            let spec = tree::instance_spec(service, id, layout, &self.sinks)
-                .map_err(|e| ControlError::StartFailed {
+            let service = config
+                .service(&instance.service)
+                .expect("an instance has a service");
+            let spec = tree::instance_spec(service, id, layout, &self.sinks).map_err(|e| {
+                ControlError::StartFailed {
                     id: id.into(),
                     exit: tend::Exit::failed(format!("log file: {e}")),
-                })?;
+                }
+            })?;
             supervisor.start_child(spec).await
         };
         match (action, present) {
@@ -308,7 +329,9 @@ impl Control {
             (Action::Stop, None) => Ok(()),
             (Action::Kill, Some(_)) => supervisor.kill_child(id).await,
             (Action::Kill, None) => Err(ControlError::NotRunning(id.into())),
-            (Action::Start, Some(info)) if is_down(info.state) => supervisor.restart_child(id).await,
+            (Action::Start, Some(info)) if is_down(info.state) => {
+                supervisor.restart_child(id).await
+            }
             (Action::Start, Some(_)) => Ok(()),
             (Action::Start | Action::Restart, None) => add().await,
             (Action::Restart, Some(info)) => {
@@ -345,7 +368,10 @@ impl Control {
             command(&format!("signal {signal}"), done.clone(), None),
         );
         if done.is_empty() {
-            return Err(Failure::new(ErrorCode::Conflict, format!("{name} has no running process to signal")));
+            return Err(Failure::new(
+                ErrorCode::Conflict,
+                format!("{name} has no running process to signal"),
+            ));
         }
         Ok(Acted { services: done })
     }
@@ -363,10 +389,20 @@ impl Control {
                     ConfigError::Invalid(list) => list.iter().map(ToString::to_string).collect(),
                     ConfigError::Read { .. } => vec![error.to_string()],
                 };
-                self.journal.record(ROOT, command("reload", Vec::new(), Some("rejected: invalid config".to_owned())));
+                self.journal.record(
+                    ROOT,
+                    command(
+                        "reload",
+                        Vec::new(),
+                        Some("rejected: invalid config".to_owned()),
+                    ),
+                );
                 return Err(Failure {
                     code: ErrorCode::InvalidConfig,
-                    message: format!("the new config is invalid; nothing changed:\n{}", details.join("\n")),
+                    message: format!(
+                        "the new config is invalid; nothing changed:\n{}",
+                        details.join("\n")
+                    ),
                     details,
                 });
             }
@@ -381,21 +417,32 @@ impl Control {
         }
         for service in &plan.services_down {
             let s = old.service(service).expect("planned from the old config");
-            if s.group.as_ref().is_some_and(|g| plan.groups_down.contains(g)) {
+            if s.group
+                .as_ref()
+                .is_some_and(|g| plan.groups_down.contains(g))
+            {
                 continue;
             }
             let parents: Vec<String> = s.group.iter().cloned().collect();
             remove_unit(&self.root, &parents, service).await;
         }
         for service in &plan.report.removed {
-            for instance in old.service(service).map(|s| s.instances()).unwrap_or_default() {
+            for instance in old
+                .service(service)
+                .map(|s| s.instances())
+                .unwrap_or_default()
+            {
                 self.sinks.remove(&instance);
             }
         }
         // Bring up what comes or changed.
         let mut failures = Vec::new();
         for group in &plan.groups_up {
-            let g = new.groups.iter().find(|g| &g.name == group).expect("planned from the new config");
+            let g = new
+                .groups
+                .iter()
+                .find(|g| &g.name == group)
+                .expect("planned from the new config");
             let started = match tree::group_unit(&new, g, &new_layout, &self.sinks) {
                 Ok(spec) => self.root.start_child(spec).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -412,7 +459,10 @@ impl Control {
             let parents: Vec<String> = s.group.iter().cloned().collect();
             let started = match tree::supervisor_at(&self.root, &parents).await {
                 Ok(supervisor) => match tree::service_unit(s, &new_layout, &self.sinks) {
-                    Ok(spec) => supervisor.start_child(spec).await.map_err(|e| e.to_string()),
+                    Ok(spec) => supervisor
+                        .start_child(spec)
+                        .await
+                        .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 },
                 Err(e) => Err(e.to_string()),
@@ -440,7 +490,8 @@ impl Control {
             .chain(&report.changed)
             .cloned()
             .collect();
-        self.journal.record(ROOT, command("reload", touched, Some(summary)));
+        self.journal
+            .record(ROOT, command("reload", touched, Some(summary)));
         Ok(report)
     }
 }
@@ -471,7 +522,10 @@ fn resolve<'a>(layout: &'a Layout, names: &[String]) -> Result<Vec<&'a Instance>
             let known: Vec<&str> = layout.instances.iter().map(|i| i.name.as_str()).collect();
             return Err(Failure::new(
                 ErrorCode::UnknownService,
-                format!("no service called {name:?} (services: {})", known.join(", ")),
+                format!(
+                    "no service called {name:?} (services: {})",
+                    known.join(", ")
+                ),
             ));
         }
         for instance in matched {
@@ -563,7 +617,12 @@ async fn subtree(handle: SupervisorHandle) -> Vec<TreeNode> {
         let usage = info.usage.as_ref();
         nodes.push(TreeNode {
             name: info.id.to_string(),
-            kind: if info.kind == ChildKind::Supervisor { "supervisor" } else { "service" }.to_owned(),
+            kind: if info.kind == ChildKind::Supervisor {
+                "supervisor"
+            } else {
+                "service"
+            }
+            .to_owned(),
             state: info.state.into(),
             pid: info.pid,
             pids: usage.and_then(|u| u.pids),
@@ -593,9 +652,9 @@ impl Plan {
     fn between(old: &Config, new: &Config) -> Plan {
         let mut plan = Plan::default();
         if old.supervisor != new.supervisor {
-            plan.report
-                .not_applied
-                .push("[supervisor] settings changed: they apply when tend is restarted".to_owned());
+            plan.report.not_applied.push(
+                "[supervisor] settings changed: they apply when tend is restarted".to_owned(),
+            );
         }
         if old.api != new.api {
             plan.report

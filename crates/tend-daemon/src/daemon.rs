@@ -96,16 +96,20 @@ pub fn prepare(options: &Options) -> Result<(Config, StateDir), DaemonError> {
 pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     let (config, dir) = prepare(&options)?;
     // Handlers first, so no early signal takes the default action.
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(setup("installing signal handlers"))?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(setup("installing signal handlers"))?;
-    dir.create().map_err(setup(format!("creating {}", dir.root().display())))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(setup("installing signal handlers"))?;
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(setup("installing signal handlers"))?;
+    dir.create()
+        .map_err(setup(format!("creating {}", dir.root().display())))?;
     tend_process::enable_orphan_reaping().map_err(setup("becoming a child subreaper"))?;
 
     let journal = JournalWriter::open(dir.journal())
         .map_err(|e| setup(format!("opening {}", dir.journal().display()))(io::Error::other(e)))?;
     let layout = Layout::of(&config);
     let sinks = Sinks::new(dir.clone(), options.echo, layout.width());
-    let children = tree::root_children(&config, &layout, &sinks).map_err(setup("opening log files"))?;
+    let children =
+        tree::root_children(&config, &layout, &sinks).map_err(setup("opening log files"))?;
     let mut builder = Supervisor::builder(ROOT)
         .strategy(config.supervisor.strategy)
         .intensity(config.supervisor.intensity)
@@ -124,10 +128,20 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         .map_err(setup("starting the hook runner"))?;
     hooks.watch(hook_events);
 
-    let root = builder.start().await.map_err(|e| DaemonError::Start(e.to_string()))?;
+    let root = builder
+        .start()
+        .await
+        .map_err(|e| DaemonError::Start(e.to_string()))?;
     let shutdown_timeout = config.supervisor.shutdown_timeout;
     let tcp = config.api.clone();
-    let control = Control::new(root.clone(), config, sinks, journal.clone(), hooks.clone(), dir.root().to_path_buf());
+    let control = Control::new(
+        root.clone(),
+        config,
+        sinks,
+        journal.clone(),
+        hooks.clone(),
+        dir.root().to_path_buf(),
+    );
     let api = Api {
         control: control.clone(),
         metrics,
@@ -136,10 +150,15 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
 
     let socket = dir.socket();
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).map_err(setup(format!("binding {}", socket.display())))?;
+    let listener =
+        UnixListener::bind(&socket).map_err(setup(format!("binding {}", socket.display())))?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
         .map_err(setup(format!("securing {}", socket.display())))?;
-    let unix_server = tokio::spawn(serve_unix(listener, server::router(api.clone()), control.closing()));
+    let unix_server = tokio::spawn(serve_unix(
+        listener,
+        server::router(api.clone()),
+        control.closing(),
+    ));
     let tcp_server = match (tcp.listen, tcp.token) {
         (Some(addr), token) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -181,7 +200,8 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     }
     // Every child is stopped; what they left behind was killed. Reap it
     // all before exiting, so no zombie is handed to init.
-    let _ = tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5))).await;
+    let _ = tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5)))
+        .await;
     Ok(Ended { exit })
 }
 
@@ -206,7 +226,11 @@ async fn graceful(
     shutdown.await.exit
 }
 
-async fn serve_unix(listener: UnixListener, router: axum::Router, mut stopping: tokio::sync::watch::Receiver<bool>) {
+async fn serve_unix(
+    listener: UnixListener,
+    router: axum::Router,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             let _ = stopping.wait_for(|s| *s).await;

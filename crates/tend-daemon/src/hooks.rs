@@ -41,11 +41,19 @@ impl Hooks {
             ..LogSpec::default()
         })?;
         let runner = Supervisor::builder("tend-hooks")
-            .intensity(tend::Intensity::new(u32::MAX, std::time::Duration::from_secs(1)))
+            .intensity(tend::Intensity::new(
+                u32::MAX,
+                std::time::Duration::from_secs(1),
+            ))
             .start()
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let cwd = config.file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let cwd = config
+            .file
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
         let hooks = Arc::new(Hooks {
             runner,
             by_instance: RwLock::default(),
@@ -88,7 +96,9 @@ impl Hooks {
         let dir = self.dir.clone();
         tokio::spawn(async move {
             while let Ok(event) = ended.recv().await {
-                if let EventKind::ChildExited { id, .. } | EventKind::ChildStartFailed { id, .. } = &event.kind {
+                if let EventKind::ChildExited { id, .. } | EventKind::ChildStartFailed { id, .. } =
+                    &event.kind
+                {
                     let _ = std::fs::remove_file(dir.join(format!("{id}.json")));
                 }
             }
@@ -99,9 +109,9 @@ impl Hooks {
         for (instance, hook) in hook_events(&event.kind) {
             let found = {
                 let table = self.by_instance.read().unwrap_or_else(|e| e.into_inner());
-                table
-                    .get(instance)
-                    .and_then(|(service, hooks)| hooks.get(&hook).map(|argv| (service.clone(), argv.clone())))
+                table.get(instance).and_then(|(service, hooks)| {
+                    hooks.get(&hook).map(|argv| (service.clone(), argv.clone()))
+                })
             };
             if let Some((service, argv)) = found {
                 self.run(event, instance, &service, hook, argv).await;
@@ -109,7 +119,14 @@ impl Hooks {
         }
     }
 
-    async fn run(&self, event: &Event, instance: &str, service: &str, hook: HookEvent, argv: Vec<String>) {
+    async fn run(
+        &self,
+        event: &Event,
+        instance: &str,
+        service: &str,
+        hook: HookEvent,
+        argv: Vec<String>,
+    ) {
         let id = format!("hook-{}", self.next.fetch_add(1, Ordering::Relaxed));
         let mut payload = Record::from_event(event)
             .and_then(|r| serde_json::to_value(r).ok())
@@ -117,7 +134,8 @@ impl Hooks {
         payload["hook"] = serde_json::json!(hook.name());
         payload["service"] = serde_json::json!(instance);
         payload["supervisor"] = serde_json::json!(&*event.supervisor);
-        payload["at"] = serde_json::json!(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+        payload["at"] =
+            serde_json::json!(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
         let file = self.dir.join(format!("{id}.json"));
         if let Err(error) = std::fs::write(&file, format!("{payload}\n")) {
             tracing::error!(%error, hook = hook.name(), instance, "cannot write the hook's event file");
@@ -128,8 +146,11 @@ impl Hooks {
         spec.stdin = Some(file);
         spec.env.set.insert("TEND_HOOK".into(), hook.name().into());
         spec.env.set.insert("TEND_SERVICE".into(), instance.into());
-        spec.env.set.insert("TEND_SERVICE_GROUP".into(), service.into());
-        let child = ChildSpec::process_with_sink(id, spec, self.sink.clone()).restart(Restart::Temporary);
+        spec.env
+            .set
+            .insert("TEND_SERVICE_GROUP".into(), service.into());
+        let child =
+            ChildSpec::process_with_sink(id, spec, self.sink.clone()).restart(Restart::Temporary);
         if let Err(error) = self.runner.start_child(child).await {
             tracing::error!(%error, hook = hook.name(), instance, "hook did not start");
         }
@@ -146,7 +167,10 @@ fn hook_events(kind: &EventKind) -> Vec<(&str, HookEvent)> {
     match kind {
         EventKind::ChildStarted { id, .. } => vec![(id.as_str(), HookEvent::Start)],
         EventKind::ChildExited { id, exit, .. } if exit.is_abnormal() => {
-            vec![(id.as_str(), HookEvent::Exit), (id.as_str(), HookEvent::Crash)]
+            vec![
+                (id.as_str(), HookEvent::Exit),
+                (id.as_str(), HookEvent::Crash),
+            ]
         }
         EventKind::ChildExited { id, .. } => vec![(id.as_str(), HookEvent::Exit)],
         EventKind::ChildRestarting { id, .. } => vec![(id.as_str(), HookEvent::Restart)],

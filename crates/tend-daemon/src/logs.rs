@@ -61,7 +61,11 @@ impl Sinks {
         let name = format!("{instance:<width$}", width = self.width);
         match self.echo {
             Echo::Off => {}
-            Echo::Plain => sink = sink.with_tee(Tee::Stdout { prefix: format!("{name} | ") }),
+            Echo::Plain => {
+                sink = sink.with_tee(Tee::Stdout {
+                    prefix: format!("{name} | "),
+                })
+            }
             Echo::Coloured => {
                 let code = COLOURS[colour % COLOURS.len()];
                 sink = sink.with_tee(Tee::Stdout {
@@ -142,10 +146,19 @@ fn last_lines(file: &Path, n: usize) -> io::Result<Vec<u8>> {
             break;
         }
     }
-    let mut ends = buffer.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(i, _)| i).rev();
+    let mut ends = buffer
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| i)
+        .rev();
     // Skip the trailing newline, then n-1 more: the next one (if any)
     // ends the line before the first one kept.
-    let skip = if buffer.last() == Some(&b'\n') { n } else { n - 1 };
+    let skip = if buffer.last() == Some(&b'\n') {
+        n
+    } else {
+        n - 1
+    };
     let cut = ends.nth(skip).map_or(0, |i| i + 1);
     Ok(buffer.split_off(cut))
 }
@@ -169,8 +182,14 @@ mod tests {
 
         std::fs::write(dir.join("a.log.1"), "old 1\nold 2\n").unwrap();
         std::fs::write(&file, "new 1\n").unwrap();
-        assert_eq!(String::from_utf8(tail(&file, 2).unwrap()).unwrap(), "old 2\nnew 1\n");
-        assert_eq!(String::from_utf8(tail(&file, 9).unwrap()).unwrap(), "old 1\nold 2\nnew 1\n");
+        assert_eq!(
+            String::from_utf8(tail(&file, 2).unwrap()).unwrap(),
+            "old 2\nnew 1\n"
+        );
+        assert_eq!(
+            String::from_utf8(tail(&file, 9).unwrap()).unwrap(),
+            "old 1\nold 2\nnew 1\n"
+        );
         // A partial last line counts as a line.
         std::fs::write(&file, "a\nb").unwrap();
         assert_eq!(String::from_utf8(tail(&file, 1).unwrap()).unwrap(), "b");

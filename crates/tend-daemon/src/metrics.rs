@@ -73,9 +73,13 @@ impl Metrics {
         let cpu = Family::<ServiceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         let up = Family::<ServiceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         for s in status {
-            let labels = ServiceLabels { service: s.name.clone() };
+            let labels = ServiceLabels {
+                service: s.name.clone(),
+            };
             if let Some(bytes) = s.memory_bytes {
-                memory.get_or_create(&labels).set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                memory
+                    .get_or_create(&labels)
+                    .set(i64::try_from(bytes).unwrap_or(i64::MAX));
             }
             if let Some(seconds) = s.cpu_s {
                 cpu.get_or_create(&labels).set(seconds);

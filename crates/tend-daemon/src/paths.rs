@@ -35,9 +35,18 @@ impl StateDir {
     /// # Errors
     /// If it cannot be created.
     pub fn create(&self) -> io::Result<()> {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.root)?;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(self.logs())?;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(self.hooks())?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(self.logs())?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(self.hooks())?;
         std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
     }
 

@@ -70,7 +70,10 @@ pub fn router_with_token(api: Api, token: String) -> Router {
             if bool::from(sent.ct_eq(&token)) {
                 next.run(request).await
             } else {
-                error(ErrorCode::Unauthorized, "a valid `Authorization: Bearer <token>` header is required")
+                error(
+                    ErrorCode::Unauthorized,
+                    "a valid `Authorization: Bearer <token>` header is required",
+                )
             }
         }
     }))
@@ -94,7 +97,10 @@ impl IntoResponse for Failure {
 }
 
 fn bad_query(rejection: &QueryRejection) -> Response {
-    error(ErrorCode::BadRequest, format!("bad query: {}", rejection.body_text()))
+    error(
+        ErrorCode::BadRequest,
+        format!("bad query: {}", rejection.body_text()),
+    )
 }
 
 async fn daemon(AxumState(api): AxumState<Api>) -> Response {
@@ -110,18 +116,31 @@ async fn service(AxumState(api): AxumState<Api>, Path(name): Path<String>) -> Re
     if let Some(found) = all.iter().find(|s| s.name == name) {
         return Json(found).into_response();
     }
-    let instances: Vec<&str> = all.iter().filter(|s| s.service == name).map(|s| s.name.as_str()).collect();
+    let instances: Vec<&str> = all
+        .iter()
+        .filter(|s| s.service == name)
+        .map(|s| s.name.as_str())
+        .collect();
     if instances.is_empty() {
-        error(ErrorCode::UnknownService, format!("no service called {name:?}"))
+        error(
+            ErrorCode::UnknownService,
+            format!("no service called {name:?}"),
+        )
     } else {
         error(
             ErrorCode::UnknownService,
-            format!("{name:?} has replicas: ask for one of {}", instances.join(", ")),
+            format!(
+                "{name:?} has replicas: ask for one of {}",
+                instances.join(", ")
+            ),
         )
     }
 }
 
-async fn act(AxumState(api): AxumState<Api>, Path((name, action)): Path<(String, String)>) -> Response {
+async fn act(
+    AxumState(api): AxumState<Api>,
+    Path((name, action)): Path<(String, String)>,
+) -> Response {
     let action = match action.as_str() {
         "start" => Action::Start,
         "stop" => Action::Stop,
@@ -150,7 +169,10 @@ async fn signal(
         Err(rejection) => {
             return error(
                 ErrorCode::BadRequest,
-                format!("bad body: {} (expected {{\"signal\": \"SIGHUP\"}})", rejection.body_text()),
+                format!(
+                    "bad body: {} (expected {{\"signal\": \"SIGHUP\"}})",
+                    rejection.body_text()
+                ),
             )
         }
     };
@@ -159,7 +181,10 @@ async fn signal(
         None => {
             return error(
                 ErrorCode::BadSignal,
-                format!("unknown signal {:?}: expected a name such as SIGHUP or HUP, or a number", request.signal),
+                format!(
+                    "unknown signal {:?}: expected a name such as SIGHUP or HUP, or a number",
+                    request.signal
+                ),
             )
         }
     };
@@ -211,7 +236,10 @@ async fn service_logs(
     }
 }
 
-async fn logs_of(AxumState(api): AxumState<Api>, query: Result<Query<LogsQuery>, QueryRejection>) -> Response {
+async fn logs_of(
+    AxumState(api): AxumState<Api>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> Response {
     match query {
         Ok(Query(query)) => logs_response(api, query).await,
         Err(rejection) => bad_query(&rejection),
@@ -224,7 +252,12 @@ async fn logs_response(api: Api, query: LogsQuery) -> Response {
     let names: Vec<String> = query
         .services
         .as_deref()
-        .map(|s| s.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect())
+        .map(|s| {
+            s.split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let instances = match api.control.resolve(&names).await {
         Ok(found) => found,
@@ -246,7 +279,12 @@ async fn logs_response(api: Api, query: LogsQuery) -> Response {
     for name in &instances {
         match logs::tail(&sinks.file(name), query.lines) {
             Ok(lines) => history.extend(prefixed(name, width, prefix, &lines)),
-            Err(e) => return error(ErrorCode::Internal, format!("reading the log of {name}: {e}")),
+            Err(e) => {
+                return error(
+                    ErrorCode::Internal,
+                    format!("reading the log of {name}: {e}"),
+                )
+            }
         }
     }
     let (sender, receiver) = mpsc::channel::<Bytes>(64);
@@ -315,7 +353,10 @@ async fn closed(mut closing: tokio::sync::watch::Receiver<bool>) {
 
 fn streaming(receiver: mpsc::Receiver<Bytes>, content_type: &'static str) -> Response {
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|bytes| (Ok::<_, Infallible>(bytes), receiver))
+        receiver
+            .recv()
+            .await
+            .map(|bytes| (Ok::<_, Infallible>(bytes), receiver))
     });
     let mut response = Body::from_stream(stream).into_response();
     response
@@ -340,13 +381,25 @@ struct EventsQuery {
 }
 
 /// Journal entries as JSON lines: history, then (with `follow`) live.
-async fn events(AxumState(api): AxumState<Api>, query: Result<Query<EventsQuery>, QueryRejection>) -> Response {
+async fn events(
+    AxumState(api): AxumState<Api>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Response {
     let query = match query {
         Ok(Query(query)) => query,
         Err(rejection) => return bad_query(&rejection),
     };
-    let since = match query.since.as_deref().map(humantime::parse_duration).transpose() {
-        Ok(since) => since.map(|d| SystemTime::now().checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH)),
+    let since = match query
+        .since
+        .as_deref()
+        .map(humantime::parse_duration)
+        .transpose()
+    {
+        Ok(since) => since.map(|d| {
+            SystemTime::now()
+                .checked_sub(d)
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        }),
         Err(e) => {
             return error(
                 ErrorCode::BadRequest,
@@ -357,7 +410,12 @@ async fn events(AxumState(api): AxumState<Api>, query: Result<Query<EventsQuery>
     let services: Vec<String> = query
         .services
         .as_deref()
-        .map(|s| s.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect())
+        .map(|s| {
+            s.split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     // Live entries first, so none falls between history and stream.
     let mut live = query.follow.then(|| api.control.journal().subscribe());
@@ -405,7 +463,10 @@ async fn events(AxumState(api): AxumState<Api>, query: Result<Query<EventsQuery>
                 Ok(entry) if entry.id > last_id => {
                     last_id = entry.id;
                     let wanted = services.is_empty()
-                        || entry.record.service().is_some_and(|s| services.iter().any(|w| w == s));
+                        || entry
+                            .record
+                            .service()
+                            .is_some_and(|s| services.iter().any(|w| w == s));
                     if !wanted {
                         continue;
                     }
@@ -436,14 +497,21 @@ async fn reload(AxumState(api): AxumState<Api>) -> Response {
 
 async fn shutdown(AxumState(api): AxumState<Api>) -> Response {
     api.control.request_shutdown();
-    (StatusCode::ACCEPTED, Json(serde_json::json!({ "shutting_down": true }))).into_response()
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "shutting_down": true })),
+    )
+        .into_response()
 }
 
 async fn metrics(AxumState(api): AxumState<Api>) -> Response {
     let status = api.control.status().await;
     let text = api.metrics.render(api.control.root(), &status);
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         text,
     )
         .into_response()

@@ -58,7 +58,11 @@ impl Layout {
                 });
             }
         }
-        let by_name = instances.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        let by_name = instances
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
         Layout { instances, by_name }
     }
 
@@ -84,7 +88,11 @@ impl Layout {
     /// The widest instance name (for aligned output).
     #[must_use]
     pub fn width(&self) -> usize {
-        self.instances.iter().map(|i| i.name.len()).max().unwrap_or(0)
+        self.instances
+            .iter()
+            .map(|i| i.name.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// The position of `instance` in config order (its colour).
@@ -113,7 +121,11 @@ pub async fn supervisor_at(
 ///
 /// # Errors
 /// If a log file cannot be opened.
-pub fn root_children(config: &Config, layout: &Layout, sinks: &Sinks) -> io::Result<Vec<ChildSpec>> {
+pub fn root_children(
+    config: &Config,
+    layout: &Layout,
+    sinks: &Sinks,
+) -> io::Result<Vec<ChildSpec>> {
     config
         .root_members()
         .into_iter()
@@ -128,7 +140,12 @@ pub fn root_children(config: &Config, layout: &Layout, sinks: &Sinks) -> io::Res
 ///
 /// # Errors
 /// If a log file cannot be opened.
-pub fn group_unit(config: &Config, group: &Group, layout: &Layout, sinks: &Sinks) -> io::Result<ChildSpec> {
+pub fn group_unit(
+    config: &Config,
+    group: &Group,
+    layout: &Layout,
+    sinks: &Sinks,
+) -> io::Result<ChildSpec> {
     let members = config
         .members_of(group)
         .map(|service| service_unit(service, layout, sinks))
@@ -166,7 +183,12 @@ pub fn service_unit(service: &Service, layout: &Layout, sinks: &Sinks) -> io::Re
 ///
 /// # Errors
 /// If its log file cannot be opened.
-pub fn instance_spec(service: &Service, name: &str, layout: &Layout, sinks: &Sinks) -> io::Result<ChildSpec> {
+pub fn instance_spec(
+    service: &Service,
+    name: &str,
+    layout: &Layout,
+    sinks: &Sinks,
+) -> io::Result<ChildSpec> {
     let sink = sinks.open(name, &service.process.logs, layout.position(name))?;
     let mut spec = ChildSpec::process_with_sink(name, service.process.clone(), sink)
         .restart(service.restart)

@@ -1,0 +1,205 @@
+//! Running the real `tend` binary against real configs, and waiting on
+//! conditions with generous deadlines (never fixed sleeps).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A directory with a `tend.toml` and a `tend up` running on it.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub daemon: Option<Child>,
+}
+
+impl Project {
+    /// A project whose config is `config`.
+    pub fn new(config: &str) -> Project {
+        let dir = tempfile::Builder::new()
+            .prefix("tend-e2e")
+            .tempdir()
+            .unwrap();
+        std::fs::write(dir.path().join("tend.toml"), config).unwrap();
+        Project { dir, daemon: None }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(self.path("tend.toml"), config).unwrap();
+    }
+
+    /// `tend ARGS` in the project directory.
+    pub fn tend(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tend"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("TEND_CONFIG")
+            .env_remove("TEND_STATE_DIR")
+            .output()
+            .unwrap()
+    }
+
+    /// `tend ARGS`, which must succeed; its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.tend(args);
+        assert!(
+            out.status.success(),
+            "tend {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Starts `tend up` in the foreground (output to files) and waits
+    /// until its API answers.
+    pub fn up(&mut self) {
+        let out = std::fs::File::create(self.path("up.out")).unwrap();
+        let err = std::fs::File::create(self.path("up.err")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tend"))
+            .arg("up")
+            .current_dir(self.dir.path())
+            .env_remove("TEND_CONFIG")
+            .env_remove("TEND_STATE_DIR")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        self.daemon = Some(child);
+        self.wait_for("the API to answer", || {
+            self.tend(&["status", "--json"]).status.success()
+        });
+    }
+
+    /// `tend status --json`.
+    pub fn status(&self) -> Vec<Value> {
+        let text = self.ok(&["status", "--json"]);
+        serde_json::from_str::<Value>(&text)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// The status of one instance.
+    pub fn service(&self, name: &str) -> Value {
+        self.status()
+            .into_iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in status"))
+    }
+
+    /// Waits until `condition` holds, or fails the test after the deadline.
+    pub fn wait_for(&self, what: &str, mut condition: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !condition() {
+            if let Some(daemon) = self.daemon.as_ref() {
+                let _ = daemon;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {what}\n--- up.err:\n{}",
+                std::fs::read_to_string(self.path("up.err")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits until `name` is in `state`; returns its status.
+    pub fn wait_state(&self, name: &str, state: &str) -> Value {
+        let mut last = Value::Null;
+        self.wait_for(&format!("{name} to be {state}"), || {
+            last = self.service(name);
+            last["state"] == state
+        });
+        last
+    }
+
+    /// `tend down`, then the foreground `tend up` must exit with `code`.
+    pub fn down(&mut self) -> i32 {
+        self.ok(&["down"]);
+        self.wait_exit()
+    }
+
+    /// Waits for the foreground `tend up` to exit; its exit code.
+    pub fn wait_exit(&mut self) -> i32 {
+        let mut daemon = self.daemon.take().expect("tend up is running");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = daemon.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(start.elapsed() < DEADLINE, "tend up did not exit");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(daemon.id().to_string())
+                .status();
+            let start = Instant::now();
+            while daemon.try_wait().ok().flatten().is_none() && start.elapsed() < DEADLINE {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+}
+
+/// Whether a process is alive (not a zombie).
+pub fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// `curl` against the control socket: (status, body).
+pub fn curl(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut command = Command::new("curl");
+    command
+        .args([
+            "-s",
+            "-S",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--unix-socket",
+        ])
+        .arg(socket)
+        .args(["-X", method]);
+    if let Some(body) = body {
+        command.args(["-H", "content-type: application/json", "--data", body]);
+    }
+    command.arg(format!("http://tend{path}"));
+    let out = command.output().expect("curl runs");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}

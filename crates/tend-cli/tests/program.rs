@@ -1,0 +1,449 @@
+//! The real `tend` binary, real configs, real processes: up, status,
+//! stop/start/restart, signal, logs, events, reload, down, the journal.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::{alive, curl, Project};
+use serde_json::Value;
+
+const SERVICES: &str = r#"
+[services.steady]
+shell = "trap 'echo got usr1' USR1; echo steady up; while true; do sleep 0.2; done"
+
+[services.pair]
+shell = "while true; do sleep 1; done"
+replicas = 2
+
+[services.flaky]
+shell = "echo flaky run; exit 3"
+backoff = { initial = "50ms", max = "200ms" }
+
+[services.once]
+shell = "echo once done"
+restart = "never"
+"#;
+
+#[test]
+fn up_status_control_and_down() {
+    let mut p = Project::new(SERVICES);
+    p.up();
+
+    // Status: the contract's fields and names.
+    let steady = p.wait_state("steady", "running");
+    for field in [
+        "name",
+        "state",
+        "pid",
+        "restarts",
+        "generation",
+        "failures",
+        "uptime_s",
+        "last_exit",
+    ] {
+        assert!(steady.get(field).is_some(), "status has {field}: {steady}");
+    }
+    let pid = steady["pid"].as_u64().unwrap();
+    assert!(alive(pid));
+    p.wait_state("pair.1", "running");
+    p.wait_state("pair.2", "running");
+    p.wait_for("flaky to restart", || {
+        p.service("flaky")["restarts"].as_u64().unwrap() >= 2
+    });
+    let flaky = p.service("flaky");
+    assert_eq!(flaky["last_exit"]["code"], 3, "{flaky}");
+    assert_eq!(flaky["last_exit"]["class"], "abnormal");
+    assert!(flaky["failures"].as_u64().unwrap() >= 2);
+    let once = p.wait_state("once", "completed");
+    assert_eq!(once["last_exit"]["code"], 0, "{once}");
+
+    // The table and its count line.
+    let table = p.ok(&["status"]);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table.contains("steady") && table.contains("pair.2"),
+        "{table}"
+    );
+    assert!(
+        table.lines().last().unwrap().starts_with("5 services: "),
+        "{table}"
+    );
+
+    // Stop, start, restart.
+    p.ok(&["stop", "steady"]);
+    let stopped = p.wait_state("steady", "shutdown");
+    assert_eq!(stopped["pid"], Value::Null);
+    assert!(!alive(pid), "the stopped process is gone");
+    p.ok(&["start", "steady"]);
+    let started = p.wait_state("steady", "running");
+    let new_pid = started["pid"].as_u64().unwrap();
+    assert_ne!(new_pid, pid);
+    let before: Vec<u64> = ["pair.1", "pair.2"]
+        .iter()
+        .map(|n| p.service(n)["pid"].as_u64().unwrap())
+        .collect();
+    p.ok(&["restart", "pair"]);
+    for (name, old) in ["pair.1", "pair.2"].iter().zip(&before) {
+        p.wait_for(&format!("{name} restarted"), || {
+            let s = p.service(name);
+            s["state"] == "running" && s["pid"].as_u64() != Some(*old)
+        });
+    }
+
+    // A signal reaches the process; its output reaches the log.
+    p.ok(&["signal", "SIGUSR1", "steady"]);
+    p.wait_for("the trap to run", || {
+        p.ok(&["logs", "steady", "-n", "5"]).contains("got usr1")
+    });
+
+    // Bad names and signals: exit 1 and a message.
+    let out = p.tend(&["restart", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no service called \"nope\""));
+    let out = p.tend(&["signal", "SIGNOPE", "steady"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown signal"));
+    let out = p.tend(&["status", "ghost"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // The tree with pids.
+    let ps = p.ok(&["ps"]);
+    assert!(
+        ps.contains("▾ tend") && ps.contains("▾ pair") && ps.contains(&format!("pid {new_pid}")),
+        "{ps}"
+    );
+
+    assert_eq!(p.down(), 0, "a clean shutdown exits 0");
+    assert!(!alive(new_pid));
+    assert!(!p.path(".tend/tend.sock").exists());
+
+    // The journal kept it all, and verifies.
+    let verified = p.ok(&["journal", "verify"]);
+    assert!(verified.starts_with("journal ok"), "{verified}");
+}
+
+#[test]
+fn logs_and_events_follow() {
+    let mut p = Project::new(
+        r#"
+[services.talker]
+shell = "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"
+"#,
+    );
+    p.up();
+    let mut logs = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["logs", "-f", "-n", "1", "talker"])
+        .current_dir(p.dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(logs.stdout.take().unwrap()).lines();
+    let first: u64 = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .trim_start_matches("line ")
+        .parse()
+        .unwrap();
+    // New lines keep coming, in order.
+    for expected in first + 1..first + 20 {
+        let line = lines.next().unwrap().unwrap();
+        assert_eq!(line, format!("line {expected}"));
+    }
+    logs.kill().unwrap();
+    let _ = logs.wait();
+
+    let mut events = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["events", "-f", "--json"])
+        .current_dir(p.dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
+    p.ok(&["kill", "talker"]);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|e: &Value| e["kind"] == "restarting") {
+        let line = lines.next().expect("the stream continues").unwrap();
+        seen.push(serde_json::from_str(&line).unwrap());
+    }
+    let exited = seen
+        .iter()
+        .find(|e| e["kind"] == "exited" && e["service"] == "talker")
+        .expect("an exit");
+    assert_eq!(exited["exit"]["kind"], "killed", "{exited}");
+    assert!(seen
+        .iter()
+        .any(|e| e["kind"] == "command" && e["command"] == "kill"));
+    events.kill().unwrap();
+    let _ = events.wait();
+
+    // History survives: `--since` reads the journal.
+    let history = p.ok(&["events", "--since", "1h"]);
+    assert!(history.contains("talker exited"), "{history}");
+    assert_eq!(p.down(), 0);
+}
+
+#[test]
+fn reload_touches_only_what_changed() {
+    let config = |extra: &str, b_env: &str| {
+        format!(
+            r#"
+[services.a]
+shell = "while true; do sleep 1; done"
+[services.b]
+shell = "while true; do sleep 1; done"
+env = {{ MODE = "{b_env}" }}
+[services.c]
+shell = "while true; do sleep 1; done"
+{extra}
+"#
+        )
+    };
+    let mut p = Project::new(&config("", "one"));
+    p.up();
+    let pid = |p: &Project, name: &str| p.wait_state(name, "running")["pid"].as_u64().unwrap();
+    let (a, b, c) = (pid(&p, "a"), pid(&p, "b"), pid(&p, "c"));
+
+    // c removed, b changed, d added.
+    let new = config(
+        "[services.d]\nshell = \"while true; do sleep 1; done\"",
+        "two",
+    )
+    .replace(
+        "[services.c]\nshell = \"while true; do sleep 1; done\"\n",
+        "",
+    );
+    p.write_config(&new);
+    let report = p.ok(&["reload"]);
+    assert!(report.contains("added:     d"), "{report}");
+    assert!(report.contains("removed:   c"), "{report}");
+    assert!(report.contains("changed:   b"), "{report}");
+    assert!(report.contains("unchanged: a"), "{report}");
+    assert_eq!(pid(&p, "a"), a, "unchanged keeps its pid");
+    assert_ne!(pid(&p, "b"), b, "changed is restarted");
+    pid(&p, "d");
+    let names: Vec<String> = p
+        .status()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["a", "b", "d"]);
+    p.wait_for("c to be stopped", || !alive(c));
+
+    // An invalid config is refused whole; nothing changes.
+    p.write_config("[services.a]\ncomand = [\"x\"]\n");
+    let out = p.tend(&["reload"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tend.toml:2:1: unknown key `comand`"), "{err}");
+    assert_eq!(pid(&p, "a"), a);
+    assert_eq!(p.status().len(), 3);
+    assert_eq!(p.down(), 0);
+}
+
+#[test]
+fn check_reports_every_error_and_up_starts_nothing() {
+    let p = Project::new(
+        "[services.web]\ncomand = [\"./web\"]\nstop = { signal = \"SIGTREM\" }\n[groups.g]\nservices = [\"nope\"]\n",
+    );
+    let out = p.tend(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "tend.toml:1:1: missing `command` in [services.web]",
+        "tend.toml:2:1: unknown key `comand`",
+        "tend.toml:3:19: bad signal name \"SIGTREM\"",
+        "tend.toml:5:13: unknown group member \"nope\"",
+        "4 problems found",
+    ] {
+        assert!(err.contains(expected), "{expected:?} in:\n{err}");
+    }
+    let out = p.tend(&["up"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was started"));
+    assert!(!p.path(".tend/tend.sock").exists());
+
+    let good = Project::new("[services.a]\ncommand = [\"true\"]\nreplicas = 3\n");
+    assert!(good
+        .ok(&["check"])
+        .contains("ok (1 services, 3 instances, 0 groups)"));
+    let schema: Value = serde_json::from_str(&good.ok(&["schema"])).unwrap();
+    assert!(
+        schema["properties"]["services"]["additionalProperties"]["properties"]["command"]
+            .is_object()
+    );
+}
+
+#[test]
+fn the_root_giving_up_exits_non_zero() {
+    let mut p = Project::new(
+        r#"
+[supervisor]
+intensity = { max_restarts = 2, period = "60s" }
+[services.crash]
+shell = "exit 1"
+backoff = "none"
+"#,
+    );
+    let out = std::fs::File::create(p.path("up.err")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("up")
+        .current_dir(p.dir.path())
+        .stdout(Stdio::null())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    p.daemon = Some(child);
+    assert_eq!(p.wait_exit(), 1);
+    assert!(p.read("up.err").contains("gave up"), "{}", p.read("up.err"));
+}
+
+#[test]
+fn hooks_get_the_event_on_stdin() {
+    let mut p = Project::new(
+        r#"
+[services.victim]
+shell = "sleep 0.2; exit 7"
+restart = "never"
+hooks = { crash = ["sh", "-c", "cat > crash.json"] }
+"#,
+    );
+    p.up();
+    p.wait_for("the hook to write", || p.read("crash.json").ends_with('\n'));
+    let event: Value = serde_json::from_str(&p.read("crash.json")).unwrap();
+    assert_eq!(event["hook"], "crash");
+    assert_eq!(event["kind"], "exited");
+    assert_eq!(event["service"], "victim");
+    assert_eq!(event["exit"]["code"], 7);
+    assert_eq!(p.down(), 0);
+}
+
+#[test]
+fn the_api_speaks_json_errors_and_metrics() {
+    let mut p = Project::new("[services.a]\nshell = \"while true; do sleep 1; done\"\n");
+    p.up();
+    let socket = p.path(".tend/tend.sock");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+
+    let (code, body) = curl(&socket, "GET", "/v1/services", None);
+    assert_eq!(code, 200);
+    let services: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(services[0]["name"], "a");
+    let (code, body) = curl(&socket, "GET", "/v1/services/a", None);
+    assert_eq!(code, 200, "{body}");
+    let error = |code: u16, body: &str, want: &str| {
+        let v: Value =
+            serde_json::from_str(body).unwrap_or_else(|_| panic!("JSON error body: {body}"));
+        assert_eq!(v["error"]["code"], want, "{body}");
+        assert!(v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+        code
+    };
+    let (code, body) = curl(&socket, "GET", "/v1/services/nope", None);
+    assert_eq!(error(code, &body, "unknown_service"), 404);
+    let (code, body) = curl(
+        &socket,
+        "POST",
+        "/v1/services/a/signal",
+        Some(r#"{"signal":"SIGWHAT"}"#),
+    );
+    assert_eq!(error(code, &body, "bad_signal"), 400);
+    let (code, body) = curl(&socket, "POST", "/v1/services/a/signal", Some("{not json"));
+    assert_eq!(error(code, &body, "bad_request"), 400);
+    let (code, body) = curl(&socket, "POST", "/v1/services/a/dance", None);
+    assert_eq!(error(code, &body, "not_found"), 404);
+    let (code, body) = curl(&socket, "GET", "/v1/events?since=yesterday", None);
+    assert_eq!(error(code, &body, "bad_request"), 400);
+    let (code, body) = curl(&socket, "GET", "/v1/logs?lines=many", None);
+    assert_eq!(error(code, &body, "bad_request"), 400);
+    let (code, body) = curl(&socket, "GET", "/v2/anything", None);
+    assert_eq!(error(code, &body, "not_found"), 404);
+
+    let (code, metrics) = curl(&socket, "GET", "/metrics", None);
+    assert_eq!(code, 200);
+    for series in [
+        "tend_child_starts_total{supervisor=\"tend\",child=\"a\"} 1",
+        "tend_child_state{supervisor=\"tend\",child=\"a\",state=\"running\"} 1",
+        "tend_supervisor_give_ups_total",
+        "tend_service_uptime_seconds{service=\"a\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
+    p.ok(&["kill", "a"]);
+    p.wait_for("the exit to be counted", || {
+        curl(&socket, "GET", "/metrics", None)
+            .1
+            .contains("tend_service_exits_total{service=\"a\",class=\"abnormal\"} 1")
+    });
+    assert_eq!(p.down(), 0);
+}
+
+#[test]
+fn journal_tampering_is_named_and_survives_kill_9() {
+    let mut p = Project::new(
+        "[services.a]\nshell = \"exit 1\"\nbackoff = { initial = \"20ms\", max = \"20ms\" }\n",
+    );
+    p.up();
+    p.wait_for("a few restarts", || {
+        p.service("a")["restarts"].as_u64().unwrap() >= 5
+    });
+    let daemon = p.daemon.as_ref().unwrap().id();
+    Command::new("kill")
+        .args(["-KILL", &daemon.to_string()])
+        .status()
+        .unwrap();
+    p.wait_exit();
+    // Every committed row is there and chained.
+    let verified = p.ok(&["journal", "verify"]);
+    assert!(verified.starts_with("journal ok"), "{verified}");
+    let db = rusqlite::Connection::open(p.path(".tend/journal.db")).unwrap();
+    let rows: i64 = db
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind = 'exited'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(rows >= 5, "{rows} exits journaled");
+    let target: i64 = db
+        .query_row(
+            "SELECT id FROM events WHERE kind = 'exited' ORDER BY id LIMIT 1 OFFSET 2",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute(
+        "UPDATE events SET data = replace(data, '\"code\":1', '\"code\":0') WHERE id = ?1",
+        [target],
+    )
+    .unwrap();
+    let out = p.tend(&["journal", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("journal broken at row {target}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn up_detached_and_down() {
+    let p = Project::new("[services.a]\nshell = \"while true; do sleep 1; done\"\n");
+    let out = p.ok(&["up", "-d"]);
+    assert!(out.contains("running in the background"), "{out}");
+    let pid = p.wait_state("a", "running")["pid"].as_u64().unwrap();
+    // A second one refuses.
+    let again = p.tend(&["up", "-d"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+    p.ok(&["down"]);
+    assert!(!alive(pid));
+    let out = p.tend(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tend is not running"));
+}
