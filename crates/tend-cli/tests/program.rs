@@ -19,7 +19,7 @@ replicas = 2
 
 [services.flaky]
 shell = "echo flaky run; exit 3"
-backoff = { initial = "50ms", max = "200ms" }
+backoff = { initial = "50ms", max = "1s" }
 
 [services.once]
 shell = "echo once done"

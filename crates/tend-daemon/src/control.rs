@@ -104,10 +104,12 @@ pub struct Control {
 }
 
 impl Control {
-    /// Control over `root`, which runs `config`.
+    /// Control over `root`, which runs `config`; `events` is its event
+    /// stream, subscribed before it started (so no early end is missed).
     #[must_use]
     pub fn new(
         root: SupervisorHandle,
+        mut events: tokio::sync::broadcast::Receiver<tend::Event>,
         config: Config,
         sinks: Sinks,
         journal: JournalWriter,
@@ -116,7 +118,6 @@ impl Control {
     ) -> Arc<Control> {
         let layout = Layout::of(&config);
         let seen: Arc<Mutex<HashMap<String, Seen>>> = Arc::default();
-        let mut events = root.subscribe();
         let record = seen.clone();
         tokio::spawn(async move {
             use tokio::sync::broadcast::error::RecvError;

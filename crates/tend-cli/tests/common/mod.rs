@@ -102,15 +102,15 @@ impl Project {
     pub fn wait_for(&self, what: &str, mut condition: impl FnMut() -> bool) {
         let start = Instant::now();
         while !condition() {
-            if let Some(daemon) = self.daemon.as_ref() {
-                let _ = daemon;
-            }
             assert!(
                 start.elapsed() < DEADLINE,
                 "timed out waiting for {what}\n--- up.err:\n{}",
                 std::fs::read_to_string(self.path("up.err")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(25));
+        }
+        if start.elapsed() > Duration::from_secs(2) {
+            eprintln!("waited {:?} for {what}", start.elapsed());
         }
     }
 
