@@ -447,3 +447,32 @@ fn up_detached_and_down() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tend is not running"));
 }
+
+#[test]
+fn the_tcp_api_demands_its_token() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut p = Project::new(&format!(
+        "[services.a]\nshell = \"while true; do sleep 1; done\"\n[api]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"0123456789abcdef-secret\"\n"
+    ));
+    p.up();
+    let get = |auth: Option<&str>| {
+        let mut command = Command::new("curl");
+        command.args(["-s", "-o", "/dev/null", "-w", "%{http_code}"]);
+        if let Some(auth) = auth {
+            command.args(["-H", &format!("Authorization: Bearer {auth}")]);
+        }
+        let out = command
+            .arg(format!("http://127.0.0.1:{port}/v1/services"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(get(None), "401");
+    assert_eq!(get(Some("0123456789abcdef-wrong!")), "401");
+    assert_eq!(get(Some("0123456789abcdef-secret")), "200");
+    assert_eq!(p.down(), 0);
+}

@@ -573,10 +573,7 @@ fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>)
             status.starts = info.starts;
             status.restarts = info.restarts;
             status.failures = info.failures;
-            status.uptime_s = info
-                .running_since
-                .and_then(|since| SystemTime::now().duration_since(since).ok())
-                .map_or(0.0, |d| d.as_secs_f64());
+            status.uptime_s = uptime_s(info);
             status.last_exit = info.last_exit.as_ref().map(|r| ExitInfo::from(&r.exit));
             if let Some(usage) = &info.usage {
                 status.memory_bytes = usage.memory;
@@ -604,6 +601,13 @@ fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>)
     status
 }
 
+/// Seconds the current incarnation has run (0 when none runs).
+fn uptime_s(info: &ChildInfo) -> f64 {
+    info.running_since
+        .and_then(|since| SystemTime::now().duration_since(since).ok())
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 async fn subtree(handle: SupervisorHandle) -> Vec<TreeNode> {
     let mut nodes = Vec::new();
     for info in handle.which_children().await {
@@ -629,10 +633,7 @@ async fn subtree(handle: SupervisorHandle) -> Vec<TreeNode> {
             pids: usage.and_then(|u| u.pids),
             memory_bytes: usage.and_then(|u| u.memory),
             cpu_s: usage.and_then(|u| u.cpu_time).map(|d| d.as_secs_f64()),
-            uptime_s: info
-                .running_since
-                .and_then(|since| SystemTime::now().duration_since(since).ok())
-                .map_or(0.0, |d| d.as_secs_f64()),
+            uptime_s: uptime_s(&info),
             children,
         });
     }

@@ -249,16 +249,7 @@ async fn logs_of(
 /// The last lines of each instance's log, then (with `follow`) new lines
 /// as they come; each line prefixed by its instance when there are several.
 async fn logs_response(api: Api, query: LogsQuery) -> Response {
-    let names: Vec<String> = query
-        .services
-        .as_deref()
-        .map(|s| {
-            s.split(',')
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = names_in(query.services.as_deref());
     let instances = match api.control.resolve(&names).await {
         Ok(found) => found,
         Err(failure) => return failure.into_response(),
@@ -334,6 +325,17 @@ async fn logs_response(api: Api, query: LogsQuery) -> Response {
     streaming(receiver, "text/plain; charset=utf-8")
 }
 
+/// `a,b,c` as names (none: every instance).
+fn names_in(list: Option<&str>) -> Vec<String> {
+    list.map(|s| {
+        s.split(',')
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 fn prefixed(name: &str, width: usize, prefix: bool, lines: &[u8]) -> Vec<u8> {
     if !prefix {
         return lines.to_vec();
@@ -407,16 +409,7 @@ async fn events(
             )
         }
     };
-    let services: Vec<String> = query
-        .services
-        .as_deref()
-        .map(|s| {
-            s.split(',')
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let services = names_in(query.services.as_deref());
     // Live entries first, so none falls between history and stream.
     let mut live = query.follow.then(|| api.control.journal().subscribe());
     api.control.journal().flush().await;
