@@ -109,7 +109,9 @@ pub fn tail(file: &Path, n: usize) -> io::Result<Vec<u8>> {
         return Ok(Vec::new());
     }
     let mut lines = last_lines(file, n)?;
-    let found = lines.iter().filter(|&&b| b == b'\n').count();
+    // A partial last line counts as a line.
+    let partial = usize::from(lines.last().is_some_and(|&b| b != b'\n'));
+    let found = lines.iter().filter(|&&b| b == b'\n').count() + partial;
     if found < n {
         let mut rotated = file.as_os_str().to_owned();
         rotated.push(".1");
