@@ -346,18 +346,25 @@ impl Control {
 
     /// Sends `signal` to the main process of every instance `name` means.
     pub async fn signal(&self, name: &str, signal: Signal) -> Result<Acted, Failure> {
-        let instances = self.resolve(std::slice::from_ref(&name.to_owned())).await?;
+        // A signal nix does not name (a realtime one) would otherwise be
+        // sent as 0, which only checks that the process exists.
+        let Ok(raw) = nix::sys::signal::Signal::try_from(signal.number()) else {
+            return Err(Failure::new(
+                ErrorCode::BadSignal,
+                format!("{signal} cannot be sent by `tend signal` (realtime signals are not supported yet)"),
+            ));
+        };
         let current = self.current.lock().await;
-        let found: Vec<Instance> = instances
-            .iter()
-            .filter_map(|n| current.layout.instance(n).cloned())
-            .collect();
+        let found: Vec<Instance> =
+            resolve(&current.layout, std::slice::from_ref(&name.to_owned()))?
+                .into_iter()
+                .cloned()
+                .collect();
         let infos = self.infos(&found).await;
         let mut done = Vec::new();
         for instance in &found {
             let pid = infos.get(&instance.name).and_then(|i| i.pid);
             if let Some(pid) = pid {
-                let raw = nix::sys::signal::Signal::try_from(signal.number()).ok();
                 let sent = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), raw);
                 if sent.is_ok() {
                     done.push(instance.name.clone());

@@ -176,35 +176,14 @@ async fn signal(
             )
         }
     };
-    let signal = match parse_signal(&request.signal) {
-        Some(signal) => signal,
-        None => {
-            return error(
-                ErrorCode::BadSignal,
-                format!(
-                    "unknown signal {:?}: expected a name such as SIGHUP or HUP, or a number",
-                    request.signal
-                ),
-            )
-        }
+    let signal = match request.signal.parse::<Signal>() {
+        Ok(signal) => signal,
+        Err(unknown) => return error(ErrorCode::BadSignal, unknown.to_string()),
     };
-    // Unknown names first: a bad name is a 404 whatever the signal.
-    if let Err(failure) = api.control.resolve(std::slice::from_ref(&name)).await {
-        return failure.into_response();
-    }
     match api.control.signal(&name, signal).await {
         Ok(acted) => Json(acted).into_response(),
         Err(failure) => failure.into_response(),
     }
-}
-
-/// A signal by name (`SIGHUP`, `HUP`, `hup`) or number.
-pub fn parse_signal(text: &str) -> Option<Signal> {
-    if let Ok(number) = text.trim().parse::<i32>() {
-        return Signal::from_number(number);
-    }
-    let upper = text.trim().to_ascii_uppercase();
-    upper.parse().ok()
 }
 
 #[derive(Debug, Deserialize)]

@@ -130,8 +130,10 @@ impl Journal {
                 let id = last.map_or(1, |(id, _)| id + 1);
                 let prev = last.map_or(GENESIS, |(_, hash)| hash);
                 let at_ms = millis(at);
-                let data = serde_json::to_string(record).unwrap_or_default();
-                let kind = record.kind();
+                // One serialisation gives both the data and its kind tag.
+                let value = serde_json::to_value(record).unwrap_or_default();
+                let kind = value["kind"].as_str().unwrap_or_default().to_owned();
+                let data = value.to_string();
                 let service = record.service();
                 let hash = row_hash(id, at_ms, supervisor, &kind, service, &data, &prev);
                 insert.execute(params![
