@@ -51,7 +51,12 @@ pub fn router(api: Api) -> Router {
         .route("/v1/reload", post(reload))
         .route("/v1/shutdown", post(shutdown))
         .route("/metrics", get(metrics))
-        .fallback(|| async { error(ErrorCode::NotFound, "no such resource (see docs/api.yaml)") })
+        .fallback(|| async {
+            error(
+                ErrorCode::NotFound,
+                "no such resource (see docs/openapi.json)",
+            )
+        })
         .with_state(api)
 }
 
@@ -80,11 +85,16 @@ pub fn router_with_token(api: Api, token: String) -> Router {
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+    error_with(code, message.into(), Vec::new())
+}
+
+fn error_with(code: ErrorCode, message: String, details: Vec<String>) -> Response {
     let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = ErrorBody {
         error: ErrorDetail {
             code,
-            message: message.into(),
+            message,
+            details,
         },
     };
     (status, Json(body)).into_response()
@@ -92,7 +102,7 @@ fn error(code: ErrorCode, message: impl Into<String>) -> Response {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        error(self.code, self.message)
+        error_with(self.code, self.message, self.details)
     }
 }
 

@@ -208,6 +208,10 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// A sentence for people.
     pub message: String,
+    /// The single problems, when there are several (an invalid config's
+    /// errors, one per entry, each with file, line and column).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
 }
 
 /// The kinds of error.
