@@ -309,18 +309,28 @@ async fn events(
     json: bool,
     services: &[String],
 ) -> anyhow::Result<ExitCode> {
+    let limit = match (&since, follow) {
+        (Some(_), _) => None,
+        (None, false) => Some(100),
+        (None, true) => Some(10),
+    };
+    let client = client(target);
+    if !follow && !client.is_up().await {
+        // History needs no daemon: after a crash (or `kill -9`) it is
+        // exactly what an operator wants to read.
+        return events_from_file(target, since.as_deref(), limit, json, services);
+    }
     let mut path = format!("/v1/events?follow={follow}&services={}", services.join(","));
     if let Some(since) = since {
         path.push_str("&since=");
         path.push_str(&since.replace(' ', "%20"));
-    } else if !follow {
-        path.push_str("&limit=100");
-    } else {
-        path.push_str("&limit=10");
+    }
+    if let Some(limit) = limit {
+        path.push_str(&format!("&limit={limit}"));
     }
     let mut out = std::io::stdout().lock();
     let mut partial: Vec<u8> = Vec::new();
-    client(target)
+    client
         .stream(&path, |chunk| {
             partial.extend_from_slice(chunk);
             while let Some(end) = partial.iter().position(|&b| b == b'\n') {
@@ -336,6 +346,49 @@ async fn events(
             Ok(())
         })
         .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tend events` while no daemon runs: straight from the journal file.
+fn events_from_file(
+    target: &Target,
+    since: Option<&str>,
+    limit: Option<usize>,
+    json: bool,
+    services: &[String],
+) -> anyhow::Result<ExitCode> {
+    let file = state_dir(target).journal();
+    if !file.exists() {
+        bail!(
+            "tend is not running and there is no journal at {}",
+            file.display()
+        );
+    }
+    let since = since
+        .map(humantime::parse_duration)
+        .transpose()
+        .context("reading --since")?
+        .map(|ago| {
+            std::time::SystemTime::now()
+                .checked_sub(ago)
+                .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+        });
+    let journal = tend_journal::Journal::open(&file)
+        .with_context(|| format!("opening {}", file.display()))?;
+    let entries = journal.read(&tend_journal::Query {
+        since,
+        after_id: None,
+        services: services.to_vec(),
+        limit,
+    })?;
+    let mut out = std::io::stdout().lock();
+    for entry in &entries {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(entry)?)?;
+        } else {
+            writeln!(out, "{}", show::event_line(entry))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -410,6 +410,15 @@ fn journal_tampering_is_named_and_survives_kill_9() {
         )
         .unwrap();
     assert!(rows >= 5, "{rows} exits journaled");
+    // With no daemon, `tend events` reads the file: every committed exit.
+    let history = p.ok(&["events", "--json", "--since", "1h", "a"]);
+    let exits = history
+        .lines()
+        .filter(|line| line.contains("\"kind\":\"exited\""))
+        .count();
+    assert_eq!(i64::try_from(exits).unwrap(), rows, "{history}");
+    let plain = p.ok(&["events"]);
+    assert!(plain.contains(" a exited after "), "{plain}");
     let target: i64 = db
         .query_row(
             "SELECT id FROM events WHERE kind = 'exited' ORDER BY id LIMIT 1 OFFSET 2",
