@@ -230,7 +230,21 @@ services = ["api"]
     expect("GET", "/v1/daemon", None, 200);
     let all = expect("GET", "/v1/services", None, 200);
     assert!(all.body.contains("\"api.2\""), "{}", all.body);
+    let memory = |answer: &Answer| -> Vec<Value> {
+        let all: Value = serde_json::from_str(&answer.body).unwrap();
+        let all = all.as_array().unwrap().iter();
+        all.map(|s| s["memory_bytes"].clone()).collect()
+    };
+    let measured = expect("GET", "/v1/services?usage=true", None, 200);
+    assert!(
+        memory(&measured).iter().any(|m| m.as_u64() > Some(0)),
+        "memory measured when asked: {}",
+        measured.body
+    );
+    assert!(memory(&all).iter().all(Value::is_null), "{}", all.body);
+    expect("GET", "/v1/services?usage=maybe", None, 400);
     expect("GET", "/v1/services/web", None, 200);
+    expect("GET", "/v1/services/web?usage=true", None, 200);
     expect("GET", "/v1/services/api.1", None, 200);
     expect("GET", "/v1/services/api", None, 404);
     expect("GET", "/v1/services/nope", None, 404);

@@ -219,10 +219,12 @@ impl Control {
             .map(|found| found.into_iter().map(|i| i.name.clone()).collect())
     }
 
-    /// Every instance, in config order.
-    pub async fn status(&self) -> Vec<ServiceStatus> {
+    /// Every instance, in config order; with `usage`, each running
+    /// one's memory and CPU too (a few file reads per instance, which a
+    /// status list of a thousand services does not pay unless asked).
+    pub async fn status(&self, usage: bool) -> Vec<ServiceStatus> {
         let current = self.current.lock().await;
-        let infos = self.infos(&current.layout.instances).await;
+        let infos = self.infos(&current.layout.instances, usage).await;
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
         current
             .layout
@@ -240,12 +242,17 @@ impl Control {
 
     /// The `ChildInfo` of each instance still in the tree, one
     /// `which_children` per supervisor.
-    async fn infos(&self, instances: &[Instance]) -> HashMap<String, ChildInfo> {
+    async fn infos(&self, instances: &[Instance], usage: bool) -> HashMap<String, ChildInfo> {
         let chains: BTreeSet<&[String]> = instances.iter().map(|i| i.parents.as_slice()).collect();
         let mut infos = HashMap::new();
         for chain in chains {
             if let Ok(handle) = tree::supervisor_at(&self.root, chain).await {
-                for info in handle.which_children().await {
+                let children = if usage {
+                    handle.which_children().await
+                } else {
+                    handle.which_children_unmeasured().await
+                };
+                for info in children {
                     if info.kind == ChildKind::Worker {
                         infos.insert(info.id.to_string(), info);
                     }
@@ -360,7 +367,7 @@ impl Control {
                 .into_iter()
                 .cloned()
                 .collect();
-        let infos = self.infos(&found).await;
+        let infos = self.infos(&found, false).await;
         let mut done = Vec::new();
         for instance in &found {
             let pid = infos.get(&instance.name).and_then(|i| i.pid);

@@ -113,7 +113,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     let mut builder = Supervisor::builder(ROOT)
         .strategy(config.supervisor.strategy)
         .intensity(config.supervisor.intensity)
-        .event_capacity(64 * 1024)
+        .event_capacity(event_capacity(layout.instances.len()))
         .children(children);
     // Every listener subscribes before the start, so the first starts are
     // journaled, counted and shown too.
@@ -241,4 +241,12 @@ async fn serve_unix(
     if let Err(error) = served {
         tracing::error!(%error, "the control socket stopped serving");
     }
+}
+
+/// How many events the tree's stream holds for a listener that falls
+/// behind: enough for every instance to restart a few times at once (a
+/// one-for-all restart of them all emits about four events each). The
+/// buffer is allocated whole at the start, so it is not simply made huge.
+fn event_capacity(instances: usize) -> usize {
+    instances.saturating_mul(16).clamp(4096, 64 * 1024)
 }

@@ -117,12 +117,33 @@ async fn daemon(AxumState(api): AxumState<Api>) -> Response {
     Json(api.control.info().await).into_response()
 }
 
-async fn services(AxumState(api): AxumState<Api>) -> Response {
-    Json(api.control.status().await).into_response()
+/// `?usage=true`: measure memory and CPU too.
+#[derive(Debug, Deserialize)]
+struct StatusQuery {
+    #[serde(default)]
+    usage: bool,
 }
 
-async fn service(AxumState(api): AxumState<Api>, Path(name): Path<String>) -> Response {
-    let all = api.control.status().await;
+async fn services(
+    AxumState(api): AxumState<Api>,
+    query: Result<Query<StatusQuery>, QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(query)) => Json(api.control.status(query.usage).await).into_response(),
+        Err(rejection) => bad_query(&rejection),
+    }
+}
+
+async fn service(
+    AxumState(api): AxumState<Api>,
+    Path(name): Path<String>,
+    query: Result<Query<StatusQuery>, QueryRejection>,
+) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return bad_query(&rejection),
+    };
+    let all = api.control.status(query.usage).await;
     if let Some(found) = all.iter().find(|s| s.name == name) {
         return Json(found).into_response();
     }
@@ -409,7 +430,10 @@ async fn events(
         services: services.clone(),
         limit: query.limit,
     };
-    let history = tokio::task::spawn_blocking(move || Journal::open(file)?.read(&filter)).await;
+    let history = {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || Journal::open(file)?.read(&filter)).await
+    };
     let history = match history {
         Ok(Ok(entries)) => entries,
         Ok(Err(e)) => return error(ErrorCode::Internal, format!("reading the journal: {e}")),
@@ -458,7 +482,28 @@ async fn events(
                     }
                 }
                 Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Fell behind the live stream: the gap is in the file.
+                    let query = JournalQuery {
+                        since: None,
+                        after_id: Some(last_id),
+                        services: services.clone(),
+                        limit: None,
+                    };
+                    let file = file.clone();
+                    let missed =
+                        tokio::task::spawn_blocking(move || Journal::open(file)?.read(&query))
+                            .await;
+                    let Ok(Ok(missed)) = missed else { return };
+                    for entry in missed {
+                        last_id = entry.id;
+                        let line =
+                            format!("{}\n", serde_json::to_string(&entry).unwrap_or_default());
+                        if sender.send(Bytes::from(line)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
@@ -487,7 +532,7 @@ async fn shutdown(AxumState(api): AxumState<Api>) -> Response {
 }
 
 async fn metrics(AxumState(api): AxumState<Api>) -> Response {
-    let status = api.control.status().await;
+    let status = api.control.status(true).await;
     let text = api.metrics.render(api.control.root(), &status);
     (
         [(

@@ -61,6 +61,9 @@ impl std::fmt::Debug for Message {
     }
 }
 
+/// Committed entries kept for followers that fall behind.
+const FOLLOW_BACKLOG: usize = 4096;
+
 impl JournalWriter {
     /// Opens the journal at `path` and starts its writer thread.
     ///
@@ -69,7 +72,10 @@ impl JournalWriter {
     pub fn open(path: impl AsRef<Path>) -> Result<JournalWriter, JournalError> {
         let journal = Journal::open(path)?;
         let (queue, inbox) = mpsc::channel();
-        let (written, _) = broadcast::channel(16 * 1024);
+        // Followers (`tend events -f`) read committed entries from here; a
+        // follower this far behind is told it lagged and can read the
+        // rest from the file. Allocated whole, so not larger.
+        let (written, _) = broadcast::channel(FOLLOW_BACKLOG);
         let tell = written.clone();
         thread::Builder::new()
             .name("tend-journal".into())

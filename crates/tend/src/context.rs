@@ -320,8 +320,8 @@ impl Context {
 
     /// Lets the supervisor measure this incarnation's resource usage when
     /// asked (`which_children`), for backends that can. Only the first probe
-    /// set is kept. The probe runs on the supervisor's task: keep it cheap (a
-    /// few small file reads).
+    /// set is kept. The probe runs on the asker's task, not the
+    /// supervisor's: keep it cheap all the same (a few small file reads).
     pub fn set_usage_probe(&self, probe: impl Fn() -> Usage + Send + Sync + 'static) {
         let _ = self.extras().usage.set(Box::new(probe));
     }

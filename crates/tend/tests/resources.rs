@@ -53,6 +53,19 @@ async fn a_counter_warns_at_80_percent_and_stops_the_child_at_100() {
     );
     let usage = sup.child_info("consumer").await.unwrap().usage.unwrap();
     assert_eq!(usage.counters, [(Resource::Messages, 8)]);
+    assert_eq!(
+        sup.which_children().await[0]
+            .usage
+            .as_ref()
+            .unwrap()
+            .counters,
+        [(Resource::Messages, 8)]
+    );
+    assert_eq!(
+        sup.which_children_unmeasured().await[0].usage,
+        None,
+        "unmeasured means no usage"
+    );
     let exceeded = next_event(&mut events, |k| {
         matches!(k, EventKind::ResourceExceeded { .. })
     })

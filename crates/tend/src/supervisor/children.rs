@@ -189,7 +189,7 @@ impl ChildRecord {
         })
     }
 
-    pub(crate) fn info(&self, clock: &WallClock, history_cap: usize) -> ChildInfo {
+    pub(crate) fn info(&self, clock: &WallClock, history_cap: usize) -> Snapshot {
         let counters = self.stats.snapshot();
         let running_for = self
             .running
@@ -198,7 +198,7 @@ impl ChildRecord {
         let history = self.history.iter().rev().take(history_cap);
         let mut history: Vec<ExitRecord> = history.map(|run| run.record(clock)).collect();
         history.reverse();
-        ChildInfo {
+        let info = ChildInfo {
             id: self.spec.id.clone(),
             kind: self.spec.kind,
             backend: self.spec.options.backend,
@@ -222,9 +222,35 @@ impl ChildRecord {
             last_exit: self.last_run().map(|run| run.record(clock)),
             running_since: self.running.as_ref().map(|r| clock.at(r.since)),
             supervised_since: clock.at(self.supervised_since),
-            usage: self.running.as_ref().and_then(|r| r.ctx.usage()),
+            usage: None,
             history,
+        };
+        Snapshot {
+            info,
+            running: self.running.as_ref().map(|r| r.ctx.clone()),
         }
+    }
+}
+
+/// A child's info before its usage is measured. The supervisor answers
+/// with this and the asker measures (a few file reads per process) on its
+/// own task, so listing a thousand children never stalls the supervisor.
+pub(crate) struct Snapshot {
+    info: ChildInfo,
+    running: Option<Context>,
+}
+
+impl Snapshot {
+    /// The info, with the running incarnation's usage measured now.
+    pub(crate) fn measured(self) -> ChildInfo {
+        let mut info = self.info;
+        info.usage = self.running.and_then(|ctx| ctx.usage());
+        info
+    }
+
+    /// The info without usage.
+    pub(crate) fn unmeasured(self) -> ChildInfo {
+        self.info
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::children::MonitorReply;
+use super::children::{MonitorReply, Snapshot};
 use crate::child::ChildSpec;
 use crate::error::ControlError;
 use crate::event::Event;
@@ -31,8 +31,8 @@ pub(crate) enum Command {
     Link(ChildId, ChildId, oneshot::Sender<Result<(), ControlError>>),
     LinkTo(ChildId, oneshot::Sender<Result<Link, ControlError>>),
     Delete(ChildId, oneshot::Sender<Result<(), ControlError>>),
-    WhichChildren(Option<StateFilter>, oneshot::Sender<Vec<ChildInfo>>),
-    ChildInfo(ChildId, oneshot::Sender<Result<ChildInfo, ControlError>>),
+    WhichChildren(Option<StateFilter>, oneshot::Sender<Vec<Snapshot>>),
+    ChildInfo(ChildId, oneshot::Sender<Result<Snapshot, ControlError>>),
     CountChildren(oneshot::Sender<ChildCounts>),
     CountByState(oneshot::Sender<StateCounts>),
     RestartHistory(oneshot::Sender<Vec<RestartRecord>>),
@@ -212,7 +212,27 @@ impl SupervisorHandle {
     /// Every child, in start order, with what an operator asks about it.
     /// Empty once the supervisor has ended.
     pub async fn which_children(&self) -> Vec<ChildInfo> {
-        self.call(|reply| Command::WhichChildren(None, reply))
+        self.snapshots(None)
+            .await
+            .into_iter()
+            .map(Snapshot::measured)
+            .collect()
+    }
+
+    /// [`which_children`](Self::which_children) without
+    /// [`usage`](ChildInfo::usage) (always `None`): no file is read, so it
+    /// suits frequent polling of large trees (a status page of a thousand
+    /// processes).
+    pub async fn which_children_unmeasured(&self) -> Vec<ChildInfo> {
+        self.snapshots(None)
+            .await
+            .into_iter()
+            .map(Snapshot::unmeasured)
+            .collect()
+    }
+
+    async fn snapshots(&self, keep: Option<StateFilter>) -> Vec<Snapshot> {
+        self.call(|reply| Command::WhichChildren(keep, reply))
             .await
             .unwrap_or_default()
     }
@@ -247,10 +267,11 @@ impl SupervisorHandle {
         &self,
         keep: impl Fn(ChildState) -> bool + Send + 'static,
     ) -> Vec<ChildInfo> {
-        let keep: StateFilter = Box::new(keep);
-        self.call(|reply| Command::WhichChildren(Some(keep), reply))
+        self.snapshots(Some(Box::new(keep)))
             .await
-            .unwrap_or_default()
+            .into_iter()
+            .map(Snapshot::measured)
+            .collect()
     }
 
     /// How many children are in each state. All zero once the supervisor
@@ -300,7 +321,9 @@ impl SupervisorHandle {
     /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
     pub async fn child_info(&self, id: impl Into<ChildId>) -> Result<ChildInfo, ControlError> {
         let id = id.into();
-        self.call(|reply| Command::ChildInfo(id, reply)).await?
+        self.call(|reply| Command::ChildInfo(id, reply))
+            .await?
+            .map(Snapshot::measured)
     }
 
     /// Counts of specs, running children, supervisors and workers (OTP's

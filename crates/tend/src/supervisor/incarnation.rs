@@ -30,7 +30,7 @@ use tend_spec::{Restart, Shutdown};
 use tokio::time::Instant;
 use tokio_util::time::DelayQueue;
 
-use super::children::{ChildTable, Incarnation, PastRun};
+use super::children::{ChildTable, Incarnation, PastRun, Snapshot};
 use super::handle::Shared;
 use super::mailbox::{Hurry, Mailbox, Waited, Want};
 use crate::child::lifecycle::{Ending, LifeEvent};
@@ -42,9 +42,7 @@ use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind};
 use crate::policy::Meter;
 use crate::state::{ChildState, FailReason};
-use crate::status::{
-    ChildExit, ChildInfo, ChildStop, RestartRecord, StopOutcome, StopReport, WallClock,
-};
+use crate::status::{ChildExit, ChildStop, RestartRecord, StopOutcome, StopReport, WallClock};
 use crate::tree::ChildKey;
 
 /// How a running incarnation is made to end.
@@ -87,7 +85,7 @@ impl Incarnations {
     }
 
     /// What an operator asks about one child.
-    pub(crate) fn info(&self, key: ChildKey) -> ChildInfo {
+    pub(crate) fn info(&self, key: ChildKey) -> Snapshot {
         let child = self.table.get(key).expect("info of a known child");
         child.info(&WallClock::now(), self.history)
     }
@@ -105,7 +103,7 @@ impl Incarnations {
     }
 
     /// The children whose state `keep` accepts, in start order.
-    pub(crate) fn infos(&self, keep: impl Fn(ChildState) -> bool) -> Vec<ChildInfo> {
+    pub(crate) fn infos(&self, keep: impl Fn(ChildState) -> bool) -> Vec<Snapshot> {
         let clock = WallClock::now();
         self.table
             .records()
