@@ -118,6 +118,10 @@ fn up_status_control_and_down() {
     assert_eq!(p.down(), 0, "a clean shutdown exits 0");
     assert!(!alive(new_pid));
     assert!(!p.path(".tend/tend.sock").exists());
+    // The console tells processes' exits, not the replica supervisor's.
+    let console = p.read("up.err");
+    assert!(console.contains("pair.1 exited: shutdown"), "{console}");
+    assert!(!console.contains("pair exited"), "{console}");
 
     // The journal kept it all, and verifies.
     let verified = p.ok(&["journal", "verify"]);

@@ -1,15 +1,33 @@
 //! The lifecycle lines `tend up` prints beside the services' output: one
 //! per start, exit, restart decision, failure and give-up.
 
+use std::collections::HashSet;
+
 use tend::{Event, EventKind};
 use tokio::sync::broadcast;
 
 /// Prints the tree's lifecycle to standard error until the stream ends.
 pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
     tokio::spawn(async move {
+        // The children that run a process: a group's or a replica set's
+        // supervisor ending is told by its give-up, not as an "exit".
+        let mut processes = HashSet::new();
         loop {
             match events.recv().await {
                 Ok(event) => {
+                    match &event.kind {
+                        EventKind::ChildStarted {
+                            id, pid: Some(_), ..
+                        } => {
+                            processes.insert((event.supervisor.clone(), id.clone()));
+                        }
+                        EventKind::ChildExited { id, .. }
+                            if !processes.remove(&(event.supervisor.clone(), id.clone())) =>
+                        {
+                            continue;
+                        }
+                        _ => {}
+                    }
                     if let Some(line) = describe(&event) {
                         if coloured {
                             eprintln!("\x1b[1mtend |\x1b[0m {line}");
