@@ -226,8 +226,10 @@ def pm2_status(tmp):
         except ValueError:
             return 0
     try:
+        start = time.monotonic()
         subprocess.run(["pm2", "start", str(eco)], capture_output=True, env=env, check=True)
-        up = wait_for("1,000 online", lambda: online() == N, deadline=300)
+        wait_for("1,000 online", lambda: online() == N, deadline=300)
+        up = time.monotonic() - start
         status = timed(["pm2", "jlist"], env=env)
         pid = int((home / "pm2.pid").read_text())
         rss, pss = memory_kib(pid)
