@@ -6,9 +6,8 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
-use common::Project;
+use common::{request, Answer, Project};
 use serde_json::{json, Value};
 
 /// The document, and which (path, method, status) the test has seen.
@@ -150,44 +149,6 @@ fn escape(token: &str) -> String {
         .replace(' ', "%20")
 }
 
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-/// `curl` on the control socket, with the answer's content type.
-fn call(socket: &Path, method: &str, path: &str, body: Option<&str>) -> Answer {
-    let mut command = Command::new("curl");
-    command
-        .args([
-            "-s",
-            "-S",
-            "-o",
-            "-",
-            "-w",
-            "\n%{http_code} %{content_type}",
-        ])
-        .arg("--unix-socket")
-        .arg(socket)
-        .args(["-X", method]);
-    if let Some(body) = body {
-        command.args(["-H", "content-type: application/json", "--data", body]);
-    }
-    let out = command
-        .arg(format!("http://tend{path}"))
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (body, trailer) = text.rsplit_once('\n').unwrap();
-    let (status, content_type) = trailer.split_once(' ').unwrap_or((trailer, ""));
-    Answer {
-        status: status.parse().unwrap_or(0),
-        content_type: content_type.to_owned(),
-        body: body.to_owned(),
-    }
-}
-
 #[test]
 fn the_openapi_document_describes_the_running_server() {
     let mut spec = Spec::load();
@@ -217,7 +178,7 @@ services = ["api"]
     });
     let socket = p.path(".tend/tend.sock");
     let mut expect = |method: &str, path: &str, body: Option<&str>, status: u16| -> Answer {
-        let answer = call(&socket, method, path, body);
+        let answer = request(&socket, method, path, body);
         assert_eq!(
             answer.status, status,
             "{method} {path}: {} {}",

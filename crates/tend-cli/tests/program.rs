@@ -165,11 +165,28 @@ shell = "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
+    let (line_tx, line_rx) = std::sync::mpsc::channel::<String>();
+    let stdout = events.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
     p.ok(&["kill", "talker"]);
-    let mut seen = Vec::new();
-    while !seen.iter().any(|e: &Value| e["kind"] == "restarting") {
-        let line = lines.next().expect("the stream continues").unwrap();
+    // The operator's command and the tree's own entries may come in either
+    // order: wait for both.
+    let mut seen: Vec<Value> = Vec::new();
+    let restarted = |seen: &[Value]| seen.iter().any(|e| e["kind"] == "restarting");
+    let commanded = |seen: &[Value]| {
+        seen.iter()
+            .any(|e| e["kind"] == "command" && e["command"] == "kill")
+    };
+    while !(restarted(&seen) && commanded(&seen)) {
+        let line = line_rx
+            .recv_timeout(common::DEADLINE)
+            .unwrap_or_else(|_| panic!("the stream stopped before restart and command: {seen:?}"));
         seen.push(serde_json::from_str(&line).unwrap());
     }
     let exited = seen
@@ -177,9 +194,6 @@ shell = "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"
         .find(|e| e["kind"] == "exited" && e["service"] == "talker")
         .expect("an exit");
     assert_eq!(exited["exit"]["kind"], "killed", "{exited}");
-    assert!(seen
-        .iter()
-        .any(|e| e["kind"] == "command" && e["command"] == "kill"));
     events.kill().unwrap();
     let _ = events.wait();
 

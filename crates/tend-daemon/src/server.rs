@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State as AxumState};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Path, Query, Request, State as AxumState};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tend_journal::{Journal, Query as JournalQuery};
@@ -106,11 +108,22 @@ impl IntoResponse for Failure {
     }
 }
 
-fn bad_query(rejection: &QueryRejection) -> Response {
-    error(
-        ErrorCode::BadRequest,
-        format!("bad query: {}", rejection.body_text()),
-    )
+/// A query string, or a 400 in the API's error shape (axum's own
+/// rejection is plain text).
+struct ApiQuery<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(query)) => Ok(ApiQuery(query)),
+            Err(rejection) => Err(error(
+                ErrorCode::BadRequest,
+                format!("bad query: {}", rejection.body_text()),
+            )),
+        }
+    }
 }
 
 async fn daemon(AxumState(api): AxumState<Api>) -> Response {
@@ -126,23 +139,16 @@ struct StatusQuery {
 
 async fn services(
     AxumState(api): AxumState<Api>,
-    query: Result<Query<StatusQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Response {
-    match query {
-        Ok(Query(query)) => Json(api.control.status(query.usage).await).into_response(),
-        Err(rejection) => bad_query(&rejection),
-    }
+    Json(api.control.status(query.usage).await).into_response()
 }
 
 async fn service(
     AxumState(api): AxumState<Api>,
     Path(name): Path<String>,
-    query: Result<Query<StatusQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Response {
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(rejection) => return bad_query(&rejection),
-    };
     let all = api.control.status(query.usage).await;
     if let Some(found) = all.iter().find(|s| s.name == name) {
         return Json(found).into_response();
@@ -235,25 +241,14 @@ fn default_lines() -> usize {
 async fn service_logs(
     AxumState(api): AxumState<Api>,
     Path(name): Path<String>,
-    query: Result<Query<LogsQuery>, QueryRejection>,
+    ApiQuery(mut query): ApiQuery<LogsQuery>,
 ) -> Response {
-    match query {
-        Ok(Query(mut query)) => {
-            query.services = Some(name);
-            logs_response(api, query).await
-        }
-        Err(rejection) => bad_query(&rejection),
-    }
+    query.services = Some(name);
+    logs_response(api, query).await
 }
 
-async fn logs_of(
-    AxumState(api): AxumState<Api>,
-    query: Result<Query<LogsQuery>, QueryRejection>,
-) -> Response {
-    match query {
-        Ok(Query(query)) => logs_response(api, query).await,
-        Err(rejection) => bad_query(&rejection),
-    }
+async fn logs_of(AxumState(api): AxumState<Api>, ApiQuery(query): ApiQuery<LogsQuery>) -> Response {
+    logs_response(api, query).await
 }
 
 /// The last lines of each instance's log, then (with `follow`) new lines
@@ -395,12 +390,8 @@ struct EventsQuery {
 /// Journal entries as JSON lines: history, then (with `follow`) live.
 async fn events(
     AxumState(api): AxumState<Api>,
-    query: Result<Query<EventsQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Response {
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(rejection) => return bad_query(&rejection),
-    };
     let since = match query
         .since
         .as_deref()

@@ -181,6 +181,19 @@ pub fn alive(pid: u64) -> bool {
 
 /// `curl` against the control socket: (status, body).
 pub fn curl(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let answer = request(socket, method, path, body);
+    (answer.status, answer.body)
+}
+
+/// An HTTP answer.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// `curl` against the control socket, with the answer's content type.
+pub fn request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> Answer {
     let mut command = Command::new("curl");
     command
         .args([
@@ -189,17 +202,24 @@ pub fn curl(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16
             "-o",
             "-",
             "-w",
-            "\n%{http_code}",
-            "--unix-socket",
+            "\n%{http_code} %{content_type}",
         ])
+        .arg("--unix-socket")
         .arg(socket)
         .args(["-X", method]);
     if let Some(body) = body {
         command.args(["-H", "content-type: application/json", "--data", body]);
     }
-    command.arg(format!("http://tend{path}"));
-    let out = command.output().expect("curl runs");
+    let out = command
+        .arg(format!("http://tend{path}"))
+        .output()
+        .expect("curl runs");
     let text = String::from_utf8(out.stdout).unwrap();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.trim().parse().unwrap_or(0), body.to_owned())
+    let (body, trailer) = text.rsplit_once('\n').unwrap();
+    let (status, content_type) = trailer.split_once(' ').unwrap_or((trailer, ""));
+    Answer {
+        status: status.parse().unwrap_or(0),
+        content_type: content_type.to_owned(),
+        body: body.to_owned(),
+    }
 }
