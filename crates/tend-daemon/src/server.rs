@@ -3,6 +3,7 @@
 //! `{ "error": { "code", "message" } }`.
 
 use std::convert::Infallible;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -25,7 +26,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::control::{Action, Control, Failure};
 use crate::logs;
 use crate::metrics::SharedMetrics;
-use crate::wire::{ErrorBody, ErrorCode, ErrorDetail, SignalRequest};
+use crate::wire::{Entry, ErrorBody, ErrorCode, ErrorDetail, SignalRequest};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -35,7 +36,7 @@ pub struct Api {
     /// The metrics.
     pub metrics: SharedMetrics,
     /// The journal file, for history.
-    pub journal_file: std::path::PathBuf,
+    pub journal_file: PathBuf,
 }
 
 /// The routes, for the control socket.
@@ -421,21 +422,12 @@ async fn events(
         services: services.clone(),
         limit: query.limit,
     };
-    let history = {
-        let file = file.clone();
-        tokio::task::spawn_blocking(move || Journal::open(file)?.read(&filter)).await
-    };
-    let history = match history {
-        Ok(Ok(entries)) => entries,
-        Ok(Err(e)) => return error(ErrorCode::Internal, format!("reading the journal: {e}")),
-        Err(e) => return error(ErrorCode::Internal, format!("reading the journal: {e}")),
+    let history = match read_journal(file.clone(), filter).await {
+        Ok(entries) => entries,
+        Err(message) => return error(ErrorCode::Internal, message),
     };
     let mut last_id = history.last().map_or(0, |e| e.id);
-    let mut text = String::new();
-    for entry in &history {
-        text.push_str(&serde_json::to_string(entry).unwrap_or_default());
-        text.push('\n');
-    }
+    let text: Vec<u8> = history.iter().flat_map(json_line).collect();
     let (sender, receiver) = mpsc::channel::<Bytes>(256);
     let closing = closed(api.control.closing());
     tokio::spawn(async move {
@@ -444,6 +436,13 @@ async fn events(
             return;
         }
         let Some(live) = live.as_mut() else { return };
+        let wanted = |entry: &Entry| {
+            services.is_empty()
+                || entry
+                    .record
+                    .service()
+                    .is_some_and(|s| services.iter().any(|w| w == s))
+        };
         loop {
             let entry = tokio::select! {
                 entry = live.recv() => entry,
@@ -451,55 +450,58 @@ async fn events(
                     // Let the last entries (the shutdown itself) through.
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     while let Ok(entry) = live.try_recv() {
-                        let _ = sender.send(Bytes::from(format!("{}\n", serde_json::to_string(&entry).unwrap_or_default()))).await;
+                        if entry.id > last_id && wanted(&entry) {
+                            let _ = sender.send(Bytes::from(json_line(&entry))).await;
+                        }
                     }
                     return;
                 }
             };
-            match entry {
-                Ok(entry) if entry.id > last_id => {
-                    last_id = entry.id;
-                    let wanted = services.is_empty()
-                        || entry
-                            .record
-                            .service()
-                            .is_some_and(|s| services.iter().any(|w| w == s));
-                    if !wanted {
-                        continue;
-                    }
-                    let line = format!("{}\n", serde_json::to_string(&entry).unwrap_or_default());
-                    if sender.send(Bytes::from(line)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
+            let entries = match entry {
+                Ok(entry) => vec![entry],
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Fell behind the live stream: the gap is in the file.
-                    let query = JournalQuery {
+                    let gap = JournalQuery {
                         since: None,
                         after_id: Some(last_id),
                         services: services.clone(),
                         limit: None,
                     };
-                    let file = file.clone();
-                    let missed =
-                        tokio::task::spawn_blocking(move || Journal::open(file)?.read(&query))
-                            .await;
-                    let Ok(Ok(missed)) = missed else { return };
-                    for entry in missed {
-                        last_id = entry.id;
-                        let line =
-                            format!("{}\n", serde_json::to_string(&entry).unwrap_or_default());
-                        if sender.send(Bytes::from(line)).await.is_err() {
-                            return;
-                        }
+                    match read_journal(file.clone(), gap).await {
+                        Ok(missed) => missed,
+                        Err(_) => return,
                     }
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
+            };
+            for entry in entries {
+                if entry.id <= last_id {
+                    continue;
+                }
+                last_id = entry.id;
+                if wanted(&entry) && sender.send(Bytes::from(json_line(&entry))).await.is_err() {
+                    return;
+                }
             }
         }
     });
     streaming(receiver, "application/x-ndjson")
+}
+
+/// Reads the journal file off the async threads.
+async fn read_journal(file: PathBuf, query: JournalQuery) -> Result<Vec<Entry>, String> {
+    match tokio::task::spawn_blocking(move || Journal::open(file)?.read(&query)).await {
+        Ok(Ok(entries)) => Ok(entries),
+        Ok(Err(e)) => Err(format!("reading the journal: {e}")),
+        Err(e) => Err(format!("reading the journal: {e}")),
+    }
+}
+
+/// An entry as one line of NDJSON.
+fn json_line(entry: &Entry) -> Vec<u8> {
+    let mut line = serde_json::to_vec(entry).unwrap_or_default();
+    line.push(b'\n');
+    line
 }
 
 async fn ps(AxumState(api): AxumState<Api>) -> Response {
