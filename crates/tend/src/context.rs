@@ -84,6 +84,8 @@ struct Extras {
     port: OnceLock<Arc<Port>>,
     /// Its heartbeat and resource meters, when its spec watches them.
     guard: OnceLock<Guard>,
+    /// What it says it is doing, for people (`set_status`).
+    status: Mutex<Option<Arc<str>>>,
 }
 
 /// Measures what an incarnation uses, when asked.
@@ -208,6 +210,42 @@ impl Context {
                 generation: self.inner.generation,
             });
         }
+    }
+
+    /// Asks for `by` more time, counted from now, to become ready, when
+    /// the start waits for readiness
+    /// ([`ChildSpec::await_ready`](crate::ChildSpec::await_ready)): the
+    /// deadline moves if this is later (systemd's `EXTEND_TIMEOUT_USEC`).
+    /// Does nothing once ready or without a wait.
+    pub fn extend_start_timeout(&self, by: Duration) {
+        if !self.is_ready() {
+            let _ = self.inner.inbox.send(Message::ExtendStart {
+                key: self.inner.key,
+                generation: self.inner.generation,
+                by,
+            });
+        }
+    }
+
+    /// Says what the incarnation is doing, for people: shown by
+    /// [`which_children`](crate::SupervisorHandle::which_children) as
+    /// [`ChildInfo::status`](crate::ChildInfo::status) (systemd's
+    /// `STATUS=`). An empty text clears it.
+    pub fn set_status(&self, text: &str) {
+        let text = (!text.is_empty()).then(|| Arc::from(text));
+        *self
+            .extras()
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = text;
+    }
+
+    /// What [`set_status`](Self::set_status) last said.
+    #[must_use]
+    pub fn status(&self) -> Option<String> {
+        let extras = self.inner.extras.get()?;
+        let status = extras.status.lock().unwrap_or_else(|e| e.into_inner());
+        status.as_deref().map(str::to_owned)
     }
 
     /// Whether [`ready`](Self::ready) was called.

@@ -159,6 +159,9 @@ pub struct ChildInfo {
     /// What the running incarnation uses now, measured when asked (by
     /// backends that can: OS processes).
     pub usage: Option<Usage>,
+    /// What the running incarnation says it is doing
+    /// ([`Context::set_status`](crate::Context::set_status)), if anything.
+    pub status: Option<String>,
     /// The last exits, oldest first (bounded; see
     /// [`SupervisorBuilder::history`](crate::SupervisorBuilder::history)).
     pub history: Vec<ExitRecord>,

@@ -38,6 +38,13 @@ pub(crate) enum Message {
     },
     /// An incarnation called `ctx.ready()`.
     Ready { key: ChildKey, generation: u64 },
+    /// An incarnation asked for more time to become ready: its start
+    /// deadline moves to `by` from now, if that is later.
+    ExtendStart {
+        key: ChildKey,
+        generation: u64,
+        by: std::time::Duration,
+    },
     /// Retry a restart whose start failed (OTP's `try_again_restart`).
     TryAgain { key: ChildKey },
     /// Something found a running incarnation faulty (a failed health check,

@@ -75,6 +75,45 @@ async fn a_failure_at_start_stops_the_started_children_in_reverse_and_names_the_
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_child_may_ask_for_more_time_to_become_ready_and_say_what_it_does() {
+    // A 3 s deadline; at 2 s the child asks for 4 s more (until 6 s), and
+    // is ready at 5 s: a start, not a failure.
+    let slow = ChildSpec::task("migrate", |ctx: Context| async move {
+        ctx.set_status("replaying the log");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        ctx.extend_start_timeout(Duration::from_secs(4));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        ctx.set_status("serving");
+        ctx.ready();
+        ctx.cancelled().await;
+    })
+    .await_ready(Duration::from_secs(3));
+    let t0 = Instant::now();
+    let sup = Supervisor::builder("s").child(slow).start().await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::from_secs(5));
+    let info = &sup.which_children().await[0];
+    assert!(info.ready);
+    assert_eq!(info.status.as_deref(), Some("serving"));
+    sup.shutdown().await;
+
+    // An extension shorter than what is left moves nothing: still 3 s.
+    let slow = ChildSpec::task("slow", |ctx: Context| async move {
+        ctx.extend_start_timeout(Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        ctx.ready();
+    })
+    .await_ready(Duration::from_secs(3));
+    let t0 = Instant::now();
+    let err = Supervisor::builder("s")
+        .child(slow)
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(t0.elapsed(), Duration::from_secs(3));
+    assert!(err.to_string().contains("not ready within 3s"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn not_ready_in_time_is_a_start_failure_and_the_child_is_killed() {
     let slow = ChildSpec::task("slow", |ctx: Context| async move {
         // Ignores cancellation: must be killed.

@@ -223,6 +223,7 @@ impl ChildRecord {
             running_since: self.running.as_ref().map(|r| clock.at(r.since)),
             supervised_since: clock.at(self.supervised_since),
             usage: None,
+            status: self.running.as_ref().and_then(|r| r.ctx.status()),
             history,
         };
         Snapshot {

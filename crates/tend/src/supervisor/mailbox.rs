@@ -96,8 +96,9 @@ impl Mailbox {
                 key: s,
                 generation: g,
             } => want == Want::ReadyOrExit && s == key && g == generation,
-            Message::TryAgain { .. } | Message::Fault { .. } => false,
+            Message::TryAgain { .. } | Message::Fault { .. } | Message::ExtendStart { .. } => false,
         };
+        let mut deadline = deadline;
         if let Some(position) = self.deferred.iter().position(wanted) {
             let message = self
                 .deferred
@@ -122,6 +123,18 @@ impl Mailbox {
             if wanted(&message) {
                 return waited(message);
             }
+            if let Message::ExtendStart {
+                key: s,
+                generation: g,
+                by,
+            } = message
+            {
+                if want == Want::ReadyOrExit && s == key && g == generation {
+                    let asked = Instant::now() + by;
+                    deadline = deadline.map(|d| d.max(asked));
+                    continue;
+                }
+            }
             self.deferred.push_back(message);
         }
     }
@@ -131,7 +144,7 @@ fn waited(message: Message) -> Waited {
     match message {
         Message::Exited { exit, .. } => Waited::Exited(exit),
         Message::Ready { .. } => Waited::Ready,
-        Message::TryAgain { .. } | Message::Fault { .. } => {
+        Message::TryAgain { .. } | Message::Fault { .. } | Message::ExtendStart { .. } => {
             unreachable!("never wanted by wait_for")
         }
     }

@@ -169,6 +169,8 @@ impl Server {
                 self.children.on_ready(key, generation);
                 None
             }
+            // Only a start waiting for readiness has a deadline to move.
+            Message::ExtendStart { .. } => None,
             Message::Fault {
                 key,
                 generation,
