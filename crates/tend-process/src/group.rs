@@ -22,3 +22,12 @@ pub(crate) fn signal_group(leader: Pid, signal: i32) {
 pub(crate) fn kill_group(leader: Pid) {
     signal_group(leader, rustix::process::Signal::KILL.as_raw());
 }
+
+/// Whether process `pid` is in the group led by `leader`.
+pub(crate) fn in_group(pid: u32, leader: Pid) -> bool {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .and_then(|pid| rustix::process::getpgid(Some(pid)).ok())
+        == Some(leader)
+}

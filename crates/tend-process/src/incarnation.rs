@@ -16,10 +16,12 @@ use std::time::Duration;
 use rustix::process::Pid;
 use tend::{Context, Exit, ExitKind};
 use tend_spec::{ProcessSpec, Signal};
+use tokio::sync::oneshot;
 
 use crate::cgroup::{Cgroup, CgroupSlot};
 use crate::exit::classify;
-use crate::group::{kill_group, signal_group};
+use crate::group::{in_group, kill_group, signal_group};
+use crate::notify::{Notice, NotifySocket};
 use crate::output::{pump, LogSink};
 use crate::prepare::prepare;
 use crate::reaper::{self, SpawnLock};
@@ -47,8 +49,26 @@ pub(crate) async fn run(
         Ok(cgroup) => cgroup,
         Err(reason) => return start_failure(&reason),
     };
+    // A notify socket, when the service speaks sd_notify, named in its
+    // environment.
+    let notify = if spec.ready.notify || spec.watchdog.is_some() {
+        match NotifySocket::bind_new() {
+            Ok(socket) => Some(socket),
+            Err(error) => return start_failure(&format_args!("notify socket: {error}")),
+        }
+    } else {
+        None
+    };
+    let with_notify;
+    let launched: &ProcessSpec = match &notify {
+        Some(socket) => {
+            with_notify = notify_env(&spec, socket.address());
+            &with_notify
+        }
+        None => &spec,
+    };
     let lock = SpawnLock::acquire();
-    let spawned = match spawn(&spec, &prepared, cgroup.as_deref()) {
+    let spawned = match spawn(launched, &prepared, cgroup.as_deref()) {
         Ok(spawned) => spawned,
         Err(error) => return start_failure(&error),
     };
@@ -78,12 +98,25 @@ pub(crate) async fn run(
         tokio::spawn(pump(spawned.stdout, sink.clone())),
         tokio::spawn(pump(spawned.stderr, sink)),
     ];
-    ctx.ready();
+    let (trigger, triggered) = oneshot::channel();
+    if !spec.ready.notify {
+        ctx.ready();
+    }
+    let listener = notify.map(|socket| {
+        tokio::spawn(listen(
+            socket,
+            ctx.clone(),
+            pid,
+            guard.cgroup.clone(),
+            trigger,
+        ))
+    });
 
     // Wait for the end (or stop it), but do not reap yet: while the zombie
     // holds the pid, the group id cannot be reused, so killing what is left
     // of the group hits only what this process left behind.
     let mut exceeded = None;
+    let mut hung = false;
     let stopped = tokio::select! {
         ended = pidfd.exited() => ended.map(|()| None),
         () = ctx.cancelled() => stop(&spec, pid, &pidfd).await.map(Some),
@@ -92,7 +125,14 @@ pub(crate) async fn run(
             exceeded = Some(over);
             stop(&spec, pid, &pidfd).await.map(Some)
         }
+        Ok(()) = triggered => {
+            hung = true;
+            stop(&spec, pid, &pidfd).await.map(Some)
+        }
     };
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     guard.armed = false;
     kill_group(pid);
     if let Some(cgroup) = guard.cgroup.take() {
@@ -108,6 +148,7 @@ pub(crate) async fn run(
             ExitKind::ResourceExceeded(over.resource),
             format_args!("{} of {}", over.used, over.limit),
         ),
+        (None, _) if hung => Exit::new(ExitKind::Watchdog, "it said so (WATCHDOG=trigger)"),
         (None, Ok((_, Some(true)))) => Exit::new(
             ExitKind::Killed,
             format_args!(
@@ -127,6 +168,63 @@ pub(crate) async fn run(
     })
     .await;
     exit
+}
+
+/// The spec with `NOTIFY_SOCKET` (and `WATCHDOG_USEC`) in its environment.
+fn notify_env(spec: &ProcessSpec, address: &str) -> ProcessSpec {
+    let mut spec = spec.clone();
+    spec.env.set.insert("NOTIFY_SOCKET".into(), address.into());
+    if let Some(watchdog) = spec.watchdog {
+        let micros = watchdog.as_micros().to_string();
+        spec.env.set.insert("WATCHDOG_USEC".into(), micros);
+    }
+    spec
+}
+
+/// Applies what the service says on its notify socket to its incarnation,
+/// for as long as it runs; `trigger` fires on `WATCHDOG=trigger`. Only the
+/// service's processes are heard: its main process, its process group and
+/// its cgroup.
+async fn listen(
+    socket: NotifySocket,
+    ctx: Context,
+    main: Pid,
+    cgroup: Option<Arc<Cgroup>>,
+    trigger: oneshot::Sender<()>,
+) {
+    let main_raw = main.as_raw_nonzero().get().unsigned_abs();
+    let ours = |pid: u32| {
+        pid == main_raw
+            || in_group(pid, main)
+            || cgroup
+                .as_ref()
+                .is_some_and(|c| c.pids().iter().any(|&p| p.unsigned_abs() == pid))
+    };
+    let mut trigger = Some(trigger);
+    while let Ok(notices) = socket.recv(ours).await {
+        for notice in notices {
+            match notice {
+                Notice::Ready => ctx.ready(),
+                Notice::Status(text) => ctx.set_status(&text),
+                Notice::Errno(errno) => ctx.set_status(&format!(
+                    "error {errno}: {}",
+                    std::io::Error::from_raw_os_error(errno)
+                )),
+                Notice::Watchdog => ctx.heartbeat(),
+                Notice::WatchdogTrigger => {
+                    if let Some(trigger) = trigger.take() {
+                        let _ = trigger.send(());
+                    }
+                }
+                Notice::ExtendTimeout(by) => ctx.extend_start_timeout(by),
+                Notice::Reloading => ctx.set_status("reloading"),
+                Notice::Stopping => ctx.set_status("stopping"),
+                Notice::MainPid(pid) => {
+                    tracing::debug!(id = %ctx.id(), pid, "MAINPID= noted; the first process stays the one watched");
+                }
+            }
+        }
+    }
 }
 
 /// The stop protocol: the stop signal to the group, the timeout, `SIGKILL`.

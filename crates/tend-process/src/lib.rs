@@ -42,7 +42,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: error exit reaper wait group output cgroup usage prepare pre_exec clone spawn incarnation
+// layers: error exit reaper wait group output cgroup usage notify prepare pre_exec clone spawn incarnation
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -56,6 +56,7 @@ mod error;
 mod exit;
 mod group;
 mod incarnation;
+mod notify;
 mod output;
 mod pre_exec;
 mod prepare;
@@ -75,7 +76,8 @@ pub use exit::Ended;
 pub use output::{LogSink, Stream, Tee};
 pub use reaper::{enable_orphan_reaping, wait_for_orphans};
 pub use tend_spec::{
-    EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, Signal, StopSpec, UnknownSignal,
+    EnvSpec, LogSpec, ProcessSpec, ReadySpec, ResourceLimits, Rlimits, Signal, StopSpec,
+    UnknownSignal,
 };
 
 /// Checks a spec the way a start will (command line, user, groups) without
@@ -107,12 +109,19 @@ impl ProcessExt for ChildSpec {
         // The process enforces its own stop timeout (signal, wait, SIGKILL);
         // the engine waits for that, with a margin, before aborting.
         let shutdown = Shutdown::Timeout(spec.stop.timeout + Duration::from_secs(5));
-        ChildSpec::task(id, move |ctx: Context| {
+        // Started means spawned (a spawn that fails is a start failure), or,
+        // for a notify service, `READY=1` within its timeout.
+        let ready_within = spec.ready.timeout;
+        let watchdog = spec.watchdog;
+        let child = ChildSpec::task(id, move |ctx: Context| {
             incarnation::run(spec.clone(), sink.clone(), cgroups.clone(), ctx)
         })
         .backend(Backend::Process)
         .shutdown(shutdown)
-        // Started means spawned: a spawn that fails is a start failure.
-        .await_ready(Duration::from_secs(60))
+        .await_ready(ready_within);
+        match watchdog {
+            Some(timeout) => child.watchdog(timeout),
+            None => child,
+        }
     }
 }

@@ -54,7 +54,7 @@ pub use budget::{OnExhausted, RestartBudget};
 pub use crash::CrashPolicy;
 pub use exit::ExitClass;
 pub use intensity::Intensity;
-pub use process::{EnvSpec, LogSpec, ProcessSpec, ResourceLimits, Rlimits, StopSpec};
+pub use process::{EnvSpec, LogSpec, ProcessSpec, ReadySpec, ResourceLimits, Rlimits, StopSpec};
 pub use restart::Restart;
 pub use shutdown::Shutdown;
 pub use signal::{Signal, UnknownSignal};

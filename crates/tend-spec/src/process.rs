@@ -75,6 +75,51 @@ pub struct ProcessSpec {
     /// gets the event it runs for.
     #[serde(default)]
     pub stdin: Option<PathBuf>,
+    /// How the process says it is ready (default: as soon as it runs).
+    #[serde(default)]
+    pub ready: ReadySpec,
+    /// How often the process must send `WATCHDOG=1` on its notify socket
+    /// (it gets `WATCHDOG_USEC`); missing it stops the process as hung.
+    #[serde(default, with = "humantime_serde")]
+    pub watchdog: Option<Duration>,
+}
+
+/// How a process says it is ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadySpec {
+    /// Ready on `READY=1` from the sd_notify protocol: the process gets a
+    /// `NOTIFY_SOCKET` (default: no, ready once it runs).
+    #[serde(default)]
+    pub notify: bool,
+    /// How long it may take to become ready; later is a start failure
+    /// (default 60 s).
+    #[serde(default = "default_ready_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn default_ready_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for ReadySpec {
+    fn default() -> Self {
+        ReadySpec {
+            notify: false,
+            timeout: default_ready_timeout(),
+        }
+    }
+}
+
+impl ReadySpec {
+    /// Readiness from `READY=1` on a notify socket, within `timeout`.
+    #[must_use]
+    pub fn notify(timeout: Duration) -> Self {
+        ReadySpec {
+            notify: true,
+            timeout,
+        }
+    }
 }
 
 fn default_success_codes() -> Vec<i32> {
@@ -106,6 +151,8 @@ impl ProcessSpec {
             limits: ResourceLimits::default(),
             logs: LogSpec::default(),
             stdin: None,
+            ready: ReadySpec::default(),
+            watchdog: None,
         }
     }
 
