@@ -19,7 +19,7 @@ pub fn short_duration(seconds: f64) -> String {
 
 /// The status table, with a count by state under it.
 pub fn status_table(services: &[ServiceStatus]) -> String {
-    let rows: Vec<[String; 6]> = services
+    let rows: Vec<[String; 7]> = services
         .iter()
         .map(|s| {
             let state = match &s.failed_because {
@@ -39,10 +39,19 @@ pub fn status_table(services: &[ServiceStatus]) -> String {
                 s.last_exit
                     .as_ref()
                     .map_or_else(|| "-".to_owned(), ToString::to_string),
+                s.status_text.clone().unwrap_or_else(|| "-".to_owned()),
             ]
         })
         .collect();
-    let header = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"];
+    let header = [
+        "NAME",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "LAST EXIT",
+        "STATUS",
+    ];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -50,9 +59,9 @@ pub fn status_table(services: &[ServiceStatus]) -> String {
         }
     }
     let mut out = String::new();
-    let line = |cells: [&str; 6], out: &mut String| {
+    let line = |cells: [&str; 7], out: &mut String| {
         for (i, cell) in cells.iter().enumerate() {
-            if i == 5 {
+            if i == 6 {
                 out.push_str(cell);
             } else {
                 let _ = write!(out, "{cell:<w$}  ", w = widths[i]);

@@ -503,3 +503,59 @@ fn the_tcp_api_demands_its_token() {
     assert_eq!(get(Some("0123456789abcdef-secret")), "200");
     assert_eq!(p.down(), 0);
 }
+
+#[test]
+fn notify_readiness_status_and_watchdog_through_the_program() {
+    let mut p = Project::new(
+        r#"
+[services.db]
+shell = "sleep 0.3; systemd-notify --ready --status='accepting connections'; while true; do systemd-notify WATCHDOG=1; sleep 0.1; done"
+ready = { notify = true, timeout = "20s" }
+watchdog = "2s"
+
+[services.web]
+shell = "exec sleep 100"
+
+[services.hangs]
+shell = "systemd-notify --ready; exec sleep 100"
+ready = { notify = true }
+watchdog = "300ms"
+"#,
+    );
+    p.up();
+    let db = p.wait_state("db", "running");
+    assert_eq!(db["ready"], true, "{db}");
+    assert_eq!(db["status_text"], "accepting connections", "{db}");
+    let table = p.ok(&["status"]);
+    assert!(
+        table.contains("STATUS") && table.contains("accepting connections"),
+        "{table}"
+    );
+    // `web` comes after `db`, which was ready first.
+    let web = p.wait_state("web", "running");
+    assert_eq!(web["ready"], true, "{web}");
+    let journal = p.ok(&["events", "--json", "--since", "1h"]);
+    let position = |kind: &str, service: &str| {
+        journal
+            .lines()
+            .position(|l| {
+                l.contains(&format!("\"kind\":\"{kind}\""))
+                    && l.contains(&format!("\"service\":\"{service}\""))
+            })
+            .unwrap_or_else(|| panic!("{kind} of {service} in\n{journal}"))
+    };
+    assert!(
+        position("ready", "db") < position("started", "web"),
+        "{journal}"
+    );
+    // `hangs` never beats: stopped as hung, restarted.
+    p.wait_for("hangs to be stopped by its watchdog", || {
+        p.service("hangs")["last_exit"]["kind"] == "watchdog"
+    });
+    p.wait_for("hangs to be restarted", || {
+        p.service("hangs")["restarts"].as_u64().unwrap() >= 1
+    });
+    // `db` beats every 100 ms: never stopped.
+    assert_eq!(p.service("db")["restarts"], 0);
+    assert_eq!(p.down(), 0);
+}

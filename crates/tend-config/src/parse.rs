@@ -43,7 +43,11 @@ pub(crate) mod keys {
         "limits",
         "on_crash",
         "hooks",
+        "ready",
+        "watchdog",
     ];
+    /// `ready = { … }`.
+    pub const READY: &[&str] = &["notify", "timeout"];
     /// `backoff = { … }`.
     pub const BACKOFF: &[&str] = &["initial", "max", "multiplier", "jitter", "reset_after"];
     /// `budget = { … }`.
@@ -281,6 +285,14 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         process.logs.max_size = defaults::LOG_MAX_SIZE;
         process.logs.keep = defaults::LOG_KEEP;
     }
+    if let Some(ready) = t.table("ready", d) {
+        ready.deny_unknown(keys::READY, d);
+        process.ready.notify = ready.read("notify", d, read::boolean).unwrap_or(false);
+        if let Some(timeout) = ready.read("timeout", d, read::duration) {
+            process.ready.timeout = timeout;
+        }
+    }
+    process.watchdog = t.read("watchdog", d, read::duration);
     if let Some(limits) = t.table("limits", d) {
         limits.deny_unknown(keys::LIMITS, d);
         process.limits = ResourceLimits {

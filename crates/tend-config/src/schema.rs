@@ -139,6 +139,15 @@ pub fn schema() -> Value {
                 "description": "What an abnormal exit leads to: the restart type decides, the service stays failed, or it is isolated." },
             "hooks": { "type": "object", "additionalProperties": false, "properties": hook_properties,
                 "description": "Commands run on this service's events." },
+            "ready": { "type": "object", "additionalProperties": false,
+                "description": "How it says it is ready (default: once it runs). Services after it start only then.",
+                "properties": {
+                    "notify": { "type": "boolean", "default": false,
+                        "description": "Ready on READY=1 over sd_notify: it gets NOTIFY_SOCKET (STATUS=, WATCHDOG=1, EXTEND_TIMEOUT_USEC= are understood too)." },
+                    "timeout": duration("Not ready by then is a start failure.", Some("60s")),
+                }
+            },
+            "watchdog": duration("It must send WATCHDOG=1 (sd_notify) at least this often, or it is stopped as hung; it gets WATCHDOG_USEC.", None),
         }
     });
     json!({
@@ -214,7 +223,7 @@ mod tests {
         let service = &top["properties"]["services"]["additionalProperties"];
         let group = &top["properties"]["groups"]["additionalProperties"];
         let supervisor = &top["properties"]["supervisor"];
-        let pairs: [(&Value, &[&str]); 11] = [
+        let pairs: [(&Value, &[&str]); 12] = [
             (top, keys::TOP),
             (supervisor, keys::SUPERVISOR),
             (&supervisor["properties"]["intensity"], keys::INTENSITY),
@@ -224,6 +233,7 @@ mod tests {
             (&service["properties"]["stop"], keys::STOP),
             (&service["properties"]["logs"], keys::LOGS),
             (&service["properties"]["limits"], keys::LIMITS),
+            (&service["properties"]["ready"], keys::READY),
             (group, keys::GROUP),
             (&top["properties"]["api"], keys::API),
         ];

@@ -575,6 +575,8 @@ fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>)
         last_exit: None,
         memory_bytes: None,
         cpu_s: None,
+        ready: false,
+        status_text: None,
     };
     match (info, seen) {
         (Some(info), _) => {
@@ -589,6 +591,8 @@ fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>)
             status.failures = info.failures;
             status.uptime_s = uptime_s(info);
             status.last_exit = info.last_exit.as_ref().map(|r| ExitInfo::from(&r.exit));
+            status.ready = info.ready && info.pid.is_some();
+            status.status_text.clone_from(&info.status);
             if let Some(usage) = &info.usage {
                 status.memory_bytes = usage.memory;
                 status.cpu_s = usage.cpu_time.map(|d| d.as_secs_f64());

@@ -125,6 +125,11 @@ pub struct ServiceStatus {
     pub memory_bytes: Option<u64>,
     /// CPU time used by the current incarnation, in seconds, when known.
     pub cpu_s: Option<f64>,
+    /// Whether the current incarnation is ready (for a `ready.notify`
+    /// service: it sent `READY=1`).
+    pub ready: bool,
+    /// What the service says it is doing (sd_notify's `STATUS=`).
+    pub status_text: Option<String>,
 }
 
 /// A node of `GET /v1/ps`: a supervisor or a service instance.
