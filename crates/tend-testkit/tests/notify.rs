@@ -17,6 +17,19 @@ fn notify_service(line: &str, timeout: Duration) -> ProcessSpec {
     spec
 }
 
+/// The first exit in the tree's events.
+async fn first_exit(events: &mut tokio::sync::broadcast::Receiver<tend::Event>) -> tend::Exit {
+    loop {
+        let event = tokio::time::timeout(DEADLINE, events.recv())
+            .await
+            .expect("an exit in time")
+            .unwrap();
+        if let tend::EventKind::ChildExited { exit, .. } = event.kind {
+            return exit;
+        }
+    }
+}
+
 #[tokio::test]
 async fn ready_from_systemd_notify_gates_the_next_start_and_status_is_shown() {
     let started = Instant::now();
@@ -65,15 +78,7 @@ async fn a_missed_watchdog_stops_the_process_as_hung() {
     let mut events = builder.subscribe();
     let sup = builder.start().await.unwrap();
     let started = Instant::now();
-    let exit = loop {
-        let event = tokio::time::timeout(DEADLINE, events.recv())
-            .await
-            .expect("an exit in time")
-            .unwrap();
-        if let tend::EventKind::ChildExited { exit, .. } = event.kind {
-            break exit;
-        }
-    };
+    let exit = first_exit(&mut events).await;
     assert_eq!(exit.kind(), ExitKind::Watchdog, "{exit}");
     // Kept alive by five beats 100 ms apart, then 500 ms of silence.
     assert!(
@@ -92,15 +97,7 @@ async fn watchdog_trigger_stops_the_process_at_once() {
         .child(ChildSpec::process("asks", spec).restart(Restart::Temporary));
     let mut events = builder.subscribe();
     let sup = builder.start().await.unwrap();
-    let exit = loop {
-        let event = tokio::time::timeout(DEADLINE, events.recv())
-            .await
-            .expect("an exit in time")
-            .unwrap();
-        if let tend::EventKind::ChildExited { exit, .. } = event.kind {
-            break exit;
-        }
-    };
+    let exit = first_exit(&mut events).await;
     assert_eq!(exit.kind(), ExitKind::Watchdog, "{exit}");
     assert!(exit.to_string().contains("WATCHDOG=trigger"), "{exit}");
     sup.shutdown().await;
