@@ -16,7 +16,6 @@ use std::time::Duration;
 use rustix::process::Pid;
 use tend::{Context, Exit, ExitKind};
 use tend_spec::{ProcessSpec, Signal};
-use tokio::sync::oneshot;
 
 use crate::cgroup::{Cgroup, CgroupSlot};
 use crate::exit::classify;
@@ -98,19 +97,19 @@ pub(crate) async fn run(
         tokio::spawn(pump(spawned.stdout, sink.clone())),
         tokio::spawn(pump(spawned.stderr, sink)),
     ];
-    let (trigger, triggered) = oneshot::channel();
     if !spec.ready.notify {
         ctx.ready();
     }
-    let listener = notify.map(|socket| {
-        tokio::spawn(listen(
-            socket,
-            ctx.clone(),
-            pid,
-            guard.cgroup.clone(),
-            trigger,
-        ))
-    });
+    // Part of this future (not a task of its own), so it ends with the
+    // incarnation however that ends.
+    let listener_cgroup = guard.cgroup.clone();
+    let listening = async {
+        match notify {
+            Some(socket) => listen(socket, &ctx, pid, listener_cgroup).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(listening);
 
     // Wait for the end (or stop it), but do not reap yet: while the zombie
     // holds the pid, the group id cannot be reused, so killing what is left
@@ -125,14 +124,12 @@ pub(crate) async fn run(
             exceeded = Some(over);
             stop(&spec, pid, &pidfd).await.map(Some)
         }
-        Ok(()) = triggered => {
+        () = &mut listening => {
+            // WATCHDOG=trigger: hung, by its own account.
             hung = true;
             stop(&spec, pid, &pidfd).await.map(Some)
         }
     };
-    if let Some(listener) = listener {
-        listener.abort();
-    }
     guard.armed = false;
     kill_group(pid);
     if let Some(cgroup) = guard.cgroup.take() {
@@ -181,17 +178,11 @@ fn notify_env(spec: &ProcessSpec, address: &str) -> ProcessSpec {
     spec
 }
 
-/// Applies what the service says on its notify socket to its incarnation,
-/// for as long as it runs; `trigger` fires on `WATCHDOG=trigger`. Only the
+/// Applies what the service says on its notify socket to its incarnation;
+/// returns on `WATCHDOG=trigger` (never, if the socket fails). Only the
 /// service's processes are heard: its main process, its process group and
 /// its cgroup.
-async fn listen(
-    socket: NotifySocket,
-    ctx: Context,
-    main: Pid,
-    cgroup: Option<Arc<Cgroup>>,
-    trigger: oneshot::Sender<()>,
-) {
+async fn listen(socket: NotifySocket, ctx: &Context, main: Pid, cgroup: Option<Arc<Cgroup>>) {
     let main_raw = main.as_raw_nonzero().get().unsigned_abs();
     let ours = |pid: u32| {
         pid == main_raw
@@ -200,7 +191,6 @@ async fn listen(
                 .as_ref()
                 .is_some_and(|c| c.pids().iter().any(|&p| p.unsigned_abs() == pid))
     };
-    let mut trigger = Some(trigger);
     while let Ok(notices) = socket.recv(ours).await {
         for notice in notices {
             match notice {
@@ -211,11 +201,7 @@ async fn listen(
                     std::io::Error::from_raw_os_error(errno)
                 )),
                 Notice::Watchdog => ctx.heartbeat(),
-                Notice::WatchdogTrigger => {
-                    if let Some(trigger) = trigger.take() {
-                        let _ = trigger.send(());
-                    }
-                }
+                Notice::WatchdogTrigger => return,
                 Notice::ExtendTimeout(by) => ctx.extend_start_timeout(by),
                 Notice::Reloading => ctx.set_status("reloading"),
                 Notice::Stopping => ctx.set_status("stopping"),
@@ -225,6 +211,7 @@ async fn listen(
             }
         }
     }
+    std::future::pending().await
 }
 
 /// The stop protocol: the stop signal to the group, the timeout, `SIGKILL`.
