@@ -180,21 +180,15 @@ pub(crate) fn int_in<T: TryFrom<i128>>(
         } else {
             format!("an integer from {min} to {max}")
         };
-        match integer(value) {
-            Some(n) if (min..=max).contains(&n) => T::try_from(n).ok(),
-            Some(n) => {
-                d.at(
-                    value.span().start,
-                    format!("{what} is {n}, out of range"),
-                    Some(expected),
-                );
-                None
-            }
-            None => {
-                wrong(value, value.get_ref(), what, &expected, d);
-                None
-            }
-        }
+        in_range(
+            value,
+            what,
+            d,
+            integer(value),
+            |n| (min..=max).contains(n),
+            expected,
+        )
+        .and_then(|n| T::try_from(n).ok())
     }
 }
 
@@ -210,20 +204,33 @@ pub(crate) fn number_in(
             _ => None,
         };
         let expected = format!("a number from {min} to {max}");
-        match n {
-            Some(n) if n >= min && n <= max => Some(n),
-            Some(n) => {
-                d.at(
-                    value.span().start,
-                    format!("{what} is {n}, out of range"),
-                    Some(expected),
-                );
-                None
-            }
-            None => {
-                wrong(value, value.get_ref(), what, &expected, d);
-                None
-            }
+        in_range(value, what, d, n, |n| (min..=max).contains(n), expected)
+    }
+}
+
+/// `n` when `fits` it; otherwise a diagnostic: out of range, or (no `n`)
+/// not a number at all.
+fn in_range<N: std::fmt::Display>(
+    value: &Value<'_>,
+    what: &str,
+    d: &mut Diagnostics<'_>,
+    n: Option<N>,
+    fits: impl Fn(&N) -> bool,
+    expected: String,
+) -> Option<N> {
+    match n {
+        Some(n) if fits(&n) => Some(n),
+        Some(n) => {
+            d.at(
+                value.span().start,
+                format!("{what} is {n}, out of range"),
+                Some(expected),
+            );
+            None
+        }
+        None => {
+            wrong(value, value.get_ref(), what, &expected, d);
+            None
         }
     }
 }
