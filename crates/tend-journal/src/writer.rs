@@ -3,7 +3,7 @@
 //! (group commit).
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
@@ -62,7 +62,13 @@ enum Message {
 pub struct JournalWriter {
     queue: mpsc::Sender<Message>,
     written: broadcast::Sender<Entry>,
+    /// One line to each attached stream's forwarder, for `flush`.
+    attached: Arc<Mutex<Vec<Drain>>>,
 }
+
+/// Asks a forwarder to pass on every event already in its stream, then
+/// answer.
+type Drain = tokio::sync::mpsc::UnboundedSender<oneshot::Sender<()>>;
 
 impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +96,11 @@ impl JournalWriter {
             .name("tend-journal".into())
             .spawn(move || write_loop(journal, &inbox, &tell))
             .map_err(JournalError::Thread)?;
-        Ok(JournalWriter { queue, written })
+        Ok(JournalWriter {
+            queue,
+            written,
+            attached: Arc::default(),
+        })
     }
 
     /// Journals every event of a tree from now on (the receiver from
@@ -98,31 +108,41 @@ impl JournalWriter {
     /// Must be called within a tokio runtime.
     pub fn attach(&self, mut events: broadcast::Receiver<Event>) {
         let queue = self.queue.clone();
+        let (drain, mut drains) = tokio::sync::mpsc::unbounded_channel::<oneshot::Sender<()>>();
+        self.attached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(drain);
         tokio::spawn(async move {
             loop {
-                match events.recv().await {
+                let received = tokio::select! {
+                    biased;
+                    received = events.recv() => received,
+                    Some(done) = drains.recv() => {
+                        // Everything emitted before the flush is in the
+                        // stream already: pass it on, then answer.
+                        loop {
+                            match events.try_recv() {
+                                Ok(event) => {
+                                    forward(&queue, &event);
+                                }
+                                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                                    lagged(&queue, missed);
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = done.send(());
+                        continue;
+                    }
+                };
+                match received {
                     Ok(event) => {
-                        let Some(record) = Record::from_event(&event) else {
-                            continue;
-                        };
-                        let at = wall_clock(event.at);
-                        if queue
-                            .send(Message::Record(at, event.supervisor.to_string(), record))
-                            .is_err()
-                        {
+                        if !forward(&queue, &event) {
                             return;
                         }
                     }
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "journal fell behind the event stream");
-                        let record = Record::Command {
-                            command: "journal-lagged".to_owned(),
-                            services: Vec::new(),
-                            outcome: Some(format!("{missed} events were not journaled")),
-                        };
-                        let _ =
-                            queue.send(Message::Record(SystemTime::now(), String::new(), record));
-                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => lagged(&queue, missed),
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
@@ -149,13 +169,48 @@ impl JournalWriter {
         self.written.subscribe()
     }
 
-    /// Waits until everything queued before this call is committed.
+    /// Waits until everything recorded, or emitted by an attached tree,
+    /// before this call is committed.
     pub async fn flush(&self) {
+        let drains: Vec<Drain> = self
+            .attached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for drain in drains {
+            let (done, drained) = oneshot::channel();
+            if drain.send(done).is_ok() {
+                let _ = drained.await;
+            }
+        }
         let (done, wait) = oneshot::channel();
         if self.queue.send(Message::Flush(done)).is_ok() {
             let _ = wait.await;
         }
     }
+}
+
+/// Queues an event's record (if the journal keeps its kind); false once
+/// the writer is gone.
+fn forward(queue: &mpsc::Sender<Message>, event: &Event) -> bool {
+    let Some(record) = Record::from_event(event) else {
+        return true;
+    };
+    let at = wall_clock(event.at);
+    queue
+        .send(Message::Record(at, event.supervisor.to_string(), record))
+        .is_ok()
+}
+
+/// Records that `missed` events went by unjournaled.
+fn lagged(queue: &mpsc::Sender<Message>, missed: u64) {
+    tracing::warn!(missed, "journal fell behind the event stream");
+    let record = Record::Command {
+        command: "journal-lagged".to_owned(),
+        services: Vec::new(),
+        outcome: Some(format!("{missed} events were not journaled")),
+    };
+    let _ = queue.send(Message::Record(SystemTime::now(), String::new(), record));
 }
 
 fn write_loop(

@@ -158,3 +158,59 @@ fn reordered_rows_are_named() {
         .expect("caught");
     assert_eq!(bad.id, 3, "{bad:?}");
 }
+
+/// `flush` covers what an attached tree emitted before it, even when the
+/// task forwarding the tree's events has not run yet: here it lives on a
+/// runtime nobody drives until the flush.
+#[test]
+fn flush_includes_what_an_attached_tree_already_emitted() {
+    use tend::{ChildSpec, Context, Supervisor};
+    use tend_journal::JournalWriter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    let idle = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let tree = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let writer = JournalWriter::open(&path).unwrap();
+    let mut builder = Supervisor::builder("app");
+    let events = builder.subscribe();
+    // The forwarder is spawned on `idle`, which does not run it yet.
+    idle.block_on(async { writer.attach(events) });
+    tree.block_on(async {
+        let root = builder
+            .child(ChildSpec::task("job", |ctx: Context| async move {
+                ctx.cancelled().await;
+            }))
+            .start()
+            .await
+            .unwrap();
+        root.shutdown().await;
+    });
+    idle.block_on(writer.flush());
+    let kinds: Vec<String> = Journal::open(&path)
+        .unwrap()
+        .read(&Query::default())
+        .unwrap()
+        .iter()
+        .map(|e| {
+            serde_json::to_value(&e.record).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "started",
+            "supervisor_started",
+            "exited",
+            "supervisor_stopped"
+        ]
+    );
+}
