@@ -178,9 +178,15 @@ pub fn event_line(entry: &Entry) -> String {
         Record::Stopping {
             service, because, ..
         } => format!("{service} stopping: {because}"),
-        Record::HealthCheckFailed {
+        Record::ProbeFailed {
+            service,
+            probe,
+            failures,
+            reason,
+        } => format!("{service} {probe} probe failed ({failures} in a row): {reason}"),
+        Record::NotReady {
             service, reason, ..
-        } => format!("{service} health check failed: {reason}"),
+        } => format!("{service} not ready: {reason}"),
         Record::ResourceWarning {
             service,
             resource,

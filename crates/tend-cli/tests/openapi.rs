@@ -344,10 +344,16 @@ fn every_journal_record_fits_the_documented_entry() {
             generation: 1,
             because: exit,
         },
-        Record::HealthCheckFailed {
+        Record::ProbeFailed {
             service: service(),
+            probe: "liveness".into(),
             failures: 3,
             reason: "connection refused".into(),
+        },
+        Record::NotReady {
+            service: service(),
+            generation: 2,
+            reason: "readiness probe failed: connection refused".into(),
         },
         Record::ResourceWarning {
             service: service(),

@@ -515,6 +515,7 @@ watchdog = "2s"
 
 [services.web]
 shell = "exec sleep 100"
+depends_on = { db = "ready" }
 
 [services.hangs]
 shell = "systemd-notify --ready; exec sleep 100"
@@ -531,7 +532,7 @@ watchdog = "300ms"
         table.contains("STATUS") && table.contains("accepting connections"),
         "{table}"
     );
-    // `web` comes after `db`, which was ready first.
+    // `web` depends on `db` being ready.
     let web = p.wait_state("web", "running");
     assert_eq!(web["ready"], true, "{web}");
     let journal = p.ok(&["events", "--json", "--since", "1h"]);

@@ -43,7 +43,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
-    ApiSettings, Config, Group, HookEvent, Hooks, Member, Service, SupervisorSettings,
+    ApiSettings, Config, Dependency, Group, HookEvent, Hooks, Member, Service, SupervisorSettings,
 };
 pub use schema::schema;
 

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
-use tend_spec::{Backoff, CrashPolicy, Intensity, ProcessSpec, Restart, RestartBudget, Strategy};
+use tend_spec::{
+    Backoff, Condition, CrashPolicy, Intensity, ProcessSpec, Restart, RestartBudget, Strategy,
+};
 
 /// A whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,6 +96,23 @@ pub struct Service {
     pub hooks: Hooks,
     /// The group it belongs to, if any.
     pub group: Option<String>,
+    /// Siblings it waits for, and their conditions.
+    pub depends_on: Vec<Dependency>,
+    /// Stopped when a dependency stops or gives up (systemd's `BindsTo`).
+    pub binds_to: bool,
+}
+
+/// One entry of `depends_on`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dependency {
+    /// The sibling: a service in the same group, or, at the top level, a
+    /// service or group outside any group.
+    pub name: String,
+    /// What it must reach first.
+    pub condition: Condition,
+    /// Where the entry is in the file (a byte offset), for later errors.
+    #[serde(skip)]
+    pub at: usize,
 }
 
 impl Service {

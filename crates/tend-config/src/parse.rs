@@ -5,14 +5,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use tend_spec::{
-    Backoff, CrashPolicy, Intensity, OnExhausted, ProcessSpec, ResourceLimits, RestartBudget,
-    Signal, StopSpec, Strategy,
+    dependency_order, Backoff, CrashPolicy, HttpTarget, Intensity, OnExhausted, ProbeCheck,
+    ProbeSpec, ProbeTiming, ProcessSpec, ResourceLimits, RestartBudget, Signal, SpecError,
+    StopSpec, Strategy,
 };
 use toml::de::{DeTable, DeValue};
 
 use crate::defaults;
 use crate::error::Diagnostics;
-use crate::model::{ApiSettings, Config, Group, HookEvent, Hooks, Service, SupervisorSettings};
+use crate::model::{
+    ApiSettings, Config, Dependency, Group, HookEvent, Hooks, Service, SupervisorSettings,
+};
 use crate::read::{self, as_table, Table};
 
 /// The keys of each table (also the JSON Schema's properties: a test keeps
@@ -45,9 +48,29 @@ pub(crate) mod keys {
         "hooks",
         "ready",
         "watchdog",
+        "startup",
+        "readiness",
+        "liveness",
+        "on_unhealthy",
+        "depends_on",
+        "binds_to",
     ];
-    /// `ready = { … }`.
-    pub const READY: &[&str] = &["notify", "timeout"];
+    /// `ready = { … }`: one signal (or none: ready once running), and the
+    /// timeout.
+    pub const READY: &[&str] = &["notify", "log", "file", "tcp", "http", "exec", "timeout"];
+    /// `startup`, `readiness`, `liveness = { … }`: one check and its timing.
+    pub const PROBE: &[&str] = &[
+        "exec",
+        "http",
+        "tcp",
+        "period",
+        "timeout",
+        "initial_delay",
+        "failure_threshold",
+        "success_threshold",
+    ];
+    /// What a probe checks (one of these keys).
+    pub const PROBE_CHECKS: &[&str] = &["exec", "http", "tcp"];
     /// `backoff = { … }`.
     pub const BACKOFF: &[&str] = &["initial", "max", "multiplier", "jitter", "reset_after"];
     /// `budget = { … }`.
@@ -75,6 +98,8 @@ const RESTARTS: &[&str] = &[
 ];
 const CRASH_POLICIES: &[&str] = &["restart", "shutdown", "isolate"];
 const ON_EXHAUSTED: &[&str] = &["escalate", "stop", "isolate", "crash-loop-backoff"];
+const ON_UNHEALTHY: &[&str] = &["restart", "isolate"];
+const CONDITIONS: &[&str] = &["started", "ready", "completed"];
 
 /// Reads a whole document; `None` when anything was wrong (and recorded).
 pub(crate) fn parse(file: &Path, text: &str, d: &mut Diagnostics<'_>) -> Option<Config> {
@@ -134,6 +159,7 @@ pub(crate) fn parse(file: &Path, text: &str, d: &mut Diagnostics<'_>) -> Option<
         }
     }
     let api = top.table("api", d).map(|t| api(&t, d)).unwrap_or_default();
+    check_dependencies(&services, &groups, d);
 
     d.is_empty().then(|| Config {
         file: file.to_path_buf(),
@@ -288,11 +314,31 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
     if let Some(ready) = t.table("ready", d) {
         ready.deny_unknown(keys::READY, d);
         process.ready.notify = ready.read("notify", d, read::boolean).unwrap_or(false);
+        process.ready.log = ready.read("log", d, pattern);
+        process.ready.file = ready.read("file", d, read::string).map(Into::into);
+        process.ready.probe = probe_check(&ready, false, d);
+        let signals = ["notify", "log", "file", "tcp", "http", "exec"]
+            .into_iter()
+            .filter(|k| ready.get(k).is_some())
+            .count();
+        if signals > 1 {
+            d.at(
+                ready.at(),
+                format!("more than one readiness signal in {}", ready.name),
+                Some("one of notify, log, file, tcp, http or exec".to_owned()),
+            );
+        }
         if let Some(timeout) = ready.read("timeout", d, read::duration) {
             process.ready.timeout = timeout;
         }
     }
     process.watchdog = t.read("watchdog", d, read::duration);
+    process.startup = t.table("startup", d).and_then(|p| probe(&p, d));
+    process.readiness = t.table("readiness", d).and_then(|p| probe(&p, d));
+    process.liveness = t.table("liveness", d).and_then(|p| probe(&p, d));
+    process.on_unhealthy = t
+        .read("on_unhealthy", d, read::choice(ON_UNHEALTHY))
+        .unwrap_or_default();
     if let Some(limits) = t.table("limits", d) {
         limits.deny_unknown(keys::LIMITS, d);
         process.limits = ResourceLimits {
@@ -325,6 +371,20 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         .table("hooks", d)
         .map(|h| hooks(&h, d))
         .unwrap_or_default();
+    let mut depends_on = Vec::new();
+    if let Some(deps) = t.table("depends_on", d) {
+        for (dep, span, value) in deps.entries() {
+            let what = format!("`{dep}` in {}", deps.name);
+            if let Some(condition) = read::choice(CONDITIONS)(value, &what, d) {
+                depends_on.push(Dependency {
+                    name: dep.to_owned(),
+                    condition,
+                    at: span.start,
+                });
+            }
+        }
+    }
+    let binds_to = t.read("binds_to", d, read::boolean).unwrap_or(false);
 
     Some(Service {
         name: name.to_owned(),
@@ -336,7 +396,199 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         replicas,
         hooks,
         group: None,
+        depends_on,
+        binds_to,
     })
+}
+
+/// `startup`, `readiness` or `liveness = { … }`.
+fn probe(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Option<ProbeSpec> {
+    t.deny_unknown(keys::PROBE, d);
+    let check = probe_check(t, true, d);
+    let mut timing = ProbeTiming::default();
+    if let Some(period) = t.read("period", d, read::duration) {
+        timing.period = period;
+    }
+    if let Some(timeout) = t.read("timeout", d, read::duration) {
+        timing.timeout = timeout;
+    }
+    if let Some(delay) = t.read("initial_delay", d, read::duration) {
+        timing.initial_delay = delay;
+    }
+    if let Some(n) = t.read("failure_threshold", d, read::int_in(1, 1_000_000)) {
+        timing.failure_threshold = n;
+    }
+    if let Some(n) = t.read("success_threshold", d, read::int_in(1, 1_000_000)) {
+        timing.success_threshold = n;
+    }
+    for (key, value) in [("period", timing.period), ("timeout", timing.timeout)] {
+        if value.is_zero() {
+            d.at(
+                t.get(key).map_or(t.at(), |v| v.span().start),
+                format!("`{key}` in {} is zero", t.name),
+                Some("a duration longer than zero".to_owned()),
+            );
+        }
+    }
+    Some(ProbeSpec {
+        check: check?,
+        timing,
+    })
+}
+
+/// The check of a probe (`exec`, `http` or `tcp`), exactly one when
+/// `required`, at most one otherwise.
+fn probe_check(t: &Table<'_, '_>, required: bool, d: &mut Diagnostics<'_>) -> Option<ProbeCheck> {
+    let given: Vec<&str> = keys::PROBE_CHECKS
+        .iter()
+        .copied()
+        .filter(|k| t.get(k).is_some())
+        .collect();
+    let expected =
+        "one of `exec = [\"cmd\", …]`, `http = \"http://host:port/path\"` or `tcp = \"host:port\"`";
+    match given.as_slice() {
+        [] if required => {
+            d.at(
+                t.at(),
+                format!("no check in {}", t.name),
+                Some(expected.to_owned()),
+            );
+            None
+        }
+        [] => None,
+        ["exec"] => t.read("exec", d, read::argv).map(ProbeCheck::Exec),
+        ["http"] => t.read("http", d, |value, what, d| {
+            let url = read::string(value, what, d)?;
+            match HttpTarget::parse(&url) {
+                Ok(target) => Some(ProbeCheck::Http(target)),
+                Err(why) => {
+                    d.at(
+                        value.span().start,
+                        format!("invalid URL for {what}: {why}"),
+                        None,
+                    );
+                    None
+                }
+            }
+        }),
+        ["tcp"] => t.read("tcp", d, |value, what, d| {
+            let address = read::string(value, what, d)?;
+            let port = address.rsplit_once(':').and_then(|(host, port)| {
+                (!host.is_empty())
+                    .then(|| port.parse::<u16>().ok())
+                    .flatten()
+            });
+            if port.is_none() {
+                d.at(
+                    value.span().start,
+                    format!("invalid address {address:?} for {what}"),
+                    Some("host:port, e.g. \"127.0.0.1:5432\"".to_owned()),
+                );
+                return None;
+            }
+            Some(ProbeCheck::Tcp(address))
+        }),
+        _ => {
+            d.at(
+                t.get(given[1]).map_or(t.at(), |v| v.span().start),
+                format!("more than one check in {} ({})", t.name, given.join(", ")),
+                Some(expected.to_owned()),
+            );
+            None
+        }
+    }
+}
+
+/// A regular expression (checked here, so a bad one is a config error).
+fn pattern(value: &read::Value<'_>, what: &str, d: &mut Diagnostics<'_>) -> Option<String> {
+    let text = read::string(value, what, d)?;
+    match regex::Regex::new(&text) {
+        Ok(_) => Some(text),
+        Err(error) => {
+            let first = error.to_string();
+            let why = first.lines().last().unwrap_or("invalid").trim().to_owned();
+            d.at(
+                value.span().start,
+                format!("invalid regular expression for {what}: {why}"),
+                Some("a regular expression (Rust regex syntax)".to_owned()),
+            );
+            None
+        }
+    }
+}
+
+/// Every service's dependencies name a sibling (a service in the same
+/// group, or, at the top level, a service or group outside any group),
+/// and form no cycle. A cycle is told at each of its `depends_on` entries.
+fn check_dependencies(services: &[Service], groups: &[Group], d: &mut Diagnostics<'_>) {
+    let sibling_of = |service: &Service, name: &str| -> bool {
+        match services.iter().find(|s| s.name == name) {
+            Some(other) => other.group == service.group,
+            None => service.group.is_none() && groups.iter().any(|g| g.name == name),
+        }
+    };
+    for service in services {
+        for dep in &service.depends_on {
+            if dep.name == service.name {
+                continue; // a cycle of one, told below
+            }
+            if !sibling_of(service, &dep.name) {
+                let known: Vec<&str> = services
+                    .iter()
+                    .filter(|s| s.group == service.group && s.name != service.name)
+                    .map(|s| s.name.as_str())
+                    .collect();
+                let hint = read::closest(&dep.name, &known)
+                    .map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
+                let what = match services.iter().find(|s| s.name == dep.name) {
+                    Some(_) => format!("{:?} is in another group", dep.name),
+                    None => format!("unknown service {:?}", dep.name),
+                };
+                d.at(
+                    dep.at,
+                    format!("{what} in depends_on of [services.{}]{hint}", service.name),
+                    Some(match &service.group {
+                        Some(group) => format!("a service of group {group:?}"),
+                        None => "a service or group outside any group".to_owned(),
+                    }),
+                );
+            }
+        }
+    }
+    // Cycles, among the dependencies that name a sibling.
+    let nodes: Vec<(&str, Vec<&str>)> = services
+        .iter()
+        .map(|s| {
+            let deps = s
+                .depends_on
+                .iter()
+                .map(|dep| dep.name.as_str())
+                .filter(|name| *name == s.name || sibling_of(s, name))
+                .collect();
+            (s.name.as_str(), deps)
+        })
+        .collect();
+    if let Err(errors) = dependency_order(&nodes) {
+        for error in errors {
+            let SpecError::DependencyCycle(members) = error else {
+                continue;
+            };
+            let cycle = members.join(" → ");
+            for pair in members.windows(2) {
+                let (from, to) = (&pair[0], &pair[1]);
+                let at = services
+                    .iter()
+                    .find(|s| &s.name == from)
+                    .and_then(|s| s.depends_on.iter().find(|dep| &dep.name == to))
+                    .map_or(0, |dep| dep.at);
+                d.at(
+                    at,
+                    format!("dependency cycle: {cycle} ({from} depends on {to} here)"),
+                    Some("dependencies that end: remove one of the cycle's entries".to_owned()),
+                );
+            }
+        }
+    }
 }
 
 fn stop_spec(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> StopSpec {

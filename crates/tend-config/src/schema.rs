@@ -50,6 +50,23 @@ fn strategy(description: &str) -> Value {
     })
 }
 
+/// A probe table: one check and Kubernetes' timing.
+fn probe(description: &str) -> Value {
+    json!({ "type": "object", "additionalProperties": false, "description": description,
+        "properties": {
+            "exec": argv("Passes when this command exits 0 (no shell; the service's user, cwd and env)."),
+            "http": { "type": "string", "pattern": "^http://", "description": "Passes when a GET of this URL answers 2xx or 3xx." },
+            "tcp": { "type": "string", "description": "Passes when host:port accepts a connection." },
+            "period": duration("Between checks.", Some("10s")),
+            "timeout": duration("A check taking longer failed.", Some("1s")),
+            "initial_delay": duration("Before the first check.", Some("0s")),
+            "failure_threshold": { "type": "integer", "minimum": 1, "default": 3, "description": "Failures in a row that make the probe fail." },
+            "success_threshold": { "type": "integer", "minimum": 1, "default": 1, "description": "Successes in a row that make it pass again." },
+        },
+        "oneOf": [{ "required": ["exec"] }, { "required": ["http"] }, { "required": ["tcp"] }]
+    })
+}
+
 fn argv(description: &str) -> Value {
     json!({
         "type": "array", "items": { "type": "string" }, "minItems": 1,
@@ -140,14 +157,28 @@ pub fn schema() -> Value {
             "hooks": { "type": "object", "additionalProperties": false, "properties": hook_properties,
                 "description": "Commands run on this service's events." },
             "ready": { "type": "object", "additionalProperties": false,
-                "description": "How it says it is ready (default: once it runs). Services after it start only then.",
+                "description": "How it says it is ready (default: once it runs), by one signal. Services that depend on it being ready start only then.",
                 "properties": {
                     "notify": { "type": "boolean", "default": false,
-                        "description": "Ready on READY=1 over sd_notify: it gets NOTIFY_SOCKET (STATUS=, WATCHDOG=1, EXTEND_TIMEOUT_USEC= are understood too)." },
+                        "description": "Ready on READY=1 over sd_notify: it gets NOTIFY_SOCKET (STATUS=, RELOADING=1, STOPPING=1, WATCHDOG=1, EXTEND_TIMEOUT_USEC= are understood too)." },
+                    "log": { "type": "string", "description": "Ready once a line of its output matches this regular expression." },
+                    "file": { "type": "string", "description": "Ready once this file exists (relative to cwd)." },
+                    "exec": argv("Ready once this command exits 0 (tried every 250 ms)."),
+                    "http": { "type": "string", "pattern": "^http://", "description": "Ready once a GET of this URL answers 2xx or 3xx (tried every 250 ms)." },
+                    "tcp": { "type": "string", "description": "Ready once host:port accepts a connection (tried every 250 ms)." },
                     "timeout": duration("Not ready by then is a start failure.", Some("60s")),
                 }
             },
             "watchdog": duration("It must send WATCHDOG=1 (sd_notify) at least this often, or it is stopped as hung; it gets WATCHDOG_USEC.", None),
+            "startup": probe("Checked from the start until it passes; until then readiness and liveness are not checked, and its failure stops the service."),
+            "readiness": probe("Checked all along: the service is ready while it passes and not ready while it fails (it keeps running)."),
+            "liveness": probe("Checked all along: its failure stops the service (handled by its restart policy) or isolates it (`on_unhealthy`)."),
+            "on_unhealthy": { "enum": ["restart", "isolate"], "default": "restart",
+                "description": "What a failed liveness probe or a missed watchdog does: stop it for its restart policy, or isolate it, still running, for debugging (not ready, its isolate hook run, `tend restart` brings it back)." },
+            "depends_on": { "type": "object", "additionalProperties": { "enum": ["started", "ready", "completed"] },
+                "description": "Siblings (services of the same group, or at the top level services and groups outside any group) and what each must reach before this one starts: started (spawned), ready, or completed (exited normally). Stopped in reverse order." },
+            "binds_to": { "type": "boolean", "default": false,
+                "description": "Stop this service when a dependency stops or is given up on (systemd's BindsTo)." },
         }
     });
     json!({
@@ -223,7 +254,7 @@ mod tests {
         let service = &top["properties"]["services"]["additionalProperties"];
         let group = &top["properties"]["groups"]["additionalProperties"];
         let supervisor = &top["properties"]["supervisor"];
-        let pairs: [(&Value, &[&str]); 12] = [
+        let pairs: [(&Value, &[&str]); 15] = [
             (top, keys::TOP),
             (supervisor, keys::SUPERVISOR),
             (&supervisor["properties"]["intensity"], keys::INTENSITY),
@@ -234,6 +265,9 @@ mod tests {
             (&service["properties"]["logs"], keys::LOGS),
             (&service["properties"]["limits"], keys::LIMITS),
             (&service["properties"]["ready"], keys::READY),
+            (&service["properties"]["startup"], keys::PROBE),
+            (&service["properties"]["readiness"], keys::PROBE),
+            (&service["properties"]["liveness"], keys::PROBE),
             (group, keys::GROUP),
             (&top["properties"]["api"], keys::API),
         ];

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use tend_config::{parse_str, ConfigError, Diagnostic, HookEvent, Member};
-use tend_spec::{CrashPolicy, OnExhausted, Restart, Signal, Strategy};
+use tend_spec::{
+    Condition, CrashPolicy, OnExhausted, OnUnhealthy, ProbeCheck, Restart, Signal, Strategy,
+};
 
 const CONTRACT: &str = r#"
 [supervisor]
@@ -264,4 +266,166 @@ fn budgets_and_backoff_say_what_is_wrong() {
     )
     .unwrap();
     assert_eq!(config.services[0].backoff, None);
+}
+
+#[test]
+fn readiness_probes_and_dependencies_read_as_the_contract_says() {
+    let config = parse_str(
+        "/etc/tend/tend.toml",
+        r#"
+[services.db]
+command = ["postgres"]
+ready = { notify = true, timeout = "30s" }
+watchdog = "10s"
+
+[services.migrate]
+command = ["./migrate"]
+restart = "never"
+depends_on = { db = "ready" }
+
+[services.web]
+command = ["./web"]
+depends_on = { db = "ready", migrate = "completed" }
+binds_to = true
+startup   = { exec = ["./check"], period = "1s", failure_threshold = 30 }
+readiness = { tcp = "127.0.0.1:8080", period = "2s" }
+liveness  = { http = "http://127.0.0.1:8080/healthz", period = "5s", timeout = "1s", failure_threshold = 3, initial_delay = "2s" }
+on_unhealthy = "isolate"
+
+[services.logger]
+command = ["./logger"]
+ready = { log = "listening on [0-9]+" }
+
+[services.files]
+command = ["./files"]
+ready = { file = "run/ready" }
+"#,
+    )
+    .unwrap();
+    let db = config.service("db").unwrap();
+    assert!(db.process.ready.notify);
+    assert_eq!(db.process.ready.timeout, Duration::from_secs(30));
+    assert_eq!(db.process.watchdog, Some(Duration::from_secs(10)));
+    let web = config.service("web").unwrap();
+    let deps: Vec<(&str, Condition)> = web
+        .depends_on
+        .iter()
+        .map(|d| (d.name.as_str(), d.condition))
+        .collect();
+    assert_eq!(
+        deps,
+        [("db", Condition::Ready), ("migrate", Condition::Completed)]
+    );
+    assert!(web.binds_to);
+    let startup = web.process.startup.as_ref().unwrap();
+    assert_eq!(startup.check, ProbeCheck::Exec(vec!["./check".into()]));
+    assert_eq!(
+        (
+            startup.timing.period,
+            startup.timing.failure_threshold,
+            startup.timing.timeout
+        ),
+        (Duration::from_secs(1), 30, Duration::from_secs(1))
+    );
+    let readiness = web.process.readiness.as_ref().unwrap();
+    assert_eq!(readiness.check, ProbeCheck::Tcp("127.0.0.1:8080".into()));
+    let liveness = web.process.liveness.as_ref().unwrap();
+    let ProbeCheck::Http(target) = &liveness.check else {
+        panic!("{liveness:?}")
+    };
+    assert_eq!(
+        (target.authority.as_str(), target.path.as_str()),
+        ("127.0.0.1:8080", "/healthz")
+    );
+    assert_eq!(liveness.timing.initial_delay, Duration::from_secs(2));
+    assert_eq!(web.process.on_unhealthy, OnUnhealthy::Isolate);
+    assert_eq!(
+        config
+            .service("logger")
+            .unwrap()
+            .process
+            .ready
+            .log
+            .as_deref(),
+        Some("listening on [0-9]+")
+    );
+    assert!(config
+        .service("files")
+        .unwrap()
+        .process
+        .ready
+        .file
+        .is_some());
+}
+
+#[test]
+fn a_dependency_cycle_is_refused_at_both_of_its_entries() {
+    let found = errors(
+        r#"
+[services.a]
+command = ["a"]
+depends_on = { b = "ready" }
+
+[services.b]
+command = ["b"]
+depends_on = { a = "started" }
+
+[services.c]
+command = ["c"]
+depends_on = { nope = "ready", a = "healthy" }
+"#,
+    );
+    let at: Vec<(usize, usize, &str)> = found
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str()))
+        .collect();
+    assert!(
+        at.iter()
+            .any(|(l, c, m)| (*l, *c) == (4, 16) && m.contains("dependency cycle: a → b → a")),
+        "{at:#?}"
+    );
+    assert!(
+        at.iter()
+            .any(|(l, c, m)| (*l, *c) == (8, 16) && m.contains("dependency cycle")),
+        "{at:#?}"
+    );
+    assert!(
+        at.iter()
+            .any(|(l, _, m)| *l == 12 && m.contains("unknown service \"nope\"")),
+        "{at:#?}"
+    );
+    assert!(
+        at.iter()
+            .any(|(l, _, m)| *l == 12 && m.contains("unknown value \"healthy\"")),
+        "{at:#?}"
+    );
+}
+
+#[test]
+fn probes_and_readiness_say_what_is_wrong() {
+    let found = errors(
+        r#"
+[groups.data]
+services = ["db"]
+
+[services.db]
+command = ["db"]
+liveness = { period = "1s" }
+readiness = { tcp = "nohost", http = "http://x" }
+ready = { notify = true, log = "(" }
+
+[services.web]
+command = ["web"]
+startup = { http = "https://example.com" }
+depends_on = { db = "ready" }
+"#,
+    );
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    let has = |text: &str| messages.iter().any(|m| m.contains(text));
+    assert!(has("no check in"), "{messages:#?}");
+    assert!(has("more than one check"), "{messages:#?}");
+    assert!(has("more than one readiness signal"), "{messages:#?}");
+    assert!(has("invalid regular expression"), "{messages:#?}");
+    assert!(has("https probes are not supported"), "{messages:#?}");
+    assert!(has("\"db\" is in another group"), "{messages:#?}");
 }

@@ -111,6 +111,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     let children =
         tree::root_children(&config, &layout, &sinks).map_err(setup("opening log files"))?;
     let mut builder = Supervisor::builder(ROOT)
+        .concurrent_start(true)
         .strategy(config.supervisor.strategy)
         .intensity(config.supervisor.intensity)
         .event_capacity(event_capacity(layout.instances.len()))

@@ -3,7 +3,9 @@
 //! The root supervisor (`tend`) has, in start order, the services outside
 //! any group, then the groups, each a child supervisor over its services.
 //! A service with `replicas > 1` is a one-for-one supervisor of its own
-//! (named after the service) over `name.1` … `name.N`.
+//! (named after the service) over `name.1` … `name.N`. Every supervisor
+//! starts concurrently: by the services' `depends_on` (siblings only), as
+//! the graph allows, and a failed start is handled like any exit.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -152,6 +154,7 @@ pub fn group_unit(
         .collect::<io::Result<Vec<_>>>()?;
     Ok(ChildSpec::supervisor(
         Supervisor::builder(group.name.clone())
+            .concurrent_start(true)
             .strategy(group.strategy)
             .intensity(group.intensity)
             .children(members),
@@ -164,22 +167,41 @@ pub fn group_unit(
 /// If a log file cannot be opened.
 pub fn service_unit(service: &Service, layout: &Layout, sinks: &Sinks) -> io::Result<ChildSpec> {
     let instances = service.instances();
-    if service.replicas == 1 {
-        return instance_spec(service, &instances[0], layout, sinks);
-    }
-    let replicas = instances
+    let unit = if service.replicas == 1 {
+        instance_spec(service, &instances[0], layout, sinks)?
+    } else {
+        let replicas = instances
+            .iter()
+            .map(|name| instance_spec(service, name, layout, sinks))
+            .collect::<io::Result<Vec<_>>>()?;
+        with_dependencies(
+            ChildSpec::supervisor(
+                Supervisor::builder(service.name.clone())
+                    .concurrent_start(true)
+                    .intensity(defaults::intensity())
+                    .children(replicas),
+            ),
+            service,
+        )
+    };
+    Ok(unit)
+}
+
+/// A service's unit with its dependencies (its siblings': the unit's,
+/// whether it is one process or a supervisor of replicas).
+fn with_dependencies(unit: ChildSpec, service: &Service) -> ChildSpec {
+    service
+        .depends_on
         .iter()
-        .map(|name| instance_spec(service, name, layout, sinks))
-        .collect::<io::Result<Vec<_>>>()?;
-    Ok(ChildSpec::supervisor(
-        Supervisor::builder(service.name.clone())
-            .intensity(defaults::intensity())
-            .children(replicas),
-    ))
+        .fold(unit, |unit, dep| {
+            unit.depends_on(dep.name.as_str(), dep.condition)
+        })
+        .binds_to(service.binds_to)
 }
 
 /// One instance of a service: a process child with the service's restart
-/// settings and a log sink of its own.
+/// settings and a log sink of its own (and the service's dependencies, when
+/// it is the only instance).
 ///
 /// # Errors
 /// If its log file cannot be opened.
@@ -201,6 +223,9 @@ pub fn instance_spec(
     }
     if let Some(budget) = service.budget {
         spec = spec.budget(budget);
+    }
+    if service.replicas == 1 {
+        spec = with_dependencies(spec, service);
     }
     Ok(spec)
 }

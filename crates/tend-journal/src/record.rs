@@ -75,6 +75,15 @@ pub enum Record {
         /// Its incarnation number.
         generation: u64,
     },
+    /// A ready incarnation is no longer ready; it keeps running.
+    NotReady {
+        /// The child.
+        service: String,
+        /// Its incarnation number.
+        generation: u64,
+        /// Why (its readiness probe, isolation, its own word).
+        reason: String,
+    },
     /// An incarnation failed to start.
     StartFailed {
         /// The child.
@@ -132,10 +141,12 @@ pub enum Record {
         /// The exit it will be recorded with.
         because: ExitInfo,
     },
-    /// A health check failed.
-    HealthCheckFailed {
+    /// A probe failed (startup, readiness or liveness).
+    ProbeFailed {
         /// The child.
         service: String,
+        /// Which probe: `startup`, `readiness` or `liveness`.
+        probe: String,
         /// Failures in a row.
         failures: u32,
         /// What the check said.
@@ -272,14 +283,25 @@ impl Record {
                 generation: *generation,
                 because: because.into(),
             },
-            EventKind::HealthCheckFailed {
+            EventKind::ProbeFailed {
                 id,
+                probe,
                 failures,
                 reason,
                 ..
-            } => Record::HealthCheckFailed {
+            } => Record::ProbeFailed {
                 service: id.to_string(),
+                probe: probe.as_str().to_owned(),
                 failures: *failures,
+                reason: reason.to_string(),
+            },
+            EventKind::ChildNotReady {
+                id,
+                generation,
+                reason,
+            } => Record::NotReady {
+                service: id.to_string(),
+                generation: *generation,
                 reason: reason.to_string(),
             },
             EventKind::ResourceWarning {
@@ -342,7 +364,8 @@ impl Record {
             | Record::Failed { service, .. }
             | Record::Isolated { service, .. }
             | Record::Stopping { service, .. }
-            | Record::HealthCheckFailed { service, .. }
+            | Record::ProbeFailed { service, .. }
+            | Record::NotReady { service, .. }
             | Record::ResourceWarning { service, .. }
             | Record::ResourceExceeded { service, .. }
             | Record::Terminated { service }

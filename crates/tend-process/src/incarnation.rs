@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use regex::Regex;
 use rustix::process::Pid;
 use tend::{Context, Exit, ExitKind};
 use tend_spec::{ProcessSpec, Signal};
@@ -21,12 +22,13 @@ use crate::cgroup::{Cgroup, CgroupSlot};
 use crate::exit::classify;
 use crate::group::{in_group, kill_group, signal_group};
 use crate::notify::{Notice, NotifySocket};
-use crate::output::{pump, LogSink};
+use crate::output::{pump, LogSink, ReadyLine};
 use crate::prepare::prepare;
+use crate::probe::until_ready;
 use crate::reaper::{self, SpawnLock};
 use crate::spawn::spawn;
 use crate::usage;
-use crate::wait::PidFd;
+use crate::wait::{reap_later, PidFd};
 
 /// How long output pumps may keep draining after the process ended before
 /// the incarnation returns without them (they then finish in the background).
@@ -37,9 +39,17 @@ pub(crate) async fn run(
     spec: Arc<ProcessSpec>,
     sink: LogSink,
     cgroups: Arc<CgroupSlot>,
+    ready_pattern: Result<Option<Arc<Regex>>, Arc<str>>,
     ctx: Context,
 ) -> Exit {
     let start_failure = |reason: &dyn std::fmt::Display| Exit::new(ExitKind::StartFailure, reason);
+    let ready_line = match ready_pattern {
+        Ok(pattern) => pattern.map(|pattern| ReadyLine {
+            pattern,
+            ctx: ctx.clone(),
+        }),
+        Err(error) => return start_failure(&format_args!("ready.log: {error}")),
+    };
     let prepared = match prepare(&spec) {
         Ok(prepared) => prepared,
         Err(error) => return start_failure(&error),
@@ -94,12 +104,15 @@ pub(crate) async fn run(
     ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
     let watch = usage::watch(spec.limits, guard.cgroup.clone(), raw_pid, ctx.clone());
     let pumps = [
-        tokio::spawn(pump(spawned.stdout, sink.clone())),
-        tokio::spawn(pump(spawned.stderr, sink)),
+        tokio::spawn(pump(spawned.stdout, sink.clone(), ready_line.clone())),
+        tokio::spawn(pump(spawned.stderr, sink, ready_line)),
     ];
-    if !spec.ready.notify {
+    // Ready once it runs, unless something else says when.
+    if !spec.ready.is_signalled() && spec.startup.is_none() && spec.readiness.is_none() {
         ctx.ready();
     }
+    let polled = until_ready(&spec, &ctx);
+    tokio::pin!(polled);
     // Part of this future (not a task of its own), so it ends with the
     // incarnation however that ends.
     let listener_cgroup = guard.cgroup.clone();
@@ -129,6 +142,7 @@ pub(crate) async fn run(
             hung = true;
             stop(&spec, pid, &pidfd).await.map(Some)
         }
+        never = &mut polled => match never {},
     };
     guard.armed = false;
     kill_group(pid);
@@ -203,8 +217,16 @@ async fn listen(socket: NotifySocket, ctx: &Context, main: Pid, cgroup: Option<A
                 Notice::Watchdog => ctx.heartbeat(),
                 Notice::WatchdogTrigger => return,
                 Notice::ExtendTimeout(by) => ctx.extend_start_timeout(by),
-                Notice::Reloading => ctx.set_status("reloading"),
-                Notice::Stopping => ctx.set_status("stopping"),
+                // Not ready until it says `READY=1` again (systemd's
+                // reload protocol); stopping, for good.
+                Notice::Reloading => {
+                    ctx.set_status("reloading");
+                    ctx.not_ready("reloading (RELOADING=1)");
+                }
+                Notice::Stopping => {
+                    ctx.set_status("stopping");
+                    ctx.not_ready("stopping (STOPPING=1)");
+                }
                 Notice::MainPid(pid) => {
                     tracing::debug!(id = %ctx.id(), pid, "MAINPID= noted; the first process stays the one watched");
                 }
@@ -252,13 +274,4 @@ impl Drop for Leftovers {
             runtime.spawn(reap_later(self.pid));
         }
     }
-}
-
-async fn reap_later(pid: Pid) {
-    if let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-        if let Ok(pidfd) = PidFd::new(fd, pid.as_raw_nonzero().get()) {
-            let _ = pidfd.wait().await;
-        }
-    }
-    reaper::reaped(pid.as_raw_nonzero().get());
 }

@@ -42,7 +42,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: error exit reaper wait group output cgroup usage notify prepare pre_exec clone spawn incarnation
+// layers: error exit reaper wait group output cgroup usage notify prepare pre_exec clone spawn probe incarnation
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -60,6 +60,7 @@ mod notify;
 mod output;
 mod pre_exec;
 mod prepare;
+mod probe;
 mod reaper;
 mod spawn;
 mod usage;
@@ -76,8 +77,8 @@ pub use exit::Ended;
 pub use output::{LogSink, Stream, Tee};
 pub use reaper::{enable_orphan_reaping, wait_for_orphans};
 pub use tend_spec::{
-    EnvSpec, LogSpec, ProcessSpec, ReadySpec, ResourceLimits, Rlimits, Signal, StopSpec,
-    UnknownSignal,
+    EnvSpec, HttpTarget, LogSpec, OnUnhealthy, ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec,
+    ReadySpec, ResourceLimits, Rlimits, Signal, StopSpec, UnknownSignal,
 };
 
 /// Checks a spec the way a start will (command line, user, groups) without
@@ -110,18 +111,44 @@ impl ProcessExt for ChildSpec {
         // the engine waits for that, with a margin, before aborting.
         let shutdown = Shutdown::Timeout(spec.stop.timeout + Duration::from_secs(5));
         // Started means spawned (a spawn that fails is a start failure), or,
-        // for a notify service, `READY=1` within its timeout.
-        let ready_within = spec.ready.timeout;
-        let watchdog = spec.watchdog;
-        let child = ChildSpec::task(id, move |ctx: Context| {
-            incarnation::run(spec.clone(), sink.clone(), cgroups.clone(), ctx)
-        })
+        // for a service with a readiness signal or probe, ready within its
+        // timeout (at least as long as its startup probe may try).
+        let ready_within =
+            spec.ready
+                .timeout
+                .max(spec.startup.as_ref().map_or(Duration::ZERO, |p| {
+                    p.timing.initial_delay
+                        + (p.timing.period + p.timing.timeout) * p.timing.failure_threshold
+                }));
+        let ready_pattern = match &spec.ready.log {
+            None => Ok(None),
+            Some(pattern) => regex::Regex::new(pattern)
+                .map(|r| Some(Arc::new(r)))
+                .map_err(|e| Arc::from(e.to_string())),
+        };
+        let mut child = {
+            let spec = spec.clone();
+            ChildSpec::task(id, move |ctx: Context| {
+                let (spec, sink, cgroups) = (spec.clone(), sink.clone(), cgroups.clone());
+                incarnation::run(spec, sink, cgroups, ready_pattern.clone(), ctx)
+            })
+        }
         .backend(Backend::Process)
         .shutdown(shutdown)
-        .await_ready(ready_within);
-        match watchdog {
-            Some(timeout) => child.watchdog(timeout),
-            None => child,
+        .await_ready(ready_within)
+        .on_unhealthy(spec.on_unhealthy);
+        if let Some(timeout) = spec.watchdog {
+            child = child.watchdog(timeout);
         }
+        if let Some(startup) = &spec.startup {
+            child = child.startup_probe(probe::probe(startup, &spec));
+        }
+        if let Some(readiness) = &spec.readiness {
+            child = child.readiness_probe(probe::probe(readiness, &spec));
+        }
+        if let Some(liveness) = &spec.liveness {
+            child = child.liveness_probe(probe::probe(liveness, &spec));
+        }
+        child
     }
 }

@@ -168,7 +168,11 @@ fn stamp(lines: &[u8]) -> Vec<u8> {
 /// The buffer is only held while output flows: an idle child costs no
 /// buffer memory (a thousand quiet services would otherwise pin 128 KiB
 /// each).
-pub(crate) async fn pump(fd: OwnedFd, sink: LogSink) -> io::Result<u64> {
+pub(crate) async fn pump(
+    fd: OwnedFd,
+    sink: LogSink,
+    mut ready_line: Option<ReadyLine>,
+) -> io::Result<u64> {
     let pipe = pipe::Receiver::from_owned_fd(fd)?;
     let mut buffer: Vec<u8> = Vec::new();
     let mut total = 0u64;
@@ -198,12 +202,42 @@ pub(crate) async fn pump(fd: OwnedFd, sink: LogSink) -> io::Result<u64> {
             }
             None => continue,
         };
+        if let Some(watch) = &ready_line {
+            if watch.saw(&buffer[..cut]) {
+                ready_line = None;
+            }
+        }
         sink.write_lines(&buffer[..cut])?;
         buffer.drain(..cut);
         if buffer.is_empty() && read < READ_CHUNK {
             // The pipe is drained: give the memory back until more comes.
             buffer = Vec::new();
         }
+    }
+}
+
+/// A readiness signal read from output: the first line matching `pattern`
+/// (on stdout or stderr) makes the incarnation ready. Lines are looked at
+/// only until then.
+#[derive(Clone)]
+pub(crate) struct ReadyLine {
+    pub(crate) pattern: Arc<regex::Regex>,
+    pub(crate) ctx: tend::Context,
+}
+
+impl ReadyLine {
+    /// Looks at whole lines; tells whether one matched (and said ready).
+    fn saw(&self, lines: &[u8]) -> bool {
+        if self.ctx.is_ready() {
+            return true;
+        }
+        let matched = lines
+            .split(|&b| b == b'\n')
+            .any(|line| self.pattern.is_match(&String::from_utf8_lossy(line)));
+        if matched {
+            self.ctx.ready();
+        }
+        matched
     }
 }
 

@@ -74,3 +74,14 @@ impl PidFd {
         rustix::process::pidfd_send_signal(self.fd.get_ref().as_fd(), signal).map_err(Into::into)
     }
 }
+
+/// Reaps `pid` once it ends, for a caller that no longer holds its pidfd
+/// (a dropped incarnation or probe, whose process was just killed).
+pub(crate) async fn reap_later(pid: rustix::process::Pid) {
+    if let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+        if let Ok(pidfd) = PidFd::new(fd, pid.as_raw_nonzero().get()) {
+            let _ = pidfd.wait().await;
+        }
+    }
+    reaper::reaped(pid.as_raw_nonzero().get());
+}

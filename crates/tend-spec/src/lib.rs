@@ -17,6 +17,8 @@
 //! | delay before restart | [`Backoff`] (none by default, like OTP) | `{ initial = "100ms", max = "30s", jitter = 0.1, reset_after = "60s" }` |
 //! | a child's own budget | [`RestartBudget`] with [`OnExhausted`] | `{ max_restarts = 5, window = "5m", on_exhausted = "isolate" }` |
 //! | what a crash leads to | [`CrashPolicy::Restart`] / [`CrashPolicy::Shutdown`] / [`CrashPolicy::Isolate`] | `on_crash = "restart"` / `"shutdown"` / `"isolate"` |
+//! | when a child is healthy | [`ProbeTiming`], [`ProbeCheck`], [`OnUnhealthy`] | `liveness = { http = "http://…/healthz", period = "5s" }`, `on_unhealthy = "isolate"` |
+//! | what a child waits for | [`Condition::Started`] / [`Condition::Ready`] / [`Condition::Completed`] | `depends_on = { db = "ready" }` |
 //! | what runs a child | [`Backend`] (a [`NotAvailable`] one says why) | `command = …`, later `container = …`, `wasm = …`, `remote = …` |
 //!
 //! # Examples
@@ -38,8 +40,10 @@ mod backend;
 mod backoff;
 mod budget;
 mod crash;
+mod dependency;
 mod exit;
 mod intensity;
+mod probe;
 mod process;
 mod restart;
 mod shutdown;
@@ -52,8 +56,10 @@ pub use backend::{Backend, NotAvailable};
 pub use backoff::Backoff;
 pub use budget::{OnExhausted, RestartBudget};
 pub use crash::CrashPolicy;
+pub use dependency::{dependency_order, Condition};
 pub use exit::ExitClass;
 pub use intensity::Intensity;
+pub use probe::{HttpTarget, OnUnhealthy, ProbeCheck, ProbeSpec, ProbeTiming};
 pub use process::{EnvSpec, LogSpec, ProcessSpec, ReadySpec, ResourceLimits, Rlimits, StopSpec};
 pub use restart::Restart;
 pub use shutdown::Shutdown;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::probe::{OnUnhealthy, ProbeCheck, ProbeSpec};
 use crate::Signal;
 
 /// An OS process to supervise.
@@ -82,6 +83,19 @@ pub struct ProcessSpec {
     /// (it gets `WATCHDOG_USEC`); missing it stops the process as hung.
     #[serde(default, with = "humantime_serde")]
     pub watchdog: Option<Duration>,
+    /// Checked from the start until it passes; until then readiness and
+    /// liveness are not checked, and its failure stops the process.
+    #[serde(default)]
+    pub startup: Option<ProbeSpec>,
+    /// Checked all along: it makes the process ready and not ready again.
+    #[serde(default)]
+    pub readiness: Option<ProbeSpec>,
+    /// Checked all along: its failure stops the process (or isolates it).
+    #[serde(default)]
+    pub liveness: Option<ProbeSpec>,
+    /// What a failed liveness probe or a missed watchdog does.
+    #[serde(default)]
+    pub on_unhealthy: OnUnhealthy,
 }
 
 /// How a process says it is ready.
@@ -92,6 +106,16 @@ pub struct ReadySpec {
     /// `NOTIFY_SOCKET` (default: no, ready once it runs).
     #[serde(default)]
     pub notify: bool,
+    /// Ready once a line of its output (stdout or stderr) matches this
+    /// regular expression.
+    #[serde(default)]
+    pub log: Option<String>,
+    /// Ready once this file exists (relative to the working directory).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Ready once this check passes (tried every 250 ms).
+    #[serde(default)]
+    pub probe: Option<ProbeCheck>,
     /// How long it may take to become ready; later is a start failure
     /// (default 60 s).
     #[serde(default = "default_ready_timeout", with = "humantime_serde")]
@@ -106,6 +130,9 @@ impl Default for ReadySpec {
     fn default() -> Self {
         ReadySpec {
             notify: false,
+            log: None,
+            file: None,
+            probe: None,
             timeout: default_ready_timeout(),
         }
     }
@@ -118,7 +145,15 @@ impl ReadySpec {
         ReadySpec {
             notify: true,
             timeout,
+            ..ReadySpec::default()
         }
+    }
+
+    /// Whether the process says when it is ready (any signal besides
+    /// running): then its start waits for that signal.
+    #[must_use]
+    pub fn is_signalled(&self) -> bool {
+        self.notify || self.log.is_some() || self.file.is_some() || self.probe.is_some()
     }
 }
 
@@ -153,6 +188,10 @@ impl ProcessSpec {
             stdin: None,
             ready: ReadySpec::default(),
             watchdog: None,
+            startup: None,
+            readiness: None,
+            liveness: None,
+            on_unhealthy: OnUnhealthy::Restart,
         }
     }
 

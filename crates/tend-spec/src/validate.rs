@@ -43,6 +43,18 @@ pub enum SpecError {
     /// A child id is empty.
     #[error("child id must not be empty")]
     EmptyId,
+    /// A child depends on a sibling that does not exist.
+    #[error("{child:?} depends on {name:?}, which is not one of its siblings")]
+    UnknownDependency {
+        /// The dependent.
+        child: String,
+        /// The name it gave.
+        name: String,
+    },
+    /// Children depend on each other in a cycle (its members in order, the
+    /// first repeated at the end).
+    #[error("dependency cycle: {}", .0.join(" → "))]
+    DependencyCycle(Vec<String>),
 }
 
 /// Checks a supervisor's restart intensity.

@@ -22,6 +22,10 @@
 //! tend-testkit spawn-loop SECONDS PROG [ARGS]...
 //!                                           the benchmark floor: spawn PROG and wait for
 //!                                           it, again and again, for SECONDS (std::process)
+//! tend-testkit serve ADDR [--health FILE] [--after MS]
+//!                                           after MS, listen on ADDR (host:port), print
+//!                                           "listening", and answer each HTTP request 200
+//!                                           (503 while FILE, if given, does not exist)
 //! tend-testkit stamp FILE [--exit CODE] [--sleep MS]
 //!                                           append a CLOCK_MONOTONIC stamp (ns) to FILE,
 //!                                           sleep MS, exit with CODE (benchmarks)
@@ -132,6 +136,11 @@ fn main() {
         "ready" => {
             println!("READY");
             sleep_forever();
+        }
+        "serve" => {
+            after();
+            let address = args.get(1).cloned().unwrap_or_default();
+            serve(&address, value("--health").map(std::path::PathBuf::from));
         }
         "env" => {
             let name = args.get(1).cloned().unwrap_or_default();
@@ -244,4 +253,45 @@ fn sleep_forever() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// A tiny HTTP server for probe tests: one thread per connection, the
+/// status from whether `health` exists.
+fn serve(address: &str, health: Option<std::path::PathBuf>) -> ! {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind(address).unwrap_or_else(|e| {
+        eprintln!("cannot listen on {address}: {e}");
+        std::process::exit(1)
+    });
+    println!("listening");
+    let _ = std::io::stdout().flush();
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let health = health.clone();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(match stream.try_clone() {
+                Ok(s) => s,
+                Err(_) => return,
+            });
+            let mut line = String::new();
+            // The request line and headers, up to the blank line.
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if line == "\r\n" || line == "\n" {
+                    break;
+                }
+                line.clear();
+            }
+            let ok = health.as_ref().is_none_or(|f| f.exists());
+            let status = if ok {
+                "200 OK"
+            } else {
+                "503 Service Unavailable"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        });
+    }
+    std::process::exit(0)
 }

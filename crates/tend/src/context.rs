@@ -199,15 +199,29 @@ impl Context {
 
     /// Declares this incarnation ready. With
     /// [`ChildSpec::await_ready`](crate::ChildSpec::await_ready) the
-    /// supervisor waits for this before starting the next sibling; either way
-    /// the child is shown as ready and an event is emitted. Calls after the
-    /// first do nothing.
+    /// supervisor waits for this before starting the next sibling (or the
+    /// siblings that depend on it); either way the child is shown as ready
+    /// and an event is emitted. Calls while ready do nothing.
     pub fn ready(&self) {
         if !self.inner.ready.swap(true, Ordering::AcqRel) {
             // The supervisor may be gone already; then nobody is waiting.
             let _ = self.inner.inbox.send(Message::Ready {
                 key: self.inner.key,
                 generation: self.inner.generation,
+            });
+        }
+    }
+
+    /// Declares this incarnation no longer ready (a readiness probe that
+    /// failed, an overload), saying why: it keeps running, is shown as not
+    /// ready and an event is emitted; [`ready`](Self::ready) makes it ready
+    /// again. Calls while not ready do nothing.
+    pub fn not_ready(&self, reason: &str) {
+        if self.inner.ready.swap(false, Ordering::AcqRel) {
+            let _ = self.inner.inbox.send(Message::NotReady {
+                key: self.inner.key,
+                generation: self.inner.generation,
+                reason: Arc::from(reason),
             });
         }
     }
@@ -248,7 +262,8 @@ impl Context {
         status.as_deref().map(str::to_owned)
     }
 
-    /// Whether [`ready`](Self::ready) was called.
+    /// Whether it is ready: [`ready`](Self::ready) was called, and
+    /// [`not_ready`](Self::not_ready) not since.
     #[must_use]
     pub fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::Acquire)

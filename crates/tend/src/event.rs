@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::exit::{Exit, GiveUp, Resource};
 use crate::id::{ChildId, IncarnationId};
-use crate::state::{FailReason, IsolateCause};
+use crate::state::{FailReason, IsolateCause, ProbeRole};
 
 /// A lifecycle fact, stamped with the supervisor it happened in and when.
 ///
@@ -68,12 +68,23 @@ pub enum EventKind {
         /// Its OS process, if any.
         pid: Option<u32>,
     },
-    /// An incarnation declared itself ready.
+    /// An incarnation declared itself ready (again, after a
+    /// [`ChildNotReady`](Self::ChildNotReady)).
     ChildReady {
         /// The child.
         id: ChildId,
         /// Its incarnation number.
         generation: u64,
+    },
+    /// A ready incarnation is no longer ready: its readiness probe failed,
+    /// it said so, or it was isolated. It keeps running.
+    ChildNotReady {
+        /// The child.
+        id: ChildId,
+        /// Its incarnation number.
+        generation: u64,
+        /// Why.
+        reason: Arc<str>,
     },
     /// An incarnation failed to start (an exit or a timeout before ready, or
     /// a panic in its factory).
@@ -143,15 +154,18 @@ pub enum EventKind {
         /// The exit it will be recorded with.
         because: Exit,
     },
-    /// A health check of a running incarnation failed.
-    HealthCheckFailed {
+    /// A probe of a running incarnation failed (a readiness probe's
+    /// failures are told only while they count toward not ready).
+    ProbeFailed {
         /// The child.
         id: ChildId,
         /// Its incarnation number.
         generation: u64,
+        /// Which probe.
+        probe: ProbeRole,
         /// Failures in a row so far.
         failures: u32,
-        /// Failures in a row that make it unhealthy.
+        /// Failures in a row that make the probe fail.
         threshold: u32,
         /// What the check said.
         reason: Arc<str>,

@@ -70,7 +70,7 @@ mod status;
 mod supervisor;
 mod tree;
 
-pub use child::{ChildSpec, HealthCheck, Nested};
+pub use child::{ChildSpec, Nested, Probe};
 pub use context::Context;
 pub use error::{ChildSpecError, ControlError, StartError};
 pub use event::{Event, EventKind};
@@ -80,13 +80,13 @@ pub use link::{Link, LinkExit, LinkPeer};
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "signal")]
 pub use signal::{run_until_signal, ShutdownSignals};
-pub use state::{ChildKind, ChildState, FailReason, IsolateCause};
+pub use state::{ChildKind, ChildState, FailReason, IsolateCause, ProbeRole};
 pub use status::{
     Capacity, ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, Isolation, ProcessEntry,
     ProcessTable, RestartRecord, StateCounts, StopOutcome, StopReport, Usage,
 };
 pub use supervisor::{check_childspecs, Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tend_spec::{
-    AutoShutdown, Backend, Backoff, CrashPolicy, Intensity, NotAvailable, OnExhausted, Restart,
-    RestartBudget, Shutdown, Signal, SpecError, Strategy,
+    AutoShutdown, Backend, Backoff, Condition, CrashPolicy, Intensity, NotAvailable, OnExhausted,
+    OnUnhealthy, ProbeTiming, Restart, RestartBudget, Shutdown, Signal, SpecError, Strategy,
 };

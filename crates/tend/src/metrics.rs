@@ -12,7 +12,7 @@
 
 #[cfg(feature = "prometheus")]
 use std::sync::atomic::AtomicUsize;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 #[cfg(feature = "prometheus")]
 use std::sync::{Mutex, MutexGuard, Weak};
@@ -178,6 +178,7 @@ pub(crate) struct ChildStats {
     /// Microseconds run by incarnations that ended.
     ran_us: AtomicU64,
     state: AtomicU8,
+    ready: AtomicBool,
     /// Where it is in its supervisor's registry (for O(1) removal).
     #[cfg(feature = "prometheus")]
     slot: AtomicUsize,
@@ -209,6 +210,7 @@ impl ChildStats {
             give_ups: AtomicU64::new(0),
             ran_us: AtomicU64::new(0),
             state: AtomicU8::new(0),
+            ready: AtomicBool::new(false),
             #[cfg(feature = "prometheus")]
             slot: AtomicUsize::new(0),
             #[cfg(feature = "prometheus")]
@@ -254,6 +256,16 @@ impl ChildStats {
 
     pub(crate) fn set_state(&self, state: ChildState) {
         self.state.store(state_code(state), Relaxed);
+    }
+
+    pub(crate) fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Relaxed);
+    }
+
+    /// Whether its running incarnation is ready now.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Relaxed)
     }
 
     /// The name of its state now.

@@ -19,13 +19,14 @@
 //! | `tend_child_circuit_breaker_trips_total` | counter | supervisor, child |
 //! | `tend_child_give_ups_total` | counter | supervisor, child |
 //! | `tend_child_state` | gauge (1) | supervisor, child, state |
+//! | `tend_child_ready` | gauge (0 or 1) | supervisor, child |
 //! | `tend_child_uptime_seconds` | histogram | supervisor, child (buckets 1 s … 1 day) |
 //!
 //! **Cardinality.** Per supervisor: 8 series. Per child: 5 counters, one
-//! state series (only the current state is exposed, with value 1, so a
+//! readiness series, one state series (only the current state is exposed, with value 1, so a
 //! state change replaces the series rather than adding one), and the
-//! uptime histogram's 12 series (8 buckets, `+Inf`, sum, count): **18
-//! series per child**, so 1,000 services make about 18,000 series. Counters
+//! uptime histogram's 12 series (8 buckets, `+Inf`, sum, count): **19
+//! series per child**, so 1,000 services make about 19,000 series. Counters
 //! belong to a supervisor's incarnation: when a nested supervisor is
 //! restarted, its and its children's counters start again from zero, which
 //! Prometheus' `rate` and `increase` handle as resets.
@@ -235,6 +236,19 @@ fn encode_children(
             ("state", child.state_name()),
         ];
         family.encode_family(&labels)?.encode_gauge(&1i64)?;
+    }
+
+    let mut family = encoder.encode_descriptor(
+        "tend_child_ready",
+        "Whether the child's running incarnation is ready (1) or not (0).",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (supervisor, child) in children {
+        let labels = [("supervisor", *supervisor), ("child", child.id.as_str())];
+        family
+            .encode_family(&labels)?
+            .encode_gauge(&i64::from(child.is_ready()))?;
     }
 
     let mut family = encoder.encode_descriptor(

@@ -162,6 +162,9 @@ pub enum FailReason {
     /// It is a supervisor that gave up, and its restart type did not
     /// restart it.
     GaveUp,
+    /// It waited to start on a sibling that can no longer meet its
+    /// condition (failed, isolated, stopped or gone).
+    DependencyFailed,
 }
 
 impl FailReason {
@@ -191,6 +194,7 @@ impl FailReason {
             FailReason::NotAvailable => "not-available",
             FailReason::CircuitBreakerOpen => "circuit-breaker-open",
             FailReason::GaveUp => "gave-up",
+            FailReason::DependencyFailed => "dependency-failed",
         }
     }
 }
@@ -206,6 +210,7 @@ impl fmt::Display for FailReason {
             FailReason::NotAvailable => "backend not available",
             FailReason::CircuitBreakerOpen => "circuit breaker open",
             FailReason::GaveUp => "gave up",
+            FailReason::DependencyFailed => "dependency failed",
         })
     }
 }
@@ -218,6 +223,9 @@ pub enum IsolateCause {
     CrashPolicy,
     /// Its restart budget ran out with `OnExhausted::Isolate`.
     BudgetExhausted,
+    /// Its liveness probe or watchdog failed under `OnUnhealthy::Isolate`:
+    /// it keeps running.
+    Unhealthy,
 }
 
 impl fmt::Display for IsolateCause {
@@ -225,7 +233,37 @@ impl fmt::Display for IsolateCause {
         f.write_str(match self {
             IsolateCause::CrashPolicy => "crash policy",
             IsolateCause::BudgetExhausted => "restart budget exhausted",
+            IsolateCause::Unhealthy => "unhealthy",
         })
+    }
+}
+
+/// Which of a child's probes (Kubernetes' three) a result is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProbeRole {
+    /// Checked from the start until it passes; gates the other two.
+    Startup,
+    /// Makes the child ready and not ready.
+    Readiness,
+    /// Its failure stops (or isolates) the child.
+    Liveness,
+}
+
+impl ProbeRole {
+    /// A stable lowercase name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeRole::Startup => "startup",
+            ProbeRole::Readiness => "readiness",
+            ProbeRole::Liveness => "liveness",
+        }
+    }
+}
+
+impl fmt::Display for ProbeRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

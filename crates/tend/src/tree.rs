@@ -36,8 +36,14 @@ pub(crate) enum Message {
         generation: u64,
         exit: Exit,
     },
-    /// An incarnation called `ctx.ready()`.
+    /// An incarnation became ready (`ctx.ready()`).
     Ready { key: ChildKey, generation: u64 },
+    /// A ready incarnation is no longer ready (`ctx.not_ready(reason)`).
+    NotReady {
+        key: ChildKey,
+        generation: u64,
+        reason: std::sync::Arc<str>,
+    },
     /// An incarnation asked for more time to become ready: its start
     /// deadline moves to `by` from now, if that is later.
     ExtendStart {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::*;
 use tend::{
     ChildSpec, ChildState, Context, ControlError, CrashPolicy, EventKind, ExitClass, ExitKind,
-    FailReason, HealthCheck, Intensity, Restart, Shutdown, Supervisor,
+    FailReason, Intensity, Probe, Restart, Shutdown, Supervisor,
 };
 use tokio::time::Instant;
 
@@ -74,8 +74,8 @@ async fn kill_child_kills_at_once_and_the_restart_type_applies() {
 
 /// A child whose health check says what `healthy` holds, counting checks.
 fn checked(id: &str, healthy: Arc<AtomicBool>, checks: Arc<AtomicU32>) -> ChildSpec {
-    ChildSpec::task(id, |ctx: Context| async move { ctx.cancelled().await }).health_check(
-        HealthCheck::new(move |_ctx: Context| {
+    ChildSpec::task(id, |ctx: Context| async move { ctx.cancelled().await }).liveness_probe(
+        Probe::new(move |_ctx: Context| {
             checks.fetch_add(1, Ordering::SeqCst);
             let ok = healthy.load(Ordering::SeqCst);
             async move {
@@ -106,13 +106,10 @@ async fn failing_health_checks_past_the_threshold_stop_the_child_as_unhealthy() 
     assert_eq!(checks.load(Ordering::SeqCst), 4, "at 0, 10, 20 and 30 s");
     healthy.store(false, Ordering::SeqCst);
     let t0 = Instant::now();
-    let failed = next_event(&mut events, |k| {
-        matches!(k, EventKind::HealthCheckFailed { .. })
-    })
-    .await;
+    let failed = next_event(&mut events, |k| matches!(k, EventKind::ProbeFailed { .. })).await;
     assert!(matches!(
         failed.kind,
-        EventKind::HealthCheckFailed { failures: 1, threshold: 3, ref reason, .. }
+        EventKind::ProbeFailed { failures: 1, threshold: 3, ref reason, .. }
             if &**reason == "database unreachable"
     ));
     let stopping = next_event(&mut events, |k| {
@@ -129,7 +126,10 @@ async fn failing_health_checks_past_the_threshold_stop_the_child_as_unhealthy() 
     };
     assert_eq!(because.kind(), ExitKind::Unhealthy);
     assert!(
-        because.reason().unwrap().contains("3 health checks failed"),
+        because
+            .reason()
+            .unwrap()
+            .contains("liveness probe failed 3 times in a row"),
         "{because}"
     );
     idle().await;
@@ -146,8 +146,8 @@ async fn a_success_resets_the_count_and_a_slow_check_is_a_failure() {
     let mut builder = Supervisor::builder("s").intensity(lots()).child(
         ChildSpec::task("c", |ctx: Context| async move { ctx.cancelled().await })
             .on_crash(CrashPolicy::Shutdown)
-            .health_check(
-                HealthCheck::new(move |_ctx: Context| {
+            .liveness_probe(
+                Probe::new(move |_ctx: Context| {
                     let n = counter.fetch_add(1, Ordering::SeqCst);
                     async move {
                         match n % 3 {
@@ -175,13 +175,10 @@ async fn a_success_resets_the_count_and_a_slow_check_is_a_failure() {
         0,
         "nothing before the initial delay"
     );
-    let failed = next_event(&mut events, |k| {
-        matches!(k, EventKind::HealthCheckFailed { .. })
-    })
-    .await;
+    let failed = next_event(&mut events, |k| matches!(k, EventKind::ProbeFailed { .. })).await;
     assert!(matches!(
         failed.kind,
-        EventKind::HealthCheckFailed { ref reason, .. } if reason.contains("no answer within 1s")
+        EventKind::ProbeFailed { ref reason, .. } if reason.contains("no answer within 1s")
     ));
     tokio::time::sleep(Duration::from_secs(300)).await;
     assert_eq!(

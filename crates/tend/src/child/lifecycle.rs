@@ -110,7 +110,9 @@ pub(crate) fn on(state: ChildState, event: LifeEvent) -> Result<ChildState, Inva
             E::Up,
         ) => return invalid,
 
-        (S::Starting | S::Running, E::Stop) => S::Stopping,
+        // An isolated child may still run (kept for debugging): a stop
+        // ends that incarnation.
+        (S::Starting | S::Running | S::Isolated, E::Stop) => S::Stopping,
         (
             S::Pending
             | S::Stopping
@@ -119,13 +121,15 @@ pub(crate) fn on(state: ChildState, event: LifeEvent) -> Result<ChildState, Inva
             | S::Restarting
             | S::Completed
             | S::Shutdown
-            | S::Failed(_)
-            | S::Isolated,
+            | S::Failed(_),
             E::Stop,
         ) => return invalid,
 
         // The end of an incarnation says where the child rests.
         (S::Starting | S::Running | S::Stopping, E::Exited(ending)) => ending.state(),
+        // The end of an incarnation kept running in isolation leaves it
+        // isolated: nothing restarts it but an operator.
+        (S::Isolated, E::Exited(_)) => S::Isolated,
         (
             S::Pending
             | S::BackingOff
@@ -133,8 +137,7 @@ pub(crate) fn on(state: ChildState, event: LifeEvent) -> Result<ChildState, Inva
             | S::Restarting
             | S::Completed
             | S::Shutdown
-            | S::Failed(_)
-            | S::Isolated,
+            | S::Failed(_),
             E::Exited(_),
         ) => return invalid,
 
@@ -171,15 +174,18 @@ pub(crate) fn on(state: ChildState, event: LifeEvent) -> Result<ChildState, Inva
             E::DelayElapsed,
         ) => return invalid,
 
-        // Calling off a pending restart leaves the child shut down; with
-        // nothing pending, it is not an error and changes nothing.
-        (S::BackingOff | S::CrashLoopBackOff | S::Restarting, E::Cancel) => S::Shutdown,
-        (S::Pending | S::Completed | S::Shutdown | S::Failed(_) | S::Isolated, E::Cancel) => state,
+        // Calling off a pending restart, or a first start waiting for its
+        // dependencies, leaves the child shut down; with nothing pending, it
+        // is not an error and changes nothing.
+        (S::Pending | S::BackingOff | S::CrashLoopBackOff | S::Restarting, E::Cancel) => {
+            S::Shutdown
+        }
+        (S::Completed | S::Shutdown | S::Failed(_) | S::Isolated, E::Cancel) => state,
         (S::Starting | S::Running | S::Stopping, E::Cancel) => return invalid,
 
         // Giving up happens after an exit, on a retried start, or before a
-        // start (a backend that is not available); isolating after an exit
-        // or a retried start.
+        // start (a backend that is not available, a dependency that failed);
+        // isolating after an exit, on a retried start, or while it runs.
         (
             S::Pending | S::Completed | S::Shutdown | S::Failed(_) | S::Restarting,
             E::GiveUp(reason),
@@ -194,14 +200,11 @@ pub(crate) fn on(state: ChildState, event: LifeEvent) -> Result<ChildState, Inva
             E::GiveUp(_),
         ) => return invalid,
         (S::Completed | S::Shutdown | S::Failed(_) | S::Restarting, E::Isolate) => S::Isolated,
+        // An unhealthy incarnation isolated by `on_unhealthy = isolate`
+        // keeps running.
+        (S::Starting | S::Running, E::Isolate) => S::Isolated,
         (
-            S::Pending
-            | S::Starting
-            | S::Running
-            | S::Stopping
-            | S::BackingOff
-            | S::CrashLoopBackOff
-            | S::Isolated,
+            S::Pending | S::Stopping | S::BackingOff | S::CrashLoopBackOff | S::Isolated,
             E::Isolate,
         ) => return invalid,
     };
@@ -231,14 +234,17 @@ mod tests {
     ];
 
     #[test]
-    fn only_exits_and_stops_leave_active_states() {
+    fn only_exits_stops_and_isolation_leave_active_states() {
         for state in STATES.into_iter().filter(|s| s.is_active()) {
             for event in EVENTS {
                 if let Ok(next) = on(state, event) {
                     assert!(
                         matches!(
                             event,
-                            LifeEvent::Up | LifeEvent::Stop | LifeEvent::Exited(_)
+                            LifeEvent::Up
+                                | LifeEvent::Stop
+                                | LifeEvent::Exited(_)
+                                | LifeEvent::Isolate
                         ),
                         "{state:?} --{event:?}--> {next:?}"
                     );

@@ -6,10 +6,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend_spec::{Backend, Backoff, CrashPolicy, NotAvailable, Restart, RestartBudget, Shutdown};
+use tend_spec::{
+    Backend, Backoff, Condition, CrashPolicy, NotAvailable, OnUnhealthy, Restart, RestartBudget,
+    Shutdown,
+};
 use tokio::task::AbortHandle;
 
-use super::health::HealthCheck;
+use super::probe::Probe;
 use super::task::{self, ExitGuard, Metered};
 use crate::context::Context;
 use crate::exit::{Exit, ExitKind, IntoExit, Resource};
@@ -98,8 +101,15 @@ pub(crate) struct Options {
     pub(crate) budget: Option<RestartBudget>,
     pub(crate) on_isolate: Option<IsolateHook>,
     pub(crate) traps_exits: bool,
-    pub(crate) health: Option<HealthCheck>,
+    pub(crate) startup: Option<Probe>,
+    pub(crate) readiness: Option<Probe>,
+    pub(crate) liveness: Option<Probe>,
+    pub(crate) on_unhealthy: OnUnhealthy,
     pub(crate) watchdog: Option<Duration>,
+    /// Siblings that must meet a condition before this child starts.
+    pub(crate) depends_on: Vec<(ChildId, Condition)>,
+    /// Stopped when a dependency stops or gives up (systemd's `BindsTo`).
+    pub(crate) binds_to: bool,
     /// Resource limits, as (resource, limit) pairs; none repeated.
     pub(crate) limits: Vec<(Resource, u64)>,
 }
@@ -114,8 +124,13 @@ static DEFAULT_OPTIONS: std::sync::LazyLock<Arc<Options>> = std::sync::LazyLock:
         budget: None,
         on_isolate: None,
         traps_exits: false,
-        health: None,
+        startup: None,
+        readiness: None,
+        liveness: None,
+        on_unhealthy: OnUnhealthy::Restart,
         watchdog: None,
+        depends_on: Vec::new(),
+        binds_to: false,
         limits: Vec::new(),
     })
 });
@@ -289,12 +304,88 @@ impl ChildSpec {
         self
     }
 
-    /// Checks the child's health periodically; failing past the check's
-    /// threshold stops it as [`ExitKind::Unhealthy`], which its crash
-    /// policy and restart type then handle.
+    /// Checks the child's liveness periodically (a [`Probe`]): failing
+    /// past the probe's threshold stops it as [`ExitKind::Unhealthy`],
+    /// which its crash policy and restart type then handle (or isolates it,
+    /// with [`on_unhealthy`](Self::on_unhealthy)).
     #[must_use]
-    pub fn health_check(mut self, check: HealthCheck) -> Self {
-        self.options_mut().health = Some(check);
+    pub fn liveness_probe(mut self, probe: Probe) -> Self {
+        self.options_mut().liveness = Some(probe);
+        self
+    }
+
+    /// Checks the child's readiness periodically: it is ready while the
+    /// probe passes and not ready while it fails, and keeps running either
+    /// way. Its start waits for the first pass (see
+    /// [`await_ready`](Self::await_ready) for a deadline).
+    #[must_use]
+    pub fn readiness_probe(mut self, probe: Probe) -> Self {
+        self.options_mut().readiness = Some(probe);
+        self
+    }
+
+    /// Checks the child from its start until the probe passes, before its
+    /// readiness and liveness probes; the pass makes it ready (unless it
+    /// has a readiness probe), and failing past the threshold stops it as
+    /// [`ExitKind::Unhealthy`]. For slow starters whose liveness probe
+    /// would otherwise kill them while they start.
+    #[must_use]
+    pub fn startup_probe(mut self, probe: Probe) -> Self {
+        self.options_mut().startup = Some(probe);
+        self
+    }
+
+    /// What a failed liveness probe or a missed watchdog does: stop the
+    /// child (default), or isolate it, still running, for debugging: shown
+    /// isolated and not ready, its [`on_isolate`](Self::on_isolate) hook
+    /// run, and not restarted until an operator restarts it.
+    #[must_use]
+    pub fn on_unhealthy(mut self, policy: OnUnhealthy) -> Self {
+        self.options_mut().on_unhealthy = policy;
+        self
+    }
+
+    /// Starts this child only once sibling `id` meets `condition`
+    /// (started, ready, or completed normally). A supervisor with
+    /// dependencies starts its children by the graph, as concurrently as it
+    /// allows, and stops them in reverse; an unknown sibling or a cycle is
+    /// an invalid spec. A child whose dependency can no longer meet its
+    /// condition (failed, stopped, gone) is failed with
+    /// [`FailReason::DependencyFailed`](crate::FailReason::DependencyFailed)
+    /// instead of waiting forever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend::{ChildSpec, Condition, Context, Restart, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app")
+    ///     .child(ChildSpec::task("web", |ctx: Context| async move { ctx.cancelled().await })
+    ///         .depends_on("migrate", Condition::Completed))
+    ///     .child(ChildSpec::task("migrate", |_ctx: Context| async {}).restart(Restart::Transient))
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// let mut events = sup.subscribe();
+    /// # let _ = &mut events;
+    /// # sup.shutdown().await;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn depends_on(mut self, id: impl Into<ChildId>, condition: Condition) -> Self {
+        let id = id.into();
+        let deps = &mut self.options_mut().depends_on;
+        deps.retain(|(d, _)| *d != id);
+        deps.push((id, condition));
+        self
+    }
+
+    /// Stops this child when one of its dependencies stops or is given up
+    /// on (systemd's `BindsTo`); by default it keeps running.
+    #[must_use]
+    pub fn binds_to(mut self, binds: bool) -> Self {
+        self.options_mut().binds_to = binds;
         self
     }
 
@@ -401,13 +492,20 @@ impl ChildSpec {
         }
     }
 
+    /// The siblings it waits for, and their conditions.
+    #[must_use]
+    pub fn dependencies(&self) -> &[(ChildId, Condition)] {
+        &self.options.depends_on
+    }
+
     /// Whether a start waits for readiness, and for how long (`None` inside
-    /// means no deadline, as for nested supervisors).
+    /// means no deadline: a nested supervisor, or a probe that decides).
     pub(crate) fn ready_wait(&self) -> Option<Option<Duration>> {
+        let probed = self.options.startup.is_some() || self.options.readiness.is_some();
         match (self.kind, self.await_ready) {
             (_, Some(timeout)) => Some(Some(timeout)),
             (ChildKind::Supervisor, None) => Some(None),
-            (ChildKind::Worker, None) => None,
+            (ChildKind::Worker, None) => probed.then_some(None),
         }
     }
 }

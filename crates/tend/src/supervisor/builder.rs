@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use tend_spec::{
-    check_backoff, check_budget, check_intensity, check_significant, AutoShutdown, Intensity,
-    SpecError, Strategy,
+    check_backoff, check_budget, check_intensity, check_significant, dependency_order,
+    AutoShutdown, Intensity, SpecError, Strategy,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -66,6 +66,7 @@ impl Supervisor {
             max_children: None,
             history: 8,
             event_capacity: 1024,
+            concurrent: false,
             bus: None,
         }
     }
@@ -109,6 +110,7 @@ pub struct SupervisorBuilder {
     max_children: Option<usize>,
     history: usize,
     event_capacity: usize,
+    concurrent: bool,
     /// Made early when someone subscribes before the start.
     bus: Option<EventBus>,
 }
@@ -147,6 +149,19 @@ impl SupervisorBuilder {
     #[must_use]
     pub fn children(mut self, specs: impl IntoIterator<Item = ChildSpec>) -> Self {
         self.children.extend(specs);
+        self
+    }
+
+    /// Starts children as concurrently as their dependencies
+    /// ([`ChildSpec::depends_on`]) allow, without waiting for one child's
+    /// readiness before the next (default: OTP's order, one after the
+    /// other, unless a child has dependencies, which implies this). A
+    /// child's failed start is then handled like any exit (its crash policy
+    /// and restart type), and the supervisor's start returns once the
+    /// children that can start were spawned.
+    #[must_use]
+    pub fn concurrent_start(mut self, concurrent: bool) -> Self {
+        self.concurrent = concurrent;
         self
     }
 
@@ -255,13 +270,19 @@ impl SupervisorBuilder {
         let links = Arc::new(TreeLinks::nested(ctx.links(), &self.name));
         let (settings, children) = self.into_parts();
         let (mut server, handle) = Server::new(settings, links, Some(ctx.cancellation_token()));
+        if server.concurrent() {
+            // Ready once its children are, not once they are spawned.
+            server.announce = Some(ctx.clone());
+        }
         if let Err(error) = server.init(children).await {
             let exit = Exit::new(ExitKind::StartFailure, &error);
             server.finish(exit.clone());
             return exit;
         }
         ctx.attach(handle);
-        ctx.ready();
+        if !server.concurrent() {
+            ctx.ready();
+        }
         server.run().await
     }
 
@@ -288,15 +309,35 @@ impl SupervisorBuilder {
         }
     }
 
+    /// The settings, and the children in start order: as added, except
+    /// that each comes after the siblings it depends on (checked acyclic by
+    /// `validate`).
     fn into_parts(self) -> (Settings, Vec<ChildSpec>) {
+        let concurrent =
+            self.concurrent || self.children.iter().any(|c| !c.dependencies().is_empty());
+        let mut children = self.children;
+        if concurrent {
+            let nodes: Vec<(&str, Vec<&str>)> = children
+                .iter()
+                .map(|c| {
+                    let deps = c.dependencies().iter().map(|(d, _)| d.as_str()).collect();
+                    (c.id.as_str(), deps)
+                })
+                .collect();
+            if let Ok(order) = dependency_order(&nodes) {
+                let mut slots: Vec<Option<ChildSpec>> = children.into_iter().map(Some).collect();
+                children = order.into_iter().filter_map(|i| slots[i].take()).collect();
+            }
+        }
         let settings = Settings {
             strategy: self.strategy,
             intensity: self.intensity,
             auto_shutdown: self.auto_shutdown,
             max_children: self.max_children,
             history: self.history,
+            concurrent,
         };
-        (settings, self.children)
+        (settings, children)
     }
 }
 
@@ -338,6 +379,23 @@ pub fn check_childspecs(
 ) -> Result<(), Vec<ChildSpecError>> {
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
+    let nodes: Vec<(&str, Vec<&str>)> = specs
+        .iter()
+        .map(|c| {
+            let deps = c.dependencies().iter().map(|(d, _)| d.as_str()).collect();
+            (c.id.as_str(), deps)
+        })
+        .collect();
+    if let Err(problems) = dependency_order(&nodes) {
+        errors.extend(problems.into_iter().map(|error| ChildSpecError {
+            id: match &error {
+                SpecError::UnknownDependency { child, .. } => child.clone(),
+                SpecError::DependencyCycle(members) => members[0].clone(),
+                _ => String::new(),
+            },
+            error,
+        }));
+    }
     for spec in specs {
         let id = spec.id.to_string();
         let mut problems = spec_problems(spec, auto_shutdown);

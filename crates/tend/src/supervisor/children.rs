@@ -97,6 +97,8 @@ pub(crate) struct ChildRecord {
     pub(crate) budget: Option<Box<RestartWindow>>,
     pub(crate) monitors: Vec<MonitorReply>,
     pub(crate) timer: Option<delay_queue::Key>,
+    /// A concurrent start's readiness deadline, while it waits.
+    pub(crate) ready_deadline: Option<delay_queue::Key>,
     pub(crate) stats: Arc<ChildStats>,
 }
 
@@ -121,6 +123,7 @@ impl ChildRecord {
             budget,
             monitors: Vec::new(),
             timer: None,
+            ready_deadline: None,
             stats,
         }
     }

@@ -9,8 +9,10 @@ use super::builder::check_childspec;
 use super::handle::{Command, SupervisorHandle, TableRow};
 use super::incarnation::Halt;
 use super::server::Server;
+use tend_spec::SpecError;
+
 use crate::child::ChildSpec;
-use crate::error::ControlError;
+use crate::error::{ChildSpecError, ControlError};
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind};
 use crate::id::ChildId;
@@ -151,9 +153,30 @@ impl Server {
                 return Err(ControlError::MaxChildren { max });
             }
         }
+        if let Some((unknown, _)) = spec
+            .options
+            .depends_on
+            .iter()
+            .find(|(dep, _)| self.children.table.key_of(dep.as_str()).is_none())
+        {
+            return Err(ControlError::InvalidSpec(ChildSpecError {
+                id: spec.id.to_string(),
+                error: SpecError::UnknownDependency {
+                    child: spec.id.to_string(),
+                    name: unknown.to_string(),
+                },
+            }));
+        }
         let id = spec.id.clone();
+        let binds = spec.options.binds_to;
         let key = self.children.add(spec);
         self.emit(|| EventKind::ChildAdded { id: id.clone() });
+        if self.concurrent() {
+            // It starts once its dependencies hold, when the loop settles.
+            self.binders |= binds;
+            self.mark_waiting(key);
+            return Ok(());
+        }
         match self.children.start(key).await {
             Ok(()) => Ok(()),
             Err(exit) => {
@@ -173,8 +196,17 @@ impl Server {
         Ok(())
     }
 
+    /// An operator's restart of a child at rest. One kept running in
+    /// isolation is stopped first. A concurrent supervisor starts it once
+    /// its dependencies hold, when the loop settles, without waiting for
+    /// its readiness.
     async fn restart_by_operator(&mut self, id: &ChildId) -> Result<(), ControlError> {
         let key = self.find_not_running(id)?;
+        self.children.halt(key).await;
+        if self.concurrent() {
+            self.mark_waiting(key);
+            return Ok(());
+        }
         self.children
             .start(key)
             .await

@@ -22,6 +22,7 @@
 //! Aborting a task that never yields (a blocking loop) cannot complete; such a
 //! child delays its supervisor's shutdown, as an unkillable process would.
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,12 @@ pub(crate) struct Incarnations {
     pub(crate) mailbox: Mailbox,
     /// Pending restart delays, by child.
     pub(crate) timers: DelayQueue<ChildKey>,
+    /// Deadlines of concurrent starts waiting for readiness, by child and
+    /// generation.
+    pub(crate) ready_deadlines: DelayQueue<(ChildKey, u64)>,
+    /// Children due to start once their dependencies hold (a concurrent
+    /// start), by serial: start order.
+    pub(crate) waiting: BTreeMap<u64, ChildKey>,
     /// How many past exits each child keeps.
     history: usize,
 }
@@ -80,6 +87,8 @@ impl Incarnations {
             shared,
             mailbox: Mailbox::new(),
             timers: DelayQueue::new(),
+            ready_deadlines: DelayQueue::new(),
+            waiting: BTreeMap::new(),
             history,
         }
     }
@@ -149,6 +158,44 @@ impl Incarnations {
     /// reason is returned. A child whose backend is not available is not
     /// spawned at all: it is marked failed at once.
     pub(crate) async fn start(&mut self, key: ChildKey) -> Result<(), Exit> {
+        let generation = self.spawn(key)?;
+        let child = self.table.get(key).expect("a spawned child");
+        if let Some(timeout) = child.spec.ready_wait() {
+            let deadline = timeout.map(|t| Instant::now() + t);
+            let waited = self
+                .mailbox
+                .wait_for(key, generation, Want::ReadyOrExit, deadline, Hurry::Ignore)
+                .await;
+            match waited {
+                Waited::Ready => self.on_ready(key, generation),
+                Waited::Exited(exit) => {
+                    let exit = exit.into_start_failure();
+                    self.record_exit(key, exit.clone(), Instant::now());
+                    return Err(self.start_failed(key, generation, exit));
+                }
+                Waited::Faulty(fault) => {
+                    self.kill(key, generation).await;
+                    let exit = fault.into_start_failure();
+                    self.record_exit(key, exit.clone(), Instant::now());
+                    return Err(self.start_failed(key, generation, exit));
+                }
+                Waited::TimedOut => {
+                    self.kill(key, generation).await;
+                    let exit = not_ready_within(timeout.unwrap_or_default());
+                    self.record_exit(key, exit.clone(), Instant::now());
+                    return Err(self.start_failed(key, generation, exit));
+                }
+            }
+        }
+        self.confirm_up(key);
+        Ok(())
+    }
+
+    /// Spawns a new incarnation of `key` without waiting for it: it stays
+    /// `Starting` until [`confirm_up`](Self::confirm_up). Returns its
+    /// generation. On failure (a backend that is not available, a factory
+    /// that panicked) nothing runs and the reason is returned.
+    pub(crate) fn spawn(&mut self, key: ChildKey) -> Result<u64, Exit> {
         let inbox = self.mailbox.sender().clone();
         let links = self.shared.links.clone();
         let child = self.table.get_mut(key).expect("start of a known child");
@@ -190,50 +237,34 @@ impl Incarnations {
                 return Err(self.start_failed(key, generation, exit));
             }
         };
-        let options = &child.spec.options;
-        let sentinel = sentinel::spawn(&ctx, options.health.as_ref(), options.watchdog);
+        let sentinel = sentinel::spawn(&ctx, &child.spec.options);
         child.running = Some(Incarnation {
             ctx,
             abort,
             since: Instant::now(),
             sentinel,
         });
-        let ready_wait = child.spec.ready_wait();
         self.shared.stats.counters.spawned();
+        Ok(generation)
+    }
 
-        if let Some(timeout) = ready_wait {
-            let deadline = timeout.map(|t| Instant::now() + t);
-            let waited = self
-                .mailbox
-                .wait_for(key, generation, Want::ReadyOrExit, deadline, Hurry::Ignore)
-                .await;
-            match waited {
-                Waited::Ready => self.on_ready(key, generation),
-                Waited::Exited(exit) => {
-                    let exit = exit.into_start_failure();
-                    self.record_exit(key, exit.clone(), Instant::now());
-                    return Err(self.start_failed(key, generation, exit));
-                }
-                Waited::TimedOut => {
-                    self.kill(key, generation).await;
-                    let timeout = timeout.unwrap_or_default();
-                    let exit = Exit::new(
-                        ExitKind::StartFailure,
-                        format_args!("not ready within {timeout:?}"),
-                    );
-                    self.record_exit(key, exit.clone(), Instant::now());
-                    return Err(self.start_failed(key, generation, exit));
-                }
-            }
-        }
+    /// Confirms the starting incarnation of `key` started (spawned, and
+    /// ready when its spec awaits readiness).
+    pub(crate) fn confirm_up(&mut self, key: ChildKey) {
         let child = self.table.get_mut(key).expect("known child");
+        if let Some(deadline) = child.ready_deadline.take() {
+            self.ready_deadlines.remove(&deadline);
+        }
         child.apply(LifeEvent::Up);
         child.stats.started();
         let id = child.id().clone();
-        let (pid, replaces) = child
-            .running
-            .as_ref()
-            .map_or((None, None), |r| (r.ctx.pid(), r.ctx.replaces()));
+        let generation = child.generation;
+        let (incarnation, pid, replaces) = child.running.as_ref().map_or((None, None, None), |r| {
+            (Some(r.ctx.incarnation()), r.ctx.pid(), r.ctx.replaces())
+        });
+        let Some(incarnation) = incarnation else {
+            return;
+        };
         self.emit(|| EventKind::ChildStarted {
             id,
             generation,
@@ -241,10 +272,38 @@ impl Incarnations {
             replaces,
             pid,
         });
-        Ok(())
     }
 
-    fn start_failed(&self, key: ChildKey, generation: u64, exit: Exit) -> Exit {
+    /// Makes a start that waits for readiness without blocking the
+    /// supervisor (a concurrent start) end at its deadline, if it has one.
+    pub(crate) fn set_ready_deadline(&mut self, key: ChildKey, generation: u64, within: Duration) {
+        let child = self.table.get_mut(key).expect("known child");
+        if let Some(old) = child.ready_deadline.take() {
+            self.ready_deadlines.remove(&old);
+        }
+        child.ready_deadline = Some(
+            self.ready_deadlines
+                .insert_at((key, generation), Instant::now() + within),
+        );
+    }
+
+    /// Moves a concurrent start's deadline to `by` from now, if later.
+    pub(crate) fn extend_ready_deadline(&mut self, key: ChildKey, generation: u64, by: Duration) {
+        let Some(child) = self.table.get_mut(key) else {
+            return;
+        };
+        if !child.is_current(generation) {
+            return;
+        }
+        if let Some(deadline) = &child.ready_deadline {
+            let asked = Instant::now() + by;
+            if asked > self.ready_deadlines.deadline(deadline) {
+                self.ready_deadlines.reset_at(deadline, asked);
+            }
+        }
+    }
+
+    pub(crate) fn start_failed(&self, key: ChildKey, generation: u64, exit: Exit) -> Exit {
         self.shared.stats.counters.start_failed();
         if let Some(child) = self.table.get(key) {
             let id = child.id().clone();
@@ -258,17 +317,38 @@ impl Incarnations {
         exit
     }
 
-    /// A running incarnation's readiness, reported by `ctx.ready()`.
+    /// A running incarnation's readiness, reported by `ctx.ready()`. An
+    /// isolated incarnation stays not ready.
     pub(crate) fn on_ready(&mut self, key: ChildKey, generation: u64) {
         let Some(child) = self.table.get_mut(key) else {
             return;
         };
-        if !child.is_current(generation) || child.ready {
+        if !child.is_current(generation) || child.ready || child.state() == ChildState::Isolated {
             return;
         }
         child.ready = true;
+        child.stats.set_ready(true);
         let id = child.id().clone();
         self.emit(|| EventKind::ChildReady { id, generation });
+    }
+
+    /// A running incarnation is no longer ready (`ctx.not_ready`, or
+    /// isolation).
+    pub(crate) fn on_not_ready(&mut self, key: ChildKey, generation: u64, reason: Arc<str>) {
+        let Some(child) = self.table.get_mut(key) else {
+            return;
+        };
+        if !child.is_current(generation) || !child.ready {
+            return;
+        }
+        child.ready = false;
+        child.stats.set_ready(false);
+        let id = child.id().clone();
+        self.emit(|| EventKind::ChildNotReady {
+            id,
+            generation,
+            reason,
+        });
     }
 
     /// Stops the running incarnation of `key` by its shutdown spec and
@@ -371,16 +451,23 @@ impl Incarnations {
             .await;
         match waited {
             Waited::Exited(exit) => exit,
-            Waited::Ready | Waited::TimedOut => Exit::killed(),
+            Waited::Ready | Waited::Faulty(_) | Waited::TimedOut => Exit::killed(),
         }
     }
 
     /// Stops the child if it runs, or calls off its pending restart:
     /// whatever it was doing, afterwards nothing runs and nothing is due.
     pub(crate) async fn halt(&mut self, key: ChildKey) -> ChildStop {
+        if self.waiting.remove(&key.serial).is_some() {
+            // Its start, due once its dependencies hold, is called off.
+            if let Some(child) = self.table.get_mut(key) {
+                child.apply(LifeEvent::Cancel);
+            }
+        }
         let child = self.table.get(key).expect("halt of a known child");
         let state = child.state();
-        if state.is_active() {
+        // An isolated child may still run.
+        if state.is_active() || child.running.is_some() {
             return self.stop(key).await;
         }
         let id = child.id().clone();
@@ -464,7 +551,11 @@ impl Incarnations {
         let ran_for = now.saturating_duration_since(incarnation.since);
         let generation = child.generation;
         let id_in_tree = incarnation.ctx.incarnation();
+        if let Some(deadline) = child.ready_deadline.take() {
+            self.ready_deadlines.remove(&deadline);
+        }
         child.ready = false;
+        child.stats.set_ready(false);
         child.apply(LifeEvent::Exited(Ending::of(&exit)));
         child.stats.ended(exit.class(), ran_for);
         child.remember(
@@ -497,4 +588,12 @@ impl Incarnations {
         });
         Some(ran_for)
     }
+}
+
+/// The exit of a start that was not ready in time.
+pub(crate) fn not_ready_within(timeout: Duration) -> Exit {
+    Exit::new(
+        ExitKind::StartFailure,
+        format_args!("not ready within {timeout:?}"),
+    )
 }

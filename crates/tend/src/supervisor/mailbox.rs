@@ -19,7 +19,8 @@ use crate::tree::{ChildKey, Message};
 pub(crate) enum Want {
     /// The incarnation's end only.
     Exit,
-    /// Its readiness, or its end if that comes first.
+    /// Its readiness, or its end (or a fault, such as a failed startup
+    /// probe) if that comes first.
     ReadyOrExit,
 }
 
@@ -36,6 +37,8 @@ pub(crate) enum Hurry<'a> {
 pub(crate) enum Waited {
     Ready,
     Exited(Exit),
+    /// Found faulty while starting; it still runs.
+    Faulty(Exit),
     /// The deadline passed, or the tree was hurried.
     TimedOut,
 }
@@ -95,8 +98,15 @@ impl Mailbox {
             Message::Ready {
                 key: s,
                 generation: g,
+            }
+            | Message::Fault {
+                key: s,
+                generation: g,
+                ..
             } => want == Want::ReadyOrExit && s == key && g == generation,
-            Message::TryAgain { .. } | Message::Fault { .. } | Message::ExtendStart { .. } => false,
+            Message::TryAgain { .. } | Message::NotReady { .. } | Message::ExtendStart { .. } => {
+                false
+            }
         };
         let mut deadline = deadline;
         if let Some(position) = self.deferred.iter().position(wanted) {
@@ -144,7 +154,8 @@ fn waited(message: Message) -> Waited {
     match message {
         Message::Exited { exit, .. } => Waited::Exited(exit),
         Message::Ready { .. } => Waited::Ready,
-        Message::TryAgain { .. } | Message::Fault { .. } | Message::ExtendStart { .. } => {
+        Message::Fault { exit, .. } => Waited::Faulty(exit),
+        Message::TryAgain { .. } | Message::NotReady { .. } | Message::ExtendStart { .. } => {
             unreachable!("never wanted by wait_for")
         }
     }

@@ -25,6 +25,7 @@ mod control;
 mod handle;
 mod incarnation;
 mod mailbox;
+mod order;
 mod restart;
 mod server;
 

@@ -14,7 +14,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tend_spec::{AutoShutdown, CrashPolicy, OnExhausted, Strategy};
+use tend_spec::{AutoShutdown, CrashPolicy, OnExhausted, OnUnhealthy, Strategy};
 use tokio::time::Instant;
 
 use super::children::Restarted;
@@ -38,6 +38,9 @@ enum Budget {
 
 impl Server {
     /// An incarnation ended on its own: record it and decide what follows.
+    /// The end of one that was still starting (a concurrent start) is a
+    /// failed start; the end of one kept running in isolation is only
+    /// recorded.
     pub(crate) async fn on_exit(
         &mut self,
         key: ChildKey,
@@ -45,30 +48,52 @@ impl Server {
         exit: Exit,
     ) -> Option<Exit> {
         let now = Instant::now();
+        let state = self.children.table.get(key)?.state();
+        let exit = match state {
+            ChildState::Starting => exit.into_start_failure(),
+            _ => exit,
+        };
         // An exit of an incarnation that is no longer current is ignored.
         let ran_for = self
             .children
             .record_exit_of(key, generation, exit.clone(), now)?;
+        match state {
+            ChildState::Isolated => return None,
+            ChildState::Starting => {
+                self.children.start_failed(key, generation, exit.clone());
+            }
+            _ => {}
+        }
         self.after_exit(key, &exit, ran_for, now).await
     }
 
     /// A running incarnation was found faulty: stop it by its shutdown spec,
     /// record `fault` as its end, and go on as after any exit nobody asked
-    /// for.
+    /// for. An unhealthy one under `on_unhealthy = isolate` is isolated
+    /// instead, still running.
     pub(crate) async fn on_fault(
         &mut self,
         key: ChildKey,
         generation: u64,
         fault: Exit,
     ) -> Option<Exit> {
-        let current = self
-            .children
-            .table
-            .get(key)
-            .is_some_and(|c| c.is_current(generation) && c.state().is_active());
-        if !current {
+        let child = self.children.table.get(key)?;
+        if !(child.is_current(generation) && child.state().is_active()) {
             return None;
         }
+        let unhealthy = matches!(fault.kind(), ExitKind::Unhealthy | ExitKind::Watchdog);
+        let starting = child.state() == ChildState::Starting;
+        if unhealthy && child.spec.options.on_unhealthy == OnUnhealthy::Isolate && !starting {
+            self.isolate_running(key, generation, fault);
+            return None;
+        }
+        let fault = if starting {
+            let fault = fault.into_start_failure();
+            self.children.start_failed(key, generation, fault.clone());
+            fault
+        } else {
+            fault
+        };
         self.stop_faulty(key, fault, Halt::Ask).await
     }
 
@@ -164,7 +189,7 @@ impl Server {
 
     /// Gives up on a child: it stays failed, for `reason`, until an
     /// operator restarts it.
-    fn fail(&mut self, key: ChildKey, reason: FailReason) {
+    pub(crate) fn fail(&mut self, key: ChildKey, reason: FailReason) {
         let Some(child) = self.children.table.get_mut(key) else {
             return;
         };
@@ -184,24 +209,61 @@ impl Server {
         };
         child.apply(LifeEvent::Isolate);
         child.stats.given_up();
-        let id = child.id().clone();
-        if let (Some(hook), Some(last)) = (&child.spec.options.on_isolate, child.last_run()) {
-            let isolation = Isolation {
-                supervisor: self.children.shared.links.path.clone(),
-                id: id.clone(),
-                generation: last.generation,
-                cause,
-                exit: last.exit.clone(),
-            };
-            let run = hook(isolation);
-            let child_id = id.clone();
-            tokio::spawn(async move {
-                if AssertUnwindSafe(run).catch_unwind().await.is_err() {
-                    tracing::error!(child = %child_id, "the on_isolate hook panicked");
-                }
-            });
+        let exit = child
+            .last_run()
+            .map(|last| (last.generation, last.exit.clone()));
+        if let Some((generation, exit)) = exit {
+            self.run_isolate_hook(key, generation, cause, exit);
         }
+        let id = child_id(self, key);
         self.emit(|| EventKind::ChildIsolated { id, cause });
+    }
+
+    /// Isolates an unhealthy incarnation that keeps running for debugging:
+    /// its probes stop, it is not ready, its hook runs with `fault`.
+    fn isolate_running(&mut self, key: ChildKey, generation: u64, fault: Exit) {
+        let Some(child) = self.children.table.get_mut(key) else {
+            return;
+        };
+        if let Some(sentinel) = child.running.as_ref().and_then(|r| r.sentinel.as_ref()) {
+            sentinel.abort();
+        }
+        let reason: std::sync::Arc<str> = format!("isolated: {fault}").into();
+        self.children.on_not_ready(key, generation, reason);
+        let Some(child) = self.children.table.get_mut(key) else {
+            return;
+        };
+        child.apply(LifeEvent::Isolate);
+        child.stats.given_up();
+        self.run_isolate_hook(key, generation, IsolateCause::Unhealthy, fault);
+        let id = child_id(self, key);
+        let cause = IsolateCause::Unhealthy;
+        self.emit(|| EventKind::ChildIsolated { id, cause });
+    }
+
+    /// Runs the child's `on_isolate` hook, if it has one, on a task of its
+    /// own (a panic in it is logged).
+    fn run_isolate_hook(&self, key: ChildKey, generation: u64, cause: IsolateCause, exit: Exit) {
+        let Some(child) = self.children.table.get(key) else {
+            return;
+        };
+        let Some(hook) = &child.spec.options.on_isolate else {
+            return;
+        };
+        let id = child.id().clone();
+        let isolation = Isolation {
+            supervisor: self.children.shared.links.path.clone(),
+            id: id.clone(),
+            generation,
+            cause,
+            exit,
+        };
+        let run = hook(isolation);
+        tokio::spawn(async move {
+            if AssertUnwindSafe(run).catch_unwind().await.is_err() {
+                tracing::error!(child = %id, "the on_isolate hook panicked");
+            }
+        });
     }
 
     /// A restart of `key` is due (after an exit, or a retry). `ran_for` is
@@ -326,6 +388,26 @@ impl Server {
     /// Start phase: starts every child of `key`'s group that is due, in start
     /// order. On a failure, queues a retry for the child that failed.
     async fn start_group(&mut self, key: ChildKey) {
+        if self.settings.concurrent {
+            // The loop settles next: each member starts once its
+            // dependencies hold, none waits for another's readiness inline.
+            let group = match self.settings.strategy {
+                Strategy::OneForOne => vec![key],
+                Strategy::OneForAll => self.children.table.all(),
+                Strategy::RestForOne => self.children.table.from(key),
+            };
+            for member in group {
+                let Some(child) = self.children.table.get(member) else {
+                    continue;
+                };
+                if child.state() == ChildState::Restarting {
+                    child.stats.restarted();
+                    self.children.shared.stats.counters.restarted();
+                    self.children.waiting.insert(member.serial, member);
+                }
+            }
+            return;
+        }
         let group = match self.settings.strategy {
             // The common case, without allocating a group.
             Strategy::OneForOne => {
@@ -388,4 +470,13 @@ impl Server {
         }
         self.children.stop_all(exit).await.exit
     }
+}
+
+fn child_id(server: &Server, key: ChildKey) -> ChildId {
+    server
+        .children
+        .table
+        .get(key)
+        .map(|c| c.id().clone())
+        .expect("a known child")
 }

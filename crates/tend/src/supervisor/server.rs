@@ -9,12 +9,17 @@
 //! 3. commands from handles: a shutdown or terminate is never starved by a
 //!    flood of exits;
 //! 4. its inbox: exits, readiness, retries of failed restarts;
-//! 5. expired restart delays.
+//! 5. expired restart delays;
+//! 6. expired readiness deadlines of concurrent starts.
+//!
+//! A concurrent supervisor settles after each (`order.rs`): it starts the
+//! children whose dependencies now hold.
 //!
 //! # Invariants
 //!
 //! - A child has a running incarnation exactly when its state is active
-//!   (`Starting`, `Running`, `Stopping`).
+//!   (`Starting`, `Running`, `Stopping`), or it is `Isolated` while kept
+//!   running for debugging.
 //! - Messages about an incarnation other than the current one are ignored:
 //!   each carries its child's key and its generation.
 //! - A child with a pending delay has exactly one timer key.
@@ -46,6 +51,9 @@ pub(crate) struct Settings {
     pub(crate) auto_shutdown: AutoShutdown,
     pub(crate) max_children: Option<usize>,
     pub(crate) history: usize,
+    /// Children start by the dependency graph, without waiting for each
+    /// other's readiness inline (`order.rs`).
+    pub(crate) concurrent: bool,
 }
 
 pub(crate) struct Server {
@@ -56,6 +64,11 @@ pub(crate) struct Server {
     commands_open: bool,
     /// Cancelled by the parent to stop a nested supervisor.
     stop: CancellationToken,
+    /// Some child binds to its dependencies (settling checks them).
+    pub(crate) binders: bool,
+    /// A nested concurrent supervisor's context, until it tells its parent
+    /// it is ready: once no initial child is waiting or starting.
+    pub(crate) announce: Option<crate::context::Context>,
 }
 
 impl Server {
@@ -82,6 +95,8 @@ impl Server {
             commands,
             commands_open: true,
             stop: stop.unwrap_or_default(),
+            binders: false,
+            announce: None,
         };
         (server, SupervisorHandle::new(commands_tx, shared))
     }
@@ -92,21 +107,59 @@ impl Server {
     }
 
     /// Starts the initial children in order. On a failure, stops those
-    /// already started (reverse order) and names the child that failed.
+    /// already started (reverse order) and names the child that failed. A
+    /// concurrent supervisor spawns what its graph allows and goes on in
+    /// its loop; its children's failed starts are handled as exits.
     pub(crate) async fn init(&mut self, specs: Vec<ChildSpec>) -> Result<(), StartError> {
         self.children.table.reserve(specs.len());
-        for spec in specs {
-            let id = spec.id.clone();
-            let key = self.children.add(spec);
-            if let Err(exit) = self.children.start(key).await {
-                self.children
-                    .stop_all(Exit::shutdown("failed to start"))
-                    .await;
-                return Err(StartError::child_failed(id, exit));
+        if self.settings.concurrent {
+            self.binders = specs.iter().any(|s| s.options.binds_to);
+            for spec in specs {
+                let key = self.children.add(spec);
+                self.mark_waiting(key);
+            }
+            if let Some(exit) = self.settle().await {
+                let exit = exit.into_start_failure();
+                return Err(StartError::child_failed(self.settings_name(), exit));
+            }
+        } else {
+            for spec in specs {
+                let id = spec.id.clone();
+                let key = self.children.add(spec);
+                if let Err(exit) = self.children.start(key).await {
+                    self.children
+                        .stop_all(Exit::shutdown("failed to start"))
+                        .await;
+                    return Err(StartError::child_failed(id, exit));
+                }
             }
         }
         self.emit(|| EventKind::SupervisorStarted);
         Ok(())
+    }
+
+    /// The supervisor's own id, for errors about it as a whole.
+    fn settings_name(&self) -> crate::id::ChildId {
+        let path = &self.children.shared.links.path;
+        crate::id::ChildId::from(path.rsplit('/').next().unwrap_or(path).to_owned())
+    }
+
+    /// Tells the parent of a nested concurrent supervisor that it is ready,
+    /// once none of its children waits or starts.
+    pub(crate) fn announce_ready(&mut self) {
+        if self.announce.is_none() || !self.children.waiting.is_empty() {
+            return;
+        }
+        let starting = self
+            .children
+            .table
+            .records()
+            .any(|c| c.state() == ChildState::Starting);
+        if !starting {
+            if let Some(ctx) = self.announce.take() {
+                ctx.ready();
+            }
+        }
     }
 
     /// The loop. Returns the supervisor's exit once it has stopped all
@@ -117,6 +170,11 @@ impl Server {
         let stop_requested = stop.cancelled();
         tokio::pin!(stop_requested);
         let exit = loop {
+            if self.unsettled() {
+                if let Some(exit) = self.settle().await {
+                    break exit;
+                }
+            }
             if let Some(message) = self.children.mailbox.take_deferred() {
                 if let Some(exit) = self.on_message(message).await {
                     break exit;
@@ -146,6 +204,12 @@ impl Server {
                         break exit;
                     }
                 }
+                Some(expired) = poll_fn(|cx| self.children.ready_deadlines.poll_expired(cx)), if !self.children.ready_deadlines.is_empty() => {
+                    let (key, generation) = expired.into_inner();
+                    if let Some(exit) = self.on_ready_deadline(key, generation).await {
+                        break exit;
+                    }
+                }
             }
         };
         self.finish(exit.clone());
@@ -167,10 +231,33 @@ impl Server {
             } => self.on_exit(key, generation, exit).await,
             Message::Ready { key, generation } => {
                 self.children.on_ready(key, generation);
+                // A concurrent start waits for this without blocking.
+                let starting =
+                    self.children.table.get(key).is_some_and(|c| {
+                        c.is_current(generation) && c.state() == ChildState::Starting
+                    });
+                if starting {
+                    self.children.confirm_up(key);
+                }
+                None
+            }
+            Message::NotReady {
+                key,
+                generation,
+                reason,
+            } => {
+                self.children.on_not_ready(key, generation, reason);
                 None
             }
             // Only a start waiting for readiness has a deadline to move.
-            Message::ExtendStart { .. } => None,
+            Message::ExtendStart {
+                key,
+                generation,
+                by,
+            } => {
+                self.children.extend_ready_deadline(key, generation, by);
+                None
+            }
             Message::Fault {
                 key,
                 generation,
