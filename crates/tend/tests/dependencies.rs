@@ -92,7 +92,8 @@ async fn started_and_completed_conditions() {
             ChildSpec::task("migrate", |_ctx: Context| async {
                 tokio::time::sleep(Duration::from_secs(3)).await;
             })
-            .restart(Restart::Transient)
+            // Temporary, and kept once completed: web depends on it.
+            .restart(Restart::Temporary)
             .depends_on("db", Condition::Started),
         )
         .child(ready_after("db", Duration::from_secs(10)));

@@ -142,11 +142,20 @@ impl Incarnations {
 
     /// Removes the spec if the child is temporary (OTP's `del_child` of a
     /// temporary child that ended or was stopped); tells whether it did.
+    /// A temporary child some sibling depends on is kept, so that its
+    /// dependents can see it completed.
     pub(crate) fn drop_if_temporary(&mut self, key: ChildKey) -> bool {
-        let temporary = self
-            .table
-            .get(key)
-            .is_some_and(|c| c.spec.restart == Restart::Temporary);
+        let temporary = self.table.get(key).is_some_and(|c| {
+            c.spec.restart == Restart::Temporary
+                && !self.table.records().any(|other| {
+                    other
+                        .spec
+                        .options
+                        .depends_on
+                        .iter()
+                        .any(|(id, _)| id == c.id())
+                })
+        });
         if temporary {
             self.remove(key);
         }

@@ -14,10 +14,15 @@
 //! restart, by contrast, goes back through the mailbox, so commands (a
 //! shutdown, say) are served between retries.
 //!
+//! A supervisor with dependencies starts concurrently instead (`order`): a
+//! child starts once its dependencies hold, and its readiness is awaited
+//! without blocking the loop.
+//!
 //! Inside, calls go one way: `server` (the loop) dispatches to `control` (the
-//! commands) and `restart` (what follows an exit), which both call down into
-//! `incarnation` (one incarnation's start, stop, wait and record), which uses
-//! `mailbox` and `children` (the table).
+//! commands), `order` (settling a concurrent start) and `restart` (what
+//! follows an exit), which all call down into `incarnation` (one
+//! incarnation's start, stop, wait and record), which uses `mailbox` and
+//! `children` (the table).
 
 mod builder;
 mod children;

@@ -1,0 +1,225 @@
+//! Readiness, health and dependencies through the real `tend` program:
+//! a three-level chain started in order with its middle slow to be ready,
+//! stopped in reverse; a cycle refused with both of its places; a
+//! readiness flap in `tend events`; a liveness failure restarted; an
+//! isolated service kept running, shown so everywhere, and brought back by
+//! `tend restart`.
+
+mod common;
+
+use common::{alive, curl, Project};
+
+/// The line numbers of journal entries, to compare their order.
+fn position(journal: &str, kind: &str, service: &str) -> usize {
+    journal
+        .lines()
+        .position(|l| {
+            l.contains(&format!("\"kind\":\"{kind}\""))
+                && l.contains(&format!("\"service\":\"{service}\""))
+        })
+        .unwrap_or_else(|| panic!("{kind} of {service} in\n{journal}"))
+}
+
+#[test]
+fn a_three_level_chain_starts_in_order_with_a_slow_middle_and_stops_in_reverse() {
+    // Listed top-down on purpose: the graph, not the file, orders them.
+    let mut p = Project::new(
+        r#"
+[services.web]
+shell = "test -e api.ready && echo yes > web.saw-api-ready; exec sleep 100"
+depends_on = { api = "ready", migrate = "completed" }
+
+[services.api]
+shell = "test -e db.up && echo yes > api.saw-db-up; sleep 2; touch api.ready; exec sleep 100"
+ready = { file = "api.ready", timeout = "30s" }
+depends_on = { db = "ready" }
+
+[services.migrate]
+shell = "sleep 0.2"
+restart = "never"
+depends_on = { db = "started" }
+
+[services.db]
+shell = "touch db.up; echo accepting connections; exec sleep 100"
+ready = { log = "^accepting connections$" }
+
+[services.cache]
+shell = "exec sleep 100"
+"#,
+    );
+    p.up();
+    // While api is starting (not ready), web waits, and cache (no
+    // dependency) already runs: one status snapshot.
+    let mut snapshot = Vec::new();
+    p.wait_for("api to be starting", || {
+        snapshot = p.status();
+        snapshot
+            .iter()
+            .any(|s| s["name"] == "api" && s["state"] == "starting")
+    });
+    let state = |name: &str| {
+        snapshot
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| s["state"].as_str().unwrap_or_default().to_owned())
+            .unwrap()
+    };
+    assert_eq!(state("web"), "pending", "{snapshot:?}");
+    assert_eq!(state("cache"), "running", "{snapshot:?}");
+    let web = p.wait_state("web", "running");
+    assert_eq!(web["ready"], true);
+    assert_eq!(
+        p.read("api.saw-db-up").trim(),
+        "yes",
+        "api spawned after db was up"
+    );
+    assert_eq!(
+        p.read("web.saw-api-ready").trim(),
+        "yes",
+        "web spawned after api was ready"
+    );
+    assert_eq!(p.service("migrate")["state"], "completed");
+    let journal = p.ok(&["events", "--json", "--since", "1h"]);
+    assert!(position(&journal, "ready", "db") < position(&journal, "started", "api"));
+    assert!(position(&journal, "ready", "api") < position(&journal, "started", "web"));
+    assert!(position(&journal, "exited", "migrate") < position(&journal, "started", "web"));
+
+    assert_eq!(p.down(), 0);
+    let journal = p.ok(&["events", "--json", "--since", "1h"]);
+    let stopped = |service: &str| {
+        let lines: Vec<&str> = journal.lines().collect();
+        lines
+            .iter()
+            .rposition(|l| {
+                l.contains("\"kind\":\"exited\"")
+                    && l.contains(&format!("\"service\":\"{service}\""))
+            })
+            .unwrap_or_else(|| panic!("exit of {service} in\n{journal}"))
+    };
+    assert!(
+        stopped("web") < stopped("api") && stopped("api") < stopped("db"),
+        "{journal}"
+    );
+}
+
+#[test]
+fn a_dependency_cycle_is_refused_with_both_places() {
+    let p = Project::new(
+        "[services.a]\ncommand = [\"true\"]\ndepends_on = { b = \"ready\" }\n\n[services.b]\ncommand = [\"true\"]\ndepends_on = { a = \"started\" }\n",
+    );
+    let out = p.tend(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "tend.toml:3:16: dependency cycle: a → b → a (a depends on b here)",
+        "tend.toml:7:16: dependency cycle: a → b → a (b depends on a here)",
+    ] {
+        assert!(err.contains(expected), "{expected:?} in:\n{err}");
+    }
+    let out = p.tend(&["up"]);
+    assert_eq!(out.status.code(), Some(1), "nothing starts");
+}
+
+#[test]
+fn a_readiness_flap_a_liveness_restart_and_an_isolation() {
+    let mut p = Project::new(
+        r#"
+[services.flappy]
+shell = "exec sleep 100"
+readiness = { exec = ["test", "-e", "flappy.ok"], period = "100ms", failure_threshold = 1 }
+
+[services.sick]
+shell = "exec sleep 100"
+liveness = { exec = ["test", "-e", "sick.ok"], period = "100ms", failure_threshold = 2 }
+
+[services.isolated]
+shell = "exec sleep 100"
+liveness = { exec = ["test", "-e", "isolated.ok"], period = "100ms", failure_threshold = 2 }
+on_unhealthy = "isolate"
+hooks = { isolate = ["sh", "-c", "cat > isolate-hook.json"] }
+"#,
+    );
+    for ok in ["sick.ok", "isolated.ok"] {
+        std::fs::write(p.path(ok), "").unwrap();
+    }
+    p.up();
+    // Readiness: not ready, ready, not ready, ready; never restarted.
+    let flappy = p.wait_state("flappy", "starting");
+    assert_eq!(flappy["ready"], false);
+    std::fs::write(p.path("flappy.ok"), "").unwrap();
+    p.wait_for("flappy ready", || p.service("flappy")["ready"] == true);
+    let pid = p.service("flappy")["pid"].clone();
+    std::fs::remove_file(p.path("flappy.ok")).unwrap();
+    p.wait_for("flappy not ready", || p.service("flappy")["ready"] == false);
+    std::fs::write(p.path("flappy.ok"), "").unwrap();
+    p.wait_for("flappy ready again", || {
+        p.service("flappy")["ready"] == true
+    });
+    let flappy = p.service("flappy");
+    assert_eq!(
+        (&flappy["pid"], &flappy["restarts"]),
+        (&pid, &serde_json::json!(0))
+    );
+    let events = p.ok(&["events", "--since", "1h"]);
+    let lines: Vec<&str> = events.lines().filter(|l| l.contains("flappy")).collect();
+    let ready = lines
+        .iter()
+        .position(|l| l.contains("flappy ready"))
+        .expect("ready");
+    let not_ready = lines
+        .iter()
+        .position(|l| l.contains("flappy not ready: readiness probe failed"))
+        .unwrap_or_else(|| panic!("{events}"));
+    assert!(ready < not_ready, "{events}");
+    assert!(
+        lines[not_ready..]
+            .iter()
+            .any(|l| l.contains("flappy ready")),
+        "{events}"
+    );
+
+    // Liveness: failing twice in a row restarts it.
+    std::fs::remove_file(p.path("sick.ok")).unwrap();
+    p.wait_for("sick to be restarted", || {
+        let sick = p.service("sick");
+        sick["restarts"].as_u64().unwrap_or(0) >= 1 && sick["last_exit"]["kind"] == "unhealthy"
+    });
+    std::fs::write(p.path("sick.ok"), "").unwrap();
+
+    // Isolation: kept running, isolated and not ready in status, metrics
+    // and the journal, its hook run; `tend restart` brings it back.
+    let before = p.service("isolated")["pid"].as_u64().unwrap();
+    std::fs::remove_file(p.path("isolated.ok")).unwrap();
+    let isolated = p.wait_state("isolated", "isolated");
+    assert_eq!(isolated["ready"], false);
+    assert_eq!(isolated["pid"].as_u64(), Some(before));
+    assert!(alive(before), "an isolated process keeps running");
+    let (_, metrics) = curl(&p.path(".tend/tend.sock"), "GET", "/metrics", None);
+    assert!(
+        metrics
+            .contains(r#"tend_child_state{supervisor="tend",child="isolated",state="isolated"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"tend_child_ready{supervisor="tend",child="isolated"} 0"#),
+        "{metrics}"
+    );
+    let journal = p.ok(&["events", "--json", "--since", "1h"]);
+    position(&journal, "isolated", "isolated");
+    position(&journal, "not_ready", "isolated");
+    p.wait_for("the isolate hook", || {
+        p.read("isolate-hook.json").ends_with('\n')
+    });
+    let hook: serde_json::Value = serde_json::from_str(&p.read("isolate-hook.json")).unwrap();
+    assert_eq!(
+        (hook["hook"].as_str(), hook["service"].as_str()),
+        (Some("isolate"), Some("isolated"))
+    );
+
+    std::fs::write(p.path("isolated.ok"), "").unwrap();
+    p.ok(&["restart", "isolated"]);
+    let back = p.wait_state("isolated", "running");
+    assert_ne!(back["pid"].as_u64(), Some(before));
+    p.wait_for("the old process to be gone", || !alive(before));
+    assert_eq!(p.down(), 0);
+}
