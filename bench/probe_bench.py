@@ -3,15 +3,16 @@
 beside a baseline measured in the same run on the same machine. See
 BENCHMARKS.md ("Probes and dependencies").
 
-Usage: python3 bench/probe_bench.py [--quick]
+Usage: python3 bench/probe_bench.py [--quick] [--kinds=http,tcp,exec] [--no-graph]
 
 1. Probe cost: 1,000 services, each probed once a second (a readiness
    probe of kind HTTP, TCP, then exec, one kind per run). The daemon's CPU
    over a window, minus its CPU over the same window with the same 1,000
    services unprobed, beside a bare loop (crates/tend-bench/examples/
    probe_loop.rs: tokio, two workers, one task per target) doing the same
-   checks of the same targets for the same time. The targets' own CPU
-   (the servers, the `true` commands) is in neither figure.
+   checks of the same targets for the same time. Both figures are the
+   process's own CPU (utime + stime): the targets' (the servers, the
+   `true` commands an exec check runs) is in neither.
 2. Start-up of a dependency graph: 1,000 services in 10 levels of 100, each
    depending on two of the level before being ready (ready = a log line),
    from `tend up` until all 1,000 are running and ready; beside the same
@@ -78,9 +79,8 @@ def probe_cost(tend, testkit, probe_loop, tmp, kind):
     idle = daemon_cpu(t, WINDOW_S)
     targets = ["/bin/true"] * N if kind == "exec" else [f"127.0.0.1:{PORT0 + i}" for i in range(N)]
     loop = subprocess.Popen([str(probe_loop), kind, str(WINDOW_S), *targets], stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(loop.pid, 0)
-    done, failed = (int(x) for x in loop.stdout.read().split())
-    bare = usage.ru_utime + usage.ru_stime
+    done, failed, ticks = (int(x) for x in loop.communicate()[0].split())
+    bare = ticks / TICK
     t.down()
 
     t = Tend(tend, Path(tmp) / f"{kind}-probed", config(testkit, kind, probed=True))
@@ -124,10 +124,13 @@ def startup(tend, testkit, tmp, levels, rounds):
 
 def main():
     tend, testkit, probe_loop = build()
-    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}; window {WINDOW_S} s; {N} services")
     with tempfile.TemporaryDirectory(prefix="tend-probe-bench") as tmp:
-        for kind in ["http", "tcp", "exec"]:
+        kinds = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--kinds=")),
+                     ["http", "tcp", "exec"])
+        for kind in kinds:
             r = probe_cost(tend, testkit, probe_loop, tmp, kind)
             extra = r["probed"] - r["idle"]
             per = N * WINDOW_S
@@ -136,6 +139,8 @@ def main():
                   f"({extra / per * 1e6:.0f} us/probe); bare loop {r['bare'] / WINDOW_S:.3f} cores "
                   f"({r['bare'] / per * 1e6:.0f} us/probe, {r['bare_checks']} checks, {r['bare_failed']} failed); "
                   f"ratio {extra / r['bare']:.2f}x; not ready at the end: {r['not_ready']}", flush=True)
+        if "--no-graph" in sys.argv:
+            return
         rounds = 1 if QUICK else 3
         flat, flat_all = startup(tend, testkit, tmp, 1, rounds)
         deep, deep_all = startup(tend, testkit, tmp, 10, rounds)

@@ -2,8 +2,11 @@
 //! does what a supervisor's probes do and nothing else. Every `period`, for
 //! each target, one check on its own task (tokio, two workers, as the
 //! daemon): `tcp` connects, `http` connects, sends a `GET` and reads up to
-//! the status line, `exec` spawns the command and waits for it. Runs for
-//! SECONDS, then prints the checks done and failed.
+//! the status line, `exec` spawns the command and waits for it; each check
+//! within a 2 s timeout, as the probes it is compared with. Runs for
+//! SECONDS, then prints the checks done and failed, and its own CPU time in
+//! clock ticks (utime + stime from `/proc/self/stat`: the commands an exec
+//! check spawns are not counted, as they are not in the daemon's figure).
 //!
 //! `probe_loop KIND SECONDS TARGET...` where a target is `host:port` (tcp,
 //! http) or a program (exec).
@@ -61,7 +64,8 @@ async fn main() {
             let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
-                if !check(kind, &target).await {
+                let checked = tokio::time::timeout(Duration::from_secs(2), check(kind, &target));
+                if !checked.await.unwrap_or(false) {
                     failed.fetch_add(1, Ordering::Relaxed);
                 }
                 done.fetch_add(1, Ordering::Relaxed);
@@ -69,8 +73,11 @@ async fn main() {
         });
     }
     tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let fields: Vec<&str> = stat.rsplit_once(") ").expect("stat").1.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     println!(
-        "{} {}",
+        "{} {} {ticks}",
         done.load(Ordering::Relaxed),
         failed.load(Ordering::Relaxed)
     );

@@ -36,22 +36,45 @@ pub(crate) const READY_POLL: Duration = Duration::from_millis(250);
 const OUTPUT_KEPT: usize = 512;
 
 /// The engine's probe for a process probe spec.
-pub(crate) fn probe(probe: &ProbeSpec, service: &Arc<ProcessSpec>) -> Probe {
-    let check = Arc::new(probe.check.clone());
-    let service = service.clone();
+pub(crate) fn probe(probe: &ProbeSpec, service: &ProcessSpec) -> Probe {
+    let check = Arc::new(Check::new(&probe.check, service));
     Probe::new(move |_ctx: Context| {
-        let (check, service) = (check.clone(), service.clone());
-        async move { passes(&check, &service).await }
+        let check = check.clone();
+        async move { check.passes().await }
     })
     .timing(probe.timing)
 }
 
-/// Whether `check` passes now; `Err` says why not.
-pub(crate) async fn passes(check: &ProbeCheck, service: &ProcessSpec) -> Result<(), String> {
-    match check {
-        ProbeCheck::Exec(command) => exec(command, service).await,
-        ProbeCheck::Http(target) => http(target).await,
-        ProbeCheck::Tcp(address) => tcp(address).await,
+/// A check, with what it needs worked out once: an exec check's process
+/// spec (the service's, running the check's command).
+pub(crate) enum Check {
+    Exec(Box<ProcessSpec>),
+    Http(HttpTarget),
+    Tcp(String),
+}
+
+impl Check {
+    pub(crate) fn new(check: &ProbeCheck, service: &ProcessSpec) -> Check {
+        match check {
+            ProbeCheck::Exec(command) => {
+                let mut spec = service.clone();
+                spec.command.clone_from(command);
+                spec.shell = false;
+                spec.stdin = None;
+                Check::Exec(Box::new(spec))
+            }
+            ProbeCheck::Http(target) => Check::Http(target.clone()),
+            ProbeCheck::Tcp(address) => Check::Tcp(address.clone()),
+        }
+    }
+
+    /// Whether it passes now; `Err` says why not.
+    pub(crate) async fn passes(&self) -> Result<(), String> {
+        match self {
+            Check::Exec(spec) => exec(spec).await,
+            Check::Http(target) => http(target).await,
+            Check::Tcp(address) => tcp(address).await,
+        }
     }
 }
 
@@ -65,13 +88,14 @@ pub(crate) async fn until_ready(service: &ProcessSpec, ctx: &Context) -> Infalli
     if file.is_none() && service.ready.probe.is_none() {
         return std::future::pending().await;
     }
+    let check = service.ready.probe.as_ref().map(|c| Check::new(c, service));
     let mut tick = tokio::time::interval(READY_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let file_there = file.as_deref().is_none_or(exists);
-        let check_passes = match &service.ready.probe {
-            Some(check) => file_there && passes(check, service).await.is_ok(),
+        let check_passes = match &check {
+            Some(check) => file_there && check.passes().await.is_ok(),
             None => true,
         };
         if file_there && check_passes {
@@ -125,17 +149,14 @@ async fn http(target: &HttpTarget) -> Result<(), String> {
     }
 }
 
-/// Runs `command` as the service would run (its user, directory and
-/// environment, no shell), outside its cgroup; passes on exit code 0. A
-/// check cut at its timeout is dropped: its process group is killed.
-async fn exec(command: &[String], service: &ProcessSpec) -> Result<(), String> {
-    let mut spec = service.clone();
-    spec.command = command.to_vec();
-    spec.shell = false;
-    spec.stdin = None;
-    let prepared = prepare(&spec).map_err(|e| e.to_string())?;
+/// Runs the check's command as the service would run (its user, directory
+/// and environment, no shell), outside its cgroup; passes on exit code 0.
+/// A check cut at its timeout is dropped: its process group is killed.
+async fn exec(spec: &ProcessSpec) -> Result<(), String> {
+    let command = &spec.command;
+    let prepared = prepare(spec).map_err(|e| e.to_string())?;
     let lock = SpawnLock::acquire();
-    let spawned = spawn(&spec, &prepared, None).map_err(|e| e.to_string())?;
+    let spawned = spawn(spec, &prepared, None).map_err(|e| e.to_string())?;
     let pid = spawned.pid;
     lock.track(pid.as_raw_nonzero().get());
     let mut guard = KillOnDrop { pid, armed: true };
