@@ -10,6 +10,7 @@
 //! shutdown), its drop guard kills the group and cgroup at once and leaves a
 //! small task to reap.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,33 +117,56 @@ pub(crate) async fn run(
     // Part of this future (not a task of its own), so it ends with the
     // incarnation however that ends.
     let listener_cgroup = guard.cgroup.clone();
+    let announced = AtomicI32::new(0);
     let listening = async {
         match notify {
-            Some(socket) => listen(socket, &ctx, pid, listener_cgroup).await,
+            Some(socket) => listen(socket, &ctx, pid, listener_cgroup, &announced).await,
             None => std::future::pending().await,
         }
     };
     tokio::pin!(listening);
+    tokio::pin!(watch);
 
     // Wait for the end (or stop it), but do not reap yet: while the zombie
     // holds the pid, the group id cannot be reused, so killing what is left
-    // of the group hits only what this process left behind.
+    // of the group hits only what this process left behind. The process
+    // watched is the one spawned, or the main process it named
+    // (`MAINPID=`) once it ended: a daemon that forked hands over.
     let mut exceeded = None;
     let mut hung = false;
-    let stopped = tokio::select! {
-        ended = pidfd.exited() => ended.map(|()| None),
-        () = ctx.cancelled() => stop(&spec, pid, &pidfd).await.map(Some),
-        over = watch => {
-            // A limit no cgroup enforces: stop it as the kernel would not.
-            exceeded = Some(over);
-            stop(&spec, pid, &pidfd).await.map(Some)
+    let mut watched = pidfd;
+    let stopped = loop {
+        let outcome = tokio::select! {
+            ended = watched.exited() => match ended {
+                Ok(()) => Outcome::Ended,
+                Err(error) => break Err(error),
+            },
+            () = ctx.cancelled() => Outcome::Stop,
+            over = &mut watch => {
+                // A limit no cgroup enforces: stop it as the kernel would not.
+                exceeded = Some(over);
+                Outcome::Stop
+            }
+            () = &mut listening => {
+                // WATCHDOG=trigger: hung, by its own account.
+                hung = true;
+                Outcome::Stop
+            }
+            never = &mut polled => match never {},
+        };
+        match outcome {
+            Outcome::Ended => match hand_over(&announced, &watched) {
+                Some(main) => {
+                    // The first process ended: reap it, watch the main one.
+                    let _ = watched.try_reap();
+                    reaper::reaped(watched.pid());
+                    ctx.set_pid(Some(main.pid().unsigned_abs()));
+                    watched = main;
+                }
+                None => break Ok(None),
+            },
+            Outcome::Stop => break stop(&spec, pid, &watched).await.map(Some),
         }
-        () = &mut listening => {
-            // WATCHDOG=trigger: hung, by its own account.
-            hung = true;
-            stop(&spec, pid, &pidfd).await.map(Some)
-        }
-        never = &mut polled => match never {},
     };
     guard.armed = false;
     kill_group(pid);
@@ -150,10 +174,10 @@ pub(crate) async fn run(
         cgroup.kill_all();
     }
     let ended = match stopped {
-        Ok(stopped) => pidfd.wait().await.map(|ended| (ended, stopped)),
+        Ok(stopped) => watched.wait().await.map(|ended| (ended, stopped)),
         Err(error) => Err(error),
     };
-    reaper::reaped(pid.as_raw_nonzero().get());
+    reaper::reaped(watched.pid());
     let exit = match (exceeded, ended) {
         (Some(over), _) => Exit::new(
             ExitKind::ResourceExceeded(over.resource),
@@ -181,6 +205,27 @@ pub(crate) async fn run(
     exit
 }
 
+/// What ended a turn of the wait.
+enum Outcome {
+    /// The watched process ended.
+    Ended,
+    /// It is to be stopped.
+    Stop,
+}
+
+/// The main process named by `MAINPID=`, if one was and it is not the one
+/// that just ended: watched from now on.
+fn hand_over(announced: &AtomicI32, ended: &PidFd) -> Option<PidFd> {
+    let main = announced.load(Ordering::Acquire);
+    if main == 0 || main == ended.pid() {
+        return None;
+    }
+    let fd =
+        rustix::process::pidfd_open(Pid::from_raw(main)?, rustix::process::PidfdFlags::empty())
+            .ok()?;
+    PidFd::new(fd, main).ok()
+}
+
 /// The spec with `NOTIFY_SOCKET` (and `WATCHDOG_USEC`) in its environment.
 fn notify_env(spec: &ProcessSpec, address: &str) -> ProcessSpec {
     let mut spec = spec.clone();
@@ -196,7 +241,13 @@ fn notify_env(spec: &ProcessSpec, address: &str) -> ProcessSpec {
 /// returns on `WATCHDOG=trigger` (never, if the socket fails). Only the
 /// service's processes are heard: its main process, its process group and
 /// its cgroup.
-async fn listen(socket: NotifySocket, ctx: &Context, main: Pid, cgroup: Option<Arc<Cgroup>>) {
+async fn listen(
+    socket: NotifySocket,
+    ctx: &Context,
+    main: Pid,
+    cgroup: Option<Arc<Cgroup>>,
+    announced: &AtomicI32,
+) {
     let main_raw = main.as_raw_nonzero().get().unsigned_abs();
     let ours = |pid: u32| {
         pid == main_raw
@@ -227,8 +278,18 @@ async fn listen(socket: NotifySocket, ctx: &Context, main: Pid, cgroup: Option<A
                     ctx.set_status("stopping");
                     ctx.not_ready("stopping (STOPPING=1)");
                 }
+                // Only one of the service's own processes can be named (as
+                // systemd requires it be in the unit's cgroup); it is tracked
+                // so the orphan reaper leaves it to this incarnation.
+                Notice::MainPid(pid) if ours(pid) => {
+                    if let Ok(raw) = i32::try_from(pid) {
+                        SpawnLock::acquire().track(raw);
+                        announced.store(raw, Ordering::Release);
+                        ctx.set_pid(Some(pid));
+                    }
+                }
                 Notice::MainPid(pid) => {
-                    tracing::debug!(id = %ctx.id(), pid, "MAINPID= noted; the first process stays the one watched");
+                    tracing::warn!(id = %ctx.id(), pid, "MAINPID= names a process outside the service: ignored");
                 }
             }
         }
@@ -236,11 +297,16 @@ async fn listen(socket: NotifySocket, ctx: &Context, main: Pid, cgroup: Option<A
     std::future::pending().await
 }
 
-/// The stop protocol: the stop signal to the group, the timeout, `SIGKILL`.
+/// The stop protocol: the stop signal to the group (and to the watched
+/// process, if it left the group), the timeout, `SIGKILL`.
 /// Returns once the process has ended (unreaped), telling whether it had to
 /// be killed.
 async fn stop(spec: &ProcessSpec, pid: Pid, pidfd: &PidFd) -> std::io::Result<bool> {
     signal_group(pid, spec.stop.signal.number());
+    // A main process handed over to (`MAINPID=`) that left the group.
+    if !in_group(pidfd.pid().unsigned_abs(), pid) {
+        let _ = pidfd.signal(spec.stop.signal.number());
+    }
     match tokio::time::timeout(spec.stop.timeout, pidfd.exited()).await {
         Ok(ended) => ended.map(|()| false),
         Err(_) => {

@@ -28,6 +28,11 @@ impl PidFd {
         Ok(PidFd { fd, pid })
     }
 
+    /// The process's id.
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
     /// Waits for the process to end and reaps it. Cancel-safe.
     pub(crate) async fn wait(&self) -> io::Result<Ended> {
         loop {

@@ -163,3 +163,48 @@ async fn a_process_outside_the_service_is_not_heard() {
     sup.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn mainpid_hands_the_watch_over_to_the_process_it_names() {
+    // A daemon that forks: the first process names its child and exits.
+    tend_process::enable_orphan_reaping().unwrap();
+    let spec = notify_service(
+        "sleep 100 & systemd-notify --ready MAINPID=$!; exit 0",
+        DEADLINE,
+    );
+    let mut builder = Supervisor::builder("s").child(ChildSpec::process("forker", spec));
+    let mut events = builder.subscribe();
+    let sup = builder.start().await.unwrap();
+    let main = sup.child_info("forker").await.unwrap().pid.unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{main}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sleep", "the named main process is shown");
+    // The shell exits at once (its `sleep` is handed to this process, the
+    // subreaper); the service runs on as that `sleep`.
+    let parent = || {
+        let stat = std::fs::read_to_string(format!("/proc/{main}/stat")).unwrap_or_default();
+        stat.rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(1).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    eventually("the first process to be gone", || {
+        parent() == std::process::id().to_string()
+    })
+    .await;
+    // A window for a wrong end (the shell's exit taken for the service's)
+    // to show: nothing is awaited here, something is ruled out.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let info = sup.child_info("forker").await.unwrap();
+    assert_eq!(
+        (info.state, info.generation, info.pid),
+        (tend::ChildState::Running, 1, Some(main))
+    );
+    // Its end is the service's end.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(main as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let exit = first_exit(&mut events).await;
+    assert_eq!(exit.kind(), ExitKind::Killed, "{exit}");
+    sup.shutdown().await;
+}
