@@ -1,4 +1,5 @@
-//! Spawning straight into a cgroup with `clone3(CLONE_INTO_CGROUP)`.
+//! Spawning with `clone3`: straight into a cgroup (`CLONE_INTO_CGROUP`)
+//! when the child has one, its pidfd back atomically either way.
 //!
 //! Written by hand because neither `std` nor rustix nor nix offers it: it is
 //! `fork` + `exec` with two differences that matter to a supervisor. The
@@ -48,12 +49,12 @@ struct Plan {
     cwd: Option<CString>,
 }
 
-/// Spawns `spec` inside the cgroup whose directory is `cgroup`. `Ok(None)`
-/// when the kernel does not support it.
-pub(crate) fn spawn_into_cgroup(
+/// Spawns `spec`, inside the cgroup whose directory is `cgroup` when given.
+/// `Ok(None)` when the kernel does not support it.
+pub(crate) fn spawn_with_clone3(
     spec: &ProcessSpec,
     prepared: &Prepared,
-    cgroup: BorrowedFd<'_>,
+    cgroup: Option<BorrowedFd<'_>>,
     v1_procs: &[i32],
 ) -> Result<Option<Spawned>, SpawnError> {
     let exec_error = |error: io::Error| SpawnError::Exec {
@@ -88,10 +89,13 @@ pub(crate) fn spawn_into_cgroup(
     // Handlers installed here (tokio's, say) must not run in the child: it
     // starts with every handled signal back at its default
     // (`CLONE_CLEAR_SIGHAND`, Linux 5.5, older than `CLONE_INTO_CGROUP`).
-    args.flags = libc::CLONE_PIDFD as u64 | CLONE_INTO_CGROUP | CLONE_CLEAR_SIGHAND;
+    args.flags = libc::CLONE_PIDFD as u64 | CLONE_CLEAR_SIGHAND;
+    if let Some(cgroup) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cgroup.as_raw_fd() as u64;
+    }
     args.pidfd = std::ptr::addr_of_mut!(pidfd) as u64;
     args.exit_signal = libc::SIGCHLD as u64;
-    args.cgroup = cgroup.as_raw_fd() as u64;
     let child = ChildSetup {
         plan: &plan,
         argv: &argv,

@@ -82,5 +82,25 @@ pub(crate) fn before_exec(
         let uid = Uid::from_raw(identity.uid);
         rustix::thread::set_thread_res_uid(uid, uid, uid)?;
     }
+    keep_descriptors_from_the_program();
     Ok(())
+}
+
+/// Marks every descriptor above stdio close-on-exec, so the program gets
+/// none of the supervisor's (nor the host program's, for a library user).
+/// Marked rather than closed: the steps' own descriptors (the report pipe,
+/// the cgroup files) stay usable until `exec`. Best effort on kernels
+/// before 5.11, which lack the flag.
+fn keep_descriptors_from_the_program() {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: a raw system call, async-signal-safe, on integers only.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        );
+    }
 }

@@ -1,19 +1,23 @@
 //! Starting a program.
 //!
-//! Three paths, chosen per spec and kernel:
+//! Two paths, chosen per kernel:
 //!
-//! - **Into a cgroup** (the default where cgroup v2 is writable):
-//!   `clone3(CLONE_INTO_CGROUP)` (see `clone.rs`): born in its cgroup, no
-//!   migration, its pidfd returned atomically.
-//! - **Full** (a cgroup on a kernel without `clone3`, or a umask, rlimits or
-//!   identity without a cgroup): `fork`, then a short, allocation-free list
-//!   of system calls before `exec`: a new session, the umask, rlimits,
-//!   joining the cgroup, then groups, group and user, in that order
-//!   (privileges are dropped last, after everything that needs them).
-//!   `std`'s own `uid`/`gid` setters are not used because they run before the
-//!   pre-exec hook and would drop privileges before the cgroup is joined.
-//! - **Fast** (nothing of the above): `posix_spawn` through `std`, the child
-//!   in a new process group.
+//! - **`clone3`** (see `clone.rs`): `CLONE_VFORK`-like, so the supervisor's
+//!   page tables are not copied; into the child's cgroup with
+//!   `CLONE_INTO_CGROUP` when it has one (born in it, no migration); its
+//!   pidfd returned atomically.
+//! - **`fork`** (kernels or targets without `clone3`): `std`'s `Command`
+//!   with a pre-exec hook.
+//!
+//! Both run the same short, allocation-free list of system calls before
+//! `exec` (`pre_exec.rs`): signals back to their defaults, a new session,
+//! the umask, rlimits, joining the cgroup, then groups, group and user, in
+//! that order (privileges are dropped last, after everything that needs
+//! them), and every descriptor but stdio marked close-on-exec, so a child
+//! inherits nothing of the supervisor's. `std`'s own `uid`/`gid` setters
+//! are not used because they run before the pre-exec hook and would drop
+//! privileges before the cgroup is joined. (`posix_spawn` is not used: it
+//! cannot keep the supervisor's descriptors from the child.)
 //!
 //! Every path resolves names before the child exists, and joins or enters
 //! the cgroup before the program runs: containment is airtight.
@@ -43,6 +47,16 @@ pub(crate) fn spawn(
     // allocate it.
     ignored_signals();
     let Some(cgroup) = cgroup else {
+        #[cfg(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64",
+            target_arch = "loongarch64",
+            target_arch = "powerpc64"
+        ))]
+        if let Some(spawned) = crate::clone::spawn_with_clone3(spec, prepared, None, &[])? {
+            return Ok(spawned);
+        }
         return spawn_with_std(spec, prepared, None, &[]);
     };
     // v1 controller groups (limits on a hybrid layout) are joined from the
@@ -62,7 +76,8 @@ pub(crate) fn spawn(
         target_arch = "loongarch64",
         target_arch = "powerpc64"
     ))]
-    if let Some(spawned) = crate::clone::spawn_into_cgroup(spec, prepared, cgroup.dir(), &v1)? {
+    if let Some(spawned) = crate::clone::spawn_with_clone3(spec, prepared, Some(cgroup.dir()), &v1)?
+    {
         return Ok(spawned);
     }
     let procs = cgroup.procs_file().map_err(|error| SpawnError::Exec {
@@ -72,9 +87,8 @@ pub(crate) fn spawn(
     spawn_with_std(spec, prepared, Some(procs), &v1)
 }
 
-/// `std::process::Command`: `posix_spawn` when nothing is to be done in the
-/// child, else `fork` with the pre-exec steps (joining `cgroup_procs` among
-/// them).
+/// `std::process::Command` (kernels or targets without `clone3`): `fork`
+/// with the pre-exec steps (joining `cgroup_procs` among them).
 fn spawn_with_std(
     spec: &ProcessSpec,
     prepared: &Prepared,
@@ -105,39 +119,30 @@ fn spawn_with_std(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
 
-    // std resets SIGPIPE itself; any other ignored signal needs the
-    // pre-exec step that resets it.
-    let inherits_ignores = ignored_signals().iter().any(|&s| s != libc::SIGPIPE);
-    let needs_fork = cgroup_procs.is_some()
-        || spec.umask.is_some()
-        || !prepared.rlimits.is_empty()
-        || prepared.identity.is_some()
-        || inherits_ignores;
-    if needs_fork {
-        let umask = spec.umask;
-        let rlimits = prepared.rlimits.clone();
-        let identity = prepared.identity.clone();
-        // The files stay open in the closure until the child has joined.
-        let joins: Vec<i32> = cgroup_procs
-            .iter()
-            .map(AsRawFd::as_raw_fd)
-            .chain(v1_procs.iter().copied())
-            .collect();
-        let keep_open = cgroup_procs;
-        // The one place the project needs `unsafe` for spawning with std:
-        // `pre_exec` is the only way to run code between fork and exec.
-        // SAFETY: the closure runs in the forked child before `exec`, where
-        // only async-signal-safe operations are allowed: `before_exec`
-        // allocates nothing and makes only raw system calls.
-        #[allow(unsafe_code)]
-        unsafe {
-            command.pre_exec(move || {
-                let _ = &keep_open;
-                before_exec(umask, &rlimits, &joins, identity.as_ref()).map_err(io::Error::from)
-            });
-        }
-    } else {
-        command.process_group(0);
+    // Always through the pre-exec steps: they reset ignored signals, start
+    // a session and keep the supervisor's descriptors from the child, which
+    // `posix_spawn` cannot do.
+    let umask = spec.umask;
+    let rlimits = prepared.rlimits.clone();
+    let identity = prepared.identity.clone();
+    // The files stay open in the closure until the child has joined.
+    let joins: Vec<i32> = cgroup_procs
+        .iter()
+        .map(AsRawFd::as_raw_fd)
+        .chain(v1_procs.iter().copied())
+        .collect();
+    let keep_open = cgroup_procs;
+    // The one place the project needs `unsafe` for spawning with std:
+    // `pre_exec` is the only way to run code between fork and exec.
+    // SAFETY: the closure runs in the forked child before `exec`, where
+    // only async-signal-safe operations are allowed: `before_exec`
+    // allocates nothing and makes only raw system calls.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(move || {
+            let _ = &keep_open;
+            before_exec(umask, &rlimits, &joins, identity.as_ref()).map_err(io::Error::from)
+        });
     }
     let mut child = command.spawn().map_err(|error| SpawnError::Exec {
         program: prepared.program.to_string_lossy().into_owned(),

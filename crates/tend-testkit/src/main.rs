@@ -26,6 +26,7 @@
 //!                                           after MS, listen on ADDR (host:port), print
 //!                                           "listening", and answer each HTTP request 200
 //!                                           (503 while FILE, if given, does not exist)
+//! tend-testkit fds                         print its open file descriptors, one line
 //! tend-testkit stamp FILE [--exit CODE] [--sleep MS]
 //!                                           append a CLOCK_MONOTONIC stamp (ns) to FILE,
 //!                                           sleep MS, exit with CODE (benchmarks)
@@ -136,6 +137,21 @@ fn main() {
         "ready" => {
             println!("READY");
             sleep_forever();
+        }
+        "fds" => {
+            // Collected first, then checked: the listing's own descriptor
+            // is closed by then and drops out.
+            let names: Vec<String> = std::fs::read_dir("/proc/self/fd")
+                .map(|dir| {
+                    dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut fds: Vec<u32> = names.iter().filter_map(|f| f.parse().ok()).collect();
+            fds.retain(|&fd| std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok());
+            fds.sort_unstable();
+            let fds: Vec<String> = fds.iter().map(u32::to_string).collect();
+            println!("{}", fds.join(" "));
         }
         "serve" => {
             after();

@@ -1,6 +1,7 @@
 //! `inherited_signals.rs`, with cgroups off (TEND_CGROUP=off, read once per
-//! process: this is its own binary): spawning then goes through std, which
-//! must take the pre-exec path to reset what the supervisor ignores.
+//! process: this is its own binary): spawning then goes through `clone3`
+//! without a cgroup, whose pre-exec steps must reset what the supervisor
+//! ignores.
 
 mod common;
 

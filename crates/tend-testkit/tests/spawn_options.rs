@@ -81,3 +81,19 @@ fn nix_is_root() -> bool {
         .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
         .unwrap_or(false)
 }
+
+#[tokio::test]
+async fn a_child_inherits_no_descriptor_beyond_stdio() {
+    // A descriptor this process leaks on purpose (not close-on-exec), as a
+    // library user's program might.
+    let file = std::fs::File::open("/proc/self/stat").unwrap();
+    let leaked = nix::unistd::dup(&file).unwrap();
+    let plain = output_of("fds-plain", testkit(["fds"])).await;
+    let mut set = testkit(["fds"]);
+    set.umask = Some(0o022);
+    set.rlimits.nofile = Some(1000);
+    let with_steps = output_of("fds-steps", set).await;
+    drop(leaked);
+    assert_eq!(plain, "0 1 2\n");
+    assert_eq!(with_steps, "0 1 2\n");
+}
