@@ -47,17 +47,10 @@ pub(crate) fn spawn(
     // allocate it.
     ignored_signals();
     let Some(cgroup) = cgroup else {
-        #[cfg(any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64",
-            target_arch = "loongarch64",
-            target_arch = "powerpc64"
-        ))]
-        if let Some(spawned) = crate::clone::spawn_with_clone3(spec, prepared, None, &[])? {
-            return Ok(spawned);
-        }
-        return spawn_with_std(spec, prepared, None, &[]);
+        return match try_clone3(spec, prepared, None, &[])? {
+            Some(spawned) => Ok(spawned),
+            None => spawn_with_std(spec, prepared, None, &[]),
+        };
     };
     // v1 controller groups (limits on a hybrid layout) are joined from the
     // child, before exec, on either path.
@@ -67,17 +60,9 @@ pub(crate) fn spawn(
         .iter()
         .map(|(_, _, procs)| procs.as_raw_fd())
         .collect();
-    // Straight into the cgroup, where libc describes `clone_args` and the
-    // kernel can; otherwise by joining it before exec.
-    #[cfg(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "riscv64",
-        target_arch = "loongarch64",
-        target_arch = "powerpc64"
-    ))]
-    if let Some(spawned) = crate::clone::spawn_with_clone3(spec, prepared, Some(cgroup.dir()), &v1)?
-    {
+    // Straight into the cgroup where the kernel can; otherwise by joining it
+    // before exec.
+    if let Some(spawned) = try_clone3(spec, prepared, Some(cgroup.dir()), &v1)? {
         return Ok(spawned);
     }
     let procs = cgroup.procs_file().map_err(|error| SpawnError::Exec {
@@ -85,6 +70,30 @@ pub(crate) fn spawn(
         error,
     })?;
     spawn_with_std(spec, prepared, Some(procs), &v1)
+}
+
+/// `clone3` where libc describes `clone_args` (the targets `clone.rs` is
+/// built for); `None` elsewhere, or when the kernel lacks it.
+fn try_clone3(
+    spec: &ProcessSpec,
+    prepared: &Prepared,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+    v1_procs: &[i32],
+) -> Result<Option<Spawned>, SpawnError> {
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "powerpc64"
+    ))]
+    return crate::clone::spawn_with_clone3(spec, prepared, cgroup, v1_procs);
+    // Other targets: no `clone3` here.
+    #[allow(unreachable_code)]
+    {
+        let _ = (spec, prepared, cgroup, v1_procs);
+        Ok(None)
+    }
 }
 
 /// `std::process::Command` (kernels or targets without `clone3`): `fork`

@@ -175,25 +175,25 @@ impl Incarnations {
                 .mailbox
                 .wait_for(key, generation, Want::ReadyOrExit, deadline, Hurry::Ignore)
                 .await;
-            match waited {
-                Waited::Ready => self.on_ready(key, generation),
-                Waited::Exited(exit) => {
-                    let exit = exit.into_start_failure();
-                    self.record_exit(key, exit.clone(), Instant::now());
-                    return Err(self.start_failed(key, generation, exit));
+            let failed = match waited {
+                Waited::Ready => {
+                    self.on_ready(key, generation);
+                    None
                 }
+                Waited::Exited(exit) => Some(exit.into_start_failure()),
+                // Still running: killed before its end is recorded.
                 Waited::Faulty(fault) => {
                     self.kill(key, generation).await;
-                    let exit = fault.into_start_failure();
-                    self.record_exit(key, exit.clone(), Instant::now());
-                    return Err(self.start_failed(key, generation, exit));
+                    Some(fault.into_start_failure())
                 }
                 Waited::TimedOut => {
                     self.kill(key, generation).await;
-                    let exit = not_ready_within(timeout.unwrap_or_default());
-                    self.record_exit(key, exit.clone(), Instant::now());
-                    return Err(self.start_failed(key, generation, exit));
+                    Some(not_ready_within(timeout.unwrap_or_default()))
                 }
+            };
+            if let Some(exit) = failed {
+                self.record_exit(key, exit.clone(), Instant::now());
+                return Err(self.start_failed(key, generation, exit));
             }
         }
         self.confirm_up(key);

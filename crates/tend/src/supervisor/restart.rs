@@ -202,27 +202,22 @@ impl Server {
         self.emit(|| EventKind::ChildFailed { id, reason });
     }
 
-    /// Isolates a child: kept as it is, not restarted, its hook run.
+    /// Isolates a child: kept as it is, not restarted, its hook run with
+    /// its last exit.
     fn isolate(&mut self, key: ChildKey, cause: IsolateCause) {
-        let Some(child) = self.children.table.get_mut(key) else {
-            return;
-        };
-        child.apply(LifeEvent::Isolate);
-        child.stats.given_up();
-        let exit = child
-            .last_run()
+        let last = self
+            .children
+            .table
+            .get(key)
+            .and_then(|c| c.last_run())
             .map(|last| (last.generation, last.exit.clone()));
-        if let Some((generation, exit)) = exit {
-            self.run_isolate_hook(key, generation, cause, exit);
-        }
-        let id = child_id(self, key);
-        self.emit(|| EventKind::ChildIsolated { id, cause });
+        self.mark_isolated(key, cause, last);
     }
 
     /// Isolates an unhealthy incarnation that keeps running for debugging:
     /// its probes stop, it is not ready, its hook runs with `fault`.
     fn isolate_running(&mut self, key: ChildKey, generation: u64, fault: Exit) {
-        let Some(child) = self.children.table.get_mut(key) else {
+        let Some(child) = self.children.table.get(key) else {
             return;
         };
         if let Some(sentinel) = child.running.as_ref().and_then(|r| r.sentinel.as_ref()) {
@@ -230,14 +225,21 @@ impl Server {
         }
         let reason: std::sync::Arc<str> = format!("isolated: {fault}").into();
         self.children.on_not_ready(key, generation, reason);
+        self.mark_isolated(key, IsolateCause::Unhealthy, Some((generation, fault)));
+    }
+
+    /// Marks a child isolated for `cause`, runs its hook with the
+    /// incarnation and exit that led there (if any), and tells.
+    fn mark_isolated(&mut self, key: ChildKey, cause: IsolateCause, ran: Option<(u64, Exit)>) {
         let Some(child) = self.children.table.get_mut(key) else {
             return;
         };
         child.apply(LifeEvent::Isolate);
         child.stats.given_up();
-        self.run_isolate_hook(key, generation, IsolateCause::Unhealthy, fault);
-        let id = child_id(self, key);
-        let cause = IsolateCause::Unhealthy;
+        let id = child.id().clone();
+        if let Some((generation, exit)) = ran {
+            self.run_isolate_hook(key, generation, cause, exit);
+        }
         self.emit(|| EventKind::ChildIsolated { id, cause });
     }
 
@@ -470,13 +472,4 @@ impl Server {
         }
         self.children.stop_all(exit).await.exit
     }
-}
-
-fn child_id(server: &Server, key: ChildKey) -> ChildId {
-    server
-        .children
-        .table
-        .get(key)
-        .map(|c| c.id().clone())
-        .expect("a known child")
 }
