@@ -5,7 +5,8 @@
 //! Hooks run as temporary children of a supervisor of their own
 //! (`tend-hooks`), through the same process backend as services: reaped,
 //! contained in their process group, stopped at shutdown, their output in
-//! `logs/hooks.log`. They never block the tree.
+//! `logs/hooks.log`, as their service's user and groups, never through a
+//! shell (a hook is an argv). They never block the tree.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,11 +20,23 @@ use tend_journal::Record;
 use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
 use tokio::sync::broadcast;
 
+/// Whose hooks: the service an instance belongs to, its hooks, and the
+/// identity they run as (the service's own user and groups, so a hook can
+/// do no more than its service could).
+#[derive(Debug, Clone)]
+struct Owner {
+    service: String,
+    hooks: HookTable,
+    user: Option<String>,
+    group: Option<String>,
+    groups: Option<Vec<String>>,
+}
+
 /// The hooks of the running config, and the supervisor that runs them.
 #[derive(Debug)]
 pub struct Hooks {
     runner: SupervisorHandle,
-    by_instance: RwLock<HashMap<String, (String, HookTable)>>,
+    by_instance: RwLock<HashMap<String, Owner>>,
     dir: PathBuf,
     cwd: PathBuf,
     sink: LogSink,
@@ -70,8 +83,15 @@ impl Hooks {
     pub fn set_config(&self, config: &Config) {
         let mut table = HashMap::new();
         for service in config.services.iter().filter(|s| !s.hooks.is_empty()) {
+            let owner = Owner {
+                service: service.name.clone(),
+                hooks: service.hooks.clone(),
+                user: service.process.user.clone(),
+                group: service.process.group.clone(),
+                groups: service.process.groups.clone(),
+            };
             for instance in service.instances() {
-                table.insert(instance, (service.name.clone(), service.hooks.clone()));
+                table.insert(instance, owner.clone());
             }
         }
         *self.by_instance.write().unwrap_or_else(|e| e.into_inner()) = table;
@@ -109,12 +129,15 @@ impl Hooks {
         for (instance, hook) in hook_events(&event.kind) {
             let found = {
                 let table = self.by_instance.read().unwrap_or_else(|e| e.into_inner());
-                table.get(instance).and_then(|(service, hooks)| {
-                    hooks.get(&hook).map(|argv| (service.clone(), argv.clone()))
+                table.get(instance).and_then(|owner| {
+                    owner
+                        .hooks
+                        .get(&hook)
+                        .map(|argv| (owner.clone(), argv.clone()))
                 })
             };
-            if let Some((service, argv)) = found {
-                self.run(event, instance, &service, hook, argv).await;
+            if let Some((owner, argv)) = found {
+                self.run(event, instance, &owner, hook, argv).await;
             }
         }
     }
@@ -123,7 +146,7 @@ impl Hooks {
         &self,
         event: &Event,
         instance: &str,
-        service: &str,
+        owner: &Owner,
         hook: HookEvent,
         argv: Vec<String>,
     ) {
@@ -144,11 +167,14 @@ impl Hooks {
         let mut spec = ProcessSpec::new(argv[0].clone(), argv[1..].iter().cloned());
         spec.cwd = Some(self.cwd.clone());
         spec.stdin = Some(file);
+        spec.user.clone_from(&owner.user);
+        spec.group.clone_from(&owner.group);
+        spec.groups.clone_from(&owner.groups);
         spec.env.set.insert("TEND_HOOK".into(), hook.name().into());
         spec.env.set.insert("TEND_SERVICE".into(), instance.into());
         spec.env
             .set
-            .insert("TEND_SERVICE_GROUP".into(), service.into());
+            .insert("TEND_SERVICE_GROUP".into(), owner.service.clone());
         let child =
             ChildSpec::process_with_sink(id, spec, self.sink.clone()).restart(Restart::Temporary);
         if let Err(error) = self.runner.start_child(child).await {
