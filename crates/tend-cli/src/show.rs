@@ -212,6 +212,13 @@ pub fn event_line(entry: &Entry) -> String {
         Record::AutoShutdown { service } => {
             format!("{} shutting down after {service}", entry.supervisor)
         }
+        Record::LeftoverStopped { service, pids, how } => {
+            let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+            format!(
+                "{service}: left running by a killed tend, {how} (pid {})",
+                pids.join(", ")
+            )
+        }
         Record::Command {
             command,
             services,

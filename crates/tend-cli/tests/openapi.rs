@@ -367,6 +367,11 @@ fn every_journal_record_fits_the_documented_entry() {
             used: 101,
             limit: 100,
         },
+        Record::LeftoverStopped {
+            service: service(),
+            pids: vec![4242, 4243],
+            how: "killed".into(),
+        },
         Record::Terminated { service: service() },
         Record::Added { service: service() },
         Record::Removed { service: service() },

@@ -19,6 +19,7 @@ use crate::hooks::Hooks;
 use crate::logs::{Echo, Sinks};
 use crate::metrics::Metrics;
 use crate::paths::StateDir;
+use crate::recovery::{self, RecoveryError};
 use crate::server::{self, Api};
 use crate::tree::{self, Layout, ROOT};
 
@@ -54,6 +55,9 @@ pub enum DaemonError {
     /// The tree did not start.
     #[error("the services did not start: {0}")]
     Start(String),
+    /// What a killed previous run left could not be dealt with.
+    #[error("{0}")]
+    Recovery(#[from] RecoveryError),
 }
 
 fn setup(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
@@ -103,9 +107,15 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     dir.create()
         .map_err(setup(format!("creating {}", dir.root().display())))?;
     tend_process::enable_orphan_reaping().map_err(setup("becoming a child subreaper"))?;
+    // Before anything starts: what a killed run left is stopped, so no
+    // service runs twice.
+    let recovered = recovery::recover(&dir, &config).await?;
 
     let journal = JournalWriter::open(dir.journal())
         .map_err(|e| setup(format!("opening {}", dir.journal().display()))(io::Error::other(e)))?;
+    for record in recovered.records {
+        journal.record(ROOT, record);
+    }
     let layout = Layout::of(&config);
     let sinks = Sinks::new(dir.clone(), options.echo, layout.width());
     let children =
@@ -205,6 +215,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // all before exiting, so no zombie is handed to init.
     let _ = tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5)))
         .await;
+    recovery::release(&dir);
     Ok(Ended { exit })
 }
 

@@ -86,6 +86,12 @@ impl StateDir {
         self.root.join("tend.log")
     }
 
+    /// Who runs this directory now (see `recovery`).
+    #[must_use]
+    pub fn lease(&self) -> PathBuf {
+        self.root.join("daemon.json")
+    }
+
     /// Event files handed to hooks on stdin.
     #[must_use]
     pub fn hooks(&self) -> PathBuf {

@@ -21,5 +21,5 @@ mod store;
 mod writer;
 
 pub use record::{Entry, ExitInfo, Record};
-pub use store::{BadRow, Journal, JournalError, Query, Verification};
+pub use store::{BadRow, Journal, JournalError, Query, Unfinished, Verification};
 pub use writer::JournalWriter;

@@ -201,6 +201,16 @@ pub enum Record {
         /// The significant child.
         service: String,
     },
+    /// Processes a previous run (killed with `SIGKILL`) left running were
+    /// stopped before this run started its own.
+    LeftoverStopped {
+        /// The service they belonged to.
+        service: String,
+        /// Their pids.
+        pids: Vec<u32>,
+        /// How they ended: `stopped` (by the stop signal) or `killed`.
+        how: String,
+    },
     /// An operator asked for something.
     Command {
         /// What (`start`, `stop`, `restart`, `signal SIGHUP`, `reload`,
@@ -368,6 +378,7 @@ impl Record {
             | Record::NotReady { service, .. }
             | Record::ResourceWarning { service, .. }
             | Record::ResourceExceeded { service, .. }
+            | Record::LeftoverStopped { service, .. }
             | Record::Terminated { service }
             | Record::Added { service }
             | Record::Removed { service }

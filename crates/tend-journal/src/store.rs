@@ -73,6 +73,21 @@ pub struct Query {
     pub limit: Option<usize>,
 }
 
+/// A process recorded as started and never as ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    /// Its supervisor.
+    pub supervisor: String,
+    /// Its service.
+    pub service: String,
+    /// Its incarnation number.
+    pub generation: u64,
+    /// Its pid.
+    pub pid: u32,
+    /// When it was recorded started.
+    pub at: SystemTime,
+}
+
 const GENESIS: [u8; 32] = [0; 32];
 
 impl Journal {
@@ -198,6 +213,75 @@ impl Journal {
         }
         entries.reverse();
         Ok(entries)
+    }
+
+    /// The last row's id (0 when empty): where a new run's rows begin.
+    #[must_use]
+    pub fn last_id(&self) -> i64 {
+        self.last.map_or(0, |(id, _)| id)
+    }
+
+    /// The processes started after row `after_id` and never recorded as
+    /// ended: what a supervisor killed with `SIGKILL` may have left
+    /// running. Reads only start and end rows, keeping one per service.
+    ///
+    /// # Errors
+    /// If SQLite fails or a row cannot be decoded.
+    pub fn unfinished(&self, after_id: i64) -> Result<Vec<Unfinished>, JournalError> {
+        let mut statement = self.db.prepare(
+            "SELECT id, at_ms, supervisor, data FROM events
+             WHERE id > ?1 AND kind IN ('started', 'exited', 'start_failed') ORDER BY id",
+        )?;
+        let mut rows = statement.query(params![after_id])?;
+        let mut running: std::collections::HashMap<(String, String), Unfinished> =
+            std::collections::HashMap::new();
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let supervisor: String = row.get(2)?;
+            let record: Record = serde_json::from_str(&row.get::<_, String>(3)?)
+                .map_err(|source| JournalError::Decode { id, source })?;
+            match record {
+                Record::Started {
+                    service,
+                    generation,
+                    pid: Some(pid),
+                } => {
+                    let key = (supervisor.clone(), service.clone());
+                    running.insert(
+                        key,
+                        Unfinished {
+                            supervisor,
+                            service,
+                            generation,
+                            pid,
+                            at: from_millis(row.get(1)?),
+                        },
+                    );
+                }
+                Record::Exited {
+                    service,
+                    generation,
+                    ..
+                }
+                | Record::StartFailed {
+                    service,
+                    generation,
+                    ..
+                } => {
+                    let key = (supervisor, service);
+                    if running
+                        .get(&key)
+                        .is_some_and(|u| u.generation == generation)
+                    {
+                        running.remove(&key);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut unfinished: Vec<Unfinished> = running.into_values().collect();
+        unfinished.sort_by_key(|u| u.at);
+        Ok(unfinished)
     }
 
     /// Walks the whole chain and names the first row that breaks it.

@@ -214,3 +214,62 @@ fn flush_includes_what_an_attached_tree_already_emitted() {
         ]
     );
 }
+
+#[test]
+fn unfinished_names_the_last_start_of_each_service_that_never_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
+    let started = |service: &str, generation: u64, pid: u32| Record::Started {
+        service: service.to_owned(),
+        generation,
+        pid: Some(pid),
+    };
+    let now = SystemTime::now();
+    // An earlier run, ended cleanly or not: not this run's business.
+    let before = [started("old", 1, 90)];
+    journal
+        .append(before.iter().map(|r| (now, "tend", r)))
+        .unwrap();
+    let from = journal.last_id();
+    assert_eq!(from, 1);
+    let run = [
+        started("a", 1, 10),
+        exited("a", 1),
+        started("a", 2, 11),
+        started("b", 1, 12),
+        Record::StartFailed {
+            service: "b".to_owned(),
+            generation: 1,
+            exit: ExitInfo {
+                kind: "error".to_owned(),
+                class: "abnormal".to_owned(),
+                code: None,
+                signal: None,
+                reason: None,
+            },
+        },
+        started("c", 1, 13),
+        // The same name under another supervisor is another service.
+        started("a", 1, 14),
+    ];
+    let supervisors = ["tend", "tend", "tend", "tend", "tend", "tend", "tend/g"];
+    journal
+        .append(run.iter().zip(supervisors).map(|(r, s)| (now, s, r)))
+        .unwrap();
+    let mut left: Vec<(String, String, u64, u32)> = journal
+        .unfinished(from)
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.supervisor, u.service, u.generation, u.pid))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        vec![
+            ("tend".into(), "a".into(), 2, 11),
+            ("tend".into(), "c".into(), 1, 13),
+            ("tend/g".into(), "a".into(), 1, 14),
+        ]
+    );
+    assert_eq!(journal.unfinished(journal.last_id()).unwrap(), Vec::new());
+}

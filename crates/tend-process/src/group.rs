@@ -23,11 +23,15 @@ pub(crate) fn kill_group(leader: Pid) {
     signal_group(leader, rustix::process::Signal::KILL.as_raw());
 }
 
-/// Whether process `pid` is in the group led by `leader`.
+/// Whether process `pid` is in the group led by `leader`. Asked of the
+/// kernel directly: rustix's `getpgid` asserts a positive answer, and a
+/// kernel thread's is 0 (a service may name any pid in `MAINPID=`).
 pub(crate) fn in_group(pid: u32, leader: Pid) -> bool {
-    i32::try_from(pid)
-        .ok()
-        .and_then(Pid::from_raw)
-        .and_then(|pid| rustix::process::getpgid(Some(pid)).ok())
-        == Some(leader)
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: getpgid(2) on a plain integer.
+    #[allow(unsafe_code)]
+    let group = unsafe { libc::getpgid(pid) };
+    group == leader.as_raw_nonzero().get()
 }

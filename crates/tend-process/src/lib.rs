@@ -42,7 +42,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: error exit reaper wait group output cgroup usage notify prepare pre_exec clone spawn probe incarnation
+// layers: error exit reaper wait group output cgroup usage notify prepare pre_exec clone spawn probe incarnation leftovers
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -56,6 +56,7 @@ mod error;
 mod exit;
 mod group;
 mod incarnation;
+pub mod leftovers;
 mod notify;
 mod output;
 mod pre_exec;

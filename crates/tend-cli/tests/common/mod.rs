@@ -62,6 +62,11 @@ impl Project {
     /// Starts `tend up` in the foreground (output to files) and waits
     /// until its API answers.
     pub fn up(&mut self) {
+        self.up_with(&[]);
+    }
+
+    /// `up`, with these environment variables set for `tend up`.
+    pub fn up_with(&mut self, env: &[(&str, &str)]) {
         let out = std::fs::File::create(self.path("up.out")).unwrap();
         let err = std::fs::File::create(self.path("up.err")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_tend"))
@@ -69,6 +74,7 @@ impl Project {
             .current_dir(self.dir.path())
             .env_remove("TEND_CONFIG")
             .env_remove("TEND_STATE_DIR")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -56,6 +56,20 @@ impl CgroupSlot {
     }
 }
 
+/// A child id as it appears in its cgroup's name (`tend-PID-NAME.N`):
+/// letters, digits, `-` and `_`, anything else as `_`.
+pub fn safe_name(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 impl Cgroup {
     /// Makes a fresh cgroup for a child named `id`, with its limits; `None`
     /// where cgroups are unavailable (then memory and pids limits are
@@ -72,17 +86,7 @@ impl Cgroup {
             }
             Err(_) => return Ok(None),
         };
-        let name: String = id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let name = format!("{name}.{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let name = format!("{}.{}", safe_name(id), NEXT.fetch_add(1, Ordering::Relaxed));
         let path = base.join(format!("tend-{}-{name}", std::process::id()));
         let opened = fs::create_dir(&path).and_then(|()| {
             rustix::fs::open(

@@ -1,0 +1,214 @@
+//! Starting after a `kill -9`: nothing the killed run left keeps running
+//! unknown, nothing runs twice.
+//!
+//! A running daemon keeps a lease in its state directory (`daemon.json`:
+//! its pid and start time, where it makes cgroups, and where its rows begin
+//! in the journal), removed when it ends cleanly. A daemon that finds one
+//! whose holder is gone looks for what that run left: its cgroups (every
+//! process in them), and where there were none the processes the journal
+//! says it started and never saw end. It stops them as their service's
+//! config says (stop signal, then `SIGKILL` after the stop timeout),
+//! journals a `leftover_stopped` row for each, and only then starts its
+//! own. Stopped, not re-adopted: see `tend_process::leftovers` for why.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tend_config::Config;
+use tend_journal::{Journal, Record};
+use tend_process::leftovers::{self, Candidate, Lease, Leftover};
+
+use crate::paths::StateDir;
+
+/// How long killed leftovers get to disappear.
+const AFTER_KILL: Duration = Duration::from_secs(5);
+
+/// The lease as written to `daemon.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct LeaseFile {
+    pid: u32,
+    start_ticks: u64,
+    cgroup_dirs: Vec<PathBuf>,
+    /// The journal's last row id when this run began.
+    journal_from: i64,
+}
+
+/// Why recovery refused to go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// The previous daemon still runs but its socket does not answer.
+    #[error(
+        "tend (pid {0}) still holds this state directory but its socket does not answer; stop it, or wait for it to finish"
+    )]
+    StillHeld(u32),
+    /// The journal could not be read or the lease written.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// What a previous run left, and what was done about it.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// One record per stopped leftover, to journal.
+    pub records: Vec<Record>,
+}
+
+/// Stops what a killed previous run left, then takes the lease for this
+/// run.
+///
+/// # Errors
+/// If the previous daemon still runs, or the lease cannot be written.
+pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, RecoveryError> {
+    let journal = Journal::open(dir.journal())
+        .map_err(|e| RecoveryError::Io(format!("opening {}: {e}", dir.journal().display())))?;
+    let mut recovered = Recovered::default();
+    if let Some(previous) = read(dir) {
+        let lease = Lease {
+            pid: previous.pid,
+            start_ticks: previous.start_ticks,
+            cgroup_dirs: previous.cgroup_dirs,
+        };
+        if lease.pid != std::process::id() && lease.is_held() {
+            return Err(RecoveryError::StillHeld(lease.pid));
+        }
+        let candidates: Vec<Candidate> = journal
+            .unfinished(previous.journal_from)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot read the previous run's starts from the journal");
+                Vec::new()
+            })
+            .into_iter()
+            .map(|u| Candidate {
+                service: u.service,
+                pid: u.pid,
+                reported_at: u.at,
+            })
+            .collect();
+        let found = leftovers::find(&lease, &candidates);
+        recovered.records = stop_all(&found, config).await;
+    }
+    write(dir, &Lease::current(), journal.last_id())?;
+    Ok(recovered)
+}
+
+/// Gives up the lease (a clean end).
+pub fn release(dir: &StateDir) {
+    let _ = std::fs::remove_file(dir.lease());
+}
+
+fn read(dir: &StateDir) -> Option<LeaseFile> {
+    let text = std::fs::read_to_string(dir.lease()).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(lease) => Some(lease),
+        Err(error) => {
+            tracing::warn!(%error, file = %dir.lease().display(), "ignoring an unreadable lease");
+            None
+        }
+    }
+}
+
+fn write(dir: &StateDir, lease: &Lease, journal_from: i64) -> Result<(), RecoveryError> {
+    let file = LeaseFile {
+        pid: lease.pid,
+        start_ticks: lease.start_ticks,
+        cgroup_dirs: lease.cgroup_dirs.clone(),
+        journal_from,
+    };
+    let text = serde_json::to_string_pretty(&file).unwrap_or_default();
+    // Written whole or not at all: a torn lease would hide leftovers.
+    let staged = dir.lease().with_extension("json.new");
+    std::fs::write(&staged, text)
+        .and_then(|()| std::fs::rename(&staged, dir.lease()))
+        .map_err(|e| RecoveryError::Io(format!("writing {}: {e}", dir.lease().display())))
+}
+
+/// Stops every leftover by its service's stop settings, all at once.
+async fn stop_all(found: &[Leftover], config: &Config) -> Vec<Record> {
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let stops = stop_settings(config);
+    let started = Instant::now();
+    let mut pending: Vec<(&Leftover, Vec<u32>, Duration)> = found
+        .iter()
+        .map(|leftover| {
+            let (signal, timeout) = stops
+                .get(&leftovers::safe_name(&leftover.service))
+                .copied()
+                .unwrap_or((tend_process::Signal::Term.number(), Duration::from_secs(10)));
+            let pids = leftover.pids();
+            eprintln!(
+                "tend: {} was left running by a killed tend (pid {}): stopping it",
+                leftover.service,
+                list(&pids)
+            );
+            leftover.signal(signal);
+            (leftover, pids, timeout)
+        })
+        .collect();
+    let mut records = Vec::new();
+    let mut killed: Vec<(&Leftover, Vec<u32>)> = Vec::new();
+    while !pending.is_empty() {
+        pending.retain(|(leftover, pids, timeout)| {
+            if leftover.is_gone() {
+                records.push(stopped(leftover, pids, "stopped"));
+                false
+            } else if started.elapsed() >= *timeout {
+                leftover.kill();
+                killed.push((leftover, pids.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = Instant::now() + AFTER_KILL;
+    while killed.iter().any(|(l, _)| !l.is_gone()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (leftover, pids) in &killed {
+        if !leftover.is_gone() {
+            tracing::error!(service = %leftover.service, "a leftover survived SIGKILL");
+        }
+        records.push(stopped(leftover, pids, "killed"));
+    }
+    for leftover in found {
+        leftover.remove();
+    }
+    records
+}
+
+fn stopped(leftover: &Leftover, pids: &[u32], how: &str) -> Record {
+    eprintln!("tend: {} (pid {}) {how}", leftover.service, list(pids));
+    Record::LeftoverStopped {
+        service: leftover.service.clone(),
+        pids: pids.to_vec(),
+        how: how.to_owned(),
+    }
+}
+
+fn list(pids: &[u32]) -> String {
+    pids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Each instance's stop signal and timeout, by its cgroup-safe name (the
+/// journal's names and the cgroups' names both map to it).
+fn stop_settings(config: &Config) -> HashMap<String, (i32, Duration)> {
+    let mut stops = HashMap::new();
+    for service in &config.services {
+        let stop = &service.process.stop;
+        for instance in service.instances() {
+            stops.insert(
+                leftovers::safe_name(&instance),
+                (stop.signal.number(), stop.timeout),
+            );
+        }
+    }
+    stops
+}
