@@ -212,6 +212,31 @@ pub fn event_line(entry: &Entry) -> String {
         Record::AutoShutdown { service } => {
             format!("{} shutting down after {service}", entry.supervisor)
         }
+        Record::WriteFailed {
+            file,
+            service,
+            error,
+        } => match service {
+            Some(service) => {
+                format!("{service}: its {file} cannot be written ({error}): holding it")
+            }
+            None => format!("the {file} cannot be written ({error}): holding it"),
+        },
+        Record::WriteRecovered {
+            file,
+            service,
+            after_ms,
+            dropped,
+        } => {
+            let what = match service {
+                Some(service) => format!("{service}: its {file}"),
+                None => format!("the {file}"),
+            };
+            format!(
+                "{what} is written again after {} ({dropped} dropped)",
+                humantime::format_duration(Duration::from_millis(*after_ms))
+            )
+        }
         Record::LeftoverStopped { service, pids, how } => {
             let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
             format!(

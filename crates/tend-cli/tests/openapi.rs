@@ -367,6 +367,17 @@ fn every_journal_record_fits_the_documented_entry() {
             used: 101,
             limit: 100,
         },
+        Record::WriteFailed {
+            file: "log".into(),
+            service: Some(service()),
+            error: "No space left on device (os error 28)".into(),
+        },
+        Record::WriteRecovered {
+            file: "journal".into(),
+            service: None,
+            after_ms: 5000,
+            dropped: 0,
+        },
         Record::LeftoverStopped {
             service: service(),
             pids: vec![4242, 4243],

@@ -117,7 +117,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         journal.record(ROOT, record);
     }
     let layout = Layout::of(&config);
-    let sinks = Sinks::new(dir.clone(), options.echo, layout.width());
+    let sinks = Sinks::new(dir.clone(), options.echo, layout.width()).with_journal(journal.clone());
     let children =
         tree::root_children(&config, &layout, &sinks).map_err(setup("opening log files"))?;
     let mut builder = Supervisor::builder(ROOT)

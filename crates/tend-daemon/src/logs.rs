@@ -8,7 +8,8 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tend_process::{LogSink, LogSpec, Tee};
+use tend_journal::{JournalWriter, Record};
+use tend_process::{LogSink, LogSpec, LogTrouble, Tee};
 
 use crate::paths::StateDir;
 
@@ -32,6 +33,8 @@ pub struct Sinks {
     echo: Echo,
     by_name: Arc<Mutex<HashMap<String, LogSink>>>,
     width: usize,
+    /// Where a log file's failures and recoveries are recorded.
+    journal: Option<JournalWriter>,
 }
 
 impl Sinks {
@@ -44,7 +47,16 @@ impl Sinks {
             echo,
             by_name: Arc::default(),
             width,
+            journal: None,
         }
+    }
+
+    /// Records in `journal` when a log file stops taking writes and when it
+    /// takes them again.
+    #[must_use]
+    pub fn with_journal(mut self, journal: JournalWriter) -> Sinks {
+        self.journal = Some(journal);
+        self
     }
 
     /// A new sink for `instance` (replacing any before it), the file rotated
@@ -58,6 +70,30 @@ impl Sinks {
             ..spec.clone()
         };
         let mut sink = LogSink::from_spec(&spec)?;
+        if let Some(journal) = self.journal.clone() {
+            let service = instance.to_owned();
+            sink = sink.on_trouble(move |trouble| {
+                let file = "log".to_owned();
+                let service = Some(service.clone());
+                let record = match trouble {
+                    LogTrouble::Failing { error } => Record::WriteFailed {
+                        file,
+                        service,
+                        error,
+                    },
+                    LogTrouble::Recovered {
+                        dropped_lines,
+                        after,
+                    } => Record::WriteRecovered {
+                        file,
+                        service,
+                        after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+                        dropped: dropped_lines,
+                    },
+                };
+                journal.record("", record);
+            });
+        }
         let name = format!("{instance:<width$}", width = self.width);
         match self.echo {
             Echo::Off => {}

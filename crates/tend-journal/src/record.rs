@@ -211,6 +211,29 @@ pub enum Record {
         /// How they ended: `stopped` (by the stop signal) or `killed`.
         how: String,
     },
+    /// A file tend writes (the journal, a service's log) stopped taking
+    /// writes: disk full, read-only or unwritable. Supervision goes on;
+    /// what could not be written is held in memory.
+    WriteFailed {
+        /// `journal` or `log`.
+        file: String,
+        /// The service, for a log.
+        service: Option<String>,
+        /// The OS error.
+        error: String,
+    },
+    /// The file takes writes again; what was held was written.
+    WriteRecovered {
+        /// `journal` or `log`.
+        file: String,
+        /// The service, for a log.
+        service: Option<String>,
+        /// How long it failed, in milliseconds.
+        after_ms: u64,
+        /// What was dropped meanwhile (records or lines beyond what is
+        /// held in memory).
+        dropped: u64,
+    },
     /// An operator asked for something.
     Command {
         /// What (`start`, `stop`, `restart`, `signal SIGHUP`, `reload`,
@@ -365,6 +388,9 @@ impl Record {
             Record::SupervisorStarted
             | Record::SupervisorStopped { .. }
             | Record::Command { .. } => None,
+            Record::WriteFailed { service, .. } | Record::WriteRecovered { service, .. } => {
+                service.as_deref()
+            }
             Record::Started { service, .. }
             | Record::Ready { service, .. }
             | Record::StartFailed { service, .. }

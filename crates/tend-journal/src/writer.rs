@@ -1,7 +1,15 @@
 //! Writing a live tree's events without slowing it: a thread of its own
 //! owns the database and commits whatever has queued up as one transaction
 //! (group commit).
+//!
+//! A journal that cannot be written (disk full, read-only, unwritable)
+//! stops nothing: the records are held in memory (up to [`HELD_MAX`]; the
+//! oldest beyond are dropped and counted), a `write_failed` record marks
+//! the moment, the file is reopened and tried again every [`RETRY`], and
+//! once it takes them the held records are committed in order, followed by
+//! `write_recovered`. The chain stays whole.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -23,6 +31,11 @@ const MAX_BATCH: usize = 4096;
 /// what a `kill -9` can lose to the last few milliseconds, which were
 /// never committed.
 const GATHER: Duration = Duration::from_millis(2);
+
+/// The most records held in memory while the file cannot be written.
+pub const HELD_MAX: usize = 100_000;
+/// How often a failing journal is tried again.
+pub const RETRY: Duration = Duration::from_secs(1);
 
 enum Message {
     Record(SystemTime, String, Record),
@@ -85,7 +98,8 @@ impl JournalWriter {
     /// # Errors
     /// If the file cannot be opened.
     pub fn open(path: impl AsRef<Path>) -> Result<JournalWriter, JournalError> {
-        let journal = Journal::open(path)?;
+        let path = path.as_ref().to_path_buf();
+        let journal = Journal::open(&path)?;
         let (queue, inbox) = mpsc::channel();
         // Followers (`tend events -f`) read committed entries from here; a
         // follower this far behind is told it lagged and can read the
@@ -94,7 +108,7 @@ impl JournalWriter {
         let tell = written.clone();
         thread::Builder::new()
             .name("tend-journal".into())
-            .spawn(move || write_loop(journal, &inbox, &tell))
+            .spawn(move || write_loop(&path, journal, &inbox, &tell))
             .map_err(JournalError::Thread)?;
         Ok(JournalWriter {
             queue,
@@ -213,15 +227,44 @@ fn lagged(queue: &mpsc::Sender<Message>, missed: u64) {
     let _ = queue.send(Message::Record(SystemTime::now(), String::new(), record));
 }
 
+type Item = (SystemTime, String, Record);
+
+/// Records the file has not taken yet, while it fails.
+struct Failing {
+    since: SystemTime,
+    /// The `write_failed` record, committed first.
+    mark: Item,
+    held: VecDeque<Item>,
+    dropped: u64,
+}
+
 fn write_loop(
+    path: &Path,
     mut journal: Journal,
     inbox: &mpsc::Receiver<Message>,
     written: &broadcast::Sender<Entry>,
 ) {
-    let mut batch: Vec<(SystemTime, String, Record)> = Vec::new();
+    let mut batch: Vec<Item> = Vec::new();
     let mut flushes = Vec::new();
-    while let Ok(first) = inbox.recv() {
-        let mut next = Some(first);
+    let mut failing: Option<Failing> = None;
+    loop {
+        // While failing, wake up to try again even if nothing comes.
+        let first = match &failing {
+            None => match inbox.recv() {
+                Ok(message) => Some(message),
+                Err(_) => return,
+            },
+            Some(_) => match inbox.recv_timeout(RETRY) {
+                Ok(message) => Some(message),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Last try for what is held, then give up.
+                    commit(path, &mut journal, &mut Vec::new(), &mut failing, written);
+                    return;
+                }
+            },
+        };
+        let mut next = first;
         while let Some(message) = next.take() {
             match message {
                 Message::Record(at, supervisor, record) => batch.push((at, supervisor, record)),
@@ -231,21 +274,102 @@ fn write_loop(
                 next = inbox.try_recv().ok();
             }
         }
-        if !batch.is_empty() {
-            match journal.append(batch.iter().map(|(at, s, r)| (*at, s.as_str(), r))) {
-                Ok(entries) => {
-                    for entry in entries {
-                        let _ = written.send(entry);
-                    }
-                }
-                Err(error) => tracing::error!(%error, lost = batch.len(), "journal write failed"),
-            }
-            batch.clear();
+        if !batch.is_empty() || failing.is_some() {
+            commit(path, &mut journal, &mut batch, &mut failing, written);
         }
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
         thread::sleep(GATHER);
+    }
+}
+
+/// Commits what is held and `batch`, in order; on failure holds them.
+fn commit(
+    path: &Path,
+    journal: &mut Journal,
+    batch: &mut Vec<Item>,
+    failing: &mut Option<Failing>,
+    written: &broadcast::Sender<Entry>,
+) {
+    // A retry's batch begins with the mark, then what was held.
+    let retry = failing.is_some();
+    if let Some(state) = failing.as_mut() {
+        // A connection that failed may stay failed (a read-only remount):
+        // start afresh; the chain is read back from the file.
+        match Journal::open(path) {
+            Ok(fresh) => *journal = fresh,
+            Err(_) => {
+                hold(state, batch.drain(..));
+                return;
+            }
+        }
+        let mut all: Vec<Item> = Vec::with_capacity(1 + state.held.len() + batch.len());
+        all.push(state.mark.clone());
+        all.extend(state.held.drain(..));
+        all.append(batch);
+        *batch = all;
+    }
+    match journal.append(batch.iter().map(|(at, s, r)| (*at, s.as_str(), r))) {
+        Ok(entries) => {
+            for entry in entries {
+                let _ = written.send(entry);
+            }
+            batch.clear();
+            if let Some(state) = failing.take() {
+                let after = state.since.elapsed().unwrap_or_default();
+                tracing::info!(
+                    ?after,
+                    dropped = state.dropped,
+                    "the journal is writable again"
+                );
+                let recovered = Record::WriteRecovered {
+                    file: "journal".to_owned(),
+                    service: None,
+                    after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+                    dropped: state.dropped,
+                };
+                let item = [(SystemTime::now(), String::new(), recovered)];
+                match journal.append(item.iter().map(|(at, s, r)| (*at, s.as_str(), r))) {
+                    Ok(entries) => {
+                        for entry in entries {
+                            let _ = written.send(entry);
+                        }
+                    }
+                    Err(error) => tracing::error!(%error, "journal write failed again"),
+                }
+            }
+        }
+        Err(error) => {
+            let state = failing.get_or_insert_with(|| {
+                tracing::error!(%error, "journal unwritable: holding its records in memory");
+                Failing {
+                    since: SystemTime::now(),
+                    mark: (
+                        SystemTime::now(),
+                        String::new(),
+                        Record::WriteFailed {
+                            file: "journal".to_owned(),
+                            service: None,
+                            error: error.to_string(),
+                        },
+                    ),
+                    held: VecDeque::new(),
+                    dropped: 0,
+                }
+            });
+            // The mark stays apart from what is held.
+            hold(state, batch.drain(..).skip(usize::from(retry)));
+        }
+    }
+}
+
+/// Holds records, dropping the oldest beyond [`HELD_MAX`].
+fn hold(state: &mut Failing, items: impl IntoIterator<Item = Item>) {
+    state.held.extend(items);
+    while state.held.len() > HELD_MAX {
+        state.held.pop_front();
+        state.dropped += 1;
     }
 }
 

@@ -75,7 +75,7 @@ use tend::{Backend, ChildId, ChildSpec, Context, Shutdown};
 pub use cgroup::CgroupLayout;
 pub use error::SpawnError;
 pub use exit::Ended;
-pub use output::{LogSink, Stream, Tee};
+pub use output::{LogSink, LogTrouble, Stream, Tee};
 pub use reaper::{enable_orphan_reaping, wait_for_orphans};
 pub use tend_spec::{
     EnvSpec, HttpTarget, LogSpec, OnUnhealthy, ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec,

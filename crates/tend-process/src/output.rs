@@ -8,12 +8,22 @@
 //! rest waits for the next read; a partial last line is written with a newline
 //! at end of stream. File writes are plain `write(2)` calls into the page
 //! cache from the pump task; they never run on the supervisor's task.
+//!
+//! A file that cannot take a write (disk full, read-only, unwritable) never
+//! stops the child: a write that failed half-way is cut back to its last
+//! whole line, the lines are held (up to [`HELD_MAX`] bytes; beyond that the
+//! oldest are dropped and counted), the file is tried again on the next
+//! output and every [`RETRY`], and once it takes them the held lines follow
+//! a marker line saying how many were dropped. The tee and live followers
+//! get every line meanwhile. [`LogSink::on_trouble`] hears both turns.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use tend_spec::LogSpec;
 use tokio::net::unix::pipe;
@@ -22,6 +32,10 @@ use tokio::sync::broadcast;
 /// A line longer than this is written in pieces rather than buffered whole.
 const MAX_LINE: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
+/// What a sink holds in memory while its file cannot be written.
+pub const HELD_MAX: usize = 1 << 20;
+/// How often a failing file is tried again when no output comes.
+pub const RETRY: Duration = Duration::from_secs(1);
 
 /// Which stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +50,14 @@ pub enum Stream {
 /// incarnation of a child; clones share it.
 #[derive(Clone, Default)]
 pub struct LogSink {
-    inner: Arc<Mutex<SinkInner>>,
+    inner: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<SinkInner>,
+    /// Whether the file is failing (read by the pumps without the lock).
+    failing: AtomicBool,
 }
 
 #[derive(Default)]
@@ -46,6 +67,37 @@ struct SinkInner {
     timestamps: bool,
     /// Live followers (`tend logs -f`); made on the first `follow`.
     live: Option<broadcast::Sender<Arc<[u8]>>>,
+    /// Lines the file has not taken yet, while it fails.
+    held: Option<Held>,
+    on_trouble: Option<TroubleHandler>,
+}
+
+type TroubleHandler = Arc<dyn Fn(LogTrouble) + Send + Sync>;
+
+/// Lines waiting for a file that failed.
+struct Held {
+    lines: Vec<u8>,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+    since: SystemTime,
+    error: String,
+}
+
+/// A turn in a log file's fortunes, for [`LogSink::on_trouble`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTrouble {
+    /// The file stopped taking writes; lines are held from now on.
+    Failing {
+        /// Why (the OS error).
+        error: String,
+    },
+    /// The file takes writes again; the held lines were written.
+    Recovered {
+        /// Lines dropped because more than [`HELD_MAX`] bytes waited.
+        dropped_lines: u64,
+        /// How long it failed.
+        after: Duration,
+    },
 }
 
 /// Chunks of whole lines a follower may fall behind by before it loses the
@@ -84,13 +136,36 @@ impl LogSink {
             None => None,
         };
         Ok(LogSink {
-            inner: Arc::new(Mutex::new(SinkInner {
-                file,
-                tee: None,
-                timestamps: spec.timestamps,
-                live: None,
-            })),
+            inner: Arc::new(Shared {
+                state: Mutex::new(SinkInner {
+                    file,
+                    timestamps: spec.timestamps,
+                    ..SinkInner::default()
+                }),
+                failing: AtomicBool::new(false),
+            }),
         })
+    }
+
+    /// Calls `handler` when the file stops taking writes and when it takes
+    /// them again (from the writing task: keep it short).
+    #[must_use]
+    pub fn on_trouble(self, handler: impl Fn(LogTrouble) + Send + Sync + 'static) -> Self {
+        self.lock().on_trouble = Some(Arc::new(handler));
+        self
+    }
+
+    /// Whether the file is failing (lines are being held).
+    #[must_use]
+    pub fn is_failing(&self) -> bool {
+        self.inner.failing.load(Ordering::Relaxed)
+    }
+
+    /// Tries a failing file again (the pumps do so every [`RETRY`]).
+    pub fn retry(&self) {
+        if self.is_failing() {
+            self.lock().catch_up(&self.inner.failing);
+        }
     }
 
     /// Also copies every line to `tee`.
@@ -113,16 +188,17 @@ impl LogSink {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SinkInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes complete lines (`lines` ends with a newline).
-    fn write_lines(&self, lines: &[u8]) -> io::Result<()> {
+    /// Writes complete lines (`lines` ends with a newline). Never fails: a
+    /// file that cannot take them holds them, a tee that cannot is skipped.
+    fn write_lines(&self, lines: &[u8]) {
         let mut inner = self.lock();
         let inner = &mut *inner;
         let followed = inner.live.as_ref().is_some_and(|l| l.receiver_count() > 0);
         if inner.file.is_none() && inner.tee.is_none() && !followed {
-            return Ok(());
+            return;
         }
         let stamped;
         let lines = if inner.timestamps {
@@ -136,18 +212,122 @@ impl LogSink {
                 let _ = live.send(Arc::from(lines));
             }
         }
-        if let Some(file) = inner.file.as_mut() {
-            file.write_lines(lines)?;
+        if inner.file.is_some() {
+            inner.store(lines, &self.inner.failing);
         }
         if let Some(Tee::Stdout { prefix }) = &inner.tee {
-            let mut out = io::stdout().lock();
-            for line in lines.split_inclusive(|&b| b == b'\n') {
-                out.write_all(prefix.as_bytes())?;
-                out.write_all(line)?;
-            }
-            out.flush()?;
+            // A terminal that went away must not end the pump (the child
+            // would die of SIGPIPE): the copy is skipped.
+            let _ = tee(prefix, lines);
         }
-        Ok(())
+    }
+}
+
+fn tee(prefix: &str, lines: &[u8]) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        out.write_all(prefix.as_bytes())?;
+        out.write_all(line)?;
+    }
+    out.flush()
+}
+
+impl SinkInner {
+    /// Writes lines to the file, or holds them while it fails.
+    fn store(&mut self, lines: &[u8], failing: &AtomicBool) {
+        if self.held.is_some() && !self.catch_up(failing) {
+            self.hold(lines);
+            return;
+        }
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        if let Err(Unwritten { written, error }) = file.write_lines(lines) {
+            let lines = &lines[written..];
+            tracing::error!(file = %file.path.display(), %error, "log file unwritable: holding its lines");
+            self.held = Some(Held {
+                lines: Vec::new(),
+                dropped_lines: 0,
+                dropped_bytes: 0,
+                since: SystemTime::now(),
+                error: error.to_string(),
+            });
+            failing.store(true, Ordering::Relaxed);
+            self.hold(lines);
+            if let Some(handler) = &self.on_trouble {
+                handler(LogTrouble::Failing {
+                    error: error.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Keeps `lines` for later, dropping the oldest whole lines beyond
+    /// [`HELD_MAX`].
+    fn hold(&mut self, lines: &[u8]) {
+        let Some(held) = self.held.as_mut() else {
+            return;
+        };
+        held.lines.extend_from_slice(lines);
+        if held.lines.len() > HELD_MAX {
+            let excess = held.lines.len() - HELD_MAX;
+            // Cut after the first newline at or past the excess.
+            let cut = held.lines[excess..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(held.lines.len(), |i| excess + i + 1);
+            held.dropped_lines += held.lines[..cut].iter().filter(|&&b| b == b'\n').count() as u64;
+            held.dropped_bytes += cut as u64;
+            held.lines.drain(..cut);
+        }
+    }
+
+    /// Writes the held lines (after a marker, if some were dropped);
+    /// whether the file took them.
+    fn catch_up(&mut self, failing: &AtomicBool) -> bool {
+        let (Some(file), Some(held)) = (self.file.as_mut(), self.held.as_ref()) else {
+            return true;
+        };
+        let mut text = Vec::with_capacity(held.lines.len() + 200);
+        if held.dropped_lines > 0 {
+            text.extend_from_slice(
+                format!(
+                    "tend: {} lines ({} bytes) of output were dropped here: the log could not be written from {} ({})\n",
+                    held.dropped_lines,
+                    held.dropped_bytes,
+                    humantime::format_rfc3339_seconds(held.since),
+                    held.error
+                )
+                .as_bytes(),
+            );
+        }
+        let marker = text.len();
+        text.extend_from_slice(&held.lines);
+        if let Err(Unwritten { written, .. }) = file.write_lines(&text) {
+            // What was written is not held again; a marker half-written
+            // is written again whole.
+            if let Some(held) = self.held.as_mut() {
+                let done = written.saturating_sub(marker);
+                held.lines.drain(..done);
+                if written >= marker {
+                    held.dropped_lines = 0;
+                    held.dropped_bytes = 0;
+                }
+            }
+            return false;
+        }
+        let after = held.since.elapsed().unwrap_or_default();
+        let dropped_lines = held.dropped_lines;
+        tracing::info!(file = %file.path.display(), dropped_lines, ?after, "log file writable again");
+        self.held = None;
+        failing.store(false, Ordering::Relaxed);
+        if let Some(handler) = &self.on_trouble {
+            handler(LogTrouble::Recovered {
+                dropped_lines,
+                after,
+            });
+        }
+        true
     }
 }
 
@@ -177,7 +357,13 @@ pub(crate) async fn pump(
     let mut buffer: Vec<u8> = Vec::new();
     let mut total = 0u64;
     loop {
-        pipe.readable().await?;
+        tokio::select! {
+            readable = pipe.readable() => readable?,
+            () = tokio::time::sleep(RETRY), if sink.is_failing() => {
+                sink.retry();
+                continue;
+            }
+        }
         if buffer.capacity() - buffer.len() < READ_CHUNK {
             buffer.reserve(READ_CHUNK);
         }
@@ -189,7 +375,7 @@ pub(crate) async fn pump(
         if read == 0 {
             if !buffer.is_empty() {
                 buffer.push(b'\n');
-                sink.write_lines(&buffer)?;
+                sink.write_lines(&buffer);
             }
             return Ok(total);
         }
@@ -207,7 +393,7 @@ pub(crate) async fn pump(
                 ready_line = None;
             }
         }
-        sink.write_lines(&buffer[..cut])?;
+        sink.write_lines(&buffer[..cut]);
         buffer.drain(..cut);
         if buffer.is_empty() && read < READ_CHUNK {
             // The pipe is drained: give the memory back until more comes.
@@ -241,6 +427,13 @@ impl ReadyLine {
     }
 }
 
+/// A write that stopped: the first `written` bytes (whole lines) are in
+/// the file, the rest are not.
+struct Unwritten {
+    written: usize,
+    error: io::Error,
+}
+
 /// An append-only file rotated by size: `file` → `file.1` → … → `file.N`.
 struct RotatingFile {
     path: PathBuf,
@@ -268,12 +461,14 @@ impl RotatingFile {
 
     /// Writes whole lines, rotating between lines so that no file grows past
     /// `max_size` (unless a single line is longer).
-    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+    fn write_lines(&mut self, lines: &[u8]) -> Result<(), Unwritten> {
+        let failed = |written: usize| move |error| Unwritten { written, error };
         if self.max_size == 0 || self.size + lines.len() as u64 <= self.max_size {
-            return self.append(lines);
+            return self.append(lines).map_err(failed(0));
         }
         let mut rest = lines;
         while !rest.is_empty() {
+            let written = lines.len() - rest.len();
             let room = self.max_size.saturating_sub(self.size) as usize;
             // The longest run of whole lines that fits.
             let fit = rest[..room.min(rest.len())]
@@ -281,7 +476,7 @@ impl RotatingFile {
                 .rposition(|&b| b == b'\n')
                 .map_or(0, |i| i + 1);
             if fit > 0 {
-                self.append(&rest[..fit])?;
+                self.append(&rest[..fit]).map_err(failed(written))?;
                 rest = &rest[fit..];
             } else if self.size == 0 {
                 // A line longer than max_size gets a file of its own.
@@ -289,17 +484,22 @@ impl RotatingFile {
                     .iter()
                     .position(|&b| b == b'\n')
                     .map_or(rest.len(), |i| i + 1);
-                self.append(&rest[..end])?;
+                self.append(&rest[..end]).map_err(failed(written))?;
                 rest = &rest[end..];
             } else {
-                self.rotate()?;
+                self.rotate().map_err(failed(written))?;
             }
         }
         Ok(())
     }
 
+    /// Appends whole lines, or nothing: a write that failed half-way
+    /// (disk full) is cut back, so no line is ever torn.
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
+        if let Err(error) = self.file.write_all(bytes) {
+            let _ = self.file.set_len(self.size);
+            return Err(error);
+        }
         self.size += bytes.len() as u64;
         Ok(())
     }
@@ -328,5 +528,78 @@ impl RotatingFile {
         }
         self.size = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines `from..=to`, numbered.
+    fn lines(from: u64, to: u64) -> Vec<u8> {
+        (from..=to)
+            .flat_map(|n| format!("line {n:07}\n").into_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn a_file_that_refuses_writes_holds_lines_drops_the_oldest_and_catches_up_with_a_marker() {
+        let troubles = Arc::new(Mutex::new(Vec::new()));
+        let heard = troubles.clone();
+        // /dev/full refuses every write with ENOSPC.
+        let sink = LogSink::from_spec(&LogSpec {
+            file: Some("/dev/full".into()),
+            ..LogSpec::default()
+        })
+        .unwrap()
+        .on_trouble(move |t| heard.lock().unwrap().push(t));
+        let follower = sink.follow();
+        // 13 bytes a line: 200,000 lines are 2.6 MB, more than is held.
+        let total = 200_000u64;
+        for chunk in (1..=total).step_by(1000) {
+            sink.write_lines(&lines(chunk, chunk + 999));
+        }
+        assert!(sink.is_failing());
+        assert!(
+            matches!(&troubles.lock().unwrap()[..], [LogTrouble::Failing { error }] if error.contains("No space"))
+        );
+        // Live followers got everything meanwhile.
+        assert_eq!(follower.len(), 200);
+        sink.retry();
+        assert!(sink.is_failing(), "still /dev/full");
+
+        // Space comes back: the same sink, a file that takes writes.
+        let dir = std::env::temp_dir().join(format!("tend-held-{}", std::process::id()));
+        let path = dir.join("out.log");
+        sink.lock().file = Some(RotatingFile::open(&path, 0, 0).unwrap());
+        sink.write_lines(&lines(total + 1, total + 1));
+        assert!(!sink.is_failing());
+        let text = fs::read_to_string(&path).unwrap();
+        let mut rows = text.lines();
+        let marker = rows.next().unwrap();
+        let dropped: u64 = marker
+            .strip_prefix("tend: ")
+            .and_then(|m| m.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no marker first: {marker}"));
+        assert!(marker.contains("No space left on device"), "{marker}");
+        // Held: the newest lines, whole, in order, then the new one.
+        let kept: Vec<u64> = rows
+            .map(|l| l.strip_prefix("line ").unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(
+            kept.first(),
+            Some(&(dropped + 1)),
+            "the oldest were dropped"
+        );
+        assert!(kept.windows(2).all(|w| w[1] == w[0] + 1), "gap or disorder");
+        assert_eq!(kept.last(), Some(&(total + 1)));
+        assert!(kept.len() as u64 * 13 <= HELD_MAX as u64 + 13);
+        assert!(kept.len() as u64 * 13 >= HELD_MAX as u64 - 13);
+        assert!(matches!(
+            &troubles.lock().unwrap()[..],
+            [LogTrouble::Failing { .. }, LogTrouble::Recovered { dropped_lines, .. }] if *dropped_lines == dropped
+        ));
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,0 +1,163 @@
+//! A full disk under the state directory: tend keeps
+//! supervising (a crash-looping service keeps being restarted, the API
+//! answers), holds what it cannot write, records when writing failed and
+//! when it came back, and then catches up: every log line, in order, none
+//! torn; every restart in the journal, the chain whole.
+//!
+//! Needs root, to mount a small tmpfs as the state directory; skips with a
+//! message otherwise.
+
+mod common;
+
+use std::io::Write;
+use std::process::Command;
+
+use common::Project;
+use serde_json::Value;
+
+const CONFIG: &str = r#"
+[supervisor]
+intensity = { max_restarts = 100000, period = "1s" }
+
+[services.ticker]
+shell = "i=0; while :; do i=$((i+1)); echo \"line $i\"; [ $((i % 20)) = 0 ] && sleep 0.1; done"
+
+[services.crasher]
+shell = "exit 1"
+backoff = { initial = "100ms", max = "100ms" }
+"#;
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn mount(args: &[&str]) -> bool {
+    Command::new("mount")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn restarts(p: &Project, name: &str) -> u64 {
+    p.service(name)["restarts"].as_u64().unwrap()
+}
+
+fn entries(p: &Project) -> Vec<Value> {
+    p.ok(&["events", "--json", "--since", "1h"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn count(entries: &[Value], kind: &str, file: &str) -> usize {
+    entries
+        .iter()
+        .filter(|e| e["kind"] == kind && e["file"] == file)
+        .count()
+}
+
+#[test]
+fn a_full_disk_loses_no_line_and_no_restart() {
+    let mut p = Project::new(CONFIG);
+    let state = p.path(".tend");
+    std::fs::create_dir(&state).unwrap();
+    if !mount(&[
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=64m",
+        "tmpfs",
+        state.to_str().unwrap(),
+    ]) {
+        eprintln!("skipped: cannot mount a tmpfs (needs root and CAP_SYS_ADMIN)");
+        return;
+    }
+    let _mounted = Mount(state.clone());
+    p.up_with(&[("TEND_LOG", "info")]);
+    p.wait_state("ticker", "running");
+    let ticker = p.service("ticker")["pid"].as_u64().unwrap();
+    p.wait_for("a few crashes", || restarts(&p, "crasher") >= 3);
+
+    // Disk full: fill the tmpfs.
+    let filler = state.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    while file.write_all(&block).is_ok() {}
+    drop(file);
+    let before = restarts(&p, "crasher");
+    p.wait_for("restarts to go on while the disk is full", || {
+        restarts(&p, "crasher") >= before + 10
+    });
+    // The log's last page may take a few more lines: wait until it
+    // refused one (the daemon says so on its standard error).
+    p.wait_for("the log to fail", || {
+        p.read("up.err").contains("log file unwritable")
+    });
+    let log = state.join("logs/ticker.log");
+    let size_while_full = std::fs::metadata(&log).unwrap().len();
+    assert_eq!(p.service("ticker")["pid"].as_u64(), Some(ticker));
+    std::fs::remove_file(&filler).unwrap();
+    // SQLite reuses its WAL's space after a checkpoint, so the journal may
+    // not have needed a new page while the disk was full; if it did, it
+    // must have come back too.
+    p.wait_for("the journal and the log to be written again", || {
+        let e = entries(&p);
+        count(&e, "write_recovered", "log") == 1
+            && count(&e, "write_recovered", "journal") == count(&e, "write_failed", "journal")
+    });
+    assert!(std::fs::metadata(&log).unwrap().len() > size_while_full);
+
+    // Every restart is in the journal, and the chain is whole.
+    p.ok(&["stop", "crasher"]);
+    p.wait_state("crasher", "shutdown");
+    let e = entries(&p);
+    let journaled = |kind: &str| {
+        e.iter()
+            .filter(|e| e["kind"] == kind && e["service"] == "crasher")
+            .count() as u64
+    };
+    let crasher = p.service("crasher");
+    assert_eq!(
+        journaled("started"),
+        crasher["starts"].as_u64().unwrap(),
+        "a start went unrecorded"
+    );
+    assert_eq!(
+        journaled("exited"),
+        crasher["starts"].as_u64().unwrap(),
+        "an exit went unrecorded"
+    );
+    assert!(crasher["restarts"].as_u64().unwrap() >= 20);
+    let verified = p.ok(&["journal", "verify"]);
+    assert!(verified.starts_with("journal ok"), "{verified}");
+    assert!(count(&e, "write_failed", "journal") <= 1);
+    let failed_log = e
+        .iter()
+        .find(|e| e["kind"] == "write_failed" && e["file"] == "log")
+        .expect("the log's failure is journaled");
+    assert_eq!(failed_log["service"], "ticker");
+
+    // Every line the ticker wrote, in order, none torn, none twice.
+    p.ok(&["stop", "ticker"]);
+    p.wait_for("the ticker's log to catch up", || {
+        !p.service("ticker")["pid"].is_u64()
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut expected = 1u64;
+    for line in text.lines() {
+        let n: u64 = line
+            .strip_prefix("line ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a torn or foreign line: {line:?}"));
+        assert_eq!(n, expected, "a line lost or repeated before {line:?}");
+        expected += 1;
+    }
+    assert!(expected > 100, "only {expected} lines");
+    assert_eq!(p.service("ticker")["pid"].as_u64(), None);
+    assert_eq!(p.down(), 0);
+}
