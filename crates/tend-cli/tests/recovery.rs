@@ -47,12 +47,27 @@ fn marked(mark: &str) -> Vec<u64> {
         .collect()
 }
 
+/// Kills every marked process when dropped: a failed test leaves none
+/// behind (after the daemon's `kill -9`, nothing else would).
+struct Sweep(String);
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        for pid in marked(&self.0) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
 fn pid_of(p: &Project, name: &str) -> u64 {
     p.wait_state(name, "running")["pid"].as_u64().unwrap()
 }
 
 fn killed_daemon_leaves_nothing_behind(env: &[(&str, &str)]) {
     let mark = format!("recovery-{}-{}", std::process::id(), env.len());
+    let _sweep = Sweep(mark.clone());
     let mut p = Project::new(&config(&mark));
     p.up_with(env);
     let old: Vec<u64> = ["sleeper", "stubborn", "web.1", "web.2"]

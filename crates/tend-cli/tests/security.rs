@@ -129,3 +129,36 @@ fn id(args: &[&str]) -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+#[test]
+fn the_api_is_its_user_s_alone_and_never_open_beyond_loopback_without_a_token() {
+    use std::os::unix::fs::MetadataExt;
+
+    let open = Project::new(
+        "[api]\nlisten = \"0.0.0.0:7700\"\n\n[services.a]\ncommand = [\"sleep\", \"1000\"]\n",
+    );
+    let out = open.tend(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("tend.toml:2:") && said.contains("beyond this machine, without a token"),
+        "{said}"
+    );
+    let up = open.tend(&["up", "-d"]);
+    assert!(!up.status.success(), "started with an open API");
+    assert!(!open.path(".tend/tend.sock").exists());
+
+    let mut p = Project::new("[services.a]\ncommand = [\"sleep\", \"1000\"]\n");
+    p.up();
+    let me = std::fs::metadata(p.path("tend.toml")).unwrap().uid();
+    let socket = std::fs::metadata(p.path(".tend/tend.sock")).unwrap();
+    assert_eq!(socket.mode() & 0o777, 0o600);
+    assert_eq!(socket.uid(), me, "the socket belongs to whoever ran tend");
+    let state = std::fs::metadata(p.path(".tend")).unwrap();
+    assert_eq!(
+        state.mode() & 0o777,
+        0o700,
+        "logs and journal are private too"
+    );
+    assert_eq!(p.down(), 0);
+}

@@ -35,7 +35,9 @@
 //!   `ResourceWarning` event at 80 %; without cgroups, stop the process at
 //!   100 % of a memory or pids limit;
 //! - **capture** standard output and error line by line into a
-//!   [`LogSink`] (rotated file, live tee), with back-pressure instead of loss.
+//!   [`LogSink`] (rotated file, live tee), with back-pressure instead of loss
+//!   (a file that refuses writes, on a full disk, holds the lines and
+//!   catches up; see [`LogTrouble`]);
 //!
 //! [`enable_orphan_reaping`] makes the supervisor a child subreaper (or, as
 //! PID 1, reaps everything) so that orphaned grandchildren never stay zombies.
