@@ -33,9 +33,9 @@ use tokio::sync::broadcast;
 const MAX_LINE: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
 /// What a sink holds in memory while its file cannot be written.
-pub const HELD_MAX: usize = 1 << 20;
+pub(crate) const HELD_MAX: usize = 1 << 20;
 /// How often a failing file is tried again when no output comes.
-pub const RETRY: Duration = Duration::from_secs(1);
+pub(crate) const RETRY: Duration = Duration::from_secs(1);
 
 /// Which stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +93,7 @@ pub enum LogTrouble {
     },
     /// The file takes writes again; the held lines were written.
     Recovered {
-        /// Lines dropped because more than [`HELD_MAX`] bytes waited.
+        /// Lines dropped because more than 1 MiB waited.
         dropped_lines: u64,
         /// How long it failed.
         after: Duration,
@@ -161,7 +161,7 @@ impl LogSink {
         self.inner.failing.load(Ordering::Relaxed)
     }
 
-    /// Tries a failing file again (the pumps do so every [`RETRY`]).
+    /// Tries a failing file again (the pumps do so every second).
     pub fn retry(&self) {
         if self.is_failing() {
             self.lock().catch_up(&self.inner.failing);
