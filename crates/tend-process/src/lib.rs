@@ -84,6 +84,17 @@ pub use tend_spec::{
     ReadySpec, ResourceLimits, Rlimits, Signal, StopSpec, UnknownSignal,
 };
 
+/// Entry points for the fuzz targets (`fuzz/`) and their corpus
+/// regression tests; not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses one sd_notify datagram; the number of notices understood.
+    #[must_use]
+    pub fn notify_datagram(datagram: &[u8]) -> usize {
+        crate::notify::parse(datagram).len()
+    }
+}
+
 /// Checks a spec the way a start will (command line, user, groups) without
 /// starting anything.
 ///

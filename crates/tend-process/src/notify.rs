@@ -155,6 +155,21 @@ pub(crate) fn parse(datagram: &[u8]) -> Vec<Notice> {
 mod tests {
     use super::*;
 
+    /// The notify fuzz target's corpus (with every crasher it found), on
+    /// stable Rust: each datagram parses, at most one notice a line.
+    #[test]
+    fn every_datagram_of_the_fuzz_corpus_parses() {
+        let corpus =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/notify");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&corpus).unwrap() {
+            let datagram = std::fs::read(entry.unwrap().path()).unwrap();
+            assert!(parse(&datagram).len() <= datagram.split(|&b| b == b'\n').count());
+            seen += 1;
+        }
+        assert!(seen >= 3, "the corpus is missing: {}", corpus.display());
+    }
+
     #[test]
     fn a_datagram_holds_several_notices_and_ignores_the_rest() {
         let notices = parse(

@@ -1,0 +1,95 @@
+//! Any bytes as an HTTP request on the control socket of a running tend:
+//! a whole request gets an answer below 500, anything else an answer below
+//! 500 or none, never a panic, and tend keeps answering.
+//!
+//! One daemon runs for the whole fuzzing session (started again if an
+//! input shut it down), over a config of two services.
+#![no_main]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use libfuzzer_sys::fuzz_target;
+
+// The same exchange as the corpus regression test's.
+#[path = "../../crates/tend-cli/tests/common/raw.rs"]
+mod raw;
+
+use raw::{exchange, Outcome};
+
+const CONFIG: &str = r#"
+[services.a]
+command = ["sleep", "1000"]
+stop = { timeout = "1s" }
+
+[services.b]
+command = ["sh", "-c", "echo b up; exec sleep 1000"]
+replicas = 2
+stop = { timeout = "1s" }
+"#;
+
+/// The control socket of the daemon, started on first use.
+fn socket() -> &'static PathBuf {
+    static SOCKET: OnceLock<PathBuf> = OnceLock::new();
+    SOCKET.get_or_init(|| {
+        // libFuzzer's C main leaves SIGPIPE deadly; a Rust program (and
+        // tend) ignores it, and a write to a connection the server closed
+        // must fail, not kill.
+        // SAFETY: setting a disposition before any thread of ours runs.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        // A panic anywhere, a daemon task included, is a crash to report.
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("{info}");
+            std::process::abort();
+        }));
+        let dir = std::env::temp_dir().join(format!("tend-fuzz-api-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("tend.toml");
+        std::fs::write(&config, CONFIG).unwrap();
+        let options = tend_daemon::Options {
+            config,
+            state_dir: None,
+            echo: tend_daemon::logs::Echo::Off,
+        };
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            // An input may shut it down: run it again.
+            loop {
+                let _ = runtime.block_on(tend_daemon::run(options.clone()));
+            }
+        });
+        dir.join(".tend/tend.sock")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let socket = socket();
+    wait_until_answering(socket);
+    match exchange(socket, data) {
+        Outcome::Answered(status) => assert!(
+            status < 500,
+            "answered {status} to {:?}",
+            String::from_utf8_lossy(data)
+        ),
+        Outcome::Unanswered => panic!("no answer to {:?}", String::from_utf8_lossy(data)),
+        Outcome::Partial(status) => assert!(status.is_none_or(|s| s < 500)),
+    }
+});
+
+/// Waits for the daemon (started, or started again after an input shut
+/// it down) to answer.
+fn wait_until_answering(socket: &Path) {
+    let start = Instant::now();
+    while exchange(socket, b"GET /v1/daemon HTTP/1.1\r\nHost: tend\r\n\r\n")
+        != Outcome::Answered(200)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "tend stopped answering"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
