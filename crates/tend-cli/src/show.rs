@@ -157,11 +157,15 @@ pub fn event_line(entry: &Entry) -> String {
             service,
             exit,
             ran_for_ms,
+            pid,
             ..
-        } => format!(
-            "{service} exited after {}: {exit}",
-            humantime::format_duration(Duration::from_millis(*ran_for_ms))
-        ),
+        } => {
+            let ran = humantime::format_duration(Duration::from_millis(*ran_for_ms));
+            match pid {
+                Some(pid) => format!("{service} (pid {pid}) exited after {ran}: {exit}"),
+                None => format!("{service} exited after {ran}: {exit}"),
+            }
+        }
         Record::Restarting { service, delay_ms } => match delay_ms {
             0 => format!("{service} restarting"),
             _ => format!(

@@ -322,6 +322,7 @@ fn every_journal_record_fits_the_documented_entry() {
             generation: 1,
             exit: exit.clone(),
             ran_for_ms: 5,
+            pid: Some(4242),
         },
         Record::Restarting {
             service: service(),

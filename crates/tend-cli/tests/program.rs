@@ -199,7 +199,7 @@ shell = "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"
 
     // History survives: `--since` reads the journal.
     let history = p.ok(&["events", "--since", "1h"]);
-    assert!(history.contains("talker exited"), "{history}");
+    assert!(history.contains("talker (pid ") && history.contains(") exited after"), "{history}");
     assert_eq!(p.down(), 0);
 }
 
@@ -436,7 +436,10 @@ fn journal_tampering_is_named_and_survives_kill_9() {
         .count();
     assert_eq!(i64::try_from(exits).unwrap(), rows, "{history}");
     let plain = p.ok(&["events"]);
-    assert!(plain.contains(" a exited after "), "{plain}");
+    assert!(
+        plain.contains(" a (pid ") && plain.contains(") exited after "),
+        "{plain}"
+    );
     let target: i64 = db
         .query_row(
             "SELECT id FROM events WHERE kind = 'exited' ORDER BY id LIMIT 1 OFFSET 2",

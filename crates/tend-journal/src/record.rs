@@ -103,6 +103,9 @@ pub enum Record {
         exit: ExitInfo,
         /// How long it ran, in milliseconds.
         ran_for_ms: u64,
+        /// Its OS process, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
     },
     /// A restart was decided.
     Restarting {
@@ -284,8 +287,10 @@ impl Record {
                 generation,
                 exit,
                 ran_for,
+                pid,
                 ..
             } => Record::Exited {
+                pid: *pid,
                 service: id.to_string(),
                 generation: *generation,
                 exit: exit.into(),

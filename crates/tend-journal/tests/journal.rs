@@ -18,6 +18,7 @@ fn exited(service: &str, code: i32) -> Record {
             reason: None,
         },
         ran_for_ms: 5,
+        pid: None,
     }
 }
 

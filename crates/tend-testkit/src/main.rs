@@ -27,6 +27,11 @@
 //!                                           "listening", and answer each HTTP request 200
 //!                                           (503 while FILE, if given, does not exist)
 //! tend-testkit fds                         print its open file descriptors, one line
+//! tend-testkit chatter MS [--grandchild] [--burst N]
+//!                                           every MS ms write one numbered line
+//!                                           "TAG PID SEQ" (one write(2) each, so never torn);
+//!                                           N more at once on SIGUSR1; with --grandchild a
+//!                                           forked child does the same with tag "g" (chaos)
 //! tend-testkit stamp FILE [--exit CODE] [--sleep MS]
 //!                                           append a CLOCK_MONOTONIC stamp (ns) to FILE,
 //!                                           sleep MS, exit with CODE (benchmarks)
@@ -214,6 +219,48 @@ fn main() {
             }
             println!("{runs}");
         }
+        "chatter" => {
+            let every = Duration::from_millis(number(1).max(1));
+            let burst = value("--burst")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000u64);
+            // SAFETY: the handler only stores to an atomic.
+            #[allow(unsafe_code)]
+            unsafe {
+                signal(Signal::SIGUSR1, SigHandler::Handler(on_usr1)).expect("SIGUSR1 handler");
+            }
+            let tag = if flag("--grandchild") {
+                // SAFETY: single-threaded here; the child goes on in this loop.
+                #[allow(unsafe_code)]
+                match unsafe { fork() }.expect("fork") {
+                    ForkResult::Parent { .. } => "main",
+                    ForkResult::Child => "g",
+                }
+            } else {
+                "main"
+            };
+            let pid = std::process::id();
+            let mut seq = 0u64;
+            let say = |seq: u64| {
+                let line = format!("{tag} {pid} {seq}\n");
+                // One write per line: lines from two processes on one pipe
+                // interleave whole (a write under PIPE_BUF is atomic).
+                if nix::unistd::write(std::io::stdout(), line.as_bytes()).is_err() {
+                    std::process::exit(0);
+                }
+            };
+            loop {
+                seq += 1;
+                say(seq);
+                if BURST.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    for _ in 0..burst {
+                        seq += 1;
+                        say(seq);
+                    }
+                }
+                std::thread::sleep(every);
+            }
+        }
         "stamp" => {
             let path = args.get(1).expect("stamp FILE");
             let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
@@ -234,6 +281,13 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// Set by SIGUSR1 in `chatter`: write a burst.
+static BURST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_usr1(_: i32) {
+    BURST.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn ignore(sig: Signal) {

@@ -146,22 +146,27 @@ async fn a_crashing_process_is_restarted_with_a_new_pid_and_its_lineage() {
         .unwrap()
         .unwrap();
     assert_eq!(exit.exit.code(), Some(1));
+    let mut exited_pid = None;
     let (second, replaces) = tokio::time::timeout(DEADLINE, async {
         loop {
-            if let tend::EventKind::ChildStarted {
-                generation: 2,
-                pid,
-                replaces,
-                ..
-            } = events.recv().await.unwrap().kind
-            {
-                return (pid, replaces);
+            match events.recv().await.unwrap().kind {
+                tend::EventKind::ChildExited {
+                    generation: 1, pid, ..
+                } => exited_pid = pid,
+                tend::EventKind::ChildStarted {
+                    generation: 2,
+                    pid,
+                    replaces,
+                    ..
+                } => return (pid, replaces),
+                _ => {}
             }
         }
     })
     .await
     .expect("restarted");
     assert!(second.is_some_and(|pid| pid != first));
+    assert_eq!(exited_pid, Some(first), "the exit names its process");
     assert_eq!(replaces, Some(first_incarnation), "the restart's lineage");
     let info = &sup.which_children().await[0];
     assert!(info.generation >= 2 && !info.state.is_at_rest());

@@ -108,6 +108,10 @@ pub enum EventKind {
         exit: Exit,
         /// How long it ran.
         ran_for: Duration,
+        /// Its OS process, if it had one (also for an incarnation that
+        /// ended before it was confirmed started, so every process a tree
+        /// ran is named in its events).
+        pid: Option<u32>,
     },
     /// A restart was decided; it happens after `delay`.
     ChildRestarting {

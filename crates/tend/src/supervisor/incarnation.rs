@@ -560,6 +560,7 @@ impl Incarnations {
         let ran_for = now.saturating_duration_since(incarnation.since);
         let generation = child.generation;
         let id_in_tree = incarnation.ctx.incarnation();
+        let pid = incarnation.ctx.pid();
         if let Some(deadline) = child.ready_deadline.take() {
             self.ready_deadlines.remove(&deadline);
         }
@@ -594,6 +595,7 @@ impl Incarnations {
             incarnation: id_in_tree,
             exit,
             ran_for,
+            pid,
         });
         Some(ran_for)
     }

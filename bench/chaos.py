@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""Chaos: a 50-instance `tend up` under random faults, then an audit.
+
+Usage: python3 bench/chaos.py [--quick] [--debug] [--duration=S] [--rate=N] [--seed=N] [--keep=DIR]
+
+(--keep=DIR runs in DIR and leaves the logs and journal there.)
+
+The tree: 10 single services and 5 replicated ones (x2) under the root
+(one_for_one), a one_for_all group of 10, a rest_for_one group of 10, and a
+one_for_one group of 5 replicated services (x2: supervisors three deep).
+Every instance runs `tend-testkit chatter` (a numbered line every 50 ms),
+half of them with a grandchild that chatters too.
+
+The driver injects N faults a second for S seconds (default 100/s for 600 s;
+--quick: 100/s for 30 s), each drawn at random: SIGKILL, SIGTERM or SIGSEGV
+to a service's process, SIGKILL to a grandchild, an output flood (SIGUSR1:
+1,000 lines at once), or an API command (restart, stop then start, start,
+reload with one service's environment changed) sent on the control socket.
+
+Then the audit, each a pass/fail line and a figure:
+- zombies: none left under tend;
+- accounting: every process of the run is a current service process or its
+  child; none is left after `tend down`;
+- logs: every line of every process (main and grandchild), numbered, none
+  lost, none torn, none twice;
+- journal: `tend journal verify` passes; every start has its exit; every
+  process that wrote a line is named (by pid) in the journal;
+- memory: the daemon's RSS after the run within 1.5x (+8 MiB) of its RSS
+  after the warm-up.
+
+Exit status 0 when every check passes. Release binaries unless --debug
+(CI uses the debug ones its tests built).
+"""
+
+import http.client
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARGS = dict(a[2:].split("=", 1) if "=" in a else (a[2:], "1") for a in sys.argv[1:] if a.startswith("--"))
+QUICK = "quick" in ARGS
+DEBUG = "debug" in ARGS
+DURATION = float(ARGS.get("duration", 30 if QUICK else 600))
+RATE = float(ARGS.get("rate", 100))
+SEED = int(ARGS.get("seed", time.time_ns() % 1_000_000))
+MARK = f"chaos-{os.getpid()}"
+LINE = re.compile(r"^(main|g) (\d+) (\d+)$")
+
+
+def build():
+    profile = [] if DEBUG else ["--release"]
+    subprocess.run(["cargo", "build", "-q", *profile, "-p", "tend-cli", "-p", "tend-testkit"], cwd=ROOT, check=True)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / ("debug" if DEBUG else "release")
+    return target / "tend", target / "tend-testkit"
+
+
+def config(testkit, changed=None, generation=0):
+    def service(name, grandchild, extra=""):
+        argv = [str(testkit), "chatter", "50"] + (["--grandchild"] if grandchild else [])
+        env = f'CHAOS_MARK = "{MARK}"'
+        if name == changed:
+            env += f', CHAOS_GENERATION = "{generation}"'
+        return (f"[services.{name}]\ncommand = {json.dumps(argv)}\nenv = {{ {env} }}\n"
+                f'backoff = {{ initial = "10ms", max = "200ms" }}\nstop = {{ timeout = "2s" }}\n'
+                f'logs = {{ max_size = "1GiB" }}\n{extra}\n')
+    many = '{ max_restarts = 1000000, period = "1s" }'
+    text = f"[supervisor]\nintensity = {many}\n\n"
+    for i in range(10):
+        text += service(f"single{i}", i % 2 == 0)
+    for i in range(5):
+        text += service(f"pair{i}", i % 2 == 1, "replicas = 2\n")
+    for strategy, prefix, replicas in [("one_for_all", "ofa", 1), ("rest_for_one", "rfo", 1), ("one_for_one", "deep", 2)]:
+        count = 10 if replicas == 1 else 5
+        names = [f"{prefix}{i}" for i in range(count)]
+        text += f'[groups.{prefix}]\nstrategy = "{strategy}"\nintensity = {many}\nservices = {json.dumps(names)}\n\n'
+        for i, name in enumerate(names):
+            text += service(name, i % 2 == 0, f"replicas = {replicas}\n" if replicas > 1 else "")
+    return text
+
+
+class Api:
+    """HTTP/1.1 on the control socket, one connection per request."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def request(self, method, path, body=None):
+        class Conn(http.client.HTTPConnection):
+            def connect(conn):
+                conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.sock.settimeout(30)
+                conn.sock.connect(self.path)
+        conn = Conn("tend")
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, data
+
+    def status(self):
+        code, data = self.request("GET", "/v1/services")
+        return json.loads(data) if code == 200 else []
+
+
+def proc_stat(pid):
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0], int(fields[1])  # state, ppid
+
+
+def marked():
+    """Live (non-zombie) processes of this run, by their environment."""
+    needle = f"CHAOS_MARK={MARK}".encode()
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            env = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in env.split(b"\0"):
+            stat = proc_stat(entry)
+            if stat and stat[0] != "Z":
+                found[int(entry)] = stat[1]
+    return found
+
+
+def children_of(pid):
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def zombies_under(daemon):
+    """Zombies whose parent is the daemon or one of its descendants."""
+    tree, todo = set(), [daemon]
+    while todo:
+        pid = todo.pop()
+        if pid in tree:
+            continue
+        tree.add(pid)
+        todo.extend(children_of(pid))
+    return [pid for pid in tree if (proc_stat(pid) or ("", 0))[0] == "Z"]
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def drive(api, testkit, config_file, rng, deadline, daemon, rss):
+    counts = defaultdict(int)
+    stopped = {}  # name -> when to start it again
+    generation = 0
+    services = api.status()
+    refreshed = time.monotonic()
+    next_fault = time.monotonic()
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if now - refreshed > 0.2:
+            services, refreshed = api.status(), now
+            rss.append(rss_kib(daemon))
+        for name, when in list(stopped.items()):
+            if now >= when:
+                api.request("POST", f"/v1/services/{name}/start")
+                del stopped[name]
+        if now < next_fault:
+            time.sleep(min(next_fault - now, 0.01))
+            continue
+        next_fault += 1 / RATE
+        running = [s for s in services if s.get("pid")]
+        if not running:
+            continue
+        target = rng.choice(running)
+        name, pid = target["name"], target["pid"]
+        roll = rng.random()
+        try:
+            if roll < 0.30:
+                os.kill(pid, 9); counts["SIGKILL"] += 1
+            elif roll < 0.45:
+                os.kill(pid, 15); counts["SIGTERM"] += 1
+            elif roll < 0.55:
+                os.kill(pid, 11); counts["SIGSEGV"] += 1
+            elif roll < 0.70:
+                kids = children_of(pid)
+                if kids:
+                    os.kill(rng.choice(kids), 9); counts["grandchild SIGKILL"] += 1
+            elif roll < 0.80:
+                os.kill(pid, 10); counts["flood"] += 1
+            else:
+                action = rng.random()
+                if action < 0.5:
+                    api.request("POST", f"/v1/services/{name}/restart"); counts["api restart"] += 1
+                elif action < 0.7 and name not in stopped:
+                    api.request("POST", f"/v1/services/{name}/stop"); counts["api stop"] += 1
+                    stopped[name] = now + rng.uniform(0.2, 2.0)
+                elif action < 0.9:
+                    api.request("POST", f"/v1/services/{name}/start"); counts["api start"] += 1
+                else:
+                    generation += 1
+                    changed = rng.choice(services)["name"].split(".")[0]
+                    config_file.write_text(config(testkit, changed, generation))
+                    api.request("POST", "/v1/reload"); counts["api reload"] += 1
+        except ProcessLookupError:
+            counts["raced (already gone)"] += 1
+    for name in stopped:
+        api.request("POST", f"/v1/services/{name}/start")
+    return counts
+
+
+def audit_logs(logs):
+    """Each process's numbered lines: none lost, torn or twice. A pid may
+    come back (78,000 processes in ten minutes wrap the pid space): a line
+    numbered 1 begins a new process under the same pid."""
+    runs = defaultdict(list)  # (instance, tag, pid) -> [[numbers of one process], ...]
+    torn, lines = [], 0
+    for log in sorted(logs.glob("*.log")):
+        if log.name == "hooks.log":
+            continue
+        for line in log.read_text(errors="replace").splitlines():
+            lines += 1
+            m = LINE.match(line)
+            if not m:
+                torn.append(f"{log.name}: {line[:80]!r}")
+                continue
+            key, number = (log.stem, m[1], int(m[2])), int(m[3])
+            if number == 1 or not runs[key]:
+                runs[key].append([])
+            runs[key][-1].append(number)
+    lost = twice = processes = 0
+    for numbered in runs.values():
+        for numbers in numbered:
+            processes += 1
+            have = set(numbers)
+            lost += sum(1 for n in range(1, max(numbers) + 1) if n not in have)
+            twice += len(numbers) - len(have)
+    return lines, processes, lost, twice, torn, {(inst, pid) for (inst, tag, pid) in runs if tag == "main"}
+
+
+def main():
+    tend, testkit = build()
+    rng = random.Random(SEED)
+    results = []
+
+    def check(name, ok, figure):
+        results.append(ok)
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {figure}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="tend-chaos-") as tmp:
+        tmp = Path(ARGS["keep"]) if "keep" in ARGS else Path(tmp)
+        tmp.mkdir(parents=True, exist_ok=True)
+        config_file = tmp / "tend.toml"
+        config_file.write_text(config(testkit))
+        up = subprocess.Popen([str(tend), "up"], cwd=tmp, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=open(tmp / "up.err", "w"))
+        api = Api(tmp / ".tend" / "tend.sock")
+        start = time.monotonic()
+        while True:
+            try:
+                if sum(1 for s in api.status() if s.get("pid")) == 50:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() - start < 60, "50 instances did not start"
+            time.sleep(0.1)
+        time.sleep(2)
+        warm = rss_kib(up.pid)
+        rss = []
+        print(f"chaos: seed {SEED}, {RATE:g} faults/s for {DURATION:g} s, 50 instances, daemon pid {up.pid}, "
+              f"RSS {warm} KiB after warm-up", flush=True)
+        counts = drive(api, testkit, config_file, rng, time.monotonic() + DURATION, up.pid, rss)
+        print("faults: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), flush=True)
+
+        # Settle: every instance running again.
+        config_file.write_text(config(testkit))
+        api.request("POST", "/v1/reload")
+        settle = time.monotonic()
+        while time.monotonic() - settle < 30:
+            status = api.status()
+            if sum(1 for s in status if s.get("pid")) == 50:
+                break
+            for s in status:
+                if not s.get("pid") and s["state"] in ("shutdown", "failed", "completed"):
+                    api.request("POST", f"/v1/services/{s['name']}/start")
+            time.sleep(0.2)
+        time.sleep(1)
+        status = api.status()
+        final = rss_kib(up.pid)
+        zombies = [z for z in zombies_under(up.pid) if z]
+        time.sleep(1)
+        zombies = [z for z in zombies_under(up.pid) if z in zombies]
+        check("zombies", not zombies, f"{len(zombies)} under tend")
+        current = {s["pid"] for s in status if s.get("pid")}
+        procs = marked()
+        strays = [p for p, parent in procs.items() if p not in current and parent not in current]
+        time.sleep(1)
+        procs = marked()
+        strays = [p for p in strays if p in procs and p not in current and procs[p] not in current]
+        check("accounting", not strays, f"{len(procs)} processes, {len(current)} services running, "
+              f"{len(strays)} outside the tree {strays[:5]}")
+        check("memory", final <= warm * 1.5 + 8192,
+              f"RSS {warm} KiB after warm-up, {max(rss + [final])} KiB at most, {final} KiB after")
+
+        down = subprocess.run([str(tend), "down"], cwd=tmp, capture_output=True, text=True)
+        up.wait(timeout=120)
+        time.sleep(0.5)
+        left = marked()
+        check("down", down.returncode == 0 and up.returncode == 0 and not left,
+              f"tend down {down.returncode}, tend up exited {up.returncode}, {len(left)} processes left")
+
+        lines, processes, lost, twice, torn, wrote = audit_logs(tmp / ".tend" / "logs")
+        check("logs", lost == 0 and twice == 0 and not torn,
+              f"{lines} lines from {processes} processes: {lost} lost, {twice} twice, {len(torn)} torn {torn[:3]}")
+
+        verify = subprocess.run([str(tend), "journal", "verify"], cwd=tmp, capture_output=True, text=True)
+        events = subprocess.run([str(tend), "events", "--json", "--since", "1d"], cwd=tmp,
+                                capture_output=True, text=True).stdout.splitlines()
+        entries = [json.loads(e) for e in events]
+        # A service replaced by a reload numbers its incarnations afresh:
+        # count starts and ends per (supervisor, service, generation).
+        starts, ends, journaled = defaultdict(int), defaultdict(int), set()
+        lagged = [e for e in entries if e["kind"] == "command" and e.get("command") == "journal-lagged"]
+        for e in entries:
+            key = (e["supervisor"], e.get("service"), e.get("generation"))
+            if e["kind"] == "started":
+                starts[key] += 1
+                journaled.add((e.get("service"), e.get("pid")))
+            elif e["kind"] in ("exited", "start_failed"):
+                ends[key] += 1
+                if e.get("pid"):
+                    # One stopped before it was confirmed started is named
+                    # by its exit.
+                    journaled.add((e.get("service"), e.get("pid")))
+        unended = [k for k, n in starts.items() if ends[k] < n]
+        unjournaled = [w for w in wrote if w not in journaled]
+        total = sum(starts.values())
+        check("journal", verify.returncode == 0 and not unended and not unjournaled and not lagged,
+              f"{verify.stdout.strip()}; {total} starts, {len(unended)} without an exit, "
+              f"{len(unjournaled)} processes that wrote but are not in it {unjournaled[:3]}, "
+              f"{len(lagged)} lag records")
+        print(f"chaos: {sum(counts.values())} faults, {total} incarnations", flush=True)
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
