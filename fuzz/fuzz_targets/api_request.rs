@@ -18,16 +18,7 @@ mod raw;
 
 use raw::{exchange, Outcome};
 
-const CONFIG: &str = r#"
-[services.a]
-command = ["sleep", "1000"]
-stop = { timeout = "1s" }
-
-[services.b]
-command = ["sh", "-c", "echo b up; exec sleep 1000"]
-replicas = 2
-stop = { timeout = "1s" }
-"#;
+const CONFIG: &str = include_str!("../api.toml");
 
 /// The control socket of the daemon, started on first use.
 fn socket() -> &'static PathBuf {

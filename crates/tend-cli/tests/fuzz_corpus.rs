@@ -14,16 +14,7 @@ use common::Project;
 use raw::{exchange, Outcome};
 
 /// The same config as the fuzz target's.
-const CONFIG: &str = r#"
-[services.a]
-command = ["sleep", "1000"]
-stop = { timeout = "1s" }
-
-[services.b]
-command = ["sh", "-c", "echo b up; exec sleep 1000"]
-replicas = 2
-stop = { timeout = "1s" }
-"#;
+const CONFIG: &str = include_str!("../../../fuzz/api.toml");
 
 /// Whether `request` asks tend to shut down.
 fn shuts_down(request: &[u8]) -> bool {

@@ -199,7 +199,10 @@ shell = "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"
 
     // History survives: `--since` reads the journal.
     let history = p.ok(&["events", "--since", "1h"]);
-    assert!(history.contains("talker (pid ") && history.contains(") exited after"), "{history}");
+    assert!(
+        history.contains("talker (pid ") && history.contains(") exited after"),
+        "{history}"
+    );
     assert_eq!(p.down(), 0);
 }
 
@@ -410,12 +413,7 @@ fn journal_tampering_is_named_and_survives_kill_9() {
     p.wait_for("a few restarts", || {
         p.service("a")["restarts"].as_u64().unwrap() >= 5
     });
-    let daemon = p.daemon.as_ref().unwrap().id();
-    Command::new("kill")
-        .args(["-KILL", &daemon.to_string()])
-        .status()
-        .unwrap();
-    p.wait_exit();
+    p.kill_9();
     // Every committed row is there and chained.
     let verified = p.ok(&["journal", "verify"]);
     assert!(verified.starts_with("journal ok"), "{verified}");

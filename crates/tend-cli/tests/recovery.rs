@@ -81,12 +81,7 @@ fn killed_daemon_leaves_nothing_behind(env: &[(&str, &str)]) {
     // Four services and a grandchild.
     p.wait_for("five marked processes", || marked(&mark).len() == 5);
 
-    let daemon = p.daemon.as_ref().unwrap().id();
-    Command::new("kill")
-        .args(["-KILL", &daemon.to_string()])
-        .status()
-        .unwrap();
-    p.wait_exit();
+    p.kill_9();
     for &pid in old.iter().chain([&grandchild]) {
         assert!(alive(pid), "{pid} died with the daemon: nothing to recover");
     }

@@ -136,6 +136,16 @@ impl Project {
         self.wait_exit()
     }
 
+    /// Kills the foreground `tend up` with SIGKILL and waits for it.
+    pub fn kill_9(&mut self) {
+        let daemon = self.daemon.as_ref().expect("tend up is running").id();
+        Command::new("kill")
+            .args(["-KILL", &daemon.to_string()])
+            .status()
+            .unwrap();
+        self.wait_exit();
+    }
+
     /// Waits for the foreground `tend up` to exit; its exit code.
     pub fn wait_exit(&mut self) -> i32 {
         let mut daemon = self.daemon.take().expect("tend up is running");
