@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../crates/tend-cli/tests/common/raw.rs"]
 mod raw;
 
-use raw::{exchange, Outcome};
+use raw::{asks_to_shut_down, exchange, Outcome};
 
 const CONFIG: &str = include_str!("../api.toml");
 
@@ -74,13 +74,6 @@ fuzz_target!(|data: &[u8]| {
         Outcome::Partial(status) => assert!(status.is_none_or(|s| s < 500)),
     }
 });
-
-/// Whether `request` may ask tend to shut down: it names `/v1/shutdown`
-/// anywhere (hyper accepts request lines httparse alone would not, so the
-/// path is not parsed here).
-fn asks_to_shut_down(request: &[u8]) -> bool {
-    request.windows(12).any(|w| w == b"/v1/shutdown")
-}
 
 /// Waits for the daemon (started, or started again after an input shut
 /// it down) to answer.

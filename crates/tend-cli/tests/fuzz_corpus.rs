@@ -11,20 +11,10 @@ mod raw;
 use std::path::Path;
 
 use common::Project;
-use raw::{exchange, Outcome};
+use raw::{asks_to_shut_down, exchange, Outcome};
 
 /// The same config as the fuzz target's.
 const CONFIG: &str = include_str!("../../../fuzz/api.toml");
-
-/// Whether `request` asks tend to shut down.
-fn shuts_down(request: &[u8]) -> bool {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut parsed = httparse::Request::new(&mut headers);
-    let _ = parsed.parse(request);
-    parsed
-        .path
-        .is_some_and(|path| path.trim_start_matches('/').starts_with("v1/shutdown"))
-}
 
 #[test]
 fn every_request_of_the_api_fuzz_corpus_gets_an_answer_below_500() {
@@ -47,7 +37,7 @@ fn every_request_of_the_api_fuzz_corpus_gets_an_answer_below_500() {
         let request = std::fs::read(input).unwrap();
         // Shutting tend down is no parsing matter (the fuzz target runs
         // such inputs and starts tend again); here it would end the test.
-        if shuts_down(&request) {
+        if asks_to_shut_down(&request) {
             continue;
         }
         match exchange(&socket, &request) {

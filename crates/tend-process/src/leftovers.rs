@@ -264,15 +264,24 @@ fn stat(pid: u32) -> Option<Stat> {
 
 /// Clock ticks since boot as wall-clock time.
 fn wall_clock(ticks: u64) -> Option<SystemTime> {
-    let stat = fs::read_to_string("/proc/stat").ok()?;
-    let boot: u64 = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
     let per_second = rustix::param::clock_ticks_per_second();
-    Some(UNIX_EPOCH + Duration::from_secs(boot) + Duration::from_millis(ticks * 1000 / per_second))
+    Some(boot_time()? + Duration::from_millis(ticks * 1000 / per_second))
+}
+
+/// When the machine booted (`btime` in `/proc/stat`), read once: it does
+/// not change, and every candidate's start time is measured from it.
+fn boot_time() -> Option<SystemTime> {
+    static BOOT: std::sync::OnceLock<Option<SystemTime>> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let stat = fs::read_to_string("/proc/stat").ok()?;
+        let seconds: u64 = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        Some(UNIX_EPOCH + Duration::from_secs(seconds))
+    })
 }
 
 fn procs(dir: &Path) -> Vec<u32> {

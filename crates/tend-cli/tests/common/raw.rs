@@ -77,3 +77,10 @@ fn is_whole(request: &[u8]) -> bool {
     }
     request.len() == head.saturating_add(length)
 }
+
+/// Whether `request` may ask tend to shut down: it names `/v1/shutdown`
+/// anywhere. The path is not parsed here: hyper routes request lines
+/// httparse alone rejects (one with NULs before the path reached it).
+pub fn asks_to_shut_down(request: &[u8]) -> bool {
+    request.windows(12).any(|w| w == b"/v1/shutdown")
+}
