@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Chaos: a 50-instance `tend up` under random faults, then an audit.
 
-Usage: python3 bench/chaos.py [--quick] [--debug] [--duration=S] [--rate=N] [--seed=N] [--keep=DIR]
+Usage: python3 bench/chaos.py [--quick] [--debug] [--duration=S] [--rate=N] [--seed=N]
+                              [--upgrade-every=S] [--keep=DIR]
 
 (--keep=DIR runs in DIR and leaves the logs and journal there.)
 
@@ -16,6 +17,8 @@ The driver injects N faults a second for S seconds (default 100/s for 600 s;
 to a service's process, SIGKILL to a grandchild, an output flood (SIGUSR1:
 1,000 lines at once), or an API command (restart, stop then start, start,
 reload with one service's environment changed) sent on the control socket.
+Every U seconds (default 30; --quick: 10) it also asks for `tend upgrade`
+(POST /v1/upgrade: the daemon re-executes itself and keeps every process).
 
 Then the audit, each a pass/fail line and a figure:
 - zombies: none left under tend;
@@ -23,8 +26,9 @@ Then the audit, each a pass/fail line and a figure:
   child; none is left after `tend down`;
 - logs: every line of every process (main and grandchild), numbered, none
   lost, none torn, none twice;
-- journal: `tend journal verify` passes; every start has its exit; every
-  process that wrote a line is named (by pid) in the journal;
+- journal: `tend journal verify` passes; every start has its exit (or, for
+  a process kept by an upgrade, its `upgraded` row); every process that
+  wrote a line is named (by pid) in the journal;
 - memory: the daemon's RSS after the run within 1.5x (+8 MiB) of its RSS
   after the warm-up.
 
@@ -51,6 +55,7 @@ QUICK = "quick" in ARGS
 DEBUG = "debug" in ARGS
 DURATION = float(ARGS.get("duration", 30 if QUICK else 600))
 RATE = float(ARGS.get("rate", 100))
+UPGRADE_EVERY = float(ARGS.get("upgrade-every", 10 if QUICK else 30))
 SEED = int(ARGS.get("seed", time.time_ns() % 1_000_000))
 MARK = f"chaos-{os.getpid()}"
 LINE = re.compile(r"^(main|g) (\d+) (\d+)$")
@@ -172,8 +177,13 @@ def drive(api, testkit, config_file, rng, deadline, daemon, rss):
     services = api.status()
     refreshed = time.monotonic()
     next_fault = time.monotonic()
+    next_upgrade = next_fault + UPGRADE_EVERY
     while time.monotonic() < deadline:
         now = time.monotonic()
+        if now >= next_upgrade:
+            code, _ = api.request("POST", "/v1/upgrade")
+            counts["api upgrade" if code == 202 else f"api upgrade refused ({code})"] += 1
+            next_upgrade += UPGRADE_EVERY
         if now - refreshed > 0.2:
             services, refreshed = api.status(), now
             rss.append(rss_kib(daemon))
@@ -333,14 +343,25 @@ def main():
         events = subprocess.run([str(tend), "events", "--json", "--since", "1d"], cwd=tmp,
                                 capture_output=True, text=True).stdout.splitlines()
         entries = [json.loads(e) for e in events]
-        # A service replaced by a reload numbers its incarnations afresh:
-        # count starts and ends per (supervisor, service, generation).
+        # A service replaced by a reload numbers its incarnations afresh,
+        # and so does every service after an upgrade: count starts and ends
+        # per (upgrade epoch, supervisor, service, generation). A process an
+        # upgrade kept ends its epoch's last start (the new image journals
+        # its start again, with the same pid).
         starts, ends, journaled = defaultdict(int), defaultdict(int), set()
         lagged = [e for e in entries if e["kind"] == "command" and e.get("command") == "journal-lagged"]
+        epoch, last_start, upgrades = 0, {}, 0
         for e in entries:
-            key = (e["supervisor"], e.get("service"), e.get("generation"))
+            if e["kind"] == "upgraded":
+                for name in e["kept"]:
+                    if name in last_start:
+                        ends[last_start[name]] += 1
+                epoch, last_start, upgrades = epoch + 1, {}, upgrades + 1
+                continue
+            key = (epoch, e["supervisor"], e.get("service"), e.get("generation"))
             if e["kind"] == "started":
                 starts[key] += 1
+                last_start[e.get("service")] = key
                 journaled.add((e.get("service"), e.get("pid")))
             elif e["kind"] in ("exited", "start_failed"):
                 ends[key] += 1
@@ -354,7 +375,7 @@ def main():
         check("journal", verify.returncode == 0 and not unended and not unjournaled and not lagged,
               f"{verify.stdout.strip()}; {total} starts, {len(unended)} without an exit, "
               f"{len(unjournaled)} processes that wrote but are not in it {unjournaled[:3]}, "
-              f"{len(lagged)} lag records")
+              f"{len(lagged)} lag records, {upgrades} upgrades")
         print(f"chaos: {sum(counts.values())} faults, {total} incarnations", flush=True)
     return 0 if all(results) else 1
 

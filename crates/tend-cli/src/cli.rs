@@ -130,6 +130,15 @@ pub enum Command {
     Reload,
     /// Stop every service gracefully and end the daemon.
     Down,
+    /// Replace the running daemon with a new binary (by default the one
+    /// running this command) without stopping any service: same pid, every
+    /// process kept, no log line lost. The new binary must pass its own
+    /// `check` of the config first; if it does not, nothing changes.
+    Upgrade {
+        /// The binary to become (default: this `tend`).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
     /// The journal of events.
     Journal {
         /// What to do with it.

@@ -19,7 +19,9 @@ use cli::{Cli, Command, JournalCommand, Target};
 use client::Client;
 use tend_daemon::logs::Echo;
 use tend_daemon::paths::StateDir;
-use tend_daemon::wire::{Acted, Entry, ReloadReport, ServiceStatus, TreeNode};
+use tend_daemon::wire::{
+    Acted, DaemonInfo, Entry, ReloadReport, ServiceStatus, TreeNode, UpgradePlan,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -122,6 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Down => down(&target).await,
+        Command::Upgrade { binary } => upgrade(&target, binary.as_deref()).await,
         Command::Journal {
             command: JournalCommand::Verify,
         } => verify(&target),
@@ -423,6 +426,46 @@ async fn down(target: &Target) -> anyhow::Result<ExitCode> {
     }
     println!("tend: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the daemon to become `binary` (default: this program) and waits
+/// until the new image answers.
+async fn upgrade(target: &Target, binary: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let binary = match binary {
+        Some(binary) => absolute(binary)?,
+        None => std::env::current_exe().context("finding the tend binary")?,
+    };
+    let client = client(target);
+    let plan: UpgradePlan = client
+        .post(
+            "/v1/upgrade",
+            Some(serde_json::json!({ "binary": binary.display().to_string() })),
+        )
+        .await?;
+    println!("tend: handing over to {} ({})", plan.version, plan.binary);
+    let started = Instant::now();
+    loop {
+        // Connections made during the exec wait in the socket's backlog;
+        // an error means the old image was mid-answer: ask again.
+        if let Ok(info) = client.get::<DaemonInfo>("/v1/daemon").await {
+            if info.upgrades >= plan.upgrades {
+                let status: Vec<ServiceStatus> = client.get("/v1/services").await?;
+                let running = status.iter().filter(|s| s.pid.is_some()).count();
+                println!(
+                    "tend: upgraded to {} (pid {} kept, {running} processes running)",
+                    info.version, info.pid
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!(
+                "the upgraded daemon did not answer within 2 minutes; see {}",
+                state_dir(target).daemon_log().display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn verify(target: &Target) -> anyhow::Result<ExitCode> {

@@ -244,10 +244,18 @@ pub fn event_line(entry: &Entry) -> String {
         Record::LeftoverStopped { service, pids, how } => {
             let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
             format!(
-                "{service}: left running by a killed tend, {how} (pid {})",
+                "{service}: left running by a previous tend, {how} (pid {})",
                 pids.join(", ")
             )
         }
+        Record::Upgraded { from, to, kept } => format!(
+            "tend upgraded from {from} to {to}: {} kept running",
+            if kept.is_empty() {
+                "no process".to_owned()
+            } else {
+                kept.join(", ")
+            }
+        ),
         Record::Command {
             command,
             services,

@@ -271,6 +271,21 @@ services = ["api"]
     ));
     expect("POST", "/v1/reload", None, 200);
 
+    expect("POST", "/v1/upgrade", Some(r#"{"binary":"tend"}"#), 400);
+    expect("POST", "/v1/upgrade", Some("{not json"), 400);
+    expect(
+        "POST",
+        "/v1/upgrade",
+        Some(r#"{"binary":"/bin/false"}"#),
+        409,
+    );
+    // No body: the running binary again.
+    expect("POST", "/v1/upgrade", None, 202);
+    p.wait_for("the upgraded daemon", || {
+        let info = expect("GET", "/v1/daemon", None, 200);
+        serde_json::from_str::<Value>(&info.body).unwrap()["upgrades"] == 1
+    });
+
     expect("GET", "/metrics", None, 200);
     expect("POST", "/v1/shutdown", None, 202);
     assert_eq!(p.wait_exit(), 0);
@@ -383,6 +398,11 @@ fn every_journal_record_fits_the_documented_entry() {
             service: service(),
             pids: vec![4242, 4243],
             how: "killed".into(),
+        },
+        Record::Upgraded {
+            from: "0.1.0".into(),
+            to: "0.2.0".into(),
+            kept: vec![service()],
         },
         Record::Terminated { service: service() },
         Record::Added { service: service() },

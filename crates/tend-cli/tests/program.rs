@@ -502,6 +502,34 @@ fn the_tcp_api_demands_its_token() {
     assert_eq!(get(None), "401");
     assert_eq!(get(Some("0123456789abcdef-wrong!")), "401");
     assert_eq!(get(Some("0123456789abcdef-secret")), "200");
+
+    // Over TCP an upgrade may only re-execute the running binary; the
+    // listener survives it (handed over, not bound again).
+    let upgrade = |body: Option<&str>| {
+        let mut command = Command::new("curl");
+        command.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"]);
+        command.args(["-H", "Authorization: Bearer 0123456789abcdef-secret"]);
+        if let Some(body) = body {
+            command.args(["-H", "Content-Type: application/json", "-d", body]);
+        }
+        let out = command
+            .arg(format!("http://127.0.0.1:{port}/v1/upgrade"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let binary = format!(r#"{{"binary":"{}"}}"#, env!("CARGO_BIN_EXE_tend"));
+    assert_eq!(upgrade(Some(&binary)), "403");
+    assert_eq!(upgrade(None), "202");
+    p.wait_for("the upgraded daemon over TCP", || {
+        let out = Command::new("curl")
+            .args(["-s", "-H", "Authorization: Bearer 0123456789abcdef-secret"])
+            .arg(format!("http://127.0.0.1:{port}/v1/daemon"))
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|d| d["upgrades"] == 1)
+    });
+    assert_eq!(get(None), "401");
     assert_eq!(p.down(), 0);
 }
 

@@ -16,8 +16,11 @@ use tokio::sync::watch;
 
 use crate::hooks::Hooks;
 use crate::logs::Sinks;
-use crate::tree::{self, Instance, Layout, ROOT};
-use crate::wire::{Acted, DaemonInfo, ErrorCode, ReloadReport, ServiceStatus, State, TreeNode};
+use crate::tree::{self, Handed, Instance, Layout, ROOT};
+use crate::upgrade;
+use crate::wire::{
+    Acted, DaemonInfo, ErrorCode, ReloadReport, ServiceStatus, State, TreeNode, UpgradePlan,
+};
 
 /// What an operator may do to a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,12 +98,26 @@ pub struct Control {
     journal: JournalWriter,
     seen: Arc<Mutex<HashMap<String, Seen>>>,
     started: Instant,
-    state_dir: PathBuf,
     hooks: Arc<Hooks>,
     /// Set by `POST /v1/shutdown`: the daemon shuts the tree down.
     shutdown_requested: watch::Sender<bool>,
     /// Set once the tree is down: streams end, listeners close.
     closing: watch::Sender<bool>,
+    /// Set by `POST /v1/upgrade`: the binary the daemon becomes.
+    upgrade_requested: watch::Sender<Option<PathBuf>>,
+    origin: Origin,
+}
+
+/// Where the daemon runs, and what it brings from before its last
+/// upgrade.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// Its state directory.
+    pub state_dir: PathBuf,
+    /// Upgrades before this image.
+    pub upgrades: u32,
+    /// How long it had run before this image.
+    pub uptime: std::time::Duration,
 }
 
 impl Control {
@@ -114,7 +131,7 @@ impl Control {
         sinks: Sinks,
         journal: JournalWriter,
         hooks: Arc<Hooks>,
-        state_dir: PathBuf,
+        origin: Origin,
     ) -> Arc<Control> {
         let layout = Layout::of(&config);
         let seen: Arc<Mutex<HashMap<String, Seen>>> = Arc::default();
@@ -150,10 +167,11 @@ impl Control {
             journal,
             seen,
             started: Instant::now(),
-            state_dir,
             hooks,
             shutdown_requested: watch::channel(false).0,
             closing: watch::channel(false).0,
+            upgrade_requested: watch::channel(None).0,
+            origin,
         })
     }
 
@@ -188,6 +206,75 @@ impl Control {
         self.shutdown_requested.subscribe()
     }
 
+    /// Asks the daemon to become `binary` (what `POST /v1/upgrade` does),
+    /// once that binary's own check of the config passed.
+    ///
+    /// # Errors
+    /// A conflict if an upgrade or a shutdown is under way, or the binary
+    /// refused the config.
+    pub async fn request_upgrade(&self, binary: Option<PathBuf>) -> Result<UpgradePlan, Failure> {
+        if self.upgrade_requested.borrow().is_some() || *self.shutdown_requested.borrow() {
+            return Err(Failure::new(
+                ErrorCode::Conflict,
+                "an upgrade or a shutdown is already under way",
+            ));
+        }
+        let binary = match binary {
+            Some(binary) if binary.is_absolute() => binary,
+            Some(binary) => {
+                return Err(Failure::new(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "the binary must be an absolute path, not {}",
+                        binary.display()
+                    ),
+                ))
+            }
+            None => running_binary().map_err(|e| {
+                Failure::new(
+                    ErrorCode::Internal,
+                    format!("finding the running binary: {e}"),
+                )
+            })?,
+        };
+        let config = self.current.lock().await.config.file.clone();
+        let state_dir = self.origin.state_dir.clone();
+        let version = upgrade::check_binary(&binary, &config, &state_dir)
+            .await
+            .map_err(|e| Failure::new(ErrorCode::Conflict, e.to_string()))?;
+        self.journal.record(
+            ROOT,
+            command(
+                &format!("upgrade to {}", binary.display()),
+                Vec::new(),
+                None,
+            ),
+        );
+        let plan = UpgradePlan {
+            binary: binary.display().to_string(),
+            version,
+            upgrades: self.origin.upgrades + 1,
+        };
+        self.upgrade_requested.send_replace(Some(binary));
+        Ok(plan)
+    }
+
+    /// Becomes `Some(binary)` when an upgrade was asked for.
+    #[must_use]
+    pub fn upgrade_requested(&self) -> watch::Receiver<Option<PathBuf>> {
+        self.upgrade_requested.subscribe()
+    }
+
+    /// Where it runs and what it brings from before, its uptime counted
+    /// to now (for the next upgrade).
+    #[must_use]
+    pub fn origin(&self) -> Origin {
+        Origin {
+            uptime: self.origin.uptime + self.started.elapsed(),
+            ..self.origin.clone()
+        }
+    }
+
     /// Ends every stream and closes the listeners (the tree is down).
     pub fn close(&self) {
         self.closing.send_replace(true);
@@ -206,8 +293,9 @@ impl Control {
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             config: current.config.file.display().to_string(),
-            state_dir: self.state_dir.display().to_string(),
-            uptime_s: self.started.elapsed().as_secs(),
+            state_dir: self.origin.state_dir.display().to_string(),
+            uptime_s: self.origin().uptime.as_secs(),
+            upgrades: self.origin.upgrades,
         }
     }
 
@@ -324,12 +412,11 @@ impl Control {
             let service = config
                 .service(&instance.service)
                 .expect("an instance has a service");
-            let spec = tree::instance_spec(service, id, layout, &self.sinks).map_err(|e| {
-                ControlError::StartFailed {
+            let spec = tree::instance_spec(service, id, layout, &self.sinks, &Handed::default())
+                .map_err(|e| ControlError::StartFailed {
                     id: id.into(),
                     exit: tend::Exit::failed(format!("log file: {e}")),
-                }
-            })?;
+                })?;
             supervisor.start_child(spec).await
         };
         match (action, present) {
@@ -458,10 +545,11 @@ impl Control {
                 .iter()
                 .find(|g| &g.name == group)
                 .expect("planned from the new config");
-            let started = match tree::group_unit(&new, g, &new_layout, &self.sinks) {
-                Ok(spec) => self.root.start_child(spec).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
+            let started =
+                match tree::group_unit(&new, g, &new_layout, &self.sinks, &Handed::default()) {
+                    Ok(spec) => self.root.start_child(spec).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
             if let Err(e) = started {
                 failures.push(format!("group {group}: {e}"));
             }
@@ -473,13 +561,15 @@ impl Control {
             }
             let parents: Vec<String> = s.group.iter().cloned().collect();
             let started = match tree::supervisor_at(&self.root, &parents).await {
-                Ok(supervisor) => match tree::service_unit(s, &new_layout, &self.sinks) {
-                    Ok(spec) => supervisor
-                        .start_child(spec)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                },
+                Ok(supervisor) => {
+                    match tree::service_unit(s, &new_layout, &self.sinks, &Handed::default()) {
+                        Ok(spec) => supervisor
+                            .start_child(spec)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = started {
@@ -721,4 +811,16 @@ impl Plan {
         }
         plan
     }
+}
+
+/// The binary of this process, as a path to run again: the link
+/// `/proc/self/exe` names, without the ` (deleted)` the kernel adds once the
+/// file was replaced (a package upgrade): the new file is the one meant.
+fn running_binary() -> std::io::Result<PathBuf> {
+    let exe = std::fs::read_link("/proc/self/exe").or_else(|_| std::env::current_exe())?;
+    let text = exe.to_string_lossy();
+    Ok(match text.strip_suffix(" (deleted)") {
+        Some(path) => PathBuf::from(path),
+        None => exe,
+    })
 }

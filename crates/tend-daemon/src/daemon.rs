@@ -1,7 +1,9 @@
 //! Running a config: the tree, the journal, hooks, metrics and the API,
 //! until a signal, `tend down`, or the root giving up.
 
+use std::collections::BTreeSet;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,19 +11,21 @@ use std::time::Duration;
 
 use tend::{Exit, ExitKind, Supervisor};
 use tend_config::{Config, ConfigError};
-use tend_journal::JournalWriter;
+use tend_journal::{JournalWriter, Record};
+use tend_process::handover::Handover;
 use tokio::net::UnixListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::console;
-use crate::control::Control;
+use crate::control::{Control, Origin};
 use crate::hooks::Hooks;
 use crate::logs::{Echo, Sinks};
 use crate::metrics::Metrics;
 use crate::paths::StateDir;
 use crate::recovery::{self, RecoveryError};
 use crate::server::{self, Api};
-use crate::tree::{self, Layout, ROOT};
+use crate::tree::{self, Handed, Layout, ROOT};
+use crate::upgrade::{self, Leaving, UpgradeError};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -58,6 +62,9 @@ pub enum DaemonError {
     /// What a killed previous run left could not be dealt with.
     #[error("{0}")]
     Recovery(#[from] RecoveryError),
+    /// An upgrade could not hand over, or take over.
+    #[error("{0}")]
+    Upgrade(#[from] UpgradeError),
 }
 
 fn setup(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
@@ -98,7 +105,17 @@ pub fn prepare(options: &Options) -> Result<(Config, StateDir), DaemonError> {
 /// # Errors
 /// If anything needed to run cannot be set up; once running, it only ends.
 pub async fn run(options: Options) -> Result<Ended, DaemonError> {
-    let (config, dir) = prepare(&options)?;
+    // After `tend upgrade`: what the previous image handed over is taken
+    // first, before the orphan reaper or any child runs.
+    let inherited = upgrade::inherit()?;
+    let (config, dir) = match &inherited {
+        // Its socket answers: it is ours, inherited.
+        Some(_) => (
+            tend_config::load(&options.config)?,
+            StateDir::for_config(&options.config, options.state_dir.as_deref()),
+        ),
+        None => prepare(&options)?,
+    };
     // Handlers first, so no early signal takes the default action.
     let mut interrupt =
         signal(SignalKind::interrupt()).map_err(setup("installing signal handlers"))?;
@@ -109,7 +126,11 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     tend_process::enable_orphan_reaping().map_err(setup("becoming a child subreaper"))?;
     // Before anything starts: what a killed run left is stopped, so no
     // service runs twice.
-    let recovered = recovery::recover(&dir, &config).await?;
+    // After an upgrade the lease is this process's already.
+    let recovered = match &inherited {
+        Some(_) => recovery::Recovered::default(),
+        None => recovery::recover(&dir, &config).await?,
+    };
 
     let journal = JournalWriter::open(dir.journal())
         .map_err(|e| setup(format!("opening {}", dir.journal().display()))(io::Error::other(e)))?;
@@ -117,9 +138,36 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         journal.record(ROOT, record);
     }
     let layout = Layout::of(&config);
+    // Before the new image journals the kept processes' starts again.
+    let known: BTreeSet<String> = layout.instances.iter().map(|i| i.name.clone()).collect();
+    if let Some(inherited) = &inherited {
+        journal.record(
+            ROOT,
+            Record::Upgraded {
+                from: inherited.from.clone(),
+                to: env!("CARGO_PKG_VERSION").to_owned(),
+                kept: inherited
+                    .kept
+                    .iter()
+                    .filter(|k| known.contains(*k))
+                    .cloned()
+                    .collect(),
+            },
+        );
+    }
     let sinks = Sinks::new(dir.clone(), options.echo, layout.width()).with_journal(journal.clone());
-    let children =
-        tree::root_children(&config, &layout, &sinks).map_err(setup("opening log files"))?;
+    let handed = inherited
+        .as_ref()
+        .map_or_else(Handed::default, |inherited| Handed {
+            resting: inherited
+                .resting
+                .iter()
+                .map(|(name, rest)| (name.clone(), rest.state()))
+                .collect(),
+            kept: inherited.kept.iter().cloned().collect(),
+        });
+    let children = tree::root_children(&config, &layout, &sinks, &handed)
+        .map_err(setup("opening log files"))?;
     let mut builder = Supervisor::builder(ROOT)
         .concurrent_start(true)
         .strategy(config.supervisor.strategy)
@@ -153,33 +201,72 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         sinks,
         journal.clone(),
         hooks.clone(),
-        dir.root().to_path_buf(),
+        Origin {
+            state_dir: dir.root().to_path_buf(),
+            upgrades: inherited.as_ref().map_or(0, |i| i.upgrades + 1),
+            uptime: inherited.as_ref().map_or(Duration::ZERO, |i| i.uptime),
+        },
     );
+    let (inherited_socket, inherited_tcp) = match inherited {
+        Some(inherited) => {
+            tokio::spawn(stop_unclaimed(known, journal.clone()));
+            (Some(inherited.socket), inherited.tcp)
+        }
+        None => (None, None),
+    };
     let api = Api {
         control: control.clone(),
         metrics,
         journal_file: dir.journal(),
+        remote: false,
     };
 
     let socket = dir.socket();
-    let _ = std::fs::remove_file(&socket);
-    let listener =
-        UnixListener::bind(&socket).map_err(setup(format!("binding {}", socket.display())))?;
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(setup(format!("securing {}", socket.display())))?;
-    let unix_server = tokio::spawn(serve_unix(
+    let listener = match inherited_socket {
+        Some(listener) => UnixListener::from_std(listener)
+            .map_err(setup(format!("listening on {}", socket.display())))?,
+        None => {
+            let _ = std::fs::remove_file(&socket);
+            let listener = UnixListener::bind(&socket)
+                .map_err(setup(format!("binding {}", socket.display())))?;
+            std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+                .map_err(setup(format!("securing {}", socket.display())))?;
+            listener
+        }
+    };
+    // A second descriptor of each listener, to hand to an upgrade.
+    let socket_fd = listener
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(setup("keeping the listener"))?;
+    let mut tcp_fd = None;
+    let mut unix_server = tokio::spawn(serve_unix(
         listener,
         server::router(api.clone()),
         control.closing(),
     ));
-    let tcp_server = match (tcp.listen, tcp.token) {
+    let mut tcp_server = match (tcp.listen, tcp.token) {
         (Some(addr), token) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(setup(format!("binding the API to {addr}")))?;
+            let listener = match inherited_tcp.filter(|l| l.local_addr().ok() == Some(addr)) {
+                Some(listener) => tokio::net::TcpListener::from_std(listener)
+                    .map_err(setup(format!("listening on {addr}")))?,
+                None => tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(setup(format!("binding the API to {addr}")))?,
+            };
+            tcp_fd = Some(
+                listener
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(setup("keeping the listener"))?,
+            );
+            let api = Api {
+                remote: true,
+                ..api.clone()
+            };
             let router = match token {
-                Some(token) => server::router_with_token(api.clone(), token),
-                None => server::router(api.clone()),
+                Some(token) => server::router_with_token(api, token),
+                None => server::router(api),
             };
             let stopping = control.closing();
             Some(tokio::spawn(async move {
@@ -195,14 +282,42 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     };
     tracing::info!(socket = %socket.display(), "tend is up");
 
-    // Until the root ends by itself, a signal, or `tend down`.
+    // Until the root ends by itself, a signal, `tend down`, or an upgrade.
     let mut stopping = control.shutdown_requested();
+    let mut upgrading = control.upgrade_requested();
     let exit = tokio::select! {
         exit = root.wait() => exit,
+        Ok(binary) = upgrading.wait_for(Option::is_some) => {
+            let binary = binary.clone().unwrap_or_default();
+            let processes = Handover::collect().await;
+            let status = control.status(false).await;
+            let origin = control.origin();
+            // Requests under way are answered (this upgrade's own among
+            // them) and streams end; connections made from now on wait in
+            // the listeners' backlog for the next image.
+            control.close();
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut unix_server).await;
+            if let Some(server) = &mut tcp_server {
+                let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+            }
+            journal.flush().await;
+            let leaving = Leaving {
+                upgrades: origin.upgrades,
+                uptime: origin.uptime,
+                status: &status,
+                socket: &socket_fd,
+                tcp: tcp_fd.as_ref(),
+            };
+            // Returns only if no program could be run in this one's place.
+            return Err(upgrade::exec(&binary, &processes, &leaving).into());
+        }
         _ = interrupt.recv() => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
         _ = terminate.recv() => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
         _ = stopping.wait_for(|s| *s) => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
     };
+    // A handed-over process whose service never started (its dependency
+    // failed) was never claimed: it ends with the tree.
+    tend_process::handover::stop_unclaimed(|_| false).await;
     control.close();
     hooks.shutdown().await;
     journal.flush().await;
@@ -217,6 +332,21 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         .await;
     recovery::release(&dir);
     Ok(Ended { exit })
+}
+
+/// Journals an upgrade once the processes no service claimed are stopped.
+/// Stops the handed-over processes of instances no longer configured.
+async fn stop_unclaimed(known: BTreeSet<String>, journal: JournalWriter) {
+    for stopped in tend_process::handover::stop_unclaimed(|id| known.contains(id)).await {
+        journal.record(
+            ROOT,
+            Record::LeftoverStopped {
+                service: stopped.id,
+                pids: vec![stopped.pid],
+                how: if stopped.killed { "killed" } else { "stopped" }.to_owned(),
+            },
+        );
+    }
 }
 
 /// A graceful shutdown (reverse start order, each service by its stop

@@ -10,7 +10,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: wire paths recovery logs tree hooks metrics control console server daemon
+// layers: wire paths recovery logs tree upgrade hooks metrics control console server daemon
 mod console;
 pub mod control;
 mod daemon;
@@ -21,6 +21,7 @@ pub mod paths;
 mod recovery;
 pub mod server;
 pub mod tree;
+pub mod upgrade;
 pub mod wire;
 
 pub use daemon::{prepare, run, DaemonError, Ended, Options};

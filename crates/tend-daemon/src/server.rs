@@ -26,7 +26,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::control::{Action, Control, Failure};
 use crate::logs;
 use crate::metrics::SharedMetrics;
-use crate::wire::{Entry, ErrorBody, ErrorCode, ErrorDetail, SignalRequest};
+use crate::wire::{Entry, ErrorBody, ErrorCode, ErrorDetail, SignalRequest, UpgradeRequest};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -37,6 +37,10 @@ pub struct Api {
     pub metrics: SharedMetrics,
     /// The journal file, for history.
     pub journal_file: PathBuf,
+    /// Whether it serves the TCP listener, where an upgrade may only make
+    /// the daemon its own binary again: choosing the program tend runs is
+    /// for the control socket's owner, who can run it anyway.
+    pub remote: bool,
 }
 
 /// The routes, for the control socket.
@@ -53,6 +57,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/ps", get(ps))
         .route("/v1/reload", post(reload))
         .route("/v1/shutdown", post(shutdown))
+        .route("/v1/upgrade", post(upgrade))
         .route("/metrics", get(metrics))
         .fallback(|| async {
             error(
@@ -522,6 +527,39 @@ async fn shutdown(AxumState(api): AxumState<Api>) -> Response {
         Json(serde_json::json!({ "shutting_down": true })),
     )
         .into_response()
+}
+
+/// The body is optional: none means the binary running now.
+async fn upgrade(AxumState(api): AxumState<Api>, body: axum::body::Bytes) -> Response {
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        UpgradeRequest::default()
+    } else {
+        match serde_json::from_slice::<UpgradeRequest>(&body) {
+            Ok(request) => request,
+            Err(e) => {
+                return error(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "bad body: {e} (expected {{\"binary\": \"/usr/bin/tend\"}} or nothing)"
+                    ),
+                )
+            }
+        }
+    };
+    if api.remote && request.binary.is_some() {
+        return error(
+            ErrorCode::Forbidden,
+            "over TCP an upgrade can only re-execute the running binary; name another on the control socket",
+        );
+    }
+    match api
+        .control
+        .request_upgrade(request.binary.map(std::path::PathBuf::from))
+        .await
+    {
+        Ok(plan) => (StatusCode::ACCEPTED, Json(plan)).into_response(),
+        Err(failure) => failure.into_response(),
+    }
 }
 
 async fn metrics(AxumState(api): AxumState<Api>) -> Response {

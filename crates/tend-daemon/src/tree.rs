@@ -7,10 +7,10 @@
 //! starts concurrently: by the services' `depends_on` (siblings only), as
 //! the graph allows, and a failed start is handled like any exit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
-use tend::{ChildSpec, Supervisor, SupervisorHandle};
+use tend::{ChildSpec, ChildState, Supervisor, SupervisorHandle};
 use tend_config::{defaults, Config, Group, Member, Service};
 use tend_process::ProcessExt;
 
@@ -104,6 +104,27 @@ impl Layout {
     }
 }
 
+/// Where a previous image of the daemon left its instances (`tend
+/// upgrade`); empty for a fresh start or a reload.
+#[derive(Debug, Clone, Default)]
+pub struct Handed {
+    /// Instances at rest, added so instead of started.
+    pub resting: BTreeMap<String, ChildState>,
+    /// Instances whose running process is taken over.
+    pub kept: BTreeSet<String>,
+}
+
+impl Handed {
+    /// Whether `dependency` rests where no condition on it can hold: a unit
+    /// that kept running while it did must not be failed for it now.
+    fn is_dead(&self, dependency: &str) -> bool {
+        matches!(
+            self.resting.get(dependency),
+            Some(ChildState::Shutdown | ChildState::Failed(_) | ChildState::Isolated)
+        )
+    }
+}
+
 /// The supervisor `parents` leads to, from `root`.
 ///
 /// # Errors
@@ -127,13 +148,14 @@ pub fn root_children(
     config: &Config,
     layout: &Layout,
     sinks: &Sinks,
+    handed: &Handed,
 ) -> io::Result<Vec<ChildSpec>> {
     config
         .root_members()
         .into_iter()
         .map(|member| match member {
-            Member::Service(service) => service_unit(service, layout, sinks),
-            Member::Group(group) => group_unit(config, group, layout, sinks),
+            Member::Service(service) => service_unit(service, layout, sinks, handed),
+            Member::Group(group) => group_unit(config, group, layout, sinks, handed),
         })
         .collect()
 }
@@ -147,10 +169,11 @@ pub fn group_unit(
     group: &Group,
     layout: &Layout,
     sinks: &Sinks,
+    handed: &Handed,
 ) -> io::Result<ChildSpec> {
     let members = config
         .members_of(group)
-        .map(|service| service_unit(service, layout, sinks))
+        .map(|service| service_unit(service, layout, sinks, handed))
         .collect::<io::Result<Vec<_>>>()?;
     Ok(ChildSpec::supervisor(
         Supervisor::builder(group.name.clone())
@@ -165,14 +188,19 @@ pub fn group_unit(
 ///
 /// # Errors
 /// If a log file cannot be opened.
-pub fn service_unit(service: &Service, layout: &Layout, sinks: &Sinks) -> io::Result<ChildSpec> {
+pub fn service_unit(
+    service: &Service,
+    layout: &Layout,
+    sinks: &Sinks,
+    handed: &Handed,
+) -> io::Result<ChildSpec> {
     let instances = service.instances();
     let unit = if service.replicas == 1 {
-        instance_spec(service, &instances[0], layout, sinks)?
+        instance_spec(service, &instances[0], layout, sinks, handed)?
     } else {
         let replicas = instances
             .iter()
-            .map(|name| instance_spec(service, name, layout, sinks))
+            .map(|name| instance_spec(service, name, layout, sinks, handed))
             .collect::<io::Result<Vec<_>>>()?;
         with_dependencies(
             ChildSpec::supervisor(
@@ -182,6 +210,7 @@ pub fn service_unit(service: &Service, layout: &Layout, sinks: &Sinks) -> io::Re
                     .children(replicas),
             ),
             service,
+            handed,
         )
     };
     Ok(unit)
@@ -189,10 +218,20 @@ pub fn service_unit(service: &Service, layout: &Layout, sinks: &Sinks) -> io::Re
 
 /// A service's unit with its dependencies (its siblings': the unit's,
 /// whether it is one process or a supervisor of replicas).
-fn with_dependencies(unit: ChildSpec, service: &Service) -> ChildSpec {
+///
+/// A unit whose process is taken over from a previous image started under
+/// its dependencies then; one of them resting where it can no longer meet
+/// a condition (stopped meanwhile) is left out, or the unit would be failed
+/// for a start it does not make.
+fn with_dependencies(unit: ChildSpec, service: &Service, handed: &Handed) -> ChildSpec {
+    let kept = service
+        .instances()
+        .iter()
+        .any(|name| handed.kept.contains(name));
     service
         .depends_on
         .iter()
+        .filter(|dep| !(kept && handed.is_dead(&dep.name)))
         .fold(unit, |unit, dep| {
             unit.depends_on(dep.name.as_str(), dep.condition)
         })
@@ -210,6 +249,7 @@ pub fn instance_spec(
     name: &str,
     layout: &Layout,
     sinks: &Sinks,
+    handed: &Handed,
 ) -> io::Result<ChildSpec> {
     let sink = sinks.open(name, &service.process.logs, layout.position(name))?;
     let mut spec = ChildSpec::process_with_sink(name, service.process.clone(), sink)
@@ -224,8 +264,11 @@ pub fn instance_spec(
     if let Some(budget) = service.budget {
         spec = spec.budget(budget);
     }
+    if let Some(state) = handed.resting.get(name) {
+        spec = spec.resting(*state);
+    }
     if service.replicas == 1 {
-        spec = with_dependencies(spec, service);
+        spec = with_dependencies(spec, service, handed);
     }
     Ok(spec)
 }

@@ -195,8 +195,30 @@ pub struct DaemonInfo {
     pub config: String,
     /// Its state directory.
     pub state_dir: String,
-    /// Seconds since it started.
+    /// Seconds since it started (upgrades do not reset it).
     pub uptime_s: u64,
+    /// How many times it was upgraded (re-executed) since it started.
+    pub upgrades: u32,
+}
+
+/// The answer to `POST /v1/upgrade`: the binary passed its check and the
+/// daemon is handing over to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradePlan {
+    /// The binary the daemon becomes.
+    pub binary: String,
+    /// Its `--version` line.
+    pub version: String,
+    /// `upgrades` in `/v1/daemon` once it has taken over.
+    pub upgrades: u32,
+}
+
+/// The body of `POST /v1/upgrade`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeRequest {
+    /// The binary to become (absolute); default: the one running.
+    #[serde(default)]
+    pub binary: Option<String>,
 }
 
 /// An error, as every 4xx and 5xx carries it.
@@ -233,6 +255,9 @@ pub enum ErrorCode {
     InvalidConfig,
     /// A TCP request without the right bearer token.
     Unauthorized,
+    /// Not allowed on this listener (over TCP, an upgrade to a binary of
+    /// the client's choosing).
+    Forbidden,
     /// No such resource.
     NotFound,
     /// The operation could not be done in the tree's current state.
@@ -249,6 +274,7 @@ impl ErrorCode {
             ErrorCode::UnknownService | ErrorCode::NotFound => 404,
             ErrorCode::BadSignal | ErrorCode::BadRequest | ErrorCode::InvalidConfig => 400,
             ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
             ErrorCode::Conflict => 409,
             ErrorCode::Internal => 500,
         }

@@ -204,8 +204,9 @@ pub enum Record {
         /// The significant child.
         service: String,
     },
-    /// Processes a previous run (killed with `SIGKILL`) left running were
-    /// stopped before this run started its own.
+    /// Processes a previous run left running were stopped: after a `kill
+    /// -9`, before this run started its own; after an upgrade, those of a
+    /// service no longer configured.
     LeftoverStopped {
         /// The service they belonged to.
         service: String,
@@ -213,6 +214,18 @@ pub enum Record {
         pids: Vec<u32>,
         /// How they ended: `stopped` (by the stop signal) or `killed`.
         how: String,
+    },
+    /// The daemon re-executed itself (`tend upgrade`), possibly as a new
+    /// version, keeping its services' processes running.
+    Upgraded {
+        /// The version that handed over.
+        from: String,
+        /// The version that took over.
+        to: String,
+        /// The instances whose processes were kept running (journaled
+        /// before their starts under the new version, which name the same
+        /// pids).
+        kept: Vec<String>,
     },
     /// A file tend writes (the journal, a service's log) stopped taking
     /// writes: disk full, read-only or unwritable. Supervision goes on;
@@ -392,7 +405,8 @@ impl Record {
         match self {
             Record::SupervisorStarted
             | Record::SupervisorStopped { .. }
-            | Record::Command { .. } => None,
+            | Record::Command { .. }
+            | Record::Upgraded { .. } => None,
             Record::WriteFailed { service, .. } | Record::WriteRecovered { service, .. } => {
                 service.as_deref()
             }

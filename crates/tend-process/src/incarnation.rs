@@ -10,6 +10,7 @@
 //! shutdown), its drop guard kills the group and cgroup at once and leaves a
 //! small task to reap.
 
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +23,9 @@ use tend_spec::{ProcessSpec, Signal};
 use crate::cgroup::{Cgroup, CgroupSlot};
 use crate::exit::classify;
 use crate::group::{in_group, kill_group, signal_group};
+use crate::handover::{self, Adopted, Parked};
 use crate::notify::{Notice, NotifySocket};
-use crate::output::{pump, LogSink, ReadyLine};
+use crate::output::{pump, LogSink, Pumped, ReadyLine};
 use crate::prepare::prepare;
 use crate::probe::until_ready;
 use crate::reaper::{self, SpawnLock};
@@ -35,6 +37,22 @@ use crate::wait::{reap_later, PidFd};
 /// the incarnation returns without them (they then finish in the background).
 const DRAIN: Duration = Duration::from_secs(2);
 
+/// A process to watch: spawned now, or adopted from a previous image.
+struct Launched {
+    /// The process spawned (its process group's leader).
+    pid: Pid,
+    /// The process watched: the one spawned, or the main one it named.
+    watched: PidFd,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+    /// Partial lines a previous image read.
+    rests: [Vec<u8>; 2],
+    notify: Option<NotifySocket>,
+    cgroup: Option<Arc<Cgroup>>,
+    /// Whether it was ready under the previous image.
+    was_ready: bool,
+}
+
 /// Runs one incarnation; the engine calls this through the child's factory.
 pub(crate) async fn run(
     spec: Arc<ProcessSpec>,
@@ -43,6 +61,10 @@ pub(crate) async fn run(
     ready_pattern: Result<Option<Arc<Regex>>, Arc<str>>,
     ctx: Context,
 ) -> Exit {
+    // Nothing new is spawned while this image hands its processes over.
+    if handover::is_requested() {
+        return std::future::pending().await;
+    }
     let start_failure = |reason: &dyn std::fmt::Display| Exit::new(ExitKind::StartFailure, reason);
     let ready_line = match ready_pattern {
         Ok(pattern) => pattern.map(|pattern| ReadyLine {
@@ -51,63 +73,48 @@ pub(crate) async fn run(
         }),
         Err(error) => return start_failure(&format_args!("ready.log: {error}")),
     };
-    let prepared = match prepare(&spec) {
-        Ok(prepared) => prepared,
-        Err(error) => return start_failure(&error),
+    let launched = match handover::claim(ctx.id().as_str()) {
+        Some(adopted) => adopt(adopted, &cgroups),
+        None => launch(&spec, &cgroups, ctx.id().as_str()),
     };
-    let cgroup = match cgroups.get(ctx.id().as_str(), &spec.limits) {
-        Ok(cgroup) => cgroup,
+    let Launched {
+        pid,
+        watched,
+        stdout,
+        stderr,
+        rests: [stdout_rest, stderr_rest],
+        notify,
+        cgroup,
+        was_ready,
+    } = match launched {
+        Ok(launched) => launched,
         Err(reason) => return start_failure(&reason),
     };
-    // A notify socket, when the service speaks sd_notify, named in its
-    // environment.
-    let notify = if spec.ready.notify || spec.watchdog.is_some() {
-        match NotifySocket::bind_new() {
-            Ok(socket) => Some(socket),
-            Err(error) => return start_failure(&format_args!("notify socket: {error}")),
-        }
-    } else {
-        None
-    };
-    let with_notify;
-    let launched: &ProcessSpec = match &notify {
-        Some(socket) => {
-            with_notify = notify_env(&spec, socket.address());
-            &with_notify
-        }
-        None => &spec,
-    };
-    let lock = SpawnLock::acquire();
-    let spawned = match spawn(launched, &prepared, cgroup.as_deref()) {
-        Ok(spawned) => spawned,
-        Err(error) => return start_failure(&error),
-    };
-    let pid = spawned.pid;
-    lock.track(pid.as_raw_nonzero().get());
-    let pidfd = match PidFd::new(spawned.pidfd, pid.as_raw_nonzero().get()) {
-        Ok(pidfd) => pidfd,
-        Err(error) => {
-            kill_group(pid);
-            return start_failure(&format_args!(
-                "cannot watch process {}: {error}",
-                pid.as_raw_nonzero()
-            ));
-        }
-    };
+    let live = handover::Live::new();
     let mut guard = Leftovers {
         pid,
         cgroup,
         armed: true,
     };
-    ctx.set_pid(Some(pid.as_raw_nonzero().get() as u32));
+    ctx.set_pid(Some(watched.pid().unsigned_abs()));
     let probe_cgroup = guard.cgroup.clone();
     let raw_pid = pid.as_raw_nonzero().get();
     ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
     let watch = usage::watch(spec.limits, guard.cgroup.clone(), raw_pid, ctx.clone());
-    let pumps = [
-        tokio::spawn(pump(spawned.stdout, sink.clone(), ready_line.clone())),
-        tokio::spawn(pump(spawned.stderr, sink, ready_line)),
+    let (park, parking) = tokio::sync::watch::channel(false);
+    let mut pumps = [
+        tokio::spawn(pump(
+            stdout,
+            stdout_rest,
+            sink.clone(),
+            ready_line.clone(),
+            parking.clone(),
+        )),
+        tokio::spawn(pump(stderr, stderr_rest, sink, ready_line, parking)),
     ];
+    if was_ready {
+        ctx.ready();
+    }
     // Ready once it runs, unless something else says when.
     if !spec.ready.is_signalled() && spec.startup.is_none() && spec.readiness.is_none() {
         ctx.ready();
@@ -117,9 +124,14 @@ pub(crate) async fn run(
     // Part of this future (not a task of its own), so it ends with the
     // incarnation however that ends.
     let listener_cgroup = guard.cgroup.clone();
-    let announced = AtomicI32::new(0);
+    // An adopted main process named by `MAINPID=` stays the one watched.
+    let announced = AtomicI32::new(if watched.pid() == raw_pid {
+        0
+    } else {
+        watched.pid()
+    });
     let listening = async {
-        match notify {
+        match &notify {
             Some(socket) => listen(socket, &ctx, pid, listener_cgroup, &announced).await,
             None => std::future::pending().await,
         }
@@ -134,7 +146,7 @@ pub(crate) async fn run(
     // (`MAINPID=`) once it ended: a daemon that forked hands over.
     let mut exceeded = None;
     let mut hung = false;
-    let mut watched = pidfd;
+    let mut watched = watched;
     let stopped = loop {
         let outcome = tokio::select! {
             ended = watched.exited() => match ended {
@@ -153,6 +165,7 @@ pub(crate) async fn run(
                 Outcome::Stop
             }
             never = &mut polled => match never {},
+            () = handover::requested() => Outcome::Park,
         };
         match outcome {
             Outcome::Ended => match hand_over(&announced, &watched) {
@@ -166,6 +179,43 @@ pub(crate) async fn run(
                 None => break Ok(None),
             },
             Outcome::Stop => break stop(&spec, pid, &watched).await.map(Some),
+            Outcome::Park => {
+                let _ = park.send(true);
+                let mut pipes = [None, None];
+                for (pipe, pump) in pipes.iter_mut().zip(&mut pumps) {
+                    if let Ok(Ok(Pumped::Parked { fd, rest })) = pump.await {
+                        *pipe = Some((fd, rest));
+                    }
+                }
+                let [stdout, stderr] = pipes;
+                let parked = watched.duplicate().map(|pidfd| Parked {
+                    id: ctx.id().to_string(),
+                    group: raw_pid,
+                    main: watched.pid(),
+                    pidfd,
+                    stdout,
+                    stderr,
+                    notify: notify
+                        .as_ref()
+                        .and_then(|s| Some((s.duplicate().ok()?, s.address().to_owned()))),
+                    cgroup: guard
+                        .cgroup
+                        .as_ref()
+                        .map(|c| (c.path().to_path_buf(), c.v1_dirs())),
+                    ready: ctx.is_ready(),
+                });
+                match parked {
+                    Ok(parked) => {
+                        live.park(parked);
+                        // Never resumed: the program image is replaced.
+                        return std::future::pending().await;
+                    }
+                    Err(error) => {
+                        tracing::error!(id = %ctx.id(), %error, "cannot hand the process over; stopping it");
+                        break stop(&spec, pid, &watched).await.map(Some);
+                    }
+                }
+            }
         }
     };
     guard.armed = false;
@@ -202,7 +252,97 @@ pub(crate) async fn run(
         }
     })
     .await;
+    drop(live);
     exit
+}
+
+/// Prepares and spawns the process, in its cgroup, with a notify socket if
+/// it speaks sd_notify.
+fn launch(spec: &ProcessSpec, cgroups: &CgroupSlot, id: &str) -> Result<Launched, String> {
+    let prepared = prepare(spec).map_err(|e| e.to_string())?;
+    let cgroup = cgroups.get(id, &spec.limits)?;
+    // A notify socket, when the service speaks sd_notify, named in its
+    // environment.
+    let notify = if spec.ready.notify || spec.watchdog.is_some() {
+        Some(NotifySocket::bind_new().map_err(|e| format!("notify socket: {e}"))?)
+    } else {
+        None
+    };
+    let with_notify;
+    let launched: &ProcessSpec = match &notify {
+        Some(socket) => {
+            with_notify = notify_env(spec, socket.address());
+            &with_notify
+        }
+        None => spec,
+    };
+    let lock = SpawnLock::acquire();
+    let spawned = spawn(launched, &prepared, cgroup.as_deref()).map_err(|e| e.to_string())?;
+    let pid = spawned.pid;
+    lock.track(pid.as_raw_nonzero().get());
+    let watched = PidFd::new(spawned.pidfd, pid.as_raw_nonzero().get()).map_err(|error| {
+        kill_group(pid);
+        format!("cannot watch process {}: {error}", pid.as_raw_nonzero())
+    })?;
+    Ok(Launched {
+        pid,
+        watched,
+        stdout: spawned.stdout,
+        stderr: spawned.stderr,
+        rests: [Vec::new(), Vec::new()],
+        notify,
+        cgroup,
+        was_ready: false,
+    })
+}
+
+/// Takes over a process a previous program image handed over (already
+/// tracked for the reaper by the adoption).
+fn adopt(adopted: Adopted, cgroups: &CgroupSlot) -> Result<Launched, String> {
+    let pid = Pid::from_raw(adopted.group).ok_or("a handed-over process without a pid")?;
+    let watched = PidFd::new(adopted.pidfd, adopted.main)
+        .map_err(|e| format!("cannot watch handed-over process {}: {e}", adopted.main))?;
+    let cgroup = adopted.cgroup.and_then(|(dir, v1)| match Cgroup::adopt(dir.clone(), v1) {
+        Ok(cgroup) => Some(Arc::new(cgroup)),
+        Err(error) => {
+            tracing::warn!(dir = %dir.display(), %error, "cannot take the handed-over cgroup; using the process group only");
+            None
+        }
+    });
+    if let Some(cgroup) = &cgroup {
+        cgroups.put(cgroup.clone());
+    }
+    let notify = adopted
+        .notify
+        .map(|(fd, address)| NotifySocket::from_fd(fd, address))
+        .transpose()
+        .map_err(|e| format!("notify socket: {e}"))?;
+    // A stream the process had closed before the handover: an empty pipe
+    // at end of stream stands in for it.
+    let pipe = |stream: Option<(OwnedFd, Vec<u8>)>| -> Result<(OwnedFd, Vec<u8>), String> {
+        match stream {
+            Some(stream) => Ok(stream),
+            None => {
+                let (reader, _writer) = rustix::pipe::pipe_with(
+                    rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+                )
+                .map_err(|e| e.to_string())?;
+                Ok((reader, Vec::new()))
+            }
+        }
+    };
+    let (stdout, stdout_rest) = pipe(adopted.stdout)?;
+    let (stderr, stderr_rest) = pipe(adopted.stderr)?;
+    Ok(Launched {
+        pid,
+        watched,
+        stdout,
+        stderr,
+        rests: [stdout_rest, stderr_rest],
+        notify,
+        cgroup,
+        was_ready: adopted.ready,
+    })
 }
 
 /// What ended a turn of the wait.
@@ -211,6 +351,8 @@ enum Outcome {
     Ended,
     /// It is to be stopped.
     Stop,
+    /// Its process is to be handed to the next program image.
+    Park,
 }
 
 /// The main process named by `MAINPID=`, if one was and it is not the one
@@ -242,7 +384,7 @@ fn notify_env(spec: &ProcessSpec, address: &str) -> ProcessSpec {
 /// service's processes are heard: its main process, its process group and
 /// its cgroup.
 async fn listen(
-    socket: NotifySocket,
+    socket: &NotifySocket,
     ctx: &Context,
     main: Pid,
     cgroup: Option<Arc<Cgroup>>,

@@ -44,7 +44,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: error exit reaper wait group output cgroup usage notify prepare pre_exec clone spawn probe incarnation leftovers
+// layers: error exit reaper wait command group output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -54,9 +54,11 @@ mod cgroup;
     target_arch = "powerpc64"
 ))]
 mod clone;
+mod command;
 mod error;
 mod exit;
 mod group;
+pub mod handover;
 mod incarnation;
 pub mod leftovers;
 mod notify;
@@ -75,6 +77,7 @@ use std::time::Duration;
 use tend::{Backend, ChildId, ChildSpec, Context, Shutdown};
 
 pub use cgroup::CgroupLayout;
+pub use command::{run_to_end, Finished};
 pub use error::SpawnError;
 pub use exit::Ended;
 pub use output::{LogSink, LogTrouble, Stream, Tee};

@@ -55,10 +55,31 @@ pub(crate) struct NotifySocket {
 
 impl NotifySocket {
     /// Binds a socket of a name no other in this process has.
+    /// A name may be taken after a re-exec (the pid is the same, the
+    /// counter starts again, and adopted services keep their sockets): the
+    /// next one is tried.
     pub(crate) fn bind_new() -> io::Result<NotifySocket> {
         static SERIAL: AtomicU64 = AtomicU64::new(0);
-        let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-        NotifySocket::bind(&format!("tend/{}/notify/{serial}", std::process::id()))
+        loop {
+            let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+            match NotifySocket::bind(&format!("tend/{}/notify/{serial}", std::process::id())) {
+                Err(error) if error.kind() == io::ErrorKind::AddrInUse => {}
+                bound => return bound,
+            }
+        }
+    }
+
+    /// A socket bound before (by a previous program image), with its
+    /// address.
+    pub(crate) fn from_fd(fd: OwnedFd, address: String) -> io::Result<NotifySocket> {
+        let socket = UnixDatagram::from_std(std::os::unix::net::UnixDatagram::from(fd))?;
+        Ok(NotifySocket { socket, address })
+    }
+
+    /// A second descriptor of the socket (same queue), to hand over.
+    pub(crate) fn duplicate(&self) -> io::Result<OwnedFd> {
+        use std::os::fd::AsFd;
+        self.socket.as_fd().try_clone_to_owned()
     }
 
     /// Binds `@name` (abstract) with credentials passing on.

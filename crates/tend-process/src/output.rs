@@ -342,26 +342,53 @@ fn stamp(lines: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Copies one stream into the sink until end of stream. Returns the bytes
-/// copied.
+/// How a pump ended.
+#[derive(Debug)]
+pub(crate) enum Pumped {
+    /// At end of stream (every writer closed the pipe).
+    Ended,
+    /// Asked to park (a re-exec hands the pipe over): the pipe, and the
+    /// start of a line not finished yet. Everything before it was written.
+    Parked {
+        /// The pipe's read end.
+        fd: OwnedFd,
+        /// A partial last line, to be continued by the next reader.
+        rest: Vec<u8>,
+    },
+}
+
+/// Copies a pipe to `sink` line by line until end of stream, or until
+/// `park` turns true: then it reads what the pipe holds now, writes the
+/// whole lines, and gives the pipe back with the partial line. `rest` is a
+/// partial line a previous reader left.
 ///
 /// The buffer is only held while output flows: an idle child costs no
 /// buffer memory (a thousand quiet services would otherwise pin 128 KiB
 /// each).
 pub(crate) async fn pump(
     fd: OwnedFd,
+    rest: Vec<u8>,
     sink: LogSink,
     mut ready_line: Option<ReadyLine>,
-) -> io::Result<u64> {
+    mut park: tokio::sync::watch::Receiver<bool>,
+) -> io::Result<Pumped> {
     let pipe = pipe::Receiver::from_owned_fd(fd)?;
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut total = 0u64;
+    let mut buffer: Vec<u8> = rest;
+    let (mut parking, mut may_park) = (false, true);
     loop {
-        tokio::select! {
-            readable = pipe.readable() => readable?,
-            () = tokio::time::sleep(RETRY), if sink.is_failing() => {
-                sink.retry();
-                continue;
+        if !parking {
+            tokio::select! {
+                readable = pipe.readable() => readable?,
+                () = tokio::time::sleep(RETRY), if sink.is_failing() => {
+                    sink.retry();
+                    continue;
+                }
+                parked = park.wait_for(|p| *p), if may_park => {
+                    // A dropped sender means no park is coming.
+                    parking = parked.is_ok();
+                    may_park = parking;
+                    continue;
+                }
             }
         }
         if buffer.capacity() - buffer.len() < READ_CHUNK {
@@ -369,6 +396,10 @@ pub(crate) async fn pump(
         }
         let read = match pipe.try_read_buf(&mut buffer) {
             Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && parking => {
+                let fd = pipe.into_nonblocking_fd()?;
+                return Ok(Pumped::Parked { fd, rest: buffer });
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e),
         };
@@ -377,9 +408,8 @@ pub(crate) async fn pump(
                 buffer.push(b'\n');
                 sink.write_lines(&buffer);
             }
-            return Ok(total);
+            return Ok(Pumped::Ended);
         }
-        total += read as u64;
         let cut = match buffer.iter().rposition(|&b| b == b'\n') {
             Some(last_newline) => last_newline + 1,
             None if buffer.len() >= MAX_LINE => {

@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ const GRACE: Duration = Duration::from_secs(2);
 /// late never makes it take a running child for an orphan.
 static REAPER: OnceLock<Reaper> = OnceLock::new();
 static REAPING: OnceLock<()> = OnceLock::new();
+/// Set by a re-exec's handover: tracked processes are never reaped here.
+static HOLD: AtomicBool = AtomicBool::new(false);
 
 fn reaper() -> &'static Reaper {
     REAPER.get_or_init(Reaper::default)
@@ -98,6 +101,15 @@ impl Reaper {
                 Ok(status) => {
                     let Some(pid) = status.pid() else { continue };
                     let tracked = self.lock();
+                    if tracked.contains(&pid.as_raw()) && HOLD.load(Ordering::Acquire) {
+                        // Handed over: its status belongs to the next image.
+                        drop(
+                            self.changed
+                                .wait_while(tracked, |t| t.contains(&pid.as_raw()))
+                                .unwrap_or_else(|e| e.into_inner()),
+                        );
+                        continue;
+                    }
                     if tracked.contains(&pid.as_raw()) {
                         // Ours: its waiter reaps it. If none does within the
                         // grace period (its runtime is gone), reap it here and
@@ -203,6 +215,13 @@ pub(crate) fn take_abandoned(pid: i32) -> Option<Ended> {
 }
 
 /// Called after a tracked child was reaped through its pidfd.
+/// From now on a tracked process is never reaped here, however long its
+/// incarnation takes: a re-exec hands it over, and its exit status must
+/// still be there for the next program image.
+pub(crate) fn hold_tracked() {
+    HOLD.store(true, Ordering::Release);
+}
+
 pub(crate) fn reaped(pid: i32) {
     let reaper = reaper();
     reaper.lock().remove(&pid);

@@ -29,6 +29,11 @@ impl PidFd {
     }
 
     /// The process's id.
+    /// A second descriptor of the same process (to hand over).
+    pub(crate) fn duplicate(&self) -> io::Result<OwnedFd> {
+        self.fd.get_ref().try_clone()
+    }
+
     pub(crate) fn pid(&self) -> i32 {
         self.pid
     }

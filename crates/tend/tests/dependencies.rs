@@ -232,3 +232,57 @@ async fn a_concurrent_start_not_ready_in_time_is_an_exit_its_restart_type_handle
     assert_eq!((info.state, info.generation), (ChildState::Starting, 2));
     sup.shutdown().await;
 }
+
+/// A child handed over at rest (`ChildSpec::resting`, what `tend upgrade`
+/// uses) is not started: a completed job is not run again and still meets
+/// its dependents' `completed` condition; a stopped one waits for an
+/// operator's restart; a state not at rest is ignored.
+#[tokio::test(start_paused = true)]
+async fn resting_children_are_not_started_and_keep_their_meaning() {
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counting = |id: &str| {
+        let ran = ran.clone();
+        ChildSpec::task(id, move |ctx: Context| {
+            let ran = ran.clone();
+            async move {
+                ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ctx.cancelled().await;
+            }
+        })
+    };
+    let setup = ChildSpec::task("setup", |_ctx: Context| async {
+        unreachable!("ran again") as ()
+    })
+    .restart(Restart::Transient)
+    .resting(ChildState::Completed);
+    let web = counting("web").depends_on("setup", Condition::Completed);
+    let stopped = counting("stopped").resting(ChildState::Shutdown);
+    let failed = counting("failed").resting(ChildState::Failed(FailReason::CircuitBreakerOpen));
+    let not_at_rest = counting("running").resting(ChildState::Running);
+    let root = Supervisor::builder("root")
+        .children([setup, web, stopped, failed, not_at_rest])
+        .start()
+        .await
+        .expect("started");
+    let state = |id: &'static str| {
+        let root = root.clone();
+        async move { root.child_info(id).await.expect("a child").state }
+    };
+    assert_eq!(state("setup").await, ChildState::Completed);
+    assert_eq!(state("web").await, ChildState::Running);
+    assert_eq!(state("stopped").await, ChildState::Shutdown);
+    assert_eq!(
+        state("failed").await,
+        ChildState::Failed(FailReason::CircuitBreakerOpen)
+    );
+    assert_eq!(state("running").await, ChildState::Running);
+    assert_eq!(
+        ran.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "web and running"
+    );
+    root.restart_child("stopped").await.expect("restarted");
+    assert_eq!(state("stopped").await, ChildState::Running);
+    assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 3);
+    root.shutdown().await;
+}

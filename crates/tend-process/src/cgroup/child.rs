@@ -54,6 +54,11 @@ impl CgroupSlot {
         }
         Ok(slot.clone())
     }
+
+    /// Keeps `cgroup` (an adopted one) for the incarnations to come.
+    pub(crate) fn put(&self, cgroup: Arc<Cgroup>) {
+        *self.cgroup.lock().unwrap_or_else(|e| e.into_inner()) = Some(cgroup);
+    }
 }
 
 /// A child id as it appears in its cgroup's name (`tend-PID-NAME.N`):
@@ -86,9 +91,17 @@ impl Cgroup {
             }
             Err(_) => return Ok(None),
         };
-        let name = format!("{}.{}", safe_name(id), NEXT.fetch_add(1, Ordering::Relaxed));
-        let path = base.join(format!("tend-{}-{name}", std::process::id()));
-        let opened = fs::create_dir(&path).and_then(|()| {
+        // After a re-exec the pid is the same and the counter starts again,
+        // while adopted services keep their cgroups: a taken name is skipped.
+        let (name, path, created) = loop {
+            let name = format!("{}.{}", safe_name(id), NEXT.fetch_add(1, Ordering::Relaxed));
+            let path = base.join(format!("tend-{}-{name}", std::process::id()));
+            match fs::create_dir(&path) {
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+                created => break (name, path, created),
+            }
+        };
+        let opened = created.and_then(|()| {
             rustix::fs::open(
                 &path,
                 rustix::fs::OFlags::PATH
@@ -120,6 +133,40 @@ impl Cgroup {
                 Ok(None)
             }
         }
+    }
+
+    /// A cgroup made by a previous program image of this process (handed
+    /// over by a re-exec), with the v1 groups holding its limits.
+    pub(crate) fn adopt(path: PathBuf, v1: Vec<(String, PathBuf)>) -> io::Result<Cgroup> {
+        let dir = rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        let groups = v1
+            .into_iter()
+            .map(|(controller, dir)| {
+                let procs = OpenOptions::new()
+                    .write(true)
+                    .open(dir.join("cgroup.procs"))?;
+                Ok((controller, dir, procs))
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Cgroup {
+            path,
+            dir,
+            v1: V1Groups { groups },
+            killed: AtomicBool::new(false),
+        })
+    }
+
+    /// The v1 groups' controllers and directories (to hand over).
+    pub(crate) fn v1_dirs(&self) -> Vec<(String, PathBuf)> {
+        self.v1
+            .groups
+            .iter()
+            .map(|(controller, dir, _)| (controller.clone(), dir.clone()))
+            .collect()
     }
 
     /// The cgroup's directory.

@@ -17,7 +17,7 @@ use super::task::{self, ExitGuard, Metered};
 use crate::context::Context;
 use crate::exit::{Exit, ExitKind, IntoExit, Resource};
 use crate::id::ChildId;
-use crate::state::ChildKind;
+use crate::state::{ChildKind, ChildState};
 use crate::status::Isolation;
 
 /// Starts one incarnation: calls the user's factory with the context and
@@ -110,6 +110,8 @@ pub(crate) struct Options {
     pub(crate) depends_on: Vec<(ChildId, Condition)>,
     /// Stopped when a dependency stops or gives up (systemd's `BindsTo`).
     pub(crate) binds_to: bool,
+    /// Added at rest in this state instead of started (a handed-over tree).
+    pub(crate) resting: Option<ChildState>,
     /// Resource limits, as (resource, limit) pairs; none repeated.
     pub(crate) limits: Vec<(Resource, u64)>,
 }
@@ -131,6 +133,7 @@ static DEFAULT_OPTIONS: std::sync::LazyLock<Arc<Options>> = std::sync::LazyLock:
         watchdog: None,
         depends_on: Vec::new(),
         binds_to: false,
+        resting: None,
         limits: Vec::new(),
     })
 });
@@ -386,6 +389,33 @@ impl ChildSpec {
     #[must_use]
     pub fn binds_to(mut self, binds: bool) -> Self {
         self.options_mut().binds_to = binds;
+        self
+    }
+
+    /// Adds the child at rest in `state` instead of starting it: where a
+    /// previous supervisor of the same child left it, when a program hands
+    /// its tree to its next version (`tend upgrade`). A completed one-shot
+    /// job is not run again, an operator's stop holds, a child given up on
+    /// stays so; each starts again only when asked. States not at rest
+    /// (see [`ChildState::is_at_rest`]) are ignored: the child starts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend::{ChildSpec, ChildState, Context, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let setup = ChildSpec::task("setup", |_ctx: Context| async { unreachable!("ran again") as () })
+    ///     .resting(ChildState::Completed);
+    /// let root = Supervisor::builder("app").child(setup).start().await.unwrap();
+    /// let info = root.child_info("setup").await.unwrap();
+    /// assert_eq!(info.state, ChildState::Completed);
+    /// # root.shutdown().await;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn resting(mut self, state: ChildState) -> Self {
+        self.options_mut().resting = state.is_at_rest().then_some(state);
         self
     }
 

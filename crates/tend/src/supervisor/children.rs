@@ -151,6 +151,14 @@ impl ChildRecord {
         }
     }
 
+    /// Sets a new record's state to one at rest, without a transition: it
+    /// was reached under a previous supervisor ([`ChildSpec::resting`]).
+    pub(crate) fn rest(&mut self, state: ChildState) {
+        debug_assert!(self.state == ChildState::Pending && state.is_at_rest());
+        self.state = state;
+        self.stats.set_state(state);
+    }
+
     /// Whether `generation` is the incarnation running now.
     pub(crate) fn is_current(&self, generation: u64) -> bool {
         self.running.is_some() && self.generation == generation

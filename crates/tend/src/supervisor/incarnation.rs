@@ -132,6 +132,20 @@ impl Incarnations {
         self.table.insert(spec, Instant::now())
     }
 
+    /// Puts a child just added at rest, if its spec says where a previous
+    /// supervisor left it ([`ChildSpec::resting`]); tells whether it did
+    /// (then it is not to be started).
+    pub(crate) fn rest_if_handed(&mut self, key: ChildKey) -> bool {
+        let Some(child) = self.table.get_mut(key) else {
+            return false;
+        };
+        let Some(state) = child.spec.options.resting else {
+            return false;
+        };
+        child.rest(state);
+        true
+    }
+
     /// Removes a child's spec (it must have nothing running).
     pub(crate) fn remove(&mut self, key: ChildKey) {
         if let Some(child) = self.table.remove(key) {

@@ -164,9 +164,12 @@ impl Server {
         let key = self.children.table.key_of(id.as_str())?;
         let dep = self.children.table.get(key)?;
         let state = dep.state();
-        let completed = dep
-            .last_run()
-            .is_some_and(|run| run.exit.class() == ExitClass::Normal);
+        // Completed ends normally by definition, also when it was reached
+        // under a previous supervisor and no run is remembered.
+        let completed = state == ChildState::Completed
+            || dep
+                .last_run()
+                .is_some_and(|run| run.exit.class() == ExitClass::Normal);
         let holds = match condition {
             Condition::Started => {
                 matches!(state, ChildState::Starting | ChildState::Running) || completed

@@ -116,7 +116,9 @@ impl Server {
             self.binders = specs.iter().any(|s| s.options.binds_to);
             for spec in specs {
                 let key = self.children.add(spec);
-                self.mark_waiting(key);
+                if !self.children.rest_if_handed(key) {
+                    self.mark_waiting(key);
+                }
             }
             if let Some(exit) = self.settle().await {
                 let exit = exit.into_start_failure();
@@ -126,6 +128,9 @@ impl Server {
             for spec in specs {
                 let id = spec.id.clone();
                 let key = self.children.add(spec);
+                if self.children.rest_if_handed(key) {
+                    continue;
+                }
                 if let Err(exit) = self.children.start(key).await {
                     self.children
                         .stop_all(Exit::shutdown("failed to start"))

@@ -1,0 +1,438 @@
+//! A planned re-exec (`tend upgrade`): the running processes of this
+//! program image handed, alive, to the next one.
+//!
+//! Across `execve` a process keeps its pid, its children and every
+//! descriptor not marked close-on-exec. So the next image can go on where
+//! this one stopped: each process stays our child (its exit status ours to
+//! reap, even if it ends in between), its pipes keep what it writes
+//! meanwhile (a writer that fills one just waits), its notify socket keeps
+//! its address and its cgroup its name.
+//!
+//! 1. [`Handover::collect`] asks every live incarnation to park: its output
+//!    pumps write the lines the pipes hold and stop at a line boundary (a
+//!    partial line is carried along), and it leaves its process running and
+//!    its descriptors here. From then on nothing new is spawned, and the
+//!    orphan reaper leaves tracked processes to the next image.
+//! 2. [`Handover::parcel`] describes them as plain data, their descriptors
+//!    made inheritable, for the caller to pass to the next image with the
+//!    rest of what it carries over (see `tend-daemon`).
+//! 3. The next image calls [`Parcel::adopt`] before anything starts; the
+//!    incarnation of the child with the same id then takes its process
+//!    over instead of spawning one, and [`stop_unclaimed`] stops those no
+//!    child took (a service removed from the config meanwhile).
+//!
+//! The state is the process's own (one exec replaces the whole program),
+//! hence statics rather than a value passed around.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rustix::io::FdFlags;
+use rustix::process::Pid;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::group::{kill_group, signal_group};
+use crate::reaper::{self, SpawnLock};
+use crate::wait::PidFd;
+
+/// How long a process no child claimed gets between `SIGTERM` and
+/// `SIGKILL`.
+const UNCLAIMED_STOP: Duration = Duration::from_secs(10);
+
+/// Whether a handover was asked for (`true` from then on).
+static REQUESTED: LazyLock<watch::Sender<bool>> = LazyLock::new(|| watch::channel(false).0);
+
+static STATE: Mutex<State> = Mutex::new(State {
+    live: 0,
+    parked: Vec::new(),
+    adoptable: None,
+});
+
+/// Changes of `live` (an incarnation parked or ended).
+static CHANGED: LazyLock<tokio::sync::Notify> = LazyLock::new(tokio::sync::Notify::new);
+
+struct State {
+    /// Incarnations with a process, not parked.
+    live: usize,
+    parked: Vec<Parked>,
+    /// What a previous image handed over, by child id, until claimed.
+    adoptable: Option<HashMap<String, Adopted>>,
+}
+
+fn state() -> MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One parked incarnation's process, its descriptors owned here.
+pub(crate) struct Parked {
+    pub(crate) id: String,
+    /// The process spawned: its pid is its process group's id.
+    pub(crate) group: i32,
+    /// The process watched (the one spawned, or the main process it named).
+    pub(crate) main: i32,
+    pub(crate) pidfd: OwnedFd,
+    pub(crate) stdout: Option<(OwnedFd, Vec<u8>)>,
+    pub(crate) stderr: Option<(OwnedFd, Vec<u8>)>,
+    /// The notify socket and its address (`@name`).
+    pub(crate) notify: Option<(OwnedFd, String)>,
+    /// The cgroup directory and the v1 groups holding its limits.
+    pub(crate) cgroup: Option<(PathBuf, Vec<(String, PathBuf)>)>,
+    pub(crate) ready: bool,
+}
+
+/// A process a previous image handed over, as an incarnation takes it.
+pub(crate) struct Adopted {
+    pub(crate) group: i32,
+    pub(crate) main: i32,
+    pub(crate) pidfd: OwnedFd,
+    pub(crate) stdout: Option<(OwnedFd, Vec<u8>)>,
+    pub(crate) stderr: Option<(OwnedFd, Vec<u8>)>,
+    pub(crate) notify: Option<(OwnedFd, String)>,
+    pub(crate) cgroup: Option<(PathBuf, Vec<(String, PathBuf)>)>,
+    pub(crate) ready: bool,
+}
+
+/// Counts an incarnation with a process as live until it parks or ends.
+pub(crate) struct Live(());
+
+impl Live {
+    pub(crate) fn new() -> Live {
+        state().live += 1;
+        Live(())
+    }
+
+    /// Leaves the process to the next image.
+    pub(crate) fn park(self, parked: Parked) {
+        state().parked.push(parked);
+        // Drop counts it out.
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        state().live -= 1;
+        CHANGED.notify_waiters();
+    }
+}
+
+/// Whether a handover was asked for.
+pub(crate) fn is_requested() -> bool {
+    *REQUESTED.borrow()
+}
+
+/// Returns once a handover is asked for (never, if none is).
+pub(crate) async fn requested() {
+    let mut asked = REQUESTED.subscribe();
+    let _ = asked.wait_for(|r| *r).await;
+}
+
+/// Takes the process a previous image handed over for child `id`, if any.
+pub(crate) fn claim(id: &str) -> Option<Adopted> {
+    state().adoptable.as_mut()?.remove(id)
+}
+
+/// The processes of this image, parked for the next one.
+pub struct Handover {
+    parked: Vec<Parked>,
+}
+
+impl std::fmt::Debug for Handover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handover")
+            .field("processes", &self.parked.len())
+            .finish()
+    }
+}
+
+impl Handover {
+    /// Asks every incarnation to park and returns once none is live: those
+    /// running park at once; one being stopped finishes its stop first
+    /// (its stop timeout bounds the wait), and one due to start does not
+    /// spawn. There is no way back: the caller is to exec.
+    pub async fn collect() -> Handover {
+        reaper::hold_tracked();
+        REQUESTED.send_replace(true);
+        loop {
+            let changed = CHANGED.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut state = state();
+                if state.live == 0 {
+                    return Handover {
+                        parked: std::mem::take(&mut state.parked),
+                    };
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// How many processes it holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Whether it holds none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.parked.is_empty()
+    }
+
+    /// The ids of the children whose processes it holds.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.parked.iter().map(|p| p.id.as_str())
+    }
+
+    /// Describes the processes for the next image, their descriptors made
+    /// inheritable (they stay owned here: keep `self` until the exec).
+    ///
+    /// # Errors
+    /// If a descriptor's flags cannot be changed.
+    pub fn parcel(&self) -> io::Result<Parcel> {
+        let inherit = |fd: &OwnedFd| -> io::Result<RawFd> {
+            rustix::io::fcntl_setfd(fd, FdFlags::empty())?;
+            Ok(fd.as_raw_fd())
+        };
+        let pipe = |p: &Option<(OwnedFd, Vec<u8>)>| -> io::Result<Option<PassedPipe>> {
+            p.as_ref()
+                .map(|(fd, rest)| {
+                    Ok(PassedPipe {
+                        fd: inherit(fd)?,
+                        rest: rest.clone(),
+                    })
+                })
+                .transpose()
+        };
+        let processes = self
+            .parked
+            .iter()
+            .map(|p| {
+                Ok(PassedProcess {
+                    id: p.id.clone(),
+                    group: p.group,
+                    main: p.main,
+                    pidfd: inherit(&p.pidfd)?,
+                    stdout: pipe(&p.stdout)?,
+                    stderr: pipe(&p.stderr)?,
+                    notify: p
+                        .notify
+                        .as_ref()
+                        .map(|(fd, address)| {
+                            Ok::<_, io::Error>(PassedNotify {
+                                fd: inherit(fd)?,
+                                address: address.clone(),
+                            })
+                        })
+                        .transpose()?,
+                    cgroup: p.cgroup.as_ref().map(|(dir, v1)| PassedCgroup {
+                        dir: dir.clone(),
+                        v1: v1.clone(),
+                    }),
+                    ready: p.ready,
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Parcel { processes })
+    }
+}
+
+/// The processes handed to the next image: plain data with descriptor
+/// numbers, for the caller to carry (as JSON, say) across the exec.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Parcel {
+    processes: Vec<PassedProcess>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PassedProcess {
+    id: String,
+    group: i32,
+    main: i32,
+    pidfd: RawFd,
+    stdout: Option<PassedPipe>,
+    stderr: Option<PassedPipe>,
+    notify: Option<PassedNotify>,
+    cgroup: Option<PassedCgroup>,
+    ready: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PassedPipe {
+    fd: RawFd,
+    /// A partial line read before the handover.
+    rest: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PassedNotify {
+    fd: RawFd,
+    address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PassedCgroup {
+    dir: PathBuf,
+    v1: Vec<(String, PathBuf)>,
+}
+
+impl Parcel {
+    /// How many processes it describes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.processes.len()
+    }
+
+    /// Whether it describes none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.processes.is_empty()
+    }
+
+    /// The ids of the children whose processes it describes.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.processes.iter().map(|p| p.id.as_str())
+    }
+
+    /// Takes the processes over, in the image that inherited them: their
+    /// descriptors become this image's (close-on-exec again), their pids
+    /// are kept from the orphan reaper, and each waits for the incarnation
+    /// of its child to claim it. Call it once, before any child starts and
+    /// before [`enable_orphan_reaping`](crate::enable_orphan_reaping).
+    ///
+    /// # Errors
+    /// If a descriptor it names is not open here (it was not inherited):
+    /// then nothing is taken.
+    pub fn adopt(self) -> io::Result<usize> {
+        let all_open = self.processes.iter().all(|p| {
+            let mut fds = vec![p.pidfd];
+            fds.extend(p.stdout.iter().chain(&p.stderr).map(|pipe| pipe.fd));
+            fds.extend(p.notify.iter().map(|n| n.fd));
+            fds.into_iter().all(is_open)
+        });
+        if !all_open {
+            return Err(io::Error::other(
+                "a handed-over descriptor is not open in this process",
+            ));
+        }
+        let count = self.processes.len();
+        let mut adoptable = HashMap::with_capacity(count);
+        for p in self.processes {
+            // SAFETY (the one place descriptors are taken by number): each
+            // was inherited across the exec for this purpose, is open (checked
+            // above), and nothing else in this image knows its number.
+            #[allow(unsafe_code)]
+            let own = |fd: RawFd| -> io::Result<OwnedFd> {
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                rustix::io::fcntl_setfd(&fd, FdFlags::CLOEXEC)?;
+                Ok(fd)
+            };
+            let pipe = |pipe: Option<PassedPipe>| -> io::Result<Option<(OwnedFd, Vec<u8>)>> {
+                pipe.map(|p| Ok((own(p.fd)?, p.rest))).transpose()
+            };
+            // The process group's leader was reaped already if it is not
+            // the main process (it handed over with `MAINPID=`).
+            SpawnLock::acquire().track(p.main);
+            adoptable.insert(
+                p.id,
+                Adopted {
+                    group: p.group,
+                    main: p.main,
+                    pidfd: own(p.pidfd)?,
+                    stdout: pipe(p.stdout)?,
+                    stderr: pipe(p.stderr)?,
+                    notify: p
+                        .notify
+                        .map(|n| Ok::<_, io::Error>((own(n.fd)?, n.address)))
+                        .transpose()?,
+                    cgroup: p.cgroup.map(|c| (c.dir, c.v1)),
+                    ready: p.ready,
+                },
+            );
+        }
+        state().adoptable = Some(adoptable);
+        Ok(count)
+    }
+}
+
+fn is_open(fd: RawFd) -> bool {
+    // SAFETY: only asks for the flags of a descriptor number; borrowing it
+    // for the call does not take or close it.
+    #[allow(unsafe_code)]
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    fd >= 0 && rustix::io::fcntl_getfd(borrowed).is_ok()
+}
+
+/// A handed-over process no child claimed, once stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unclaimed {
+    /// The id of the child it ran for.
+    pub id: String,
+    /// Its pid.
+    pub pid: u32,
+    /// Whether it had to be killed (it ignored `SIGTERM` for 10 s).
+    pub killed: bool,
+}
+
+/// Stops the handed-over processes no child claimed and none will: those
+/// for which `expected` is false (their service is no longer configured),
+/// or all that are left, at the end. `SIGTERM` to the process group,
+/// `SIGKILL` after 10 s, and the cgroup killed.
+///
+/// A child that is expected may claim its process late: one that waits
+/// for a dependency to start claims it when it starts.
+pub async fn stop_unclaimed(expected: impl Fn(&str) -> bool) -> Vec<Unclaimed> {
+    let left: Vec<(String, Adopted)> = {
+        let mut state = state();
+        let Some(adoptable) = state.adoptable.as_mut() else {
+            return Vec::new();
+        };
+        let ids: Vec<String> = adoptable
+            .keys()
+            .filter(|id| !expected(id))
+            .cloned()
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| adoptable.remove_entry(&id))
+            .collect()
+    };
+    let mut stopped = Vec::new();
+    for (id, process) in left {
+        let Some(group) = Pid::from_raw(process.group) else {
+            continue;
+        };
+        let Ok(pidfd) = PidFd::new(process.pidfd, process.main) else {
+            continue;
+        };
+        signal_group(group, rustix::process::Signal::TERM.as_raw());
+        let _ = pidfd.signal(rustix::process::Signal::TERM.as_raw());
+        let killed = tokio::time::timeout(UNCLAIMED_STOP, pidfd.exited())
+            .await
+            .is_err();
+        kill_group(group);
+        let _ = pidfd.signal(rustix::process::Signal::KILL.as_raw());
+        if let Some((dir, _)) = &process.cgroup {
+            let _ = std::fs::write(dir.join("cgroup.kill"), b"1");
+        }
+        let _ = pidfd.wait().await;
+        reaper::reaped(process.main);
+        if let Some((dir, v1)) = process.cgroup {
+            for (_, v1_dir) in v1 {
+                let _ = std::fs::remove_dir(v1_dir);
+            }
+            let _ = std::fs::remove_dir(dir);
+        }
+        stopped.push(Unclaimed {
+            id,
+            pid: process.main.unsigned_abs(),
+            killed,
+        });
+    }
+    stopped
+}
