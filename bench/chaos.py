@@ -30,7 +30,11 @@ Then the audit, each a pass/fail line and a figure:
   a process kept by an upgrade, its `upgraded` row); every process that
   wrote a line is named (by pid) in the journal;
 - memory: the daemon's RSS after the run within 1.5x (+8 MiB) of its RSS
-  after the warm-up.
+  after the warm-up;
+- otp: OTP's rules replayed against the journal: every supervisor's
+  restarts fit its intensity window and each give-up is the restart that
+  did not; every abnormal exit is followed by its restart (or its
+  supervisor giving up or stopping).
 
 Exit status 0 when every check passes. Release binaries unless --debug
 (CI uses the debug ones its tests built).
@@ -235,6 +239,76 @@ def drive(api, testkit, config_file, rng, deadline, daemon, rss):
     return counts
 
 
+def otp_replay(entries, intensity_of):
+    """Replays OTP's rules against the journal. Returns (checked, mismatches).
+
+    - Intensity (OTP's add_restart): each supervisor's `restarting` rows are
+      the restarts it allowed, a `gave_up` (intensity-reached) the one it
+      refused; replayed through a window of (max, period) per supervisor
+      (a fresh one when the supervisor starts again, or after an upgrade),
+      each allowed restart must fit and each refusal must not. Rows within
+      50 ms of the window's edge are not judged (the journal stamps in ms
+      and after the decision).
+    - Restart type: every abnormal exit of a (permanent) service is followed
+      by its restart, or by its supervisor giving up or stopping.
+    """
+    from collections import deque
+    from datetime import datetime
+    def ms(e):
+        return datetime.fromisoformat(e["at"].replace("Z", "+00:00")).timestamp() * 1000
+    windows, checked, wrong = {}, 0, []
+    for e in entries:
+        kind = e["kind"]
+        if kind == "upgraded":
+            windows = {}
+        elif kind == "started" and e.get("pid") is None:
+            windows.pop(f'{e["supervisor"]}/{e["service"]}', None)
+        elif kind == "restarting" or (kind == "gave_up" and e.get("reason") == "intensity-reached"):
+            path = e["supervisor"]
+            limit, period = intensity_of(path)
+            window = windows.setdefault(path, deque())
+            t = ms(e)
+            window.append(t)
+            strict = sum(1 for r in window if t - r <= period - 50)
+            loose = sum(1 for r in window if t - r <= period + 50)
+            while window and t - window[0] > period + 50:
+                window.popleft()
+            if (strict > limit) != (loose > limit):
+                continue
+            checked += 1
+            exceeded = strict > limit
+            if exceeded != (kind == "gave_up"):
+                wrong.append(f'{path}: {kind} at {e["at"]} with {strict} restarts within {period:g} ms (max {limit})')
+    open_exits = {}
+    for i, e in enumerate(entries):
+        kind, key = e["kind"], (e["supervisor"], e.get("service"))
+        if kind == "exited" and e["exit"]["class"] == "abnormal":
+            open_exits[key] = e
+        elif kind == "restarting":
+            if open_exits.pop(key, None) is not None:
+                checked += 1
+        elif kind in ("gave_up", "supervisor_stopped"):
+            for k in [k for k in open_exits if k[0] == e["supervisor"] or k[0].startswith(e["supervisor"] + "/")]:
+                open_exits.pop(k)
+                checked += 1
+        elif kind in ("removed", "terminated"):
+            open_exits.pop(key, None)
+        elif kind == "started" and key in open_exits:
+            wrong.append(f"{key}: an abnormal exit at {open_exits.pop(key)['at']} with no restart decided before its next start")
+    wrong += [f"{k}: an abnormal exit at {e['at']} never restarted" for k, e in open_exits.items()]
+    return checked, wrong
+
+
+def intensity_of(path):
+    """(max restarts, period in ms) of the supervisor at `path`: a replicated
+    service's own supervisor has tend's default (100 in 60 s); the root and
+    the groups the config's (1,000,000 in 1 s)."""
+    parts = path.split("/")
+    if parts[-1].startswith("pair") or (len(parts) == 3 and parts[1] == "deep"):
+        return 100, 60_000
+    return 1_000_000, 1_000
+
+
 def audit_logs(logs):
     """Each process's numbered lines: none lost, torn or twice. A pid may
     come back (78,000 processes in ten minutes wrap the pid space): a line
@@ -350,18 +424,24 @@ def main():
         # its start again, with the same pid).
         starts, ends, journaled = defaultdict(int), defaultdict(int), set()
         lagged = [e for e in entries if e["kind"] == "command" and e.get("command") == "journal-lagged"]
-        epoch, last_start, upgrades = 0, {}, 0
+        # Supervisors (started with no pid) are not handed over: the new
+        # image starts them afresh, so an upgrade ends them all.
+        epoch, last_start, supervisors, upgrades = 0, {}, set(), 0
         for e in entries:
             if e["kind"] == "upgraded":
                 for name in e["kept"]:
                     if name in last_start:
                         ends[last_start[name]] += 1
-                epoch, last_start, upgrades = epoch + 1, {}, upgrades + 1
+                for key in supervisors:
+                    ends[key] = starts[key]
+                epoch, last_start, supervisors, upgrades = epoch + 1, {}, set(), upgrades + 1
                 continue
             key = (epoch, e["supervisor"], e.get("service"), e.get("generation"))
             if e["kind"] == "started":
                 starts[key] += 1
                 last_start[e.get("service")] = key
+                if e.get("pid") is None:
+                    supervisors.add(key)
                 journaled.add((e.get("service"), e.get("pid")))
             elif e["kind"] in ("exited", "start_failed"):
                 ends[key] += 1
@@ -376,6 +456,11 @@ def main():
               f"{verify.stdout.strip()}; {total} starts, {len(unended)} without an exit, "
               f"{len(unjournaled)} processes that wrote but are not in it {unjournaled[:3]}, "
               f"{len(lagged)} lag records, {upgrades} upgrades")
+        replayed, wrong = otp_replay(entries, intensity_of)
+        gave_up = sum(1 for e in entries if e["kind"] == "gave_up")
+        check("otp", replayed > 0 and not wrong,
+              f"{replayed} restart decisions replayed against OTP's rules ({gave_up} give-ups): "
+              f"{len(wrong)} differ {wrong[:3]}")
         print(f"chaos: {sum(counts.values())} faults, {total} incarnations", flush=True)
     return 0 if all(results) else 1
 

@@ -312,6 +312,38 @@ impl Control {
     /// status list of a thousand services does not pay unless asked).
     pub async fn status(&self, usage: bool) -> Vec<ServiceStatus> {
         let current = self.current.lock().await;
+        self.status_in(&current, usage).await
+    }
+
+    /// Runs `park` with every operation held off — those under way finish
+    /// first, and from the upgrade request on new ones are refused — then
+    /// takes the status of every instance, still held (for an upgrade's
+    /// handover: no operation may wait on a parked process).
+    pub async fn while_held<T>(
+        &self,
+        park: impl std::future::Future<Output = T>,
+    ) -> (T, Vec<ServiceStatus>) {
+        let current = self.current.lock().await;
+        let parked = park.await;
+        let status = self.status_in(&current, false).await;
+        (parked, status)
+    }
+
+    /// A conflict if an upgrade is under way (asked for or handing over).
+    fn upgrading(&self) -> Result<(), Failure> {
+        match self.upgrade_requested.borrow().as_ref() {
+            Some(binary) => Err(Failure::new(
+                ErrorCode::Conflict,
+                format!(
+                    "tend is upgrading to {}; try again in a moment",
+                    binary.display()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    async fn status_in(&self, current: &Current, usage: bool) -> Vec<ServiceStatus> {
         let infos = self.infos(&current.layout.instances, usage).await;
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
         current
@@ -374,6 +406,7 @@ impl Control {
     /// Does `action` to every instance `name` means.
     pub async fn act(&self, name: &str, action: Action) -> Result<Acted, Failure> {
         let current = self.current.lock().await;
+        self.upgrading()?;
         let instances = resolve(&current.layout, std::slice::from_ref(&name.to_owned()))?;
         let mut done = Vec::new();
         let mut problems = Vec::new();
@@ -484,6 +517,7 @@ impl Control {
     /// changes nothing.
     pub async fn reload(&self) -> Result<ReloadReport, Failure> {
         let mut current = self.current.lock().await;
+        self.upgrading()?;
         let new = match tend_config::load(&current.config.file) {
             Ok(config) => config,
             Err(error) => {

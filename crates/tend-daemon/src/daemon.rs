@@ -209,7 +209,14 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     );
     let (inherited_socket, inherited_tcp) = match inherited {
         Some(inherited) => {
-            tokio::spawn(stop_unclaimed(known, journal.clone()));
+            // A process whose child rests (stopped during the handover) is
+            // stopped too.
+            let expected = known
+                .iter()
+                .filter(|name| !handed.resting.contains_key(*name))
+                .cloned()
+                .collect();
+            tokio::spawn(stop_unclaimed(expected, journal.clone()));
             (Some(inherited.socket), inherited.tcp)
         }
         None => (None, None),
@@ -289,8 +296,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         exit = root.wait() => exit,
         Ok(binary) = upgrading.wait_for(Option::is_some) => {
             let binary = binary.clone().unwrap_or_default();
-            let processes = Handover::collect().await;
-            let status = control.status(false).await;
+            let (processes, status) = control.while_held(Handover::collect()).await;
             let origin = control.origin();
             // Requests under way are answered (this upgrade's own among
             // them) and streams end; connections made from now on wait in
@@ -335,9 +341,9 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
 }
 
 /// Journals an upgrade once the processes no service claimed are stopped.
-/// Stops the handed-over processes of instances no longer configured.
-async fn stop_unclaimed(known: BTreeSet<String>, journal: JournalWriter) {
-    for stopped in tend_process::handover::stop_unclaimed(|id| known.contains(id)).await {
+/// Stops the handed-over processes no running instance will claim.
+async fn stop_unclaimed(expected: BTreeSet<String>, journal: JournalWriter) {
+    for stopped in tend_process::handover::stop_unclaimed(|id| expected.contains(id)).await {
         journal.record(
             ROOT,
             Record::LeftoverStopped {

@@ -61,8 +61,10 @@ pub(crate) async fn run(
     ready_pattern: Result<Option<Arc<Regex>>, Arc<str>>,
     ctx: Context,
 ) -> Exit {
-    // Nothing new is spawned while this image hands its processes over.
+    // Nothing new is spawned while this image hands its processes over; the
+    // next image starts it. Ready, so that no start waits on it meanwhile.
     if handover::is_requested() {
+        ctx.ready();
         return std::future::pending().await;
     }
     let start_failure = |reason: &dyn std::fmt::Display| Exit::new(ExitKind::StartFailure, reason);
@@ -206,9 +208,16 @@ pub(crate) async fn run(
                 });
                 match parked {
                     Ok(parked) => {
+                        // The process is the next image's now: nothing here
+                        // kills it, whatever happens to this future.
+                        guard.armed = false;
                         live.park(parked);
-                        // Never resumed: the program image is replaced.
-                        return std::future::pending().await;
+                        // Asked to stop meanwhile (its supervisor's
+                        // strategy): answered at once; the next image takes
+                        // the process if the child runs there, and stops it
+                        // if it rests.
+                        ctx.cancelled().await;
+                        return Exit::shutdown("stopped while handed over to the next tend");
                     }
                     Err(error) => {
                         tracing::error!(id = %ctx.id(), %error, "cannot hand the process over; stopping it");
