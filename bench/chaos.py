@@ -51,6 +51,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,6 +177,17 @@ def rss_kib(pid):
 
 def drive(api, testkit, config_file, rng, deadline, daemon, rss):
     counts = defaultdict(int)
+    # API commands go through a pool, so a slow answer (a stop waits for
+    # the process to end) does not slow the faults down.
+    pool = ThreadPoolExecutor(max_workers=16)
+
+    def send(method, path, what):
+        counts[what] += 1
+        def done(future):
+            if future.exception() is not None:
+                counts["api error"] += 1
+        pool.submit(api.request, method, path).add_done_callback(done)
+
     stopped = {}  # name -> when to start it again
     generation = 0
     services = api.status()
@@ -193,7 +205,7 @@ def drive(api, testkit, config_file, rng, deadline, daemon, rss):
             rss.append(rss_kib(daemon))
         for name, when in list(stopped.items()):
             if now >= when:
-                api.request("POST", f"/v1/services/{name}/start")
+                send("POST", f"/v1/services/{name}/start", "api start (after stop)")
                 del stopped[name]
         if now < next_fault:
             time.sleep(min(next_fault - now, 0.01))
@@ -221,19 +233,20 @@ def drive(api, testkit, config_file, rng, deadline, daemon, rss):
             else:
                 action = rng.random()
                 if action < 0.5:
-                    api.request("POST", f"/v1/services/{name}/restart"); counts["api restart"] += 1
+                    send("POST", f"/v1/services/{name}/restart", "api restart")
                 elif action < 0.7 and name not in stopped:
-                    api.request("POST", f"/v1/services/{name}/stop"); counts["api stop"] += 1
+                    send("POST", f"/v1/services/{name}/stop", "api stop")
                     stopped[name] = now + rng.uniform(0.2, 2.0)
                 elif action < 0.9:
-                    api.request("POST", f"/v1/services/{name}/start"); counts["api start"] += 1
+                    send("POST", f"/v1/services/{name}/start", "api start")
                 else:
                     generation += 1
                     changed = rng.choice(services)["name"].split(".")[0]
                     config_file.write_text(config(testkit, changed, generation))
-                    api.request("POST", "/v1/reload"); counts["api reload"] += 1
+                    send("POST", "/v1/reload", "api reload")
         except ProcessLookupError:
             counts["raced (already gone)"] += 1
+    pool.shutdown(wait=True)
     for name in stopped:
         api.request("POST", f"/v1/services/{name}/start")
     return counts
@@ -397,8 +410,9 @@ def main():
         time.sleep(1)
         procs = marked()
         strays = [p for p in strays if p in procs and p not in current and procs[p] not in current]
-        check("accounting", not strays, f"{len(procs)} processes, {len(current)} services running, "
-              f"{len(strays)} outside the tree {strays[:5]}")
+        resting = sorted(f'{s["name"]} {s["state"]}' for s in status if not s.get("pid"))
+        check("accounting", not strays, f"{len(procs)} processes, {len(current)} services running "
+              f"{resting[:5]}, {len(strays)} outside the tree {strays[:5]}")
         check("memory", final <= warm * 1.5 + 8192,
               f"RSS {warm} KiB after warm-up, {max(rss + [final])} KiB at most, {final} KiB after")
 

@@ -60,6 +60,11 @@ fn socket() -> &'static PathBuf {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // An upgrade would make this process another program (the daemon runs
+    // in it): its body's parsing is tested in `openapi.rs` instead.
+    if data.windows(11).any(|w| w == b"/v1/upgrade") {
+        return;
+    }
     let socket = socket();
     wait_until_answering(socket);
     match exchange(socket, data) {

@@ -231,6 +231,14 @@ fn a_binary_that_refuses_the_config_changes_nothing() {
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("/bin/false cannot take over"), "{said}");
+    // A program that accepts any arguments is not taken for tend.
+    let out = p.tend(&["upgrade", "--binary", "/bin/true"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("not tend: `--version` said \"true (GNU coreutils)"),
+        "{said}"
+    );
     // A binary anyone may change is not one tend becomes.
     let writable = p.path("tend-writable");
     std::fs::copy(env!("CARGO_BIN_EXE_tend"), &writable).unwrap();

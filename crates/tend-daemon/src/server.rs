@@ -493,8 +493,18 @@ async fn events(
     streaming(receiver, "application/x-ndjson")
 }
 
+/// History reads at once. Each opens its own connection, and SQLite keeps
+/// the descriptor of a closed one while another connection of the process
+/// holds locks on the file (closing it would drop their POSIX locks): so
+/// many readers at once would leave that many descriptors open for good.
+static HISTORY_READERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// Reads the journal file off the async threads.
 async fn read_journal(file: PathBuf, query: JournalQuery) -> Result<Vec<Entry>, String> {
+    let _turn = HISTORY_READERS
+        .acquire()
+        .await
+        .map_err(|e| format!("reading the journal: {e}"))?;
     match tokio::task::spawn_blocking(move || Journal::open(file)?.read(&query)).await {
         Ok(Ok(entries)) => Ok(entries),
         Ok(Err(e)) => Err(format!("reading the journal: {e}")),

@@ -187,8 +187,13 @@ pub async fn check_binary(
     let version = run(&["--version".as_ref()])
         .await
         .map_err(|e| refused(format!("cannot run it: {e}")))?;
-    if !version.success() {
-        return Err(refused(format!("`--version` failed ({:?})", version.ended)));
+    let said = String::from_utf8_lossy(&version.stdout);
+    let version_line = said.lines().next().unwrap_or_default().trim().to_owned();
+    if !version.success() || !version_line.starts_with("tend ") {
+        return Err(refused(format!(
+            "not tend: `--version` said {version_line:?} ({:?})",
+            version.ended
+        )));
     }
     let checked = run(&[
         "--config".as_ref(),
@@ -208,7 +213,7 @@ pub async fn check_binary(
         };
         return Err(refused(format!("its check of the config failed: {said}")));
     }
-    Ok(String::from_utf8_lossy(&version.stdout).trim().to_owned())
+    Ok(version_line)
 }
 
 /// Whether tend may become `binary`: a regular file owned by root or by

@@ -78,9 +78,11 @@ fn is_whole(request: &[u8]) -> bool {
     request.len() == head.saturating_add(length)
 }
 
-/// Whether `request` may ask tend to shut down: it names `/v1/shutdown`
-/// anywhere. The path is not parsed here: hyper routes request lines
-/// httparse alone rejects (one with NULs before the path reached it).
+/// Whether `request` may ask tend to end or become another program: it
+/// names `/v1/shutdown` or `/v1/upgrade` anywhere. The path is not parsed
+/// here: hyper routes request lines httparse alone rejects (one with NULs
+/// before the path reached it).
 pub fn asks_to_shut_down(request: &[u8]) -> bool {
     request.windows(12).any(|w| w == b"/v1/shutdown")
+        || request.windows(11).any(|w| w == b"/v1/upgrade")
 }
