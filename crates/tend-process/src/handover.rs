@@ -97,13 +97,20 @@ pub(crate) struct Adopted {
     pub(crate) ready: bool,
 }
 
-/// Counts an incarnation with a process as live until it parks or ends.
+/// Counts an incarnation as live until it parks or ends.
 pub(crate) struct Live(());
 
 impl Live {
-    pub(crate) fn new() -> Live {
-        state().live += 1;
-        Live(())
+    /// Counts an incarnation in before it spawns, unless a handover was
+    /// asked for (then it must not spawn). One lock with the request, so a
+    /// handover never misses a process spawned while it began.
+    pub(crate) fn enter() -> Option<Live> {
+        let mut state = state();
+        if is_requested() {
+            return None;
+        }
+        state.live += 1;
+        Some(Live(()))
     }
 
     /// Leaves the process to the next image.
@@ -121,7 +128,7 @@ impl Drop for Live {
 }
 
 /// Whether a handover was asked for.
-pub(crate) fn is_requested() -> bool {
+fn is_requested() -> bool {
     *REQUESTED.borrow()
 }
 
@@ -156,7 +163,10 @@ impl Handover {
     /// spawn. There is no way back: the caller is to exec.
     pub async fn collect() -> Handover {
         reaper::hold_tracked();
-        REQUESTED.send_replace(true);
+        {
+            let _counting = state();
+            REQUESTED.send_replace(true);
+        }
         loop {
             let changed = CHANGED.notified();
             tokio::pin!(changed);

@@ -62,11 +62,13 @@ pub(crate) async fn run(
     ctx: Context,
 ) -> Exit {
     // Nothing new is spawned while this image hands its processes over; the
-    // next image starts it. Ready, so that no start waits on it meanwhile.
-    if handover::is_requested() {
+    // next image starts it. Ready, so that no start waits on it meanwhile,
+    // and a stop is answered at once.
+    let Some(live) = handover::Live::enter() else {
         ctx.ready();
-        return std::future::pending().await;
-    }
+        ctx.cancelled().await;
+        return Exit::shutdown("not started: tend was handing over to its next version");
+    };
     let start_failure = |reason: &dyn std::fmt::Display| Exit::new(ExitKind::StartFailure, reason);
     let ready_line = match ready_pattern {
         Ok(pattern) => pattern.map(|pattern| ReadyLine {
@@ -92,7 +94,6 @@ pub(crate) async fn run(
         Ok(launched) => launched,
         Err(reason) => return start_failure(&reason),
     };
-    let live = handover::Live::new();
     let mut guard = Leftovers {
         pid,
         cgroup,

@@ -109,6 +109,13 @@ impl Lab {
             .unwrap_or_else(|_| panic!("{id} is not running"));
     }
 
+    /// Tells the running incarnation of `id` how to end, if one runs and
+    /// listens; whether it was told.
+    pub fn try_end(&self, id: &str, end: End) -> bool {
+        let controls = self.controls.lock().unwrap();
+        controls.get(id).is_some_and(|tx| tx.send(end).is_ok())
+    }
+
     pub fn crash(&self, id: &str) {
         self.end(id, End::Crash("crashed on purpose"));
     }
