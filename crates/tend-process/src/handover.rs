@@ -23,6 +23,30 @@
 //!
 //! The state is the process's own (one exec replaces the whole program),
 //! hence statics rather than a value passed around.
+//!
+//! ```no_run
+//! use std::os::unix::process::CommandExt;
+//! use tend_process::handover::{self, Handover, Parcel};
+//!
+//! # async fn old_image() -> std::io::Result<()> {
+//! // The image that leaves: park everything, describe it, exec.
+//! let processes = Handover::collect().await;
+//! let parcel = serde_json::to_string(&processes.parcel()?)?;
+//! let error = std::process::Command::new("/usr/local/bin/my-supervisor")
+//!     .env("PARCEL", parcel)
+//!     .exec();
+//! # Err(error) }
+//! # async fn new_image() -> std::io::Result<()> {
+//! // The image that arrives, before its tree starts: take them over.
+//! if let Ok(text) = std::env::var("PARCEL") {
+//!     let parcel: Parcel = serde_json::from_str(&text)?;
+//!     parcel.adopt()?;
+//! }
+//! tend_process::enable_orphan_reaping()?;
+//! // … start the tree: each process child claims its process …
+//! let stopped = handover::stop_unclaimed(|id| id == "web" || id == "db").await;
+//! # let _ = stopped; Ok(()) }
+//! ```
 
 use std::collections::HashMap;
 use std::io;

@@ -180,3 +180,51 @@ async fn rest_for_one_leaves_earlier_siblings_alone_even_when_stopped() {
     );
     sup.shutdown().await;
 }
+
+/// An operator's stop of a child waiting out its backoff before the group
+/// restart its crash began (found by the chaos run: a reload replaced the
+/// offender meanwhile) still brings back the siblings the strategy stopped;
+/// they were left `restarting` for good. Concurrent (the daemon's way) and
+/// inline starts.
+#[tokio::test(start_paused = true)]
+async fn stopping_a_backing_off_child_still_restarts_the_siblings_it_stopped() {
+    for concurrent in [false, true] {
+        let lab = Lab::new();
+        let backoff = tend::Backoff::fixed(std::time::Duration::from_millis(200));
+        let sup = Supervisor::builder("s")
+            .strategy(Strategy::RestForOne)
+            .concurrent_start(concurrent)
+            .intensity(lots())
+            .child(lab.child("a").backoff(backoff))
+            .child(lab.child("b"))
+            .child(lab.child("c"))
+            .start()
+            .await
+            .unwrap();
+        lab.crash("a");
+        idle().await;
+        assert_eq!(
+            states(&sup).await,
+            [
+                ("a".into(), ChildState::BackingOff),
+                ("b".into(), ChildState::Restarting),
+                ("c".into(), ChildState::Restarting)
+            ]
+        );
+        sup.terminate_child("a").await.unwrap();
+        idle().await;
+        assert_eq!(
+            states(&sup).await,
+            [
+                ("a".into(), ChildState::Shutdown),
+                ("b".into(), ChildState::Running),
+                ("c".into(), ChildState::Running)
+            ],
+            "concurrent start: {concurrent}"
+        );
+        // Nothing left due: the delay's end starts nothing.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(states(&sup).await[0].1, ChildState::Shutdown);
+        sup.shutdown().await;
+    }
+}

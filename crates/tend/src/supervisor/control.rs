@@ -189,9 +189,19 @@ impl Server {
 
     async fn terminate(&mut self, id: &ChildId) -> Result<(), ControlError> {
         let key = self.find(id)?;
+        let restart_due = self
+            .children
+            .table
+            .get(key)
+            .is_some_and(|c| c.state().is_restarting());
         self.children.halt(key).await;
         let terminated = id.clone();
         self.emit(|| EventKind::ChildTerminated { id: terminated });
+        if restart_due {
+            // Its restart was to bring the siblings its strategy stopped
+            // back with it: they come back without it.
+            self.start_group(key).await;
+        }
         self.children.drop_if_temporary(key);
         Ok(())
     }

@@ -389,7 +389,7 @@ impl Server {
 
     /// Start phase: starts every child of `key`'s group that is due, in start
     /// order. On a failure, queues a retry for the child that failed.
-    async fn start_group(&mut self, key: ChildKey) {
+    pub(crate) async fn start_group(&mut self, key: ChildKey) {
         if self.settings.concurrent {
             // The loop settles next: each member starts once its
             // dependencies hold, none waits for another's readiness inline.
