@@ -49,6 +49,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -190,8 +191,21 @@ def drive(api, testkit, config_file, rng, deadline, daemon, rss):
 
     stopped = {}  # name -> when to start it again
     generation = 0
-    services = api.status()
-    refreshed = time.monotonic()
+    # The targets, refreshed every 0.2 s off the fault loop (a status
+    # answer takes a while under load), with the daemon's RSS.
+    seen = {"services": api.status()}
+
+    def watch():
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            try:
+                seen["services"] = api.status()
+            except OSError:
+                pass
+            rss.append(rss_kib(daemon))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     next_fault = time.monotonic()
     next_upgrade = next_fault + UPGRADE_EVERY
     while time.monotonic() < deadline:
@@ -200,9 +214,7 @@ def drive(api, testkit, config_file, rng, deadline, daemon, rss):
             code, _ = api.request("POST", "/v1/upgrade")
             counts["api upgrade" if code == 202 else f"api upgrade refused ({code})"] += 1
             next_upgrade += UPGRADE_EVERY
-        if now - refreshed > 0.2:
-            services, refreshed = api.status(), now
-            rss.append(rss_kib(daemon))
+        services = seen["services"]
         for name, when in list(stopped.items()):
             if now >= when:
                 send("POST", f"/v1/services/{name}/start", "api start (after stop)")
@@ -246,6 +258,7 @@ def drive(api, testkit, config_file, rng, deadline, daemon, rss):
                     send("POST", "/v1/reload", "api reload")
         except ProcessLookupError:
             counts["raced (already gone)"] += 1
+    watcher.join()
     pool.shutdown(wait=True)
     for name in stopped:
         api.request("POST", f"/v1/services/{name}/start")

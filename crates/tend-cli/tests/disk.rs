@@ -161,3 +161,153 @@ fn a_full_disk_loses_no_line_and_no_restart() {
     assert_eq!(p.service("ticker")["pid"].as_u64(), None);
     assert_eq!(p.down(), 0);
 }
+
+/// The log directory turned unwritable under a running tend (EACCES): the
+/// service goes on, its log holds the lines it cannot rotate into a new
+/// file, says so in the journal, and catches up once the directory is
+/// writable again, with every line in order across the rotated files.
+///
+/// Runs tend as `nobody` (root ignores modes); needs root to do so, and
+/// skips with a message otherwise.
+#[test]
+fn an_unwritable_log_directory_loses_no_line() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let id = |args: &[&str]| -> Option<u32> {
+        let out = Command::new("id").args(args).output().ok()?;
+        String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+    };
+    let (Some(0), Some(uid), Some(gid)) =
+        (id(&["-u"]), id(&["-u", "nobody"]), id(&["-g", "nobody"]))
+    else {
+        eprintln!("skipped: needs root, and a nobody user, to run tend as nobody");
+        return;
+    };
+    let mut p = Project::new(
+        r#"
+[services.ticker]
+shell = "i=0; while :; do i=$((i+1)); echo \"line $i\"; [ $((i % 20)) = 0 ] && sleep 0.1; done"
+logs = { max_size = "2KiB", keep = 1000 }
+"#,
+    );
+    std::fs::set_permissions(p.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let state = p.path(".tend");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(uid), Some(gid)).unwrap();
+    let out = std::fs::File::create(p.path("up.out")).unwrap();
+    let err = std::fs::File::create(p.path("up.err")).unwrap();
+    let daemon = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("up")
+        .current_dir(p.dir.path())
+        .env_remove("TEND_CONFIG")
+        .env_remove("TEND_STATE_DIR")
+        .uid(uid)
+        .gid(gid)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    p.daemon = Some(daemon);
+    p.wait_for("the API to answer", || {
+        p.tend(&["status", "--json"]).status.success()
+    });
+    let ticker = p.wait_state("ticker", "running")["pid"].as_u64().unwrap();
+    let logs = state.join("logs");
+    let rotated = |logs: &std::path::Path| {
+        std::fs::read_dir(logs)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("ticker.log.")
+            })
+            .count()
+    };
+    p.wait_for("a rotation", || rotated(&logs) >= 1);
+    // A live follower sees every line, also those the file cannot take yet.
+    let follow = std::fs::File::create(p.path("follow.out")).unwrap();
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["logs", "-f", "-n", "0", "ticker"])
+        .current_dir(p.dir.path())
+        .env_remove("TEND_CONFIG")
+        .env_remove("TEND_STATE_DIR")
+        .stdout(follow)
+        .spawn()
+        .unwrap();
+    let followed = |p: &Project| {
+        p.read("follow.out")
+            .lines()
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
+    };
+    p.wait_for("the follower to see lines", || followed(&p) > 0);
+
+    // The directory turns unwritable: the next rotation is refused.
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o500)).unwrap();
+    p.wait_for("the log's failure to be journaled", || {
+        entries(&p)
+            .iter()
+            .any(|e| e["kind"] == "write_failed" && e["file"] == "log")
+    });
+    let failed = entries(&p)
+        .into_iter()
+        .find(|e| e["kind"] == "write_failed")
+        .unwrap();
+    assert_eq!(failed["service"], "ticker");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{failed}"
+    );
+    assert_eq!(p.service("ticker")["pid"].as_u64(), Some(ticker));
+    // The ticker goes on meanwhile: 100 more lines, held for the file.
+    let at_failure = followed(&p);
+    p.wait_for("100 lines while the log fails", || {
+        followed(&p) >= at_failure + 100
+    });
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    p.wait_for("the log to be written again", || {
+        entries(&p)
+            .iter()
+            .any(|e| e["kind"] == "write_recovered" && e["file"] == "log")
+    });
+    p.ok(&["stop", "ticker"]);
+    p.wait_state("ticker", "shutdown");
+    let _ = follower.kill();
+    let _ = follower.wait();
+
+    // Every line, oldest file first, in order: none lost, torn or twice.
+    let mut files: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(&logs)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name()?.to_str()?.to_owned();
+            let n = match name.strip_prefix("ticker.log") {
+                Some("") => 0,
+                Some(rest) => rest.strip_prefix('.')?.parse().ok()?,
+                None => return None,
+            };
+            Some((n, path))
+        })
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    let mut expected = 1u64;
+    for (_, file) in &files {
+        for line in std::fs::read_to_string(file).unwrap().lines() {
+            let n: u64 = line
+                .strip_prefix("line ")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("a torn or foreign line: {line:?}"));
+            assert_eq!(n, expected, "a line lost or repeated before {line:?}");
+            expected += 1;
+        }
+    }
+    assert!(expected > 50, "only {expected} lines");
+    assert_eq!(p.down(), 0);
+}

@@ -207,23 +207,6 @@ impl Handover {
         }
     }
 
-    /// How many processes it holds.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.parked.len()
-    }
-
-    /// Whether it holds none.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.parked.is_empty()
-    }
-
-    /// The ids of the children whose processes it holds.
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.parked.iter().map(|p| p.id.as_str())
-    }
-
     /// Describes the processes for the next image, their descriptors made
     /// inheritable (they stay owned here: keep `self` until the exec).
     ///
@@ -317,18 +300,6 @@ struct PassedCgroup {
 }
 
 impl Parcel {
-    /// How many processes it describes.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.processes.len()
-    }
-
-    /// Whether it describes none.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.processes.is_empty()
-    }
-
     /// The ids of the children whose processes it describes.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.processes.iter().map(|p| p.id.as_str())
