@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -228,66 +228,9 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         remote: false,
     };
 
-    let socket = dir.socket();
-    let listener = match inherited_socket {
-        Some(listener) => UnixListener::from_std(listener)
-            .map_err(setup(format!("listening on {}", socket.display())))?,
-        None => {
-            let _ = std::fs::remove_file(&socket);
-            let listener = UnixListener::bind(&socket)
-                .map_err(setup(format!("binding {}", socket.display())))?;
-            std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
-                .map_err(setup(format!("securing {}", socket.display())))?;
-            listener
-        }
-    };
-    // A second descriptor of each listener, to hand to an upgrade.
-    let socket_fd = listener
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(setup("keeping the listener"))?;
-    let mut tcp_fd = None;
-    let mut unix_server = tokio::spawn(serve_unix(
-        listener,
-        server::router(api.clone()),
-        control.closing(),
-    ));
-    let mut tcp_server = match (tcp.listen, tcp.token) {
-        (Some(addr), token) => {
-            let listener = match inherited_tcp.filter(|l| l.local_addr().ok() == Some(addr)) {
-                Some(listener) => tokio::net::TcpListener::from_std(listener)
-                    .map_err(setup(format!("listening on {addr}")))?,
-                None => tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(setup(format!("binding the API to {addr}")))?,
-            };
-            tcp_fd = Some(
-                listener
-                    .as_fd()
-                    .try_clone_to_owned()
-                    .map_err(setup("keeping the listener"))?,
-            );
-            let api = Api {
-                remote: true,
-                ..api.clone()
-            };
-            let router = match token {
-                Some(token) => server::router_with_token(api, token),
-                None => server::router(api),
-            };
-            let stopping = control.closing();
-            Some(tokio::spawn(async move {
-                let mut stopping = stopping;
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopping.wait_for(|s| *s).await;
-                    })
-                    .await;
-            }))
-        }
-        (None, _) => None,
-    };
-    tracing::info!(socket = %socket.display(), "tend is up");
+    let mut listeners =
+        Listeners::open(&dir, tcp, &api, &control, inherited_socket, inherited_tcp).await?;
+    tracing::info!(socket = %listeners.socket.display(), "tend is up");
 
     // Until the root ends by itself, a signal, `tend down`, or an upgrade.
     let mut stopping = control.shutdown_requested();
@@ -296,26 +239,8 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         exit = root.wait() => exit,
         Ok(binary) = upgrading.wait_for(Option::is_some) => {
             let binary = binary.clone().unwrap_or_default();
-            let (processes, status) = control.while_held(Handover::collect()).await;
-            let origin = control.origin();
-            // Requests under way are answered (this upgrade's own among
-            // them) and streams end; connections made from now on wait in
-            // the listeners' backlog for the next image.
-            control.close();
-            let _ = tokio::time::timeout(Duration::from_secs(2), &mut unix_server).await;
-            if let Some(server) = &mut tcp_server {
-                let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-            }
-            journal.flush().await;
-            let leaving = Leaving {
-                upgrades: origin.upgrades,
-                uptime: origin.uptime,
-                status: &status,
-                socket: &socket_fd,
-                tcp: tcp_fd.as_ref(),
-            };
             // Returns only if no program could be run in this one's place.
-            return Err(upgrade::exec(&binary, &processes, &leaving).into());
+            return Err(hand_over(&binary, &control, &mut listeners, &journal).await.into());
         }
         _ = interrupt.recv() => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
         _ = terminate.recv() => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
@@ -327,11 +252,8 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     control.close();
     hooks.shutdown().await;
     journal.flush().await;
-    let _ = std::fs::remove_file(&socket);
-    let _ = tokio::time::timeout(Duration::from_secs(2), unix_server).await;
-    if let Some(server) = tcp_server {
-        let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-    }
+    let _ = std::fs::remove_file(&listeners.socket);
+    listeners.finish().await;
     // Every child is stopped; what they left behind was killed. Reap it
     // all before exiting, so no zombie is handed to init.
     let _ = tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5)))
@@ -340,7 +262,126 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     Ok(Ended { exit })
 }
 
-/// Journals an upgrade once the processes no service claimed are stopped.
+/// The API's listeners: the control socket and the optional TCP address,
+/// each served on a task of its own, and a second descriptor of each kept
+/// for an upgrade to hand over.
+struct Listeners {
+    socket: PathBuf,
+    unix: tokio::task::JoinHandle<()>,
+    tcp: Option<tokio::task::JoinHandle<()>>,
+    socket_fd: OwnedFd,
+    tcp_fd: Option<OwnedFd>,
+}
+
+impl Listeners {
+    /// Binds (or, after an upgrade, takes over) the listeners and serves
+    /// `api` on them until `control` closes.
+    async fn open(
+        dir: &StateDir,
+        tcp: tend_config::ApiSettings,
+        api: &Api,
+        control: &Control,
+        inherited_socket: Option<std::os::unix::net::UnixListener>,
+        inherited_tcp: Option<std::net::TcpListener>,
+    ) -> Result<Listeners, DaemonError> {
+        let socket = dir.socket();
+        let listener = match inherited_socket {
+            Some(listener) => UnixListener::from_std(listener)
+                .map_err(setup(format!("listening on {}", socket.display())))?,
+            None => {
+                let _ = std::fs::remove_file(&socket);
+                let listener = UnixListener::bind(&socket)
+                    .map_err(setup(format!("binding {}", socket.display())))?;
+                std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+                    .map_err(setup(format!("securing {}", socket.display())))?;
+                listener
+            }
+        };
+        let keep = |fd: std::os::fd::BorrowedFd<'_>| {
+            fd.try_clone_to_owned()
+                .map_err(setup("keeping the listener"))
+        };
+        let socket_fd = keep(listener.as_fd())?;
+        let unix = tokio::spawn(serve_unix(
+            listener,
+            server::router(api.clone()),
+            control.closing(),
+        ));
+        let (tcp, tcp_fd) = match (tcp.listen, tcp.token) {
+            (Some(addr), token) => {
+                let listener = match inherited_tcp.filter(|l| l.local_addr().ok() == Some(addr)) {
+                    Some(listener) => tokio::net::TcpListener::from_std(listener)
+                        .map_err(setup(format!("listening on {addr}")))?,
+                    None => tokio::net::TcpListener::bind(addr)
+                        .await
+                        .map_err(setup(format!("binding the API to {addr}")))?,
+                };
+                let tcp_fd = keep(listener.as_fd())?;
+                let api = Api {
+                    remote: true,
+                    ..api.clone()
+                };
+                let router = match token {
+                    Some(token) => server::router_with_token(api, token),
+                    None => server::router(api),
+                };
+                let mut stopping = control.closing();
+                let served = tokio::spawn(async move {
+                    let _ = axum::serve(listener, router)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopping.wait_for(|s| *s).await;
+                        })
+                        .await;
+                });
+                (Some(served), Some(tcp_fd))
+            }
+            (None, _) => (None, None),
+        };
+        Ok(Listeners {
+            socket,
+            unix,
+            tcp,
+            socket_fd,
+            tcp_fd,
+        })
+    }
+
+    /// Gives the servers (told to stop by `Control::close`) up to 2 s each
+    /// to answer what they are answering.
+    async fn finish(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.unix).await;
+        if let Some(server) = &mut self.tcp {
+            let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+        }
+    }
+}
+
+/// `tend upgrade`: parks every process with every operation held off,
+/// answers the requests under way (this upgrade's own among them) and ends
+/// the streams — connections made from then on wait in the listeners'
+/// backlog for the next image — and execs `binary`. Returns only if no
+/// program could be run in this one's place.
+async fn hand_over(
+    binary: &Path,
+    control: &Control,
+    listeners: &mut Listeners,
+    journal: &JournalWriter,
+) -> UpgradeError {
+    let (processes, status) = control.while_held(Handover::collect()).await;
+    let origin = control.origin();
+    control.close();
+    listeners.finish().await;
+    journal.flush().await;
+    let leaving = Leaving {
+        upgrades: origin.upgrades,
+        uptime: origin.uptime,
+        status: &status,
+        socket: &listeners.socket_fd,
+        tcp: listeners.tcp_fd.as_ref(),
+    };
+    upgrade::exec(binary, &processes, &leaving)
+}
+
 /// Stops the handed-over processes no running instance will claim.
 async fn stop_unclaimed(expected: BTreeSet<String>, journal: JournalWriter) {
     for stopped in tend_process::handover::stop_unclaimed(|id| expected.contains(id)).await {

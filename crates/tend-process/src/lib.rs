@@ -38,6 +38,9 @@
 //!   [`LogSink`] (rotated file, live tee), with back-pressure instead of loss
 //!   (a file that refuses writes, on a full disk, holds the lines and
 //!   catches up; see [`LogTrouble`]);
+//! - **hand over**, for a planned re-exec of the supervisor: parked with its
+//!   pipes, notify socket and cgroup, and taken over, still running, by the
+//!   next program image ([`handover`]).
 //!
 //! [`enable_orphan_reaping`] makes the supervisor a child subreaper (or, as
 //! PID 1, reaps everything) so that orphaned grandchildren never stay zombies.
