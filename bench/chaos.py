@@ -237,9 +237,13 @@ def drive(api, testkit, config_file, rng, deadline, daemon, rss):
             elif roll < 0.55:
                 os.kill(pid, 11); counts["SIGSEGV"] += 1
             elif roll < 0.70:
-                kids = children_of(pid)
+                # A grandchild of any service that has one (half have).
+                kids = children_of(pid) or [k for s in rng.sample(running, len(running))
+                                            for k in children_of(s["pid"])][:1]
                 if kids:
                     os.kill(rng.choice(kids), 9); counts["grandchild SIGKILL"] += 1
+                else:
+                    counts["raced (already gone)"] += 1
             elif roll < 0.80:
                 os.kill(pid, 10); counts["flood"] += 1
             else:

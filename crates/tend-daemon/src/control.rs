@@ -194,10 +194,16 @@ impl Control {
     }
 
     /// Asks the daemon to shut down (what `POST /v1/shutdown` does).
-    pub fn request_shutdown(&self) {
+    ///
+    /// # Errors
+    /// A conflict while an upgrade is under way (the next image would not
+    /// hear it).
+    pub fn request_shutdown(&self) -> Result<(), Failure> {
+        self.upgrading()?;
         self.journal
             .record(ROOT, command("shutdown", Vec::new(), None));
         self.shutdown_requested.send_replace(true);
+        Ok(())
     }
 
     /// Becomes true when a shutdown was asked for through the API.

@@ -531,7 +531,9 @@ async fn reload(AxumState(api): AxumState<Api>) -> Response {
 }
 
 async fn shutdown(AxumState(api): AxumState<Api>) -> Response {
-    api.control.request_shutdown();
+    if let Err(failure) = api.control.request_shutdown() {
+        return failure.into_response();
+    }
     (
         StatusCode::ACCEPTED,
         Json(serde_json::json!({ "shutting_down": true })),
