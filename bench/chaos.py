@@ -29,6 +29,8 @@ Then the audit, each a pass/fail line and a figure:
 - journal: `tend journal verify` passes; every start has its exit (or, for
   a process kept by an upgrade, its `upgraded` row); every process that
   wrote a line is named (by pid) in the journal;
+- settled: once the faults stop (and what was stopped is started), all 50
+  instances run again;
 - memory: the daemon's RSS after the run within 1.5x (+8 MiB) of its RSS
   after the warm-up;
 - otp: OTP's rules replayed against the journal: every supervisor's
@@ -430,6 +432,8 @@ def main():
         resting = sorted(f'{s["name"]} {s["state"]}' for s in status if not s.get("pid"))
         check("accounting", not strays, f"{len(procs)} processes, {len(current)} services running "
               f"{resting[:5]}, {len(strays)} outside the tree {strays[:5]}")
+        check("settled", len(current) == 50,
+              f"{len(current)} of 50 instances running after the faults stopped {resting[:5]}")
         check("memory", final <= warm * 1.5 + 8192,
               f"RSS {warm} KiB after warm-up, {max(rss + [final])} KiB at most, {final} KiB after")
 
