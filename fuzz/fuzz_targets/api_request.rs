@@ -7,6 +7,7 @@
 #![no_main]
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,9 @@ mod raw;
 use raw::{asks_to_shut_down, exchange, Outcome};
 
 const CONFIG: &str = include_str!("../api.toml");
+
+/// How many times the daemon's run ended (an input shut it down).
+static ENDED: AtomicU64 = AtomicU64::new(0);
 
 /// The control socket of the daemon, started on first use.
 fn socket() -> &'static PathBuf {
@@ -53,6 +57,7 @@ fn socket() -> &'static PathBuf {
                     eprintln!("tend did not run again: {error}");
                     std::thread::sleep(std::time::Duration::from_millis(200));
                 }
+                ENDED.fetch_add(1, Ordering::SeqCst);
             }
         });
         dir.join(".tend/tend.sock")
@@ -67,18 +72,46 @@ fuzz_target!(|data: &[u8]| {
     }
     let socket = socket();
     wait_until_answering(socket);
+    let ended = ENDED.load(Ordering::SeqCst);
     match exchange(socket, data) {
+        // A shutdown was accepted: the next input must not reach the
+        // daemon that is stopping (it would close the connection).
+        Outcome::Answered(202) if asks_to_shut_down(data) => wait_until_ended(ended),
         Outcome::Answered(status) => assert!(
             status < 500,
             "answered {status} to {:?}",
             String::from_utf8_lossy(data)
         ),
         // tend may be gone before its answer to a shutdown is read.
-        Outcome::Unanswered if asks_to_shut_down(data) => {}
+        Outcome::Unanswered if asks_to_shut_down(data) => {
+            if !ended_within(ended, Duration::from_secs(5)) {
+                // No shutdown after all: it must still answer.
+                wait_until_answering(socket);
+            }
+        }
         Outcome::Unanswered => panic!("no answer to {:?}", String::from_utf8_lossy(data)),
         Outcome::Partial(status) => assert!(status.is_none_or(|s| s < 500)),
     }
 });
+
+/// Waits until the run that was going when `ended` was read has ended.
+fn wait_until_ended(ended: u64) {
+    assert!(
+        ended_within(ended, Duration::from_secs(60)),
+        "tend did not stop after accepting a shutdown"
+    );
+}
+
+fn ended_within(ended: u64, limit: Duration) -> bool {
+    let start = Instant::now();
+    while ENDED.load(Ordering::SeqCst) == ended {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
 
 /// Waits for the daemon (started, or started again after an input shut
 /// it down) to answer.
