@@ -61,6 +61,21 @@ fn count(entries: &[Value], kind: &str, file: &str) -> usize {
         .count()
 }
 
+/// Checks that `lines` are "line 1", "line 2", … with none lost, torn or
+/// repeated; how many there were.
+fn numbered_lines<'a>(lines: impl Iterator<Item = &'a str>) -> u64 {
+    let mut count = 0u64;
+    for line in lines {
+        let n: u64 = line
+            .strip_prefix("line ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a torn or foreign line: {line:?}"));
+        assert_eq!(n, count + 1, "a line lost or repeated before {line:?}");
+        count += 1;
+    }
+    count
+}
+
 #[test]
 fn a_full_disk_loses_no_line_and_no_restart() {
     let mut p = Project::new(CONFIG);
@@ -148,16 +163,8 @@ fn a_full_disk_loses_no_line_and_no_restart() {
         !p.service("ticker")["pid"].is_u64()
     });
     let text = std::fs::read_to_string(&log).unwrap();
-    let mut expected = 1u64;
-    for line in text.lines() {
-        let n: u64 = line
-            .strip_prefix("line ")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("a torn or foreign line: {line:?}"));
-        assert_eq!(n, expected, "a line lost or repeated before {line:?}");
-        expected += 1;
-    }
-    assert!(expected > 100, "only {expected} lines");
+    let lines = numbered_lines(text.lines());
+    assert!(lines > 100, "only {lines} lines");
     assert_eq!(p.service("ticker")["pid"].as_u64(), None);
     assert_eq!(p.down(), 0);
 }
@@ -297,17 +304,11 @@ logs = { max_size = "2KiB", keep = 1000 }
         })
         .collect();
     files.sort_by_key(|f| std::cmp::Reverse(f.0));
-    let mut expected = 1u64;
-    for (_, file) in &files {
-        for line in std::fs::read_to_string(file).unwrap().lines() {
-            let n: u64 = line
-                .strip_prefix("line ")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("a torn or foreign line: {line:?}"));
-            assert_eq!(n, expected, "a line lost or repeated before {line:?}");
-            expected += 1;
-        }
-    }
-    assert!(expected > 50, "only {expected} lines");
+    let texts: Vec<String> = files
+        .iter()
+        .map(|(_, file)| std::fs::read_to_string(file).unwrap())
+        .collect();
+    let lines = numbered_lines(texts.iter().flat_map(|t| t.lines()));
+    assert!(lines > 50, "only {lines} lines");
     assert_eq!(p.down(), 0);
 }
