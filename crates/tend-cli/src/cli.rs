@@ -7,7 +7,14 @@ use clap::{Args, Parser, Subcommand};
 /// Keep services running: restart them when they fail, capture their logs,
 /// journal what happened, and answer for them over an API.
 #[derive(Debug, Parser)]
-#[command(name = "tend", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "tend",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:\n  tend up -d && tend status     # start in the background, look\n  tend logs -f web              # follow one service's output\n  tend top                      # the live view\n  tend reload --dry-run         # what a config change would do\n  tend down\n\nEvery command finds the running instance by its config file (-c, default\n./tend.toml) and the state directory beside it (.tend/)."
+)]
 pub struct Cli {
     /// Where to find the running instance and its config.
     #[command(flatten)]
@@ -41,6 +48,9 @@ pub struct Target {
 pub enum Command {
     /// Run the config's services, in the foreground (Ctrl-C stops them
     /// gracefully, a second Ctrl-C kills), or as a daemon with -d.
+    #[command(
+        after_help = "Examples:\n  tend up                      # foreground; Ctrl-C stops gracefully\n  tend up -d                   # in the background\n  tend -c /etc/tend/tend.toml up"
+    )]
     Up {
         /// Detach: run in the background, output to files in the state
         /// directory.
@@ -51,10 +61,19 @@ pub enum Command {
         detached_child: bool,
     },
     /// Check the config and report every problem, without running anything.
+    #[command(
+        after_help = "Examples:\n  tend check\n  tend -c deploy/tend.toml check && tend reload"
+    )]
     Check,
     /// Print the config file's JSON Schema (for editors).
+    #[command(
+        after_help = "Examples:\n  tend schema > tend.schema.json   # for editors (Taplo, VS Code)"
+    )]
     Schema,
     /// The services: state, pid, uptime, restarts, last exit.
+    #[command(
+        after_help = "Examples:\n  tend status\n  tend status web worker.2\n  tend status --json | jq '.[] | select(.state != \"running\")'"
+    )]
     Status {
         /// Print a JSON array instead of a table.
         #[arg(long)]
@@ -63,36 +82,48 @@ pub enum Command {
         services: Vec<String>,
     },
     /// The supervision tree with OS pids and resource use.
+    #[command(after_help = "Examples:\n  tend ps\n  tend ps --json")]
     Ps {
         /// Print JSON instead of a tree.
         #[arg(long)]
         json: bool,
     },
     /// Start stopped services (all instances of a replicated one).
+    #[command(
+        after_help = "Examples:\n  tend start web\n  tend start backend      # every service of a group"
+    )]
     Start {
         /// Service, instance (`web.2`) or group names.
         #[arg(required = true)]
         services: Vec<String>,
     },
     /// Stop services; they stay stopped until started.
+    #[command(
+        after_help = "Examples:\n  tend stop worker        # every replica\n  tend stop worker.2"
+    )]
     Stop {
         /// Service, instance or group names.
         #[arg(required = true)]
         services: Vec<String>,
     },
     /// Stop services, then start them.
+    #[command(after_help = "Examples:\n  tend restart web\n  tend restart web worker")]
     Restart {
         /// Service, instance or group names.
         #[arg(required = true)]
         services: Vec<String>,
     },
     /// Kill services at once (SIGKILL); their restart type then applies.
+    #[command(after_help = "Examples:\n  tend kill web")]
     Kill {
         /// Service, instance or group names.
         #[arg(required = true)]
         services: Vec<String>,
     },
     /// Send a signal to services' main processes.
+    #[command(
+        after_help = "Examples:\n  tend signal HUP nginx     # reload its config\n  tend signal SIGUSR1 worker.1"
+    )]
     Signal {
         /// The signal: a name (SIGHUP, HUP) or a number.
         signal: String,
@@ -101,6 +132,9 @@ pub enum Command {
         services: Vec<String>,
     },
     /// Show services' output.
+    #[command(
+        after_help = "Examples:\n  tend logs web\n  tend logs -f\n  tend logs -n 500 web worker"
+    )]
     Logs {
         /// Keep printing new lines.
         #[arg(short = 'f', long)]
@@ -112,6 +146,9 @@ pub enum Command {
         services: Vec<String>,
     },
     /// Show the journal of events: starts, exits, restarts, commands.
+    #[command(
+        after_help = "Examples:\n  tend events\n  tend events -f web\n  tend events --since 1h --json"
+    )]
     Events {
         /// Keep printing new events.
         #[arg(short = 'f', long)]
@@ -126,20 +163,77 @@ pub enum Command {
         services: Vec<String>,
     },
     /// Re-read the config and apply the difference: unchanged services keep
-    /// running untouched.
-    Reload,
+    /// running untouched. Prints the plan (added, removed, changed,
+    /// unchanged) first.
+    #[command(
+        after_help = "Examples:\n  tend reload --dry-run     # what would change\n  tend reload"
+    )]
+    Reload {
+        /// Print the plan only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Stop every service gracefully and end the daemon.
+    #[command(after_help = "Examples:\n  tend down")]
     Down,
     /// Replace the running daemon with a new binary (by default the one
     /// running this command) without stopping any service: same pid, every
     /// process kept, no log line lost. The new binary must pass its own
     /// `check` of the config first; if it does not, nothing changes.
+    #[command(
+        after_help = "Examples:\n  tend upgrade                        # become this tend\n  tend upgrade --binary /usr/local/bin/tend"
+    )]
     Upgrade {
         /// The binary to become (default: this `tend`).
         #[arg(long)]
         binary: Option<PathBuf>,
     },
+    /// A live view of the tree: states, pids, restarts, CPU, memory, logs;
+    /// keys to restart, stop, start and signal.
+    #[command(
+        after_help = "Keys:\n  ↑/↓ j/k  select        enter  follow its logs   /  filter\n  r restart   s stop   S start   K kill   h HUP   t TERM   q quit\n\nExamples:\n  tend top\n  tend top --interval 500ms"
+    )]
+    Top {
+        /// How often the picture is refreshed.
+        #[arg(long, default_value = "1s", value_parser = duration)]
+        interval: String,
+    },
+    /// Write a self-contained HTML page of the journal's history: restart
+    /// timeline per service, exit classes, give-ups.
+    #[command(
+        after_help = "Examples:\n  tend report                       # tend-report.html, the last 24 h\n  tend report --since 7d -o week.html"
+    )]
+    Report {
+        /// The page to write.
+        #[arg(short = 'o', long, default_value = "tend-report.html")]
+        output: PathBuf,
+        /// How far back, e.g. 1h, 7d.
+        #[arg(long, default_value = "24h", value_parser = duration)]
+        since: String,
+    },
+    /// Print the web dashboard's address (it needs `[api] listen`; the
+    /// control socket serves it too, to clients that speak unix sockets).
+    #[command(after_help = "Examples:\n  tend dashboard")]
+    Dashboard,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  tend completions bash > /etc/bash_completion.d/tend\n  tend completions zsh > \"${fpath[1]}/_tend\"\n  tend completions fish > ~/.config/fish/completions/tend.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, or write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  tend man | man -l -\n  tend man --dir /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write tend.1, tend-up.1, … here instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// The journal of events.
+    #[command(after_help = "Examples:\n  tend journal verify")]
     Journal {
         /// What to do with it.
         #[command(subcommand)]

@@ -6,7 +6,9 @@
 
 mod cli;
 mod client;
+mod report;
 mod show;
+mod top;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -19,6 +21,7 @@ use cli::{Cli, Command, JournalCommand, Target};
 use client::Client;
 use tend_daemon::logs::Echo;
 use tend_daemon::paths::StateDir;
+use tend_daemon::progress::Progress;
 use tend_daemon::wire::{
     Acted, DaemonInfo, Entry, ReloadReport, ServiceStatus, TreeNode, UpgradePlan,
 };
@@ -118,11 +121,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             services,
         } => events(&target, follow, since, json, &services).await,
-        Command::Reload => {
-            let report: ReloadReport = client(&target).post("/v1/reload", None).await?;
-            print_reload(&report);
+        Command::Reload { dry_run } => reload(&target, dry_run).await,
+        Command::Top { interval } => {
+            let every = humantime::parse_duration(&interval).context("reading --interval")?;
+            top::run(client(&target), every).await
+        }
+        Command::Report { output, since } => report::write(&target, &output, &since),
+        Command::Dashboard => dashboard(&target),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "tend",
+                &mut std::io::stdout(),
+            );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Man { dir } => man(dir.as_deref()),
         Command::Down => down(&target).await,
         Command::Upgrade { binary } => upgrade(&target, binary.as_deref()).await,
         Command::Journal {
@@ -234,6 +249,7 @@ async fn up_detached(target: &Target) -> anyhow::Result<ExitCode> {
                 child.id(),
                 dir.daemon_log().display()
             );
+            follow_start(&client).await;
             return Ok(ExitCode::SUCCESS);
         }
         if let Some(status) = child.try_wait()? {
@@ -248,6 +264,40 @@ async fn up_detached(target: &Target) -> anyhow::Result<ExitCode> {
             );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How long `tend up -d` shows start-up progress before it leaves the
+/// rest to `tend status`.
+const FOLLOW_START: Duration = Duration::from_secs(120);
+
+/// Prints start-up progress (who is up, who waits on which dependency)
+/// whenever it changes, until everything started.
+async fn follow_start(client: &Client) {
+    let started = Instant::now();
+    let mut last = String::new();
+    loop {
+        let Ok(status) = client.get::<Vec<ServiceStatus>>("/v1/services").await else {
+            return;
+        };
+        let progress = Progress::of(&status);
+        if progress.settled() {
+            println!(
+                "tend: started in {:.1} s: {progress}",
+                started.elapsed().as_secs_f64()
+            );
+            return;
+        }
+        let line = progress.to_string();
+        if line != last {
+            println!("tend: starting: {line}");
+            last = line;
+        }
+        if started.elapsed() > FOLLOW_START {
+            println!("tend: still starting; `tend status` shows where it stands");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -390,6 +440,73 @@ fn events_from_file(
             writeln!(out, "{}", serde_json::to_string(entry)?)?;
         } else {
             writeln!(out, "{}", show::event_line(entry))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the plan, then (unless a dry run) applies it and says what
+/// differed, if anything did (the file may change in between).
+async fn reload(target: &Target, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let client = client(target);
+    let plan: ReloadReport = client.post("/v1/reload?dry_run=true", None).await?;
+    println!("plan for {}:", target.config.display());
+    print_reload(&plan);
+    if dry_run {
+        println!("dry run: nothing changed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let applied: ReloadReport = client.post("/v1/reload", None).await?;
+    if applied == plan {
+        println!("applied");
+    } else {
+        println!("applied (the config changed meanwhile):");
+        print_reload(&applied);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dashboard's address: on the TCP listener, with the token in the
+/// fragment (which a browser does not send, and keeps to the page).
+fn dashboard(target: &Target) -> anyhow::Result<ExitCode> {
+    let config = tend_config::load(&target.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match config.api.listen {
+        Some(addr) => {
+            let fragment = config
+                .api
+                .token
+                .as_ref()
+                .map(|t| format!("#token={t}"))
+                .unwrap_or_default();
+            println!("http://{addr}/{fragment}");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!(
+                "tend: the dashboard is served on the control socket ({}) and on a TCP\n\
+                 listener; a browser needs the latter: add to {}\n\n  \
+                 [api]\n  listen = \"127.0.0.1:7654\"\n  token = \"…\"\n\n\
+                 then restart tend (`tend reload` does not apply [api] settings).",
+                state_dir(target).socket().display(),
+                target.config.display()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `tend man`: tend(1) on standard output, or every page into `dir`.
+fn man(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let command = <Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(command, dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+            println!("man pages written to {}", dir.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -17,6 +17,18 @@ pub fn short_duration(seconds: f64) -> String {
     }
 }
 
+/// What a service says it is doing, or what it waits for.
+pub fn status_text(s: &ServiceStatus) -> String {
+    match (&s.status_text, s.waiting_for.as_slice()) {
+        (Some(text), _) => text.clone(),
+        (None, []) => "-".to_owned(),
+        (None, waits) => {
+            let waits: Vec<String> = waits.iter().map(ToString::to_string).collect();
+            format!("waiting for {}", waits.join(" and "))
+        }
+    }
+}
+
 /// The status table, with a count by state under it.
 pub fn status_table(services: &[ServiceStatus]) -> String {
     let rows: Vec<[String; 7]> = services
@@ -39,7 +51,7 @@ pub fn status_table(services: &[ServiceStatus]) -> String {
                 s.last_exit
                     .as_ref()
                     .map_or_else(|| "-".to_owned(), ToString::to_string),
-                s.status_text.clone().unwrap_or_else(|| "-".to_owned()),
+                status_text(s),
             ]
         })
         .collect();

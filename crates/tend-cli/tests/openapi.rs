@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{request, Answer, Project};
+use common::{request, request_for, Answer, Project};
 use serde_json::{json, Value};
 
 /// The document, and which (path, method, status) the test has seen.
@@ -100,7 +100,24 @@ impl Spec {
                 .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", answer.body));
             self.validate(&format!("{pointer}/schema"), &body, path);
         }
-        if spec.get("itemSchema").is_some() {
+        if spec.get("itemSchema").is_some() && media.starts_with("text/event-stream") {
+            let data: Vec<&str> = answer
+                .body
+                .lines()
+                .filter_map(|line| line.strip_prefix("data: "))
+                .collect();
+            assert!(
+                !data.is_empty(),
+                "{method} {path}: no event: {}",
+                answer.body
+            );
+            for line in data {
+                let item: Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!("{method} {path}: an event is not JSON ({e}): {line}")
+                });
+                self.validate(&format!("{pointer}/itemSchema"), &item, path);
+            }
+        } else if spec.get("itemSchema").is_some() {
             for line in answer.body.lines() {
                 let item: Value = serde_json::from_str(line).unwrap_or_else(|e| {
                     panic!("{method} {path}: a line is not JSON ({e}): {line}")
@@ -262,7 +279,46 @@ services = ["api"]
     expect("GET", "/v1/events?since=1h&services=web&limit=5", None, 200);
     expect("GET", "/v1/events?since=yesterday", None, 400);
 
+    // The live picture: a snapshot, then what changes (a restart).
+    let watch = {
+        let socket = p.path(".tend/tend.sock");
+        let restart = std::thread::spawn({
+            let socket = socket.clone();
+            move || {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                request(&socket, "POST", "/v1/services/web/restart", None)
+            }
+        });
+        let answer = request_for(&socket, "/v1/watch?interval=200ms", 3);
+        assert_eq!(restart.join().unwrap().status, 200);
+        answer
+    };
+    assert!(
+        watch.body.starts_with("data: {\"kind\":\"snapshot\""),
+        "{}",
+        watch.body
+    );
+    assert!(
+        watch.body.contains("\"kind\":\"changed\""),
+        "{}",
+        watch.body
+    );
+    assert!(watch.body.contains("\"kind\":\"entry\""), "{}", watch.body);
+    p.wait_state("web", "running");
+    expect("GET", "/v1/watch?interval=5ms", None, 400);
+    expect("GET", "/v1/watch?interval=soon", None, 400);
+
     let good = std::fs::read_to_string(p.path("tend.toml")).unwrap();
+    p.write_config(&format!(
+        "{good}\n[services.web3]\nshell = \"while true; do sleep 1; done\"\n"
+    ));
+    let plan = expect("POST", "/v1/reload?dry_run=true", None, 200);
+    assert!(plan.body.contains("\"added\":[\"web3\"]"), "{}", plan.body);
+    assert!(
+        !p.status().iter().any(|s| s["name"] == "web3"),
+        "a dry run changes nothing"
+    );
+    expect("POST", "/v1/reload?dry_run=maybe", None, 400);
     p.write_config(&format!("{good}\n[services.web2]\ncomand = [\"x\"]\n"));
     let rejected = expect("POST", "/v1/reload", None, 400);
     assert!(rejected.body.contains("details"), "{}", rejected.body);
@@ -290,6 +346,7 @@ services = ["api"]
     expect("POST", "/v1/shutdown", None, 202);
     assert_eq!(p.wait_exit(), 0);
 
+    spec.check("GET", "/v1/watch?interval=200ms", &watch);
     // Every documented operation was called and answered as documented.
     let called: BTreeSet<(String, String)> = spec
         .seen

@@ -2,9 +2,63 @@
 //! per start, exit, restart decision, failure and give-up.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tend::{Event, EventKind};
 use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use crate::control::Control;
+use crate::progress::Progress;
+
+/// How often start-up progress is looked at; a line is printed only when
+/// it changed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Prints start-up progress (who is up, who waits on what) while it
+/// changes, then one line once everything started. Nothing for a start
+/// that settles within the first look: the lifecycle lines said it all.
+pub fn progress(control: Arc<Control>, coloured: bool) {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let mut last = String::new();
+        let mut shown = false;
+        loop {
+            tokio::time::sleep(PROGRESS_EVERY).await;
+            if *control.closing().borrow() {
+                return;
+            }
+            let progress = Progress::of(&control.status(false).await);
+            if progress.settled() {
+                if shown {
+                    say(
+                        coloured,
+                        &format!(
+                            "started in {:.1} s: {progress}",
+                            started.elapsed().as_secs_f64()
+                        ),
+                    );
+                }
+                return;
+            }
+            let line = progress.to_string();
+            if line != last {
+                say(coloured, &format!("starting: {line}"));
+                shown = true;
+                last = line;
+            }
+        }
+    });
+}
+
+fn say(coloured: bool, line: &str) {
+    if coloured {
+        eprintln!("\x1b[1mtend |\x1b[0m {line}");
+    } else {
+        eprintln!("tend | {line}");
+    }
+}
 
 /// Prints the tree's lifecycle to standard error until the stream ends.
 pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
@@ -29,11 +83,7 @@ pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
                         _ => {}
                     }
                     if let Some(line) = describe(&event) {
-                        if coloured {
-                            eprintln!("\x1b[1mtend |\x1b[0m {line}");
-                        } else {
-                            eprintln!("tend | {line}");
-                        }
+                        say(coloured, &line);
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {

@@ -20,6 +20,7 @@ use crate::tree::{self, Handed, Instance, Layout, ROOT};
 use crate::upgrade;
 use crate::wire::{
     Acted, DaemonInfo, ErrorCode, ReloadReport, ServiceStatus, State, TreeNode, UpgradePlan,
+    Waiting,
 };
 
 /// What an operator may do to a service.
@@ -350,27 +351,53 @@ impl Control {
     }
 
     async fn status_in(&self, current: &Current, usage: bool) -> Vec<ServiceStatus> {
-        let infos = self.infos(&current.layout.instances, usage).await;
+        let (infos, units) = self.infos(&current.layout.instances, usage).await;
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
         current
             .layout
             .instances
             .iter()
             .map(|instance| {
-                status_of(
+                let mut status = status_of(
                     instance,
                     infos.get(&instance.name),
                     seen.get(&instance.name),
-                )
+                );
+                // A replica waits with its whole service (its supervisor).
+                let waits = match infos.get(&instance.name) {
+                    Some(info) => info.waiting_for.as_slice(),
+                    None => units.get(&instance.service).map_or(&[][..], Vec::as_slice),
+                };
+                status.waiting_for = waits
+                    .iter()
+                    .map(|(service, condition)| Waiting {
+                        service: service.to_string(),
+                        condition: *condition,
+                    })
+                    .collect();
+                status
             })
             .collect()
     }
 
     /// The `ChildInfo` of each instance still in the tree, one
-    /// `which_children` per supervisor.
-    async fn infos(&self, instances: &[Instance], usage: bool) -> HashMap<String, ChildInfo> {
-        let chains: BTreeSet<&[String]> = instances.iter().map(|i| i.parents.as_slice()).collect();
+    /// `which_children` per supervisor; and what each supervisor of
+    /// replicas waits for.
+    async fn infos(
+        &self,
+        instances: &[Instance],
+        usage: bool,
+    ) -> (HashMap<String, ChildInfo>, UnitWaits) {
+        let mut chains: BTreeSet<&[String]> = BTreeSet::new();
+        for instance in instances {
+            chains.insert(instance.parents.as_slice());
+            // The unit's own supervisor knows what the unit waits for.
+            if let Some((_, above)) = instance.parents.split_last() {
+                chains.insert(above);
+            }
+        }
         let mut infos = HashMap::new();
+        let mut units = HashMap::new();
         for chain in chains {
             if let Ok(handle) = tree::supervisor_at(&self.root, chain).await {
                 let children = if usage {
@@ -381,11 +408,13 @@ impl Control {
                 for info in children {
                     if info.kind == ChildKind::Worker {
                         infos.insert(info.id.to_string(), info);
+                    } else if !info.waiting_for.is_empty() {
+                        units.insert(info.id.to_string(), info.waiting_for);
                     }
                 }
             }
         }
-        infos
+        (infos, units)
     }
 
     /// The whole tree with OS pids and resource use.
@@ -493,7 +522,7 @@ impl Control {
                 .into_iter()
                 .cloned()
                 .collect();
-        let infos = self.infos(&found, false).await;
+        let (infos, _) = self.infos(&found, false).await;
         let mut done = Vec::new();
         for instance in &found {
             let pid = infos.get(&instance.name).and_then(|i| i.pid);
@@ -517,6 +546,14 @@ impl Control {
         Ok(Acted { services: done })
     }
 
+    /// What a reload would do now, changing nothing (`tend reload
+    /// --dry-run`).
+    pub async fn reload_plan(&self) -> Result<ReloadReport, Failure> {
+        let current = self.current.lock().await;
+        let new = read_config(&current.config.file)?;
+        Ok(Plan::between(&current.config, &new).report)
+    }
+
     /// Reads the config file again and changes only what changed: new
     /// services started, removed ones stopped, changed ones restarted,
     /// unchanged ones left running (same pid). A new config with errors
@@ -524,13 +561,9 @@ impl Control {
     pub async fn reload(&self) -> Result<ReloadReport, Failure> {
         let mut current = self.current.lock().await;
         self.upgrading()?;
-        let new = match tend_config::load(&current.config.file) {
+        let new = match read_config(&current.config.file) {
             Ok(config) => config,
-            Err(error) => {
-                let details = match &error {
-                    ConfigError::Invalid(list) => list.iter().map(ToString::to_string).collect(),
-                    ConfigError::Read { .. } => vec![error.to_string()],
-                };
+            Err(failure) => {
                 self.journal.record(
                     ROOT,
                     command(
@@ -539,14 +572,7 @@ impl Control {
                         Some("rejected: invalid config".to_owned()),
                     ),
                 );
-                return Err(Failure {
-                    code: ErrorCode::InvalidConfig,
-                    message: format!(
-                        "the new config is invalid; nothing changed:\n{}",
-                        details.join("\n")
-                    ),
-                    details,
-                });
+                return Err(failure);
             }
         };
         let old = &current.config;
@@ -641,6 +667,24 @@ impl Control {
     }
 }
 
+/// The config file as it is now, or why it cannot be run.
+fn read_config(file: &std::path::Path) -> Result<Config, Failure> {
+    tend_config::load(file).map_err(|error| {
+        let details: Vec<String> = match &error {
+            ConfigError::Invalid(list) => list.iter().map(ToString::to_string).collect(),
+            ConfigError::Read { .. } => vec![error.to_string()],
+        };
+        Failure {
+            code: ErrorCode::InvalidConfig,
+            message: format!(
+                "the new config is invalid; nothing changed:\n{}",
+                details.join("\n")
+            ),
+            details,
+        }
+    })
+}
+
 fn command(name: &str, services: Vec<String>, outcome: Option<String>) -> Record {
     Record::Command {
         command: name.to_owned(),
@@ -689,6 +733,9 @@ async fn remove_unit(root: &SupervisorHandle, parents: &[String], id: &str) {
     }
 }
 
+/// What each supervisor of replicas waits for, by service name.
+type UnitWaits = HashMap<String, Vec<(tend::ChildId, tend::Condition)>>;
+
 fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>) -> ServiceStatus {
     let mut status = ServiceStatus {
         name: instance.name.clone(),
@@ -707,6 +754,7 @@ fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>)
         cpu_s: None,
         ready: false,
         status_text: None,
+        waiting_for: Vec::new(),
     };
     match (info, seen) {
         (Some(info), _) => {

@@ -207,6 +207,9 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
             uptime: inherited.as_ref().map_or(Duration::ZERO, |i| i.uptime),
         },
     );
+    if options.echo != Echo::Off && inherited.is_none() {
+        console::progress(control.clone(), options.echo == Echo::Coloured);
+    }
     let (inherited_socket, inherited_tcp) = match inherited {
         Some(inherited) => {
             // A process whose child rests (stopped during the handover) is

@@ -10,7 +10,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: wire paths recovery logs tree upgrade hooks metrics control console server daemon
+// layers: wire progress paths recovery logs tree upgrade hooks metrics control watch console server daemon
 mod console;
 pub mod control;
 mod daemon;
@@ -18,10 +18,12 @@ mod hooks;
 pub mod logs;
 mod metrics;
 pub mod paths;
+pub mod progress;
 mod recovery;
 pub mod server;
 pub mod tree;
 pub mod upgrade;
+mod watch;
 pub mod wire;
 
 pub use daemon::{prepare, run, DaemonError, Ended, Options};

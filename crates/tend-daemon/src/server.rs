@@ -26,6 +26,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::control::{Action, Control, Failure};
 use crate::logs;
 use crate::metrics::SharedMetrics;
+use crate::watch::WatchOptions;
 use crate::wire::{Entry, ErrorBody, ErrorCode, ErrorDetail, SignalRequest, UpgradeRequest};
 
 /// What every handler shares.
@@ -54,6 +55,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/services/{name}/{action}", post(act))
         .route("/v1/logs", get(logs_of))
         .route("/v1/events", get(events))
+        .route("/v1/watch", get(watch))
         .route("/v1/ps", get(ps))
         .route("/v1/reload", post(reload))
         .route("/v1/shutdown", post(shutdown))
@@ -519,12 +521,82 @@ fn json_line(entry: &Entry) -> Vec<u8> {
     line
 }
 
+#[derive(Debug, Deserialize)]
+struct WatchQuery {
+    /// How often the picture is sampled, e.g. `1s`, `500ms`.
+    #[serde(default)]
+    interval: Option<String>,
+    /// Whether to measure memory and CPU.
+    #[serde(default = "yes")]
+    usage: bool,
+    /// Whether to send journal entries.
+    #[serde(default = "yes")]
+    events: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The sampling interval's bounds: faster than 200 ms is no picture a
+/// person reads, slower than a minute no longer live.
+const WATCH_INTERVALS: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(200)..=Duration::from_secs(60);
+
+/// The live picture as server-sent events (see [`crate::wire::Watch`]).
+async fn watch(AxumState(api): AxumState<Api>, ApiQuery(query): ApiQuery<WatchQuery>) -> Response {
+    let every = match query.interval.as_deref().map(humantime::parse_duration) {
+        None => Duration::from_secs(1),
+        Some(Ok(every)) if WATCH_INTERVALS.contains(&every) => every,
+        Some(Ok(_)) => {
+            return error(
+                ErrorCode::BadRequest,
+                "bad `interval`: expected between 200ms and 60s",
+            )
+        }
+        Some(Err(e)) => {
+            return error(
+                ErrorCode::BadRequest,
+                format!("bad `interval`: {e} (expected a duration such as 1s or 500ms)"),
+            )
+        }
+    };
+    let options = WatchOptions {
+        every,
+        usage: query.usage,
+        entries: query.events,
+    };
+    let mut response = streaming(
+        crate::watch::watch(api.control.clone(), options),
+        "text/event-stream",
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
 async fn ps(AxumState(api): AxumState<Api>) -> Response {
     Json(api.control.ps().await).into_response()
 }
 
-async fn reload(AxumState(api): AxumState<Api>) -> Response {
-    match api.control.reload().await {
+#[derive(Debug, Deserialize)]
+struct ReloadQuery {
+    /// Only say what a reload would do.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn reload(
+    AxumState(api): AxumState<Api>,
+    ApiQuery(query): ApiQuery<ReloadQuery>,
+) -> Response {
+    let done = if query.dry_run {
+        api.control.reload_plan().await
+    } else {
+        api.control.reload().await
+    };
+    match done {
         Ok(report) => Json(report).into_response(),
         Err(failure) => failure.into_response(),
     }

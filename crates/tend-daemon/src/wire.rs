@@ -2,7 +2,7 @@
 //! of types for both sides, so neither spells a field the other does not.
 
 use serde::{Deserialize, Serialize};
-use tend::ChildState;
+use tend::{ChildState, Condition};
 pub use tend_journal::{Entry, ExitInfo, Record};
 
 /// A service instance's state, in snake_case on the wire.
@@ -130,6 +130,26 @@ pub struct ServiceStatus {
     pub ready: bool,
     /// What the service says it is doing (sd_notify's `STATUS=`).
     pub status_text: Option<String>,
+    /// While it waits to start: the dependencies whose condition does not
+    /// hold yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting_for: Vec<Waiting>,
+}
+
+/// A dependency a service waits for (`depends_on`), and the condition it
+/// must reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// The service depended on.
+    pub service: String,
+    /// What it must reach: `started`, `ready` or `completed`.
+    pub condition: Condition,
+}
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.service, self.condition)
+    }
 }
 
 /// A node of `GET /v1/ps`: a supervisor or a service instance.
@@ -219,6 +239,39 @@ pub struct UpgradeRequest {
     /// The binary to become (absolute); default: the one running.
     #[serde(default)]
     pub binary: Option<String>,
+}
+
+/// One message of `GET /v1/watch` (a server-sent event's data): the live
+/// picture `tend top` and the dashboard draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Watch {
+    /// The first message: the daemon and every instance.
+    Snapshot {
+        /// The daemon.
+        daemon: DaemonInfo,
+        /// Every instance, in config order.
+        services: Vec<ServiceStatus>,
+    },
+    /// What changed since the last message: instances whose facts changed
+    /// (uptime aside, which grows by itself: a client adds the time since
+    /// it was sent), in config order, and instances gone (after a reload).
+    /// With a new instance, `order` is the whole list's new order.
+    Changed {
+        /// The changed or new instances.
+        services: Vec<ServiceStatus>,
+        /// Instances no longer in the config.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<String>,
+        /// Every instance's name in config order, when it changed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<Vec<String>>,
+    },
+    /// A journal entry, as it is written.
+    Entry {
+        /// The entry.
+        entry: Entry,
+    },
 }
 
 /// An error, as every 4xx and 5xx carries it.

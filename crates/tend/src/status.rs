@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tend_spec::{Backend, CrashPolicy, Restart};
+use tend_spec::{Backend, Condition, CrashPolicy, Restart};
 use tokio::time::Instant;
 
 use crate::exit::{Exit, Resource};
@@ -165,6 +165,9 @@ pub struct ChildInfo {
     /// The last exits, oldest first (bounded; see
     /// [`SupervisorBuilder::history`](crate::SupervisorBuilder::history)).
     pub history: Vec<ExitRecord>,
+    /// While it waits to start: the siblings it depends on whose condition
+    /// does not hold yet (empty otherwise).
+    pub waiting_for: Vec<(ChildId, Condition)>,
 }
 
 /// How many of a supervisor's children are in each state, from

@@ -286,3 +286,46 @@ async fn resting_children_are_not_started_and_keep_their_meaning() {
     assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 3);
     root.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_child_names_the_dependencies_it_still_waits_for() {
+    let sup = Supervisor::builder("s")
+        .child(
+            ready_after("web", Duration::ZERO)
+                .depends_on("db", Condition::Ready)
+                .depends_on("cache", Condition::Started),
+        )
+        .child(ready_after("db", Duration::from_secs(10)))
+        .child(ready_after("cache", Duration::ZERO))
+        .start()
+        .await
+        .unwrap();
+    let waits = |infos: Vec<tend::ChildInfo>, id: &str| {
+        let info = infos.into_iter().find(|i| i.id.as_str() == id).unwrap();
+        let waits: Vec<String> = info
+            .waiting_for
+            .iter()
+            .map(|(dep, condition)| format!("{dep} {condition}"))
+            .collect();
+        (info.state, waits)
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        waits(sup.which_children().await, "web"),
+        (ChildState::Pending, strings(&["db ready"])),
+        "cache started, db not ready yet"
+    );
+    assert_eq!(
+        waits(vec![sup.child_info("web").await.unwrap()], "web").1,
+        strings(&["db ready"]),
+        "child_info says the same"
+    );
+    assert!(waits(sup.which_children().await, "db").1.is_empty());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        waits(sup.which_children().await, "web"),
+        (ChildState::Running, Vec::new()),
+        "started: waits for nothing"
+    );
+    sup.shutdown().await;
+}

@@ -210,7 +210,25 @@ pub struct Answer {
 
 /// `curl` against the control socket, with the answer's content type.
 pub fn request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> Answer {
+    curl_answer(socket, method, path, body, None)
+}
+
+/// A GET of a stream, read for `seconds` and then hung up.
+pub fn request_for(socket: &Path, path: &str, seconds: u32) -> Answer {
+    curl_answer(socket, "GET", path, None, Some(seconds))
+}
+
+fn curl_answer(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    seconds: Option<u32>,
+) -> Answer {
     let mut command = Command::new("curl");
+    if let Some(seconds) = seconds {
+        command.args(["--max-time", &seconds.to_string()]);
+    }
     command
         .args([
             "-s",

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tend_spec::Condition;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -236,6 +237,7 @@ impl ChildRecord {
             usage: None,
             status: self.running.as_ref().and_then(|r| r.ctx.status()),
             history,
+            waiting_for: Vec::new(),
         };
         Snapshot {
             info,
@@ -253,6 +255,17 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
+    /// The child's id.
+    pub(crate) fn id(&self) -> &ChildId {
+        &self.info.id
+    }
+
+    /// Notes the dependencies it waits for.
+    pub(crate) fn waiting_for(mut self, on: Vec<(ChildId, Condition)>) -> Snapshot {
+        self.info.waiting_for = on;
+        self
+    }
+
     /// The info, with the running incarnation's usage measured now.
     pub(crate) fn measured(self) -> ChildInfo {
         let mut info = self.info;

@@ -61,10 +61,12 @@ impl Server {
             }
             Command::WhichChildren(filter, reply) => {
                 let keep = |state: ChildState| filter.as_ref().is_none_or(|keep| keep(state));
-                let _ = reply.send(self.children.infos(keep));
+                let infos = self.children.infos(keep);
+                let _ = reply.send(infos.into_iter().map(|s| self.with_waits(s)).collect());
             }
             Command::ChildInfo(id, reply) => {
-                let _ = reply.send(self.find(&id).map(|key| self.children.info(key)));
+                let info = self.find(&id).map(|key| self.children.info(key));
+                let _ = reply.send(info.map(|s| self.with_waits(s)));
             }
             Command::CountByState(reply) => {
                 let mut counts = StateCounts::default();

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tend_spec::Condition;
 use tokio::time::Instant;
 
+use super::children::Snapshot;
 use super::incarnation::{not_ready_within, Halt};
 use super::server::Server;
 use crate::exit::{Exit, ExitClass};
@@ -156,6 +157,29 @@ impl Server {
             }
         }
         holds
+    }
+
+    /// A child's snapshot with the dependencies it still waits for, while
+    /// it waits to start.
+    pub(crate) fn with_waits(&self, snapshot: Snapshot) -> Snapshot {
+        let Some(key) = self.children.table.key_of(snapshot.id().as_str()) else {
+            return snapshot;
+        };
+        if !self.children.waiting.contains_key(&key.serial) {
+            return snapshot;
+        }
+        let Some(child) = self.children.table.get(key) else {
+            return snapshot;
+        };
+        let waits = child
+            .spec
+            .options
+            .depends_on
+            .iter()
+            .filter(|(id, condition)| self.condition_holds(id, *condition) != Some(true))
+            .cloned()
+            .collect();
+        snapshot.waiting_for(waits)
     }
 
     /// Whether sibling `id` meets `condition`: yes, not yet, or never

@@ -1,0 +1,166 @@
+//! Start-up progress: how many instances are up, and which wait on which
+//! dependency. `tend up` prints it until everything started, in the
+//! foreground and after `-d` alike.
+
+use std::fmt;
+
+use crate::wire::{ServiceStatus, State};
+
+/// Where a start-up stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Instances in all.
+    pub total: usize,
+    /// Running or completed.
+    pub up: usize,
+    /// Spawned, not ready yet.
+    pub starting: Vec<String>,
+    /// Waiting for dependencies: the instance and what it waits for
+    /// (`db (ready)`); or for its first start.
+    pub waiting: Vec<(String, Vec<String>)>,
+    /// Failed or given up on.
+    pub failed: Vec<String>,
+}
+
+/// How many waits a progress line names before it says "and N more".
+const NAMED: usize = 4;
+
+impl Progress {
+    /// The progress `status` shows.
+    #[must_use]
+    pub fn of(status: &[ServiceStatus]) -> Progress {
+        let mut progress = Progress {
+            total: status.len(),
+            up: 0,
+            starting: Vec::new(),
+            waiting: Vec::new(),
+            failed: Vec::new(),
+        };
+        for s in status {
+            match s.state {
+                // A service awaited for readiness is `starting` until ready.
+                State::Running | State::Completed => progress.up += 1,
+                State::Starting => progress.starting.push(s.name.clone()),
+                State::Pending => progress.waiting.push((
+                    s.name.clone(),
+                    s.waiting_for.iter().map(ToString::to_string).collect(),
+                )),
+                State::Failed | State::Isolated => progress.failed.push(s.name.clone()),
+                // Restarting, backing off, stopped: started once, and now
+                // in its restart type's hands.
+                _ => progress.up += 1,
+            }
+        }
+        progress
+    }
+
+    /// Whether start-up is over: nothing waits or is still starting.
+    #[must_use]
+    pub fn settled(&self) -> bool {
+        self.starting.is_empty() && self.waiting.is_empty()
+    }
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} up", self.up, self.total)?;
+        if !self.starting.is_empty() {
+            write!(f, "; starting: {}", named(&self.starting))?;
+        }
+        if !self.waiting.is_empty() {
+            let waits: Vec<String> = self
+                .waiting
+                .iter()
+                .map(|(name, on)| match on.as_slice() {
+                    [] => name.clone(),
+                    on => format!("{name} on {}", on.join(" and ")),
+                })
+                .collect();
+            write!(f, "; waiting: {}", named(&waits))?;
+        }
+        if !self.failed.is_empty() {
+            write!(f, "; failed: {}", named(&self.failed))?;
+        }
+        Ok(())
+    }
+}
+
+/// The first few names, then how many more.
+fn named(names: &[String]) -> String {
+    if names.len() <= NAMED {
+        return names.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        names[..NAMED].join(", "),
+        names.len() - NAMED
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Waiting;
+    use tend::Condition;
+
+    fn status(name: &str, state: State, ready: bool, waits: &[&str]) -> ServiceStatus {
+        ServiceStatus {
+            name: name.to_owned(),
+            service: name.to_owned(),
+            group: None,
+            state,
+            failed_because: None,
+            pid: None,
+            generation: 0,
+            starts: 0,
+            restarts: 0,
+            failures: 0,
+            uptime_s: 0.0,
+            last_exit: None,
+            memory_bytes: None,
+            cpu_s: None,
+            ready,
+            status_text: None,
+            waiting_for: waits
+                .iter()
+                .map(|w| Waiting {
+                    service: (*w).to_owned(),
+                    condition: Condition::Ready,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn says_who_is_up_starting_and_waiting_on_what() {
+        let progress = Progress::of(&[
+            status("db", State::Starting, false, &[]),
+            status("api", State::Pending, false, &["db"]),
+            status("web", State::Pending, false, &["api", "db"]),
+            status("setup", State::Completed, false, &[]),
+            status("cache", State::Running, false, &[]),
+        ]);
+        assert!(!progress.settled());
+        assert_eq!(
+            progress.to_string(),
+            "2/5 up; starting: db; waiting: api on db (ready), web on api (ready) and db (ready)"
+        );
+        let done = Progress::of(&[
+            status("db", State::Running, true, &[]),
+            status("x", State::Failed, false, &[]),
+        ]);
+        assert!(done.settled());
+        assert_eq!(done.to_string(), "1/2 up; failed: x");
+    }
+
+    #[test]
+    fn long_lists_are_cut() {
+        let many: Vec<ServiceStatus> = (0..10)
+            .map(|i| status(&format!("s{i}"), State::Starting, false, &[]))
+            .collect();
+        assert_eq!(
+            Progress::of(&many).to_string(),
+            "0/10 up; starting: s0, s1, s2, s3 and 6 more"
+        );
+    }
+}
