@@ -10,10 +10,11 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: wire progress paths recovery logs tree upgrade hooks metrics control watch console server daemon
+// layers: wire progress paths recovery logs tree upgrade hooks metrics control watch dashboard console server daemon
 mod console;
 pub mod control;
 mod daemon;
+mod dashboard;
 mod hooks;
 pub mod logs;
 mod metrics;

@@ -44,8 +44,13 @@ pub struct Api {
     pub remote: bool,
 }
 
-/// The routes, for the control socket.
+/// The routes, for the control socket: the API and the dashboard.
 pub fn router(api: Api) -> Router {
+    api_routes(api).merge(crate::dashboard::routes())
+}
+
+/// The API's routes.
+fn api_routes(api: Api) -> Router {
     Router::new()
         .route("/v1/daemon", get(daemon))
         .route("/v1/services", get(services))
@@ -70,10 +75,12 @@ pub fn router(api: Api) -> Router {
         .with_state(api)
 }
 
-/// The routes behind a bearer token, for TCP.
+/// The routes for TCP: the API behind a bearer token, and the dashboard's
+/// page, which holds no data (everything it shows it asks the API for,
+/// with the token).
 pub fn router_with_token(api: Api, token: String) -> Router {
     let token: Arc<[u8]> = Arc::from(format!("Bearer {token}").into_bytes());
-    router(api).layer(middleware::from_fn(move |request: Request, next: Next| {
+    let api = api_routes(api).layer(middleware::from_fn(move |request: Request, next: Next| {
         let token = token.clone();
         async move {
             let sent = request
@@ -91,7 +98,8 @@ pub fn router_with_token(api: Api, token: String) -> Router {
                 )
             }
         }
-    }))
+    }));
+    api.merge(crate::dashboard::routes())
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> Response {
