@@ -62,26 +62,59 @@ struct Lane {
     kinds: BTreeMap<String, usize>,
 }
 
+/// The lanes, in the order their services first appear (config order,
+/// mostly: `worker.2` before `worker.10`).
+#[derive(Debug, Default)]
+struct Lanes {
+    lanes: Vec<(String, Lane)>,
+    index: BTreeMap<String, usize>,
+}
+
+impl Lanes {
+    fn of(&mut self, service: &str) -> &mut Lane {
+        let at = *self.index.entry(service.to_owned()).or_insert_with(|| {
+            self.lanes.push((service.to_owned(), Lane::default()));
+            self.lanes.len() - 1
+        });
+        &mut self.lanes[at].1
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Lane> {
+        self.lanes.iter().map(|(_, lane)| lane)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&String, &Lane)> {
+        self.lanes.iter().map(|(name, lane)| (name, lane))
+    }
+
+    fn len(&self) -> usize {
+        self.lanes.len()
+    }
+}
+
 /// Restart buckets of the "restarts over time" plot.
 const BUCKETS: usize = 60;
 
 /// The page.
 pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) -> String {
-    let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
+    // The axis starts at the first entry of the period, not before it.
+    let from = entries.first().map_or(from, |e| e.at.max(from));
+    let mut lanes = Lanes::default();
     let mut give_ups: Vec<(SystemTime, String, String)> = Vec::new();
     let mut restarts_at: Vec<SystemTime> = Vec::new();
     let mut upgrades = 0;
     for entry in entries {
         match &entry.record {
-            Record::Started { service, .. } => {
-                lanes
-                    .entry(service.clone())
-                    .or_default()
-                    .runs
-                    .push((entry.at, None));
+            // A supervisor's start (no process) is told by its children.
+            Record::Started {
+                service,
+                pid: Some(_),
+                ..
+            } => {
+                lanes.of(service).runs.push((entry.at, None));
             }
             Record::Exited { service, exit, .. } | Record::StartFailed { service, exit, .. } => {
-                let lane = lanes.entry(service.clone()).or_default();
+                let lane = lanes.of(service);
                 if let Some(run) = lane.runs.iter_mut().rev().find(|r| r.1.is_none()) {
                     run.1 = Some(entry.at);
                 }
@@ -90,13 +123,12 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
                 *lane.kinds.entry(exit.kind.clone()).or_default() += 1;
             }
             Record::Restarting { service, .. } => {
-                lanes.entry(service.clone()).or_default().restarts += 1;
+                lanes.of(service).restarts += 1;
                 restarts_at.push(entry.at);
             }
             Record::Failed { service, reason } => {
                 lanes
-                    .entry(service.clone())
-                    .or_default()
+                    .of(service)
                     .gave_up
                     .push((entry.at, format!("failed: {reason}")));
                 give_ups.push((entry.at, service.clone(), format!("failed: {reason}")));
@@ -178,7 +210,7 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
     // One lane per service.
     html.push_str("<h2>Timeline per service</h2><p class=\"legend\"><i class=\"run\"></i>running <i class=\"normal\"></i>ended normally <i class=\"abnormal\"></i>ended abnormally <i class=\"shutdown\"></i>stopped <i class=\"gaveup\"></i>given up</p><div class=\"lanes\">");
     const WIDTH: f64 = 1000.0;
-    for (name, lane) in &lanes {
+    for (name, lane) in lanes.iter() {
         let _ = write!(
             html,
             "<div class=\"lane\"><span class=\"name\">{}</span><svg viewBox=\"0 0 1000 16\" preserveAspectRatio=\"none\">",
@@ -214,9 +246,9 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
         }
         let _ = write!(
             html,
-            "</svg><span class=\"count\">{} runs, {} restarts</span></div>",
-            lane.runs.len(),
-            lane.restarts
+            "</svg><span class=\"count\">{}, {}</span></div>",
+            counted(lane.runs.len(), "run"),
+            counted(lane.restarts, "restart")
         );
     }
     html.push_str("</div>");
@@ -238,7 +270,7 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
         let _ = write!(html, "<th>{}</th>", escape(kind));
     }
     html.push_str("<th>last end</th></tr></thead><tbody>");
-    for (name, lane) in &lanes {
+    for (name, lane) in lanes.iter() {
         let _ = write!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td>",
@@ -284,6 +316,15 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
         entries.len()
     );
     html
+}
+
+/// `1 run`, `2 runs`.
+fn counted(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// Text for HTML: the five characters that mean markup, escaped (the only
@@ -396,7 +437,7 @@ mod tests {
         assert!(page.starts_with("<!doctype html>") && page.ends_with("</html>\n"));
         assert!(page.contains("web&lt;1&gt;"), "names are escaped");
         assert!(!page.contains("web<1>"));
-        assert!(page.contains("2 runs, 1 restarts"));
+        assert!(page.contains("2 runs, 1 restart<"), "{page}");
         assert!(page.contains("<th>error</th>"));
         assert!(page.contains("failed: crashed"));
         assert!(!page.contains("<script"), "no script");
@@ -404,7 +445,8 @@ mod tests {
             !page.contains("http://") && !page.contains("https://"),
             "nothing fetched"
         );
-        // The crash is drawn at 20% of the width.
-        assert!(page.contains("class=\"abnormal\" x=\"200.0\""), "{page}");
+        // The axis runs from the first entry (10 s) to the end (100 s): the
+        // crash at 20 s is drawn at a ninth of the width.
+        assert!(page.contains("class=\"abnormal\" x=\"111.1\""), "{page}");
     }
 }

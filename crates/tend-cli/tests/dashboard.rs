@@ -90,13 +90,22 @@ fn the_dashboard_is_served_from_the_binary_on_every_listener() {
     // The control socket.
     let page = request(&p.path(".tend/tend.sock"), "GET", "/", None);
     assert_eq!(page.status, 200);
-    assert!(page.content_type.starts_with("text/html"), "{}", page.content_type);
+    assert!(
+        page.content_type.starts_with("text/html"),
+        "{}",
+        page.content_type
+    );
     assert!(page.body.contains("/dashboard/app.js"), "{}", page.body);
     let script = request(&p.path(".tend/tend.sock"), "GET", "/dashboard/app.js", None);
     assert_eq!(script.status, 200);
     assert!(script.content_type.starts_with("text/javascript"));
     assert!(script.body.contains("/v1/watch"));
-    let style = request(&p.path(".tend/tend.sock"), "GET", "/dashboard/style.css", None);
+    let style = request(
+        &p.path(".tend/tend.sock"),
+        "GET",
+        "/dashboard/style.css",
+        None,
+    );
     assert!(style.status == 200 && style.content_type.starts_with("text/css"));
 
     // TCP: the page without the token, its data only with it.
@@ -106,13 +115,19 @@ fn the_dashboard_is_served_from_the_binary_on_every_listener() {
     assert!(body.contains("<title>tend</title>"));
     let policy = head
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("content-security-policy:"))
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("content-security-policy:")
+        })
         .unwrap_or_default();
     assert!(
         policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
         "{head}"
     );
-    assert!(head.to_ascii_lowercase().contains("x-frame-options: deny"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("x-frame-options: deny"),
+        "{head}"
+    );
     let (head, _) = curl(&[&format!("{base}/v1/watch")]);
     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
     let (head, _) = curl(&[&format!("{base}/v1/services/alpha/restart"), "-X", "POST"]);
@@ -160,7 +175,13 @@ fn every_dashboard_action_works_in_a_real_browser() {
     // What the page did, seen from the API.
     assert_eq!(p.service("alpha")["restarts"], 1, "the kill was restarted");
     let events = p.ok(&["events", "--json"]);
-    for command in ["\"restart\"", "\"stop\"", "\"start\"", "\"kill\"", "\"signal SIGHUP\""] {
+    for command in [
+        "\"restart\"",
+        "\"stop\"",
+        "\"start\"",
+        "\"kill\"",
+        "\"signal SIGHUP\"",
+    ] {
         assert!(
             events.contains(&format!("\"command\":{command}")),
             "{command} journaled:\n{events}"

@@ -269,6 +269,7 @@ budget = { max_restarts = 3, period = "1m", on_exhausted = "stop" }
         "a lane each"
     );
     assert!(page.contains("4 runs, 3 restarts"), "{page}");
+    assert!(page.contains("1 run, 0 restarts"), "{page}");
     assert!(page.contains("class=\"abnormal\""), "the crashes drawn");
     assert!(
         page.contains("failed: circuit breaker open")

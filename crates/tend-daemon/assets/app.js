@@ -309,7 +309,7 @@ function updateRow(s, tick) {
     cell(tr, 'exit', lastExit(s));
   }
   cell(tr, 'uptime', s.state === 'running' ? duration(uptime(s)) : '-');
-  cell(tr, 'spark', trend ? sparkline(trend.restarts.slice(-12)) : '');
+  if (trend) sparkline(tr.querySelector('.spark'), trend.restarts.slice(-12));
   const cpu = trend && trend.cpu.length ? trend.cpu[trend.cpu.length - 1] : null;
   cell(tr, 'cpu', s.pid && cpu !== null ? cpu.toFixed(1) + '%' : '-');
   cell(tr, 'memory', s.pid && s.memory_bytes ? bytes(s.memory_bytes) : '-');
@@ -355,10 +355,30 @@ function bytes(n) {
   return Math.round(n / 1024) + 'K';
 }
 
-const BARS = '▁▂▃▄▅▆▇█';
-function sparkline(values) {
+// Restarts per bucket as small bars in a table cell (redrawn only when
+// they changed: a thousand rows tick every second).
+function sparkline(td, values) {
+  const key = values.join(',');
+  if (td.dataset.values === key) return;
+  td.dataset.values = key;
   const top = Math.max(1, ...values);
-  return values.map((v) => (v === 0 ? '·' : BARS[Math.min(7, Math.ceil((v * 7) / top))])).join('');
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 48 12');
+  svg.setAttribute('class', 'spark');
+  const total = values.reduce((a, b) => a + b, 0);
+  svg.setAttribute('aria-label', total + ' restarts in the last two minutes');
+  svg.setAttribute('role', 'img');
+  values.forEach((v, i) => {
+    const r = document.createElementNS(SVG, 'rect');
+    const h = v === 0 ? 1 : Math.max(2, (12 * v) / top);
+    r.setAttribute('x', String(i * 4));
+    r.setAttribute('y', String(12 - h));
+    r.setAttribute('width', '3');
+    r.setAttribute('height', String(h));
+    if (v === 0) r.setAttribute('class', 'none');
+    svg.appendChild(r);
+  });
+  td.replaceChildren(svg);
 }
 
 function drawCounts() {
@@ -431,7 +451,9 @@ function onKey(event) {
   const keys = {
     ArrowDown: () => select(view.visible[Math.min(view.visible.length - 1, at + 1)], true),
     ArrowUp: () => select(view.visible[Math.max(0, at - 1)], true),
-    k: () => confirmAction('kill'),
+    j: () => select(view.visible[Math.min(view.visible.length - 1, at + 1)], true),
+    k: () => select(view.visible[Math.max(0, at - 1)], true),
+    K: () => confirmAction('kill'),
     Home: () => select(view.visible[0], true),
     End: () => select(view.visible[view.visible.length - 1], true),
     '/': () => $('filter').focus(),
@@ -628,6 +650,10 @@ function eventItem(entry) {
   return li;
 }
 
+function amount(resource, n) {
+  return resource === 'memory' ? bytes(n) : String(n);
+}
+
 function describe(e) {
   const exit = (x) => x.kind + (x.signal ? ' (killed by ' + x.signal + ')' : x.code != null ? ' (exit code ' + x.code + ')' : '') + (x.reason ? ': ' + x.reason : '');
   switch (e.kind) {
@@ -640,6 +666,10 @@ function describe(e) {
     case 'gave_up': return 'supervisor gave up (' + e.reason + ') after ' + e.service;
     case 'command': return 'command: ' + e.command + (e.services && e.services.length ? ' ' + e.services.join(', ') : '') + (e.outcome ? ' (' + e.outcome + ')' : '');
     case 'ready': return 'ready';
+    case 'resource_warning': return 'uses ' + amount(e.resource, e.used) + ' of its ' + amount(e.resource, e.limit) + ' ' + e.resource + ' limit';
+    case 'resource_exceeded': return 'stopped: ' + e.resource + ' limit reached (' + amount(e.resource, e.used) + ' of ' + amount(e.resource, e.limit) + ')';
+    case 'terminated': return 'stopped on request';
+    case 'upgraded': return 'tend upgraded';
     case 'not_ready': return 'not ready: ' + e.reason;
     default: return e.kind.replace(/_/g, ' ');
   }

@@ -80,6 +80,9 @@ pub fn watch(control: Arc<Control>, options: WatchOptions) -> mpsc::Receiver<Byt
                     false
                 }
                 () = &mut closed => return,
+                // The client went: stop sampling for it now, not at the
+                // next send (an idle tree sends nothing for a while).
+                () = sender.closed() => return,
             };
             if !sample {
                 continue;

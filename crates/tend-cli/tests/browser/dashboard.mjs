@@ -102,7 +102,7 @@ try {
   await page.locator('#log', { hasText: 'beta says hello' }).waitFor({ timeout: LONG });
   const focused = await page.evaluate(() => document.activeElement.dataset.key);
   if (focused !== 'i:beta') fail('focus is on ' + focused);
-  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('k');
   await page.locator('#log', { hasText: 'alpha says hello' }).waitFor({ timeout: LONG });
 
   // 4. Restart: cancelled changes nothing; confirmed, a new process.
@@ -128,7 +128,8 @@ try {
   await page.locator('#log', { hasText: 'alpha got HUP' }).waitFor({ timeout: LONG });
 
   // 6. Stop, then start.
-  await page.click('#actions button[data-action="stop"]');
+  await page.locator('#actions button[data-action="stop"]').focus();
+  await page.keyboard.press('Enter');
   await confirm(page, 'Stop alpha?', 'ok');
   await cellOf(page, 'alpha', 'state').filter({ hasText: 'shutdown' }).waitFor({ timeout: LONG });
   if ((await service('alpha')).state !== 'shutdown') fail('alpha not stopped');
@@ -139,7 +140,7 @@ try {
 
   // 7. Kill: the restart type brings it back, and the row says so.
   const before = await service('alpha');
-  await page.click('#actions button[data-action="kill"]');
+  await page.keyboard.press('K');
   await confirm(page, 'Kill alpha?', 'ok');
   await until('alpha killed and back', async () => {
     const s = await service('alpha');
