@@ -16,6 +16,7 @@ one phase at a time, each for --seconds:
   top        `tend top --interval 1s` in a 200x60 tmux terminal
   procps     baseline: procps `top -b -d 1` over the same machine
   browser    the dashboard open in headless chromium (playwright-core)
+  blank      baseline: the same chromium on an empty page
 
 CPU is utime + stime from /proc (children and, for chromium, every process
 of its tree), divided by the phase's wall time: 100% is one core.
@@ -131,6 +132,8 @@ def main():
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--phases", default="idle,watch,poll,top,procps,browser,blank",
+                        help="which phases, comma-separated")
     args = parser.parse_args()
     build()
     work = Path(tempfile.mkdtemp(prefix="tend-surfaces-"))
@@ -157,119 +160,140 @@ def main():
         print(f"{args.services} services running under pid {up.pid}; {args.seconds:.0f} s per phase")
         time.sleep(5)  # let the start settle
 
-        results.append(measure("idle", up.pid, args.seconds))
-
-        # The stream, as the dashboard gets it, read by curl.
-        curl = subprocess.Popen(["curl", "-sN", "--unix-socket", sock,
-                                 "http://tend/v1/watch?interval=1s"],
-                                stdout=subprocess.PIPE)
-        got = {"bytes": 0}
-
-        def drain():
-            while True:
-                chunk = curl.stdout.read1(65536)
-                if not chunk:
-                    return
-                got["bytes"] += len(chunk)
-        reader = threading.Thread(target=drain, daemon=True)
-        reader.start()
-        time.sleep(2)  # past the snapshot
-        first = got["bytes"]
-        r = measure("watch", up.pid, args.seconds, curl.pid)
-        r["bytes_per_s"] = (got["bytes"] - first) / args.seconds
-        r["snapshot_bytes"] = first
-        print(f"           stream: snapshot {first} bytes, then {r['bytes_per_s']:.0f} bytes/s")
-        curl.terminate()
-        curl.wait()
-        results.append(r)
-
-        # Baseline: polling the full status with usage once a second.
-        stop = threading.Event()
-        polled = {"bytes": 0, "n": 0}
-
-        def poll():
-            while not stop.is_set():
-                t = time.monotonic()
-                _, body = get(sock, "/v1/services?usage=true")
-                polled["bytes"] += len(body)
-                polled["n"] += 1
-                stop.wait(max(0.0, 1.0 - (time.monotonic() - t)))
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-        r = measure("poll", up.pid, args.seconds)
-        stop.set()
-        poller.join()
-        r["bytes_per_s"] = polled["bytes"] / args.seconds
-        print(f"           polling: {polled['n']} answers, {r['bytes_per_s']:.0f} bytes/s")
-        results.append(r)
-
-        # tend top in a real terminal.
-        tmux = shutil.which("tmux")
-        if tmux:
-            server = f"surfaces-{os.getpid()}"
-            subprocess.run([tmux, "-L", server, "-f", "/dev/null", "new-session", "-d",
-                            "-x", "200", "-y", "60", "-e", "TERM=xterm-256color",
-                            f"cd {work} && exec {TEND} top --interval 1s"], check=True)
-            time.sleep(3)
-            pane_pid = int(subprocess.run([tmux, "-L", server, "list-panes", "-F", "#{pane_pid}"],
-                                          capture_output=True, text=True).stdout.split()[0])
-            screen = subprocess.run([tmux, "-L", server, "capture-pane", "-p"],
-                                    capture_output=True, text=True).stdout
-            assert "running" in screen, screen
-            results.append(measure("top", up.pid, args.seconds, pane_pid))
-            # Scrolling through the list, a key every 100 ms.
-            keys = threading.Event()
-
-            def press():
-                while not keys.is_set():
-                    subprocess.run([tmux, "-L", server, "send-keys", "j"])
-                    keys.wait(0.1)
-            presser = threading.Thread(target=press, daemon=True)
-            presser.start()
-            results.append(measure("top+keys", up.pid, args.seconds, pane_pid,
-                                   "a key press every 100 ms"))
-            keys.set()
-            presser.join()
-            subprocess.run([tmux, "-L", server, "kill-server"])
-
-            # Baseline: procps top, batch mode, same refresh.
-            top = subprocess.Popen(["top", "-b", "-d", "1", "-w", "200"],
-                                   stdout=subprocess.DEVNULL)
-            time.sleep(2)
-            results.append(measure("procps", up.pid, args.seconds, top.pid))
-            top.terminate()
-            top.wait()
-        else:
-            print("  (no tmux: top phases skipped)")
-
-        chromium = shutil.which("chromium")
-        if not args.no_browser and chromium and (BROWSER_DIR / "node_modules" / "playwright-core").exists():
-            script = f"""
-import {{ chromium }} from 'playwright-core';
-const b = await chromium.launch({{ executablePath: {json.dumps(chromium)}, args: ['--no-sandbox'] }});
-const p = await b.newPage({{ viewport: {{ width: 1400, height: 1000 }} }});
-await p.goto('http://127.0.0.1:{port}/#token={TOKEN}');
-await p.locator('#connection', {{ hasText: 'live' }}).waitFor({{ timeout: 60000 }});
-console.log('open');
-await new Promise(r => setTimeout(r, {int(args.seconds * 1000) + 8000}));
-await b.close();
-"""
-            (BROWSER_DIR / ".surfaces.mjs").write_text(script)
-            node = subprocess.Popen(["node", ".surfaces.mjs"], cwd=BROWSER_DIR,
-                                    stdout=subprocess.PIPE, text=True)
-            assert node.stdout.readline().strip() == "open"
-            time.sleep(5)  # past the first layout and history load
-            results.append(measure("browser", up.pid, args.seconds, node.pid,
-                                   "chromium's whole tree and node"))
-            node.wait()
-            (BROWSER_DIR / ".surfaces.mjs").unlink()
-        else:
-            print("  (no chromium or playwright-core: browser phase skipped)")
+        phases = set(args.phases.split(","))
+        if "idle" in phases:
+            results.append(measure("idle", up.pid, args.seconds))
+        if "watch" in phases:
+            watch_phase(sock, up.pid, args.seconds, results)
+        if "poll" in phases:
+            poll_phase(sock, up.pid, args.seconds, results)
+        if "top" in phases:
+            top_phase(work, up.pid, args.seconds, results)
+        if "procps" in phases:
+            procps_phase(up.pid, args.seconds, results)
+        if "browser" in phases and not args.no_browser:
+            browser_phase(port, up.pid, args.seconds, results)
+        if "blank" in phases and not args.no_browser:
+            browser_phase(port, up.pid, args.seconds, results, blank=True)
     finally:
         subprocess.run([str(TEND), "down"], cwd=work, env=env, stdout=subprocess.DEVNULL)
         up.wait()
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(results, indent=1))
+
+
+def watch_phase(sock, daemon, seconds, results):
+    """The stream, as the dashboard gets it, read by curl."""
+    curl = subprocess.Popen(["curl", "-sN", "--unix-socket", sock,
+                             "http://tend/v1/watch?interval=1s"],
+                            stdout=subprocess.PIPE)
+    got = {"bytes": 0}
+
+    def drain():
+        while True:
+            chunk = curl.stdout.read1(65536)
+            if not chunk:
+                return
+            got["bytes"] += len(chunk)
+    threading.Thread(target=drain, daemon=True).start()
+    time.sleep(2)  # past the snapshot
+    first = got["bytes"]
+    r = measure("watch", daemon, seconds, curl.pid)
+    r["bytes_per_s"] = (got["bytes"] - first) / seconds
+    r["snapshot_bytes"] = first
+    print(f"           stream: snapshot {first} bytes, then {r['bytes_per_s']:.0f} bytes/s")
+    curl.terminate()
+    curl.wait()
+    results.append(r)
+
+
+def poll_phase(sock, daemon, seconds, results):
+    """Baseline: polling the full status with usage once a second."""
+    stop = threading.Event()
+    polled = {"bytes": 0, "n": 0}
+
+    def poll():
+        while not stop.is_set():
+            t = time.monotonic()
+            _, body = get(sock, "/v1/services?usage=true")
+            polled["bytes"] += len(body)
+            polled["n"] += 1
+            stop.wait(max(0.0, 1.0 - (time.monotonic() - t)))
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    r = measure("poll", daemon, seconds)
+    stop.set()
+    poller.join()
+    r["bytes_per_s"] = polled["bytes"] / seconds
+    print(f"           polling: {polled['n']} answers, {r['bytes_per_s']:.0f} bytes/s")
+    results.append(r)
+
+
+def top_phase(work, daemon, seconds, results):
+    """tend top in a real terminal, idle and with a key every 100 ms."""
+    tmux = shutil.which("tmux")
+    if not tmux:
+        print("  (no tmux: top phases skipped)")
+        return
+    server = f"surfaces-{os.getpid()}"
+    subprocess.run([tmux, "-L", server, "-f", "/dev/null", "new-session", "-d",
+                    "-x", "200", "-y", "60", "-e", "TERM=xterm-256color",
+                    f"cd {work} && exec {TEND} top --interval 1s"], check=True)
+    time.sleep(3)
+    pane_pid = int(subprocess.run([tmux, "-L", server, "list-panes", "-F", "#{pane_pid}"],
+                                  capture_output=True, text=True).stdout.split()[0])
+    screen = subprocess.run([tmux, "-L", server, "capture-pane", "-p"],
+                            capture_output=True, text=True).stdout
+    assert "running" in screen, screen
+    results.append(measure("top", daemon, seconds, pane_pid))
+    keys = threading.Event()
+
+    def press():
+        while not keys.is_set():
+            subprocess.run([tmux, "-L", server, "send-keys", "j"])
+            keys.wait(0.1)
+    presser = threading.Thread(target=press, daemon=True)
+    presser.start()
+    results.append(measure("top+keys", daemon, seconds, pane_pid, "a key press every 100 ms"))
+    keys.set()
+    presser.join()
+    subprocess.run([tmux, "-L", server, "kill-server"])
+
+
+def procps_phase(daemon, seconds, results):
+    """Baseline: procps top, batch mode, the same refresh."""
+    top = subprocess.Popen(["top", "-b", "-d", "1", "-w", "200"], stdout=subprocess.DEVNULL)
+    time.sleep(2)
+    results.append(measure("procps", daemon, seconds, top.pid))
+    top.terminate()
+    top.wait()
+
+
+def browser_phase(port, daemon, seconds, results, blank=False):
+    """The dashboard open in headless chromium, untouched (or, the
+    baseline, chromium on an empty page)."""
+    chromium = shutil.which("chromium")
+    if not (chromium and (BROWSER_DIR / "node_modules" / "playwright-core").exists()):
+        print("  (no chromium or playwright-core: browser phase skipped)")
+        return
+    script = f"""
+import {{ chromium }} from 'playwright-core';
+const b = await chromium.launch({{ executablePath: {json.dumps(chromium)}, args: ['--no-sandbox'] }});
+const p = await b.newPage({{ viewport: {{ width: 1400, height: 1000 }} }});
+{"await p.goto('about:blank');" if blank else f"await p.goto('http://127.0.0.1:{port}/#token={TOKEN}'); await p.locator('#connection', {{ hasText: 'live' }}).waitFor({{ timeout: 60000 }});"}
+console.log('open');
+await new Promise(r => setTimeout(r, {int(seconds * 1000) + 8000}));
+await b.close();
+"""
+    (BROWSER_DIR / ".surfaces.mjs").write_text(script)
+    node = subprocess.Popen(["node", ".surfaces.mjs"], cwd=BROWSER_DIR,
+                            stdout=subprocess.PIPE, text=True)
+    assert node.stdout.readline().strip() == "open"
+    time.sleep(5)  # past the first layout and history load
+    label, note = ("blank", "chromium on an empty page") if blank else ("browser", "chromium's whole tree and node")
+    results.append(measure(label, daemon, seconds, node.pid, note))
+    node.wait()
+    (BROWSER_DIR / ".surfaces.mjs").unlink()
 
 
 def free_port():

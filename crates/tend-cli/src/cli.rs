@@ -245,6 +245,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum JournalCommand {
     /// Check the hash chain; name the first edited, deleted or reordered row.
+    #[command(
+        after_help = "Examples:\n  tend journal verify\n  tend -c /etc/tend/tend.toml journal verify || echo 'the journal was tampered with'"
+    )]
     Verify,
 }
 

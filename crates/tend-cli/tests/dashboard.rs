@@ -13,29 +13,14 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{request, Project};
+use common::{request, Project, FOUR_SERVICES};
 
-const CONFIG: &str = r#"
-[api]
-listen = "127.0.0.1:PORT"
-token = "a-token-of-the-dashboard-test"
+const TOKEN: &str = "a-token-of-the-dashboard-test";
 
-[services.alpha]
-shell = "trap 'echo alpha got HUP' HUP; echo alpha says hello; while true; do sleep 0.1; done"
-
-[services.beta]
-shell = "echo beta says hello; while true; do sleep 1; done"
-
-[services.gamma]
-shell = "echo gamma says hello; while true; do sleep 1; done"
-
-[services.delta]
-shell = "while true; do sleep 1; done"
-replicas = 2
-
-[groups.g]
-services = ["gamma", "delta"]
-"#;
+/// The live views' four services, with a TCP listener on `port`.
+fn config(port: u16) -> String {
+    format!("[api]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n{FOUR_SERVICES}")
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -84,7 +69,7 @@ fn curl(args: &[&str]) -> (String, String) {
 #[test]
 fn the_dashboard_is_served_from_the_binary_on_every_listener() {
     let port = free_port();
-    let mut p = Project::new(&CONFIG.replace("PORT", &port.to_string()));
+    let mut p = Project::new(&config(port));
     p.up();
     p.wait_state("alpha", "running");
     // The control socket.
@@ -145,7 +130,7 @@ fn every_dashboard_action_works_in_a_real_browser() {
         }
     };
     let port = free_port();
-    let mut p = Project::new(&CONFIG.replace("PORT", &port.to_string()));
+    let mut p = Project::new(&config(port));
     p.up();
     for name in ["alpha", "beta", "gamma", "delta.1", "delta.2"] {
         p.wait_state(name, "running");
@@ -157,7 +142,7 @@ fn every_dashboard_action_works_in_a_real_browser() {
         .arg(driver.join("dashboard.mjs"))
         .current_dir(&driver)
         .env("TEND_URL", format!("http://127.0.0.1:{port}/"))
-        .env("TEND_TOKEN", "a-token-of-the-dashboard-test")
+        .env("TEND_TOKEN", TOKEN)
         .env("CHROMIUM", &chromium)
         .env("SHOTS", &shots)
         .output()

@@ -50,6 +50,11 @@ fn every_subcommand_has_help_with_examples() {
         );
     }
     assert!(top.contains("Examples:"), "{top}");
+    let verify = p.ok(&["journal", "verify", "--help"]);
+    assert!(
+        verify.contains("Examples:\n  tend journal verify"),
+        "{verify}"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Project, DEADLINE};
+use common::{Project, DEADLINE, FOUR_SERVICES};
 
 /// A tmux server of the test's own, with one session running `tend top`.
 struct Terminal {
@@ -120,27 +120,9 @@ fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-const CONFIG: &str = r#"
-[services.alpha]
-shell = "trap 'echo alpha got HUP' HUP; echo alpha says hello; while true; do sleep 0.1; done"
-
-[services.beta]
-shell = "echo beta says hello; while true; do sleep 1; done"
-
-[services.gamma]
-shell = "echo gamma says hello; while true; do sleep 1; done"
-
-[services.delta]
-shell = "while true; do sleep 1; done"
-replicas = 2
-
-[groups.g]
-services = ["gamma", "delta"]
-"#;
-
 #[test]
 fn top_navigates_filters_and_acts_in_a_real_terminal() {
-    let mut p = Project::new(CONFIG);
+    let mut p = Project::new(FOUR_SERVICES);
     p.up();
     for name in ["alpha", "beta", "gamma", "delta.1", "delta.2"] {
         p.wait_state(name, "running");
@@ -290,7 +272,9 @@ fn top_navigates_filters_and_acts_in_a_real_terminal() {
 
 #[test]
 fn top_reconnects_when_tend_comes_back() {
-    let mut p = Project::new("[services.solo]\nshell = \"while true; do sleep 1; done\"\n");
+    let mut p = Project::new(
+        "[services.solo]\nshell = \"echo solo has pid $$; while true; do sleep 1; done\"\n",
+    );
     p.up();
     p.wait_state("solo", "running");
     let Some(mut t) = Terminal::open(&p, "reconnect") else {
@@ -304,8 +288,11 @@ fn top_reconnects_when_tend_comes_back() {
     p.up();
     p.wait_state("solo", "running");
     let pid = p.service("solo")["pid"].as_u64().unwrap();
+    // The picture and the log pane both come from the new daemon.
     t.wait("the new daemon's picture", |s| {
-        row(s, "solo").is_some_and(|r| r.contains(&pid.to_string())) && !s.contains("not connected")
+        row(s, "solo").is_some_and(|r| r.contains(&pid.to_string()))
+            && !s.contains("not connected")
+            && s.contains(&format!("solo has pid {pid}"))
     });
     t.keys(&["q"]);
     t.wait("top ended", |s| s.contains("TOP-ENDED 0"));

@@ -26,6 +26,7 @@ const view = {
   order: [],             // names in config order
   trends: new Map(),     // name → { restarts: [], bucketStart, cpu: [], memory: [], lastCpu, received }
   rows: new Map(),       // name → <tr>
+  inView: new Set(),     // the instance rows on screen: the only ones a tick redraws
   groupRows: new Map(),  // group → <tr>
   visible: [],           // the row keys shown, in order: 'i:name' or 'g:group'
   selected: null,        // the selected row key
@@ -159,9 +160,13 @@ function take(message) {
     for (const name of view.trends.keys()) if (!view.services.has(name)) view.trends.delete(name);
     for (const s of message.services) trendOf(s.name).received = now;
     connected(true);
+    // A new stream (tend restarted or upgraded): the log stream ended with
+    // the old one, and events may have been missed meanwhile.
+    $('log').dataset.name = '';
     rebuild();
     fillServiceChoices();
-    if (first) { backfill(); loadEvents(); }
+    if (first) backfill();
+    loadEvents();
   } else if (message.kind === 'changed') {
     for (const name of message.removed || []) { view.services.delete(name); view.trends.delete(name); }
     let added = false;
@@ -220,7 +225,10 @@ function sample() {
     if (trend.cpu.length > SAMPLES) trend.cpu.shift();
     if (trend.memory.length > SAMPLES) trend.memory.shift();
   }
-  for (const s of view.services.values()) updateRow(s, true);
+  for (const tr of view.inView) {
+    const s = view.services.get(tr.dataset.key.slice(2));
+    if (s) updateRow(s, true);
+  }
   drawDaemon();
   drawDetail();
 }
@@ -267,6 +275,11 @@ function rebuild() {
     }
   }
   body.replaceChildren(...rows);
+  // A thousand rows tick every second; only those on screen are redrawn
+  // (a row scrolled into view is brought up to date as it appears).
+  view.inView.clear();
+  rowsSeen.disconnect();
+  for (const tr of view.rows.values()) rowsSeen.observe(tr);
   if (!view.visible.includes(view.selected)) view.selected = view.visible[0] || null;
   markSelected(false);
   followLogs();
@@ -275,6 +288,16 @@ function rebuild() {
   drawDaemon();
   drawDetail();
 }
+
+const rowsSeen = new IntersectionObserver((seen) => {
+  for (const e of seen) {
+    if (e.isIntersecting) {
+      view.inView.add(e.target);
+      const s = view.services.get(e.target.dataset.key.slice(2));
+      if (s) updateRow(s, true);
+    } else view.inView.delete(e.target);
+  }
+});
 
 function instanceRow(s, member) {
   const tr = document.createElement('tr');

@@ -737,25 +737,8 @@ async fn remove_unit(root: &SupervisorHandle, parents: &[String], id: &str) {
 type UnitWaits = HashMap<String, Vec<(tend::ChildId, tend::Condition)>>;
 
 fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>) -> ServiceStatus {
-    let mut status = ServiceStatus {
-        name: instance.name.clone(),
-        service: instance.service.clone(),
-        group: instance.group.clone(),
-        state: State::Pending,
-        failed_because: None,
-        pid: None,
-        generation: 0,
-        starts: 0,
-        restarts: 0,
-        failures: 0,
-        uptime_s: 0.0,
-        last_exit: None,
-        memory_bytes: None,
-        cpu_s: None,
-        ready: false,
-        status_text: None,
-        waiting_for: Vec::new(),
-    };
+    let mut status =
+        ServiceStatus::pending(&instance.name, &instance.service, instance.group.as_deref());
     match (info, seen) {
         (Some(info), _) => {
             status.state = info.state.into();

@@ -105,22 +105,8 @@ mod tests {
 
     fn status(name: &str, state: State, ready: bool, waits: &[&str]) -> ServiceStatus {
         ServiceStatus {
-            name: name.to_owned(),
-            service: name.to_owned(),
-            group: None,
             state,
-            failed_because: None,
-            pid: None,
-            generation: 0,
-            starts: 0,
-            restarts: 0,
-            failures: 0,
-            uptime_s: 0.0,
-            last_exit: None,
-            memory_bytes: None,
-            cpu_s: None,
             ready,
-            status_text: None,
             waiting_for: waits
                 .iter()
                 .map(|w| Waiting {
@@ -128,6 +114,7 @@ mod tests {
                     condition: Condition::Ready,
                 })
                 .collect(),
+            ..ServiceStatus::pending(name, name, None)
         }
     }
 

@@ -199,23 +199,9 @@ mod tests {
 
     fn status(name: &str, state: State, uptime_s: f64) -> ServiceStatus {
         ServiceStatus {
-            name: name.to_owned(),
-            service: name.to_owned(),
-            group: None,
             state,
-            failed_because: None,
-            pid: None,
-            generation: 1,
-            starts: 1,
-            restarts: 0,
-            failures: 0,
             uptime_s,
-            last_exit: None,
-            memory_bytes: None,
-            cpu_s: None,
-            ready: false,
-            status_text: None,
-            waiting_for: Vec::new(),
+            ..ServiceStatus::pending(name, name, None)
         }
     }
 

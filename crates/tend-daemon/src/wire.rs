@@ -136,6 +136,40 @@ pub struct ServiceStatus {
     pub waiting_for: Vec<Waiting>,
 }
 
+impl ServiceStatus {
+    /// An instance that has not started yet: pending, no process, nothing
+    /// counted.
+    ///
+    /// ```
+    /// use tend_daemon::wire::{ServiceStatus, State};
+    ///
+    /// let web = ServiceStatus::pending("web.2", "web", None);
+    /// assert_eq!((web.state, web.pid, web.restarts), (State::Pending, None, 0));
+    /// ```
+    #[must_use]
+    pub fn pending(name: &str, service: &str, group: Option<&str>) -> ServiceStatus {
+        ServiceStatus {
+            name: name.to_owned(),
+            service: service.to_owned(),
+            group: group.map(str::to_owned),
+            state: State::Pending,
+            failed_because: None,
+            pid: None,
+            generation: 0,
+            starts: 0,
+            restarts: 0,
+            failures: 0,
+            uptime_s: 0.0,
+            last_exit: None,
+            memory_bytes: None,
+            cpu_s: None,
+            ready: false,
+            status_text: None,
+            waiting_for: Vec::new(),
+        }
+    }
+}
+
 /// A dependency a service waits for (`depends_on`), and the condition it
 /// must reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,7 +81,16 @@ async fn view(
                 let Some(got) = got else { return Ok(ExitCode::SUCCESS) };
                 let before = model.target();
                 match got {
-                    Feed::Watch(message) => model.apply(message, Instant::now().into_std()),
+                    Feed::Watch(message) => {
+                        // A new stream (tend restarted or upgraded): the
+                        // log stream ended with the old one; open it again.
+                        if matches!(message, Watch::Snapshot { .. }) {
+                            if let Some((_, task)) = logs.take() {
+                                task.abort();
+                            }
+                        }
+                        model.apply(message, Instant::now().into_std());
+                    }
                     Feed::Disconnected(why) => {
                         model.connected = false;
                         model.message = Some(format!("disconnected: {why}; reconnecting"));

@@ -423,23 +423,16 @@ mod tests {
 
     fn status(name: &str, group: Option<&str>, restarts: u64) -> ServiceStatus {
         ServiceStatus {
-            name: name.to_owned(),
-            service: name.to_owned(),
-            group: group.map(str::to_owned),
             state: State::Running,
-            failed_because: None,
             pid: Some(1),
             generation: 1,
             starts: 1,
             restarts,
-            failures: 0,
             uptime_s: 10.0,
-            last_exit: None,
             memory_bytes: Some(1 << 20),
             cpu_s: Some(1.0),
             ready: true,
-            status_text: None,
-            waiting_for: Vec::new(),
+            ..ServiceStatus::pending(name, name, group)
         }
     }
 

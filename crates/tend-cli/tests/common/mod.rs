@@ -11,6 +11,27 @@ use serde_json::Value;
 
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// What the live views' tests look at: a service that traps HUP and
+/// chatters, a quiet one, and a group (`g`) with a service and two
+/// replicas; each says hello on start.
+pub const FOUR_SERVICES: &str = r#"
+[services.alpha]
+shell = "trap 'echo alpha got HUP' HUP; echo alpha says hello; while true; do sleep 0.1; done"
+
+[services.beta]
+shell = "echo beta says hello; while true; do sleep 1; done"
+
+[services.gamma]
+shell = "echo gamma says hello; while true; do sleep 1; done"
+
+[services.delta]
+shell = "while true; do sleep 1; done"
+replicas = 2
+
+[groups.g]
+services = ["gamma", "delta"]
+"#;
+
 /// A directory with a `tend.toml` and a `tend up` running on it.
 pub struct Project {
     pub dir: tempfile::TempDir,
