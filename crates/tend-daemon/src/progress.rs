@@ -15,8 +15,11 @@ pub struct Progress {
     pub up: usize,
     /// Spawned, not ready yet.
     pub starting: Vec<String>,
+    /// Not started yet, with no dependency to wait for (their
+    /// supervisor is about to start them).
+    pub pending: Vec<String>,
     /// Waiting for dependencies: the instance and what it waits for
-    /// (`db (ready)`); or for its first start.
+    /// (`db (ready)`).
     pub waiting: Vec<(String, Vec<String>)>,
     /// Failed or given up on.
     pub failed: Vec<String>,
@@ -33,6 +36,7 @@ impl Progress {
             total: status.len(),
             up: 0,
             starting: Vec::new(),
+            pending: Vec::new(),
             waiting: Vec::new(),
             failed: Vec::new(),
         };
@@ -41,6 +45,7 @@ impl Progress {
                 // A service awaited for readiness is `starting` until ready.
                 State::Running | State::Completed => progress.up += 1,
                 State::Starting => progress.starting.push(s.name.clone()),
+                State::Pending if s.waiting_for.is_empty() => progress.pending.push(s.name.clone()),
                 State::Pending => progress.waiting.push((
                     s.name.clone(),
                     s.waiting_for.iter().map(ToString::to_string).collect(),
@@ -57,7 +62,7 @@ impl Progress {
     /// Whether start-up is over: nothing waits or is still starting.
     #[must_use]
     pub fn settled(&self) -> bool {
-        self.starting.is_empty() && self.waiting.is_empty()
+        self.starting.is_empty() && self.pending.is_empty() && self.waiting.is_empty()
     }
 }
 
@@ -67,14 +72,14 @@ impl fmt::Display for Progress {
         if !self.starting.is_empty() {
             write!(f, "; starting: {}", named(&self.starting))?;
         }
+        if !self.pending.is_empty() {
+            write!(f, "; pending: {}", named(&self.pending))?;
+        }
         if !self.waiting.is_empty() {
             let waits: Vec<String> = self
                 .waiting
                 .iter()
-                .map(|(name, on)| match on.as_slice() {
-                    [] => name.clone(),
-                    on => format!("{name} on {}", on.join(" and ")),
-                })
+                .map(|(name, on)| format!("{name} on {}", on.join(" and ")))
                 .collect();
             write!(f, "; waiting: {}", named(&waits))?;
         }
@@ -131,6 +136,16 @@ mod tests {
         assert_eq!(
             progress.to_string(),
             "2/5 up; starting: db; waiting: api on db (ready), web on api (ready) and db (ready)"
+        );
+        let queued = Progress::of(&[
+            status("db", State::Pending, false, &[]),
+            status("api", State::Pending, false, &["db"]),
+        ]);
+        assert!(!queued.settled());
+        assert_eq!(
+            queued.to_string(),
+            "0/2 up; pending: db; waiting: api on db (ready)",
+            "a pending instance waits on nothing: it is not said to"
         );
         let done = Progress::of(&[
             status("db", State::Running, true, &[]),
