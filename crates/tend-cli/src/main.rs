@@ -21,7 +21,7 @@ use cli::{Cli, Command, JournalCommand, Target};
 use client::Client;
 use tend_daemon::logs::Echo;
 use tend_daemon::paths::StateDir;
-use tend_daemon::progress::Progress;
+use tend_daemon::progress::Follow;
 use tend_daemon::wire::{
     Acted, DaemonInfo, Entry, ReloadReport, ServiceStatus, TreeNode, UpgradePlan,
 };
@@ -275,23 +275,17 @@ const FOLLOW_START: Duration = Duration::from_secs(120);
 /// whenever it changes, until everything started.
 async fn follow_start(client: &Client) {
     let started = Instant::now();
-    let mut last = String::new();
+    let mut follow = Follow::new(true);
     loop {
         let Ok(status) = client.get::<Vec<ServiceStatus>>("/v1/services").await else {
             return;
         };
-        let progress = Progress::of(&status);
-        if progress.settled() {
-            println!(
-                "tend: started in {:.1} s: {progress}",
-                started.elapsed().as_secs_f64()
-            );
-            return;
+        let (line, over) = follow.look(&status);
+        if let Some(line) = line {
+            println!("tend: {line}");
         }
-        let line = progress.to_string();
-        if line != last {
-            println!("tend: starting: {line}");
-            last = line;
+        if over {
+            return;
         }
         if started.elapsed() > FOLLOW_START {
             println!("tend: still starting; `tend status` shows where it stands");

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use tend::{Event, EventKind};
 use tokio::sync::broadcast;
-use tokio::time::Instant;
 
 use crate::control::Control;
-use crate::progress::Progress;
+use crate::progress::Follow;
 
 /// How often start-up progress is looked at; a line is printed only when
 /// it changed.
@@ -21,32 +20,18 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// that settles within the first look: the lifecycle lines said it all.
 pub fn progress(control: Arc<Control>, coloured: bool) {
     tokio::spawn(async move {
-        let started = Instant::now();
-        let mut last = String::new();
-        let mut shown = false;
+        let mut follow = Follow::new(false);
         loop {
             tokio::time::sleep(PROGRESS_EVERY).await;
             if *control.closing().borrow() {
                 return;
             }
-            let progress = Progress::of(&control.status(false).await);
-            if progress.settled() {
-                if shown {
-                    say(
-                        coloured,
-                        &format!(
-                            "started in {:.1} s: {progress}",
-                            started.elapsed().as_secs_f64()
-                        ),
-                    );
-                }
-                return;
+            let (line, over) = follow.look(&control.status(false).await);
+            if let Some(line) = line {
+                say(coloured, &line);
             }
-            let line = progress.to_string();
-            if line != last {
-                say(coloured, &format!("starting: {line}"));
-                shown = true;
-                last = line;
+            if over {
+                return;
             }
         }
     });

@@ -3,6 +3,7 @@
 //! foreground and after `-d` alike.
 
 use std::fmt;
+use std::time::Instant;
 
 use crate::wire::{ServiceStatus, State};
 
@@ -90,6 +91,55 @@ impl fmt::Display for Progress {
     }
 }
 
+/// Start-up as it goes, for a loop that looks at the status now and then:
+/// the lines worth printing, each once.
+#[derive(Debug)]
+pub struct Follow {
+    started: Instant,
+    last: String,
+    said: bool,
+    always_conclude: bool,
+}
+
+impl Follow {
+    /// Following from now. With `always_conclude`, the line that says
+    /// start-up is over comes even when nothing was said before it (for
+    /// `up -d`, whose user waits for it); without, a start that is over at
+    /// the first look says nothing.
+    #[must_use]
+    pub fn new(always_conclude: bool) -> Follow {
+        Follow {
+            started: Instant::now(),
+            last: String::new(),
+            said: false,
+            always_conclude,
+        }
+    }
+
+    /// The line to print for `status`, if any: `starting: …` when it
+    /// changed, `started in … s: …` once start-up is over; and whether it
+    /// is over.
+    pub fn look(&mut self, status: &[ServiceStatus]) -> (Option<String>, bool) {
+        let progress = Progress::of(status);
+        if progress.settled() {
+            let line = (self.said || self.always_conclude).then(|| {
+                format!(
+                    "started in {:.1} s: {progress}",
+                    self.started.elapsed().as_secs_f64()
+                )
+            });
+            return (line, true);
+        }
+        let line = progress.to_string();
+        if line == self.last {
+            return (None, false);
+        }
+        self.said = true;
+        self.last.clone_from(&line);
+        (Some(format!("starting: {line}")), false)
+    }
+}
+
 /// The first few names, then how many more.
 fn named(names: &[String]) -> String {
     if names.len() <= NAMED {
@@ -153,6 +203,30 @@ mod tests {
         ]);
         assert!(done.settled());
         assert_eq!(done.to_string(), "1/2 up; failed: x");
+    }
+
+    #[test]
+    fn following_says_each_change_once_then_the_end() {
+        let waiting = [status("db", State::Starting, false, &[])];
+        let up = [status("db", State::Running, true, &[])];
+        let mut follow = Follow::new(false);
+        assert_eq!(
+            follow.look(&waiting),
+            (Some("starting: 0/1 up; starting: db".into()), false)
+        );
+        assert_eq!(follow.look(&waiting), (None, false), "said once");
+        let (end, over) = follow.look(&up);
+        assert!(over && end.unwrap().ends_with(" s: 1/1 up"));
+        assert_eq!(
+            Follow::new(false).look(&up),
+            (None, true),
+            "nothing to tell"
+        );
+        let (end, over) = Follow::new(true).look(&up);
+        assert!(
+            over && end.unwrap().starts_with("started in"),
+            "up -d always concludes"
+        );
     }
 
     #[test]
