@@ -136,8 +136,6 @@ pub struct Model {
     pub services: Vec<ServiceStatus>,
     /// Each instance's trend.
     pub trends: HashMap<String, Trend>,
-    /// The latest journal entries, oldest first.
-    pub entries: VecDeque<Entry>,
     /// The rows shown (the filter applied).
     pub rows: Vec<Row>,
     /// The selected row.
@@ -164,7 +162,6 @@ impl Default for Model {
             daemon: None,
             services: Vec::new(),
             trends: HashMap::new(),
-            entries: VecDeque::new(),
             rows: Vec::new(),
             selected: 0,
             filter: String::new(),
@@ -232,13 +229,9 @@ impl Model {
                     });
                 }
             }
-            Watch::Entry { entry } => {
-                self.entries.push_back(entry);
-                while self.entries.len() > 200 {
-                    self.entries.pop_front();
-                }
-                return;
-            }
+            // Entries make the daemon look again sooner; the picture that
+            // follows says what changed.
+            Watch::Entry { .. } => return,
         }
         self.layout();
     }
