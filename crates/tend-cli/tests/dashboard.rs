@@ -9,25 +9,16 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{request, Project, FOUR_SERVICES};
+use common::{free_port, request, Project, FOUR_SERVICES};
 
 const TOKEN: &str = "a-token-of-the-dashboard-test";
 
 /// The live views' four services, with a TCP listener on `port`.
 fn config(port: u16) -> String {
     format!("[api]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n{FOUR_SERVICES}")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Chromium, node and the driver, or why the browser test cannot run.

@@ -173,6 +173,7 @@ fn the_openapi_document_describes_the_running_server() {
         r#"
 [services.web]
 shell = "echo web up; while true; do sleep 1; done"
+ready = { log = "web up" }
 
 [services.api]
 shell = "while true; do sleep 1; done"
@@ -206,6 +207,12 @@ services = ["api"]
     };
 
     expect("GET", "/v1/daemon", None, 200);
+    expect("GET", "/healthz", None, 200);
+    expect("GET", "/readyz", None, 200);
+    expect("POST", "/v1/services/web/stop", None, 200);
+    expect("GET", "/readyz", None, 503);
+    expect("POST", "/v1/services/web/start", None, 200);
+    p.wait_state("web", "running");
     let all = expect("GET", "/v1/services", None, 200);
     assert!(all.body.contains("\"api.2\""), "{}", all.body);
     let memory = |answer: &Answer| -> Vec<Value> {
@@ -337,10 +344,13 @@ services = ["api"]
     );
     // No body: the running binary again.
     expect("POST", "/v1/upgrade", None, 202);
+    // While the daemon execs, a connection may be refused or cut: ask
+    // again until the new image answers, then check its answer.
     p.wait_for("the upgraded daemon", || {
-        let info = expect("GET", "/v1/daemon", None, 200);
-        serde_json::from_str::<Value>(&info.body).unwrap()["upgrades"] == 1
+        let info = request(&socket, "GET", "/v1/daemon", None);
+        info.status == 200 && serde_json::from_str::<Value>(&info.body).unwrap()["upgrades"] == 1
     });
+    expect("GET", "/v1/daemon", None, 200);
 
     expect("GET", "/metrics", None, 200);
     expect("POST", "/v1/shutdown", None, 202);

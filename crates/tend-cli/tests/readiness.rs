@@ -3,11 +3,12 @@
 //! stopped in reverse; a cycle refused with both of its places; a
 //! readiness flap in `tend events`; a liveness failure restarted; an
 //! isolated service kept running, shown so everywhere, and brought back by
-//! `tend restart`.
+//! `tend restart`; `/healthz` and `/readyz` for kubelet, on the socket and
+//! on TCP without a token.
 
 mod common;
 
-use common::{alive, curl, Project};
+use common::{alive, curl, free_port, request, Project};
 
 /// The line numbers of journal entries, to compare their order.
 fn position(journal: &str, kind: &str, service: &str) -> usize {
@@ -221,5 +222,81 @@ hooks = { isolate = ["sh", "-c", "cat > isolate-hook.json"] }
     let back = p.wait_state("isolated", "running");
     assert_ne!(back["pid"].as_u64(), Some(before));
     p.wait_for("the old process to be gone", || !alive(before));
+    assert_eq!(p.down(), 0);
+}
+
+#[test]
+fn readyz_follows_every_service_with_a_readiness_condition() {
+    let port = free_port();
+    let mut p = Project::new(&format!(
+        r#"
+[api]
+listen = "127.0.0.1:{port}"
+token = "a-token-for-the-probe-test"
+
+[services.web]
+shell = "exec sleep 100"
+readiness = {{ exec = ["test", "-e", "web.ok"], period = "200ms" }}
+
+[services.job]
+shell = "echo done"
+ready = {{ log = "done" }}
+restart = "on-failure"
+
+[services.plain]
+shell = "exec sleep 100"
+"#
+    ));
+    p.up();
+    // Its start waits for the probe's first pass.
+    p.wait_state("web", "starting");
+    p.wait_state("job", "completed");
+    let socket = p.path(".tend/tend.sock");
+    let readyz = || {
+        let answer = request(&socket, "GET", "/readyz", None);
+        let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        (answer.status, body)
+    };
+    // web's probe fails: not ready; job completed counts as ready; plain
+    // has no condition and is not checked.
+    let (status, body) = readyz();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"ready": false, "checked": 2, "not_ready": 1})
+    );
+    std::fs::write(p.path("web.ok"), "").unwrap();
+    p.wait_for("readyz 200", || readyz().0 == 200);
+    assert_eq!(p.service("web")["state"], "running");
+    assert_eq!(
+        readyz().1,
+        serde_json::json!({"ready": true, "checked": 2, "not_ready": 0})
+    );
+    let health = request(&socket, "GET", "/healthz", None);
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (200, r#"{"status":"ok"}"#)
+    );
+
+    // On TCP: the probes answer without the token; the API does not.
+    let tcp = |path: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(tcp("/healthz"), "200");
+    assert_eq!(tcp("/readyz"), "200");
+    assert_eq!(tcp("/v1/services"), "401");
+
+    // The probe failing again, then an operator's stop: not ready.
+    std::fs::remove_file(p.path("web.ok")).unwrap();
+    p.wait_for("readyz 503 after the probe fails", || readyz().0 == 503);
+    std::fs::write(p.path("web.ok"), "").unwrap();
+    p.wait_for("readyz 200 again", || readyz().0 == 200);
+    p.ok(&["stop", "web"]);
+    assert_eq!(readyz().0, 503, "a stopped service is not ready");
     assert_eq!(p.down(), 0);
 }

@@ -19,8 +19,8 @@ use crate::logs::Sinks;
 use crate::tree::{self, Handed, Instance, Layout, ROOT};
 use crate::upgrade;
 use crate::wire::{
-    Acted, DaemonInfo, ErrorCode, ReloadReport, ServiceStatus, State, TreeNode, UpgradePlan,
-    Waiting,
+    Acted, DaemonInfo, ErrorCode, Readiness, ReloadReport, ServiceStatus, State, TreeNode,
+    UpgradePlan, Waiting,
 };
 
 /// What an operator may do to a service.
@@ -320,6 +320,28 @@ impl Control {
     pub async fn status(&self, usage: bool) -> Vec<ServiceStatus> {
         let current = self.current.lock().await;
         self.status_in(&current, usage).await
+    }
+
+    /// Whether every instance of a service with a readiness condition is
+    /// ready (`/readyz`): running and ready, or completed.
+    pub async fn readiness(&self) -> Readiness {
+        let current = self.current.lock().await;
+        let status = self.status_in(&current, false).await;
+        let conditioned = |s: &ServiceStatus| {
+            current.config.service(&s.service).is_some_and(|service| {
+                service.process.ready.is_signalled() || service.process.readiness.is_some()
+            })
+        };
+        let checked: Vec<&ServiceStatus> = status.iter().filter(|s| conditioned(s)).collect();
+        let not_ready = checked
+            .iter()
+            .filter(|s| !((s.state == State::Running && s.ready) || s.state == State::Completed))
+            .count();
+        Readiness {
+            ready: not_ready == 0,
+            checked: checked.len(),
+            not_ready,
+        }
     }
 
     /// Runs `park` with every operation held off — those under way finish

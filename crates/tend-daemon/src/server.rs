@@ -27,7 +27,9 @@ use crate::control::{Action, Control, Failure};
 use crate::logs;
 use crate::metrics::SharedMetrics;
 use crate::watch::WatchOptions;
-use crate::wire::{Entry, ErrorBody, ErrorCode, ErrorDetail, SignalRequest, UpgradeRequest};
+use crate::wire::{
+    Entry, ErrorBody, ErrorCode, ErrorDetail, Health, SignalRequest, UpgradeRequest,
+};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -44,9 +46,21 @@ pub struct Api {
     pub remote: bool,
 }
 
-/// The routes, for the control socket: the API and the dashboard.
+/// The routes, for the control socket: the API, the probes and the
+/// dashboard.
 pub fn router(api: Api) -> Router {
-    api_routes(api).merge(crate::dashboard::routes())
+    api_routes(api.clone())
+        .merge(probe_routes(api))
+        .merge(crate::dashboard::routes())
+}
+
+/// What kubelet (or any load balancer) asks, without a token on TCP:
+/// `/healthz` and `/readyz`, which say no more than yes or no and counts.
+fn probe_routes(api: Api) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(api)
 }
 
 /// The API's routes.
@@ -80,6 +94,7 @@ fn api_routes(api: Api) -> Router {
 /// with the token).
 pub fn router_with_token(api: Api, token: String) -> Router {
     let token: Arc<[u8]> = Arc::from(format!("Bearer {token}").into_bytes());
+    let probes = probe_routes(api.clone());
     let api = api_routes(api).layer(middleware::from_fn(move |request: Request, next: Next| {
         let token = token.clone();
         async move {
@@ -99,7 +114,7 @@ pub fn router_with_token(api: Api, token: String) -> Router {
             }
         }
     }));
-    api.merge(crate::dashboard::routes())
+    api.merge(probes).merge(crate::dashboard::routes())
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> Response {
@@ -582,6 +597,31 @@ async fn watch(AxumState(api): AxumState<Api>, ApiQuery(query): ApiQuery<WatchQu
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// 200 while the tree runs, 503 once the daemon is stopping.
+async fn healthz(AxumState(api): AxumState<Api>) -> Response {
+    let running = api.control.root().is_running() && !*api.control.closing().borrow();
+    let status = if running {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Health {
+        status: if running { "ok" } else { "stopping" }.to_owned(),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// 200 when every instance with a readiness condition is ready, else 503.
+async fn readyz(AxumState(api): AxumState<Api>) -> Response {
+    let readiness = api.control.readiness().await;
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness)).into_response()
 }
 
 async fn ps(AxumState(api): AxumState<Api>) -> Response {

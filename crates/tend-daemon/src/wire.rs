@@ -308,6 +308,27 @@ pub enum Watch {
     },
 }
 
+/// `GET /healthz`: whether the daemon is up and its tree running (for
+/// kubelet's liveness probe; served without a token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok` (200), or `stopping` (503) once the daemon shuts down.
+    pub status: String,
+}
+
+/// `GET /readyz`: whether every instance of a service with a readiness
+/// condition (`ready`, or a `readiness` probe) is ready (200) or not
+/// (503). Counts only: it is served without a token, so it names nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// Whether all of them are ready.
+    pub ready: bool,
+    /// Instances with a readiness condition.
+    pub checked: usize,
+    /// Those of them not ready (not running and ready, nor completed).
+    pub not_ready: usize,
+}
+
 /// An error, as every 4xx and 5xx carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -11,6 +11,15 @@ use serde_json::Value;
 
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// A loopback port nothing listens on (for a config's `[api] listen`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// What the live views' tests look at: a service that traps HUP and
 /// chatters, a quiet one, and a group (`g`) with a service and two
 /// replicas; each says hello on start.
