@@ -589,3 +589,28 @@ watchdog = "300ms"
     assert_eq!(p.service("db")["restarts"], 0);
     assert_eq!(p.down(), 0);
 }
+
+#[test]
+fn a_backend_this_build_lacks_is_refused_by_check_and_up_before_anything_starts() {
+    let p = Project::new(
+        "[services.ok]\nshell = \"exec sleep 100\"\n\n[services.app]\nwasm = { module = \"app.wasm\" }\n\n[services.far]\nremote = { node = \"10.0.0.7:7070\" }\n",
+    );
+    for args in [&["check"][..], &["up"], &["up", "-d"]] {
+        let out = p.tend(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "tend {args:?}: {err}");
+        assert!(
+            err.contains("tend.toml:5:8: backend not available: wasm: this build of tend has no WASI runtime"),
+            "tend {args:?}: {err}"
+        );
+        assert!(
+            err.contains("tend.toml:8:10: backend not available: remote:"),
+            "tend {args:?}: {err}"
+        );
+        assert!(err.contains("nothing was started"), "tend {args:?}: {err}");
+        assert!(
+            !p.path(".tend/tend.sock").exists(),
+            "no daemon for {args:?}"
+        );
+    }
+}

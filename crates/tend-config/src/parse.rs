@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use tend_spec::{
-    dependency_order, Backoff, CrashPolicy, HttpTarget, Intensity, OnExhausted, ProbeCheck,
-    ProbeSpec, ProbeTiming, ProcessSpec, ResourceLimits, RestartBudget, Signal, SpecError,
-    StopSpec, Strategy,
+    dependency_order, Backend, Backoff, CrashPolicy, HttpTarget, Intensity, NotAvailable,
+    OnExhausted, ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec, ResourceLimits, RestartBudget,
+    Signal, SpecError, StopSpec, Strategy,
 };
 use toml::de::{DeTable, DeValue};
 
@@ -54,7 +54,13 @@ pub(crate) mod keys {
         "on_unhealthy",
         "depends_on",
         "binds_to",
+        "wasm",
+        "remote",
     ];
+    /// `wasm = { … }`: a WebAssembly module on a WASI runtime.
+    pub const WASM: &[&str] = &["module"];
+    /// `remote = { … }`: a workload on another node.
+    pub const REMOTE: &[&str] = &["node"];
     /// `ready = { … }`: one signal (or none: ready once running), and the
     /// timeout.
     pub const READY: &[&str] = &["notify", "log", "file", "tcp", "http", "exec", "timeout"];
@@ -238,10 +244,97 @@ fn intensity(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Intensity {
     Intensity::new(max_restarts, period)
 }
 
+/// `wasm = { module }` and `remote = { node }`: read and checked like
+/// any table, then refused with "backend not available" (at `tend check`,
+/// not at 3 a.m.) until those backends exist. Returns the key, if either
+/// was given.
+fn other_backend(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Option<&'static str> {
+    let mut given = None;
+    if let Some(wasm) = t.table("wasm", d) {
+        given = Some("wasm");
+        wasm.deny_unknown(keys::WASM, d);
+        match wasm.read("module", d, read::string) {
+            Some(module) if module.trim().is_empty() => d.at(
+                wasm.get("module").map_or(wasm.at(), |v| v.span().start),
+                format!("an empty `module` in {}", wasm.name),
+                Some(r#"the module's path, e.g. `module = "app.wasm"`"#.to_owned()),
+            ),
+            Some(_) => d.at(
+                wasm.at(),
+                NotAvailable::new(
+                    Backend::Wasm,
+                    "this build of tend has no WASI runtime (it is a later backend)",
+                )
+                .to_string(),
+                Some(r#"a process for now, e.g. `command = ["wasmtime", "app.wasm"]`"#.to_owned()),
+            ),
+            None if wasm.get("module").is_none() => d.at(
+                wasm.at(),
+                format!("missing `module` in {}", wasm.name),
+                Some(r#"`module = "app.wasm"`"#.to_owned()),
+            ),
+            None => {}
+        }
+    }
+    if let Some(remote) = t.table("remote", d) {
+        given = Some("remote");
+        remote.deny_unknown(keys::REMOTE, d);
+        let at = remote.get("node").map_or(remote.at(), |v| v.span().start);
+        match remote.read("node", d, read::string) {
+            Some(node) if !is_host_port(&node) => d.at(
+                at,
+                format!("{node:?} is not a node address in {}", remote.name),
+                Some(r#"host:port, e.g. `node = "10.0.0.7:7070"`"#.to_owned()),
+            ),
+            Some(_) => d.at(
+                remote.at(),
+                NotAvailable::new(
+                    Backend::Remote,
+                    "this build of tend cannot run services on other nodes (it is a later backend)",
+                )
+                .to_string(),
+                Some(
+                    "a process here (`command` or `shell`); to run it on that node, run tend there"
+                        .to_owned(),
+                ),
+            ),
+            None if remote.get("node").is_none() => d.at(
+                remote.at(),
+                format!("missing `node` in {}", remote.name),
+                Some(r#"`node = "host:port"`"#.to_owned()),
+            ),
+            None => {}
+        }
+    }
+    given
+}
+
+/// `host:port`, with a host and a port number (IPv6 in brackets).
+fn is_host_port(node: &str) -> bool {
+    node.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && !host.contains(char::is_whitespace)
+            && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')))
+            && port.parse::<u16>().is_ok_and(|p| p > 0)
+    })
+}
+
 fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) -> Option<Service> {
     t.deny_unknown(keys::SERVICE, d);
+    let elsewhere = other_backend(t, d);
     let command = t.read("command", d, read::argv);
     let shell = t.read("shell", d, read::string);
+    if let (Some(key), true) = (elsewhere, command.is_some() || shell.is_some()) {
+        d.at(
+            t.get(key).map_or(t.at(), |v| v.span().start),
+            format!(
+                "both `{key}` and a process (`command` or `shell`) in {}",
+                t.name
+            ),
+            Some("one backend per service".to_owned()),
+        );
+        return None;
+    }
     let mut process = match (command, shell) {
         (Some(argv), None) => ProcessSpec::new(argv[0].clone(), argv[1..].iter().cloned()),
         (None, Some(line)) => ProcessSpec::shell(line),
@@ -254,7 +347,7 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
             return None;
         }
         (None, None) => {
-            if t.get("command").is_none() && t.get("shell").is_none() {
+            if t.get("command").is_none() && t.get("shell").is_none() && elsewhere.is_none() {
                 d.at(
                     t.at(),
                     format!("missing `command` in {}", t.name),

@@ -179,6 +179,12 @@ pub fn schema() -> Value {
                 "description": "Siblings (services of the same group, or at the top level services and groups outside any group) and what each must reach before this one starts: started (spawned), ready, or completed (exited normally). Stopped in reverse order." },
             "binds_to": { "type": "boolean", "default": false,
                 "description": "Stop this service when a dependency stops or is given up on (systemd's BindsTo)." },
+            "wasm": { "type": "object", "additionalProperties": false, "required": ["module"],
+                "description": "Run a WebAssembly module on a WASI runtime instead of a process. Understood, but not available in this build: `tend check` says so.",
+                "properties": { "module": { "type": "string", "minLength": 1, "description": "The module's path, e.g. app.wasm." } } },
+            "remote": { "type": "object", "additionalProperties": false, "required": ["node"],
+                "description": "Run the service on another node. Understood, but not available in this build: `tend check` says so.",
+                "properties": { "node": { "type": "string", "description": "The node's host:port." } } },
         }
     });
     json!({
@@ -254,7 +260,7 @@ mod tests {
         let service = &top["properties"]["services"]["additionalProperties"];
         let group = &top["properties"]["groups"]["additionalProperties"];
         let supervisor = &top["properties"]["supervisor"];
-        let pairs: [(&Value, &[&str]); 15] = [
+        let pairs: [(&Value, &[&str]); 17] = [
             (top, keys::TOP),
             (supervisor, keys::SUPERVISOR),
             (&supervisor["properties"]["intensity"], keys::INTENSITY),
@@ -268,6 +274,8 @@ mod tests {
             (&service["properties"]["startup"], keys::PROBE),
             (&service["properties"]["readiness"], keys::PROBE),
             (&service["properties"]["liveness"], keys::PROBE),
+            (&service["properties"]["wasm"], keys::WASM),
+            (&service["properties"]["remote"], keys::REMOTE),
             (group, keys::GROUP),
             (&top["properties"]["api"], keys::API),
         ];

@@ -429,3 +429,64 @@ depends_on = { db = "ready" }
     assert!(has("https probes are not supported"), "{messages:#?}");
     assert!(has("\"db\" is in another group"), "{messages:#?}");
 }
+
+#[test]
+fn wasm_and_remote_services_are_understood_and_refused_as_not_available() {
+    let text = r#"[services.app]
+wasm = { module = "app.wasm" }
+
+[services.far]
+remote = { node = "10.0.0.7:7070" }
+
+[services.v6]
+remote = { node = "[fd00::7]:7070" }
+
+[services.bad]
+remote = { node = "nowhere" }
+
+[services.both]
+shell = "x"
+wasm = { module = "m.wasm" }
+
+[services.typo]
+wasm = { modul = "x" }
+"#;
+    let found = errors(text);
+    let at: Vec<(usize, usize, &str)> = found
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str()))
+        .collect();
+    let not_wasm = "backend not available: wasm: this build of tend has no WASI runtime (it is a later backend)";
+    let not_remote = "backend not available: remote: this build of tend cannot run services on other nodes (it is a later backend)";
+    assert_eq!(
+        at,
+        [
+            (2, 8, not_wasm),
+            (5, 10, not_remote),
+            (8, 10, not_remote),
+            (
+                11,
+                19,
+                "\"nowhere\" is not a node address in services.bad.remote"
+            ),
+            (15, 8, not_wasm),
+            (
+                15,
+                8,
+                "both `wasm` and a process (`command` or `shell`) in [services.both]"
+            ),
+            (18, 8, "missing `module` in services.typo.wasm"),
+            (
+                18,
+                10,
+                "unknown key `modul` in services.typo.wasm (did you mean `module`?)"
+            ),
+        ],
+        "{found:#?}"
+    );
+    // No `missing command` for them: the table says what runs them.
+    assert!(!found
+        .iter()
+        .any(|d| d.message.contains("missing `command`")));
+    assert!(found[0].expected.as_deref().unwrap().contains("wasmtime"));
+}
