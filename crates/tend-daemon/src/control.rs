@@ -327,12 +327,19 @@ impl Control {
     pub async fn readiness(&self) -> Readiness {
         let current = self.current.lock().await;
         let status = self.status_in(&current, false).await;
-        let conditioned = |s: &ServiceStatus| {
-            current.config.service(&s.service).is_some_and(|service| {
-                service.process.ready.is_signalled() || service.process.readiness.is_some()
-            })
-        };
-        let checked: Vec<&ServiceStatus> = status.iter().filter(|s| conditioned(s)).collect();
+        // One pass over the services, not a search per instance: kubelet
+        // asks every few seconds, of a thousand services too.
+        let conditioned: BTreeSet<&str> = current
+            .config
+            .services
+            .iter()
+            .filter(|s| s.process.ready.is_signalled() || s.process.readiness.is_some())
+            .map(|s| s.name.as_str())
+            .collect();
+        let checked: Vec<&ServiceStatus> = status
+            .iter()
+            .filter(|s| conditioned.contains(s.service.as_str()))
+            .collect();
         let not_ready = checked
             .iter()
             .filter(|s| !((s.state == State::Running && s.ready) || s.state == State::Completed))
