@@ -6,52 +6,14 @@
 //! tend exits 0.
 
 mod common;
+#[path = "../../tend-run/tests/common/namespace.rs"]
+mod namespace;
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use common::{Project, DEADLINE};
-
-fn unshare_works() -> bool {
-    Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// (pid, state, ppid) of every process on the host.
-fn processes() -> Vec<(u32, char, u32)> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            let rest = stat.rsplit_once(") ")?.1;
-            let mut fields = rest.split_whitespace();
-            let state = fields.next()?.chars().next()?;
-            let ppid = fields.next()?.parse().ok()?;
-            Some((pid, state, ppid))
-        })
-        .collect()
-}
-
-/// Every process below `root`, with its state.
-fn descendants(root: u32) -> Vec<(u32, char)> {
-    let all = processes();
-    let mut found = vec![];
-    let mut frontier = vec![root];
-    while let Some(parent) = frontier.pop() {
-        for &(pid, state, ppid) in &all {
-            if ppid == parent {
-                found.push((pid, state));
-                frontier.push(pid);
-            }
-        }
-    }
-    found
-}
+use namespace::{descendants, unshare_works};
 
 const CONFIG: &str = r#"
 # Leaves an orphan every 50 ms: each is re-parented to PID 1.

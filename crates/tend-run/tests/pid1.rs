@@ -1,51 +1,16 @@
 //! `tend-run` as PID 1 of a new PID namespace (a container's init): it
 //! reaps every orphan and turns SIGTERM into a graceful stop.
 
+#[path = "common/namespace.rs"]
+mod namespace;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use namespace::{descendants, unshare_works};
+
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn unshare_works() -> bool {
-    Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// (pid, state, ppid) of every process on the host.
-fn processes() -> Vec<(u32, char, u32)> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            let rest = stat.rsplit_once(") ")?.1;
-            let mut fields = rest.split_whitespace();
-            let state = fields.next()?.chars().next()?;
-            let ppid = fields.next()?.parse().ok()?;
-            Some((pid, state, ppid))
-        })
-        .collect()
-}
-
-fn descendants(root: u32) -> Vec<(u32, char)> {
-    let all = processes();
-    let mut found = vec![];
-    let mut frontier = vec![root];
-    while let Some(parent) = frontier.pop() {
-        for &(pid, state, ppid) in &all {
-            if ppid == parent {
-                found.push((pid, state));
-                frontier.push(pid);
-            }
-        }
-    }
-    found
-}
 
 struct KillOnDrop(Option<std::process::Child>);
 
