@@ -404,13 +404,7 @@ fn events_from_file(
     json: bool,
     services: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let file = state_dir(target).journal();
-    if !file.exists() {
-        bail!(
-            "tend is not running and there is no journal at {}",
-            file.display()
-        );
-    }
+    let journal = open_journal(target, "tend is not running and there is no journal at")?;
     let since = since
         .map(humantime::parse_duration)
         .transpose()
@@ -420,8 +414,6 @@ fn events_from_file(
                 .checked_sub(ago)
                 .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
         });
-    let journal = tend_journal::Journal::open(&file)
-        .with_context(|| format!("opening {}", file.display()))?;
     let entries = journal.read(&tend_journal::Query {
         since,
         after_id: None,
@@ -579,13 +571,19 @@ async fn upgrade(target: &Target, binary: Option<&Path>) -> anyhow::Result<ExitC
     }
 }
 
-fn verify(target: &Target) -> anyhow::Result<ExitCode> {
+/// The journal file of `target`'s state directory, opened without a
+/// daemon (after a crash, or to verify); `missing` starts the error when
+/// there is none.
+fn open_journal(target: &Target, missing: &str) -> anyhow::Result<tend_journal::Journal> {
     let file = state_dir(target).journal();
     if !file.exists() {
-        bail!("no journal at {}", file.display());
+        bail!("{missing} {}", file.display());
     }
-    let journal = tend_journal::Journal::open(&file)
-        .with_context(|| format!("opening {}", file.display()))?;
+    tend_journal::Journal::open(&file).with_context(|| format!("opening {}", file.display()))
+}
+
+fn verify(target: &Target) -> anyhow::Result<ExitCode> {
+    let journal = open_journal(target, "no journal at")?;
     let verification = journal.verify()?;
     match verification.first_bad {
         None => {

@@ -13,22 +13,17 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use tend_daemon::wire::{Entry, Record};
 
 use crate::cli::Target;
 
 /// Writes the page for the journal of `target`'s state directory.
 pub fn write(target: &Target, output: &Path, since: &str) -> anyhow::Result<ExitCode> {
-    let file = crate::state_dir(target).journal();
-    if !file.exists() {
-        bail!("no journal at {}", file.display());
-    }
+    let journal = crate::open_journal(target, "no journal at")?;
     let ago = humantime::parse_duration(since).context("reading --since")?;
     let to = SystemTime::now();
     let from = to.checked_sub(ago).unwrap_or(SystemTime::UNIX_EPOCH);
-    let journal = tend_journal::Journal::open(&file)
-        .with_context(|| format!("opening {}", file.display()))?;
     let entries = journal.read(&tend_journal::Query {
         since: Some(from),
         after_id: None,

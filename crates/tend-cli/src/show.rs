@@ -92,12 +92,9 @@ pub fn status_table(services: &[ServiceStatus]) -> String {
 
 /// `4 services: 3 running, 1 backing_off`.
 pub fn count_line(services: &[ServiceStatus]) -> String {
-    let counts: Vec<String> = State::ALL
-        .iter()
-        .filter_map(|state| {
-            let n = services.iter().filter(|s| s.state == *state).count();
-            (n > 0).then(|| format!("{n} {state}"))
-        })
+    let counts: Vec<String> = state_counts(services)
+        .into_iter()
+        .map(|(state, n)| format!("{n} {state}"))
         .collect();
     let noun = if services.len() == 1 {
         "service"
@@ -109,6 +106,16 @@ pub fn count_line(services: &[ServiceStatus]) -> String {
     } else {
         format!("{} {noun}: {}", services.len(), counts.join(", "))
     }
+}
+
+/// How many instances are in each state, in lifecycle order; the states
+/// with none left out.
+pub fn state_counts(services: &[ServiceStatus]) -> Vec<(State, usize)> {
+    State::ALL
+        .iter()
+        .map(|&state| (state, services.iter().filter(|s| s.state == state).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect()
 }
 
 /// The tree, one node per line, indented.

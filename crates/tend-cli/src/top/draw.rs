@@ -91,7 +91,7 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, model: &Model) {
             Style::new().fg(Color::Red),
         )),
     }
-    for (state, n) in model.counts() {
+    for (state, n) in crate::show::state_counts(&model.services) {
         spans.push(Span::styled(
             format!("{n} {state}  "),
             Style::new().fg(colour(state)),

@@ -393,20 +393,6 @@ impl Model {
             self.logs.push_back(line.to_owned());
         }
     }
-
-    /// Counts of instances by state, in lifecycle order, the non-zero ones.
-    pub fn counts(&self) -> Vec<(State, usize)> {
-        State::ALL
-            .iter()
-            .map(|&state| {
-                (
-                    state,
-                    self.services.iter().filter(|s| s.state == state).count(),
-                )
-            })
-            .filter(|(_, n)| *n > 0)
-            .collect()
-    }
 }
 
 #[cfg(test)]
