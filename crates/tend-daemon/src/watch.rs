@@ -6,7 +6,7 @@
 //! Cheap with a thousand services: one status pass per interval, and an
 //! idle service sends nothing (its uptime is left to the client to count).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,10 +48,7 @@ pub fn watch(control: Arc<Control>, options: WatchOptions) -> mpsc::Receiver<Byt
         tokio::pin!(closed);
         let services = control.status(options.usage).await;
         let daemon = control.info().await;
-        let mut known: HashMap<String, ServiceStatus> = services
-            .iter()
-            .map(|s| (s.name.clone(), s.clone()))
-            .collect();
+        let mut known = known_of(&services);
         let mut order: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
         if sender
             .send(event(&Watch::Snapshot { daemon, services }))
@@ -136,35 +133,57 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+/// The picture `changes` compares with, by name: each status without its
+/// uptime, which no comparison looks at.
+fn known_of(services: &[ServiceStatus]) -> HashMap<String, ServiceStatus> {
+    services
+        .iter()
+        .map(|s| {
+            let status = ServiceStatus {
+                uptime_s: 0.0,
+                ..s.clone()
+            };
+            (s.name.clone(), status)
+        })
+        .collect()
+}
+
 /// What differs between the known picture and `now`, uptime aside; the
-/// known picture becomes `now`.
+/// known picture becomes `now`. Called once a second over every instance:
+/// an unchanged instance costs a comparison, no copy, and the order is
+/// rebuilt only when it changed.
 fn changes(
     known: &mut HashMap<String, ServiceStatus>,
     order: &mut Vec<String>,
     now: Vec<ServiceStatus>,
 ) -> Option<Watch> {
-    let new_order: Vec<String> = now.iter().map(|s| s.name.clone()).collect();
-    let removed: Vec<String> = order
-        .iter()
-        .filter(|name| !new_order.contains(name))
-        .cloned()
-        .collect();
-    for name in &removed {
-        known.remove(name);
+    let reordered =
+        order.len() != now.len() || order.iter().zip(&now).any(|(name, s)| *name != s.name);
+    let mut removed = Vec::new();
+    if reordered {
+        let present: HashSet<&str> = now.iter().map(|s| s.name.as_str()).collect();
+        removed = order
+            .iter()
+            .filter(|name| !present.contains(name.as_str()))
+            .cloned()
+            .collect();
+        for name in &removed {
+            known.remove(name);
+        }
+        *order = now.iter().map(|s| s.name.clone()).collect();
     }
     let mut services = Vec::new();
-    for status in now {
-        let same = known
-            .get(&status.name)
-            .is_some_and(|before| same_but_uptime(before, &status));
-        if !same {
+    for mut status in now {
+        // A running instance's uptime grows by itself (a restart shows in
+        // its generation): compared without it, sent with it.
+        let uptime = std::mem::take(&mut status.uptime_s);
+        if known.get(&status.name) != Some(&status) {
             known.insert(status.name.clone(), status.clone());
+            status.uptime_s = uptime;
             services.push(status);
         }
     }
-    let reordered = *order != new_order;
-    *order = new_order;
-    if services.is_empty() && removed.is_empty() && !reordered {
+    if services.is_empty() && !reordered {
         return None;
     }
     Some(Watch::Changed {
@@ -172,15 +191,6 @@ fn changes(
         removed,
         order: reordered.then(|| order.clone()),
     })
-}
-
-/// Equal in every fact but uptime, which a running service's grows by
-/// itself (but a restart sets it back: the generation tells).
-fn same_but_uptime(a: &ServiceStatus, b: &ServiceStatus) -> bool {
-    let uptime = b.uptime_s;
-    let mut a = a.clone();
-    a.uptime_s = uptime;
-    a == *b
 }
 
 /// One server-sent event.
@@ -211,7 +221,7 @@ mod tests {
             status("a", State::Running, 1.0),
             status("b", State::Running, 1.0),
         ];
-        let mut known = first.iter().map(|s| (s.name.clone(), s.clone())).collect();
+        let mut known = known_of(&first);
         let mut order = vec!["a".to_owned(), "b".to_owned()];
         let later = vec![
             status("a", State::Running, 5.0),
@@ -234,7 +244,7 @@ mod tests {
         assert_eq!(services[0].name, "b");
         assert!(removed.is_empty() && new_order.is_none());
         let reloaded = vec![
-            status("c", State::Pending, 0.0),
+            status("c", State::Running, 3.0),
             status("a", State::Running, 7.0),
         ];
         let Some(Watch::Changed {
@@ -249,6 +259,7 @@ mod tests {
             services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
             ["c"]
         );
+        assert_eq!(services[0].uptime_s, 3.0, "sent with its uptime");
         assert_eq!(removed, ["b"]);
         assert_eq!(new_order.unwrap(), ["c", "a"]);
     }
