@@ -44,6 +44,14 @@ intensity = { max_restarts = 3, period = "5s" }
 services = ["db", "web"]
 "#;
 
+/// Each error's line, column and message.
+fn places(found: &[Diagnostic]) -> Vec<(usize, usize, &str)> {
+    found
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str()))
+        .collect()
+}
+
 fn errors(text: &str) -> Vec<Diagnostic> {
     match parse_str("/etc/tend/tend.toml", text) {
         Err(ConfigError::Invalid(list)) => list,
@@ -141,10 +149,7 @@ limits = { memory = "lots" }
 services = ["worker", "wbe"]
 "#;
     let found = errors(text);
-    let at: Vec<(usize, usize, &str)> = found
-        .iter()
-        .map(|d| (d.line, d.column, d.message.as_str()))
-        .collect();
+    let at = places(&found);
     let expect = [
         (2, 12, "unknown value \"one_for_none\""),
         (4, 1, "missing `command` in [services.web]"),
@@ -375,10 +380,7 @@ command = ["c"]
 depends_on = { nope = "ready", a = "healthy" }
 "#,
     );
-    let at: Vec<(usize, usize, &str)> = found
-        .iter()
-        .map(|d| (d.line, d.column, d.message.as_str()))
-        .collect();
+    let at = places(&found);
     assert!(
         at.iter()
             .any(|(l, c, m)| (*l, *c) == (4, 16) && m.contains("dependency cycle: a → b → a")),
@@ -452,10 +454,7 @@ wasm = { module = "m.wasm" }
 wasm = { modul = "x" }
 "#;
     let found = errors(text);
-    let at: Vec<(usize, usize, &str)> = found
-        .iter()
-        .map(|d| (d.line, d.column, d.message.as_str()))
-        .collect();
+    let at = places(&found);
     let not_wasm = "backend not available: wasm: this build of tend has no WASI runtime (it is a later backend)";
     let not_remote = "backend not available: remote: this build of tend cannot run services on other nodes (it is a later backend)";
     assert_eq!(
