@@ -147,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn check(target: &Target) -> anyhow::Result<ExitCode> {
-    match tend_config::load(&target.config) {
+    match tend_config::load_here(&target.config, tend_process::find_runtime) {
         Ok(config) => {
             let instances: usize = config.services.iter().map(|s| s.replicas as usize).sum();
             println!(

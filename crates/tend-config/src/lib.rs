@@ -41,6 +41,8 @@ mod schema;
 
 use std::path::Path;
 
+use tend_spec::{ContainerSpec, NotAvailable, Runtime};
+
 pub use error::{ConfigError, Diagnostic};
 pub use model::{
     ApiSettings, Config, Dependency, Group, HookEvent, Hooks, Member, Service, SupervisorSettings,
@@ -56,7 +58,11 @@ pub const DEFAULT_FILE: &str = "tend.toml";
 /// [`ConfigError::Read`] if the file cannot be read, [`ConfigError::Invalid`]
 /// with every problem found otherwise.
 pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
-    let path = path.as_ref();
+    read_and_parse(path.as_ref()).map(|(config, _)| config)
+}
+
+/// The config at `path`, and its text.
+fn read_and_parse(path: &Path) -> Result<(Config, String), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: path.to_path_buf(),
         source,
@@ -66,7 +72,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut config = parse_in(path, &absolute, &text)?;
     config.file = absolute;
-    Ok(config)
+    Ok((config, text))
 }
 
 /// Checks `text` as the contents of the config at `path` (relative `cwd`s
@@ -76,6 +82,78 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
 /// [`ConfigError::Invalid`] with every problem found.
 pub fn parse_str(path: impl AsRef<Path>, text: &str) -> Result<Config, ConfigError> {
     parse_in(path.as_ref(), path.as_ref(), text)
+}
+
+/// Which container runtime will run a container here, or why none can
+/// (`tend_process::find_runtime`).
+pub type FindRuntime = fn(&ContainerSpec) -> Result<Runtime, NotAvailable>;
+
+/// Reads and checks the config at `path` as [`load`] does, and asks `find`
+/// which runtime runs each container service on this machine, naming it in
+/// the service's spec. A container no runtime here can run is an error at
+/// its `container` table (`backend not available: container: …`): what
+/// `tend check`, `tend up` and a reload say, rather than a start failing at
+/// 3 a.m. ([`load`] alone asks nothing of the machine: an export or a fuzz
+/// target reads the file only.)
+///
+/// # Errors
+/// As [`load`], and every container that cannot run here.
+///
+/// # Examples
+///
+/// ```
+/// use tend_config::load_here;
+/// use tend_spec::{Backend, NotAvailable};
+///
+/// let dir = std::env::temp_dir().join(format!("tend-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let file = dir.join("tend.toml");
+/// std::fs::write(&file, "[services.cache]\ncontainer = { image = \"redis:7\" }\n").unwrap();
+/// let nowhere = |_: &_| Err(NotAvailable::new(Backend::Container, "no runtime here"));
+/// let error = load_here(&file, nowhere).unwrap_err().to_string();
+/// assert!(error.contains("tend.toml:2:13: backend not available: container: no runtime here"), "{error}");
+/// # std::fs::remove_dir_all(dir).unwrap();
+/// ```
+pub fn load_here(path: impl AsRef<Path>, find: FindRuntime) -> Result<Config, ConfigError> {
+    let path = path.as_ref();
+    let (mut config, text) = read_and_parse(path)?;
+    let mut diagnostics = error::Diagnostics::new(path, &text);
+    let scope = scope_of(&config.file);
+    for service in &mut config.services {
+        let Some(container) = service.process.container.as_mut() else {
+            continue;
+        };
+        container.scope = Some(scope.clone());
+        match find(container) {
+            Ok(runtime) => container.runtime = Some(runtime),
+            Err(error) => diagnostics.at(
+                service.container_at.unwrap_or(0),
+                error.to_string(),
+                Some("a runtime that works here: podman or docker installed (and docker's daemon running)".to_owned()),
+            ),
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(diagnostics.into_sorted()))
+    }
+}
+
+/// What keeps this config's container names apart from another config's
+/// on the same machine, and the same from one run to the next (a restarted
+/// tend replaces what it left): 32 bits of the FNV-1a hash of the file's
+/// absolute path, in hex. Written out because std's hasher may change
+/// between Rust releases, and the names must not.
+fn scope_of(file: &Path) -> String {
+    let hash = file
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{:08x}", hash >> 32)
 }
 
 fn parse_in(shown: &Path, file: &Path, text: &str) -> Result<Config, ConfigError> {

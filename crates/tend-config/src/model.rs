@@ -100,6 +100,10 @@ pub struct Service {
     pub depends_on: Vec<Dependency>,
     /// Stopped when a dependency stops or gives up (systemd's `BindsTo`).
     pub binds_to: bool,
+    /// Where its `container` table is in the file (a byte offset), for
+    /// [`load_here`](crate::load_here)'s errors.
+    #[serde(skip)]
+    pub container_at: Option<usize>,
 }
 
 /// One entry of `depends_on`.

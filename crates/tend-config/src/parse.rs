@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use tend_spec::{
-    dependency_order, Backend, Backoff, CrashPolicy, HttpTarget, Intensity, NotAvailable,
-    OnExhausted, ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec, ResourceLimits, RestartBudget,
-    Signal, SpecError, StopSpec, Strategy,
+    dependency_order, Backend, Backoff, ContainerSource, ContainerSpec, CrashPolicy, HttpTarget,
+    Intensity, NotAvailable, OnExhausted, ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec,
+    ResourceLimits, RestartBudget, Signal, SpecError, StopSpec, Strategy,
 };
 use toml::de::{DeTable, DeValue};
 
@@ -54,8 +54,20 @@ pub(crate) mod keys {
         "on_unhealthy",
         "depends_on",
         "binds_to",
+        "container",
         "wasm",
         "remote",
+    ];
+    /// `container = { … }`: a container run by podman or docker.
+    pub const CONTAINER: &[&str] = &[
+        "image",
+        "rootfs",
+        "runtime",
+        "network",
+        "volumes",
+        "publish",
+        "args",
+        "on_isolate",
     ];
     /// `wasm = { … }`: a WebAssembly module on a WASI runtime.
     pub const WASM: &[&str] = &["module"];
@@ -106,6 +118,8 @@ const CRASH_POLICIES: &[&str] = &["restart", "shutdown", "isolate"];
 const ON_EXHAUSTED: &[&str] = &["escalate", "stop", "isolate", "crash-loop-backoff"];
 const ON_UNHEALTHY: &[&str] = &["restart", "isolate"];
 const CONDITIONS: &[&str] = &["started", "ready", "completed"];
+const RUNTIMES: &[&str] = &["podman", "docker"];
+const KEEP_CONTAINER: &[&str] = &["running", "stopped"];
 
 /// Reads a whole document; `None` when anything was wrong (and recorded).
 pub(crate) fn parse(file: &Path, text: &str, d: &mut Diagnostics<'_>) -> Option<Config> {
@@ -244,6 +258,47 @@ fn intensity(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Intensity {
     Intensity::new(max_restarts, period)
 }
 
+/// `container = { image | rootfs, … }`: the container a service runs in; a
+/// relative `rootfs` is resolved against the config's directory. Whether
+/// its runtime works here is asked later ([`crate::load_here`]).
+fn container(t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) -> Option<ContainerSpec> {
+    t.deny_unknown(keys::CONTAINER, d);
+    let image = t.read("image", d, read::string);
+    let rootfs = t.read("rootfs", d, read::string);
+    let source = match (image, rootfs) {
+        (Some(image), None) if !image.trim().is_empty() => ContainerSource::Image(image),
+        (None, Some(dir)) if !dir.trim().is_empty() => ContainerSource::Rootfs(base.join(dir)),
+        (Some(_), Some(_)) => {
+            d.at(
+                t.get("rootfs").map_or(t.at(), |v| v.span().start),
+                format!("both `image` and `rootfs` in {}", t.name),
+                Some("one of them: an image to run, or a directory as its root".to_owned()),
+            );
+            return None;
+        }
+        (None, None) if t.get("image").is_some() || t.get("rootfs").is_some() => return None,
+        _ => {
+            d.at(
+                t.at(),
+                format!("no `image` or `rootfs` in {}", t.name),
+                Some(r#"`image = "docker.io/library/redis:7"` or `rootfs = "dir"`"#.to_owned()),
+            );
+            return None;
+        }
+    };
+    let mut spec = ContainerSpec::new(source);
+    spec.runtime = t.read("runtime", d, read::choice(RUNTIMES));
+    spec.network = t.read("network", d, read::string);
+    let strings = read::array_of(read::string);
+    spec.volumes = t.read("volumes", d, &strings).unwrap_or_default();
+    spec.publish = t.read("publish", d, &strings).unwrap_or_default();
+    spec.args = t.read("args", d, &strings).unwrap_or_default();
+    spec.on_isolate = t
+        .read("on_isolate", d, read::choice(KEEP_CONTAINER))
+        .unwrap_or_default();
+    Some(spec)
+}
+
 /// `wasm = { module }` and `remote = { node }`: read and checked like
 /// any table, then refused with "backend not available" (at `tend check`,
 /// not at 3 a.m.) until those backends exist. Returns the key, if either
@@ -321,9 +376,19 @@ fn is_host_port(node: &str) -> bool {
 
 fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) -> Option<Service> {
     t.deny_unknown(keys::SERVICE, d);
+    let boxed = t.table("container", d);
+    let container = boxed.as_ref().and_then(|c| container(c, base, d));
     let elsewhere = other_backend(t, d);
     let command = t.read("command", d, read::argv);
     let shell = t.read("shell", d, read::string);
+    if let (Some(key), true) = (elsewhere, boxed.is_some()) {
+        d.at(
+            t.get(key).map_or(t.at(), |v| v.span().start),
+            format!("both `{key}` and `container` in {}", t.name),
+            Some("one backend per service".to_owned()),
+        );
+        return None;
+    }
     if let (Some(key), true) = (elsewhere, command.is_some() || shell.is_some()) {
         d.at(
             t.get(key).map_or(t.at(), |v| v.span().start),
@@ -347,7 +412,31 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
             return None;
         }
         (None, None) => {
-            if t.get("command").is_none() && t.get("shell").is_none() && elsewhere.is_none() {
+            let runs_own = matches!(
+                &container,
+                Some(ContainerSpec {
+                    source: ContainerSource::Image(_),
+                    ..
+                })
+            );
+            if let Some(ContainerSpec {
+                source: ContainerSource::Rootfs(_),
+                ..
+            }) = &container
+            {
+                if t.get("command").is_none() && t.get("shell").is_none() {
+                    d.at(
+                        t.at(),
+                        format!("missing `command` in {}", t.name),
+                        Some("the program to run in the `rootfs` container (a directory has no default command)".to_owned()),
+                    );
+                }
+            } else if t.get("command").is_none()
+                && t.get("shell").is_none()
+                && elsewhere.is_none()
+                && !runs_own
+                && boxed.is_none()
+            {
                 d.at(
                     t.at(),
                     format!("missing `command` in {}", t.name),
@@ -378,7 +467,21 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
     if let Some(clear) = t.read("clear_env", d, read::boolean) {
         process.env.inherit = !clear;
     }
-    process.cwd = t.read("cwd", d, read::string).map(|cwd| base.join(cwd));
+    process.cwd = t.read("cwd", d, read::string).map(|cwd| {
+        if container.is_none() {
+            base.join(cwd)
+        } else {
+            // Inside the container, where only an absolute path means anything.
+            if !cwd.starts_with('/') {
+                d.at(
+                    t.get("cwd").map_or(t.at(), |v| v.span().start),
+                    format!("{cwd:?}: a container's `cwd` is inside it, in {}", t.name),
+                    Some(r#"an absolute path, e.g. `cwd = "/srv"`"#.to_owned()),
+                );
+            }
+            cwd.into()
+        }
+    });
     process.user = t.read("user", d, read::string);
     process.umask = t.read("umask", d, read::int_in(0, 0o777));
     if let Some(stop) = t.table("stop", d) {
@@ -404,8 +507,10 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         process.logs.max_size = defaults::LOG_MAX_SIZE;
         process.logs.keep = defaults::LOG_KEEP;
     }
+    let mut notify_at = None;
     if let Some(ready) = t.table("ready", d) {
         ready.deny_unknown(keys::READY, d);
+        notify_at = ready.get("notify").map(|v| v.span().start);
         process.ready.notify = ready.read("notify", d, read::boolean).unwrap_or(false);
         process.ready.log = ready.read("log", d, pattern);
         process.ready.file = ready.read("file", d, read::string).map(Into::into);
@@ -426,6 +531,23 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         }
     }
     process.watchdog = t.read("watchdog", d, read::duration);
+    if container.is_some() {
+        // The notify socket is the supervisor's, outside the container.
+        let notify = notify_at.filter(|_| process.ready.notify);
+        for at in [notify, t.get("watchdog").map(|v| v.span().start)]
+            .into_iter()
+            .flatten()
+        {
+            d.at(
+                at,
+                format!(
+                    "sd_notify (`ready.notify`, `watchdog`) cannot reach into a container, in {}",
+                    t.name
+                ),
+                Some("`ready = { log = \"…\" }`, a file, or a probe".to_owned()),
+            );
+        }
+    }
     process.startup = t.table("startup", d).and_then(|p| probe(&p, d));
     process.readiness = t.table("readiness", d).and_then(|p| probe(&p, d));
     process.liveness = t.table("liveness", d).and_then(|p| probe(&p, d));
@@ -478,6 +600,8 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         }
     }
     let binds_to = t.read("binds_to", d, read::boolean).unwrap_or(false);
+    let container_at = boxed.as_ref().map(Table::at);
+    process.container = container;
 
     Some(Service {
         name: name.to_owned(),
@@ -491,6 +615,7 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         group: None,
         depends_on,
         binds_to,
+        container_at,
     })
 }
 

@@ -7,6 +7,24 @@
 
 use serde_json::{json, Value};
 
+/// `container = { … }`.
+fn container() -> Value {
+    json!({ "type": "object", "additionalProperties": false,
+                "description": "Run the service in a container, through podman or docker: `command` (or `shell`) runs inside it (with an image, none runs the image's own), and env, cwd (absolute, inside), user, limits, stop, logs, readiness and probes apply as to a process; exec probes run inside. `tend check` says if no runtime works here.",
+                "oneOf": [ { "required": ["image"] }, { "required": ["rootfs"] } ],
+                "properties": {
+                    "image": { "type": "string", "minLength": 1, "description": "The image, e.g. docker.io/library/redis:7 (pulled by the runtime if missing)." },
+                    "rootfs": { "type": "string", "minLength": 1, "description": "A directory used as the root filesystem as it is (podman only), relative to this file." },
+                    "runtime": { "enum": ["podman", "docker"], "description": "The runtime (default: podman if it works here, else docker)." },
+                    "network": { "type": "string", "description": "Its network, e.g. host or none (default: the runtime's)." },
+                    "volumes": { "type": "array", "items": { "type": "string" }, "description": "Mounts, e.g. /srv/data:/data." },
+                    "publish": { "type": "array", "items": { "type": "string" }, "description": "Published ports, e.g. 8080:80." },
+                    "args": { "type": "array", "items": { "type": "string" }, "description": "More options for the runtime's `run`, passed as they are." },
+                    "on_isolate": { "enum": ["running", "stopped"], "default": "running",
+                        "description": "What an unhealthy container isolated for debugging (`on_unhealthy = \"isolate\"`) becomes: left running, or stopped; kept either way until the service starts again." }
+                } })
+}
+
 fn duration(description: &str, default: Option<&str>) -> Value {
     let mut schema = json!({
         "type": "string",
@@ -179,6 +197,7 @@ pub fn schema() -> Value {
                 "description": "Siblings (services of the same group, or at the top level services and groups outside any group) and what each must reach before this one starts: started (spawned), ready, or completed (exited normally). Stopped in reverse order." },
             "binds_to": { "type": "boolean", "default": false,
                 "description": "Stop this service when a dependency stops or is given up on (systemd's BindsTo)." },
+            "container": container(),
             "wasm": { "type": "object", "additionalProperties": false, "required": ["module"],
                 "description": "Run a WebAssembly module on a WASI runtime instead of a process. Understood, but not available in this build: `tend check` says so.",
                 "properties": { "module": { "type": "string", "minLength": 1, "description": "The module's path, e.g. app.wasm." } } },
@@ -260,7 +279,7 @@ mod tests {
         let service = &top["properties"]["services"]["additionalProperties"];
         let group = &top["properties"]["groups"]["additionalProperties"];
         let supervisor = &top["properties"]["supervisor"];
-        let pairs: [(&Value, &[&str]); 17] = [
+        let pairs: [(&Value, &[&str]); 18] = [
             (top, keys::TOP),
             (supervisor, keys::SUPERVISOR),
             (&supervisor["properties"]["intensity"], keys::INTENSITY),
@@ -274,6 +293,7 @@ mod tests {
             (&service["properties"]["startup"], keys::PROBE),
             (&service["properties"]["readiness"], keys::PROBE),
             (&service["properties"]["liveness"], keys::PROBE),
+            (&service["properties"]["container"], keys::CONTAINER),
             (&service["properties"]["wasm"], keys::WASM),
             (&service["properties"]["remote"], keys::REMOTE),
             (group, keys::GROUP),

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tend_config::{parse_str, ConfigError, Diagnostic, HookEvent, Member};
 use tend_spec::{
-    Condition, CrashPolicy, OnExhausted, OnUnhealthy, ProbeCheck, Restart, Signal, Strategy,
+    Condition, ContainerSource, CrashPolicy, KeepContainer, OnExhausted, OnUnhealthy, ProbeCheck,
+    Restart, Runtime, Signal, Strategy,
 };
 
 const CONTRACT: &str = r#"
@@ -488,4 +489,199 @@ wasm = { modul = "x" }
         .iter()
         .any(|d| d.message.contains("missing `command`")));
     assert!(found[0].expected.as_deref().unwrap().contains("wasmtime"));
+}
+
+#[test]
+fn a_container_service_is_read_with_its_settings() {
+    let text = r#"[services.cache]
+container = { image = "docker.io/library/redis:7", runtime = "podman", network = "host", volumes = ["/srv/redis:/data"], publish = ["6379:6379"], args = ["--read-only"], on_isolate = "stopped" }
+env = { MODE = "test" }
+cwd = "/data"
+ready = { log = "Ready to accept connections" }
+liveness = { exec = ["redis-cli", "ping"] }
+
+[services.boxed]
+container = { rootfs = "roots/busybox" }
+shell = "echo hi"
+"#;
+    let config = parse_str("/etc/tend/tend.toml", text).expect("valid");
+    let cache = &config.service("cache").unwrap().process;
+    assert_eq!(cache.backend(), tend_spec::Backend::Container);
+    let container = cache.container.as_ref().unwrap();
+    assert_eq!(
+        container.source,
+        ContainerSource::Image("docker.io/library/redis:7".into())
+    );
+    assert_eq!(container.runtime, Some(Runtime::Podman));
+    assert_eq!(container.network.as_deref(), Some("host"));
+    assert_eq!(container.volumes, ["/srv/redis:/data"]);
+    assert_eq!(container.publish, ["6379:6379"]);
+    assert_eq!(container.args, ["--read-only"]);
+    assert_eq!(container.on_isolate, KeepContainer::Stopped);
+    // An image runs its own command when none is given; `cwd` is inside.
+    assert_eq!(cache.command, [""]);
+    assert_eq!(cache.cwd.as_deref(), Some(std::path::Path::new("/data")));
+    let boxed = config.service("boxed").unwrap().process.container.clone();
+    assert_eq!(
+        boxed.unwrap().source,
+        ContainerSource::Rootfs("/etc/tend/roots/busybox".into()),
+        "a rootfs is relative to the config's directory"
+    );
+}
+
+#[test]
+fn container_mistakes_are_reported_at_their_place() {
+    let text = r#"[services.none]
+container = { network = "host" }
+
+[services.two]
+container = { image = "x", rootfs = "y" }
+
+[services.bare]
+container = { rootfs = "y" }
+
+[services.relative]
+container = { image = "x" }
+cwd = "srv"
+
+[services.notify]
+container = { image = "x", runtim = "podman" }
+ready = { notify = true }
+watchdog = "5s"
+
+[services.both]
+container = { image = "x" }
+wasm = { module = "m.wasm" }
+
+[services.choice]
+container = { image = "x", runtime = "lxc", on_isolate = "paused" }
+"#;
+    let found = errors(text);
+    assert_eq!(
+        places(&found),
+        [
+            (2, 13, "no `image` or `rootfs` in services.none.container"),
+            (5, 37, "both `image` and `rootfs` in services.two.container"),
+            (7, 1, "missing `command` in [services.bare]"),
+            (12, 7, "\"srv\": a container's `cwd` is inside it, in [services.relative]"),
+            (
+                15,
+                28,
+                "unknown key `runtim` in services.notify.container (did you mean `runtime`?)"
+            ),
+            (
+                16,
+                20,
+                "sd_notify (`ready.notify`, `watchdog`) cannot reach into a container, in [services.notify]"
+            ),
+            (
+                17,
+                12,
+                "sd_notify (`ready.notify`, `watchdog`) cannot reach into a container, in [services.notify]"
+            ),
+            (
+                21,
+                8,
+                "backend not available: wasm: this build of tend has no WASI runtime (it is a later backend)"
+            ),
+            (21, 8, "both `wasm` and `container` in [services.both]"),
+            (
+                24,
+                38,
+                "unknown value \"lxc\" for `runtime` in services.choice.container"
+            ),
+            (
+                24,
+                58,
+                "unknown value \"paused\" for `on_isolate` in services.choice.container"
+            ),
+        ],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_container_no_runtime_here_can_run_is_refused_at_its_place() {
+    let dir = std::env::temp_dir().join(format!("tend-config-runtime-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tend.toml");
+    std::fs::write(
+        &file,
+        "[services.web]\ncommand = [\"./web\"]\n\n[services.cache]\ncontainer = { image = \"redis:7\" }\n",
+    )
+    .unwrap();
+    let nowhere: tend_config::FindRuntime = |_| {
+        Err(tend_spec::NotAvailable::new(
+            tend_spec::Backend::Container,
+            "no container runtime works here: podman: not found on PATH",
+        ))
+    };
+    let found = match tend_config::load_here(&file, nowhere) {
+        Err(ConfigError::Invalid(list)) => list,
+        other => panic!("expected errors, got {other:?}"),
+    };
+    assert_eq!(
+        places(&found),
+        [(
+            5,
+            13,
+            "backend not available: container: no container runtime works here: podman: not found on PATH"
+        )]
+    );
+    // Found, the runtime is named in the spec; `load` alone asks nothing.
+    let podman: tend_config::FindRuntime = |_| Ok(Runtime::Podman);
+    let config = tend_config::load_here(&file, podman).unwrap();
+    let container = config
+        .service("cache")
+        .unwrap()
+        .process
+        .container
+        .clone()
+        .unwrap();
+    assert_eq!(container.runtime, Some(Runtime::Podman));
+    // Its name is kept apart from other configs' by a scope of this file's.
+    let scope = container.scope.unwrap();
+    assert_eq!(scope.len(), 8, "{scope}");
+    let again = tend_config::load_here(&file, podman).unwrap();
+    assert_eq!(
+        again
+            .service("cache")
+            .unwrap()
+            .process
+            .container
+            .as_ref()
+            .unwrap()
+            .scope
+            .as_deref(),
+        Some(scope.as_str()),
+        "the same from one run to the next"
+    );
+    let elsewhere = dir.join("other.toml");
+    std::fs::copy(&file, &elsewhere).unwrap();
+    let other = tend_config::load_here(&elsewhere, podman).unwrap();
+    assert_ne!(
+        other
+            .service("cache")
+            .unwrap()
+            .process
+            .container
+            .as_ref()
+            .unwrap()
+            .scope
+            .as_deref(),
+        Some(scope.as_str())
+    );
+    let config = tend_config::load(&file).unwrap();
+    assert_eq!(
+        config
+            .service("cache")
+            .unwrap()
+            .process
+            .container
+            .as_ref()
+            .unwrap()
+            .runtime,
+        None
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

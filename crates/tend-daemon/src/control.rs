@@ -698,7 +698,7 @@ impl Control {
 
 /// The config file as it is now, or why it cannot be run.
 fn read_config(file: &std::path::Path) -> Result<Config, Failure> {
-    tend_config::load(file).map_err(|error| {
+    tend_config::load_here(file, tend_process::find_runtime).map_err(|error| {
         let details: Vec<String> = match &error {
             ConfigError::Invalid(list) => list.iter().map(ToString::to_string).collect(),
             ConfigError::Read { .. } => vec![error.to_string()],

@@ -92,7 +92,7 @@ impl Ended {
 /// # Errors
 /// If the config is wrong or a daemon already runs there.
 pub fn prepare(options: &Options) -> Result<(Config, StateDir), DaemonError> {
-    let config = tend_config::load(&options.config)?;
+    let config = tend_config::load_here(&options.config, tend_process::find_runtime)?;
     let dir = StateDir::for_config(&options.config, options.state_dir.as_deref());
     if std::os::unix::net::UnixStream::connect(dir.socket()).is_ok() {
         return Err(DaemonError::AlreadyRunning(dir.root().to_path_buf()));
@@ -111,7 +111,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     let (config, dir) = match &inherited {
         // Its socket answers: it is ours, inherited.
         Some(_) => (
-            tend_config::load(&options.config)?,
+            tend_config::load_here(&options.config, tend_process::find_runtime)?,
             StateDir::for_config(&options.config, options.state_dir.as_deref()),
         ),
         None => prepare(&options)?,

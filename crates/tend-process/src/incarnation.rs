@@ -18,10 +18,11 @@ use std::time::Duration;
 use regex::Regex;
 use rustix::process::Pid;
 use tend::{Context, Exit, ExitKind};
-use tend_spec::{ProcessSpec, Signal};
+use tend_spec::{ProcessSpec, Runtime, Signal};
 
 use crate::cgroup::{Cgroup, CgroupSlot};
-use crate::exit::classify;
+use crate::container::{container_end, Container};
+use crate::exit::{classify, Ended};
 use crate::group::{in_group, kill_group, signal_group};
 use crate::handover::{self, Adopted, Parked};
 use crate::notify::{Notice, NotifySocket};
@@ -59,6 +60,7 @@ pub(crate) async fn run(
     sink: LogSink,
     cgroups: Arc<CgroupSlot>,
     ready_pattern: Result<Option<Arc<Regex>>, Arc<str>>,
+    container: Option<Arc<Container>>,
     ctx: Context,
 ) -> Exit {
     // Nothing new is spawned while this image hands its processes over; the
@@ -79,7 +81,16 @@ pub(crate) async fn run(
     };
     let launched = match handover::claim(ctx.id().as_str()) {
         Some(adopted) => adopt(adopted, &cgroups),
-        None => launch(&spec, &cgroups, ctx.id().as_str()),
+        None => match container.as_deref() {
+            None => launch(&spec, &cgroups, ctx.id().as_str()),
+            Some(container) => match container.client(&spec) {
+                Ok(client) => {
+                    container.clear().await;
+                    launch(&client, &cgroups, ctx.id().as_str())
+                }
+                Err(reason) => Err(reason),
+            },
+        },
     };
     let Launched {
         pid,
@@ -97,6 +108,7 @@ pub(crate) async fn run(
     let mut guard = Leftovers {
         pid,
         cgroup,
+        container: container.clone(),
         armed: true,
     };
     ctx.set_pid(Some(watched.pid().unsigned_abs()));
@@ -122,7 +134,7 @@ pub(crate) async fn run(
     if !spec.ready.is_signalled() && spec.startup.is_none() && spec.readiness.is_none() {
         ctx.ready();
     }
-    let polled = until_ready(&spec, &ctx);
+    let polled = until_ready(&spec, container.as_deref(), &ctx);
     tokio::pin!(polled);
     // Part of this future (not a task of its own), so it ends with the
     // incarnation however that ends.
@@ -181,7 +193,14 @@ pub(crate) async fn run(
                 }
                 None => break Ok(None),
             },
-            Outcome::Stop => break stop(&spec, pid, &watched).await.map(Some),
+            Outcome::Stop => match container.as_deref() {
+                None => break stop(&spec, pid, &watched).await.map(Some),
+                Some(container) => {
+                    break stop_container(container, &spec, pid, &watched)
+                        .await
+                        .map(Some)
+                }
+            },
             Outcome::Park => {
                 let _ = park.send(true);
                 let mut pipes = [None, None];
@@ -233,11 +252,28 @@ pub(crate) async fn run(
     if let Some(cgroup) = guard.cgroup.take() {
         cgroup.kill_all();
     }
+    // A container tend stopped is removed (unless an isolation keeps it);
+    // one that ended by itself is kept, exited, until the next start.
+    if let (Some(container), Ok(Some(_))) = (&container, &stopped) {
+        container.remove_unless_kept().await;
+    }
     let ended = match stopped {
         Ok(stopped) => watched.wait().await.map(|ended| (ended, stopped)),
         Err(error) => Err(error),
     };
     reaper::reaped(watched.pid());
+    let runtime = container.as_ref().map(|c| c.runtime);
+    let ended = ended.map(|(ended, stopped)| match runtime {
+        Some(_) => {
+            // The runtime's `stop -t` escalated to SIGKILL inside.
+            let ended = container_end(ended);
+            let killed = stopped == Some(false)
+                && ended == Ended::Signal(Signal::Kill)
+                && spec.stop.signal != Signal::Kill;
+            (ended, if killed { Some(true) } else { stopped })
+        }
+        None => (ended, stopped),
+    });
     let exit = match (exceeded, ended) {
         (Some(over), _) => Exit::new(
             ExitKind::ResourceExceeded(over.resource),
@@ -252,6 +288,14 @@ pub(crate) async fn run(
             ),
         )
         .with_signal(Signal::Kill),
+        (None, Ok((Ended::Code(code @ 125..=127), _))) if runtime.is_some() => Exit::new(
+            ExitKind::StartFailure,
+            format_args!(
+                "{} could not run the container (code {code}); its error is in the service's log",
+                runtime.map_or("", Runtime::program)
+            ),
+        )
+        .with_code(code),
         (None, Ok((ended, _))) => classify(ended, &spec.success_codes),
         (None, Err(error)) => Exit::failed(format_args!("waiting for the process failed: {error}")),
     };
@@ -469,10 +513,46 @@ async fn stop(spec: &ProcessSpec, pid: Pid, pidfd: &PidFd) -> std::io::Result<bo
     }
 }
 
+/// A container's stop, by the runtime: the stop signal inside, the
+/// timeout, `SIGKILL` (`stop -t`), while the client's exit is awaited; if
+/// the runtime does not answer in time, the client is killed and the
+/// container removed. Returns once the client has ended (unreaped), telling
+/// whether it was killed here.
+async fn stop_container(
+    container: &Container,
+    spec: &ProcessSpec,
+    pid: Pid,
+    pidfd: &PidFd,
+) -> std::io::Result<bool> {
+    let answered = tokio::time::timeout(spec.stop.timeout + CONTAINER_STOP_MARGIN, async {
+        let (asked, ended) = tokio::join!(container.stop(spec.stop.timeout), pidfd.exited());
+        if let Err(error) = asked {
+            tracing::warn!(container = %container.name, %error, "the runtime could not stop the container");
+        }
+        ended
+    })
+    .await;
+    match answered {
+        // Whether the runtime had to kill it shows in the exit code.
+        Ok(ended) => ended.map(|()| false),
+        Err(_) => {
+            kill_group(pid);
+            let _ = pidfd.signal(rustix::process::Signal::KILL.as_raw());
+            container.remove_unless_kept().await;
+            pidfd.exited().await.map(|()| true)
+        }
+    }
+}
+
+/// How long past its stop timeout a container's runtime may take to stop
+/// it before its client is killed and the container removed.
+const CONTAINER_STOP_MARGIN: Duration = Duration::from_secs(10);
+
 /// Kills everything left if the incarnation's future is dropped early.
 struct Leftovers {
     pid: Pid,
     cgroup: Option<Arc<Cgroup>>,
+    container: Option<Arc<Container>>,
     armed: bool,
 }
 
@@ -485,6 +565,9 @@ impl Drop for Leftovers {
         let _ = rustix::process::kill_process(self.pid, rustix::process::Signal::KILL);
         if let Some(cgroup) = self.cgroup.take() {
             cgroup.kill_all();
+        }
+        if let Some(container) = self.container.take() {
+            container.remove_detached();
         }
         // Reap off the dropped future, if a runtime is here (the orphan
         // reaper, when enabled, covers the rest).

@@ -47,7 +47,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: error exit reaper wait command group output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
+// layers: error exit reaper wait command container group output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -58,6 +58,7 @@ mod cgroup;
 ))]
 mod clone;
 mod command;
+mod container;
 mod error;
 mod exit;
 mod group;
@@ -77,17 +78,19 @@ mod wait;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend::{Backend, ChildId, ChildSpec, Context, Shutdown};
+use tend::{ChildId, ChildSpec, Context, IsolateCause, Shutdown};
 
 pub use cgroup::CgroupLayout;
 pub use command::{run_to_end, Finished};
+pub use container::find_runtime;
 pub use error::SpawnError;
 pub use exit::Ended;
 pub use output::{LogSink, LogTrouble, Stream, Tee};
 pub use reaper::{enable_orphan_reaping, wait_for_orphans};
 pub use tend_spec::{
-    EnvSpec, HttpTarget, LogSpec, OnUnhealthy, ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec,
-    ReadySpec, ResourceLimits, Rlimits, Signal, StopSpec, UnknownSignal,
+    ContainerSource, ContainerSpec, EnvSpec, HttpTarget, KeepContainer, LogSpec, OnUnhealthy,
+    ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec, ReadySpec, ResourceLimits, Rlimits, Runtime,
+    Signal, StopSpec, UnknownSignal,
 };
 
 /// Entry points for the fuzz targets (`fuzz/`) and their corpus
@@ -125,11 +128,31 @@ impl ProcessExt for ChildSpec {
     }
 
     fn process_with_sink(id: impl Into<ChildId>, spec: ProcessSpec, sink: LogSink) -> ChildSpec {
+        let id = id.into();
+        let container = match &spec.container {
+            None => None,
+            Some(settings) => {
+                let runtime = match settings.runtime {
+                    Some(runtime) => runtime,
+                    None => match container::find_runtime(settings) {
+                        Ok(runtime) => runtime,
+                        Err(error) => return ChildSpec::not_available(id, error),
+                    },
+                };
+                Some(Arc::new(container::Container::new(
+                    runtime,
+                    &id,
+                    settings.clone(),
+                )))
+            }
+        };
         let spec = Arc::new(spec);
         let cgroups = Arc::new(cgroup::CgroupSlot::default());
         // The process enforces its own stop timeout (signal, wait, SIGKILL);
-        // the engine waits for that, with a margin, before aborting.
-        let shutdown = Shutdown::Timeout(spec.stop.timeout + Duration::from_secs(5));
+        // the engine waits for that, with a margin, before aborting. A
+        // container's runtime takes longer to answer.
+        let margin = Duration::from_secs(if container.is_some() { 15 } else { 5 });
+        let shutdown = Shutdown::Timeout(spec.stop.timeout + margin);
         // Started means spawned (a spawn that fails is a start failure), or,
         // for a service with a readiness signal or probe, ready within its
         // timeout (at least as long as its startup probe may try).
@@ -148,26 +171,46 @@ impl ProcessExt for ChildSpec {
         };
         let mut child = {
             let spec = spec.clone();
+            let container = container.clone();
             ChildSpec::task(id, move |ctx: Context| {
                 let (spec, sink, cgroups) = (spec.clone(), sink.clone(), cgroups.clone());
-                incarnation::run(spec, sink, cgroups, ready_pattern.clone(), ctx)
+                let container = container.clone();
+                incarnation::run(spec, sink, cgroups, ready_pattern.clone(), container, ctx)
             })
         }
-        .backend(Backend::Process)
+        .backend(spec.backend())
         .shutdown(shutdown)
         .await_ready(ready_within)
         .on_unhealthy(spec.on_unhealthy);
         if let Some(timeout) = spec.watchdog {
             child = child.watchdog(timeout);
         }
+        let inside = container.as_deref();
         if let Some(startup) = &spec.startup {
-            child = child.startup_probe(probe::probe(startup, &spec));
+            child = child.startup_probe(probe::probe(startup, &spec, inside));
         }
         if let Some(readiness) = &spec.readiness {
-            child = child.readiness_probe(probe::probe(readiness, &spec));
+            child = child.readiness_probe(probe::probe(readiness, &spec, inside));
         }
         if let Some(liveness) = &spec.liveness {
-            child = child.liveness_probe(probe::probe(liveness, &spec));
+            child = child.liveness_probe(probe::probe(liveness, &spec, inside));
+        }
+        // An unhealthy container isolated for debugging: stopped, if so
+        // configured, and kept.
+        if let Some(container) =
+            container.filter(|c| c.settings.on_isolate == KeepContainer::Stopped)
+        {
+            let timeout = spec.stop.timeout;
+            child = child.on_isolate(move |isolation| {
+                let container = container.clone();
+                async move {
+                    if isolation.cause == IsolateCause::Unhealthy {
+                        if let Err(error) = container.stop_to_keep(timeout).await {
+                            tracing::warn!(container = %container.name, %error, "cannot stop the isolated container");
+                        }
+                    }
+                }
+            });
         }
         child
     }

@@ -21,6 +21,7 @@ use tend_spec::{HttpTarget, ProbeCheck, ProbeSpec, ProcessSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::container::Container;
 use crate::exit::Ended;
 use crate::group::kill_group;
 use crate::prepare::prepare;
@@ -36,8 +37,8 @@ pub(crate) const READY_POLL: Duration = Duration::from_millis(250);
 const OUTPUT_KEPT: usize = 512;
 
 /// The engine's probe for a process probe spec.
-pub(crate) fn probe(probe: &ProbeSpec, service: &ProcessSpec) -> Probe {
-    let check = Arc::new(Check::new(&probe.check, service));
+pub(crate) fn probe(probe: &ProbeSpec, service: &ProcessSpec, inside: Option<&Container>) -> Probe {
+    let check = Arc::new(Check::new(&probe.check, service, inside));
     Probe::new(move |_ctx: Context| {
         let check = check.clone();
         async move { check.passes().await }
@@ -46,7 +47,8 @@ pub(crate) fn probe(probe: &ProbeSpec, service: &ProcessSpec) -> Probe {
 }
 
 /// A check, with what it needs worked out once: an exec check's process
-/// spec (the service's, running the check's command).
+/// spec (the service's, running the check's command; for a container, the
+/// runtime's `exec` into it).
 pub(crate) enum Check {
     Exec(Box<ProcessSpec>),
     Http(HttpTarget),
@@ -54,8 +56,15 @@ pub(crate) enum Check {
 }
 
 impl Check {
-    pub(crate) fn new(check: &ProbeCheck, service: &ProcessSpec) -> Check {
+    pub(crate) fn new(
+        check: &ProbeCheck,
+        service: &ProcessSpec,
+        inside: Option<&Container>,
+    ) -> Check {
         match check {
+            ProbeCheck::Exec(command) if inside.is_some() => Check::Exec(Box::new(
+                inside.map_or_else(|| service.clone(), |c| c.exec(command)),
+            )),
             ProbeCheck::Exec(command) => {
                 let mut spec = service.clone();
                 spec.command.clone_from(command);
@@ -79,16 +88,25 @@ impl Check {
 }
 
 /// Waits until the service's polled readiness signal (a file, a check)
-/// holds, then says it is ready. Never returns.
-pub(crate) async fn until_ready(service: &ProcessSpec, ctx: &Context) -> Infallible {
+/// holds, then says it is ready. Never returns. A container's file is on
+/// the host (its `cwd` is inside).
+pub(crate) async fn until_ready(
+    service: &ProcessSpec,
+    inside: Option<&Container>,
+    ctx: &Context,
+) -> Infallible {
     let file = service.ready.file.as_ref().map(|file| match &service.cwd {
-        Some(cwd) if file.is_relative() => cwd.join(file),
+        Some(cwd) if file.is_relative() && inside.is_none() => cwd.join(file),
         _ => file.clone(),
     });
     if file.is_none() && service.ready.probe.is_none() {
         return std::future::pending().await;
     }
-    let check = service.ready.probe.as_ref().map(|c| Check::new(c, service));
+    let check = service
+        .ready
+        .probe
+        .as_ref()
+        .map(|c| Check::new(c, service, inside));
     let mut tick = tokio::time::interval(READY_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

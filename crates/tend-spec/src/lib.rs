@@ -19,7 +19,7 @@
 //! | what a crash leads to | [`CrashPolicy::Restart`] / [`CrashPolicy::Shutdown`] / [`CrashPolicy::Isolate`] | `on_crash = "restart"` / `"shutdown"` / `"isolate"` |
 //! | when a child is healthy | [`ProbeTiming`], [`ProbeCheck`], [`OnUnhealthy`] | `liveness = { http = "http://…/healthz", period = "5s" }`, `on_unhealthy = "isolate"` |
 //! | what a child waits for | [`Condition::Started`] / [`Condition::Ready`] / [`Condition::Completed`] | `depends_on = { db = "ready" }` |
-//! | what runs a child | [`Backend`] (a [`NotAvailable`] one says why) | `command = …`, later `container = …`, `wasm = …`, `remote = …` |
+//! | what runs a child | [`Backend`] (a [`NotAvailable`] one says why); [`ContainerSpec`] | `command = …`, `container = { image = … }`; later `wasm = …`, `remote = …` |
 //!
 //! # Examples
 //!
@@ -39,6 +39,7 @@ mod auto_shutdown;
 mod backend;
 mod backoff;
 mod budget;
+mod container;
 mod crash;
 mod dependency;
 mod exit;
@@ -55,6 +56,7 @@ pub use auto_shutdown::AutoShutdown;
 pub use backend::{Backend, NotAvailable};
 pub use backoff::Backoff;
 pub use budget::{OnExhausted, RestartBudget};
+pub use container::{ContainerSource, ContainerSpec, KeepContainer, Runtime};
 pub use crash::CrashPolicy;
 pub use dependency::{dependency_order, Condition};
 pub use exit::ExitClass;

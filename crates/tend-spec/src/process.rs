@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::container::ContainerSpec;
 use crate::probe::{OnUnhealthy, ProbeCheck, ProbeSpec};
 use crate::Signal;
 
@@ -96,6 +97,11 @@ pub struct ProcessSpec {
     /// What a failed liveness probe or a missed watchdog does.
     #[serde(default)]
     pub on_unhealthy: OnUnhealthy,
+    /// Run in this container instead of on the host: `command` (empty: the
+    /// image's own), `env`, `cwd`, `user`, `rlimits` and `limits` then apply
+    /// inside it, and exec probes run in it.
+    #[serde(default)]
+    pub container: Option<ContainerSpec>,
 }
 
 /// How a process says it is ready.
@@ -192,6 +198,17 @@ impl ProcessSpec {
             readiness: None,
             liveness: None,
             on_unhealthy: OnUnhealthy::Restart,
+            container: None,
+        }
+    }
+
+    /// What runs it: a container runtime, if it has a container.
+    #[must_use]
+    pub fn backend(&self) -> crate::Backend {
+        if self.container.is_some() {
+            crate::Backend::Container
+        } else {
+            crate::Backend::Process
         }
     }
 

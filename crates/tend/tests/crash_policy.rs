@@ -145,10 +145,13 @@ async fn shutdown_and_isolate_keep_even_a_temporary_childs_spec() {
 async fn isolate_keeps_the_child_runs_the_hook_and_an_operator_brings_it_back() {
     let lab = Lab::new();
     let (seen, hook) = recorder();
+    // Hooks add up: a backend's own and the user's both run.
+    let (also_seen, second) = recorder();
     let mut builder = Supervisor::builder("s").intensity(lots()).child(
         lab.child("web")
             .on_crash(CrashPolicy::Isolate)
-            .on_isolate(hook),
+            .on_isolate(hook)
+            .on_isolate(second),
     );
     let mut events = builder.subscribe();
     let sup = builder.start().await.unwrap();
@@ -178,6 +181,11 @@ async fn isolate_keeps_the_child_runs_the_hook_and_an_operator_brings_it_back() 
             (1, IsolateCause::CrashPolicy, ExitKind::Error)
         );
         assert_eq!(isolation.exit.reason(), Some("bad request handling"));
+        assert_eq!(
+            also_seen.lock().unwrap().len(),
+            1,
+            "the second hook ran too"
+        );
     }
     let info = sup.child_info("web").await.unwrap();
     assert_eq!(info.state, ChildState::Isolated);

@@ -99,7 +99,7 @@ pub(crate) struct Options {
     pub(crate) unavailable: Option<NotAvailable>,
     pub(crate) backoff: Option<Backoff>,
     pub(crate) budget: Option<RestartBudget>,
-    pub(crate) on_isolate: Option<IsolateHook>,
+    pub(crate) on_isolate: Vec<IsolateHook>,
     pub(crate) traps_exits: bool,
     pub(crate) startup: Option<Probe>,
     pub(crate) readiness: Option<Probe>,
@@ -124,7 +124,7 @@ static DEFAULT_OPTIONS: std::sync::LazyLock<Arc<Options>> = std::sync::LazyLock:
         unavailable: None,
         backoff: None,
         budget: None,
-        on_isolate: None,
+        on_isolate: Vec::new(),
         traps_exits: false,
         startup: None,
         readiness: None,
@@ -286,7 +286,8 @@ impl ChildSpec {
     /// Runs `hook` each time the child is isolated (its crash policy, or a
     /// budget that ran out with `OnExhausted::Isolate`): take it out of a
     /// load balancer, page someone. It runs on a task of its own; the
-    /// supervisor does not wait for it, and a panic in it is logged.
+    /// supervisor does not wait for it, and a panic in it is logged. Hooks
+    /// add up: a backend's own (a container kept stopped) and yours all run.
     #[must_use]
     pub fn on_isolate<F, Fut>(mut self, hook: F) -> Self
     where
@@ -294,7 +295,7 @@ impl ChildSpec {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let hook: IsolateHook = Arc::new(move |isolation| Box::pin(hook(isolation)));
-        self.options_mut().on_isolate = Some(hook);
+        self.options_mut().on_isolate.push(hook);
         self
     }
 

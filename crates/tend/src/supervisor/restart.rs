@@ -243,29 +243,28 @@ impl Server {
         self.emit(|| EventKind::ChildIsolated { id, cause });
     }
 
-    /// Runs the child's `on_isolate` hook, if it has one, on a task of its
-    /// own (a panic in it is logged).
+    /// Runs the child's `on_isolate` hooks, if it has any, each on a task of
+    /// its own (a panic in one is logged).
     fn run_isolate_hook(&self, key: ChildKey, generation: u64, cause: IsolateCause, exit: Exit) {
         let Some(child) = self.children.table.get(key) else {
             return;
         };
-        let Some(hook) = &child.spec.options.on_isolate else {
-            return;
-        };
-        let id = child.id().clone();
-        let isolation = Isolation {
-            supervisor: self.children.shared.links.path.clone(),
-            id: id.clone(),
-            generation,
-            cause,
-            exit,
-        };
-        let run = hook(isolation);
-        tokio::spawn(async move {
-            if AssertUnwindSafe(run).catch_unwind().await.is_err() {
-                tracing::error!(child = %id, "the on_isolate hook panicked");
-            }
-        });
+        for hook in &child.spec.options.on_isolate {
+            let id = child.id().clone();
+            let isolation = Isolation {
+                supervisor: self.children.shared.links.path.clone(),
+                id: id.clone(),
+                generation,
+                cause,
+                exit: exit.clone(),
+            };
+            let run = hook(isolation);
+            tokio::spawn(async move {
+                if AssertUnwindSafe(run).catch_unwind().await.is_err() {
+                    tracing::error!(child = %id, "the on_isolate hook panicked");
+                }
+            });
+        }
     }
 
     /// A restart of `key` is due (after an exit, or a retry). `ran_for` is

@@ -1,0 +1,98 @@
+//! A container service under the `tend` program, run by a real podman on a
+//! local root filesystem; and a container no runtime can run refused by
+//! `tend check` and `tend up` before anything starts.
+
+mod common;
+#[path = "../../tend-testkit/tests/common/rootfs.rs"]
+mod rootfs;
+
+use std::process::Command;
+
+use common::*;
+use rootfs::{podman_state, rootfs};
+
+/// The names of podman's containers for service `name`, whatever their
+/// state.
+fn containers_of(name: &str) -> Vec<String> {
+    let out = Command::new("podman")
+        .args(["ps", "--all", "--format", "{{.Names}}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|n| n.starts_with("tend-") && n.ends_with(&format!("-{name}")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_container_service_runs_under_tend_and_stops_through_its_runtime() {
+    let mut p = Project::new(&format!(
+        r#"[services.cli-box]
+container = {{ rootfs = "{}", network = "none" }}
+shell = "trap 'echo got TERM; exit 0' TERM; echo box up as $$; while true; do sleep 0.1; done"
+ready = {{ log = "box up" }}
+
+[services.cli-host]
+shell = "exec sleep 100"
+depends_on = {{ cli-box = "ready" }}
+"#,
+        rootfs().display()
+    ));
+    assert!(p.ok(&["check"]).contains("ok (2 services"));
+    p.up();
+    p.wait_state("cli-host", "running");
+    assert_eq!(p.service("cli-box")["ready"], true);
+    let names = containers_of("cli-box");
+    assert_eq!(names.len(), 1, "{names:?}");
+    let name = &names[0];
+    assert!(name.len() > "tend--cli-box".len(), "scoped: {name}");
+    assert_eq!(podman_state(name).as_deref(), Some("running"));
+    assert!(p.ok(&["logs", "cli-box"]).contains("box up as 1"));
+
+    p.ok(&["stop", "cli-box"]);
+    p.wait_state("cli-box", "shutdown");
+    assert_eq!(podman_state(name), None, "removed once stopped");
+    p.wait_for("its log to show the stop signal", || {
+        p.ok(&["logs", "cli-box"]).contains("got TERM")
+    });
+    p.ok(&["start", "cli-box"]);
+    p.wait_state("cli-box", "running");
+    assert_eq!(podman_state(name).as_deref(), Some("running"));
+    assert_eq!(p.down(), 0);
+    assert_eq!(podman_state(name), None, "removed at shutdown");
+}
+
+#[test]
+fn a_container_no_runtime_can_run_is_refused_before_anything_starts() {
+    let p = Project::new(
+        "[services.ok]\nshell = \"exec sleep 100\"\n\n[services.cache]\ncontainer = { image = \"redis:7\" }\n",
+    );
+    // A PATH with neither podman nor docker on it.
+    let empty = p.path("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    for args in [&["check"][..], &["up"], &["up", "-d"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+            .args(args)
+            .current_dir(p.dir.path())
+            .env_remove("TEND_CONFIG")
+            .env_remove("TEND_STATE_DIR")
+            .env("PATH", &empty)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "tend {args:?}: {err}");
+        assert!(
+            err.contains(
+                "tend.toml:5:13: backend not available: container: no container runtime works here: \
+                 podman: not found on PATH; docker: not found on PATH"
+            ),
+            "tend {args:?}: {err}"
+        );
+        assert!(err.contains("nothing was started"), "tend {args:?}: {err}");
+        assert!(
+            !p.path(".tend/tend.sock").exists(),
+            "no daemon for {args:?}"
+        );
+    }
+}
