@@ -211,6 +211,28 @@ pub enum Command {
         #[arg(long, default_value = "24h", value_parser = duration)]
         since: String,
     },
+    /// Whether the running tend is healthy (`/healthz`), or with --ready
+    /// whether every service with a readiness condition is ready
+    /// (`/readyz`): exit 0 if so, 1 if not. For probes: Kubernetes' exec
+    /// probes, docker's HEALTHCHECK.
+    #[command(
+        after_help = "Examples:\n  tend health             # exit 0 while the tree runs\n  tend health --ready     # exit 0 once every service with a readiness condition is ready\n  HEALTHCHECK CMD [\"tend\", \"health\"]   # in a Containerfile"
+    )]
+    Health {
+        /// Ask whether the services are ready, not only whether tend runs.
+        #[arg(long)]
+        ready: bool,
+    },
+    /// Turn the config into another system's: Kubernetes manifests (YAML on
+    /// standard output).
+    #[command(
+        after_help = "Examples:\n  tend export k8s --image registry.example/app:1.4 | kubectl apply -f -\n  tend -c deploy/tend.toml export k8s --per service --image app:1.4 > app.yaml"
+    )]
+    Export {
+        /// The format.
+        #[command(subcommand)]
+        format: ExportFormat,
+    },
     /// Print the web dashboard's address (it needs `[api] listen`; the
     /// control socket serves it too, to clients that speak unix sockets).
     #[command(after_help = "Examples:\n  tend dashboard")]
@@ -238,6 +260,39 @@ pub enum Command {
         /// What to do with it.
         #[command(subcommand)]
         command: JournalCommand,
+    },
+}
+
+/// `tend export …`.
+#[derive(Debug, Subcommand)]
+pub enum ExportFormat {
+    /// Kubernetes: one Pod per group with tend as PID 1 (--per group, the
+    /// default), or one Deployment per service (a Job for one that is not
+    /// always restarted) with its probes, stop timeout
+    /// (terminationGracePeriodSeconds), limits and restart policy mapped.
+    /// What does not map is named in a comment above its object.
+    #[command(
+        after_help = "Examples:\n  tend export k8s --image registry.example/app:1.4\n  tend export k8s --per service --namespace shop --image app:1.4\n  tend export k8s --image app:1.4 --workdir /srv/app   # where tend.toml sits in the image"
+    )]
+    K8s {
+        /// One Pod per group with tend as PID 1, or one workload per service.
+        #[arg(long, value_enum, default_value = "group")]
+        per: crate::export::k8s::Per,
+        /// The image holding tend and the services' programs (a container
+        /// service runs its own image).
+        #[arg(long)]
+        image: Option<String>,
+        /// The namespace of every object (default: none, kubectl's).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// The directory of tend.toml in the image: relative paths mean the
+        /// same there.
+        #[arg(long, default_value = "/etc/tend")]
+        workdir: PathBuf,
+        /// The application's name: a label of every object, and the pod of
+        /// the services in no group (default: the config's directory name).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 

@@ -29,7 +29,37 @@ impl Client {
         &self.socket
     }
 
+    /// GETs `path` and returns its status and body, whatever the status
+    /// (a probe's 503 is an answer, not an error).
+    pub async fn probe(&self, path: &str) -> anyhow::Result<(u16, Bytes)> {
+        let response = self.exchange(Method::GET, path, None).await?;
+        let status = response.status().as_u16();
+        Ok((status, response.into_body().collect().await?.to_bytes()))
+    }
+
     async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<Response<Incoming>> {
+        let response = self.exchange(method, path, body).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(error) => bail!("{}", error.error.message),
+            Err(_) => bail!(
+                "tend answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            ),
+        }
+    }
+
+    /// One request, one response, whatever its status.
+    async fn exchange(
         &self,
         method: Method,
         path: &str,
@@ -52,22 +82,10 @@ impl Client {
             .header("host", "tend")
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))?;
-        let response = sender
+        sender
             .send_request(request)
             .await
-            .context("talking to tend")?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let status = response.status();
-        let bytes = response.into_body().collect().await?.to_bytes();
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(error) => bail!("{}", error.error.message),
-            Err(_) => bail!(
-                "tend answered {status}: {}",
-                String::from_utf8_lossy(&bytes)
-            ),
-        }
+            .context("talking to tend")
     }
 
     /// GETs JSON.

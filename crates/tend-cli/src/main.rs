@@ -6,6 +6,7 @@
 
 mod cli;
 mod client;
+mod export;
 mod report;
 mod show;
 mod top;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
-use cli::{Cli, Command, JournalCommand, Target};
+use cli::{Cli, Command, ExportFormat, JournalCommand, Target};
 use client::Client;
 use tend_daemon::logs::Echo;
 use tend_daemon::paths::StateDir;
@@ -138,12 +139,87 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { dir } => man(dir.as_deref()),
+        Command::Health { ready } => health(&target, ready).await,
+        Command::Export {
+            format:
+                ExportFormat::K8s {
+                    per,
+                    image,
+                    namespace,
+                    workdir,
+                    name,
+                },
+        } => export_k8s(
+            &target,
+            export::k8s::Options {
+                per,
+                image,
+                namespace,
+                workdir,
+                name: name.unwrap_or_default(),
+            },
+        ),
         Command::Down => down(&target).await,
         Command::Upgrade { binary } => upgrade(&target, binary.as_deref()).await,
         Command::Journal {
             command: JournalCommand::Verify,
         } => verify(&target),
     }
+}
+
+/// `tend health [--ready]`: `/healthz` or `/readyz` on the control socket.
+async fn health(target: &Target, ready: bool) -> anyhow::Result<ExitCode> {
+    let path = if ready { "/readyz" } else { "/healthz" };
+    let (status, body) = client(target).probe(path).await?;
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if ready {
+        let checked = answer["checked"].as_u64().unwrap_or(0);
+        let not_ready = answer["not_ready"].as_u64().unwrap_or(0);
+        if status == 200 {
+            println!("ready ({checked} instances with a readiness condition)");
+        } else {
+            println!("not ready: {not_ready} of {checked} instances with a readiness condition");
+        }
+    } else {
+        println!("{}", answer["status"].as_str().unwrap_or("unknown"));
+    }
+    Ok(if status == 200 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `tend export k8s`: the config as Kubernetes manifests on stdout. The
+/// file only is read: no runtime is asked about, nothing started.
+fn export_k8s(target: &Target, mut options: export::k8s::Options) -> anyhow::Result<ExitCode> {
+    let config = match tend_config::load(&target.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let text = std::fs::read_to_string(&target.config)
+        .with_context(|| format!("reading {}", target.config.display()))?;
+    if options.name.is_empty() {
+        options.name = config
+            .file
+            .parent()
+            .and_then(Path::file_name)
+            .map_or_else(|| "tend".to_owned(), |n| n.to_string_lossy().into_owned());
+    }
+    options.name = export::k8s::dns_name(&options.name)?;
+    let documents = export::k8s::export(&config, &text, &options)?;
+    let yaml = export::yaml(
+        &documents,
+        &target.config.display().to_string(),
+        options.per.notes(),
+    )?;
+    std::io::stdout()
+        .write_all(yaml.as_bytes())
+        .context("writing the manifests")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(target: &Target) -> anyhow::Result<ExitCode> {

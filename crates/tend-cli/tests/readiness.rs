@@ -265,8 +265,31 @@ shell = "exec sleep 100"
         body,
         serde_json::json!({"ready": false, "checked": 2, "not_ready": 1})
     );
+    // `tend health` says the same through the socket, for exec probes.
+    let health = |args: &[&str]| {
+        let out = p.tend(args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        )
+    };
+    assert_eq!(
+        health(&["health", "--ready"]),
+        (
+            Some(1),
+            "not ready: 1 of 2 instances with a readiness condition".to_owned()
+        )
+    );
+    assert_eq!(health(&["health"]), (Some(0), "ok".to_owned()));
     std::fs::write(p.path("web.ok"), "").unwrap();
     p.wait_for("readyz 200", || readyz().0 == 200);
+    assert_eq!(
+        health(&["health", "--ready"]),
+        (
+            Some(0),
+            "ready (2 instances with a readiness condition)".to_owned()
+        )
+    );
     assert_eq!(p.service("web")["state"], "running");
     assert_eq!(
         readyz().1,
@@ -299,4 +322,8 @@ shell = "exec sleep 100"
     p.ok(&["stop", "web"]);
     assert_eq!(readyz().0, 503, "a stopped service is not ready");
     assert_eq!(p.down(), 0);
+    // Nothing runs: not healthy, with the reason.
+    let out = p.tend(&["health"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tend is not running here"));
 }
