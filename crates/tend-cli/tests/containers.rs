@@ -30,7 +30,7 @@ fn a_container_service_runs_under_tend_and_stops_through_its_runtime() {
     let mut p = Project::new(&format!(
         r#"[services.cli-box]
 container = {{ rootfs = "{}", network = "none" }}
-shell = "trap 'echo got TERM; exit 0' TERM; echo box up as $$; while true; do sleep 0.1; done"
+shell = "trap 'echo got TERM; exit 0' TERM; trap 'echo got HUP' HUP; echo box up as $$; while true; do sleep 0.1; done"
 ready = {{ log = "box up" }}
 
 [services.cli-host]
@@ -49,6 +49,17 @@ depends_on = {{ cli-box = "ready" }}
     assert!(name.len() > "tend--cli-box".len(), "scoped: {name}");
     assert_eq!(podman_state(name).as_deref(), Some("running"));
     assert!(p.ok(&["logs", "cli-box"]).contains("box up as 1"));
+    // The pid shown is the container's main process (the host's view of
+    // its PID 1), so a signal reaches inside.
+    p.wait_for("the container's main process as its pid", || {
+        let pid = p.service("cli-box")["pid"].as_u64().unwrap_or(0);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cmdline).contains("box up as")
+    });
+    p.ok(&["signal", "HUP", "cli-box"]);
+    p.wait_for("the signal to reach inside", || {
+        p.ok(&["logs", "cli-box"]).contains("got HUP")
+    });
 
     p.ok(&["stop", "cli-box"]);
     p.wait_state("cli-box", "shutdown");

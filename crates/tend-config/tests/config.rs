@@ -629,59 +629,28 @@ fn a_container_no_runtime_here_can_run_is_refused_at_its_place() {
         )]
     );
     // Found, the runtime is named in the spec; `load` alone asks nothing.
-    let podman: tend_config::FindRuntime = |_| Ok(Runtime::Podman);
-    let config = tend_config::load_here(&file, podman).unwrap();
-    let container = config
-        .service("cache")
-        .unwrap()
-        .process
-        .container
-        .clone()
-        .unwrap();
-    assert_eq!(container.runtime, Some(Runtime::Podman));
-    // Its name is kept apart from other configs' by a scope of this file's.
-    let scope = container.scope.unwrap();
-    assert_eq!(scope.len(), 8, "{scope}");
-    let again = tend_config::load_here(&file, podman).unwrap();
-    assert_eq!(
-        again
-            .service("cache")
-            .unwrap()
-            .process
-            .container
-            .as_ref()
-            .unwrap()
-            .scope
-            .as_deref(),
-        Some(scope.as_str()),
-        "the same from one run to the next"
-    );
-    let elsewhere = dir.join("other.toml");
-    std::fs::copy(&file, &elsewhere).unwrap();
-    let other = tend_config::load_here(&elsewhere, podman).unwrap();
-    assert_ne!(
-        other
-            .service("cache")
-            .unwrap()
-            .process
-            .container
-            .as_ref()
-            .unwrap()
-            .scope
-            .as_deref(),
-        Some(scope.as_str())
-    );
-    let config = tend_config::load(&file).unwrap();
-    assert_eq!(
+    let cache = |config: &tend_config::Config| {
         config
             .service("cache")
             .unwrap()
             .process
             .container
-            .as_ref()
+            .clone()
             .unwrap()
-            .runtime,
-        None
-    );
+    };
+    let podman: tend_config::FindRuntime = |_| Ok(Runtime::Podman);
+    let container = cache(&tend_config::load_here(&file, podman).unwrap());
+    assert_eq!(container.runtime, Some(Runtime::Podman));
+    assert_eq!(cache(&tend_config::load(&file).unwrap()).runtime, None);
+    // Its name is kept apart from other configs' by a scope of this file's,
+    // the same from one run to the next.
+    let scope = container.scope.unwrap();
+    assert_eq!(scope.len(), 8, "{scope}");
+    let again = cache(&tend_config::load_here(&file, podman).unwrap());
+    assert_eq!(again.scope.as_deref(), Some(scope.as_str()));
+    let elsewhere = dir.join("other.toml");
+    std::fs::copy(&file, &elsewhere).unwrap();
+    let other = cache(&tend_config::load_here(&elsewhere, podman).unwrap());
+    assert_ne!(other.scope.as_deref(), Some(scope.as_str()));
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -36,7 +36,9 @@ impl Finished {
 }
 
 /// Runs `command` (stdin from `/dev/null`, its output captured) until it
-/// ends, killing it after `timeout`.
+/// ends, killing it after `timeout`. Dropped before the end (a `select!`
+/// that went another way), it kills the program and reaps it off the
+/// caller's way: nothing is left running or a zombie.
 ///
 /// # Errors
 /// If it cannot be started or watched, or (`TimedOut`) it ran longer than
@@ -76,6 +78,7 @@ pub async fn run_to_end(mut command: Command, timeout: Duration) -> io::Result<F
             return Err(error);
         }
     };
+    let mut unfinished = Unfinished(Some(raw));
     let read = |stream: Option<OwnedFd>| async move {
         let mut bytes = Vec::new();
         if let Some(fd) = stream {
@@ -106,6 +109,27 @@ pub async fn run_to_end(mut command: Command, timeout: Duration) -> io::Result<F
             ))
         }
     };
+    unfinished.0 = None;
     reaper::reaped(raw);
     finished
+}
+
+/// A program [`run_to_end`] started and has not seen end: killed and
+/// reaped if the run is dropped.
+struct Unfinished(Option<i32>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Some(pid) = self.0.and_then(Pid::from_raw) else {
+            return;
+        };
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(crate::wait::reap_later(pid));
+            }
+            // No runtime to reap on: the orphan reaper takes it.
+            Err(_) => reaper::reaped(pid.as_raw_nonzero().get()),
+        }
+    }
 }

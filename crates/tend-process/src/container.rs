@@ -9,10 +9,10 @@
 //! polled. What a signal to the client cannot do reliably is done by name
 //! through the runtime: a stop is `stop -t`, so the runtime sends the stop
 //! signal inside and escalates; a container whose client was killed, or
-//! whose incarnation was dropped, is removed with `rm -f`. A container that
-//! ended by itself is kept, exited, until the next start replaces it: its
-//! logs and filesystem can be inspected meanwhile, and one that crashed into
-//! isolation stays for debugging.
+//! whose incarnation was dropped, is removed with `rm -f`, and so is one
+//! that completed. One that failed is kept, exited, until the next start
+//! removes it: its logs and filesystem can be inspected meanwhile, and one
+//! that failed into isolation (or for good) stays for debugging.
 //!
 //! Runtimes are driven through their CLIs rather than their HTTP APIs: the
 //! CLI is the one interface podman and docker share, and it needs no client
@@ -203,6 +203,30 @@ impl Container {
         } else {
             Err(io::Error::other(last_line(&finished.stderr)))
         }
+    }
+
+    /// The host's pid of the container's main process, once it runs (asked
+    /// every 100 ms for up to 10 s: the client creates the container after
+    /// it is spawned); `None` if it never ran. Published as the child's
+    /// pid, a signal (`tend signal`) reaches inside and usage is the
+    /// container's main process's, not the client's.
+    pub(crate) async fn main_pid(&self) -> Option<i32> {
+        for _ in 0..100 {
+            let mut inspect = Command::new(self.runtime.program());
+            inspect
+                .args(["container", "inspect", "--format", "{{.State.Pid}}"])
+                .arg(&self.name);
+            if let Ok(finished) = run_to_end(inspect, INFO_TIMEOUT).await {
+                let pid = String::from_utf8_lossy(&finished.stdout)
+                    .trim()
+                    .parse::<i32>();
+                if let Ok(pid @ 1..) = pid {
+                    return Some(pid);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
     }
 
     /// Removes the container, killing it if it runs.

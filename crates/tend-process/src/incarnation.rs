@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use rustix::process::Pid;
-use tend::{Context, Exit, ExitKind};
+use tend::{Context, Exit, ExitClass, ExitKind};
 use tend_spec::{ProcessSpec, Runtime, Signal};
 
 use crate::cgroup::{Cgroup, CgroupSlot};
@@ -136,6 +136,19 @@ pub(crate) async fn run(
     }
     let polled = until_ready(&spec, container.as_deref(), &ctx);
     tokio::pin!(polled);
+    // A container's main process, once it runs, is the pid shown and
+    // signalled, and the one measured.
+    let inside = async {
+        if let Some(main) = match container.as_deref() {
+            Some(container) => container.main_pid().await,
+            None => None,
+        } {
+            ctx.set_pid(Some(main.unsigned_abs()));
+            ctx.set_usage_probe(move || usage::sample(None, main));
+        }
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    tokio::pin!(inside);
     // Part of this future (not a task of its own), so it ends with the
     // incarnation however that ends.
     let listener_cgroup = guard.cgroup.clone();
@@ -180,6 +193,7 @@ pub(crate) async fn run(
                 Outcome::Stop
             }
             never = &mut polled => match never {},
+            never = &mut inside => match never {},
             () = handover::requested() => Outcome::Park,
         };
         match outcome {
@@ -253,8 +267,10 @@ pub(crate) async fn run(
         cgroup.kill_all();
     }
     // A container tend stopped is removed (unless an isolation keeps it);
-    // one that ended by itself is kept, exited, until the next start.
-    if let (Some(container), Ok(Some(_))) = (&container, &stopped) {
+    // one that ended by itself is removed below if it completed, kept to
+    // inspect if it failed.
+    let asked_to_stop = matches!(stopped, Ok(Some(_)));
+    if let (Some(container), true) = (&container, asked_to_stop) {
         container.remove_unless_kept().await;
     }
     let ended = match stopped {
@@ -299,6 +315,9 @@ pub(crate) async fn run(
         (None, Ok((ended, _))) => classify(ended, &spec.success_codes),
         (None, Err(error)) => Exit::failed(format_args!("waiting for the process failed: {error}")),
     };
+    if let (Some(container), false, ExitClass::Normal) = (&container, asked_to_stop, exit.class()) {
+        container.remove_unless_kept().await;
+    }
     // Let the pipes drain to end of stream.
     let _ = tokio::time::timeout(DRAIN, async {
         for pump in pumps {

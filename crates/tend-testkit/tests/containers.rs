@@ -17,33 +17,6 @@ use tend_process::{
     ProcessSpec, Runtime, Signal,
 };
 
-/// Runs `spec` once as child `id` (a container name of its own: tests run
-/// side by side), and returns how it ended and what it printed.
-async fn run_once(id: &str, spec: ProcessSpec) -> (tend::Exit, String) {
-    let file = temp_dir(id).join("out");
-    let sink = tend_process::LogSink::from_spec(&tend_process::LogSpec {
-        file: Some(file.clone()),
-        ..Default::default()
-    })
-    .unwrap();
-    let sup = Supervisor::builder("t").start().await.unwrap();
-    let mut events = sup.subscribe();
-    sup.start_child(ChildSpec::process_with_sink(id, spec, sink).restart(Restart::Temporary))
-        .await
-        .unwrap();
-    let exit = tokio::time::timeout(DEADLINE, async {
-        loop {
-            if let tend::EventKind::ChildExited { exit, .. } = events.recv().await.unwrap().kind {
-                return exit;
-            }
-        }
-    })
-    .await
-    .expect("the container ends");
-    sup.shutdown().await;
-    (exit, std::fs::read_to_string(file).unwrap())
-}
-
 /// A service running `line` with `sh -c` in a container of the rootfs.
 fn boxed(line: &str) -> ProcessSpec {
     let mut spec = ProcessSpec::shell(line);
@@ -75,6 +48,12 @@ async fn a_container_runs_its_command_with_its_output_and_exit_code() {
     let (exit, out) = run_once("ct-output", spec).await;
     // PID 1: its own PID namespace, inside the container.
     assert_eq!(out.trim(), "hello as pid 1 with care");
+    // It failed: kept, exited, to inspect.
+    assert_eq!(podman_state("tend-ct-output").as_deref(), Some("exited"));
+    Command::new("podman")
+        .args(["rm", "-f", "tend-ct-output"])
+        .output()
+        .unwrap();
     assert_eq!(
         (exit.kind(), exit.code()),
         (ExitKind::Error, Some(3)),
@@ -186,7 +165,7 @@ async fn a_container_ignoring_its_stop_signal_is_killed_after_the_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crashing_container_is_restarted_and_the_last_one_kept_to_inspect() {
+async fn a_crashing_container_is_restarted_until_it_completes() {
     // The rootfs is the container's filesystem as it is: a count in it
     // survives restarts.
     let count = rootfs().join("tmp/crash-count");
@@ -215,13 +194,10 @@ async fn a_crashing_container_is_restarted_and_the_last_one_kept_to_inspect() {
         assert!(start.elapsed() < DEADLINE, "{:?}", info.state);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // It ended by itself: kept, exited, until the next start replaces it.
-    assert_eq!(podman_state("tend-ct-crash").as_deref(), Some("exited"));
+    // Each failed run's container was kept until the next start removed it;
+    // the last run completed: removed.
+    assert_eq!(podman_state("tend-ct-crash"), None);
     sup.shutdown().await;
-    Command::new("podman")
-        .args(["rm", "-f", "tend-ct-crash"])
-        .output()
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,6 +209,7 @@ async fn limits_apply_to_the_container() {
     spec.limits.memory = Some(64 << 20);
     spec.limits.pids = Some(50);
     let (_, out) = run_once("ct-limits", spec).await;
+    assert_eq!(podman_state("tend-ct-limits"), None, "completed: removed");
     assert_eq!(
         out.split_whitespace().collect::<Vec<_>>(),
         ["67108864", "50"]

@@ -110,11 +110,12 @@ pub async fn read_pids(path: &std::path::Path, n: usize) -> Vec<i32> {
     pids
 }
 
-/// Runs `spec` once, as a temporary child, and returns how it ended.
-pub async fn exit_of(spec: ProcessSpec) -> tend::Exit {
+/// Runs `spec` once as the temporary child `id`, its output to `sink`;
+/// how it ended.
+async fn run_temporary(id: &str, spec: ProcessSpec, sink: LogSink) -> tend::Exit {
     let sup = Supervisor::builder("t").start().await.unwrap();
     let mut events = sup.subscribe();
-    sup.start_child(ChildSpec::process("p", spec).restart(Restart::Temporary))
+    sup.start_child(ChildSpec::process_with_sink(id, spec, sink).restart(Restart::Temporary))
         .await
         .unwrap();
     let exit = tokio::time::timeout(DEADLINE, async {
@@ -130,27 +131,25 @@ pub async fn exit_of(spec: ProcessSpec) -> tend::Exit {
     exit
 }
 
-/// Runs `spec` to completion and returns what it printed.
-pub async fn output_of(name: &str, spec: ProcessSpec) -> String {
-    let file = temp_dir(name).join("out");
+/// Runs `spec` once, as a temporary child, and returns how it ended.
+pub async fn exit_of(spec: ProcessSpec) -> tend::Exit {
+    run_temporary("p", spec, LogSink::discard()).await
+}
+
+/// Runs `spec` once as the temporary child `id` (a directory of its own
+/// for its output), and returns how it ended and what it printed.
+pub async fn run_once(id: &str, spec: ProcessSpec) -> (tend::Exit, String) {
+    let file = temp_dir(id).join("out");
     let sink = LogSink::from_spec(&LogSpec {
         file: Some(file.clone()),
         ..LogSpec::default()
     })
     .unwrap();
-    let sup = Supervisor::builder("t").start().await.unwrap();
-    let mut events = sup.subscribe();
-    sup.start_child(ChildSpec::process_with_sink("p", spec, sink).restart(Restart::Temporary))
-        .await
-        .unwrap();
-    tokio::time::timeout(DEADLINE, async {
-        while !matches!(
-            events.recv().await.unwrap().kind,
-            tend::EventKind::ChildExited { .. }
-        ) {}
-    })
-    .await
-    .unwrap();
-    sup.shutdown().await;
-    std::fs::read_to_string(file).unwrap()
+    let exit = run_temporary(id, spec, sink).await;
+    (exit, std::fs::read_to_string(file).unwrap())
+}
+
+/// Runs `spec` to completion and returns what it printed.
+pub async fn output_of(name: &str, spec: ProcessSpec) -> String {
+    run_once(name, spec).await.1
 }
