@@ -279,6 +279,12 @@ pub(crate) async fn run(
     };
     reaper::reaped(watched.pid());
     let runtime = container.as_ref().map(|c| c.runtime);
+    // A client that a signal ended by itself (the runtime maps the
+    // container's signals to codes) may leave its container running,
+    // unsupervised: removed.
+    if let (Some(container), Ok((Ended::Signal(_), None))) = (&container, &ended) {
+        container.remove_unless_kept().await;
+    }
     let ended = ended.map(|(ended, stopped)| match runtime {
         Some(_) => {
             // The runtime's `stop -t` escalated to SIGKILL inside.

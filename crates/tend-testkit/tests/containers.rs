@@ -299,3 +299,38 @@ async fn an_unhealthy_container_isolated_is_kept_stopped_if_so_configured() {
         .output()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_under_its_container_takes_the_container_with_it() {
+    let mut spec = boxed("echo up; while true; do sleep 0.1; done");
+    spec.ready.log = Some("^up$".into());
+    let sup = Supervisor::builder("t")
+        .child(ChildSpec::process("ct-client", spec).restart(Restart::Temporary))
+        .start()
+        .await
+        .unwrap();
+    let monitor = sup.monitor("ct-client");
+    // The runtime's client, not the container's main process (the pid
+    // shown): killed by someone else.
+    let found = Command::new("pgrep")
+        .args(["-f", "^podman run --name tend-ct-client "])
+        .output()
+        .unwrap();
+    let client: i32 = String::from_utf8_lossy(&found.stdout)
+        .trim()
+        .parse()
+        .expect("one client");
+    Command::new("kill")
+        .args(["-KILL", &client.to_string()])
+        .status()
+        .unwrap();
+    let exit = monitor.await.unwrap().exit;
+    assert_eq!(
+        (exit.kind(), exit.signal()),
+        (ExitKind::Killed, Some(Signal::Kill)),
+        "{exit}"
+    );
+    // Its container is not left running unsupervised.
+    assert_eq!(podman_state("tend-ct-client"), None);
+    sup.shutdown().await;
+}
