@@ -185,6 +185,10 @@ fn a_pod_per_group_runs_tend_as_pid_1_on_its_part_of_the_config() {
         yaml.contains("# edge: depends_on backend dropped: it runs in another pod"),
         "{yaml}"
     );
+    assert!(
+        yaml.contains("# cache: a container service: tend in this pod needs a container runtime"),
+        "{yaml}"
+    );
 
     validate(&p, &yaml, "1.29.0");
     validate(&p, &yaml, "1.37.0");

@@ -412,38 +412,29 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
             return None;
         }
         (None, None) => {
-            let runs_own = matches!(
+            // Neither given (or given wrong, and said so): what runs it is
+            // an image's own command, or another backend; a directory has
+            // none.
+            let given = t.get("command").is_some() || t.get("shell").is_some();
+            let rootfs = matches!(
                 &container,
                 Some(ContainerSpec {
-                    source: ContainerSource::Image(_),
+                    source: ContainerSource::Rootfs(_),
                     ..
                 })
             );
-            if let Some(ContainerSpec {
-                source: ContainerSource::Rootfs(_),
-                ..
-            }) = &container
-            {
-                if t.get("command").is_none() && t.get("shell").is_none() {
-                    d.at(
-                        t.at(),
-                        format!("missing `command` in {}", t.name),
-                        Some("the program to run in the `rootfs` container (a directory has no default command)".to_owned()),
-                    );
-                }
-            } else if t.get("command").is_none()
-                && t.get("shell").is_none()
-                && elsewhere.is_none()
-                && !runs_own
-                && boxed.is_none()
-            {
+            let expected = if rootfs {
+                Some("the program to run in the `rootfs` container (a directory has no default command)")
+            } else if boxed.is_none() && elsewhere.is_none() {
+                Some(r#"`command = ["program", "arg", …]` or `shell = "a command line"`"#)
+            } else {
+                None
+            };
+            if let (false, Some(expected)) = (given, expected) {
                 d.at(
                     t.at(),
                     format!("missing `command` in {}", t.name),
-                    Some(
-                        r#"`command = ["program", "arg", …]` or `shell = "a command line"`"#
-                            .to_owned(),
-                    ),
+                    Some(expected.to_owned()),
                 );
             }
             ProcessSpec::new(String::new(), Vec::<String>::new())

@@ -38,6 +38,11 @@
 //!   [`LogSink`] (rotated file, live tee), with back-pressure instead of loss
 //!   (a file that refuses writes, on a full disk, holds the lines and
 //!   catches up; see [`LogTrouble`]);
+//! - **contain**, when the spec has a [`ContainerSpec`]: the same child runs
+//!   in a container through podman or docker (the runtime's client, attached,
+//!   is the process watched; stop and removal go through the runtime by
+//!   name; see [`find_runtime`], which a spec without a named runtime asks
+//!   once, when its child spec is built);
 //! - **hand over**, for a planned re-exec of the supervisor: parked with its
 //!   pipes, notify socket and cgroup, and taken over, still running, by the
 //!   next program image ([`handover`]).

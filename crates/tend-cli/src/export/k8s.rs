@@ -125,7 +125,13 @@ fn per_group(config: &Config, text: &str, options: &Options) -> anyhow::Result<V
         if let Some(other) = names.insert(name.clone(), part.clone()) {
             bail!("{other:?} and {part:?} would both be the pod {name:?}: rename one (or pass --name)");
         }
-        let (subset, notes) = subset(&original, group, &services);
+        let (subset, mut notes) = subset(&original, group, &services);
+        for service in services.iter().filter(|s| s.process.container.is_some()) {
+            notes.push(format!(
+                "{}: a container service: tend in this pod needs a container runtime (and its privileges) in the image; --per service runs its image as a pod of its own",
+                service.name
+            ));
+        }
         let file = format!("tend.{name}.toml");
         let labels = labels(&name, options);
         documents.push(Document {
