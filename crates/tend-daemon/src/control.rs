@@ -579,7 +579,7 @@ impl Control {
     /// --dry-run`).
     pub async fn reload_plan(&self) -> Result<ReloadReport, Failure> {
         let current = self.current.lock().await;
-        let new = read_config(&current.config.file)?;
+        let new = read_config(&current.config.file).await?;
         Ok(Plan::between(&current.config, &new).report)
     }
 
@@ -590,7 +590,7 @@ impl Control {
     pub async fn reload(&self) -> Result<ReloadReport, Failure> {
         let mut current = self.current.lock().await;
         self.upgrading()?;
-        let new = match read_config(&current.config.file) {
+        let new = match read_config(&current.config.file).await {
             Ok(config) => config,
             Err(failure) => {
                 self.journal.record(
@@ -696,9 +696,17 @@ impl Control {
     }
 }
 
-/// The config file as it is now, or why it cannot be run.
-fn read_config(file: &std::path::Path) -> Result<Config, Failure> {
-    tend_config::load_here(file, tend_process::find_runtime).map_err(|error| {
+/// The config file as it is now, or why it cannot be run. Read off the
+/// async workers: asking a container runtime whether it works (`podman
+/// info`) takes half a second.
+async fn read_config(file: &std::path::Path) -> Result<Config, Failure> {
+    let path = file.to_path_buf();
+    let loaded = tokio::task::spawn_blocking(move || {
+        tend_config::load_here(&path, tend_process::find_runtime)
+    })
+    .await
+    .map_err(|e| Failure::new(ErrorCode::Internal, format!("reading the config: {e}")))?;
+    loaded.map_err(|error| {
         let details: Vec<String> = match &error {
             ConfigError::Invalid(list) => list.iter().map(ToString::to_string).collect(),
             ConfigError::Read { .. } => vec![error.to_string()],
