@@ -154,7 +154,8 @@ impl Container {
         client.success_codes.clone_from(&spec.success_codes);
         client.stdin.clone_from(&spec.stdin);
         if client.stdin.is_some() {
-            client.command.insert(1, "--interactive".into());
+            // After `run`: the client passes its standard input on.
+            client.command.insert(2, "--interactive".into());
         }
         Ok(client)
     }
@@ -449,6 +450,18 @@ mod tests {
         }
         assert!(line.ends_with("redis:7 redis-server --port 7000"), "{line}");
         assert!(client.limits.memory.is_none(), "the client runs unlimited");
+        // A file as standard input is passed on into the container.
+        let mut fed = ProcessSpec::new("cat", Vec::<String>::new());
+        fed.stdin = Some("/etc/hostname".into());
+        let client = c.client(&fed).unwrap();
+        assert_eq!(
+            client.command[..4],
+            ["podman", "run", "--interactive", "--name"]
+        );
+        assert_eq!(
+            client.stdin.as_deref(),
+            Some(std::path::Path::new("/etc/hostname"))
+        );
     }
 
     #[test]
