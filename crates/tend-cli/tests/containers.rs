@@ -107,3 +107,39 @@ fn a_container_no_runtime_can_run_is_refused_before_anything_starts() {
         );
     }
 }
+
+#[test]
+fn a_container_a_killed_tend_left_is_removed_by_the_next_run() {
+    let boxed = format!(
+        r#"[services.orphan-box]
+container = {{ rootfs = "{}", network = "none" }}
+shell = "echo box up; while true; do sleep 0.1; done"
+ready = {{ log = "box up" }}
+"#,
+        rootfs().display()
+    );
+    let mut p = Project::new(&format!(
+        "{boxed}\n[services.plain]\nshell = \"exec sleep 100\"\n"
+    ));
+    p.up();
+    p.wait_state("orphan-box", "running");
+    let names = containers_of("orphan-box");
+    assert_eq!(names.len(), 1, "{names:?}");
+    let name = names[0].clone();
+    p.kill_9();
+    // The runtime keeps it running without tend.
+    assert_eq!(podman_state(&name).as_deref(), Some("running"));
+    // The next run no longer has the service: it is removed all the same,
+    // and journaled, before anything starts.
+    p.write_config("[services.plain]\nshell = \"exec sleep 100\"\n");
+    p.up();
+    assert_eq!(podman_state(&name), None, "removed by the next run");
+    let events = p.ok(&["events", "--json"]);
+    assert!(
+        events.lines().any(|l| l.contains("\"leftover_stopped\"")
+            && l.contains("\"orphan-box\"")
+            && l.contains("\"container removed\"")),
+        "{events}"
+    );
+    assert_eq!(p.down(), 0);
+}

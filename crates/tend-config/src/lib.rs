@@ -118,7 +118,7 @@ pub fn load_here(path: impl AsRef<Path>, find: FindRuntime) -> Result<Config, Co
     let path = path.as_ref();
     let (mut config, text) = read_and_parse(path)?;
     let mut diagnostics = error::Diagnostics::new(path, &text);
-    let scope = scope_of(&config.file);
+    let scope = container_scope(&config.file);
     for service in &mut config.services {
         let Some(container) = service.process.container.as_mut() else {
             continue;
@@ -140,12 +140,21 @@ pub fn load_here(path: impl AsRef<Path>, find: FindRuntime) -> Result<Config, Co
     }
 }
 
-/// What keeps this config's container names apart from another config's
-/// on the same machine, and the same from one run to the next (a restarted
-/// tend replaces what it left): 32 bits of the FNV-1a hash of the file's
-/// absolute path, in hex. Written out because std's hasher may change
-/// between Rust releases, and the names must not.
-fn scope_of(file: &Path) -> String {
+/// What keeps the containers of the config at `file` (an absolute path)
+/// apart from another config's on the same machine, and the same from one
+/// run to the next (a restarted tend finds what it left): 32 bits of the
+/// FNV-1a hash of the path, in hex. Written out because std's hasher may
+/// change between Rust releases, and the names must not.
+///
+/// # Examples
+///
+/// ```
+/// let scope = tend_config::container_scope(std::path::Path::new("/etc/tend/tend.toml"));
+/// assert_eq!(scope.len(), 8);
+/// assert_eq!(scope, tend_config::container_scope(std::path::Path::new("/etc/tend/tend.toml")));
+/// ```
+#[must_use]
+pub fn container_scope(file: &Path) -> String {
     let hash = file
         .as_os_str()
         .as_encoded_bytes()

@@ -10,6 +10,8 @@
 //! config says (stop signal, then `SIGKILL` after the stop timeout),
 //! journals a `leftover_stopped` row for each, and only then starts its
 //! own. Stopped, not re-adopted: see `tend_process::leftovers` for why.
+//! Containers the runtime kept running without their client are found by
+//! their config's scope label and removed.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -88,6 +90,7 @@ pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, Recov
             .collect();
         let found = leftovers::find(&lease, &candidates);
         recovered.records = stop_all(&found, config).await;
+        recovered.records.extend(remove_containers(config).await);
     }
     write(dir, &Lease::current(), journal.last_id())?;
     Ok(recovered)
@@ -179,6 +182,27 @@ async fn stop_all(found: &[Leftover], config: &Config) -> Vec<Record> {
         leftover.remove();
     }
     records
+}
+
+/// Removes the containers of this config's scope that a killed run left
+/// (its services' or not: a later config may have dropped one). Asks only
+/// when a runtime answers, so a machine without one pays nothing but that.
+async fn remove_containers(config: &Config) -> Vec<Record> {
+    let scope = tend_config::container_scope(&config.file);
+    let prefix = format!("tend-{scope}-");
+    tend_process::remove_scope(&scope)
+        .await
+        .into_iter()
+        .map(|name| {
+            let service = name.strip_prefix(&prefix).unwrap_or(&name).to_owned();
+            eprintln!("tend: {service}'s container {name} was left by a killed tend: removed");
+            Record::LeftoverStopped {
+                service,
+                pids: Vec::new(),
+                how: "container removed".to_owned(),
+            }
+        })
+        .collect()
 }
 
 fn stopped(leftover: &Leftover, pids: &[u32], how: &str) -> Record {

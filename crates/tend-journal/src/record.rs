@@ -212,7 +212,8 @@ pub enum Record {
         service: String,
         /// Their pids.
         pids: Vec<u32>,
-        /// How they ended: `stopped` (by the stop signal) or `killed`.
+        /// How they ended: `stopped` (by the stop signal), `killed`, or
+        /// `container removed` (a container the runtime kept running).
         how: String,
     },
     /// The daemon re-executed itself (`tend upgrade`), possibly as a new

@@ -37,6 +37,9 @@ const INFO_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a runtime's `rm -f` may take.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The label naming a container's scope (`ContainerSpec::scope`).
+const SCOPE_LABEL: &str = "io.tend.scope";
+
 /// One child's container: which runtime, the name it runs under, and how.
 #[derive(Debug)]
 pub(crate) struct Container {
@@ -91,9 +94,11 @@ impl Container {
         }
         let container = &self.settings;
         let mut args: Vec<String> = vec!["run".into(), "--name".into(), self.name.clone()];
+        if let Some(scope) = &container.scope {
+            // How a crashed tend's next run finds what it left.
+            args.extend(["--label".into(), format!("{SCOPE_LABEL}={scope}")]);
+        }
         args.extend([
-            "--label".into(),
-            format!("io.tend.child={}", self.name),
             "--stop-signal".into(),
             spec.stop.signal.to_string(),
             "--stop-timeout".into(),
@@ -232,11 +237,7 @@ impl Container {
 
     /// Removes the container, killing it if it runs.
     pub(crate) async fn remove(&self) {
-        let mut command = Command::new(self.runtime.program());
-        command.args(self.remove_args());
-        if let Err(error) = run_to_end(command, REMOVE_TIMEOUT).await {
-            tracing::warn!(container = %self.name, %error, "cannot remove the container");
-        }
+        remove(self.runtime, &self.name).await;
     }
 
     /// Removes the container from a thread of its own: what a dropped
@@ -245,7 +246,10 @@ impl Container {
         if self.kept.load(Ordering::Acquire) {
             return;
         }
-        let (program, args) = (self.runtime.program(), self.remove_args());
+        let (program, args) = (
+            self.runtime.program(),
+            remove_args(self.runtime, &self.name),
+        );
         let spawned = std::thread::Builder::new()
             .name("tend-container-rm".into())
             .spawn(move || {
@@ -255,16 +259,59 @@ impl Container {
             tracing::warn!(container = %self.name, %error, "cannot remove the container");
         }
     }
+}
 
-    fn remove_args(&self) -> Vec<String> {
-        let mut args = vec!["rm".to_owned(), "--force".to_owned()];
-        if self.runtime == Runtime::Podman {
-            // Killed at once: a stop, if there was one, is over.
-            args.extend(["--time".into(), "0".into()]);
-        }
-        args.push(self.name.clone());
-        args
+/// Removes container `name`, killing it if it runs.
+async fn remove(runtime: Runtime, name: &str) {
+    let mut command = Command::new(runtime.program());
+    command.args(remove_args(runtime, name));
+    if let Err(error) = run_to_end(command, REMOVE_TIMEOUT).await {
+        tracing::warn!(container = %name, %error, "cannot remove the container");
     }
+}
+
+fn remove_args(runtime: Runtime, name: &str) -> Vec<String> {
+    let mut args = vec!["rm".to_owned(), "--force".to_owned()];
+    if runtime == Runtime::Podman {
+        // Killed at once: a stop, if there was one, is over.
+        args.extend(["--time".into(), "0".into()]);
+    }
+    args.push(name.to_owned());
+    args
+}
+
+/// Removes every container of `scope`, running or not, on every runtime
+/// that works here: what a supervisor killed with SIGKILL left (the
+/// runtime keeps a container running without its client). Returns the
+/// names removed.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// for name in tend_process::remove_scope("3fa9c2d1").await {
+///     eprintln!("removed {name}, left by a killed tend");
+/// }
+/// # }
+/// ```
+pub async fn remove_scope(scope: &str) -> Vec<String> {
+    let mut removed = Vec::new();
+    for runtime in Runtime::ALL {
+        if works(runtime).is_err() {
+            continue;
+        }
+        let mut list = Command::new(runtime.program());
+        list.args(["ps", "--all", "--format", "{{.Names}}", "--filter"])
+            .arg(format!("label={SCOPE_LABEL}={scope}"));
+        let Ok(listed) = run_to_end(list, INFO_TIMEOUT).await else {
+            continue;
+        };
+        for name in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+            remove(runtime, name).await;
+            removed.push(name.to_owned());
+        }
+    }
+    removed
 }
 
 /// How the runtime's client ended, as the container ended: the runtimes
@@ -436,7 +483,7 @@ mod tests {
         let line = client.command.join(" ");
         assert_eq!(client.command[0], "podman");
         assert!(
-            line.starts_with("podman run --name tend-cache.1 --label"),
+            line.starts_with("podman run --name tend-cache.1 --stop-signal"),
             "{line}"
         );
         for part in [
@@ -480,9 +527,14 @@ mod tests {
         scoped.scope = Some("3fa9c2d1".into());
         let s = Container::new(Runtime::Docker, &ChildId::from("web.2"), scoped);
         assert_eq!(s.name, "tend-3fa9c2d1-web.2");
+        let line = s.client(&spec).unwrap().command.join(" ");
+        assert!(line.contains("--label io.tend.scope=3fa9c2d1"), "{line}");
         let client = c.client(&spec).unwrap();
         assert_eq!(client.command.last().map(String::as_str), Some("nginx"));
-        assert_eq!(c.remove_args(), ["rm", "--force", "tend-web-a-b"]);
+        assert_eq!(
+            remove_args(c.runtime, &c.name),
+            ["rm", "--force", "tend-web-a-b"]
+        );
         assert!(c.client(&notify).unwrap_err().contains("sd_notify"));
     }
 

@@ -87,7 +87,7 @@ use tend::{ChildId, ChildSpec, Context, IsolateCause, Shutdown};
 
 pub use cgroup::CgroupLayout;
 pub use command::{run_to_end, Finished};
-pub use container::find_runtime;
+pub use container::{find_runtime, remove_scope};
 pub use error::SpawnError;
 pub use exit::Ended;
 pub use output::{LogSink, LogTrouble, Stream, Tee};
