@@ -266,13 +266,7 @@ pub(crate) async fn run(
     if let Some(cgroup) = guard.cgroup.take() {
         cgroup.kill_all();
     }
-    // A container tend stopped is removed (unless an isolation keeps it);
-    // one that ended by itself is removed below if it completed, kept to
-    // inspect if it failed.
     let asked_to_stop = matches!(stopped, Ok(Some(_)));
-    if let (Some(container), true) = (&container, asked_to_stop) {
-        container.remove_unless_kept().await;
-    }
     let ended = match stopped {
         Ok(stopped) => watched.wait().await.map(|ended| (ended, stopped)),
         Err(error) => Err(error),
@@ -280,11 +274,8 @@ pub(crate) async fn run(
     reaper::reaped(watched.pid());
     let runtime = container.as_ref().map(|c| c.runtime);
     // A client that a signal ended by itself (the runtime maps the
-    // container's signals to codes) may leave its container running,
-    // unsupervised: removed.
-    if let (Some(container), Ok((Ended::Signal(_), None))) = (&container, &ended) {
-        container.remove_unless_kept().await;
-    }
+    // container's signals to codes) may have left its container running.
+    let client_signalled = matches!(ended, Ok((Ended::Signal(_), None)));
     let ended = ended.map(|(ended, stopped)| match runtime {
         Some(_) => {
             // The runtime's `stop -t` escalated to SIGKILL inside.
@@ -321,8 +312,13 @@ pub(crate) async fn run(
         (None, Ok((ended, _))) => classify(ended, &spec.success_codes),
         (None, Err(error)) => Exit::failed(format_args!("waiting for the process failed: {error}")),
     };
-    if let (Some(container), false, ExitClass::Normal) = (&container, asked_to_stop, exit.class()) {
-        container.remove_unless_kept().await;
+    // Removed (unless an isolation keeps it): a container tend stopped, one
+    // that completed, one its killed client may have left running. Kept,
+    // exited, to inspect until the next start: one that failed.
+    if let Some(container) = &container {
+        if asked_to_stop || client_signalled || exit.class() == ExitClass::Normal {
+            container.remove_unless_kept().await;
+        }
     }
     // Let the pipes drain to end of stream.
     let _ = tokio::time::timeout(DRAIN, async {
@@ -540,9 +536,9 @@ async fn stop(spec: &ProcessSpec, pid: Pid, pidfd: &PidFd) -> std::io::Result<bo
 
 /// A container's stop, by the runtime: the stop signal inside, the
 /// timeout, `SIGKILL` (`stop -t`), while the client's exit is awaited; if
-/// the runtime does not answer in time, the client is killed and the
-/// container removed. Returns once the client has ended (unreaped), telling
-/// whether it was killed here.
+/// the runtime does not answer in time, the client is killed (the
+/// container is removed with every stopped one). Returns once the client
+/// has ended (unreaped), telling whether it was killed here.
 async fn stop_container(
     container: &Container,
     spec: &ProcessSpec,
@@ -563,7 +559,6 @@ async fn stop_container(
         Err(_) => {
             kill_group(pid);
             let _ = pidfd.signal(rustix::process::Signal::KILL.as_raw());
-            container.remove_unless_kept().await;
             pidfd.exited().await.map(|()| true)
         }
     }
