@@ -193,15 +193,13 @@ async fn health(target: &Target, ready: bool) -> anyhow::Result<ExitCode> {
 /// `tend export k8s`: the config as Kubernetes manifests on stdout. The
 /// file only is read: no runtime is asked about, nothing started.
 fn export_k8s(target: &Target, mut options: export::k8s::Options) -> anyhow::Result<ExitCode> {
-    let config = match tend_config::load(&target.config) {
-        Ok(config) => config,
+    let (config, text) = match tend_config::load_with_text(&target.config) {
+        Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("{error}");
             return Ok(ExitCode::from(1));
         }
     };
-    let text = std::fs::read_to_string(&target.config)
-        .with_context(|| format!("reading {}", target.config.display()))?;
     if options.name.is_empty() {
         options.name = config
             .file

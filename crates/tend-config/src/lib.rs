@@ -58,11 +58,29 @@ pub const DEFAULT_FILE: &str = "tend.toml";
 /// [`ConfigError::Read`] if the file cannot be read, [`ConfigError::Invalid`]
 /// with every problem found otherwise.
 pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
-    read_and_parse(path.as_ref()).map(|(config, _)| config)
+    load_with_text(path.as_ref()).map(|(config, _)| config)
 }
 
-/// The config at `path`, and its text.
-fn read_and_parse(path: &Path) -> Result<(Config, String), ConfigError> {
+/// [`load`], also returning the text it read: for a caller that works on
+/// the file as written too (an export keeps each service's table as it
+/// is), without reading it a second time, which could see another file.
+///
+/// # Errors
+/// As [`load`].
+///
+/// # Examples
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("tend-doc-text-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let file = dir.join("tend.toml");
+/// std::fs::write(&file, "[services.web]\ncommand = [\"./web\"]\n").unwrap();
+/// let (config, text) = tend_config::load_with_text(&file).unwrap();
+/// assert_eq!(config.services[0].name, "web");
+/// assert!(text.starts_with("[services.web]"));
+/// # std::fs::remove_dir_all(dir).unwrap();
+/// ```
+pub fn load_with_text(path: &Path) -> Result<(Config, String), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: path.to_path_buf(),
         source,
@@ -116,7 +134,7 @@ pub type FindRuntime = fn(&ContainerSpec) -> Result<Runtime, NotAvailable>;
 /// ```
 pub fn load_here(path: impl AsRef<Path>, find: FindRuntime) -> Result<Config, ConfigError> {
     let path = path.as_ref();
-    let (mut config, text) = read_and_parse(path)?;
+    let (mut config, text) = load_with_text(path)?;
     let mut diagnostics = error::Diagnostics::new(path, &text);
     let scope = container_scope(&config.file);
     for service in &mut config.services {

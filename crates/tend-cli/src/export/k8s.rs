@@ -49,7 +49,8 @@ impl Per {
             ],
             Per::Service => &[
                 "One Deployment per service (a Job for on-failure and never): Kubernetes supervises,",
-                "with its own back-off (10 s doubling to 5 min); tend's backoff, budgets and intensity do not apply.",
+                "with its own back-off (10 s doubling to 5 min); tend's backoff and intensity do not apply",
+                "(a budget's max_restarts is a Job's backoffLimit).",
             ],
         }
     }
