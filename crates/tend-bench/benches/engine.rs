@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tend::{ChildSpec, Context, Intensity, Supervisor};
+use tend_engine::{ChildSpec, Context, Intensity, Supervisor};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 

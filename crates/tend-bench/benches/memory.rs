@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
-use tend::{ChildSpec, Context, Supervisor};
+use tend_engine::{ChildSpec, Context, Supervisor};
 use tokio::sync::Notify;
 
 #[global_allocator]

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend::{ChildSpec, Context, Intensity, Supervisor};
+use tend_engine::{ChildSpec, Context, Intensity, Supervisor};
 use tokio::sync::Notify;
 
 fn main() {

@@ -8,7 +8,7 @@
 
 #![allow(missing_docs)]
 
-use tend::{ChildSpec, Context, Supervisor};
+use tend_engine::{ChildSpec, Context, Supervisor};
 
 fn main() {
     let children: usize = std::env::args()

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend::{Event, EventKind};
+use tend_engine::{Event, EventKind};
 use tokio::sync::broadcast;
 
 use crate::control::Control;

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use tend::{ChildInfo, ChildKind, ChildState, ControlError, EventKind, SupervisorHandle};
 use tend_config::{Config, ConfigError};
+use tend_engine::{ChildInfo, ChildKind, ChildState, ControlError, EventKind, SupervisorHandle};
 use tend_journal::{ExitInfo, JournalWriter, Record};
 use tend_process::Signal;
 use tokio::sync::watch;
@@ -127,7 +127,7 @@ impl Control {
     #[must_use]
     pub fn new(
         root: SupervisorHandle,
-        mut events: tokio::sync::broadcast::Receiver<tend::Event>,
+        mut events: tokio::sync::broadcast::Receiver<tend_engine::Event>,
         config: Config,
         sinks: Sinks,
         journal: JournalWriter,
@@ -512,7 +512,7 @@ impl Control {
             let spec = tree::instance_spec(service, id, layout, &self.sinks, &Handed::default())
                 .map_err(|e| ControlError::StartFailed {
                     id: id.into(),
-                    exit: tend::Exit::failed(format!("log file: {e}")),
+                    exit: tend_engine::Exit::failed(format!("log file: {e}")),
                 })?;
             supervisor.start_child(spec).await
         };
@@ -771,7 +771,7 @@ async fn remove_unit(root: &SupervisorHandle, parents: &[String], id: &str) {
 }
 
 /// What each supervisor of replicas waits for, by service name.
-type UnitWaits = HashMap<String, Vec<(tend::ChildId, tend::Condition)>>;
+type UnitWaits = HashMap<String, Vec<(tend_engine::ChildId, tend_engine::Condition)>>;
 
 fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>) -> ServiceStatus {
     let mut status =

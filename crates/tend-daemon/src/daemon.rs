@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend::{Exit, ExitKind, Supervisor};
 use tend_config::{Config, ConfigError};
+use tend_engine::{Exit, ExitKind, Supervisor};
 use tend_journal::{JournalWriter, Record};
 use tend_process::handover::Handover;
 use tokio::net::UnixListener;
@@ -402,7 +402,7 @@ async fn stop_unclaimed(expected: BTreeSet<String>, journal: JournalWriter) {
 /// A graceful shutdown (reverse start order, each service by its stop
 /// settings); a second signal, or `shutdown_timeout`, kills what is left.
 async fn graceful(
-    root: &tend::SupervisorHandle,
+    root: &tend_engine::SupervisorHandle,
     timeout: Duration,
     interrupt: &mut tokio::signal::unix::Signal,
     terminate: &mut tokio::signal::unix::Signal,

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use tend::{ChildSpec, Event, EventKind, Restart, Supervisor, SupervisorHandle};
 use tend_config::{Config, HookEvent, Hooks as HookTable};
+use tend_engine::{ChildSpec, Event, EventKind, Restart, Supervisor, SupervisorHandle};
 use tend_journal::Record;
 use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
 use tokio::sync::broadcast;
@@ -54,7 +54,7 @@ impl Hooks {
             ..LogSpec::default()
         })?;
         let runner = Supervisor::builder("tend-hooks")
-            .intensity(tend::Intensity::new(
+            .intensity(tend_engine::Intensity::new(
                 u32::MAX,
                 std::time::Duration::from_secs(1),
             ))

@@ -9,8 +9,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tend::prometheus::SupervisorCollector;
-use tend::{EventKind, SupervisorHandle};
+use tend_engine::prometheus::SupervisorCollector;
+use tend_engine::{EventKind, SupervisorHandle};
 use tokio::sync::broadcast;
 
 use crate::wire::ServiceStatus;
@@ -35,7 +35,7 @@ pub struct Metrics {
 impl Metrics {
     /// Counts exits from `events` until the stream ends.
     #[must_use]
-    pub fn watch(mut events: broadcast::Receiver<tend::Event>) -> Metrics {
+    pub fn watch(mut events: broadcast::Receiver<tend_engine::Event>) -> Metrics {
         let metrics = Metrics::default();
         let exits = metrics.exits.clone();
         tokio::spawn(async move {

@@ -156,7 +156,7 @@ fn named(names: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::wire::Waiting;
-    use tend::Condition;
+    use tend_engine::Condition;
 
     fn status(name: &str, state: State, ready: bool, waits: &[&str]) -> ServiceStatus {
         ServiceStatus {

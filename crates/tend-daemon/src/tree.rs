@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
-use tend::{ChildSpec, ChildState, Supervisor, SupervisorHandle};
 use tend_config::{defaults, Config, Group, Member, Service};
+use tend_engine::{ChildSpec, ChildState, Supervisor, SupervisorHandle};
 use tend_process::ProcessExt;
 
 use crate::logs::Sinks;
@@ -132,7 +132,7 @@ impl Handed {
 pub async fn supervisor_at(
     root: &SupervisorHandle,
     parents: &[String],
-) -> Result<SupervisorHandle, tend::ControlError> {
+) -> Result<SupervisorHandle, tend_engine::ControlError> {
     let mut handle = root.clone();
     for id in parents {
         handle = handle.supervisor(id.as_str()).await?;

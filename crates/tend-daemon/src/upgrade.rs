@@ -22,7 +22,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tend::{ChildState, FailReason};
+use tend_engine::{ChildState, FailReason};
 use tend_process::handover::{Handover, Parcel};
 
 use crate::wire::{ServiceStatus, State};

@@ -2,7 +2,7 @@
 //! of types for both sides, so neither spells a field the other does not.
 
 use serde::{Deserialize, Serialize};
-use tend::{ChildState, Condition};
+use tend_engine::{ChildState, Condition};
 pub use tend_journal::{Entry, ExitInfo, Record};
 
 /// A service instance's state, in snake_case on the wire.

@@ -1,6 +1,6 @@
 //! # tend-journal: what happened to a tree, provably unedited
 //!
-//! An append-only journal of a [`tend`] supervision tree's events in an
+//! An append-only journal of a [`tend_engine`] supervision tree's events in an
 //! embedded SQLite database (WAL): starts, exits with class, code and
 //! signal, restarts, give-ups, isolations, and the operator's own commands.
 //! Each row carries the SHA-256 of the row before it, so

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use tend::{Event, EventKind, Exit};
+use tend_engine::{Event, EventKind, Exit};
 
 /// How an incarnation ended, as data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
-use tend::{Event, SupervisorHandle};
+use tend_engine::{Event, SupervisorHandle};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::record::{Entry, Record};
@@ -49,7 +49,7 @@ enum Message {
 /// # Examples
 ///
 /// ```
-/// use tend::{ChildSpec, Context, Supervisor};
+/// use tend_engine::{ChildSpec, Context, Supervisor};
 /// use tend_journal::{Journal, JournalWriter, Query, Record};
 ///
 /// # #[tokio::main] async fn main() {

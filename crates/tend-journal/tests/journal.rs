@@ -165,7 +165,7 @@ fn reordered_rows_are_named() {
 /// runtime nobody drives until the flush.
 #[test]
 fn flush_includes_what_an_attached_tree_already_emitted() {
-    use tend::{ChildSpec, Context, Supervisor};
+    use tend_engine::{ChildSpec, Context, Supervisor};
     use tend_journal::JournalWriter;
 
     let dir = tempfile::tempdir().unwrap();

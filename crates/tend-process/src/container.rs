@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use tend::{Backend, ChildId, NotAvailable};
+use tend_engine::{Backend, ChildId, NotAvailable};
 use tend_spec::{ContainerSource, ContainerSpec, ProcessSpec, Runtime};
 
 use crate::command::run_to_end;

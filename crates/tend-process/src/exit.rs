@@ -2,7 +2,7 @@
 //! and the [`Exit`] that makes: its code or signal as typed fields, its kind
 //! and class from them.
 
-use tend::{Exit, ExitKind};
+use tend_engine::{Exit, ExitKind};
 use tend_spec::Signal;
 
 /// How a process ended.

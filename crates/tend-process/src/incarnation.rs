@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use rustix::process::Pid;
-use tend::{Context, Exit, ExitClass, ExitKind};
+use tend_engine::{Context, Exit, ExitClass, ExitKind};
 use tend_spec::{ProcessSpec, Runtime, Signal};
 
 use crate::cgroup::{Cgroup, CgroupSlot};

@@ -1,10 +1,10 @@
 //! # tend-process: OS processes as supervised children
 //!
-//! A process is just another workload for [`tend`]: the same
+//! A process is just another workload for [`tend_engine`]: the same
 //! supervisors, strategies, intensity, backoff and budgets drive it.
 //!
 //! ```no_run
-//! use tend::{ChildSpec, Supervisor};
+//! use tend_engine::{ChildSpec, Supervisor};
 //! use tend_process::{ProcessExt, ProcessSpec};
 //!
 //! # #[tokio::main] async fn main() {
@@ -83,7 +83,7 @@ mod wait;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend::{ChildId, ChildSpec, Context, IsolateCause, Shutdown};
+use tend_engine::{ChildId, ChildSpec, Context, IsolateCause, Shutdown};
 
 pub use cgroup::CgroupLayout;
 pub use command::{run_to_end, Finished};

@@ -438,7 +438,7 @@ pub(crate) async fn pump(
 #[derive(Clone)]
 pub(crate) struct ReadyLine {
     pub(crate) pattern: Arc<regex::Regex>,
-    pub(crate) ctx: tend::Context,
+    pub(crate) ctx: tend_engine::Context,
 }
 
 impl ReadyLine {

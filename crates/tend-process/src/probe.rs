@@ -1,7 +1,7 @@
 //! What a process's probes check, and its readiness signals other than
 //! sd_notify: an exec command (exit code 0), an HTTP GET (status 2xx or
 //! 3xx), a TCP connect; a file appearing. The engine paces probes
-//! (`tend::Probe`); this module only answers "does it pass now?".
+//! (`tend_engine::Probe`); this module only answers "does it pass now?".
 //!
 //! The HTTP check is written here over tokio's `TcpStream` with `httparse`
 //! reading the status line: a probe needs one request and one status code,
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustix::process::Pid;
-use tend::{Context, Probe};
+use tend_engine::{Context, Probe};
 use tend_spec::{HttpTarget, ProbeCheck, ProbeSpec, ProcessSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

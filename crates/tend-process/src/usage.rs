@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend::policy::{Crossing, Threshold};
-use tend::{Context, Resource, Usage};
+use tend_engine::policy::{Crossing, Threshold};
+use tend_engine::{Context, Resource, Usage};
 use tend_spec::ResourceLimits;
 
 use crate::cgroup::Cgroup;

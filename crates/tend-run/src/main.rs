@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use tend::{AutoShutdown, Backoff, ChildSpec, Exit, ExitKind, Intensity, Restart, Supervisor};
+use tend_engine::{
+    AutoShutdown, Backoff, ChildSpec, Exit, ExitKind, Intensity, Restart, Supervisor,
+};
 use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec, StopSpec, Tee};
 
 use args::{Args, RestartArg};
@@ -31,7 +33,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Handlers first, so no early signal takes the default action.
-    let signals = tend::ShutdownSignals::install().context("installing signal handlers")?;
+    let signals = tend_engine::ShutdownSignals::install().context("installing signal handlers")?;
     tend_process::enable_orphan_reaping().context("becoming a child subreaper")?;
 
     let spec = process_spec(&args);
@@ -98,7 +100,7 @@ fn log_sink(args: &Args) -> anyhow::Result<LogSink> {
     })
 }
 
-fn supervisor(args: &Args, spec: &ProcessSpec, sink: &LogSink) -> tend::SupervisorBuilder {
+fn supervisor(args: &Args, spec: &ProcessSpec, sink: &LogSink) -> tend_engine::SupervisorBuilder {
     let restart = match args.restart {
         RestartArg::Always => Restart::Permanent,
         RestartArg::OnFailure => Restart::Transient,

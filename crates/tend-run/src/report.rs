@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use tend::{Event, EventKind};
+use tend_engine::{Event, EventKind};
 
 /// Formats an event as one line, or `None` for events not worth a line.
 pub fn line(event: &Event) -> Option<String> {

@@ -1,4 +1,4 @@
-//! The plain data model of [tend](https://docs.rs/tend): what a supervisor and
+//! The plain data model of [tend-engine](https://docs.rs/tend-engine): what a supervisor and
 //! its children *are*, separate from the engine that runs them.
 //!
 //! Every type here is inert data: `Clone`, `serde`-serialisable, with no

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::rootfs::{podman_state, rootfs};
 use common::*;
-use tend::{ChildSpec, ChildState, ExitClass, ExitKind, Restart, Supervisor, SupervisorHandle};
+use tend_engine::{
+    ChildSpec, ChildState, ExitClass, ExitKind, Restart, Supervisor, SupervisorHandle,
+};
 use tend_process::{
     ContainerSource, ContainerSpec, KeepContainer, OnUnhealthy, ProbeCheck, ProbeSpec, ProcessExt,
     ProcessSpec, Runtime, Signal,
@@ -176,7 +178,7 @@ async fn a_crashing_container_is_restarted_until_it_completes() {
     );
     let sup = Supervisor::builder("t")
         .child(ChildSpec::process("ct-crash", spec).restart(Restart::Transient))
-        .intensity(tend::Intensity::new(10, Duration::from_secs(60)))
+        .intensity(tend_engine::Intensity::new(10, Duration::from_secs(60)))
         .start()
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use tend::{ChildSpec, ControlError, ExitClass, ExitKind, Intensity, Signal, Supervisor};
+use tend_engine::{ChildSpec, ControlError, ExitClass, ExitKind, Intensity, Signal, Supervisor};
 use tend_process::{ProcessExt, ProcessSpec};
 
 #[tokio::test]
@@ -138,7 +138,7 @@ async fn a_crashing_process_is_restarted_with_a_new_pid_and_its_lineage() {
             first_entry.id.as_str(),
             first_entry.parent
         ),
-        (tend::Backend::Process, "p", None)
+        (tend_engine::Backend::Process, "p", None)
     );
     let first_incarnation = first_entry.incarnation;
     let exit = tokio::time::timeout(DEADLINE, sup.monitor("p"))
@@ -150,10 +150,10 @@ async fn a_crashing_process_is_restarted_with_a_new_pid_and_its_lineage() {
     let (second, replaces) = tokio::time::timeout(DEADLINE, async {
         loop {
             match events.recv().await.unwrap().kind {
-                tend::EventKind::ChildExited {
+                tend_engine::EventKind::ChildExited {
                     generation: 1, pid, ..
                 } => exited_pid = pid,
-                tend::EventKind::ChildStarted {
+                tend_engine::EventKind::ChildStarted {
                     generation: 2,
                     pid,
                     replaces,

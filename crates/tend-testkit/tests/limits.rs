@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use tend::{ChildSpec, ExitClass, ExitKind, Resource, Signal, Supervisor};
+use tend_engine::{ChildSpec, ExitClass, ExitKind, Resource, Signal, Supervisor};
 use tend_process::ProcessExt;
 
 fn cgroups_writable() -> bool {
@@ -89,7 +89,7 @@ async fn usage_is_measured_when_asked_and_80_percent_warns() {
     if cgroups_writable() {
         let warning = tokio::time::timeout(DEADLINE, async {
             loop {
-                if let tend::EventKind::ResourceWarning {
+                if let tend_engine::EventKind::ResourceWarning {
                     resource,
                     used,
                     limit,
@@ -126,7 +126,7 @@ async fn a_cpu_limit_throttles_and_warns_at_80_percent() {
         .unwrap();
     let (used, limit) = tokio::time::timeout(DEADLINE, async {
         loop {
-            if let tend::EventKind::ResourceWarning {
+            if let tend_engine::EventKind::ResourceWarning {
                 resource: Resource::Cpu,
                 used,
                 limit,

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use tend::{ExitClass, ExitKind, Resource};
+use tend_engine::{ExitClass, ExitKind, Resource};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_limit_no_kernel_enforces_stops_the_process_at_100_percent() {
@@ -28,11 +28,9 @@ async fn a_cpu_limit_without_cgroups_is_refused_at_start() {
     std::env::set_var("TEND_CGROUP", "off");
     let mut spec = testkit(["hang"]);
     spec.limits.cpu = Some(0.5);
-    let sup = tend::Supervisor::builder("t").start().await.unwrap();
+    let sup = tend_engine::Supervisor::builder("t").start().await.unwrap();
     let err = sup
-        .start_child(<tend::ChildSpec as tend_process::ProcessExt>::process(
-            "p", spec,
-        ))
+        .start_child(<tend_engine::ChildSpec as tend_process::ProcessExt>::process("p", spec))
         .await
         .unwrap_err();
     assert!(

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{eventually, DEADLINE};
-use tend::{ChildSpec, ExitKind, Restart, Supervisor};
+use tend_engine::{ChildSpec, ExitKind, Restart, Supervisor};
 use tend_process::{ProcessExt, ProcessSpec, ReadySpec};
 
 fn notify_service(line: &str, timeout: Duration) -> ProcessSpec {
@@ -18,13 +18,15 @@ fn notify_service(line: &str, timeout: Duration) -> ProcessSpec {
 }
 
 /// The first exit in the tree's events.
-async fn first_exit(events: &mut tokio::sync::broadcast::Receiver<tend::Event>) -> tend::Exit {
+async fn first_exit(
+    events: &mut tokio::sync::broadcast::Receiver<tend_engine::Event>,
+) -> tend_engine::Exit {
     loop {
         let event = tokio::time::timeout(DEADLINE, events.recv())
             .await
             .expect("an exit in time")
             .unwrap();
-        if let tend::EventKind::ChildExited { exit, .. } = event.kind {
+        if let tend_engine::EventKind::ChildExited { exit, .. } = event.kind {
             return exit;
         }
     }
@@ -196,7 +198,7 @@ async fn mainpid_hands_the_watch_over_to_the_process_it_names() {
     let info = sup.child_info("forker").await.unwrap();
     assert_eq!(
         (info.state, info.generation, info.pid),
-        (tend::ChildState::Running, 1, Some(main))
+        (tend_engine::ChildState::Running, 1, Some(main))
     );
     // Its end is the service's end.
     nix::sys::signal::kill(

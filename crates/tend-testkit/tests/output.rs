@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use common::*;
-use tend::{ChildSpec, Restart, Supervisor};
+use tend_engine::{ChildSpec, Restart, Supervisor};
 use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
 
 /// Runs `spec` once with its output into `file` (as `log` says) and waits
@@ -21,7 +21,9 @@ async fn run_logged(spec: ProcessSpec, log: LogSpec) {
         .unwrap();
     tokio::time::timeout(DEADLINE * 4, async {
         loop {
-            if let tend::EventKind::ChildExited { exit, .. } = events.recv().await.unwrap().kind {
+            if let tend_engine::EventKind::ChildExited { exit, .. } =
+                events.recv().await.unwrap().kind
+            {
                 assert!(exit.is_normal(), "{exit}");
                 return;
             }

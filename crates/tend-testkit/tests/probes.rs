@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{testkit, DEADLINE};
-use tend::{
+use tend_engine::{
     ChildSpec, ChildState, Event, EventKind, ExitKind, Restart, Supervisor, SupervisorHandle,
 };
 use tend_process::{
@@ -71,7 +71,7 @@ async fn event(
     .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-async fn info(sup: &SupervisorHandle, id: &str) -> tend::ChildInfo {
+async fn info(sup: &SupervisorHandle, id: &str) -> tend_engine::ChildInfo {
     sup.child_info(id).await.unwrap()
 }
 

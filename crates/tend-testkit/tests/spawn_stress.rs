@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tend::{ChildSpec, Intensity, Supervisor};
+use tend_engine::{ChildSpec, Intensity, Supervisor};
 use tend_process::ProcessExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

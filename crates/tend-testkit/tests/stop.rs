@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use tend::{ChildSpec, ExitClass, ExitKind, StopOutcome, Supervisor};
+use tend_engine::{ChildSpec, ExitClass, ExitKind, StopOutcome, Supervisor};
 use tend_process::{ProcessExt, Signal};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,7 +157,7 @@ async fn leftovers_of_a_process_that_exits_by_itself_are_killed_too() {
     let sup = Supervisor::builder("t")
         .child(
             ChildSpec::process("p", tend_process::ProcessSpec::shell(line))
-                .restart(tend::Restart::Temporary),
+                .restart(tend_engine::Restart::Temporary),
         )
         .start()
         .await
@@ -184,7 +184,7 @@ async fn brutal_kill_and_hurry_kill_the_whole_group_at_once() {
     let mut spec = testkit(["fork", "2", "--pids", pids_file.to_str().unwrap()]);
     spec.stop.timeout = Duration::from_secs(3600);
     let sup = Supervisor::builder("t")
-        .child(ChildSpec::process("p", spec).shutdown(tend::Shutdown::BrutalKill))
+        .child(ChildSpec::process("p", spec).shutdown(tend_engine::Shutdown::BrutalKill))
         .start()
         .await
         .unwrap();
@@ -216,7 +216,7 @@ async fn kill_child_kills_a_process_at_once_and_its_restart_type_applies() {
     sup.kill_child("p").await.unwrap();
     let new_pid = tokio::time::timeout(DEADLINE, async {
         loop {
-            if let tend::EventKind::ChildStarted {
+            if let tend_engine::EventKind::ChildStarted {
                 generation: 2, pid, ..
             } = events.recv().await.unwrap().kind
             {

@@ -5,11 +5,11 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tend::{ChildSpec, EventKind, Intensity, Strategy, Supervisor};
+use tend_engine::{ChildSpec, EventKind, Intensity, Strategy, Supervisor};
 use tend_process::ProcessExt;
 
 async fn events_until_settled(
-    sup: &tend::SupervisorHandle,
+    sup: &tend_engine::SupervisorHandle,
     crash: &str,
     expect_starts: usize,
 ) -> Vec<String> {

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{signal, SigHandler, Signal as NixSignal};
-use tend::{ChildSpec, ExitKind, Signal, Supervisor};
+use tend_engine::{ChildSpec, ExitKind, Signal, Supervisor};
 use tend_process::ProcessExt;
 
 use super::common::*;

@@ -8,7 +8,7 @@ pub mod rootfs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tend::{ChildSpec, Restart, Supervisor};
+use tend_engine::{ChildSpec, Restart, Supervisor};
 use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
 
 /// Generous: CI machines are slow and busy.
@@ -112,7 +112,7 @@ pub async fn read_pids(path: &std::path::Path, n: usize) -> Vec<i32> {
 
 /// Runs `spec` once as the temporary child `id`, its output to `sink`;
 /// how it ended.
-async fn run_temporary(id: &str, spec: ProcessSpec, sink: LogSink) -> tend::Exit {
+async fn run_temporary(id: &str, spec: ProcessSpec, sink: LogSink) -> tend_engine::Exit {
     let sup = Supervisor::builder("t").start().await.unwrap();
     let mut events = sup.subscribe();
     sup.start_child(ChildSpec::process_with_sink(id, spec, sink).restart(Restart::Temporary))
@@ -120,7 +120,9 @@ async fn run_temporary(id: &str, spec: ProcessSpec, sink: LogSink) -> tend::Exit
         .unwrap();
     let exit = tokio::time::timeout(DEADLINE, async {
         loop {
-            if let tend::EventKind::ChildExited { exit, .. } = events.recv().await.unwrap().kind {
+            if let tend_engine::EventKind::ChildExited { exit, .. } =
+                events.recv().await.unwrap().kind
+            {
                 return exit;
             }
         }
@@ -132,13 +134,13 @@ async fn run_temporary(id: &str, spec: ProcessSpec, sink: LogSink) -> tend::Exit
 }
 
 /// Runs `spec` once, as a temporary child, and returns how it ended.
-pub async fn exit_of(spec: ProcessSpec) -> tend::Exit {
+pub async fn exit_of(spec: ProcessSpec) -> tend_engine::Exit {
     run_temporary("p", spec, LogSink::discard()).await
 }
 
 /// Runs `spec` once as the temporary child `id` (a directory of its own
 /// for its output), and returns how it ended and what it printed.
-pub async fn run_once(id: &str, spec: ProcessSpec) -> (tend::Exit, String) {
+pub async fn run_once(id: &str, spec: ProcessSpec) -> (tend_engine::Exit, String) {
     let file = temp_dir(id).join("out");
     let sink = LogSink::from_spec(&LogSpec {
         file: Some(file.clone()),

@@ -1,0 +1,537 @@
+//! What a running incarnation knows about itself and how it talks back: its
+//! identity, the stop request, readiness, its heartbeat, the resources it
+//! charges, and the exits of the parties it is linked to.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::EventKind;
+use crate::exit::{Exit, ExitKind, Resource};
+use crate::id::{ChildId, IncarnationId};
+use crate::link::{LinkExit, LinkPeer, Port};
+use crate::policy::{Crossing, Meter};
+use crate::status::Usage;
+use crate::tree::{ChildKey, Message, TreeLinks};
+
+/// Handed to each incarnation of a child: who it is, whether it is being
+/// asked to stop, and a way to say it is ready, alive, and what it uses.
+/// Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_engine::{ChildSpec, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let spec = ChildSpec::task("server", |ctx: Context| async move {
+///     // ... bind a socket, load state ...
+///     ctx.ready();                 // siblings after us may start now
+///     ctx.cancelled().await;       // serve until asked to stop
+///     println!("{} (incarnation {}) stopping", ctx.id(), ctx.generation());
+/// })
+/// .await_ready(Duration::from_secs(5));
+///
+/// let sup = Supervisor::builder("app").child(spec).start().await.unwrap();
+/// sup.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    id: ChildId,
+    generation: u64,
+    incarnation: IncarnationId,
+    replaces: Option<IncarnationId>,
+    key: ChildKey,
+    /// The stop request. A flag and a `Notify` inside this allocation rather
+    /// than a `CancellationToken` per incarnation: that would cost another
+    /// allocation and lock on the restart hot path. A token is made only
+    /// when asked for ([`Context::cancellation_token`]).
+    cancelled: AtomicBool,
+    ready: AtomicBool,
+    traps_exits: bool,
+    /// 0 means "no OS process".
+    pid: AtomicU32,
+    cancel_notify: Notify,
+    token: OnceLock<CancellationToken>,
+    inbox: mpsc::UnboundedSender<Message>,
+    links: Arc<TreeLinks>,
+    /// What most incarnations never use, made on first use: one pointer
+    /// here instead of one slot each.
+    extras: OnceLock<Box<Extras>>,
+}
+
+/// The optional parts of a context.
+#[derive(Default)]
+struct Extras {
+    /// One value the incarnation publishes for its supervisor (a nested
+    /// supervisor's handle), typed by the caller and erased here so that
+    /// this module need not know supervisors.
+    attachment: OnceLock<Box<dyn Any + Send + Sync>>,
+    usage: OnceLock<UsageProbe>,
+    /// Its end of its links.
+    port: OnceLock<Arc<Port>>,
+    /// Its heartbeat and resource meters, when its spec watches them.
+    guard: OnceLock<Guard>,
+    /// What it says it is doing, for people (`set_status`).
+    status: Mutex<Option<Arc<str>>>,
+}
+
+/// Measures what an incarnation uses, when asked.
+type UsageProbe = Box<dyn Fn() -> Usage + Send + Sync>;
+
+/// What the incarnation reports from the inside.
+struct Guard {
+    /// When the incarnation started, on tokio's clock.
+    base: Instant,
+    /// The last heartbeat, in nanoseconds after `base`.
+    last_beat: AtomicU64,
+    meters: Mutex<Vec<Meter>>,
+}
+
+impl Context {
+    /// The context of a new incarnation: `lineage` is its id and the id of
+    /// the one it replaces.
+    pub(crate) fn new(
+        id: ChildId,
+        generation: u64,
+        lineage: (IncarnationId, Option<IncarnationId>),
+        key: ChildKey,
+        traps_exits: bool,
+        inbox: mpsc::UnboundedSender<Message>,
+        links: Arc<TreeLinks>,
+    ) -> Self {
+        let (incarnation, replaces) = lineage;
+        Context {
+            inner: Arc::new(ContextInner {
+                id,
+                generation,
+                incarnation,
+                replaces,
+                key,
+                cancelled: AtomicBool::new(false),
+                ready: AtomicBool::new(false),
+                traps_exits,
+                pid: AtomicU32::new(0),
+                cancel_notify: Notify::new(),
+                token: OnceLock::new(),
+                inbox,
+                links,
+                extras: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The child's id.
+    #[must_use]
+    pub fn id(&self) -> &ChildId {
+        &self.inner.id
+    }
+
+    /// Which incarnation this is: 1 for the first, one more for every new
+    /// incarnation (automatic restart or
+    /// [`restart_child`](crate::SupervisorHandle::restart_child)).
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.inner.generation
+    }
+
+    /// This incarnation's id, unique in its tree.
+    #[must_use]
+    pub fn incarnation(&self) -> IncarnationId {
+        self.inner.incarnation
+    }
+
+    /// The id of the incarnation this one replaced (its restart lineage),
+    /// or `None` for a child's first incarnation.
+    #[must_use]
+    pub fn replaces(&self) -> Option<IncarnationId> {
+        self.inner.replaces
+    }
+
+    /// Completes when the supervisor asks this incarnation to stop. The
+    /// incarnation should then clean up and return within its shutdown
+    /// timeout, after which it is aborted.
+    ///
+    /// Cancel-safe: dropping the future and calling again loses nothing.
+    pub fn cancelled(&self) -> impl Future<Output = ()> + Send + '_ {
+        let inner = &self.inner;
+        async move {
+            let notified = inner.cancel_notify.notified();
+            tokio::pin!(notified);
+            // Registered before the flag is read, so a cancel in between
+            // still wakes us.
+            notified.as_mut().enable();
+            if !inner.cancelled.load(Ordering::SeqCst) {
+                notified.await;
+            }
+        }
+    }
+
+    /// Whether the supervisor has asked this incarnation to stop.
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// A token that is cancelled when this incarnation is asked to stop, to
+    /// hand to code that takes a `CancellationToken`.
+    #[must_use]
+    pub fn cancellation_token(&self) -> CancellationToken {
+        let token = self.inner.token.get_or_init(CancellationToken::new).clone();
+        // A cancel that ran before the token existed did not see it.
+        if self.is_cancelled() {
+            token.cancel();
+        }
+        token
+    }
+
+    /// Declares this incarnation ready. With
+    /// [`ChildSpec::await_ready`](crate::ChildSpec::await_ready) the
+    /// supervisor waits for this before starting the next sibling (or the
+    /// siblings that depend on it); either way the child is shown as ready
+    /// and an event is emitted. Calls while ready do nothing.
+    pub fn ready(&self) {
+        if !self.inner.ready.swap(true, Ordering::AcqRel) {
+            // The supervisor may be gone already; then nobody is waiting.
+            let _ = self.inner.inbox.send(Message::Ready {
+                key: self.inner.key,
+                generation: self.inner.generation,
+            });
+        }
+    }
+
+    /// Declares this incarnation no longer ready (a readiness probe that
+    /// failed, an overload), saying why: it keeps running, is shown as not
+    /// ready and an event is emitted; [`ready`](Self::ready) makes it ready
+    /// again. Calls while not ready do nothing.
+    pub fn not_ready(&self, reason: &str) {
+        if self.inner.ready.swap(false, Ordering::AcqRel) {
+            let _ = self.inner.inbox.send(Message::NotReady {
+                key: self.inner.key,
+                generation: self.inner.generation,
+                reason: Arc::from(reason),
+            });
+        }
+    }
+
+    /// Asks for `by` more time, counted from now, to become ready, when
+    /// the start waits for readiness
+    /// ([`ChildSpec::await_ready`](crate::ChildSpec::await_ready)): the
+    /// deadline moves if this is later (systemd's `EXTEND_TIMEOUT_USEC`).
+    /// Does nothing once ready or without a wait.
+    pub fn extend_start_timeout(&self, by: Duration) {
+        if !self.is_ready() {
+            let _ = self.inner.inbox.send(Message::ExtendStart {
+                key: self.inner.key,
+                generation: self.inner.generation,
+                by,
+            });
+        }
+    }
+
+    /// Says what the incarnation is doing, for people: shown by
+    /// [`which_children`](crate::SupervisorHandle::which_children) as
+    /// [`ChildInfo::status`](crate::ChildInfo::status) (systemd's
+    /// `STATUS=`). An empty text clears it.
+    pub fn set_status(&self, text: &str) {
+        let text = (!text.is_empty()).then(|| Arc::from(text));
+        *self
+            .extras()
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = text;
+    }
+
+    /// What [`set_status`](Self::set_status) last said.
+    #[must_use]
+    pub fn status(&self) -> Option<String> {
+        let extras = self.inner.extras.get()?;
+        let status = extras.status.lock().unwrap_or_else(|e| e.into_inner());
+        status.as_deref().map(str::to_owned)
+    }
+
+    /// Whether it is ready: [`ready`](Self::ready) was called, and
+    /// [`not_ready`](Self::not_ready) not since.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire)
+    }
+
+    /// Says this incarnation is alive, for its
+    /// [`watchdog`](crate::ChildSpec::watchdog): one missed by more than
+    /// the watchdog's timeout makes the supervisor stop it as hung
+    /// ([`ExitKind::Watchdog`]). Cheap (a clock read and a store); does
+    /// nothing without a watchdog.
+    pub fn heartbeat(&self) {
+        if let Some(guard) = self.guard() {
+            let nanos = guard.base.elapsed().as_nanos() as u64;
+            guard.last_beat.store(nanos, Ordering::Relaxed);
+        }
+    }
+
+    /// Charges `amount` of `resource` (messages handled, calls made, any
+    /// named counter) against this child's [`limit`](crate::ChildSpec::limit)
+    /// for it: a [`ResourceWarning`](EventKind::ResourceWarning) at 80 %,
+    /// and at 100 % a [`ResourceExceeded`](EventKind::ResourceExceeded)
+    /// and a stop with [`ExitKind::ResourceExceeded`]. A resource without a
+    /// limit is not counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend_engine::{ChildSpec, Context, Resource};
+    ///
+    /// let spec = ChildSpec::task("consumer", |ctx: Context| async move {
+    ///     for message in 0..10 {
+    ///         ctx.charge(Resource::Messages, 1);
+    ///         let _ = message; // handle it
+    ///     }
+    /// })
+    /// .limit(Resource::Messages, 1_000_000);
+    /// # let _ = spec;
+    /// ```
+    pub fn charge(&self, resource: Resource, amount: u64) {
+        let Some(guard) = self.guard() else {
+            return;
+        };
+        let crossing = {
+            let mut meters = guard.meters.lock().unwrap_or_else(|e| e.into_inner());
+            match meters.iter_mut().find(|m| m.resource == resource) {
+                Some(meter) => meter.charge(amount),
+                None => return,
+            }
+        };
+        match crossing {
+            Crossing::None => {}
+            Crossing::Warn { used, limit } => self.warn_resource(resource, used, limit),
+            Crossing::Reach {
+                used,
+                limit,
+                warn_first,
+            } => {
+                if warn_first {
+                    self.warn_resource(resource, used, limit);
+                }
+                self.exceeded_resource(resource, used, limit);
+                self.fault(Exit::new(
+                    ExitKind::ResourceExceeded(resource),
+                    format_args!("{used} of {limit}"),
+                ));
+            }
+        }
+    }
+
+    /// Charges busy time (measured around the task's polls) to the CPU-time
+    /// meter.
+    pub(crate) fn charge_busy(&self, busy: Duration) {
+        self.charge(Resource::CpuTime, busy.as_micros() as u64);
+    }
+
+    /// Whether the task's polls are to be timed (it has a CPU-time limit).
+    pub(crate) fn meters_busy_time(&self) -> bool {
+        self.guard().is_some_and(|guard| {
+            let meters = guard.meters.lock().unwrap_or_else(|e| e.into_inner());
+            meters.iter().any(|m| m.resource == Resource::CpuTime)
+        })
+    }
+
+    /// The next exit of a party this incarnation is linked to, for a child
+    /// that traps exits ([`ChildSpec::trap_exits`](crate::ChildSpec::trap_exits)):
+    /// every exit, normal ones too. For a child that does not trap exits it
+    /// never resolves (a linked party's abnormal end stops it instead).
+    /// Cancel-safe.
+    pub async fn linked_exit(&self) -> LinkExit {
+        self.port().next_trapped().await
+    }
+
+    /// Publishes the OS process id behind this incarnation, for backends that
+    /// run processes. It shows in `which_children` and in events.
+    pub fn set_pid(&self, pid: Option<u32>) {
+        self.inner.pid.store(pid.unwrap_or(0), Ordering::Release);
+    }
+
+    /// The OS process id published with [`set_pid`](Self::set_pid).
+    #[must_use]
+    pub fn pid(&self) -> Option<u32> {
+        match self.inner.pid.load(Ordering::Acquire) {
+            0 => None,
+            pid => Some(pid),
+        }
+    }
+
+    /// Lets the supervisor measure this incarnation's resource usage when
+    /// asked (`which_children`), for backends that can. Only the first probe
+    /// set is kept. The probe runs on the asker's task, not the
+    /// supervisor's: keep it cheap all the same (a few small file reads).
+    pub fn set_usage_probe(&self, probe: impl Fn() -> Usage + Send + Sync + 'static) {
+        let _ = self.extras().usage.set(Box::new(probe));
+    }
+
+    /// This incarnation's usage, measured now: by its backend's probe, or,
+    /// for a task with limits, from its meters.
+    #[must_use]
+    pub fn usage(&self) -> Option<Usage> {
+        let extras = self.inner.extras.get()?;
+        if let Some(probe) = extras.usage.get() {
+            return Some(probe());
+        }
+        let guard = extras.guard.get()?;
+        let meters = guard.meters.lock().unwrap_or_else(|e| e.into_inner());
+        if meters.is_empty() {
+            return None;
+        }
+        let mut usage = Usage::default();
+        for meter in meters.iter() {
+            match meter.resource {
+                Resource::CpuTime => usage.cpu_time = Some(Duration::from_micros(meter.used)),
+                resource => usage.counters.push((resource, meter.used)),
+            }
+        }
+        Some(usage)
+    }
+
+    /// Emits a [`EventKind::ResourceWarning`] for this incarnation: it uses
+    /// `used` of its `limit` of `resource`.
+    pub fn warn_resource(&self, resource: Resource, used: u64, limit: u64) {
+        self.emit(|id, generation| EventKind::ResourceWarning {
+            id,
+            generation,
+            resource,
+            used,
+            limit,
+        });
+    }
+
+    /// Emits a [`EventKind::ResourceExceeded`] for this incarnation.
+    pub fn exceeded_resource(&self, resource: Resource, used: u64, limit: u64) {
+        self.emit(|id, generation| EventKind::ResourceExceeded {
+            id,
+            generation,
+            resource,
+            used,
+            limit,
+        });
+    }
+
+    /// Emits an event about this incarnation on its tree's stream.
+    pub(crate) fn emit(&self, kind: impl FnOnce(ChildId, u64) -> EventKind) {
+        let links = &self.inner.links;
+        let (id, generation) = (self.inner.id.clone(), self.inner.generation);
+        links.bus.emit(&links.path, || kind(id, generation));
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        self.inner.cancel_notify.notify_waiters();
+        if let Some(token) = self.inner.token.get() {
+            token.cancel();
+        }
+    }
+
+    /// Tells the supervisor this incarnation ended. It may be gone (runtime
+    /// shutting down): then nobody is left to tell.
+    pub(crate) fn report_exit(&self, exit: Exit) {
+        let _ = self.inner.inbox.send(Message::Exited {
+            key: self.inner.key,
+            generation: self.inner.generation,
+            exit,
+        });
+    }
+
+    /// Tells the supervisor this incarnation is faulty: it will be stopped,
+    /// and `exit` recorded as its end.
+    pub(crate) fn fault(&self, exit: Exit) {
+        let _ = self.inner.inbox.send(Message::Fault {
+            key: self.inner.key,
+            generation: self.inner.generation,
+            exit,
+        });
+    }
+
+    pub(crate) fn links(&self) -> &Arc<TreeLinks> {
+        &self.inner.links
+    }
+
+    fn extras(&self) -> &Extras {
+        self.inner.extras.get_or_init(Box::default)
+    }
+
+    fn guard(&self) -> Option<&Guard> {
+        self.inner.extras.get()?.guard.get()
+    }
+
+    /// Starts watching this incarnation from the inside: its heartbeat
+    /// (counted from now) and these meters. Called once, before it runs.
+    pub(crate) fn watch(&self, meters: Vec<Meter>) {
+        let _ = self.extras().guard.set(Guard {
+            base: Instant::now(),
+            last_beat: AtomicU64::new(0),
+            meters: Mutex::new(meters),
+        });
+    }
+
+    /// When the last heartbeat was (the start, if none yet).
+    pub(crate) fn last_heartbeat(&self) -> Option<Instant> {
+        let guard = self.guard()?;
+        let nanos = guard.last_beat.load(Ordering::Relaxed);
+        Some(guard.base + Duration::from_nanos(nanos))
+    }
+
+    /// This incarnation's end of its links, made on first use.
+    pub(crate) fn port(&self) -> &Arc<Port> {
+        self.extras().port.get_or_init(|| {
+            let me = LinkPeer::Child {
+                supervisor: self.inner.links.path.clone(),
+                id: self.inner.id.clone(),
+                incarnation: self.inner.incarnation,
+            };
+            Port::for_incarnation(
+                me,
+                self.inner.inbox.clone(),
+                self.inner.key,
+                self.inner.generation,
+                self.inner.traps_exits,
+            )
+        })
+    }
+
+    /// Its end of its links, if it has any.
+    pub(crate) fn port_if_linked(&self) -> Option<&Arc<Port>> {
+        self.inner.extras.get()?.port.get()
+    }
+
+    /// Publishes a value for the supervisor (only the first is kept): a
+    /// nested supervisor's handle, for its parent.
+    pub(crate) fn attach<T: Any + Send + Sync>(&self, value: T) {
+        let _ = self.extras().attachment.set(Box::new(value));
+    }
+
+    /// The value published with [`attach`](Self::attach), if it is a `T`.
+    pub(crate) fn attached<T: Any>(&self) -> Option<&T> {
+        self.inner.extras.get()?.attachment.get()?.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("id", &self.inner.id)
+            .field("generation", &self.inner.generation)
+            .field("incarnation", &self.inner.incarnation)
+            .field("cancelled", &self.is_cancelled())
+            .field("ready", &self.is_ready())
+            .finish()
+    }
+}

@@ -1,0 +1,113 @@
+//! Running a tree as a program's main job: until SIGINT or SIGTERM, then a
+//! graceful shutdown; a second signal makes it immediate.
+
+use std::io;
+
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use crate::exit::Exit;
+use crate::supervisor::SupervisorHandle;
+
+/// SIGINT and SIGTERM handlers, installed when this is created, that turn
+/// the first signal into a graceful shutdown of a tree and the second into a
+/// kill.
+///
+/// Use [`run_until_signal`] unless the handlers must exist before the tree
+/// runs (so that no early signal takes the default action).
+///
+/// # Examples
+///
+/// ```no_run
+/// use tend_engine::{ChildSpec, Context, ShutdownSignals, Supervisor};
+///
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     let signals = ShutdownSignals::install()?; // before anything starts
+///     let root = Supervisor::builder("app")
+///         .child(ChildSpec::task("server", |ctx: Context| async move { ctx.cancelled().await }))
+///         .start()
+///         .await
+///         .expect("start");
+///     let exit = signals.run(&root).await;
+///     println!("stopped: {exit}");
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug)]
+pub struct ShutdownSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl ShutdownSignals {
+    /// Installs the handlers. Must be called within a tokio runtime.
+    ///
+    /// # Errors
+    /// If the operating system refuses a handler.
+    pub fn install() -> io::Result<Self> {
+        Ok(ShutdownSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+
+    /// Runs until the tree ends by itself or a signal arrives. On the first
+    /// signal it shuts the tree down gracefully (reverse order, each child by
+    /// its shutdown spec); a second signal during that shutdown kills what is
+    /// left at once ([`SupervisorHandle::hurry`]). Returns the tree's exit.
+    pub async fn run(mut self, handle: &SupervisorHandle) -> Exit {
+        tokio::select! {
+            exit = handle.wait() => return exit,
+            () = self.next() => {}
+        }
+        tracing::info!(
+            supervisor = handle.name(),
+            "signal received: shutting down (again to kill)"
+        );
+        let shutdown = handle.shutdown();
+        tokio::pin!(shutdown);
+        tokio::select! {
+            report = &mut shutdown => return report.exit,
+            () = self.next() => {}
+        }
+        tracing::warn!(
+            supervisor = handle.name(),
+            "second signal: killing what is left"
+        );
+        handle.hurry();
+        shutdown.await.exit
+    }
+}
+
+/// Installs SIGINT and SIGTERM handlers and runs the tree until one arrives;
+/// see [`ShutdownSignals::run`].
+///
+/// # Errors
+/// If a handler cannot be installed.
+///
+/// # Examples
+///
+/// ```no_run
+/// use tend_engine::{ChildSpec, Context, ExitClass, Supervisor};
+///
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     let root = Supervisor::builder("app")
+///         .child(ChildSpec::task("server", |ctx: Context| async move { ctx.cancelled().await }))
+///         .start()
+///         .await
+///         .expect("start");
+///     let exit = tend_engine::run_until_signal(&root).await?;
+///     std::process::exit(if exit.class() == ExitClass::Abnormal { 1 } else { 0 });
+/// }
+/// ```
+pub async fn run_until_signal(handle: &SupervisorHandle) -> io::Result<Exit> {
+    Ok(ShutdownSignals::install()?.run(handle).await)
+}

@@ -1,0 +1,437 @@
+//! Snapshots answered by a supervisor: its children, their counts, its
+//! restarts, its process table, the stop report, and a child's exit as seen
+//! by a monitor.
+//!
+//! Times an operator reads are wall-clock ([`SystemTime`]). The engine
+//! stamps events with its monotonic clock (tokio's, so a paused clock drives
+//! tests exactly) and converts when a snapshot is taken ([`WallClock`]):
+//! nothing is paid for wall-clock time on the restart path.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tend_spec::{Backend, Condition, CrashPolicy, Restart};
+use tokio::time::Instant;
+
+use crate::exit::{Exit, Resource};
+use crate::id::{ChildId, IncarnationId};
+use crate::state::{ChildKind, ChildState, IsolateCause};
+
+/// The wall clock and the monotonic clock read at one moment, to turn
+/// monotonic stamps into wall-clock times. A past stamp becomes "now minus
+/// how long ago", so it moves if the system clock is set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WallClock {
+    wall: SystemTime,
+    mono: Instant,
+}
+
+impl WallClock {
+    pub(crate) fn now() -> Self {
+        WallClock {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+        }
+    }
+
+    /// The wall-clock time of monotonic instant `at`.
+    pub(crate) fn at(&self, at: Instant) -> SystemTime {
+        match self.mono.checked_duration_since(at) {
+            Some(ago) => self.wall.checked_sub(ago).unwrap_or(SystemTime::UNIX_EPOCH),
+            None => self.wall + at.duration_since(self.mono),
+        }
+    }
+}
+
+/// One ended incarnation: which, how, when, and how long it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExitRecord {
+    /// The incarnation number (per child).
+    pub generation: u64,
+    /// The incarnation's id in the tree.
+    pub incarnation: IncarnationId,
+    /// How it ended.
+    pub exit: Exit,
+    /// When it ended (wall clock).
+    pub at: SystemTime,
+    /// How long it ran.
+    pub ran_for: Duration,
+}
+
+/// Resources a running incarnation uses now, as its backend measures them
+/// (for an OS process: its cgroup, or `/proc`; for a task with limits: its
+/// meters). Fields that are not measured are `None` (or empty).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Memory in bytes (resident set, or the cgroup's charge).
+    pub memory: Option<u64>,
+    /// CPU time consumed so far (for a task: busy time in its polls).
+    pub cpu_time: Option<Duration>,
+    /// Processes (or threads) counted against it.
+    pub pids: Option<u64>,
+    /// What a task charged, for each counter it has a limit for.
+    pub counters: Vec<(Resource, u64)>,
+}
+
+impl Usage {
+    /// A usage with these measurements.
+    #[must_use]
+    pub fn new(memory: Option<u64>, cpu_time: Option<Duration>, pids: Option<u64>) -> Self {
+        Usage {
+            memory,
+            cpu_time,
+            pids,
+            counters: Vec::new(),
+        }
+    }
+}
+
+/// What an operator asks about a child, from
+/// [`which_children`](crate::SupervisorHandle::which_children).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, ChildState, Context, ExitClass, Restart, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(
+///         ChildSpec::task("once", |_ctx: Context| async { Err::<(), _>("bad input") })
+///             .restart(Restart::Temporary),
+///     )
+///     .child(ChildSpec::task("steady", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let steady = &sup.which_children().await[0]; // "once" ended and was removed
+/// assert_eq!((steady.id.as_str(), steady.state), ("steady", ChildState::Running));
+/// assert_eq!((steady.generation, steady.restarts), (1, 0));
+/// assert!(steady.last_exit.is_none() && steady.running_since.is_some());
+/// # sup.shutdown().await;
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ChildInfo {
+    /// The child's id.
+    pub id: ChildId,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+    /// Where it is in its life.
+    pub state: ChildState,
+    /// The current (or last) incarnation number; 0 if it never started.
+    pub generation: u64,
+    /// The current (or last) incarnation's id in the tree.
+    pub incarnation: Option<IncarnationId>,
+    /// Incarnations that started (spawned, and ready if awaited).
+    pub starts: u64,
+    /// Abnormal exits, start failures included.
+    pub failures: u64,
+    /// Automatic restarts so far, including those caused by a sibling under
+    /// one-for-all or rest-for-one (not operator restarts).
+    pub restarts: u64,
+    /// Times it was given up on (failed or isolated by its crash policy or
+    /// its budget).
+    pub give_ups: u64,
+    /// How long its incarnations have run, the current one included.
+    pub uptime: Duration,
+    /// Its OS process, if it runs one (beside `incarnation`).
+    pub pid: Option<u32>,
+    /// Whether the running incarnation declared itself ready.
+    pub ready: bool,
+    /// What runs it.
+    pub backend: Backend,
+    /// Its restart type.
+    pub restart: Restart,
+    /// What an abnormal exit leads to.
+    pub on_crash: CrashPolicy,
+    /// Whether it is significant for auto-shutdown.
+    pub significant: bool,
+    /// How the last incarnation ended, if one did.
+    pub last_exit: Option<ExitRecord>,
+    /// When the running incarnation started (wall clock).
+    pub running_since: Option<SystemTime>,
+    /// When the spec was added to the supervisor (wall clock).
+    pub supervised_since: SystemTime,
+    /// What the running incarnation uses now, measured when asked (by
+    /// backends that can: OS processes).
+    pub usage: Option<Usage>,
+    /// What the running incarnation says it is doing
+    /// ([`Context::set_status`](crate::Context::set_status)), if anything.
+    pub status: Option<String>,
+    /// The last exits, oldest first (bounded; see
+    /// [`SupervisorBuilder::history`](crate::SupervisorBuilder::history)).
+    pub history: Vec<ExitRecord>,
+    /// While it waits to start: the siblings it depends on whose condition
+    /// does not hold yet (empty otherwise).
+    pub waiting_for: Vec<(ChildId, Condition)>,
+}
+
+/// How many of a supervisor's children are in each state, from
+/// [`count_by_state`](crate::SupervisorHandle::count_by_state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct StateCounts {
+    /// [`ChildState::Pending`].
+    pub pending: usize,
+    /// [`ChildState::Starting`].
+    pub starting: usize,
+    /// [`ChildState::Running`].
+    pub running: usize,
+    /// [`ChildState::Stopping`].
+    pub stopping: usize,
+    /// [`ChildState::BackingOff`].
+    pub backing_off: usize,
+    /// [`ChildState::CrashLoopBackOff`].
+    pub crash_loop_backoff: usize,
+    /// [`ChildState::Restarting`].
+    pub restarting: usize,
+    /// [`ChildState::Completed`].
+    pub completed: usize,
+    /// [`ChildState::Shutdown`].
+    pub shutdown: usize,
+    /// [`ChildState::Failed`], whatever the reason.
+    pub failed: usize,
+    /// [`ChildState::Isolated`].
+    pub isolated: usize,
+}
+
+impl StateCounts {
+    /// Counts one child in `state`.
+    pub(crate) fn add(&mut self, state: ChildState) {
+        let slot = match state {
+            ChildState::Pending => &mut self.pending,
+            ChildState::Starting => &mut self.starting,
+            ChildState::Running => &mut self.running,
+            ChildState::Stopping => &mut self.stopping,
+            ChildState::BackingOff => &mut self.backing_off,
+            ChildState::CrashLoopBackOff => &mut self.crash_loop_backoff,
+            ChildState::Restarting => &mut self.restarting,
+            ChildState::Completed => &mut self.completed,
+            ChildState::Shutdown => &mut self.shutdown,
+            ChildState::Failed(_) => &mut self.failed,
+            ChildState::Isolated => &mut self.isolated,
+        };
+        *slot += 1;
+    }
+
+    /// All children counted.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.pending
+            + self.starting
+            + self.running
+            + self.stopping
+            + self.backing_off
+            + self.crash_loop_backoff
+            + self.restarting
+            + self.completed
+            + self.shutdown
+            + self.failed
+            + self.isolated
+    }
+}
+
+/// One restart a supervisor made, from
+/// [`restart_history`](crate::SupervisorHandle::restart_history).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RestartRecord {
+    /// When it was decided (wall clock).
+    pub at: SystemTime,
+    /// The child restarted.
+    pub id: ChildId,
+    /// The incarnation that ended, and why: the restart's reason.
+    pub after: ExitRecord,
+    /// How long the restart waited (backoff, crash-loop delay).
+    pub delay: Duration,
+}
+
+/// A supervisor's room for children (its `max_children`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// Child specs it has now.
+    pub children: usize,
+    /// The most it accepts, if bounded.
+    pub max: Option<usize>,
+}
+
+/// One live incarnation in a [`ProcessTable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessEntry {
+    /// Its id in the tree.
+    pub incarnation: IncarnationId,
+    /// The incarnation it replaced (its restart lineage), if any.
+    pub parent: Option<IncarnationId>,
+    /// The path of its supervisor, e.g. `root/workers`.
+    pub supervisor: Arc<str>,
+    /// The child.
+    pub id: ChildId,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+    /// What runs it.
+    pub backend: Backend,
+    /// Where it is in its life (starting, running or stopping).
+    pub state: ChildState,
+    /// Its OS process, if it runs one.
+    pub pid: Option<u32>,
+    /// Its incarnation number (per child).
+    pub generation: u64,
+    /// When it started (wall clock).
+    pub started: SystemTime,
+    /// Its supervisor's room for children.
+    pub capacity: Capacity,
+}
+
+impl ProcessEntry {
+    /// `supervisor/id`, e.g. `root/workers/w1`.
+    #[must_use]
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.supervisor, self.id)
+    }
+}
+
+/// The live incarnations of a supervisor's whole subtree (seed D's process
+/// table), from [`process_table`](crate::SupervisorHandle::process_table):
+/// each supervisor's children in start order, a nested supervisor's
+/// children right after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessTable {
+    /// One entry per live incarnation.
+    pub entries: Vec<ProcessEntry>,
+}
+
+impl ProcessTable {
+    /// The entry of an incarnation, if it is live.
+    #[must_use]
+    pub fn get(&self, incarnation: IncarnationId) -> Option<&ProcessEntry> {
+        self.entries.iter().find(|e| e.incarnation == incarnation)
+    }
+
+    /// The entry of the incarnation running OS process `pid`.
+    #[must_use]
+    pub fn by_pid(&self, pid: u32) -> Option<&ProcessEntry> {
+        self.entries.iter().find(|e| e.pid == Some(pid))
+    }
+
+    /// Entries in a state (`running`, say).
+    pub fn in_state(&self, state: ChildState) -> impl Iterator<Item = &ProcessEntry> {
+        self.entries.iter().filter(move |e| e.state == state)
+    }
+}
+
+/// What an [`on_isolate`](crate::ChildSpec::on_isolate) hook is told about
+/// the child it runs for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Isolation {
+    /// The path of its supervisor, e.g. `"root/web"`.
+    pub supervisor: Arc<str>,
+    /// The child.
+    pub id: ChildId,
+    /// The incarnation whose exit led to the isolation.
+    pub generation: u64,
+    /// Why it was isolated.
+    pub cause: IsolateCause,
+    /// That incarnation's exit.
+    pub exit: Exit,
+}
+
+/// Counts of a supervisor's children (OTP's `count_children`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChildCounts {
+    /// Child specs, running or not.
+    pub specs: usize,
+    /// Children with a running incarnation.
+    pub active: usize,
+    /// Specs that are supervisors.
+    pub supervisors: usize,
+    /// Specs that are workers.
+    pub workers: usize,
+}
+
+/// A child's exit as delivered to a [`monitor`](crate::SupervisorHandle::monitor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildExit {
+    /// The child.
+    pub id: ChildId,
+    /// The incarnation that ended.
+    pub generation: u64,
+    /// How it ended.
+    pub exit: Exit,
+    /// When.
+    pub at: Instant,
+}
+
+/// How one child's stop went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// It ended within its shutdown timeout, with this exit.
+    Stopped(Exit),
+    /// It had to be killed (brutal kill, or its timeout ran out).
+    Killed,
+    /// Nothing was running.
+    NotRunning,
+}
+
+/// One line of a [`StopReport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildStop {
+    /// The child.
+    pub id: ChildId,
+    /// How its stop went.
+    pub outcome: StopOutcome,
+    /// How long stopping it took.
+    pub took: Duration,
+}
+
+/// What a supervisor's shutdown did, child by child in stop order (reverse
+/// start order).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("a", |ctx: Context| async move { ctx.cancelled().await }))
+///     .child(ChildSpec::task("b", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let report = sup.shutdown().await;
+/// let order: Vec<_> = report.children.iter().map(|c| c.id.as_str()).collect();
+/// assert_eq!(order, ["b", "a"]);
+/// assert!(report.killed().next().is_none());
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopReport {
+    /// Each child, in the order it was stopped.
+    pub children: Vec<ChildStop>,
+    /// The supervisor's own exit.
+    pub exit: Exit,
+}
+
+impl StopReport {
+    /// The children that had to be killed.
+    pub fn killed(&self) -> impl Iterator<Item = &ChildId> {
+        self.children
+            .iter()
+            .filter(|c| c.outcome == StopOutcome::Killed)
+            .map(|c| &c.id)
+    }
+
+    /// The children that ended by themselves when asked.
+    pub fn stopped_cleanly(&self) -> impl Iterator<Item = &ChildId> {
+        self.children
+            .iter()
+            .filter(|c| matches!(c.outcome, StopOutcome::Stopped(_)))
+            .map(|c| &c.id)
+    }
+}

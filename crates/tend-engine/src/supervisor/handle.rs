@@ -1,0 +1,435 @@
+//! The public handle of a running supervisor, the commands it sends to the
+//! server, and what handles read without asking it ([`Shared`]).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::children::{MonitorReply, Snapshot};
+use crate::child::ChildSpec;
+use crate::error::ControlError;
+use crate::event::Event;
+use crate::exit::Exit;
+use crate::id::ChildId;
+use crate::link::Link;
+use crate::metrics::{MetricsSnapshot, SupervisorStats};
+use crate::state::ChildState;
+use crate::status::{
+    ChildCounts, ChildExit, ChildInfo, ProcessEntry, ProcessTable, RestartRecord, StateCounts,
+    StopReport,
+};
+use crate::tree::TreeLinks;
+
+/// A request to the supervisor's server task.
+pub(crate) enum Command {
+    StartChild(ChildSpec, oneshot::Sender<Result<(), ControlError>>),
+    Terminate(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Restart(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Kill(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Link(ChildId, ChildId, oneshot::Sender<Result<(), ControlError>>),
+    LinkTo(ChildId, oneshot::Sender<Result<Link, ControlError>>),
+    Delete(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    WhichChildren(Option<StateFilter>, oneshot::Sender<Vec<Snapshot>>),
+    ChildInfo(ChildId, oneshot::Sender<Result<Snapshot, ControlError>>),
+    CountChildren(oneshot::Sender<ChildCounts>),
+    CountByState(oneshot::Sender<StateCounts>),
+    RestartHistory(oneshot::Sender<Vec<RestartRecord>>),
+    Table(oneshot::Sender<Vec<TableRow>>),
+    Monitor(ChildId, MonitorReply),
+    Nested(
+        ChildId,
+        oneshot::Sender<Result<SupervisorHandle, ControlError>>,
+    ),
+    Shutdown(oneshot::Sender<StopReport>),
+}
+
+/// Which states a listing keeps.
+pub(crate) type StateFilter = Box<dyn Fn(ChildState) -> bool + Send>;
+
+/// One live incarnation in a supervisor's answer to a table request, with
+/// the handle of the supervisor it runs, if it is one.
+pub(crate) type TableRow = (ProcessEntry, Option<SupervisorHandle>);
+
+/// What handles read without asking the server.
+pub(crate) struct Shared {
+    pub(crate) links: Arc<TreeLinks>,
+    /// Its counters and its children's.
+    pub(crate) stats: Arc<SupervisorStats>,
+    pub(crate) exit: watch::Sender<Option<Exit>>,
+}
+
+/// A running supervisor. Cheap to clone; every clone talks to the same one.
+///
+/// Calls that change or read children are answered by the supervisor's task
+/// in the order they were sent (like OTP's `gen_server:call`). Events,
+/// metrics and the final exit are read without asking it.
+///
+/// The async methods are *not* cancel-safe in one sense: once polled, the
+/// request is sent, and it is carried out even if the future is then dropped.
+/// Dropping every handle does not stop the supervisor; call
+/// [`shutdown`](Self::shutdown).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, ChildState, Context, ControlError, Restart, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app").start().await.unwrap();
+/// let worker = |ctx: Context| async move { ctx.cancelled().await };
+///
+/// sup.start_child(ChildSpec::task("w", worker)).await.unwrap();
+/// assert_eq!(
+///     sup.start_child(ChildSpec::task("w", worker)).await,
+///     Err(ControlError::AlreadyStarted("w".into()))
+/// );
+/// sup.terminate_child("w").await.unwrap();
+/// assert_eq!(sup.which_children().await[0].state, ChildState::Shutdown);
+/// sup.restart_child("w").await.unwrap();
+/// assert_eq!(sup.which_children().await[0].generation, 2);
+/// sup.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SupervisorHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+}
+
+impl SupervisorHandle {
+    pub(crate) fn new(commands: mpsc::UnboundedSender<Command>, shared: Arc<Shared>) -> Self {
+        SupervisorHandle { commands, shared }
+    }
+
+    /// The supervisor's path in its tree, e.g. `"root/workers"`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.shared.links.path
+    }
+
+    async fn call<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ControlError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(request(reply))
+            .map_err(|_| ControlError::SupervisorGone)?;
+        answer.await.map_err(|_| ControlError::SupervisorGone)
+    }
+
+    /// Adds a child at the end of the start order and starts it (OTP's
+    /// `start_child`).
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidSpec`], [`ControlError::AlreadyStarted`],
+    /// [`ControlError::AlreadyPresent`], [`ControlError::MaxChildren`],
+    /// [`ControlError::StartFailed`] (the spec is not kept) or
+    /// [`ControlError::SupervisorGone`].
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<(), ControlError> {
+        self.call(|reply| Command::StartChild(spec, reply)).await?
+    }
+
+    /// Stops a child's running incarnation by its shutdown spec, or calls off
+    /// its pending restart. The spec is kept, unless the child is temporary.
+    /// Never counts as a restart and never triggers auto-shutdown.
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn terminate_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Terminate(id, reply)).await?
+    }
+
+    /// Kills a child's running incarnation at once, with no grace (for an OS
+    /// process, `SIGKILL` to its group), then handles the exit as any
+    /// abnormal one: [`ExitKind::Killed`](crate::ExitKind::Killed), and its
+    /// crash policy and restart type decide (a permanent child is
+    /// restarted). Use [`terminate_child`](Self::terminate_child) to stop
+    /// it gracefully and keep it stopped.
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`] (nothing runs), [`ControlError::NotFound`]
+    /// or [`ControlError::SupervisorGone`].
+    pub async fn kill_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Kill(id, reply)).await?
+    }
+
+    /// Links the running incarnations of two children of this supervisor,
+    /// as Erlang's `link/1`: when one ends abnormally the other is stopped
+    /// with [`ExitKind::Linked`](crate::ExitKind::Linked), unless it traps
+    /// exits ([`ChildSpec::trap_exits`]), in which case it is told; a normal
+    /// end does not propagate. The link lasts until either incarnation ends.
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`] (one of them runs nothing),
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn link(
+        &self,
+        a: impl Into<ChildId>,
+        b: impl Into<ChildId>,
+    ) -> Result<(), ControlError> {
+        let (a, b) = (a.into(), b.into());
+        self.call(|reply| Command::Link(a, b, reply)).await?
+    }
+
+    /// Links the calling (outside) task to a child's running incarnation:
+    /// see [`Link`].
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`], [`ControlError::NotFound`] or
+    /// [`ControlError::SupervisorGone`].
+    pub async fn link_to(&self, id: impl Into<ChildId>) -> Result<Link, ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::LinkTo(id, reply)).await?
+    }
+
+    /// Starts a new incarnation of a child that is not running (OTP's
+    /// `restart_child`); works on stopped, failed and isolated children.
+    ///
+    /// # Errors
+    /// [`ControlError::Running`], [`ControlError::Restarting`],
+    /// [`ControlError::NotFound`], [`ControlError::StartFailed`] or
+    /// [`ControlError::SupervisorGone`].
+    pub async fn restart_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Restart(id, reply)).await?
+    }
+
+    /// Removes the spec of a child that is not running (OTP's `delete_child`).
+    ///
+    /// # Errors
+    /// [`ControlError::Running`], [`ControlError::Restarting`],
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn delete_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Delete(id, reply)).await?
+    }
+
+    /// Every child, in start order, with what an operator asks about it.
+    /// Empty once the supervisor has ended.
+    pub async fn which_children(&self) -> Vec<ChildInfo> {
+        self.snapshots(None)
+            .await
+            .into_iter()
+            .map(Snapshot::measured)
+            .collect()
+    }
+
+    /// [`which_children`](Self::which_children) without
+    /// [`usage`](ChildInfo::usage) (always `None`): no file is read, so it
+    /// suits frequent polling of large trees (a status page of a thousand
+    /// processes).
+    pub async fn which_children_unmeasured(&self) -> Vec<ChildInfo> {
+        self.snapshots(None)
+            .await
+            .into_iter()
+            .map(Snapshot::unmeasured)
+            .collect()
+    }
+
+    async fn snapshots(&self, keep: Option<StateFilter>) -> Vec<Snapshot> {
+        self.call(|reply| Command::WhichChildren(keep, reply))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The children whose state `keep` accepts, in start order (the
+    /// supervisor builds no snapshot, and measures no usage, for the
+    /// others).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend_engine::{ChildSpec, ChildState, Context, CrashPolicy, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app")
+    ///     .child(ChildSpec::task("ok", |ctx: Context| async move { ctx.cancelled().await }))
+    ///     .child(
+    ///         ChildSpec::task("bad", |_ctx: Context| async { Err::<(), _>("no") })
+    ///             .on_crash(CrashPolicy::Shutdown),
+    ///     )
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// # tokio::task::yield_now().await;
+    /// let failed = sup.which_children_where(|s| matches!(s, ChildState::Failed(_))).await;
+    /// assert_eq!(failed[0].id.as_str(), "bad");
+    /// assert_eq!(sup.count_by_state().await.running, 1);
+    /// # sup.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn which_children_where(
+        &self,
+        keep: impl Fn(ChildState) -> bool + Send + 'static,
+    ) -> Vec<ChildInfo> {
+        self.snapshots(Some(Box::new(keep)))
+            .await
+            .into_iter()
+            .map(Snapshot::measured)
+            .collect()
+    }
+
+    /// How many children are in each state. All zero once the supervisor
+    /// has ended.
+    pub async fn count_by_state(&self) -> StateCounts {
+        self.call(Command::CountByState).await.unwrap_or_default()
+    }
+
+    /// The supervisor's recent restarts, oldest first: when, which child,
+    /// after which exit, and with what delay. Drawn from its children's
+    /// histories, so each child contributes its restarts among its last
+    /// [`history`](crate::SupervisorBuilder::history) exits.
+    pub async fn restart_history(&self) -> Vec<RestartRecord> {
+        self.call(Command::RestartHistory).await.unwrap_or_default()
+    }
+
+    /// The live incarnations of this supervisor's whole subtree, with their
+    /// ids, lineage, paths, states, pids and their supervisors' capacity
+    /// (seed D's process table). Each supervisor answers for its own
+    /// children; nested ones are asked in turn.
+    pub async fn process_table(&self) -> ProcessTable {
+        let mut table = ProcessTable::default();
+        self.collect_table(&mut table.entries).await;
+        table
+    }
+
+    fn collect_table<'a>(
+        &'a self,
+        entries: &'a mut Vec<ProcessEntry>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let Ok(rows) = self.call(Command::Table).await else {
+                return;
+            };
+            for (entry, nested) in rows {
+                entries.push(entry);
+                if let Some(nested) = nested {
+                    nested.collect_table(entries).await;
+                }
+            }
+        })
+    }
+
+    /// What an operator asks about one child (see [`ChildInfo`]).
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn child_info(&self, id: impl Into<ChildId>) -> Result<ChildInfo, ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::ChildInfo(id, reply))
+            .await?
+            .map(Snapshot::measured)
+    }
+
+    /// Counts of specs, running children, supervisors and workers (OTP's
+    /// `count_children`). All zero once the supervisor has ended.
+    pub async fn count_children(&self) -> ChildCounts {
+        self.call(Command::CountChildren).await.unwrap_or_default()
+    }
+
+    /// Resolves with the child's next exit, like an OTP monitor. The
+    /// registration is sent when this is called, so an exit after the call
+    /// returns is never missed. A child whose restart is pending is watched
+    /// through its next incarnation.
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`], [`ControlError::NotRunning`] (nothing runs
+    /// and no restart is pending) or [`ControlError::SupervisorGone`] (also if
+    /// the supervisor ends before the child exits).
+    pub fn monitor(
+        &self,
+        id: impl Into<ChildId>,
+    ) -> impl Future<Output = Result<ChildExit, ControlError>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.commands.send(Command::Monitor(id.into(), reply));
+        async move {
+            sent.map_err(|_| ControlError::SupervisorGone)?;
+            answer.await.map_err(|_| ControlError::SupervisorGone)?
+        }
+    }
+
+    /// The handle of a nested supervisor child, while it runs.
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`], [`ControlError::NotASupervisor`] or
+    /// [`ControlError::SupervisorGone`].
+    pub async fn supervisor(
+        &self,
+        id: impl Into<ChildId>,
+    ) -> Result<SupervisorHandle, ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Nested(id, reply)).await?
+    }
+
+    /// Subscribes to the events of this supervisor's whole tree (nested
+    /// supervisors share the stream). A subscriber that falls behind loses
+    /// the oldest events and is told how many.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.links.bus.subscribe()
+    }
+
+    /// Every supervisor of this one's tree, for a collector.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn tree_stats(&self) -> &crate::metrics::TreeStats {
+        &self.shared.links.stats
+    }
+
+    /// The supervisor's counters, read without asking it.
+    #[must_use]
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.stats.counters.snapshot()
+    }
+
+    /// Stops all children in reverse start order (each by its shutdown spec;
+    /// nested supervisors stop their subtree first), then the supervisor.
+    /// Returns who stopped cleanly and who was killed. If the supervisor had
+    /// already ended, the report lists no children.
+    pub async fn shutdown(&self) -> StopReport {
+        match self.call(Command::Shutdown).await {
+            Ok(report) => report,
+            Err(_) => StopReport {
+                children: Vec::new(),
+                exit: self.wait().await,
+            },
+        }
+    }
+
+    /// Turns every stop in this supervisor's subtree, ongoing or later, into
+    /// an immediate kill: the second Ctrl-C.
+    pub fn hurry(&self) {
+        self.shared.links.hurry.cancel();
+    }
+
+    /// Resolves with the supervisor's exit once it has ended, by itself
+    /// (giving up, auto-shutdown) or on request. Cancel-safe.
+    pub async fn wait(&self) -> Exit {
+        let mut exit = self.shared.exit.subscribe();
+        let ended = exit.wait_for(Option::is_some).await;
+        match ended {
+            Ok(exit) => exit.clone().unwrap_or_else(Exit::normal),
+            // The server drops its sender only after publishing an exit.
+            Err(_) => Exit::killed(),
+        }
+    }
+
+    /// Whether the supervisor is still running.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.shared.exit.borrow().is_none()
+    }
+}
+
+impl std::fmt::Debug for SupervisorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorHandle")
+            .field("name", &self.name())
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
