@@ -121,7 +121,9 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
                 lanes.of(service).restarts += 1;
                 restarts_at.push(entry.at);
             }
-            Record::Failed { service, reason } => {
+            Record::Failed {
+                service, reason, ..
+            } => {
                 lanes
                     .of(service)
                     .gave_up
@@ -407,6 +409,7 @@ mod tests {
                 Record::Restarting {
                     service: "web<1>".into(),
                     delay_ms: 0,
+                    restarts: 1,
                 },
             ),
             entry(
@@ -424,6 +427,8 @@ mod tests {
                 Record::Failed {
                     service: "db".into(),
                     reason: "crashed".into(),
+                    exit: None,
+                    budget: None,
                 },
             ),
         ];

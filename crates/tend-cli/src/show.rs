@@ -185,19 +185,25 @@ pub fn event_line(entry: &Entry) -> String {
                 None => format!("{service} exited after {ran}: {exit}"),
             }
         }
-        Record::Restarting { service, delay_ms } => match delay_ms {
+        Record::Restarting {
+            service, delay_ms, ..
+        } => match delay_ms {
             0 => format!("{service} restarting"),
             _ => format!(
                 "{service} restarting in {}",
                 humantime::format_duration(Duration::from_millis(*delay_ms))
             ),
         },
-        Record::CrashLoop { service, delay_ms } => format!(
+        Record::CrashLoop {
+            service, delay_ms, ..
+        } => format!(
             "{service} crash-looping: next try in {}",
             humantime::format_duration(Duration::from_millis(*delay_ms))
         ),
-        Record::Failed { service, reason } => format!("{service} failed: {reason}"),
-        Record::Isolated { service, cause } => format!("{service} isolated: {cause}"),
+        Record::Failed {
+            service, reason, ..
+        } => format!("{service} failed: {reason}"),
+        Record::Isolated { service, cause, .. } => format!("{service} isolated: {cause}"),
         Record::Stopping {
             service, because, ..
         } => format!("{service} stopping: {because}"),

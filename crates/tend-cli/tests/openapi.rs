@@ -409,18 +409,27 @@ fn every_journal_record_fits_the_documented_entry() {
         Record::Restarting {
             service: service(),
             delay_ms: 100,
+            restarts: 3,
         },
         Record::CrashLoop {
             service: service(),
             delay_ms: 60_000,
+            restarts: 6,
         },
         Record::Failed {
             service: service(),
-            reason: "crashed".into(),
+            reason: "circuit-breaker-open".into(),
+            exit: Some(exit.clone()),
+            budget: Some(tend_journal::BudgetInfo {
+                failures: 6,
+                limit: 5,
+                window_ms: 60_000,
+            }),
         },
         Record::Isolated {
             service: service(),
             cause: "crashed".into(),
+            exit: Some(exit.clone()),
         },
         Record::Stopping {
             service: service(),

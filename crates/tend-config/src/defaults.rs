@@ -35,8 +35,10 @@ pub fn supervisor() -> SupervisorSettings {
 pub const RESTART: Restart = Restart::Permanent;
 
 /// The delay before a restart: 100 ms, doubling to 30 s, ±10 % jitter,
-/// back to 100 ms after 60 s of running. OTP restarts at once; a process
-/// that fails at start (a port in use, a database not up) would then spin.
+/// back to 100 ms after 60 s of running; 100 ms after a clean exit (a
+/// service that exits 0 on purpose is not failing). OTP restarts at once; a
+/// process that fails at start (a port in use, a database not up) would
+/// then spin.
 #[must_use]
 pub fn backoff() -> Backoff {
     Backoff::exponential(Duration::from_millis(100), Duration::from_secs(30))

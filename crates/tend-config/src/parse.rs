@@ -90,7 +90,14 @@ pub(crate) mod keys {
     /// What a probe checks (one of these keys).
     pub const PROBE_CHECKS: &[&str] = &["exec", "http", "tcp"];
     /// `backoff = { … }`.
-    pub const BACKOFF: &[&str] = &["initial", "max", "multiplier", "jitter", "reset_after"];
+    pub const BACKOFF: &[&str] = &[
+        "initial",
+        "max",
+        "multiplier",
+        "jitter",
+        "reset_after",
+        "clean_exit_delay",
+    ];
     /// `budget = { … }`.
     pub const BUDGET: &[&str] = &["max_restarts", "period", "on_exhausted", "delay"];
     /// `stop = { … }`.
@@ -859,6 +866,9 @@ fn backoff(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Backoff {
             .filter(|d| !d.is_zero()),
         None => fallback.reset_after,
     };
+    backoff.clean_exit_delay = t
+        .read("clean_exit_delay", d, read::duration)
+        .unwrap_or(fallback.clean_exit_delay);
     backoff
 }
 

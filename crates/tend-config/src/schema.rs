@@ -132,6 +132,7 @@ pub fn schema() -> Value {
                         "multiplier": { "type": "number", "minimum": 1, "default": 2, "description": "Growth per failure." },
                         "jitter": { "type": "number", "minimum": 0, "maximum": 1, "default": 0.1, "description": "Random spread, a fraction." },
                         "reset_after": duration("Back to `initial` after running this long; \"0\" never.", Some("60s")),
+                        "clean_exit_delay": duration("The delay before a restart after a clean exit (code 0): not a failure, so no growing backoff.", Some("100ms")),
                     }}
                 ]
             },

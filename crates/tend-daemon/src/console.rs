@@ -87,21 +87,23 @@ fn describe(event: &Event) -> Option<String> {
         } => format!("{id} started (pid {pid})"),
         EventKind::ChildStartFailed { id, exit, .. } => format!("{id} failed to start: {exit}"),
         EventKind::ChildExited { id, exit, .. } => format!("{id} exited: {exit}"),
-        EventKind::ChildRestarting { id, delay } if delay.is_zero() => format!("{id} restarting"),
-        EventKind::ChildRestarting { id, delay } => {
+        EventKind::ChildRestarting { id, delay, .. } if delay.is_zero() => {
+            format!("{id} restarting")
+        }
+        EventKind::ChildRestarting { id, delay, .. } => {
             format!(
                 "{id} restarting in {}",
                 humantime::format_duration(round(*delay))
             )
         }
-        EventKind::ChildCrashLoop { id, delay } => {
+        EventKind::ChildCrashLoop { id, delay, .. } => {
             format!(
                 "{id} crash-looping: next try in {}",
                 humantime::format_duration(round(*delay))
             )
         }
-        EventKind::ChildFailed { id, reason } => format!("{id} failed: {reason}"),
-        EventKind::ChildIsolated { id, cause } => format!("{id} isolated ({cause})"),
+        EventKind::ChildFailed { id, reason, .. } => format!("{id} failed: {reason}"),
+        EventKind::ChildIsolated { id, cause, .. } => format!("{id} isolated ({cause})"),
         EventKind::ResourceWarning {
             id,
             resource,

@@ -514,7 +514,7 @@ impl Control {
                     id: id.into(),
                     exit: tend_engine::Exit::failed(format!("log file: {e}")),
                 })?;
-            supervisor.start_child(spec).await
+            supervisor.start_child(spec).await.map(drop)
         };
         match (action, present) {
             (Action::Stop, Some(_)) => supervisor.terminate_child(id).await,
@@ -522,16 +522,11 @@ impl Control {
             (Action::Kill, Some(_)) => supervisor.kill_child(id).await,
             (Action::Kill, None) => Err(ControlError::NotRunning(id.into())),
             (Action::Start, Some(info)) if is_down(info.state) => {
-                supervisor.restart_child(id).await
+                supervisor.restart_child(id).await.map(drop)
             }
             (Action::Start, Some(_)) => Ok(()),
             (Action::Start | Action::Restart, None) => add().await,
-            (Action::Restart, Some(info)) => {
-                if !is_down(info.state) {
-                    supervisor.terminate_child(id).await?;
-                }
-                supervisor.restart_child(id).await
-            }
+            (Action::Restart, Some(_)) => supervisor.restart_child_now(id).await.map(drop),
         }
     }
 

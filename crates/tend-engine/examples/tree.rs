@@ -76,7 +76,7 @@ fn describe(kind: &EventKind) -> Option<String> {
         EventKind::ChildExited {
             id, exit, ran_for, ..
         } => format!("exited     {id} after {ran_for:.1?}: {exit}"),
-        EventKind::ChildRestarting { id, delay } if !delay.is_zero() => {
+        EventKind::ChildRestarting { id, delay, .. } if !delay.is_zero() => {
             format!("restarting {id} in {delay:.0?}")
         }
         EventKind::GaveUp { offender, reason } => {

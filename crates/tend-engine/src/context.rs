@@ -86,6 +86,8 @@ struct Extras {
     guard: OnceLock<Guard>,
     /// What it says it is doing, for people (`set_status`).
     status: Mutex<Option<Arc<str>>>,
+    /// When it last passed a probe.
+    last_healthy: Mutex<Option<Instant>>,
 }
 
 /// Measures what an incarnation uses, when asked.
@@ -487,6 +489,26 @@ impl Context {
         let guard = self.guard()?;
         let nanos = guard.last_beat.load(Ordering::Relaxed);
         Some(guard.base + Duration::from_nanos(nanos))
+    }
+
+    /// Notes that a probe of this incarnation passed, now.
+    pub(crate) fn passed_probe(&self) {
+        let mut last = self
+            .extras()
+            .last_healthy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *last = Some(Instant::now());
+    }
+
+    /// When a probe of this incarnation last passed.
+    pub(crate) fn last_healthy(&self) -> Option<Instant> {
+        let extras = self.inner.extras.get()?;
+        let last = extras
+            .last_healthy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *last
     }
 
     /// This incarnation's end of its links, made on first use.

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::exit::{Exit, GiveUp, Resource};
 use crate::id::{ChildId, IncarnationId};
 use crate::state::{FailReason, IsolateCause, ProbeRole};
+use crate::status::BudgetStatus;
 
 /// A lifecycle fact, stamped with the supervisor it happened in and when.
 ///
@@ -119,23 +120,33 @@ pub enum EventKind {
         id: ChildId,
         /// The delay before it (zero when at once).
         delay: Duration,
+        /// The child's automatic restarts so far, this one included.
+        restarts: u64,
     },
     /// A child's restart budget ran out and it will be retried after a long
-    /// delay (CrashLoopBackOff).
+    /// delay (CrashLoopBackOff). A [`ChildRestarting`](Self::ChildRestarting)
+    /// with the same delay follows.
     ChildCrashLoop {
         /// The child.
         id: ChildId,
         /// The delay before the next try.
         delay: Duration,
+        /// The child's automatic restarts so far, this one included.
+        restarts: u64,
     },
     /// A child is given up on and stays failed until restarted through the
-    /// API: its crash policy is `shutdown`, its circuit breaker opened, or
-    /// its backend is not available.
+    /// API: its crash policy is `shutdown`, its circuit breaker opened, its
+    /// backend is not available, or a dependency failed.
     ChildFailed {
         /// The child.
         id: ChildId,
         /// Why.
         reason: FailReason,
+        /// How its last incarnation ended (code or signal inside), if one
+        /// ran.
+        exit: Option<Exit>,
+        /// When its circuit breaker opened: its budget, used up.
+        budget: Option<BudgetStatus>,
     },
     /// A child is isolated: kept for inspection and not restarted (its
     /// crash policy, or its budget ran out). Its `on_isolate` hook runs.
@@ -144,6 +155,9 @@ pub enum EventKind {
         id: ChildId,
         /// Why.
         cause: IsolateCause,
+        /// The exit (or, for an unhealthy incarnation kept running, the
+        /// fault) that led there, if any.
+        exit: Option<Exit>,
     },
     /// The supervisor is stopping a running incarnation for a reason other
     /// than a stop request: a failed health check, a missed heartbeat, a

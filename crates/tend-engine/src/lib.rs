@@ -82,8 +82,9 @@ pub use metrics::MetricsSnapshot;
 pub use signal::{run_until_signal, ShutdownSignals};
 pub use state::{ChildKind, ChildState, FailReason, IsolateCause, ProbeRole};
 pub use status::{
-    Capacity, ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, Isolation, ProcessEntry,
-    ProcessTable, RestartRecord, StateCounts, StopOutcome, StopReport, Usage,
+    BudgetStatus, Capacity, ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, Isolation,
+    ProcessEntry, ProcessTable, RestartRecord, StateCounts, StopOutcome, StopReport,
+    SupervisorStatus, Usage,
 };
 pub use supervisor::{check_childspecs, Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tend_spec::{

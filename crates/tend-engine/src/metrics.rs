@@ -228,6 +228,11 @@ impl ChildStats {
         bump(&self.restarts);
     }
 
+    /// Automatic restarts so far.
+    pub(crate) fn restarts(&self) -> u64 {
+        self.restarts.load(Relaxed)
+    }
+
     /// An incarnation ended, after running `ran_for`, with `class`.
     pub(crate) fn ended(&self, class: ExitClass, ran_for: Duration) {
         if class == ExitClass::Abnormal {

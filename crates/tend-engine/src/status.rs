@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use tend_spec::{Backend, Condition, CrashPolicy, Restart};
 use tokio::time::Instant;
 
-use crate::exit::{Exit, Resource};
+use crate::exit::{Exit, ExitKind, Resource};
 use crate::id::{ChildId, IncarnationId};
 use crate::state::{ChildKind, ChildState, IsolateCause};
 
@@ -39,6 +39,57 @@ impl WallClock {
         match self.mono.checked_duration_since(at) {
             Some(ago) => self.wall.checked_sub(ago).unwrap_or(SystemTime::UNIX_EPOCH),
             None => self.wall + at.duration_since(self.mono),
+        }
+    }
+}
+
+/// Where a supervisor is in its life, from
+/// [`SupervisorHandle::status`](crate::SupervisorHandle::status).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{Supervisor, SupervisorStatus};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app").start().await.unwrap();
+/// assert_eq!(sup.status(), SupervisorStatus::Running);
+/// sup.shutdown().await;
+/// assert!(matches!(sup.status(), SupervisorStatus::Stopped(_)));
+/// assert!(sup.is_shutting_down());
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SupervisorStatus {
+    /// Starting its initial children.
+    Starting,
+    /// Its start is over; it supervises.
+    Running,
+    /// Stopping its children, in reverse start order, before it ends.
+    Stopping,
+    /// Ended with this exit: on request, or by auto-shutdown.
+    Stopped(Exit),
+    /// Ended with this exit because it failed: it gave up (its restart
+    /// intensity, or a child's budget), or its start failed.
+    Failed(Exit),
+}
+
+impl SupervisorStatus {
+    /// Where a supervisor that ended with `exit` rests.
+    pub(crate) fn ended(exit: Exit) -> Self {
+        match exit.kind() {
+            ExitKind::GaveUp(_) | ExitKind::StartFailure => SupervisorStatus::Failed(exit),
+            _ => SupervisorStatus::Stopped(exit),
+        }
+    }
+
+    /// Its exit, once it has ended.
+    #[must_use]
+    pub fn exit(&self) -> Option<&Exit> {
+        match self {
+            SupervisorStatus::Stopped(exit) | SupervisorStatus::Failed(exit) => Some(exit),
+            _ => None,
         }
     }
 }
@@ -165,9 +216,53 @@ pub struct ChildInfo {
     /// The last exits, oldest first (bounded; see
     /// [`SupervisorBuilder::history`](crate::SupervisorBuilder::history)).
     pub history: Vec<ExitRecord>,
-    /// While it waits to start: the siblings it depends on whose condition
-    /// does not hold yet (empty otherwise).
+    /// While it is due to start: what it still waits for, each sibling with
+    /// the condition it must meet (the sibling ahead of it in OTP's order
+    /// must be up: `Ready`; its dependencies' conditions). Empty otherwise.
     pub waiting_for: Vec<(ChildId, Condition)>,
+    /// Its restart budget as it stands, if it has one.
+    pub budget: Option<BudgetStatus>,
+    /// When its running incarnation last passed a probe (startup,
+    /// readiness or liveness), if it has probes and one passed.
+    pub last_healthy: Option<SystemTime>,
+}
+
+/// A child's restart budget ([`RestartBudget`](crate::RestartBudget)) as it
+/// stands: how much of it the restarts within its window use.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_engine::{ChildSpec, Context, Restart, RestartBudget, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(
+///         ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await })
+///             .budget(RestartBudget::new(5, Duration::from_secs(60))),
+///     )
+///     .start()
+///     .await
+///     .unwrap();
+/// let budget = sup.child_info("w").await.unwrap().budget.unwrap();
+/// assert_eq!((budget.used, budget.remaining, budget.exhausted), (0, 5, false));
+/// # sup.shutdown().await;
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BudgetStatus {
+    /// Restarts the budget allows within its window.
+    pub max_restarts: u32,
+    /// The sliding window.
+    pub window: Duration,
+    /// Restarts within the window now (a refused one included).
+    pub used: u32,
+    /// Restarts still allowed within the window now.
+    pub remaining: u32,
+    /// Whether it ran out: the last restart asked for was refused.
+    pub exhausted: bool,
 }
 
 /// How many of a supervisor's children are in each state, from

@@ -51,8 +51,6 @@ pub(crate) enum Message {
         generation: u64,
         by: std::time::Duration,
     },
-    /// Retry a restart whose start failed (OTP's `try_again_restart`).
-    TryAgain { key: ChildKey },
     /// Something found a running incarnation faulty (a failed health check,
     /// a missed heartbeat, a resource limit reached, a linked party that
     /// ended): the supervisor stops it by its shutdown spec and records
@@ -72,6 +70,11 @@ pub(crate) struct TreeLinks {
     pub(crate) bus: EventBus,
     /// Cancelled to turn every stop in this subtree into an immediate kill.
     pub(crate) hurry: CancellationToken,
+    /// Cancelled when the tree's root begins to stop: one token for the
+    /// whole tree, for a library user's own tasks.
+    pub(crate) shutdown: CancellationToken,
+    /// Whether this is the tree's root supervisor.
+    pub(crate) is_root: bool,
     /// The tree's incarnation ids (one numbering for the whole tree).
     pub(crate) ids: Arc<IncarnationIds>,
     /// The tree's supervisors' counters, for a collector.
@@ -85,6 +88,8 @@ impl TreeLinks {
             path: name.into(),
             bus,
             hurry: CancellationToken::new(),
+            shutdown: CancellationToken::new(),
+            is_root: true,
             ids: Arc::default(),
             stats: Arc::default(),
         }
@@ -96,6 +101,8 @@ impl TreeLinks {
             path: format!("{}/{}", parent.path, name).into(),
             bus: parent.bus.clone(),
             hurry: parent.hurry.child_token(),
+            shutdown: parent.shutdown.clone(),
+            is_root: false,
             ids: parent.ids.clone(),
             stats: parent.stats.clone(),
         }

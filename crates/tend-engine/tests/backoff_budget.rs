@@ -278,15 +278,18 @@ async fn a_one_for_all_restart_waits_out_the_failed_childs_backoff() {
     lab.take();
     lab.crash("b");
     idle().await;
-    // Siblings are stopped at once and wait with the failed child.
+    // Siblings are stopped at once and wait with the failed child: due to
+    // start (pending), behind its delay.
     assert_eq!(lab.take(), strings(&["crash b", "stop a"]));
     assert_eq!(
         states(&sup).await,
         vec![
-            ("a".into(), ChildState::Restarting),
+            ("a".into(), ChildState::Pending),
             ("b".into(), ChildState::BackingOff)
         ]
     );
+    let waits = sup.child_info("a").await.unwrap().waiting_for;
+    assert_eq!(waits, [("b".into(), tend_engine::Condition::Ready)]);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(lab.take(), strings(&["start a", "start b"]));
     sup.shutdown().await;

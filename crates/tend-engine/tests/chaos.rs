@@ -157,7 +157,7 @@ async fn fifty_tasks_under_a_hundred_faults_a_second_keep_otp_s_rules() {
                     // An operator's restart: stop, then start (OTP's
                     // restart_child is for a stopped child only).
                     80..92 => match sup.terminate_child(id).await {
-                        Ok(()) => sup.restart_child(id).await.ok().map(|()| "restart"),
+                        Ok(()) => sup.restart_child(id).await.ok().map(|_| "restart"),
                         Err(_) => None,
                     },
                     _ => sup

@@ -228,8 +228,10 @@ async fn a_concurrent_start_not_ready_in_time_is_an_exit_its_restart_type_handle
     })
     .await;
     idle().await;
+    // Its restart is under way: restarting until the new incarnation is up.
     let info = sup.child_info("never").await.unwrap();
-    assert_eq!((info.state, info.generation), (ChildState::Starting, 2));
+    assert_eq!((info.state, info.generation), (ChildState::Restarting, 2));
+    assert!(info.incarnation.is_some() && info.running_since.is_some());
     sup.shutdown().await;
 }
 

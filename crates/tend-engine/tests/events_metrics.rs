@@ -22,7 +22,7 @@ fn summary(kind: &EventKind) -> String {
             exit,
             ..
         } => format!("exited {id}#{generation} {}", exit.class()),
-        EventKind::ChildRestarting { id, delay } => format!("restarting {id} {delay:?}"),
+        EventKind::ChildRestarting { id, delay, .. } => format!("restarting {id} {delay:?}"),
         EventKind::ChildTerminated { id } => format!("terminated {id}"),
         EventKind::ChildAdded { id } => format!("added {id}"),
         EventKind::ChildRemoved { id } => format!("removed {id}"),

@@ -92,7 +92,7 @@ async fn handles_calling_from_many_tasks_during_crashes_get_otp_answers() {
                 for _ in 0..200 {
                     sup.terminate_child(&id).await.unwrap();
                     match sup.restart_child(&id).await {
-                        Ok(()) => {}
+                        Ok(_) => {}
                         Err(ControlError::Running(_)) | Err(ControlError::Restarting(_)) => {}
                         Err(other) => panic!("unexpected answer: {other}"),
                     }

@@ -182,12 +182,12 @@ async fn rest_for_one_leaves_earlier_siblings_alone_even_when_stopped() {
 }
 
 /// An operator's stop of a child waiting out its backoff before the group
-/// restart its crash began (found by the chaos run: a reload replaced the
-/// offender meanwhile) still brings back the siblings the strategy stopped;
-/// they were left `restarting` for good. Concurrent (the daemon's way) and
-/// inline starts.
+/// restart its crash began leaves the siblings the strategy stopped down,
+/// as OTP's `terminate_child` leaves them `undefined`: they were due only
+/// with it. Nothing starts when the delay would have ended. Under OTP's
+/// order and with concurrent start alike.
 #[tokio::test(start_paused = true)]
-async fn stopping_a_backing_off_child_still_restarts_the_siblings_it_stopped() {
+async fn terminating_a_backing_off_child_leaves_the_siblings_it_stopped_down() {
     for concurrent in [false, true] {
         let lab = Lab::new();
         let backoff = tend_engine::Backoff::fixed(std::time::Duration::from_millis(200));
@@ -207,24 +207,30 @@ async fn stopping_a_backing_off_child_still_restarts_the_siblings_it_stopped() {
             states(&sup).await,
             [
                 ("a".into(), ChildState::BackingOff),
-                ("b".into(), ChildState::Restarting),
-                ("c".into(), ChildState::Restarting)
+                ("b".into(), ChildState::Pending),
+                ("c".into(), ChildState::Pending)
             ]
         );
+        let counts = sup.count_children().await;
+        assert_eq!((counts.specs, counts.active), (3, 0));
+        lab.take();
         sup.terminate_child("a").await.unwrap();
         idle().await;
-        assert_eq!(
-            states(&sup).await,
-            [
-                ("a".into(), ChildState::Shutdown),
-                ("b".into(), ChildState::Running),
-                ("c".into(), ChildState::Running)
-            ],
-            "concurrent start: {concurrent}"
-        );
+        let down = [
+            ("a".into(), ChildState::Shutdown),
+            ("b".into(), ChildState::Shutdown),
+            ("c".into(), ChildState::Shutdown),
+        ];
+        assert_eq!(states(&sup).await, down, "concurrent start: {concurrent}");
         // Nothing left due: the delay's end starts nothing.
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        assert_eq!(states(&sup).await[0].1, ChildState::Shutdown);
+        assert_eq!(states(&sup).await, down);
+        assert!(lab.take().is_empty());
+        // An operator brings them back one by one.
+        for id in ["a", "b", "c"] {
+            sup.restart_child(id).await.unwrap();
+        }
+        assert_eq!(lab.take(), strings(&["start a", "start b", "start c"]));
         sup.shutdown().await;
     }
 }

@@ -67,7 +67,7 @@ async fn a_child_given_up_on_is_failed_with_its_reason() {
     let failed = next_event(&mut events, |k| matches!(k, EventKind::ChildFailed { .. })).await;
     assert!(matches!(
         failed.kind,
-        EventKind::ChildFailed { ref id, reason: FailReason::Crashed } if id == "a"
+        EventKind::ChildFailed { ref id, reason: FailReason::Crashed, exit: Some(ref exit), .. } if id == "a" && exit.is_abnormal()
     ));
     let state = state_of(&sup, "a").await;
     assert_eq!(state, ChildState::Failed(FailReason::Crashed));

@@ -20,6 +20,6 @@ mod record;
 mod store;
 mod writer;
 
-pub use record::{Entry, ExitInfo, Record};
+pub use record::{BudgetInfo, Entry, ExitInfo, Record};
 pub use store::{BadRow, Journal, JournalError, Query, Unfinished, Verification};
 pub use writer::JournalWriter;

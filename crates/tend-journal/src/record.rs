@@ -47,6 +47,33 @@ impl std::fmt::Display for ExitInfo {
     }
 }
 
+/// A duration in whole milliseconds, as the journal's JSON keeps them.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A restart budget when it ran out: the restarts within its window and
+/// the most it allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetInfo {
+    /// Restarts within the window (the refused one included).
+    pub failures: u32,
+    /// The most the budget allows within its window.
+    pub limit: u32,
+    /// The window, in milliseconds.
+    pub window_ms: u64,
+}
+
+impl From<&tend_engine::BudgetStatus> for BudgetInfo {
+    fn from(budget: &tend_engine::BudgetStatus) -> Self {
+        BudgetInfo {
+            failures: budget.used,
+            limit: budget.max_restarts,
+            window_ms: ms(budget.window),
+        }
+    }
+}
+
 /// One fact, tagged by `kind` (snake_case) in JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -113,6 +140,9 @@ pub enum Record {
         service: String,
         /// The delay before it, in milliseconds.
         delay_ms: u64,
+        /// Its automatic restarts so far, this one included.
+        #[serde(default)]
+        restarts: u64,
     },
     /// A child's budget ran out: it waits a long delay, then tries again.
     CrashLoop {
@@ -120,6 +150,9 @@ pub enum Record {
         service: String,
         /// The delay, in milliseconds.
         delay_ms: u64,
+        /// Its automatic restarts so far, this one included.
+        #[serde(default)]
+        restarts: u64,
     },
     /// A child is given up on until an operator restarts it.
     Failed {
@@ -127,6 +160,12 @@ pub enum Record {
         service: String,
         /// Why (`crashed`, `circuit-breaker-open`, …).
         reason: String,
+        /// How its last incarnation ended, if one ran.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<ExitInfo>,
+        /// Its restart budget, used up, when its circuit breaker opened.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget: Option<BudgetInfo>,
     },
     /// A child is isolated: kept for inspection, not restarted.
     Isolated {
@@ -134,6 +173,9 @@ pub enum Record {
         service: String,
         /// Why.
         cause: String,
+        /// The exit (or fault) that led there, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<ExitInfo>,
     },
     /// The supervisor is stopping an incarnation for a reason of its own.
     Stopping {
@@ -267,7 +309,6 @@ impl Record {
     /// The record of a tree event (none for kinds the journal skips).
     #[must_use]
     pub fn from_event(event: &Event) -> Option<Record> {
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Some(match &event.kind {
             EventKind::SupervisorStarted => Record::SupervisorStarted,
             EventKind::SupervisorStopped { exit } => {
@@ -310,21 +351,39 @@ impl Record {
                 exit: exit.into(),
                 ran_for_ms: ms(*ran_for),
             },
-            EventKind::ChildRestarting { id, delay } => Record::Restarting {
+            EventKind::ChildRestarting {
+                id,
+                delay,
+                restarts,
+            } => Record::Restarting {
                 service: id.to_string(),
                 delay_ms: ms(*delay),
+                restarts: *restarts,
             },
-            EventKind::ChildCrashLoop { id, delay } => Record::CrashLoop {
+            EventKind::ChildCrashLoop {
+                id,
+                delay,
+                restarts,
+            } => Record::CrashLoop {
                 service: id.to_string(),
                 delay_ms: ms(*delay),
+                restarts: *restarts,
             },
-            EventKind::ChildFailed { id, reason } => Record::Failed {
+            EventKind::ChildFailed {
+                id,
+                reason,
+                exit,
+                budget,
+            } => Record::Failed {
                 service: id.to_string(),
                 reason: reason.as_str().to_owned(),
+                exit: exit.as_ref().map(ExitInfo::from),
+                budget: budget.as_ref().map(BudgetInfo::from),
             },
-            EventKind::ChildIsolated { id, cause } => Record::Isolated {
+            EventKind::ChildIsolated { id, cause, exit } => Record::Isolated {
                 service: id.to_string(),
                 cause: cause.to_string(),
+                exit: exit.as_ref().map(ExitInfo::from),
             },
             EventKind::ChildStopping {
                 id,

@@ -28,17 +28,19 @@ pub fn line(event: &Event) -> Option<String> {
         EventKind::ChildStartFailed { id, exit, .. } => {
             format!("{id}: failed to start: {exit}")
         }
-        EventKind::ChildRestarting { id, delay } if delay.is_zero() => format!("{id}: restarting"),
-        EventKind::ChildRestarting { id, delay } => {
+        EventKind::ChildRestarting { id, delay, .. } if delay.is_zero() => {
+            format!("{id}: restarting")
+        }
+        EventKind::ChildRestarting { id, delay, .. } => {
             format!(
                 "{id}: restarting in {}",
                 humantime::format_duration(round(*delay))
             )
         }
         EventKind::ChildStopping { id, because, .. } => format!("{id}: stopping: {because}"),
-        EventKind::ChildFailed { id, reason } => format!("{id}: failed for good: {reason}"),
-        EventKind::ChildIsolated { id, cause } => format!("{id}: isolated ({cause})"),
-        EventKind::ChildCrashLoop { id, delay } => format!(
+        EventKind::ChildFailed { id, reason, .. } => format!("{id}: failed for good: {reason}"),
+        EventKind::ChildIsolated { id, cause, .. } => format!("{id}: isolated ({cause})"),
+        EventKind::ChildCrashLoop { id, delay, .. } => format!(
             "{id}: crash loop, next try in {}",
             humantime::format_duration(round(*delay))
         ),

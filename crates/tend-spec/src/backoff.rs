@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 /// `reset_after` without exiting, the count of consecutive failures starts
 /// again from zero.
 ///
+/// A child restarted after a *clean* exit (a permanent child, or
+/// `restart = "always"`, that ended normally) is not failing: it waits the
+/// short fixed `clean_exit_delay` (100 ms by default) and its count of
+/// failures starts again.
+///
 /// # Examples
 ///
 /// ```
@@ -41,13 +46,23 @@ pub struct Backoff {
     /// A run at least this long resets the failure count.
     #[serde(default, with = "humantime_serde")]
     pub reset_after: Option<Duration>,
+    /// The delay before a restart that follows a clean exit.
+    #[serde(default = "default_clean_exit_delay", with = "humantime_serde")]
+    pub clean_exit_delay: Duration,
 }
 
 fn default_multiplier() -> f64 {
     2.0
 }
 
+fn default_clean_exit_delay() -> Duration {
+    Backoff::CLEAN_EXIT_DELAY
+}
+
 impl Backoff {
+    /// The default delay before a restart that follows a clean exit.
+    pub const CLEAN_EXIT_DELAY: Duration = Duration::from_millis(100);
+
     /// Doubling from `initial` up to `max`, no jitter, never reset.
     #[must_use]
     pub const fn exponential(initial: Duration, max: Duration) -> Self {
@@ -57,6 +72,7 @@ impl Backoff {
             multiplier: 2.0,
             jitter: 0.0,
             reset_after: None,
+            clean_exit_delay: Backoff::CLEAN_EXIT_DELAY,
         }
     }
 
@@ -69,6 +85,7 @@ impl Backoff {
             multiplier: 1.0,
             jitter: 0.0,
             reset_after: None,
+            clean_exit_delay: Backoff::CLEAN_EXIT_DELAY,
         }
     }
 
@@ -83,6 +100,13 @@ impl Backoff {
     #[must_use]
     pub const fn jitter(mut self, fraction: f64) -> Self {
         self.jitter = fraction;
+        self
+    }
+
+    /// Sets the delay before a restart that follows a clean exit.
+    #[must_use]
+    pub const fn clean_exit_delay(mut self, delay: Duration) -> Self {
+        self.clean_exit_delay = delay;
         self
     }
 

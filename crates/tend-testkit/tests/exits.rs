@@ -97,7 +97,7 @@ async fn a_spawn_that_fails_is_a_start_failure_with_a_precise_message() {
             .start_child(ChildSpec::process(format!("bad{i}"), spec))
             .await
         {
-            Ok(()) => panic!("case {i} started"),
+            Ok(_) => panic!("case {i} started"),
             Err(err) => err,
         };
         match &err {

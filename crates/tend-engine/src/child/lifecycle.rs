@@ -61,6 +61,10 @@ pub(crate) enum LifeEvent {
     CrashLoop,
     /// The backoff or crash-loop delay ran out.
     DelayElapsed,
+    /// Due to start again without a restart of its own: with a sibling
+    /// whose restart stopped it, or at an operator's request. It waits for
+    /// its turn (OTP's `undefined` pid).
+    Queue,
     /// A pending restart was called off (terminate, shutdown).
     Cancel,
     /// The child is given up on: its crash policy, an open circuit breaker,
@@ -174,9 +178,24 @@ pub(crate) fn on(state: ChildState, event: LifeEvent) -> Result<ChildState, Inva
             E::DelayElapsed,
         ) => return invalid,
 
-        // Calling off a pending restart, or a first start waiting for its
-        // dependencies, leaves the child shut down; with nothing pending, it
-        // is not an error and changes nothing.
+        // Due to start again, from where a child rests (a sibling's restart
+        // stopped it, or an operator asked); it waits for its turn.
+        (S::Pending | S::Completed | S::Shutdown | S::Failed(_) | S::Isolated, E::Queue) => {
+            S::Pending
+        }
+        (
+            S::Starting
+            | S::Running
+            | S::Stopping
+            | S::BackingOff
+            | S::CrashLoopBackOff
+            | S::Restarting,
+            E::Queue,
+        ) => return invalid,
+
+        // Calling off a pending restart, or a start waiting for its turn or
+        // its dependencies, leaves the child shut down; with nothing
+        // pending, it is not an error and changes nothing.
         (S::Pending | S::BackingOff | S::CrashLoopBackOff | S::Restarting, E::Cancel) => {
             S::Shutdown
         }
@@ -217,7 +236,7 @@ mod tests {
 
     const CRASHED: FailReason = FailReason::Crashed;
     const STATES: [ChildState; 11] = ChildState::ALL;
-    const EVENTS: [LifeEvent; 13] = [
+    const EVENTS: [LifeEvent; 14] = [
         LifeEvent::Spawn,
         LifeEvent::Up,
         LifeEvent::Stop,
@@ -228,6 +247,7 @@ mod tests {
         LifeEvent::Delay,
         LifeEvent::CrashLoop,
         LifeEvent::DelayElapsed,
+        LifeEvent::Queue,
         LifeEvent::Cancel,
         LifeEvent::GiveUp(FailReason::CircuitBreakerOpen),
         LifeEvent::Isolate,
@@ -441,13 +461,14 @@ mod tests {
                 "Delay" => LifeEvent::Delay,
                 "CrashLoop" => LifeEvent::CrashLoop,
                 "DelayElapsed" => LifeEvent::DelayElapsed,
+                "Queue" => LifeEvent::Queue,
                 "Cancel" => LifeEvent::Cancel,
                 "GiveUp(r)" => LifeEvent::GiveUp(FailReason::CircuitBreakerOpen),
                 "Isolate" => LifeEvent::Isolate,
                 other => panic!("unknown event column {other}"),
             })
             .collect();
-        assert_eq!(events.len(), 11, "a column per event");
+        assert_eq!(events.len(), 12, "a column per event");
         let mut rows = 0;
         for line in doc.lines().filter(|l| l.starts_with("| **")) {
             let row = cells(line);

@@ -162,10 +162,15 @@ impl<'a> Checks<'a> {
             }
         };
         tick.tick().await;
-        match tokio::time::timeout(timing.timeout, (self.probe.check)(ctx.clone())).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("no answer within {:?}", timing.timeout)),
+        let result =
+            match tokio::time::timeout(timing.timeout, (self.probe.check)(ctx.clone())).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("no answer within {:?}", timing.timeout)),
+            };
+        if result.is_ok() {
+            ctx.passed_probe();
         }
+        result
     }
 }
 

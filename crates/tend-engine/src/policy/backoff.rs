@@ -27,6 +27,11 @@ impl BackoffState {
         backoff.delay(self.consecutive_failures, sample)
     }
 
+    /// The run of failures is over (a clean exit).
+    pub(crate) fn reset(&mut self) {
+        self.consecutive_failures = 0;
+    }
+
     /// Failures in a row so far.
     #[cfg(test)]
     pub(crate) fn failures(&self) -> u32 {

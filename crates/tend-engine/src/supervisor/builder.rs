@@ -11,7 +11,7 @@ use tend_spec::{
 use tokio::sync::{broadcast, oneshot};
 
 use super::handle::SupervisorHandle;
-use super::server::{Server, Settings};
+use super::server::{Init, Server, Settings};
 use crate::child::task::{self, ExitGuard};
 use crate::child::{ChildSpec, Launch, Nested};
 use crate::context::Context;
@@ -242,47 +242,57 @@ impl SupervisorBuilder {
             .unwrap_or_else(|| EventBus::new(self.event_capacity));
         let links = Arc::new(TreeLinks::root(&self.name, bus));
         let (settings, children) = self.into_parts();
-        let (server, handle) = Server::new(settings, links, None);
         let (started_tx, started_rx) = oneshot::channel();
-        tokio::spawn(async move {
-            let mut server = server;
-            match server.init(children).await {
-                Ok(()) => {
-                    let _ = started_tx.send(Ok(()));
-                    server.run().await;
-                }
-                Err(error) => {
-                    let exit = Exit::new(ExitKind::StartFailure, &error);
-                    let _ = started_tx.send(Err(error));
-                    server.finish(exit);
-                }
-            }
-        });
+        let (mut server, handle) = Server::new(settings, links, None, Init::Root(started_tx));
+        server.add_initial(children);
+        tokio::spawn(server.run());
         started_rx.await.map_err(|_| StartError::Aborted)??;
         Ok(handle)
     }
 
-    /// Runs this supervisor as the incarnation of a child of another one.
+    /// [`start`](Self::start), returning with the handle a subscription to
+    /// the tree's events made before the first child started, so that
+    /// nothing is missed and the builder chain is not broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend_engine::{ChildSpec, Context, EventKind, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let (sup, mut events) = Supervisor::builder("app")
+    ///     .child(ChildSpec::task("a", |ctx: Context| async move { ctx.cancelled().await }))
+    ///     .start_with_events()
+    ///     .await
+    ///     .unwrap();
+    /// let first = events.recv().await.unwrap();
+    /// assert!(matches!(first.kind, EventKind::ChildStarted { .. }));
+    /// # sup.shutdown().await;
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn start_with_events(
+        mut self,
+    ) -> Result<(SupervisorHandle, broadcast::Receiver<Event>), StartError> {
+        let events = self.subscribe();
+        let handle = self.start().await?;
+        Ok((handle, events))
+    }
+
+    /// Runs this supervisor as the incarnation of a child of another one:
+    /// ready for its parent once its own start is over.
     async fn run_nested(self, ctx: Context) -> Exit {
         if let Err(error) = self.validate() {
             return Exit::new(ExitKind::StartFailure, error);
         }
         let links = Arc::new(TreeLinks::nested(ctx.links(), &self.name));
         let (settings, children) = self.into_parts();
-        let (mut server, handle) = Server::new(settings, links, Some(ctx.cancellation_token()));
-        if server.concurrent() {
-            // Ready once its children are, not once they are spawned.
-            server.announce = Some(ctx.clone());
-        }
-        if let Err(error) = server.init(children).await {
-            let exit = Exit::new(ExitKind::StartFailure, &error);
-            server.finish(exit.clone());
-            return exit;
-        }
+        let stop = Some(ctx.cancellation_token());
+        let (mut server, handle) = Server::new(settings, links, stop, Init::Nested(ctx.clone()));
+        server.add_initial(children);
         ctx.attach(handle);
-        if !server.concurrent() {
-            ctx.ready();
-        }
         server.run().await
     }
 

@@ -32,8 +32,11 @@ use crate::exit::Exit;
 use crate::id::{ChildId, IncarnationId};
 use crate::metrics::{ChildStats, SupervisorStats};
 use crate::policy::{BackoffState, RestartWindow};
-use crate::state::ChildState;
-use crate::status::{ChildExit, ChildInfo, ExitRecord, RestartRecord, WallClock};
+use crate::state::{ChildKind, ChildState};
+use crate::status::{
+    BudgetStatus, ChildCounts, ChildExit, ChildInfo, ExitRecord, RestartRecord, StateCounts,
+    WallClock,
+};
 use crate::tree::ChildKey;
 
 /// A running incarnation.
@@ -87,7 +90,12 @@ pub(crate) struct ChildRecord {
     serial: u64,
     state: ChildState,
     pub(crate) generation: u64,
-    pub(crate) ready: bool,
+    ready: bool,
+    /// Some sibling depends on it: its changes wake that sibling.
+    depended_on: bool,
+    /// Its starting incarnation is an automatic restart's (see
+    /// [`reported_state`](Self::reported_state)).
+    restart_attempt: bool,
     pub(crate) running: Option<Incarnation>,
     /// The latest incarnation's id: the lineage of the next one.
     pub(crate) last_incarnation: Option<IncarnationId>,
@@ -116,6 +124,8 @@ impl ChildRecord {
             state: ChildState::Pending,
             generation: 0,
             ready: false,
+            depended_on: false,
+            restart_attempt: false,
             running: None,
             last_incarnation: None,
             history: VecDeque::new(),
@@ -129,35 +139,56 @@ impl ChildRecord {
         }
     }
 
+    /// Where it is in its life, as the supervisor works with it.
     pub(crate) fn state(&self) -> ChildState {
         self.state
+    }
+
+    /// Where it is in its life, as callers are told: an automatic restart
+    /// is `Restarting` until its new incarnation is up, as OTP's record
+    /// says `restarting` until the start returns (and counts it among no
+    /// live children); the incarnation itself is `Starting` like any.
+    pub(crate) fn reported_state(&self) -> ChildState {
+        if self.restart_attempt {
+            ChildState::Restarting
+        } else {
+            self.state
+        }
     }
 
     pub(crate) fn id(&self) -> &ChildId {
         &self.spec.id
     }
 
-    /// Moves the state machine. An invalid pair is an engine bug: it panics
-    /// under debug assertions (so tests catch it) and is logged otherwise.
-    pub(crate) fn apply(&mut self, event: LifeEvent) {
+    /// Whether the running incarnation declared itself ready.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// Whether some sibling depends on it.
+    pub(crate) fn is_depended_on(&self) -> bool {
+        self.depended_on
+    }
+
+    /// Moves the state machine (through [`ChildTable::apply`], which keeps
+    /// the counts). An invalid pair is an engine bug: it panics under debug
+    /// assertions (so tests catch it) and is logged otherwise.
+    fn transition(&mut self, event: LifeEvent) -> Option<ChildState> {
         match lifecycle::on(self.state, event) {
             Ok(next) => {
+                self.restart_attempt = next == ChildState::Starting
+                    && (self.restart_attempt
+                        || (event == LifeEvent::Spawn && self.state == ChildState::Restarting));
                 self.state = next;
-                self.stats.set_state(next);
+                self.stats.set_state(self.reported_state());
+                Some(next)
             }
             Err(invalid) => {
                 debug_assert!(false, "child {}: {invalid}", self.spec.id);
                 tracing::error!(child = %self.spec.id, "{invalid}");
+                None
             }
         }
-    }
-
-    /// Sets a new record's state to one at rest, without a transition: it
-    /// was reached under a previous supervisor ([`ChildSpec::resting`]).
-    pub(crate) fn rest(&mut self, state: ChildState) {
-        debug_assert!(self.state == ChildState::Pending && state.is_at_rest());
-        self.state = state;
-        self.stats.set_state(state);
     }
 
     /// Whether `generation` is the incarnation running now.
@@ -169,6 +200,23 @@ impl ChildRecord {
     /// (OTP: its pid is not `undefined`).
     pub(crate) fn is_alive(&self) -> bool {
         self.state.is_active() || self.state.is_restarting()
+    }
+
+    /// Its restart budget as it stands at `now`, if it has one.
+    pub(crate) fn budget_status(&self, now: Instant) -> Option<BudgetStatus> {
+        let spec = self.spec.options.budget?;
+        let used = self
+            .budget
+            .as_ref()
+            .map_or(0, |window| window.count_at(now.into_std()));
+        let used = u32::try_from(used).unwrap_or(u32::MAX);
+        Some(BudgetStatus {
+            max_restarts: spec.max_restarts,
+            window: spec.window,
+            used,
+            remaining: spec.max_restarts.saturating_sub(used),
+            exhausted: used > spec.max_restarts,
+        })
     }
 
     /// The last ended incarnation, if any.
@@ -214,7 +262,7 @@ impl ChildRecord {
             id: self.spec.id.clone(),
             kind: self.spec.kind,
             backend: self.spec.options.backend,
-            state: self.state,
+            state: self.reported_state(),
             generation: self.generation,
             incarnation: self
                 .running
@@ -238,6 +286,12 @@ impl ChildRecord {
             status: self.running.as_ref().and_then(|r| r.ctx.status()),
             history,
             waiting_for: Vec::new(),
+            budget: self.budget_status(Instant::now()),
+            last_healthy: self
+                .running
+                .as_ref()
+                .and_then(|r| r.ctx.last_healthy())
+                .map(|at| clock.at(at)),
         };
         Snapshot {
             info,
@@ -288,6 +342,18 @@ pub(crate) struct ChildTable {
     /// Id → slot (the serial is in the record).
     by_id: HashMap<ChildId, u32>,
     next_serial: u64,
+    /// Children whose incarnation is starting (the supervisor's own start
+    /// is over when none is and none is due).
+    starting: usize,
+    /// Specs that are nested supervisors.
+    supervisors: usize,
+    /// Which children depend on an id (only ids someone depends on).
+    dependents: HashMap<ChildId, Vec<ChildKey>>,
+    /// The children that depend on a sibling whose state or readiness
+    /// changed (or that was removed) since
+    /// [`take_changed`](Self::take_changed): what settling must look at
+    /// again.
+    changed: Vec<ChildKey>,
     /// Where each child's counters are registered for readers.
     stats: Arc<SupervisorStats>,
 }
@@ -300,6 +366,10 @@ impl ChildTable {
             order: BTreeMap::new(),
             by_id: HashMap::new(),
             next_serial: 0,
+            starting: 0,
+            supervisors: 0,
+            dependents: HashMap::new(),
+            changed: Vec::new(),
             stats,
         }
     }
@@ -317,23 +387,38 @@ impl ChildTable {
         self.next_serial += 1;
         let stats = self.stats.add_child(spec.id.clone());
         let id = spec.id.clone();
-        let record = Some(ChildRecord::new(spec, serial, now, stats));
+        let mut record = ChildRecord::new(spec, serial, now, stats);
+        record.depended_on = !self.dependents.is_empty() && self.dependents.contains_key(&id);
+        if record.spec.kind == ChildKind::Supervisor {
+            self.supervisors += 1;
+        }
         let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = record;
-                slot
-            }
+            Some(slot) => slot,
             None => {
-                self.slots.push(record);
+                self.slots.push(None);
                 u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 children")
             }
         };
         let key = ChildKey { slot, serial };
+        for (dependency, _) in &record.spec.options.depends_on {
+            self.dependents
+                .entry(dependency.clone())
+                .or_default()
+                .push(key);
+            if let Some(&dep_slot) = self.by_id.get(dependency) {
+                if let Some(dep) = self.slots[dep_slot as usize].as_mut() {
+                    dep.depended_on = true;
+                }
+            }
+        }
+        self.slots[slot as usize] = Some(record);
         self.by_id.insert(id, slot);
         self.order.insert(serial, slot);
         key
     }
 
+    /// Removes a child's record; the children that depended on it are
+    /// looked at again when the supervisor next settles.
     pub(crate) fn remove(&mut self, key: ChildKey) -> Option<ChildRecord> {
         self.get(key)?;
         let record = self.slots[key.slot as usize].take()?;
@@ -341,7 +426,126 @@ impl ChildTable {
         self.order.remove(&key.serial);
         self.by_id.remove(&record.spec.id);
         self.stats.remove_child(&record.stats);
+        if record.spec.kind == ChildKind::Supervisor {
+            self.supervisors -= 1;
+        }
+        for (dependency, _) in &record.spec.options.depends_on {
+            if let Some(list) = self.dependents.get_mut(dependency) {
+                list.retain(|&k| k != key);
+                if list.is_empty() {
+                    self.dependents.remove(dependency);
+                    if let Some(&dep_slot) = self.by_id.get(dependency) {
+                        if let Some(dep) = self.slots[dep_slot as usize].as_mut() {
+                            dep.depended_on = false;
+                        }
+                    }
+                }
+            }
+        }
+        if record.depended_on {
+            if let Some(list) = self.dependents.get(&record.spec.id) {
+                self.changed.extend(list.iter().copied());
+            }
+        }
         Some(record)
+    }
+
+    /// Moves a child's state machine by `event` (see `child::lifecycle`).
+    #[inline]
+    pub(crate) fn apply(&mut self, key: ChildKey, event: LifeEvent) {
+        let Some(child) = self.get_mut(key) else {
+            return;
+        };
+        let before = child.state;
+        if let Some(after) = child.transition(event) {
+            let watched = child.depended_on && before != after;
+            self.starting += usize::from(after == ChildState::Starting);
+            self.starting -= usize::from(before == ChildState::Starting);
+            if watched {
+                self.touched(key);
+            }
+        }
+    }
+
+    /// Notes that `key`'s child changed: the children that depend on it
+    /// are looked at again when the supervisor next settles.
+    fn touched(&mut self, key: ChildKey) {
+        let Some(child) = self.get(key) else {
+            return;
+        };
+        if child.depended_on {
+            if let Some(dependents) = self.dependents.get(&child.spec.id) {
+                self.changed.extend_from_slice(dependents);
+            }
+        }
+    }
+
+    /// Sets a new record's state to one at rest, without a transition: it
+    /// was reached under a previous supervisor ([`ChildSpec::resting`]).
+    pub(crate) fn rest(&mut self, key: ChildKey, state: ChildState) {
+        let Some(child) = self.get_mut(key) else {
+            return;
+        };
+        debug_assert!(child.state == ChildState::Pending && state.is_at_rest());
+        child.state = state;
+        child.stats.set_state(state);
+        self.touched(key);
+    }
+
+    /// Records whether a child's running incarnation is ready.
+    #[inline]
+    pub(crate) fn set_ready(&mut self, key: ChildKey, ready: bool) {
+        let Some(child) = self.get_mut(key) else {
+            return;
+        };
+        if child.ready == ready {
+            return;
+        }
+        child.ready = ready;
+        child.stats.set_ready(ready);
+        if child.depended_on {
+            self.touched(key);
+        }
+    }
+
+    /// Moves what changed since the last call (see `changed`) into `into`.
+    pub(crate) fn take_changed(&mut self, into: &mut Vec<ChildKey>) {
+        into.append(&mut self.changed);
+    }
+
+    /// Whether something changed that settling must look at.
+    pub(crate) fn has_changed(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
+    /// Whether some child's incarnation is starting.
+    pub(crate) fn any_starting(&self) -> bool {
+        self.starting > 0
+    }
+
+    /// How many children are in each state (as reported). A walk of the
+    /// table, as OTP's `count_children` is: a query, never on a hot path.
+    pub(crate) fn counts(&self) -> StateCounts {
+        let mut counts = StateCounts::default();
+        for child in self.records() {
+            counts.add(child.reported_state());
+        }
+        counts
+    }
+
+    /// OTP's `count_children`: live children are those whose incarnation
+    /// is up or starting, not an automatic restart still under way.
+    pub(crate) fn child_counts(&self) -> ChildCounts {
+        let active = self
+            .records()
+            .filter(|c| c.reported_state().is_active())
+            .count();
+        ChildCounts {
+            specs: self.len(),
+            active,
+            supervisors: self.supervisors,
+            workers: self.len() - self.supervisors,
+        }
     }
 
     pub(crate) fn key_of(&self, id: &str) -> Option<ChildKey> {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use super::builder::check_childspec;
 use super::handle::{Command, SupervisorHandle, TableRow};
-use super::incarnation::Halt;
+use super::incarnation::{Awaiter, Halt, StartReply};
 use super::server::Server;
 use tend_spec::SpecError;
 
+use crate::child::lifecycle::LifeEvent;
 use crate::child::ChildSpec;
 use crate::error::{ChildSpecError, ControlError};
 use crate::event::EventKind;
@@ -18,21 +19,39 @@ use crate::exit::{Exit, ExitKind};
 use crate::id::ChildId;
 use crate::link::{Ended, Link, Port};
 use crate::state::{ChildKind, ChildState};
-use crate::status::{Capacity, ChildCounts, ProcessEntry, StateCounts, WallClock};
+use crate::status::{Capacity, ProcessEntry, WallClock};
 use crate::tree::ChildKey;
 
 impl Server {
     /// Carries out one command; `Some(exit)` when the supervisor ends.
     pub(crate) async fn on_command(&mut self, command: Command) -> Option<Exit> {
         match command {
-            Command::StartChild(spec, reply) => {
-                let _ = reply.send(self.add_child(spec).await);
-            }
+            Command::StartChild(spec, reply) => return self.add_child(spec, reply).await,
             Command::Terminate(id, reply) => {
-                let _ = reply.send(self.terminate(&id).await);
+                let _ = reply.send(self.terminate(&id, Halt::Ask).await);
+            }
+            Command::Abort(id, reply) => {
+                let _ = reply.send(self.terminate(&id, Halt::Kill).await);
             }
             Command::Restart(id, reply) => {
-                let _ = reply.send(self.restart_by_operator(&id).await);
+                let key = match self.find_not_running(&id) {
+                    Ok(key) => key,
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                        return None;
+                    }
+                };
+                return self.restart_by_operator(key, reply).await;
+            }
+            Command::RestartNow(id, reply) => {
+                let key = match self.find(&id) {
+                    Ok(key) => key,
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                        return None;
+                    }
+                };
+                return self.restart_by_operator(key, reply).await;
             }
             Command::Kill(id, reply) => {
                 let key = match self.find_active(&id) {
@@ -69,11 +88,7 @@ impl Server {
                 let _ = reply.send(info.map(|s| self.with_waits(s)));
             }
             Command::CountByState(reply) => {
-                let mut counts = StateCounts::default();
-                for child in self.children.table.records() {
-                    counts.add(child.state());
-                }
-                let _ = reply.send(counts);
+                let _ = reply.send(self.children.table.counts());
             }
             Command::RestartHistory(reply) => {
                 let _ = reply.send(self.children.restart_history());
@@ -82,7 +97,7 @@ impl Server {
                 let _ = reply.send(self.table_rows());
             }
             Command::CountChildren(reply) => {
-                let _ = reply.send(self.count());
+                let _ = reply.send(self.children.table.child_counts());
             }
             Command::Monitor(id, reply) => {
                 let Some(key) = self.children.table.key_of(id.as_str()) else {
@@ -140,14 +155,31 @@ impl Server {
             .ok_or_else(|| ControlError::NotFound(id.clone()))
     }
 
-    async fn add_child(&mut self, spec: ChildSpec) -> Result<(), ControlError> {
-        check_childspec(&spec, self.settings.auto_shutdown).map_err(ControlError::InvalidSpec)?;
+    /// OTP's `start_child`: checks the spec, adds it last and starts it;
+    /// `reply` is answered once the start concluded (`start.rs`).
+    async fn add_child(&mut self, spec: ChildSpec, reply: StartReply) -> Option<Exit> {
+        if let Err(error) = self.check_new(&spec) {
+            let _ = reply.send(Err(error));
+            return None;
+        }
+        let id = spec.id.clone();
+        let key = self.children.add(spec);
+        self.emit(|| EventKind::ChildAdded { id });
+        self.children.awaiting.insert(key, Awaiter::Add(reply));
+        self.schedule(key);
+        None
+    }
+
+    /// Whether a spec may be added: valid, its id free, room left, its
+    /// dependencies known.
+    fn check_new(&self, spec: &ChildSpec) -> Result<(), ControlError> {
+        check_childspec(spec, self.settings.auto_shutdown).map_err(ControlError::InvalidSpec)?;
         if let Some(key) = self.children.table.key_of(spec.id.as_str()) {
             let child = self.children.table.get(key).expect("indexed child");
-            return Err(if child.state().is_active() {
-                ControlError::AlreadyStarted(spec.id)
+            return Err(if child.reported_state().is_active() {
+                ControlError::AlreadyStarted(spec.id.clone())
             } else {
-                ControlError::AlreadyPresent(spec.id)
+                ControlError::AlreadyPresent(spec.id.clone())
             });
         }
         if let Some(max) = self.settings.max_children {
@@ -169,60 +201,42 @@ impl Server {
                 },
             }));
         }
-        let id = spec.id.clone();
-        let binds = spec.options.binds_to;
-        let key = self.children.add(spec);
-        self.emit(|| EventKind::ChildAdded { id: id.clone() });
-        if self.concurrent() {
-            // It starts once its dependencies hold, when the loop settles.
-            self.binders |= binds;
-            self.mark_waiting(key);
-            return Ok(());
-        }
-        match self.children.start(key).await {
-            Ok(()) => Ok(()),
-            Err(exit) => {
-                // As OTP: a child that fails to start is not kept.
-                self.children.remove(key);
-                Err(ControlError::start_failed(id, exit))
-            }
-        }
+        Ok(())
     }
 
-    async fn terminate(&mut self, id: &ChildId) -> Result<(), ControlError> {
+    /// Stops a child (by its shutdown spec, or at once) or calls off its
+    /// pending start or restart, and the starts that waited for it (OTP:
+    /// they stay `undefined`). Whoever awaited its start is told it did not
+    /// happen.
+    async fn terminate(&mut self, id: &ChildId, how: Halt) -> Result<(), ControlError> {
         let key = self.find(id)?;
-        let restart_due = self
-            .children
-            .table
-            .get(key)
-            .is_some_and(|c| c.state().is_restarting());
-        self.children.halt(key).await;
+        self.children.halt_with(key, how).await;
+        if let Some(awaiter) = self.children.awaiting.remove(&key) {
+            let exit = Exit::shutdown("terminated before it was up");
+            let _ = awaiter
+                .into_reply()
+                .send(Err(ControlError::start_failed(id.clone(), exit)));
+        }
         let terminated = id.clone();
         self.emit(|| EventKind::ChildTerminated { id: terminated });
-        if restart_due {
-            // Its restart was to bring the siblings its strategy stopped
-            // back with it: they come back without it.
-            self.start_group(key).await;
-        }
         self.children.drop_if_temporary(key);
         Ok(())
     }
 
-    /// An operator's restart of a child at rest. One kept running in
-    /// isolation is stopped first. A concurrent supervisor starts it once
-    /// its dependencies hold, when the loop settles, without waiting for
-    /// its readiness.
-    async fn restart_by_operator(&mut self, id: &ChildId) -> Result<(), ControlError> {
-        let key = self.find_not_running(id)?;
+    /// An operator's restart: whatever `key` does is stopped or called
+    /// off, and a new incarnation starts; `reply` is answered once the
+    /// start concluded. One kept running in isolation is stopped first.
+    async fn restart_by_operator(&mut self, key: ChildKey, reply: StartReply) -> Option<Exit> {
         self.children.halt(key).await;
-        if self.concurrent() {
-            self.mark_waiting(key);
-            return Ok(());
+        if let Some(previous) = self.children.awaiting.remove(&key) {
+            let _ = previous
+                .into_reply()
+                .send(Err(ControlError::SupervisorGone));
         }
-        self.children
-            .start(key)
-            .await
-            .map_err(|exit| ControlError::start_failed(id.clone(), exit))
+        self.children.table.apply(key, LifeEvent::Queue);
+        self.children.awaiting.insert(key, Awaiter::Restart(reply));
+        self.schedule(key);
+        None
     }
 
     fn delete(&mut self, id: &ChildId) -> Result<(), ControlError> {
@@ -232,32 +246,23 @@ impl Server {
     }
 
     /// The child, if nothing runs and no restart is pending (OTP: its pid is
-    /// `undefined`); otherwise OTP's `running` or `restarting` answer.
+    /// `undefined`); otherwise OTP's `running` or `restarting` answer (an
+    /// automatic restart is `restarting` until its incarnation is up).
     fn find_not_running(&self, id: &ChildId) -> Result<ChildKey, ControlError> {
         let key = self.find(id)?;
-        let state = self.children.table.get(key).expect("indexed child").state();
-        if state.is_active() {
-            return Err(ControlError::Running(id.clone()));
-        }
+        let state = self
+            .children
+            .table
+            .get(key)
+            .expect("indexed child")
+            .reported_state();
         if state.is_restarting() {
             return Err(ControlError::Restarting(id.clone()));
         }
-        Ok(key)
-    }
-
-    fn count(&self) -> ChildCounts {
-        let mut counts = ChildCounts::default();
-        for child in self.children.table.records() {
-            counts.specs += 1;
-            if child.state().is_active() {
-                counts.active += 1;
-            }
-            match child.spec.kind {
-                ChildKind::Supervisor => counts.supervisors += 1,
-                ChildKind::Worker => counts.workers += 1,
-            }
+        if state.is_active() {
+            return Err(ControlError::Running(id.clone()));
         }
-        counts
+        Ok(key)
     }
 
     /// This supervisor's live incarnations, each with its nested
@@ -281,7 +286,7 @@ impl Server {
                     id: child.id().clone(),
                     kind: child.spec.kind,
                     backend: child.spec.options.backend,
-                    state: child.state(),
+                    state: child.reported_state(),
                     pid: running.ctx.pid(),
                     generation: child.generation,
                     started: clock.at(running.since),

@@ -6,27 +6,31 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
 
 use super::children::{MonitorReply, Snapshot};
+use super::incarnation::StartReply;
 use crate::child::ChildSpec;
 use crate::error::ControlError;
 use crate::event::Event;
 use crate::exit::Exit;
-use crate::id::ChildId;
+use crate::id::{ChildId, IncarnationId};
 use crate::link::Link;
 use crate::metrics::{MetricsSnapshot, SupervisorStats};
 use crate::state::ChildState;
 use crate::status::{
     ChildCounts, ChildExit, ChildInfo, ProcessEntry, ProcessTable, RestartRecord, StateCounts,
-    StopReport,
+    StopReport, SupervisorStatus,
 };
 use crate::tree::TreeLinks;
 
 /// A request to the supervisor's server task.
 pub(crate) enum Command {
-    StartChild(ChildSpec, oneshot::Sender<Result<(), ControlError>>),
+    StartChild(ChildSpec, StartReply),
     Terminate(ChildId, oneshot::Sender<Result<(), ControlError>>),
-    Restart(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Abort(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Restart(ChildId, StartReply),
+    RestartNow(ChildId, StartReply),
     Kill(ChildId, oneshot::Sender<Result<(), ControlError>>),
     Link(ChildId, ChildId, oneshot::Sender<Result<(), ControlError>>),
     LinkTo(ChildId, oneshot::Sender<Result<Link, ControlError>>),
@@ -57,7 +61,19 @@ pub(crate) struct Shared {
     pub(crate) links: Arc<TreeLinks>,
     /// Its counters and its children's.
     pub(crate) stats: Arc<SupervisorStats>,
-    pub(crate) exit: watch::Sender<Option<Exit>>,
+    /// Where it is in its life; its exit once it ended.
+    pub(crate) status: watch::Sender<SupervisorStatus>,
+}
+
+impl Shared {
+    /// Publishes where the supervisor is in its life. The tree's root
+    /// beginning to stop cancels the tree's token.
+    pub(crate) fn set_status(&self, status: SupervisorStatus) {
+        if self.links.is_root && status == SupervisorStatus::Stopping {
+            self.links.shutdown.cancel();
+        }
+        self.status.send_replace(status);
+    }
 }
 
 /// A running supervisor. Cheap to clone; every clone talks to the same one.
@@ -121,15 +137,41 @@ impl SupervisorHandle {
     }
 
     /// Adds a child at the end of the start order and starts it (OTP's
-    /// `start_child`).
+    /// `start_child`); returns the new incarnation's id once it is up
+    /// (ready, if its spec awaits readiness; after its dependencies, if it
+    /// has any). The supervisor serves other calls meanwhile.
+    ///
+    /// A failed start is answered with [`ControlError::StartFailed`]. Under
+    /// OTP's order the spec is then not kept, as OTP does; a supervisor
+    /// with [`concurrent_start`](crate::SupervisorBuilder::concurrent_start)
+    /// keeps it and handles the failure like any exit (its restart type
+    /// decides whether it is tried again).
+    ///
+    /// The request is sent when this is called: dropping the future does
+    /// not call the start off.
     ///
     /// # Errors
     /// [`ControlError::InvalidSpec`], [`ControlError::AlreadyStarted`],
     /// [`ControlError::AlreadyPresent`], [`ControlError::MaxChildren`],
-    /// [`ControlError::StartFailed`] (the spec is not kept) or
-    /// [`ControlError::SupervisorGone`].
-    pub async fn start_child(&self, spec: ChildSpec) -> Result<(), ControlError> {
-        self.call(|reply| Command::StartChild(spec, reply)).await?
+    /// [`ControlError::StartFailed`] or [`ControlError::SupervisorGone`].
+    pub fn start_child(
+        &self,
+        spec: ChildSpec,
+    ) -> impl Future<Output = Result<IncarnationId, ControlError>> + Send + 'static {
+        self.send(|reply| Command::StartChild(spec, reply))
+    }
+
+    /// Sends a request now and returns the future of its answer.
+    fn send<T: Send + 'static>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<Result<T, ControlError>>) -> Command,
+    ) -> impl Future<Output = Result<T, ControlError>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.commands.send(request(reply));
+        async move {
+            sent.map_err(|_| ControlError::SupervisorGone)?;
+            answer.await.map_err(|_| ControlError::SupervisorGone)?
+        }
     }
 
     /// Stops a child's running incarnation by its shutdown spec, or calls off
@@ -141,6 +183,20 @@ impl SupervisorHandle {
     pub async fn terminate_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
         let id = id.into();
         self.call(|reply| Command::Terminate(id, reply)).await?
+    }
+
+    /// Stops a child's running incarnation at once, with no grace (for an OS
+    /// process, `SIGKILL` to its group), and keeps it stopped: a
+    /// [`terminate_child`](Self::terminate_child) without the wait. Its end
+    /// is recorded as a shutdown (`shutdown: killed`). Use
+    /// [`kill_child`](Self::kill_child) to kill it as a fault that its
+    /// restart type handles.
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn abort_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+        let id = id.into();
+        self.call(|reply| Command::Abort(id, reply)).await?
     }
 
     /// Kills a child's running incarnation at once, with no grace (for an OS
@@ -189,14 +245,60 @@ impl SupervisorHandle {
 
     /// Starts a new incarnation of a child that is not running (OTP's
     /// `restart_child`); works on stopped, failed and isolated children.
+    /// Returns the new incarnation's id once it is up. Not counted as a
+    /// restart. A failed start is answered with
+    /// [`ControlError::StartFailed`]; under OTP's order the child is then
+    /// `Failed(StartFailed)`, with concurrent start its restart type
+    /// decides. The request is sent when this is called.
     ///
     /// # Errors
     /// [`ControlError::Running`], [`ControlError::Restarting`],
     /// [`ControlError::NotFound`], [`ControlError::StartFailed`] or
     /// [`ControlError::SupervisorGone`].
-    pub async fn restart_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
+    pub fn restart_child(
+        &self,
+        id: impl Into<ChildId>,
+    ) -> impl Future<Output = Result<IncarnationId, ControlError>> + Send + 'static {
         let id = id.into();
-        self.call(|reply| Command::Restart(id, reply)).await?
+        self.send(|reply| Command::Restart(id, reply))
+    }
+
+    /// Restarts a child now, whatever it is doing: its running incarnation
+    /// (if any) is stopped by its shutdown spec, a pending restart is
+    /// called off, and a new incarnation starts, whose
+    /// [`replaces`](crate::Context::replaces) names the old one. Returns
+    /// the new incarnation's id once it is up. An operator's restart: it
+    /// counts toward no intensity or budget and involves no sibling. A
+    /// failed start is answered as for [`restart_child`](Self::restart_child).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend_engine::{ChildSpec, Context, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app")
+    ///     .child(ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await }))
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// let old = sup.child_info("w").await.unwrap().incarnation.unwrap();
+    /// let new = sup.restart_child_now("w").await.unwrap();
+    /// assert_ne!(old, new);
+    /// assert_eq!(sup.child_info("w").await.unwrap().generation, 2);
+    /// # sup.shutdown().await;
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ControlError::NotFound`], [`ControlError::StartFailed`] or
+    /// [`ControlError::SupervisorGone`].
+    pub fn restart_child_now(
+        &self,
+        id: impl Into<ChildId>,
+    ) -> impl Future<Output = Result<IncarnationId, ControlError>> + Send + 'static {
+        let id = id.into();
+        self.send(|reply| Command::RestartNow(id, reply))
     }
 
     /// Removes the spec of a child that is not running (OTP's `delete_child`).
@@ -400,6 +502,44 @@ impl SupervisorHandle {
         }
     }
 
+    /// Where the supervisor is in its life, read without asking it.
+    #[must_use]
+    pub fn status(&self) -> SupervisorStatus {
+        self.shared.status.borrow().clone()
+    }
+
+    /// Whether the supervisor has begun to stop (or has ended).
+    #[must_use]
+    pub fn is_shutting_down(&self) -> bool {
+        matches!(
+            *self.shared.status.borrow(),
+            SupervisorStatus::Stopping | SupervisorStatus::Stopped(_) | SupervisorStatus::Failed(_)
+        )
+    }
+
+    /// The whole tree's cancellation token: cancelled when the tree's root
+    /// begins to stop (a shutdown, or giving up). Hand it to tasks of your
+    /// own that must end with the tree. (A child's own incarnation has
+    /// [`Context::cancelled`](crate::Context::cancelled).)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend_engine::Supervisor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sup = Supervisor::builder("app").start().await.unwrap();
+    /// let token = sup.cancellation_token();
+    /// let helper = tokio::spawn(async move { token.cancelled().await });
+    /// sup.shutdown().await;
+    /// helper.await.unwrap();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.shared.links.shutdown.clone()
+    }
+
     /// Turns every stop in this supervisor's subtree, ongoing or later, into
     /// an immediate kill: the second Ctrl-C.
     pub fn hurry(&self) {
@@ -409,19 +549,19 @@ impl SupervisorHandle {
     /// Resolves with the supervisor's exit once it has ended, by itself
     /// (giving up, auto-shutdown) or on request. Cancel-safe.
     pub async fn wait(&self) -> Exit {
-        let mut exit = self.shared.exit.subscribe();
-        let ended = exit.wait_for(Option::is_some).await;
+        let mut status = self.shared.status.subscribe();
+        let ended = status.wait_for(|s| s.exit().is_some()).await;
         match ended {
-            Ok(exit) => exit.clone().unwrap_or_else(Exit::normal),
+            Ok(status) => status.exit().cloned().unwrap_or_else(Exit::normal),
             // The server drops its sender only after publishing an exit.
             Err(_) => Exit::killed(),
         }
     }
 
-    /// Whether the supervisor is still running.
+    /// Whether the supervisor has not ended yet.
     #[must_use]
     pub fn is_running(&self) -> bool {
-        self.shared.exit.borrow().is_none()
+        self.shared.status.borrow().exit().is_none()
     }
 }
 

@@ -22,28 +22,34 @@
 //! Aborting a task that never yields (a blocking loop) cannot complete; such a
 //! child delays its supervisor's shutdown, as an unkillable process would.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tend_spec::{Restart, Shutdown};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::time::DelayQueue;
 
 use super::children::{ChildTable, Incarnation, PastRun, Snapshot};
 use super::handle::Shared;
-use super::mailbox::{Hurry, Mailbox, Waited, Want};
+use super::mailbox::{Hurry, Mailbox, Waited};
+use super::queue::StartQueue;
 use crate::child::lifecycle::{Ending, LifeEvent};
 use crate::child::sentinel;
 use crate::child::task::{panicked, ExitGuard};
 use crate::child::ChildSpec;
 use crate::context::Context;
+use crate::error::ControlError;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind};
+use crate::id::IncarnationId;
 use crate::policy::Meter;
 use crate::state::{ChildState, FailReason};
-use crate::status::{ChildExit, ChildStop, RestartRecord, StopOutcome, StopReport, WallClock};
+use crate::status::{
+    ChildExit, ChildStop, RestartRecord, StopOutcome, StopReport, SupervisorStatus, WallClock,
+};
 use crate::tree::ChildKey;
 
 /// How a running incarnation is made to end.
@@ -53,6 +59,28 @@ pub(crate) enum Halt {
     Ask,
     /// At once.
     Kill,
+}
+
+/// The answer to a caller awaiting a start: the new incarnation's id, or
+/// why it did not start.
+pub(crate) type StartReply = oneshot::Sender<Result<IncarnationId, ControlError>>;
+
+/// Who awaits a child's start, and so how its failure is answered under
+/// OTP's order.
+pub(crate) enum Awaiter {
+    /// `start_child`: a failed start keeps no spec.
+    Add(StartReply),
+    /// `restart_child` or `restart_running_child`: a failed start leaves
+    /// the child failed.
+    Restart(StartReply),
+}
+
+impl Awaiter {
+    pub(crate) fn into_reply(self) -> StartReply {
+        match self {
+            Awaiter::Add(reply) | Awaiter::Restart(reply) => reply,
+        }
+    }
 }
 
 /// How a halted incarnation ended.
@@ -70,12 +98,13 @@ pub(crate) struct Incarnations {
     pub(crate) mailbox: Mailbox,
     /// Pending restart delays, by child.
     pub(crate) timers: DelayQueue<ChildKey>,
-    /// Deadlines of concurrent starts waiting for readiness, by child and
-    /// generation.
+    /// Deadlines of starts waiting for readiness, by child and generation.
     pub(crate) ready_deadlines: DelayQueue<(ChildKey, u64)>,
-    /// Children due to start once their dependencies hold (a concurrent
-    /// start), by serial: start order.
-    pub(crate) waiting: BTreeMap<u64, ChildKey>,
+    /// Children due to start once nothing holds them back.
+    pub(crate) queue: StartQueue,
+    /// Callers awaiting a child's start (rare: a map, not a field of every
+    /// record).
+    pub(crate) awaiting: HashMap<ChildKey, Awaiter>,
     /// How many past exits each child keeps.
     history: usize,
 }
@@ -88,7 +117,8 @@ impl Incarnations {
             mailbox: Mailbox::new(),
             timers: DelayQueue::new(),
             ready_deadlines: DelayQueue::new(),
-            waiting: BTreeMap::new(),
+            queue: StartQueue::default(),
+            awaiting: HashMap::new(),
             history,
         }
     }
@@ -116,9 +146,14 @@ impl Incarnations {
         let clock = WallClock::now();
         self.table
             .records()
-            .filter(|c| keep(c.state()))
+            .filter(|c| keep(c.reported_state()))
             .map(|c| c.info(&clock, self.history))
             .collect()
+    }
+
+    /// The supervisor's own start is over.
+    pub(crate) fn set_running(&self) {
+        self.shared.set_status(SupervisorStatus::Running);
     }
 
     /// Emits an event from this supervisor.
@@ -136,18 +171,18 @@ impl Incarnations {
     /// supervisor left it ([`ChildSpec::resting`]); tells whether it did
     /// (then it is not to be started).
     pub(crate) fn rest_if_handed(&mut self, key: ChildKey) -> bool {
-        let Some(child) = self.table.get_mut(key) else {
+        let Some(state) = self.table.get(key).and_then(|c| c.spec.options.resting) else {
             return false;
         };
-        let Some(state) = child.spec.options.resting else {
-            return false;
-        };
-        child.rest(state);
+        self.table.rest(key, state);
         true
     }
 
-    /// Removes a child's spec (it must have nothing running).
+    /// Removes a child's spec (it must have nothing running). Siblings
+    /// queued behind it in its wave go on without it.
     pub(crate) fn remove(&mut self, key: ChildKey) {
+        self.queue.skip(key);
+        self.awaiting.remove(&key);
         if let Some(child) = self.table.remove(key) {
             let id = child.id().clone();
             self.emit(|| EventKind::ChildRemoved { id });
@@ -159,59 +194,14 @@ impl Incarnations {
     /// A temporary child some sibling depends on is kept, so that its
     /// dependents can see it completed.
     pub(crate) fn drop_if_temporary(&mut self, key: ChildKey) -> bool {
-        let temporary = self.table.get(key).is_some_and(|c| {
-            c.spec.restart == Restart::Temporary
-                && !self.table.records().any(|other| {
-                    other
-                        .spec
-                        .options
-                        .depends_on
-                        .iter()
-                        .any(|(id, _)| id == c.id())
-                })
-        });
+        let temporary = self
+            .table
+            .get(key)
+            .is_some_and(|c| c.spec.restart == Restart::Temporary && !c.is_depended_on());
         if temporary {
             self.remove(key);
         }
         temporary
-    }
-
-    /// Spawns a new incarnation of `key` and, if its spec asks, waits for it
-    /// to be ready. On failure the child is left with nothing running and the
-    /// reason is returned. A child whose backend is not available is not
-    /// spawned at all: it is marked failed at once.
-    pub(crate) async fn start(&mut self, key: ChildKey) -> Result<(), Exit> {
-        let generation = self.spawn(key)?;
-        let child = self.table.get(key).expect("a spawned child");
-        if let Some(timeout) = child.spec.ready_wait() {
-            let deadline = timeout.map(|t| Instant::now() + t);
-            let waited = self
-                .mailbox
-                .wait_for(key, generation, Want::ReadyOrExit, deadline, Hurry::Ignore)
-                .await;
-            let failed = match waited {
-                Waited::Ready => {
-                    self.on_ready(key, generation);
-                    None
-                }
-                Waited::Exited(exit) => Some(exit.into_start_failure()),
-                // Still running: killed before its end is recorded.
-                Waited::Faulty(fault) => {
-                    self.kill(key, generation).await;
-                    Some(fault.into_start_failure())
-                }
-                Waited::TimedOut => {
-                    self.kill(key, generation).await;
-                    Some(not_ready_within(timeout.unwrap_or_default()))
-                }
-            };
-            if let Some(exit) = failed {
-                self.record_exit(key, exit.clone(), Instant::now());
-                return Err(self.start_failed(key, generation, exit));
-            }
-        }
-        self.confirm_up(key);
-        Ok(())
     }
 
     /// Spawns a new incarnation of `key` without waiting for it: it stays
@@ -224,14 +214,14 @@ impl Incarnations {
         let child = self.table.get_mut(key).expect("start of a known child");
         if let Some(error) = &child.spec.options.unavailable {
             let exit = Exit::new(ExitKind::NotAvailable(error.backend), &error.reason);
-            child.apply(LifeEvent::GiveUp(FailReason::NotAvailable));
             child.stats.failed_to_start();
             let generation = child.generation;
+            self.table
+                .apply(key, LifeEvent::GiveUp(FailReason::NotAvailable));
             return Err(self.start_failed(key, generation, exit));
         }
         child.generation += 1;
         let generation = child.generation;
-        child.apply(LifeEvent::Spawn);
         let incarnation = links.ids.next();
         let lineage = (incarnation, child.last_incarnation.replace(incarnation));
         let options = &child.spec.options;
@@ -256,7 +246,8 @@ impl Incarnations {
             Err(panic) => {
                 // The factory panicked before any task existed.
                 let exit = panicked(panic.as_ref()).into_start_failure();
-                child.apply(LifeEvent::Exited(Ending::of(&exit)));
+                self.table.apply(key, LifeEvent::Spawn);
+                self.table.apply(key, LifeEvent::Exited(Ending::of(&exit)));
                 return Err(self.start_failed(key, generation, exit));
             }
         };
@@ -267,27 +258,35 @@ impl Incarnations {
             since: Instant::now(),
             sentinel,
         });
+        self.table.apply(key, LifeEvent::Spawn);
         self.shared.stats.counters.spawned();
         Ok(generation)
     }
 
     /// Confirms the starting incarnation of `key` started (spawned, and
     /// ready when its spec awaits readiness).
+    /// Its wave moves on and whoever awaited the start is told.
     pub(crate) fn confirm_up(&mut self, key: ChildKey) {
         let child = self.table.get_mut(key).expect("known child");
         if let Some(deadline) = child.ready_deadline.take() {
             self.ready_deadlines.remove(&deadline);
         }
-        child.apply(LifeEvent::Up);
         child.stats.started();
         let id = child.id().clone();
         let generation = child.generation;
         let (incarnation, pid, replaces) = child.running.as_ref().map_or((None, None, None), |r| {
             (Some(r.ctx.incarnation()), r.ctx.pid(), r.ctx.replaces())
         });
+        self.table.apply(key, LifeEvent::Up);
+        self.queue.concluded(key);
         let Some(incarnation) = incarnation else {
             return;
         };
+        if !self.awaiting.is_empty() {
+            if let Some(awaiter) = self.awaiting.remove(&key) {
+                let _ = awaiter.into_reply().send(Ok(incarnation));
+            }
+        }
         self.emit(|| EventKind::ChildStarted {
             id,
             generation,
@@ -346,12 +345,14 @@ impl Incarnations {
         let Some(child) = self.table.get_mut(key) else {
             return;
         };
-        if !child.is_current(generation) || child.ready || child.state() == ChildState::Isolated {
+        if !child.is_current(generation)
+            || child.is_ready()
+            || child.state() == ChildState::Isolated
+        {
             return;
         }
-        child.ready = true;
-        child.stats.set_ready(true);
         let id = child.id().clone();
+        self.table.set_ready(key, true);
         self.emit(|| EventKind::ChildReady { id, generation });
     }
 
@@ -361,12 +362,11 @@ impl Incarnations {
         let Some(child) = self.table.get_mut(key) else {
             return;
         };
-        if !child.is_current(generation) || !child.ready {
+        if !child.is_current(generation) || !child.is_ready() {
             return;
         }
-        child.ready = false;
-        child.stats.set_ready(false);
         let id = child.id().clone();
+        self.table.set_ready(key, false);
         self.emit(|| EventKind::ChildNotReady {
             id,
             generation,
@@ -374,9 +374,9 @@ impl Incarnations {
         });
     }
 
-    /// Stops the running incarnation of `key` by its shutdown spec and
-    /// records its end as a shutdown.
-    pub(crate) async fn stop(&mut self, key: ChildKey) -> ChildStop {
+    /// Stops the running incarnation of `key` (by its shutdown spec, or at
+    /// once) and records its end as a shutdown.
+    async fn stop(&mut self, key: ChildKey, how: Halt) -> ChildStop {
         let started = Instant::now();
         let child = self.table.get(key).expect("stop of a known child");
         let id = child.id().clone();
@@ -387,7 +387,7 @@ impl Incarnations {
                 took: Duration::ZERO,
             };
         }
-        let outcome = match self.halt_running(key, Halt::Ask).await {
+        let outcome = match self.halt_running(key, how).await {
             Halted::AsAsked(exit) => {
                 self.record_exit(key, exit.clone().into_shutdown(), Instant::now());
                 StopOutcome::Stopped(exit)
@@ -442,18 +442,12 @@ impl Incarnations {
         if deadline.is_some() {
             running.ctx.cancel();
         }
-        child.apply(LifeEvent::Stop);
+        self.table.apply(key, LifeEvent::Stop);
         if let Some(deadline) = deadline {
             let hurry = self.shared.links.hurry.clone();
             let waited = self
                 .mailbox
-                .wait_for(
-                    key,
-                    generation,
-                    Want::Exit,
-                    deadline,
-                    Hurry::CutShort(&hurry),
-                )
+                .wait_for_exit(key, generation, deadline, Hurry::CutShort(&hurry))
                 .await;
             if let Waited::Exited(exit) = waited {
                 return Halted::AsAsked(exit);
@@ -470,32 +464,38 @@ impl Incarnations {
         }
         let waited = self
             .mailbox
-            .wait_for(key, generation, Want::Exit, None, Hurry::Ignore)
+            .wait_for_exit(key, generation, None, Hurry::Ignore)
             .await;
         match waited {
             Waited::Exited(exit) => exit,
-            Waited::Ready | Waited::Faulty(_) | Waited::TimedOut => Exit::killed(),
+            Waited::TimedOut => Exit::killed(),
         }
     }
 
-    /// Stops the child if it runs, or calls off its pending restart:
-    /// whatever it was doing, afterwards nothing runs and nothing is due.
+    /// Stops the child if it runs, or calls off its pending start or
+    /// restart, and the starts queued behind it in its wave: whatever it
+    /// was doing, afterwards nothing runs and nothing is due.
     pub(crate) async fn halt(&mut self, key: ChildKey) -> ChildStop {
-        if self.waiting.remove(&key.serial).is_some() {
-            // Its start, due once its dependencies hold, is called off.
-            if let Some(child) = self.table.get_mut(key) {
-                child.apply(LifeEvent::Cancel);
-            }
+        self.halt_with(key, Halt::Ask).await
+    }
+
+    /// [`halt`](Self::halt), stopping a running incarnation as `how` says.
+    pub(crate) async fn halt_with(&mut self, key: ChildKey, how: Halt) -> ChildStop {
+        let queued = self.queue.contains(key);
+        for behind in self.queue.call_off(key) {
+            self.table.apply(behind, LifeEvent::Cancel);
         }
         let child = self.table.get(key).expect("halt of a known child");
         let state = child.state();
         // An isolated child may still run.
         if state.is_active() || child.running.is_some() {
-            return self.stop(key).await;
+            return self.stop(key, how).await;
         }
         let id = child.id().clone();
         if state.is_restarting() {
             self.cancel_delay(key);
+        } else if queued {
+            self.table.apply(key, LifeEvent::Cancel);
         }
         ChildStop {
             id,
@@ -509,15 +509,17 @@ impl Incarnations {
         let Some(child) = self.table.get_mut(key) else {
             return;
         };
-        if let Some(key) = child.timer.take() {
-            self.timers.remove(&key);
+        if let Some(timer) = child.timer.take() {
+            self.timers.remove(&timer);
         }
-        child.apply(LifeEvent::Cancel);
+        self.table.apply(key, LifeEvent::Cancel);
     }
 
     /// Stops every child in reverse start order, calls off pending restarts,
     /// and returns the report with `exit` as the supervisor's exit.
     pub(crate) async fn stop_all(&mut self, exit: Exit) -> StopReport {
+        self.shared.set_status(SupervisorStatus::Stopping);
+        self.awaiting.clear();
         let mut report = Vec::with_capacity(self.table.len());
         for key in self.table.all().into_iter().rev() {
             if self.table.get(key).is_some() {
@@ -525,6 +527,7 @@ impl Incarnations {
             }
         }
         self.timers.clear();
+        self.queue.clear();
         StopReport {
             children: report,
             exit,
@@ -564,6 +567,7 @@ impl Incarnations {
             return None;
         }
         let incarnation = child.running.take()?;
+        let was_starting = child.state() == ChildState::Starting;
         if let Some(sentinel) = &incarnation.sentinel {
             sentinel.abort();
         }
@@ -578,9 +582,6 @@ impl Incarnations {
         if let Some(deadline) = child.ready_deadline.take() {
             self.ready_deadlines.remove(&deadline);
         }
-        child.ready = false;
-        child.stats.set_ready(false);
-        child.apply(LifeEvent::Exited(Ending::of(&exit)));
         child.stats.ended(exit.class(), ran_for);
         child.remember(
             PastRun {
@@ -602,6 +603,11 @@ impl Incarnations {
             }));
         }
         let id = child.id().clone();
+        self.table.set_ready(key, false);
+        self.table.apply(key, LifeEvent::Exited(Ending::of(&exit)));
+        if was_starting {
+            self.queue.concluded(key);
+        }
         self.shared.stats.counters.exited(exit.class());
         self.emit(|| EventKind::ChildExited {
             id,

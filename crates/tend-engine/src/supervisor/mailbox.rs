@@ -1,9 +1,10 @@
 //! The supervisor's inbox, with Erlang's selective receive.
 //!
-//! While the supervisor waits inline for one incarnation (to be ready, or to
-//! end after a stop), messages about other children arrive too. They are set
-//! aside in `deferred` and handed out first, in arrival order, once the wait
-//! is over: nothing is lost and nothing is reordered.
+//! While the supervisor waits inline for one incarnation to end after a stop
+//! (the only wait it does inline: starts never block it), messages about
+//! other children arrive too. They are set aside in `deferred` and handed out
+//! before newer ones, in arrival order, once the wait is over: nothing is
+//! lost and nothing is reordered.
 
 use std::collections::VecDeque;
 
@@ -13,16 +14,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exit::Exit;
 use crate::tree::{ChildKey, Message};
-
-/// What an inline wait is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Want {
-    /// The incarnation's end only.
-    Exit,
-    /// Its readiness, or its end (or a fault, such as a failed startup
-    /// probe) if that comes first.
-    ReadyOrExit,
-}
 
 /// Whether a hurried tree cuts an inline wait short.
 #[derive(Debug, Clone, Copy)]
@@ -35,10 +26,7 @@ pub(crate) enum Hurry<'a> {
 
 /// What an inline wait ended with.
 pub(crate) enum Waited {
-    Ready,
     Exited(Exit),
-    /// Found faulty while starting; it still runs.
-    Faulty(Exit),
     /// The deadline passed, or the tree was hurried.
     TimedOut,
 }
@@ -64,51 +52,30 @@ impl Mailbox {
         &self.tx
     }
 
-    /// A message set aside during an earlier wait, oldest first.
-    pub(crate) fn take_deferred(&mut self) -> Option<Message> {
-        self.deferred.pop_front()
-    }
-
-    /// The next new message. Cancel-safe. Never ends: the mailbox holds a
+    /// The next message: one set aside during an earlier wait (oldest
+    /// first), else a new one. Cancel-safe. Never ends: the mailbox holds a
     /// sender itself.
-    pub(crate) async fn recv(&mut self) -> Message {
+    pub(crate) async fn next(&mut self) -> Message {
+        if let Some(message) = self.deferred.pop_front() {
+            return message;
+        }
         self.rx
             .recv()
             .await
             .expect("the mailbox holds a sender of its own")
     }
 
-    /// Waits for what `want` names about incarnation `generation` of child
-    /// `key`, setting every other message aside; ends early at `deadline`
-    /// (if any) or when `hurry` says so.
-    pub(crate) async fn wait_for(
+    /// Waits for the end of incarnation `generation` of child `key`,
+    /// setting every other message aside; ends early at `deadline` (if
+    /// any) or when `hurry` says so.
+    pub(crate) async fn wait_for_exit(
         &mut self,
         key: ChildKey,
         generation: u64,
-        want: Want,
         deadline: Option<Instant>,
         hurry: Hurry<'_>,
     ) -> Waited {
-        let wanted = |message: &Message| match *message {
-            Message::Exited {
-                key: s,
-                generation: g,
-                ..
-            } => s == key && g == generation,
-            Message::Ready {
-                key: s,
-                generation: g,
-            }
-            | Message::Fault {
-                key: s,
-                generation: g,
-                ..
-            } => want == Want::ReadyOrExit && s == key && g == generation,
-            Message::TryAgain { .. } | Message::NotReady { .. } | Message::ExtendStart { .. } => {
-                false
-            }
-        };
-        let mut deadline = deadline;
+        let wanted = |message: &Message| matches!(*message, Message::Exited { key: k, generation: g, .. } if k == key && g == generation);
         if let Some(position) = self.deferred.iter().position(wanted) {
             let message = self
                 .deferred
@@ -133,18 +100,6 @@ impl Mailbox {
             if wanted(&message) {
                 return waited(message);
             }
-            if let Message::ExtendStart {
-                key: s,
-                generation: g,
-                by,
-            } = message
-            {
-                if want == Want::ReadyOrExit && s == key && g == generation {
-                    let asked = Instant::now() + by;
-                    deadline = deadline.map(|d| d.max(asked));
-                    continue;
-                }
-            }
             self.deferred.push_back(message);
         }
     }
@@ -153,11 +108,7 @@ impl Mailbox {
 fn waited(message: Message) -> Waited {
     match message {
         Message::Exited { exit, .. } => Waited::Exited(exit),
-        Message::Ready { .. } => Waited::Ready,
-        Message::Fault { exit, .. } => Waited::Faulty(exit),
-        Message::TryAgain { .. } | Message::NotReady { .. } | Message::ExtendStart { .. } => {
-            unreachable!("never wanted by wait_for")
-        }
+        _ => unreachable!("only an exit is waited for"),
     }
 }
 

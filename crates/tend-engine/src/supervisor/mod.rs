@@ -8,21 +8,19 @@
 //! mailbox; restart delays are entries in its timer queue. See `server.rs` for
 //! the priority between these sources.
 //!
-//! Starting and stopping a child are done *inline*, as OTP's supervisor does:
-//! while the server waits for a child to become ready or to end, it sets
-//! other children's messages aside and answers no command. Retrying a failed
-//! restart, by contrast, goes back through the mailbox, so commands (a
-//! shutdown, say) are served between retries.
+//! Every start goes through one machine (`start`): a child due to start is
+//! queued until its turn comes (OTP's order: the sibling before it is up;
+//! or its dependencies hold) and its readiness is awaited without blocking
+//! the loop, so commands are answered while children start or keep failing
+//! to. Stopping a child is done *inline*, as OTP's supervisor does: while
+//! the server waits for a child to end, it sets other children's messages
+//! aside.
 //!
-//! A supervisor with dependencies starts concurrently instead (`order`): a
-//! child starts once its dependencies hold, and its readiness is awaited
-//! without blocking the loop.
-//!
-//! Inside, calls go one way: `server` (the loop) dispatches to `control` (the
-//! commands), `order` (settling a concurrent start) and `restart` (what
-//! follows an exit), which all call down into `incarnation` (one
-//! incarnation's start, stop, wait and record), which uses `mailbox` and
-//! `children` (the table).
+//! Inside, calls go one way: `server` (the loop) dispatches to `control`
+//! (the commands), which uses `restart` (what follows an exit), which uses
+//! `start` (the start machine), which calls down into `incarnation` (one
+//! incarnation's spawn, stop, wait and record), which uses `queue` (who is
+//! due to start), `mailbox` and `children` (the table).
 
 mod builder;
 mod children;
@@ -30,9 +28,10 @@ mod control;
 mod handle;
 mod incarnation;
 mod mailbox;
-mod order;
+mod queue;
 mod restart;
 mod server;
+mod start;
 
 pub use builder::{check_childspecs, Supervisor, SupervisorBuilder};
 pub use handle::SupervisorHandle;

@@ -3,12 +3,13 @@
 //! its backoff, the supervisor's intensity and the strategy.
 //!
 //! The strategy runs in two phases, as OTP's `restart/3`: *stop* the siblings
-//! it concerns (reverse start order; temporary ones are dropped), then *start*
-//! every child of the group that is due, in start order. With a delay the
-//! start phase waits on a timer; without one it runs at once. A start that
-//! fails leaves that child `Restarting` and queues a retry through the inbox
-//! (OTP's `try_again_restart`), so commands are served between tries; each
-//! retry is a restart again and counts toward intensity.
+//! it concerns (reverse start order; temporary ones are dropped), then
+//! *start* the group: the child and every sibling stopped, as one wave of
+//! the start machine (`start.rs`), under OTP's order one after another in
+//! start order. With a delay the wave is held until the delay ends. A start
+//! that fails is an exit like any other, so a failed restart is restarted
+//! again (OTP's `try_again_restart`) and counts toward intensity, while the
+//! loop serves commands between attempts.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -22,11 +23,11 @@ use super::incarnation::Halt;
 use super::server::Server;
 use crate::child::lifecycle::LifeEvent;
 use crate::event::EventKind;
-use crate::exit::{Exit, ExitKind, GiveUp};
+use crate::exit::{Exit, ExitClass, ExitKind, GiveUp};
 use crate::id::ChildId;
 use crate::state::{ChildState, FailReason, IsolateCause};
 use crate::status::Isolation;
-use crate::tree::{ChildKey, Message};
+use crate::tree::ChildKey;
 
 /// What a child's own restart budget says about a restart that is due.
 enum Budget {
@@ -58,13 +59,13 @@ impl Server {
             .children
             .record_exit_of(key, generation, exit.clone(), now)?;
         match state {
-            ChildState::Isolated => return None,
+            ChildState::Isolated => None,
             ChildState::Starting => {
                 self.children.start_failed(key, generation, exit.clone());
+                self.failed_start(key, exit, ran_for).await
             }
-            _ => {}
+            _ => self.after_exit(key, &exit, ran_for, now).await,
         }
-        self.after_exit(key, &exit, ran_for, now).await
     }
 
     /// A running incarnation was found faulty: stop it by its shutdown spec,
@@ -87,13 +88,12 @@ impl Server {
             self.isolate_running(key, generation, fault);
             return None;
         }
-        let fault = if starting {
+        if starting {
             let fault = fault.into_start_failure();
             self.children.start_failed(key, generation, fault.clone());
-            fault
-        } else {
-            fault
-        };
+            let ran_for = self.children.stop_for(key, fault.clone(), Halt::Ask).await;
+            return self.failed_start(key, fault, ran_for).await;
+        }
         self.stop_faulty(key, fault, Halt::Ask).await
     }
 
@@ -139,7 +139,8 @@ impl Server {
             }
         }
         if restart.restarts_after(exit.class()) {
-            return self.restart(key, ran_for, now).await;
+            let clean = exit.class() == ExitClass::Normal;
+            return self.restart(key, ran_for, clean, now).await;
         }
         // Not restarted: a temporary spec goes, others are kept (OTP's
         // `del_child`).
@@ -190,16 +191,25 @@ impl Server {
     /// Gives up on a child: it stays failed, for `reason`, until an
     /// operator restarts it.
     pub(crate) fn fail(&mut self, key: ChildKey, reason: FailReason) {
-        let Some(child) = self.children.table.get_mut(key) else {
+        let Some(child) = self.children.table.get(key) else {
             return;
         };
-        child.apply(LifeEvent::GiveUp(reason));
         child.stats.given_up();
-        if reason == FailReason::CircuitBreakerOpen {
+        let budget = if reason == FailReason::CircuitBreakerOpen {
             child.stats.breaker_tripped();
-        }
+            child.budget_status(Instant::now())
+        } else {
+            None
+        };
         let id = child.id().clone();
-        self.emit(|| EventKind::ChildFailed { id, reason });
+        let exit = child.last_run().map(|run| run.exit.clone());
+        self.children.table.apply(key, LifeEvent::GiveUp(reason));
+        self.emit(|| EventKind::ChildFailed {
+            id,
+            reason,
+            exit,
+            budget,
+        });
     }
 
     /// Isolates a child: kept as it is, not restarted, its hook run with
@@ -231,16 +241,17 @@ impl Server {
     /// Marks a child isolated for `cause`, runs its hook with the
     /// incarnation and exit that led there (if any), and tells.
     fn mark_isolated(&mut self, key: ChildKey, cause: IsolateCause, ran: Option<(u64, Exit)>) {
-        let Some(child) = self.children.table.get_mut(key) else {
+        let Some(child) = self.children.table.get(key) else {
             return;
         };
-        child.apply(LifeEvent::Isolate);
         child.stats.given_up();
         let id = child.id().clone();
+        self.children.table.apply(key, LifeEvent::Isolate);
+        let exit = ran.as_ref().map(|(_, exit)| exit.clone());
         if let Some((generation, exit)) = ran {
             self.run_isolate_hook(key, generation, cause, exit);
         }
-        self.emit(|| EventKind::ChildIsolated { id, cause });
+        self.emit(|| EventKind::ChildIsolated { id, cause, exit });
     }
 
     /// Runs the child's `on_isolate` hooks, if it has any, each on a task of
@@ -267,12 +278,14 @@ impl Server {
         }
     }
 
-    /// A restart of `key` is due (after an exit, or a retry). `ran_for` is
-    /// how long the last incarnation ran, for backoff's reset.
+    /// A restart of `key` is due after an exit. `ran_for` is how long the
+    /// last incarnation ran, for backoff's reset; `clean` says it ended
+    /// normally (a permanent child that exits on purpose is not failing).
     pub(crate) async fn restart(
         &mut self,
         key: ChildKey,
         ran_for: Duration,
+        clean: bool,
         now: Instant,
     ) -> Option<Exit> {
         let child = self.children.table.get_mut(key)?;
@@ -307,15 +320,20 @@ impl Server {
             Budget::Exhausted(OnExhausted::CrashLoopBackOff(wait)) => {
                 delay = wait;
                 crash_loop = true;
-                let id = id.clone();
-                self.emit(|| EventKind::ChildCrashLoop { id, delay: wait });
             }
         }
 
-        // 2. Its backoff.
+        // 2. Its backoff: after a clean exit a short fixed delay, and the
+        // run of failures is over.
         let child = self.children.table.get_mut(key)?;
         if let Some(backoff) = child.spec.options.backoff {
-            delay = delay.max(child.backoff.next_delay(&backoff, ran_for, fastrand::f64()));
+            let wait = if clean {
+                child.backoff.reset();
+                backoff.clean_exit_delay
+            } else {
+                child.backoff.next_delay(&backoff, ran_for, fastrand::f64())
+            };
+            delay = delay.max(wait);
         }
 
         // 3. The supervisor's intensity (OTP's `add_restart`).
@@ -323,35 +341,109 @@ impl Server {
             return Some(self.give_up(key, GiveUp::IntensityReached).await);
         }
 
-        // 4. The strategy: stop the siblings concerned.
+        // 4. The strategy: stop the siblings concerned, then start the
+        // group (after the delay, if any).
         self.stop_siblings(key).await;
         let child = self.children.table.get_mut(key)?;
         // The supervisor's restart history is gathered from these marks.
         if let Some(last) = child.history.back_mut() {
             last.restarted = Some(Restarted { at: now, delay });
         }
-        child.apply(match (delay.is_zero(), crash_loop) {
-            (true, _) => LifeEvent::Restart,
-            (false, false) => LifeEvent::Delay,
-            (false, true) => LifeEvent::CrashLoop,
-        });
-        if !delay.is_zero() {
-            child.timer = Some(self.children.timers.insert(key, delay));
+        let restarts = child.stats.restarts() + 1;
+        self.children.table.apply(
+            key,
+            match (delay.is_zero(), crash_loop) {
+                (true, _) => LifeEvent::Restart,
+                (false, false) => LifeEvent::Delay,
+                (false, true) => LifeEvent::CrashLoop,
+            },
+        );
+        if crash_loop {
+            let id = id.clone();
+            self.emit(|| EventKind::ChildCrashLoop {
+                id,
+                delay,
+                restarts,
+            });
         }
-        self.emit(|| EventKind::ChildRestarting { id, delay });
+        self.emit(|| EventKind::ChildRestarting {
+            id,
+            delay,
+            restarts,
+        });
+        if self.settings.strategy == Strategy::OneForOne {
+            // The common case, without a group to gather.
+            self.restarted(key);
+            if delay.is_zero() {
+                self.schedule(key);
+            } else {
+                self.set_timer(key, delay);
+            }
+            return None;
+        }
+        let group = self.group(key);
+        group.iter().for_each(|&member| self.restarted(member));
+        let ordered = self.ordered();
         if delay.is_zero() {
-            self.start_group(key).await;
+            self.children.queue.push_wave(group, ordered, None);
+        } else {
+            // The siblings wait out the delay with it.
+            self.set_timer(key, delay);
+            self.children.queue.push_wave(group, ordered, Some(key));
         }
         None
     }
 
-    /// A backoff or crash-loop delay ran out.
+    /// Counts an automatic restart of `key`'s child.
+    fn restarted(&self, key: ChildKey) {
+        if let Some(child) = self.children.table.get(key) {
+            child.stats.restarted();
+            self.children.shared.stats.counters.restarted();
+        }
+    }
+
+    /// Starts `key`'s restart delay.
+    fn set_timer(&mut self, key: ChildKey, delay: Duration) {
+        let timer = self.children.timers.insert(key, delay);
+        if let Some(child) = self.children.table.get_mut(key) {
+            child.timer = Some(timer);
+        }
+    }
+
+    /// A backoff or crash-loop delay ran out: the child starts, with the
+    /// siblings its restart holds.
     pub(crate) async fn on_delay_elapsed(&mut self, key: ChildKey) -> Option<Exit> {
         let child = self.children.table.get_mut(key)?;
         child.timer = None;
-        child.apply(LifeEvent::DelayElapsed);
-        self.start_group(key).await;
+        self.children.table.apply(key, LifeEvent::DelayElapsed);
+        if self.children.queue.contains(key) {
+            self.children.queue.release(key);
+        } else {
+            self.schedule(key);
+        }
         None
+    }
+
+    /// The children a restart of `key` starts, in start order: `key` and
+    /// the siblings its strategy stopped (left `Pending` by the stop phase;
+    /// failed, isolated and temporary ones are not among them).
+    fn group(&self, key: ChildKey) -> Vec<ChildKey> {
+        let members = match self.settings.strategy {
+            Strategy::OneForOne => return vec![key],
+            Strategy::OneForAll => self.children.table.all(),
+            Strategy::RestForOne => self.children.table.from(key),
+        };
+        members
+            .into_iter()
+            .filter(|&m| {
+                m == key
+                    || self
+                        .children
+                        .table
+                        .get(m)
+                        .is_some_and(|c| c.state() == ChildState::Pending)
+            })
+            .collect()
     }
 
     /// The siblings the strategy restarts with `key`, in start order
@@ -365,10 +457,11 @@ impl Server {
         group.into_iter().filter(|&s| s != key).collect()
     }
 
-    /// Stop phase: stops the siblings in reverse start order and marks them
-    /// due for a restart. As in OTP, temporary siblings are dropped and every
-    /// other sibling is started again, even one that completed or was
-    /// stopped before; a failed or isolated sibling is left as it is.
+    /// Stop phase: stops the siblings in reverse start order and leaves them
+    /// due to start with `key` (`Pending`). As in OTP, temporary siblings
+    /// are dropped and every other sibling is started again, even one that
+    /// completed or was stopped before; a failed or isolated sibling is
+    /// left as it is.
     async fn stop_siblings(&mut self, key: ChildKey) {
         for sibling in self.siblings(key).into_iter().rev() {
             if self.children.table.get(sibling).is_none() {
@@ -378,85 +471,11 @@ impl Server {
             if self.children.drop_if_temporary(sibling) {
                 continue;
             }
-            if let Some(child) = self.children.table.get_mut(sibling) {
-                if matches!(child.state(), ChildState::Completed | ChildState::Shutdown) {
-                    child.apply(LifeEvent::Restart);
-                }
+            let state = self.children.table.get(sibling).map(|c| c.state());
+            if matches!(state, Some(ChildState::Completed | ChildState::Shutdown)) {
+                self.children.table.apply(sibling, LifeEvent::Queue);
             }
         }
-    }
-
-    /// Start phase: starts every child of `key`'s group that is due, in start
-    /// order. On a failure, queues a retry for the child that failed.
-    pub(crate) async fn start_group(&mut self, key: ChildKey) {
-        if self.settings.concurrent {
-            // The loop settles next: each member starts once its
-            // dependencies hold, none waits for another's readiness inline.
-            let group = match self.settings.strategy {
-                Strategy::OneForOne => vec![key],
-                Strategy::OneForAll => self.children.table.all(),
-                Strategy::RestForOne => self.children.table.from(key),
-            };
-            for member in group {
-                let Some(child) = self.children.table.get(member) else {
-                    continue;
-                };
-                if child.state() == ChildState::Restarting {
-                    child.stats.restarted();
-                    self.children.shared.stats.counters.restarted();
-                    self.children.waiting.insert(member.serial, member);
-                }
-            }
-            return;
-        }
-        let group = match self.settings.strategy {
-            // The common case, without allocating a group.
-            Strategy::OneForOne => {
-                self.start_member(key).await;
-                return;
-            }
-            Strategy::OneForAll => self.children.table.all(),
-            Strategy::RestForOne => self.children.table.from(key),
-        };
-        for member in group {
-            if !self.start_member(member).await {
-                return;
-            }
-        }
-    }
-
-    /// Starts one member of a restart group if it is due; `false` when its
-    /// start failed (a retry is queued) and the rest of the group must wait.
-    async fn start_member(&mut self, member: ChildKey) -> bool {
-        let Some(child) = self.children.table.get_mut(member) else {
-            return true;
-        };
-        if child.state() != ChildState::Restarting {
-            return true;
-        }
-        child.stats.restarted();
-        self.children.shared.stats.counters.restarted();
-        if let Err(exit) = self.children.start(member).await {
-            if let ExitKind::NotAvailable(_) = exit.kind() {
-                // Retrying cannot help: the child stays failed, and the rest
-                // of the group starts without it.
-                self.fail(member, FailReason::NotAvailable);
-                return true;
-            }
-            let child = self
-                .children
-                .table
-                .get_mut(member)
-                .expect("a failed start keeps its spec");
-            child.apply(LifeEvent::Restart);
-            let _ = self
-                .children
-                .mailbox
-                .sender()
-                .send(Message::TryAgain { key: member });
-            return false;
-        }
-        true
     }
 
     /// Intensity reached (or a budget escalated) because of `offender`:

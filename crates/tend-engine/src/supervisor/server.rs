@@ -2,18 +2,19 @@
 //!
 //! # Priority
 //!
-//! The loop takes, in this order (a `biased` select):
+//! Before each turn the loop settles (`start.rs`): it begins the starts
+//! whose turn came. Then it takes, in this order (a `biased` select):
 //!
-//! 1. messages it set aside while waiting inline for one child (oldest first);
-//! 2. the stop request from its parent (nested supervisors only);
-//! 3. commands from handles: a shutdown or terminate is never starved by a
-//!    flood of exits;
-//! 4. its inbox: exits, readiness, retries of failed restarts;
-//! 5. expired restart delays;
-//! 6. expired readiness deadlines of concurrent starts.
+//! 1. the stop request from its parent (nested supervisors only);
+//! 2. commands from handles: a shutdown or a terminate is never starved by
+//!    a flood of exits, nor by children whose restarts keep failing;
+//! 3. messages it set aside while it waited inline for a stop (oldest
+//!    first), then its inbox: exits, readiness, faults;
+//! 4. expired restart delays;
+//! 5. expired readiness deadlines of starts.
 //!
-//! A concurrent supervisor settles after each (`order.rs`): it starts the
-//! children whose dependencies now hold.
+//! Nothing in the loop waits for a start: a command is answered after at
+//! most the message being handled (and the stops it makes).
 //!
 //! # Invariants
 //!
@@ -23,26 +24,27 @@
 //! - Messages about an incarnation other than the current one are ignored:
 //!   each carries its child's key and its generation.
 //! - A child with a pending delay has exactly one timer key.
+//! - A queued child is `Pending` or, when its own restart is due,
+//!   `Restarting` (or `BackingOff`/`CrashLoopBackOff`, holding its wave).
 
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tend_spec::{AutoShutdown, Intensity, Strategy};
-use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::handle::{Command, Shared, SupervisorHandle};
 use super::incarnation::Incarnations;
 use crate::child::ChildSpec;
+use crate::context::Context;
 use crate::error::StartError;
 use crate::event::EventKind;
 use crate::exit::Exit;
 use crate::metrics::SupervisorStats;
 use crate::policy::RestartWindow;
-use crate::state::ChildState;
-use crate::tree::{Message, TreeLinks};
+use crate::status::SupervisorStatus;
+use crate::tree::{ChildKey, Message, TreeLinks};
 
 /// The flags of a supervisor, fixed at build time.
 pub(crate) struct Settings {
@@ -51,9 +53,17 @@ pub(crate) struct Settings {
     pub(crate) auto_shutdown: AutoShutdown,
     pub(crate) max_children: Option<usize>,
     pub(crate) history: usize,
-    /// Children start by the dependency graph, without waiting for each
-    /// other's readiness inline (`order.rs`).
+    /// Children start as their dependencies allow, not one after another
+    /// (`start.rs`).
     pub(crate) concurrent: bool,
+}
+
+/// Who awaits the supervisor's own start, until it is over.
+pub(crate) enum Init {
+    /// A root's `start()`.
+    Root(oneshot::Sender<Result<(), StartError>>),
+    /// A nested supervisor's parent, told through its context.
+    Nested(Context),
 }
 
 pub(crate) struct Server {
@@ -64,11 +74,12 @@ pub(crate) struct Server {
     commands_open: bool,
     /// Cancelled by the parent to stop a nested supervisor.
     stop: CancellationToken,
-    /// Some child binds to its dependencies (settling checks them).
-    pub(crate) binders: bool,
-    /// A nested concurrent supervisor's context, until it tells its parent
-    /// it is ready: once no initial child is waiting or starting.
-    pub(crate) announce: Option<crate::context::Context>,
+    /// Who awaits the supervisor's own start, while it goes on.
+    pub(crate) init: Option<Init>,
+    /// Starts whose spawn failed, to be handled when the loop settles.
+    pub(crate) unspawned: Vec<(ChildKey, Exit)>,
+    /// The children settling looks at (kept to reuse its allocation).
+    pub(crate) looking: Vec<ChildKey>,
 }
 
 impl Server {
@@ -76,6 +87,7 @@ impl Server {
         settings: Settings,
         links: Arc<TreeLinks>,
         stop: Option<CancellationToken>,
+        init: Init,
     ) -> (Server, SupervisorHandle) {
         let (commands_tx, commands) = mpsc::unbounded_channel();
         let stats = Arc::new(SupervisorStats::new(&links.path));
@@ -83,7 +95,7 @@ impl Server {
         let shared = Arc::new(Shared {
             links,
             stats,
-            exit: watch::Sender::new(None),
+            status: watch::Sender::new(SupervisorStatus::Starting),
         });
         let intensity =
             RestartWindow::new(settings.intensity.max_restarts, settings.intensity.period);
@@ -95,8 +107,9 @@ impl Server {
             commands,
             commands_open: true,
             stop: stop.unwrap_or_default(),
-            binders: false,
-            announce: None,
+            init: Some(init),
+            unspawned: Vec::new(),
+            looking: Vec::new(),
         };
         (server, SupervisorHandle::new(commands_tx, shared))
     }
@@ -106,69 +119,24 @@ impl Server {
         self.children.emit(kind);
     }
 
-    /// Starts the initial children in order. On a failure, stops those
-    /// already started (reverse order) and names the child that failed. A
-    /// concurrent supervisor spawns what its graph allows and goes on in
-    /// its loop; its children's failed starts are handled as exits.
-    pub(crate) async fn init(&mut self, specs: Vec<ChildSpec>) -> Result<(), StartError> {
+    /// Adds the initial children and queues their start as one wave (under
+    /// OTP's order, one after another). A child handed over at rest
+    /// ([`ChildSpec::resting`]) is not started.
+    pub(crate) fn add_initial(&mut self, specs: Vec<ChildSpec>) {
         self.children.table.reserve(specs.len());
-        if self.settings.concurrent {
-            self.binders = specs.iter().any(|s| s.options.binds_to);
-            for spec in specs {
-                let key = self.children.add(spec);
-                if !self.children.rest_if_handed(key) {
-                    self.mark_waiting(key);
-                }
-            }
-            if let Some(exit) = self.settle().await {
-                let exit = exit.into_start_failure();
-                return Err(StartError::child_failed(self.settings_name(), exit));
-            }
-        } else {
-            for spec in specs {
-                let id = spec.id.clone();
-                let key = self.children.add(spec);
-                if self.children.rest_if_handed(key) {
-                    continue;
-                }
-                if let Err(exit) = self.children.start(key).await {
-                    self.children
-                        .stop_all(Exit::shutdown("failed to start"))
-                        .await;
-                    return Err(StartError::child_failed(id, exit));
-                }
+        let mut wave = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let key = self.children.add(spec);
+            if !self.children.rest_if_handed(key) {
+                wave.push(key);
             }
         }
-        self.emit(|| EventKind::SupervisorStarted);
-        Ok(())
+        let ordered = self.ordered();
+        self.children.queue.push_wave(wave, ordered, None);
     }
 
-    /// The supervisor's own id, for errors about it as a whole.
-    fn settings_name(&self) -> crate::id::ChildId {
-        let path = &self.children.shared.links.path;
-        crate::id::ChildId::from(path.rsplit('/').next().unwrap_or(path).to_owned())
-    }
-
-    /// Tells the parent of a nested concurrent supervisor that it is ready,
-    /// once none of its children waits or starts.
-    pub(crate) fn announce_ready(&mut self) {
-        if self.announce.is_none() || !self.children.waiting.is_empty() {
-            return;
-        }
-        let starting = self
-            .children
-            .table
-            .records()
-            .any(|c| c.state() == ChildState::Starting);
-        if !starting {
-            if let Some(ctx) = self.announce.take() {
-                ctx.ready();
-            }
-        }
-    }
-
-    /// The loop. Returns the supervisor's exit once it has stopped all
-    /// children.
+    /// The loop, from the initial start on. Returns the supervisor's exit
+    /// once it has stopped all children.
     pub(crate) async fn run(mut self) -> Exit {
         // One registration for the whole life of the loop, not one per turn.
         let stop = self.stop.clone();
@@ -180,51 +148,45 @@ impl Server {
                     break exit;
                 }
             }
-            if let Some(message) = self.children.mailbox.take_deferred() {
-                if let Some(exit) = self.on_message(message).await {
-                    break exit;
-                }
-                continue;
-            }
-            tokio::select! {
+            let ended = tokio::select! {
                 biased;
                 () = &mut stop_requested => {
-                    break self.children.stop_all(Exit::requested()).await.exit;
+                    Some(self.children.stop_all(Exit::requested()).await.exit)
                 }
                 command = self.commands.recv(), if self.commands_open => match command {
-                    Some(command) => {
-                        if let Some(exit) = self.on_command(command).await {
-                            break exit;
-                        }
+                    Some(command) => self.on_command(command).await,
+                    None => {
+                        self.commands_open = false;
+                        None
                     }
-                    None => self.commands_open = false,
                 },
-                message = self.children.mailbox.recv() => {
-                    if let Some(exit) = self.on_message(message).await {
-                        break exit;
-                    }
-                }
+                message = self.children.mailbox.next() => self.on_message(message).await,
                 Some(expired) = poll_fn(|cx| self.children.timers.poll_expired(cx)), if !self.children.timers.is_empty() => {
-                    if let Some(exit) = self.on_delay_elapsed(expired.into_inner()).await {
-                        break exit;
-                    }
+                    self.on_delay_elapsed(expired.into_inner()).await
                 }
                 Some(expired) = poll_fn(|cx| self.children.ready_deadlines.poll_expired(cx)), if !self.children.ready_deadlines.is_empty() => {
                     let (key, generation) = expired.into_inner();
-                    if let Some(exit) = self.on_ready_deadline(key, generation).await {
-                        break exit;
-                    }
+                    self.on_ready_deadline(key, generation).await
                 }
+            };
+            if let Some(exit) = ended {
+                break exit;
             }
         };
         self.finish(exit.clone());
         exit
     }
 
-    /// Publishes the supervisor's end.
-    pub(crate) fn finish(&self, exit: Exit) {
+    /// Publishes the supervisor's end; whoever awaited its start learns it
+    /// did not start.
+    pub(crate) fn finish(&mut self, exit: Exit) {
+        if let Some(Init::Root(reply)) = self.init.take() {
+            let _ = reply.send(Err(StartError::Aborted));
+        }
         self.emit(|| EventKind::SupervisorStopped { exit: exit.clone() });
-        self.children.shared.exit.send_replace(Some(exit));
+        self.children
+            .shared
+            .set_status(SupervisorStatus::ended(exit));
     }
 
     async fn on_message(&mut self, message: Message) -> Option<Exit> {
@@ -236,11 +198,10 @@ impl Server {
             } => self.on_exit(key, generation, exit).await,
             Message::Ready { key, generation } => {
                 self.children.on_ready(key, generation);
-                // A concurrent start waits for this without blocking.
-                let starting =
-                    self.children.table.get(key).is_some_and(|c| {
-                        c.is_current(generation) && c.state() == ChildState::Starting
-                    });
+                // A start waits for this without blocking.
+                let starting = self.children.table.get(key).is_some_and(|c| {
+                    c.is_current(generation) && c.state() == crate::state::ChildState::Starting
+                });
                 if starting {
                     self.children.confirm_up(key);
                 }
@@ -268,19 +229,6 @@ impl Server {
                 generation,
                 exit,
             } => self.on_fault(key, generation, exit).await,
-            Message::TryAgain { key } => {
-                let pending = self
-                    .children
-                    .table
-                    .get(key)
-                    .is_some_and(|c| c.state() == ChildState::Restarting);
-                if pending {
-                    self.restart(key, Duration::ZERO, Instant::now()).await
-                } else {
-                    // Terminated or deleted meanwhile: nothing to retry.
-                    None
-                }
-            }
         }
     }
 }

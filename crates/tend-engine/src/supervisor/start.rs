@@ -1,0 +1,368 @@
+//! The one start machine: every start of every child goes through it.
+//!
+//! A child due to start (an initial child, a restart, `start_child`,
+//! `restart_child`) is *scheduled*: it begins at once if nothing holds it
+//! back, or is queued (`queue.rs`) until its wave lets it go (OTP's order:
+//! the sibling before it is up; a restart delay holding its siblings) and
+//! its dependencies hold (`depends_on`: `started`, `ready`, `completed`).
+//! After every message, command or timer the loop *settles*: it looks again
+//! at the queued children something woke (a wave moved on, a dependency
+//! changed) and begins those whose turn came; one whose dependency can no
+//! longer hold fails (`DependencyFailed`); a running child that `binds_to`
+//! a dependency that stopped or gave up is stopped.
+//!
+//! Beginning spawns the incarnation and never waits: one that awaits
+//! readiness stays `Starting` while the loop goes on serving commands and
+//! other children; its `Ready` message confirms it, its deadline (a timer)
+//! or its end fails it. Only stops are waited for inline.
+//!
+//! A failed start goes where every exit goes (crash policy, restart type:
+//! OTP's `try_again_restart` is simply the next restart), except where OTP
+//! answers a caller instead, under OTP's order: a failure during the
+//! supervisor's own start stops what started and fails that start; a
+//! `start_child` that fails keeps no spec; a `restart_child` that fails
+//! leaves the child failed. The caller of a start is always told how it
+//! ended.
+
+use std::time::Duration;
+
+use tend_spec::Condition;
+use tokio::time::Instant;
+
+use super::children::Snapshot;
+use super::incarnation::{not_ready_within, Awaiter, Halt};
+use super::queue::Turn;
+use super::server::{Init, Server};
+use crate::error::{ControlError, StartError};
+use crate::event::EventKind;
+use crate::exit::{Exit, ExitClass, ExitKind};
+use crate::id::ChildId;
+use crate::state::{ChildState, FailReason};
+use crate::tree::ChildKey;
+
+/// Whether a child's dependencies allow it to start.
+enum Holds {
+    Yes,
+    NotYet,
+    /// This dependency can no longer meet its condition.
+    Never(ChildId),
+}
+
+impl Server {
+    /// Whether children start one after another in start order (OTP), not
+    /// as their dependencies allow.
+    pub(crate) fn ordered(&self) -> bool {
+        !self.settings.concurrent
+    }
+
+    /// Starts `key` now if nothing holds it back, or queues it.
+    pub(crate) fn schedule(&mut self, key: ChildKey) {
+        let free = self
+            .children
+            .table
+            .get(key)
+            .is_some_and(|c| c.spec.options.depends_on.is_empty());
+        if free {
+            self.begin(key);
+        } else {
+            self.children.queue.push(key);
+        }
+    }
+
+    /// Whether settling could change anything, or the supervisor's own
+    /// start is yet to be told over.
+    pub(crate) fn unsettled(&self) -> bool {
+        self.children.queue.has_woken()
+            || self.children.table.has_changed()
+            || !self.unspawned.is_empty()
+            || self.init.is_some()
+    }
+
+    /// Begins what may start, fails what never can, stops what lost a
+    /// dependency it binds to; until nothing changes. Returns the
+    /// supervisor's exit if a failed start ended it.
+    pub(crate) async fn settle(&mut self) -> Option<Exit> {
+        loop {
+            for (key, exit) in std::mem::take(&mut self.unspawned) {
+                if let Some(exit) = self.failed_start(key, exit, Duration::ZERO).await {
+                    return Some(exit);
+                }
+            }
+            let mut look = std::mem::take(&mut self.looking);
+            self.children.queue.take_woken(&mut look);
+            self.children.table.take_changed(&mut look);
+            if look.is_empty() {
+                self.looking = look;
+                return self.announce_if_started();
+            }
+            look.sort_unstable_by_key(|k| k.serial);
+            look.dedup();
+            for &key in &look {
+                if let Some(turn) = self.children.queue.turn(key) {
+                    self.start_if_due(key, turn);
+                } else if let Some(gone) = self.lost_binding(key) {
+                    let exit = Exit::shutdown(format_args!("its dependency {gone} stopped"));
+                    self.children.stop_for(key, exit, Halt::Ask).await;
+                }
+            }
+            look.clear();
+            self.looking = look;
+        }
+    }
+
+    /// A queued child something woke, whose wave says `turn`: it starts if
+    /// its dependencies hold too, or fails if one never can.
+    fn start_if_due(&mut self, key: ChildKey, turn: Turn) {
+        match self.dependencies_hold(key) {
+            Holds::Yes if turn == Turn::Go => self.begin(key),
+            Holds::Yes | Holds::NotYet => {}
+            Holds::Never(dependency) => self.never_starts(key, &dependency),
+        }
+    }
+
+    /// The dependency a running child that `binds_to` its dependencies
+    /// lost (stopped or given up on), if it is such a child and lost one.
+    fn lost_binding(&self, key: ChildKey) -> Option<ChildId> {
+        let bound = self.children.table.get(key).is_some_and(|c| {
+            c.spec.options.binds_to && c.running.is_some() && c.state().is_active()
+        });
+        bound.then(|| self.lost_dependency(key)).flatten()
+    }
+
+    /// Starts `key` now, without waiting for its readiness (its `Ready`
+    /// message or its deadline decides later). A spawn that fails is
+    /// handled when the loop next settles, so that a failed start never
+    /// calls back into the restart that began it.
+    pub(crate) fn begin(&mut self, key: ChildKey) {
+        self.children.queue.begin(key);
+        match self.children.spawn(key) {
+            Ok(generation) => {
+                let Some(child) = self.children.table.get(key) else {
+                    return;
+                };
+                match child.spec.ready_wait() {
+                    None => self.children.confirm_up(key),
+                    Some(None) => {}
+                    Some(Some(within)) => {
+                        self.children.set_ready_deadline(key, generation, within);
+                    }
+                }
+            }
+            Err(exit) => {
+                self.children.queue.concluded(key);
+                self.unspawned.push((key, exit));
+            }
+        }
+    }
+
+    /// A start of `key` failed with `exit` (recorded, its event emitted):
+    /// the caller of the start is told, and under OTP's order the failure
+    /// is answered as OTP does; otherwise it is an exit like any other.
+    pub(crate) async fn failed_start(
+        &mut self,
+        key: ChildKey,
+        exit: Exit,
+        ran_for: Duration,
+    ) -> Option<Exit> {
+        let awaiter = self.children.awaiting.remove(&key);
+        let id = self.children.table.get(key)?.id().clone();
+        let error = || ControlError::start_failed(id.clone(), exit.clone());
+        if self.ordered() {
+            if self.init.is_some() {
+                let error = StartError::child_failed(id.clone(), exit.clone());
+                return Some(self.abort_start(error).await);
+            }
+            match awaiter {
+                Some(Awaiter::Add(reply)) => {
+                    // As OTP: a child that fails to start is not kept.
+                    let _ = reply.send(Err(error()));
+                    self.children.remove(key);
+                    return None;
+                }
+                Some(Awaiter::Restart(reply)) => {
+                    let _ = reply.send(Err(error()));
+                    self.fail(key, FailReason::StartFailed);
+                    return None;
+                }
+                None => {}
+            }
+        } else if let Some(Awaiter::Add(reply) | Awaiter::Restart(reply)) = awaiter {
+            let _ = reply.send(Err(error()));
+        }
+        self.after_exit(key, &exit, ran_for, Instant::now()).await
+    }
+
+    /// The supervisor's own start failed (`error`): stop what started, in
+    /// reverse order, and end.
+    async fn abort_start(&mut self, error: StartError) -> Exit {
+        self.children
+            .stop_all(Exit::shutdown("failed to start"))
+            .await;
+        let exit = Exit::new(ExitKind::StartFailure, &error);
+        if let Some(Init::Root(reply)) = self.init.take() {
+            let _ = reply.send(Err(error));
+        }
+        exit
+    }
+
+    /// Tells whoever awaits the supervisor's own start that it is over,
+    /// once it is: every initial child started (up), or, for a root that
+    /// starts concurrently, spawned what could be spawned.
+    fn announce_if_started(&mut self) -> Option<Exit> {
+        let over = match &self.init {
+            None => return None,
+            Some(Init::Root(_)) if !self.ordered() => true,
+            Some(_) => self.children.queue.is_empty() && !self.children.table.any_starting(),
+        };
+        if over {
+            self.emit(|| EventKind::SupervisorStarted);
+            self.children.set_running();
+            match self.init.take() {
+                Some(Init::Root(reply)) => {
+                    let _ = reply.send(Ok(()));
+                }
+                Some(Init::Nested(ctx)) => ctx.ready(),
+                None => {}
+            }
+        }
+        None
+    }
+
+    /// A start's readiness deadline passed.
+    pub(crate) async fn on_ready_deadline(
+        &mut self,
+        key: ChildKey,
+        generation: u64,
+    ) -> Option<Exit> {
+        let child = self.children.table.get_mut(key)?;
+        let starting = child.state() == ChildState::Starting && child.is_current(generation);
+        child.ready_deadline = None;
+        if !starting {
+            return None;
+        }
+        let within = child.spec.await_ready.unwrap_or_default();
+        self.on_fault(key, generation, not_ready_within(within))
+            .await
+    }
+
+    /// A queued child whose `dependency` can no longer meet its condition.
+    fn never_starts(&mut self, key: ChildKey, dependency: &ChildId) {
+        self.children.queue.skip(key);
+        let Some(id) = self.children.table.get(key).map(|c| c.id().clone()) else {
+            return;
+        };
+        tracing::warn!(child = %id, %dependency, "not started: its dependency failed");
+        if let Some(awaiter) = self.children.awaiting.remove(&key) {
+            let exit = Exit::new(
+                ExitKind::StartFailure,
+                format_args!("its dependency {dependency} can no longer meet its condition"),
+            );
+            let _ = awaiter
+                .into_reply()
+                .send(Err(ControlError::start_failed(id, exit)));
+        }
+        self.fail(key, FailReason::DependencyFailed);
+    }
+
+    fn dependencies_hold(&self, key: ChildKey) -> Holds {
+        let Some(child) = self.children.table.get(key) else {
+            return Holds::NotYet;
+        };
+        let mut holds = Holds::Yes;
+        for (id, condition) in &child.spec.options.depends_on {
+            match self.condition_holds(id, *condition) {
+                Some(true) => {}
+                Some(false) => holds = Holds::NotYet,
+                None => return Holds::Never(id.clone()),
+            }
+        }
+        holds
+    }
+
+    /// A child's snapshot with what it still waits for, while it is queued:
+    /// the sibling its wave waits on (to be up), and its dependencies whose
+    /// condition does not hold yet.
+    pub(crate) fn with_waits(&self, snapshot: Snapshot) -> Snapshot {
+        let Some(key) = self.children.table.key_of(snapshot.id().as_str()) else {
+            return snapshot;
+        };
+        let Some(turn) = self.children.queue.turn(key) else {
+            return snapshot;
+        };
+        let Some(child) = self.children.table.get(key) else {
+            return snapshot;
+        };
+        let mut waits: Vec<(ChildId, Condition)> = Vec::new();
+        if let Turn::After(sibling) = turn {
+            if let Some(sibling) = self.children.table.get(sibling) {
+                waits.push((sibling.id().clone(), Condition::Ready));
+            }
+        }
+        waits.extend(
+            child
+                .spec
+                .options
+                .depends_on
+                .iter()
+                .filter(|(id, condition)| self.condition_holds(id, *condition) != Some(true))
+                .cloned(),
+        );
+        snapshot.waiting_for(waits)
+    }
+
+    /// Whether sibling `id` meets `condition`: yes, not yet, or never
+    /// (`None`: it is gone, or at rest where it cannot meet it).
+    fn condition_holds(&self, id: &ChildId, condition: Condition) -> Option<bool> {
+        let key = self.children.table.key_of(id.as_str())?;
+        let dep = self.children.table.get(key)?;
+        let state = dep.state();
+        // Completed ends normally by definition, also when it was reached
+        // under a previous supervisor and no run is remembered.
+        let completed = state == ChildState::Completed
+            || dep
+                .last_run()
+                .is_some_and(|run| run.exit.class() == ExitClass::Normal);
+        let holds = match condition {
+            Condition::Started => {
+                matches!(state, ChildState::Starting | ChildState::Running) || completed
+            }
+            Condition::Ready => {
+                let ready = dep.is_ready() || dep.spec.ready_wait().is_none();
+                (state == ChildState::Running && ready) || state == ChildState::Completed
+            }
+            Condition::Completed => completed && !state.is_active(),
+        };
+        if holds {
+            return Some(true);
+        }
+        let dead = matches!(
+            state,
+            ChildState::Failed(_) | ChildState::Isolated | ChildState::Shutdown
+        ) || (state == ChildState::Completed && condition == Condition::Completed);
+        (!dead).then_some(false)
+    }
+
+    /// The dependency of `key` that stopped or was given up on, if any.
+    fn lost_dependency(&self, key: ChildKey) -> Option<ChildId> {
+        let child = self.children.table.get(key)?;
+        child
+            .spec
+            .options
+            .depends_on
+            .iter()
+            .find(|(id, condition)| {
+                let Some(dep) = self.children.table.key_of(id.as_str()) else {
+                    return true;
+                };
+                let state = self.children.table.get(dep).map(|d| d.state());
+                match state {
+                    Some(ChildState::Failed(_) | ChildState::Shutdown | ChildState::Isolated) => {
+                        true
+                    }
+                    Some(ChildState::Completed) => *condition != Condition::Completed,
+                    _ => false,
+                }
+            })
+            .map(|(id, _)| id.clone())
+    }
+}
