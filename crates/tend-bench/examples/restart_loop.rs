@@ -43,8 +43,18 @@ fn main() {
         let count = Arc::new(AtomicU64::new(0));
         let done = Arc::new(Notify::new());
         let (counter, finished) = (count.clone(), done.clone());
+        // Idle siblings before it (a variant for scaling checks).
+        let siblings: usize = std::env::var("TEND_BENCH_SIBLINGS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         let sup = Supervisor::builder("loop")
             .intensity(Intensity::new(u32::MAX, Duration::from_millis(1)))
+            .children((0..siblings).map(|i| {
+                ChildSpec::task(format!("idle{i}"), |ctx: Context| async move {
+                    ctx.cancelled().await
+                })
+            }))
             .child(ChildSpec::task("flap", move |_ctx: Context| {
                 // The first incarnation is the start, not a restart.
                 if counter.fetch_add(1, Ordering::Relaxed) == restarts {

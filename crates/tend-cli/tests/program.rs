@@ -264,6 +264,45 @@ shell = "while true; do sleep 1; done"
     assert_eq!(p.down(), 0);
 }
 
+/// A reload that replaces a service while its crash holds its siblings
+/// (rest-for-one, during the backoff) brings those siblings back: removing
+/// the old unit calls off the starts that waited for it, as OTP's
+/// `terminate_child` does, and the reload starts them again.
+#[test]
+fn reload_of_a_backing_off_service_brings_back_the_siblings_its_crash_stopped() {
+    let config = |a: &str| {
+        format!(
+            r#"
+[services.a]
+shell = "{a}"
+backoff = {{ initial = "1h", max = "1h" }}
+[services.b]
+shell = "while true; do sleep 1; done"
+[services.c]
+shell = "while true; do sleep 1; done"
+[groups.g]
+strategy = "rest-for-one"
+services = ["a", "b", "c"]
+"#
+        )
+    };
+    let mut p = Project::new(&config("sleep 0.5; exit 3"));
+    p.up();
+    p.wait_state("a", "backing_off");
+    let b = p.wait_state("b", "pending");
+    assert!(b["pid"].is_null(), "{b}");
+    p.wait_state("c", "pending");
+
+    p.write_config(&config("while true; do sleep 1; done"));
+    let report = p.ok(&["reload"]);
+    assert!(report.contains("changed:   a"), "{report}");
+    for name in ["a", "b", "c"] {
+        let service = p.wait_state(name, "running");
+        assert!(service["pid"].as_u64().is_some_and(alive), "{service}");
+    }
+    assert_eq!(p.down(), 0);
+}
+
 #[test]
 fn check_reports_every_error_and_up_starts_nothing() {
     let p = Project::new(

@@ -603,9 +603,12 @@ impl Control {
         let plan = Plan::between(old, &new);
         let new_layout = Layout::of(&new);
 
-        // Take down what goes or changes, groups first.
+        // Take down what goes or changes, groups first. Siblings a strategy
+        // stopped and that wait to start with a unit taken down are called
+        // off with it (OTP's terminate_child): they are started again below.
+        let mut called_off = Vec::new();
         for group in &plan.groups_down {
-            remove_unit(&self.root, &[], group).await;
+            called_off.extend(remove_unit(&self.root, &[], group).await);
         }
         for service in &plan.services_down {
             let s = old.service(service).expect("planned from the old config");
@@ -616,7 +619,7 @@ impl Control {
                 continue;
             }
             let parents: Vec<String> = s.group.iter().cloned().collect();
-            remove_unit(&self.root, &parents, service).await;
+            called_off.extend(remove_unit(&self.root, &parents, service).await);
         }
         for service in &plan.report.removed {
             for instance in old
@@ -664,6 +667,17 @@ impl Control {
             };
             if let Err(e) = started {
                 failures.push(format!("{service}: {e}"));
+            }
+        }
+        for (supervisor, id) in called_off {
+            let down = supervisor
+                .child_info(id.as_str())
+                .await
+                .is_ok_and(|info| info.state == ChildState::Shutdown);
+            if down {
+                if let Err(e) = supervisor.restart_child(id.as_str()).await {
+                    failures.push(format!("{id}: {e}"));
+                }
             }
         }
         self.hooks.set_config(&new);
@@ -758,11 +772,30 @@ fn resolve<'a>(layout: &'a Layout, names: &[String]) -> Result<Vec<&'a Instance>
     Ok(found)
 }
 
-async fn remove_unit(root: &SupervisorHandle, parents: &[String], id: &str) {
-    if let Ok(supervisor) = tree::supervisor_at(root, parents).await {
-        let _ = supervisor.terminate_child(id).await;
-        let _ = supervisor.delete_child(id).await;
-    }
+/// Stops and removes a unit (a service or a group) from its supervisor.
+/// Returns the siblings that were due to start and are stopped now: those a
+/// strategy's restart had stopped to start with it, called off with it.
+async fn remove_unit(
+    root: &SupervisorHandle,
+    parents: &[String],
+    id: &str,
+) -> Vec<(SupervisorHandle, tend_engine::ChildId)> {
+    let Ok(supervisor) = tree::supervisor_at(root, parents).await else {
+        return Vec::new();
+    };
+    let due: Vec<tend_engine::ChildId> = supervisor
+        .which_children_unmeasured()
+        .await
+        .into_iter()
+        .filter(|info| info.state == ChildState::Pending)
+        .map(|info| info.id)
+        .collect();
+    let _ = supervisor.terminate_child(id).await;
+    let _ = supervisor.delete_child(id).await;
+    due.into_iter()
+        .filter(|sibling| sibling.as_str() != id)
+        .map(|sibling| (supervisor.clone(), sibling))
+        .collect()
 }
 
 /// What each supervisor of replicas waits for, by service name.

@@ -82,7 +82,8 @@ impl PartialEq<&str> for ChildId {
 }
 
 /// One incarnation of one child, unique in its whole tree (a nested
-/// supervisor shares its root's numbering): the process-table id of seed D.
+/// supervisor shares its root's numbering): its id in a
+/// [`ProcessTable`](crate::ProcessTable).
 /// An OS process child reports its pid beside it. Ids only grow; a
 /// restarted incarnation records the id it replaced.
 ///

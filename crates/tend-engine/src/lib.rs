@@ -46,12 +46,14 @@
 //! ```
 //!
 //! The design, the state tables and the exact OTP rules followed are in the
-//! repository's `ARCHITECTURE.md`, `docs/lifecycle.md` and
-//! `docs/supervision-principles.md`.
+//! repository: [its architecture](https://github.com/tend-rs/tend/blob/main/ARCHITECTURE.md),
+//! [the child lifecycle](https://github.com/tend-rs/tend/blob/main/docs/lifecycle.md)
+//! and [the supervision principles](https://github.com/tend-rs/tend/blob/main/docs/supervision-principles.md),
+//! each with the tests that pin it.
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers; a re-export is no excuse for a cycle).
-// layers: id exit state policy event metrics status error tree link context child supervisor signal prometheus
+// layers: id exit state policy event metrics status error tree link context child supervisor signal prometheus prelude
 mod child;
 mod context;
 mod error;
@@ -61,6 +63,7 @@ mod id;
 mod link;
 mod metrics;
 pub mod policy;
+pub mod prelude;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 #[cfg(feature = "signal")]

@@ -106,9 +106,12 @@ impl Counters {
 ///     .unwrap();
 /// let m = sup.metrics();
 /// assert_eq!((m.spawned, m.active, m.restarts), (1, 1, 0));
+/// // Snapshots serialise (serde), for an API or a log line.
+/// let json = serde_json::to_string(&m).unwrap();
+/// assert!(json.contains(r#""spawned":1"#), "{json}");
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MetricsSnapshot {
     /// Incarnations spawned.

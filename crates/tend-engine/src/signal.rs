@@ -1,9 +1,8 @@
-//! Running a tree as a program's main job: until SIGINT or SIGTERM, then a
-//! graceful shutdown; a second signal makes it immediate.
+//! Running a tree as a program's main job: until SIGINT or SIGTERM (Ctrl-C
+//! where there are no unix signals), then a graceful shutdown; a second
+//! signal makes it immediate.
 
 use std::io;
-
-use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::exit::Exit;
 use crate::supervisor::SupervisorHandle;
@@ -35,26 +34,47 @@ use crate::supervisor::SupervisorHandle;
 /// ```
 #[derive(Debug)]
 pub struct ShutdownSignals {
-    interrupt: Signal,
-    terminate: Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
 }
 
 impl ShutdownSignals {
-    /// Installs the handlers. Must be called within a tokio runtime.
+    /// Installs the handlers (SIGINT and SIGTERM; elsewhere, Ctrl-C, whose
+    /// handler tokio installs on first use). Must be called within a tokio
+    /// runtime.
     ///
     /// # Errors
     /// If the operating system refuses a handler.
     pub fn install() -> io::Result<Self> {
-        Ok(ShutdownSignals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(ShutdownSignals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(ShutdownSignals {})
+        }
     }
 
+    #[cfg(unix)]
     async fn next(&mut self) {
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) {
+        // Without a handler to call, a failed wait must not end the tree.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 

@@ -12,7 +12,8 @@ use crate::exit::ExitKind;
 /// The states at rest say why the child rests: [`Completed`](Self::Completed)
 /// (ended normally, not restarted), [`Shutdown`](Self::Shutdown) (stopped on
 /// request), [`Failed`](Self::Failed) with its [`FailReason`], or
-/// [`Isolated`](Self::Isolated). The full table is in `docs/lifecycle.md`.
+/// [`Isolated`](Self::Isolated). The full table of transitions is in the
+/// repository's [`docs/lifecycle.md`](https://github.com/tend-rs/tend/blob/main/docs/lifecycle.md).
 ///
 /// # Examples
 ///

@@ -267,7 +267,7 @@ pub struct BudgetStatus {
 
 /// How many of a supervisor's children are in each state, from
 /// [`count_by_state`](crate::SupervisorHandle::count_by_state).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StateCounts {
     /// [`ChildState::Pending`].
@@ -390,8 +390,8 @@ impl ProcessEntry {
     }
 }
 
-/// The live incarnations of a supervisor's whole subtree (seed D's process
-/// table), from [`process_table`](crate::SupervisorHandle::process_table):
+/// The live incarnations of a supervisor's whole subtree (a kernel-style
+/// process table), from [`process_table`](crate::SupervisorHandle::process_table):
 /// each supervisor's children in start order, a nested supervisor's
 /// children right after it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -437,7 +437,7 @@ pub struct Isolation {
 }
 
 /// Counts of a supervisor's children (OTP's `count_children`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChildCounts {
     /// Child specs, running or not.
     pub specs: usize,

@@ -14,8 +14,8 @@
 //! | strategy | [`Strategy::OneForOne`] / [`Strategy::OneForAll`] / [`Strategy::RestForOne`] | `"one_for_one"` … |
 //! | intensity | [`Intensity`] `{ max_restarts, period }` | `{ max_restarts = 5, period = "60s" }` |
 //! | child stop | [`Shutdown::BrutalKill`] / [`Shutdown::Timeout`] / [`Shutdown::Infinity`] | `"brutal_kill"`, `{ timeout = "10s" }`, `"infinity"` |
-//! | delay before restart | [`Backoff`] (none by default, like OTP) | `{ initial = "100ms", max = "30s", jitter = 0.1, reset_after = "60s" }` |
-//! | a child's own budget | [`RestartBudget`] with [`OnExhausted`] | `{ max_restarts = 5, window = "5m", on_exhausted = "isolate" }` |
+//! | delay before restart | [`Backoff`] (none by default, like OTP) | `{ initial = "100ms", max = "30s", jitter = 0.1, reset_after = "60s", clean_exit_delay = "100ms" }` |
+//! | a child's own budget | [`RestartBudget`] with [`OnExhausted`] | `{ max_restarts = 5, period = "5m", on_exhausted = "isolate" }` |
 //! | what a crash leads to | [`CrashPolicy::Restart`] / [`CrashPolicy::Shutdown`] / [`CrashPolicy::Isolate`] | `on_crash = "restart"` / `"shutdown"` / `"isolate"` |
 //! | when a child is healthy | [`ProbeTiming`], [`ProbeCheck`], [`OnUnhealthy`] | `liveness = { http = "http://…/healthz", period = "5s" }`, `on_unhealthy = "isolate"` |
 //! | what a child waits for | [`Condition::Started`] / [`Condition::Ready`] / [`Condition::Completed`] | `depends_on = { db = "ready" }` |

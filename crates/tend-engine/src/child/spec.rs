@@ -395,8 +395,8 @@ impl ChildSpec {
 
     /// Adds the child at rest in `state` instead of starting it: where a
     /// previous supervisor of the same child left it, when a program hands
-    /// its tree to its next version (`tend upgrade`). A completed one-shot
-    /// job is not run again, an operator's stop holds, a child given up on
+    /// its tree to its next version (a re-exec that keeps its children). A
+    /// completed one-shot job is not run again, a stop holds, a child given up on
     /// stays so; each starts again only when asked. States not at rest
     /// (see [`ChildState::is_at_rest`]) are ignored: the child starts.
     ///

@@ -392,7 +392,7 @@ impl SupervisorHandle {
 
     /// The live incarnations of this supervisor's whole subtree, with their
     /// ids, lineage, paths, states, pids and their supervisors' capacity
-    /// (seed D's process table). Each supervisor answers for its own
+    /// (a kernel-style process table). Each supervisor answers for its own
     /// children; nested ones are asked in turn.
     pub async fn process_table(&self) -> ProcessTable {
         let mut table = ProcessTable::default();

@@ -291,7 +291,11 @@ mod tests {
         assert_eq!(queue.turn(key(1)), Some(Turn::Go));
         assert_eq!(queue.turn(key(2)), Some(Turn::After(key(1))));
         queue.begin(key(1));
-        assert_eq!(queue.turn(key(2)), Some(Turn::After(key(1))), "until 1 is up");
+        assert_eq!(
+            queue.turn(key(2)),
+            Some(Turn::After(key(1))),
+            "until 1 is up"
+        );
         queue.concluded(key(1));
         assert_eq!(woken(&mut queue), [key(2)]);
         assert_eq!(queue.turn(key(2)), Some(Turn::Go));
