@@ -6,6 +6,17 @@ use crate::exit::{Exit, ExitKind};
 use crate::id::ChildId;
 
 /// A child spec that breaks a rule, with the child it belongs to.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{check_childspecs, AutoShutdown, ChildSpec, Context};
+///
+/// let specs = [ChildSpec::task("", |_ctx: Context| async {})];
+/// let errors = check_childspecs(&specs, AutoShutdown::Never).unwrap_err();
+/// assert_eq!(errors[0].id, "");
+/// assert!(errors[0].to_string().contains("empty"), "{}", errors[0]);
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("child {id:?}: {error}")]
 pub struct ChildSpecError {
@@ -115,6 +126,25 @@ fn join(errors: &[ChildSpecError]) -> String {
 
 /// Why a call on a [`SupervisorHandle`](crate::SupervisorHandle) failed. The
 /// first five variants are OTP's answers to the same calls.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, ControlError, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// assert_eq!(sup.terminate_child("nope").await, Err(ControlError::NotFound("nope".into())));
+/// assert_eq!(sup.delete_child("w").await, Err(ControlError::Running("w".into())));
+/// sup.shutdown().await;
+/// assert_eq!(sup.count_children().await.specs, 0);
+/// assert_eq!(sup.terminate_child("w").await, Err(ControlError::SupervisorGone));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ControlError {

@@ -51,6 +51,30 @@ pub struct Event {
 }
 
 /// What happened. New variants may be added.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, EventKind, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (sup, mut events) = Supervisor::builder("app")
+///     .child(ChildSpec::task("once", |_ctx: Context| async {}).restart(tend_engine::Restart::Transient))
+///     .start_with_events()
+///     .await
+///     .unwrap();
+/// let mut seen = Vec::new();
+/// while seen.len() < 2 {
+///     match events.recv().await.unwrap().kind {
+///         EventKind::ChildStarted { id, .. } => seen.push(format!("started {id}")),
+///         EventKind::ChildExited { id, exit, .. } => seen.push(format!("{id}: {}", exit.class())),
+///         _ => {}
+///     }
+/// }
+/// assert_eq!(seen, ["started once", "once: normal"]);
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum EventKind {

@@ -120,6 +120,24 @@ impl fmt::Display for ExitKind {
 
 /// Why a supervisor gave up: it stops all its children and exits, and its
 /// parent treats that exit by the nested supervisor's restart type.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_engine::{ChildSpec, Context, ExitKind, GiveUp, Intensity, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .intensity(Intensity::new(0, Duration::from_secs(5))) // no restart allowed
+///     .child(ChildSpec::task("bad", |_ctx: Context| async { Err::<(), _>("boom") }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let exit = sup.wait().await;
+/// assert_eq!(exit.kind(), ExitKind::GaveUp(GiveUp::IntensityReached));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GiveUp {
@@ -157,6 +175,21 @@ impl fmt::Display for GiveUp {
 /// `CpuTime` microseconds of busy time (for tasks, measured around their
 /// polls); `Pids` processes and threads; counters as charged with
 /// [`Context::charge`](crate::Context::charge).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, Resource};
+///
+/// let spec = ChildSpec::task("consumer", |ctx: Context| async move {
+///     ctx.charge(Resource::Messages, 1);
+///     ctx.cancelled().await
+/// })
+/// .limit(Resource::Messages, 10_000)
+/// .limit(Resource::Named("retries"), 3);
+/// assert_eq!(Resource::CpuTime.as_str(), "cpu-time");
+/// # let _ = spec;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Resource {

@@ -33,6 +33,16 @@ use crate::id::{ChildId, IncarnationId};
 use crate::tree::{ChildKey, Message};
 
 /// Who a [`LinkExit`] comes from.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::LinkPeer;
+///
+/// // A child's end names its supervisor, id and incarnation; an outside
+/// // task's, no one.
+/// assert_eq!(LinkPeer::Outside.to_string(), "a linked outside task");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LinkPeer {
@@ -63,6 +73,25 @@ impl fmt::Display for LinkPeer {
 }
 
 /// A linked party ended: who, and how (Erlang's `{'EXIT', Pid, Reason}`).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, ExitClass, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let mut link = sup.link_to("w").await.unwrap();
+/// sup.kill_child("w").await.unwrap();
+/// let ended = link.exited().await;
+/// assert_eq!(ended.exit.class(), ExitClass::Abnormal);
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkExit {
     /// Who ended.

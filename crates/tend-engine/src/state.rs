@@ -139,6 +139,17 @@ impl fmt::Display for ChildState {
 }
 
 /// Why a child is [`Failed`](ChildState::Failed).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildState, ExitKind, FailReason};
+///
+/// let reason = FailReason::of(ExitKind::Watchdog);
+/// assert_eq!(reason, FailReason::Unhealthy);
+/// assert_eq!(ChildState::Failed(reason).to_string(), "failed (unhealthy)");
+/// assert_eq!(FailReason::CircuitBreakerOpen.as_str(), "circuit-breaker-open");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FailReason {
@@ -217,6 +228,14 @@ impl fmt::Display for FailReason {
 }
 
 /// Why a child was isolated.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::IsolateCause;
+///
+/// assert_eq!(IsolateCause::BudgetExhausted.to_string(), "restart budget exhausted");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum IsolateCause {
@@ -240,6 +259,14 @@ impl fmt::Display for IsolateCause {
 }
 
 /// Which of a child's probes (Kubernetes' three) a result is about.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::ProbeRole;
+///
+/// assert_eq!(ProbeRole::Liveness.as_str(), "liveness");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProbeRole {
     /// Checked from the start until it passes; gates the other two.
@@ -269,6 +296,16 @@ impl fmt::Display for ProbeRole {
 }
 
 /// Whether a child is a worker or a nested supervisor (OTP's `child_type`).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildKind, ChildSpec, Context, Supervisor};
+///
+/// let worker = ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await });
+/// let nested = ChildSpec::supervisor(Supervisor::builder("group"));
+/// assert_eq!((worker.kind(), nested.kind()), (ChildKind::Worker, ChildKind::Supervisor));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChildKind {
     /// A task (or, with a backend, a process).

@@ -95,6 +95,24 @@ impl SupervisorStatus {
 }
 
 /// One ended incarnation: which, how, when, and how long it ran.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, ExitClass, Restart, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("job", |_ctx: Context| async {}).restart(Restart::Transient))
+///     .start()
+///     .await
+///     .unwrap();
+/// # tokio::task::yield_now().await;
+/// let last = sup.child_info("job").await.unwrap().last_exit.unwrap();
+/// assert_eq!((last.generation, last.exit.class()), (1, ExitClass::Normal));
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExitRecord {
@@ -113,6 +131,16 @@ pub struct ExitRecord {
 /// Resources a running incarnation uses now, as its backend measures them
 /// (for an OS process: its cgroup, or `/proc`; for a task with limits: its
 /// meters). Fields that are not measured are `None` (or empty).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_engine::Usage;
+///
+/// let usage = Usage::new(Some(64 << 20), Some(Duration::from_millis(250)), Some(3));
+/// assert_eq!(usage.memory, Some(67_108_864));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Usage {
@@ -267,6 +295,25 @@ pub struct BudgetStatus {
 
 /// How many of a supervisor's children are in each state, from
 /// [`count_by_state`](crate::SupervisorHandle::count_by_state).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("a", |ctx: Context| async move { ctx.cancelled().await }))
+///     .child(ChildSpec::task("b", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// sup.terminate_child("b").await.unwrap();
+/// let counts = sup.count_by_state().await;
+/// assert_eq!((counts.running, counts.shutdown, counts.total()), (1, 1, 2));
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StateCounts {
@@ -332,6 +379,33 @@ impl StateCounts {
 
 /// One restart a supervisor made, from
 /// [`restart_history`](crate::SupervisorHandle::restart_history).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_engine::{ChildSpec, Context, Intensity, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .intensity(Intensity::new(5, Duration::from_secs(5)))
+///     .child(ChildSpec::task("flaky", |ctx: Context| async move {
+///         if ctx.generation() == 1 {
+///             return Err("first run fails");
+///         }
+///         ctx.cancelled().await;
+///         Ok(())
+///     }))
+///     .start()
+///     .await
+///     .unwrap();
+/// # while sup.child_info("flaky").await.unwrap().generation < 2 { tokio::task::yield_now().await; }
+/// let history = sup.restart_history().await;
+/// assert_eq!(history[0].id.as_str(), "flaky");
+/// assert_eq!(history[0].after.exit.reason(), Some("first run fails"));
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RestartRecord {
@@ -346,6 +420,25 @@ pub struct RestartRecord {
 }
 
 /// A supervisor's room for children (its `max_children`).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .max_children(10)
+///     .child(ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let table = sup.process_table().await;
+/// assert_eq!(table.entries[0].capacity.children, 1);
+/// assert_eq!(table.entries[0].capacity.max, Some(10));
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capacity {
     /// Child specs it has now.
@@ -355,6 +448,23 @@ pub struct Capacity {
 }
 
 /// One live incarnation in a [`ProcessTable`].
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let entry = &sup.process_table().await.entries[0];
+/// assert_eq!((entry.path(), entry.generation, entry.parent), ("app/w".to_owned(), 1, None));
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProcessEntry {
@@ -394,6 +504,31 @@ impl ProcessEntry {
 /// process table), from [`process_table`](crate::SupervisorHandle::process_table):
 /// each supervisor's children in start order, a nested supervisor's
 /// children right after it.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, ChildState, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("root")
+///     .child(ChildSpec::task("a", |ctx: Context| async move { ctx.cancelled().await }))
+///     .child(ChildSpec::supervisor(
+///         Supervisor::builder("workers")
+///             .child(ChildSpec::task("w1", |ctx: Context| async move { ctx.cancelled().await })),
+///     ))
+///     .start()
+///     .await
+///     .unwrap();
+/// let table = sup.process_table().await;
+/// let paths: Vec<String> = table.entries.iter().map(|e| e.path()).collect();
+/// assert_eq!(paths, ["root/a", "root/workers", "root/workers/w1"]);
+/// assert_eq!(table.in_state(ChildState::Running).count(), 3);
+/// let w1 = table.entries[2].incarnation;
+/// assert_eq!(table.get(w1).unwrap().id.as_str(), "w1");
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessTable {
     /// One entry per live incarnation.
@@ -421,6 +556,20 @@ impl ProcessTable {
 
 /// What an [`on_isolate`](crate::ChildSpec::on_isolate) hook is told about
 /// the child it runs for.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, CrashPolicy, IsolateCause};
+///
+/// let spec = ChildSpec::task("web", |_ctx: Context| async { Err::<(), _>("boom") })
+///     .on_crash(CrashPolicy::Isolate)
+///     .on_isolate(|isolation| async move {
+///         assert_eq!(isolation.cause, IsolateCause::CrashPolicy);
+///         println!("take {} out of the load balancer: {}", isolation.id, isolation.exit);
+///     });
+/// # let _ = spec;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Isolation {
@@ -437,6 +586,24 @@ pub struct Isolation {
 }
 
 /// Counts of a supervisor's children (OTP's `count_children`).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await }))
+///     .child(ChildSpec::supervisor(Supervisor::builder("group")))
+///     .start()
+///     .await
+///     .unwrap();
+/// let counts = sup.count_children().await;
+/// assert_eq!((counts.specs, counts.active, counts.supervisors, counts.workers), (2, 2, 1, 1));
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChildCounts {
     /// Child specs, running or not.
@@ -450,6 +617,25 @@ pub struct ChildCounts {
 }
 
 /// A child's exit as delivered to a [`monitor`](crate::SupervisorHandle::monitor).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, ExitKind, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let next_exit = sup.monitor("w");
+/// sup.kill_child("w").await.unwrap();
+/// let exit = next_exit.await.unwrap();
+/// assert_eq!((exit.id.as_str(), exit.generation, exit.exit.kind()), ("w", 1, ExitKind::Killed));
+/// # sup.shutdown().await;
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildExit {
     /// The child.
@@ -463,6 +649,28 @@ pub struct ChildExit {
 }
 
 /// How one child's stop went.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_engine::{ChildSpec, Context, Shutdown, StopOutcome, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("polite", |ctx: Context| async move { ctx.cancelled().await }))
+///     .child(
+///         ChildSpec::task("deaf", |_ctx: Context| std::future::pending::<()>())
+///             .shutdown(Shutdown::Timeout(Duration::from_millis(10))),
+///     )
+///     .start()
+///     .await
+///     .unwrap();
+/// let report = sup.shutdown().await;
+/// assert_eq!(report.children[0].outcome, StopOutcome::Killed); // "deaf", stopped first
+/// assert!(matches!(report.children[1].outcome, StopOutcome::Stopped(_)));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopOutcome {
     /// It ended within its shutdown timeout, with this exit.
@@ -474,6 +682,23 @@ pub enum StopOutcome {
 }
 
 /// One line of a [`StopReport`].
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sup = Supervisor::builder("app")
+///     .child(ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await }))
+///     .start()
+///     .await
+///     .unwrap();
+/// let stop = &sup.shutdown().await.children[0];
+/// assert_eq!(stop.id.as_str(), "w");
+/// assert!(stop.took < std::time::Duration::from_secs(1));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildStop {
     /// The child.

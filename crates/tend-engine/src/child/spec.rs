@@ -32,6 +32,16 @@ pub(crate) type IsolateHook =
 /// [`SupervisorBuilder`](crate::SupervisorBuilder) (`builder.into()`) for
 /// [`ChildSpec::supervisor`]. A seam: this module runs a nested supervisor
 /// without knowing what one is.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Nested, Supervisor};
+///
+/// let group: Nested = Supervisor::builder("workers").into();
+/// let spec = ChildSpec::supervisor(group);
+/// assert_eq!(spec.id().as_str(), "workers");
+/// ```
 #[derive(Clone)]
 pub struct Nested {
     id: ChildId,

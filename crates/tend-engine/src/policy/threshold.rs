@@ -1,6 +1,16 @@
 use crate::exit::Resource;
 
 /// Where an observation left a limited resource.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::policy::{Crossing, Threshold};
+///
+/// let mut calls = Threshold::new(10);
+/// assert_eq!(calls.observe(5), Crossing::None);
+/// assert!(matches!(calls.observe(12), Crossing::Reach { warn_first: true, .. }));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Crossing {
     /// Nothing to report.

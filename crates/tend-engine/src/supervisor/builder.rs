@@ -157,8 +157,10 @@ impl SupervisorBuilder {
     /// readiness before the next (default: OTP's order, one after the
     /// other, unless a child has dependencies, which implies this). A
     /// child's failed start is then handled like any exit (its crash policy
-    /// and restart type), and the supervisor's start returns once the
-    /// children that can start were spawned.
+    /// and restart type), also one a caller awaits (`start_child`,
+    /// `restart_child`: they are told), as systemd treats a failed start;
+    /// and the supervisor's start returns once the children that can start
+    /// were spawned.
     #[must_use]
     pub fn concurrent_start(mut self, concurrent: bool) -> Self {
         self.concurrent = concurrent;
@@ -224,7 +226,8 @@ impl SupervisorBuilder {
     }
 
     /// Starts the supervisor on a new tokio task and its children in order,
-    /// returning once all have started.
+    /// returning once all have started (with `concurrent_start`: once those
+    /// that can start were spawned).
     ///
     /// Must be called within a tokio runtime. Not cancel-safe: dropping the
     /// future after its first poll leaves the supervisor starting in the

@@ -164,7 +164,7 @@ impl Server {
         }
         let id = spec.id.clone();
         let key = self.children.add(spec);
-        self.emit(|| EventKind::ChildAdded { id });
+        self.children.emit(|| EventKind::ChildAdded { id });
         self.children.awaiting.insert(key, Awaiter::Add(reply));
         self.schedule(key);
         None
@@ -218,7 +218,8 @@ impl Server {
                 .send(Err(ControlError::start_failed(id.clone(), exit)));
         }
         let terminated = id.clone();
-        self.emit(|| EventKind::ChildTerminated { id: terminated });
+        self.children
+            .emit(|| EventKind::ChildTerminated { id: terminated });
         self.children.drop_if_temporary(key);
         Ok(())
     }

@@ -218,7 +218,7 @@ impl Incarnations {
             let generation = child.generation;
             self.table
                 .apply(key, LifeEvent::GiveUp(FailReason::NotAvailable));
-            return Err(self.start_failed(key, generation, exit));
+            return Err(self.note_failed_start(key, generation, exit));
         }
         child.generation += 1;
         let generation = child.generation;
@@ -248,7 +248,7 @@ impl Incarnations {
                 let exit = panicked(panic.as_ref()).into_start_failure();
                 self.table.apply(key, LifeEvent::Spawn);
                 self.table.apply(key, LifeEvent::Exited(Ending::of(&exit)));
-                return Err(self.start_failed(key, generation, exit));
+                return Err(self.note_failed_start(key, generation, exit));
             }
         };
         let sentinel = sentinel::spawn(&ctx, &child.spec.options);
@@ -296,6 +296,30 @@ impl Incarnations {
         });
     }
 
+    /// Gives up on a child: it stays failed, for `reason`, until an
+    /// operator restarts it.
+    pub(crate) fn fail(&mut self, key: ChildKey, reason: FailReason) {
+        let Some(child) = self.table.get(key) else {
+            return;
+        };
+        child.stats.given_up();
+        let budget = if reason == FailReason::CircuitBreakerOpen {
+            child.stats.breaker_tripped();
+            child.budget_status(Instant::now())
+        } else {
+            None
+        };
+        let id = child.id().clone();
+        let exit = child.last_run().map(|run| run.exit.clone());
+        self.table.apply(key, LifeEvent::GiveUp(reason));
+        self.emit(|| EventKind::ChildFailed {
+            id,
+            reason,
+            exit,
+            budget,
+        });
+    }
+
     /// Makes a start that waits for readiness without blocking the
     /// supervisor (a concurrent start) end at its deadline, if it has one.
     pub(crate) fn set_ready_deadline(&mut self, key: ChildKey, generation: u64, within: Duration) {
@@ -325,7 +349,9 @@ impl Incarnations {
         }
     }
 
-    pub(crate) fn start_failed(&self, key: ChildKey, generation: u64, exit: Exit) -> Exit {
+    /// Counts a failed start of `key` and tells of it (what follows is
+    /// the start machine's to decide); returns `exit`.
+    pub(crate) fn note_failed_start(&self, key: ChildKey, generation: u64, exit: Exit) -> Exit {
         self.shared.stats.counters.start_failed();
         if let Some(child) = self.table.get(key) {
             let id = child.id().clone();

@@ -1,6 +1,12 @@
-//! What follows an incarnation's end that nobody asked for: the crash
-//! policy, the restart type, then, for a restart, the child's own budget,
-//! its backoff, the supervisor's intensity and the strategy.
+//! What follows an incarnation's end that nobody asked for, or a failed
+//! start: the crash policy, the restart type, then, for a restart, the
+//! child's own budget, its backoff, the supervisor's intensity and the
+//! strategy. A failed start is an exit like any other, except where OTP
+//! answers a caller instead, under OTP's order: a failure during the
+//! supervisor's own start stops what started and fails that start; a
+//! `start_child` that fails keeps no spec; a `restart_child` that fails
+//! leaves the child failed. The caller of a start is always told how it
+//! ended.
 //!
 //! The strategy runs in two phases, as OTP's `restart/3`: *stop* the siblings
 //! it concerns (reverse start order; temporary ones are dropped), then
@@ -19,9 +25,10 @@ use tend_spec::{AutoShutdown, CrashPolicy, OnExhausted, OnUnhealthy, Strategy};
 use tokio::time::Instant;
 
 use super::children::Restarted;
-use super::incarnation::Halt;
-use super::server::Server;
+use super::incarnation::{not_ready_within, Awaiter, Halt};
+use super::server::{Init, Server};
 use crate::child::lifecycle::LifeEvent;
+use crate::error::{ControlError, StartError};
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitClass, ExitKind, GiveUp};
 use crate::id::ChildId;
@@ -61,7 +68,8 @@ impl Server {
         match state {
             ChildState::Isolated => None,
             ChildState::Starting => {
-                self.children.start_failed(key, generation, exit.clone());
+                self.children
+                    .note_failed_start(key, generation, exit.clone());
                 self.failed_start(key, exit, ran_for).await
             }
             _ => self.after_exit(key, &exit, ran_for, now).await,
@@ -90,7 +98,8 @@ impl Server {
         }
         if starting {
             let fault = fault.into_start_failure();
-            self.children.start_failed(key, generation, fault.clone());
+            self.children
+                .note_failed_start(key, generation, fault.clone());
             let ran_for = self.children.stop_for(key, fault.clone(), Halt::Ask).await;
             return self.failed_start(key, fault, ran_for).await;
         }
@@ -122,14 +131,14 @@ impl Server {
         let child = self.children.table.get(key)?;
         let (restart, on_crash) = (child.spec.restart, child.spec.on_crash);
         if let ExitKind::NotAvailable(_) = exit.kind() {
-            self.fail(key, FailReason::NotAvailable);
+            self.children.fail(key, FailReason::NotAvailable);
             return self.given_up(key).await;
         }
         if exit.is_abnormal() {
             match on_crash {
                 CrashPolicy::Restart => {}
                 CrashPolicy::Shutdown => {
-                    self.fail(key, FailReason::of(exit.kind()));
+                    self.children.fail(key, FailReason::of(exit.kind()));
                     return self.given_up(key).await;
                 }
                 CrashPolicy::Isolate => {
@@ -167,7 +176,8 @@ impl Server {
     async fn consider_auto_shutdown(&mut self, ended: Option<ChildId>) -> Option<Exit> {
         let id = ended?;
         if self.auto_shutdown_due() {
-            self.emit(|| EventKind::AutoShutdown { trigger: id });
+            self.children
+                .emit(|| EventKind::AutoShutdown { trigger: id });
             let exit = Exit::from(ExitKind::AutoShutdown);
             return Some(self.children.stop_all(exit).await.exit);
         }
@@ -186,30 +196,6 @@ impl Server {
                 .records()
                 .any(|c| c.spec.significant && c.is_alive()),
         }
-    }
-
-    /// Gives up on a child: it stays failed, for `reason`, until an
-    /// operator restarts it.
-    pub(crate) fn fail(&mut self, key: ChildKey, reason: FailReason) {
-        let Some(child) = self.children.table.get(key) else {
-            return;
-        };
-        child.stats.given_up();
-        let budget = if reason == FailReason::CircuitBreakerOpen {
-            child.stats.breaker_tripped();
-            child.budget_status(Instant::now())
-        } else {
-            None
-        };
-        let id = child.id().clone();
-        let exit = child.last_run().map(|run| run.exit.clone());
-        self.children.table.apply(key, LifeEvent::GiveUp(reason));
-        self.emit(|| EventKind::ChildFailed {
-            id,
-            reason,
-            exit,
-            budget,
-        });
     }
 
     /// Isolates a child: kept as it is, not restarted, its hook run with
@@ -251,7 +237,8 @@ impl Server {
         if let Some((generation, exit)) = ran {
             self.run_isolate_hook(key, generation, cause, exit);
         }
-        self.emit(|| EventKind::ChildIsolated { id, cause, exit });
+        self.children
+            .emit(|| EventKind::ChildIsolated { id, cause, exit });
     }
 
     /// Runs the child's `on_isolate` hooks, if it has any, each on a task of
@@ -310,7 +297,7 @@ impl Server {
                 return Some(self.give_up(key, GiveUp::BudgetExhausted).await);
             }
             Budget::Exhausted(OnExhausted::Stop) => {
-                self.fail(key, FailReason::CircuitBreakerOpen);
+                self.children.fail(key, FailReason::CircuitBreakerOpen);
                 return self.given_up(key).await;
             }
             Budget::Exhausted(OnExhausted::Isolate) => {
@@ -360,13 +347,13 @@ impl Server {
         );
         if crash_loop {
             let id = id.clone();
-            self.emit(|| EventKind::ChildCrashLoop {
+            self.children.emit(|| EventKind::ChildCrashLoop {
                 id,
                 delay,
                 restarts,
             });
         }
-        self.emit(|| EventKind::ChildRestarting {
+        self.children.emit(|| EventKind::ChildRestarting {
             id,
             delay,
             restarts,
@@ -478,6 +465,84 @@ impl Server {
         }
     }
 
+    /// Handles the spawns that failed while the loop settled (see
+    /// `start.rs`); returns the supervisor's exit if one ended it.
+    pub(crate) async fn after_failed_spawns(&mut self) -> Option<Exit> {
+        for (key, exit) in std::mem::take(&mut self.unspawned) {
+            if let Some(exit) = self.failed_start(key, exit, Duration::ZERO).await {
+                return Some(exit);
+            }
+        }
+        None
+    }
+
+    /// A start of `key` failed with `exit` (recorded, its event emitted):
+    /// the caller of the start is told, and under OTP's order the failure
+    /// is answered as OTP does; otherwise it is an exit like any other.
+    pub(crate) async fn failed_start(
+        &mut self,
+        key: ChildKey,
+        exit: Exit,
+        ran_for: Duration,
+    ) -> Option<Exit> {
+        let awaiter = self.children.awaiting.remove(&key);
+        let id = self.children.table.get(key)?.id().clone();
+        let error = || ControlError::start_failed(id.clone(), exit.clone());
+        if self.ordered() {
+            if self.init.is_some() {
+                let error = StartError::child_failed(id.clone(), exit.clone());
+                return Some(self.abort_start(error).await);
+            }
+            match awaiter {
+                Some(Awaiter::Add(reply)) => {
+                    // As OTP: a child that fails to start is not kept.
+                    let _ = reply.send(Err(error()));
+                    self.children.remove(key);
+                    return None;
+                }
+                Some(Awaiter::Restart(reply)) => {
+                    let _ = reply.send(Err(error()));
+                    self.children.fail(key, FailReason::StartFailed);
+                    return None;
+                }
+                None => {}
+            }
+        } else if let Some(Awaiter::Add(reply) | Awaiter::Restart(reply)) = awaiter {
+            let _ = reply.send(Err(error()));
+        }
+        self.after_exit(key, &exit, ran_for, Instant::now()).await
+    }
+
+    /// The supervisor's own start failed (`error`): stop what started, in
+    /// reverse order, and end.
+    async fn abort_start(&mut self, error: StartError) -> Exit {
+        self.children
+            .stop_all(Exit::shutdown("failed to start"))
+            .await;
+        let exit = Exit::new(ExitKind::StartFailure, &error);
+        if let Some(Init::Root(reply)) = self.init.take() {
+            let _ = reply.send(Err(error));
+        }
+        exit
+    }
+
+    /// A start's readiness deadline passed.
+    pub(crate) async fn on_ready_deadline(
+        &mut self,
+        key: ChildKey,
+        generation: u64,
+    ) -> Option<Exit> {
+        let child = self.children.table.get_mut(key)?;
+        let starting = child.state() == ChildState::Starting && child.is_current(generation);
+        child.ready_deadline = None;
+        if !starting {
+            return None;
+        }
+        let within = child.spec.await_ready.unwrap_or_default();
+        self.on_fault(key, generation, not_ready_within(within))
+            .await
+    }
+
     /// Intensity reached (or a budget escalated) because of `offender`:
     /// stop everything and end with [`ExitKind::GaveUp`].
     async fn give_up(&mut self, offender: ChildKey, reason: GiveUp) -> Exit {
@@ -486,7 +551,8 @@ impl Server {
         if let Some(child) = self.children.table.get(offender) {
             let offender = child.id().clone();
             exit = exit.with_reason(format_args!("because of child {offender}"));
-            self.emit(|| EventKind::GaveUp { offender, reason });
+            self.children
+                .emit(|| EventKind::GaveUp { offender, reason });
         }
         self.children.stop_all(exit).await.exit
     }

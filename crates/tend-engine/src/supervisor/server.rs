@@ -114,11 +114,6 @@ impl Server {
         (server, SupervisorHandle::new(commands_tx, shared))
     }
 
-    /// Emits an event from this supervisor.
-    pub(crate) fn emit(&self, kind: impl FnOnce() -> EventKind) {
-        self.children.emit(kind);
-    }
-
     /// Adds the initial children and queues their start as one wave (under
     /// OTP's order, one after another). A child handed over at rest
     /// ([`ChildSpec::resting`]) is not started.
@@ -144,7 +139,7 @@ impl Server {
         tokio::pin!(stop_requested);
         let exit = loop {
             if self.unsettled() {
-                if let Some(exit) = self.settle().await {
+                if let Some(exit) = self.settle_fully().await {
                     break exit;
                 }
             }
@@ -177,13 +172,31 @@ impl Server {
         exit
     }
 
+    /// Settles (`start.rs`) and handles what failed to spawn meanwhile
+    /// (`restart.rs`), until both are done; then whoever awaits the
+    /// supervisor's own start is told, once it is over. Returns the
+    /// supervisor's exit if a failed start ended it.
+    async fn settle_fully(&mut self) -> Option<Exit> {
+        loop {
+            self.settle().await;
+            if self.unspawned.is_empty() {
+                self.announce_if_started();
+                return None;
+            }
+            if let Some(exit) = self.after_failed_spawns().await {
+                return Some(exit);
+            }
+        }
+    }
+
     /// Publishes the supervisor's end; whoever awaited its start learns it
     /// did not start.
     pub(crate) fn finish(&mut self, exit: Exit) {
         if let Some(Init::Root(reply)) = self.init.take() {
             let _ = reply.send(Err(StartError::Aborted));
         }
-        self.emit(|| EventKind::SupervisorStopped { exit: exit.clone() });
+        self.children
+            .emit(|| EventKind::SupervisorStopped { exit: exit.clone() });
         self.children
             .shared
             .set_status(SupervisorStatus::ended(exit));

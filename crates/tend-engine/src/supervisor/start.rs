@@ -16,24 +16,17 @@
 //! other children; its `Ready` message confirms it, its deadline (a timer)
 //! or its end fails it. Only stops are waited for inline.
 //!
-//! A failed start goes where every exit goes (crash policy, restart type:
-//! OTP's `try_again_restart` is simply the next restart), except where OTP
-//! answers a caller instead, under OTP's order: a failure during the
-//! supervisor's own start stops what started and fails that start; a
-//! `start_child` that fails keeps no spec; a `restart_child` that fails
-//! leaves the child failed. The caller of a start is always told how it
-//! ended.
-
-use std::time::Duration;
+//! What follows a failed start (its caller told, OTP's answers, or an exit
+//! like any other) is `restart.rs`'s, above: a spawn that fails here is left
+//! for it in `unspawned`, so that this module never calls up.
 
 use tend_spec::Condition;
-use tokio::time::Instant;
 
 use super::children::Snapshot;
-use super::incarnation::{not_ready_within, Awaiter, Halt};
+use super::incarnation::Halt;
 use super::queue::Turn;
 use super::server::{Init, Server};
-use crate::error::{ControlError, StartError};
+use crate::error::ControlError;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitClass, ExitKind};
 use crate::id::ChildId;
@@ -79,21 +72,16 @@ impl Server {
     }
 
     /// Begins what may start, fails what never can, stops what lost a
-    /// dependency it binds to; until nothing changes. Returns the
-    /// supervisor's exit if a failed start ended it.
-    pub(crate) async fn settle(&mut self) -> Option<Exit> {
+    /// dependency it binds to; until nothing changes. Spawns that failed
+    /// are left in `unspawned`, for what follows a failed start.
+    pub(crate) async fn settle(&mut self) {
         loop {
-            for (key, exit) in std::mem::take(&mut self.unspawned) {
-                if let Some(exit) = self.failed_start(key, exit, Duration::ZERO).await {
-                    return Some(exit);
-                }
-            }
             let mut look = std::mem::take(&mut self.looking);
             self.children.queue.take_woken(&mut look);
             self.children.table.take_changed(&mut look);
             if look.is_empty() {
                 self.looking = look;
-                return self.announce_if_started();
+                return;
             }
             look.sort_unstable_by_key(|k| k.serial);
             look.dedup();
@@ -155,67 +143,17 @@ impl Server {
         }
     }
 
-    /// A start of `key` failed with `exit` (recorded, its event emitted):
-    /// the caller of the start is told, and under OTP's order the failure
-    /// is answered as OTP does; otherwise it is an exit like any other.
-    pub(crate) async fn failed_start(
-        &mut self,
-        key: ChildKey,
-        exit: Exit,
-        ran_for: Duration,
-    ) -> Option<Exit> {
-        let awaiter = self.children.awaiting.remove(&key);
-        let id = self.children.table.get(key)?.id().clone();
-        let error = || ControlError::start_failed(id.clone(), exit.clone());
-        if self.ordered() {
-            if self.init.is_some() {
-                let error = StartError::child_failed(id.clone(), exit.clone());
-                return Some(self.abort_start(error).await);
-            }
-            match awaiter {
-                Some(Awaiter::Add(reply)) => {
-                    // As OTP: a child that fails to start is not kept.
-                    let _ = reply.send(Err(error()));
-                    self.children.remove(key);
-                    return None;
-                }
-                Some(Awaiter::Restart(reply)) => {
-                    let _ = reply.send(Err(error()));
-                    self.fail(key, FailReason::StartFailed);
-                    return None;
-                }
-                None => {}
-            }
-        } else if let Some(Awaiter::Add(reply) | Awaiter::Restart(reply)) = awaiter {
-            let _ = reply.send(Err(error()));
-        }
-        self.after_exit(key, &exit, ran_for, Instant::now()).await
-    }
-
-    /// The supervisor's own start failed (`error`): stop what started, in
-    /// reverse order, and end.
-    async fn abort_start(&mut self, error: StartError) -> Exit {
-        self.children
-            .stop_all(Exit::shutdown("failed to start"))
-            .await;
-        let exit = Exit::new(ExitKind::StartFailure, &error);
-        if let Some(Init::Root(reply)) = self.init.take() {
-            let _ = reply.send(Err(error));
-        }
-        exit
-    }
-
     /// Tells whoever awaits the supervisor's own start that it is over,
     /// once it is: every initial child started (up), or, for a root that
     /// starts concurrently, spawned what could be spawned.
-    fn announce_if_started(&mut self) -> Option<Exit> {
+    pub(crate) fn announce_if_started(&mut self) {
         let over = match &self.init {
-            None => return None,
+            None => return,
             Some(Init::Root(_)) if !self.ordered() => true,
             Some(_) => self.children.queue.is_empty() && !self.children.table.any_starting(),
         };
         if over {
-            self.emit(|| EventKind::SupervisorStarted);
+            self.children.emit(|| EventKind::SupervisorStarted);
             self.children.set_running();
             match self.init.take() {
                 Some(Init::Root(reply)) => {
@@ -225,24 +163,6 @@ impl Server {
                 None => {}
             }
         }
-        None
-    }
-
-    /// A start's readiness deadline passed.
-    pub(crate) async fn on_ready_deadline(
-        &mut self,
-        key: ChildKey,
-        generation: u64,
-    ) -> Option<Exit> {
-        let child = self.children.table.get_mut(key)?;
-        let starting = child.state() == ChildState::Starting && child.is_current(generation);
-        child.ready_deadline = None;
-        if !starting {
-            return None;
-        }
-        let within = child.spec.await_ready.unwrap_or_default();
-        self.on_fault(key, generation, not_ready_within(within))
-            .await
     }
 
     /// A queued child whose `dependency` can no longer meet its condition.
@@ -261,7 +181,7 @@ impl Server {
                 .into_reply()
                 .send(Err(ControlError::start_failed(id, exit)));
         }
-        self.fail(key, FailReason::DependencyFailed);
+        self.children.fail(key, FailReason::DependencyFailed);
     }
 
     fn dependencies_hold(&self, key: ChildKey) -> Holds {
