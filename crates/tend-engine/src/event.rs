@@ -16,8 +16,7 @@ use tokio::time::Instant;
 
 use crate::exit::{Exit, GiveUp, Resource};
 use crate::id::{ChildId, IncarnationId};
-use crate::state::{FailReason, IsolateCause, ProbeRole};
-use crate::status::BudgetStatus;
+use crate::state::{BudgetStatus, FailReason, IsolateCause, ProbeRole};
 
 /// A lifecycle fact, stamped with the supervisor it happened in and when.
 ///

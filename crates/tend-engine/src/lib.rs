@@ -83,11 +83,10 @@ pub use link::{Link, LinkExit, LinkPeer};
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "signal")]
 pub use signal::{run_until_signal, ShutdownSignals};
-pub use state::{ChildKind, ChildState, FailReason, IsolateCause, ProbeRole};
+pub use state::{BudgetStatus, ChildKind, ChildState, FailReason, IsolateCause, ProbeRole};
 pub use status::{
-    BudgetStatus, Capacity, ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, Isolation,
-    ProcessEntry, ProcessTable, RestartRecord, StateCounts, StopOutcome, StopReport,
-    SupervisorStatus, Usage,
+    Capacity, ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, Isolation, ProcessEntry,
+    ProcessTable, RestartRecord, StateCounts, StopOutcome, StopReport, SupervisorStatus, Usage,
 };
 pub use supervisor::{check_childspecs, Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tend_spec::{

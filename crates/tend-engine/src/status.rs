@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::exit::{Exit, ExitKind, Resource};
 use crate::id::{ChildId, IncarnationId};
-use crate::state::{ChildKind, ChildState, IsolateCause};
+use crate::state::{BudgetStatus, ChildKind, ChildState, IsolateCause};
 
 /// The wall clock and the monotonic clock read at one moment, to turn
 /// monotonic stamps into wall-clock times. A past stamp becomes "now minus
@@ -253,44 +253,6 @@ pub struct ChildInfo {
     /// When its running incarnation last passed a probe (startup,
     /// readiness or liveness), if it has probes and one passed.
     pub last_healthy: Option<SystemTime>,
-}
-
-/// A child's restart budget ([`RestartBudget`](crate::RestartBudget)) as it
-/// stands: how much of it the restarts within its window use.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use tend_engine::{ChildSpec, Context, Restart, RestartBudget, Supervisor};
-///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let sup = Supervisor::builder("app")
-///     .child(
-///         ChildSpec::task("w", |ctx: Context| async move { ctx.cancelled().await })
-///             .budget(RestartBudget::new(5, Duration::from_secs(60))),
-///     )
-///     .start()
-///     .await
-///     .unwrap();
-/// let budget = sup.child_info("w").await.unwrap().budget.unwrap();
-/// assert_eq!((budget.used, budget.remaining, budget.exhausted), (0, 5, false));
-/// # sup.shutdown().await;
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BudgetStatus {
-    /// Restarts the budget allows within its window.
-    pub max_restarts: u32,
-    /// The sliding window.
-    pub window: Duration,
-    /// Restarts within the window now (a refused one included).
-    pub used: u32,
-    /// Restarts still allowed within the window now.
-    pub remaining: u32,
-    /// Whether it ran out: the last restart asked for was refused.
-    pub exhausted: bool,
 }
 
 /// How many of a supervisor's children are in each state, from

@@ -32,10 +32,9 @@ use crate::exit::Exit;
 use crate::id::{ChildId, IncarnationId};
 use crate::metrics::{ChildStats, SupervisorStats};
 use crate::policy::{BackoffState, RestartWindow};
-use crate::state::{ChildKind, ChildState};
+use crate::state::{BudgetStatus, ChildKind, ChildState};
 use crate::status::{
-    BudgetStatus, ChildCounts, ChildExit, ChildInfo, ExitRecord, RestartRecord, StateCounts,
-    WallClock,
+    ChildCounts, ChildExit, ChildInfo, ExitRecord, RestartRecord, StateCounts, WallClock,
 };
 use crate::tree::ChildKey;
 
