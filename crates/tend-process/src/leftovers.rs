@@ -148,7 +148,7 @@ impl Leftover {
                 return;
             }
         }
-        self.signal(libc::SIGKILL);
+        self.signal(rustix::process::Signal::KILL.as_raw());
     }
 
     /// Removes its cgroups once empty; a no-op for a process group.
