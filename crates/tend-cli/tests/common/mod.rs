@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../../../tend-testkit/tests/common/suite.rs"]
+pub mod suite;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
