@@ -91,6 +91,7 @@ fn a_container_no_runtime_can_run_is_refused_before_anything_starts() {
             .current_dir(p.dir.path())
             .env_remove("TEND_CONFIG")
             .env_remove("TEND_STATE_DIR")
+            .env_remove("TEND_SOCKET")
             .env("PATH", &empty)
             .output()
             .unwrap();

@@ -204,6 +204,7 @@ logs = { max_size = "2KiB", keep = 1000 }
         .current_dir(p.dir.path())
         .env_remove("TEND_CONFIG")
         .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
         .uid(uid)
         .gid(gid)
         .stdin(std::process::Stdio::null())
@@ -237,6 +238,7 @@ logs = { max_size = "2KiB", keep = 1000 }
         .current_dir(p.dir.path())
         .env_remove("TEND_CONFIG")
         .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
         .stdout(follow)
         .spawn()
         .unwrap();

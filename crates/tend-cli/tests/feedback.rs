@@ -227,6 +227,7 @@ fn up_detached_follows_start_up_until_everything_started() {
         .current_dir(p.dir.path())
         .env_remove("TEND_CONFIG")
         .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

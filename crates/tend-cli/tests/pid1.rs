@@ -42,6 +42,7 @@ fn tend_as_pid_1_reaps_orphans_answers_and_stops_on_sigterm() {
         .current_dir(p.dir.path())
         .env_remove("TEND_CONFIG")
         .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(p.path("up.err")).unwrap())

@@ -34,7 +34,7 @@ impl Terminal {
             .join(name);
         std::fs::create_dir_all(&captures).unwrap();
         let command = format!(
-            "cd {} && env -u TEND_CONFIG -u TEND_STATE_DIR {} top --interval 500ms; echo TOP-ENDED $?; sleep 60",
+            "cd {} && env -u TEND_CONFIG -u TEND_STATE_DIR -u TEND_SOCKET {} top --interval 500ms; echo TOP-ENDED $?; sleep 60",
             project.dir.path().display(),
             env!("CARGO_BIN_EXE_tend")
         );

@@ -76,6 +76,7 @@ impl Project {
             .current_dir(self.dir.path())
             .env_remove("TEND_CONFIG")
             .env_remove("TEND_STATE_DIR")
+            .env_remove("TEND_SOCKET")
             .output()
             .unwrap()
     }
@@ -107,6 +108,7 @@ impl Project {
             .current_dir(self.dir.path())
             .env_remove("TEND_CONFIG")
             .env_remove("TEND_STATE_DIR")
+            .env_remove("TEND_SOCKET")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
