@@ -47,6 +47,7 @@ fn socket() -> &'static PathBuf {
         let options = tend_daemon::Options {
             config,
             state_dir: None,
+            socket: None,
             echo: tend_daemon::logs::Echo::Off,
         };
         std::thread::spawn(move || {

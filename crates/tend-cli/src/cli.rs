@@ -41,6 +41,9 @@ pub struct Target {
     /// the config file.
     #[arg(long, global = true, env = "TEND_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The control socket; default `tend.sock` in the state directory.
+    #[arg(long, global = true, env = "TEND_SOCKET")]
+    pub socket: Option<PathBuf>,
 }
 
 /// The subcommands.

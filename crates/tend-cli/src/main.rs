@@ -54,6 +54,7 @@ fn main() -> ExitCode {
 
 fn state_dir(target: &Target) -> StateDir {
     StateDir::for_config(&target.config, target.state_dir.as_deref())
+        .with_socket(target.socket.clone())
 }
 
 fn client(target: &Target) -> Client {
@@ -258,6 +259,7 @@ async fn up(target: &Target, detached: bool) -> anyhow::Result<ExitCode> {
     let options = tend_daemon::Options {
         config: target.config.clone(),
         state_dir: target.state_dir.clone(),
+        socket: target.socket.clone(),
         echo,
     };
     match tend_daemon::run(options).await {
@@ -280,6 +282,7 @@ async fn up_detached(target: &Target) -> anyhow::Result<ExitCode> {
     let options = tend_daemon::Options {
         config: target.config.clone(),
         state_dir: target.state_dir.clone(),
+        socket: target.socket.clone(),
         echo: Echo::Off,
     };
     // Wrong configs and a daemon already running are said here, not in a
@@ -306,7 +309,11 @@ async fn up_detached(target: &Target) -> anyhow::Result<ExitCode> {
         .arg("--config")
         .arg(absolute(&target.config)?)
         .arg("--state-dir")
-        .arg(absolute(dir.root())?)
+        .arg(absolute(dir.root())?);
+    if let Some(socket) = &target.socket {
+        command.arg("--socket").arg(absolute(socket)?);
+    }
+    command
         .args(["up", "--detached-child"])
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)

@@ -4,15 +4,16 @@
 //! through every action (tests/browser/dashboard.mjs, with playwright-core).
 //! Screens are kept under the target directory (`tmp/dashboard-shots/`).
 //!
-//! Skips, saying why, where chromium, node or playwright-core is missing;
-//! `.ci/run` installs them.
+//! Fails, saying what to install, where chromium, node or playwright-core
+//! is missing (`.ci/test` installs them), unless `TEND_SKIP_SUITES` lists
+//! `browser`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{free_port, request, Project, FOUR_SERVICES};
+use common::{free_port, request, suite, Project, FOUR_SERVICES};
 
 const TOKEN: &str = "a-token-of-the-dashboard-test";
 
@@ -113,13 +114,10 @@ fn the_dashboard_is_served_from_the_binary_on_every_listener() {
 
 #[test]
 fn every_dashboard_action_works_in_a_real_browser() {
-    let (chromium, driver) = match browser() {
-        Ok(found) => found,
-        Err(why) => {
-            eprintln!("SKIPPED: the dashboard's browser test: {why}");
-            return;
-        }
-    };
+    if !suite::runs("browser", || browser().err()) {
+        return;
+    }
+    let (chromium, driver) = browser().unwrap();
     let port = free_port();
     let mut p = Project::new(&config(port));
     p.up();

@@ -12,7 +12,7 @@ mod common;
 use std::io::Write;
 use std::process::Command;
 
-use common::Project;
+use common::{suite, Project};
 use serde_json::Value;
 
 const CONFIG: &str = r#"
@@ -81,15 +81,12 @@ fn a_full_disk_loses_no_line_and_no_restart() {
     let mut p = Project::new(CONFIG);
     let state = p.path(".tend");
     std::fs::create_dir(&state).unwrap();
-    if !mount(&[
-        "-t",
-        "tmpfs",
-        "-o",
-        "size=64m",
-        "tmpfs",
-        state.to_str().unwrap(),
-    ]) {
-        eprintln!("skipped: cannot mount a tmpfs (needs root and CAP_SYS_ADMIN)");
+    let mounted = || {
+        let args = ["-t", "tmpfs", "-o", "size=64m", "tmpfs"];
+        let ok = mount(&[&args[..], &[state.to_str().unwrap()]].concat());
+        (!ok).then(|| "mounting a tmpfs needs root (with CAP_SYS_ADMIN)".to_owned())
+    };
+    if !suite::runs("root", mounted) {
         return;
     }
     let _mounted = Mount(state.clone());
@@ -174,8 +171,7 @@ fn a_full_disk_loses_no_line_and_no_restart() {
 /// file, says so in the journal, and catches up once the directory is
 /// writable again, with every line in order across the rotated files.
 ///
-/// Runs tend as `nobody` (root ignores modes); needs root to do so, and
-/// skips with a message otherwise.
+/// Runs tend as `nobody` (root ignores modes): suite `root`.
 #[test]
 fn an_unwritable_log_directory_loses_no_line() {
     use std::os::unix::fs::PermissionsExt;
@@ -184,11 +180,11 @@ fn an_unwritable_log_directory_loses_no_line() {
         let out = Command::new("id").args(args).output().ok()?;
         String::from_utf8(out.stdout).ok()?.trim().parse().ok()
     };
-    let (Some(0), Some(uid), Some(gid)) =
-        (id(&["-u"]), id(&["-u", "nobody"]), id(&["-g", "nobody"]))
-    else {
-        eprintln!("skipped: needs root, and a nobody user, to run tend as nobody");
+    if !suite::runs("root", || suite::root("running tend as nobody")) {
         return;
+    }
+    let (Some(uid), Some(gid)) = (id(&["-u", "nobody"]), id(&["-g", "nobody"])) else {
+        panic!("no nobody user to run tend as");
     };
     let mut p = Project::new(
         r#"
@@ -208,6 +204,7 @@ logs = { max_size = "2KiB", keep = 1000 }
         .current_dir(p.dir.path())
         .env_remove("TEND_CONFIG")
         .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
         .uid(uid)
         .gid(gid)
         .stdin(std::process::Stdio::null())
@@ -241,6 +238,7 @@ logs = { max_size = "2KiB", keep = 1000 }
         .current_dir(p.dir.path())
         .env_remove("TEND_CONFIG")
         .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
         .stdout(follow)
         .spawn()
         .unwrap();

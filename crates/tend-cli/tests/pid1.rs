@@ -12,8 +12,8 @@ mod namespace;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::{Project, DEADLINE};
-use namespace::{descendants, unshare_works};
+use common::{suite, Project, DEADLINE};
+use namespace::{descendants, namespace_missing};
 
 const CONFIG: &str = r#"
 # Leaves an orphan every 50 ms: each is re-parented to PID 1.
@@ -31,8 +31,7 @@ restart = "on-failure"
 
 #[test]
 fn tend_as_pid_1_reaps_orphans_answers_and_stops_on_sigterm() {
-    if !unshare_works() {
-        eprintln!("SKIPPED: cannot create a PID namespace here (unshare --pid needs root or user namespaces)");
+    if !suite::runs("root", namespace_missing) {
         return;
     }
     let p = Project::new(CONFIG);
@@ -43,6 +42,7 @@ fn tend_as_pid_1_reaps_orphans_answers_and_stops_on_sigterm() {
         .current_dir(p.dir.path())
         .env_remove("TEND_CONFIG")
         .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(p.path("up.err")).unwrap())

@@ -515,6 +515,41 @@ fn up_detached_and_down() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tend is not running"));
 }
 
+/// The layout of a system service: the config in one directory, the state
+/// in another, the socket in a third (made if missing), each named once
+/// by the environment, as the systemd units do.
+#[test]
+fn state_and_socket_go_where_they_are_told() {
+    let p = Project::new("[services.a]\nshell = \"while true; do sleep 1; done\"\n");
+    let (config, state, socket) = (
+        p.path("tend.toml"),
+        p.path("var/lib/tend"),
+        p.path("run/tend/tend.sock"),
+    );
+    let tend = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tend"))
+            .args(args)
+            .current_dir("/")
+            .env("TEND_CONFIG", &config)
+            .env("TEND_STATE_DIR", &state)
+            .env("TEND_SOCKET", &socket)
+            .output()
+            .unwrap()
+    };
+    let up = tend(&["up", "-d"]);
+    assert!(up.status.success(), "{up:?}");
+    let status = tend(&["status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("running"),
+        "{status:?}"
+    );
+    assert!(socket.exists(), "the socket where it was told");
+    assert!(state.join("journal.db").exists() && state.join("logs/a.log").exists());
+    assert!(!p.path(".tend").exists(), "nothing beside the config");
+    assert!(tend(&["down"]).status.success());
+    assert!(!tend(&["status"]).status.success());
+}
+
 #[test]
 fn the_tcp_api_demands_its_token() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::Project;
+use common::{suite, Project};
 
 #[test]
 fn environment_stays_with_its_service_and_no_shell_is_used_unless_asked() {
@@ -69,8 +69,7 @@ restart = "never"
 
 #[test]
 fn services_and_their_hooks_run_as_the_configured_user() {
-    if id(&["-u"]) != "0" {
-        eprintln!("skipped: running a service as another user needs root");
+    if !suite::runs("root", || suite::root("running a service as another user")) {
         return;
     }
     let mut project = Project::new(

@@ -10,7 +10,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Project, DEADLINE, FOUR_SERVICES};
+use common::{suite, Project, DEADLINE, FOUR_SERVICES};
 
 /// A tmux server of the test's own, with one session running `tend top`.
 struct Terminal {
@@ -21,10 +21,11 @@ struct Terminal {
 
 impl Terminal {
     /// Runs `tend top` in `project`'s directory in a 150×45 terminal, or
-    /// `None` (the test skips) where tmux is missing.
+    /// `None` (the test returns) where `TEND_SKIP_SUITES` lists `tmux`.
     fn open(project: &Project, name: &str) -> Option<Terminal> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!("SKIPPED: tmux is not installed (apt-get install tmux); `tend top` untested");
+        if !suite::runs("tmux", || {
+            suite::tool("tmux", &["-V"], "apt-get install tmux")
+        }) {
             return None;
         }
         let socket = format!("tend-top-{}-{name}", std::process::id());
@@ -33,7 +34,7 @@ impl Terminal {
             .join(name);
         std::fs::create_dir_all(&captures).unwrap();
         let command = format!(
-            "cd {} && env -u TEND_CONFIG -u TEND_STATE_DIR {} top --interval 500ms; echo TOP-ENDED $?; sleep 60",
+            "cd {} && env -u TEND_CONFIG -u TEND_STATE_DIR -u TEND_SOCKET {} top --interval 500ms; echo TOP-ENDED $?; sleep 60",
             project.dir.path().display(),
             env!("CARGO_BIN_EXE_tend")
         );

@@ -1,5 +1,6 @@
-//! The defaults of a process supervisor, in one place (the README's config
-//! reference lists them, with why they differ from OTP's).
+//! The defaults of a process supervisor, in one place ([tend's config
+//! reference](https://github.com/tend-rs/tend#config-reference) lists them,
+//! with why they differ from OTP's).
 
 use std::time::Duration;
 

@@ -4,6 +4,19 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// One problem in a config file.
+///
+/// # Examples
+///
+/// ```
+/// use tend_config::ConfigError;
+///
+/// let error = tend_config::parse_str("tend.toml", "[services.web]\ncomand = [\"./web\"]\n")
+///     .unwrap_err();
+/// let ConfigError::Invalid(problems) = error else { unreachable!() };
+/// let typo = problems.iter().find(|p| p.message.contains("comand")).unwrap();
+/// assert_eq!((typo.line, typo.column), (2, 1));
+/// assert!(typo.to_string().starts_with("tend.toml:2:1: unknown key `comand`"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     /// The file.
@@ -36,6 +49,19 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Why a config could not be loaded.
+///
+/// # Examples
+///
+/// ```
+/// use tend_config::ConfigError;
+///
+/// let missing = tend_config::load("/nonexistent/tend.toml").unwrap_err();
+/// assert!(matches!(missing, ConfigError::Read { .. }));
+///
+/// let wrong = tend_config::parse_str("tend.toml", "[services.web]\nreplicas = 0\n").unwrap_err();
+/// let ConfigError::Invalid(problems) = &wrong else { unreachable!() };
+/// assert!(!problems.is_empty());
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.

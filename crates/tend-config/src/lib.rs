@@ -104,6 +104,21 @@ pub fn parse_str(path: impl AsRef<Path>, text: &str) -> Result<Config, ConfigErr
 
 /// Which container runtime will run a container here, or why none can
 /// (`tend_process::find_runtime`).
+///
+/// # Examples
+///
+/// ```
+/// use tend_config::FindRuntime;
+/// use tend_spec::{ContainerSpec, NotAvailable, Runtime};
+///
+/// // A machine where podman always works (tests use such stand-ins; the
+/// // `tend` program asks tend-process).
+/// fn podman(_: &ContainerSpec) -> Result<Runtime, NotAvailable> {
+///     Ok(Runtime::Podman)
+/// }
+/// let find: FindRuntime = podman;
+/// # let _ = find;
+/// ```
 pub type FindRuntime = fn(&ContainerSpec) -> Result<Runtime, NotAvailable>;
 
 /// Reads and checks the config at `path` as [`load`] does, and asks `find`
@@ -111,8 +126,8 @@ pub type FindRuntime = fn(&ContainerSpec) -> Result<Runtime, NotAvailable>;
 /// the service's spec. A container no runtime here can run is an error at
 /// its `container` table (`backend not available: container: …`): what
 /// `tend check`, `tend up` and a reload say, rather than a start failing at
-/// 3 a.m. ([`load`] alone asks nothing of the machine: an export or a fuzz
-/// target reads the file only.)
+/// 3 a.m. ([`load`] alone asks nothing of the machine, for a caller that
+/// only reads the file.)
 ///
 /// # Errors
 /// As [`load`], and every container that cannot run here.

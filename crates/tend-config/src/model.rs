@@ -12,6 +12,23 @@ use tend_spec::{
 };
 
 /// A whole configuration.
+///
+/// # Examples
+///
+/// ```
+/// let config = tend_config::parse_str("tend.toml", r#"
+///     [services.db]
+///     command = ["postgres", "-D", "data"]
+///
+///     [services.web]
+///     command = ["./web"]
+///     replicas = 2
+///     depends_on = { db = "ready" }
+/// "#).unwrap();
+/// assert_eq!(config.services.len(), 2);
+/// assert_eq!(config.service("web").unwrap().instances(), ["web.1", "web.2"]);
+/// assert!(config.groups.is_empty() && config.api.listen.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
     /// The file it was read from.
@@ -55,6 +72,30 @@ impl Config {
 }
 
 /// A child of the root supervisor.
+///
+/// # Examples
+///
+/// ```
+/// use tend_config::Member;
+///
+/// let config = tend_config::parse_str("tend.toml", r#"
+///     [services.proxy]
+///     command = ["./proxy"]
+///     [services.api]
+///     command = ["./api"]
+///     [groups.backend]
+///     services = ["api"]
+/// "#).unwrap();
+/// let names: Vec<&str> = config
+///     .root_members()
+///     .into_iter()
+///     .map(|member| match member {
+///         Member::Service(service) => service.name.as_str(),
+///         Member::Group(group) => group.name.as_str(),
+///     })
+///     .collect();
+/// assert_eq!(names, ["proxy", "backend"]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Member<'a> {
     /// A service outside every group.
@@ -64,6 +105,23 @@ pub enum Member<'a> {
 }
 
 /// `[supervisor]`: the root supervisor.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_spec::Strategy;
+///
+/// let config = tend_config::parse_str("tend.toml", r#"
+///     [supervisor]
+///     strategy = "one_for_all"
+///     shutdown_timeout = "1m"
+///     [services.a]
+///     command = ["./a"]
+/// "#).unwrap();
+/// assert_eq!(config.supervisor.strategy, Strategy::OneForAll);
+/// assert_eq!(config.supervisor.shutdown_timeout, Duration::from_secs(60));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SupervisorSettings {
     /// How a crash affects the root's other children.
@@ -75,6 +133,22 @@ pub struct SupervisorSettings {
 }
 
 /// `[services.NAME]`: one supervised program (or `replicas` copies of it).
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::Restart;
+///
+/// let config = tend_config::parse_str("tend.toml", r#"
+///     [services.job]
+///     shell = "./migrate up"
+///     restart = "never"
+/// "#).unwrap();
+/// let job = &config.services[0];
+/// assert_eq!(job.restart, Restart::Temporary);
+/// assert!(job.process.shell);
+/// assert_eq!(job.instances(), ["job"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
     /// Its name, unique among services and groups.
@@ -107,6 +181,25 @@ pub struct Service {
 }
 
 /// One entry of `depends_on`.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::Condition;
+///
+/// let config = tend_config::parse_str("tend.toml", r#"
+///     [services.db]
+///     command = ["postgres", "-D", "data"]
+///
+///     [services.web]
+///     command = ["./web"]
+///     replicas = 2
+///     depends_on = { db = "ready" }
+/// "#).unwrap();
+/// let web = config.service("web").unwrap();
+/// assert_eq!(web.depends_on[0].name, "db");
+/// assert_eq!(web.depends_on[0].condition, Condition::Ready);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Dependency {
     /// The sibling: a service in the same group, or, at the top level, a
@@ -135,6 +228,26 @@ impl Service {
 }
 
 /// `[groups.NAME]`: a child supervisor over a list of services.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::Strategy;
+///
+/// let config = tend_config::parse_str("tend.toml", r#"
+///     [services.db]
+///     command = ["./db"]
+///     [services.api]
+///     command = ["./api"]
+///     [groups.backend]
+///     strategy = "rest_for_one"
+///     services = ["db", "api"]
+/// "#).unwrap();
+/// let backend = &config.groups[0];
+/// assert_eq!(backend.strategy, Strategy::RestForOne);
+/// let members: Vec<&str> = config.members_of(backend).map(|s| s.name.as_str()).collect();
+/// assert_eq!(members, ["db", "api"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
     /// Its name, unique among services and groups.
@@ -149,6 +262,21 @@ pub struct Group {
 }
 
 /// When a hook runs.
+///
+/// # Examples
+///
+/// ```
+/// use tend_config::HookEvent;
+///
+/// let config = tend_config::parse_str("tend.toml", r#"
+///     [services.web]
+///     command = ["./web"]
+///     hooks = { give-up = ["./page-someone"] }
+/// "#).unwrap();
+/// let hooks = &config.services[0].hooks;
+/// assert_eq!(hooks[&HookEvent::GiveUp], ["./page-someone"]);
+/// assert_eq!(HookEvent::CrashLoop.name(), "crash-loop");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HookEvent {
@@ -195,9 +323,33 @@ impl HookEvent {
 }
 
 /// `hooks = { isolate = [...], give-up = [...] }`: an argv per event.
+///
+/// # Examples
+///
+/// ```
+/// use tend_config::{HookEvent, Hooks};
+///
+/// let mut hooks = Hooks::new();
+/// hooks.insert(HookEvent::Isolate, vec!["./drop-from-lb".into()]);
+/// assert_eq!(hooks.len(), 1);
+/// ```
 pub type Hooks = BTreeMap<HookEvent, Vec<String>>;
 
 /// `[api]`: a TCP listener beside the control socket.
+///
+/// # Examples
+///
+/// ```
+/// let config = tend_config::parse_str("tend.toml", r#"
+///     [api]
+///     listen = "127.0.0.1:7070"
+///     token = "at-least-16-characters"
+///     [services.web]
+///     command = ["./web"]
+/// "#).unwrap();
+/// assert_eq!(config.api.listen, Some("127.0.0.1:7070".parse().unwrap()));
+/// assert_eq!(config.api.token.as_deref(), Some("at-least-16-characters"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct ApiSettings {
     /// The address (none: only the unix socket).

@@ -2,8 +2,8 @@
 //! diagnostic for every value that is wrong instead of stopping at the first.
 //!
 //! Written on top of `toml`'s spanned document rather than serde derive:
-//! derive stops at the first error and loses the places of the rest, and the
-//! issue asks for every error at once.
+//! derive stops at the first error and loses the places of the rest, and a
+//! config's author is owed every error at once.
 
 use std::ops::Range;
 use std::time::Duration;

@@ -532,9 +532,8 @@ impl Control {
 
     /// Sends `signal` to the main process of every instance `name` means.
     pub async fn signal(&self, name: &str, signal: Signal) -> Result<Acted, Failure> {
-        // A signal nix does not name (a realtime one) would otherwise be
-        // sent as 0, which only checks that the process exists.
-        let Ok(raw) = nix::sys::signal::Signal::try_from(signal.number()) else {
+        // Only a named signal: a realtime one is not supported yet.
+        let Some(raw) = rustix::process::Signal::from_named_raw(signal.number()) else {
             return Err(Failure::new(
                 ErrorCode::BadSignal,
                 format!("{signal} cannot be sent by `tend signal` (realtime signals are not supported yet)"),
@@ -551,8 +550,11 @@ impl Control {
         for instance in &found {
             let pid = infos.get(&instance.name).and_then(|i| i.pid);
             if let Some(pid) = pid {
-                let sent = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), raw);
-                if sent.is_ok() {
+                let sent = i32::try_from(pid)
+                    .ok()
+                    .and_then(rustix::process::Pid::from_raw)
+                    .map(|pid| rustix::process::kill_process(pid, raw));
+                if matches!(sent, Some(Ok(()))) {
                     done.push(instance.name.clone());
                 }
             }

@@ -34,6 +34,8 @@ pub struct Options {
     pub config: PathBuf,
     /// The state directory (default: `.tend` beside the config).
     pub state_dir: Option<PathBuf>,
+    /// The control socket (default: `tend.sock` in the state directory).
+    pub socket: Option<PathBuf>,
     /// The services' output on standard output, and lifecycle lines on
     /// standard error.
     pub echo: Echo,
@@ -87,13 +89,18 @@ impl Ended {
     }
 }
 
+fn state_dir(options: &Options) -> StateDir {
+    StateDir::for_config(&options.config, options.state_dir.as_deref())
+        .with_socket(options.socket.clone())
+}
+
 /// Loads the config and checks the state directory is free.
 ///
 /// # Errors
 /// If the config is wrong or a daemon already runs there.
 pub fn prepare(options: &Options) -> Result<(Config, StateDir), DaemonError> {
     let config = tend_config::load_here(&options.config, tend_process::find_runtime)?;
-    let dir = StateDir::for_config(&options.config, options.state_dir.as_deref());
+    let dir = state_dir(options);
     if std::os::unix::net::UnixStream::connect(dir.socket()).is_ok() {
         return Err(DaemonError::AlreadyRunning(dir.root().to_path_buf()));
     }
@@ -112,7 +119,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         // Its socket answers: it is ours, inherited.
         Some(_) => (
             tend_config::load_here(&options.config, tend_process::find_runtime)?,
-            StateDir::for_config(&options.config, options.state_dir.as_deref()),
+            state_dir(&options),
         ),
         None => prepare(&options)?,
     };

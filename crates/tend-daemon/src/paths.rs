@@ -1,8 +1,9 @@
 //! The state directory: where every command finds the running instance.
 //!
 //! `.tend/` beside the config file unless `--state-dir` or `TEND_STATE_DIR`
-//! names another. It holds the control socket, the service logs, the
-//! journal, and (for a detached daemon) the daemon's own log.
+//! names another. It holds the control socket (unless `--socket` or
+//! `TEND_SOCKET` puts it elsewhere), the service logs, the journal, and (for
+//! a detached daemon) the daemon's own log.
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateDir {
     root: PathBuf,
+    socket: Option<PathBuf>,
 }
 
 impl StateDir {
@@ -27,14 +29,30 @@ impl StateDir {
                 .unwrap_or(Path::new("."))
                 .join(".tend"),
         };
-        StateDir { root }
+        StateDir { root, socket: None }
     }
 
-    /// Creates it (mode 0700: only its owner may reach the socket and logs).
+    /// The same directory with its control socket at `socket` instead of
+    /// `tend.sock` inside it (`None` keeps it there): for a socket on a
+    /// runtime directory (`/run/tend`), or where the directory's path is
+    /// too long for a socket's (108 bytes).
+    #[must_use]
+    pub fn with_socket(self, socket: Option<PathBuf>) -> StateDir {
+        StateDir { socket, ..self }
+    }
+
+    /// Creates it (mode 0700: only its owner may reach the socket and
+    /// logs), and a socket's directory elsewhere if it is missing.
     ///
     /// # Errors
     /// If it cannot be created.
     pub fn create(&self) -> io::Result<()> {
+        if let Some(parent) = self.socket.as_deref().and_then(Path::parent) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)?;
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -56,10 +74,13 @@ impl StateDir {
         &self.root
     }
 
-    /// The control socket.
+    /// The control socket: `tend.sock` inside it, unless placed elsewhere
+    /// ([`StateDir::with_socket`]).
     #[must_use]
     pub fn socket(&self) -> PathBuf {
-        self.root.join("tend.sock")
+        self.socket
+            .clone()
+            .unwrap_or_else(|| self.root.join("tend.sock"))
     }
 
     /// Where service logs go.

@@ -225,7 +225,7 @@ fn trusted(binary: &Path) -> Result<(), String> {
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
-    let own = nix::unistd::geteuid().as_raw();
+    let own = rustix::process::geteuid().as_raw();
     if meta.uid() != 0 && meta.uid() != own {
         return Err(format!(
             "owned by uid {}, neither root nor tend's user (uid {own})",

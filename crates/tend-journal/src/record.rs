@@ -7,6 +7,21 @@ use serde::{Deserialize, Serialize};
 use tend_engine::{Event, EventKind, Exit};
 
 /// How an incarnation ended, as data.
+///
+/// # Examples
+///
+/// ```
+/// use tend_journal::ExitInfo;
+///
+/// let exit = ExitInfo {
+///     kind: "error".into(),
+///     class: "abnormal".into(),
+///     code: Some(3),
+///     signal: None,
+///     reason: None,
+/// };
+/// assert_eq!(exit.to_string(), "error (exit code 3)");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitInfo {
     /// What kind of end (`normal`, `error`, `killed`, `start-failure`, …).
@@ -75,6 +90,18 @@ impl From<&tend_engine::BudgetStatus> for BudgetInfo {
 }
 
 /// One fact, tagged by `kind` (snake_case) in JSON.
+///
+/// # Examples
+///
+/// ```
+/// use tend_journal::Record;
+///
+/// let record = Record::Restarting { service: "web".into(), delay_ms: 200 };
+/// let json = serde_json::to_value(&record).unwrap();
+/// assert_eq!(json["kind"], "restarting");
+/// assert_eq!(record.service(), Some("web"));
+/// assert_eq!(record.kind(), "restarting");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -503,6 +530,20 @@ impl Record {
 }
 
 /// A record as kept: its row id, when, and which supervisor.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::SystemTime;
+/// use tend_journal::{Journal, Record};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
+/// let written = journal.append([(SystemTime::now(), "root", &Record::SupervisorStarted)]).unwrap();
+/// let entry = &written[0];
+/// assert_eq!((entry.id, entry.supervisor.as_str()), (1, "root"));
+/// assert_eq!(entry.record, Record::SupervisorStarted);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// The row id: increasing, gap-free unless rows were deleted.

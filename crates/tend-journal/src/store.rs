@@ -17,6 +17,15 @@ use sha2::{Digest, Sha256};
 use crate::record::{Entry, Record};
 
 /// Why a journal operation failed.
+///
+/// # Examples
+///
+/// ```
+/// use tend_journal::{Journal, JournalError};
+///
+/// let error = Journal::open("/nonexistent/dir/journal.db").unwrap_err();
+/// assert!(matches!(error, JournalError::Sqlite(_)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     /// SQLite said no.
@@ -36,6 +45,21 @@ pub enum JournalError {
 }
 
 /// An open journal file.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::SystemTime;
+/// use tend_journal::{Journal, Query, Record};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
+/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242) };
+/// journal.append([(SystemTime::now(), "root", &started)]).unwrap();
+/// let entries = journal.read(&Query::default()).unwrap();
+/// assert_eq!(entries[0].record, started);
+/// assert_eq!(journal.verify().unwrap().first_bad, None);
+/// ```
 #[derive(Debug)]
 pub struct Journal {
     db: Connection,
@@ -43,6 +67,21 @@ pub struct Journal {
 }
 
 /// What [`Journal::verify`] found.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::SystemTime;
+/// use tend_journal::{Journal, Record};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
+/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242) };
+/// journal.append([(SystemTime::now(), "root", &started)]).unwrap();
+/// let verification = journal.verify().unwrap();
+/// assert_eq!(verification.rows, 1);
+/// assert!(verification.first_bad.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
     /// Rows checked.
@@ -52,6 +91,23 @@ pub struct Verification {
 }
 
 /// A row that breaks the chain.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::SystemTime;
+/// use tend_journal::{Journal, Record};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
+/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242) };
+/// journal.append([(SystemTime::now(), "root", &started)]).unwrap();
+/// // Someone edits the file behind the journal's back.
+/// let db = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+/// db.execute("UPDATE events SET service = 'api'", []).unwrap();
+/// let bad = journal.verify().unwrap().first_bad.unwrap();
+/// assert_eq!(bad.id, 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRow {
     /// Its row id.
@@ -61,6 +117,28 @@ pub struct BadRow {
 }
 
 /// Which entries to read.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tend_journal::{Journal, Query, Record};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
+/// for service in ["web", "db"] {
+///     let record = Record::Started { service: service.into(), generation: 1, pid: None };
+///     journal.append([(SystemTime::now(), "root", &record)]).unwrap();
+/// }
+/// let query = Query {
+///     since: Some(SystemTime::now() - Duration::from_secs(3600)),
+///     services: vec!["db".into()],
+///     ..Query::default()
+/// };
+/// let entries = journal.read(&query).unwrap();
+/// assert_eq!(entries.len(), 1);
+/// assert_eq!(entries[0].record.service(), Some("db"));
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Query {
     /// Only those at or after this time.
@@ -74,6 +152,21 @@ pub struct Query {
 }
 
 /// A process recorded as started and never as ended.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::SystemTime;
+/// use tend_journal::{Journal, Record};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
+/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242) };
+/// journal.append([(SystemTime::now(), "root", &started)]).unwrap();
+/// // Started, never recorded as ended: what a killed supervisor may have left.
+/// let left = journal.unfinished(0).unwrap();
+/// assert_eq!((left[0].service.as_str(), left[0].pid), ("web", 4242));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unfinished {
     /// Its supervisor.

@@ -38,7 +38,8 @@ pub const HELD_MAX: usize = 100_000;
 pub const RETRY: Duration = Duration::from_secs(1);
 
 enum Message {
-    Record(SystemTime, String, Record),
+    /// Boxed: a record is large, a flush is a pointer.
+    Record(Box<Item>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -170,11 +171,11 @@ impl JournalWriter {
 
     /// Journals a record of the caller's own (an operator's command).
     pub fn record(&self, supervisor: &str, record: Record) {
-        let _ = self.queue.send(Message::Record(
+        let _ = self.queue.send(Message::Record(Box::new((
             SystemTime::now(),
             supervisor.to_owned(),
             record,
-        ));
+        ))));
     }
 
     /// Entries as they are committed.
@@ -212,7 +213,11 @@ fn forward(queue: &mpsc::Sender<Message>, event: &Event) -> bool {
     };
     let at = wall_clock(event.at);
     queue
-        .send(Message::Record(at, event.supervisor.to_string(), record))
+        .send(Message::Record(Box::new((
+            at,
+            event.supervisor.to_string(),
+            record,
+        ))))
         .is_ok()
 }
 
@@ -224,7 +229,11 @@ fn lagged(queue: &mpsc::Sender<Message>, missed: u64) {
         services: Vec::new(),
         outcome: Some(format!("{missed} events were not journaled")),
     };
-    let _ = queue.send(Message::Record(SystemTime::now(), String::new(), record));
+    let _ = queue.send(Message::Record(Box::new((
+        SystemTime::now(),
+        String::new(),
+        record,
+    ))));
 }
 
 type Item = (SystemTime, String, Record);
@@ -267,7 +276,7 @@ fn write_loop(
         let mut next = first;
         while let Some(message) = next.take() {
             match message {
-                Message::Record(at, supervisor, record) => batch.push((at, supervisor, record)),
+                Message::Record(item) => batch.push(*item),
                 Message::Flush(done) => flushes.push(done),
             }
             if batch.len() < MAX_BATCH {

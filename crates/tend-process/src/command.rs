@@ -17,6 +17,21 @@ use crate::reaper::{self, SpawnLock};
 use crate::wait::PidFd;
 
 /// How a program run by [`run_to_end`] ended, and what it wrote.
+///
+/// # Examples
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut ls = Command::new("ls");
+/// ls.arg("/nonexistent");
+/// let finished = tend_process::run_to_end(ls, Duration::from_secs(5)).await.unwrap();
+/// assert!(!finished.success());
+/// assert!(!finished.stderr.is_empty());
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finished {
     /// Its exit code or signal.

@@ -1,6 +1,20 @@
 //! Why a process could not be started.
 
 /// Why a process could not be started: a start failure, never a panic.
+///
+/// # Examples
+///
+/// ```
+/// use tend_process::{ProcessSpec, SpawnError};
+///
+/// let empty = ProcessSpec::new("", Vec::<String>::new());
+/// assert!(matches!(tend_process::check(&empty), Err(SpawnError::EmptyCommand)));
+///
+/// let mut spec = ProcessSpec::new("true", Vec::<String>::new());
+/// spec.user = Some("no-such-user-here".into());
+/// let error = tend_process::check(&spec).unwrap_err();
+/// assert!(matches!(error, SpawnError::NoSuchUser(_) | SpawnError::NotRoot), "{error}");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpawnError {

@@ -6,6 +6,24 @@ use tend_engine::{Exit, ExitKind};
 use tend_spec::Signal;
 
 /// How a process ended.
+///
+/// # Examples
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use tend_process::{run_to_end, Ended, Signal};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let ran = |line: &str| {
+///     let mut sh = Command::new("sh");
+///     sh.args(["-c", line]);
+///     run_to_end(sh, Duration::from_secs(5))
+/// };
+/// assert_eq!(ran("exit 3").await.unwrap().ended, Ended::Code(3));
+/// assert_eq!(ran("kill -TERM $$").await.unwrap().ended, Ended::Signal(Signal::Term));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
     /// It called `exit` with this code.

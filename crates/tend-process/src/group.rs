@@ -23,15 +23,13 @@ pub(crate) fn kill_group(leader: Pid) {
     signal_group(leader, rustix::process::Signal::KILL.as_raw());
 }
 
-/// Whether process `pid` is in the group led by `leader`. Asked of the
-/// kernel directly: rustix's `getpgid` asserts a positive answer, and a
-/// kernel thread's is 0 (a service may name any pid in `MAINPID=`).
+/// Whether process `pid` is in the group led by `leader`. Asked through
+/// nix: rustix's `getpgid` asserts a positive answer, and a kernel
+/// thread's is 0 (a service may name any pid in `MAINPID=`).
 pub(crate) fn in_group(pid: u32, leader: Pid) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return false;
     };
-    // SAFETY: getpgid(2) on a plain integer.
-    #[allow(unsafe_code)]
-    let group = unsafe { libc::getpgid(pid) };
-    group == leader.as_raw_nonzero().get()
+    nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
+        .is_ok_and(|group| group.as_raw() == leader.as_raw_nonzero().get())
 }

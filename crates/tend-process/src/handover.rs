@@ -15,7 +15,8 @@
 //!    orphan reaper leaves tracked processes to the next image.
 //! 2. [`Handover::parcel`] describes them as plain data, their descriptors
 //!    made inheritable, for the caller to pass to the next image with the
-//!    rest of what it carries over (see `tend-daemon`).
+//!    rest of what it carries over (as [tend-daemon](https://docs.rs/tend-daemon)
+//!    does for `tend upgrade`).
 //! 3. The next image calls [`Parcel::adopt`] before anything starts; the
 //!    incarnation of the child with the same id then takes its process
 //!    over instead of spawning one, and [`stop_unclaimed`] stops those no

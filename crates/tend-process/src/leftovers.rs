@@ -11,6 +11,28 @@
 //! with the old supervisor (a write to stdout now kills them with
 //! `SIGPIPE`), and a process that is not our child cannot be waited for,
 //! so its exit status, which the restart policy needs, is out of reach.
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use tend_process::leftovers::{self, Candidate, Found, Lease};
+//!
+//! // A supervisor, at its start, writes its lease where its state is kept.
+//! let lease = Lease::current();
+//! // Its successor reads it back. Held: that supervisor still runs.
+//! assert!(lease.is_held());
+//! // Not held: stop what it left: its cgroups, and the processes its
+//! // journal says it started and never saw end.
+//! let reported = [Candidate { service: "web".into(), pid: 4242, reported_at: SystemTime::now() }];
+//! if !lease.is_held() {
+//!     for leftover in leftovers::find(&lease, &reported) {
+//!         if let Found::ProcessGroup(leader) = leftover.found {
+//!             println!("{}: process group {leader}", leftover.service);
+//!         }
+//!         leftover.kill();
+//!         leftover.remove();
+//!     }
+//! }
+//! ```
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -148,7 +170,7 @@ impl Leftover {
                 return;
             }
         }
-        self.signal(libc::SIGKILL);
+        self.signal(rustix::process::Signal::KILL.as_raw());
     }
 
     /// Removes its cgroups once empty; a no-op for a process group.

@@ -119,6 +119,25 @@ pub fn check(spec: &ProcessSpec) -> Result<(), SpawnError> {
 }
 
 /// Builds child specs that run OS processes.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Restart, Supervisor};
+/// use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let logs = LogSink::from_spec(&LogSpec { file: Some("worker.log".into()), ..LogSpec::default() })?;
+/// let root = Supervisor::builder("root")
+///     .child(ChildSpec::process("web", ProcessSpec::new("./web", ["--port", "8080"])))
+///     .child(
+///         ChildSpec::process_with_sink("worker", ProcessSpec::shell("./work --forever"), logs)
+///             .restart(Restart::Transient),
+///     )
+///     .start()
+///     .await?;
+/// # let _ = root; Ok(()) }
+/// ```
 pub trait ProcessExt {
     /// A child running `spec`, its output discarded.
     fn process(id: impl Into<ChildId>, spec: ProcessSpec) -> ChildSpec;

@@ -38,6 +38,14 @@ pub(crate) const HELD_MAX: usize = 1 << 20;
 pub(crate) const RETRY: Duration = Duration::from_secs(1);
 
 /// Which stream a line came from.
+///
+/// # Examples
+///
+/// ```
+/// use tend_process::Stream;
+///
+/// assert_ne!(Stream::Stdout, Stream::Stderr);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
     /// Standard output.
@@ -48,6 +56,33 @@ pub enum Stream {
 
 /// Where a child's output goes. One sink serves both streams and every
 /// incarnation of a child; clones share it.
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Supervisor};
+/// use tend_process::{LogSink, LogSpec, LogTrouble, ProcessExt, ProcessSpec, Tee};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let dir = std::env::temp_dir().join(format!("tend-doc-sink-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let spec = LogSpec { file: Some(dir.join("hello.log")), ..LogSpec::default() };
+/// let sink = LogSink::from_spec(&spec)
+///     .unwrap()
+///     .with_tee(Tee::Stdout { prefix: "hello | ".into() })
+///     .on_trouble(|trouble| {
+///         if let LogTrouble::Failing { error } = trouble {
+///             eprintln!("hello.log takes no more writes ({error}); lines are held");
+///         }
+///     });
+/// let root = Supervisor::builder("root")
+///     .child(ChildSpec::process_with_sink("hello", ProcessSpec::shell("echo hello"), sink))
+///     .start()
+///     .await
+///     .unwrap();
+/// root.shutdown().await;
+/// # }
+/// ```
 #[derive(Clone, Default)]
 pub struct LogSink {
     inner: Arc<Shared>,
@@ -84,6 +119,24 @@ struct Held {
 }
 
 /// A turn in a log file's fortunes, for [`LogSink::on_trouble`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use tend_process::{LogSink, LogSpec, LogTrouble};
+///
+/// let dir = std::env::temp_dir().join(format!("tend-doc-trouble-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let seen: Arc<Mutex<Vec<LogTrouble>>> = Arc::default();
+/// let spec = LogSpec { file: Some(dir.join("web.log")), ..LogSpec::default() };
+/// let sink = LogSink::from_spec(&spec).unwrap().on_trouble({
+///     let seen = Arc::clone(&seen);
+///     move |trouble| seen.lock().unwrap().push(trouble)
+/// });
+/// // A healthy file: nothing to report, nothing held.
+/// assert!(!sink.is_failing() && seen.lock().unwrap().is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogTrouble {
     /// The file stopped taking writes; lines are held from now on.
@@ -105,6 +158,17 @@ pub enum LogTrouble {
 const FOLLOW_BACKLOG: usize = 1024;
 
 /// A live copy of the output for a foreground view.
+///
+/// # Examples
+///
+/// ```
+/// use tend_process::{LogSink, Tee};
+///
+/// // Every line also on this program's standard output, prefixed like
+/// // `docker compose up` does.
+/// let sink = LogSink::discard().with_tee(Tee::Stdout { prefix: "web | ".into() });
+/// # let _ = sink;
+/// ```
 pub enum Tee {
     /// Written to this process's standard output, each line prefixed.
     Stdout {

@@ -13,7 +13,9 @@ use crate::prepare::Identity;
 /// with `&` from a script ignores SIGINT and SIGQUIT, and Rust's runtime
 /// ignores SIGPIPE: none of that may reach a service, whose stop signal
 /// could then never stop it. Read once, in the parent, before any spawn:
-/// a supervisor sets its dispositions when it starts.
+/// a supervisor sets its dispositions when it starts. Through libc: rustix
+/// offers `sigaction` only to runtimes, and nix cannot query without
+/// setting.
 pub(crate) fn ignored_signals() -> &'static [i32] {
     static IGNORED: OnceLock<Vec<i32>> = OnceLock::new();
     IGNORED.get_or_init(|| {
@@ -90,7 +92,8 @@ pub(crate) fn before_exec(
 /// none of the supervisor's (nor the host program's, for a library user).
 /// Marked rather than closed: the steps' own descriptors (the report pipe,
 /// the cgroup files) stay usable until `exec`. Best effort on kernels
-/// before 5.11, which lack the flag.
+/// before 5.11, which lack the flag. A raw system call: neither rustix nor
+/// nix has `close_range`.
 fn keep_descriptors_from_the_program() {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: a raw system call, async-signal-safe, on integers only.

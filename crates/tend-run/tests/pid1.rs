@@ -3,12 +3,14 @@
 
 #[path = "common/namespace.rs"]
 mod namespace;
+#[path = "../../tend-testkit/tests/common/suite.rs"]
+mod suite;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use namespace::{descendants, unshare_works};
+use namespace::{descendants, namespace_missing};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -25,8 +27,7 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn as_pid_1_it_reaps_orphans_and_stops_gracefully_on_sigterm() {
-    if !unshare_works() {
-        eprintln!("skipped: cannot create a PID namespace here");
+    if !suite::runs("root", namespace_missing) {
         return;
     }
     let dir = std::env::temp_dir().join(format!("tend-run-pid1-{}", std::process::id()));

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 /// use std::time::Duration;
 /// use tend_spec::{OnExhausted, RestartBudget};
 ///
-/// // The container supervisor's rule: 5 restarts in 5 minutes, then retry
-/// // every 30 seconds instead of hot-looping.
+/// // 5 restarts in 5 minutes, then a retry every 30 seconds instead of
+/// // hot-looping.
 /// let b = RestartBudget::new(5, Duration::from_secs(300))
 ///     .on_exhausted(OnExhausted::CrashLoopBackOff(Duration::from_secs(30)));
 /// assert_eq!(b.max_restarts, 5);
@@ -56,6 +56,22 @@ impl RestartBudget {
 }
 
 /// What happens to a child whose own restart budget runs out.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_spec::OnExhausted;
+///
+/// // The circuit breaker: no restart until an operator asks for one.
+/// let stop: OnExhausted = serde_json::from_str("\"stop\"").unwrap();
+/// assert_eq!(stop, OnExhausted::Stop);
+/// // Kubernetes' CrashLoopBackOff: wait, then try again.
+/// let back_off: OnExhausted =
+///     serde_json::from_str(r#"{ "crash_loop_back_off": "30s" }"#).unwrap();
+/// assert_eq!(back_off, OnExhausted::CrashLoopBackOff(Duration::from_secs(30)));
+/// assert_eq!(OnExhausted::default(), OnExhausted::Escalate);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnExhausted {

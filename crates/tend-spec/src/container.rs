@@ -73,6 +73,15 @@ impl ContainerSpec {
 }
 
 /// Where a container's filesystem comes from.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::ContainerSource;
+///
+/// let source: ContainerSource = serde_json::from_str(r#"{ "rootfs": "/srv/roots/app" }"#).unwrap();
+/// assert_eq!(source, ContainerSource::Rootfs("/srv/roots/app".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ContainerSource {
@@ -84,6 +93,16 @@ pub enum ContainerSource {
 }
 
 /// A container runtime.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::Runtime;
+///
+/// let runtime: Runtime = serde_json::from_str("\"docker\"").unwrap();
+/// assert_eq!(runtime.program(), "docker");
+/// assert_eq!(Runtime::ALL[0], Runtime::Podman);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Runtime {
@@ -116,6 +135,16 @@ impl std::fmt::Display for Runtime {
 /// What a container whose incarnation is isolated becomes, for debugging.
 /// Either way it is kept (not removed) until the service starts again or is
 /// stopped.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::KeepContainer;
+///
+/// let keep: KeepContainer = serde_json::from_str("\"stopped\"").unwrap();
+/// assert_eq!(keep, KeepContainer::Stopped);
+/// assert_eq!(KeepContainer::default(), KeepContainer::Running);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepContainer {

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-/// What a child's abnormal exit leads to (the container supervisor's crash
-/// policies; config key `on_crash`).
+/// What a child's abnormal exit leads to: restarted, shut down, or isolated
+/// (config key `on_crash`).
 ///
 /// Normal and shutdown exits are never crashes: the restart type alone
 /// decides about them. The default, `Restart`, leaves abnormal exits to the

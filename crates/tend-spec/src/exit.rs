@@ -7,6 +7,16 @@ use serde::{Deserialize, Serialize};
 /// - **shutdown**: it stopped because it was asked to (OTP's `shutdown` and
 ///   `{shutdown, Term}`), including a supervisor that gave up;
 /// - **abnormal**: an error, a panic, a non-zero code, a signal nobody sent.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::ExitClass;
+///
+/// let class: ExitClass = serde_json::from_str("\"abnormal\"").unwrap();
+/// assert_eq!(class, ExitClass::Abnormal);
+/// assert_eq!(ExitClass::Shutdown.to_string(), "shutdown");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitClass {

@@ -19,7 +19,7 @@
 //! | what a crash leads to | [`CrashPolicy::Restart`] / [`CrashPolicy::Shutdown`] / [`CrashPolicy::Isolate`] | `on_crash = "restart"` / `"shutdown"` / `"isolate"` |
 //! | when a child is healthy | [`ProbeTiming`], [`ProbeCheck`], [`OnUnhealthy`] | `liveness = { http = "http://…/healthz", period = "5s" }`, `on_unhealthy = "isolate"` |
 //! | what a child waits for | [`Condition::Started`] / [`Condition::Ready`] / [`Condition::Completed`] | `depends_on = { db = "ready" }` |
-//! | what runs a child | [`Backend`] (a [`NotAvailable`] one says why); [`ContainerSpec`] | `command = …`, `container = { image = … }`; later `wasm = …`, `remote = …` |
+//! | what runs a child | [`Backend`] (a [`NotAvailable`] one says why); [`ContainerSpec`] | `command = …`, `container = { image = … }`; `wasm = …`, `remote = …` (understood, not yet runnable) |
 //!
 //! # Examples
 //!

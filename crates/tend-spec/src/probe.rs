@@ -11,6 +11,21 @@ use serde::{Deserialize, Serialize};
 /// defaults): after `initial_delay`, one check every `period`; a check that
 /// takes longer than `timeout` failed; `failure_threshold` failures in a row
 /// make the probe fail, `success_threshold` successes in a row make it pass.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_spec::ProbeTiming;
+///
+/// // Every field has Kubernetes' default: give only what differs.
+/// let timing: ProbeTiming =
+///     serde_json::from_str(r#"{ "period": "5s", "failure_threshold": 5 }"#).unwrap();
+/// assert_eq!(timing.period, Duration::from_secs(5));
+/// assert_eq!(timing.timeout, Duration::from_secs(1));
+/// assert_eq!(timing.failure_threshold, 5);
+/// assert_eq!(timing.success_threshold, 1);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeTiming {
@@ -60,6 +75,21 @@ impl Default for ProbeTiming {
 }
 
 /// What a process probe checks.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::ProbeCheck;
+///
+/// let check: ProbeCheck =
+///     serde_json::from_str(r#"{ "http": "http://127.0.0.1:8080/healthz" }"#).unwrap();
+/// let ProbeCheck::Http(target) = &check else { unreachable!() };
+/// assert_eq!(target.authority, "127.0.0.1:8080");
+/// assert_eq!(check.to_string(), "http http://127.0.0.1:8080/healthz");
+///
+/// let check: ProbeCheck = serde_json::from_str(r#"{ "exec": ["pg_isready"] }"#).unwrap();
+/// assert_eq!(check, ProbeCheck::Exec(vec!["pg_isready".into()]));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeCheck {
@@ -83,6 +113,20 @@ impl fmt::Display for ProbeCheck {
 }
 
 /// A process probe: a check and its timing.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_spec::{ProbeCheck, ProbeSpec};
+///
+/// let probe: ProbeSpec = serde_json::from_str(
+///     r#"{ "check": { "tcp": "127.0.0.1:5432" }, "timing": { "period": "2s" } }"#,
+/// )
+/// .unwrap();
+/// assert_eq!(probe.check, ProbeCheck::Tcp("127.0.0.1:5432".into()));
+/// assert_eq!(probe.timing.period, Duration::from_secs(2));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeSpec {
     /// What to check.
@@ -93,6 +137,16 @@ pub struct ProbeSpec {
 }
 
 /// What a failed liveness probe does.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::OnUnhealthy;
+///
+/// let keep: OnUnhealthy = serde_json::from_str("\"isolate\"").unwrap();
+/// assert_eq!(keep, OnUnhealthy::Isolate);
+/// assert_eq!(OnUnhealthy::default(), OnUnhealthy::Restart);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnUnhealthy {
@@ -108,6 +162,16 @@ pub enum OnUnhealthy {
 /// An `http://host[:port][/path]` URL, split once when read so that a probe
 /// never parses. Only plain HTTP: a probe of a TLS endpoint would need a
 /// TLS stack in the library for one status line.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::HttpTarget;
+///
+/// let target: HttpTarget = serde_json::from_str("\"http://localhost:8080/ready\"").unwrap();
+/// assert_eq!((target.host.as_str(), target.path.as_str()), ("localhost", "/ready"));
+/// assert_eq!(target.to_string(), "http://localhost:8080/ready");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct HttpTarget {

@@ -105,6 +105,21 @@ pub struct ProcessSpec {
 }
 
 /// How a process says it is ready.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_spec::ReadySpec;
+///
+/// let ready: ReadySpec =
+///     serde_json::from_str(r#"{ "log": "listening on", "timeout": "30s" }"#).unwrap();
+/// assert!(ready.is_signalled());
+/// assert_eq!(ready.timeout, Duration::from_secs(30));
+/// // By default a process is ready once it runs.
+/// assert!(!ReadySpec::default().is_signalled());
+/// assert!(ReadySpec::notify(Duration::from_secs(10)).notify);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadySpec {
@@ -222,6 +237,19 @@ impl ProcessSpec {
 }
 
 /// The environment of a process.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::EnvSpec;
+///
+/// let env: EnvSpec = serde_json::from_str(
+///     r#"{ "inherit": false, "set": { "RUST_LOG": "info" } }"#,
+/// ).unwrap();
+/// assert!(!env.inherit);
+/// assert_eq!(env.set["RUST_LOG"], "info");
+/// assert!(EnvSpec::default().inherit);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvSpec {
@@ -252,6 +280,16 @@ impl Default for EnvSpec {
 
 /// Limits set with `setrlimit` (soft = hard = the value). Unset ones are
 /// inherited. Raising a hard limit needs `CAP_SYS_RESOURCE`.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::Rlimits;
+///
+/// let limits: Rlimits = serde_json::from_str(r#"{ "nofile": 4096, "core": 0 }"#).unwrap();
+/// assert_eq!((limits.nofile, limits.core), (Some(4096), Some(0)));
+/// assert_eq!(limits.nproc, None); // inherited
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rlimits {
@@ -283,6 +321,18 @@ pub struct Rlimits {
 
 /// How a process is asked to stop: a signal to its whole process group (and
 /// cgroup), then `SIGKILL` after the timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_spec::{Signal, StopSpec};
+///
+/// let stop: StopSpec = serde_json::from_str(r#"{ "signal": "SIGINT" }"#).unwrap();
+/// assert_eq!(stop.signal, Signal::Int);
+/// assert_eq!(stop.timeout, Duration::from_secs(10));
+/// assert_eq!(StopSpec::default().signal, Signal::Term);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StopSpec {
@@ -313,6 +363,18 @@ impl Default for StopSpec {
 
 /// Memory, CPU and process-count limits for a process and everything it
 /// starts, enforced by the kernel through a cgroup.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::ResourceLimits;
+///
+/// let limits: ResourceLimits =
+///     serde_json::from_str(r#"{ "memory": 536870912, "cpu": 0.5 }"#).unwrap();
+/// assert_eq!(limits.memory, Some(512 << 20));
+/// assert_eq!(limits.cpu, Some(0.5));
+/// assert_eq!(limits.pids, None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceLimits {
@@ -328,6 +390,17 @@ pub struct ResourceLimits {
 }
 
 /// Where a process's standard output and error go.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::LogSpec;
+///
+/// let logs: LogSpec =
+///     serde_json::from_str(r#"{ "file": "web.log", "keep": 10, "timestamps": true }"#).unwrap();
+/// assert_eq!(logs.keep, 10);
+/// assert_eq!(logs.max_size, LogSpec::default().max_size);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSpec {

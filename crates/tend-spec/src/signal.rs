@@ -167,6 +167,16 @@ impl std::fmt::Display for Signal {
 }
 
 /// A signal name that is not known.
+///
+/// # Examples
+///
+/// ```
+/// use tend_spec::{Signal, UnknownSignal};
+///
+/// let wrong = "SIGTREM".parse::<Signal>().unwrap_err();
+/// assert_eq!(wrong, UnknownSignal("SIGTREM".into()));
+/// assert!(wrong.to_string().starts_with("unknown signal \"SIGTREM\""));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown signal {0:?} (expected a name such as SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, or a number from 1 to 64)")]
 pub struct UnknownSignal(pub String);

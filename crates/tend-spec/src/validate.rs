@@ -8,6 +8,20 @@ use crate::{AutoShutdown, Backoff, Intensity, Restart, RestartBudget};
 
 /// A rule a spec breaks. Each variant names the situation, as OTP's
 /// `{bad_combination, …}` tuples do.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_spec::{check_intensity, Intensity, SpecError};
+///
+/// let never = Intensity::new(1, Duration::ZERO);
+/// assert_eq!(check_intensity(&never), Err(SpecError::ZeroPeriod));
+/// assert_eq!(
+///     SpecError::ZeroPeriod.to_string(),
+///     "intensity period must be longer than zero"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpecError {

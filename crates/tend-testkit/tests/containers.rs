@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::rootfs::{podman_state, rootfs};
+use common::rootfs::{self, podman_state, rootfs};
+use common::suite;
 use common::*;
 use tend_engine::{
     ChildSpec, ChildState, ExitClass, ExitKind, Restart, Supervisor, SupervisorHandle,
@@ -45,6 +46,9 @@ async fn until_state(name: &str, wanted: Option<&str>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_runs_its_command_with_its_output_and_exit_code() {
+    if !suite::runs("containers", rootfs::missing) {
+        return;
+    }
     let mut spec = boxed("echo hello as pid $$ with $MODE; exit 3");
     spec.env.set.insert("MODE".into(), "care".into());
     let (exit, out) = run_once("ct-output", spec).await;
@@ -65,6 +69,9 @@ async fn a_container_runs_its_command_with_its_output_and_exit_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_from_an_image_runs_too() {
+    if !suite::runs("containers", rootfs::missing) {
+        return;
+    }
     let image = "localhost/tend-test-busybox:latest";
     let tar = temp_dir("image").join("rootfs.tar");
     let packed = Command::new("tar")
@@ -97,6 +104,9 @@ async fn a_container_from_an_image_runs_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_goes_through_the_runtime_and_removes_the_container() {
+    if !suite::runs("containers", rootfs::missing) {
+        return;
+    }
     let log = temp_dir("ct-stop").join("out");
     let mut spec =
         boxed("trap 'echo got TERM; exit 0' TERM; echo up; while true; do sleep 0.1; done");
@@ -139,6 +149,9 @@ async fn a_stop_goes_through_the_runtime_and_removes_the_container() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_ignoring_its_stop_signal_is_killed_after_the_timeout() {
+    if !suite::runs("containers", rootfs::missing) {
+        return;
+    }
     let mut spec = boxed("trap '' TERM; echo up; while true; do sleep 0.1; done");
     spec.ready.log = Some("^up$".into());
     spec.stop.timeout = Duration::from_secs(1);
@@ -168,6 +181,9 @@ async fn a_container_ignoring_its_stop_signal_is_killed_after_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashing_container_is_restarted_until_it_completes() {
+    if !suite::runs("containers", rootfs::missing) {
+        return;
+    }
     // The rootfs is the container's filesystem as it is: a count in it
     // survives restarts.
     let count = rootfs().join("tmp/crash-count");
@@ -204,6 +220,9 @@ async fn a_crashing_container_is_restarted_until_it_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_apply_to_the_container() {
+    if !suite::runs("containers", rootfs::missing) {
+        return;
+    }
     let mut spec = boxed(
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; \
          cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
@@ -270,6 +289,9 @@ async fn isolated_container(name: &str, keep: KeepContainer) -> SupervisorHandle
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unhealthy_container_isolated_is_kept_running() {
+    if !suite::runs("containers", rootfs::missing) {
+        return;
+    }
     let sup = isolated_container("ct-keep-running", KeepContainer::Running).await;
     assert_eq!(
         podman_state("tend-ct-keep-running").as_deref(),
@@ -283,6 +305,9 @@ async fn an_unhealthy_container_isolated_is_kept_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unhealthy_container_isolated_is_kept_stopped_if_so_configured() {
+    if !suite::runs("containers", rootfs::missing) {
+        return;
+    }
     let sup = isolated_container("ct-keep-stopped", KeepContainer::Stopped).await;
     until_state("tend-ct-keep-stopped", Some("exited")).await;
     assert_eq!(
@@ -304,6 +329,9 @@ async fn an_unhealthy_container_isolated_is_kept_stopped_if_so_configured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_killed_under_its_container_takes_the_container_with_it() {
+    if !suite::runs("containers", rootfs::missing) {
+        return;
+    }
     let mut spec = boxed("echo up; while true; do sleep 0.1; done");
     spec.ready.log = Some("^up$".into());
     let sup = Supervisor::builder("t")

@@ -7,17 +7,20 @@ use common::*;
 use tend_engine::{ChildSpec, ExitClass, ExitKind, Resource, Signal, Supervisor};
 use tend_process::ProcessExt;
 
+/// Whether the kernel's limits are tested: suite `cgroups`.
 fn cgroups_writable() -> bool {
-    matches!(
-        tend_process::CgroupLayout::detect(),
-        tend_process::CgroupLayout::Unified(_) | tend_process::CgroupLayout::Hybrid(_)
-    ) && std::env::var_os("TEND_CGROUP").is_none_or(|v| v != "off")
+    suite::runs("cgroups", || {
+        let writable = matches!(
+            tend_process::CgroupLayout::detect(),
+            tend_process::CgroupLayout::Unified(_) | tend_process::CgroupLayout::Hybrid(_)
+        ) && std::env::var_os("TEND_CGROUP").is_none_or(|v| v != "off");
+        (!writable).then(|| "no writable cgroup hierarchy (run as root, TEND_CGROUP unset)".into())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_limit_is_enforced_by_the_kernel() {
     if !cgroups_writable() {
-        eprintln!("skipped: no writable cgroup hierarchy");
         return;
     }
     let mut spec = testkit(["alloc", "200"]);
@@ -44,7 +47,6 @@ async fn a_memory_limit_is_enforced_by_the_kernel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pids_limit_stops_a_fork_bomb() {
     if !cgroups_writable() {
-        eprintln!("skipped: no writable cgroup hierarchy");
         return;
     }
     let mut spec = testkit(["fork", "20"]);
@@ -112,7 +114,6 @@ async fn usage_is_measured_when_asked_and_80_percent_warns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cpu_limit_throttles_and_warns_at_80_percent() {
     if !cgroups_writable() {
-        eprintln!("skipped: no writable cgroup hierarchy");
         return;
     }
     let mut spec = testkit(["spin"]);

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../../../tend-testkit/tests/common/suite.rs"]
+pub mod suite;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -73,6 +76,7 @@ impl Project {
             .current_dir(self.dir.path())
             .env_remove("TEND_CONFIG")
             .env_remove("TEND_STATE_DIR")
+            .env_remove("TEND_SOCKET")
             .output()
             .unwrap()
     }
@@ -104,6 +108,7 @@ impl Project {
             .current_dir(self.dir.path())
             .env_remove("TEND_CONFIG")
             .env_remove("TEND_STATE_DIR")
+            .env_remove("TEND_SOCKET")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)

@@ -8,6 +8,18 @@ use std::sync::OnceLock;
 use super::own;
 
 /// Which cgroup hierarchy is in use.
+///
+/// # Examples
+///
+/// ```
+/// use tend_process::CgroupLayout;
+///
+/// match CgroupLayout::detect() {
+///     CgroupLayout::Unified(mount) => println!("cgroup v2 at {}", mount.display()),
+///     CgroupLayout::Hybrid(mount) => println!("v1 controllers, v2 at {}", mount.display()),
+///     CgroupLayout::Unavailable(why) => println!("process groups only: {why}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CgroupLayout {
     /// Only cgroup v2, mounted here.

@@ -4,13 +4,14 @@
 
 use std::process::{Command, Stdio};
 
-/// Whether `unshare --pid --fork` works here (root, or user namespaces).
-pub fn unshare_works() -> bool {
-    Command::new("unshare")
+/// Why `unshare --pid --fork` fails here, if it does (it needs root).
+pub fn namespace_missing() -> Option<String> {
+    let works = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "true"])
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    (!works).then(|| "a PID namespace (unshare --pid --fork) needs root".into())
 }
 
 /// (pid, state, ppid) of every process on the host.

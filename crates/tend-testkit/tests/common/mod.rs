@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod rootfs;
+pub mod suite;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -27,15 +27,31 @@ pub fn rootfs() -> &'static Path {
     })
 }
 
+const BUSYBOX: &str = "/bin/busybox";
+
 /// A statically linked busybox (Debian's `busybox-static`).
 fn busybox() -> &'static str {
-    let path = "/bin/busybox";
-    let described = Command::new("file").arg("-L").arg(path).output();
     assert!(
-        described.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("statically linked")),
-        "container tests need a static busybox at {path} (apt-get install busybox-static)"
+        static_busybox(),
+        "container tests need a static busybox at {BUSYBOX} (apt-get install busybox-static)"
     );
-    path
+    BUSYBOX
+}
+
+fn static_busybox() -> bool {
+    let described = Command::new("file").arg("-L").arg(BUSYBOX).output();
+    described.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("statically linked"))
+}
+
+/// What the container tests lack here, if anything: podman (run with
+/// runc, as `.ci/test` configures it) and a static busybox.
+pub fn missing() -> Option<String> {
+    let podman = Command::new("podman").arg("--version").output();
+    if !podman.is_ok_and(|o| o.status.success()) {
+        return Some("podman does not run (apt-get install podman runc)".into());
+    }
+    (!static_busybox())
+        .then(|| format!("no static busybox at {BUSYBOX} (apt-get install busybox-static file)"))
 }
 
 /// A container's state as podman says it (`running`, `exited`, …), or
