@@ -5,11 +5,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use tend_config::{Config, ConfigError};
-use tend_engine::{ChildInfo, ChildKind, ChildState, ControlError, EventKind, SupervisorHandle};
+use tend_engine::{ChildInfo, ChildKind, ChildState, ControlError, SupervisorHandle};
 use tend_journal::{ExitInfo, JournalWriter, Record};
 use tend_process::Signal;
 use tokio::sync::watch;
@@ -80,16 +80,6 @@ struct Current {
     layout: Layout,
 }
 
-/// The last facts seen of each instance, for those no longer in the tree
-/// (a `restart = "never"` service is removed when it ends).
-#[derive(Debug, Clone, Default)]
-struct Seen {
-    generation: u64,
-    starts: u64,
-    failures: u64,
-    last_exit: Option<ExitInfo>,
-}
-
 /// The running tree and the operations on it.
 #[derive(Debug)]
 pub struct Control {
@@ -97,7 +87,6 @@ pub struct Control {
     current: tokio::sync::Mutex<Current>,
     sinks: Sinks,
     journal: JournalWriter,
-    seen: Arc<Mutex<HashMap<String, Seen>>>,
     started: Instant,
     hooks: Arc<Hooks>,
     /// Set by `POST /v1/shutdown`: the daemon shuts the tree down.
@@ -122,12 +111,10 @@ pub struct Origin {
 }
 
 impl Control {
-    /// Control over `root`, which runs `config`; `events` is its event
-    /// stream, subscribed before it started (so no early end is missed).
+    /// Control over `root`, which runs `config`.
     #[must_use]
     pub fn new(
         root: SupervisorHandle,
-        mut events: tokio::sync::broadcast::Receiver<tend_engine::Event>,
         config: Config,
         sinks: Sinks,
         journal: JournalWriter,
@@ -135,38 +122,11 @@ impl Control {
         origin: Origin,
     ) -> Arc<Control> {
         let layout = Layout::of(&config);
-        let seen: Arc<Mutex<HashMap<String, Seen>>> = Arc::default();
-        let record = seen.clone();
-        tokio::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                let event = match events.recv().await {
-                    Ok(event) => event,
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return,
-                };
-                let mut seen = record.lock().unwrap_or_else(|e| e.into_inner());
-                match &event.kind {
-                    EventKind::ChildStarted { id, generation, .. } => {
-                        let s = seen.entry(id.to_string()).or_default();
-                        s.generation = *generation;
-                        s.starts += 1;
-                    }
-                    EventKind::ChildExited { id, exit, .. } => {
-                        let s = seen.entry(id.to_string()).or_default();
-                        s.failures += u64::from(exit.is_abnormal());
-                        s.last_exit = Some(exit.into());
-                    }
-                    _ => {}
-                }
-            }
-        });
         Arc::new(Control {
             root,
             current: tokio::sync::Mutex::new(Current { config, layout }),
             sinks,
             journal,
-            seen,
             started: Instant::now(),
             hooks,
             shutdown_requested: watch::channel(false).0,
@@ -381,17 +341,12 @@ impl Control {
 
     async fn status_in(&self, current: &Current, usage: bool) -> Vec<ServiceStatus> {
         let (infos, units) = self.infos(&current.layout.instances, usage).await;
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
         current
             .layout
             .instances
             .iter()
             .map(|instance| {
-                let mut status = status_of(
-                    instance,
-                    infos.get(&instance.name),
-                    seen.get(&instance.name),
-                );
+                let mut status = status_of(instance, infos.get(&instance.name));
                 // A replica waits with its whole service (its supervisor).
                 let waits = match infos.get(&instance.name) {
                     Some(info) => info.waiting_for.as_slice(),
@@ -475,10 +430,7 @@ impl Control {
         let mut done = Vec::new();
         let mut problems = Vec::new();
         for instance in instances {
-            match self
-                .act_on(&current.config, &current.layout, instance, action)
-                .await
-            {
+            match self.act_on(instance, action).await {
                 Ok(()) => done.push(instance.name.clone()),
                 Err(e) => problems.push(format!("{}: {e}", instance.name)),
             }
@@ -494,28 +446,10 @@ impl Control {
         }
     }
 
-    async fn act_on(
-        &self,
-        config: &Config,
-        layout: &Layout,
-        instance: &Instance,
-        action: Action,
-    ) -> Result<(), ControlError> {
+    async fn act_on(&self, instance: &Instance, action: Action) -> Result<(), ControlError> {
         let supervisor = tree::supervisor_at(&self.root, &instance.parents).await?;
         let id = instance.name.as_str();
         let present = supervisor.child_info(id).await.ok();
-        let add = || async {
-            // A `never` service is removed when it ends: add it again.
-            let service = config
-                .service(&instance.service)
-                .expect("an instance has a service");
-            let spec = tree::instance_spec(service, id, layout, &self.sinks, &Handed::default())
-                .map_err(|e| ControlError::StartFailed {
-                    id: id.into(),
-                    exit: tend_engine::Exit::failed(format!("log file: {e}")),
-                })?;
-            supervisor.start_child(spec).await.map(drop)
-        };
         match (action, present) {
             (Action::Stop, Some(_)) => supervisor.terminate_child(id).await,
             (Action::Stop, None) => Ok(()),
@@ -525,7 +459,7 @@ impl Control {
                 supervisor.restart_child(id).await.map(drop)
             }
             (Action::Start, Some(_)) => Ok(()),
-            (Action::Start | Action::Restart, None) => add().await,
+            (Action::Start | Action::Restart, None) => Err(ControlError::NotFound(id.into())),
             (Action::Restart, Some(_)) => supervisor.restart_child_now(id).await.map(drop),
         }
     }
@@ -533,30 +467,28 @@ impl Control {
     /// Sends `signal` to the main process of every instance `name` means.
     pub async fn signal(&self, name: &str, signal: Signal) -> Result<Acted, Failure> {
         // Only a named signal: a realtime one is not supported yet.
-        let Some(raw) = rustix::process::Signal::from_named_raw(signal.number()) else {
+        if matches!(signal, Signal::Realtime(_)) {
             return Err(Failure::new(
                 ErrorCode::BadSignal,
                 format!("{signal} cannot be sent by `tend signal` (realtime signals are not supported yet)"),
             ));
-        };
+        }
         let current = self.current.lock().await;
-        let found: Vec<Instance> =
-            resolve(&current.layout, std::slice::from_ref(&name.to_owned()))?
-                .into_iter()
-                .cloned()
-                .collect();
-        let (infos, _) = self.infos(&found, false).await;
+        let found = resolve(&current.layout, std::slice::from_ref(&name.to_owned()))?;
         let mut done = Vec::new();
-        for instance in &found {
-            let pid = infos.get(&instance.name).and_then(|i| i.pid);
-            if let Some(pid) = pid {
-                let sent = i32::try_from(pid)
-                    .ok()
-                    .and_then(rustix::process::Pid::from_raw)
-                    .map(|pid| rustix::process::kill_process(pid, raw));
-                if matches!(sent, Some(Ok(()))) {
-                    done.push(instance.name.clone());
-                }
+        for instance in found {
+            // Through the engine to the running incarnation, which signals
+            // its process through its pidfd: never a pid read from a
+            // snapshot, which a process started meanwhile could have taken.
+            let Ok(supervisor) = tree::supervisor_at(&self.root, &instance.parents).await else {
+                continue;
+            };
+            if supervisor
+                .signal_child(instance.name.as_str(), signal)
+                .await
+                .is_ok()
+            {
+                done.push(instance.name.clone());
             }
         }
         self.journal.record(
@@ -803,46 +735,27 @@ async fn remove_unit(
 /// What each supervisor of replicas waits for, by service name.
 type UnitWaits = HashMap<String, Vec<(tend_engine::ChildId, tend_engine::Condition)>>;
 
-fn status_of(instance: &Instance, info: Option<&ChildInfo>, seen: Option<&Seen>) -> ServiceStatus {
+fn status_of(instance: &Instance, info: Option<&ChildInfo>) -> ServiceStatus {
     let mut status =
         ServiceStatus::pending(&instance.name, &instance.service, instance.group.as_deref());
-    match (info, seen) {
-        (Some(info), _) => {
-            status.state = info.state.into();
-            if let ChildState::Failed(reason) = info.state {
-                status.failed_because = Some(reason.as_str().to_owned());
-            }
-            status.pid = info.pid;
-            status.generation = info.generation;
-            status.starts = info.starts;
-            status.restarts = info.restarts;
-            status.failures = info.failures;
-            status.uptime_s = uptime_s(info);
-            status.last_exit = info.last_exit.as_ref().map(|r| ExitInfo::from(&r.exit));
-            status.ready = info.ready && info.pid.is_some();
-            status.status_text.clone_from(&info.status);
-            if let Some(usage) = &info.usage {
-                status.memory_bytes = usage.memory;
-                status.cpu_s = usage.cpu_time.map(|d| d.as_secs_f64());
-            }
+    if let Some(info) = info {
+        status.state = info.state.into();
+        if let ChildState::Failed(reason) = info.state {
+            status.failed_because = Some(reason.as_str().to_owned());
         }
-        (None, Some(seen)) => {
-            // Gone from the tree: it ended and is not restarted.
-            status.state = match seen.last_exit.as_ref().map(|e| e.class.as_str()) {
-                Some("normal") => State::Completed,
-                Some("shutdown") => State::Shutdown,
-                Some(_) => State::Failed,
-                None => State::Pending,
-            };
-            if status.state == State::Failed {
-                status.failed_because = Some("crashed".to_owned());
-            }
-            status.generation = seen.generation;
-            status.starts = seen.starts;
-            status.failures = seen.failures;
-            status.last_exit = seen.last_exit.clone();
+        status.pid = info.pid;
+        status.generation = info.generation;
+        status.starts = info.starts;
+        status.restarts = info.restarts;
+        status.failures = info.failures;
+        status.uptime_s = uptime_s(info);
+        status.last_exit = info.last_exit.as_ref().map(|r| ExitInfo::from(&r.exit));
+        status.ready = info.ready && info.pid.is_some();
+        status.status_text.clone_from(&info.status);
+        if let Some(usage) = &info.usage {
+            status.memory_bytes = usage.memory;
+            status.cpu_s = usage.cpu_time.map(|d| d.as_secs_f64());
         }
-        (None, None) => {}
     }
     status
 }

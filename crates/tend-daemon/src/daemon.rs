@@ -186,7 +186,6 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     journal.attach(builder.subscribe());
     let metrics = Arc::new(Metrics::watch(builder.subscribe()));
     let hook_events = builder.subscribe();
-    let control_events = builder.subscribe();
     if options.echo != Echo::Off {
         console::print(builder.subscribe(), options.echo == Echo::Coloured);
     }
@@ -203,7 +202,6 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     let tcp = config.api.clone();
     let control = Control::new(
         root.clone(),
-        control_events,
         config,
         sinks,
         journal.clone(),

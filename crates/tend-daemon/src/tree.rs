@@ -256,8 +256,10 @@ pub fn instance_spec(
         .restart(service.restart)
         .on_crash(service.on_crash)
         // A service that may end for good ends with its state shown; it
-        // does not take the tree down (no auto-shutdown).
-        .significant(false);
+        // does not take the tree down (no auto-shutdown). A `never` one is
+        // kept listed once it ended, to show and to start again.
+        .significant(false)
+        .keep_spec(true);
     if let Some(backoff) = service.backoff {
         spec = spec.backoff(backoff);
     }

@@ -8,16 +8,17 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Notify};
+use tend_spec::Signal;
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::EventKind;
+use crate::event::{EventKind, IncarnationView, Live};
 use crate::exit::{Exit, ExitKind, Resource};
 use crate::id::{ChildId, IncarnationId};
 use crate::link::{LinkExit, LinkPeer, Port};
 use crate::policy::{Crossing, Meter};
-use crate::status::Usage;
+use crate::state::Usage;
 use crate::tree::{ChildKey, Message, TreeLinks};
 
 /// Handed to each incarnation of a child: who it is, whether it is being
@@ -88,6 +89,17 @@ struct Extras {
     status: Mutex<Option<Arc<str>>>,
     /// When it last passed a probe.
     last_healthy: Mutex<Option<Instant>>,
+    /// Where signals sent to it go, once its backend takes them.
+    signals: OnceLock<mpsc::UnboundedSender<SignalRequest>>,
+}
+
+/// A signal for an incarnation, and where to say whether it was sent.
+#[derive(Debug)]
+pub struct SignalRequest {
+    /// The signal.
+    pub signal: Signal,
+    /// Told `Ok` once sent, or why it could not be.
+    pub sent: oneshot::Sender<Result<(), String>>,
 }
 
 /// Measures what an incarnation uses, when asked.
@@ -259,16 +271,14 @@ impl Context {
     /// What [`set_status`](Self::set_status) last said.
     #[must_use]
     pub fn status(&self) -> Option<String> {
-        let extras = self.inner.extras.get()?;
-        let status = extras.status.lock().unwrap_or_else(|e| e.into_inner());
-        status.as_deref().map(str::to_owned)
+        self.inner.status()
     }
 
     /// Whether it is ready: [`ready`](Self::ready) was called, and
     /// [`not_ready`](Self::not_ready) not since.
     #[must_use]
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Acquire)
+        self.inner.is_ready()
     }
 
     /// Says this incarnation is alive, for its
@@ -367,10 +377,7 @@ impl Context {
     /// The OS process id published with [`set_pid`](Self::set_pid).
     #[must_use]
     pub fn pid(&self) -> Option<u32> {
-        match self.inner.pid.load(Ordering::Acquire) {
-            0 => None,
-            pid => Some(pid),
-        }
+        self.inner.pid()
     }
 
     /// Lets the supervisor measure this incarnation's resource usage when
@@ -385,23 +392,7 @@ impl Context {
     /// for a task with limits, from its meters.
     #[must_use]
     pub fn usage(&self) -> Option<Usage> {
-        let extras = self.inner.extras.get()?;
-        if let Some(probe) = extras.usage.get() {
-            return Some(probe());
-        }
-        let guard = extras.guard.get()?;
-        let meters = guard.meters.lock().unwrap_or_else(|e| e.into_inner());
-        if meters.is_empty() {
-            return None;
-        }
-        let mut usage = Usage::default();
-        for meter in meters.iter() {
-            match meter.resource {
-                Resource::CpuTime => usage.cpu_time = Some(Duration::from_micros(meter.used)),
-                resource => usage.counters.push((resource, meter.used)),
-            }
-        }
-        Some(usage)
+        self.inner.usage()
     }
 
     /// Emits a [`EventKind::ResourceWarning`] for this incarnation: it uses
@@ -511,6 +502,37 @@ impl Context {
         *last
     }
 
+    /// A look at this incarnation that does not keep it alive.
+    #[must_use]
+    pub fn view(&self) -> IncarnationView {
+        let live: Arc<dyn Live> = self.inner.clone();
+        IncarnationView::new(Arc::downgrade(&live))
+    }
+
+    /// Takes the signals sent to this incarnation through
+    /// [`signal_child`](crate::SupervisorHandle::signal_child), for a
+    /// backend that runs a process: it sends each and answers whether it
+    /// could. Only the first call gets them; a child whose incarnation
+    /// never calls this answers that it takes no signals.
+    pub fn signals(&self) -> mpsc::UnboundedReceiver<SignalRequest> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = self.extras().signals.set(tx);
+        rx
+    }
+
+    /// Passes `signal` to whoever took this incarnation's signals; the
+    /// answer comes on the returned receiver. `None` when nothing takes
+    /// them (a task).
+    pub(crate) fn send_signal(
+        &self,
+        signal: Signal,
+    ) -> Option<oneshot::Receiver<Result<(), String>>> {
+        let signals = self.inner.extras.get()?.signals.get()?;
+        let (sent, answer) = oneshot::channel();
+        signals.send(SignalRequest { signal, sent }).ok()?;
+        Some(answer)
+    }
+
     /// This incarnation's end of its links, made on first use.
     pub(crate) fn port(&self) -> &Arc<Port> {
         self.extras().port.get_or_init(|| {
@@ -543,6 +565,46 @@ impl Context {
     /// The value published with [`attach`](Self::attach), if it is a `T`.
     pub(crate) fn attached<T: Any>(&self) -> Option<&T> {
         self.inner.extras.get()?.attachment.get()?.downcast_ref()
+    }
+}
+
+/// What an incarnation tells from outside its supervisor, for its views.
+impl Live for ContextInner {
+    fn pid(&self) -> Option<u32> {
+        match self.pid.load(Ordering::Acquire) {
+            0 => None,
+            pid => Some(pid),
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    fn status(&self) -> Option<String> {
+        let extras = self.extras.get()?;
+        let status = extras.status.lock().unwrap_or_else(|e| e.into_inner());
+        status.as_deref().map(str::to_owned)
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        let extras = self.extras.get()?;
+        if let Some(probe) = extras.usage.get() {
+            return Some(probe());
+        }
+        let guard = extras.guard.get()?;
+        let meters = guard.meters.lock().unwrap_or_else(|e| e.into_inner());
+        if meters.is_empty() {
+            return None;
+        }
+        let mut usage = Usage::default();
+        for meter in meters.iter() {
+            match meter.resource {
+                Resource::CpuTime => usage.cpu_time = Some(Duration::from_micros(meter.used)),
+                resource => usage.counters.push((resource, meter.used)),
+            }
+        }
+        Some(usage)
     }
 }
 

@@ -166,6 +166,15 @@ pub enum ControlError {
     /// `monitor` of a child with nothing running and no restart pending.
     #[error("child {0} is not running")]
     NotRunning(ChildId),
+    /// `signal_child`: its incarnation takes no signals (a task), or the
+    /// signal could not be sent.
+    #[error("cannot signal child {id}: {reason}")]
+    Signal {
+        /// The child.
+        id: ChildId,
+        /// Why.
+        reason: String,
+    },
     /// `start_child` beyond `max_children`.
     #[error("the supervisor already has max_children = {max} children")]
     MaxChildren {

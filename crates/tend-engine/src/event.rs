@@ -8,7 +8,7 @@
 //! with the number of events it missed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -16,7 +16,99 @@ use tokio::time::Instant;
 
 use crate::exit::{Exit, GiveUp, Resource};
 use crate::id::{ChildId, IncarnationId};
-use crate::state::{BudgetStatus, FailReason, IsolateCause, ProbeRole};
+use tend_spec::Condition;
+
+use crate::state::{BudgetStatus, ChildState, FailReason, IsolateCause, ProbeRole, Usage};
+
+/// What a running incarnation tells from outside its supervisor (its
+/// context, which implements this below the event layer's sight).
+pub(crate) trait Live: Send + Sync {
+    fn pid(&self) -> Option<u32>;
+    fn is_ready(&self) -> bool;
+    fn status(&self) -> Option<String>;
+    fn usage(&self) -> Option<Usage>;
+}
+
+/// A look at a running incarnation from outside its supervisor: its pid,
+/// readiness, what it says it does, and its usage, read live without
+/// asking the supervisor (which may be busy, stopping a sibling). It does
+/// not keep the incarnation alive: once it has ended, every answer is
+/// empty. Carried by [`EventKind::ChildSpawned`]; made by
+/// [`Context::view`](crate::Context::view).
+///
+/// # Examples
+///
+/// ```
+/// use tend_engine::{ChildSpec, Context, EventKind, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (sup, mut events) = Supervisor::builder("app")
+///     .child(ChildSpec::task("w", |ctx: Context| async move {
+///         ctx.set_status("warming up");
+///         ctx.cancelled().await
+///     }))
+///     .start_with_events()
+///     .await
+///     .unwrap();
+/// let view = loop {
+///     if let EventKind::ChildSpawned { view, .. } = events.recv().await.unwrap().kind {
+///         break view;
+///     }
+/// };
+/// # tokio::task::yield_now().await;
+/// assert_eq!(view.status().as_deref(), Some("warming up"));
+/// sup.shutdown().await;
+/// assert!(!view.is_live());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct IncarnationView {
+    live: Weak<dyn Live>,
+}
+
+impl IncarnationView {
+    pub(crate) fn new(live: Weak<dyn Live>) -> Self {
+        IncarnationView { live }
+    }
+
+    /// Whether the incarnation still runs.
+    #[must_use]
+    pub fn is_live(&self) -> bool {
+        self.live.strong_count() > 0
+    }
+
+    /// Its OS process, if it runs one.
+    #[must_use]
+    pub fn pid(&self) -> Option<u32> {
+        self.live.upgrade()?.pid()
+    }
+
+    /// Whether it is ready.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.live.upgrade().is_some_and(|live| live.is_ready())
+    }
+
+    /// What it says it does (`Context::set_status`).
+    #[must_use]
+    pub fn status(&self) -> Option<String> {
+        self.live.upgrade()?.status()
+    }
+
+    /// Its usage, measured now, by backends that can.
+    #[must_use]
+    pub fn usage(&self) -> Option<Usage> {
+        self.live.upgrade()?.usage()
+    }
+}
+
+impl std::fmt::Debug for IncarnationView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncarnationView")
+            .field("live", &self.is_live())
+            .finish()
+    }
+}
 
 /// A lifecycle fact, stamped with the supervisor it happened in and when.
 ///
@@ -91,6 +183,43 @@ pub enum EventKind {
         replaces: Option<IncarnationId>,
         /// Its OS process, if any.
         pid: Option<u32>,
+        /// The child's incarnations started so far, this one included.
+        starts: u64,
+    },
+    /// A new incarnation was spawned: it is starting. Its view reads its
+    /// pid, readiness, status and usage live, without asking the
+    /// supervisor, for as long as it runs.
+    ChildSpawned {
+        /// The child.
+        id: ChildId,
+        /// Its incarnation number.
+        generation: u64,
+        /// Its id in the tree.
+        incarnation: IncarnationId,
+        /// The incarnation it replaces, if any.
+        replaces: Option<IncarnationId>,
+        /// A live look at it.
+        view: IncarnationView,
+    },
+    /// A child's state changed (as
+    /// [`which_children`](crate::SupervisorHandle::which_children) reports
+    /// it), or a child was added in it: one event per change, so a
+    /// listener can follow every child's state without asking.
+    ChildState {
+        /// The child.
+        id: ChildId,
+        /// Its new state.
+        state: ChildState,
+    },
+    /// A child due to start still waits, for these siblings to meet these
+    /// conditions (the sibling ahead of it in OTP's order must be up:
+    /// `Ready`; its dependencies). Told each time what it waits for may
+    /// have changed.
+    ChildWaiting {
+        /// The child.
+        id: ChildId,
+        /// What it waits for.
+        waiting_for: Vec<(ChildId, Condition)>,
     },
     /// An incarnation declared itself ready (again, after a
     /// [`ChildNotReady`](Self::ChildNotReady)).
@@ -119,6 +248,8 @@ pub enum EventKind {
         generation: u64,
         /// Why.
         exit: Exit,
+        /// The child's failures so far (abnormal exits and failed starts).
+        failures: u64,
     },
     /// An incarnation ended.
     ChildExited {
@@ -136,6 +267,8 @@ pub enum EventKind {
         /// ended before it was confirmed started, so every process a tree
         /// ran is named in its events).
         pid: Option<u32>,
+        /// The child's failures so far, this end included if abnormal.
+        failures: u64,
     },
     /// A restart was decided; it happens after `delay`.
     ChildRestarting {

@@ -74,19 +74,19 @@ mod supervisor;
 mod tree;
 
 pub use child::{ChildSpec, Nested, Probe};
-pub use context::Context;
+pub use context::{Context, SignalRequest};
 pub use error::{ChildSpecError, ControlError, StartError};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, IncarnationView};
 pub use exit::{Exit, ExitClass, ExitKind, GiveUp, IntoExit, Resource};
 pub use id::{ChildId, IncarnationId};
 pub use link::{Link, LinkExit, LinkPeer};
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "signal")]
 pub use signal::{run_until_signal, ShutdownSignals};
-pub use state::{BudgetStatus, ChildKind, ChildState, FailReason, IsolateCause, ProbeRole};
+pub use state::{BudgetStatus, ChildKind, ChildState, FailReason, IsolateCause, ProbeRole, Usage};
 pub use status::{
     Capacity, ChildCounts, ChildExit, ChildInfo, ChildStop, ExitRecord, Isolation, ProcessEntry,
-    ProcessTable, RestartRecord, StateCounts, StopOutcome, StopReport, SupervisorStatus, Usage,
+    ProcessTable, RestartRecord, StateCounts, StopOutcome, StopReport, SupervisorStatus,
 };
 pub use supervisor::{check_childspecs, Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tend_spec::{

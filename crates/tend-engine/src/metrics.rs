@@ -236,6 +236,16 @@ impl ChildStats {
         self.restarts.load(Relaxed)
     }
 
+    /// Incarnations started so far.
+    pub(crate) fn starts(&self) -> u64 {
+        self.starts.load(Relaxed)
+    }
+
+    /// Failures so far (abnormal exits and failed starts).
+    pub(crate) fn failures(&self) -> u64 {
+        self.failures.load(Relaxed)
+    }
+
     /// An incarnation ended, after running `ran_for`, with `class`.
     pub(crate) fn ended(&self, class: ExitClass, ran_for: Duration) {
         if class == ExitClass::Abnormal {

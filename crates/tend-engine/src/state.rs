@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::exit::ExitKind;
+use crate::exit::{ExitKind, Resource};
 
 /// Where a child is in its life, as shown by
 /// [`which_children`](crate::SupervisorHandle::which_children).
@@ -351,4 +351,43 @@ pub struct BudgetStatus {
     pub remaining: u32,
     /// Whether it ran out: the last restart asked for was refused.
     pub exhausted: bool,
+}
+
+/// Resources a running incarnation uses now, as its backend measures them
+/// (for an OS process: its cgroup, or `/proc`; for a task with limits: its
+/// meters). Fields that are not measured are `None` (or empty).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_engine::Usage;
+///
+/// let usage = Usage::new(Some(64 << 20), Some(Duration::from_millis(250)), Some(3));
+/// assert_eq!(usage.memory, Some(67_108_864));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Memory in bytes (resident set, or the cgroup's charge).
+    pub memory: Option<u64>,
+    /// CPU time consumed so far (for a task: busy time in its polls).
+    pub cpu_time: Option<Duration>,
+    /// Processes (or threads) counted against it.
+    pub pids: Option<u64>,
+    /// What a task charged, for each counter it has a limit for.
+    pub counters: Vec<(Resource, u64)>,
+}
+
+impl Usage {
+    /// A usage with these measurements.
+    #[must_use]
+    pub fn new(memory: Option<u64>, cpu_time: Option<Duration>, pids: Option<u64>) -> Self {
+        Usage {
+            memory,
+            cpu_time,
+            pids,
+            counters: Vec::new(),
+        }
+    }
 }

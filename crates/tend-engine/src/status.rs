@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime};
 use tend_spec::{Backend, Condition, CrashPolicy, Restart};
 use tokio::time::Instant;
 
-use crate::exit::{Exit, ExitKind, Resource};
+use crate::exit::{Exit, ExitKind};
 use crate::id::{ChildId, IncarnationId};
-use crate::state::{BudgetStatus, ChildKind, ChildState, IsolateCause};
+use crate::state::{BudgetStatus, ChildKind, ChildState, IsolateCause, Usage};
 
 /// The wall clock and the monotonic clock read at one moment, to turn
 /// monotonic stamps into wall-clock times. A past stamp becomes "now minus
@@ -126,45 +126,6 @@ pub struct ExitRecord {
     pub at: SystemTime,
     /// How long it ran.
     pub ran_for: Duration,
-}
-
-/// Resources a running incarnation uses now, as its backend measures them
-/// (for an OS process: its cgroup, or `/proc`; for a task with limits: its
-/// meters). Fields that are not measured are `None` (or empty).
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use tend_engine::Usage;
-///
-/// let usage = Usage::new(Some(64 << 20), Some(Duration::from_millis(250)), Some(3));
-/// assert_eq!(usage.memory, Some(67_108_864));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Usage {
-    /// Memory in bytes (resident set, or the cgroup's charge).
-    pub memory: Option<u64>,
-    /// CPU time consumed so far (for a task: busy time in its polls).
-    pub cpu_time: Option<Duration>,
-    /// Processes (or threads) counted against it.
-    pub pids: Option<u64>,
-    /// What a task charged, for each counter it has a limit for.
-    pub counters: Vec<(Resource, u64)>,
-}
-
-impl Usage {
-    /// A usage with these measurements.
-    #[must_use]
-    pub fn new(memory: Option<u64>, cpu_time: Option<Duration>, pids: Option<u64>) -> Self {
-        Usage {
-            memory,
-            cpu_time,
-            pids,
-            counters: Vec::new(),
-        }
-    }
 }
 
 /// What an operator asks about a child, from

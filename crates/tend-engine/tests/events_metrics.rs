@@ -28,6 +28,8 @@ fn summary(kind: &EventKind) -> String {
         EventKind::ChildRemoved { id } => format!("removed {id}"),
         EventKind::GaveUp { offender, .. } => format!("gave-up {offender}"),
         EventKind::SupervisorStopped { exit } => format!("stopped {}", exit.class()),
+        EventKind::ChildState { id, state } => format!("state {id} {state}"),
+        EventKind::ChildSpawned { id, generation, .. } => format!("spawned {id}#{generation}"),
         other => format!("{other:?}"),
     }
 }
@@ -57,14 +59,28 @@ async fn one_event_per_lifecycle_fact_in_order() {
     assert_eq!(
         seen,
         [
+            "state a failed (crashed)",
             "exited a#1 abnormal",
+            "state a restarting",
             "restarting a 0ns",
+            // Restarting until up: a restart's incarnation starting is told
+            // as the restart still under way.
+            "spawned a#2",
+            "state a running",
             "started a#2",
+            "state t pending",
             "added t",
+            "spawned t#1",
+            "state t starting",
+            "state t running",
             "started t#1",
+            "state t stopping",
+            "state t shutdown",
             "exited t#1 shutdown",
             "terminated t",
             "removed t",
+            "state a stopping",
+            "state a shutdown",
             "exited a#2 shutdown",
             "stopped shutdown",
         ]
@@ -84,13 +100,18 @@ async fn a_slow_subscriber_lags_and_is_told_how_much_it_missed() {
     let mut slow = sup.subscribe();
     for _ in 0..5 {
         lab.crash("a");
-        idle().await; // 3 events per crash: exited, restarting, started
+        // 7 events per crash: its state (failed), exited, its state
+        // (restarting), restarting, spawned, its state (running), started.
+        idle().await;
     }
     assert!(
         sup.is_running(),
         "the supervisor never waits for subscribers"
     );
-    assert_eq!(slow.try_recv().unwrap_err(), TryRecvError::Lagged(11));
+    assert_eq!(
+        slow.try_recv().unwrap_err(),
+        TryRecvError::Lagged(5 * 7 - 4)
+    );
     assert!(slow.try_recv().is_ok());
     sup.shutdown().await;
 }

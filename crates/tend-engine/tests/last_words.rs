@@ -331,3 +331,24 @@ async fn a_clean_exit_of_a_permanent_child_is_not_a_failure() {
     assert_eq!(delays, [ms(1000), ms(2000), ms(100), ms(100), ms(1000)]);
     sup.shutdown().await;
 }
+
+/// A task takes no signals: `signal_child` says so, and nothing changes.
+#[tokio::test(start_paused = true)]
+async fn a_task_takes_no_signals() {
+    let lab = Lab::new();
+    let sup = Supervisor::builder("s")
+        .child(lab.child("a"))
+        .start()
+        .await
+        .unwrap();
+    let answer = sup.signal_child("a", tend_engine::Signal::Hup).await;
+    assert!(
+        matches!(answer, Err(tend_engine::ControlError::Signal { ref id, .. }) if id == "a"),
+        "{answer:?}"
+    );
+    assert_eq!(
+        sup.child_info("a").await.unwrap().state,
+        ChildState::Running
+    );
+    sup.shutdown().await;
+}

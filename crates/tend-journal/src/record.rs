@@ -96,7 +96,7 @@ impl From<&tend_engine::BudgetStatus> for BudgetInfo {
 /// ```
 /// use tend_journal::Record;
 ///
-/// let record = Record::Restarting { service: "web".into(), delay_ms: 200 };
+/// let record = Record::Restarting { service: "web".into(), delay_ms: 200, restarts: 3 };
 /// let json = serde_json::to_value(&record).unwrap();
 /// assert_eq!(json["kind"], "restarting");
 /// assert_eq!(record.service(), Some("web"));
@@ -359,6 +359,7 @@ impl Record {
                 id,
                 generation,
                 exit,
+                ..
             } => Record::StartFailed {
                 service: id.to_string(),
                 generation: *generation,

@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use tend_engine::{Backend, ChildId, NotAvailable};
-use tend_spec::{ContainerSource, ContainerSpec, ProcessSpec, Runtime};
+use tend_spec::{ContainerSource, ContainerSpec, ProcessSpec, Runtime, Signal};
 
 use crate::command::run_to_end;
 use crate::exit::Ended;
@@ -208,6 +208,25 @@ impl Container {
             Ok(())
         } else {
             Err(io::Error::other(last_line(&finished.stderr)))
+        }
+    }
+
+    /// Sends `signal` to the container's main process, through the runtime
+    /// (`kill --signal`): the runtime knows the process inside, whatever
+    /// the host's pids did meanwhile.
+    pub(crate) async fn signal(&self, signal: Signal) -> Result<(), String> {
+        let mut command = Command::new(self.runtime.program());
+        command
+            .arg("kill")
+            .arg(format!("--signal={}", signal.number()))
+            .arg(&self.name);
+        let finished = run_to_end(command, INFO_TIMEOUT)
+            .await
+            .map_err(|e| e.to_string())?;
+        if finished.success() {
+            Ok(())
+        } else {
+            Err(last_line(&finished.stderr))
         }
     }
 

@@ -175,8 +175,12 @@ pub(crate) async fn run(
     let mut exceeded = None;
     let mut hung = false;
     let mut watched = watched;
+    // `tend signal` and the like reach the process through here: its pidfd,
+    // never a pid read elsewhere.
+    let mut signals = ctx.signals();
     let stopped = loop {
         let outcome = tokio::select! {
+            Some(request) = signals.recv() => Outcome::Signal(request),
             ended = watched.exited() => match ended {
                 Ok(()) => Outcome::Ended,
                 Err(error) => break Err(error),
@@ -197,6 +201,18 @@ pub(crate) async fn run(
             () = handover::requested() => Outcome::Park,
         };
         match outcome {
+            Outcome::Signal(request) => match container.clone() {
+                None => {
+                    let sent = watched.signal(request.signal.number());
+                    let _ = request.sent.send(sent.map_err(|e| e.to_string()));
+                }
+                // Through the runtime, off this loop: it takes a moment.
+                Some(container) => {
+                    tokio::spawn(async move {
+                        let _ = request.sent.send(container.signal(request.signal).await);
+                    });
+                }
+            },
             Outcome::Ended => match hand_over(&announced, &watched) {
                 Some(main) => {
                     // The first process ended: reap it, watch the main one.
@@ -422,6 +438,8 @@ fn adopt(adopted: Adopted, cgroups: &CgroupSlot) -> Result<Launched, String> {
 
 /// What ended a turn of the wait.
 enum Outcome {
+    /// A signal to send to it.
+    Signal(tend_engine::SignalRequest),
     /// The watched process ended.
     Ended,
     /// It is to be stopped.

@@ -243,3 +243,33 @@ async fn kill_child_kills_a_process_at_once_and_its_restart_type_applies() {
     sup.hurry();
     sup.shutdown().await;
 }
+
+/// A signal sent through the engine reaches the running process (through
+/// its pidfd): a `hang` process dies of SIGUSR1, and the exit says so; a
+/// child that ended answers that nothing runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_goes_through_the_engine_to_the_process() {
+    let sup = Supervisor::builder("t")
+        .child(
+            ChildSpec::process("p", testkit(["hang"]))
+                .restart(tend_engine::Restart::Temporary)
+                .keep_spec(true),
+        )
+        .start()
+        .await
+        .unwrap();
+    let pid = sup.which_children().await[0].pid.unwrap() as i32;
+    let monitor = sup.monitor("p");
+    sup.signal_child("p", Signal::Usr1).await.unwrap();
+    let exit = monitor.await.unwrap().exit;
+    assert_eq!(
+        (exit.kind(), exit.signal()),
+        (ExitKind::Killed, Some(Signal::Usr1))
+    );
+    assert!(!exists(pid));
+    assert_eq!(
+        sup.signal_child("p", Signal::Usr1).await,
+        Err(tend_engine::ControlError::NotRunning("p".into()))
+    );
+    sup.shutdown().await;
+}

@@ -122,6 +122,8 @@ pub(crate) struct Options {
     pub(crate) binds_to: bool,
     /// Added at rest in this state instead of started (a handed-over tree).
     pub(crate) resting: Option<ChildState>,
+    /// A temporary child's spec stays after it ends.
+    pub(crate) keep_spec: bool,
     /// Resource limits, as (resource, limit) pairs; none repeated.
     pub(crate) limits: Vec<(Resource, u64)>,
 }
@@ -144,6 +146,7 @@ static DEFAULT_OPTIONS: std::sync::LazyLock<Arc<Options>> = std::sync::LazyLock:
         depends_on: Vec::new(),
         binds_to: false,
         resting: None,
+        keep_spec: false,
         limits: Vec::new(),
     })
 });
@@ -427,6 +430,36 @@ impl ChildSpec {
     #[must_use]
     pub fn resting(mut self, state: ChildState) -> Self {
         self.options_mut().resting = state.is_at_rest().then_some(state);
+        self
+    }
+
+    /// Keeps a temporary child's spec when it ends: listed (completed, shut
+    /// down or failed, with its last exit) and startable again with
+    /// [`restart_child`](crate::SupervisorHandle::restart_child), but never
+    /// restarted by its supervisor, its strategy included. OTP removes a
+    /// temporary child's spec; a program that shows what ran (a one-shot
+    /// job in a status list) keeps it. No effect on other restart types.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend_engine::{ChildSpec, ChildState, Context, Restart, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let job = ChildSpec::task("migrate", |_ctx: Context| async {})
+    ///     .restart(Restart::Temporary)
+    ///     .keep_spec(true);
+    /// let sup = Supervisor::builder("app").child(job).start().await.unwrap();
+    /// # tokio::task::yield_now().await;
+    /// let info = sup.child_info("migrate").await.unwrap();
+    /// assert_eq!(info.state, ChildState::Completed);
+    /// sup.restart_child("migrate").await.unwrap(); // runs it again
+    /// # sup.shutdown().await;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn keep_spec(mut self, keep: bool) -> Self {
+        self.options_mut().keep_spec = keep;
         self
     }
 

@@ -207,8 +207,14 @@ impl SupervisorBuilder {
     ///     .child(ChildSpec::task("a", |ctx: Context| async move { ctx.cancelled().await }));
     /// let mut events = builder.subscribe();
     /// let sup = builder.start().await.unwrap();
+    /// // The child's first state, its spawn and its start: none is missed.
     /// let first = events.recv().await.unwrap();
-    /// assert!(matches!(first.kind, EventKind::ChildStarted { .. }));
+    /// assert!(matches!(first.kind, EventKind::ChildState { .. }));
+    /// loop {
+    ///     if let EventKind::ChildStarted { .. } = events.recv().await.unwrap().kind {
+    ///         break;
+    ///     }
+    /// }
     /// # sup.shutdown().await;
     /// # }
     /// ```
@@ -269,7 +275,7 @@ impl SupervisorBuilder {
     ///     .await
     ///     .unwrap();
     /// let first = events.recv().await.unwrap();
-    /// assert!(matches!(first.kind, EventKind::ChildStarted { .. }));
+    /// assert!(matches!(first.kind, EventKind::ChildState { .. }));
     /// # sup.shutdown().await;
     /// # }
     /// ```

@@ -28,6 +28,7 @@ use crate::child::lifecycle::{self, LifeEvent};
 use crate::child::ChildSpec;
 use crate::context::Context;
 use crate::error::ControlError;
+use crate::event::EventKind;
 use crate::exit::Exit;
 use crate::id::{ChildId, IncarnationId};
 use crate::metrics::{ChildStats, SupervisorStats};
@@ -36,7 +37,7 @@ use crate::state::{BudgetStatus, ChildKind, ChildState};
 use crate::status::{
     ChildCounts, ChildExit, ChildInfo, ExitRecord, RestartRecord, StateCounts, WallClock,
 };
-use crate::tree::ChildKey;
+use crate::tree::{ChildKey, TreeLinks};
 
 /// A running incarnation.
 pub(crate) struct Incarnation {
@@ -355,10 +356,12 @@ pub(crate) struct ChildTable {
     changed: Vec<ChildKey>,
     /// Where each child's counters are registered for readers.
     stats: Arc<SupervisorStats>,
+    /// Where state changes are told.
+    links: Arc<TreeLinks>,
 }
 
 impl ChildTable {
-    pub(crate) fn new(stats: Arc<SupervisorStats>) -> Self {
+    pub(crate) fn new(stats: Arc<SupervisorStats>, links: Arc<TreeLinks>) -> Self {
         ChildTable {
             slots: Vec::new(),
             free: Vec::new(),
@@ -370,7 +373,18 @@ impl ChildTable {
             dependents: HashMap::new(),
             changed: Vec::new(),
             stats,
+            links,
         }
+    }
+
+    /// Tells listeners a child is in `state` now.
+    fn tell_state(&self, id: &ChildId, state: ChildState) {
+        self.links
+            .bus
+            .emit(&self.links.path, || EventKind::ChildState {
+                id: id.clone(),
+                state,
+            });
     }
 
     /// Makes room for `more` children at once (the initial ones), so the
@@ -411,6 +425,7 @@ impl ChildTable {
             }
         }
         self.slots[slot as usize] = Some(record);
+        self.tell_state(&id, ChildState::Pending);
         self.by_id.insert(id, slot);
         self.order.insert(serial, slot);
         key
@@ -452,12 +467,26 @@ impl ChildTable {
     /// Moves a child's state machine by `event` (see `child::lifecycle`).
     #[inline]
     pub(crate) fn apply(&mut self, key: ChildKey, event: LifeEvent) {
-        let Some(child) = self.get_mut(key) else {
+        // The slot alone is borrowed: the counts and the bus are fields of
+        // their own.
+        let slot = self
+            .slots
+            .get_mut(key.slot as usize)
+            .and_then(Option::as_mut);
+        let Some(child) = slot.filter(|record| record.serial == key.serial) else {
             return;
         };
-        let before = child.state;
+        let (before, shown) = (child.state, child.reported_state());
         if let Some(after) = child.transition(event) {
             let watched = child.depended_on && before != after;
+            let now_shown = child.reported_state();
+            if now_shown != shown {
+                let links = &self.links;
+                links.bus.emit(&links.path, || EventKind::ChildState {
+                    id: child.spec.id.clone(),
+                    state: now_shown,
+                });
+            }
             self.starting += usize::from(after == ChildState::Starting);
             self.starting -= usize::from(before == ChildState::Starting);
             if watched {
@@ -488,6 +517,8 @@ impl ChildTable {
         debug_assert!(child.state == ChildState::Pending && state.is_at_rest());
         child.state = state;
         child.stats.set_state(state);
+        let id = child.spec.id.clone();
+        self.tell_state(&id, state);
         self.touched(key);
     }
 

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use super::builder::check_childspec;
-use super::handle::{Command, SupervisorHandle, TableRow};
+use super::handle::{Command, SignalAnswer, SupervisorHandle, TableRow};
 use super::incarnation::{Awaiter, Halt, StartReply};
 use super::server::Server;
-use tend_spec::SpecError;
+use tend_spec::{Signal, SpecError};
 
 use crate::child::lifecycle::LifeEvent;
 use crate::child::ChildSpec;
@@ -64,6 +64,9 @@ impl Server {
                 let _ = reply.send(Ok(()));
                 let killed = Exit::new(ExitKind::Killed, "killed through kill_child");
                 return self.stop_faulty(key, killed, Halt::Kill).await;
+            }
+            Command::Signal(id, signal, reply) => {
+                let _ = reply.send(self.signal(&id, signal));
             }
             Command::Link(a, b, reply) => {
                 let _ = reply.send(self.link(&a, &b));
@@ -122,6 +125,24 @@ impl Server {
             }
         }
         None
+    }
+
+    /// Hands `signal` to the child's running incarnation; its answer comes
+    /// to the caller, not to this loop.
+    fn signal(&self, id: &ChildId, signal: Signal) -> Result<SignalAnswer, ControlError> {
+        let key = self.find(id)?;
+        let child = self.children.table.get(key).expect("indexed child");
+        let running = child
+            .running
+            .as_ref()
+            .ok_or_else(|| ControlError::NotRunning(id.clone()))?;
+        running
+            .ctx
+            .send_signal(signal)
+            .ok_or_else(|| ControlError::Signal {
+                id: id.clone(),
+                reason: "it takes no signals (a task)".to_owned(),
+            })
     }
 
     /// Links two children's running incarnations.

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use tend_spec::Signal;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +33,11 @@ pub(crate) enum Command {
     Restart(ChildId, StartReply),
     RestartNow(ChildId, StartReply),
     Kill(ChildId, oneshot::Sender<Result<(), ControlError>>),
+    Signal(
+        ChildId,
+        Signal,
+        oneshot::Sender<Result<SignalAnswer, ControlError>>,
+    ),
     Link(ChildId, ChildId, oneshot::Sender<Result<(), ControlError>>),
     LinkTo(ChildId, oneshot::Sender<Result<Link, ControlError>>),
     Delete(ChildId, oneshot::Sender<Result<(), ControlError>>),
@@ -48,6 +54,9 @@ pub(crate) enum Command {
     ),
     Shutdown(oneshot::Sender<StopReport>),
 }
+
+/// Whether a signal an incarnation was given could be sent.
+pub(crate) type SignalAnswer = oneshot::Receiver<Result<(), String>>;
 
 /// Which states a listing keeps.
 pub(crate) type StateFilter = Box<dyn Fn(ChildState) -> bool + Send>;
@@ -212,6 +221,31 @@ impl SupervisorHandle {
     pub async fn kill_child(&self, id: impl Into<ChildId>) -> Result<(), ControlError> {
         let id = id.into();
         self.call(|reply| Command::Kill(id, reply)).await?
+    }
+
+    /// Sends `signal` to a child's running incarnation, through it: a
+    /// process is signalled through its pidfd (so a pid reused meanwhile
+    /// never gets it), the main process if it named another. Answers once
+    /// it was sent.
+    ///
+    /// # Errors
+    /// [`ControlError::NotRunning`] (nothing runs), [`ControlError::Signal`]
+    /// (a task, which takes no signals, or the system refused),
+    /// [`ControlError::NotFound`] or [`ControlError::SupervisorGone`].
+    pub async fn signal_child(
+        &self,
+        id: impl Into<ChildId>,
+        signal: Signal,
+    ) -> Result<(), ControlError> {
+        let id = id.into();
+        let answer = self
+            .call(|reply| Command::Signal(id.clone(), signal, reply))
+            .await??;
+        match answer.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(ControlError::Signal { id, reason }),
+            Err(_) => Err(ControlError::NotRunning(id)),
+        }
     }
 
     /// Links the running incarnations of two children of this supervisor,

@@ -112,7 +112,7 @@ pub(crate) struct Incarnations {
 impl Incarnations {
     pub(crate) fn new(shared: Arc<Shared>, history: usize) -> Self {
         Incarnations {
-            table: ChildTable::new(shared.stats.clone()),
+            table: ChildTable::new(shared.stats.clone(), shared.links.clone()),
             shared,
             mailbox: Mailbox::new(),
             timers: DelayQueue::new(),
@@ -192,12 +192,12 @@ impl Incarnations {
     /// Removes the spec if the child is temporary (OTP's `del_child` of a
     /// temporary child that ended or was stopped); tells whether it did.
     /// A temporary child some sibling depends on is kept, so that its
-    /// dependents can see it completed.
+    /// dependents can see it completed, and so is one whose spec says to
+    /// keep it.
     pub(crate) fn drop_if_temporary(&mut self, key: ChildKey) -> bool {
-        let temporary = self
-            .table
-            .get(key)
-            .is_some_and(|c| c.spec.restart == Restart::Temporary && !c.is_depended_on());
+        let temporary = self.table.get(key).is_some_and(|c| {
+            c.spec.restart == Restart::Temporary && !c.spec.options.keep_spec && !c.is_depended_on()
+        });
         if temporary {
             self.remove(key);
         }
@@ -252,6 +252,14 @@ impl Incarnations {
             }
         };
         let sentinel = sentinel::spawn(&ctx, &child.spec.options);
+        let links = &self.shared.links;
+        links.bus.emit(&links.path, || EventKind::ChildSpawned {
+            id: child.spec.id.clone(),
+            generation,
+            incarnation,
+            replaces: ctx.replaces(),
+            view: ctx.view(),
+        });
         child.running = Some(Incarnation {
             ctx,
             abort,
@@ -273,7 +281,7 @@ impl Incarnations {
         }
         child.stats.started();
         let id = child.id().clone();
-        let generation = child.generation;
+        let (generation, starts) = (child.generation, child.stats.starts());
         let (incarnation, pid, replaces) = child.running.as_ref().map_or((None, None, None), |r| {
             (Some(r.ctx.incarnation()), r.ctx.pid(), r.ctx.replaces())
         });
@@ -293,6 +301,7 @@ impl Incarnations {
             incarnation,
             replaces,
             pid,
+            starts,
         });
     }
 
@@ -356,10 +365,12 @@ impl Incarnations {
         if let Some(child) = self.table.get(key) {
             let id = child.id().clone();
             let reported = exit.clone();
+            let failures = child.stats.failures();
             self.emit(|| EventKind::ChildStartFailed {
                 id,
                 generation,
                 exit: reported,
+                failures,
             });
         }
         exit
@@ -629,6 +640,7 @@ impl Incarnations {
             }));
         }
         let id = child.id().clone();
+        let failures = child.stats.failures();
         self.table.set_ready(key, false);
         self.table.apply(key, LifeEvent::Exited(Ending::of(&exit)));
         if was_starting {
@@ -642,6 +654,7 @@ impl Incarnations {
             exit,
             ran_for,
             pid,
+            failures,
         });
         Some(ran_for)
     }

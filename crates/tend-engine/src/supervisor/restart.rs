@@ -21,7 +21,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tend_spec::{AutoShutdown, CrashPolicy, OnExhausted, OnUnhealthy, Strategy};
+use tend_spec::{AutoShutdown, CrashPolicy, OnExhausted, OnUnhealthy, Restart, Strategy};
 use tokio::time::Instant;
 
 use super::children::Restarted;
@@ -458,8 +458,13 @@ impl Server {
             if self.children.drop_if_temporary(sibling) {
                 continue;
             }
-            let state = self.children.table.get(sibling).map(|c| c.state());
-            if matches!(state, Some(ChildState::Completed | ChildState::Shutdown)) {
+            let Some(child) = self.children.table.get(sibling) else {
+                continue;
+            };
+            // A temporary child kept listed is never restarted.
+            let due = child.spec.restart != Restart::Temporary
+                && matches!(child.state(), ChildState::Completed | ChildState::Shutdown);
+            if due {
                 self.children.table.apply(sibling, LifeEvent::Queue);
             }
         }

@@ -103,7 +103,15 @@ impl Server {
     fn start_if_due(&mut self, key: ChildKey, turn: Turn) {
         match self.dependencies_hold(key) {
             Holds::Yes if turn == Turn::Go => self.begin(key),
-            Holds::Yes | Holds::NotYet => {}
+            Holds::Yes | Holds::NotYet => {
+                let Some(id) = self.children.table.get(key).map(|c| c.id().clone()) else {
+                    return;
+                };
+                self.children.emit(|| EventKind::ChildWaiting {
+                    id,
+                    waiting_for: self.waits_of(key, turn),
+                });
+            }
             Holds::Never(dependency) => self.never_starts(key, &dependency),
         }
     }
@@ -199,18 +207,26 @@ impl Server {
         holds
     }
 
-    /// A child's snapshot with what it still waits for, while it is queued:
-    /// the sibling its wave waits on (to be up), and its dependencies whose
-    /// condition does not hold yet.
+    /// A child's snapshot with what it still waits for, while it is queued.
     pub(crate) fn with_waits(&self, snapshot: Snapshot) -> Snapshot {
         let Some(key) = self.children.table.key_of(snapshot.id().as_str()) else {
             return snapshot;
         };
-        let Some(turn) = self.children.queue.turn(key) else {
-            return snapshot;
-        };
+        match self.children.queue.turn(key) {
+            Some(turn) => {
+                let waits = self.waits_of(key, turn);
+                snapshot.waiting_for(waits)
+            }
+            None => snapshot,
+        }
+    }
+
+    /// What a queued child waits for, its wave saying `turn`: the sibling
+    /// its wave waits on (to be up), and its dependencies whose condition
+    /// does not hold yet.
+    fn waits_of(&self, key: ChildKey, turn: Turn) -> Vec<(ChildId, Condition)> {
         let Some(child) = self.children.table.get(key) else {
-            return snapshot;
+            return Vec::new();
         };
         let mut waits: Vec<(ChildId, Condition)> = Vec::new();
         if let Turn::After(sibling) = turn {
@@ -227,7 +243,7 @@ impl Server {
                 .filter(|(id, condition)| self.condition_holds(id, *condition) != Some(true))
                 .cloned(),
         );
-        snapshot.waiting_for(waits)
+        waits
     }
 
     /// Whether sibling `id` meets `condition`: yes, not yet, or never
