@@ -439,16 +439,27 @@ impl EventBus {
     }
 
     /// Emits an event (and a trace line). The event is only built when
-    /// someone listens, so an unobserved tree pays nearly nothing.
+    /// someone listens, so an unobserved tree pays nearly nothing: this
+    /// check is inlined at every call (several per restart), the rest is
+    /// not.
+    #[inline]
     pub(crate) fn emit(&self, supervisor: &Arc<str>, kind: impl FnOnce() -> EventKind) {
-        let tracing_on = tracing::enabled!(tracing::Level::DEBUG);
+        // The global level first: a load, where `enabled!` asks the
+        // subscriber.
+        let tracing_on = tracing::level_enabled!(tracing::Level::DEBUG)
+            && tracing::enabled!(tracing::Level::DEBUG);
         if !self.listened.load(Ordering::Relaxed) && !tracing_on {
             return;
         }
+        self.send(supervisor, kind(), tracing_on);
+    }
+
+    #[inline(never)]
+    fn send(&self, supervisor: &Arc<str>, kind: EventKind, tracing_on: bool) {
         let event = Event {
             supervisor: supervisor.clone(),
             at: Instant::now(),
-            kind: kind(),
+            kind,
         };
         if tracing_on {
             tracing::debug!(supervisor = %event.supervisor, event = ?event.kind, "tend");

@@ -173,6 +173,7 @@ impl ChildRecord {
     /// Moves the state machine (through [`ChildTable::apply`], which keeps
     /// the counts). An invalid pair is an engine bug: it panics under debug
     /// assertions (so tests catch it) and is logged otherwise.
+    #[inline]
     fn transition(&mut self, event: LifeEvent) -> Option<ChildState> {
         match lifecycle::on(self.state, event) {
             Ok(next) => {
