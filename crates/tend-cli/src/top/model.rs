@@ -464,6 +464,31 @@ mod tests {
     }
 
     #[test]
+    fn the_latest_entry_is_kept_for_its_line_and_a_failed_state_says_why() {
+        let mut model = Model::default();
+        let now = Instant::now();
+        let mut failed = status("db", None, 0);
+        failed.state = State::Failed;
+        failed.failed_because = Some(tend_wire::FailReason::CircuitBreakerOpen);
+        model.apply(snapshot(vec![failed, status("web", None, 0)]), now);
+        let entry = Entry {
+            id: 3,
+            at: std::time::SystemTime::now(),
+            supervisor: "tend".into(),
+            record: Record::Terminated {
+                service: "web".into(),
+            },
+        };
+        model.apply(Watch::Entry { entry }, now);
+        let shown = model.last_event.as_ref().map(|e| e.line().to_string());
+        assert_eq!(shown.as_deref(), Some("web stopped"));
+        model.filter = "breaker".into();
+        model.layout();
+        let names: Vec<String> = (0..model.rows.len()).map(|i| model.name_of(i)).collect();
+        assert_eq!(names, ["db"], "the filter reads the state as it is shown");
+    }
+
+    #[test]
     fn restarts_fill_buckets_and_cpu_is_a_rate() {
         let mut model = Model::default();
         let t0 = Instant::now();
