@@ -9,7 +9,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
-use tend_daemon::wire::ErrorBody;
+use tend_wire::ErrorBody;
 use tokio::net::UnixStream;
 
 /// The API of one running daemon.

@@ -23,9 +23,7 @@ use client::Client;
 use tend_daemon::logs::Echo;
 use tend_daemon::paths::StateDir;
 use tend_daemon::progress::Follow;
-use tend_daemon::wire::{
-    Acted, DaemonInfo, Entry, ReloadReport, ServiceStatus, TreeNode, UpgradePlan,
-};
+use tend_wire::{Acted, DaemonInfo, Entry, ReloadReport, ServiceStatus, TreeNode, UpgradePlan};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

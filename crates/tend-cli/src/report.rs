@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use tend_daemon::wire::{Entry, Record};
+use tend_wire::{Entry, ExitClass, ExitKind, Record};
 
 use crate::cli::Target;
 
@@ -48,13 +48,13 @@ pub fn write(target: &Target, output: &Path, since: &str) -> anyhow::Result<Exit
 struct Lane {
     /// Runs: start and end (none: still running at the period's end).
     runs: Vec<(SystemTime, Option<SystemTime>)>,
-    /// Ends: when, the exit's class and its description.
-    exits: Vec<(SystemTime, String, String)>,
-    /// Give-ups and failures: when and why.
+    /// Ends: when, the exit's class and the entry's line.
+    exits: Vec<(SystemTime, ExitClass, String)>,
+    /// Give-ups and failures: when, and the entry's line.
     gave_up: Vec<(SystemTime, String)>,
     restarts: usize,
-    /// Exits by kind (`error`, `killed`, …).
-    kinds: BTreeMap<String, usize>,
+    /// Exits by kind.
+    kinds: BTreeMap<ExitKind, usize>,
 }
 
 /// The lanes, in the order their services first appear (config order,
@@ -99,6 +99,7 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
     let mut restarts_at: Vec<SystemTime> = Vec::new();
     let mut upgrades = 0;
     for entry in entries {
+        let line = || entry.line().to_string();
         match &entry.record {
             // A supervisor's start (no process) is told by its children.
             Record::Started {
@@ -113,29 +114,19 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
                 if let Some(run) = lane.runs.iter_mut().rev().find(|r| r.1.is_none()) {
                     run.1 = Some(entry.at);
                 }
-                lane.exits
-                    .push((entry.at, exit.class.clone(), exit.to_string()));
-                *lane.kinds.entry(exit.kind.clone()).or_default() += 1;
+                lane.exits.push((entry.at, exit.class, line()));
+                *lane.kinds.entry(exit.kind).or_default() += 1;
             }
             Record::Restarting { service, .. } => {
                 lanes.of(service).restarts += 1;
                 restarts_at.push(entry.at);
             }
-            Record::Failed {
-                service, reason, ..
-            } => {
-                lanes
-                    .of(service)
-                    .gave_up
-                    .push((entry.at, format!("failed: {reason}")));
-                give_ups.push((entry.at, service.clone(), format!("failed: {reason}")));
+            Record::Failed { service, .. } => {
+                lanes.of(service).gave_up.push((entry.at, line()));
+                give_ups.push((entry.at, service.clone(), line()));
             }
-            Record::GaveUp { service, reason } => {
-                give_ups.push((
-                    entry.at,
-                    entry.supervisor.clone(),
-                    format!("supervisor gave up ({reason}) after {service}"),
-                ));
+            Record::GaveUp { .. } => {
+                give_ups.push((entry.at, entry.supervisor.clone(), line()));
             }
             Record::Upgraded { .. } => upgrades += 1,
             _ => {}
@@ -160,7 +151,7 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
     let abnormal: usize = lanes
         .values()
         .flat_map(|l| &l.exits)
-        .filter(|e| e.1 == "abnormal")
+        .filter(|e| e.1 == ExitClass::Abnormal)
         .count();
     let _ = write!(
         html,
@@ -226,7 +217,7 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
             let _ = write!(
                 html,
                 "<rect class=\"{}\" x=\"{:.1}\" y=\"0\" width=\"2\" height=\"16\"><title>{}: {}</title></rect>",
-                escape(class),
+                class,
                 x(*at, WIDTH),
                 humantime::format_rfc3339_seconds(*at),
                 escape(what)
@@ -251,10 +242,10 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
     html.push_str("</div>");
 
     // Exit kinds per service.
-    let kinds: Vec<String> = {
-        let mut all: Vec<String> = lanes
+    let kinds: Vec<ExitKind> = {
+        let mut all: Vec<ExitKind> = lanes
             .values()
-            .flat_map(|l| l.kinds.keys().cloned())
+            .flat_map(|l| l.kinds.keys().copied())
             .collect();
         all.sort();
         all.dedup();
@@ -264,7 +255,7 @@ pub fn render(title: &str, entries: &[Entry], from: SystemTime, to: SystemTime) 
         "<h2>How runs ended</h2><table><thead><tr><th>service</th><th>starts</th><th>restarts</th>",
     );
     for kind in &kinds {
-        let _ = write!(html, "<th>{}</th>", escape(kind));
+        let _ = write!(html, "<th>{}</th>", escape(&kind.to_string()));
     }
     html.push_str("<th>last end</th></tr></thead><tbody>");
     for (name, lane) in lanes.iter() {
@@ -359,7 +350,7 @@ footer{margin-top:2rem;color:#889;font-size:12px}\
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tend_daemon::wire::ExitInfo;
+    use tend_wire::{Exit, FailReason};
 
     fn entry(id: i64, secs: u64, record: Record) -> Entry {
         Entry {
@@ -370,10 +361,10 @@ mod tests {
         }
     }
 
-    fn crash() -> ExitInfo {
-        ExitInfo {
-            kind: "error".into(),
-            class: "abnormal".into(),
+    fn crash() -> Exit {
+        Exit {
+            kind: ExitKind::Error,
+            class: ExitClass::Abnormal,
             code: Some(1),
             signal: None,
             reason: None,
@@ -426,7 +417,7 @@ mod tests {
                 30,
                 Record::Failed {
                     service: "db".into(),
-                    reason: "crashed".into(),
+                    reason: FailReason::Crashed,
                     exit: None,
                     budget: None,
                 },

@@ -284,6 +284,26 @@ services = ["api"]
         );
     }
     expect("GET", "/v1/events?since=1h&services=web&limit=5", None, 200);
+    let chosen = expect("GET", "/v1/events?kinds=exited,command&limit=3", None, 200);
+    assert_eq!(chosen.body.lines().count(), 3, "{}", chosen.body);
+    assert!(
+        chosen
+            .body
+            .lines()
+            .all(|l| l.contains("\"kind\":\"exited\"") || l.contains("\"kind\":\"command\"")),
+        "{}",
+        chosen.body
+    );
+    let problems = expect("GET", "/v1/events?problems=true", None, 200);
+    assert!(
+        problems
+            .body
+            .lines()
+            .all(|l| l.contains("\"problem\":true")),
+        "{}",
+        problems.body
+    );
+    expect("GET", "/v1/events?kinds=exited,nope", None, 400);
     expect("GET", "/v1/events?since=yesterday", None, 400);
 
     // The live picture: a snapshot, then what changes (a restart).
@@ -371,14 +391,17 @@ services = ["api"]
 /// kinds a short run produces.
 #[test]
 fn every_journal_record_fits_the_documented_entry() {
-    use tend_journal::{Entry, ExitInfo, Record};
+    use tend_wire::{
+        Action, BudgetInfo, Entry, Exit, ExitClass, ExitKind, FailReason, GiveUp, IsolateCause,
+        ProbeRole, Record, Signal,
+    };
 
     let spec = Spec::load();
-    let exit = ExitInfo {
-        kind: "killed".into(),
-        class: "abnormal".into(),
+    let exit = Exit {
+        kind: ExitKind::Killed,
+        class: ExitClass::Abnormal,
         code: None,
-        signal: Some("SIGKILL".into()),
+        signal: Some(Signal::Kill),
         reason: None,
     };
     let service = || "web.1".to_owned();
@@ -418,9 +441,9 @@ fn every_journal_record_fits_the_documented_entry() {
         },
         Record::Failed {
             service: service(),
-            reason: "circuit-breaker-open".into(),
+            reason: FailReason::CircuitBreakerOpen,
             exit: Some(exit.clone()),
-            budget: Some(tend_journal::BudgetInfo {
+            budget: Some(BudgetInfo {
                 failures: 6,
                 limit: 5,
                 window_ms: 60_000,
@@ -428,7 +451,7 @@ fn every_journal_record_fits_the_documented_entry() {
         },
         Record::Isolated {
             service: service(),
-            cause: "crashed".into(),
+            cause: IsolateCause::CrashPolicy,
             exit: Some(exit.clone()),
         },
         Record::Stopping {
@@ -438,7 +461,7 @@ fn every_journal_record_fits_the_documented_entry() {
         },
         Record::ProbeFailed {
             service: service(),
-            probe: "liveness".into(),
+            probe: ProbeRole::Liveness,
             failures: 3,
             reason: "connection refused".into(),
         },
@@ -485,14 +508,10 @@ fn every_journal_record_fits_the_documented_entry() {
         Record::Removed { service: service() },
         Record::GaveUp {
             service: service(),
-            reason: "intensity-reached".into(),
+            reason: GiveUp::IntensityReached,
         },
         Record::AutoShutdown { service: service() },
-        Record::Command {
-            command: "signal SIGHUP".into(),
-            services: vec![service()],
-            outcome: None,
-        },
+        Record::command(Action::Signal, Some("SIGHUP"), vec![service()], None),
     ];
     let documented = spec.doc["components"]["schemas"]["Record"]["oneOf"]
         .as_array()
@@ -522,4 +541,61 @@ fn every_journal_record_fits_the_documented_entry() {
     let mut root = spec.doc.clone();
     root["$ref"] = json!(pointer);
     assert!(!jsonschema::validator_for(&root).unwrap().is_valid(&bad));
+}
+
+/// Every word of each vocabulary is in the document's enum of it, and the
+/// document has no word the vocabulary lacks.
+#[test]
+fn the_documented_enums_are_the_vocabularies() {
+    use tend_wire::{
+        Action, ErrorCode, ExitClass, ExitKind, FailReason, GiveUp, HealthStatus, IsolateCause,
+        NodeKind, ProbeRole, RecordKind, State,
+    };
+
+    fn words<T: serde::Serialize>(all: &[T]) -> BTreeSet<String> {
+        all.iter()
+            .map(|w| {
+                serde_json::to_value(w)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+    let spec = Spec::load();
+    let vocabularies = [
+        ("State", words(State::ALL)),
+        ("ExitKind", words(ExitKind::ALL)),
+        ("ExitClass", words(&ExitClass::ALL)),
+        ("FailReason", words(FailReason::ALL)),
+        ("IsolateCause", words(IsolateCause::ALL)),
+        ("ProbeRole", words(ProbeRole::ALL)),
+        ("GiveUp", words(GiveUp::ALL)),
+        ("Action", words(Action::ALL)),
+        ("RecordKind", words(RecordKind::ALL)),
+        ("NodeKind", words(NodeKind::ALL)),
+        ("HealthStatus", words(HealthStatus::ALL)),
+        ("ErrorCode", words(ErrorCode::ALL)),
+    ];
+    for (name, rust) in vocabularies {
+        let documented: BTreeSet<String> = spec.doc["components"]["schemas"][name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} is not an enum in docs/openapi.json"))
+            .iter()
+            .map(|w| w.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            documented, rust,
+            "{name}: the document's words and the type's"
+        );
+    }
+    // The record kinds are the titles of the documented records.
+    let titles: BTreeSet<String> = spec.doc["components"]["schemas"]["Record"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, words(RecordKind::ALL));
 }

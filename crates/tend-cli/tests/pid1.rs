@@ -108,7 +108,11 @@ fn tend_as_pid_1_reaps_orphans_answers_and_stops_on_sigterm() {
     let console = p.read("up.err");
     for name in ["web", "worker.1", "worker.2"] {
         assert!(
-            console.contains(&format!("{name} exited: shutdown")),
+            console
+                .lines()
+                .any(|l| l.contains(&format!(" {name} (pid "))
+                    && l.contains(" exited after ")
+                    && l.contains(": shutdown")),
             "{name} stopped gracefully: {console}"
         );
     }

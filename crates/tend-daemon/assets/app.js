@@ -2,8 +2,11 @@
 // as it is, from inside the binary.
 //
 // Everything comes from the API: GET /v1/watch (server-sent events: a
-// snapshot, then only what changed, and journal entries), GET /v1/events
-// for history, the log stream of the selected instance, and the actions.
+// snapshot, then only what changed), GET /v1/events (the journal, filtered
+// by the server, then followed live), the log stream of the selected
+// instance, and the actions. Every word shown comes from the server as it
+// is (a status's `text`, an entry's `text` and `problem`): this file
+// renders no state, exit or event itself, and compares none.
 // The streams are read with fetch rather than EventSource, because on a
 // TCP listener every request must carry the bearer token in a header,
 // which EventSource cannot send.
@@ -15,8 +18,6 @@ const BUCKETS = 30;        // five minutes of them
 const SAMPLES = 120;       // CPU and memory samples kept (two minutes)
 const LOG_LINES = 400;
 const EVENTS_SHOWN = 300;
-const PROBLEMS = new Set(['exited', 'start_failed', 'restarting', 'crash_loop', 'failed', 'isolated',
-  'gave_up', 'probe_failed', 'not_ready', 'resource_exceeded', 'resource_warning', 'write_failed']);
 
 const view = {
   token: null,
@@ -33,7 +34,7 @@ const view = {
   filter: '',
   stateFilter: '',
   logAbort: null,
-  entries: [],          // the latest live journal entries, every kind
+  eventsAbort: null,
   connected: false,
 };
 
@@ -149,46 +150,56 @@ function addRestarts(trend, n, at, now) {
   if (back < BUCKETS) trend.restarts[BUCKETS - 1 - back] += n;
 }
 
+// What each message of the watch stream does, by its kind. Journal
+// entries only make the picture come sooner: the event list follows its
+// own, filtered, stream.
+const TAKE = {
+  snapshot: takeSnapshot,
+  changed: takeChanges,
+};
+
 function take(message) {
-  const now = Date.now();
-  if (message.kind === 'snapshot') {
-    const first = view.daemon === null;
-    view.daemon = message.daemon;
-    view.snapshotAt = now;
-    view.services = new Map(message.services.map((s) => [s.name, s]));
-    view.order = message.services.map((s) => s.name);
-    for (const name of view.trends.keys()) if (!view.services.has(name)) view.trends.delete(name);
-    for (const s of message.services) trendOf(s.name).received = now;
-    connected(true);
-    // A new stream (tend restarted or upgraded): the log stream ended with
-    // the old one, and events may have been missed meanwhile.
-    $('log').dataset.name = '';
-    rebuild();
-    fillServiceChoices();
-    if (first) backfill();
-    loadEvents();
-  } else if (message.kind === 'changed') {
-    for (const name of message.removed || []) { view.services.delete(name); view.trends.delete(name); }
-    let added = false;
-    for (const s of message.services) {
-      const before = view.services.get(s.name);
-      const trend = trendOf(s.name);
-      trend.received = now;
-      if (before && s.restarts > before.restarts) addRestarts(trend, s.restarts - before.restarts, now, now);
-      if (!before) added = true;
-      view.services.set(s.name, s);
-    }
-    if (message.order) view.order = message.order;
-    else if (added) view.order = view.order.concat(message.services.filter((s) => !view.order.includes(s.name)).map((s) => s.name));
-    view.order = view.order.filter((n) => view.services.has(n));
-    if (added || message.removed || message.order) { rebuild(); fillServiceChoices(); }
-    else for (const s of message.services) updateRow(s);
-    updateGroups();
-    drawCounts();
-    drawDetail();
-  } else if (message.kind === 'entry') {
-    liveEntry(message.entry);
+  const taken = TAKE[message.kind];
+  if (taken) taken(message, Date.now());
+}
+
+function takeSnapshot(message, now) {
+  const first = view.daemon === null;
+  view.daemon = message.daemon;
+  view.snapshotAt = now;
+  view.services = new Map(message.services.map((s) => [s.name, s]));
+  view.order = message.services.map((s) => s.name);
+  for (const name of view.trends.keys()) if (!view.services.has(name)) view.trends.delete(name);
+  for (const s of message.services) trendOf(s.name).received = now;
+  connected(true);
+  // A new stream (tend restarted or upgraded): the log stream ended with
+  // the old one, and events may have been missed meanwhile.
+  $('log').dataset.name = '';
+  rebuild();
+  fillServiceChoices();
+  if (first) backfill();
+  followEvents();
+}
+
+function takeChanges(message, now) {
+  for (const name of message.removed || []) { view.services.delete(name); view.trends.delete(name); }
+  let added = false;
+  for (const s of message.services) {
+    const before = view.services.get(s.name);
+    const trend = trendOf(s.name);
+    trend.received = now;
+    if (before && s.restarts > before.restarts) addRestarts(trend, s.restarts - before.restarts, now, now);
+    if (!before) added = true;
+    view.services.set(s.name, s);
   }
+  if (message.order) view.order = message.order;
+  else if (added) view.order = view.order.concat(message.services.filter((s) => !view.order.includes(s.name)).map((s) => s.name));
+  view.order = view.order.filter((n) => view.services.has(n));
+  if (added || message.removed || message.order) { rebuild(); fillServiceChoices(); }
+  else for (const s of message.services) updateRow(s);
+  updateGroups();
+  drawCounts();
+  drawDetail();
 }
 
 // Restarts before the page opened, from the journal.
@@ -196,12 +207,12 @@ async function backfill() {
   const now = Date.now();
   let text = '';
   try {
-    await stream('/v1/events?since=' + (BUCKET_MS * BUCKETS / 1000) + 's', (chunk) => { text += chunk; });
+    await stream('/v1/events?kinds=restarting&since=' + (BUCKET_MS * BUCKETS / 1000) + 's', (chunk) => { text += chunk; });
   } catch (_) { return; }
   for (const line of text.split('\n')) {
     if (!line) continue;
     const entry = JSON.parse(line);
-    if (entry.kind === 'restarting' && view.trends.has(entry.service)) {
+    if (view.trends.has(entry.service)) {
       addRestarts(view.trends.get(entry.service), 1, Date.parse(entry.at), now);
     }
   }
@@ -238,7 +249,7 @@ function sample() {
 function matches(s) {
   if (view.stateFilter && s.state !== view.stateFilter) return false;
   const f = view.filter.toLowerCase();
-  return !f || s.name.toLowerCase().includes(f) || (s.group || '').toLowerCase().includes(f) || s.state.includes(f);
+  return !f || s.name.toLowerCase().includes(f) || (s.group || '').toLowerCase().includes(f) || s.text.state.includes(f);
 }
 
 // Lays the rows out again (after a snapshot, a reload, or a filter).
@@ -325,38 +336,30 @@ function updateRow(s, tick) {
     cell(tr, 'name', s.name);
     const state = tr.querySelector('.state');
     state.className = 'state s-' + s.state;
-    cell(tr, 'state', s.state);
+    cell(tr, 'state', s.text.state);
     cell(tr, 'pid', s.pid ? String(s.pid) : '-');
     cell(tr, 'restarts', String(s.restarts));
     cell(tr, 'ready', s.pid ? (s.ready ? 'yes' : 'no') : '-');
-    cell(tr, 'exit', lastExit(s));
+    cell(tr, 'exit', (s.waiting_for ? s.text.status : s.text.last_exit) || '-');
   }
-  cell(tr, 'uptime', s.state === 'running' ? duration(uptime(s)) : '-');
+  // How long its process has run (none: nothing runs).
+  cell(tr, 'uptime', s.pid ? duration(uptime(s)) : '-');
   if (trend) sparkline(tr.querySelector('.spark'), trend.restarts.slice(-12));
   const cpu = trend && trend.cpu.length ? trend.cpu[trend.cpu.length - 1] : null;
   cell(tr, 'cpu', s.pid && cpu !== null ? cpu.toFixed(1) + '%' : '-');
   cell(tr, 'memory', s.pid && s.memory_bytes ? bytes(s.memory_bytes) : '-');
 }
 
+// A group's row: how many of its members are in each state (3/3 running).
 function updateGroups() {
   for (const [group, tr] of view.groupRows) {
     const members = view.order.map((n) => view.services.get(n)).filter((s) => s && s.group === group);
-    const running = members.filter((s) => s.state === 'running').length;
-    const text = '▾ ' + group + '   ' + running + '/' + members.length + ' running';
+    const counts = new Map();
+    for (const s of members) counts.set(s.state, (counts.get(s.state) || 0) + 1);
+    const states = [...counts].map(([state, n]) => n + '/' + members.length + ' ' + state);
+    const text = '▾ ' + group + '   ' + states.join(', ');
     if (tr.firstChild.textContent !== text) tr.firstChild.textContent = text;
   }
-}
-
-function lastExit(s) {
-  if (s.waiting_for && s.waiting_for.length) {
-    return 'waiting for ' + s.waiting_for.map((w) => w.service + ' (' + w.condition + ')').join(' and ');
-  }
-  if (!s.last_exit) return '-';
-  const e = s.last_exit;
-  let text = e.kind + (e.signal ? ' (killed by ' + e.signal + ')' : e.code != null ? ' (exit code ' + e.code + ')' : '');
-  if (e.reason) text += ': ' + e.reason;
-  if (s.failed_because) text = s.failed_because + ': ' + text;
-  return text;
 }
 
 function uptime(s) {
@@ -483,7 +486,7 @@ function onKey(event) {
     r: () => confirmAction('restart'),
     s: () => confirmAction('stop'),
     S: () => confirmAction('start'),
-    x: () => confirmAction('signal'),
+    x: () => confirmAction('signal', true),
   };
   const act = keys[event.key];
   if (act && (view.selected !== null || event.key === '/')) {
@@ -496,28 +499,29 @@ function onKey(event) {
 
 let pending = null;
 
-function confirmAction(action) {
+// Asks before `action` (a word of the API's path); `withSignal`: it
+// sends the signal typed into the dialog.
+function confirmAction(action, withSignal) {
   const name = target();
   if (!name) return;
-  pending = { action, name };
+  pending = { action, name, withSignal };
   const what = view.selected.startsWith('g:') ? 'every service of group ' + name : name;
-  $('confirm-text').textContent = action === 'signal'
-    ? 'Send a signal to ' + what + '?'
-    : action.charAt(0).toUpperCase() + action.slice(1) + ' ' + what + '?';
-  $('signal-field').hidden = action !== 'signal';
-  $('confirm-ok').textContent = action === 'signal' ? 'Send' : action.charAt(0).toUpperCase() + action.slice(1);
+  const verb = action.charAt(0).toUpperCase() + action.slice(1);
+  $('confirm-text').textContent = withSignal ? 'Send a signal to ' + what + '?' : verb + ' ' + what + '?';
+  $('signal-field').hidden = !withSignal;
+  $('confirm-ok').textContent = withSignal ? 'Send' : verb;
   $('confirm').showModal();
-  (action === 'signal' ? $('signal') : $('confirm-cancel')).focus();
+  (withSignal ? $('signal') : $('confirm-cancel')).focus();
 }
 
 async function confirmed() {
   $('confirm').close();
   if (!pending) return;
-  const { action, name } = pending;
+  const { action, name, withSignal } = pending;
   pending = null;
   const path = '/v1/services/' + encodeURIComponent(name) + '/' + action;
   try {
-    if (action === 'signal') {
+    if (withSignal) {
       const signal = $('signal').value.trim() || 'TERM';
       const acted = await call('POST', path, { signal });
       toast(signal + ' sent to ' + acted.services.join(', '));
@@ -552,7 +556,7 @@ function drawDetail() {
   }
   const group = view.selected.startsWith('g:');
   $('detail-name').textContent = group ? 'group ' + name + ' (showing ' + s.name + ')' : s.name;
-  const facts = [s.state, s.pid ? 'pid ' + s.pid : null, 'started ' + s.starts + '×', s.restarts + ' restarts',
+  const facts = [s.text.state, s.pid ? 'pid ' + s.pid : null, 'started ' + s.starts + '×', s.restarts + ' restarts',
     s.failures + ' failures', s.status_text ? '“' + s.status_text + '”' : null].filter(Boolean);
   $('detail-facts').textContent = facts.join(' · ');
   const trend = view.trends.get(s.name);
@@ -623,39 +627,29 @@ function fillServiceChoices() {
   select.value = view.services.has(chosen) ? chosen : '';
 }
 
-function wanted(entry) {
+// The event list: the journal as the server filters it (service, kind or
+// problems only, how far back), newest first, then what it writes next.
+// Asked again whenever a filter changes.
+function followEvents() {
+  if (view.eventsAbort) view.eventsAbort.abort();
+  const abort = new AbortController();
+  view.eventsAbort = abort;
   const service = $('events-service').value;
-  const kind = $('events-kind').value;
-  if (service && entry.service !== service) return false;
-  if (kind === 'problems') return PROBLEMS.has(entry.kind) && !(entry.kind === 'exited' && entry.exit && entry.exit.class !== 'abnormal');
-  return !kind || entry.kind === kind;
-}
-
-let eventsAsked = 0;
-async function loadEvents() {
-  const asked = ++eventsAsked;
-  const service = $('events-service').value;
-  const since = $('events-since').value;
-  let text = '';
-  try {
-    await stream('/v1/events?since=' + since + (service ? '&services=' + encodeURIComponent(service) : ''), (chunk) => { text += chunk; });
-  } catch (_) { return; }
-  // A later change of the filters asked again: its answer counts.
-  if (asked !== eventsAsked) return;
-  const history = text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  // Live entries written after the history was read are not in it.
-  const last = history.length ? history[history.length - 1].id : 0;
-  const entries = history.concat(view.entries.filter((e) => e.id > last)).filter(wanted).slice(-EVENTS_SHOWN);
-  $('events').replaceChildren(...entries.slice().reverse().map(eventItem));
-}
-
-function liveEntry(entry) {
-  view.entries.push(entry);
-  if (view.entries.length > EVENTS_SHOWN) view.entries.shift();
-  if (!wanted(entry)) return;
+  const kind = $('events-kind').selectedOptions[0].dataset.query;
+  let path = '/v1/events?follow=true&limit=' + EVENTS_SHOWN + '&since=' + $('events-since').value;
+  if (service) path += '&services=' + encodeURIComponent(service);
+  if (kind) path += '&' + kind;
   const list = $('events');
-  list.insertBefore(eventItem(entry), list.firstChild);
-  while (list.children.length > EVENTS_SHOWN) list.lastChild.remove();
+  list.replaceChildren();
+  let partial = '';
+  stream(path, (chunk) => {
+    partial += chunk;
+    const lines = partial.split('\n');
+    partial = lines.pop();
+    const items = lines.filter(Boolean).map((l) => eventItem(JSON.parse(l)));
+    list.prepend(...items.reverse());
+    while (list.children.length > EVENTS_SHOWN) list.lastChild.remove();
+  }, abort.signal).catch(() => {});
 }
 
 function eventItem(entry) {
@@ -663,39 +657,11 @@ function eventItem(entry) {
   const time = document.createElement('time');
   time.dateTime = entry.at;
   time.textContent = new Date(entry.at).toLocaleTimeString();
-  const who = document.createElement('span');
-  who.className = 'who';
-  who.textContent = entry.service || entry.supervisor;
   const what = document.createElement('span');
-  what.textContent = describe(entry);
-  if (PROBLEMS.has(entry.kind) && !(entry.kind === 'exited' && entry.exit && entry.exit.class !== 'abnormal')) what.className = 'problem';
-  li.append(time, who, what);
+  what.textContent = entry.text;
+  if (entry.problem) what.className = 'problem';
+  li.append(time, what);
   return li;
-}
-
-function amount(resource, n) {
-  return resource === 'memory' ? bytes(n) : String(n);
-}
-
-function describe(e) {
-  const exit = (x) => x.kind + (x.signal ? ' (killed by ' + x.signal + ')' : x.code != null ? ' (exit code ' + x.code + ')' : '') + (x.reason ? ': ' + x.reason : '');
-  switch (e.kind) {
-    case 'started': return 'started' + (e.pid ? ' (pid ' + e.pid + ')' : '');
-    case 'exited': return 'exited: ' + exit(e.exit);
-    case 'start_failed': return 'failed to start: ' + exit(e.exit);
-    case 'restarting': return 'restarting in ' + e.delay_ms + ' ms';
-    case 'crash_loop': return 'crash loop: next try in ' + Math.round(e.delay_ms / 1000) + ' s';
-    case 'failed': return 'failed: ' + e.reason;
-    case 'gave_up': return 'supervisor gave up (' + e.reason + ') after ' + e.service;
-    case 'command': return 'command: ' + e.command + (e.services && e.services.length ? ' ' + e.services.join(', ') : '') + (e.outcome ? ' (' + e.outcome + ')' : '');
-    case 'ready': return 'ready';
-    case 'resource_warning': return 'uses ' + amount(e.resource, e.used) + ' of its ' + amount(e.resource, e.limit) + ' ' + e.resource + ' limit';
-    case 'resource_exceeded': return 'stopped: ' + e.resource + ' limit reached (' + amount(e.resource, e.used) + ' of ' + amount(e.resource, e.limit) + ')';
-    case 'terminated': return 'stopped on request';
-    case 'upgraded': return 'tend upgraded';
-    case 'not_ready': return 'not ready: ' + e.reason;
-    default: return e.kind.replace(/_/g, ' ');
-  }
 }
 
 // ---- start ------------------------------------------------------------------------
@@ -720,11 +686,11 @@ function start() {
       if (tr) select(tr.dataset.key, true);
     }
   });
-  for (const b of $('actions').querySelectorAll('button')) b.addEventListener('click', () => confirmAction(b.dataset.action));
+  for (const b of $('actions').querySelectorAll('button')) b.addEventListener('click', () => confirmAction(b.dataset.action, 'signal' in b.dataset));
   $('confirm-ok').addEventListener('click', confirmed);
   $('confirm-cancel').addEventListener('click', () => { pending = null; $('confirm').close(); toast('cancelled'); });
   $('signal').addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); confirmed(); } });
-  for (const id of ['events-service', 'events-kind', 'events-since']) $(id).addEventListener('change', loadEvents);
+  for (const id of ['events-service', 'events-kind', 'events-since']) $(id).addEventListener('change', followEvents);
   document.addEventListener('keydown', onKey);
   setInterval(sample, 1000);
   watch();

@@ -1,11 +1,13 @@
 //! The lifecycle lines `tend up` prints beside the services' output: one
-//! per start, exit, restart decision, failure and give-up.
+//! per start, exit, restart decision, failure and give-up, worded as every
+//! other screen words them.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tend_engine::{Event, EventKind};
+use tend_engine::Event;
+use tend_wire::Record;
 use tokio::sync::broadcast;
 
 use crate::control::Control;
@@ -45,7 +47,9 @@ fn say(coloured: bool, line: &str) {
     }
 }
 
-/// Prints the tree's lifecycle to standard error until the stream ends.
+/// Prints the tree's lifecycle to standard error until the stream ends:
+/// each fact worth a line as every other screen words it
+/// ([`Record::line`]).
 pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
     tokio::spawn(async move {
         // The children that run a process: a group's or a replica set's
@@ -54,21 +58,32 @@ pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    match &event.kind {
-                        EventKind::ChildStarted {
-                            id, pid: Some(_), ..
+                    let Ok(record) = Record::try_from(&event) else {
+                        continue;
+                    };
+                    let shown = match &record {
+                        Record::Started {
+                            service,
+                            pid: Some(_),
+                            ..
                         } => {
-                            processes.insert((event.supervisor.clone(), id.clone()));
+                            processes.insert((event.supervisor.clone(), service.clone()));
+                            true
                         }
-                        EventKind::ChildExited { id, .. }
-                            if !processes.remove(&(event.supervisor.clone(), id.clone())) =>
-                        {
-                            continue;
+                        Record::Exited { service, .. } => {
+                            processes.remove(&(event.supervisor.clone(), service.clone()))
                         }
-                        _ => {}
-                    }
-                    if let Some(line) = describe(&event) {
-                        say(coloured, &line);
+                        Record::StartFailed { .. }
+                        | Record::Restarting { .. }
+                        | Record::CrashLoop { .. }
+                        | Record::Failed { .. }
+                        | Record::Isolated { .. }
+                        | Record::ResourceWarning { .. }
+                        | Record::GaveUp { .. } => true,
+                        _ => false,
+                    };
+                    if shown {
+                        say(coloured, &record.line(&event.supervisor).to_string());
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -78,48 +93,4 @@ pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
             }
         }
     });
-}
-
-fn describe(event: &Event) -> Option<String> {
-    Some(match &event.kind {
-        EventKind::ChildStarted {
-            id, pid: Some(pid), ..
-        } => format!("{id} started (pid {pid})"),
-        EventKind::ChildStartFailed { id, exit, .. } => format!("{id} failed to start: {exit}"),
-        EventKind::ChildExited { id, exit, .. } => format!("{id} exited: {exit}"),
-        EventKind::ChildRestarting { id, delay, .. } if delay.is_zero() => {
-            format!("{id} restarting")
-        }
-        EventKind::ChildRestarting { id, delay, .. } => {
-            format!(
-                "{id} restarting in {}",
-                humantime::format_duration(round(*delay))
-            )
-        }
-        EventKind::ChildCrashLoop { id, delay, .. } => {
-            format!(
-                "{id} crash-looping: next try in {}",
-                humantime::format_duration(round(*delay))
-            )
-        }
-        EventKind::ChildFailed { id, reason, .. } => format!("{id} failed: {reason}"),
-        EventKind::ChildIsolated { id, cause, .. } => format!("{id} isolated ({cause})"),
-        EventKind::ResourceWarning {
-            id,
-            resource,
-            used,
-            limit,
-            ..
-        } => {
-            format!("{id} uses {used} of its {limit} {resource} limit")
-        }
-        EventKind::GaveUp { offender, reason } => {
-            format!("{} gave up ({reason}, after {offender})", event.supervisor)
-        }
-        _ => return None,
-    })
-}
-
-fn round(d: std::time::Duration) -> std::time::Duration {
-    std::time::Duration::from_millis(d.as_millis() as u64)
 }

@@ -10,45 +10,18 @@ use std::time::{Instant, SystemTime};
 
 use tend_config::{Config, ConfigError};
 use tend_engine::{ChildInfo, ChildKind, ChildState, ControlError, SupervisorHandle};
-use tend_journal::{ExitInfo, JournalWriter, Record};
+use tend_journal::{JournalWriter, Record};
 use tend_process::Signal;
+use tend_wire::{
+    Acted, Action, DaemonInfo, ErrorCode, Exit, NodeKind, Readiness, ReloadReport, ServiceStatus,
+    State, TreeNode, UpgradePlan, Waiting,
+};
 use tokio::sync::watch;
 
 use crate::hooks::Hooks;
 use crate::logs::Sinks;
 use crate::tree::{self, Handed, Instance, Layout, ROOT};
 use crate::upgrade;
-use crate::wire::{
-    Acted, DaemonInfo, ErrorCode, Readiness, ReloadReport, ServiceStatus, State, TreeNode,
-    UpgradePlan, Waiting,
-};
-
-/// What an operator may do to a service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Start it if it is not running.
-    Start,
-    /// Stop it (its stop signal, then SIGKILL after its timeout); it stays
-    /// stopped until started.
-    Stop,
-    /// Stop it, then start it.
-    Restart,
-    /// SIGKILL at once; its restart type then applies.
-    Kill,
-}
-
-impl Action {
-    /// Its name in the API and the journal.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Start => "start",
-            Action::Stop => "stop",
-            Action::Restart => "restart",
-            Action::Kill => "kill",
-        }
-    }
-}
 
 /// A failed operation, with what the API answers.
 #[derive(Debug, thiserror::Error)]
@@ -161,8 +134,10 @@ impl Control {
     /// hear it).
     pub fn request_shutdown(&self) -> Result<(), Failure> {
         self.upgrading()?;
-        self.journal
-            .record(ROOT, command("shutdown", Vec::new(), None));
+        self.journal.record(
+            ROOT,
+            Record::command(Action::Shutdown, None, Vec::new(), None),
+        );
         self.shutdown_requested.send_replace(true);
         Ok(())
     }
@@ -211,8 +186,9 @@ impl Control {
             .map_err(|e| Failure::new(ErrorCode::Conflict, e.to_string()))?;
         self.journal.record(
             ROOT,
-            command(
-                &format!("upgrade to {}", binary.display()),
+            Record::command(
+                Action::Upgrade,
+                Some(&binary.display().to_string()),
                 Vec::new(),
                 None,
             ),
@@ -407,7 +383,7 @@ impl Control {
         let children = Box::pin(subtree(self.root.clone())).await;
         TreeNode {
             name: ROOT.to_owned(),
-            kind: "supervisor".to_owned(),
+            kind: NodeKind::Supervisor,
             state: if self.root.is_running() {
                 State::Running
             } else {
@@ -422,8 +398,18 @@ impl Control {
         }
     }
 
-    /// Does `action` to every instance `name` means.
+    /// Does `action` (start, stop, restart or kill) to every instance
+    /// `name` means.
     pub async fn act(&self, name: &str, action: Action) -> Result<Acted, Failure> {
+        if !matches!(
+            action,
+            Action::Start | Action::Stop | Action::Restart | Action::Kill
+        ) {
+            return Err(Failure::new(
+                ErrorCode::NotFound,
+                format!("{action} is not done this way: expected start, stop, restart or kill"),
+            ));
+        }
         let current = self.current.lock().await;
         self.upgrading()?;
         let instances = resolve(&current.layout, std::slice::from_ref(&name.to_owned()))?;
@@ -438,7 +424,7 @@ impl Control {
         let outcome = (!problems.is_empty()).then(|| problems.join("; "));
         self.journal.record(
             ROOT,
-            command(action.as_str(), done.clone(), outcome.clone()),
+            Record::command(action, None, done.clone(), outcome.clone()),
         );
         match outcome {
             Some(message) if done.is_empty() => Err(Failure::new(ErrorCode::Conflict, message)),
@@ -461,6 +447,8 @@ impl Control {
             (Action::Start, Some(_)) => Ok(()),
             (Action::Start | Action::Restart, None) => Err(ControlError::NotFound(id.into())),
             (Action::Restart, Some(_)) => supervisor.restart_child_now(id).await.map(drop),
+            // Refused by `act` before it gets here.
+            (Action::Signal | Action::Reload | Action::Upgrade | Action::Shutdown, _) => Ok(()),
         }
     }
 
@@ -493,7 +481,12 @@ impl Control {
         }
         self.journal.record(
             ROOT,
-            command(&format!("signal {signal}"), done.clone(), None),
+            Record::command(
+                Action::Signal,
+                Some(&signal.to_string()),
+                done.clone(),
+                None,
+            ),
         );
         if done.is_empty() {
             return Err(Failure::new(
@@ -524,8 +517,9 @@ impl Control {
             Err(failure) => {
                 self.journal.record(
                     ROOT,
-                    command(
-                        "reload",
+                    Record::command(
+                        Action::Reload,
+                        None,
                         Vec::new(),
                         Some("rejected: invalid config".to_owned()),
                     ),
@@ -633,8 +627,10 @@ impl Control {
             .chain(&report.changed)
             .cloned()
             .collect();
-        self.journal
-            .record(ROOT, command("reload", touched, Some(summary)));
+        self.journal.record(
+            ROOT,
+            Record::command(Action::Reload, None, touched, Some(summary)),
+        );
         Ok(report)
     }
 }
@@ -663,14 +659,6 @@ async fn read_config(file: &std::path::Path) -> Result<Config, Failure> {
             details,
         }
     })
-}
-
-fn command(name: &str, services: Vec<String>, outcome: Option<String>) -> Record {
-    Record::Command {
-        command: name.to_owned(),
-        services,
-        outcome,
-    }
 }
 
 fn is_down(state: ChildState) -> bool {
@@ -741,7 +729,7 @@ fn status_of(instance: &Instance, info: Option<&ChildInfo>) -> ServiceStatus {
     if let Some(info) = info {
         status.state = info.state.into();
         if let ChildState::Failed(reason) = info.state {
-            status.failed_because = Some(reason.as_str().to_owned());
+            status.failed_because = Some(reason.into());
         }
         status.pid = info.pid;
         status.generation = info.generation;
@@ -749,7 +737,7 @@ fn status_of(instance: &Instance, info: Option<&ChildInfo>) -> ServiceStatus {
         status.restarts = info.restarts;
         status.failures = info.failures;
         status.uptime_s = uptime_s(info);
-        status.last_exit = info.last_exit.as_ref().map(|r| ExitInfo::from(&r.exit));
+        status.last_exit = info.last_exit.as_ref().map(|r| Exit::from(&r.exit));
         status.ready = info.ready && info.pid.is_some();
         status.status_text.clone_from(&info.status);
         if let Some(usage) = &info.usage {
@@ -781,12 +769,7 @@ async fn subtree(handle: SupervisorHandle) -> Vec<TreeNode> {
         let usage = info.usage.as_ref();
         nodes.push(TreeNode {
             name: info.id.to_string(),
-            kind: if info.kind == ChildKind::Supervisor {
-                "supervisor"
-            } else {
-                "service"
-            }
-            .to_owned(),
+            kind: info.kind.into(),
             state: info.state.into(),
             pid: info.pid,
             pids: usage.and_then(|u| u.pids),

@@ -151,7 +151,8 @@ impl Hooks {
         argv: Vec<String>,
     ) {
         let id = format!("hook-{}", self.next.fetch_add(1, Ordering::Relaxed));
-        let mut payload = Record::from_event(event)
+        let mut payload = Record::try_from(event)
+            .ok()
             .and_then(|r| serde_json::to_value(r).ok())
             .unwrap_or_else(|| serde_json::json!({}));
         payload["hook"] = serde_json::json!(hook.name());

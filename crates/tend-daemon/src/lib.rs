@@ -6,11 +6,11 @@
 //! the HTTP/JSON API (axum) on the control socket `tend.sock` in the state
 //! directory, and optionally on a TCP address behind a bearer token.
 //! `tend up` runs [`run`]; every other `tend` command is a client of the API
-//! (whose shapes are in [`wire`]).
+//! (whose shapes are in [`tend_wire`]).
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: wire progress paths recovery logs tree upgrade hooks metrics control watch dashboard console server daemon
+// layers: progress paths recovery logs tree upgrade hooks metrics control watch dashboard console server daemon
 mod console;
 pub mod control;
 mod daemon;
@@ -25,6 +25,5 @@ pub mod server;
 pub mod tree;
 pub mod upgrade;
 mod watch;
-pub mod wire;
 
 pub use daemon::{prepare, run, DaemonError, Ended, Options};

@@ -11,9 +11,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tend_engine::prometheus::SupervisorCollector;
 use tend_engine::{EventKind, SupervisorHandle};
+use tend_wire::ServiceStatus;
 use tokio::sync::broadcast;
-
-use crate::wire::ServiceStatus;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ExitLabels {

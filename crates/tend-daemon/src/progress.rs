@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use crate::wire::{ServiceStatus, State};
+use tend_wire::{ServiceStatus, State};
 
 /// Where a start-up stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,8 +155,8 @@ fn named(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Waiting;
     use tend_engine::Condition;
+    use tend_wire::Waiting;
 
     fn status(name: &str, state: State, ready: bool, waits: &[&str]) -> ServiceStatus {
         ServiceStatus {

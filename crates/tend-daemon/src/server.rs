@@ -16,20 +16,21 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tend_journal::{Journal, Query as JournalQuery};
 use tend_process::Signal;
+use tend_wire::{
+    Action, Entry, ErrorBody, ErrorCode, ErrorDetail, Health, HealthStatus, RecordKind,
+    SignalRequest, UpgradeRequest,
+};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::control::{Action, Control, Failure};
+use crate::control::{Control, Failure};
 use crate::logs;
 use crate::metrics::SharedMetrics;
 use crate::watch::WatchOptions;
-use crate::wire::{
-    Entry, ErrorBody, ErrorCode, ErrorDetail, Health, SignalRequest, UpgradeRequest,
-};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -209,17 +210,11 @@ async fn act(
     AxumState(api): AxumState<Api>,
     Path((name, action)): Path<(String, String)>,
 ) -> Response {
-    let action = match action.as_str() {
-        "start" => Action::Start,
-        "stop" => Action::Stop,
-        "restart" => Action::Restart,
-        "kill" => Action::Kill,
-        other => {
-            return error(
-                ErrorCode::NotFound,
-                format!("no action {other:?}: expected start, stop, restart, kill or signal"),
-            )
-        }
+    let Ok(action) = word::<Action>(&action) else {
+        return error(
+            ErrorCode::NotFound,
+            format!("no action {action:?}: expected start, stop, restart, kill or signal"),
+        );
     };
     match api.control.act(&name, action).await {
         Ok(acted) => Json(acted).into_response(),
@@ -361,6 +356,11 @@ async fn logs_response(api: Api, query: LogsQuery) -> Response {
     streaming(receiver, "text/plain; charset=utf-8")
 }
 
+/// A word of a vocabulary (`restart`, `exited`), as its type reads it.
+fn word<T: DeserializeOwned>(text: &str) -> Result<T, serde::de::value::Error> {
+    T::deserialize(text.into_deserializer())
+}
+
 /// `a,b,c` as names (none: every instance).
 fn names_in(list: Option<&str>) -> Vec<String> {
     list.map(|s| {
@@ -414,8 +414,41 @@ struct EventsQuery {
     /// At most this many past entries (the latest).
     #[serde(default)]
     limit: Option<usize>,
+    /// Comma-separated record kinds (none: every kind).
+    #[serde(default)]
+    kinds: Option<String>,
+    /// Only entries that tell of trouble.
+    #[serde(default)]
+    problems: bool,
     #[serde(default)]
     follow: bool,
+}
+
+/// Which entries `GET /v1/events` sends: about these services, of these
+/// kinds (none: any), only problems or not.
+#[derive(Debug, Clone)]
+struct Chosen {
+    services: Vec<String>,
+    kinds: Vec<RecordKind>,
+    problems: bool,
+}
+
+impl Chosen {
+    /// Whether the kinds or the problems narrow it beyond what the
+    /// journal's own query does (by time and service).
+    fn narrows(&self) -> bool {
+        !self.kinds.is_empty() || self.problems
+    }
+
+    fn wants(&self, entry: &Entry) -> bool {
+        let record = &entry.record;
+        (self.services.is_empty()
+            || record
+                .service()
+                .is_some_and(|s| self.services.iter().any(|w| w == s)))
+            && (self.kinds.is_empty() || self.kinds.contains(&record.kind()))
+            && (!self.problems || record.is_problem())
+    }
 }
 
 /// Journal entries as JSON lines: history, then (with `follow`) live.
@@ -441,7 +474,19 @@ async fn events(
             )
         }
     };
-    let services = names_in(query.services.as_deref());
+    let kinds = match names_in(query.kinds.as_deref())
+        .iter()
+        .map(|kind| word::<RecordKind>(kind))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(kinds) => kinds,
+        Err(e) => return error(ErrorCode::BadRequest, format!("bad `kinds`: {e}")),
+    };
+    let chosen = Chosen {
+        services: names_in(query.services.as_deref()),
+        kinds,
+        problems: query.problems,
+    };
     // Live entries first, so none falls between history and stream.
     let mut live = query.follow.then(|| api.control.journal().subscribe());
     api.control.journal().flush().await;
@@ -449,14 +494,22 @@ async fn events(
     let filter = JournalQuery {
         since,
         after_id: None,
-        services: services.clone(),
-        limit: query.limit,
+        services: chosen.services.clone(),
+        // Narrowed further here: the latest of those chosen.
+        limit: query.limit.filter(|_| !chosen.narrows()),
     };
-    let history = match read_journal(file.clone(), filter).await {
+    let mut history = match read_journal(file.clone(), filter).await {
         Ok(entries) => entries,
         Err(message) => return error(ErrorCode::Internal, message),
     };
     let mut last_id = history.last().map_or(0, |e| e.id);
+    if chosen.narrows() {
+        history.retain(|entry| chosen.wants(entry));
+        let past = history
+            .len()
+            .saturating_sub(query.limit.unwrap_or(usize::MAX));
+        history.drain(..past);
+    }
     let text: Vec<u8> = history.iter().flat_map(json_line).collect();
     let (sender, receiver) = mpsc::channel::<Bytes>(256);
     let closing = closed(api.control.closing());
@@ -466,13 +519,7 @@ async fn events(
             return;
         }
         let Some(live) = live.as_mut() else { return };
-        let wanted = |entry: &Entry| {
-            services.is_empty()
-                || entry
-                    .record
-                    .service()
-                    .is_some_and(|s| services.iter().any(|w| w == s))
-        };
+        let wanted = |entry: &Entry| chosen.wants(entry);
         loop {
             let entry = tokio::select! {
                 entry = live.recv() => entry,
@@ -494,7 +541,7 @@ async fn events(
                     let gap = JournalQuery {
                         since: None,
                         after_id: Some(last_id),
-                        services: services.clone(),
+                        services: chosen.services.clone(),
                         limit: None,
                     };
                     match read_journal(file.clone(), gap).await {
@@ -566,7 +613,7 @@ fn yes() -> bool {
 const WATCH_INTERVALS: std::ops::RangeInclusive<Duration> =
     Duration::from_millis(200)..=Duration::from_secs(60);
 
-/// The live picture as server-sent events (see [`crate::wire::Watch`]).
+/// The live picture as server-sent events (see [`tend_wire::Watch`]).
 async fn watch(AxumState(api): AxumState<Api>, ApiQuery(query): ApiQuery<WatchQuery>) -> Response {
     let every = match query.interval.as_deref().map(humantime::parse_duration) {
         None => Duration::from_secs(1),
@@ -602,15 +649,12 @@ async fn watch(AxumState(api): AxumState<Api>, ApiQuery(query): ApiQuery<WatchQu
 /// 200 while the tree runs, 503 once the daemon is stopping.
 async fn healthz(AxumState(api): AxumState<Api>) -> Response {
     let running = api.control.root().is_running() && !*api.control.closing().borrow();
-    let status = if running {
-        StatusCode::OK
+    let (code, status) = if running {
+        (StatusCode::OK, HealthStatus::Ok)
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Stopping)
     };
-    let body = Health {
-        status: if running { "ok" } else { "stopping" }.to_owned(),
-    };
-    (status, Json(body)).into_response()
+    (code, Json(Health { status })).into_response()
 }
 
 /// 200 when every instance with a readiness condition is ready, else 503.

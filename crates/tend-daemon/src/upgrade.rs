@@ -21,11 +21,11 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use tend_engine::{ChildState, FailReason};
+use serde::de::IntoDeserializer;
+use serde::{Deserialize, Deserializer, Serialize};
+use tend_engine::ChildState;
 use tend_process::handover::{Handover, Parcel};
-
-use crate::wire::{ServiceStatus, State};
+use tend_wire::{FailReason, ServiceStatus, State};
 
 /// The environment variable naming the descriptor of what was carried.
 const CARRIED_FD: &str = "TEND_HANDOVER_FD";
@@ -60,8 +60,8 @@ pub enum Rest {
     Completed,
     /// Stopped on request.
     Shutdown,
-    /// Given up on, for this reason (`crashed`, `circuit-breaker-open`, …).
-    Failed(String),
+    /// Given up on, for this reason.
+    Failed(#[serde(deserialize_with = "known_reason")] FailReason),
     /// Kept for inspection.
     Isolated,
 }
@@ -75,7 +75,7 @@ impl Rest {
             State::Shutdown => Some(Rest::Shutdown),
             State::Isolated => Some(Rest::Isolated),
             State::Failed => Some(Rest::Failed(
-                status.failed_because.clone().unwrap_or_default(),
+                status.failed_because.unwrap_or(FailReason::Crashed),
             )),
             _ => None,
         }
@@ -88,27 +88,18 @@ impl Rest {
             Rest::Completed => ChildState::Completed,
             Rest::Shutdown => ChildState::Shutdown,
             Rest::Isolated => ChildState::Isolated,
-            Rest::Failed(reason) => ChildState::Failed(fail_reason(reason)),
+            Rest::Failed(reason) => ChildState::Failed((*reason).into()),
         }
     }
 }
 
-/// The reason named `name` (as `FailReason::as_str` writes it).
-fn fail_reason(name: &str) -> FailReason {
-    [
-        FailReason::Crashed,
-        FailReason::ResourceExceeded,
-        FailReason::Unhealthy,
-        FailReason::Linked,
-        FailReason::StartFailed,
-        FailReason::NotAvailable,
-        FailReason::CircuitBreakerOpen,
-        FailReason::GaveUp,
-        FailReason::DependencyFailed,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == name)
-    .unwrap_or(FailReason::Crashed)
+/// A reason as any version wrote it; one this version does not know (an
+/// older or newer image's) is `crashed`, so the handover still reads.
+fn known_reason<'de, D: Deserializer<'de>>(d: D) -> Result<FailReason, D::Error> {
+    let text = String::deserialize(d)?;
+    let read: Result<FailReason, serde::de::value::Error> =
+        FailReason::deserialize(text.as_str().into_deserializer());
+    Ok(read.unwrap_or(FailReason::Crashed))
 }
 
 /// Everything a daemon hands to its next image.

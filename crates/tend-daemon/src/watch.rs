@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use tend_wire::{ServiceStatus, Watch};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::control::Control;
-use crate::wire::{ServiceStatus, Watch};
 
 /// What a watcher asked for.
 #[derive(Debug, Clone, Copy)]
@@ -205,7 +205,7 @@ fn event(message: &Watch) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::State;
+    use tend_wire::State;
 
     fn status(name: &str, state: State, uptime_s: f64) -> ServiceStatus {
         ServiceStatus {

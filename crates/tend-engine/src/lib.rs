@@ -53,7 +53,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers; a re-export is no excuse for a cycle).
-// layers: id exit state policy event metrics status error tree link context child supervisor signal prometheus prelude
+// layers: id exit state policy event wire metrics status error tree link context child supervisor signal prometheus prelude
 mod child;
 mod context;
 mod error;
@@ -72,6 +72,7 @@ mod state;
 mod status;
 mod supervisor;
 mod tree;
+mod wire;
 
 pub use child::{ChildSpec, Nested, Probe};
 pub use context::{Context, SignalRequest};
@@ -93,3 +94,4 @@ pub use tend_spec::{
     AutoShutdown, Backend, Backoff, Condition, CrashPolicy, Intensity, NotAvailable, OnExhausted,
     OnUnhealthy, ProbeTiming, Restart, RestartBudget, Shutdown, Signal, SpecError, Strategy,
 };
+pub use wire::Unrecorded;

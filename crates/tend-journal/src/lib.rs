@@ -15,11 +15,10 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: record store writer
-mod record;
+// layers: store writer
 mod store;
 mod writer;
 
-pub use record::{BudgetInfo, Entry, ExitInfo, Record};
 pub use store::{BadRow, Journal, JournalError, Query, Unfinished, Verification};
+pub use tend_wire::{Entry, Record};
 pub use writer::JournalWriter;

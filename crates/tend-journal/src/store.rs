@@ -13,8 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
-
-use crate::record::{Entry, Record};
+use tend_wire::{Entry, Record, RecordKind};
 
 /// Why a journal operation failed.
 ///
@@ -238,10 +237,8 @@ impl Journal {
                 let id = last.map_or(1, |(id, _)| id + 1);
                 let prev = last.map_or(GENESIS, |(_, hash)| hash);
                 let at_ms = millis(at);
-                // One serialisation gives both the data and its kind tag.
-                let value = serde_json::to_value(record).unwrap_or_default();
-                let kind = value["kind"].as_str().unwrap_or_default().to_owned();
-                let data = value.to_string();
+                let kind = record.kind().to_string();
+                let data = serde_json::to_value(record).unwrap_or_default().to_string();
                 let service = record.service();
                 let hash = row_hash(id, at_ms, supervisor, &kind, service, &data, &prev);
                 insert.execute(params![
@@ -323,9 +320,14 @@ impl Journal {
     pub fn unfinished(&self, after_id: i64) -> Result<Vec<Unfinished>, JournalError> {
         let mut statement = self.db.prepare(
             "SELECT id, at_ms, supervisor, data FROM events
-             WHERE id > ?1 AND kind IN ('started', 'exited', 'start_failed') ORDER BY id",
+             WHERE id > ?1 AND kind IN (?2, ?3, ?4) ORDER BY id",
         )?;
-        let mut rows = statement.query(params![after_id])?;
+        let mut rows = statement.query(params![
+            after_id,
+            RecordKind::Started.to_string(),
+            RecordKind::Exited.to_string(),
+            RecordKind::StartFailed.to_string(),
+        ])?;
         let mut running: std::collections::HashMap<(String, String), Unfinished> =
             std::collections::HashMap::new();
         while let Some(row) = rows.next()? {

@@ -16,9 +16,9 @@ use std::thread;
 use std::time::{Duration, SystemTime};
 
 use tend_engine::{Event, SupervisorHandle};
+use tend_wire::{Entry, Record};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::record::{Entry, Record};
 use crate::store::{Journal, JournalError};
 
 /// The most records committed in one transaction.
@@ -208,7 +208,7 @@ impl JournalWriter {
 /// Queues an event's record (if the journal keeps its kind); false once
 /// the writer is gone.
 fn forward(queue: &mpsc::Sender<Message>, event: &Event) -> bool {
-    let Some(record) = Record::from_event(event) else {
+    let Ok(record) = Record::try_from(event) else {
         return true;
     };
     let at = wall_clock(event.at);
@@ -225,6 +225,7 @@ fn forward(queue: &mpsc::Sender<Message>, event: &Event) -> bool {
 fn lagged(queue: &mpsc::Sender<Message>, missed: u64) {
     tracing::warn!(missed, "journal fell behind the event stream");
     let record = Record::Command {
+        action: None,
         command: "journal-lagged".to_owned(),
         services: Vec::new(),
         outcome: Some(format!("{missed} events were not journaled")),

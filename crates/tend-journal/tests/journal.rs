@@ -4,15 +4,16 @@
 use std::time::{Duration, SystemTime};
 
 use rusqlite::Connection;
-use tend_journal::{ExitInfo, Journal, Query, Record};
+use tend_journal::{Journal, Query, Record};
+use tend_wire::{Exit, ExitClass, ExitKind};
 
 fn exited(service: &str, code: i32) -> Record {
     Record::Exited {
         service: service.to_owned(),
         generation: 1,
-        exit: ExitInfo {
-            kind: "error".to_owned(),
-            class: "abnormal".to_owned(),
+        exit: Exit {
+            kind: ExitKind::Error,
+            class: ExitClass::Abnormal,
             code: Some(code),
             signal: None,
             reason: None,
@@ -198,12 +199,7 @@ fn flush_includes_what_an_attached_tree_already_emitted() {
         .read(&Query::default())
         .unwrap()
         .iter()
-        .map(|e| {
-            serde_json::to_value(&e.record).unwrap()["kind"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|e| e.record.kind().to_string())
         .collect();
     assert_eq!(
         kinds,
@@ -241,9 +237,9 @@ fn unfinished_names_the_last_start_of_each_service_that_never_ended() {
         Record::StartFailed {
             service: "b".to_owned(),
             generation: 1,
-            exit: ExitInfo {
-                kind: "error".to_owned(),
-                class: "abnormal".to_owned(),
+            exit: Exit {
+                kind: ExitKind::Error,
+                class: ExitClass::Abnormal,
                 code: None,
                 signal: None,
                 reason: None,

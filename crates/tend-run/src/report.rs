@@ -1,67 +1,30 @@
-//! One line on stderr per lifecycle event.
+//! One line on stderr per lifecycle event, worded as every screen of tend
+//! words it.
 
 use std::collections::HashMap;
 use std::io::Write;
 
 use tend_engine::{Event, EventKind};
+use tend_wire::Record;
 
 /// Formats an event as one line, or `None` for events not worth a line.
 pub fn line(event: &Event) -> Option<String> {
-    let text = match &event.kind {
-        EventKind::ChildStarted {
-            id,
-            generation,
-            pid,
-            ..
-        } => match pid {
-            Some(pid) => format!("{id}: started (run {generation}, pid {pid})"),
-            None => format!("{id}: started (run {generation})"),
-        },
-        EventKind::ChildExited {
-            id, exit, ran_for, ..
-        } => {
-            format!(
-                "{id}: exited after {}: {exit}",
-                humantime::format_duration(round(*ran_for))
-            )
-        }
-        EventKind::ChildStartFailed { id, exit, .. } => {
-            format!("{id}: failed to start: {exit}")
-        }
-        EventKind::ChildRestarting { id, delay, .. } if delay.is_zero() => {
-            format!("{id}: restarting")
-        }
-        EventKind::ChildRestarting { id, delay, .. } => {
-            format!(
-                "{id}: restarting in {}",
-                humantime::format_duration(round(*delay))
-            )
-        }
-        EventKind::ChildStopping { id, because, .. } => format!("{id}: stopping: {because}"),
-        EventKind::ChildFailed { id, reason, .. } => format!("{id}: failed for good: {reason}"),
-        EventKind::ChildIsolated { id, cause, .. } => format!("{id}: isolated ({cause})"),
-        EventKind::ChildCrashLoop { id, delay, .. } => format!(
-            "{id}: crash loop, next try in {}",
-            humantime::format_duration(round(*delay))
-        ),
-        EventKind::ResourceWarning {
-            id,
-            resource,
-            used,
-            limit,
-            ..
-        } => format!("{id}: {resource} at {used} of {limit}"),
-        EventKind::GaveUp { offender, reason } => {
-            format!("giving up because of {offender}: {reason}")
-        }
-        EventKind::SupervisorStopped { exit } => format!("stopped: {exit}"),
-        _ => return None,
-    };
-    Some(format!("tend-run: {text}"))
-}
-
-fn round(d: std::time::Duration) -> std::time::Duration {
-    std::time::Duration::from_millis(d.as_millis() as u64)
+    let record = Record::try_from(event).ok()?;
+    let shown = matches!(
+        record,
+        Record::Started { .. }
+            | Record::Exited { .. }
+            | Record::StartFailed { .. }
+            | Record::Restarting { .. }
+            | Record::Stopping { .. }
+            | Record::Failed { .. }
+            | Record::Isolated { .. }
+            | Record::CrashLoop { .. }
+            | Record::ResourceWarning { .. }
+            | Record::GaveUp { .. }
+            | Record::SupervisorStopped { .. }
+    );
+    shown.then(|| format!("tend-run: {}", record.line(&event.supervisor)))
 }
 
 /// What the run came to, from the events.

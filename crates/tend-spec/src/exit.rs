@@ -29,6 +29,9 @@ pub enum ExitClass {
 }
 
 impl ExitClass {
+    /// Every class, in order.
+    pub const ALL: [ExitClass; 3] = [ExitClass::Normal, ExitClass::Shutdown, ExitClass::Abnormal];
+
     /// A short lower-case name (`"normal"`, `"shutdown"`, `"abnormal"`).
     #[must_use]
     pub fn as_str(self) -> &'static str {

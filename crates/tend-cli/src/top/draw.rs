@@ -10,7 +10,7 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row as TableRow, Sparkline, Table};
 use ratatui::Frame;
-use tend_daemon::wire::{ServiceStatus, State};
+use tend_wire::{ServiceStatus, State};
 
 use super::model::{Mode, Model, Row};
 use crate::show::short_duration;
@@ -60,10 +60,11 @@ pub fn bytes(n: u64) -> String {
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, model: &mut Model, scroll: &mut usize) {
     let now = Instant::now();
-    let [header, table, bottom, keys] = Layout::vertical([
+    let [header, table, bottom, event, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(5),
         Constraint::Length(12),
+        Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(frame.area());
@@ -73,7 +74,27 @@ pub fn draw(frame: &mut Frame<'_>, model: &mut Model, scroll: &mut usize) {
         Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
     draw_plots(frame, plots, model);
     draw_logs(frame, logs, model);
+    draw_event(frame, event, model);
     draw_keys(frame, keys, model);
+}
+
+/// The latest journal entry, as every screen words it.
+fn draw_event(frame: &mut Frame<'_>, area: Rect, model: &Model) {
+    let Some(entry) = &model.last_event else {
+        return;
+    };
+    let colour = if entry.record.is_problem() {
+        Color::Red
+    } else {
+        Color::Gray
+    };
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled("last event: ", Style::new().fg(Color::DarkGray)),
+            Span::styled(entry.line().to_string(), Style::new().fg(colour)),
+        ]),
+        area,
+    );
 }
 
 fn draw_header(frame: &mut Frame<'_>, area: Rect, model: &Model) {
@@ -147,9 +168,17 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, model: &Model, scroll: &mut usi
         .max()
         .unwrap_or(4)
         .clamp(6, 40) as u16;
+    // Wide enough for every state as it reads (a failed one says why).
+    let state_width = model
+        .services
+        .iter()
+        .map(|s| s.text().state.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(19, 32) as u16;
     let widths = [
         Constraint::Length(name_width),
-        Constraint::Length(19),
+        Constraint::Length(state_width),
         Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Length(8),
@@ -179,11 +208,11 @@ fn group_row<'a>(model: &Model, name: &str, members: &[usize]) -> TableRow<'a> {
 fn instance_row<'a>(model: &Model, s: &ServiceStatus, now: Instant) -> TableRow<'a> {
     let trend = model.trends.get(&s.name);
     let indent = if s.group.is_some() { "  " } else { "" };
-    let state = s.state.to_string();
+    let text = s.text();
     let dash = || "-".to_owned();
     TableRow::new(vec![
         Line::from(format!("{indent}{}", s.name)),
-        Line::from(state).fg(colour(s.state)),
+        Line::from(text.state).fg(colour(s.state)),
         Line::from(s.pid.map_or_else(dash, |p| p.to_string())),
         Line::from(if s.state == State::Running {
             short_duration(model.uptime(s, now))
@@ -213,11 +242,10 @@ fn instance_row<'a>(model: &Model, s: &ServiceStatus, now: Instant) -> TableRow<
         } else {
             "no"
         }),
-        Line::from(match (&s.last_exit, &s.failed_because) {
-            _ if !s.waiting_for.is_empty() => crate::show::status_text(s),
-            (Some(exit), Some(why)) => format!("{why}: {exit}"),
-            (Some(exit), None) => exit.to_string(),
-            (None, _) => dash(),
+        Line::from(if s.waiting_for.is_empty() {
+            text.last_exit.unwrap_or_else(dash)
+        } else {
+            text.status.unwrap_or_else(dash)
         }),
     ])
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use tend_daemon::wire::{Acted, Entry, Watch};
+use tend_wire::{Acted, Entry, RecordKind, Watch};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -44,7 +44,7 @@ enum Feed {
 /// Runs the view until `q`.
 pub async fn run(client: Client, every: Duration) -> anyhow::Result<ExitCode> {
     // Before the screen changes: a clear error if tend is not running.
-    let _: tend_daemon::wire::DaemonInfo = client.get("/v1/daemon").await?;
+    let _: tend_wire::DaemonInfo = client.get("/v1/daemon").await?;
     let (feed, mut fed) = mpsc::channel::<Feed>(1024);
     tokio::spawn(watch(client.clone(), every, feed.clone()));
     tokio::spawn(history(client.clone(), feed.clone()));
@@ -237,7 +237,7 @@ fn press(model: &mut Model, key: KeyEvent) -> Option<(Action, String)> {
 
 /// Sends an action and reports how it went.
 async fn act(client: Client, action: Action, target: String, feed: mpsc::Sender<Feed>) {
-    let verb = action.verb().to_owned();
+    let verb = action.verb();
     let done: anyhow::Result<Acted> = match &action {
         Action::Signal(signal) => {
             client
@@ -298,7 +298,7 @@ async fn watch(client: Client, every: Duration, feed: mpsc::Sender<Feed>) {
 async fn history(client: Client, feed: mpsc::Sender<Feed>) {
     let since = (model::BUCKET * model::BUCKETS as u32).as_secs();
     let mut text = Vec::new();
-    let path = format!("/v1/events?since={since}s");
+    let path = format!("/v1/events?since={since}s&kinds={}", RecordKind::Restarting);
     if client
         .stream(&path, |chunk| {
             text.extend_from_slice(chunk);
@@ -388,7 +388,7 @@ mod tests {
         let mut model = Model::default();
         model.apply(
             Watch::Snapshot {
-                daemon: tend_daemon::wire::DaemonInfo {
+                daemon: tend_wire::DaemonInfo {
                     pid: 1,
                     version: "0".into(),
                     config: "c".into(),

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use tend_daemon::wire::{DaemonInfo, Entry, Record, ServiceStatus, State, Watch};
+use tend_wire::{DaemonInfo, Entry, Record, ServiceStatus, State, Watch};
 
 /// Restart buckets a trend keeps (with 10 s buckets: five minutes).
 pub const BUCKETS: usize = 30;
@@ -107,13 +107,13 @@ pub enum Action {
 
 impl Action {
     /// The verb, as the API's path and people say it.
-    pub fn verb(&self) -> &str {
+    pub fn verb(&self) -> tend_wire::Action {
         match self {
-            Action::Start => "start",
-            Action::Stop => "stop",
-            Action::Restart => "restart",
-            Action::Kill => "kill",
-            Action::Signal(_) => "signal",
+            Action::Start => tend_wire::Action::Start,
+            Action::Stop => tend_wire::Action::Stop,
+            Action::Restart => tend_wire::Action::Restart,
+            Action::Kill => tend_wire::Action::Kill,
+            Action::Signal(_) => tend_wire::Action::Signal,
         }
     }
 }
@@ -150,6 +150,8 @@ pub struct Model {
     pub logs_of: Option<String>,
     /// The last outcome, for the bottom line.
     pub message: Option<String>,
+    /// The latest journal entry, for the line above it.
+    pub last_event: Option<Entry>,
     /// Whether the stream is connected.
     pub connected: bool,
     /// When the snapshot came (the daemon's uptime counts on from there).
@@ -169,6 +171,7 @@ impl Default for Model {
             logs: VecDeque::new(),
             logs_of: None,
             message: None,
+            last_event: None,
             connected: false,
             snapshot_at: None,
         }
@@ -230,8 +233,11 @@ impl Model {
                 }
             }
             // Entries make the daemon look again sooner; the picture that
-            // follows says what changed.
-            Watch::Entry { .. } => return,
+            // follows says what changed. The latest is shown as it is.
+            Watch::Entry { entry } => {
+                self.last_event = Some(entry);
+                return;
+            }
         }
         self.layout();
     }
@@ -293,7 +299,7 @@ impl Model {
                 || s.group
                     .as_ref()
                     .is_some_and(|g| g.to_lowercase().contains(&filter))
-                || s.state.as_str().contains(&filter)
+                || s.text().state.contains(&filter)
         };
         let mut rows = Vec::new();
         let mut grouped: Vec<(String, Vec<usize>)> = Vec::new();
@@ -398,7 +404,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tend_daemon::wire::DaemonInfo;
+    use tend_wire::DaemonInfo;
 
     fn status(name: &str, group: Option<&str>, restarts: u64) -> ServiceStatus {
         ServiceStatus {
@@ -455,6 +461,31 @@ mod tests {
         let names: Vec<String> = (0..model.rows.len()).map(|i| model.name_of(i)).collect();
         assert_eq!(names, ["backend", "worker.1"]);
         assert_eq!(model.target().as_deref(), Some("worker.1"), "kept");
+    }
+
+    #[test]
+    fn the_latest_entry_is_kept_for_its_line_and_a_failed_state_says_why() {
+        let mut model = Model::default();
+        let now = Instant::now();
+        let mut failed = status("db", None, 0);
+        failed.state = State::Failed;
+        failed.failed_because = Some(tend_wire::FailReason::CircuitBreakerOpen);
+        model.apply(snapshot(vec![failed, status("web", None, 0)]), now);
+        let entry = Entry {
+            id: 3,
+            at: std::time::SystemTime::now(),
+            supervisor: "tend".into(),
+            record: Record::Terminated {
+                service: "web".into(),
+            },
+        };
+        model.apply(Watch::Entry { entry }, now);
+        let shown = model.last_event.as_ref().map(|e| e.line().to_string());
+        assert_eq!(shown.as_deref(), Some("web stopped"));
+        model.filter = "breaker".into();
+        model.layout();
+        let names: Vec<String> = (0..model.rows.len()).map(|i| model.name_of(i)).collect();
+        assert_eq!(names, ["db"], "the filter reads the state as it is shown");
     }
 
     #[test]

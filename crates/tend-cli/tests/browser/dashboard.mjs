@@ -170,30 +170,31 @@ try {
   await row(page, 'alpha').waitFor();
 
   // 10. The event history, with filters: commands only, then one service.
-  // (The list is fetched again on each change: wait until it is.)
-  const listed = (cls) => page.locator('#events li ' + cls).allTextContents();
+  // (The list is fetched again on each change: wait until it is.) Each
+  // line is the server's text, as `tend events` prints it.
+  const listed = () => page.locator('#events li span').allTextContents();
   await page.selectOption('#events-kind', 'command');
   await until('only commands listed', async () => {
-    const kinds = await listed('span:last-child');
-    return kinds.length > 0 && kinds.every((k) => k.startsWith('command'));
+    const lines = await listed();
+    return lines.length > 0 && lines.every((l) => l.startsWith('operator: '));
   });
-  await page.locator('#events li', { hasText: 'command: restart alpha' }).first().waitFor({ timeout: LONG });
+  await page.locator('#events li', { hasText: 'operator: restart alpha' }).first().waitFor({ timeout: LONG });
   await page.selectOption('#events-kind', '');
   await page.selectOption('#events-service', 'beta');
   await until("only beta's events listed", async () => {
-    const who = await listed('.who');
-    return who.length > 0 && who.every((w) => w === 'beta');
+    const lines = await listed();
+    return lines.length > 0 && lines.every((l) => l.startsWith('beta '));
   });
   await page.locator('#events li', { hasText: 'started' }).first().waitFor({ timeout: LONG });
   await page.selectOption('#events-service', '');
   await page.selectOption('#events-kind', 'problems');
-  await page.locator('#events li', { hasText: 'exited: killed' }).first().waitFor({ timeout: LONG });
+  await page.locator('#events li span.problem', { hasText: /^alpha \(pid \d+\) exited after .*: killed/ }).first().waitFor({ timeout: LONG });
   await keep(page, 'events-problems');
 
   // Live: a new event appears without a reload.
   await page.selectOption('#events-kind', '');
   await api('/v1/services/beta/restart', { method: 'POST' });
-  await page.locator('#events li', { hasText: 'command: restart beta' }).first().waitFor({ timeout: LONG });
+  await page.locator('#events li', { hasText: 'operator: restart beta' }).first().waitFor({ timeout: LONG });
   await keep(page, 'live-event');
 
   if (errors.length) fail('page errors: ' + errors.join('; '));

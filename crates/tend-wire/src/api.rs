@@ -1,101 +1,40 @@
-//! The API's JSON shapes: what the daemon sends and the CLI reads. One set
-//! of types for both sides, so neither spells a field the other does not.
+//! The daemon's API shapes: what `tend-daemon` sends and every client
+//! (the `tend` command, `tend top`, the dashboard) reads. One set of types
+//! for both sides, so neither spells a field the other does not.
 
-use serde::{Deserialize, Serialize};
-use tend_engine::{ChildState, Condition};
-pub use tend_journal::{Entry, ExitInfo, Record};
+use std::fmt;
 
-/// A service instance's state, in snake_case on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    /// Waiting for its first start.
-    Pending,
-    /// Being started.
-    Starting,
-    /// Running.
-    Running,
-    /// Being stopped.
-    Stopping,
-    /// Waiting out a backoff delay before a restart.
-    BackingOff,
-    /// Its restart budget ran out; waiting a long delay.
-    CrashLoopBackOff,
-    /// Being restarted.
-    Restarting,
-    /// Ended normally and not restarted.
-    Completed,
-    /// Stopped on request.
-    Shutdown,
-    /// Given up on until restarted by hand.
-    Failed,
-    /// Kept for inspection, not restarted.
-    Isolated,
-}
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
+use tend_spec::Condition;
 
-impl State {
-    /// Every state, in lifecycle order (the order of the count line).
-    pub const ALL: [State; 11] = [
-        State::Pending,
-        State::Starting,
-        State::Running,
-        State::Stopping,
-        State::BackingOff,
-        State::CrashLoopBackOff,
-        State::Restarting,
-        State::Completed,
-        State::Shutdown,
-        State::Failed,
-        State::Isolated,
-    ];
-
-    /// Its name on the wire.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::Starting => "starting",
-            State::Running => "running",
-            State::Stopping => "stopping",
-            State::BackingOff => "backing_off",
-            State::CrashLoopBackOff => "crash_loop_back_off",
-            State::Restarting => "restarting",
-            State::Completed => "completed",
-            State::Shutdown => "shutdown",
-            State::Failed => "failed",
-            State::Isolated => "isolated",
-        }
-    }
-}
-
-impl From<ChildState> for State {
-    fn from(state: ChildState) -> Self {
-        match state {
-            ChildState::Pending => State::Pending,
-            ChildState::Starting => State::Starting,
-            ChildState::Running => State::Running,
-            ChildState::Stopping => State::Stopping,
-            ChildState::BackingOff => State::BackingOff,
-            ChildState::CrashLoopBackOff => State::CrashLoopBackOff,
-            ChildState::Restarting => State::Restarting,
-            ChildState::Completed => State::Completed,
-            ChildState::Shutdown => State::Shutdown,
-            ChildState::Failed(_) => State::Failed,
-            ChildState::Isolated => State::Isolated,
-            // A state this version does not know yet.
-            _ => State::Pending,
-        }
-    }
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::exit::Exit;
+use crate::record::Entry;
+use crate::state::{FailReason, State};
 
 /// One service instance, as `GET /v1/services` lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// In JSON it also carries `text`, what its state, last exit and status
+/// read as for people ([`StatusText`]), rendered by the server so that a
+/// screen that cannot call [`ServiceStatus::text`] (the dashboard) says
+/// the same as `tend status`. Reading a status ignores it.
+///
+/// # Examples
+///
+/// ```
+/// use tend_wire::{FailReason, ServiceStatus, State};
+///
+/// let mut web = ServiceStatus::pending("web.2", "web", None);
+/// assert_eq!((web.state, web.pid, web.restarts), (State::Pending, None, 0));
+/// web.state = State::Failed;
+/// web.failed_because = Some(FailReason::CircuitBreakerOpen);
+/// assert_eq!(web.text().state, "failed (circuit breaker open)");
+/// let json = serde_json::to_value(&web).unwrap();
+/// assert_eq!(json["failed_because"], "circuit_breaker_open");
+/// assert_eq!(json["text"]["state"], "failed (circuit breaker open)");
+/// assert_eq!(serde_json::from_value::<ServiceStatus>(json).unwrap(), web);
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ServiceStatus {
     /// The instance: the service's name, or `name.N` for a replica.
     pub name: String,
@@ -105,8 +44,8 @@ pub struct ServiceStatus {
     pub group: Option<String>,
     /// Its state.
     pub state: State,
-    /// Why it failed, when `failed` (`crashed`, `circuit-breaker-open`, …).
-    pub failed_because: Option<String>,
+    /// Why it failed, when `failed`.
+    pub failed_because: Option<FailReason>,
     /// Its OS process, while one runs.
     pub pid: Option<u32>,
     /// Its incarnation number (1 for the first start).
@@ -120,7 +59,7 @@ pub struct ServiceStatus {
     /// Seconds the current incarnation has run (0 when none runs).
     pub uptime_s: f64,
     /// How the last incarnation ended.
-    pub last_exit: Option<ExitInfo>,
+    pub last_exit: Option<Exit>,
     /// Resident memory of its cgroup or process, in bytes, when known.
     pub memory_bytes: Option<u64>,
     /// CPU time used by the current incarnation, in seconds, when known.
@@ -132,20 +71,13 @@ pub struct ServiceStatus {
     pub status_text: Option<String>,
     /// While it waits to start: the dependencies whose condition does not
     /// hold yet.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub waiting_for: Vec<Waiting>,
 }
 
 impl ServiceStatus {
     /// An instance that has not started yet: pending, no process, nothing
     /// counted.
-    ///
-    /// ```
-    /// use tend_daemon::wire::{ServiceStatus, State};
-    ///
-    /// let web = ServiceStatus::pending("web.2", "web", None);
-    /// assert_eq!((web.state, web.pid, web.restarts), (State::Pending, None, 0));
-    /// ```
     #[must_use]
     pub fn pending(name: &str, service: &str, group: Option<&str>) -> ServiceStatus {
         ServiceStatus {
@@ -168,6 +100,100 @@ impl ServiceStatus {
             waiting_for: Vec::new(),
         }
     }
+
+    /// What it reads as for people: the one wording of its state, last
+    /// exit and status on every screen.
+    ///
+    /// ```
+    /// use tend_spec::Condition;
+    /// use tend_wire::{ServiceStatus, Waiting};
+    ///
+    /// let mut api = ServiceStatus::pending("api", "api", None);
+    /// api.waiting_for.push(Waiting { service: "db".into(), condition: Condition::Ready });
+    /// let text = api.text();
+    /// assert_eq!((text.state.as_str(), text.last_exit), ("pending", None));
+    /// assert_eq!(text.status.as_deref(), Some("waiting for db (ready)"));
+    /// ```
+    #[must_use]
+    pub fn text(&self) -> StatusText {
+        StatusText {
+            state: match self.failed_because {
+                Some(why) => format!("{} ({why})", self.state),
+                None => self.state.to_string(),
+            },
+            last_exit: self.last_exit.as_ref().map(ToString::to_string),
+            status: match (&self.status_text, self.waiting_for.as_slice()) {
+                (Some(text), _) => Some(text.clone()),
+                (None, []) => None,
+                (None, waits) => {
+                    let waits: Vec<String> = waits.iter().map(ToString::to_string).collect();
+                    Some(format!("waiting for {}", waits.join(" and ")))
+                }
+            },
+        }
+    }
+}
+
+impl Serialize for ServiceStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Every field named, so a new one cannot be left out.
+        let ServiceStatus {
+            name,
+            service,
+            group,
+            state,
+            failed_because,
+            pid,
+            generation,
+            starts,
+            restarts,
+            failures,
+            uptime_s,
+            last_exit,
+            memory_bytes,
+            cpu_s,
+            ready,
+            status_text,
+            waiting_for,
+        } = self;
+        let mut out = serializer.serialize_struct("ServiceStatus", 18)?;
+        out.serialize_field("name", name)?;
+        out.serialize_field("service", service)?;
+        out.serialize_field("group", group)?;
+        out.serialize_field("state", state)?;
+        out.serialize_field("failed_because", failed_because)?;
+        out.serialize_field("pid", pid)?;
+        out.serialize_field("generation", generation)?;
+        out.serialize_field("starts", starts)?;
+        out.serialize_field("restarts", restarts)?;
+        out.serialize_field("failures", failures)?;
+        out.serialize_field("uptime_s", uptime_s)?;
+        out.serialize_field("last_exit", last_exit)?;
+        out.serialize_field("memory_bytes", memory_bytes)?;
+        out.serialize_field("cpu_s", cpu_s)?;
+        out.serialize_field("ready", ready)?;
+        out.serialize_field("status_text", status_text)?;
+        if waiting_for.is_empty() {
+            out.skip_field("waiting_for")?;
+        } else {
+            out.serialize_field("waiting_for", waiting_for)?;
+        }
+        out.serialize_field("text", &self.text())?;
+        out.end()
+    }
+}
+
+/// What a [`ServiceStatus`] reads as for people, one text per column of
+/// `tend status` (`STATE`, `LAST EXIT`, `STATUS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusText {
+    /// Its state, with why it failed: `failed (circuit breaker open)`.
+    pub state: String,
+    /// How its last incarnation ended: `error (exit code 1)`.
+    pub last_exit: Option<String>,
+    /// What it says it is doing, or what it waits for: `waiting for db
+    /// (ready)`.
+    pub status: Option<String>,
 }
 
 /// A dependency a service waits for (`depends_on`), and the condition it
@@ -180,9 +206,19 @@ pub struct Waiting {
     pub condition: Condition,
 }
 
-impl std::fmt::Display for Waiting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Waiting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.service, self.condition)
+    }
+}
+
+vocabulary! {
+    /// What a node of the process tree is.
+    pub enum NodeKind {
+        /// A supervisor: the root, a group, a replicated service's.
+        Supervisor => "supervisor",
+        /// A service instance.
+        Service => "service",
     }
 }
 
@@ -191,8 +227,8 @@ impl std::fmt::Display for Waiting {
 pub struct TreeNode {
     /// Its id under its supervisor.
     pub name: String,
-    /// `supervisor` or `service`.
-    pub kind: String,
+    /// A supervisor or a service.
+    pub kind: NodeKind,
     /// Its state.
     pub state: State,
     /// Its OS process.
@@ -277,6 +313,21 @@ pub struct UpgradeRequest {
 
 /// One message of `GET /v1/watch` (a server-sent event's data): the live
 /// picture `tend top` and the dashboard draw.
+///
+/// # Examples
+///
+/// ```
+/// use tend_wire::{ServiceStatus, Watch};
+///
+/// let changed = Watch::Changed {
+///     services: vec![ServiceStatus::pending("web", "web", None)],
+///     removed: Vec::new(),
+///     order: None,
+/// };
+/// let json = serde_json::to_value(&changed).unwrap();
+/// assert_eq!(json["kind"], "changed");
+/// assert_eq!(json["services"][0]["text"]["state"], "pending");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Watch {
@@ -308,12 +359,22 @@ pub enum Watch {
     },
 }
 
+vocabulary! {
+    /// Whether the daemon is up (`GET /healthz`).
+    pub enum HealthStatus {
+        /// Its tree runs (200).
+        Ok => "ok",
+        /// It shuts down (503).
+        Stopping => "stopping",
+    }
+}
+
 /// `GET /healthz`: whether the daemon is up and its tree running (for
 /// kubelet's liveness probe; served without a token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// `ok` (200), or `stopping` (503) once the daemon shuts down.
-    pub status: String,
+    pub status: HealthStatus,
 }
 
 /// `GET /readyz`: whether every instance of a service with a readiness
@@ -349,29 +410,30 @@ pub struct ErrorDetail {
     pub details: Vec<String>,
 }
 
-/// The kinds of error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// No service or instance has that name.
-    UnknownService,
-    /// Not a signal name or number.
-    BadSignal,
-    /// The request is malformed (a bad query, body or duration).
-    BadRequest,
-    /// The new config is invalid; nothing changed.
-    InvalidConfig,
-    /// A TCP request without the right bearer token.
-    Unauthorized,
-    /// Not allowed on this listener (over TCP, an upgrade to a binary of
-    /// the client's choosing).
-    Forbidden,
-    /// No such resource.
-    NotFound,
-    /// The operation could not be done in the tree's current state.
-    Conflict,
-    /// Something failed inside the daemon.
-    Internal,
+vocabulary! {
+    /// The kinds of error, each with its HTTP status
+    /// ([`status`](ErrorCode::status)).
+    pub enum ErrorCode {
+        /// No service or instance has that name.
+        UnknownService => "unknown service",
+        /// Not a signal name or number.
+        BadSignal => "bad signal",
+        /// The request is malformed (a bad query, body or duration).
+        BadRequest => "bad request",
+        /// The new config is invalid; nothing changed.
+        InvalidConfig => "invalid config",
+        /// A TCP request without the right bearer token.
+        Unauthorized => "unauthorized",
+        /// Not allowed on this listener (over TCP, an upgrade to a binary
+        /// of the client's choosing).
+        Forbidden => "forbidden",
+        /// No such resource.
+        NotFound => "not found",
+        /// The operation could not be done in the tree's current state.
+        Conflict => "conflict",
+        /// Something failed inside the daemon.
+        Internal => "internal error",
+    }
 }
 
 impl ErrorCode {
@@ -386,5 +448,28 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::Internal => 500,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_reads_back_and_its_text_is_only_sent() {
+        let mut status = ServiceStatus::pending("web.1", "web", Some("back"));
+        let json = serde_json::to_value(&status).unwrap();
+        assert!(json.get("waiting_for").is_none(), "left out when empty");
+        assert_eq!(json["text"]["last_exit"], serde_json::Value::Null);
+        status.waiting_for.push(Waiting {
+            service: "db".into(),
+            condition: Condition::Completed,
+        });
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["text"]["status"], "waiting for db (completed)");
+        assert_eq!(
+            serde_json::from_value::<ServiceStatus>(json).unwrap(),
+            status
+        );
     }
 }
