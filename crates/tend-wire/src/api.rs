@@ -252,6 +252,47 @@ pub struct Acted {
     pub services: Vec<String>,
 }
 
+/// How an operator's command waits (the query of
+/// `POST /v1/services/{name}/{action}`): until its effect holds (a start or
+/// restart: the new incarnation started, and ready where it has a readiness
+/// condition; a stop: the process ended), or not at all.
+///
+/// # Examples
+///
+/// ```
+/// use tend_wire::ActOptions;
+///
+/// let wait: ActOptions = serde_json::from_str("{}").unwrap();
+/// assert_eq!((wait.no_block, wait.timeout()), (false, ActOptions::TIMEOUT));
+/// let at_once = ActOptions { no_block: true, timeout_s: None };
+/// assert!(at_once.no_block);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActOptions {
+    /// Answer once the command is accepted, without waiting for its effect
+    /// (systemctl's `--no-block`).
+    #[serde(default)]
+    pub no_block: bool,
+    /// The longest to wait for the effect, in seconds
+    /// ([`TIMEOUT`](Self::TIMEOUT) when not given). Past it the answer is a
+    /// [`ErrorCode::Timeout`] naming the state reached; the command goes on.
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
+}
+
+impl ActOptions {
+    /// How long a command waits for its effect by default: 90 s, systemd's
+    /// default start timeout.
+    pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+    /// How long to wait for the effect.
+    #[must_use]
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout_s
+            .map_or(Self::TIMEOUT, std::time::Duration::from_secs)
+    }
+}
+
 /// `POST /v1/services/{name}/signal`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignalRequest {
@@ -431,6 +472,9 @@ vocabulary! {
         NotFound => "not found",
         /// The operation could not be done in the tree's current state.
         Conflict => "conflict",
+        /// A command's effect did not hold in time (the message names the
+        /// state reached); the command goes on.
+        Timeout => "timeout",
         /// Something failed inside the daemon.
         Internal => "internal error",
     }
@@ -446,6 +490,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::Conflict => 409,
+            ErrorCode::Timeout => 504,
             ErrorCode::Internal => 500,
         }
     }

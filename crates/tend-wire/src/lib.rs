@@ -88,9 +88,9 @@ mod state;
 
 pub use action::Action;
 pub use api::{
-    Acted, DaemonInfo, ErrorBody, ErrorCode, ErrorDetail, Health, HealthStatus, NodeKind,
-    Readiness, ReloadReport, ServiceStatus, SignalRequest, StatusText, TreeNode, UpgradePlan,
-    UpgradeRequest, Waiting, Watch,
+    ActOptions, Acted, DaemonInfo, ErrorBody, ErrorCode, ErrorDetail, Health, HealthStatus,
+    NodeKind, Readiness, ReloadReport, ServiceStatus, SignalRequest, StatusText, TreeNode,
+    UpgradePlan, UpgradeRequest, Waiting, Watch,
 };
 pub use exit::{Exit, ExitKind, GiveUp};
 pub use record::{BudgetInfo, Entry, Line, Record, RecordKind};
