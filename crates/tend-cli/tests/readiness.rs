@@ -327,3 +327,93 @@ shell = "exec sleep 100"
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tend is not running here"));
 }
+
+/// `restart` answers once the new incarnation is ready; with `no_block`
+/// at once; past its timeout with the state it reached. The service waits
+/// for a file before it says it listens, so the test holds its readiness.
+#[test]
+fn a_restart_answers_once_the_service_is_ready_again() {
+    let mut p = Project::new(
+        r#"
+[services.web]
+shell = "while [ ! -e go ]; do sleep 0.05; done; echo listening; exec sleep 100"
+ready = { log = "listening", timeout = "60s" }
+"#,
+    );
+    std::fs::write(p.path("go"), "").unwrap();
+    p.up();
+    p.wait_for("web ready", || {
+        let web = p.service("web");
+        web["state"] == "running" && web["ready"] == true
+    });
+    let socket = p.path(".tend/tend.sock");
+
+    // Held: the restart waits for readiness.
+    std::fs::remove_file(p.path("go")).unwrap();
+    let restart = {
+        let socket = socket.clone();
+        std::thread::spawn(move || request(&socket, "POST", "/v1/services/web/restart", None))
+    };
+    p.wait_for("the new incarnation starting", || {
+        let web = p.service("web");
+        web["state"] == "starting" && web["generation"] == 2
+    });
+    assert!(!restart.is_finished(), "answered before web was ready");
+    std::fs::write(p.path("go"), "").unwrap();
+    let answer = restart.join().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body, r#"{"services":["web"]}"#);
+    let web = p.service("web");
+    assert_eq!(
+        (&web["state"], &web["ready"], &web["generation"]),
+        (&"running".into(), &true.into(), &2.into()),
+        "ready when the answer came"
+    );
+
+    // `no_block`: answered once queued, the service still starting.
+    std::fs::remove_file(p.path("go")).unwrap();
+    let answer = request(
+        &socket,
+        "POST",
+        "/v1/services/web/restart?no_block=true",
+        None,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    p.wait_for("generation 3 starting", || {
+        let web = p.service("web");
+        web["state"] == "starting" && web["generation"] == 3
+    });
+
+    // A timeout names the state reached; the restart goes on.
+    let answer = request(
+        &socket,
+        "POST",
+        "/v1/services/web/restart?timeout_s=1",
+        None,
+    );
+    assert_eq!(answer.status, 504, "{}", answer.body);
+    let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["error"]["code"], "timeout");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("restart web: not done after 1s: web is starting")
+            && message.ends_with("the restart goes on"),
+        "{message}"
+    );
+    std::fs::write(p.path("go"), "").unwrap();
+    p.wait_for("generation 4 ready", || {
+        let web = p.service("web");
+        web["state"] == "running" && web["ready"] == true && web["generation"] == 4
+    });
+
+    // A bad option is refused with a reason.
+    let answer = request(
+        &socket,
+        "POST",
+        "/v1/services/web/restart?timeout_s=soon",
+        None,
+    );
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(answer.body.contains("timeout_s"), "{}", answer.body);
+    p.down();
+}

@@ -31,11 +31,12 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: error model defaults read parse schema
+// layers: error model plan defaults read parse schema
 pub mod defaults;
 mod error;
 mod model;
 mod parse;
+mod plan;
 mod read;
 mod schema;
 
@@ -47,6 +48,7 @@ pub use error::{ConfigError, Diagnostic};
 pub use model::{
     ApiSettings, Config, Dependency, Group, HookEvent, Hooks, Member, Service, SupervisorSettings,
 };
+pub use plan::Plan;
 pub use schema::schema;
 
 /// The file `tend` reads when none is named.

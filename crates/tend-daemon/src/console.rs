@@ -3,14 +3,14 @@
 //! other screen words them.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tend_engine::Event;
 use tend_wire::Record;
 use tokio::sync::broadcast;
 
-use crate::control::Control;
+use crate::board::Board;
+use crate::life::Life;
 use crate::progress::Follow;
 
 /// How often start-up progress is looked at; a line is printed only when
@@ -20,15 +20,15 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// Prints start-up progress (who is up, who waits on what) while it
 /// changes, then one line once everything started. Nothing for a start
 /// that settles within the first look: the lifecycle lines said it all.
-pub fn progress(control: Arc<Control>, coloured: bool) {
+pub fn progress(board: Board, life: Life, coloured: bool) {
     tokio::spawn(async move {
         let mut follow = Follow::new(false);
         loop {
             tokio::time::sleep(PROGRESS_EVERY).await;
-            if *control.closing().borrow() {
+            if life.is_closing() {
                 return;
             }
-            let (line, over) = follow.look(&control.status(false).await);
+            let (line, over) = follow.look(&board.status(false));
             if let Some(line) = line {
                 say(coloured, &line);
             }

@@ -16,11 +16,14 @@ use tend_process::handover::Handover;
 use tokio::net::UnixListener;
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::board::Board;
 use crate::console;
-use crate::control::{Control, Origin};
+use crate::control::{Control, Origin, Parts};
 use crate::hooks::Hooks;
+use crate::life::Life;
 use crate::logs::{Echo, Sinks};
 use crate::metrics::Metrics;
+use crate::operator::{Desk, Operator};
 use crate::paths::StateDir;
 use crate::recovery::{self, RecoveryError};
 use crate::server::{self, Api};
@@ -186,6 +189,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     journal.attach(builder.subscribe());
     let metrics = Arc::new(Metrics::watch(builder.subscribe()));
     let hook_events = builder.subscribe();
+    let board_events = builder.subscribe();
     if options.echo != Echo::Off {
         console::print(builder.subscribe(), options.echo == Echo::Coloured);
     }
@@ -200,21 +204,36 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         .map_err(|e| DaemonError::Start(e.to_string()))?;
     let shutdown_timeout = config.supervisor.shutdown_timeout;
     let tcp = config.api.clone();
-    let control = Control::new(
-        root.clone(),
+    let life = Life::default();
+    let board = Board::start(&config, board_events, root.clone());
+    let origin = Origin {
+        state_dir: dir.root().to_path_buf(),
+        upgrades: inherited.as_ref().map_or(0, |i| i.upgrades + 1),
+        uptime: inherited.as_ref().map_or(Duration::ZERO, |i| i.uptime),
+    };
+    let operator = Operator::start(Desk {
+        root: root.clone(),
         config,
-        sinks,
-        journal.clone(),
-        hooks.clone(),
-        Origin {
-            state_dir: dir.root().to_path_buf(),
-            upgrades: inherited.as_ref().map_or(0, |i| i.upgrades + 1),
-            uptime: inherited.as_ref().map_or(Duration::ZERO, |i| i.uptime),
-        },
-    );
+        board: board.clone(),
+        sinks: sinks.clone(),
+        journal: journal.clone(),
+        hooks: hooks.clone(),
+        life: life.clone(),
+        state_dir: origin.state_dir.clone(),
+        upgrades: origin.upgrades,
+    });
     if options.echo != Echo::Off && inherited.is_none() {
-        console::progress(control.clone(), options.echo == Echo::Coloured);
+        console::progress(board.clone(), life.clone(), options.echo == Echo::Coloured);
     }
+    let control = Control::new(Parts {
+        root: root.clone(),
+        board,
+        operator,
+        life: life.clone(),
+        sinks,
+        journal: journal.clone(),
+        origin,
+    });
     let (inherited_socket, inherited_tcp) = match inherited {
         Some(inherited) => {
             // A process whose child rests (stopped during the handover) is
@@ -241,8 +260,8 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     tracing::info!(socket = %listeners.socket.display(), "tend is up");
 
     // Until the root ends by itself, a signal, `tend down`, or an upgrade.
-    let mut stopping = control.shutdown_requested();
-    let mut upgrading = control.upgrade_requested();
+    let mut stopping = life.shutdown_asked();
+    let mut upgrading = life.upgrade_asked();
     let exit = tokio::select! {
         exit = root.wait() => exit,
         Ok(binary) = upgrading.wait_for(Option::is_some) => {
@@ -257,7 +276,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // A handed-over process whose service never started (its dependency
     // failed) was never claimed: it ends with the tree.
     tend_process::handover::stop_unclaimed(|_| false).await;
-    control.close();
+    life.close();
     hooks.shutdown().await;
     journal.flush().await;
     let _ = std::fs::remove_file(&listeners.socket);
@@ -354,7 +373,7 @@ impl Listeners {
         })
     }
 
-    /// Gives the servers (told to stop by `Control::close`) up to 2 s each
+    /// Gives the servers (told to stop by `Life::close`) up to 2 s each
     /// to answer what they are answering.
     async fn finish(&mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.unix).await;
@@ -377,7 +396,7 @@ async fn hand_over(
 ) -> UpgradeError {
     let (processes, status) = control.while_held(Handover::collect()).await;
     let origin = control.origin();
-    control.close();
+    control.life().close();
     listeners.finish().await;
     journal.flush().await;
     let leaving = Leaving {

@@ -10,20 +10,25 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: progress paths recovery logs tree upgrade hooks metrics control watch dashboard console server daemon
+// layers: progress paths recovery logs tree failure life board upgrade hooks reload operator control metrics watch dashboard console server daemon
+mod board;
 mod console;
-pub mod control;
+mod control;
 mod daemon;
 mod dashboard;
+mod failure;
 mod hooks;
+mod life;
 pub mod logs;
 mod metrics;
+mod operator;
 pub mod paths;
 pub mod progress;
 mod recovery;
-pub mod server;
-pub mod tree;
-pub mod upgrade;
+mod reload;
+mod server;
+mod tree;
+mod upgrade;
 mod watch;
 
 pub use daemon::{prepare, run, DaemonError, Ended, Options};

@@ -22,12 +22,13 @@ use subtle::ConstantTimeEq;
 use tend_journal::{Journal, Query as JournalQuery};
 use tend_process::Signal;
 use tend_wire::{
-    Action, Entry, ErrorBody, ErrorCode, ErrorDetail, Health, HealthStatus, RecordKind,
+    ActOptions, Action, Entry, ErrorBody, ErrorCode, ErrorDetail, Health, HealthStatus, RecordKind,
     SignalRequest, UpgradeRequest,
 };
 use tokio::sync::{broadcast, mpsc};
 
-use crate::control::{Control, Failure};
+use crate::control::Control;
+use crate::failure::Failure;
 use crate::logs;
 use crate::metrics::SharedMetrics;
 use crate::watch::WatchOptions;
@@ -159,7 +160,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 async fn daemon(AxumState(api): AxumState<Api>) -> Response {
-    Json(api.control.info().await).into_response()
+    Json(api.control.info()).into_response()
 }
 
 /// `?usage=true`: measure memory and CPU too.
@@ -173,7 +174,7 @@ async fn services(
     AxumState(api): AxumState<Api>,
     ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Response {
-    Json(api.control.status(query.usage).await).into_response()
+    Json(api.control.status(query.usage)).into_response()
 }
 
 async fn service(
@@ -181,14 +182,21 @@ async fn service(
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Response {
-    let all = api.control.status(query.usage).await;
-    if let Some(found) = all.iter().find(|s| s.name == name) {
-        return Json(found).into_response();
+    let board = api.control.board();
+    let layout = board.layout();
+    if layout.instance(&name).is_some() {
+        if let Some(found) = board
+            .statuses(std::slice::from_ref(&name), query.usage)
+            .pop()
+        {
+            return Json(found).into_response();
+        }
     }
-    let instances: Vec<&str> = all
+    let instances: Vec<&str> = layout
+        .instances
         .iter()
-        .filter(|s| s.service == name)
-        .map(|s| s.name.as_str())
+        .filter(|i| i.service == name)
+        .map(|i| i.name.as_str())
         .collect();
     if instances.is_empty() {
         error(
@@ -209,6 +217,7 @@ async fn service(
 async fn act(
     AxumState(api): AxumState<Api>,
     Path((name, action)): Path<(String, String)>,
+    ApiQuery(options): ApiQuery<ActOptions>,
 ) -> Response {
     let Ok(action) = word::<Action>(&action) else {
         return error(
@@ -216,7 +225,7 @@ async fn act(
             format!("no action {action:?}: expected start, stop, restart, kill or signal"),
         );
     };
-    match api.control.act(&name, action).await {
+    match api.control.act(&name, action, options).await {
         Ok(acted) => Json(acted).into_response(),
         Err(failure) => failure.into_response(),
     }
@@ -281,7 +290,7 @@ async fn logs_of(AxumState(api): AxumState<Api>, ApiQuery(query): ApiQuery<LogsQ
 /// as they come; each line prefixed by its instance when there are several.
 async fn logs_response(api: Api, query: LogsQuery) -> Response {
     let names = names_in(query.services.as_deref());
-    let instances = match api.control.resolve(&names).await {
+    let instances = match api.control.resolve(&names) {
         Ok(found) => found,
         Err(failure) => return failure.into_response(),
     };
@@ -648,7 +657,7 @@ async fn watch(AxumState(api): AxumState<Api>, ApiQuery(query): ApiQuery<WatchQu
 
 /// 200 while the tree runs, 503 once the daemon is stopping.
 async fn healthz(AxumState(api): AxumState<Api>) -> Response {
-    let running = api.control.root().is_running() && !*api.control.closing().borrow();
+    let running = api.control.root().is_running() && !api.control.is_closing();
     let (code, status) = if running {
         (StatusCode::OK, HealthStatus::Ok)
     } else {
@@ -659,7 +668,7 @@ async fn healthz(AxumState(api): AxumState<Api>) -> Response {
 
 /// 200 when every instance with a readiness condition is ready, else 503.
 async fn readyz(AxumState(api): AxumState<Api>) -> Response {
-    let readiness = api.control.readiness().await;
+    let readiness = api.control.readiness();
     let status = if readiness.ready {
         StatusCode::OK
     } else {
@@ -669,7 +678,7 @@ async fn readyz(AxumState(api): AxumState<Api>) -> Response {
 }
 
 async fn ps(AxumState(api): AxumState<Api>) -> Response {
-    Json(api.control.ps().await).into_response()
+    Json(api.control.ps()).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -695,7 +704,7 @@ async fn reload(
 }
 
 async fn shutdown(AxumState(api): AxumState<Api>) -> Response {
-    if let Err(failure) = api.control.request_shutdown() {
+    if let Err(failure) = api.control.request_shutdown().await {
         return failure.into_response();
     }
     (
@@ -739,7 +748,7 @@ async fn upgrade(AxumState(api): AxumState<Api>, body: axum::body::Bytes) -> Res
 }
 
 async fn metrics(AxumState(api): AxumState<Api>) -> Response {
-    let status = api.control.status(true).await;
+    let status = api.control.status(true);
     let text = api.metrics.render(api.control.root(), &status);
     (
         [(

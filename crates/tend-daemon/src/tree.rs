@@ -87,6 +87,34 @@ impl Layout {
             .collect()
     }
 
+    /// The instances `names` mean, each once, in the order named (every
+    /// instance when `names` is empty): the one place a name is resolved,
+    /// for every command and every reader.
+    ///
+    /// # Errors
+    /// The first name that means nothing.
+    pub fn find(&self, names: &[String]) -> Result<Vec<&Instance>, Unknown> {
+        if names.is_empty() {
+            return Ok(self.instances.iter().collect());
+        }
+        let mut found: Vec<&Instance> = Vec::new();
+        for name in names {
+            let matched = self.resolve(name);
+            if matched.is_empty() {
+                return Err(Unknown {
+                    name: name.clone(),
+                    known: self.instances.iter().map(|i| i.name.clone()).collect(),
+                });
+            }
+            for instance in matched {
+                if !found.iter().any(|f| f.name == instance.name) {
+                    found.push(instance);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// The widest instance name (for aligned output).
     #[must_use]
     pub fn width(&self) -> usize {
@@ -102,6 +130,16 @@ impl Layout {
     pub fn position(&self, instance: &str) -> usize {
         self.by_name.get(instance).copied().unwrap_or(0)
     }
+}
+
+/// A name that is no instance, service or group.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no service called {name:?} (services: {})", .known.join(", "))]
+pub struct Unknown {
+    /// The name.
+    pub name: String,
+    /// The instances there are.
+    pub known: Vec<String>,
 }
 
 /// Where a previous image of the daemon left its instances (`tend
@@ -273,4 +311,78 @@ pub fn instance_spec(
         spec = with_dependencies(spec, service, handed);
     }
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> Layout {
+        let config = tend_config::parse_str(
+            "tend.toml",
+            r#"
+[services.db]
+command = ["db"]
+[services.web]
+command = ["web"]
+replicas = 2
+[services.proxy]
+command = ["proxy"]
+[groups.front]
+services = ["web", "proxy"]
+"#,
+        )
+        .unwrap();
+        Layout::of(&config)
+    }
+
+    fn names(found: &[&Instance]) -> Vec<String> {
+        found.iter().map(|i| i.name.clone()).collect()
+    }
+
+    #[test]
+    fn a_name_means_an_instance_a_service_or_a_group() {
+        let layout = layout();
+        assert_eq!(names(&layout.find(&["web.2".into()]).unwrap()), ["web.2"]);
+        assert_eq!(
+            names(&layout.find(&["web".into()]).unwrap()),
+            ["web.1", "web.2"]
+        );
+        assert_eq!(
+            names(&layout.find(&["front".into()]).unwrap()),
+            ["web.1", "web.2", "proxy"]
+        );
+        assert_eq!(layout.find(&[]).unwrap().len(), 4, "none: every instance");
+        let web = &layout.find(&["web.1".into()]).unwrap()[0];
+        assert_eq!(
+            web.parents,
+            ["front", "web"],
+            "under its group, then its replica set"
+        );
+    }
+
+    #[test]
+    fn each_instance_once_in_the_order_named() {
+        let layout = layout();
+        assert_eq!(
+            names(
+                &layout
+                    .find(&["proxy".into(), "front".into(), "db".into()])
+                    .unwrap()
+            ),
+            ["proxy", "web.1", "web.2", "db"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_name_says_which_and_what_there_is() {
+        let layout = layout();
+        let unknown = layout.find(&["db".into(), "web.3".into()]).unwrap_err();
+        assert_eq!(unknown.name, "web.3");
+        assert_eq!(
+            unknown.to_string(),
+            r#"no service called "web.3" (services: db, web.1, web.2, proxy)"#
+        );
+        assert!(layout.find(&["we".into()]).is_err(), "no prefix matching");
+    }
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::de::IntoDeserializer;
@@ -257,6 +257,18 @@ pub fn exec(binary: &Path, processes: &Handover, leaving: &Leaving<'_>) -> Upgra
         "exec {}: {error}; exec of the current binary: {again}",
         binary.display()
     )))
+}
+
+/// The binary of this process, as a path to run again: the link
+/// `/proc/self/exe` names, without the ` (deleted)` the kernel adds once the
+/// file was replaced (a package upgrade): the new file is the one meant.
+pub fn running_binary() -> std::io::Result<PathBuf> {
+    let exe = std::fs::read_link("/proc/self/exe").or_else(|_| std::env::current_exe())?;
+    let text = exe.to_string_lossy();
+    Ok(match text.strip_suffix(" (deleted)") {
+        Some(path) => PathBuf::from(path),
+        None => exe,
+    })
 }
 
 /// Writes what is carried into a memory file left open across the exec.

@@ -1,7 +1,7 @@
 //! `GET /v1/watch`: the live picture as server-sent events, for `tend top`
-//! and the dashboard. A first snapshot, then only what changed, sampled
-//! at a fixed interval (sooner, 100 ms after a journal entry, when a state
-//! probably changed) and the journal's entries as they are written.
+//! and the dashboard. A first snapshot, then only what changed, read off
+//! the status board at a fixed interval (sooner, 100 ms after the board
+//! changed) and the journal's entries as they are written.
 //!
 //! Cheap with a thousand services: one status pass per interval, and an
 //! idle service sends nothing (its uptime is left to the client to count).
@@ -28,8 +28,9 @@ pub struct WatchOptions {
     pub entries: bool,
 }
 
-/// How soon after a journal entry the picture is sampled again.
-const AFTER_ENTRY: Duration = Duration::from_millis(100);
+/// How soon after the board changed the picture is sampled again: a
+/// burst of changes (a group restarting) is sent as one.
+const AFTER_CHANGE: Duration = Duration::from_millis(100);
 
 /// A comment line that keeps proxies and clients from timing out.
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -46,8 +47,9 @@ pub fn watch(control: Arc<Control>, options: WatchOptions) -> mpsc::Receiver<Byt
             let _ = closing.wait_for(|c| *c).await;
         };
         tokio::pin!(closed);
-        let services = control.status(options.usage).await;
-        let daemon = control.info().await;
+        let mut board = control.board().changes();
+        let services = control.status(options.usage);
+        let daemon = control.info();
         let mut known = known_of(&services);
         let mut order: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
         if sender
@@ -73,7 +75,14 @@ pub fn watch(control: Arc<Control>, options: WatchOptions) -> mpsc::Receiver<Byt
                             return;
                         }
                     }
-                    soon.get_or_insert_with(|| Instant::now() + AFTER_ENTRY);
+                    false
+                }
+                // The picture changed: sampled soon, once for a burst.
+                changed = board.changed(), if soon.is_none() => {
+                    if !changed {
+                        return;
+                    }
+                    soon = Some(Instant::now() + AFTER_CHANGE);
                     false
                 }
                 () = &mut closed => return,
@@ -85,7 +94,7 @@ pub fn watch(control: Arc<Control>, options: WatchOptions) -> mpsc::Receiver<Byt
                 continue;
             }
             soon = None;
-            let now = control.status(options.usage).await;
+            let now = control.status(options.usage);
             if let Some(changed) = changes(&mut known, &mut order, now) {
                 last_sent = Instant::now();
                 if sender.send(event(&changed)).await.is_err() {
