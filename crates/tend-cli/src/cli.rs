@@ -1,8 +1,13 @@
 //! The command line, in one place.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
+use tend_client::Client;
+use tend_daemon::paths::StateDir;
+use tend_wire::ActOptions;
 
 /// Keep services running: restart them when they fail, capture their logs,
 /// journal what happened, and answer for them over an API.
@@ -99,6 +104,9 @@ pub enum Command {
         /// Service, instance (`web.2`) or group names.
         #[arg(required = true)]
         services: Vec<String>,
+        /// How long to wait for the effect.
+        #[command(flatten)]
+        wait: Wait,
     },
     /// Stop services; they stay stopped until started.
     #[command(
@@ -108,6 +116,9 @@ pub enum Command {
         /// Service, instance or group names.
         #[arg(required = true)]
         services: Vec<String>,
+        /// How long to wait for the effect.
+        #[command(flatten)]
+        wait: Wait,
     },
     /// Stop services, then start them.
     #[command(after_help = "Examples:\n  tend restart web\n  tend restart web worker")]
@@ -115,6 +126,9 @@ pub enum Command {
         /// Service, instance or group names.
         #[arg(required = true)]
         services: Vec<String>,
+        /// How long to wait for the effect.
+        #[command(flatten)]
+        wait: Wait,
     },
     /// Kill services at once (SIGKILL); their restart type then applies.
     #[command(after_help = "Examples:\n  tend kill web")]
@@ -122,6 +136,9 @@ pub enum Command {
         /// Service, instance or group names.
         #[arg(required = true)]
         services: Vec<String>,
+        /// How long to wait for the effect.
+        #[command(flatten)]
+        wait: Wait,
     },
     /// Send a signal to services' main processes.
     #[command(
@@ -313,4 +330,53 @@ fn duration(text: &str) -> Result<String, String> {
     humantime::parse_duration(text)
         .map(|_| text.to_owned())
         .map_err(|e| format!("{e} (expected a duration such as 10m, 1h, 2d)"))
+}
+
+/// How `start`, `stop`, `restart` and `kill` wait: until the effect holds
+/// (started, and ready where the service has a readiness condition;
+/// stopped), as `systemctl` does, or not at all.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Wait {
+    /// Return once the command is queued, without waiting for its effect.
+    #[arg(long)]
+    pub no_block: bool,
+    /// The longest to wait for the effect (`30s`, `2m`; default 90s). Past
+    /// it tend says the state reached, exits 1, and the command goes on.
+    #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "no_block")]
+    pub timeout: Option<Duration>,
+}
+
+impl From<Wait> for ActOptions {
+    fn from(wait: Wait) -> ActOptions {
+        ActOptions {
+            no_block: wait.no_block,
+            // Whole seconds on the wire; a fraction waits the second out.
+            timeout_s: wait
+                .timeout
+                .map(|t| t.as_secs() + u64::from(t.subsec_nanos() > 0)),
+        }
+    }
+}
+
+impl Target {
+    /// The state directory of the instance this command is about.
+    pub fn state_dir(&self) -> StateDir {
+        StateDir::for_config(&self.config, self.state_dir.as_deref())
+            .with_socket(self.socket.clone())
+    }
+
+    /// A client of its daemon.
+    pub fn client(&self) -> Client {
+        Client::new(self.state_dir().socket())
+    }
+
+    /// Its journal file, opened without a daemon (after a crash, or to
+    /// verify); `missing` starts the error when there is none.
+    pub fn open_journal(&self, missing: &str) -> anyhow::Result<tend_journal::Journal> {
+        let file = self.state_dir().journal();
+        if !file.exists() {
+            bail!("{missing} {}", file.display());
+        }
+        tend_journal::Journal::open(&file).with_context(|| format!("opening {}", file.display()))
+    }
 }

@@ -108,6 +108,45 @@ fn up_status_control_and_down() {
     let out = p.tend(&["status", "ghost"]);
     assert_eq!(out.status.code(), Some(1));
 
+    // Names reach the daemon whole, however awkward: each travels as one
+    // path segment or query value, and only the daemon resolves it.
+    for name in [
+        "a b/c?d#e",
+        "..",
+        "x%2Fy",
+        "steady&services=pair",
+        "café",
+        "steady/stop",
+    ] {
+        let commands: [&[&str]; 5] = [
+            &["restart", name],
+            &["stop", "--no-block", name],
+            &["signal", "HUP", name],
+            &["status", name],
+            &["logs", name],
+        ];
+        for args in commands {
+            let out = p.tend(args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("no service called {name:?}")),
+                "{args:?}: {err}"
+            );
+        }
+    }
+    assert_eq!(
+        p.service("steady")["state"],
+        "running",
+        "no awkward name reached it"
+    );
+    // A service's replicas and several names, resolved by the daemon and
+    // listed in the tree's order.
+    let chosen: Vec<Value> =
+        serde_json::from_str(&p.ok(&["status", "--json", "pair", "steady"])).unwrap();
+    let names: Vec<&str> = chosen.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["steady", "pair.1", "pair.2"]);
+
     // The tree with pids.
     let ps = p.ok(&["ps"]);
     assert!(
@@ -333,7 +372,7 @@ fn check_reports_every_error_and_up_starts_nothing() {
     let good = Project::new("[services.a]\ncommand = [\"true\"]\nreplicas = 3\n");
     assert!(good
         .ok(&["check"])
-        .contains("ok (1 services, 3 instances, 0 groups)"));
+        .contains("ok (1 service, 3 instances, 0 groups)"));
     let schema: Value = serde_json::from_str(&good.ok(&["schema"])).unwrap();
     assert!(
         schema["properties"]["services"]["additionalProperties"]["properties"]["command"]

@@ -18,6 +18,7 @@ use tend_config::{Config, HookEvent, Hooks as HookTable};
 use tend_engine::{ChildSpec, Event, EventKind, Restart, Supervisor, SupervisorHandle};
 use tend_journal::Record;
 use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
+use tend_wire::HookInput;
 use tokio::sync::broadcast;
 
 /// Whose hooks: the service an instance belongs to, its hooks, and the
@@ -151,15 +152,14 @@ impl Hooks {
         argv: Vec<String>,
     ) {
         let id = format!("hook-{}", self.next.fetch_add(1, Ordering::Relaxed));
-        let mut payload = Record::try_from(event)
-            .ok()
-            .and_then(|r| serde_json::to_value(r).ok())
-            .unwrap_or_else(|| serde_json::json!({}));
-        payload["hook"] = serde_json::json!(hook.name());
-        payload["service"] = serde_json::json!(instance);
-        payload["supervisor"] = serde_json::json!(&*event.supervisor);
-        payload["at"] =
-            serde_json::json!(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+        let input = HookInput {
+            hook: hook.name().to_owned(),
+            service: instance.to_owned(),
+            supervisor: event.supervisor.to_string(),
+            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            record: Record::try_from(event).ok(),
+        };
+        let payload = serde_json::to_string(&input).unwrap_or_default();
         let file = self.dir.join(format!("{id}.json"));
         if let Err(error) = std::fs::write(&file, format!("{payload}\n")) {
             tracing::error!(%error, hook = hook.name(), instance, "cannot write the hook's event file");

@@ -17,13 +17,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::{DeserializeOwned, IntoDeserializer};
-use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tend_journal::{Journal, Query as JournalQuery};
 use tend_process::Signal;
 use tend_wire::{
-    ActOptions, Action, Entry, ErrorBody, ErrorCode, ErrorDetail, Health, HealthStatus, RecordKind,
-    SignalRequest, UpgradeRequest,
+    ActOptions, Action, Entry, ErrorBody, ErrorCode, ErrorDetail, EventsQuery, Health,
+    HealthStatus, LogsQuery, RecordKind, ReloadQuery, ServicesQuery, ShuttingDown, SignalRequest,
+    UpgradeRequest, WatchQuery,
 };
 use tokio::sync::{broadcast, mpsc};
 
@@ -163,24 +163,24 @@ async fn daemon(AxumState(api): AxumState<Api>) -> Response {
     Json(api.control.info()).into_response()
 }
 
-/// `?usage=true`: measure memory and CPU too.
-#[derive(Debug, Deserialize)]
-struct StatusQuery {
-    #[serde(default)]
-    usage: bool,
-}
-
+/// Every instance, or (`?services=`) those the names resolve to.
 async fn services(
     AxumState(api): AxumState<Api>,
-    ApiQuery(query): ApiQuery<StatusQuery>,
+    ApiQuery(query): ApiQuery<ServicesQuery>,
 ) -> Response {
-    Json(api.control.status(query.usage)).into_response()
+    if query.services.is_empty() {
+        return Json(api.control.status(query.usage)).into_response();
+    }
+    match api.control.resolve(&query.services.0) {
+        Ok(names) => Json(api.control.board().statuses(&names, query.usage)).into_response(),
+        Err(failure) => failure.into_response(),
+    }
 }
 
 async fn service(
     AxumState(api): AxumState<Api>,
     Path(name): Path<String>,
-    ApiQuery(query): ApiQuery<StatusQuery>,
+    ApiQuery(query): ApiQuery<ServicesQuery>,
 ) -> Response {
     let board = api.control.board();
     let layout = board.layout();
@@ -258,27 +258,12 @@ async fn signal(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct LogsQuery {
-    /// Comma-separated names (none: every instance).
-    #[serde(default)]
-    services: Option<String>,
-    #[serde(default = "default_lines")]
-    lines: usize,
-    #[serde(default)]
-    follow: bool,
-}
-
-fn default_lines() -> usize {
-    100
-}
-
 async fn service_logs(
     AxumState(api): AxumState<Api>,
     Path(name): Path<String>,
     ApiQuery(mut query): ApiQuery<LogsQuery>,
 ) -> Response {
-    query.services = Some(name);
+    query.services = tend_wire::List(vec![name]);
     logs_response(api, query).await
 }
 
@@ -289,8 +274,7 @@ async fn logs_of(AxumState(api): AxumState<Api>, ApiQuery(query): ApiQuery<LogsQ
 /// The last lines of each instance's log, then (with `follow`) new lines
 /// as they come; each line prefixed by its instance when there are several.
 async fn logs_response(api: Api, query: LogsQuery) -> Response {
-    let names = names_in(query.services.as_deref());
-    let instances = match api.control.resolve(&names) {
+    let instances = match api.control.resolve(&query.services.0) {
         Ok(found) => found,
         Err(failure) => return failure.into_response(),
     };
@@ -371,16 +355,6 @@ fn word<T: DeserializeOwned>(text: &str) -> Result<T, serde::de::value::Error> {
 }
 
 /// `a,b,c` as names (none: every instance).
-fn names_in(list: Option<&str>) -> Vec<String> {
-    list.map(|s| {
-        s.split(',')
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
 fn prefixed(name: &str, width: usize, prefix: bool, lines: &[u8]) -> Vec<u8> {
     if !prefix {
         return lines.to_vec();
@@ -412,27 +386,6 @@ fn streaming(receiver: mpsc::Receiver<Bytes>, content_type: &'static str) -> Res
     response
 }
 
-#[derive(Debug, Deserialize)]
-struct EventsQuery {
-    /// How far back, e.g. `1h`, `30m`.
-    #[serde(default)]
-    since: Option<String>,
-    /// Comma-separated instance names.
-    #[serde(default)]
-    services: Option<String>,
-    /// At most this many past entries (the latest).
-    #[serde(default)]
-    limit: Option<usize>,
-    /// Comma-separated record kinds (none: every kind).
-    #[serde(default)]
-    kinds: Option<String>,
-    /// Only entries that tell of trouble.
-    #[serde(default)]
-    problems: bool,
-    #[serde(default)]
-    follow: bool,
-}
-
 /// Which entries `GET /v1/events` sends: about these services, of these
 /// kinds (none: any), only problems or not.
 #[derive(Debug, Clone)]
@@ -460,6 +413,23 @@ impl Chosen {
     }
 }
 
+/// The instance names whose entries `names` ask for: each name as
+/// journaled (a service since removed is still in the journal), and what
+/// it resolves to now (a service's replicas, a group's services).
+fn journaled_names(control: &Control, names: Vec<String>) -> Vec<String> {
+    let mut wanted = names.clone();
+    for name in names {
+        if let Ok(found) = control.resolve(std::slice::from_ref(&name)) {
+            for instance in found {
+                if !wanted.contains(&instance) {
+                    wanted.push(instance);
+                }
+            }
+        }
+    }
+    wanted
+}
+
 /// Journal entries as JSON lines: history, then (with `follow`) live.
 async fn events(
     AxumState(api): AxumState<Api>,
@@ -483,17 +453,9 @@ async fn events(
             )
         }
     };
-    let kinds = match names_in(query.kinds.as_deref())
-        .iter()
-        .map(|kind| word::<RecordKind>(kind))
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(kinds) => kinds,
-        Err(e) => return error(ErrorCode::BadRequest, format!("bad `kinds`: {e}")),
-    };
     let chosen = Chosen {
-        services: names_in(query.services.as_deref()),
-        kinds,
+        services: journaled_names(&api.control, query.services.0),
+        kinds: query.kinds.0,
         problems: query.problems,
     };
     // Live entries first, so none falls between history and stream.
@@ -600,23 +562,6 @@ fn json_line(entry: &Entry) -> Vec<u8> {
     line
 }
 
-#[derive(Debug, Deserialize)]
-struct WatchQuery {
-    /// How often the picture is sampled, e.g. `1s`, `500ms`.
-    #[serde(default)]
-    interval: Option<String>,
-    /// Whether to measure memory and CPU.
-    #[serde(default = "yes")]
-    usage: bool,
-    /// Whether to send journal entries.
-    #[serde(default = "yes")]
-    events: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
 /// The sampling interval's bounds: faster than 200 ms is no picture a
 /// person reads, slower than a minute no longer live.
 const WATCH_INTERVALS: std::ops::RangeInclusive<Duration> =
@@ -681,13 +626,6 @@ async fn ps(AxumState(api): AxumState<Api>) -> Response {
     Json(api.control.ps()).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-struct ReloadQuery {
-    /// Only say what a reload would do.
-    #[serde(default)]
-    dry_run: bool,
-}
-
 async fn reload(
     AxumState(api): AxumState<Api>,
     ApiQuery(query): ApiQuery<ReloadQuery>,
@@ -709,7 +647,9 @@ async fn shutdown(AxumState(api): AxumState<Api>) -> Response {
     }
     (
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "shutting_down": true })),
+        Json(ShuttingDown {
+            shutting_down: true,
+        }),
     )
         .into_response()
 }

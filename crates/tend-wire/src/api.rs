@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use tend_spec::Condition;
 
 use crate::exit::Exit;
-use crate::record::Entry;
+use crate::record::{Entry, Record};
 use crate::state::{FailReason, State};
 
 /// One service instance, as `GET /v1/services` lists it.
@@ -350,6 +350,32 @@ pub struct UpgradeRequest {
     /// The binary to become (absolute); default: the one running.
     #[serde(default)]
     pub binary: Option<String>,
+}
+
+/// What a hook reads on its standard input (one JSON line): which hook
+/// and instance, when, and the journal record of the event that ran it
+/// (its fields flattened in, `kind` first among them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookInput {
+    /// The hook (`crash`, `start`, …), as the config names it.
+    pub hook: String,
+    /// The instance the event is about.
+    pub service: String,
+    /// The supervisor that told it.
+    pub supervisor: String,
+    /// When the hook was run (RFC 3339, milliseconds).
+    pub at: String,
+    /// The event, as the journal records it.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Record>,
+}
+
+/// `POST /v1/shutdown`'s answer (202): the daemon is stopping every
+/// service; its socket goes away once they are down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShuttingDown {
+    /// Always `true`.
+    pub shutting_down: bool,
 }
 
 /// One message of `GET /v1/watch` (a server-sent event's data): the live

@@ -79,20 +79,22 @@ macro_rules! vocabulary {
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: state exit action record api
+// layers: state exit action record api query
 mod action;
 mod api;
 mod exit;
+mod query;
 mod record;
 mod state;
 
 pub use action::Action;
 pub use api::{
     ActOptions, Acted, DaemonInfo, ErrorBody, ErrorCode, ErrorDetail, Health, HealthStatus,
-    NodeKind, Readiness, ReloadReport, ServiceStatus, SignalRequest, StatusText, TreeNode,
-    UpgradePlan, UpgradeRequest, Waiting, Watch,
+    HookInput, NodeKind, Readiness, ReloadReport, ServiceStatus, ShuttingDown, SignalRequest,
+    StatusText, TreeNode, UpgradePlan, UpgradeRequest, Waiting, Watch,
 };
 pub use exit::{Exit, ExitKind, GiveUp};
+pub use query::{EventsQuery, List, LogsQuery, ReloadQuery, ServicesQuery, WatchQuery};
 pub use record::{BudgetInfo, Entry, Line, Record, RecordKind};
 pub use state::{FailReason, IsolateCause, ProbeRole, State};
 pub use tend_spec::{Condition, ExitClass, Signal};

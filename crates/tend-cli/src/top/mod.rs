@@ -15,12 +15,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use tend_wire::{Acted, Entry, RecordKind, Watch};
+use tend_client::Client;
+use tend_wire::{
+    ActOptions, Acted, Entry, EventsQuery, List, LogsQuery, RecordKind, Watch, WatchQuery,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::client::Client;
 use model::{Action, Mode, Model};
 
 /// The shortest time between two frames.
@@ -44,7 +46,7 @@ enum Feed {
 /// Runs the view until `q`.
 pub async fn run(client: Client, every: Duration) -> anyhow::Result<ExitCode> {
     // Before the screen changes: a clear error if tend is not running.
-    let _: tend_wire::DaemonInfo = client.get("/v1/daemon").await?;
+    client.daemon().await?;
     let (feed, mut fed) = mpsc::channel::<Feed>(1024);
     tokio::spawn(watch(client.clone(), every, feed.clone()));
     tokio::spawn(history(client.clone(), feed.clone()));
@@ -238,27 +240,17 @@ fn press(model: &mut Model, key: KeyEvent) -> Option<(Action, String)> {
 /// Sends an action and reports how it went.
 async fn act(client: Client, action: Action, target: String, feed: mpsc::Sender<Feed>) {
     let verb = action.verb();
-    let done: anyhow::Result<Acted> = match &action {
-        Action::Signal(signal) => {
-            client
-                .post(
-                    &format!("/v1/services/{target}/signal"),
-                    Some(serde_json::json!({ "signal": signal })),
-                )
-                .await
-        }
-        _ => {
-            client
-                .post(&format!("/v1/services/{target}/{verb}"), None)
-                .await
-        }
+    let done: Result<Acted, tend_client::Error> = match &action {
+        Action::Signal(signal) => client.signal(&target, signal).await,
+        // Answered once the effect holds: the message says it is done.
+        _ => client.act(&target, verb, ActOptions::default()).await,
     };
     let message = match (done, &action) {
         (Ok(acted), Action::Signal(signal)) => {
             format!("{signal} sent to {}", acted.services.join(", "))
         }
         (Ok(acted), _) => format!("{verb}: {}", acted.services.join(", ")),
-        (Err(e), _) => format!("{verb} {target} failed: {e:#}"),
+        (Err(e), _) => format!("{verb} {target} failed: {e}"),
     };
     let _ = feed.send(Feed::Done(message)).await;
 }
@@ -267,24 +259,24 @@ async fn act(client: Client, action: Action, target: String, feed: mpsc::Sender<
 /// daemon restarted or was upgraded): each new stream opens with a
 /// snapshot.
 async fn watch(client: Client, every: Duration, feed: mpsc::Sender<Feed>) {
-    let path = format!(
-        "/v1/watch?interval={}ms",
-        every.as_millis().clamp(200, 60_000)
-    );
+    let query = WatchQuery {
+        interval: Some(format!("{}ms", every.as_millis().clamp(200, 60_000))),
+        ..WatchQuery::default()
+    };
     loop {
-        let mut events = Events::default();
-        let ended = client
-            .stream(&path, |chunk| {
-                for message in events.push(chunk) {
-                    feed.try_send(Feed::Watch(message))
-                        .map_err(|e| anyhow::anyhow!("top is gone: {e}"))?;
+        let why = match client.watch(&query).await {
+            Ok(mut messages) => loop {
+                match messages.next().await {
+                    Some(Ok(message)) => {
+                        if feed.try_send(Feed::Watch(message)).is_err() {
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => break e.to_string(),
+                    None => break "the stream ended".to_owned(),
                 }
-                Ok(())
-            })
-            .await;
-        let why = match ended {
-            Ok(()) => "the stream ended".to_owned(),
-            Err(e) => format!("{e:#}"),
+            },
+            Err(e) => e.to_string(),
         };
         if feed.send(Feed::Disconnected(why)).await.is_err() {
             return;
@@ -297,34 +289,37 @@ async fn watch(client: Client, every: Duration, feed: mpsc::Sender<Feed>) {
 /// sparklines to start with.
 async fn history(client: Client, feed: mpsc::Sender<Feed>) {
     let since = (model::BUCKET * model::BUCKETS as u32).as_secs();
-    let mut text = Vec::new();
-    let path = format!("/v1/events?since={since}s&kinds={}", RecordKind::Restarting);
-    if client
-        .stream(&path, |chunk| {
-            text.extend_from_slice(chunk);
-            Ok(())
-        })
-        .await
-        .is_ok()
-    {
-        let entries = text
-            .split(|&b| b == b'\n')
-            .filter_map(|line| serde_json::from_slice::<Entry>(line).ok())
-            .collect();
-        let _ = feed.send(Feed::History(entries)).await;
+    let query = EventsQuery {
+        since: Some(format!("{since}s")),
+        kinds: List(vec![RecordKind::Restarting]),
+        ..EventsQuery::default()
+    };
+    let Ok(mut messages) = client.events(&query).await else {
+        return;
+    };
+    let mut entries = Vec::new();
+    while let Some(Ok(entry)) = messages.next().await {
+        entries.push(entry);
     }
+    let _ = feed.send(Feed::History(entries)).await;
 }
 
 /// Feeds an instance's last lines, then its new ones.
 async fn follow_logs(client: Client, name: String, feed: mpsc::Sender<Feed>) {
-    let path = format!("/v1/services/{name}/logs?lines=200&follow=true");
-    let _ = client
-        .stream(&path, |chunk| {
-            let text = String::from_utf8_lossy(chunk).into_owned();
-            feed.try_send(Feed::Log(name.clone(), text))
-                .map_err(|e| anyhow::anyhow!("top is busy: {e}"))
-        })
-        .await;
+    let query = LogsQuery {
+        services: List(vec![name.clone()]),
+        lines: 200,
+        follow: true,
+    };
+    let Ok(mut chunks) = client.logs(&query).await else {
+        return;
+    };
+    while let Some(Ok(chunk)) = chunks.next().await {
+        let text = String::from_utf8_lossy(&chunk).into_owned();
+        if feed.try_send(Feed::Log(name.clone(), text)).is_err() {
+            return;
+        }
+    }
 }
 
 /// Reads keys on a thread of its own and feeds them.
@@ -342,46 +337,9 @@ fn keyboard(feed: mpsc::Sender<Feed>) {
     });
 }
 
-/// Splits a server-sent event stream into messages.
-#[derive(Debug, Default)]
-struct Events {
-    partial: Vec<u8>,
-}
-
-impl Events {
-    /// The whole messages `chunk` completes.
-    fn push(&mut self, chunk: &[u8]) -> Vec<Watch> {
-        self.partial.extend_from_slice(chunk);
-        let mut messages = Vec::new();
-        while let Some(end) = self.partial.windows(2).position(|w| w == b"\n\n") {
-            let block: Vec<u8> = self.partial.drain(..end + 2).collect();
-            let data: Vec<u8> = block
-                .split(|&b| b == b'\n')
-                .filter_map(|line| line.strip_prefix(b"data: "))
-                .flat_map(|d| d.iter().copied())
-                .collect();
-            if let Ok(message) = serde_json::from_slice(&data) {
-                messages.push(message);
-            }
-        }
-        messages
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_split_across_chunks_and_comments_are_skipped() {
-        let mut events = Events::default();
-        let text = b": keepalive\n\ndata: {\"kind\":\"changed\",\"services\":[]}\n\ndata: {\"ki";
-        let first = events.push(text);
-        assert_eq!(first.len(), 1);
-        assert!(matches!(&first[0], Watch::Changed { services, .. } if services.is_empty()));
-        let rest = events.push(b"nd\":\"changed\",\"services\":[],\"removed\":[\"a\"]}\n\n");
-        assert!(matches!(&rest[0], Watch::Changed { removed, .. } if removed == &["a"]));
-    }
 
     #[test]
     fn keys_ask_before_acting_and_prompts_take_text() {

@@ -20,7 +20,7 @@ use crate::cli::Target;
 
 /// Writes the page for the journal of `target`'s state directory.
 pub fn write(target: &Target, output: &Path, since: &str) -> anyhow::Result<ExitCode> {
-    let journal = crate::open_journal(target, "no journal at")?;
+    let journal = target.open_journal("no journal at")?;
     let ago = humantime::parse_duration(since).context("reading --since")?;
     let to = SystemTime::now();
     let from = to.checked_sub(ago).unwrap_or(SystemTime::UNIX_EPOCH);

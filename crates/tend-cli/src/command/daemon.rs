@@ -1,0 +1,66 @@
+//! `tend down` and `tend upgrade`: the daemon's own life.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use tend_wire::{ServicesQuery, UpgradeRequest};
+
+use crate::cli::Target;
+use crate::command::up::absolute;
+
+/// Asks the daemon to stop and waits until it is gone.
+pub async fn down(target: &Target) -> anyhow::Result<ExitCode> {
+    let client = target.client();
+    client.shutdown().await?;
+    let started = Instant::now();
+    // The daemon removes its socket last, once every service is down.
+    while client.socket().exists() && client.is_up().await {
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("tend is still shutting down after 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("tend: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the daemon to become `binary` (default: this program) and waits
+/// until the new image answers.
+pub async fn upgrade(target: &Target, binary: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let binary = match binary {
+        Some(binary) => absolute(binary)?,
+        None => std::env::current_exe().context("finding the tend binary")?,
+    };
+    let client = target.client();
+    let plan = client
+        .upgrade(&UpgradeRequest {
+            binary: Some(binary.display().to_string()),
+        })
+        .await?;
+    println!("tend: handing over to {} ({})", plan.version, plan.binary);
+    let started = Instant::now();
+    loop {
+        // Connections made during the exec wait in the socket's backlog;
+        // an error means the old image was mid-answer: ask again.
+        if let Ok(info) = client.daemon().await {
+            if info.upgrades >= plan.upgrades {
+                let status = client.services(&ServicesQuery::default()).await?;
+                let running = status.iter().filter(|s| s.pid.is_some()).count();
+                println!(
+                    "tend: upgraded to {} (pid {} kept, {running} processes running)",
+                    info.version, info.pid
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!(
+                "the upgraded daemon did not answer within 2 minutes; see {}",
+                target.state_dir().daemon_log().display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

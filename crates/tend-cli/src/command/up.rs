@@ -1,0 +1,147 @@
+//! `tend up [-d]`: the daemon, in the foreground or detached.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use tend_client::Client;
+use tend_daemon::logs::Echo;
+use tend_daemon::progress::Follow;
+use tend_wire::ServicesQuery;
+
+use crate::cli::Target;
+
+/// Runs the daemon here until it ends (`detached`: as the child `up -d`
+/// started, its output already in the daemon log).
+pub async fn foreground(target: &Target, detached: bool) -> anyhow::Result<ExitCode> {
+    let echo = if detached {
+        Echo::Off
+    } else if std::io::stdout().is_terminal() {
+        Echo::Coloured
+    } else {
+        Echo::Plain
+    };
+    match tend_daemon::run(options(target, echo)).await {
+        Ok(ended) if ended.gave_up() => {
+            eprintln!("tend: the services gave up: {}", ended.exit);
+            Ok(ExitCode::from(1))
+        }
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(tend_daemon::DaemonError::Config(error)) => {
+            eprintln!("{error}");
+            eprintln!("nothing was started");
+            Ok(ExitCode::from(1))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn options(target: &Target, echo: Echo) -> tend_daemon::Options {
+    tend_daemon::Options {
+        config: target.config.clone(),
+        state_dir: target.state_dir.clone(),
+        socket: target.socket.clone(),
+        echo,
+    }
+}
+
+/// Starts the daemon in the background and returns once its socket answers.
+pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
+    // Wrong configs and a daemon already running are said here, not in a
+    // log file.
+    let (_, dir) = match tend_daemon::prepare(&options(target, Echo::Off)) {
+        Ok(found) => found,
+        Err(tend_daemon::DaemonError::Config(error)) => {
+            eprintln!("{error}");
+            eprintln!("nothing was started");
+            return Ok(ExitCode::from(1));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    dir.create()
+        .with_context(|| format!("creating {}", dir.root().display()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.daemon_log())
+        .with_context(|| format!("opening {}", dir.daemon_log().display()))?;
+    let exe = std::env::current_exe().context("finding the tend binary")?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("--config")
+        .arg(absolute(&target.config)?)
+        .arg("--state-dir")
+        .arg(absolute(dir.root())?);
+    if let Some(socket) = &target.socket {
+        command.arg("--socket").arg(absolute(socket)?);
+    }
+    command
+        .args(["up", "--detached-child"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // Its own process group: a Ctrl-C in this terminal is not for it.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().context("starting the daemon")?;
+    let client = Client::new(dir.socket());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if client.is_up().await {
+            println!(
+                "tend: running in the background (pid {}); its log: {}",
+                child.id(),
+                dir.daemon_log().display()
+            );
+            follow_start(&client).await;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Some(status) = child.try_wait()? {
+            let tail = tend_daemon::logs::tail(&dir.daemon_log(), 20).unwrap_or_default();
+            eprint!("{}", String::from_utf8_lossy(&tail));
+            bail!("the daemon exited at start ({status})");
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the daemon did not answer within 60 s; see {}",
+                dir.daemon_log().display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How long `tend up -d` shows start-up progress before it leaves the
+/// rest to `tend status`.
+const FOLLOW_START: Duration = Duration::from_secs(120);
+
+/// Prints start-up progress (who is up, who waits on which dependency)
+/// whenever it changes, until everything started.
+async fn follow_start(client: &Client) {
+    let started = Instant::now();
+    let mut follow = Follow::new(true);
+    loop {
+        let Ok(status) = client.services(&ServicesQuery::default()).await else {
+            return;
+        };
+        let (line, over) = follow.look(&status);
+        if let Some(line) = line {
+            println!("tend: {line}");
+        }
+        if over {
+            return;
+        }
+        if started.elapsed() > FOLLOW_START {
+            println!("tend: still starting; `tend status` shows where it stands");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `path` made absolute against the working directory (for a daemon that
+/// runs elsewhere).
+pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
