@@ -415,5 +415,51 @@ ready = { log = "listening", timeout = "60s" }
     );
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert!(answer.body.contains("timeout_s"), "{}", answer.body);
+
+    // The same from the command line, with systemctl's flags.
+    let generation = |p: &Project| p.service("web")["generation"].as_u64().unwrap();
+    let starting = |p: &Project, n: u64| {
+        let web = p.service("web");
+        web["state"] == "starting" && web["generation"] == n
+    };
+    std::fs::remove_file(p.path("go")).unwrap();
+    let before = generation(&p);
+    assert_eq!(
+        p.ok(&["restart", "--no-block", "web"]),
+        "restart queued: web\n"
+    );
+    p.wait_for("the queued restart", || starting(&p, before + 1));
+    let out = p.tend(&["restart", "--timeout", "1s", "web"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("tend: restart web: not done after 1s: web is starting")
+            && err.trim_end().ends_with("the restart goes on"),
+        "{err}"
+    );
+    let held = before + 2;
+    std::thread::scope(|scope| {
+        let blocking = scope.spawn(|| p.tend(&["restart", "web"]));
+        p.wait_for("the blocking restart's incarnation", || {
+            starting(&p, held + 1)
+        });
+        assert!(
+            !blocking.is_finished(),
+            "`tend restart` returned before web was ready"
+        );
+        std::fs::write(p.path("go"), "").unwrap();
+        let out = blocking.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "restart: web\n");
+        let web = p.service("web");
+        assert_eq!(
+            (&web["state"], &web["ready"]),
+            (&"running".into(), &true.into())
+        );
+    });
     p.down();
 }

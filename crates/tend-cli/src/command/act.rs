@@ -20,13 +20,13 @@ pub async fn act(target: &Target, action: Action, names: &[String], wait: Wait) 
             }
             Ok(acted) => println!("{action}: {}", acted.services.join(", ")),
             Err(error) => {
-                // A timeout names the state reached; the command goes on.
-                let label = if error.code() == Some(ErrorCode::Timeout) {
-                    "timed out"
+                if error.code() == Some(ErrorCode::Timeout) {
+                    // Its message names the command, the state reached,
+                    // and that the command goes on.
+                    eprintln!("tend: {error}");
                 } else {
-                    "failed"
-                };
-                eprintln!("tend: {action} {name} {label}: {error}");
+                    eprintln!("tend: {action} {name}: {error}");
+                }
                 failed = true;
             }
         }
@@ -42,7 +42,7 @@ pub async fn signal(target: &Target, signal: &str, names: &[String]) -> ExitCode
         match client.signal(name, signal).await {
             Ok(acted) => println!("{signal} sent to {}", acted.services.join(", ")),
             Err(error) => {
-                eprintln!("tend: signal {name} failed: {error}");
+                eprintln!("tend: signal {name}: {error}");
                 failed = true;
             }
         }
