@@ -36,7 +36,7 @@ pub enum Error {
     #[error("reading tend's answer: {0}")]
     Decode(#[from] serde_json::Error),
     /// A query that cannot be written as a query string.
-    #[error("writing the query: {0}")]
+    #[error("{0}")]
     Query(#[from] serde_urlencoded::ser::Error),
 }
 

@@ -170,6 +170,39 @@ impl Board {
             .await;
     }
 
+    /// Returns once `instance` is up: running, and ready where its service
+    /// has a readiness condition (`Ok`); or, as `Err`, the state it
+    /// reached that no longer leads there without another command
+    /// (failed, completed, stopped, isolated), or that it left the tree.
+    pub async fn up(&self, instance: &str) -> Result<(), String> {
+        let Some(found) = self.layout().instance(instance).cloned() else {
+            return Err(format!("{instance} is no longer in the config"));
+        };
+        let path = path_of(&found);
+        let mut changes = self.picture.subscribe();
+        let mut outcome = Ok(());
+        let _ = changes
+            .wait_for(|picture| {
+                let Some(row) = picture.rows.get(&path) else {
+                    return false;
+                };
+                let needs_ready = picture.conditioned.contains(&found.service);
+                match row.state {
+                    ChildState::Running => row.ready || !needs_ready,
+                    ChildState::Failed(_)
+                    | ChildState::Completed
+                    | ChildState::Shutdown
+                    | ChildState::Isolated => {
+                        outcome = Err(State::from(row.state).to_string());
+                        true
+                    }
+                    _ => false,
+                }
+            })
+            .await;
+        outcome
+    }
+
     /// Asks every supervisor for the whole picture now (after events were
     /// missed, or where a caller must see the effect of a command the
     /// engine has answered, whose events the board may not have folded
@@ -219,6 +252,11 @@ impl Board {
             }
         }
         self.picture.send_modify(|picture| {
+            // What the tree no longer has is gone from the picture too.
+            let present: BTreeSet<&str> = rows.iter().map(|(path, _)| path.as_str()).collect();
+            picture
+                .rows
+                .retain(|path, _| present.contains(path.as_str()));
             for (path, info) in rows {
                 let row = picture.row_at(path);
                 row.state = info.state;
@@ -395,7 +433,13 @@ impl Picture {
                 self.row(event, id).waiting_for.clone_from(waiting_for);
             }
             EventKind::ChildRemoved { id } => {
-                self.rows.remove(&format!("{}/{id}", event.supervisor));
+                // A supervisor's children went with it (a service's
+                // replicas, a group's services): a service added again
+                // later starts from nothing.
+                let path = format!("{}/{id}", event.supervisor);
+                let under = format!("{path}/");
+                self.rows
+                    .retain(|p, _| p != &path && !p.starts_with(&under));
             }
             _ => {}
         }

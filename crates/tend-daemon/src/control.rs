@@ -305,8 +305,8 @@ impl Control {
     /// # Errors
     /// A conflict while an upgrade is under way (the next image would not
     /// hear it).
-    pub async fn request_shutdown(&self) -> Result<(), Failure> {
-        self.operator.shutdown().await
+    pub fn request_shutdown(&self) -> Result<(), Failure> {
+        self.operator.shutdown()
     }
 
     /// Asks the daemon to become `binary` (what `POST /v1/upgrade` does),

@@ -269,8 +269,15 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
             // Returns only if no program could be run in this one's place.
             return Err(hand_over(&binary, &control, &mut listeners, &journal).await.into());
         }
-        _ = interrupt.recv() => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
-        _ = terminate.recv() => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
+        _ = interrupt.recv() => {
+            // Commands still queued are refused from now on.
+            life.ask_shutdown();
+            graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
+        }
+        _ = terminate.recv() => {
+            life.ask_shutdown();
+            graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
+        }
         _ = stopping.wait_for(|s| *s) => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
     };
     // A handed-over process whose service never started (its dependency

@@ -58,9 +58,6 @@ enum Operation {
         binary: Option<PathBuf>,
         reply: oneshot::Sender<Result<UpgradePlan, Failure>>,
     },
-    Shutdown {
-        reply: oneshot::Sender<Result<(), Failure>>,
-    },
     Hold {
         held: oneshot::Sender<()>,
     },
@@ -129,6 +126,7 @@ pub struct Desk {
 pub struct Operator {
     queue: mpsc::Sender<Operation>,
     life: Life,
+    journal: JournalWriter,
 }
 
 impl Operator {
@@ -137,8 +135,13 @@ impl Operator {
     pub fn start(desk: Desk) -> Operator {
         let (queue, commands) = mpsc::channel(QUEUE);
         let life = desk.life.clone();
+        let journal = desk.journal.clone();
         tokio::spawn(desk.serve(commands));
-        Operator { queue, life }
+        Operator {
+            queue,
+            life,
+            journal,
+        }
     }
 
     fn send(&self, operation: Operation) -> Result<(), Failure> {
@@ -211,17 +214,33 @@ impl Operator {
         answer.await.unwrap_or_else(|_| Err(gone()))
     }
 
-    /// Asks the daemon to shut down, after the commands before it.
+    /// Asks the daemon to shut down, at once: not behind the commands
+    /// queued before it (a restart waiting out a stop timeout must not
+    /// delay it), which are called off: those not begun are answered that
+    /// tend is shutting down, and nothing starts once it is asked. Asking
+    /// again changes nothing.
     ///
     /// # Errors
     /// A conflict while an upgrade is under way.
-    pub async fn shutdown(&self) -> Result<(), Failure> {
+    pub fn shutdown(&self) -> Result<(), Failure> {
         if *self.life.shutdown_asked().borrow() {
             return Ok(());
         }
-        let (reply, answer) = oneshot::channel();
-        self.send(Operation::Shutdown { reply })?;
-        answer.await.unwrap_or_else(|_| Err(gone()))
+        if let Some(binary) = self.life.upgrade_asked().borrow().as_ref() {
+            return Err(Failure::new(
+                ErrorCode::Conflict,
+                format!(
+                    "tend is upgrading to {}; try again in a moment",
+                    binary.display()
+                ),
+            ));
+        }
+        self.journal.record(
+            ROOT,
+            Record::command(Action::Shutdown, None, Vec::new(), None),
+        );
+        self.life.ask_shutdown();
+        Ok(())
     }
 
     /// Returns once every command before this one is done; the queue
@@ -271,9 +290,6 @@ impl Desk {
                 }
                 Operation::Upgrade { binary, reply } => {
                     let _ = reply.send(self.upgrade(binary).await);
-                }
-                Operation::Shutdown { reply } => {
-                    let _ = reply.send(self.shutdown());
                 }
                 Operation::Hold { held } => {
                     let _ = held.send(());
@@ -341,11 +357,16 @@ impl Desk {
                     ROOT,
                     Record::command(action, None, Vec::new(), Some(format!("failed: {message}"))),
                 );
-                if acted.is_empty() {
-                    Err(Failure::new(ErrorCode::Conflict, message))
+                // A part that failed fails the command, saying what was done.
+                let done = if acted.is_empty() {
+                    String::new()
                 } else {
-                    Ok(Acted { services: acted })
-                }
+                    format!(" ({action} done: {})", acted.join(", "))
+                };
+                Err(Failure::new(
+                    ErrorCode::Conflict,
+                    format!("{message}{done}"),
+                ))
             };
             let _ = done.send(answer);
         });
@@ -374,12 +395,22 @@ impl Desk {
         match (action, present) {
             (Action::Start, Some(info)) if is_down(info.state) => {
                 let up = supervisor.restart_child(id);
-                Box::pin(async move { up.await.map(drop).map_err(|e| e.to_string()) })
+                Box::pin(async move { up.await.map(drop).map_err(called_off) })
             }
-            (Action::Start, Some(_)) => holds(),
+            // Waiting out a backoff: started now, as systemctl start does.
+            (Action::Start, Some(info)) if info.state.is_restarting() && info.pid.is_none() => {
+                let up = supervisor.restart_child_now(id);
+                Box::pin(async move { up.await.map(drop).map_err(called_off) })
+            }
+            // Starting, running or waiting for a dependency: done once up.
+            (Action::Start, Some(_)) => {
+                let board = self.board.clone();
+                let name = instance.name.clone();
+                Box::pin(async move { board.up(&name).await })
+            }
             (Action::Restart, Some(_)) => {
                 let up = supervisor.restart_child_now(id);
-                Box::pin(async move { up.await.map(drop).map_err(|e| e.to_string()) })
+                Box::pin(async move { up.await.map(drop).map_err(called_off) })
             }
             (Action::Kill, Some(info)) => match supervisor.kill_child(id).await {
                 Ok(()) => {
@@ -535,23 +566,13 @@ impl Desk {
         self.life.ask_upgrade(binary);
         Ok(plan)
     }
+}
 
-    fn shutdown(&self) -> Result<(), Failure> {
-        if let Some(binary) = self.life.upgrade_asked().borrow().as_ref() {
-            return Err(Failure::new(
-                ErrorCode::Conflict,
-                format!(
-                    "tend is upgrading to {}; try again in a moment",
-                    binary.display()
-                ),
-            ));
-        }
-        self.journal.record(
-            ROOT,
-            Record::command(Action::Shutdown, None, Vec::new(), None),
-        );
-        self.life.ask_shutdown();
-        Ok(())
+/// Why a start did not conclude, as the answer says it.
+fn called_off(error: ControlError) -> String {
+    match error {
+        ControlError::SupervisorGone => "called off: tend is shutting down".to_owned(),
+        error => error.to_string(),
     }
 }
 

@@ -24,6 +24,9 @@ pub struct Progress {
     pub waiting: Vec<(String, Vec<String>)>,
     /// Failed or given up on.
     pub failed: Vec<String>,
+    /// Exited and waiting out a backoff before it is started again (not
+    /// up: a service failing at start must not read as started).
+    pub restarting: Vec<String>,
 }
 
 /// How many waits a progress line names before it says "and N more".
@@ -40,6 +43,7 @@ impl Progress {
             pending: Vec::new(),
             waiting: Vec::new(),
             failed: Vec::new(),
+            restarting: Vec::new(),
         };
         for s in status {
             match s.state {
@@ -52,8 +56,11 @@ impl Progress {
                     s.waiting_for.iter().map(ToString::to_string).collect(),
                 )),
                 State::Failed | State::Isolated => progress.failed.push(s.name.clone()),
-                // Restarting, backing off, stopped: started once, and now
-                // in its restart type's hands.
+                State::Restarting | State::BackingOff | State::CrashLoopBackOff => {
+                    progress.restarting.push(s.name.clone());
+                }
+                // Stopping or stopped: started once, and now in an
+                // operator's or its restart type's hands.
                 _ => progress.up += 1,
             }
         }
@@ -83,6 +90,9 @@ impl fmt::Display for Progress {
                 .map(|(name, on)| format!("{name} on {}", on.join(" and ")))
                 .collect();
             write!(f, "; waiting: {}", named(&waits))?;
+        }
+        if !self.restarting.is_empty() {
+            write!(f, "; restarting: {}", named(&self.restarting))?;
         }
         if !self.failed.is_empty() {
             write!(f, "; failed: {}", named(&self.failed))?;
@@ -200,9 +210,17 @@ mod tests {
         let done = Progress::of(&[
             status("db", State::Running, true, &[]),
             status("x", State::Failed, false, &[]),
+            status("bad", State::BackingOff, false, &[]),
         ]);
-        assert!(done.settled());
-        assert_eq!(done.to_string(), "1/2 up; failed: x");
+        assert!(
+            done.settled(),
+            "a service failing at start does not hold it"
+        );
+        assert_eq!(
+            done.to_string(),
+            "1/3 up; restarting: bad; failed: x",
+            "nor is it said to be up"
+        );
     }
 
     #[test]

@@ -453,6 +453,29 @@ async fn events(
             )
         }
     };
+    // A name neither in the config nor in the journal is a mistake, said
+    // as `tend logs` says it (a removed service's history is still there).
+    for name in &query.services.0 {
+        if api.control.resolve(std::slice::from_ref(name)).is_ok() {
+            continue;
+        }
+        let about = JournalQuery {
+            since: None,
+            after_id: None,
+            services: vec![name.clone()],
+            limit: Some(1),
+        };
+        match read_journal(api.journal_file.clone(), about).await {
+            Ok(found) if found.is_empty() => {
+                return error(
+                    ErrorCode::UnknownService,
+                    format!("no service called {name:?}, now or in the journal"),
+                )
+            }
+            Ok(_) => {}
+            Err(message) => return error(ErrorCode::Internal, message),
+        }
+    }
     let chosen = Chosen {
         services: journaled_names(&api.control, query.services.0),
         kinds: query.kinds.0,
@@ -642,7 +665,7 @@ async fn reload(
 }
 
 async fn shutdown(AxumState(api): AxumState<Api>) -> Response {
-    if let Err(failure) = api.control.request_shutdown().await {
+    if let Err(failure) = api.control.request_shutdown() {
         return failure.into_response();
     }
     (

@@ -4,7 +4,7 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -60,7 +60,10 @@ struct ContextInner {
     /// allocation and lock on the restart hot path. A token is made only
     /// when asked for ([`Context::cancellation_token`]).
     cancelled: AtomicBool,
-    ready: AtomicBool,
+    /// The parts of readiness met so far ([`Readiness`] bits).
+    ready: AtomicU8,
+    /// The parts it needs to be ready: every one must hold.
+    needs: u8,
     traps_exits: bool,
     /// 0 means "no OS process".
     pid: AtomicU32,
@@ -71,6 +74,29 @@ struct ContextInner {
     /// What most incarnations never use, made on first use: one pointer
     /// here instead of one slot each.
     extras: OnceLock<Box<Extras>>,
+}
+
+/// The parts of an incarnation's readiness, as bits: its own signal
+/// ([`Context::ready`]) and its probes' verdict. A child needs its signal
+/// when it has no startup or readiness probe, its probes' pass when it has
+/// one, and both when it also signals
+/// ([`ChildSpec::signals_ready`](crate::ChildSpec::signals_ready)).
+pub(crate) struct Readiness;
+
+impl Readiness {
+    /// The incarnation said it is ready.
+    pub(crate) const SIGNALLED: u8 = 1;
+    /// Its startup and readiness probes pass.
+    pub(crate) const PROBED: u8 = 2;
+
+    /// What a child with these options needs to be ready.
+    pub(crate) fn needs(probes: bool, signals: bool) -> u8 {
+        match (probes, signals) {
+            (false, _) => Self::SIGNALLED,
+            (true, false) => Self::PROBED,
+            (true, true) => Self::SIGNALLED | Self::PROBED,
+        }
+    }
 }
 
 /// The optional parts of a context.
@@ -122,7 +148,7 @@ impl Context {
         generation: u64,
         lineage: (IncarnationId, Option<IncarnationId>),
         key: ChildKey,
-        traps_exits: bool,
+        (traps_exits, ready_needs): (bool, u8),
         inbox: mpsc::UnboundedSender<Message>,
         links: Arc<TreeLinks>,
     ) -> Self {
@@ -135,7 +161,8 @@ impl Context {
                 replaces,
                 key,
                 cancelled: AtomicBool::new(false),
-                ready: AtomicBool::new(false),
+                ready: AtomicU8::new(0),
+                needs: ready_needs,
                 traps_exits,
                 pid: AtomicU32::new(0),
                 cancel_notify: Notify::new(),
@@ -215,29 +242,26 @@ impl Context {
     /// [`ChildSpec::await_ready`](crate::ChildSpec::await_ready) the
     /// supervisor waits for this before starting the next sibling (or the
     /// siblings that depend on it); either way the child is shown as ready
-    /// and an event is emitted. Calls while ready do nothing.
+    /// and an event is emitted. Calls while ready do nothing. A child with a
+    /// startup or readiness probe is ready when its probes pass, and then
+    /// this is not needed, unless its spec says it
+    /// [`signals_ready`](crate::ChildSpec::signals_ready): then both must
+    /// hold.
     pub fn ready(&self) {
-        if !self.inner.ready.swap(true, Ordering::AcqRel) {
-            // The supervisor may be gone already; then nobody is waiting.
-            let _ = self.inner.inbox.send(Message::Ready {
-                key: self.inner.key,
-                generation: self.inner.generation,
-            });
-        }
+        self.inner.set_ready(Readiness::SIGNALLED, true, "");
     }
 
-    /// Declares this incarnation no longer ready (a readiness probe that
-    /// failed, an overload), saying why: it keeps running, is shown as not
-    /// ready and an event is emitted; [`ready`](Self::ready) makes it ready
-    /// again. Calls while not ready do nothing.
+    /// Declares this incarnation no longer ready (an overload, a lost
+    /// connection), saying why: it keeps running, is shown as not ready and
+    /// an event is emitted; [`ready`](Self::ready) makes it ready again.
+    /// Calls while not ready do nothing.
     pub fn not_ready(&self, reason: &str) {
-        if self.inner.ready.swap(false, Ordering::AcqRel) {
-            let _ = self.inner.inbox.send(Message::NotReady {
-                key: self.inner.key,
-                generation: self.inner.generation,
-                reason: Arc::from(reason),
-            });
-        }
+        self.inner.set_ready(Readiness::SIGNALLED, false, reason);
+    }
+
+    /// Its probes' verdict: passing, or failed for `reason`.
+    pub(crate) fn probed(&self, passing: bool, reason: &str) {
+        self.inner.set_ready(Readiness::PROBED, passing, reason);
     }
 
     /// Asks for `by` more time, counted from now, to become ready, when
@@ -568,6 +592,37 @@ impl Context {
     }
 }
 
+impl ContextInner {
+    /// Sets or clears one part of readiness; tells the supervisor when
+    /// that makes the incarnation ready or no longer ready (each change
+    /// once, whatever the order the parts come in).
+    fn set_ready(&self, part: u8, on: bool, reason: &str) {
+        let before = if on {
+            self.ready.fetch_or(part, Ordering::AcqRel)
+        } else {
+            self.ready.fetch_and(!part, Ordering::AcqRel)
+        };
+        let after = if on { before | part } else { before & !part };
+        let (was, is) = (
+            before & self.needs == self.needs,
+            after & self.needs == self.needs,
+        );
+        // The supervisor may be gone already; then nobody is waiting.
+        if is && !was {
+            let _ = self.inbox.send(Message::Ready {
+                key: self.key,
+                generation: self.generation,
+            });
+        } else if was && !is {
+            let _ = self.inbox.send(Message::NotReady {
+                key: self.key,
+                generation: self.generation,
+                reason: Arc::from(reason),
+            });
+        }
+    }
+}
+
 /// What an incarnation tells from outside its supervisor, for its views.
 impl Live for ContextInner {
     fn pid(&self) -> Option<u32> {
@@ -578,7 +633,7 @@ impl Live for ContextInner {
     }
 
     fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.ready.load(Ordering::Acquire) & self.needs == self.needs
     }
 
     fn status(&self) -> Option<String> {

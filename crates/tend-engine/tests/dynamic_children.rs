@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use tend_engine::{
     AutoShutdown, ChildSpec, ChildState, Context, ControlError, Restart, SpecError, Supervisor,
@@ -255,4 +257,57 @@ async fn duplicate_and_invalid_initial_specs_are_all_reported_and_nothing_starts
         other => panic!("{other:?}"),
     }
     assert!(lab.take().is_empty());
+}
+
+/// A task that becomes ready `after` its start (its first incarnation at
+/// once).
+fn slow_ready(id: &str, after: Duration) -> ChildSpec {
+    ChildSpec::task(id, move |ctx: Context| async move {
+        if ctx.generation() > 1 {
+            tokio::time::sleep(after).await;
+        }
+        ctx.ready();
+        ctx.cancelled().await
+    })
+    .await_ready(Duration::from_secs(60))
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarts_asked_while_one_is_on_its_way_are_all_answered_by_it() {
+    let sup = Supervisor::builder("s")
+        .child(slow_ready("w", Duration::from_secs(2)))
+        .start()
+        .await
+        .unwrap();
+    let asked: Vec<_> = (0..3).map(|_| sup.restart_child_now("w")).collect();
+    let answers = futures_util::future::join_all(asked).await;
+    let ids: Vec<_> = answers.into_iter().map(Result::unwrap).collect();
+    // Each restart superseded the one before; all are answered by the last.
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    let info = sup.child_info("w").await.unwrap();
+    assert_eq!((info.incarnation, info.ready), (Some(ids[0]), true));
+    sup.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_interrupted_by_a_kill_is_answered_at_once() {
+    let sup = Supervisor::builder("s")
+        .child(slow_ready("w", Duration::from_secs(30)).restart(Restart::Temporary))
+        .start()
+        .await
+        .unwrap();
+    let restart = tokio::spawn(sup.restart_child_now("w"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sup.kill_child("w").await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(5), restart)
+        .await
+        .expect("answered")
+        .unwrap();
+    assert!(
+        matches!(answer, Err(ControlError::StartFailed { .. })),
+        "{answer:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(1));
+    sup.shutdown().await;
 }

@@ -132,12 +132,13 @@ async fn a_startup_probe_holds_back_liveness_until_it_passes() {
     let sup = start.await.unwrap().unwrap();
     let info = sup.child_info("slow").await.unwrap();
     assert_eq!((info.state, info.ready), (ChildState::Running, true));
+    let checked = startup_checks.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(liveness_checks.load(Ordering::SeqCst) >= 4);
     assert_eq!(
         startup_checks.load(Ordering::SeqCst),
-        11,
-        "0..=10 s, then it stopped"
+        checked,
+        "the startup probe stops once it passed"
     );
 
     // Liveness failing past its threshold stops and restarts it; the new
@@ -172,11 +173,13 @@ async fn a_startup_probe_that_never_passes_is_a_failed_start() {
         .start()
         .await
         .unwrap_err();
+    // Retried soon after each failure, but a failure counts once a period:
+    // the budget is still five periods.
     assert!(
         t0.elapsed() >= Duration::from_secs(4),
-        "five checks, one a second"
+        "five failures counted, one a second"
     );
-    assert_eq!(checks.load(Ordering::SeqCst), 5);
+    assert!(checks.load(Ordering::SeqCst) > 5, "retried between counts");
     let message = error.to_string();
     assert!(
         message.contains("startup probe failed 5 times"),
@@ -279,4 +282,71 @@ async fn a_child_can_say_it_is_not_ready() {
     next_event(&mut events, |k| matches!(k, EventKind::ChildReady { .. })).await;
     assert!(sup.child_info("busy").await.unwrap().ready);
     sup.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_readiness_probe_is_retried_soon_until_it_first_passes() {
+    let (up, checks) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU32::new(0)),
+    );
+    // A server that listens a moment after it starts: its first check (at
+    // its start) fails, the retry 100 ms later passes; not a 10 s period.
+    let spec = idle_task("server")
+        .readiness_probe(probe_of(&up, &checks).period(Duration::from_secs(10)))
+        .await_ready(Duration::from_secs(60));
+    let t0 = Instant::now();
+    let start = tokio::spawn(Supervisor::builder("s").child(spec).start());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(checks.load(Ordering::SeqCst), 1, "first tried at once");
+    up.store(true, Ordering::SeqCst);
+    let sup = start.await.unwrap().unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(sup.child_info("server").await.unwrap().ready);
+    // Once passed, it keeps its period.
+    let passed = checks.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(checks.load(Ordering::SeqCst), passed);
+    sup.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_signals_and_has_a_probe_is_ready_only_when_both_hold() {
+    // The probe passes at once; the child says it is ready after 2 s.
+    for signal_first in [false, true] {
+        let (probe_ok, checks) = (
+            Arc::new(AtomicBool::new(signal_first)),
+            Arc::new(AtomicU32::new(0)),
+        );
+        let spec = ChildSpec::task("both", |ctx: Context| async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            ctx.ready();
+            ctx.cancelled().await
+        })
+        .readiness_probe(probe_of(&probe_ok, &checks).period(Duration::from_secs(1)))
+        .signals_ready()
+        .await_ready(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let start = tokio::spawn(Supervisor::builder("s").child(spec).start());
+        if signal_first {
+            // Probe passing from the start: the signal at 2 s decides.
+            let sup = start.await.unwrap().unwrap();
+            assert!(t0.elapsed() >= Duration::from_secs(2), "{:?}", t0.elapsed());
+            assert!(sup.child_info("both").await.unwrap().ready);
+            sup.shutdown().await;
+        } else {
+            // Signalled at 2 s, the probe failing until 5 s: not ready
+            // before the probe passes.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            assert!(!start.is_finished(), "ready on its signal alone");
+            probe_ok.store(true, Ordering::SeqCst);
+            let sup = start.await.unwrap().unwrap();
+            assert!(sup.child_info("both").await.unwrap().ready);
+            sup.shutdown().await;
+        }
+    }
 }

@@ -23,6 +23,7 @@ use tend_spec::{ProcessSpec, Runtime, Signal};
 use crate::cgroup::{Cgroup, CgroupSlot};
 use crate::container::{container_end, Container};
 use crate::exit::{classify, Ended};
+use crate::gate::{ReadyGate, ReadySignal};
 use crate::group::{in_group, kill_group, signal_group};
 use crate::handover::{self, Adopted, Parked};
 use crate::notify::{Notice, NotifySocket};
@@ -72,11 +73,8 @@ pub(crate) async fn run(
         return Exit::shutdown("not started: tend was handing over to its next version");
     };
     let start_failure = |reason: &dyn std::fmt::Display| Exit::new(ExitKind::StartFailure, reason);
-    let ready_line = match ready_pattern {
-        Ok(pattern) => pattern.map(|pattern| ReadyLine {
-            pattern,
-            ctx: ctx.clone(),
-        }),
+    let ready_pattern = match ready_pattern {
+        Ok(pattern) => pattern,
         Err(error) => return start_failure(&format_args!("ready.log: {error}")),
     };
     let launched = match handover::claim(ctx.id().as_str()) {
@@ -116,6 +114,13 @@ pub(crate) async fn run(
     let raw_pid = pid.as_raw_nonzero().get();
     ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
     let watch = usage::watch(spec.limits, guard.cgroup.clone(), raw_pid, ctx.clone());
+    // Ready once it runs, unless its own signals say when (its probes are
+    // the engine's, which then needs both).
+    let gate = ReadyGate::new(&spec.ready, ctx.clone());
+    let ready_line = ready_pattern.map(|pattern| ReadyLine {
+        pattern,
+        gate: gate.clone(),
+    });
     let (park, parking) = tokio::sync::watch::channel(false);
     let mut pumps = [
         tokio::spawn(pump(
@@ -130,11 +135,7 @@ pub(crate) async fn run(
     if was_ready {
         ctx.ready();
     }
-    // Ready once it runs, unless something else says when.
-    if !spec.ready.is_signalled() && spec.startup.is_none() && spec.readiness.is_none() {
-        ctx.ready();
-    }
-    let polled = until_ready(&spec, container.as_deref(), &ctx);
+    let polled = until_ready(&spec, container.as_deref(), &gate);
     tokio::pin!(polled);
     // A container's main process, once it runs, is the pid shown and
     // signalled, and the one measured.
@@ -160,7 +161,7 @@ pub(crate) async fn run(
     });
     let listening = async {
         match &notify {
-            Some(socket) => listen(socket, &ctx, pid, listener_cgroup, &announced).await,
+            Some(socket) => listen(socket, &ctx, &gate, pid, listener_cgroup, &announced).await,
             None => std::future::pending().await,
         }
     };
@@ -479,6 +480,7 @@ fn notify_env(spec: &ProcessSpec, address: &str) -> ProcessSpec {
 async fn listen(
     socket: &NotifySocket,
     ctx: &Context,
+    gate: &ReadyGate,
     main: Pid,
     cgroup: Option<Arc<Cgroup>>,
     announced: &AtomicI32,
@@ -494,7 +496,7 @@ async fn listen(
     while let Ok(notices) = socket.recv(ours).await {
         for notice in notices {
             match notice {
-                Notice::Ready => ctx.ready(),
+                Notice::Ready => gate.met(ReadySignal::Notify),
                 Notice::Status(text) => ctx.set_status(&text),
                 Notice::Errno(errno) => ctx.set_status(&format!(
                     "error {errno}: {}",

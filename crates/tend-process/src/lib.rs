@@ -52,7 +52,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: error exit reaper wait command container group output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
+// layers: error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -66,6 +66,7 @@ mod command;
 mod container;
 mod error;
 mod exit;
+mod gate;
 mod group;
 pub mod handover;
 mod incarnation;
@@ -208,6 +209,10 @@ impl ProcessExt for ChildSpec {
         .on_unhealthy(spec.on_unhealthy);
         if let Some(timeout) = spec.watchdog {
             child = child.watchdog(timeout);
+        }
+        // Its own signals and its probes: ready once all of them hold.
+        if spec.ready.is_signalled() {
+            child = child.signals_ready();
         }
         let inside = container.as_deref();
         if let Some(startup) = &spec.startup {

@@ -29,6 +29,8 @@ use tend_spec::LogSpec;
 use tokio::net::unix::pipe;
 use tokio::sync::broadcast;
 
+use crate::gate::{ReadyGate, ReadySignal};
+
 /// A line longer than this is written in pieces rather than buffered whole.
 const MAX_LINE: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
@@ -497,25 +499,25 @@ pub(crate) async fn pump(
 }
 
 /// A readiness signal read from output: the first line matching `pattern`
-/// (on stdout or stderr) makes the incarnation ready. Lines are looked at
-/// only until then.
+/// (on stdout or stderr) meets the incarnation's `ready.log`. Lines are
+/// looked at only until then.
 #[derive(Clone)]
 pub(crate) struct ReadyLine {
     pub(crate) pattern: Arc<regex::Regex>,
-    pub(crate) ctx: tend_engine::Context,
+    pub(crate) gate: Arc<ReadyGate>,
 }
 
 impl ReadyLine {
-    /// Looks at whole lines; tells whether one matched (and said ready).
+    /// Looks at whole lines; tells whether one matched (now or before).
     fn saw(&self, lines: &[u8]) -> bool {
-        if self.ctx.is_ready() {
+        if self.gate.has(ReadySignal::Log) {
             return true;
         }
         let matched = lines
             .split(|&b| b == b'\n')
             .any(|line| self.pattern.is_match(&String::from_utf8_lossy(line)));
         if matched {
-            self.ctx.ready();
+            self.gate.met(ReadySignal::Log);
         }
         matched
     }

@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 
 use crate::container::Container;
 use crate::exit::Ended;
+use crate::gate::{ReadyGate, ReadySignal};
 use crate::group::kill_group;
 use crate::prepare::prepare;
 use crate::reaper::{self, SpawnLock};
@@ -88,12 +89,12 @@ impl Check {
 }
 
 /// Waits until the service's polled readiness signal (a file, a check)
-/// holds, then says it is ready. Never returns. A container's file is on
+/// holds, then meets it at `gate`. Never returns. A container's file is on
 /// the host (its `cwd` is inside).
 pub(crate) async fn until_ready(
     service: &ProcessSpec,
     inside: Option<&Container>,
-    ctx: &Context,
+    gate: &ReadyGate,
 ) -> Infallible {
     let file = service.ready.file.as_ref().map(|file| match &service.cwd {
         Some(cwd) if file.is_relative() && inside.is_none() => cwd.join(file),
@@ -117,7 +118,7 @@ pub(crate) async fn until_ready(
             None => true,
         };
         if file_there && check_passes {
-            ctx.ready();
+            gate.met(ReadySignal::Polled);
             return std::future::pending().await;
         }
     }

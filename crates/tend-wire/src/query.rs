@@ -12,8 +12,9 @@ use crate::record::RecordKind;
 
 /// A comma-separated list in a query string (`services=web,db`,
 /// `kinds=exited,crash_loop`). Service names and vocabulary words hold no
-/// comma, so a comma needs no escaping beyond the URL's own; empty pieces
-/// are ignored.
+/// comma and are never empty, so a comma needs no escaping beyond the
+/// URL's own: an item that is empty or holds a comma cannot be written
+/// (it could only be misread), and empty pieces read are ignored.
 ///
 /// # Examples
 ///
@@ -25,6 +26,9 @@ use crate::record::RecordKind;
 /// let read: List<RecordKind> = serde_json::from_str(r#""exited,,crash_loop""#).unwrap();
 /// assert_eq!(read, kinds);
 /// assert!(serde_json::from_str::<List<RecordKind>>(r#""exited,nope""#).is_err());
+/// // Never written ambiguously: an empty name, or one with a comma.
+/// assert!(serde_json::to_string(&List(vec!["a,b".to_owned()])).is_err());
+/// assert!(serde_json::to_string(&List(vec![String::new()])).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct List<T>(pub Vec<T>);
@@ -59,10 +63,16 @@ impl<T: fmt::Display> Serialize for List<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut joined = String::new();
         for (i, item) in self.0.iter().enumerate() {
+            let text = item.to_string();
+            if text.is_empty() || text.contains(',') {
+                return Err(serde::ser::Error::custom(format_args!(
+                    "no service called {text:?}: a name is never empty and holds no comma"
+                )));
+            }
             if i > 0 {
                 joined.push(',');
             }
-            fmt::write(&mut joined, format_args!("{item}")).map_err(serde::ser::Error::custom)?;
+            joined.push_str(&text);
         }
         serializer.serialize_str(&joined)
     }

@@ -52,7 +52,7 @@ async fn probes_of(
             return exit;
         }
         if readiness.is_none() {
-            ctx.ready();
+            ctx.probed(true, "");
         }
     }
     let readiness = async {
@@ -81,8 +81,20 @@ async fn probes_of(
 async fn until_decided(ctx: &Context, probe: &Probe, role: ProbeRole) -> Result<(), Exit> {
     let mut verdict = Verdict::new(probe.timing, role != ProbeRole::Startup);
     let mut checks = Checks::new(probe);
+    // A startup probe is retried soon after a failure, so a service up at
+    // once is not held for a whole period; its failures still count at
+    // most once a period, so its budget (threshold × period) is unchanged.
+    let mut counts_from = Instant::now();
     loop {
         let result = checks.next(ctx).await;
+        if role == ProbeRole::Startup && result.is_err() {
+            if Instant::now() < counts_from {
+                checks.retry_soon();
+                continue;
+            }
+            counts_from = Instant::now() + probe.timing.period;
+            checks.retry_soon();
+        }
         let failed = result.as_ref().err().cloned();
         let changed = verdict.record(result.is_ok());
         if let Some(reason) = failed {
@@ -111,16 +123,21 @@ async fn track_readiness(ctx: &Context, probe: &Probe) -> std::convert::Infallib
         let result = checks.next(ctx).await;
         let was_passing = verdict.passing;
         let changed = verdict.record(result.is_ok());
+        // Until it first passes, a failure is retried soon: a server up at
+        // once is ready at once, not a period later.
+        if result.is_err() && !verdict.ever_passed {
+            checks.retry_soon();
+        }
         if let Err(reason) = result {
             // Failures are news while they count toward not ready.
             if was_passing {
                 emit_failure(ctx, ProbeRole::Readiness, &verdict, &reason);
             }
             if changed == Some(false) {
-                ctx.not_ready(&format!("readiness probe failed: {reason}"));
+                ctx.probed(false, &format!("readiness probe failed: {reason}"));
             }
         } else if changed == Some(true) {
-            ctx.ready();
+            ctx.probed(true, "");
         }
     }
 }
@@ -142,11 +159,31 @@ fn emit_failure(ctx: &Context, probe: ProbeRole, verdict: &Verdict, reason: &str
 struct Checks<'a> {
     probe: &'a Probe,
     tick: Option<tokio::time::Interval>,
+    /// The next quick retry's delay (see [`retry_soon`](Self::retry_soon)).
+    soon: Duration,
 }
+
+/// The first quick retry's delay; each next one doubles, up to the period.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
 
 impl<'a> Checks<'a> {
     fn new(probe: &'a Probe) -> Self {
-        Checks { probe, tick: None }
+        Checks {
+            probe,
+            tick: None,
+            soon: FIRST_RETRY,
+        }
+    }
+
+    /// Makes the next check come sooner than a period: 100 ms after this
+    /// one, then twice as long each time, never longer than the period.
+    fn retry_soon(&mut self) {
+        let period = self.probe.timing.period.max(Duration::from_millis(1));
+        let delay = self.soon.min(period);
+        self.soon = self.soon.saturating_mul(2);
+        if let Some(tick) = &mut self.tick {
+            tick.reset_after(delay);
+        }
     }
 
     async fn next(&mut self, ctx: &Context) -> Result<(), String> {
@@ -180,6 +217,8 @@ impl<'a> Checks<'a> {
 struct Verdict {
     timing: ProbeTiming,
     passing: bool,
+    /// Whether it ever passed (a readiness probe hurries until then).
+    ever_passed: bool,
     successes: u32,
     failures: u32,
 }
@@ -189,6 +228,7 @@ impl Verdict {
         Verdict {
             timing,
             passing,
+            ever_passed: false,
             successes: 0,
             failures: 0,
         }
@@ -203,6 +243,7 @@ impl Verdict {
             self.successes = self.successes.saturating_add(1);
             if !self.passing && self.successes >= self.timing.success_threshold.max(1) {
                 self.passing = true;
+                self.ever_passed = true;
                 return Some(true);
             }
         } else {

@@ -126,6 +126,8 @@ pub(crate) struct Options {
     pub(crate) keep_spec: bool,
     /// Resource limits, as (resource, limit) pairs; none repeated.
     pub(crate) limits: Vec<(Resource, u64)>,
+    /// Ready only once it said so *and* its probes pass.
+    pub(crate) signals_ready: bool,
 }
 
 /// The options of a spec that sets none: shared, so that such specs (most)
@@ -148,6 +150,7 @@ static DEFAULT_OPTIONS: std::sync::LazyLock<Arc<Options>> = std::sync::LazyLock:
         resting: None,
         keep_spec: false,
         limits: Vec::new(),
+        signals_ready: false,
     })
 });
 
@@ -338,6 +341,18 @@ impl ChildSpec {
     #[must_use]
     pub fn readiness_probe(mut self, probe: Probe) -> Self {
         self.options_mut().readiness = Some(probe);
+        self
+    }
+
+    /// The child says itself when it is ready ([`Context::ready`]) *and*
+    /// has startup or readiness probes: it is ready only once both hold
+    /// (its signal came and its probes pass). Without this, a child with
+    /// probes is ready when they pass, one without when it says so.
+    ///
+    /// [`Context::ready`]: crate::Context::ready
+    #[must_use]
+    pub fn signals_ready(mut self) -> Self {
+        self.options_mut().signals_ready = true;
         self
     }
 

@@ -63,6 +63,10 @@ impl Server {
                 };
                 let _ = reply.send(Ok(()));
                 let killed = Exit::new(ExitKind::Killed, "killed through kill_child");
+                // Whoever awaits its start is told it was killed first.
+                if let Some(awaiter) = self.children.awaiting.remove(&key) {
+                    awaiter.answer(Err(ControlError::start_failed(id, killed.clone())));
+                }
                 return self.stop_faulty(key, killed, Halt::Kill).await;
             }
             Command::Signal(id, signal, reply) => {
@@ -234,9 +238,7 @@ impl Server {
         self.children.halt_with(key, how).await;
         if let Some(awaiter) = self.children.awaiting.remove(&key) {
             let exit = Exit::shutdown("terminated before it was up");
-            let _ = awaiter
-                .into_reply()
-                .send(Err(ControlError::start_failed(id.clone(), exit)));
+            awaiter.answer(Err(ControlError::start_failed(id.clone(), exit)));
         }
         let terminated = id.clone();
         self.children
@@ -250,13 +252,17 @@ impl Server {
     /// start concluded. One kept running in isolation is stopped first.
     async fn restart_by_operator(&mut self, key: ChildKey, reply: StartReply) -> Option<Exit> {
         self.children.halt(key).await;
-        if let Some(previous) = self.children.awaiting.remove(&key) {
-            let _ = previous
-                .into_reply()
-                .send(Err(ControlError::SupervisorGone));
-        }
+        // Callers of a start still on its way are answered by this one.
+        let mut replies = match self.children.awaiting.remove(&key) {
+            Some(Awaiter::Restart(replies)) => replies,
+            Some(Awaiter::Add(first)) => vec![first],
+            None => Vec::new(),
+        };
+        replies.push(reply);
         self.children.table.apply(key, LifeEvent::Queue);
-        self.children.awaiting.insert(key, Awaiter::Restart(reply));
+        self.children
+            .awaiting
+            .insert(key, Awaiter::Restart(replies));
         self.schedule(key);
         None
     }

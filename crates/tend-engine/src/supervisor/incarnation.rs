@@ -40,7 +40,7 @@ use crate::child::lifecycle::{Ending, LifeEvent};
 use crate::child::sentinel;
 use crate::child::task::{panicked, ExitGuard};
 use crate::child::ChildSpec;
-use crate::context::Context;
+use crate::context::{Context, Readiness};
 use crate::error::ControlError;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind};
@@ -70,15 +70,24 @@ pub(crate) type StartReply = oneshot::Sender<Result<IncarnationId, ControlError>
 pub(crate) enum Awaiter {
     /// `start_child`: a failed start keeps no spec.
     Add(StartReply),
-    /// `restart_child` or `restart_running_child`: a failed start leaves
-    /// the child failed.
-    Restart(StartReply),
+    /// `restart_child` or `restart_child_now`: a failed start leaves the
+    /// child failed. A restart asked while one is on its way joins it:
+    /// every caller is answered by the start that concluded.
+    Restart(Vec<StartReply>),
 }
 
 impl Awaiter {
-    pub(crate) fn into_reply(self) -> StartReply {
+    /// Answers every caller.
+    pub(crate) fn answer(self, result: Result<IncarnationId, ControlError>) {
         match self {
-            Awaiter::Add(reply) | Awaiter::Restart(reply) => reply,
+            Awaiter::Add(reply) => {
+                let _ = reply.send(result);
+            }
+            Awaiter::Restart(replies) => {
+                for reply in replies {
+                    let _ = reply.send(result.clone());
+                }
+            }
         }
     }
 }
@@ -230,7 +239,13 @@ impl Incarnations {
             generation,
             lineage,
             key,
-            options.traps_exits,
+            (
+                options.traps_exits,
+                Readiness::needs(
+                    options.startup.is_some() || options.readiness.is_some(),
+                    options.signals_ready,
+                ),
+            ),
             inbox,
             links,
         );
@@ -292,7 +307,7 @@ impl Incarnations {
         };
         if !self.awaiting.is_empty() {
             if let Some(awaiter) = self.awaiting.remove(&key) {
-                let _ = awaiter.into_reply().send(Ok(incarnation));
+                awaiter.answer(Ok(incarnation));
             }
         }
         self.emit(|| EventKind::ChildStarted {

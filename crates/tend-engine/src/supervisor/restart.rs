@@ -505,15 +505,15 @@ impl Server {
                     self.children.remove(key);
                     return None;
                 }
-                Some(Awaiter::Restart(reply)) => {
-                    let _ = reply.send(Err(error()));
+                Some(restart @ Awaiter::Restart(_)) => {
+                    restart.answer(Err(error()));
                     self.children.fail(key, FailReason::StartFailed);
                     return None;
                 }
                 None => {}
             }
-        } else if let Some(Awaiter::Add(reply) | Awaiter::Restart(reply)) = awaiter {
-            let _ = reply.send(Err(error()));
+        } else if let Some(awaiter) = awaiter {
+            awaiter.answer(Err(error()));
         }
         self.after_exit(key, &exit, ran_for, Instant::now()).await
     }

@@ -138,7 +138,9 @@ impl Server {
         let stop_requested = stop.cancelled();
         tokio::pin!(stop_requested);
         let exit = loop {
-            if self.unsettled() {
+            // Once a stop is asked, nothing new starts: a restart that was
+            // on its way when it came is called off by the stop.
+            if self.unsettled() && !self.stop.is_cancelled() {
                 if let Some(exit) = self.settle_fully().await {
                     break exit;
                 }

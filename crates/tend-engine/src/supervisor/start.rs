@@ -185,9 +185,7 @@ impl Server {
                 ExitKind::StartFailure,
                 format_args!("its dependency {dependency} can no longer meet its condition"),
             );
-            let _ = awaiter
-                .into_reply()
-                .send(Err(ControlError::start_failed(id, exit)));
+            awaiter.answer(Err(ControlError::start_failed(id, exit)));
         }
         self.children.fail(key, FailReason::DependencyFailed);
     }
