@@ -371,12 +371,14 @@ impl Target {
     }
 
     /// Its journal file, opened without a daemon (after a crash, or to
-    /// verify); `missing` starts the error when there is none.
+    /// verify) to read only, so a damaged one stays as it was found;
+    /// `missing` starts the error when there is none.
     pub fn open_journal(&self, missing: &str) -> anyhow::Result<tend_journal::Journal> {
         let file = self.state_dir().journal();
         if !file.exists() {
             bail!("{missing} {}", file.display());
         }
-        tend_journal::Journal::open(&file).with_context(|| format!("opening {}", file.display()))
+        tend_journal::Journal::open_read_only(&file)
+            .with_context(|| format!("opening {}", file.display()))
     }
 }

@@ -542,6 +542,246 @@ fn journal_tampering_is_named_and_survives_kill_9() {
     );
 }
 
+/// The journals moved aside in `.tend` (their `-wal` and `-shm` apart).
+fn set_aside_files(p: &Project) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(p.path(".tend"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            name.starts_with("journal.db.corrupt-")
+                && !name.ends_with("-wal")
+                && !name.ends_with("-shm")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The journal's entries, oldest first, as `tend events --json` gives them.
+fn journal_entries(p: &Project) -> Vec<Value> {
+    p.ok(&["events", "--json", "--since", "1h"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// `echo garbage > .tend/journal.db` while tend is down: `verify` says
+/// what the next `tend up` will do; `tend up` moves the file aside, says
+/// so, starts every service, and begins a new chain with the record of it,
+/// which `tend events` shows and `tend journal verify` explains.
+#[test]
+fn a_journal_that_is_not_a_database_is_moved_aside_and_services_start() {
+    let mut p = Project::new("[services.a]\nshell = \"while true; do sleep 1; done\"\n");
+    p.up();
+    p.wait_state("a", "running");
+    assert_eq!(p.down(), 0);
+    let journal = p.path(".tend/journal.db");
+    std::fs::write(&journal, "garbage\n").unwrap();
+    let wal = std::fs::read(p.path(".tend/journal.db-wal")).ok();
+
+    let out = p.tend(&["journal", "verify"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.starts_with("journal corrupt: ") && said.contains("file is not a database"),
+        "{said}"
+    );
+    assert!(said.contains("the next `tend up` moves it aside"), "{said}");
+    assert!(set_aside_files(&p).is_empty(), "verify moves nothing");
+    assert_eq!(
+        p.read(".tend/journal.db"),
+        "garbage\n",
+        "verify writes nothing"
+    );
+    assert_eq!(std::fs::read(p.path(".tend/journal.db-wal")).ok(), wal);
+
+    p.up();
+    p.wait_state("a", "running");
+    let aside = set_aside_files(&p);
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let name = &aside[0];
+    let stamp = name.strip_prefix("journal.db.corrupt-").unwrap();
+    assert!(
+        stamp.len() == 16
+            && stamp.ends_with('Z')
+            && stamp.as_bytes()[8] == b'T'
+            && stamp[..8]
+                .bytes()
+                .chain(stamp[9..15].bytes())
+                .all(|b| b.is_ascii_digit()),
+        "{name}"
+    );
+    assert_eq!(p.read(&format!(".tend/{name}")), "garbage\n");
+    // Its write-ahead log, if the last run left one, went with it.
+    if let Some(wal) = wal {
+        assert_eq!(
+            std::fs::read(p.path(&format!(".tend/{name}-wal"))).unwrap(),
+            wal
+        );
+    }
+    let moved_to = p.path(&format!(".tend/{name}")).display().to_string();
+
+    // The console says it.
+    let err = p.read("up.err");
+    assert!(
+        err.contains("WARN")
+            && err.contains("the journal was found corrupt (file is not a database)"),
+        "{err}"
+    );
+    // The new chain begins with it.
+    let entries = journal_entries(&p);
+    let first = &entries[0];
+    assert_eq!(first["id"], 1, "{first}");
+    assert_eq!(first["kind"], "journal_corrupt", "{first}");
+    assert_eq!(first["moved_to"], moved_to.as_str(), "{first}");
+    assert_eq!(first["error"], "file is not a database", "{first}");
+    assert_eq!(first["last_good_row"], Value::Null, "{first}");
+    assert_eq!(first["problem"], true, "{first}");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "started" && e["service"] == "a"),
+        "{entries:?}"
+    );
+    let plain = p.ok(&["events"]);
+    assert!(
+        plain.contains(&format!(
+            "the journal was found corrupt (file is not a database) and moved to {moved_to}; no good row of it could be read"
+        )),
+        "{plain}"
+    );
+    let verified = p.ok(&["journal", "verify"]);
+    assert!(verified.starts_with("journal ok: "), "{verified}");
+    assert!(
+        verified.contains(&format!(
+            "hash chain intact; this chain began after the previous journal was found corrupt (file is not a database) and moved to {moved_to} (no good row of it could be read)"
+        )),
+        "{verified}"
+    );
+    // The next run keeps the new journal: nothing more is moved.
+    assert_eq!(p.down(), 0);
+    p.up();
+    p.wait_state("a", "running");
+    assert_eq!(set_aside_files(&p), aside);
+    assert_eq!(journal_entries(&p)[0]["kind"], "journal_corrupt");
+}
+
+/// A journal cut short after a `kill -9` (half its pages gone): moved
+/// aside, and the new chain's first record names the last row of it that
+/// still verifies, with that row's hash as it was.
+#[test]
+fn a_truncated_journal_is_moved_aside_with_its_last_good_row() {
+    let mut p = Project::new(
+        "[supervisor]\nintensity = { max_restarts = 100000, period = \"60s\" }\n\
+         [services.a]\nshell = \"exit 1\"\nbackoff = { initial = \"5ms\", max = \"5ms\" }\n\
+         [services.b]\nshell = \"while true; do sleep 1; done\"\n",
+    );
+    p.up();
+    p.wait_for("many journal rows", || {
+        p.service("a")["restarts"].as_u64().unwrap() >= 300
+    });
+    p.kill_9();
+    let journal = p.path(".tend/journal.db");
+    let hashes: Vec<String> = {
+        let db = rusqlite::Connection::open(&journal).unwrap();
+        db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        let mut statement = db.prepare("SELECT hash FROM events ORDER BY id").unwrap();
+        let hashes = statement
+            .query_map([], |row| row.get::<_, Vec<u8>>(0))
+            .unwrap()
+            .map(|hash| hash.unwrap().iter().map(|b| format!("{b:02x}")).collect())
+            .collect();
+        hashes
+    };
+    assert!(hashes.len() >= 600, "{} rows", hashes.len());
+    let size = std::fs::metadata(&journal).unwrap().len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&journal)
+        .unwrap();
+    file.set_len(size / 2).unwrap();
+    drop(file);
+
+    p.up();
+    p.wait_state("b", "running");
+    assert_eq!(set_aside_files(&p).len(), 1);
+    let first = journal_entries(&p).remove(0);
+    assert_eq!(first["kind"], "journal_corrupt", "{first}");
+    let row = first["last_good_row"].as_u64().expect("a row still reads");
+    assert!(row >= 1 && row < hashes.len() as u64, "{first}");
+    assert_eq!(
+        first["last_good_hash"],
+        hashes[usize::try_from(row).unwrap() - 1].as_str(),
+        "{first}"
+    );
+    let verified = p.ok(&["journal", "verify"]);
+    assert!(
+        verified.contains(&format!(
+            "(its last good row: {row}, hash {})",
+            hashes[usize::try_from(row).unwrap() - 1]
+        )),
+        "{verified}"
+    );
+}
+
+/// A value of the wrong type written into a row (text where the time
+/// belongs) is named at its row by `verify` and by `tend events`, with or
+/// without a daemon; and it is tampering, not corruption: `tend up` runs
+/// on the same file, moves nothing aside, and the row stays named.
+#[test]
+fn a_value_of_the_wrong_type_is_named_at_its_row_and_never_moved_aside() {
+    let mut p = Project::new(
+        "[services.a]\nshell = \"exit 1\"\nbackoff = { initial = \"20ms\", max = \"20ms\" }\n",
+    );
+    p.up();
+    p.wait_for("a few restarts", || {
+        p.service("a")["restarts"].as_u64().unwrap() >= 3
+    });
+    p.kill_9();
+    let db = rusqlite::Connection::open(p.path(".tend/journal.db")).unwrap();
+    let rows: i64 = db
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert!(rows > 5, "{rows} rows");
+    db.execute("UPDATE events SET at_ms = 'text' WHERE id = 5", [])
+        .unwrap();
+    drop(db);
+    let named = "journal broken at row 5: its at_ms holds text ('text'), where an integer belongs (the row was edited)";
+
+    let out = p.tend(&["journal", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(said.trim_end(), named);
+    // History from the file names it too.
+    let out = p.tend(&["events"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(named), "{err}");
+
+    // Not corrupt: the same file goes on, and so does the row's name.
+    p.up();
+    p.wait_for("new rows", || {
+        let db = rusqlite::Connection::open(p.path(".tend/journal.db")).unwrap();
+        db.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+            > rows
+    });
+    assert!(set_aside_files(&p).is_empty());
+    let out = p.tend(&["journal", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), named);
+    // Through the daemon, reading the whole history names it as well;
+    // what came after it still reads.
+    let out = p.tend(&["events", "--json", "--since", "1h"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success() && said.contains(named), "{said}");
+}
+
 #[test]
 fn up_detached_and_down() {
     let p = Project::new("[services.a]\nshell = \"while true; do sleep 1; done\"\n");

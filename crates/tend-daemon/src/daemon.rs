@@ -144,7 +144,12 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
 
     let journal = JournalWriter::open(dir.journal())
         .map_err(|e| setup(format!("opening {}", dir.journal().display()))(io::Error::other(e)))?;
-    for record in recovered.records {
+    // A corrupt journal's record begins the new chain, before anything.
+    for record in recovered
+        .journal_corrupt
+        .into_iter()
+        .chain(recovered.records)
+    {
         journal.record(ROOT, record);
     }
     let layout = Layout::of(&config);

@@ -53,30 +53,44 @@ pub enum RecoveryError {
 /// What a previous run left, and what was done about it.
 #[derive(Debug, Default)]
 pub struct Recovered {
+    /// The journal file was corrupt and moved aside: the record that
+    /// begins the new chain, to journal first.
+    pub journal_corrupt: Option<Record>,
     /// One record per stopped leftover, to journal.
     pub records: Vec<Record>,
 }
 
 /// Stops what a killed previous run left, then takes the lease for this
-/// run.
+/// run. A journal file found corrupt is moved aside first (see
+/// [`tend_journal::set_aside_if_corrupt`]), so it keeps nothing from
+/// starting.
 ///
 /// # Errors
 /// If the previous daemon still runs, or the lease cannot be written.
 pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, RecoveryError> {
-    let journal = Journal::open(dir.journal())
-        .map_err(|e| RecoveryError::Io(format!("opening {}: {e}", dir.journal().display())))?;
-    let mut recovered = Recovered::default();
-    if let Some(previous) = read(dir) {
+    let previous = read(dir).map(|previous| {
         let lease = Lease {
             pid: previous.pid,
             start_ticks: previous.start_ticks,
             cgroup_dirs: previous.cgroup_dirs,
         };
+        (lease, previous.journal_from)
+    });
+    if let Some((lease, _)) = &previous {
         if lease.pid != std::process::id() && lease.is_held() {
             return Err(RecoveryError::StillHeld(lease.pid));
         }
+    }
+    // No daemon holds the journal now: it is ours to check.
+    let mut recovered = Recovered {
+        journal_corrupt: set_aside(dir)?,
+        records: Vec::new(),
+    };
+    let journal = Journal::open(dir.journal())
+        .map_err(|e| RecoveryError::Io(format!("opening {}: {e}", dir.journal().display())))?;
+    if let Some((lease, journal_from)) = previous {
         let candidates: Vec<Candidate> = journal
-            .unfinished(previous.journal_from)
+            .unfinished(journal_from)
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, "cannot read the previous run's starts from the journal");
                 Vec::new()
@@ -94,6 +108,23 @@ pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, Recov
     }
     write(dir, &Lease::current(), journal.last_id())?;
     Ok(recovered)
+}
+
+/// Moves a corrupt journal aside; the record that begins the new one.
+fn set_aside(dir: &StateDir) -> Result<Option<Record>, RecoveryError> {
+    let file = dir.journal();
+    let aside = tend_journal::set_aside_if_corrupt(&file, std::time::SystemTime::now())
+        .map_err(|e| RecoveryError::Io(format!("checking {}: {e}", file.display())))?;
+    Ok(aside.map(|aside| {
+        let record = aside.record();
+        tracing::warn!(
+            file = %file.display(),
+            moved_to = %aside.moved_to.display(),
+            "{}",
+            record.line("")
+        );
+        record
+    }))
 }
 
 /// Gives up the lease (a clean end).

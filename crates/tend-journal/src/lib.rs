@@ -9,16 +9,22 @@
 //! own ([`JournalWriter`]), so a restart storm costs one transaction per
 //! batch, and a committed row survives a crash (kill -9) of the process.
 //!
+//! A file SQLite finds damaged (not a database, a malformed image) can be
+//! moved aside before a run with [`set_aside_if_corrupt`], whose record
+//! begins the new chain; an edited row is never damage.
+//!
 //! Attach it to any tree: `JournalWriter::open(path)?.attach_to(&root)`.
 //! (A deleted *last* row cannot be told from one never written: keep a copy
 //! of the last hash elsewhere if that matters.)
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: store writer
+// layers: store aside writer
+mod aside;
 mod store;
 mod writer;
 
+pub use aside::{set_aside_if_corrupt, SetAside};
 pub use store::{BadRow, Journal, JournalError, Query, Unfinished, Verification};
 pub use tend_wire::{Entry, Record};
 pub use writer::JournalWriter;

@@ -11,7 +11,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 use tend_wire::{Entry, Record, RecordKind};
 
@@ -41,6 +42,53 @@ pub enum JournalError {
         /// Why.
         source: serde_json::Error,
     },
+    /// A row holds a value of a type the journal never writes there (text
+    /// where a time belongs, a blob for a name): it was edited.
+    #[error("journal broken at row {id}: {problem}")]
+    Row {
+        /// The row.
+        id: i64,
+        /// What it holds instead.
+        problem: String,
+    },
+    /// A corrupt journal file could not be moved aside.
+    #[error("moving the corrupt journal {file} aside: {source}")]
+    SetAside {
+        /// The file.
+        file: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl JournalError {
+    /// Whether SQLite found the file itself damaged (not a database, or a
+    /// malformed image), as opposed to busy, missing or unwritable. Rows
+    /// that were edited are not damage: [`Journal::verify`] names them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("journal.db");
+    /// std::fs::write(&path, "garbage, not a database, long enough to be read as a header......................................................................").unwrap();
+    /// assert!(tend_journal::Journal::open(&path).unwrap_err().is_corrupt());
+    /// ```
+    #[must_use]
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            JournalError::Sqlite(error) => damaged(error),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an SQLite error says the file is damaged.
+pub(crate) fn damaged(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
 }
 
 /// An open journal file.
@@ -81,12 +129,16 @@ pub struct Journal {
 /// assert_eq!(verification.rows, 1);
 /// assert!(verification.first_bad.is_none());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verification {
     /// Rows checked.
     pub rows: u64,
     /// The first row whose chain is broken, and how.
     pub first_bad: Option<BadRow>,
+    /// When the chain began after a corrupt journal was moved aside: its
+    /// first record, a [`Record::JournalCorrupt`] naming where the old
+    /// file went and its last good row.
+    pub began_after: Option<Record>,
 }
 
 /// A row that breaks the chain.
@@ -205,14 +257,23 @@ impl Journal {
             );
             CREATE INDEX IF NOT EXISTS events_at ON events(at_ms);",
         )?;
-        let last = db
-            .query_row(
-                "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1",
-                [],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
-            )
-            .optional()?
-            .map(|(id, hash)| (id, hash.try_into().unwrap_or(GENESIS)));
+        let last = last_row(&db)?;
+        Ok(Journal { db, last })
+    }
+
+    /// Opens the journal at `path` to read it only (`tend journal verify`,
+    /// `tend events` without a daemon): nothing is written to the file or
+    /// its `-wal`, so a damaged one stays as it was found.
+    ///
+    /// # Errors
+    /// If there is no such file, or SQLite cannot read it.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
+        let db = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        db.busy_timeout(Duration::from_secs(5))?;
+        let last = last_row(&db)?;
         Ok(Journal { db, last })
     }
 
@@ -263,9 +324,14 @@ impl Journal {
     /// # Errors
     /// If SQLite fails or a row cannot be decoded.
     pub fn read(&self, query: &Query) -> Result<Vec<Entry>, JournalError> {
-        let mut sql = String::from(
-            "SELECT id, at_ms, supervisor, data FROM events WHERE at_ms >= ?1 AND id > ?2",
-        );
+        let mut sql = String::from("SELECT id, at_ms, supervisor, data FROM events WHERE id > ?2");
+        // A time of another type is not left out but named (text and blobs
+        // sort after every integer; NULL is let through).
+        if query.since.is_some() {
+            sql.push_str(" AND (at_ms >= ?1 OR at_ms IS NULL)");
+        } else {
+            sql.push_str(" AND ?1 IS NOT NULL");
+        }
         if !query.services.is_empty() {
             sql.push_str(" AND service IN (SELECT value FROM json_each(?3))");
         } else {
@@ -278,22 +344,24 @@ impl Journal {
             .limit
             .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
         let mut statement = self.db.prepare_cached(&sql)?;
-        let rows = statement.query_map(
-            params![since, query.after_id.unwrap_or(0), services, limit],
-            |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                ))
-            },
-        )?;
+        let mut rows =
+            statement.query(params![since, query.after_id.unwrap_or(0), services, limit])?;
         let mut entries = Vec::new();
-        for row in rows {
-            let (id, at_ms, supervisor, data) = row?;
-            let record = serde_json::from_str(&data)
-                .map_err(|source| JournalError::Decode { id, source })?;
+        while let Some(row) = rows.next()? {
+            let id = row.get::<_, i64>(0)?;
+            let read = || -> Result<(i64, String, &str), String> {
+                Ok((
+                    integer(row, 1, "at_ms")?,
+                    text(row, 2, "supervisor")?.to_owned(),
+                    text(row, 3, "data")?,
+                ))
+            };
+            let (at_ms, supervisor, data) = read().map_err(|problem| JournalError::Row {
+                id,
+                problem: edited(&problem),
+            })?;
+            let record =
+                serde_json::from_str(data).map_err(|source| JournalError::Decode { id, source })?;
             entries.push(Entry {
                 id,
                 at: from_millis(at_ms),
@@ -332,9 +400,23 @@ impl Journal {
             std::collections::HashMap::new();
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
-            let supervisor: String = row.get(2)?;
-            let record: Record = serde_json::from_str(&row.get::<_, String>(3)?)
-                .map_err(|source| JournalError::Decode { id, source })?;
+            let read = || -> Result<(i64, String, Record), String> {
+                let record = serde_json::from_str(text(row, 3, "data")?)
+                    .map_err(|e| format!("its data is not a record: {e}"))?;
+                Ok((
+                    integer(row, 1, "at_ms")?,
+                    text(row, 2, "supervisor")?.to_owned(),
+                    record,
+                ))
+            };
+            // An edited row is `verify`'s to name; the others still count.
+            let (at_ms, supervisor, record) = match read() {
+                Ok(read) => read,
+                Err(problem) => {
+                    tracing::warn!(row = id, %problem, "skipping an unreadable journal row");
+                    continue;
+                }
+            };
             match record {
                 Record::Started {
                     service,
@@ -349,7 +431,7 @@ impl Journal {
                             service,
                             generation,
                             pid,
-                            at: from_millis(row.get(1)?),
+                            at: from_millis(at_ms),
                         },
                     );
                 }
@@ -379,59 +461,20 @@ impl Journal {
         Ok(unfinished)
     }
 
-    /// Walks the whole chain and names the first row that breaks it.
+    /// Walks the whole chain and names the first row that breaks it,
+    /// whatever the edit: a changed value, a deleted or reordered row, or
+    /// a value of a type the journal never writes (text for a time, a
+    /// blob for a name).
     ///
     /// # Errors
-    /// If SQLite fails.
+    /// If SQLite fails (a damaged file: see [`JournalError::is_corrupt`]).
     pub fn verify(&self) -> Result<Verification, JournalError> {
-        let mut statement = self.db.prepare(
-            "SELECT id, at_ms, supervisor, kind, service, data, prev_hash, hash FROM events ORDER BY id",
-        )?;
-        let mut rows = statement.query([])?;
-        let mut prev_hash = GENESIS;
-        let mut prev_id = 0i64;
-        let mut count = 0u64;
-        while let Some(row) = rows.next()? {
-            count += 1;
-            let id: i64 = row.get(0)?;
-            let bad = |problem: &str| BadRow {
-                id,
-                problem: problem.to_owned(),
-            };
-            let stored_prev: Vec<u8> = row.get(6)?;
-            let stored: Vec<u8> = row.get(7)?;
-            let hash = row_hash(
-                id,
-                row.get(1)?,
-                &row.get::<_, String>(2)?,
-                &row.get::<_, String>(3)?,
-                row.get::<_, Option<String>>(4)?.as_deref(),
-                &row.get::<_, String>(5)?,
-                &stored_prev,
-            );
-            let problem = if id != prev_id + 1 {
-                Some(bad(&format!("row {} is missing before it", prev_id + 1)))
-            } else if stored_prev != prev_hash {
-                Some(bad("its previous-row hash does not match the row before it (a row was deleted, reordered or edited)"))
-            } else if stored != hash {
-                Some(bad(
-                    "its contents do not match its hash (the row was edited)",
-                ))
-            } else {
-                None
-            };
-            if problem.is_some() {
-                return Ok(Verification {
-                    rows: count,
-                    first_bad: problem,
-                });
-            }
-            prev_hash = hash;
-            prev_id = id;
-        }
+        let mut walk = Walk::default();
+        walk.over(&self.db)?;
         Ok(Verification {
-            rows: count,
-            first_bad: None,
+            rows: walk.rows,
+            first_bad: walk.first_bad,
+            began_after: walk.began_after,
         })
     }
 
@@ -453,6 +496,171 @@ impl Journal {
     pub fn is_empty(&self) -> Result<bool, JournalError> {
         Ok(self.len()? == 0)
     }
+}
+
+/// The last row's id and hash, read as whatever it holds: an edited last
+/// row must not keep the journal from opening (new rows chain on, and
+/// `verify` names it).
+fn last_row(db: &Connection) -> Result<Option<(i64, [u8; 32])>, rusqlite::Error> {
+    db.query_row(
+        "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1",
+        [],
+        |row| {
+            let hash = match row.get_ref(1)? {
+                ValueRef::Blob(hash) => hash.try_into().unwrap_or(GENESIS),
+                _ => GENESIS,
+            };
+            Ok((row.get::<_, i64>(0)?, hash))
+        },
+    )
+    .optional()
+}
+
+/// The chain, walked from its first row: how far it holds.
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    /// Rows looked at (the first bad one included).
+    pub rows: u64,
+    /// The last row that verified, and its hash.
+    pub last_good: Option<(i64, [u8; 32])>,
+    /// The first row that does not.
+    pub first_bad: Option<BadRow>,
+    /// The first row's record, when it tells the chain began after a
+    /// corrupt journal.
+    pub began_after: Option<Record>,
+}
+
+impl Walk {
+    /// Walks `db`'s chain until its first bad row. What was walked stays
+    /// in `self` when SQLite fails part of the way (a damaged file).
+    pub(crate) fn over(&mut self, db: &Connection) -> Result<(), rusqlite::Error> {
+        let mut statement = db.prepare(
+            "SELECT id, at_ms, supervisor, kind, service, data, prev_hash, hash FROM events ORDER BY id",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            self.rows += 1;
+            let (expected, prev) = self.last_good.map_or((1, GENESIS), |(id, h)| (id + 1, h));
+            match check(row, expected, &prev) {
+                Ok(hash) => {
+                    if expected == 1 {
+                        self.began_after = serde_json::from_str::<Record>(
+                            text(row, 5, "data").unwrap_or_default(),
+                        )
+                        .ok()
+                        .filter(|r| matches!(r, Record::JournalCorrupt { .. }));
+                    }
+                    self.last_good = Some((expected, hash));
+                }
+                Err(bad) => {
+                    self.first_bad = Some(bad);
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks one row against the chain (it should be row `expected`, after
+/// a row whose hash is `prev`); its hash when it holds.
+fn check(row: &Row<'_>, expected: i64, prev: &[u8; 32]) -> Result<[u8; 32], BadRow> {
+    let id = integer(row, 0, "id").map_err(|problem| BadRow {
+        id: expected,
+        problem: edited(&problem),
+    })?;
+    let bad = |problem: String| BadRow { id, problem };
+    if id != expected {
+        return Err(bad(format!("row {expected} is missing before it")));
+    }
+    let columns = || -> Result<_, String> {
+        Ok((
+            integer(row, 1, "at_ms")?,
+            text(row, 2, "supervisor")?,
+            text(row, 3, "kind")?,
+            optional_text(row, 4, "service")?,
+            text(row, 5, "data")?,
+            blob(row, 6, "prev_hash")?,
+            blob(row, 7, "hash")?,
+        ))
+    };
+    let (at_ms, supervisor, kind, service, data, stored_prev, stored) =
+        columns().map_err(|problem| bad(edited(&problem)))?;
+    let hash = row_hash(id, at_ms, supervisor, kind, service, data, stored_prev);
+    if stored_prev != prev {
+        Err(bad("its previous-row hash does not match the row before it (a row was deleted, reordered or edited)".to_owned()))
+    } else if stored != hash {
+        Err(bad(
+            "its contents do not match its hash (the row was edited)".to_owned(),
+        ))
+    } else {
+        Ok(hash)
+    }
+}
+
+/// A column's problem, said as an edit.
+fn edited(problem: &str) -> String {
+    format!("{problem} (the row was edited)")
+}
+
+// Columns are read as whatever SQLite holds (`ValueRef`), never converted:
+// a value of another type is named with its row, not a database error.
+
+fn integer(row: &Row<'_>, index: usize, name: &str) -> Result<i64, String> {
+    match value(row, index)? {
+        ValueRef::Integer(n) => Ok(n),
+        other => Err(wrong(name, other, "an integer")),
+    }
+}
+
+fn text<'r>(row: &'r Row<'_>, index: usize, name: &str) -> Result<&'r str, String> {
+    match value(row, index)? {
+        ValueRef::Text(bytes) => {
+            std::str::from_utf8(bytes).map_err(|_| format!("its {name} is not UTF-8 text"))
+        }
+        other => Err(wrong(name, other, "text")),
+    }
+}
+
+fn optional_text<'r>(
+    row: &'r Row<'_>,
+    index: usize,
+    name: &str,
+) -> Result<Option<&'r str>, String> {
+    match value(row, index)? {
+        ValueRef::Null => Ok(None),
+        _ => text(row, index, name).map(Some),
+    }
+}
+
+fn blob<'r>(row: &'r Row<'_>, index: usize, name: &str) -> Result<&'r [u8], String> {
+    match value(row, index)? {
+        ValueRef::Blob(bytes) => Ok(bytes),
+        other => Err(wrong(name, other, "a blob")),
+    }
+}
+
+fn value<'r>(row: &'r Row<'_>, index: usize) -> Result<ValueRef<'r>, String> {
+    row.get_ref(index).map_err(|e| e.to_string())
+}
+
+/// `its at_ms holds text ('noon'), where an integer belongs`.
+fn wrong(name: &str, found: ValueRef<'_>, belongs: &str) -> String {
+    let found = match found {
+        ValueRef::Null => "NULL".to_owned(),
+        ValueRef::Integer(n) => format!("the integer {n}"),
+        ValueRef::Real(x) => format!("the real number {x}"),
+        ValueRef::Text(bytes) => {
+            let text = String::from_utf8_lossy(bytes);
+            let mut shown: String = text.chars().take(40).collect();
+            if shown.len() < text.len() {
+                shown.push('…');
+            }
+            format!("text ('{shown}')")
+        }
+        ValueRef::Blob(bytes) => format!("a blob of {} bytes", bytes.len()),
+    };
+    format!("its {name} holds {found}, where {belongs} belongs")
 }
 
 /// SHA-256 over every column, each length-prefixed, and the previous hash.

@@ -270,3 +270,160 @@ fn unfinished_names_the_last_start_of_each_service_that_never_ended() {
     );
     assert_eq!(journal.unfinished(journal.last_id()).unwrap(), Vec::new());
 }
+
+/// Edits that put a value of another type in a column: each is named at
+/// its row by `verify` and by reading, never a database error, and the
+/// journal still opens and appends.
+#[test]
+fn a_value_of_the_wrong_type_is_named_at_its_row() {
+    let edits = [
+        (
+            "UPDATE events SET at_ms = 'noon' WHERE id = 5",
+            "at_ms holds text ('noon')",
+        ),
+        (
+            "UPDATE events SET at_ms = 1.5 WHERE id = 5",
+            "at_ms holds the real number 1.5",
+        ),
+        (
+            "UPDATE events SET supervisor = X'00FF' WHERE id = 5",
+            "supervisor holds a blob of 2 bytes",
+        ),
+        (
+            "UPDATE events SET data = CAST(data AS BLOB) WHERE id = 5",
+            "data holds a blob",
+        ),
+        (
+            "UPDATE events SET kind = X'07' WHERE id = 5",
+            "kind holds a blob of 1 bytes",
+        ),
+        (
+            "UPDATE events SET service = X'01' WHERE id = 5",
+            "service holds a blob of 1 bytes",
+        ),
+        (
+            "UPDATE events SET prev_hash = 'abc' WHERE id = 5",
+            "prev_hash holds text ('abc')",
+        ),
+        (
+            "UPDATE events SET hash = 42 WHERE id = 5",
+            "hash holds the integer 42",
+        ),
+        (
+            "UPDATE events SET supervisor = CAST(X'C328' AS TEXT) WHERE id = 5",
+            "supervisor is not UTF-8 text",
+        ),
+    ];
+    for (edit, named) in edits {
+        let (_dir, path) = journal_with(10);
+        Connection::open(&path).unwrap().execute(edit, []).unwrap();
+        let mut journal = Journal::open(&path).unwrap_or_else(|e| panic!("{edit}: {e}"));
+        let bad = journal.verify().unwrap().first_bad.expect(edit);
+        assert_eq!(bad.id, 5, "{edit}: {bad:?}");
+        assert!(bad.problem.contains(named), "{edit}: {}", bad.problem);
+        assert!(bad.problem.contains("edited"), "{edit}: {}", bad.problem);
+        // Reading entries takes the time, the supervisor and the data.
+        if ["at_ms", "supervisor", "data"]
+            .iter()
+            .any(|column| edit.contains(&format!("SET {column} ")))
+        {
+            let error = journal.read(&Query::default()).unwrap_err();
+            assert!(
+                error.to_string().starts_with("journal broken at row 5: "),
+                "{edit}: {error}"
+            );
+        }
+        // What follows still reads, and the journal goes on.
+        let later = journal
+            .read(&Query {
+                after_id: Some(5),
+                ..Query::default()
+            })
+            .unwrap();
+        assert_eq!(later.len(), 5, "{edit}");
+        journal
+            .append([(SystemTime::now(), "tend", &exited("c", 1))])
+            .unwrap();
+        assert_eq!(journal.verify().unwrap().first_bad.unwrap().id, 5, "{edit}");
+    }
+}
+
+/// A NULL where the journal never writes one (a table rebuilt without its
+/// constraints) is named the same way.
+#[test]
+fn a_null_where_none_belongs_is_named_at_its_row() {
+    let (_dir, path) = journal_with(10);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE loose (id INTEGER PRIMARY KEY, at_ms, supervisor, kind, service, data, prev_hash, hash);
+             INSERT INTO loose SELECT * FROM events;
+             DROP TABLE events;
+             ALTER TABLE loose RENAME TO events;
+             UPDATE events SET at_ms = NULL WHERE id = 6;",
+        )
+        .unwrap();
+    let journal = Journal::open(&path).unwrap();
+    let bad = journal.verify().unwrap().first_bad.unwrap();
+    assert_eq!(bad.id, 6, "{bad:?}");
+    assert!(
+        bad.problem
+            .contains("its at_ms holds NULL, where an integer belongs"),
+        "{bad:?}"
+    );
+    for since in [None, Some(SystemTime::now() - Duration::from_secs(60))] {
+        let error = journal
+            .read(&Query {
+                since,
+                ..Query::default()
+            })
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("journal broken at row 6: its at_ms holds NULL"),
+            "{error}"
+        );
+    }
+}
+
+/// The last row's hash edited to text: the journal still opens, appends,
+/// and names that row.
+#[test]
+fn an_edited_last_hash_keeps_nothing_from_opening() {
+    let (_dir, path) = journal_with(4);
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE events SET hash = 'x' WHERE id = 4", [])
+        .unwrap();
+    let mut journal = Journal::open(&path).unwrap();
+    let written = journal
+        .append([(SystemTime::now(), "tend", &exited("c", 1))])
+        .unwrap();
+    assert_eq!(written[0].id, 5);
+    assert_eq!(journal.verify().unwrap().first_bad.unwrap().id, 4);
+}
+
+/// Unfinished starts are read past an edited row (recovery needs the rest).
+#[test]
+fn unfinished_reads_past_a_row_of_the_wrong_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    let mut journal = Journal::open(&path).unwrap();
+    for (service, pid) in [("a", 10), ("b", 11)] {
+        let started = Record::Started {
+            service: service.into(),
+            generation: 1,
+            pid: Some(pid),
+        };
+        journal
+            .append([(SystemTime::now(), "tend", &started)])
+            .unwrap();
+    }
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE events SET at_ms = 'noon' WHERE id = 1", [])
+        .unwrap();
+    let left = journal.unfinished(0).unwrap();
+    assert_eq!(left.iter().map(|u| u.pid).collect::<Vec<_>>(), [11]);
+}

@@ -255,6 +255,25 @@ pub enum Record {
         /// held in memory).
         dropped: u64,
     },
+    /// The journal file was found corrupt when tend started (not a
+    /// database, or damaged: SQLite's own check failed), so it was moved
+    /// aside and a new file begun, whose chain this record starts. A row
+    /// that was edited is not corruption: `tend journal verify` names it,
+    /// and nothing moves the file.
+    JournalCorrupt {
+        /// Where the old file (and its `-wal`/`-shm`, if any) went:
+        /// `…/journal.db.corrupt-20261206T231500Z`.
+        moved_to: String,
+        /// What was wrong with it, as SQLite said.
+        error: String,
+        /// The last row of the old file that verified, if any could be
+        /// read.
+        #[serde(default)]
+        last_good_row: Option<i64>,
+        /// That row's hash (hex).
+        #[serde(default)]
+        last_good_hash: Option<String>,
+    },
     /// An operator asked for something (or, without an action, the
     /// journal notes something about itself).
     Command {
@@ -333,6 +352,8 @@ vocabulary! {
         WriteFailed => "write_failed",
         /// [`Record::WriteRecovered`].
         WriteRecovered => "write_recovered",
+        /// [`Record::JournalCorrupt`].
+        JournalCorrupt => "journal_corrupt",
         /// [`Record::Command`].
         Command => "command",
     }
@@ -395,6 +416,7 @@ impl Record {
             Record::Upgraded { .. } => RecordKind::Upgraded,
             Record::WriteFailed { .. } => RecordKind::WriteFailed,
             Record::WriteRecovered { .. } => RecordKind::WriteRecovered,
+            Record::JournalCorrupt { .. } => RecordKind::JournalCorrupt,
             Record::Command { .. } => RecordKind::Command,
         }
     }
@@ -406,6 +428,7 @@ impl Record {
             Record::SupervisorStarted
             | Record::SupervisorStopped { .. }
             | Record::Command { .. }
+            | Record::JournalCorrupt { .. }
             | Record::Upgraded { .. } => None,
             Record::WriteFailed { service, .. } | Record::WriteRecovered { service, .. } => {
                 service.as_deref()
@@ -434,7 +457,8 @@ impl Record {
 
     /// Whether it tells of trouble an operator should look at: a failure,
     /// a restart, a give-up, an unhealthy or over-limit service, a file
-    /// that cannot be written. An exit is trouble when it is abnormal.
+    /// that cannot be written, a journal found corrupt. An exit is trouble
+    /// when it is abnormal.
     #[must_use]
     pub fn is_problem(&self) -> bool {
         match self {
@@ -449,7 +473,8 @@ impl Record {
             | Record::NotReady { .. }
             | Record::ResourceWarning { .. }
             | Record::ResourceExceeded { .. }
-            | Record::WriteFailed { .. } => true,
+            | Record::WriteFailed { .. }
+            | Record::JournalCorrupt { .. } => true,
             Record::SupervisorStarted
             | Record::SupervisorStopped { .. }
             | Record::Started { .. }
@@ -635,6 +660,23 @@ impl fmt::Display for Line<'_> {
                     " is written again after {} ({dropped} dropped)",
                     ms(*after_ms)
                 )
+            }
+            Record::JournalCorrupt {
+                moved_to,
+                error,
+                last_good_row,
+                last_good_hash,
+            } => {
+                write!(
+                    f,
+                    "the journal was found corrupt ({error}) and moved to {moved_to}; "
+                )?;
+                match (last_good_row, last_good_hash) {
+                    (Some(row), Some(hash)) => {
+                        write!(f, "its last good row: {row}, hash {hash}")
+                    }
+                    _ => f.write_str("no good row of it could be read"),
+                }
             }
             Record::Command {
                 command,
@@ -886,6 +928,12 @@ mod tests {
                 after_ms: 5000,
                 dropped: 0,
             },
+            Record::JournalCorrupt {
+                moved_to: ".tend/journal.db.corrupt-20261206T231500Z".into(),
+                error: "file is not a database".into(),
+                last_good_row: Some(41),
+                last_good_hash: Some("3fa2".into()),
+            },
             Record::command(Action::Restart, None, vec![service()], None),
         ]
     }
@@ -953,9 +1001,28 @@ mod tests {
                 "tend upgraded from 0.1.0 to 0.2.0: web.1 kept running",
                 "web.1: its log cannot be written (No space left on device (os error 28)): holding it",
                 "the journal is written again after 5s (0 dropped)",
+                "the journal was found corrupt (file is not a database) and moved to .tend/journal.db.corrupt-20261206T231500Z; its last good row: 41, hash 3fa2",
                 "operator: restart web.1",
             ]
         );
+    }
+
+    #[test]
+    fn a_corrupt_journal_of_which_nothing_could_be_read_says_so() {
+        let record = Record::JournalCorrupt {
+            moved_to: "journal.db.corrupt-20261206T231500Z".into(),
+            error: "file is not a database".into(),
+            last_good_row: None,
+            last_good_hash: None,
+        };
+        assert_eq!(
+            record.line("tend").to_string(),
+            "the journal was found corrupt (file is not a database) and moved to \
+             journal.db.corrupt-20261206T231500Z; no good row of it could be read"
+        );
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["last_good_row"], serde_json::Value::Null);
+        assert!(record.is_problem());
     }
 
     #[test]

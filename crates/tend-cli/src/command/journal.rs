@@ -3,20 +3,68 @@
 
 use std::process::ExitCode;
 
+use tend_journal::{JournalError, Record};
+
 use crate::cli::Target;
 
 /// Checks every row's hash against the one before it.
 pub fn verify(target: &Target) -> anyhow::Result<ExitCode> {
-    let journal = target.open_journal("no journal at")?;
-    let verification = journal.verify()?;
-    match verification.first_bad {
+    let verification = target
+        .open_journal("no journal at")
+        .and_then(|journal| Ok(journal.verify()?));
+    let verification = match verification {
+        Ok(verification) => verification,
+        Err(error) => {
+            // A damaged file is an answer, not a failure to give one.
+            if let Some(JournalError::Sqlite(damage)) = error
+                .downcast_ref::<JournalError>()
+                .filter(|e| e.is_corrupt())
+            {
+                println!(
+                    "journal corrupt: {damage}; the next `tend up` moves it aside and begins a new journal"
+                );
+                return Ok(ExitCode::from(1));
+            }
+            return Err(error);
+        }
+    };
+    let began = verification.began_after.as_ref().and_then(began_after);
+    let code = match verification.first_bad {
         None => {
-            println!("journal ok: {} rows, hash chain intact", verification.rows);
-            Ok(ExitCode::SUCCESS)
+            print!("journal ok: {} rows, hash chain intact", verification.rows);
+            ExitCode::SUCCESS
         }
         Some(bad) => {
-            println!("journal broken at row {}: {}", bad.id, bad.problem);
-            Ok(ExitCode::from(1))
+            print!("journal broken at row {}: {}", bad.id, bad.problem);
+            ExitCode::from(1)
         }
+    };
+    match began {
+        Some(began) => println!("; {began}"),
+        None => println!(),
     }
+    Ok(code)
+}
+
+/// How the chain began, when a corrupt journal was moved aside before it.
+fn began_after(record: &Record) -> Option<String> {
+    let Record::JournalCorrupt {
+        moved_to,
+        error,
+        last_good_row,
+        last_good_hash,
+    } = record
+    else {
+        return None;
+    };
+    let mut said = format!(
+        "this chain began after the previous journal was found corrupt ({error}) and moved to {moved_to}"
+    );
+    match (last_good_row, last_good_hash) {
+        (Some(row), Some(hash)) => {
+            said.push_str(&format!(" (its last good row: {row}, hash {hash})"));
+        }
+        _ => said.push_str(" (no good row of it could be read)"),
+    }
+    Some(said)
 }
