@@ -13,7 +13,8 @@
 //! use tend_wire::{ActOptions, Action, ServicesQuery};
 //!
 //! # async fn demo() -> Result<(), tend_client::Error> {
-//! let client = Client::new(".tend/tend.sock");
+//! // Refuses a daemon that runs another config file than ./tend.toml.
+//! let client = Client::new(".tend/tend.sock").expecting_config("tend.toml");
 //! let web = ServicesQuery { services: vec!["web".to_owned()].into(), ..Default::default() };
 //! for instance in client.services(&web).await? {
 //!     println!("{} {}", instance.name, instance.state);

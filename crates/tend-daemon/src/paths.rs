@@ -61,8 +61,8 @@ impl StateDir {
 
     /// The same directory with its control socket at `socket` instead of
     /// `tend.sock` inside it (`None` keeps it there): for a socket on a
-    /// runtime directory (`/run/tend`), or where the directory's path is
-    /// too long for a socket's (108 bytes).
+    /// runtime directory (`/run/tend`). Any path length works
+    /// ([`Short`]).
     #[must_use]
     pub fn with_socket(self, socket: Option<PathBuf>) -> StateDir {
         StateDir { socket, ..self }
