@@ -1,6 +1,6 @@
 //! The command line, in one place.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -18,7 +18,7 @@ use tend_wire::ActOptions;
     about,
     long_about = None,
     propagate_version = true,
-    after_help = "Examples:\n  tend up -d && tend status     # start in the background, look\n  tend logs -f web              # follow one service's output\n  tend top                      # the live view\n  tend reload --dry-run         # what a config change would do\n  tend down\n\nEvery command finds the running instance by its config file (-c, default\n./tend.toml) and the state directory beside it (.tend/)."
+    after_help = "Examples:\n  tend up -d && tend status     # start in the background, look\n  tend logs -f web              # follow one service's output\n  tend top                      # the live view\n  tend reload --dry-run         # what a config change would do\n  tend down\n\nEvery command finds the running instance by its config file (-c, default\n./tend.toml) and the state directory beside it (.tend/ for tend.toml,\n.tend-NAME/ for NAME.toml), and talks only to the daemon of that file."
 )]
 pub struct Cli {
     /// Where to find the running instance and its config.
@@ -33,17 +33,17 @@ pub struct Cli {
 /// running instance the same way.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// The config file.
+    /// The config file [default: tend.toml].
     #[arg(
         short = 'c',
         long = "config",
         global = true,
         env = "TEND_CONFIG",
-        default_value = "tend.toml"
+        value_name = "CONFIG"
     )]
-    pub config: PathBuf,
-    /// The state directory (socket, logs, journal); default `.tend` beside
-    /// the config file.
+    pub named_config: Option<PathBuf>,
+    /// The state directory (lock, socket, logs, journal); default beside
+    /// the config file: `.tend` for tend.toml, `.tend-NAME` for NAME.toml.
     #[arg(long, global = true, env = "TEND_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
     /// The control socket; default `tend.sock` in the state directory.
@@ -359,15 +359,31 @@ impl From<Wait> for ActOptions {
 }
 
 impl Target {
+    /// The config file: the one named, else `tend.toml` here.
+    pub fn config(&self) -> &Path {
+        self.named_config
+            .as_deref()
+            .unwrap_or(Path::new(tend_config::DEFAULT_FILE))
+    }
+
     /// The state directory of the instance this command is about.
     pub fn state_dir(&self) -> StateDir {
-        StateDir::for_config(&self.config, self.state_dir.as_deref())
+        StateDir::for_config(self.config(), self.state_dir.as_deref())
             .with_socket(self.socket.clone())
     }
 
-    /// A client of its daemon.
+    /// A client of its daemon, which refuses a daemon of another config
+    /// file. Unless no config is named and the daemon is found by its
+    /// state directory or socket alone (`tend --socket /run/tend/tend.sock
+    /// status` from anywhere): then the daemon there is the one meant.
     pub fn client(&self) -> Client {
-        Client::new(self.state_dir().socket())
+        let client = Client::new(self.state_dir().socket());
+        let found_alone = self.state_dir.is_some() || self.socket.is_some();
+        if self.named_config.is_none() && found_alone {
+            client
+        } else {
+            client.expecting_config(self.config())
+        }
     }
 
     /// Its journal file, opened without a daemon (after a crash, or to

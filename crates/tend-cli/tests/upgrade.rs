@@ -141,6 +141,22 @@ fn upgrade_keeps_everything(env: &[(&str, &str)]) {
         std::fs::read_link(format!("/proc/{daemon}/exe")).unwrap(),
         binary
     );
+    // It still holds the state directory's lock, and no service does.
+    let again = p.tend(&["up", "-d"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains(&format!("already running (pid {daemon})")),
+        "{again:?}"
+    );
+    let lock = std::fs::canonicalize(p.path(".tend/tend.lock")).unwrap();
+    for pid in pids(&p).values().chain([&grandchild]) {
+        let holds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).ok().as_deref() == Some(lock.as_path()));
+        assert!(!holds, "pid {pid} holds tend.lock");
+    }
     // Every process kept; the removed service stopped, the new one started.
     let after = pids(&p);
     for name in ["chat", "web", "half", "notified"] {

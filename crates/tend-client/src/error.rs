@@ -15,6 +15,17 @@ pub enum Error {
         /// Why the connection failed.
         source: std::io::Error,
     },
+    /// The daemon answering runs another config than the one expected
+    /// ([`Client::expecting_config`](crate::Client::expecting_config)).
+    #[error("the daemon on {} runs {}, not {}; give each config its own state directory or socket", socket.display(), runs.display(), asked.display())]
+    OtherConfig {
+        /// The socket asked.
+        socket: PathBuf,
+        /// The config it runs (canonical).
+        runs: PathBuf,
+        /// The config expected (canonical).
+        asked: PathBuf,
+    },
     /// The connection broke or the exchange failed.
     #[error("talking to tend: {0}")]
     Http(#[from] hyper::Error),

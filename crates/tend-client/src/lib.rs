@@ -13,7 +13,8 @@
 //! use tend_wire::{ActOptions, Action, ServicesQuery};
 //!
 //! # async fn demo() -> Result<(), tend_client::Error> {
-//! let client = Client::new(".tend/tend.sock");
+//! // Refuses a daemon that runs another config file than ./tend.toml.
+//! let client = Client::new(".tend/tend.sock").expecting_config("tend.toml");
 //! let web = ServicesQuery { services: vec!["web".to_owned()].into(), ..Default::default() };
 //! for instance in client.services(&web).await? {
 //!     println!("{} {}", instance.name, instance.state);
@@ -27,12 +28,15 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: error target stream
+// layers: error socket target stream
 mod error;
+pub mod socket;
 mod stream;
 mod target;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
@@ -45,7 +49,6 @@ use tend_wire::{
     Readiness, ReloadQuery, ReloadReport, ServiceStatus, ServicesQuery, ShuttingDown,
     SignalRequest, TreeNode, UpgradePlan, UpgradeRequest, Watch, WatchQuery,
 };
-use tokio::net::UnixStream;
 
 pub use error::Error;
 pub use stream::{Chunks, Messages};
@@ -53,12 +56,21 @@ pub use stream::{Chunks, Messages};
 use stream::Framing;
 use target::target;
 
-/// The API of one running daemon, by its control socket. Cheap to clone;
-/// each request opens its own connection (a daemon being upgraded keeps
-/// new ones in the socket's backlog).
+/// The API of one running daemon, by its control socket (at any path
+/// length: see [`socket`]). Cheap to clone; each request opens its own
+/// connection (a daemon being upgraded keeps new ones in the socket's
+/// backlog).
 #[derive(Debug, Clone)]
 pub struct Client {
     socket: PathBuf,
+    expected: Option<Arc<Expected>>,
+}
+
+/// The config a client's daemon must run, and whether it was seen to.
+#[derive(Debug)]
+struct Expected {
+    config: PathBuf,
+    checked: AtomicBool,
 }
 
 impl Client {
@@ -66,6 +78,22 @@ impl Client {
     pub fn new(socket: impl Into<PathBuf>) -> Client {
         Client {
             socket: socket.into(),
+            expected: None,
+        }
+    }
+
+    /// The same client, which first checks (once, before its first
+    /// request) that the daemon answering runs the config file `config`:
+    /// the same file once both paths are canonical. Any other daemon is
+    /// refused with [`Error::OtherConfig`] and is sent nothing else.
+    #[must_use]
+    pub fn expecting_config(self, config: impl Into<PathBuf>) -> Client {
+        Client {
+            expected: Some(Arc::new(Expected {
+                config: config.into(),
+                checked: AtomicBool::new(false),
+            })),
+            ..self
         }
     }
 
@@ -75,9 +103,9 @@ impl Client {
         &self.socket
     }
 
-    /// Whether a daemon answers on the socket.
+    /// Whether a daemon answers on the socket (whichever config it runs).
     pub async fn is_up(&self) -> bool {
-        UnixStream::connect(&self.socket).await.is_ok()
+        socket::connect(&self.socket).await.is_ok()
     }
 
     /// `GET /v1/daemon`: which daemon answers (pid, version, config).
@@ -271,20 +299,54 @@ impl Client {
         read(answer(response).await?).await
     }
 
-    /// One request, one response, whatever its status.
+    /// One request, one response, whatever its status; to the daemon of
+    /// the expected config only, if one is.
     async fn exchange(
         &self,
         method: Method,
         target: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Response<Incoming>, Error> {
-        let stream =
-            UnixStream::connect(&self.socket)
-                .await
-                .map_err(|source| Error::NotRunning {
-                    socket: self.socket.clone(),
-                    source,
-                })?;
+        if let Some(expected) = &self.expected {
+            if !expected.checked.load(Ordering::Acquire) {
+                self.check(expected).await?;
+                expected.checked.store(true, Ordering::Release);
+            }
+        }
+        self.send(method, target, body).await
+    }
+
+    /// Whether the daemon answering runs `expected`'s config.
+    async fn check(&self, expected: &Expected) -> Result<(), Error> {
+        let response = self
+            .send(Method::GET, &target::<()>(&["v1", "daemon"], None)?, None)
+            .await?;
+        let info: DaemonInfo = read(answer(response).await?).await?;
+        let runs = canonical(Path::new(&info.config));
+        let asked = canonical(&expected.config);
+        if runs == asked {
+            return Ok(());
+        }
+        Err(Error::OtherConfig {
+            socket: self.socket.clone(),
+            runs,
+            asked,
+        })
+    }
+
+    /// One request, one response, whatever its status.
+    async fn send(
+        &self,
+        method: Method,
+        target: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Response<Incoming>, Error> {
+        let stream = socket::connect(&self.socket)
+            .await
+            .map_err(|source| Error::NotRunning {
+                socket: self.socket.clone(),
+                source,
+            })?;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
@@ -303,6 +365,14 @@ impl Client {
             })?;
         Ok(sender.send_request(request).await?)
     }
+}
+
+/// `path` with every link resolved, or (a file that is gone) made
+/// absolute only.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The response if it is a success; else its error.

@@ -21,10 +21,11 @@ use crate::console;
 use crate::control::{Control, Origin, Parts};
 use crate::hooks::Hooks;
 use crate::life::Life;
+use crate::lock::{self, Lock, LockError};
 use crate::logs::{Echo, Sinks};
 use crate::metrics::Metrics;
 use crate::operator::{Desk, Operator};
-use crate::paths::StateDir;
+use crate::paths::{Short, StateDir};
 use crate::recovery::{self, RecoveryError};
 use crate::server::{self, Api};
 use crate::tree::{self, Handed, Layout, ROOT};
@@ -35,7 +36,8 @@ use crate::upgrade::{self, Leaving, UpgradeError};
 pub struct Options {
     /// The config file.
     pub config: PathBuf,
-    /// The state directory (default: `.tend` beside the config).
+    /// The state directory (default: beside the config, named after it:
+    /// `StateDir::for_config`).
     pub state_dir: Option<PathBuf>,
     /// The control socket (default: `tend.sock` in the state directory).
     pub socket: Option<PathBuf>,
@@ -50,9 +52,15 @@ pub enum DaemonError {
     /// The config is wrong.
     #[error("{0}")]
     Config(#[from] ConfigError),
-    /// Another daemon serves this state directory.
-    #[error("tend is already running for {} (its socket answers); `tend down` stops it", .0.display())]
-    AlreadyRunning(PathBuf),
+    /// Another daemon serves this state directory: it holds its lock
+    /// (whose pid it wrote down), or answers on its socket.
+    #[error("{}", lock::held(.dir, *.pid))]
+    AlreadyRunning {
+        /// The state directory.
+        dir: PathBuf,
+        /// The running daemon's pid, when known.
+        pid: Option<u32>,
+    },
     /// Setting up failed.
     #[error("{what}: {source}")]
     Setup {
@@ -70,6 +78,18 @@ pub enum DaemonError {
     /// An upgrade could not hand over, or take over.
     #[error("{0}")]
     Upgrade(#[from] UpgradeError),
+}
+
+impl From<LockError> for DaemonError {
+    fn from(error: LockError) -> DaemonError {
+        match error {
+            LockError::Held { dir, pid } => DaemonError::AlreadyRunning { dir, pid },
+            LockError::Io { file, source } => DaemonError::Setup {
+                what: format!("locking {}", file.display()),
+                source,
+            },
+        }
+    }
 }
 
 fn setup(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
@@ -97,17 +117,51 @@ fn state_dir(options: &Options) -> StateDir {
         .with_socket(options.socket.clone())
 }
 
-/// Loads the config and checks the state directory is free.
+/// A config ready to run: checked, its state directory made and locked.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The config.
+    pub config: Config,
+    /// Its state directory.
+    pub dir: StateDir,
+    /// The state directory's lock: whoever holds it is the one daemon
+    /// there (`tend up -d` hands it to the daemon it starts).
+    pub lock: Lock,
+}
+
+/// Loads the config, makes its state directory and takes its lock, before
+/// anything else is done there.
 ///
 /// # Errors
-/// If the config is wrong or a daemon already runs there.
-pub fn prepare(options: &Options) -> Result<(Config, StateDir), DaemonError> {
+/// If the config is wrong, or a daemon already runs there (it holds the
+/// lock, or answers on the socket).
+pub fn prepare(options: &Options) -> Result<Prepared, DaemonError> {
+    prepare_with(options, None)
+}
+
+/// [`prepare`], with the lock's descriptor a `tend up -d` handed over.
+fn prepare_with(options: &Options, handed: Option<OwnedFd>) -> Result<Prepared, DaemonError> {
     let config = tend_config::load_here(&options.config, tend_process::find_runtime)?;
     let dir = state_dir(options);
-    if std::os::unix::net::UnixStream::connect(dir.socket()).is_ok() {
-        return Err(DaemonError::AlreadyRunning(dir.root().to_path_buf()));
+    dir.create()
+        .map_err(setup(format!("creating {}", dir.root().display())))?;
+    let lock = Lock::take(&dir, handed)?;
+    // A daemon of another state directory on the same socket (both named
+    // explicitly), or one of a tend that took no lock.
+    if answers(&dir.socket()) {
+        return Err(DaemonError::AlreadyRunning {
+            dir: dir.root().to_path_buf(),
+            pid: None,
+        });
     }
-    Ok((config, dir))
+    Ok(Prepared { config, dir, lock })
+}
+
+/// Whether something answers on the socket at `path`.
+fn answers(path: &Path) -> bool {
+    Short::new(path)
+        .and_then(|short| std::os::unix::net::UnixStream::connect(short.path()))
+        .is_ok()
 }
 
 /// Runs `config` until it is told to stop or its root gives up.
@@ -117,15 +171,30 @@ pub fn prepare(options: &Options) -> Result<(Config, StateDir), DaemonError> {
 pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // After `tend upgrade`: what the previous image handed over is taken
     // first, before the orphan reaper or any child runs.
-    let inherited = upgrade::inherit()?;
-    let (config, dir) = match &inherited {
-        // Its socket answers: it is ours, inherited.
-        Some(_) => (
-            tend_config::load_here(&options.config, tend_process::find_runtime)?,
-            state_dir(&options),
-        ),
-        None => prepare(&options)?,
+    // First of all: the lock a `tend up -d` handed over is made
+    // close-on-exec before anything is started (a config's check of its
+    // container runtime runs programs).
+    let handed = lock::handed();
+    let mut inherited = upgrade::inherit()?;
+    let Prepared { config, dir, lock } = match inherited.as_mut() {
+        // Its socket answers and its lock is held: both are ours, inherited.
+        Some(inherited) => {
+            let dir = state_dir(&options);
+            let lock = match inherited.lock.take() {
+                Some(fd) => Lock::inherited(fd),
+                // From an image that took no lock.
+                None => Lock::take(&dir, handed)?,
+            };
+            Prepared {
+                config: tend_config::load_here(&options.config, tend_process::find_runtime)?,
+                dir,
+                lock,
+            }
+        }
+        None => prepare_with(&options, handed)?,
     };
+    lock.note_holder(std::process::id())
+        .map_err(setup(format!("writing {}", dir.lock().display())))?;
     // Handlers first, so no early signal takes the default action.
     let mut interrupt =
         signal(SignalKind::interrupt()).map_err(setup("installing signal handlers"))?;
@@ -272,7 +341,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         Ok(binary) = upgrading.wait_for(Option::is_some) => {
             let binary = binary.clone().unwrap_or_default();
             // Returns only if no program could be run in this one's place.
-            return Err(hand_over(&binary, &control, &mut listeners, &journal).await.into());
+            return Err(hand_over(&binary, &control, &mut listeners, &journal, &lock).await.into());
         }
         _ = interrupt.recv() => {
             // Commands still queued are refused from now on.
@@ -298,6 +367,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     let _ = tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5)))
         .await;
     recovery::release(&dir);
+    lock.release();
     Ok(Ended { exit })
 }
 
@@ -329,7 +399,9 @@ impl Listeners {
                 .map_err(setup(format!("listening on {}", socket.display())))?,
             None => {
                 let _ = std::fs::remove_file(&socket);
-                let listener = UnixListener::bind(&socket)
+                // Through a short path where the socket's is too long.
+                let listener = Short::new(&socket)
+                    .and_then(|short| UnixListener::bind(short.path()))
                     .map_err(setup(format!("binding {}", socket.display())))?;
                 std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
                     .map_err(setup(format!("securing {}", socket.display())))?;
@@ -405,6 +477,7 @@ async fn hand_over(
     control: &Control,
     listeners: &mut Listeners,
     journal: &JournalWriter,
+    lock: &Lock,
 ) -> UpgradeError {
     let (processes, status) = control.while_held(Handover::collect()).await;
     let origin = control.origin();
@@ -417,6 +490,7 @@ async fn hand_over(
         status: &status,
         socket: &listeners.socket_fd,
         tcp: listeners.tcp_fd.as_ref(),
+        lock,
     };
     upgrade::exec(binary, &processes, &leaving)
 }

@@ -10,7 +10,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: progress paths recovery logs tree failure life board upgrade hooks reload operator control metrics watch dashboard console server daemon
+// layers: progress paths lock recovery logs tree failure life board upgrade hooks reload operator control metrics watch dashboard console server daemon
 mod board;
 mod console;
 mod control;
@@ -19,6 +19,7 @@ mod dashboard;
 mod failure;
 mod hooks;
 mod life;
+pub mod lock;
 pub mod logs;
 mod metrics;
 mod operator;
@@ -31,4 +32,4 @@ mod tree;
 mod upgrade;
 mod watch;
 
-pub use daemon::{prepare, run, DaemonError, Ended, Options};
+pub use daemon::{prepare, run, DaemonError, Ended, Options, Prepared};

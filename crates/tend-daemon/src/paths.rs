@@ -1,11 +1,16 @@
 //! The state directory: where every command finds the running instance.
 //!
-//! `.tend/` beside the config file unless `--state-dir` or `TEND_STATE_DIR`
-//! names another. It holds the control socket (unless `--socket` or
-//! `TEND_SOCKET` puts it elsewhere), the service logs, the journal, and (for
-//! a detached daemon) the daemon's own log.
+//! One per config file, beside it: `.tend/` for `tend.toml`, `.tend-NAME/`
+//! for `NAME.toml` (or any other file name `NAME`), so two configs in one
+//! directory are two instances; unless `--state-dir` or `TEND_STATE_DIR`
+//! names another. It holds the lock that makes one daemon its only
+//! runner, the control socket (unless `--socket` or `TEND_SOCKET` puts it
+//! elsewhere), the service logs, the journal, and (for a detached daemon)
+//! the daemon's own log.
 
+use std::ffi::OsString;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -17,8 +22,8 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// The state directory for `config`: `explicit` if given, else `.tend`
-    /// beside the config file.
+    /// The state directory for `config`: `explicit` if given, else beside
+    /// the config file, named after it ([`StateDir::name_for`]).
     #[must_use]
     pub fn for_config(config: &Path, explicit: Option<&Path>) -> StateDir {
         let root = match explicit {
@@ -27,15 +32,37 @@ impl StateDir {
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
-                .join(".tend"),
+                .join(StateDir::name_for(config)),
         };
         StateDir { root, socket: None }
     }
 
+    /// The name of the state directory beside `config`: `.tend` for
+    /// `tend.toml` (as always), `.tend-NAME` for `NAME.toml` or for a file
+    /// named `NAME` otherwise. Two config files in one directory never
+    /// share one.
+    #[must_use]
+    pub fn name_for(config: &Path) -> OsString {
+        let Some(name) = config.file_name() else {
+            return ".tend".into();
+        };
+        if name == tend_config::DEFAULT_FILE {
+            return ".tend".into();
+        }
+        let named = Path::new(name);
+        let stem = match (named.extension(), named.file_stem()) {
+            (Some(ext), Some(stem)) if ext == "toml" => stem,
+            _ => name,
+        };
+        let mut dir = OsString::from(".tend-");
+        dir.push(stem);
+        dir
+    }
+
     /// The same directory with its control socket at `socket` instead of
     /// `tend.sock` inside it (`None` keeps it there): for a socket on a
-    /// runtime directory (`/run/tend`), or where the directory's path is
-    /// too long for a socket's (108 bytes).
+    /// runtime directory (`/run/tend`). Any path length works
+    /// ([`Short`]).
     #[must_use]
     pub fn with_socket(self, socket: Option<PathBuf>) -> StateDir {
         StateDir { socket, ..self }
@@ -83,6 +110,13 @@ impl StateDir {
             .unwrap_or_else(|| self.root.join("tend.sock"))
     }
 
+    /// The lock file whose exclusive `flock` its daemon holds (see
+    /// `lock`).
+    #[must_use]
+    pub fn lock(&self) -> PathBuf {
+        self.root.join("tend.lock")
+    }
+
     /// Where service logs go.
     #[must_use]
     pub fn logs(&self) -> PathBuf {
@@ -117,5 +151,94 @@ impl StateDir {
     #[must_use]
     pub fn hooks(&self) -> PathBuf {
         self.root.join("hooks")
+    }
+}
+
+/// The longest path a `sockaddr_un` holds (108 bytes with the NUL).
+const SOCKET_PATH_MAX: usize = 107;
+
+/// A socket path as `bind` and `connect` can take it: the path itself when
+/// short enough, else `/proc/self/fd/N/NAME` through an `O_PATH`
+/// descriptor of its directory (valid while this lives), so a config under
+/// a deep directory still has its socket beside it. `tend-client` reaches
+/// it the same way (`tend_client::socket`).
+#[derive(Debug)]
+pub struct Short {
+    path: PathBuf,
+    _dir: Option<OwnedFd>,
+}
+
+impl Short {
+    /// `path`, or a short path to the same file.
+    ///
+    /// # Errors
+    /// If its directory cannot be opened, or its file name alone is too
+    /// long.
+    pub fn new(path: &Path) -> io::Result<Short> {
+        if path.as_os_str().len() <= SOCKET_PATH_MAX {
+            return Ok(Short {
+                path: path.to_path_buf(),
+                _dir: None,
+            });
+        }
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} names no file", path.display()),
+            ));
+        };
+        let dir = rustix::fs::open(
+            dir,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        let short = Path::new("/proc/self/fd")
+            .join(dir.as_raw_fd().to_string())
+            .join(name);
+        if short.as_os_str().len() > SOCKET_PATH_MAX {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the socket's file name is too long for a unix socket: {}",
+                    name.to_string_lossy()
+                ),
+            ));
+        }
+        Ok(Short {
+            path: short,
+            _dir: Some(dir),
+        })
+    }
+
+    /// The path to hand to the system.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_config_file_has_its_own_state_directory() {
+        let dir = |config: &str| {
+            StateDir::for_config(Path::new(config), None)
+                .root()
+                .to_path_buf()
+        };
+        assert_eq!(dir("tend.toml"), Path::new("./.tend"));
+        assert_eq!(dir("/srv/app/tend.toml"), Path::new("/srv/app/.tend"));
+        assert_eq!(dir("/srv/app/b.toml"), Path::new("/srv/app/.tend-b"));
+        assert_eq!(
+            dir("deploy/prod.v2.toml"),
+            Path::new("deploy/.tend-prod.v2")
+        );
+        assert_eq!(dir("/srv/app/tend"), Path::new("/srv/app/.tend-tend"));
+        assert_eq!(dir("/srv/app/b.conf"), Path::new("/srv/app/.tend-b.conf"));
+        let explicit = StateDir::for_config(Path::new("b.toml"), Some(Path::new("/var/lib/tend")));
+        assert_eq!(explicit.root(), Path::new("/var/lib/tend"));
+        assert_eq!(explicit.lock(), Path::new("/var/lib/tend/tend.lock"));
     }
 }

@@ -12,7 +12,8 @@
 //! is JSON in a memory file whose descriptor `TEND_HANDOVER_FD` names.
 //! The new image takes it all before anything starts ([`inherit`]). Same
 //! pid, so the processes stay its children and the state directory's lease
-//! its own.
+//! its own; the state directory's lock (`lock`) is carried too, so no other
+//! `tend up` can take the directory during the exec.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, Write};
@@ -26,6 +27,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tend_engine::ChildState;
 use tend_process::handover::{Handover, Parcel};
 use tend_wire::{FailReason, ServiceStatus, State};
+
+use crate::lock::Lock;
 
 /// The environment variable naming the descriptor of what was carried.
 const CARRIED_FD: &str = "TEND_HANDOVER_FD";
@@ -118,6 +121,10 @@ struct Carried {
     socket: RawFd,
     /// The TCP API's listener, if one listens.
     tcp: Option<RawFd>,
+    /// The state directory's lock (absent from an image that had none:
+    /// the new one takes it).
+    #[serde(default)]
+    lock: Option<RawFd>,
 }
 
 /// What a previous image of this daemon handed over.
@@ -138,6 +145,8 @@ pub struct Inherited {
     pub socket: std::os::unix::net::UnixListener,
     /// The TCP API's listener, if one listened.
     pub tcp: Option<std::net::TcpListener>,
+    /// The state directory's lock, still held.
+    pub lock: Option<OwnedFd>,
 }
 
 /// What the running daemon hands over, besides the processes.
@@ -153,6 +162,8 @@ pub struct Leaving<'a> {
     pub socket: &'a OwnedFd,
     /// The TCP API's listener.
     pub tcp: Option<&'a OwnedFd>,
+    /// The state directory's lock.
+    pub lock: &'a Lock,
 }
 
 /// Checks that `binary` can run `config` (its own `check` passes) and
@@ -277,6 +288,7 @@ fn carry(processes: &Handover, leaving: &Leaving<'_>) -> Result<OwnedFd, Upgrade
         rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
         Ok(fd.as_raw_fd())
     };
+    let lock = leaving.lock.inheritable()?;
     let carried = Carried {
         from: env!("CARGO_PKG_VERSION").to_owned(),
         upgrades: leaving.upgrades,
@@ -289,6 +301,7 @@ fn carry(processes: &Handover, leaving: &Leaving<'_>) -> Result<OwnedFd, Upgrade
             .collect(),
         socket: inheritable(leaving.socket)?,
         tcp: leaving.tcp.map(inheritable).transpose()?,
+        lock: Some(lock),
     };
     let memfd = rustix::fs::memfd_create("tend-handover", rustix::fs::MemfdFlags::empty())
         .map_err(io::Error::from)?;
@@ -326,6 +339,10 @@ pub fn inherit() -> Result<Option<Inherited>, UpgradeError> {
         .tcp
         .map(|fd| take(fd).ok_or_else(|| unreadable("the TCP listener")))
         .transpose()?;
+    let lock = carried
+        .lock
+        .map(|fd| take(fd).ok_or_else(|| unreadable("the state directory's lock")))
+        .transpose()?;
     let kept = carried.processes.ids().map(str::to_owned).collect();
     carried
         .processes
@@ -345,6 +362,7 @@ pub fn inherit() -> Result<Option<Inherited>, UpgradeError> {
         kept,
         socket,
         tcp,
+        lock,
     }))
 }
 

@@ -12,12 +12,12 @@ use crate::export;
 
 /// Every problem of the config, or a summary of what it runs.
 pub fn check(target: &Target) -> ExitCode {
-    match tend_config::load_here(&target.config, tend_process::find_runtime) {
+    match tend_config::load_here(target.config(), tend_process::find_runtime) {
         Ok(config) => {
             let instances: usize = config.services.iter().map(|s| s.replicas as usize).sum();
             println!(
                 "{}: ok ({}, {}, {})",
-                target.config.display(),
+                target.config().display(),
                 counted(config.services.len(), "service"),
                 counted(instances, "instance"),
                 counted(config.groups.len(), "group"),
@@ -56,7 +56,7 @@ pub fn schema() -> ExitCode {
 /// `tend export k8s`: the config as Kubernetes manifests on stdout. The
 /// file only is read: no runtime is asked about, nothing started.
 pub fn export_k8s(target: &Target, mut options: export::k8s::Options) -> anyhow::Result<ExitCode> {
-    let (config, text) = match tend_config::load_with_text(&target.config) {
+    let (config, text) = match tend_config::load_with_text(target.config()) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("{error}");
@@ -74,7 +74,7 @@ pub fn export_k8s(target: &Target, mut options: export::k8s::Options) -> anyhow:
     let documents = export::k8s::export(&config, &text, &options)?;
     let yaml = export::yaml(
         &documents,
-        &target.config.display().to_string(),
+        &target.config().display().to_string(),
         options.per.notes(),
     )?;
     std::io::stdout()
@@ -86,7 +86,7 @@ pub fn export_k8s(target: &Target, mut options: export::k8s::Options) -> anyhow:
 /// The dashboard's address: on the TCP listener, with the token in the
 /// fragment (which a browser does not send, and keeps to the page).
 pub fn dashboard(target: &Target) -> anyhow::Result<ExitCode> {
-    let config = tend_config::load(&target.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = tend_config::load(target.config()).map_err(|e| anyhow::anyhow!("{e}"))?;
     match config.api.listen {
         Some(addr) => {
             let fragment = config
@@ -105,7 +105,7 @@ pub fn dashboard(target: &Target) -> anyhow::Result<ExitCode> {
                  [api]\n  listen = \"127.0.0.1:7654\"\n  token = \"…\"\n\n\
                  then restart tend (`tend reload` does not apply [api] settings).",
                 target.state_dir().socket().display(),
-                target.config.display()
+                target.config().display()
             );
             Ok(ExitCode::from(1))
         }

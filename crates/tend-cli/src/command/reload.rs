@@ -12,7 +12,7 @@ use crate::cli::Target;
 pub async fn reload(target: &Target, dry_run: bool) -> anyhow::Result<ExitCode> {
     let client = target.client();
     let plan = client.reload(ReloadQuery { dry_run: true }).await?;
-    println!("plan for {}:", target.config.display());
+    println!("plan for {}:", target.config().display());
     print(&plan);
     if dry_run {
         println!("dry run: nothing changed");

@@ -30,7 +30,7 @@ pub fn write(target: &Target, output: &Path, since: &str) -> anyhow::Result<Exit
         services: Vec::new(),
         limit: None,
     })?;
-    let title = format!("tend report: {}", target.config.display());
+    let title = format!("tend report: {}", target.config().display());
     let page = render(&title, &entries, from, to);
     std::fs::write(output, page).with_context(|| format!("writing {}", output.display()))?;
     println!(

@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _};
 use tend_client::Client;
 use tend_daemon::logs::Echo;
 use tend_daemon::progress::Follow;
+use tend_daemon::Prepared;
 use tend_wire::ServicesQuery;
 
 use crate::cli::Target;
@@ -40,7 +41,7 @@ pub async fn foreground(target: &Target, detached: bool) -> anyhow::Result<ExitC
 
 fn options(target: &Target, echo: Echo) -> tend_daemon::Options {
     tend_daemon::Options {
-        config: target.config.clone(),
+        config: target.config().to_path_buf(),
         state_dir: target.state_dir.clone(),
         socket: target.socket.clone(),
         echo,
@@ -50,9 +51,11 @@ fn options(target: &Target, echo: Echo) -> tend_daemon::Options {
 /// Starts the daemon in the background and returns once its socket answers.
 pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     // Wrong configs and a daemon already running are said here, not in a
-    // log file.
-    let (_, dir) = match tend_daemon::prepare(&options(target, Echo::Off)) {
-        Ok(found) => found,
+    // log file. The state directory's lock is taken here and handed to the
+    // daemon: of two `tend up -d` at once, one is refused before it starts
+    // anything.
+    let Prepared { dir, lock, .. } = match tend_daemon::prepare(&options(target, Echo::Off)) {
+        Ok(prepared) => prepared,
         Err(tend_daemon::DaemonError::Config(error)) => {
             eprintln!("{error}");
             eprintln!("nothing was started");
@@ -60,8 +63,6 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
-    dir.create()
-        .with_context(|| format!("creating {}", dir.root().display()))?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -71,7 +72,7 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     let mut command = std::process::Command::new(exe);
     command
         .arg("--config")
-        .arg(absolute(&target.config)?)
+        .arg(absolute(target.config())?)
         .arg("--state-dir")
         .arg(absolute(dir.root())?);
     if let Some(socket) = &target.socket {
@@ -84,7 +85,14 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
         .stderr(log);
     // Its own process group: a Ctrl-C in this terminal is not for it.
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child = command.spawn().context("starting the daemon")?;
+    lock.hand_to(&mut command)
+        .context("handing the state directory's lock to the daemon")?;
+    let spawned = command.spawn().context("starting the daemon");
+    lock.keep().context("keeping the state directory's lock")?;
+    let mut child = spawned?;
+    // Until the daemon writes itself down: a refused `tend up` names it.
+    lock.note_holder(child.id())
+        .with_context(|| format!("writing {}", dir.lock().display()))?;
     let client = Client::new(dir.socket());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -1,0 +1,112 @@
+//! Reaching a control socket at any path length.
+//!
+//! A unix socket's address holds at most 107 bytes of path, and a config
+//! under a deep directory puts its socket further than that. Such a path
+//! is reached through its directory instead: an `O_PATH` descriptor of the
+//! directory and `/proc/self/fd/N/NAME`, a short path the kernel resolves
+//! to the same file. The daemon binds the same way (`tend-daemon`'s
+//! `paths::Short`), so any location works on both ends.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use tokio::net::UnixStream;
+
+/// The longest path a `sockaddr_un` holds (108 bytes with the NUL).
+const MAX: usize = 107;
+
+/// A socket path as it can be handed to `connect` or `bind`: the path
+/// itself when short enough, else one through its directory's descriptor,
+/// valid while this lives.
+#[derive(Debug)]
+pub struct Short {
+    path: PathBuf,
+    _dir: Option<OwnedFd>,
+}
+
+impl Short {
+    /// `path`, or a short path to the same file.
+    ///
+    /// # Errors
+    /// If its directory cannot be opened, or its file name alone is too
+    /// long.
+    pub fn new(path: &Path) -> io::Result<Short> {
+        if path.as_os_str().len() <= MAX {
+            return Ok(Short {
+                path: path.to_path_buf(),
+                _dir: None,
+            });
+        }
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} names no file", path.display()),
+            ));
+        };
+        let dir = rustix::fs::open(
+            dir,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        let short = Path::new("/proc/self/fd")
+            .join(dir.as_raw_fd().to_string())
+            .join(name);
+        if short.as_os_str().len() > MAX {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the socket's file name is too long for a unix socket: {}",
+                    name.to_string_lossy()
+                ),
+            ));
+        }
+        Ok(Short {
+            path: short,
+            _dir: Some(dir),
+        })
+    }
+
+    /// The path to hand to the system.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Connects to the socket at `path`, however long.
+///
+/// # Errors
+/// As `connect`, or [`Short::new`].
+pub async fn connect(path: &Path) -> io::Result<UnixStream> {
+    let short = Short::new(path)?;
+    UnixStream::connect(short.path()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_socket_under_a_long_path_is_reached() {
+        let base = std::env::temp_dir().join(format!("tend-short-{}", std::process::id()));
+        let deep = base.join("d".repeat(120)).join("e".repeat(60));
+        std::fs::create_dir_all(&deep).unwrap();
+        let socket = deep.join("tend.sock");
+        assert!(socket.as_os_str().len() > MAX);
+        // What binding it plainly says.
+        assert!(std::os::unix::net::UnixListener::bind(&socket).is_err());
+        let short = Short::new(&socket).unwrap();
+        assert!(short.path().starts_with("/proc/self/fd/"));
+        let listener = std::os::unix::net::UnixListener::bind(short.path()).unwrap();
+        drop(short);
+        assert!(socket.exists(), "bound where the long path says");
+        let stream = connect(&socket).await.unwrap();
+        let (_accepted, _) = listener.accept().unwrap();
+        drop(stream);
+        // A short path is used as it is.
+        let near = Short::new(Path::new("/tmp/x.sock")).unwrap();
+        assert_eq!(near.path(), Path::new("/tmp/x.sock"));
+        std::fs::remove_dir_all(base).unwrap();
+    }
+}
