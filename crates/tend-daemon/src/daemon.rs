@@ -53,13 +53,16 @@ pub enum DaemonError {
     /// Another daemon serves this state directory.
     #[error("tend is already running for {} (its socket answers); `tend down` stops it", .0.display())]
     AlreadyRunning(PathBuf),
+    /// The state directory cannot be made (its error names it and why).
+    #[error("{0}")]
+    StateDir(io::Error),
     /// Setting up failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {error}")]
     Setup {
         /// What was being done.
         what: String,
-        /// Why it failed.
-        source: io::Error,
+        /// Why it failed (in the message, so not a `source` said again).
+        error: io::Error,
     },
     /// The tree did not start.
     #[error("the services did not start: {0}")]
@@ -74,7 +77,7 @@ pub enum DaemonError {
 
 fn setup(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
     let what = what.into();
-    move |source| DaemonError::Setup { what, source }
+    move |error| DaemonError::Setup { what, error }
 }
 
 /// How a run ended.
@@ -131,8 +134,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         signal(SignalKind::interrupt()).map_err(setup("installing signal handlers"))?;
     let mut terminate =
         signal(SignalKind::terminate()).map_err(setup("installing signal handlers"))?;
-    dir.create()
-        .map_err(setup(format!("creating {}", dir.root().display())))?;
+    dir.create().map_err(DaemonError::StateDir)?;
     tend_process::enable_orphan_reaping().map_err(setup("becoming a child subreaper"))?;
     // Before anything starts: what a killed run left is stopped, so no
     // service runs twice.

@@ -113,7 +113,11 @@ impl SpawnError {
         let file = match found {
             Some(found) => Some(found.to_path_buf()),
             None if program.as_bytes().contains(&b'/') => {
-                let file = cwd.map_or_else(|| PathBuf::from(program), |c| c.join(program));
+                // From the directory it ran in: its own, or this process's.
+                let dir = cwd
+                    .map(Path::to_path_buf)
+                    .or_else(|| std::env::current_dir().ok());
+                let file = dir.map_or_else(|| PathBuf::from(program), |d| d.join(program));
                 // Components again, so `./` parts go from what is shown.
                 Some(file.components().collect())
             }

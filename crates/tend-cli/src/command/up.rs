@@ -60,8 +60,8 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
-    dir.create()
-        .with_context(|| format!("creating {}", dir.root().display()))?;
+    // Its error names the directory and why, once.
+    dir.create()?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
