@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("tend: {error:#}");
+            eprintln!("tend: {}", said_once(&error));
             ExitCode::from(1)
         }
     }
@@ -120,5 +120,60 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Journal {
             command: JournalCommand::Verify,
         } => journal::verify(target),
+    }
+}
+
+/// An error and its causes, `a: b: c`, each said once: many errors write
+/// their cause into their own message and also give it as their source,
+/// which anyhow's `{:#}` would print twice (`… (os error 30): … (os error
+/// 30)`).
+fn said_once(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::said_once;
+
+    /// An error that says its source in its message, and gives it.
+    #[derive(Debug)]
+    struct Repeats {
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "no answer on tend.sock: {}", self.source)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_said_again() {
+        let os = || std::io::Error::from_raw_os_error(30);
+        let repeated = anyhow::Error::new(Repeats { source: os() }).context("starting");
+        assert_eq!(
+            said_once(&repeated),
+            format!("starting: no answer on tend.sock: {}", os())
+        );
+        // A cause that adds something is kept.
+        let plain = anyhow::Error::new(os()).context("creating .tend");
+        assert_eq!(said_once(&plain), format!("creating .tend: {}", os()));
     }
 }

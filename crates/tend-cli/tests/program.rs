@@ -972,3 +972,211 @@ fn a_backend_this_build_lacks_is_refused_by_check_and_up_before_anything_starts(
         );
     }
 }
+
+/// What `up` would hit (a missing cwd, user or program) is found by
+/// `check`, at its place, and `up` starts nothing: before, `check` said ok
+/// and `up` retried forever.
+#[test]
+fn check_and_up_refuse_what_a_start_would_hit() {
+    let p = Project::new(
+        r#"[services.ok]
+shell = "exec sleep 100"
+
+[services.lost]
+command = ["sleep", "100"]
+cwd = "no-such-dir"
+
+[services.nobody]
+command = ["sleep", "100"]
+user = "no-such-user-here"
+
+[services.typo]
+command = ["slepe", "100"]
+env = { PATH = "/usr/bin:/bin" }
+"#,
+    );
+    let dir = p.dir.path().display().to_string();
+    for args in [&["check"][..], &["up"], &["up", "-d"]] {
+        let out = p.tend(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "tend {args:?}: {err}");
+        for expected in [
+            format!("tend.toml:6:7: the working directory {dir}/no-such-dir of [services.lost] does not exist"),
+            "tend.toml:10:8: no such user \"no-such-user-here\" for [services.nobody]".to_owned(),
+            "tend.toml:13:11: program \"slepe\" of [services.typo] is not found on its PATH (/usr/bin:/bin)".to_owned(),
+            "nothing was started".to_owned(),
+        ] {
+            assert!(err.contains(&expected), "tend {args:?}: {expected:?} in:\n{err}");
+        }
+        assert!(
+            !p.path(".tend/tend.sock").exists(),
+            "no daemon for {args:?}"
+        );
+    }
+}
+
+/// A start that fails once running (the directory or program went away
+/// since `check`) names its real cause in the status and the events.
+#[test]
+fn a_failed_start_names_the_directory_or_the_program() {
+    let mut p = Project::new(
+        r#"[services.inside]
+shell = "sleep 0.2; exit 1"
+cwd = "work"
+backoff = { initial = "500ms", max = "500ms" }
+
+[services.script]
+command = ["./run.sh"]
+backoff = { initial = "500ms", max = "500ms" }
+"#,
+    );
+    std::fs::create_dir(p.path("work")).unwrap();
+    let script = p.path("run.sh");
+    std::fs::write(&script, "#!/bin/sh\nsleep 0.2; exit 1\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    p.up();
+    std::fs::remove_dir(p.path("work")).unwrap();
+    std::fs::remove_file(&script).unwrap();
+    let dir = p.dir.path().display().to_string();
+    let causes = [
+        format!("cannot start \"/bin/sh\": the working directory {dir}/work does not exist"),
+        format!("cannot start \"./run.sh\": no such file ({dir}/run.sh)"),
+    ];
+    p.wait_for("both start failures in the events", || {
+        let events = p.ok(&["events", "--since", "1h"]);
+        causes.iter().all(|cause| events.contains(cause.as_str()))
+    });
+    let status = p.ok(&["status"]);
+    for cause in &causes {
+        assert!(status.contains(cause.as_str()), "{cause:?} in:\n{status}");
+    }
+    assert_eq!(p.down(), 0);
+}
+
+/// `tend ARGS` in `p`'s directory, killed if it has not ended by the
+/// deadline (a read of /dev/zero would never end).
+fn bounded(p: &Project, args: &[&str]) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(args)
+        .current_dir(p.dir.path())
+        .env_remove("TEND_CONFIG")
+        .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let start = std::time::Instant::now();
+    loop {
+        if !alive(u64::from(pid)) || start.elapsed() > common::DEADLINE {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    if start.elapsed() > common::DEADLINE {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        panic!("tend {args:?} did not end");
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Only a regular file of at most 4 MiB is read as a config, by every
+/// command that reads one; anything else is refused before it is opened.
+#[test]
+fn a_config_that_is_not_a_sane_file_is_refused_before_it_is_read() {
+    let p = Project::new("[services.a]\ncommand = [\"true\"]\n");
+    let fifo = p.path("fifo.toml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let big = p.path("big.toml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(5 << 20)
+        .unwrap();
+    let cases = [
+        (
+            "/dev/zero".to_owned(),
+            "it is a character device, not a regular file",
+        ),
+        (
+            fifo.display().to_string(),
+            "it is a FIFO, not a regular file",
+        ),
+        (
+            p.dir.path().display().to_string(),
+            "it is a directory, not a regular file",
+        ),
+        (
+            big.display().to_string(),
+            "it is larger than 4 MiB, the most a config file may be",
+        ),
+    ];
+    for (file, why) in &cases {
+        for command in [&["check"][..], &["up"], &["export", "k8s"]] {
+            let mut args = vec!["-c", file.as_str()];
+            args.extend_from_slice(command);
+            let out = bounded(&p, &args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "tend {args:?}: {err}");
+            assert!(
+                err.contains(&format!("cannot read {file}: {why}")),
+                "tend {args:?}: {err}"
+            );
+        }
+    }
+    // A reload of a running tend reads it the same way.
+    let mut p = p;
+    p.up();
+    std::fs::remove_file(p.path("tend.toml")).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(p.path("tend.toml"))
+        .status()
+        .unwrap()
+        .success());
+    let out = bounded(&p, &["reload"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("it is a FIFO, not a regular file"), "{err}");
+    assert_eq!(p.down(), 0);
+}
+
+/// Each cause is said once, and a state directory that is a file says so.
+#[test]
+fn a_state_directory_that_cannot_be_says_why_once() {
+    let p = Project::new("[services.a]\nshell = \"exec sleep 100\"\n");
+    std::fs::write(p.path("state"), "").unwrap();
+    for args in [&["up"][..], &["up", "-d"]] {
+        let mut all = vec!["--state-dir", "state"];
+        all.extend_from_slice(args);
+        let err = String::from_utf8_lossy(&p.tend(&all).stderr).into_owned();
+        assert_eq!(
+            err.trim(),
+            "tend: the state directory state is a file, not a directory",
+            "tend {all:?}"
+        );
+        let mut all = vec!["--state-dir", "state/tend"];
+        all.extend_from_slice(args);
+        let err = String::from_utf8_lossy(&p.tend(&all).stderr).into_owned();
+        assert_eq!(
+            err.trim(),
+            "tend: cannot create the state directory state/tend: state is a file, not a directory",
+            "tend {all:?}"
+        );
+    }
+    // Where the system refuses (no directory can be made in /sys), its
+    // reason appears once, as it does when nothing answers there.
+    for args in [&["up"][..], &["status"]] {
+        let mut all = vec!["--state-dir", "/sys/tend-nowhere"];
+        all.extend_from_slice(args);
+        let err = String::from_utf8_lossy(&p.tend(&all).stderr).into_owned();
+        assert_eq!(err.matches("(os error").count(), 1, "tend {all:?}: {err}");
+        assert!(err.contains("/sys/tend-nowhere"), "tend {all:?}: {err}");
+    }
+}

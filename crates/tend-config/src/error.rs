@@ -72,6 +72,27 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
+    /// Not a regular file (a directory, a FIFO, a device): reading it could
+    /// wait forever or never end, so it is not opened.
+    #[error("cannot read {}: it is {what}, not a regular file", file.display())]
+    NotAFile {
+        /// The file.
+        file: PathBuf,
+        /// What it is instead, e.g. `a character device`.
+        what: &'static str,
+    },
+    /// Larger than a config file may be ([`MAX_CONFIG_SIZE`](crate::MAX_CONFIG_SIZE)).
+    #[error(
+        "cannot read {}: it is larger than {} MiB, the most a config file may be",
+        file.display(),
+        limit >> 20
+    )]
+    TooLarge {
+        /// The file.
+        file: PathBuf,
+        /// The limit, in bytes (whole MiB).
+        limit: u64,
+    },
     /// The file was read and is wrong: every problem found, in file order.
     #[error("{}", Listed(.0))]
     Invalid(Vec<Diagnostic>),

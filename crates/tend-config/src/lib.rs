@@ -31,9 +31,11 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: error model plan defaults read parse schema
+// layers: error file model plan defaults read parse machine schema
 pub mod defaults;
 mod error;
+mod file;
+mod machine;
 mod model;
 mod parse;
 mod plan;
@@ -45,8 +47,10 @@ use std::path::Path;
 use tend_spec::{ContainerSpec, NotAvailable, Runtime};
 
 pub use error::{ConfigError, Diagnostic};
+pub use file::MAX_CONFIG_SIZE;
 pub use model::{
-    ApiSettings, Config, Dependency, Group, HookEvent, Hooks, Member, Service, SupervisorSettings,
+    ApiSettings, Config, Dependency, Group, HookEvent, Hooks, Member, Places, Service,
+    SupervisorSettings,
 };
 pub use plan::Plan;
 pub use schema::schema;
@@ -54,11 +58,13 @@ pub use schema::schema;
 /// The file `tend` reads when none is named.
 pub const DEFAULT_FILE: &str = "tend.toml";
 
-/// Reads and checks the config at `path`.
+/// Reads and checks the config at `path`: a regular file of at most
+/// [`MAX_CONFIG_SIZE`] bytes.
 ///
 /// # Errors
-/// [`ConfigError::Read`] if the file cannot be read, [`ConfigError::Invalid`]
-/// with every problem found otherwise.
+/// [`ConfigError::Read`] if the file cannot be read,
+/// [`ConfigError::NotAFile`] or [`ConfigError::TooLarge`] if it is not
+/// opened, [`ConfigError::Invalid`] with every problem found otherwise.
 pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
     load_with_text(path.as_ref()).map(|(config, _)| config)
 }
@@ -83,10 +89,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
 /// # std::fs::remove_dir_all(dir).unwrap();
 /// ```
 pub fn load_with_text(path: &Path) -> Result<(Config, String), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let text = file::read(path)?;
     // Messages name the file as given; paths in the config are resolved
     // against its absolute directory, whatever the current one becomes.
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -123,16 +126,23 @@ pub fn parse_str(path: impl AsRef<Path>, text: &str) -> Result<Config, ConfigErr
 /// ```
 pub type FindRuntime = fn(&ContainerSpec) -> Result<Runtime, NotAvailable>;
 
-/// Reads and checks the config at `path` as [`load`] does, and asks `find`
-/// which runtime runs each container service on this machine, naming it in
-/// the service's spec. A container no runtime here can run is an error at
-/// its `container` table (`backend not available: container: …`): what
-/// `tend check`, `tend up` and a reload say, rather than a start failing at
-/// 3 a.m. ([`load`] alone asks nothing of the machine, for a caller that
-/// only reads the file.)
+/// Reads and checks the config at `path` as [`load`] does, then what a
+/// start would hit on this machine: what `tend check`, `tend up` and a
+/// reload say, rather than a start failing at 3 a.m. ([`load`] alone asks
+/// nothing of the machine, for a caller that only reads the file.)
+///
+/// - `find` is asked which runtime runs each container service, named in
+///   the service's spec; a container no runtime here can run is an error
+///   at its `container` table (`backend not available: container: …`).
+/// - A process service's `cwd` must be a directory, its `user` a user, its
+///   program an executable file on the PATH it will get (its `env` PATH,
+///   else this process's; a path with a slash from its `cwd`; `/bin/sh`
+///   for `shell`), its argv and environment within `execve`'s limits
+///   (`ARG_MAX`), its `nofile` within `fs.nr_open`. A container service's
+///   program, directory and user are its image's, and not looked for.
 ///
 /// # Errors
-/// As [`load`], and every container that cannot run here.
+/// As [`load`], and every problem found here.
 ///
 /// # Examples
 ///
@@ -155,6 +165,7 @@ pub fn load_here(path: impl AsRef<Path>, find: FindRuntime) -> Result<Config, Co
     let mut diagnostics = error::Diagnostics::new(path, &text);
     let scope = container_scope(&config.file);
     for service in &mut config.services {
+        machine::check(service, &mut diagnostics);
         let Some(container) = service.process.container.as_mut() else {
             continue;
         };
@@ -162,7 +173,7 @@ pub fn load_here(path: impl AsRef<Path>, find: FindRuntime) -> Result<Config, Co
         match find(container) {
             Ok(runtime) => container.runtime = Some(runtime),
             Err(error) => diagnostics.at(
-                service.container_at.unwrap_or(0),
+                service.places.container.unwrap_or(service.places.table),
                 error.to_string(),
                 Some("a runtime that works here: podman or docker installed (and docker's daemon running)".to_owned()),
             ),

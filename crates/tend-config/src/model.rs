@@ -174,10 +174,47 @@ pub struct Service {
     pub depends_on: Vec<Dependency>,
     /// Stopped when a dependency stops or gives up (systemd's `BindsTo`).
     pub binds_to: bool,
-    /// Where its `container` table is in the file (a byte offset), for
-    /// [`load_here`](crate::load_here)'s errors.
+    /// Where its keys are in the file, for [`load_here`](crate::load_here)'s
+    /// errors.
     #[serde(skip)]
-    pub container_at: Option<usize>,
+    pub places: Places,
+}
+
+/// Where a service's keys are in its file (byte offsets), for the errors
+/// found after parsing ([`load_here`](crate::load_here): a missing
+/// program, working directory or user, a container no runtime runs).
+///
+/// Not part of what the service is: any two are equal, so a service
+/// that only moved in the file is unchanged on reload.
+///
+/// # Examples
+///
+/// ```
+/// let config = tend_config::parse_str("tend.toml", "[services.web]\ncommand = [\"./web\"]\n").unwrap();
+/// let places = config.services[0].places;
+/// assert_eq!(places.command, Some(25));
+/// assert_eq!(places.cwd, None);
+/// ```
+#[derive(Debug, Clone, Copy, Default, Eq)]
+pub struct Places {
+    /// The `[services.NAME]` table.
+    pub table: usize,
+    /// The value of `command` or `shell`.
+    pub command: Option<usize>,
+    /// The value of `cwd`.
+    pub cwd: Option<usize>,
+    /// The value of `user`.
+    pub user: Option<usize>,
+    /// The value of `nofile` in `limits`.
+    pub nofile: Option<usize>,
+    /// The `container` table.
+    pub container: Option<usize>,
+}
+
+impl PartialEq for Places {
+    fn eq(&self, _: &Places) -> bool {
+        true
+    }
 }
 
 /// One entry of `depends_on`.
@@ -200,7 +237,7 @@ pub struct Service {
 /// assert_eq!(web.depends_on[0].name, "db");
 /// assert_eq!(web.depends_on[0].condition, Condition::Ready);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Eq, Serialize)]
 pub struct Dependency {
     /// The sibling: a service in the same group, or, at the top level, a
     /// service or group outside any group.
@@ -210,6 +247,15 @@ pub struct Dependency {
     /// Where the entry is in the file (a byte offset), for later errors.
     #[serde(skip)]
     pub at: usize,
+}
+
+/// A dependency is its name and condition: where it is written is not
+/// part of it (a service that only moved in the file is unchanged on
+/// reload).
+impl PartialEq for Dependency {
+    fn eq(&self, other: &Dependency) -> bool {
+        self.name == other.name && self.condition == other.condition
+    }
 }
 
 impl Service {

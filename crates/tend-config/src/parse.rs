@@ -14,7 +14,7 @@ use toml::de::{DeTable, DeValue};
 use crate::defaults;
 use crate::error::Diagnostics;
 use crate::model::{
-    ApiSettings, Config, Dependency, Group, HookEvent, Hooks, Service, SupervisorSettings,
+    ApiSettings, Config, Dependency, Group, HookEvent, Hooks, Places, Service, SupervisorSettings,
 };
 use crate::read::{self, as_table, Table};
 
@@ -111,6 +111,11 @@ pub(crate) mod keys {
     /// `[api]`.
     pub const API: &[&str] = &["listen", "token"];
 }
+
+/// The most open files Linux lets any process have (`sysctl_nr_open_max`
+/// on 64 bits); a machine's own `fs.nr_open` is checked by
+/// [`crate::load_here`].
+pub(crate) const NOFILE_MAX: u32 = 2_147_483_584;
 
 const STRATEGIES: &[&str] = &["one_for_one", "one_for_all", "rest_for_one"];
 const RESTARTS: &[&str] = &[
@@ -552,14 +557,16 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
     process.on_unhealthy = t
         .read("on_unhealthy", d, read::choice(ON_UNHEALTHY))
         .unwrap_or_default();
+    let mut nofile_at = None;
     if let Some(limits) = t.table("limits", d) {
+        nofile_at = limits.get("nofile").map(|v| v.span().start);
         limits.deny_unknown(keys::LIMITS, d);
         process.limits = ResourceLimits {
             memory: limits.read("memory", d, read::size),
             cpu: limits.read("cpu", d, read::number_in(0.001, 4096.0)),
             pids: limits.read("pids", d, read::int_in(1, u32::MAX.into())),
         };
-        process.rlimits.nofile = limits.read("nofile", d, read::int_in(1, u32::MAX.into()));
+        process.rlimits.nofile = limits.read("nofile", d, read::int_in(1, NOFILE_MAX.into()));
     }
 
     let restart = t
@@ -598,7 +605,15 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         }
     }
     let binds_to = t.read("binds_to", d, read::boolean).unwrap_or(false);
-    let container_at = boxed.as_ref().map(Table::at);
+    let at = |key: &str| t.get(key).map(|v| v.span().start);
+    let places = Places {
+        table: t.at(),
+        command: at("command").or_else(|| at("shell")),
+        cwd: at("cwd"),
+        user: at("user"),
+        nofile: nofile_at,
+        container: boxed.as_ref().map(Table::at),
+    };
     process.container = container;
 
     Some(Service {
@@ -613,7 +628,7 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         group: None,
         depends_on,
         binds_to,
-        container_at,
+        places,
     })
 }
 

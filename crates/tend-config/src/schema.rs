@@ -168,7 +168,7 @@ pub fn schema() -> Value {
                     "memory": size("Memory (cgroup)."),
                     "cpu": { "type": "number", "exclusiveMinimum": 0, "description": "CPU in cores (cgroup), e.g. 0.5." },
                     "pids": { "type": "integer", "minimum": 1, "description": "Processes and threads (cgroup)." },
-                    "nofile": { "type": "integer", "minimum": 1, "description": "Open files (RLIMIT_NOFILE)." },
+                    "nofile": { "type": "integer", "minimum": 1, "maximum": 2_147_483_584_u64, "description": "Open files (RLIMIT_NOFILE); at most this machine's fs.nr_open." },
                 }
             },
             "on_crash": { "enum": ["restart", "shutdown", "isolate"], "default": "restart",

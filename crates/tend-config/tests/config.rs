@@ -607,7 +607,7 @@ fn a_container_no_runtime_here_can_run_is_refused_at_its_place() {
     let file = dir.join("tend.toml");
     std::fs::write(
         &file,
-        "[services.web]\ncommand = [\"./web\"]\n\n[services.cache]\ncontainer = { image = \"redis:7\" }\n",
+        "[services.web]\ncommand = [\"true\"]\n\n[services.cache]\ncontainer = { image = \"redis:7\" }\n",
     )
     .unwrap();
     let nowhere: tend_config::FindRuntime = |_| {

@@ -29,6 +29,24 @@ fn nothing_changed_touches_nothing() {
 }
 
 #[test]
+fn a_service_that_only_moved_in_the_file_is_unchanged() {
+    let old = r#"
+[services.db]
+command = ["db"]
+[services.api]
+command = ["api"]
+cwd = "/"
+container = { image = "api:1" }
+depends_on = { db = "started" }
+"#;
+    // Where each key is (what errors point at) moves; what runs does not.
+    let new = format!("# the database first\n\n{old}");
+    let plan = Plan::between(&config(old), &config(&new));
+    assert_eq!(plan.unchanged, ["db", "api"]);
+    assert!(plan.services_down.is_empty() && plan.services_up.is_empty());
+}
+
+#[test]
 fn a_changed_service_is_replaced_and_only_it() {
     let new = BASE.replace(r#"command = ["api"]"#, r#"command = ["api", "--fast"]"#);
     let plan = Plan::between(&config(BASE), &config(&new));

@@ -61,13 +61,16 @@ pub enum DaemonError {
         /// The running daemon's pid, when known.
         pid: Option<u32>,
     },
+    /// The state directory cannot be made (its error names it and why).
+    #[error("{0}")]
+    StateDir(io::Error),
     /// Setting up failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {error}")]
     Setup {
         /// What was being done.
         what: String,
-        /// Why it failed.
-        source: io::Error,
+        /// Why it failed (in the message, so not a `source` said again).
+        error: io::Error,
     },
     /// The tree did not start.
     #[error("the services did not start: {0}")]
@@ -86,7 +89,7 @@ impl From<LockError> for DaemonError {
             LockError::Held { dir, pid } => DaemonError::AlreadyRunning { dir, pid },
             LockError::Io { file, source } => DaemonError::Setup {
                 what: format!("locking {}", file.display()),
-                source,
+                error: source,
             },
         }
     }
@@ -94,7 +97,7 @@ impl From<LockError> for DaemonError {
 
 fn setup(what: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
     let what = what.into();
-    move |source| DaemonError::Setup { what, source }
+    move |error| DaemonError::Setup { what, error }
 }
 
 /// How a run ended.
@@ -143,8 +146,7 @@ pub fn prepare(options: &Options) -> Result<Prepared, DaemonError> {
 fn prepare_with(options: &Options, handed: Option<OwnedFd>) -> Result<Prepared, DaemonError> {
     let config = tend_config::load_here(&options.config, tend_process::find_runtime)?;
     let dir = state_dir(options);
-    dir.create()
-        .map_err(setup(format!("creating {}", dir.root().display())))?;
+    dir.create().map_err(DaemonError::StateDir)?;
     let lock = Lock::take(&dir, handed)?;
     // A daemon of another state directory on the same socket (both named
     // explicitly), or one of a tend that took no lock.
@@ -200,8 +202,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         signal(SignalKind::interrupt()).map_err(setup("installing signal handlers"))?;
     let mut terminate =
         signal(SignalKind::terminate()).map_err(setup("installing signal handlers"))?;
-    dir.create()
-        .map_err(setup(format!("creating {}", dir.root().display())))?;
+    dir.create().map_err(DaemonError::StateDir)?;
     tend_process::enable_orphan_reaping().map_err(setup("becoming a child subreaper"))?;
     // Before anything starts: what a killed run left is stopped, so no
     // service runs twice.

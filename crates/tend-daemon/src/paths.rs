@@ -14,6 +14,35 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Makes `dir` (mode 0700) and what leads to it; an error names `what`
+/// it is and why it cannot be, once.
+fn make(dir: &Path, what: &str) -> io::Result<()> {
+    // Said plainly: mkdir's EEXIST or ENOTDIR leave the reader guessing.
+    let not_a_dir = |p: &&Path| std::fs::metadata(p).is_ok_and(|m| !m.is_dir());
+    if let Some(file) = dir.ancestors().find(not_a_dir) {
+        let at = if file == dir {
+            format!("{what} {} is a file, not a directory", dir.display())
+        } else {
+            format!(
+                "cannot create {what} {}: {} is a file, not a directory",
+                dir.display(),
+                file.display()
+            )
+        };
+        return Err(io::Error::new(io::ErrorKind::NotADirectory, at));
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create {what} {}: {e}", dir.display()),
+            )
+        })
+}
+
 /// A state directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateDir {
@@ -72,27 +101,24 @@ impl StateDir {
     /// logs), and a socket's directory elsewhere if it is missing.
     ///
     /// # Errors
-    /// If it cannot be created.
+    /// If it cannot be created; the error names the directory and says
+    /// why, plainly where a part of its path is a file.
     pub fn create(&self) -> io::Result<()> {
         if let Some(parent) = self.socket.as_deref().and_then(Path::parent) {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)?;
+            make(parent, "the socket's directory")?;
         }
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.root)?;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(self.logs())?;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(self.hooks())?;
-        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
+        make(&self.root, "the state directory")?;
+        make(&self.logs(), "the log directory")?;
+        make(&self.hooks(), "the hooks' directory")?;
+        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot make {} private (mode 0700): {e}",
+                    self.root.display()
+                ),
+            )
+        })
     }
 
     /// The directory itself.

@@ -29,7 +29,7 @@ pub async fn read_config(file: &Path) -> Result<Config, Failure> {
     loaded.map_err(|error| {
         let details: Vec<String> = match &error {
             ConfigError::Invalid(list) => list.iter().map(ToString::to_string).collect(),
-            ConfigError::Read { .. } => vec![error.to_string()],
+            _ => vec![error.to_string()],
         };
         Failure {
             code: ErrorCode::InvalidConfig,

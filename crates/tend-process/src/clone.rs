@@ -20,12 +20,12 @@ use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::process::Pid;
 use tend_spec::ProcessSpec;
 
-use crate::error::SpawnError;
+use crate::error::{SpawnError, Step};
 use crate::pre_exec::before_exec;
 use crate::prepare::{Identity, Prepared, Spawned};
 
@@ -47,7 +47,14 @@ struct Plan {
     argv: Vec<CString>,
     envp: Vec<CString>,
     cwd: Option<CString>,
+    /// The file a PATH search found (none for a path with a slash).
+    found: Option<PathBuf>,
 }
+
+/// The steps a child reports a failure of, with its errno.
+const SETUP: u32 = 0;
+const CHDIR: u32 = 1;
+const EXEC: u32 = 2;
 
 /// Spawns `spec`, inside the cgroup whose directory is `cgroup` when given.
 /// `Ok(None)` when the kernel does not support it.
@@ -61,7 +68,7 @@ pub(crate) fn spawn_with_clone3(
         program: prepared.program.to_string_lossy().into_owned(),
         error,
     };
-    let plan = plan(spec, prepared).map_err(exec_error)?;
+    let plan = plan(spec, prepared)?;
     let pipe =
         || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(io::Error::from);
     let (out_read, out_write) = pipe().map_err(exec_error)?;
@@ -124,18 +131,33 @@ pub(crate) fn spawn_with_clone3(
     drop((out_write, err_write, report_write, null));
 
     // The child closes the report pipe by exec-ing; anything read is the
-    // errno of the step that failed.
-    let mut errno = [0u8; 4];
-    let read = rustix::io::read(&report_read, &mut errno).unwrap_or(0);
-    if read == 4 {
+    // step that failed and its errno.
+    let mut report = [0u8; 8];
+    let read = rustix::io::read(&report_read, &mut report).unwrap_or(0);
+    if read == 8 {
         // Reap the failed child (it has exited 127) before reporting.
         let _ = rustix::process::waitid(
             rustix::process::WaitId::PidFd(std::os::fd::AsFd::as_fd(&pidfd)),
             rustix::process::WaitIdOptions::EXITED,
         );
-        return Err(exec_error(io::Error::from_raw_os_error(
-            i32::from_ne_bytes(errno),
-        )));
+        let (step, errno) = report.split_at(4);
+        let step = match u32::from_ne_bytes(step.try_into().expect("4 bytes")) {
+            CHDIR => Some(Step::Chdir),
+            EXEC => Some(Step::Exec),
+            _ => None,
+        };
+        let errno = i32::from_ne_bytes(errno.try_into().expect("4 bytes"));
+        let error = io::Error::from_raw_os_error(errno);
+        return Err(match step {
+            Some(step) => SpawnError::start(
+                &prepared.program,
+                plan.found.as_deref(),
+                spec.cwd.as_deref(),
+                Some(step),
+                error,
+            ),
+            None => exec_error(error),
+        });
     }
     Ok(Some(Spawned {
         pid,
@@ -258,7 +280,11 @@ mod vfork {
 }
 
 /// Resolves the program on the child's `PATH` and builds argv, envp and cwd.
-fn plan(spec: &ProcessSpec, prepared: &Prepared) -> io::Result<Plan> {
+fn plan(spec: &ProcessSpec, prepared: &Prepared) -> Result<Plan, SpawnError> {
+    let exec_error = |error: io::Error| SpawnError::Exec {
+        program: prepared.program.to_string_lossy().into_owned(),
+        error,
+    };
     let mut env: Vec<(OsString, OsString)> = if spec.env.inherit {
         std::env::vars_os().collect()
     } else {
@@ -273,7 +299,14 @@ fn plan(spec: &ProcessSpec, prepared: &Prepared) -> io::Result<Plan> {
         .iter()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.clone());
-    let path = resolve(&prepared.program, path_var.as_deref(), spec.cwd.as_deref())?;
+    let path =
+        resolve(&prepared.program, path_var.as_deref(), spec.cwd.as_deref()).map_err(|why| {
+            SpawnError::Program {
+                program: prepared.program.to_string_lossy().into_owned(),
+                why,
+            }
+        })?;
+    let found = (!prepared.program.as_bytes().contains(&b'/')).then(|| PathBuf::from(&path));
     let c = |s: &OsStr| {
         CString::new(s.as_bytes()).map_err(|_| {
             io::Error::new(
@@ -282,9 +315,9 @@ fn plan(spec: &ProcessSpec, prepared: &Prepared) -> io::Result<Plan> {
             )
         })
     };
-    let mut argv = vec![c(&prepared.program)?];
+    let mut argv = vec![c(&prepared.program).map_err(exec_error)?];
     for arg in &prepared.args {
-        argv.push(c(arg)?);
+        argv.push(c(arg).map_err(exec_error)?);
     }
     let envp = env
         .iter()
@@ -294,25 +327,33 @@ fn plan(spec: &ProcessSpec, prepared: &Prepared) -> io::Result<Plan> {
             pair.push(v);
             c(&pair)
         })
-        .collect::<io::Result<_>>()?;
-    let cwd = spec.cwd.as_deref().map(|d| c(d.as_os_str())).transpose()?;
+        .collect::<io::Result<_>>()
+        .map_err(exec_error)?;
+    let cwd = spec
+        .cwd
+        .as_deref()
+        .map(|d| c(d.as_os_str()))
+        .transpose()
+        .map_err(exec_error)?;
     Ok(Plan {
         path: CString::new(path.into_vec())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+            .map_err(|_| exec_error(io::Error::from(io::ErrorKind::InvalidInput)))?,
         argv,
         envp,
         cwd,
+        found,
     })
 }
 
 /// `execvp`'s search, done in the parent: a name with a slash is used as
-/// given; otherwise the first executable file on `PATH`.
-fn resolve(program: &OsStr, path: Option<&OsStr>, cwd: Option<&Path>) -> io::Result<OsString> {
+/// given; otherwise the first executable file on `PATH`, or why there is
+/// none.
+fn resolve(program: &OsStr, path: Option<&OsStr>, cwd: Option<&Path>) -> Result<OsString, String> {
     if program.as_bytes().contains(&b'/') {
         return Ok(program.to_os_string());
     }
     let path = path.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
-    let mut denied = false;
+    let mut denied = None;
     for dir in std::env::split_paths(path) {
         let dir = if dir.is_relative() {
             cwd.map_or(dir.clone(), |c| c.join(&dir))
@@ -325,14 +366,21 @@ fn resolve(program: &OsStr, path: Option<&OsStr>, cwd: Option<&Path>) -> io::Res
         }
         match rustix::fs::access(&candidate, rustix::fs::Access::EXEC_OK) {
             Ok(()) => return Ok(candidate.into_os_string()),
-            Err(_) => denied = true,
+            Err(_) => {
+                denied.get_or_insert(candidate);
+            }
         }
     }
-    Err(io::Error::from_raw_os_error(if denied {
-        libc::EACCES
-    } else {
-        libc::ENOENT
-    }))
+    Err(match denied {
+        Some(file) => format!(
+            "it is found on PATH but is not executable ({})",
+            file.display()
+        ),
+        None => format!(
+            "it is not found on PATH ({})",
+            String::from_utf8_lossy(path.as_bytes())
+        ),
+    })
 }
 
 /// What the child does between clone and exec.
@@ -354,20 +402,30 @@ struct ChildSetup<'a> {
 impl ChildSetup<'_> {
     /// Runs in the child: never returns.
     fn run(&self) -> ! {
-        let errno = match self.steps() {
-            Ok(()) => 0,
-            Err(errno) => errno,
+        let (step, errno) = match self.steps() {
+            Ok(()) => (SETUP, 0),
+            Err(failed) => failed,
         };
         // SAFETY: write and _exit are async-signal-safe; `report` is open.
+        // One write of 8 bytes to a pipe is atomic.
         unsafe {
-            let bytes = errno.to_ne_bytes();
+            let mut bytes = [0u8; 8];
+            bytes[..4].copy_from_slice(&step.to_ne_bytes());
+            bytes[4..].copy_from_slice(&errno.to_ne_bytes());
             libc::write(self.report, bytes.as_ptr().cast(), bytes.len());
             libc::_exit(127)
         }
     }
 
-    fn steps(&self) -> Result<(), i32> {
-        let check = |ret: libc::c_int| if ret < 0 { Err(last_errno()) } else { Ok(()) };
+    /// Every step to `execve`; the step that failed and its errno.
+    fn steps(&self) -> Result<(), (u32, i32)> {
+        let check = |ret: libc::c_int| {
+            if ret < 0 {
+                Err((SETUP, last_errno()))
+            } else {
+                Ok(())
+            }
+        };
         // SAFETY: each call is async-signal-safe and uses only memory
         // prepared before the clone.
         unsafe {
@@ -383,11 +441,11 @@ impl ChildSetup<'_> {
             check(libc::dup2(self.stdout, 1))?;
             check(libc::dup2(self.stderr, 2))?;
             if let Some(cwd) = &self.plan.cwd {
-                check(libc::chdir(cwd.as_ptr()))?;
+                check(libc::chdir(cwd.as_ptr())).map_err(|(_, errno)| (CHDIR, errno))?;
             }
         }
         before_exec(self.umask, self.rlimits, self.v1_procs, self.identity)
-            .map_err(|e| e.raw_os_error())?;
+            .map_err(|e| (SETUP, e.raw_os_error()))?;
         // SAFETY: the arrays are NUL-terminated arrays of C strings that
         // live in the parent's copy of memory, which the child shares until
         // exec (copy-on-write).
@@ -398,7 +456,7 @@ impl ChildSetup<'_> {
                 self.envp.as_ptr(),
             );
         }
-        Err(last_errno())
+        Err((EXEC, last_errno()))
     }
 }
 

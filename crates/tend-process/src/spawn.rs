@@ -153,9 +153,8 @@ fn spawn_with_std(
             before_exec(umask, &rlimits, &joins, identity.as_ref()).map_err(io::Error::from)
         });
     }
-    let mut child = command.spawn().map_err(|error| SpawnError::Exec {
-        program: prepared.program.to_string_lossy().into_owned(),
-        error,
+    let mut child = command.spawn().map_err(|error| {
+        SpawnError::start(&prepared.program, None, spec.cwd.as_deref(), None, error)
     })?;
     let pid = Pid::from_child(&child);
     // The child is ours and unreaped, so its pid cannot be reused before we

@@ -164,7 +164,8 @@ fn usage_errors_exit_2_with_a_reason() {
     let out = run_to_end(&["--", "/nonexistent/program"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("No such file"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot start \"/nonexistent/program\": no such file (/nonexistent/program)"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

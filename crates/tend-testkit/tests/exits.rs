@@ -60,12 +60,30 @@ async fn exit_codes_and_signals_are_typed_fields_and_classified_exactly() {
 #[tokio::test]
 async fn a_spawn_that_fails_is_a_start_failure_with_a_precise_message() {
     let sup = Supervisor::builder("t").start().await.unwrap();
-    let not_executable = temp_dir("not-executable").join("script");
+    let dir = temp_dir("not-executable");
+    let not_executable = dir.join("script");
     std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let no_interpreter = dir.join("orphan");
+    std::fs::write(&no_interpreter, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(
+        &no_interpreter,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let in_dir = |program: &str, cwd: &std::path::Path| {
+        let mut s = ProcessSpec::new(program, Vec::<String>::new());
+        s.cwd = Some(cwd.into());
+        s
+    };
+    // Each names its real cause: the directory or the program, and which.
     let cases = [
         (
             ProcessSpec::new("/nonexistent/program", Vec::<String>::new()),
-            "No such file",
+            "cannot start \"/nonexistent/program\": no such file (/nonexistent/program)".to_owned(),
+        ),
+        (
+            ProcessSpec::new("no-such-program-anywhere", Vec::<String>::new()),
+            "cannot start \"no-such-program-anywhere\": it is not found on PATH".to_owned(),
         ),
         (
             {
@@ -73,11 +91,29 @@ async fn a_spawn_that_fails_is_a_start_failure_with_a_precise_message() {
                 s.cwd = Some("/nonexistent/dir".into());
                 s
             },
-            "No such file",
+            "the working directory /nonexistent/dir does not exist".to_owned(),
+        ),
+        (
+            in_dir("true", &not_executable),
+            format!(
+                "cannot start \"true\": the working directory {} is not a directory",
+                not_executable.display()
+            ),
+        ),
+        (
+            in_dir("./missing", &dir),
+            format!(
+                "cannot start \"./missing\": no such file ({}/missing)",
+                dir.display()
+            ),
         ),
         (
             ProcessSpec::new(not_executable.to_str().unwrap(), Vec::<String>::new()),
-            "Permission denied",
+            "it is not executable".to_owned(),
+        ),
+        (
+            ProcessSpec::new(no_interpreter.to_str().unwrap(), Vec::<String>::new()),
+            "its interpreter (the #! line) or loader is missing".to_owned(),
         ),
         (
             {
@@ -85,11 +121,11 @@ async fn a_spawn_that_fails_is_a_start_failure_with_a_precise_message() {
                 s.user = Some("no-such-user-here".into());
                 s
             },
-            "no such user \"no-such-user-here\"",
+            "no such user \"no-such-user-here\"".to_owned(),
         ),
         (
             ProcessSpec::new("", Vec::<String>::new()),
-            "the command is empty",
+            "the command is empty".to_owned(),
         ),
     ];
     for (i, (spec, expected)) in cases.into_iter().enumerate() {
@@ -104,7 +140,7 @@ async fn a_spawn_that_fails_is_a_start_failure_with_a_precise_message() {
             ControlError::StartFailed { exit, .. } => {
                 assert_eq!(exit.kind(), ExitKind::StartFailure, "case {i}");
                 assert!(
-                    exit.reason().is_some_and(|r| r.contains(expected)),
+                    exit.reason().is_some_and(|r| r.contains(&*expected)),
                     "case {i}: {exit} lacks {expected:?}"
                 )
             }
