@@ -117,7 +117,8 @@ fn start_answers_what_it_achieved_and_a_group_says_its_failed_part() {
 shell = "exec sleep 1000"
 
 [services.bad]
-command = ["/nonexistent/program"]
+shell = "exit 3"
+ready = { log = "never printed" }
 backoff = { initial = "5s", max = "5s" }
 
 [groups.g]
@@ -224,5 +225,47 @@ shell = "exec sleep 1000"
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("no service called"), "{args:?}: {err}");
     }
+    p.down();
+}
+
+#[test]
+fn a_dependency_restarted_or_stopped_and_started_takes_what_binds_to_it_along() {
+    let mut p = Project::new(
+        r#"
+[services.db]
+shell = "sleep 0.3; echo accepting connections; exec sleep 1000"
+ready = { log = "accepting connections" }
+
+[services.app]
+shell = "exec sleep 1000"
+depends_on = { db = "ready" }
+binds_to = true
+
+[services.loose]
+shell = "exec sleep 1000"
+depends_on = { db = "ready" }
+"#,
+    );
+    p.up();
+    p.wait_state("app", "running");
+    let loose = p.wait_state("loose", "running")["pid"].clone();
+
+    let out = p.ok(&["restart", "db"]);
+    assert_eq!(out, "restart: db; also restarted: app (binds to db)\n");
+    // Answered once app is back too.
+    let app = p.service("app");
+    assert_eq!((&app["state"], &app["generation"]), (&"running".into(), &2.into()), "{app}");
+    assert_eq!(p.service("loose")["pid"], loose, "what does not bind stays");
+
+    let out = p.ok(&["stop", "db"]);
+    assert_eq!(out, "stop: db; also stopped: app (binds to db)\n");
+    let app = p.service("app");
+    assert_eq!(app["state"], "pending", "waits for db: {app}");
+    assert_eq!(app["waiting_for"][0]["service"], "db", "{app}");
+
+    let out = p.ok(&["start", "db"]);
+    assert_eq!(out, "start: db; also started: app (binds to db)\n");
+    let app = p.service("app");
+    assert_eq!((&app["state"], &app["generation"]), (&"running".into(), &3.into()), "{app}");
     p.down();
 }

@@ -50,6 +50,36 @@ impl Config {
         self.services.iter().find(|s| s.name == name)
     }
 
+    /// The services bound to `service` (`binds_to`, and a dependency on it
+    /// or on its group), and those bound to them: what stops when it stops
+    /// and starts again when it is back. Each with the service it binds
+    /// to, in config order; `service` itself is not listed.
+    #[must_use]
+    pub fn bound_to<'a>(&'a self, service: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut found: Vec<(&str, &str)> = Vec::new();
+        let mut look = vec![service];
+        while let Some(on) = look.pop() {
+            let group = self.service(on).and_then(|s| s.group.as_deref());
+            for dependent in &self.services {
+                let binds = dependent.binds_to
+                    && dependent
+                        .depends_on
+                        .iter()
+                        .any(|d| d.name == on || Some(d.name.as_str()) == group);
+                if binds
+                    && dependent.name != service
+                    && !found.iter().any(|(n, _)| *n == dependent.name)
+                {
+                    found.push((&dependent.name, on));
+                    look.push(&dependent.name);
+                }
+            }
+        }
+        let order = |name: &str| self.services.iter().position(|s| s.name == name);
+        found.sort_by_key(|(name, _)| order(name));
+        found
+    }
+
     /// The root's children in start order: the services that are in no
     /// group (file order), then the groups (file order). Shutdown runs in
     /// reverse.

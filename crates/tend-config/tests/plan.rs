@@ -85,3 +85,31 @@ fn added_and_removed_services_and_root_settings() {
     assert_eq!(plan.services_up, ["cache"]);
     assert_eq!(plan.not_applied.len(), 1, "{:?}", plan.not_applied);
 }
+
+#[test]
+fn bound_to_follows_binds_to_through_the_chain_and_only_it() {
+    let config = config(
+        r#"
+[services.db]
+command = ["db"]
+
+[services.app]
+command = ["app"]
+depends_on = { db = "ready" }
+binds_to = true
+
+[services.proxy]
+command = ["proxy"]
+depends_on = { app = "ready" }
+binds_to = true
+
+[services.loose]
+command = ["loose"]
+depends_on = { db = "ready" }
+"#,
+    );
+    assert_eq!(config.bound_to("db"), [("app", "db"), ("proxy", "app")]);
+    assert_eq!(config.bound_to("app"), [("proxy", "app")]);
+    assert!(config.bound_to("loose").is_empty());
+    assert!(config.bound_to("proxy").is_empty());
+}

@@ -170,11 +170,12 @@ impl Board {
             .await;
     }
 
-    /// Returns once `instance` is up: running, and ready where its service
-    /// has a readiness condition (`Ok`); or, as `Err`, the state it
-    /// reached that no longer leads there without another command
-    /// (failed, completed, stopped, isolated), or that it left the tree.
-    pub async fn up(&self, instance: &str) -> Result<(), String> {
+    /// Returns once an incarnation of `instance` later than `newer_than`
+    /// is up: running, and ready where its service has a readiness
+    /// condition (`Ok`); or, as `Err`, the state it reached that no longer
+    /// leads there without another command (failed, completed, stopped,
+    /// isolated), or that it left the tree.
+    pub async fn up(&self, instance: &str, newer_than: u64) -> Result<(), String> {
         let Some(found) = self.layout().instance(instance).cloned() else {
             return Err(format!("{instance} is no longer in the config"));
         };
@@ -187,6 +188,9 @@ impl Board {
                     return false;
                 };
                 let needs_ready = picture.conditioned.contains(&found.service);
+                if row.generation <= newer_than && row.state != ChildState::Completed {
+                    return false;
+                }
                 match row.state {
                     ChildState::Running => row.ready || !needs_ready,
                     ChildState::Failed(_)

@@ -208,9 +208,7 @@ impl Control {
         let instances = self.resolve(std::slice::from_ref(&name.to_owned()))?;
         let mut pending = self.operator.act(name, action)?;
         if options.no_block {
-            return Ok(Acted {
-                services: instances,
-            });
+            return Ok(Acted::only(instances));
         }
         let limit = options.timeout();
         match tokio::time::timeout(limit, pending.outcome()).await {

@@ -22,7 +22,7 @@ use tend_config::{Config, Plan};
 use tend_engine::{ChildState, ControlError, SupervisorHandle};
 use tend_journal::{JournalWriter, Record};
 use tend_process::Signal;
-use tend_wire::{Acted, Action, ErrorCode, ReloadReport, UpgradePlan};
+use tend_wire::{Acted, Action, Bound, ErrorCode, ReloadReport, State, UpgradePlan};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::board::Board;
@@ -325,6 +325,7 @@ impl Desk {
         let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
         self.journal
             .record(ROOT, Record::command(action, None, names.clone(), None));
+        let also = self.bound(&instances, action);
         let mut effects = Vec::with_capacity(instances.len());
         if action == Action::Stop {
             // Every instance's stop at once; the queue waits for them all.
@@ -339,6 +340,7 @@ impl Desk {
             }
         }
         let journal = self.journal.clone();
+        let board = self.board.clone();
         tokio::spawn(async move {
             let outcomes = join_all(effects).await;
             let mut acted = Vec::new();
@@ -349,8 +351,24 @@ impl Desk {
                     Err(why) => problems.push(format!("{name}: {why}")),
                 }
             }
+            // A start or restart is done once what it stopped through a
+            // binding is up again too.
+            if problems.is_empty() && matches!(action, Action::Start | Action::Restart) {
+                let ups = join_all(also.iter().map(|(b, was)| board.up(&b.service, *was))).await;
+                for ((bound, _), up) in also.iter().zip(ups) {
+                    if let Err(why) = up {
+                        problems.push(format!(
+                            "{} (binds to {}): {why}",
+                            bound.service, bound.binds_to
+                        ));
+                    }
+                }
+            }
             let answer = if problems.is_empty() {
-                Ok(Acted { services: acted })
+                Ok(Acted {
+                    services: acted,
+                    also: also.into_iter().map(|(bound, _)| bound).collect(),
+                })
             } else {
                 let message = problems.join("; ");
                 journal.record(
@@ -370,6 +388,51 @@ impl Desk {
             };
             let _ = done.send(answer);
         });
+    }
+
+    /// The instances `action` on `instances` reaches through a binding:
+    /// for a stop or restart those running now (the engine stops them
+    /// first, and a restart brings them back); for a start those the
+    /// binding holds back, waiting to start.
+    /// Each with its incarnation's generation now (what comes back is a
+    /// later one).
+    fn bound(&self, instances: &[Instance], action: Action) -> Vec<(Bound, u64)> {
+        if !matches!(action, Action::Start | Action::Stop | Action::Restart) {
+            return Vec::new();
+        }
+        let layout = self.board.layout();
+        let mut services: Vec<&str> = instances.iter().map(|i| i.service.as_str()).collect();
+        services.dedup();
+        let mut found: Vec<(Bound, u64)> = Vec::new();
+        for service in services {
+            for (dependent, binds_to) in self.config.bound_to(service) {
+                for instance in layout.instances.iter().filter(|i| i.service == dependent) {
+                    let named = instances.iter().any(|i| i.name == instance.name);
+                    let seen = found.iter().any(|(b, _)| b.service == instance.name);
+                    let status = self
+                        .board
+                        .statuses(std::slice::from_ref(&instance.name), false)
+                        .pop();
+                    let state = status.as_ref().map(|s| s.state);
+                    let generation = status.map_or(0, |s| s.generation);
+                    let reached = match action {
+                        Action::Start => state == Some(State::Pending),
+                        _ => matches!(
+                            state,
+                            Some(State::Starting | State::Running | State::Stopping)
+                        ),
+                    };
+                    if !named && !seen && reached {
+                        let bound = Bound {
+                            service: instance.name.clone(),
+                            binds_to: binds_to.to_owned(),
+                        };
+                        found.push((bound, generation));
+                    }
+                }
+            }
+        }
+        found
     }
 
     /// Stops one instance (if it is in the tree), waiting for its end.
@@ -406,7 +469,7 @@ impl Desk {
             (Action::Start, Some(_)) => {
                 let board = self.board.clone();
                 let name = instance.name.clone();
-                Box::pin(async move { board.up(&name).await })
+                Box::pin(async move { board.up(&name, 0).await })
             }
             (Action::Restart, Some(_)) => {
                 let up = supervisor.restart_child_now(id);
@@ -458,7 +521,7 @@ impl Desk {
                 format!("{name} has no running process to signal"),
             ));
         }
-        Ok(Acted { services: done })
+        Ok(Acted::only(done))
     }
 
     async fn reload(&mut self) -> Result<ReloadReport, Failure> {

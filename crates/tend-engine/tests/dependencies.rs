@@ -140,7 +140,7 @@ async fn cycles_and_unknown_names_are_invalid_specs() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn binds_to_stops_a_dependent_with_its_dependency() {
+async fn binds_to_stops_a_dependent_with_its_dependency_and_starts_it_with_it() {
     let mut builder = Supervisor::builder("s")
         .child(ready_after("db", Duration::ZERO))
         .child(
@@ -154,21 +154,106 @@ async fn binds_to_stops_a_dependent_with_its_dependency() {
     started_at(&mut events, 3).await;
     sup.terminate_child("db").await.unwrap();
     idle().await;
+    // Stopped before db, as systemd stops the units bound to one it
+    // stops; it waits for db to be started again.
     let states = states(&sup).await;
     assert_eq!(
         states,
         [
             ("db".to_string(), ChildState::Shutdown),
-            ("bound".to_string(), ChildState::Shutdown),
+            ("bound".to_string(), ChildState::Pending),
             ("loose".to_string(), ChildState::Running),
         ]
     );
     let bound = sup.child_info("bound").await.unwrap();
     let exit = &bound.last_exit.unwrap().exit;
     assert!(
-        exit.to_string().contains("its dependency db stopped"),
+        exit.to_string()
+            .contains("it binds to db, which is stopping"),
         "{exit}"
     );
+    // Starting db again starts what it stopped.
+    sup.restart_child("db").await.unwrap();
+    idle().await;
+    let bound = sup.child_info("bound").await.unwrap();
+    assert_eq!((bound.state, bound.generation), (ChildState::Running, 2));
+    sup.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarting_a_dependency_restarts_what_binds_to_it_after_it() {
+    let mut builder = Supervisor::builder("s")
+        .child(ready_after("db", Duration::from_secs(1)))
+        .child(
+            ready_after("app", Duration::ZERO)
+                .depends_on("db", Condition::Ready)
+                .binds_to(true),
+        )
+        .child(
+            ready_after("proxy", Duration::ZERO)
+                .depends_on("app", Condition::Ready)
+                .binds_to(true),
+        );
+    let mut events = builder.subscribe();
+    let sup = builder.start().await.unwrap();
+    started_at(&mut events, 3).await;
+    sup.restart_child_now("db").await.unwrap();
+    // Stopped dependents first: proxy, app, then db.
+    let mut exited = Vec::new();
+    while exited.len() < 3 {
+        let event = next_event(&mut events, |k| matches!(k, EventKind::ChildExited { .. })).await;
+        if let EventKind::ChildExited { id, .. } = event.kind {
+            exited.push(id.to_string());
+        }
+    }
+    assert_eq!(exited, ["proxy", "app", "db"]);
+    // Then started again in dependency order, once db is ready.
+    let again = started_at(&mut events, 3).await;
+    let order: Vec<&str> = again.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(order, ["db", "app", "proxy"]);
+    for id in ["db", "app", "proxy"] {
+        let info = sup.child_info(id).await.unwrap();
+        assert_eq!(
+            (info.state, info.generation),
+            (ChildState::Running, 2),
+            "{id}"
+        );
+    }
+    sup.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependency_that_crashes_and_comes_back_brings_its_bound_dependent_back() {
+    let crashes = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let count = crashes.clone();
+    let db = ChildSpec::task("db", move |ctx: Context| {
+        let count = count.clone();
+        async move {
+            ctx.ready();
+            if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return Err::<(), _>("crashed");
+            }
+            ctx.cancelled().await;
+            Ok(())
+        }
+    })
+    .await_ready(Duration::from_secs(60));
+    let mut builder = Supervisor::builder("s").child(db).child(
+        ready_after("app", Duration::ZERO)
+            .depends_on("db", Condition::Ready)
+            .binds_to(true),
+    );
+    let mut events = builder.subscribe();
+    let sup = builder.start().await.unwrap();
+    started_at(&mut events, 2).await;
+    // db crashes at 1 s and is restarted; app is stopped with it and
+    // started again once db is ready again.
+    let again = started_at(&mut events, 2).await;
+    let order: Vec<&str> = again.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(order, ["db", "app"]);
+    let app = sup.child_info("app").await.unwrap();
+    assert_eq!((app.state, app.generation), (ChildState::Running, 2));
     sup.shutdown().await;
 }
 

@@ -250,6 +250,30 @@ pub struct TreeNode {
 pub struct Acted {
     /// The instances, in order.
     pub services: Vec<String>,
+    /// The instances it reached through their binding (`binds_to`): stopped
+    /// before the one named, started again once it is back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Bound>,
+}
+
+impl Acted {
+    /// What `services` alone were acted on.
+    #[must_use]
+    pub fn only(services: Vec<String>) -> Acted {
+        Acted {
+            services,
+            also: Vec::new(),
+        }
+    }
+}
+
+/// An instance an action reached through its binding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bound {
+    /// The instance reached.
+    pub service: String,
+    /// The service it binds to.
+    pub binds_to: String,
 }
 
 /// How an operator's command waits (the query of

@@ -89,7 +89,7 @@ mod state;
 
 pub use action::Action;
 pub use api::{
-    ActOptions, Acted, DaemonInfo, ErrorBody, ErrorCode, ErrorDetail, Health, HealthStatus,
+    ActOptions, Acted, Bound, DaemonInfo, ErrorBody, ErrorCode, ErrorDetail, Health, HealthStatus,
     HookInput, NodeKind, Readiness, ReloadReport, ServiceStatus, ShuttingDown, SignalRequest,
     StatusText, TreeNode, UpgradePlan, UpgradeRequest, Waiting, Watch,
 };

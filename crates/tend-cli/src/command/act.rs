@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use tend_wire::{ActOptions, Action, ErrorCode};
+use tend_wire::{ActOptions, Acted, Action, ErrorCode};
 
 use crate::cli::{Target, Wait};
 
@@ -18,7 +18,11 @@ pub async fn act(target: &Target, action: Action, names: &[String], wait: Wait) 
             Ok(acted) if options.no_block => {
                 println!("{action} queued: {}", acted.services.join(", "));
             }
-            Ok(acted) => println!("{action}: {}", acted.services.join(", ")),
+            Ok(acted) => println!(
+                "{action}: {}{}",
+                acted.services.join(", "),
+                also(action, &acted)
+            ),
             Err(error) => {
                 if error.code() == Some(ErrorCode::Timeout) {
                     // Its message names the command, the state reached,
@@ -48,6 +52,24 @@ pub async fn signal(target: &Target, signal: &str, names: &[String]) -> ExitCode
         }
     }
     outcome(failed)
+}
+
+/// `; also restarted: app (binds to db)`, for what a binding reached.
+fn also(action: Action, acted: &Acted) -> String {
+    if acted.also.is_empty() {
+        return String::new();
+    }
+    let done = match action {
+        Action::Start => "started",
+        Action::Stop => "stopped",
+        _ => "restarted",
+    };
+    let reached: Vec<String> = acted
+        .also
+        .iter()
+        .map(|b| format!("{} (binds to {})", b.service, b.binds_to))
+        .collect();
+    format!("; also {done}: {}", reached.join(", "))
 }
 
 fn outcome(failed: bool) -> ExitCode {

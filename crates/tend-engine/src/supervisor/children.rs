@@ -96,6 +96,10 @@ pub(crate) struct ChildRecord {
     /// Its starting incarnation is an automatic restart's (see
     /// [`reported_state`](Self::reported_state)).
     restart_attempt: bool,
+    /// Stopped because a dependency it binds to stopped, and queued to
+    /// start again: a dependency stopped by an operator is awaited, not a
+    /// failure.
+    pub(crate) rebound: bool,
     pub(crate) running: Option<Incarnation>,
     /// The latest incarnation's id: the lineage of the next one.
     pub(crate) last_incarnation: Option<IncarnationId>,
@@ -126,6 +130,7 @@ impl ChildRecord {
             ready: false,
             depended_on: false,
             restart_attempt: false,
+            rebound: false,
             running: None,
             last_incarnation: None,
             history: VecDeque::new(),
@@ -577,6 +582,11 @@ impl ChildTable {
             supervisors: self.supervisors,
             workers: self.len() - self.supervisors,
         }
+    }
+
+    /// The children that depend on `id` (none, for an id no one names).
+    pub(crate) fn dependents_of(&self, id: &ChildId) -> &[ChildKey] {
+        self.dependents.get(id).map_or(&[], Vec::as_slice)
     }
 
     pub(crate) fn key_of(&self, id: &str) -> Option<ChildKey> {

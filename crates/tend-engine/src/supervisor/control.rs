@@ -235,7 +235,13 @@ impl Server {
     /// happen.
     async fn terminate(&mut self, id: &ChildId, how: Halt) -> Result<(), ControlError> {
         let key = self.find(id)?;
+        if how == Halt::Ask {
+            self.stop_bound(key).await;
+        }
         self.children.halt_with(key, how).await;
+        if let Some(child) = self.children.table.get_mut(key) {
+            child.rebound = false;
+        }
         if let Some(awaiter) = self.children.awaiting.remove(&key) {
             let exit = Exit::shutdown("terminated before it was up");
             awaiter.answer(Err(ControlError::start_failed(id.clone(), exit)));
@@ -251,6 +257,8 @@ impl Server {
     /// off, and a new incarnation starts; `reply` is answered once the
     /// start concluded. One kept running in isolation is stopped first.
     async fn restart_by_operator(&mut self, key: ChildKey, reply: StartReply) -> Option<Exit> {
+        // What binds to it stops first, and starts again once it is back.
+        self.stop_bound(key).await;
         self.children.halt(key).await;
         // Callers of a start still on its way are answered by this one.
         let mut replies = match self.children.awaiting.remove(&key) {

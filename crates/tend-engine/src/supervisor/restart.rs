@@ -72,7 +72,12 @@ impl Server {
                     .note_failed_start(key, generation, exit.clone());
                 self.failed_start(key, exit, ran_for).await
             }
-            _ => self.after_exit(key, &exit, ran_for, now).await,
+            _ => {
+                // What binds to it goes down with it, and comes back once
+                // it is up again.
+                self.stop_bound(key).await;
+                self.after_exit(key, &exit, ran_for, now).await
+            }
         }
     }
 
@@ -114,6 +119,7 @@ impl Server {
         fault: Exit,
         halt: Halt,
     ) -> Option<Exit> {
+        self.stop_bound(key).await;
         let ran_for = self.children.stop_for(key, fault.clone(), halt).await;
         self.after_exit(key, &fault, ran_for, Instant::now()).await
     }

@@ -26,6 +26,7 @@ use super::children::Snapshot;
 use super::incarnation::Halt;
 use super::queue::Turn;
 use super::server::{Init, Server};
+use crate::child::lifecycle::LifeEvent;
 use crate::error::ControlError;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitClass, ExitKind};
@@ -91,6 +92,7 @@ impl Server {
                 } else if let Some(gone) = self.lost_binding(key) {
                     let exit = Exit::shutdown(format_args!("its dependency {gone} stopped"));
                     self.children.stop_for(key, exit, Halt::Ask).await;
+                    self.requeue_bound(key);
                 }
             }
             look.clear();
@@ -116,6 +118,67 @@ impl Server {
         }
     }
 
+    /// The running children bound to `key` (`binds_to`, and a dependency
+    /// on it), and those bound to them, dependents last-started first: the
+    /// order they stop in before `key` does.
+    pub(crate) fn bound_to(&self, key: ChildKey) -> Vec<ChildKey> {
+        let mut found: Vec<ChildKey> = Vec::new();
+        let mut look = vec![key];
+        while let Some(at) = look.pop() {
+            let Some(id) = self.children.table.get(at).map(|c| c.id().clone()) else {
+                continue;
+            };
+            for &dependent in self.children.table.dependents_of(&id) {
+                let bound = self.children.table.get(dependent).is_some_and(|c| {
+                    c.spec.options.binds_to && (c.running.is_some() || c.state().is_active())
+                });
+                if bound && dependent != key && !found.contains(&dependent) {
+                    found.push(dependent);
+                    look.push(dependent);
+                }
+            }
+        }
+        found.sort_unstable_by_key(|k| std::cmp::Reverse(k.serial));
+        found
+    }
+
+    /// Stops the children bound to `key` before it stops (as systemd stops
+    /// the units bound to one it stops), each queued to start again once
+    /// its dependencies hold again; returns their ids, in stop order.
+    pub(crate) async fn stop_bound(&mut self, key: ChildKey) -> Vec<ChildId> {
+        // Most children nobody depends on: no lookup for them.
+        let Some(id) = self
+            .children
+            .table
+            .get(key)
+            .filter(|c| c.is_depended_on())
+            .map(|c| c.id().clone())
+        else {
+            return Vec::new();
+        };
+        let mut stopped = Vec::new();
+        for dependent in self.bound_to(key) {
+            let exit = Exit::shutdown(format_args!("it binds to {id}, which is stopping"));
+            self.children.stop_for(dependent, exit, Halt::Ask).await;
+            self.requeue_bound(dependent);
+            if let Some(child) = self.children.table.get(dependent) {
+                stopped.push(child.id().clone());
+            }
+        }
+        stopped
+    }
+
+    /// Queues a child stopped for its binding to start again once its
+    /// dependencies hold: a dependency restarted or started again brings
+    /// it back (one that can never hold fails it, as at first start).
+    fn requeue_bound(&mut self, key: ChildKey) {
+        if let Some(child) = self.children.table.get_mut(key) {
+            child.rebound = true;
+        }
+        self.children.table.apply(key, LifeEvent::Queue);
+        self.children.queue.push(key);
+    }
+
     /// The dependency a running child that `binds_to` its dependencies
     /// lost (stopped or given up on), if it is such a child and lost one.
     fn lost_binding(&self, key: ChildKey) -> Option<ChildId> {
@@ -131,6 +194,9 @@ impl Server {
     /// calls back into the restart that began it.
     pub(crate) fn begin(&mut self, key: ChildKey) {
         self.children.queue.begin(key);
+        if let Some(child) = self.children.table.get_mut(key) {
+            child.rebound = false;
+        }
         match self.children.spawn(key) {
             Ok(generation) => {
                 let Some(child) = self.children.table.get(key) else {
@@ -199,6 +265,9 @@ impl Server {
             match self.condition_holds(id, *condition) {
                 Some(true) => {}
                 Some(false) => holds = Holds::NotYet,
+                // Stopped by an operator: one stopped for its binding
+                // waits for it to be started again.
+                None if child.rebound && self.is_stopped(id) => holds = Holds::NotYet,
                 None => return Holds::Never(id.clone()),
             }
         }
@@ -246,6 +315,15 @@ impl Server {
 
     /// Whether sibling `id` meets `condition`: yes, not yet, or never
     /// (`None`: it is gone, or at rest where it cannot meet it).
+    /// Whether the sibling `id` rests stopped (not failed, not given up).
+    fn is_stopped(&self, id: &ChildId) -> bool {
+        self.children
+            .table
+            .key_of(id.as_str())
+            .and_then(|key| self.children.table.get(key))
+            .is_some_and(|dep| dep.state() == ChildState::Shutdown)
+    }
+
     fn condition_holds(&self, id: &ChildId, condition: Condition) -> Option<bool> {
         let key = self.children.table.key_of(id.as_str())?;
         let dep = self.children.table.get(key)?;
