@@ -254,7 +254,11 @@ depends_on = { db = "ready" }
     assert_eq!(out, "restart: db; also restarted: app (binds to db)\n");
     // Answered once app is back too.
     let app = p.service("app");
-    assert_eq!((&app["state"], &app["generation"]), (&"running".into(), &2.into()), "{app}");
+    assert_eq!(
+        (&app["state"], &app["generation"]),
+        (&"running".into(), &2.into()),
+        "{app}"
+    );
     assert_eq!(p.service("loose")["pid"], loose, "what does not bind stays");
 
     let out = p.ok(&["stop", "db"]);
@@ -266,6 +270,10 @@ depends_on = { db = "ready" }
     let out = p.ok(&["start", "db"]);
     assert_eq!(out, "start: db; also started: app (binds to db)\n");
     let app = p.service("app");
-    assert_eq!((&app["state"], &app["generation"]), (&"running".into(), &3.into()), "{app}");
+    assert_eq!(
+        (&app["state"], &app["generation"]),
+        (&"running".into(), &3.into()),
+        "{app}"
+    );
     p.down();
 }
