@@ -78,9 +78,9 @@ pub enum Command {
         after_help = "Examples:\n  tend schema > tend.schema.json   # for editors (Taplo, VS Code)"
     )]
     Schema,
-    /// The services: state, pid, uptime, restarts, last exit.
+    /// The services: state, readiness, pid, uptime, restarts, last exit.
     #[command(
-        after_help = "Examples:\n  tend status\n  tend status web worker.2\n  tend status --json | jq '.[] | select(.state != \"running\")'"
+        after_help = "Exit status (as systemctl status):\n  0  every service named is running (or, run once, completed); always 0 with no names\n  3  some service named is not running\n  4  a name means no service, instance or group\n\nREADY is yes or no for a service with a readiness condition (ready, or a\nreadiness probe), - for one without.\n\nExamples:\n  tend status\n  tend status web worker.2 || echo 'not all running'\n  tend status --json | jq '.[] | select(.state != \"running\")'"
     )]
     Status {
         /// Print a JSON array instead of a table.

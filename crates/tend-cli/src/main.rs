@@ -9,6 +9,7 @@
 mod cli;
 mod command;
 mod export;
+mod out;
 mod show;
 mod top;
 
@@ -38,6 +39,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // A reader that stopped reading (`| head -1`) is no failure.
+        Err(error) if out::is_closed(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("tend: {}", said_once(&error));
             ExitCode::from(1)
@@ -50,24 +53,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Up { detach: true, .. } => up::detached(target).await,
         Command::Up { detached_child, .. } => up::foreground(target, detached_child).await,
-        Command::Check => Ok(config::check(target)),
-        Command::Schema => Ok(config::schema()),
+        Command::Check => config::check(target),
+        Command::Schema => config::schema(),
         Command::Status { json, services } => status::status(target, json, &services).await,
         Command::Ps { json } => status::ps(target, json).await,
         Command::Health { ready } => status::health(target, ready).await,
-        Command::Start { services, wait } => {
-            Ok(act::act(target, Action::Start, &services, wait).await)
-        }
-        Command::Stop { services, wait } => {
-            Ok(act::act(target, Action::Stop, &services, wait).await)
-        }
+        Command::Start { services, wait } => act::act(target, Action::Start, &services, wait).await,
+        Command::Stop { services, wait } => act::act(target, Action::Stop, &services, wait).await,
         Command::Restart { services, wait } => {
-            Ok(act::act(target, Action::Restart, &services, wait).await)
+            act::act(target, Action::Restart, &services, wait).await
         }
-        Command::Kill { services, wait } => {
-            Ok(act::act(target, Action::Kill, &services, wait).await)
-        }
-        Command::Signal { signal, services } => Ok(act::signal(target, &signal, &services).await),
+        Command::Kill { services, wait } => act::act(target, Action::Kill, &services, wait).await,
+        Command::Signal { signal, services } => act::signal(target, &signal, &services).await,
         Command::Logs {
             follow,
             lines,

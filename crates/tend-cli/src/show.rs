@@ -16,9 +16,10 @@ pub fn short_duration(seconds: f64) -> String {
     }
 }
 
-/// The status table, with a count by state under it.
+/// The status table, with a count by state under it (and how many are
+/// not ready, when some are).
 pub fn status_table(services: &[ServiceStatus]) -> String {
-    let rows: Vec<[String; 7]> = services
+    let rows: Vec<[String; 8]> = services
         .iter()
         .map(|s| {
             let text = s.text();
@@ -26,6 +27,7 @@ pub fn status_table(services: &[ServiceStatus]) -> String {
             [
                 s.name.clone(),
                 text.state,
+                ready(s).to_owned(),
                 s.pid.map_or_else(dash, |p| p.to_string()),
                 if s.state == State::Running {
                     short_duration(s.uptime_s)
@@ -41,6 +43,7 @@ pub fn status_table(services: &[ServiceStatus]) -> String {
     let header = [
         "NAME",
         "STATE",
+        "READY",
         "PID",
         "UPTIME",
         "RESTARTS",
@@ -54,9 +57,9 @@ pub fn status_table(services: &[ServiceStatus]) -> String {
         }
     }
     let mut out = String::new();
-    let line = |cells: [&str; 7], out: &mut String| {
+    let line = |cells: [&str; 8], out: &mut String| {
         for (i, cell) in cells.iter().enumerate() {
-            if i == 6 {
+            if i == 7 {
                 out.push_str(cell);
             } else {
                 let _ = write!(out, "{cell:<w$}  ", w = widths[i]);
@@ -73,7 +76,21 @@ pub fn status_table(services: &[ServiceStatus]) -> String {
     out
 }
 
-/// `4 services: 3 running, 1 backing_off`.
+/// The READY column: `yes` or `no` for an instance whose service has a
+/// readiness condition (ready as `/readyz` counts it: running and ready,
+/// or completed), `-` for one without, so running but not ready never
+/// reads like running and fine.
+pub fn ready(s: &ServiceStatus) -> &'static str {
+    if !s.has_readiness {
+        "-"
+    } else if (s.state == State::Running && s.ready) || s.state == State::Completed {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// `4 services: 3 running, 1 backing_off; 1 not ready`.
 pub fn count_line(services: &[ServiceStatus]) -> String {
     let counts: Vec<String> = state_counts(services)
         .into_iter()
@@ -84,11 +101,16 @@ pub fn count_line(services: &[ServiceStatus]) -> String {
     } else {
         "services"
     };
-    if counts.is_empty() {
+    let mut line = if counts.is_empty() {
         format!("{} {noun}", services.len())
     } else {
         format!("{} {noun}: {}", services.len(), counts.join(", "))
+    };
+    let not_ready = services.iter().filter(|s| ready(s) == "no").count();
+    if not_ready > 0 {
+        let _ = write!(line, "; {not_ready} not ready");
     }
+    line
 }
 
 /// How many instances are in each state, in lifecycle order; the states

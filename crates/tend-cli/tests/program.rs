@@ -105,8 +105,9 @@ fn up_status_control_and_down() {
     let out = p.tend(&["signal", "SIGNOPE", "steady"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown signal"));
+    // `tend status` exits as `systemctl status`: 4, no such service.
     let out = p.tend(&["status", "ghost"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
 
     // Names reach the daemon whole, however awkward: each travels as one
     // path segment or query value, and only the daemon resolves it.
@@ -128,7 +129,8 @@ fn up_status_control_and_down() {
         for args in commands {
             let out = p.tend(args);
             let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            let code = if args[0] == "status" { 4 } else { 1 };
+            assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
             assert!(
                 err.contains(&format!("no service called {name:?}")),
                 "{args:?}: {err}"

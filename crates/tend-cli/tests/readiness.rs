@@ -263,7 +263,8 @@ shell = "exec sleep 100"
     assert_eq!(status, 503, "{body}");
     assert_eq!(
         body,
-        serde_json::json!({"ready": false, "checked": 2, "not_ready": 1})
+        serde_json::json!({"ready": false, "checked": 2, "not_ready": 1, "not_ready_names": ["web"]}),
+        "on the control socket, the instances not ready are named"
     );
     // `tend health` says the same through the socket, for exec probes.
     let health = |args: &[&str]| {
@@ -277,7 +278,7 @@ shell = "exec sleep 100"
         health(&["health", "--ready"]),
         (
             Some(1),
-            "not ready: 1 of 2 instances with a readiness condition".to_owned()
+            "not ready: 1 of 2 instances with a readiness condition: web (starting)".to_owned()
         )
     );
     assert_eq!(health(&["health"]), (Some(0), "ok".to_owned()));
@@ -293,7 +294,7 @@ shell = "exec sleep 100"
     assert_eq!(p.service("web")["state"], "running");
     assert_eq!(
         readyz().1,
-        serde_json::json!({"ready": true, "checked": 2, "not_ready": 0})
+        serde_json::json!({"ready": true, "checked": 2, "not_ready": 0, "not_ready_names": []})
     );
     let health = request(&socket, "GET", "/healthz", None);
     assert_eq!(
@@ -321,6 +322,24 @@ shell = "exec sleep 100"
     p.wait_for("readyz 200 again", || readyz().0 == 200);
     p.ok(&["stop", "web"]);
     assert_eq!(readyz().0, 503, "a stopped service is not ready");
+    // On TCP, served without the token, counts only: no name.
+    let body = std::process::Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{port}/readyz")])
+        .output()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body.stdout).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"ready": false, "checked": 2, "not_ready": 1})
+    );
+    let out = p.tend(&["health", "--ready"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("not ready: 1 of 2 instances with a readiness condition: web (")
+            && !said.contains("running"),
+        "{said}"
+    );
     assert_eq!(p.down(), 0);
     // Nothing runs: not healthy, with the reason.
     let out = p.tend(&["health"]);

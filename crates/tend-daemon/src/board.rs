@@ -309,12 +309,13 @@ impl Board {
     }
 
     /// Whether every instance of a service with a readiness condition is
-    /// ready (`/readyz`): running and ready, or completed.
+    /// ready (`/readyz`): running and ready, or completed; and which are
+    /// not (a caller on TCP leaves them out).
     #[must_use]
     pub fn readiness(&self) -> Readiness {
         let picture = self.picture.borrow();
         let mut checked = 0;
-        let mut not_ready = 0;
+        let mut not_ready = Vec::new();
         for instance in &picture.layout.instances {
             if !picture.conditioned.contains(&instance.service) {
                 continue;
@@ -325,12 +326,15 @@ impl Board {
                 (row.state == ChildState::Running && row.ready)
                     || row.state == ChildState::Completed
             });
-            not_ready += usize::from(!ready);
+            if !ready {
+                not_ready.push(instance.name.clone());
+            }
         }
         Readiness {
-            ready: not_ready == 0,
+            ready: not_ready.is_empty(),
             checked,
-            not_ready,
+            not_ready: not_ready.len(),
+            not_ready_names: Some(not_ready),
         }
     }
 
@@ -454,6 +458,7 @@ impl Picture {
     fn status_of(&self, instance: &Instance, usage: bool) -> ServiceStatus {
         let mut status =
             ServiceStatus::pending(&instance.name, &instance.service, instance.group.as_deref());
+        status.has_readiness = self.conditioned.contains(&instance.service);
         let row = self.rows.get(&path_of(instance));
         if let Some(row) = row {
             status.state = row.state.into();
@@ -677,6 +682,9 @@ replicas = 2
             (readiness.ready, readiness.checked, readiness.not_ready),
             (false, 1, 1)
         );
+        assert_eq!(readiness.not_ready_names, Some(vec!["db".to_owned()]));
+        assert!(board.statuses(&["db".to_owned()], false)[0].has_readiness);
+        assert!(!api.has_readiness, "no condition of its own");
 
         db_ready.send_replace(true);
         settle().await;
@@ -684,6 +692,7 @@ replicas = 2
         assert_eq!((db.state, db.ready, db.starts), (State::Running, true, 1));
         assert_eq!(state_of(&board, "api"), State::Running);
         assert!(board.readiness().ready);
+        assert_eq!(board.readiness().not_ready_names, Some(Vec::new()));
         root.shutdown().await;
     }
 

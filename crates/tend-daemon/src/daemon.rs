@@ -266,7 +266,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     let hook_events = builder.subscribe();
     let board_events = builder.subscribe();
     if options.echo != Echo::Off {
-        console::print(builder.subscribe(), options.echo == Echo::Coloured);
+        console::print(builder.subscribe(), console_coloured());
     }
     let hooks = Hooks::start(&config, dir.hooks(), dir.logs().join("hooks.log"))
         .await
@@ -298,7 +298,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         upgrades: origin.upgrades,
     });
     if options.echo != Echo::Off && inherited.is_none() {
-        console::progress(board.clone(), life.clone(), options.echo == Echo::Coloured);
+        console::progress(board.clone(), life.clone(), console_coloured());
     }
     let control = Control::new(Parts {
         root: root.clone(),
@@ -347,13 +347,20 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         _ = interrupt.recv() => {
             // Commands still queued are refused from now on.
             life.ask_shutdown();
+            eprintln!("tend: shutting down (again to kill)");
             graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
         }
         _ = terminate.recv() => {
             life.ask_shutdown();
+            eprintln!("tend: shutting down (again to kill)");
             graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
         }
-        _ = stopping.wait_for(|s| *s) => graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await,
+        _ = stopping.wait_for(|s| *s) => {
+            // Asked through the API (`tend down`): no keyboard to press
+            // again, so no "again to kill".
+            eprintln!("tend: shutting down (asked through the API)");
+            graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
+        }
     };
     // A handed-over process whose service never started (its dependency
     // failed) was never claimed: it ends with the tree.
@@ -496,6 +503,12 @@ async fn hand_over(
     upgrade::exec(binary, &processes, &leaving)
 }
 
+/// Whether the console's lines (on standard error) are coloured: on a
+/// terminal, unless `NO_COLOR` says otherwise.
+fn console_coloured() -> bool {
+    crate::logs::colours(io::IsTerminal::is_terminal(&io::stderr()))
+}
+
 /// Stops the handed-over processes no running instance will claim.
 async fn stop_unclaimed(expected: BTreeSet<String>, journal: JournalWriter) {
     for stopped in tend_process::handover::stop_unclaimed(|id| expected.contains(id)).await {
@@ -512,13 +525,14 @@ async fn stop_unclaimed(expected: BTreeSet<String>, journal: JournalWriter) {
 
 /// A graceful shutdown (reverse start order, each service by its stop
 /// settings); a second signal, or `shutdown_timeout`, kills what is left.
+/// The caller says why it began: "again to kill" only after a signal,
+/// which an operator can send again (a `tend down` has no second press).
 async fn graceful(
     root: &tend_engine::SupervisorHandle,
     timeout: Duration,
     interrupt: &mut tokio::signal::unix::Signal,
     terminate: &mut tokio::signal::unix::Signal,
 ) -> Exit {
-    eprintln!("tend: shutting down (again to kill)");
     let shutdown = root.shutdown();
     tokio::pin!(shutdown);
     tokio::select! {

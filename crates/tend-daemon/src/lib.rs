@@ -33,3 +33,4 @@ mod upgrade;
 mod watch;
 
 pub use daemon::{prepare, run, DaemonError, Ended, Options, Prepared};
+pub use tree::{Instance, Layout, Unknown};

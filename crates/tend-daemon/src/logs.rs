@@ -18,10 +18,19 @@ use crate::paths::StateDir;
 pub enum Echo {
     /// No copy (a detached daemon).
     Off,
-    /// `name | line`, plain (standard output is not a terminal).
+    /// `name | line`, plain (standard output is not a terminal, or
+    /// `NO_COLOR` is set).
     Plain,
     /// `name | line` with the name coloured.
     Coloured,
+}
+
+/// Whether output may be coloured: only to a terminal (`terminal`), and
+/// not when `NO_COLOR` is set to anything but the empty string
+/// (<https://no-color.org>).
+#[must_use]
+pub fn colours(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 const COLOURS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
@@ -133,6 +142,22 @@ impl Sinks {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LogSink>> {
         self.by_name.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// `lines` as `tend logs` shows several instances' output: each line
+/// after its instance's name, padded to `width`; as they are when
+/// `prefix` is false (one instance).
+#[must_use]
+pub fn prefixed(name: &str, width: usize, prefix: bool, lines: &[u8]) -> Vec<u8> {
+    if !prefix {
+        return lines.to_vec();
+    }
+    let mut out = Vec::with_capacity(lines.len() + 16);
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(format!("{name:<width$} | ").as_bytes());
+        out.extend_from_slice(line);
+    }
+    out
 }
 
 /// The last `n` lines of a log file, reaching into its first rotated copy

@@ -293,7 +293,7 @@ async fn logs_response(api: Api, query: LogsQuery) -> Response {
     let mut history = Vec::new();
     for name in &instances {
         match logs::tail(&sinks.file(name), query.lines) {
-            Ok(lines) => history.extend(prefixed(name, width, prefix, &lines)),
+            Ok(lines) => history.extend(logs::prefixed(name, width, prefix, &lines)),
             Err(e) => {
                 return error(
                     ErrorCode::Internal,
@@ -319,7 +319,7 @@ async fn logs_response(api: Api, query: LogsQuery) -> Response {
                 loop {
                     match follower.recv().await {
                         Ok(lines) => {
-                            let bytes = Bytes::from(prefixed(&name, width, prefix, &lines));
+                            let bytes = Bytes::from(logs::prefixed(&name, width, prefix, &lines));
                             if merged.send(bytes).await.is_err() {
                                 return;
                             }
@@ -352,19 +352,6 @@ async fn logs_response(api: Api, query: LogsQuery) -> Response {
 /// A word of a vocabulary (`restart`, `exited`), as its type reads it.
 fn word<T: DeserializeOwned>(text: &str) -> Result<T, serde::de::value::Error> {
     T::deserialize(text.into_deserializer())
-}
-
-/// `a,b,c` as names (none: every instance).
-fn prefixed(name: &str, width: usize, prefix: bool, lines: &[u8]) -> Vec<u8> {
-    if !prefix {
-        return lines.to_vec();
-    }
-    let mut out = Vec::with_capacity(lines.len() + 16);
-    for line in lines.split_inclusive(|&b| b == b'\n') {
-        out.extend_from_slice(format!("{name:<width$} | ").as_bytes());
-        out.extend_from_slice(line);
-    }
-    out
 }
 
 /// Resolves when the daemon closes.
@@ -634,9 +621,14 @@ async fn healthz(AxumState(api): AxumState<Api>) -> Response {
     (code, Json(Health { status })).into_response()
 }
 
-/// 200 when every instance with a readiness condition is ready, else 503.
+/// 200 when every instance with a readiness condition is ready, else 503;
+/// the instances not ready are named on the control socket only (on TCP
+/// this is answered without a token).
 async fn readyz(AxumState(api): AxumState<Api>) -> Response {
-    let readiness = api.control.readiness();
+    let mut readiness = api.control.readiness();
+    if api.remote {
+        readiness.not_ready_names = None;
+    }
     let status = if readiness.ready {
         StatusCode::OK
     } else {

@@ -67,6 +67,11 @@ pub struct ServiceStatus {
     /// Whether the current incarnation is ready (for a `ready.notify`
     /// service: it sent `READY=1`).
     pub ready: bool,
+    /// Whether its service has a readiness condition (`ready`, or a
+    /// `readiness` probe): `tend status` shows `ready` only then (`-`
+    /// otherwise). Absent from an older daemon's answer: false.
+    #[serde(default)]
+    pub has_readiness: bool,
     /// What the service says it is doing (sd_notify's `STATUS=`).
     pub status_text: Option<String>,
     /// While it waits to start: the dependencies whose condition does not
@@ -96,6 +101,7 @@ impl ServiceStatus {
             memory_bytes: None,
             cpu_s: None,
             ready: false,
+            has_readiness: false,
             status_text: None,
             waiting_for: Vec::new(),
         }
@@ -153,10 +159,11 @@ impl Serialize for ServiceStatus {
             memory_bytes,
             cpu_s,
             ready,
+            has_readiness,
             status_text,
             waiting_for,
         } = self;
-        let mut out = serializer.serialize_struct("ServiceStatus", 18)?;
+        let mut out = serializer.serialize_struct("ServiceStatus", 19)?;
         out.serialize_field("name", name)?;
         out.serialize_field("service", service)?;
         out.serialize_field("group", group)?;
@@ -172,6 +179,7 @@ impl Serialize for ServiceStatus {
         out.serialize_field("memory_bytes", memory_bytes)?;
         out.serialize_field("cpu_s", cpu_s)?;
         out.serialize_field("ready", ready)?;
+        out.serialize_field("has_readiness", has_readiness)?;
         out.serialize_field("status_text", status_text)?;
         if waiting_for.is_empty() {
             out.skip_field("waiting_for")?;
@@ -470,7 +478,8 @@ pub struct Health {
 
 /// `GET /readyz`: whether every instance of a service with a readiness
 /// condition (`ready`, or a `readiness` probe) is ready (200) or not
-/// (503). Counts only: it is served without a token, so it names nothing.
+/// (503). Counts only on TCP: served there without a token, it names
+/// nothing; on the control socket it names the instances not ready.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Readiness {
     /// Whether all of them are ready.
@@ -479,6 +488,10 @@ pub struct Readiness {
     pub checked: usize,
     /// Those of them not ready (not running and ready, nor completed).
     pub not_ready: usize,
+    /// Which they are, in config order: on the control socket only
+    /// (absent on TCP, and from an older daemon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_ready_names: Option<Vec<String>>,
 }
 
 /// An error, as every 4xx and 5xx carries it.

@@ -1,7 +1,6 @@
 //! What reads the config file alone, with no daemon: `tend check`,
 //! `tend schema`, `tend export k8s` and `tend dashboard`.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -9,20 +8,21 @@ use anyhow::Context as _;
 
 use crate::cli::Target;
 use crate::export;
+use crate::out::say;
 
 /// Every problem of the config, or a summary of what it runs.
-pub fn check(target: &Target) -> ExitCode {
+pub fn check(target: &Target) -> anyhow::Result<ExitCode> {
     match tend_config::load_here(target.config(), tend_process::find_runtime) {
         Ok(config) => {
             let instances: usize = config.services.iter().map(|s| s.replicas as usize).sum();
-            println!(
+            say!(
                 "{}: ok ({}, {}, {})",
                 target.config().display(),
                 counted(config.services.len(), "service"),
                 counted(instances, "instance"),
                 counted(config.groups.len(), "group"),
-            );
-            ExitCode::SUCCESS
+            )?;
+            Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
             eprintln!("{error}");
@@ -33,7 +33,7 @@ pub fn check(target: &Target) -> ExitCode {
                 };
                 eprintln!("{problems}; nothing was started");
             }
-            ExitCode::from(1)
+            Ok(ExitCode::from(1))
         }
     }
 }
@@ -48,9 +48,9 @@ fn counted(n: usize, noun: &str) -> String {
 }
 
 /// The config file's JSON Schema.
-pub fn schema() -> ExitCode {
-    println!("{:#}", tend_config::schema());
-    ExitCode::SUCCESS
+pub fn schema() -> anyhow::Result<ExitCode> {
+    say!("{:#}", tend_config::schema())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `tend export k8s`: the config as Kubernetes manifests on stdout. The
@@ -77,9 +77,7 @@ pub fn export_k8s(target: &Target, mut options: export::k8s::Options) -> anyhow:
         &target.config().display().to_string(),
         options.per.notes(),
     )?;
-    std::io::stdout()
-        .write_all(yaml.as_bytes())
-        .context("writing the manifests")?;
+    crate::out::write(yaml.as_bytes()).context("writing the manifests")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -95,7 +93,7 @@ pub fn dashboard(target: &Target) -> anyhow::Result<ExitCode> {
                 .as_ref()
                 .map(|t| format!("#token={t}"))
                 .unwrap_or_default();
-            println!("http://{addr}/{fragment}");
+            say!("http://{addr}/{fragment}")?;
             Ok(ExitCode::SUCCESS)
         }
         None => {

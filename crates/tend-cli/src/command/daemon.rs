@@ -9,6 +9,7 @@ use tend_wire::{ServicesQuery, UpgradeRequest};
 
 use crate::cli::Target;
 use crate::command::up::absolute;
+use crate::out::say;
 
 /// Asks the daemon to stop and waits until it is gone.
 pub async fn down(target: &Target) -> anyhow::Result<ExitCode> {
@@ -22,7 +23,7 @@ pub async fn down(target: &Target) -> anyhow::Result<ExitCode> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    println!("tend: stopped");
+    say!("tend: stopped")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -39,7 +40,7 @@ pub async fn upgrade(target: &Target, binary: Option<&Path>) -> anyhow::Result<E
             binary: Some(binary.display().to_string()),
         })
         .await?;
-    println!("tend: handing over to {} ({})", plan.version, plan.binary);
+    say!("tend: handing over to {} ({})", plan.version, plan.binary)?;
     let started = Instant::now();
     loop {
         // Connections made during the exec wait in the socket's backlog;
@@ -48,10 +49,11 @@ pub async fn upgrade(target: &Target, binary: Option<&Path>) -> anyhow::Result<E
             if info.upgrades >= plan.upgrades {
                 let status = client.services(&ServicesQuery::default()).await?;
                 let running = status.iter().filter(|s| s.pid.is_some()).count();
-                println!(
+                say!(
                     "tend: upgraded to {} (pid {} kept, {running} processes running)",
-                    info.version, info.pid
-                );
+                    info.version,
+                    info.pid
+                )?;
                 return Ok(ExitCode::SUCCESS);
             }
         }

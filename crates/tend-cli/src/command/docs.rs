@@ -1,7 +1,6 @@
 //! `tend man` and `tend completions`: documentation generated from the
 //! command line's own definition.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -9,6 +8,7 @@ use anyhow::Context as _;
 use clap::CommandFactory as _;
 
 use crate::cli::Cli;
+use crate::out::say;
 
 /// tend(1) on standard output, or every page into `dir`.
 pub fn man(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -17,13 +17,13 @@ pub fn man(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
         None => {
             let mut page = Vec::new();
             clap_mangen::Man::new(command).render(&mut page)?;
-            write_out(&page)?;
+            crate::out::write(&page)?;
         }
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             clap_mangen::generate_to(command, dir)
                 .with_context(|| format!("writing man pages into {}", dir.display()))?;
-            println!("man pages written to {}", dir.display());
+            say!("man pages written to {}", dir.display())?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -35,16 +35,6 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     // and a reader that stops early (`| head`) is no error of ours.
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "tend", &mut script);
-    write_out(&script)?;
+    crate::out::write(&script)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes `bytes` to standard output; a reader gone (a closed pipe) ends
-/// the output quietly, as it does for `cat`.
-fn write_out(bytes: &[u8]) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
 }

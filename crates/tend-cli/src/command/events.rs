@@ -1,13 +1,13 @@
 //! `tend events`: the journal, from the daemon (which can follow it live)
 //! or, when none runs, from the file.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use tend_wire::{Entry, EventsQuery};
 
 use crate::cli::Target;
+use crate::out::say;
 use crate::show;
 
 /// What `tend events` was asked.
@@ -44,10 +44,8 @@ pub async fn events(target: &Target, asked: Asked<'_>) -> anyhow::Result<ExitCod
         ..EventsQuery::default()
     };
     let mut entries = client.events(&query).await?;
-    let mut out = std::io::stdout().lock();
     while let Some(entry) = entries.next().await {
-        print(&mut out, &entry?, asked.json)?;
-        out.flush()?;
+        print(&entry?, asked.json)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -72,19 +70,17 @@ fn from_file(target: &Target, asked: &Asked<'_>, limit: Option<usize>) -> anyhow
         services: asked.services.to_vec(),
         limit,
     })?;
-    let mut out = std::io::stdout().lock();
     for entry in &entries {
-        print(&mut out, entry, asked.json)?;
+        print(entry, asked.json)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// One entry, as a JSON line or as the line people read.
-fn print(out: &mut impl std::io::Write, entry: &Entry, json: bool) -> anyhow::Result<()> {
+fn print(entry: &Entry, json: bool) -> anyhow::Result<()> {
     if json {
-        writeln!(out, "{}", serde_json::to_string(entry)?)?;
+        say!("{}", serde_json::to_string(entry)?)
     } else {
-        writeln!(out, "{}", show::event_line(entry))?;
+        say!("{}", show::event_line(entry))
     }
-    Ok(())
 }

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use tend_journal::{JournalError, Record};
 
 use crate::cli::Target;
+use crate::out;
+use crate::out::say;
 
 /// Checks every row's hash against the one before it.
 pub fn verify(target: &Target) -> anyhow::Result<ExitCode> {
@@ -20,9 +22,9 @@ pub fn verify(target: &Target) -> anyhow::Result<ExitCode> {
                 .downcast_ref::<JournalError>()
                 .filter(|e| e.is_corrupt())
             {
-                println!(
+                say!(
                     "journal corrupt: {damage}; the next `tend up` moves it aside and begins a new journal"
-                );
+                )?;
                 return Ok(ExitCode::from(1));
             }
             return Err(error);
@@ -31,17 +33,23 @@ pub fn verify(target: &Target) -> anyhow::Result<ExitCode> {
     let began = verification.began_after.as_ref().and_then(began_after);
     let code = match verification.first_bad {
         None => {
-            print!("journal ok: {} rows, hash chain intact", verification.rows);
+            out::text(&format!(
+                "journal ok: {} rows, hash chain intact",
+                verification.rows
+            ))?;
             ExitCode::SUCCESS
         }
         Some(bad) => {
-            print!("journal broken at row {}: {}", bad.id, bad.problem);
+            out::text(&format!(
+                "journal broken at row {}: {}",
+                bad.id, bad.problem
+            ))?;
             ExitCode::from(1)
         }
     };
     match began {
-        Some(began) => println!("; {began}"),
-        None => println!(),
+        Some(began) => say!("; {began}")?,
+        None => say!("")?,
     }
     Ok(code)
 }

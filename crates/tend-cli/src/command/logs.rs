@@ -1,11 +1,13 @@
-//! `tend logs`: services' output, as the daemon's log files hold it.
+//! `tend logs`: services' output, as the daemon's log files hold it; from
+//! the files themselves when no daemon runs.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
+use anyhow::{bail, Context as _};
 use tend_wire::LogsQuery;
 
 use crate::cli::Target;
+use crate::out;
 
 /// The last `lines` of each of `names` (none: every instance), then with
 /// `follow` new ones as they come.
@@ -15,16 +17,51 @@ pub async fn logs(
     lines: usize,
     follow: bool,
 ) -> anyhow::Result<ExitCode> {
+    let client = target.client();
+    if !follow && !client.is_up().await {
+        // What a service said before the daemon ended (or was killed) is
+        // what an operator wants to read then.
+        return from_files(target, names, lines);
+    }
     let query = LogsQuery {
         services: names.into(),
         lines,
         follow,
     };
-    let mut chunks = target.client().logs(&query).await?;
-    let mut out = std::io::stdout().lock();
+    let mut chunks = client.logs(&query).await?;
     while let Some(chunk) = chunks.next().await {
-        out.write_all(&chunk?)?;
-        out.flush()?;
+        out::write(&chunk?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tend logs` while no daemon runs: the names resolved against the config
+/// file as the daemon would (a service, an instance `web.1`, a group), and
+/// each instance's last lines read from its log file, prefixed as the
+/// daemon prefixes them.
+fn from_files(target: &Target, names: &[String], lines: usize) -> anyhow::Result<ExitCode> {
+    let config = tend_config::load(target.config()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let layout = tend_daemon::Layout::of(&config);
+    let instances = layout.find(names)?;
+    let dir = target.state_dir();
+    if !dir.logs().exists() {
+        bail!(
+            "tend is not running and there are no logs in {}",
+            dir.logs().display()
+        );
+    }
+    let prefix = instances.len() > 1;
+    let width = instances.iter().map(|i| i.name.len()).max().unwrap_or(0);
+    for instance in instances {
+        let file = dir.log_file(&instance.name);
+        let tail = tend_daemon::logs::tail(&file, lines)
+            .with_context(|| format!("reading {}", file.display()))?;
+        out::write(&tend_daemon::logs::prefixed(
+            &instance.name,
+            width,
+            prefix,
+            &tail,
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,29 +6,32 @@ use std::process::ExitCode;
 use tend_wire::{ReloadQuery, ReloadReport};
 
 use crate::cli::Target;
+use crate::out::say;
 
 /// Prints the plan, then (unless a dry run) applies it and says what
 /// differed, if anything did (the file may change in between).
 pub async fn reload(target: &Target, dry_run: bool) -> anyhow::Result<ExitCode> {
     let client = target.client();
     let plan = client.reload(ReloadQuery { dry_run: true }).await?;
-    println!("plan for {}:", target.config().display());
-    print(&plan);
+    // A closed standard output does not stop the reload asked for.
+    let said = say!("plan for {}:", target.config().display()).and_then(|()| print(&plan));
     if dry_run {
-        println!("dry run: nothing changed");
+        said?;
+        say!("dry run: nothing changed")?;
         return Ok(ExitCode::SUCCESS);
     }
     let applied = client.reload(ReloadQuery { dry_run: false }).await?;
+    said?;
     if applied == plan {
-        println!("applied");
+        say!("applied")?;
     } else {
-        println!("applied (the config changed meanwhile):");
-        print(&applied);
+        say!("applied (the config changed meanwhile):")?;
+        print(&applied)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print(report: &ReloadReport) {
+fn print(report: &ReloadReport) -> anyhow::Result<()> {
     let list = |names: &[String]| {
         if names.is_empty() {
             "-".to_owned()
@@ -36,11 +39,12 @@ fn print(report: &ReloadReport) {
             names.join(", ")
         }
     };
-    println!("added:     {}", list(&report.added));
-    println!("removed:   {}", list(&report.removed));
-    println!("changed:   {}", list(&report.changed));
-    println!("unchanged: {}", list(&report.unchanged));
+    say!("added:     {}", list(&report.added))?;
+    say!("removed:   {}", list(&report.removed))?;
+    say!("changed:   {}", list(&report.changed))?;
+    say!("unchanged: {}", list(&report.unchanged))?;
     for note in &report.not_applied {
-        println!("note: {note}");
+        say!("note: {note}")?;
     }
+    Ok(())
 }

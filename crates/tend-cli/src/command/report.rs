@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use tend_wire::{Entry, ExitClass, ExitKind, Record};
 
 use crate::cli::Target;
+use crate::out::say;
 
 /// Writes the page for the journal of `target`'s state directory.
 pub fn write(target: &Target, output: &Path, since: &str) -> anyhow::Result<ExitCode> {
@@ -33,13 +34,13 @@ pub fn write(target: &Target, output: &Path, since: &str) -> anyhow::Result<Exit
     let title = format!("tend report: {}", target.config().display());
     let page = render(&title, &entries, from, to);
     std::fs::write(output, page).with_context(|| format!("writing {}", output.display()))?;
-    println!(
+    say!(
         "{}: {} events from {} to {}",
         output.display(),
         entries.len(),
         humantime::format_rfc3339_seconds(from),
         humantime::format_rfc3339_seconds(to)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

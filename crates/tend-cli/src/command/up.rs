@@ -13,13 +13,14 @@ use tend_daemon::Prepared;
 use tend_wire::ServicesQuery;
 
 use crate::cli::Target;
+use crate::out::say;
 
 /// Runs the daemon here until it ends (`detached`: as the child `up -d`
 /// started, its output already in the daemon log).
 pub async fn foreground(target: &Target, detached: bool) -> anyhow::Result<ExitCode> {
     let echo = if detached {
         Echo::Off
-    } else if std::io::stdout().is_terminal() {
+    } else if tend_daemon::logs::colours(std::io::stdout().is_terminal()) {
         Echo::Coloured
     } else {
         Echo::Plain
@@ -97,12 +98,12 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if client.is_up().await {
-            println!(
+            say!(
                 "tend: running in the background (pid {}); its log: {}",
                 child.id(),
                 dir.daemon_log().display()
-            );
-            follow_start(&client).await;
+            )?;
+            follow_start(&client).await?;
             return Ok(ExitCode::SUCCESS);
         }
         if let Some(status) = child.try_wait()? {
@@ -126,23 +127,23 @@ const FOLLOW_START: Duration = Duration::from_secs(120);
 
 /// Prints start-up progress (who is up, who waits on which dependency)
 /// whenever it changes, until everything started.
-async fn follow_start(client: &Client) {
+async fn follow_start(client: &Client) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut follow = Follow::new(true);
     loop {
         let Ok(status) = client.services(&ServicesQuery::default()).await else {
-            return;
+            return Ok(());
         };
         let (line, over) = follow.look(&status);
         if let Some(line) = line {
-            println!("tend: {line}");
+            say!("tend: {line}")?;
         }
         if over {
-            return;
+            return Ok(());
         }
         if started.elapsed() > FOLLOW_START {
-            println!("tend: still starting; `tend status` shows where it stands");
-            return;
+            say!("tend: still starting; `tend status` shows where it stands")?;
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -76,6 +76,13 @@ pub fn draw(frame: &mut Frame<'_>, model: &mut Model, scroll: &mut usize) {
     draw_logs(frame, logs, model);
     draw_event(frame, event, model);
     draw_keys(frame, keys, model);
+    // NO_COLOR (no-color.org): the same screen in the terminal's own
+    // colours; the selection stays marked (reversed, not coloured).
+    if !tend_daemon::logs::colours(true) {
+        for cell in &mut frame.buffer_mut().content {
+            cell.set_fg(Color::Reset).set_bg(Color::Reset);
+        }
+    }
 }
 
 /// The latest journal entry, as every screen words it.
