@@ -84,6 +84,9 @@ def config(testkit, changed=None, generation=0):
             env += f', CHAOS_GENERATION = "{generation}"'
         return (f"[services.{name}]\ncommand = {json.dumps(argv)}\nenv = {{ {env} }}\n"
                 f'backoff = {{ initial = "10ms", max = "200ms" }}\nstop = {{ timeout = "2s" }}\n'
+                # Faults within a second of a start are failed starts; the
+                # audit wants every abnormal exit restarted.
+                'start_limit = "none"\n'
                 f'logs = {{ max_size = "1GiB" }}\n{extra}\n')
     many = '{ max_restarts = 1000000, period = "1s" }'
     text = f"[supervisor]\nintensity = {many}\n\n"

@@ -25,6 +25,7 @@ shell = "i=0; while :; do i=$((i+1)); echo \"line $i\"; [ $((i % 20)) = 0 ] && s
 [services.crasher]
 shell = "exit 1"
 backoff = { initial = "100ms", max = "100ms" }
+start_limit = "none"                 # it crashes for good, writing rows
 "#;
 
 /// A tmpfs mounted for the test, unmounted when dropped.

@@ -492,7 +492,8 @@ fn the_api_speaks_json_errors_and_metrics() {
 #[test]
 fn journal_tampering_is_named_and_survives_kill_9() {
     let mut p = Project::new(
-        "[services.a]\nshell = \"exit 1\"\nbackoff = { initial = \"20ms\", max = \"20ms\" }\n",
+        "[services.a]\nshell = \"exit 1\"\nbackoff = { initial = \"20ms\", max = \"20ms\" }\n\
+         start_limit = \"none\"\n",
     );
     p.up();
     p.wait_for("a few restarts", || {
@@ -676,6 +677,7 @@ fn a_truncated_journal_is_moved_aside_with_its_last_good_row() {
     let mut p = Project::new(
         "[supervisor]\nintensity = { max_restarts = 100000, period = \"60s\" }\n\
          [services.a]\nshell = \"exit 1\"\nbackoff = { initial = \"5ms\", max = \"5ms\" }\n\
+         start_limit = \"none\"\n\
          [services.b]\nshell = \"while true; do sleep 1; done\"\n",
     );
     p.up();
@@ -734,7 +736,8 @@ fn a_truncated_journal_is_moved_aside_with_its_last_good_row() {
 #[test]
 fn a_value_of_the_wrong_type_is_named_at_its_row_and_never_moved_aside() {
     let mut p = Project::new(
-        "[services.a]\nshell = \"exit 1\"\nbackoff = { initial = \"20ms\", max = \"20ms\" }\n",
+        "[services.a]\nshell = \"exit 1\"\nbackoff = { initial = \"20ms\", max = \"20ms\" }\n\
+         start_limit = \"none\"\n",
     );
     p.up();
     p.wait_for("a few restarts", || {
@@ -1052,6 +1055,75 @@ backoff = { initial = "500ms", max = "500ms" }
     for cause in &causes {
         assert!(status.contains(cause.as_str()), "{cause:?} in:\n{status}");
     }
+    assert_eq!(p.down(), 0);
+}
+
+/// A service whose start keeps failing reaches its start limit: it is
+/// `failed (start limit)` in the status and the events, its neighbour
+/// untouched, and `tend start` counts afresh and tries again.
+#[test]
+fn a_start_that_can_never_succeed_ends_at_its_start_limit() {
+    let mut p = Project::new(
+        r#"[services.broken]
+command = ["./run.sh"]
+backoff = { initial = "50ms", max = "50ms" }
+start_limit = { burst = 3, interval = "60s" }
+
+[services.steady]
+shell = "while true; do sleep 1; done"
+"#,
+    );
+    let script = p.path("run.sh");
+    let write_script = |body: &str| {
+        std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    };
+    // Whether its first start finds it or not, every start fails.
+    write_script("exit 1");
+    p.up();
+    std::fs::remove_file(&script).unwrap();
+    let steady = p.wait_state("steady", "running")["pid"].as_u64().unwrap();
+    let failed = p.wait_state("broken", "failed");
+    assert_eq!(failed["failed_because"], "start_limit", "{failed}");
+    let limit_rows = |p: &Project| {
+        p.ok(&["events", "--since", "1h"])
+            .lines()
+            .filter(|l| l.contains("broken failed: start limit"))
+            .count()
+    };
+    assert_eq!(limit_rows(&p), 1);
+    let table = p.ok(&["status"]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("broken"))
+        .unwrap_or_else(|| panic!("no broken in:\n{table}"));
+    assert!(row.contains("failed (start limit)"), "{table}");
+    let generation = failed["generation"].as_u64().unwrap();
+    assert!(generation >= 3, "{failed}");
+
+    // Given up on: no more tries, and the neighbour never noticed.
+    let still = p.service("broken");
+    assert_eq!(still["generation"].as_u64(), Some(generation), "{still}");
+    let neighbour = p.service("steady");
+    assert_eq!(neighbour["pid"].as_u64(), Some(steady), "{neighbour}");
+    assert_eq!(neighbour["restarts"], 0, "{neighbour}");
+
+    // `tend start` tries again, three times afresh, and ends the same way.
+    let _ = p.tend(&["start", "broken"]);
+    p.wait_for("a second start limit", || limit_rows(&p) == 2);
+    let again = p.wait_state("broken", "failed");
+    assert_eq!(again["failed_because"], "start_limit", "{again}");
+    assert_eq!(
+        again["generation"].as_u64(),
+        Some(generation + 3),
+        "three more starts: {again}"
+    );
+
+    // Once it can start, `tend start` brings it up.
+    write_script("exec sleep 1000");
+    p.ok(&["start", "broken"]);
+    p.wait_state("broken", "running");
     assert_eq!(p.down(), 0);
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tend_spec::{Backoff, Intensity, Restart, Strategy};
+use tend_spec::{Backoff, Intensity, Restart, StartLimit, Strategy};
 
 use crate::model::SupervisorSettings;
 
@@ -45,6 +45,22 @@ pub fn backoff() -> Backoff {
     Backoff::exponential(Duration::from_millis(100), Duration::from_secs(30))
         .jitter(0.1)
         .reset_after(Duration::from_secs(60))
+}
+
+/// A service whose starts keep failing is given up on (`failed (start
+/// limit)`) after 5 failed starts within 60 s; an operator's start tries
+/// again. OTP has none (its intensity ends the supervisor instead), systemd
+/// allows 5 starts within 10 s. tend's [`backoff`] already spaces restarts,
+/// so the count is of *failed* starts and the window is longer: the first 5
+/// failures come within about 1.5 s (0.1 + 0.2 + 0.4 + 0.8 s of backoff),
+/// which 10 s would catch too, but 60 s also catches a start that fails
+/// slowly, after a few seconds of waiting for readiness each time. A
+/// failed start is one that could not spawn, ended before it was ready, or
+/// ended abnormally within 1 s ([`StartLimit::SETTLE`]); a service that ran
+/// longer and crashed is restarted as before.
+#[must_use]
+pub fn start_limit() -> StartLimit {
+    StartLimit::new(5, Duration::from_secs(60))
 }
 
 /// A budget's default window.

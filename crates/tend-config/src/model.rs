@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tend_spec::{
-    Backoff, Condition, CrashPolicy, Intensity, ProcessSpec, Restart, RestartBudget, Strategy,
+    Backoff, Condition, CrashPolicy, Intensity, ProcessSpec, Restart, RestartBudget, StartLimit,
+    Strategy,
 };
 
 /// A whole configuration.
@@ -192,6 +193,8 @@ pub struct Service {
     pub backoff: Option<Backoff>,
     /// Its own restart budget (none: only the supervisor's intensity).
     pub budget: Option<RestartBudget>,
+    /// Failed starts after which it is given up on (none: retried forever).
+    pub start_limit: Option<StartLimit>,
     /// What a crash leads to.
     pub on_crash: CrashPolicy,
     /// How many instances (`web.1` … `web.N` when more than one).

@@ -7,7 +7,7 @@ use std::path::Path;
 use tend_spec::{
     dependency_order, Backend, Backoff, ContainerSource, ContainerSpec, CrashPolicy, HttpTarget,
     Intensity, NotAvailable, OnExhausted, ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec,
-    ResourceLimits, RestartBudget, Signal, SpecError, StopSpec, Strategy,
+    ResourceLimits, RestartBudget, Signal, SpecError, StartLimit, StopSpec, Strategy,
 };
 use toml::de::{DeTable, DeValue};
 
@@ -39,6 +39,7 @@ pub(crate) mod keys {
         "restart",
         "backoff",
         "budget",
+        "start_limit",
         "stop",
         "success_codes",
         "replicas",
@@ -100,6 +101,8 @@ pub(crate) mod keys {
     ];
     /// `budget = { … }`.
     pub const BUDGET: &[&str] = &["max_restarts", "period", "on_exhausted", "delay"];
+    /// `start_limit = { … }`.
+    pub const START_LIMIT: &[&str] = &["burst", "interval", "settle"];
     /// `stop = { … }`.
     pub const STOP: &[&str] = &["signal", "timeout"];
     /// `logs = { … }`.
@@ -583,6 +586,16 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         None => Some(defaults::backoff()),
     };
     let budget = t.table("budget", d).and_then(|b| budget(&b, d));
+    let start_limit = match t.get("start_limit") {
+        Some(value) if matches!(value.get_ref(), DeValue::String(s) if s == "none") => None,
+        Some(value) => as_table(
+            value,
+            format!("{}.start_limit", t.name.trim_matches(['[', ']'])),
+            d,
+        )
+        .map(|l| start_limit(&l, d)),
+        None => Some(defaults::start_limit()),
+    };
     let on_crash = t
         .read("on_crash", d, read::choice(CRASH_POLICIES))
         .unwrap_or(CrashPolicy::Restart);
@@ -622,6 +635,7 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         restart,
         backoff,
         budget,
+        start_limit,
         on_crash,
         replicas,
         hooks,
@@ -936,6 +950,34 @@ fn budget(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Option<RestartBudget> {
         );
     }
     Some(RestartBudget::new(max_restarts, period).on_exhausted(on_exhausted))
+}
+
+/// `start_limit = { burst, interval, settle }`: each key falls back to its
+/// default.
+fn start_limit(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> StartLimit {
+    t.deny_unknown(keys::START_LIMIT, d);
+    let fallback = defaults::start_limit();
+    let burst = t
+        .read("burst", d, read::int_in(1, u32::MAX.into()))
+        .unwrap_or(fallback.burst);
+    let interval = t
+        .read("interval", d, read::duration)
+        .filter(|interval| {
+            let zero = interval.is_zero();
+            if zero {
+                d.at(
+                    t.get("interval").map_or(t.at(), |v| v.span().start),
+                    format!("`interval` in {} is zero", t.name),
+                    Some("a positive duration".to_owned()),
+                );
+            }
+            !zero
+        })
+        .unwrap_or(fallback.interval);
+    let settle = t
+        .read("settle", d, read::duration)
+        .unwrap_or(fallback.settle);
+    StartLimit::new(burst, interval).settle(settle)
 }
 
 fn hooks(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> Hooks {

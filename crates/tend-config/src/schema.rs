@@ -106,7 +106,19 @@ pub fn schema() -> Value {
             )
         })
         .collect();
-    let service = json!({
+    // Added apart: one more object inside would pass json!'s recursion limit.
+    let start_limit = json!({
+        "description": "Failed starts (no spawn, an end before ready, or an abnormal end within `settle`) after which the service is `failed (start limit)` until started again, or \"none\" to retry forever.",
+        "oneOf": [
+            { "const": "none" },
+            { "type": "object", "additionalProperties": false, "properties": {
+                "burst": { "type": "integer", "minimum": 1, "default": 5, "description": "Failed starts within `interval` that end it." },
+                "interval": duration("The sliding window.", Some("60s")),
+                "settle": duration("An abnormal end this soon after the start is a failed start.", Some("1s")),
+            }}
+        ]
+    });
+    let mut service = json!({
         "type": "object",
         "description": "A supervised program.",
         "additionalProperties": false,
@@ -207,6 +219,7 @@ pub fn schema() -> Value {
                 "properties": { "node": { "type": "string", "description": "The node's host:port." } } },
         }
     });
+    service["properties"]["start_limit"] = start_limit;
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://github.com/tend-rs/tend/tend.schema.json",
@@ -280,13 +293,17 @@ mod tests {
         let service = &top["properties"]["services"]["additionalProperties"];
         let group = &top["properties"]["groups"]["additionalProperties"];
         let supervisor = &top["properties"]["supervisor"];
-        let pairs: [(&Value, &[&str]); 18] = [
+        let pairs: [(&Value, &[&str]); 19] = [
             (top, keys::TOP),
             (supervisor, keys::SUPERVISOR),
             (&supervisor["properties"]["intensity"], keys::INTENSITY),
             (service, keys::SERVICE),
             (&service["properties"]["backoff"]["oneOf"][1], keys::BACKOFF),
             (&service["properties"]["budget"], keys::BUDGET),
+            (
+                &service["properties"]["start_limit"]["oneOf"][1],
+                keys::START_LIMIT,
+            ),
             (&service["properties"]["stop"], keys::STOP),
             (&service["properties"]["logs"], keys::LOGS),
             (&service["properties"]["limits"], keys::LIMITS),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tend_config::{parse_str, ConfigError, Diagnostic, HookEvent, Member};
 use tend_spec::{
     Condition, ContainerSource, CrashPolicy, KeepContainer, OnExhausted, OnUnhealthy, ProbeCheck,
-    Restart, Runtime, Signal, Strategy,
+    Restart, Runtime, Signal, StartLimit, Strategy,
 };
 
 const CONTRACT: &str = r#"
@@ -123,6 +123,11 @@ fn defaults_suit_a_process_supervisor() {
     assert_eq!(a.restart, Restart::Permanent);
     assert_eq!(a.backoff, Some(tend_config::defaults::backoff()));
     assert_eq!(a.budget, None);
+    assert_eq!(a.start_limit, Some(tend_config::defaults::start_limit()));
+    assert_eq!(
+        a.start_limit.map(|l| (l.burst, l.interval)),
+        Some((5, Duration::from_secs(60)))
+    );
     assert_eq!(a.replicas, 1);
     assert_eq!(a.instances(), ["a"]);
     assert_eq!(a.process.stop.timeout, Duration::from_secs(10));
@@ -272,6 +277,51 @@ fn budgets_and_backoff_say_what_is_wrong() {
     )
     .unwrap();
     assert_eq!(config.services[0].backoff, None);
+}
+
+#[test]
+fn a_start_limit_is_read_or_turned_off() {
+    let config = parse_str(
+        "t.toml",
+        "[services.a]\ncommand = [\"x\"]\nstart_limit = { burst = 3, interval = \"10s\", settle = \"2s\" }\n\
+         [services.b]\ncommand = [\"x\"]\nstart_limit = \"none\"\n\
+         [services.c]\ncommand = [\"x\"]\nstart_limit = { burst = 2 }\n",
+    )
+    .unwrap();
+    let limits: Vec<_> = config.services.iter().map(|s| s.start_limit).collect();
+    assert_eq!(
+        limits,
+        [
+            Some(StartLimit::new(3, Duration::from_secs(10)).settle(Duration::from_secs(2))),
+            None,
+            Some(StartLimit::new(2, Duration::from_secs(60))),
+        ]
+    );
+}
+
+#[test]
+fn a_bad_start_limit_is_reported_at_its_place() {
+    let found = errors(
+        "[services.a]\ncommand = [\"x\"]\n\
+         start_limit = { burst = 0, interval = \"0\", settle = \"soon\", bursts = 2 }\n\
+         [services.b]\ncommand = [\"x\"]\nstart_limit = \"never\"\n",
+    );
+    let at = places(&found);
+    let expect: [(usize, usize, &str); 5] = [
+        (3, 61, "unknown key `bursts`"),
+        (3, 25, "`burst`"),
+        (3, 39, "`interval` in"),
+        (3, 53, "bad duration \"soon\""),
+        (6, 15, "services.b.start_limit"),
+    ];
+    assert_eq!(at.len(), expect.len(), "{at:?}");
+    for (want_line, want_column, want) in expect {
+        assert!(
+            at.iter()
+                .any(|(l, c, m)| (*l, *c) == (want_line, want_column) && m.contains(want)),
+            "no {want:?} at {want_line}:{want_column} in {at:?}"
+        );
+    }
 }
 
 #[test]

@@ -304,6 +304,9 @@ pub fn instance_spec(
     if let Some(budget) = service.budget {
         spec = spec.budget(budget);
     }
+    if let Some(limit) = service.start_limit {
+        spec = spec.start_limit(limit);
+    }
     if let Some(state) = handed.resting.get(name) {
         spec = spec.resting(*state);
     }

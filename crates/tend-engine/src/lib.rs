@@ -92,6 +92,7 @@ pub use status::{
 pub use supervisor::{check_childspecs, Supervisor, SupervisorBuilder, SupervisorHandle};
 pub use tend_spec::{
     AutoShutdown, Backend, Backoff, Condition, CrashPolicy, Intensity, NotAvailable, OnExhausted,
-    OnUnhealthy, ProbeTiming, Restart, RestartBudget, Shutdown, Signal, SpecError, Strategy,
+    OnUnhealthy, ProbeTiming, Restart, RestartBudget, Shutdown, Signal, SpecError, StartLimit,
+    Strategy,
 };
 pub use wire::Unrecorded;

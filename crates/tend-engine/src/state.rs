@@ -175,6 +175,9 @@ pub enum FailReason {
     /// It is a supervisor that gave up, and its restart type did not
     /// restart it.
     GaveUp,
+    /// Its starts kept failing: it reached its
+    /// [`StartLimit`](crate::StartLimit), and is not started again.
+    StartLimit,
     /// It waited to start on a sibling that can no longer meet its
     /// condition (failed, isolated, stopped or gone).
     DependencyFailed,
@@ -207,6 +210,7 @@ impl FailReason {
             FailReason::NotAvailable => "not-available",
             FailReason::CircuitBreakerOpen => "circuit-breaker-open",
             FailReason::GaveUp => "gave-up",
+            FailReason::StartLimit => "start-limit",
             FailReason::DependencyFailed => "dependency-failed",
         }
     }
@@ -223,6 +227,7 @@ impl fmt::Display for FailReason {
             FailReason::NotAvailable => "backend not available",
             FailReason::CircuitBreakerOpen => "circuit breaker open",
             FailReason::GaveUp => "gave up",
+            FailReason::StartLimit => "start limit",
             FailReason::DependencyFailed => "dependency failed",
         })
     }

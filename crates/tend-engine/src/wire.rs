@@ -40,6 +40,7 @@ impl From<FailReason> for wire::FailReason {
             FailReason::NotAvailable => wire::FailReason::NotAvailable,
             FailReason::CircuitBreakerOpen => wire::FailReason::CircuitBreakerOpen,
             FailReason::GaveUp => wire::FailReason::GaveUp,
+            FailReason::StartLimit => wire::FailReason::StartLimit,
             FailReason::DependencyFailed => wire::FailReason::DependencyFailed,
         }
     }
@@ -58,6 +59,7 @@ impl From<wire::FailReason> for FailReason {
             wire::FailReason::NotAvailable => FailReason::NotAvailable,
             wire::FailReason::CircuitBreakerOpen => FailReason::CircuitBreakerOpen,
             wire::FailReason::GaveUp => FailReason::GaveUp,
+            wire::FailReason::StartLimit => FailReason::StartLimit,
             wire::FailReason::DependencyFailed => FailReason::DependencyFailed,
         }
     }

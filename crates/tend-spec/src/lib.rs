@@ -16,6 +16,7 @@
 //! | child stop | [`Shutdown::BrutalKill`] / [`Shutdown::Timeout`] / [`Shutdown::Infinity`] | `"brutal_kill"`, `{ timeout = "10s" }`, `"infinity"` |
 //! | delay before restart | [`Backoff`] (none by default, like OTP) | `{ initial = "100ms", max = "30s", jitter = 0.1, reset_after = "60s", clean_exit_delay = "100ms" }` |
 //! | a child's own budget | [`RestartBudget`] with [`OnExhausted`] | `{ max_restarts = 5, period = "5m", on_exhausted = "isolate" }` |
+//! | failed starts that end it | [`StartLimit`] `{ burst, interval, settle }` | `start_limit = { burst = 5, interval = "60s" }` or `"none"` |
 //! | what a crash leads to | [`CrashPolicy::Restart`] / [`CrashPolicy::Shutdown`] / [`CrashPolicy::Isolate`] | `on_crash = "restart"` / `"shutdown"` / `"isolate"` |
 //! | when a child is healthy | [`ProbeTiming`], [`ProbeCheck`], [`OnUnhealthy`] | `liveness = { http = "http://…/healthz", period = "5s" }`, `on_unhealthy = "isolate"` |
 //! | what a child waits for | [`Condition::Started`] / [`Condition::Ready`] / [`Condition::Completed`] | `depends_on = { db = "ready" }` |
@@ -49,6 +50,7 @@ mod process;
 mod restart;
 mod shutdown;
 mod signal;
+mod start_limit;
 mod strategy;
 mod validate;
 
@@ -66,5 +68,8 @@ pub use process::{EnvSpec, LogSpec, ProcessSpec, ReadySpec, ResourceLimits, Rlim
 pub use restart::Restart;
 pub use shutdown::Shutdown;
 pub use signal::{Signal, UnknownSignal};
+pub use start_limit::StartLimit;
 pub use strategy::Strategy;
-pub use validate::{check_backoff, check_budget, check_intensity, check_significant, SpecError};
+pub use validate::{
+    check_backoff, check_budget, check_intensity, check_significant, check_start_limit, SpecError,
+};

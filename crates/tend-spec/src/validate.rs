@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::{AutoShutdown, Backoff, Intensity, Restart, RestartBudget};
+use crate::{AutoShutdown, Backoff, Intensity, Restart, RestartBudget, StartLimit};
 
 /// A rule a spec breaks. Each variant names the situation, as OTP's
 /// `{bad_combination, …}` tuples do.
@@ -51,6 +51,12 @@ pub enum SpecError {
     /// A restart budget's window is zero.
     #[error("restart budget window must be longer than zero")]
     ZeroBudgetWindow,
+    /// A start limit allows no failed start at all.
+    #[error("start limit burst must be at least 1")]
+    ZeroStartLimitBurst,
+    /// A start limit's interval is zero.
+    #[error("start limit interval must be longer than zero")]
+    ZeroStartLimitInterval,
     /// Two children share an id.
     #[error("duplicate child id {0:?}")]
     DuplicateId(String),
@@ -141,6 +147,32 @@ pub fn check_backoff(backoff: &Backoff) -> Result<(), SpecError> {
 pub fn check_budget(budget: &RestartBudget) -> Result<(), SpecError> {
     if budget.window.is_zero() {
         return Err(SpecError::ZeroBudgetWindow);
+    }
+    Ok(())
+}
+
+/// Checks a child's start limit.
+///
+/// # Errors
+/// [`SpecError::ZeroStartLimitBurst`] when the burst is 0,
+/// [`SpecError::ZeroStartLimitInterval`] when the interval is zero.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tend_spec::{check_start_limit, SpecError, StartLimit};
+///
+/// let never = StartLimit::new(0, Duration::from_secs(60));
+/// assert_eq!(check_start_limit(&never), Err(SpecError::ZeroStartLimitBurst));
+/// assert!(check_start_limit(&StartLimit::new(5, Duration::from_secs(60))).is_ok());
+/// ```
+pub fn check_start_limit(limit: &StartLimit) -> Result<(), SpecError> {
+    if limit.burst == 0 {
+        return Err(SpecError::ZeroStartLimitBurst);
+    }
+    if limit.interval.is_zero() {
+        return Err(SpecError::ZeroStartLimitInterval);
     }
     Ok(())
 }

@@ -83,6 +83,10 @@ vocabulary! {
         /// It is a supervisor that gave up and was not restarted.
         #[serde(alias = "gave-up")]
         GaveUp => "gave up",
+        /// Its starts kept failing: it reached its start limit
+        /// (`start_limit`), and is not started again until an operator
+        /// starts it.
+        StartLimit => "start limit",
         /// It waited on a sibling that can no longer meet its condition.
         #[serde(alias = "dependency-failed")]
         DependencyFailed => "dependency failed",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tend_spec::{
     Backend, Backoff, Condition, CrashPolicy, NotAvailable, OnUnhealthy, Restart, RestartBudget,
-    Shutdown,
+    Shutdown, StartLimit,
 };
 use tokio::task::AbortHandle;
 
@@ -109,6 +109,7 @@ pub(crate) struct Options {
     pub(crate) unavailable: Option<NotAvailable>,
     pub(crate) backoff: Option<Backoff>,
     pub(crate) budget: Option<RestartBudget>,
+    pub(crate) start_limit: Option<StartLimit>,
     pub(crate) on_isolate: Vec<IsolateHook>,
     pub(crate) traps_exits: bool,
     pub(crate) startup: Option<Probe>,
@@ -138,6 +139,7 @@ static DEFAULT_OPTIONS: std::sync::LazyLock<Arc<Options>> = std::sync::LazyLock:
         unavailable: None,
         backoff: None,
         budget: None,
+        start_limit: None,
         on_isolate: Vec::new(),
         traps_exits: false,
         startup: None,
@@ -287,6 +289,17 @@ impl ChildSpec {
     #[must_use]
     pub fn budget(mut self, budget: RestartBudget) -> Self {
         self.options_mut().budget = Some(budget);
+        self
+    }
+
+    /// Ends its restarts after `limit.burst` failed starts within
+    /// `limit.interval` (systemd's start limit; default: none): it is then
+    /// `Failed(StartLimit)` until an operator restarts it, its siblings and
+    /// the supervisor's intensity untouched. See [`StartLimit`] for what a
+    /// failed start is.
+    #[must_use]
+    pub fn start_limit(mut self, limit: StartLimit) -> Self {
+        self.options_mut().start_limit = Some(limit);
         self
     }
 
@@ -611,6 +624,7 @@ impl std::fmt::Debug for ChildSpec {
             .field("on_crash", &self.on_crash)
             .field("backoff", &self.options.backoff)
             .field("budget", &self.options.budget)
+            .field("start_limit", &self.options.start_limit)
             .field("await_ready", &self.await_ready)
             .finish_non_exhaustive()
     }

@@ -3,10 +3,12 @@
 //! converts tokio's clock, so a paused clock drives them exactly).
 
 mod backoff;
+mod start_limit;
 mod threshold;
 mod window;
 
 pub(crate) use backoff::BackoffState;
+pub(crate) use start_limit::StartLimitState;
 pub(crate) use threshold::Meter;
 pub use threshold::{Crossing, Threshold};
 pub use window::RestartWindow;

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use tend_spec::{
-    check_backoff, check_budget, check_intensity, check_significant, dependency_order,
-    AutoShutdown, Intensity, SpecError, Strategy,
+    check_backoff, check_budget, check_intensity, check_significant, check_start_limit,
+    dependency_order, AutoShutdown, Intensity, SpecError, Strategy,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -378,7 +378,7 @@ impl From<SupervisorBuilder> for Nested {
 /// # Errors
 /// One [`ChildSpecError`] per broken rule: empty or duplicate ids,
 /// significant children that are permanent or under `AutoShutdown::Never`,
-/// bad backoff or budget values.
+/// bad backoff, budget or start limit values.
 ///
 /// # Examples
 ///
@@ -458,6 +458,10 @@ fn spec_problems(spec: &ChildSpec, auto_shutdown: AutoShutdown) -> Vec<SpecError
         check_significant(spec.significant, spec.restart, auto_shutdown),
         spec.options.backoff.as_ref().map_or(Ok(()), check_backoff),
         spec.options.budget.as_ref().map_or(Ok(()), check_budget),
+        spec.options
+            .start_limit
+            .as_ref()
+            .map_or(Ok(()), check_start_limit),
     ];
     checks.into_iter().filter_map(Result::err).collect()
 }

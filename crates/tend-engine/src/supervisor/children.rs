@@ -32,7 +32,7 @@ use crate::event::EventKind;
 use crate::exit::Exit;
 use crate::id::{ChildId, IncarnationId};
 use crate::metrics::{ChildStats, SupervisorStats};
-use crate::policy::{BackoffState, RestartWindow};
+use crate::policy::{BackoffState, RestartWindow, StartLimitState};
 use crate::state::{BudgetStatus, ChildKind, ChildState};
 use crate::status::{
     ChildCounts, ChildExit, ChildInfo, ExitRecord, RestartRecord, StateCounts, WallClock,
@@ -108,6 +108,8 @@ pub(crate) struct ChildRecord {
     pub(crate) supervised_since: Instant,
     pub(crate) backoff: BackoffState,
     pub(crate) budget: Option<Box<RestartWindow>>,
+    /// Its failed starts, when it has a start limit.
+    pub(crate) start_limit: Option<Box<StartLimitState>>,
     pub(crate) monitors: Vec<MonitorReply>,
     pub(crate) timer: Option<delay_queue::Key>,
     /// A concurrent start's readiness deadline, while it waits.
@@ -121,6 +123,11 @@ impl ChildRecord {
             .options
             .budget
             .map(|b| Box::new(RestartWindow::new(b.max_restarts, b.window)));
+        let start_limit = spec
+            .options
+            .start_limit
+            .as_ref()
+            .map(|l| Box::new(StartLimitState::new(l)));
         stats.set_state(ChildState::Pending);
         ChildRecord {
             spec,
@@ -137,6 +144,7 @@ impl ChildRecord {
             supervised_since: now,
             backoff: BackoffState::default(),
             budget,
+            start_limit,
             monitors: Vec::new(),
             timer: None,
             ready_deadline: None,

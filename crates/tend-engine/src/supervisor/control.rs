@@ -255,11 +255,21 @@ impl Server {
 
     /// An operator's restart: whatever `key` does is stopped or called
     /// off, and a new incarnation starts; `reply` is answered once the
-    /// start concluded. One kept running in isolation is stopped first.
+    /// start concluded. One kept running in isolation is stopped first. Its
+    /// start limit counts afresh.
     async fn restart_by_operator(&mut self, key: ChildKey, reply: StartReply) -> Option<Exit> {
         // What binds to it stops first, and starts again once it is back.
         self.stop_bound(key).await;
         self.children.halt(key).await;
+        // An operator's start is a fresh try: its failed starts are forgotten.
+        if let Some(limit) = self
+            .children
+            .table
+            .get_mut(key)
+            .and_then(|c| c.start_limit.as_mut())
+        {
+            limit.reset();
+        }
         // Callers of a start still on its way are answered by this one.
         let mut replies = match self.children.awaiting.remove(&key) {
             Some(Awaiter::Restart(replies)) => replies,

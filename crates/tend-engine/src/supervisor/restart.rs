@@ -1,6 +1,6 @@
 //! What follows an incarnation's end that nobody asked for, or a failed
 //! start: the crash policy, the restart type, then, for a restart, the
-//! child's own budget, its backoff, the supervisor's intensity and the
+//! child's start limit (failed starts), its own budget, its backoff, the supervisor's intensity and the
 //! strategy. A failed start is an exit like any other, except where OTP
 //! answers a caller instead, under OTP's order: a failure during the
 //! supervisor's own start stops what started and fails that start; a
@@ -154,6 +154,12 @@ impl Server {
             }
         }
         if restart.restarts_after(exit.class()) {
+            if self.start_limit_reached(key, exit, ran_for, now) {
+                // Its own matter: no restart, so nothing toward intensity,
+                // and no sibling is touched.
+                self.children.fail(key, FailReason::StartLimit);
+                return self.given_up(key).await;
+            }
             let clean = exit.class() == ExitClass::Normal;
             return self.restart(key, ran_for, clean, now).await;
         }
@@ -162,6 +168,24 @@ impl Server {
         let ended = self.ended_for_good(key);
         self.children.drop_if_temporary(key);
         self.consider_auto_shutdown(ended).await
+    }
+
+    /// Whether `exit`, after a run of `ran_for`, is a failed start that
+    /// reaches the child's start limit (it has none: never).
+    fn start_limit_reached(
+        &mut self,
+        key: ChildKey,
+        exit: &Exit,
+        ran_for: Duration,
+        now: Instant,
+    ) -> bool {
+        let Some(child) = self.children.table.get_mut(key) else {
+            return false;
+        };
+        match (child.spec.options.start_limit, child.start_limit.as_mut()) {
+            (Some(limit), Some(state)) => state.note(&limit, exit, ran_for, now.into_std()),
+            _ => false,
+        }
     }
 
     /// A child given up on (its crash policy, its budget, its backend) is
