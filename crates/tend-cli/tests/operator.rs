@@ -279,3 +279,44 @@ depends_on = { db = "ready" }
     );
     p.down();
 }
+
+#[test]
+fn a_reload_restarts_what_binds_to_a_changed_service_and_says_why() {
+    let config = |version: &str| {
+        format!(
+            r#"
+[services.app]
+shell = "exec sleep 1000"
+env = {{ VERSION = "{version}" }}
+
+[services.nginx]
+shell = "exec sleep 1000"
+depends_on = {{ app = "started" }}
+binds_to = true
+
+[services.other]
+shell = "exec sleep 1000"
+"#
+        )
+    };
+    let mut p = Project::new(&config("1"));
+    p.up();
+    p.wait_state("nginx", "running");
+    let other = p.wait_state("other", "running")["pid"].clone();
+    p.write_config(&config("2"));
+    let plan = p.ok(&["reload"]);
+    assert!(
+        plan.contains("restarted: nginx, because it binds to app, which changed"),
+        "{plan}"
+    );
+    p.wait_for("nginx back", || {
+        let nginx = p.service("nginx");
+        nginx["state"] == "running" && nginx["generation"] == 2
+    });
+    assert_eq!(
+        p.service("other")["pid"],
+        other,
+        "unbound and unchanged: untouched"
+    );
+    p.down();
+}

@@ -284,7 +284,7 @@ impl Control {
     pub async fn reload_plan(&self) -> Result<ReloadReport, Failure> {
         let current = self.board.config();
         let new = reload::read_config(&current.file).await?;
-        Ok(reload::report(&Plan::between(&current, &new)))
+        Ok(reload::report(&Plan::between(&current, &new), &current))
     }
 
     /// Reads the config file again and changes only what changed: new

@@ -544,7 +544,7 @@ impl Desk {
             }
         };
         let plan = Plan::between(&self.config, &new);
-        let mut report = reload::report(&plan);
+        let mut report = reload::report(&plan, &self.config);
         let touched: Vec<String> = plan
             .added
             .iter()

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tend_config::{Config, ConfigError, Plan};
 use tend_engine::{ChildId, ChildState, SupervisorHandle};
-use tend_wire::{ErrorCode, ReloadReport};
+use tend_wire::{Bound, ErrorCode, ReloadReport};
 
 use crate::failure::Failure;
 use crate::logs::Sinks;
@@ -44,13 +44,28 @@ pub async fn read_config(file: &Path) -> Result<Config, Failure> {
 
 /// What the API reports of a plan.
 #[must_use]
-pub fn report(plan: &Plan) -> ReloadReport {
+pub fn report(plan: &Plan, old: &Config) -> ReloadReport {
+    // What binds to a service that goes down with the reload goes down
+    // with it, and starts again after it: said, with why.
+    let mut restarted: Vec<Bound> = Vec::new();
+    for service in plan.changed.iter().chain(&plan.removed) {
+        for (dependent, binds_to) in old.bound_to(service) {
+            let unchanged = plan.unchanged.iter().any(|u| u == dependent);
+            if unchanged && !restarted.iter().any(|b| b.service == dependent) {
+                restarted.push(Bound {
+                    service: dependent.to_owned(),
+                    binds_to: binds_to.to_owned(),
+                });
+            }
+        }
+    }
     ReloadReport {
         added: plan.added.clone(),
         removed: plan.removed.clone(),
         changed: plan.changed.clone(),
         unchanged: plan.unchanged.clone(),
         not_applied: plan.not_applied.clone(),
+        restarted,
     }
 }
 

@@ -345,6 +345,10 @@ pub struct ReloadReport {
     pub unchanged: Vec<String>,
     /// Changes that need a restart of tend to apply (the root's settings).
     pub not_applied: Vec<String>,
+    /// Unchanged services restarted all the same: each binds to one that
+    /// changed (`binds_to`), so it stops with it and starts again after it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarted: Vec<Bound>,
 }
 
 /// The daemon itself.

@@ -43,6 +43,13 @@ fn print(report: &ReloadReport) -> anyhow::Result<()> {
     say!("removed:   {}", list(&report.removed))?;
     say!("changed:   {}", list(&report.changed))?;
     say!("unchanged: {}", list(&report.unchanged))?;
+    for bound in &report.restarted {
+        say!(
+            "restarted: {}, because it binds to {}, which changed",
+            bound.service,
+            bound.binds_to
+        )?;
+    }
     for note in &report.not_applied {
         say!("note: {note}")?;
     }

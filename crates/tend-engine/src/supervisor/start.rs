@@ -265,9 +265,9 @@ impl Server {
             match self.condition_holds(id, *condition) {
                 Some(true) => {}
                 Some(false) => holds = Holds::NotYet,
-                // Stopped by an operator: one stopped for its binding
-                // waits for it to be started again.
-                None if child.rebound && self.is_stopped(id) => holds = Holds::NotYet,
+                // Stopped by an operator, or replaced (a reload): one
+                // stopped for its binding waits for it to be back.
+                None if child.rebound && self.may_return(id) => holds = Holds::NotYet,
                 None => return Holds::Never(id.clone()),
             }
         }
@@ -315,13 +315,15 @@ impl Server {
 
     /// Whether sibling `id` meets `condition`: yes, not yet, or never
     /// (`None`: it is gone, or at rest where it cannot meet it).
-    /// Whether the sibling `id` rests stopped (not failed, not given up).
-    fn is_stopped(&self, id: &ChildId) -> bool {
+    /// Whether the sibling `id` may come back: it rests stopped (not
+    /// failed, not given up), or it is gone (a reload replacing it adds it
+    /// again).
+    fn may_return(&self, id: &ChildId) -> bool {
         self.children
             .table
             .key_of(id.as_str())
             .and_then(|key| self.children.table.get(key))
-            .is_some_and(|dep| dep.state() == ChildState::Shutdown)
+            .is_none_or(|dep| dep.state() == ChildState::Shutdown)
     }
 
     fn condition_holds(&self, id: &ChildId, condition: Condition) -> Option<bool> {
