@@ -482,3 +482,48 @@ ready = { log = "listening", timeout = "60s" }
     });
     p.down();
 }
+
+#[test]
+fn every_readiness_condition_must_hold_and_a_probe_does_not_wait_a_period() {
+    let mut p = Project::new(
+        r#"
+[services.db]
+shell = "echo listening; exec sleep 1000"
+ready = { log = "listening" }
+readiness = { exec = ["test", "-e", "go"], period = "10s" }
+
+[services.app]
+shell = "exec sleep 1000"
+depends_on = { db = "ready" }
+
+[services.quick]
+shell = "sleep 0.3; touch quick-up; exec sleep 1000"
+readiness = { exec = ["test", "-e", "quick-up"], period = "10s" }
+"#,
+    );
+    p.up();
+    // Its log line came, its probe does not pass: not ready, and what
+    // waits for it waits.
+    p.wait_for("db's line", || p.ok(&["logs", "db"]).contains("listening"));
+    p.wait_state("db", "starting");
+    let app = p.service("app");
+    assert_eq!(app["state"], "pending", "{app}");
+    assert_eq!(p.service("db")["ready"], false);
+    std::fs::write(p.path("go"), "").unwrap();
+    let t0 = std::time::Instant::now();
+    p.wait_for("db ready", || p.service("db")["ready"] == true);
+    p.wait_state("app", "running");
+    // Retried soon after its first failures: well within one 10 s period.
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        t0.elapsed()
+    );
+    p.wait_for("quick ready", || p.service("quick")["ready"] == true);
+    let quick = p.service("quick");
+    assert!(
+        quick["uptime_s"].as_f64().unwrap() < 8.0,
+        "ready a period late: {quick}"
+    );
+    p.down();
+}
