@@ -4,8 +4,8 @@
 //! under a deep directory puts its socket further than that. Such a path
 //! is reached through its directory instead: an `O_PATH` descriptor of the
 //! directory and `/proc/self/fd/N/NAME`, a short path the kernel resolves
-//! to the same file. The daemon binds the same way (`tend-daemon`'s
-//! `paths::Short`), so any location works on both ends.
+//! to the same file. The daemon binds through this same [`Short`], so any
+//! location works on both ends.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tend_client::socket::Short;
 use tend_config::{Config, ConfigError};
 use tend_engine::{Exit, ExitKind, Supervisor};
 use tend_journal::{JournalWriter, Record};
@@ -25,7 +26,7 @@ use crate::lock::{self, Lock, LockError};
 use crate::logs::{Echo, Sinks};
 use crate::metrics::Metrics;
 use crate::operator::{Desk, Operator};
-use crate::paths::{Short, StateDir};
+use crate::paths::StateDir;
 use crate::recovery::{self, RecoveryError};
 use crate::server::{self, Api};
 use crate::tree::{self, Handed, Layout, ROOT};

@@ -10,7 +10,6 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -91,7 +90,7 @@ impl StateDir {
     /// The same directory with its control socket at `socket` instead of
     /// `tend.sock` inside it (`None` keeps it there): for a socket on a
     /// runtime directory (`/run/tend`). Any path length works
-    /// ([`Short`]).
+    /// ([`tend_client::socket::Short`], on both ends).
     #[must_use]
     pub fn with_socket(self, socket: Option<PathBuf>) -> StateDir {
         StateDir { socket, ..self }
@@ -177,69 +176,6 @@ impl StateDir {
     #[must_use]
     pub fn hooks(&self) -> PathBuf {
         self.root.join("hooks")
-    }
-}
-
-/// The longest path a `sockaddr_un` holds (108 bytes with the NUL).
-const SOCKET_PATH_MAX: usize = 107;
-
-/// A socket path as `bind` and `connect` can take it: the path itself when
-/// short enough, else `/proc/self/fd/N/NAME` through an `O_PATH`
-/// descriptor of its directory (valid while this lives), so a config under
-/// a deep directory still has its socket beside it. `tend-client` reaches
-/// it the same way (`tend_client::socket`).
-#[derive(Debug)]
-pub struct Short {
-    path: PathBuf,
-    _dir: Option<OwnedFd>,
-}
-
-impl Short {
-    /// `path`, or a short path to the same file.
-    ///
-    /// # Errors
-    /// If its directory cannot be opened, or its file name alone is too
-    /// long.
-    pub fn new(path: &Path) -> io::Result<Short> {
-        if path.as_os_str().len() <= SOCKET_PATH_MAX {
-            return Ok(Short {
-                path: path.to_path_buf(),
-                _dir: None,
-            });
-        }
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} names no file", path.display()),
-            ));
-        };
-        let dir = rustix::fs::open(
-            dir,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )?;
-        let short = Path::new("/proc/self/fd")
-            .join(dir.as_raw_fd().to_string())
-            .join(name);
-        if short.as_os_str().len() > SOCKET_PATH_MAX {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "the socket's file name is too long for a unix socket: {}",
-                    name.to_string_lossy()
-                ),
-            ));
-        }
-        Ok(Short {
-            path: short,
-            _dir: Some(dir),
-        })
-    }
-
-    /// The path to hand to the system.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
