@@ -394,6 +394,10 @@ impl Target {
         if !file.exists() {
             bail!("{missing} {}", file.display());
         }
+        // SQLite opens it by path: no symbolic link, no FIFO.
+        self.state_dir()
+            .read_root()
+            .and_then(|root| root.check_journal(tend_daemon::paths::JOURNAL))?;
         tend_journal::Journal::open_read_only(&file)
             .with_context(|| format!("opening {}", file.display()))
     }

@@ -213,6 +213,10 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         None => recovery::recover(&dir, &config).await?,
     };
 
+    // Checked again right before SQLite opens it by path.
+    dir.open()
+        .and_then(|root| root.check_journal(crate::paths::JOURNAL))
+        .map_err(DaemonError::StateDir)?;
     let journal = JournalWriter::open(dir.journal())
         .map_err(|e| setup(format!("opening {}", dir.journal().display()))(io::Error::other(e)))?;
     // A corrupt journal's record begins the new chain, before anything.
@@ -269,7 +273,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     if options.echo != Echo::Off {
         console::print(builder.subscribe(), console_coloured());
     }
-    let hooks = Hooks::start(&config, dir.hooks(), dir.logs().join("hooks.log"))
+    let hooks = Hooks::start(&config, &dir)
         .await
         .map_err(setup("starting the hook runner"))?;
     hooks.watch(hook_events);

@@ -9,6 +9,7 @@
 //! shell (a hook is an argv). They never block the tree.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -19,6 +20,8 @@ use tend_engine::{ChildSpec, Event, EventKind, Restart, Supervisor, SupervisorHa
 use tend_journal::Record;
 use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
 use tend_wire::HookInput;
+
+use crate::paths::{Access, Dir, StateDir};
 use tokio::sync::broadcast;
 
 /// Whose hooks: the service an instance belongs to, its hooks, and the
@@ -38,22 +41,29 @@ struct Owner {
 pub struct Hooks {
     runner: SupervisorHandle,
     by_instance: RwLock<HashMap<String, Owner>>,
-    dir: PathBuf,
+    /// `hooks/`, checked and open: event files are made in it by its
+    /// descriptor, never through a symbolic link.
+    dir: Arc<Dir>,
     cwd: PathBuf,
     sink: LogSink,
     next: AtomicU64,
 }
 
 impl Hooks {
-    /// Starts the hook runner; event files go to `dir`, output to `log`.
+    /// Starts the hook runner; event files go to `state`'s `hooks/`,
+    /// output to `logs/hooks.log`.
     ///
     /// # Errors
     /// If the runner cannot start or the log cannot be opened.
-    pub async fn start(config: &Config, dir: PathBuf, log: PathBuf) -> std::io::Result<Arc<Hooks>> {
-        let sink = LogSink::from_spec(&LogSpec {
-            file: Some(log),
-            ..LogSpec::default()
-        })?;
+    pub async fn start(config: &Config, state: &StateDir) -> std::io::Result<Arc<Hooks>> {
+        let sink = LogSink::from_spec_in(
+            state.open_logs()?.into_fd(),
+            &LogSpec {
+                file: Some(state.logs().join("hooks.log")),
+                ..LogSpec::default()
+            },
+        )?;
+        let dir = Arc::new(state.open_hooks()?);
         let runner = Supervisor::builder("tend-hooks")
             .intensity(tend_engine::Intensity::new(
                 u32::MAX,
@@ -120,7 +130,7 @@ impl Hooks {
                 if let EventKind::ChildExited { id, .. } | EventKind::ChildStartFailed { id, .. } =
                     &event.kind
                 {
-                    let _ = std::fs::remove_file(dir.join(format!("{id}.json")));
+                    dir.remove(&format!("{id}.json"));
                 }
             }
         });
@@ -160,8 +170,13 @@ impl Hooks {
             record: Record::try_from(event).ok(),
         };
         let payload = serde_json::to_string(&input).unwrap_or_default();
-        let file = self.dir.join(format!("{id}.json"));
-        if let Err(error) = std::fs::write(&file, format!("{payload}\n")) {
+        let name = format!("{id}.json");
+        let file = self.dir.path().join(&name);
+        let written = self
+            .dir
+            .open_file(&name, Access::CreateNew)
+            .and_then(|mut f| f.write_all(format!("{payload}\n").as_bytes()));
+        if let Err(error) = written {
             tracing::error!(%error, hook = hook.name(), instance, "cannot write the hook's event file");
             return;
         }

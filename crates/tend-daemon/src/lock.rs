@@ -19,13 +19,13 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::fs::FlockOperation;
 
-use crate::paths::StateDir;
+use crate::paths::{Access, Dir, StateDir, LOCK};
 
 /// The environment variable naming the lock's descriptor a `tend up -d`
 /// hands to the daemon it starts.
@@ -84,16 +84,11 @@ impl Lock {
             file: path.clone(),
             source,
         };
-        let file = match handed.map(File::from).filter(|file| is_file(file, &path)) {
+        // Opened in the checked directory: no symbolic link, no FIFO.
+        let root = dir.open().map_err(io)?;
+        let file = match handed.map(File::from).filter(|file| is_file(file, &root)) {
             Some(file) => file,
-            None => std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .map_err(io)?,
+            None => root.open_file(LOCK, Access::ReadWrite).map_err(io)?,
         };
         // A handed lock is this open file's already: taking it again holds.
         match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
@@ -101,7 +96,7 @@ impl Lock {
             Err(rustix::io::Errno::WOULDBLOCK) => {
                 return Err(LockError::Held {
                     dir: dir.root().to_path_buf(),
-                    pid: holder(&path),
+                    pid: holder(&root),
                 })
             }
             Err(error) => return Err(io(error.into())),
@@ -195,23 +190,25 @@ pub fn handed() -> Option<OwnedFd> {
     Some(owned)
 }
 
-/// Whether `file` is the file at `path` (a descriptor named by a stray
-/// variable is not taken for the lock).
-fn is_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(open), Ok(here)) => open.dev() == here.dev() && open.ino() == here.ino(),
+/// Whether `file` is the lock file in `root` (a descriptor named by a
+/// stray variable is not taken for the lock).
+fn is_file(file: &File, root: &Dir) -> bool {
+    let here = rustix::fs::statat(root.fd(), LOCK, rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
+    match (file.metadata(), here) {
+        (Ok(open), Ok(here)) => open.dev() == here.st_dev && open.ino() == here.st_ino,
         _ => false,
     }
 }
 
-/// The pid the holder of the lock at `path` wrote down, once it did (and
+/// The pid the holder of the lock in `root` wrote down, once it did (and
 /// while that process lives: a killed daemon's pid is not named).
-fn holder(path: &Path) -> Option<u32> {
+fn holder(root: &Dir) -> Option<u32> {
     let deadline = Instant::now() + HOLDER_WRITES;
     loop {
-        let written = std::fs::read_to_string(path).unwrap_or_default();
-        let pid = written
-            .strip_suffix('\n')
+        let written = root.read(LOCK).ok().flatten().unwrap_or_default();
+        let pid = std::str::from_utf8(&written)
+            .ok()
+            .and_then(|w| w.strip_suffix('\n'))
             .and_then(|pid| pid.parse::<u32>().ok())
             .filter(|pid| Path::new(&format!("/proc/{pid}")).exists());
         if pid.is_some() || Instant::now() > deadline {

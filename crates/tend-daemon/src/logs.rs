@@ -3,15 +3,14 @@
 //! the last lines of a file for `tend logs`.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tend_journal::{JournalWriter, Record};
 use tend_process::{LogSink, LogSpec, LogTrouble, Tee};
 
-use crate::paths::StateDir;
+use crate::paths::{log_name, Access, Dir, StateDir};
 
 /// How the foreground copy looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +77,10 @@ impl Sinks {
             file: Some(self.dir.log_file(instance)),
             ..spec.clone()
         };
-        let mut sink = LogSink::from_spec(&spec)?;
+        // In `logs/`, checked, by its descriptor: a planted symbolic link
+        // or FIFO is refused, never followed.
+        let logs = self.dir.open_logs()?;
+        let mut sink = LogSink::from_spec_in(logs.into_fd(), &spec)?;
         if let Some(journal) = self.journal.clone() {
             let service = instance.to_owned();
             sink = sink.on_trouble(move |trouble| {
@@ -139,6 +141,14 @@ impl Sinks {
         self.dir.log_file(instance)
     }
 
+    /// The last `n` lines of `instance`'s log file ([`tail`]).
+    ///
+    /// # Errors
+    /// If its directory or file cannot be read.
+    pub fn tail(&self, instance: &str, n: usize) -> io::Result<Vec<u8>> {
+        tail(&self.dir.open_logs()?, &log_name(instance), n)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LogSink>> {
         self.by_name.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -160,23 +170,22 @@ pub fn prefixed(name: &str, width: usize, prefix: bool, lines: &[u8]) -> Vec<u8>
     out
 }
 
-/// The last `n` lines of a log file, reaching into its first rotated copy
-/// (`file.1`) when the current one has fewer.
+/// The last `n` lines of the log file `name` in `dir`, reaching into its
+/// first rotated copy (`name.1`) when the current one has fewer. Opened
+/// through no symbolic link, regular files only.
 ///
 /// # Errors
-/// If a file exists but cannot be read.
-pub fn tail(file: &Path, n: usize) -> io::Result<Vec<u8>> {
+/// If a file exists but cannot be read, or is not a regular file.
+pub fn tail(dir: &Dir, name: &str, n: usize) -> io::Result<Vec<u8>> {
     if n == 0 {
         return Ok(Vec::new());
     }
-    let mut lines = last_lines(file, n)?;
+    let mut lines = last_lines(dir, name, n)?;
     // A partial last line counts as a line.
     let partial = usize::from(lines.last().is_some_and(|&b| b != b'\n'));
     let found = lines.iter().filter(|&&b| b == b'\n').count() + partial;
     if found < n {
-        let mut rotated = file.as_os_str().to_owned();
-        rotated.push(".1");
-        let mut older = last_lines(Path::new(&rotated), n - found)?;
+        let mut older = last_lines(dir, &format!("{name}.1"), n - found)?;
         older.append(&mut lines);
         lines = older;
     }
@@ -184,9 +193,9 @@ pub fn tail(file: &Path, n: usize) -> io::Result<Vec<u8>> {
 }
 
 /// Reads backwards from the end in blocks until `n` line ends are found.
-fn last_lines(file: &Path, n: usize) -> io::Result<Vec<u8>> {
+fn last_lines(dir: &Dir, name: &str, n: usize) -> io::Result<Vec<u8>> {
     const BLOCK: u64 = 64 * 1024;
-    let mut f = match File::open(file) {
+    let mut f = match dir.open_file(name, Access::Read) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -232,31 +241,37 @@ mod tests {
 
     #[test]
     fn tail_takes_the_last_lines_across_blocks_and_rotations() {
-        let dir = std::env::temp_dir().join(format!("tend-tail-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let root = std::env::temp_dir().join(format!("tend-tail-{}", std::process::id()));
+        let state = StateDir::for_config(std::path::Path::new("tend.toml"), Some(&root));
+        state.create().unwrap();
+        let logs = state.open_logs().unwrap();
+        let dir = state.logs();
         let file = dir.join("a.log");
         let text: String = (1..=30_000).map(|i| format!("line {i}\n")).collect();
         std::fs::write(&file, &text).unwrap();
-        let got = String::from_utf8(tail(&file, 3).unwrap()).unwrap();
+        let got = String::from_utf8(tail(&logs, "a.log", 3).unwrap()).unwrap();
         assert_eq!(got, "line 29998\nline 29999\nline 30000\n");
-        let many = tail(&file, 20_000).unwrap();
+        let many = tail(&logs, "a.log", 20_000).unwrap();
         assert_eq!(many.iter().filter(|&&b| b == b'\n').count(), 20_000);
         assert!(String::from_utf8(many).unwrap().starts_with("line 10001\n"));
 
         std::fs::write(dir.join("a.log.1"), "old 1\nold 2\n").unwrap();
         std::fs::write(&file, "new 1\n").unwrap();
         assert_eq!(
-            String::from_utf8(tail(&file, 2).unwrap()).unwrap(),
+            String::from_utf8(tail(&logs, "a.log", 2).unwrap()).unwrap(),
             "old 2\nnew 1\n"
         );
         assert_eq!(
-            String::from_utf8(tail(&file, 9).unwrap()).unwrap(),
+            String::from_utf8(tail(&logs, "a.log", 9).unwrap()).unwrap(),
             "old 1\nold 2\nnew 1\n"
         );
         // A partial last line counts as a line.
         std::fs::write(&file, "a\nb").unwrap();
-        assert_eq!(String::from_utf8(tail(&file, 1).unwrap()).unwrap(), "b");
-        assert!(tail(&dir.join("none.log"), 5).unwrap().is_empty());
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            String::from_utf8(tail(&logs, "a.log", 1).unwrap()).unwrap(),
+            "b"
+        );
+        assert!(tail(&logs, "none.log", 5).unwrap().is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

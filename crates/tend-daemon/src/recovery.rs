@@ -22,7 +22,7 @@ use tend_config::Config;
 use tend_journal::{Journal, Record};
 use tend_process::leftovers::{self, Candidate, Lease, Leftover};
 
-use crate::paths::StateDir;
+use crate::paths::{StateDir, JOURNAL, LEASE};
 
 /// How long killed leftovers get to disappear.
 const AFTER_KILL: Duration = Duration::from_secs(5);
@@ -68,7 +68,7 @@ pub struct Recovered {
 /// # Errors
 /// If the previous daemon still runs, or the lease cannot be written.
 pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, RecoveryError> {
-    let previous = read(dir).map(|previous| {
+    let previous = read(dir)?.map(|previous| {
         let lease = Lease {
             pid: previous.pid,
             start_ticks: previous.start_ticks,
@@ -81,7 +81,11 @@ pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, Recov
             return Err(RecoveryError::StillHeld(lease.pid));
         }
     }
-    // No daemon holds the journal now: it is ours to check.
+    // No daemon holds the journal now: it is ours to check. SQLite opens
+    // it by path: its files must be regular ones (or absent), not links.
+    dir.open()
+        .and_then(|root| root.check_journal(JOURNAL))
+        .map_err(|e| RecoveryError::Io(e.to_string()))?;
     let mut recovered = Recovered {
         journal_corrupt: set_aside(dir)?,
         records: Vec::new(),
@@ -129,16 +133,26 @@ fn set_aside(dir: &StateDir) -> Result<Option<Record>, RecoveryError> {
 
 /// Gives up the lease (a clean end).
 pub fn release(dir: &StateDir) {
-    let _ = std::fs::remove_file(dir.lease());
+    if let Ok(root) = dir.open() {
+        root.remove(LEASE);
+    }
 }
 
-fn read(dir: &StateDir) -> Option<LeaseFile> {
-    let text = std::fs::read_to_string(dir.lease()).ok()?;
-    match serde_json::from_str(&text) {
-        Ok(lease) => Some(lease),
+/// The lease, if there is one; a torn one is ignored, but one that is not a
+/// regular file (a planted link or FIFO) is refused.
+fn read(dir: &StateDir) -> Result<Option<LeaseFile>, RecoveryError> {
+    let Some(text) = dir
+        .open()
+        .and_then(|root| root.read(LEASE))
+        .map_err(|e| RecoveryError::Io(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    match serde_json::from_slice(&text) {
+        Ok(lease) => Ok(Some(lease)),
         Err(error) => {
             tracing::warn!(%error, file = %dir.lease().display(), "ignoring an unreadable lease");
-            None
+            Ok(None)
         }
     }
 }
@@ -152,9 +166,8 @@ fn write(dir: &StateDir, lease: &Lease, journal_from: i64) -> Result<(), Recover
     };
     let text = serde_json::to_string_pretty(&file).unwrap_or_default();
     // Written whole or not at all: a torn lease would hide leftovers.
-    let staged = dir.lease().with_extension("json.new");
-    std::fs::write(&staged, text)
-        .and_then(|()| std::fs::rename(&staged, dir.lease()))
+    dir.open()
+        .and_then(|root| root.write_whole(LEASE, text.as_bytes()))
         .map_err(|e| RecoveryError::Io(format!("writing {}: {e}", dir.lease().display())))
 }
 

@@ -292,7 +292,7 @@ async fn logs_response(api: Api, query: LogsQuery) -> Response {
     };
     let mut history = Vec::new();
     for name in &instances {
-        match logs::tail(&sinks.file(name), query.lines) {
+        match sinks.tail(name, query.lines) {
             Ok(lines) => history.extend(logs::prefixed(name, width, prefix, &lines)),
             Err(e) => {
                 return error(

@@ -17,18 +17,21 @@
 //! a marker line saying how many were dropped. The tee and live followers
 //! get every line meanwhile. [`LogSink::on_trouble`] hears both turns.
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use rustix::fs::AtFlags;
 use tend_spec::LogSpec;
 use tokio::net::unix::pipe;
 use tokio::sync::broadcast;
 
+use crate::files::{self, Access};
 use crate::gate::{ReadyGate, ReadySignal};
 
 /// A line longer than this is written in pieces rather than buffered whole.
@@ -198,10 +201,35 @@ impl LogSink {
     /// If the file cannot be opened for appending.
     pub fn from_spec(spec: &LogSpec) -> io::Result<Self> {
         let file = match &spec.file {
-            Some(path) => Some(RotatingFile::open(path, spec.max_size, spec.keep)?),
+            Some(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    fs::create_dir_all(dir)?;
+                }
+                let dir = files::open_dir(path.parent().unwrap_or(Path::new(".")))?;
+                Some(RotatingFile::open(dir, path, spec.max_size, spec.keep)?)
+            }
             None => None,
         };
-        Ok(LogSink {
+        Ok(LogSink::with_file(file, spec))
+    }
+
+    /// A sink writing to `spec.file`, a file in `dir` (a descriptor of its
+    /// directory, which the caller checked: a state directory's `logs/`).
+    /// The file and its rotated copies are opened and renamed relative to
+    /// `dir`, never through a symbolic link, regular files only.
+    ///
+    /// # Errors
+    /// If the file cannot be opened for appending, or is not a regular file.
+    pub fn from_spec_in(dir: OwnedFd, spec: &LogSpec) -> io::Result<Self> {
+        let file = match &spec.file {
+            Some(path) => Some(RotatingFile::open(dir, path, spec.max_size, spec.keep)?),
+            None => None,
+        };
+        Ok(LogSink::with_file(file, spec))
+    }
+
+    fn with_file(file: Option<RotatingFile>, spec: &LogSpec) -> Self {
+        LogSink {
             inner: Arc::new(Shared {
                 state: Mutex::new(SinkInner {
                     file,
@@ -210,7 +238,7 @@ impl LogSink {
                 }),
                 failing: AtomicBool::new(false),
             }),
-        })
+        }
     }
 
     /// Calls `handler` when the file stops taking writes and when it takes
@@ -530,9 +558,14 @@ struct Unwritten {
     error: io::Error,
 }
 
-/// An append-only file rotated by size: `file` → `file.1` → … → `file.N`.
+/// An append-only file rotated by size: `file` → `file.1` → … → `file.N`,
+/// each opened and renamed relative to its directory's descriptor
+/// ([`files`]: no symbolic link followed, regular files only).
 struct RotatingFile {
+    /// The whole path, to name it.
     path: PathBuf,
+    dir: OwnedFd,
+    name: OsString,
     file: File,
     size: u64,
     max_size: u64,
@@ -540,14 +573,23 @@ struct RotatingFile {
 }
 
 impl RotatingFile {
-    fn open(path: &Path, max_size: u64, keep: u32) -> io::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
-        }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+    /// Opens `path`'s file in `dir` (its directory).
+    fn open(dir: OwnedFd, path: &Path, max_size: u64, keep: u32) -> io::Result<Self> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{} names no file", path.display()),
+                )
+            })?
+            .to_owned();
+        let file = files::open_regular(dir.as_fd(), &name, Access::Append, path)?;
         let size = file.metadata()?.len();
         Ok(RotatingFile {
             path: path.to_path_buf(),
+            dir,
+            name,
             file,
             size,
             max_size,
@@ -602,25 +644,27 @@ impl RotatingFile {
 
     fn rotate(&mut self) -> io::Result<()> {
         let numbered = |n: u32| {
-            let mut name = self.path.clone().into_os_string();
+            let mut name = self.name.clone();
             name.push(format!(".{n}"));
-            PathBuf::from(name)
+            name
         };
+        let shown = |name: &OsStr| self.path.with_file_name(name);
         if self.keep == 0 {
-            self.file = File::create(&self.path)?;
+            self.file =
+                files::open_regular(self.dir.as_fd(), &self.name, Access::Truncate, &self.path)?;
         } else {
-            let _ = fs::remove_file(numbered(self.keep));
+            let _ =
+                rustix::fs::unlinkat(&self.dir, numbered(self.keep).as_os_str(), AtFlags::empty());
             for n in (1..self.keep).rev() {
                 let from = numbered(n);
-                if from.exists() {
-                    fs::rename(&from, numbered(n + 1))?;
+                if files::exists(&self.dir, &from) {
+                    rustix::fs::renameat(&self.dir, &from, &self.dir, numbered(n + 1))?;
                 }
             }
-            fs::rename(&self.path, numbered(1))?;
-            self.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
+            rustix::fs::renameat(&self.dir, &self.name, &self.dir, numbered(1))?;
+            let fresh = self.name.clone();
+            self.file =
+                files::open_regular(self.dir.as_fd(), &fresh, Access::Append, &shown(&fresh))?;
         }
         self.size = 0;
         Ok(())
@@ -642,13 +686,21 @@ mod tests {
     fn a_file_that_refuses_writes_holds_lines_drops_the_oldest_and_catches_up_with_a_marker() {
         let troubles = Arc::new(Mutex::new(Vec::new()));
         let heard = troubles.clone();
-        // /dev/full refuses every write with ENOSPC.
-        let sink = LogSink::from_spec(&LogSpec {
-            file: Some("/dev/full".into()),
-            ..LogSpec::default()
-        })
-        .unwrap()
-        .on_trouble(move |t| heard.lock().unwrap().push(t));
+        // /dev/full refuses every write with ENOSPC (a device: put in
+        // place by hand, as `from_spec` opens regular files only).
+        let sink = LogSink::discard().on_trouble(move |t| heard.lock().unwrap().push(t));
+        sink.lock().file = Some(RotatingFile {
+            path: "/dev/full".into(),
+            dir: files::open_dir(Path::new("/dev")).unwrap(),
+            name: "full".into(),
+            file: fs::OpenOptions::new()
+                .append(true)
+                .open("/dev/full")
+                .unwrap(),
+            size: 0,
+            max_size: 0,
+            keep: 0,
+        });
         let follower = sink.follow();
         // 13 bytes a line: 200,000 lines are 2.6 MB, more than is held.
         let total = 200_000u64;
@@ -667,7 +719,9 @@ mod tests {
         // Space comes back: the same sink, a file that takes writes.
         let dir = std::env::temp_dir().join(format!("tend-held-{}", std::process::id()));
         let path = dir.join("out.log");
-        sink.lock().file = Some(RotatingFile::open(&path, 0, 0).unwrap());
+        fs::create_dir_all(&dir).unwrap();
+        sink.lock().file =
+            Some(RotatingFile::open(files::open_dir(&dir).unwrap(), &path, 0, 0).unwrap());
         sink.write_lines(&lines(total + 1, total + 1));
         assert!(!sink.is_failing());
         let text = fs::read_to_string(&path).unwrap();

@@ -44,18 +44,21 @@ fn from_files(target: &Target, names: &[String], lines: usize) -> anyhow::Result
     let layout = tend_daemon::Layout::of(&config);
     let instances = layout.find(names)?;
     let dir = target.state_dir();
-    if !dir.logs().exists() {
+    if std::fs::symlink_metadata(dir.logs()).is_err() {
         bail!(
             "tend is not running and there are no logs in {}",
             dir.logs().display()
         );
     }
+    // Read through no symbolic link, regular files only.
+    let logs = dir.read_logs()?;
     let prefix = instances.len() > 1;
     let width = instances.iter().map(|i| i.name.len()).max().unwrap_or(0);
     for instance in instances {
         let file = dir.log_file(&instance.name);
-        let tail = tend_daemon::logs::tail(&file, lines)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let tail =
+            tend_daemon::logs::tail(&logs, &tend_daemon::paths::log_name(&instance.name), lines)
+                .with_context(|| format!("reading {}", file.display()))?;
         out::write(&tend_daemon::logs::prefixed(
             &instance.name,
             width,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use tend_client::Client;
 use tend_daemon::logs::Echo;
+use tend_daemon::paths::{Access, DAEMON_LOG};
 use tend_daemon::progress::Follow;
 use tend_daemon::Prepared;
 use tend_wire::ServicesQuery;
@@ -64,11 +65,16 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.daemon_log())
-        .with_context(|| format!("opening {}", dir.daemon_log().display()))?;
+    // In the checked state directory, through no symbolic link: root's
+    // daemon must not append to a file someone pointed `tend.log` at.
+    let root = dir
+        .open()
+        .and_then(|root| {
+            root.open_file(DAEMON_LOG, Access::Append)
+                .map(|log| (root, log))
+        })
+        .with_context(|| format!("opening {}", dir.daemon_log().display()));
+    let (root, log) = root?;
     let exe = std::env::current_exe().context("finding the tend binary")?;
     let mut command = std::process::Command::new(exe);
     command
@@ -107,7 +113,7 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         if let Some(status) = child.try_wait()? {
-            let tail = tend_daemon::logs::tail(&dir.daemon_log(), 20).unwrap_or_default();
+            let tail = tend_daemon::logs::tail(&root, DAEMON_LOG, 20).unwrap_or_default();
             eprint!("{}", String::from_utf8_lossy(&tail));
             bail!("the daemon exited at start ({status})");
         }
