@@ -83,7 +83,8 @@ fn a_full_disk_loses_no_line_and_no_restart() {
     let state = p.path(".tend");
     std::fs::create_dir(&state).unwrap();
     let mounted = || {
-        let args = ["-t", "tmpfs", "-o", "size=64m", "tmpfs"];
+        // Private, as tend requires of a state directory (a tmpfs is 1777).
+        let args = ["-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs"];
         let ok = mount(&[&args[..], &[state.to_str().unwrap()]].concat());
         (!ok).then(|| "mounting a tmpfs needs root (with CAP_SYS_ADMIN)".to_owned())
     };
