@@ -24,6 +24,12 @@ pub struct Cli {
     /// Where to find the running instance and its config.
     #[command(flatten)]
     pub target: Target,
+    /// Print services' text (their output, status, reasons) as it is, control
+    /// characters and all. By default they are shown escaped (`\x1b`) when
+    /// standard output is a terminal, so that a service cannot drive it;
+    /// output to a pipe or a file is always as it is.
+    #[arg(long, global = true)]
+    pub raw: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -23,6 +23,7 @@ use tend_wire::Action;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    out::escape_on_terminal(cli.raw);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TEND_LOG")

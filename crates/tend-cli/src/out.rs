@@ -1,8 +1,21 @@
 //! Standard output for every command: a reader that goes away (`tend
 //! status | head -1`) ends the command quietly, as it ends `cat`, instead
-//! of `println!`'s panic on a closed pipe.
+//! of `println!`'s panic on a closed pipe. On a terminal, control
+//! characters are shown escaped ([`tend_wire::escape_bytes`]) unless
+//! `--raw`: everything a command prints passes here, much of it a
+//! service's text, and none of it may drive the operator's terminal.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether control characters are escaped: set once, by [`escape_on_terminal`].
+static ESCAPE: AtomicBool = AtomicBool::new(false);
+
+/// Escapes what is printed when standard output is a terminal, unless
+/// `raw`. Pipes and files get the bytes as they are, as `cat` gives them.
+pub fn escape_on_terminal(raw: bool) {
+    ESCAPE.store(!raw && std::io::stdout().is_terminal(), Ordering::Relaxed);
+}
 
 /// Standard output was closed by its reader: not an error to report, the
 /// end of the command (`main` exits 0 and says nothing).
@@ -27,6 +40,13 @@ pub fn is_closed(error: &anyhow::Error) -> bool {
 /// # Errors
 /// [`Closed`] when the reader is gone; any other write error as it is.
 pub fn write(bytes: &[u8]) -> anyhow::Result<()> {
+    let escaped;
+    let bytes = if ESCAPE.load(Ordering::Relaxed) {
+        escaped = tend_wire::escape_bytes(bytes);
+        escaped.as_bytes()
+    } else {
+        bytes
+    };
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),

@@ -152,20 +152,12 @@ fn command_line(spec: &ProcessSpec) -> (String, Vec<String>) {
     }
 }
 
-/// The environment the service gets: tend's (unless cleared), less what
-/// it removes, with what it sets.
+/// The environment the service gets, as the process backend builds it
+/// ([`tend_spec::EnvSpec::build`]); its account's variables left out, the
+/// user not looked up (a `user` is taken to be another one than tend's).
 fn environment(spec: &ProcessSpec) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = if spec.env.inherit {
-        std::env::vars_os().collect()
-    } else {
-        Vec::new()
-    };
-    env.retain(|(k, _)| {
-        !spec.env.remove.iter().any(|r| OsStr::new(r) == k)
-            && !spec.env.set.contains_key(&*k.to_string_lossy())
-    });
-    env.extend(spec.env.set.iter().map(|(k, v)| (k.into(), v.into())));
-    env
+    spec.env
+        .build(std::env::vars_os(), None, spec.user.is_some())
 }
 
 /// Why `program` would not run, searched as `execvp` does: a name with a

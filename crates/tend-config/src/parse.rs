@@ -33,6 +33,7 @@ pub(crate) mod keys {
         "shell",
         "env",
         "clear_env",
+        "inherit_env",
         "cwd",
         "user",
         "umask",
@@ -470,8 +471,22 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
             }
         }
     }
-    if let Some(clear) = t.read("clear_env", d, read::boolean) {
-        process.env.inherit = !clear;
+    let clear = t.read("clear_env", d, read::boolean);
+    process.env.inherit = clear.map(|clear| !clear);
+    if let Some(names) = t.read("inherit_env", d, read::array_of(read::string)) {
+        if clear == Some(false) {
+            d.at(
+                t.get("inherit_env").map_or(t.at(), |v| v.span().start),
+                format!(
+                    "`inherit_env` with `clear_env = false` in {}: the whole environment is passed",
+                    t.name
+                ),
+                Some("one of them".to_owned()),
+            );
+        }
+        // Naming what is passed means only that is.
+        process.env.inherit = Some(false);
+        process.env.pass = names;
     }
     process.cwd = t.read("cwd", d, read::string).map(|cwd| {
         if container.is_none() {

@@ -127,8 +127,8 @@ pub fn schema() -> Value {
             "shell": { "type": "string", "description": "A command line run with `sh -c` (instead of `command`)." },
             "env": { "type": "object", "additionalProperties": { "type": "string" },
                 "description": "Environment variables set for it." },
-            "clear_env": { "type": "boolean", "default": false,
-                "description": "Start from an empty environment instead of tend's." },
+            "clear_env": { "type": "boolean",
+                "description": "Pass only `inherit_env` of tend's environment (true) or all of it (false). Default: all for a service running as tend's own user, only `inherit_env` for one with another `user`." },
             "cwd": { "type": "string", "description": "Working directory, relative to the config file's directory." },
             "user": { "type": "string", "description": "Run as this user (name or id; tend must run as root)." },
             "umask": { "type": "integer", "minimum": 0, "maximum": 511, "description": "File mode creation mask." },
@@ -220,6 +220,11 @@ pub fn schema() -> Value {
         }
     });
     service["properties"]["start_limit"] = start_limit;
+    service["properties"]["inherit_env"] = json!({
+        "type": "array", "items": { "type": "string" },
+        "default": tend_spec::EnvSpec::PASS,
+        "description": "The variables of tend's environment passed when it is not passed whole; given alone, it implies `clear_env = true`."
+    });
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://github.com/tend-rs/tend/tend.schema.json",

@@ -39,7 +39,16 @@ pub fn progress(board: Board, life: Life, coloured: bool) {
     });
 }
 
+/// One line on standard error; on a terminal, its control characters
+/// escaped (a line may carry a service's words, as a reason).
 fn say(coloured: bool, line: &str) {
+    let escaped;
+    let line = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        escaped = tend_wire::escape(line);
+        &*escaped
+    } else {
+        line
+    };
     if coloured {
         eprintln!("\x1b[1mtend |\x1b[0m {line}");
     } else {

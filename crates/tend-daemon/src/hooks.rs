@@ -34,6 +34,10 @@ struct Owner {
     user: Option<String>,
     group: Option<String>,
     groups: Option<Vec<String>>,
+    /// Whether the daemon's environment is passed whole, and what is
+    /// passed when it is not: the service's own choice.
+    inherit: Option<bool>,
+    pass: Vec<String>,
 }
 
 /// The hooks of the running config, and the supervisor that runs them.
@@ -100,6 +104,8 @@ impl Hooks {
                 user: service.process.user.clone(),
                 group: service.process.group.clone(),
                 groups: service.process.groups.clone(),
+                inherit: service.process.env.inherit,
+                pass: service.process.env.pass.clone(),
             };
             for instance in service.instances() {
                 table.insert(instance, owner.clone());
@@ -186,6 +192,8 @@ impl Hooks {
         spec.user.clone_from(&owner.user);
         spec.group.clone_from(&owner.group);
         spec.groups.clone_from(&owner.groups);
+        spec.env.inherit = owner.inherit;
+        spec.env.pass.clone_from(&owner.pass);
         spec.env.set.insert("TEND_HOOK".into(), hook.name().into());
         spec.env.set.insert("TEND_SERVICE".into(), instance.into());
         spec.env

@@ -17,11 +17,15 @@ use crate::paths::{log_name, Access, Dir, StateDir};
 pub enum Echo {
     /// No copy (a detached daemon).
     Off,
-    /// `name | line`, plain (standard output is not a terminal, or
-    /// `NO_COLOR` is set).
+    /// `name | line`, the line as it is (standard output is not a
+    /// terminal).
     Plain,
-    /// `name | line` with the name coloured.
-    Coloured,
+    /// `name | line` on a terminal: the line's control characters escaped,
+    /// the name coloured unless `NO_COLOR` is set.
+    Terminal {
+        /// Whether the name is coloured.
+        coloured: bool,
+    },
 }
 
 /// Whether output may be coloured: only to a terminal (`terminal`), and
@@ -113,9 +117,14 @@ impl Sinks {
                     prefix: format!("{name} | "),
                 })
             }
-            Echo::Coloured => {
+            Echo::Terminal { coloured: false } => {
+                sink = sink.with_tee(Tee::Terminal {
+                    prefix: format!("{name} | "),
+                })
+            }
+            Echo::Terminal { coloured: true } => {
                 let code = COLOURS[colour % COLOURS.len()];
-                sink = sink.with_tee(Tee::Stdout {
+                sink = sink.with_tee(Tee::Terminal {
                     prefix: format!("\x1b[{code}m{name} |\x1b[0m "),
                 });
             }

@@ -285,16 +285,7 @@ fn plan(spec: &ProcessSpec, prepared: &Prepared) -> Result<Plan, SpawnError> {
         program: prepared.program.to_string_lossy().into_owned(),
         error,
     };
-    let mut env: Vec<(OsString, OsString)> = if spec.env.inherit {
-        std::env::vars_os().collect()
-    } else {
-        Vec::new()
-    };
-    env.retain(|(k, _)| {
-        !spec.env.remove.iter().any(|r| OsStr::new(r) == k)
-            && !spec.env.set.contains_key(&*k.to_string_lossy())
-    });
-    env.extend(spec.env.set.iter().map(|(k, v)| (k.into(), v.into())));
+    let env = &prepared.env;
     let path_var = env
         .iter()
         .find(|(k, _)| k == "PATH")

@@ -351,8 +351,6 @@ pub(crate) async fn run(
 /// Prepares and spawns the process, in its cgroup, with a notify socket if
 /// it speaks sd_notify.
 fn launch(spec: &ProcessSpec, cgroups: &CgroupSlot, id: &str) -> Result<Launched, String> {
-    let prepared = prepare(spec).map_err(|e| e.to_string())?;
-    let cgroup = cgroups.get(id, &spec.limits)?;
     // A notify socket, when the service speaks sd_notify, named in its
     // environment.
     let notify = if spec.ready.notify || spec.watchdog.is_some() {
@@ -368,6 +366,9 @@ fn launch(spec: &ProcessSpec, cgroups: &CgroupSlot, id: &str) -> Result<Launched
         }
         None => spec,
     };
+    // The environment is built here, `NOTIFY_SOCKET` in it.
+    let prepared = prepare(launched).map_err(|e| e.to_string())?;
+    let cgroup = cgroups.get(id, &spec.limits)?;
     let lock = SpawnLock::acquire();
     let spawned = spawn(launched, &prepared, cgroup.as_deref()).map_err(|e| e.to_string())?;
     let pid = spawned.pid;

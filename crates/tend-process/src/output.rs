@@ -180,6 +180,14 @@ pub enum Tee {
         /// Put before each line, e.g. `"web | "`.
         prefix: String,
     },
+    /// Written to this process's standard output, a terminal, each line
+    /// prefixed and its control characters escaped
+    /// ([`tend_wire::escape_bytes`]): a service's output must not drive
+    /// the operator's terminal.
+    Terminal {
+        /// Put before each line, e.g. `"web | "` (as it is: it may colour).
+        prefix: String,
+    },
 }
 
 impl std::fmt::Debug for LogSink {
@@ -309,19 +317,29 @@ impl LogSink {
         if inner.file.is_some() {
             inner.store(lines, &self.inner.failing);
         }
-        if let Some(Tee::Stdout { prefix }) = &inner.tee {
-            // A terminal that went away must not end the pump (the child
-            // would die of SIGPIPE): the copy is skipped.
-            let _ = tee(prefix, lines);
+        // A terminal that went away must not end the pump (the child would
+        // die of SIGPIPE): the copy is skipped.
+        match &inner.tee {
+            Some(Tee::Stdout { prefix }) => {
+                let _ = tee(prefix, lines, false);
+            }
+            Some(Tee::Terminal { prefix }) => {
+                let _ = tee(prefix, lines, true);
+            }
+            None => {}
         }
     }
 }
 
-fn tee(prefix: &str, lines: &[u8]) -> io::Result<()> {
+fn tee(prefix: &str, lines: &[u8], escape: bool) -> io::Result<()> {
     let mut out = io::stdout().lock();
     for line in lines.split_inclusive(|&b| b == b'\n') {
         out.write_all(prefix.as_bytes())?;
-        out.write_all(line)?;
+        if escape {
+            out.write_all(tend_wire::escape_bytes(line).as_bytes())?;
+        } else {
+            out.write_all(line)?;
+        }
     }
     out.flush()
 }

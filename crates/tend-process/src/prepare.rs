@@ -1,13 +1,13 @@
 //! Everything a spawn needs that can be worked out before the child
 //! exists: the command line (and the shell, if asked for), the user and
-//! groups resolved from names, the rlimits. Done before `fork`, because the
+//! groups resolved from names, the environment, the rlimits. Done before `fork`, because the
 //! child may not allocate or look anything up.
 
 use std::ffi::{CString, OsString};
 use std::os::fd::OwnedFd;
 
 use rustix::process::{Gid, Pid, Resource};
-use tend_spec::{ProcessSpec, Rlimits};
+use tend_spec::{Account, ProcessSpec, Rlimits};
 
 use crate::error::SpawnError;
 
@@ -25,6 +25,8 @@ pub(crate) struct Prepared {
     pub(crate) program: OsString,
     pub(crate) args: Vec<OsString>,
     pub(crate) identity: Option<Identity>,
+    /// The whole environment of the child ([`tend_spec::EnvSpec::build`]).
+    pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) rlimits: Vec<(Resource, u64)>,
 }
 
@@ -46,17 +48,27 @@ pub(crate) fn prepare(spec: &ProcessSpec) -> Result<Prepared, SpawnError> {
         (true, Some(_)) => return Err(SpawnError::ShellWithArgs),
         (false, Some((program, rest))) => (program.into(), rest.iter().map(Into::into).collect()),
     };
+    let (identity, account) = resolve_identity(spec)?;
+    let other_user = identity
+        .as_ref()
+        .is_some_and(|i| i.uid != rustix::process::geteuid().as_raw());
+    let env = spec
+        .env
+        .build(std::env::vars_os(), account.as_ref(), other_user);
     Ok(Prepared {
         program,
         args,
-        identity: resolve_identity(spec)?,
+        identity,
+        env,
         rlimits: rlimits(&spec.rlimits),
     })
 }
 
-fn resolve_identity(spec: &ProcessSpec) -> Result<Option<Identity>, SpawnError> {
+/// The identity, and the account of its `user` (whose `HOME`, `USER`,
+/// `LOGNAME` and `SHELL` the child gets).
+fn resolve_identity(spec: &ProcessSpec) -> Result<(Option<Identity>, Option<Account>), SpawnError> {
     if spec.user.is_none() && spec.group.is_none() && spec.groups.is_none() {
-        return Ok(None);
+        return Ok((None, None));
     }
     if !rustix::process::geteuid().is_root() {
         return Err(SpawnError::NotRoot);
@@ -86,8 +98,15 @@ fn resolve_identity(spec: &ProcessSpec) -> Result<Option<Identity>, SpawnError> 
         }
         (None, None) => vec![Gid::from_raw(gid)],
     };
-    let uid = user.map_or_else(|| rustix::process::geteuid().as_raw(), |u| u.uid.as_raw());
-    Ok(Some(Identity { uid, gid, groups }))
+    let uid = user
+        .as_ref()
+        .map_or_else(|| rustix::process::geteuid().as_raw(), |u| u.uid.as_raw());
+    let account = user.map(|u| Account {
+        name: u.name,
+        home: u.dir,
+        shell: u.shell,
+    });
+    Ok((Some(Identity { uid, gid, groups }), account))
 }
 
 fn lookup_user(name: &str) -> Result<nix::unistd::User, SpawnError> {

@@ -106,13 +106,8 @@ fn spawn_with_std(
 ) -> Result<Spawned, SpawnError> {
     let mut command = Command::new(&prepared.program);
     command.args(&prepared.args);
-    if !spec.env.inherit {
-        command.env_clear();
-    }
-    for name in &spec.env.remove {
-        command.env_remove(name);
-    }
-    command.envs(&spec.env.set);
+    command.env_clear();
+    command.envs(prepared.env.iter().map(|(k, v)| (k, v)));
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }

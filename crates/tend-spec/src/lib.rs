@@ -64,7 +64,9 @@ pub use dependency::{dependency_order, Condition};
 pub use exit::ExitClass;
 pub use intensity::Intensity;
 pub use probe::{HttpTarget, OnUnhealthy, ProbeCheck, ProbeSpec, ProbeTiming};
-pub use process::{EnvSpec, LogSpec, ProcessSpec, ReadySpec, ResourceLimits, Rlimits, StopSpec};
+pub use process::{
+    Account, EnvSpec, LogSpec, ProcessSpec, ReadySpec, ResourceLimits, Rlimits, StopSpec,
+};
 pub use restart::Restart;
 pub use shutdown::Shutdown;
 pub use signal::{Signal, UnknownSignal};

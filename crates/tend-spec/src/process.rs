@@ -3,6 +3,7 @@
 //! runs it.
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ use crate::Signal;
 /// assert_eq!(spec.stop.signal, Signal::Int);
 /// assert_eq!(spec.stop.timeout, Duration::from_secs(30));
 /// assert_eq!(spec.success_codes, [0]);
-/// assert!(spec.env.inherit);
+/// assert_eq!(spec.env.inherit, None); // whole for its own user, not for another
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -238,6 +239,15 @@ impl ProcessSpec {
 
 /// The environment of a process.
 ///
+/// Built by [`EnvSpec::build`]: the supervisor's whole environment, or
+/// only the variables `pass` names; then `HOME`, `USER`, `LOGNAME` and
+/// `SHELL` of the account it runs as (when it has a `user`); less
+/// `remove`; with `set`. By default the whole environment goes only to a
+/// process running as the supervisor's own user: one running as another
+/// user gets only `pass` (as systemd gives a service a clean environment
+/// and passes only what `PassEnvironment=` names), so a root supervisor's
+/// secrets do not reach a less trusted account.
+///
 /// # Examples
 ///
 /// ```
@@ -246,16 +256,25 @@ impl ProcessSpec {
 /// let env: EnvSpec = serde_json::from_str(
 ///     r#"{ "inherit": false, "set": { "RUST_LOG": "info" } }"#,
 /// ).unwrap();
-/// assert!(!env.inherit);
+/// assert_eq!(env.inherit, Some(false));
 /// assert_eq!(env.set["RUST_LOG"], "info");
-/// assert!(EnvSpec::default().inherit);
+/// assert!(EnvSpec::default().inherits(false));
+/// assert!(!EnvSpec::default().inherits(true));
+/// assert_eq!(EnvSpec::default().pass, ["PATH", "LANG", "LANGUAGE", "LC_ALL", "TZ"]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvSpec {
-    /// Start from the supervisor's environment (default) or from nothing.
-    #[serde(default = "yes")]
-    pub inherit: bool,
+    /// Start from the supervisor's whole environment (`true`), or from
+    /// only the variables `pass` names (`false`); unset (the default):
+    /// whole for a process running as the supervisor's own user, only
+    /// `pass` for one running as another user.
+    #[serde(default)]
+    pub inherit: Option<bool>,
+    /// The supervisor's variables passed when its environment is not
+    /// inherited whole (default [`EnvSpec::PASS`]).
+    #[serde(default = "default_pass")]
+    pub pass: Vec<String>,
     /// Variables to set (after inheriting).
     #[serde(default)]
     pub set: BTreeMap<String, String>,
@@ -264,17 +283,98 @@ pub struct EnvSpec {
     pub remove: Vec<String>,
 }
 
-fn yes() -> bool {
-    true
+fn default_pass() -> Vec<String> {
+    EnvSpec::PASS.iter().map(|&name| name.to_owned()).collect()
 }
 
 impl Default for EnvSpec {
     fn default() -> Self {
         EnvSpec {
-            inherit: true,
+            inherit: None,
+            pass: default_pass(),
             set: BTreeMap::new(),
             remove: Vec::new(),
         }
+    }
+}
+
+/// The account a process runs as, from its `passwd` entry: what its
+/// `HOME`, `USER`, `LOGNAME` and `SHELL` say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The user's name (`USER`, `LOGNAME`).
+    pub name: String,
+    /// Its home directory (`HOME`).
+    pub home: PathBuf,
+    /// Its login shell (`SHELL`).
+    pub shell: PathBuf,
+}
+
+impl EnvSpec {
+    /// What is passed by default when the environment is not inherited
+    /// whole: where programs are, the language and the time zone. Facts of
+    /// the machine, not secrets; systemd gives a clean environment `PATH`
+    /// and `LANG` too.
+    pub const PASS: &'static [&'static str] = &["PATH", "LANG", "LANGUAGE", "LC_ALL", "TZ"];
+
+    /// Whether the supervisor's whole environment is passed to a process
+    /// running as another user than the supervisor's (`other_user`) or as
+    /// the same.
+    #[must_use]
+    pub fn inherits(&self, other_user: bool) -> bool {
+        self.inherit.unwrap_or(!other_user)
+    }
+
+    /// The environment of a process: `from` (the supervisor's) whole or
+    /// only `pass`, then `account`'s `HOME`, `USER`, `LOGNAME` and `SHELL`,
+    /// less `remove`, with `set`. `other_user`: it runs as another user
+    /// than the supervisor's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tend_spec::{Account, EnvSpec};
+    ///
+    /// let daemon = [("PATH", "/bin"), ("DB_PASSWORD", "secret"), ("HOME", "/root")]
+    ///     .map(|(k, v)| (k.into(), v.into()));
+    /// let nobody = Account {
+    ///     name: "nobody".into(),
+    ///     home: "/nonexistent".into(),
+    ///     shell: "/usr/sbin/nologin".into(),
+    /// };
+    /// let env = EnvSpec::default().build(daemon.clone(), Some(&nobody), true);
+    /// let names: Vec<_> = env.iter().map(|(k, _)| k.to_str().unwrap()).collect();
+    /// assert_eq!(names, ["PATH", "HOME", "USER", "LOGNAME", "SHELL"]);
+    /// // Its own user's process gets everything.
+    /// assert_eq!(EnvSpec::default().build(daemon, None, false).len(), 3);
+    /// ```
+    #[must_use]
+    pub fn build(
+        &self,
+        from: impl IntoIterator<Item = (OsString, OsString)>,
+        account: Option<&Account>,
+        other_user: bool,
+    ) -> Vec<(OsString, OsString)> {
+        let whole = self.inherits(other_user);
+        let mut env: Vec<(OsString, OsString)> = from
+            .into_iter()
+            .filter(|(k, _)| whole || self.pass.iter().any(|p| OsStr::new(p) == k))
+            .collect();
+        let put = |env: &mut Vec<(OsString, OsString)>, key: OsString, value: OsString| {
+            env.retain(|(k, _)| *k != key);
+            env.push((key, value));
+        };
+        if let Some(account) = account {
+            put(&mut env, "HOME".into(), account.home.clone().into());
+            put(&mut env, "USER".into(), account.name.clone().into());
+            put(&mut env, "LOGNAME".into(), account.name.clone().into());
+            put(&mut env, "SHELL".into(), account.shell.clone().into());
+        }
+        env.retain(|(k, _)| !self.remove.iter().any(|r| OsStr::new(r) == k));
+        for (k, v) in &self.set {
+            put(&mut env, k.into(), v.into());
+        }
+        env
     }
 }
 

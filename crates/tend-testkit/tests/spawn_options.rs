@@ -14,11 +14,11 @@ async fn environment_is_inherited_set_removed_or_cleared() {
     spec.env.remove = vec!["TEND_TEST_INHERITED".into()];
     assert_eq!(output_of("env2", spec.clone()).await, "<unset>\n");
     let mut spec = testkit(["env", "GREETING"]);
-    spec.env.inherit = false;
+    spec.env.inherit = Some(false);
     spec.env.set.insert("GREETING".into(), "hello".into());
     assert_eq!(output_of("env3", spec).await, "hello\n");
     let mut spec = testkit(["env", "HOME"]);
-    spec.env.inherit = false;
+    spec.env.inherit = Some(false);
     assert_eq!(output_of("env4", spec).await, "<unset>\n");
 }
 

@@ -79,13 +79,14 @@ macro_rules! vocabulary {
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: state exit action record api query
+// layers: text state exit action record api query
 mod action;
 mod api;
 mod exit;
 mod query;
 mod record;
 mod state;
+mod text;
 
 pub use action::Action;
 pub use api::{
@@ -98,3 +99,4 @@ pub use query::{EventsQuery, List, LogsQuery, ReloadQuery, ServicesQuery, WatchQ
 pub use record::{BudgetInfo, Entry, Line, Record, RecordKind};
 pub use state::{FailReason, IsolateCause, ProbeRole, State};
 pub use tend_spec::{Condition, ExitClass, Signal};
+pub use text::{escape, escape_bytes, is_escaped};

@@ -29,8 +29,18 @@ pub async fn logs(
         follow,
     };
     let mut chunks = client.logs(&query).await?;
+    // Whole lines only, so that a character split between two chunks is
+    // not taken for bytes that are not UTF-8 when it is escaped.
+    let mut pending = Vec::new();
     while let Some(chunk) = chunks.next().await {
-        out::write(&chunk?)?;
+        pending.extend_from_slice(&chunk?);
+        if let Some(end) = pending.iter().rposition(|&b| b == b'\n') {
+            out::write(&pending[..=end])?;
+            pending.drain(..=end);
+        }
+    }
+    if !pending.is_empty() {
+        out::write(&pending)?;
     }
     Ok(ExitCode::SUCCESS)
 }

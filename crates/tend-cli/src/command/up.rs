@@ -21,8 +21,10 @@ use crate::out::say;
 pub async fn foreground(target: &Target, detached: bool) -> anyhow::Result<ExitCode> {
     let echo = if detached {
         Echo::Off
-    } else if tend_daemon::logs::colours(std::io::stdout().is_terminal()) {
-        Echo::Coloured
+    } else if std::io::stdout().is_terminal() {
+        Echo::Terminal {
+            coloured: tend_daemon::logs::colours(true),
+        }
     } else {
         Echo::Plain
     };

@@ -98,7 +98,10 @@ fn draw_event(frame: &mut Frame<'_>, area: Rect, model: &Model) {
     frame.render_widget(
         Line::from(vec![
             Span::styled("last event: ", Style::new().fg(Color::DarkGray)),
-            Span::styled(entry.line().to_string(), Style::new().fg(colour)),
+            Span::styled(
+                tend_wire::escape(&entry.line().to_string()).into_owned(),
+                Style::new().fg(colour),
+            ),
         ]),
         area,
     );
@@ -249,11 +252,15 @@ fn instance_row<'a>(model: &Model, s: &ServiceStatus, now: Instant) -> TableRow<
         } else {
             "no"
         }),
-        Line::from(if s.waiting_for.is_empty() {
-            text.last_exit.unwrap_or_else(dash)
-        } else {
-            text.status.unwrap_or_else(dash)
-        }),
+        // A service's own words (a reason, its `STATUS=`): escaped.
+        Line::from(
+            tend_wire::escape(&if s.waiting_for.is_empty() {
+                text.last_exit.unwrap_or_else(dash)
+            } else {
+                text.status.unwrap_or_else(dash)
+            })
+            .into_owned(),
+        ),
     ])
 }
 

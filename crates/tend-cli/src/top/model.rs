@@ -390,13 +390,14 @@ impl Model {
         self.daemon.as_ref().map_or(0.0, |d| d.uptime_s as f64) + since
     }
 
-    /// Takes in a chunk of the followed log.
+    /// Takes in a chunk of the followed log, its control characters
+    /// escaped (a service's output must not drive the terminal).
     pub fn log_chunk(&mut self, chunk: &str) {
         for line in chunk.lines() {
             if self.logs.len() == LOG_LINES {
                 self.logs.pop_front();
             }
-            self.logs.push_back(line.to_owned());
+            self.logs.push_back(tend_wire::escape(line).into_owned());
         }
     }
 }
