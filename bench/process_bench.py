@@ -4,15 +4,27 @@
 same run on the same machine. See BENCHMARKS.md for results and method.
 
 Usage: python3 bench/process_bench.py [--quick] [--peers] [--restarts-only]
+       python3 bench/process_bench.py --memory [--before DIR]
+       python3 bench/process_bench.py --memory-smoke
 
 --peers also runs runit, s6 (Debian packages) and supervisord (PyPI),
 installing them if missing, with the same child program.
+
+--memory measures the supervisor's anonymous memory (RssAnon, and PSS) with
+1,000 and 2,000 idle `sleep` children, for `tend up -d` (one service per
+child) and `tend-run --replicas N`; memory per child is the difference over
+the 1,000 added. `--before DIR` measures the `tend` and `tend-run` in DIR too
+(a build of another commit), alternately in the same run.
+
+--memory-smoke is the CI-sized form: 250 and 500 children, failing when
+memory per child is over twice the figure in bench/baseline.json.
 
 Every child is `tend-testkit`, a small static-ish Rust program that appends a
 CLOCK_MONOTONIC stamp (ns) to a file, optionally sleeps, and exits; gaps are
 computed from those stamps, so the supervisor's own clock is never trusted.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -28,11 +40,9 @@ QUICK = "--quick" in sys.argv
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 
 
-def build():
-    subprocess.run(
-        ["cargo", "build", "--release", "-q", "-p", "tend-run", "-p", "tend-testkit"],
-        cwd=ROOT, check=True,
-    )
+def build(*more):
+    packages = ["-p", "tend-run", "-p", "tend-testkit"] + [a for p in more for a in ("-p", p)]
+    subprocess.run(["cargo", "build", "--release", "-q", *packages], cwd=ROOT, check=True)
     return TARGET / "tend-run", TARGET / "tend-testkit"
 
 
@@ -356,7 +366,125 @@ def peer_log_throughput(kind, testkit, tmp, lines):
     return kind, expected / 1e6 / elapsed, ok
 
 
+# --- memory per child (issue 26) ---------------------------------------------
+
+def anon_kib(pid):
+    """(RssAnon from /proc/PID/status, Pss from smaps_rollup), in KiB."""
+    anon = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            anon = int(line.split()[1])
+    return anon, pss_kib(pid)
+
+
+def wait_until(what, condition, deadline_s=300):
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def settled(pid):
+    """The memory once start-up is over: sampled until two readings half a
+    second apart agree within 1 %."""
+    last = anon_kib(pid)
+    for _ in range(20):
+        time.sleep(0.5)
+        now = anon_kib(pid)
+        if abs(now[0] - last[0]) <= last[0] / 100:
+            return now
+        last = now
+    return last
+
+
+def memory_tend_run(tend_run, n):
+    proc = subprocess.Popen([str(tend_run), "--replicas", str(n), "--", "sleep", "100000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(f"{n} children of tend-run", lambda: len(children(proc.pid)) >= n)
+        return settled(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+
+
+def memory_tend_up(tend, n, tmp):
+    """`tend up -d` on a config of `n` services, each one `sleep`."""
+    directory = Path(tempfile.mkdtemp(dir=tmp, prefix=f"up-{n}-"))
+    lines = []
+    for i in range(n):
+        lines += [f"[services.s{i:05}]", 'command = ["sleep", "100000"]', ""]
+    (directory / "tend.toml").write_text("\n".join(lines))
+    up = subprocess.run([str(tend), "up", "-d"], cwd=directory, capture_output=True, text=True,
+                        timeout=300)
+    if up.returncode != 0:
+        raise SystemExit(f"tend up -d failed: {up.stderr}")
+    pid = int(up.stdout.split("(pid ", 1)[1].split(")", 1)[0])
+    try:
+        wait_until(f"{n} children of tend", lambda: len(children(pid)) >= n)
+        return settled(pid)
+    finally:
+        subprocess.run([str(tend), "down"], cwd=directory, capture_output=True, timeout=300)
+        wait_until("the daemon to exit", lambda: not Path(f"/proc/{pid}").exists() or
+                   Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].startswith("Z"), 120)
+
+
+def memory_rows(programs, sizes, tmp):
+    """Each program at each size, alternating; per child is the difference
+    between the sizes over the children added."""
+    small, large = sizes
+    rows = []
+    for name, kind, path in programs:
+        measure = (lambda n: memory_tend_run(path, n)) if kind == "tend-run" else \
+                  (lambda n: memory_tend_up(path, n, tmp))
+        (a_anon, a_pss), (b_anon, b_pss) = measure(small), measure(large)
+        per_anon = (b_anon - a_anon) / (large - small)
+        per_pss = (b_pss - a_pss) / (large - small)
+        rows.append((name, kind, a_anon, b_anon, per_anon, a_pss, b_pss, per_pss))
+    return rows
+
+
+def print_memory(rows, sizes):
+    small, large = sizes
+    print(f"| program | RssAnon {small:,} | RssAnon {large:,} | anon per child | "
+          f"PSS {small:,} | PSS {large:,} | PSS per child |")
+    print("|---|---|---|---|---|---|---|")
+    for name, _, a_anon, b_anon, per_anon, a_pss, b_pss, per_pss in rows:
+        print(f"| {name} | {a_anon / 1024:.1f} MiB | {b_anon / 1024:.1f} MiB | {per_anon:.2f} KiB | "
+              f"{a_pss / 1024:.1f} MiB | {b_pss / 1024:.1f} MiB | {per_pss:.2f} KiB |")
+
+
+def memory_main(smoke):
+    tend_run, _ = build("tend-cli")
+    tend = TARGET / "tend"
+    programs = [("tend up -d", "tend", tend), ("tend-run", "tend-run", tend_run)]
+    if "--before" in sys.argv:
+        before = Path(sys.argv[sys.argv.index("--before") + 1])
+        programs = [("tend up -d, before", "tend", before / "tend"), programs[0],
+                    ("tend-run, before", "tend-run", before / "tend-run"), programs[1]]
+    sizes = (250, 500) if smoke else (1000, 2000)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}\n")
+        rows = memory_rows(programs, sizes, tmp)
+    print_memory(rows, sizes)
+    if not smoke:
+        return
+    baseline = json.loads((ROOT / "bench" / "baseline.json").read_text())["memory_per_child_kib"]
+    failed = False
+    for name, kind, _, _, per_anon, *_ in rows:
+        limit = 2 * baseline[kind]
+        verdict = "ok" if per_anon <= limit else "REGRESSION"
+        failed |= per_anon > limit
+        print(f"{name}: {per_anon:.2f} KiB per child, recorded {baseline[kind]} KiB, limit {limit} KiB: {verdict}")
+    if failed:
+        raise SystemExit("memory per child more than doubled (bench/baseline.json)")
+
+
 def main():
+    if "--memory" in sys.argv or "--memory-smoke" in sys.argv:
+        memory_main("--memory-smoke" in sys.argv)
+        return
     tend_run, testkit = build()
     with tempfile.TemporaryDirectory() as tmp:
         print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}; quick={QUICK}\n")

@@ -100,7 +100,7 @@ impl Board {
     /// for the whole picture should the board fall behind.
     #[must_use]
     pub fn start(
-        config: &Config,
+        config: &Arc<Config>,
         events: broadcast::Receiver<Event>,
         root: SupervisorHandle,
     ) -> Board {
@@ -110,7 +110,7 @@ impl Board {
                 count: 0,
                 layout: Arc::default(),
                 conditioned: Arc::default(),
-                config: Arc::new(config.clone()),
+                config: config.clone(),
             })),
         };
         board.set_config(config);
@@ -119,8 +119,9 @@ impl Board {
     }
 
     /// Follows a new config (after a reload): its instances and which of
-    /// them have a readiness condition.
-    pub fn set_config(&self, config: &Config) {
+    /// them have a readiness condition. The config is the daemon's own,
+    /// shared: a copy would cost every service its spec twice.
+    pub fn set_config(&self, config: &Arc<Config>) {
         let layout = Arc::new(Layout::of(config));
         let conditioned: BTreeSet<String> = config
             .services
@@ -128,7 +129,7 @@ impl Board {
             .filter(|s| s.process.ready.is_signalled() || s.process.readiness.is_some())
             .map(|s| s.name.clone())
             .collect();
-        let config = Arc::new(config.clone());
+        let config = config.clone();
         self.picture.send_modify(|picture| {
             picture.layout = layout;
             picture.conditioned = Arc::new(conditioned);
@@ -655,7 +656,7 @@ replicas = 2
             ));
         let events = builder.subscribe();
         let root = builder.start().await.unwrap();
-        let board = Board::start(&config(), events, root.clone());
+        let board = Board::start(&Arc::new(config()), events, root.clone());
         (root, board, db_ready)
     }
 

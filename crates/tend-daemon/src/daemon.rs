@@ -285,6 +285,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     let shutdown_timeout = config.supervisor.shutdown_timeout;
     let tcp = config.api.clone();
     let life = Life::default();
+    let config = Arc::new(config);
     let board = Board::start(&config, board_events, root.clone());
     let origin = Origin {
         state_dir: dir.root().to_path_buf(),
@@ -566,9 +567,12 @@ async fn serve_unix(
 }
 
 /// How many events the tree's stream holds for a listener that falls
-/// behind: enough for every instance to restart a few times at once (a
-/// one-for-all restart of them all emits about four events each). The
-/// buffer is allocated whole at the start, so it is not simply made huge.
+/// behind: enough for a one-for-all restart of every instance (about four
+/// events each). The buffer is allocated whole at the start, about 190
+/// bytes a slot, so every slot is memory each idle child pays for (16 a
+/// child made it 3 KiB of a child's cost, issue 26); a reader that still
+/// falls behind catches up (the board asks for the whole picture, the
+/// journal records how many it missed).
 fn event_capacity(instances: usize) -> usize {
-    instances.saturating_mul(16).clamp(4096, 64 * 1024)
+    instances.saturating_mul(4).clamp(4096, 64 * 1024)
 }

@@ -103,7 +103,7 @@ pub struct Desk {
     /// The tree.
     pub root: SupervisorHandle,
     /// The config being run.
-    pub config: Config,
+    pub config: Arc<Config>,
     /// The status board (told of a new config; asked which incarnation
     /// runs).
     pub board: Board,
@@ -529,7 +529,7 @@ impl Desk {
             return Err(Failure::new(ErrorCode::Conflict, why));
         }
         let new = match reload::read_config(&self.config.file).await {
-            Ok(config) => config,
+            Ok(config) => Arc::new(config),
             Err(failure) => {
                 self.journal.record(
                     ROOT,

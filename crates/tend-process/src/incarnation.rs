@@ -83,7 +83,7 @@ pub(crate) async fn run(
             None => launch(&spec, &cgroups, ctx.id().as_str()),
             Some(container) => match container.client(&spec) {
                 Ok(client) => {
-                    container.clear().await;
+                    Box::pin(container.clear()).await;
                     launch(&client, &cgroups, ctx.id().as_str())
                 }
                 Err(reason) => Err(reason),
@@ -110,6 +110,10 @@ pub(crate) async fn run(
         armed: true,
     };
     ctx.set_pid(Some(watched.pid().unsigned_abs()));
+    // `tend signal` and the like reach the process through here: its pidfd,
+    // never a pid read elsewhere. Taken before it may be ready (below), so
+    // that a signal sent as soon as it started finds it.
+    let mut signals = ctx.signals();
     let probe_cgroup = guard.cgroup.clone();
     let raw_pid = pid.as_raw_nonzero().get();
     ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
@@ -141,7 +145,7 @@ pub(crate) async fn run(
     // signalled, and the one measured.
     let inside = async {
         if let Some(main) = match container.as_deref() {
-            Some(container) => container.main_pid().await,
+            Some(container) => Box::pin(container.main_pid()).await,
             None => None,
         } {
             ctx.set_pid(Some(main.unsigned_abs()));
@@ -176,9 +180,6 @@ pub(crate) async fn run(
     let mut exceeded = None;
     let mut hung = false;
     let mut watched = watched;
-    // `tend signal` and the like reach the process through here: its pidfd,
-    // never a pid read elsewhere.
-    let mut signals = ctx.signals();
     let stopped = loop {
         let outcome = tokio::select! {
             Some(request) = signals.recv() => Outcome::Signal(request),
@@ -226,8 +227,11 @@ pub(crate) async fn run(
             },
             Outcome::Stop => match container.as_deref() {
                 None => break stop(&spec, pid, &watched).await.map(Some),
+                // Boxed, as the container's other calls: a runtime's
+                // command is kilobytes of future, which no other child
+                // should carry.
                 Some(container) => {
-                    break stop_container(container, &spec, pid, &watched)
+                    break Box::pin(stop_container(container, &spec, pid, &watched))
                         .await
                         .map(Some)
                 }
@@ -334,7 +338,7 @@ pub(crate) async fn run(
     // exited, to inspect until the next start: one that failed.
     if let Some(container) = &container {
         if asked_to_stop || client_signalled || exit.class() == ExitClass::Normal {
-            container.remove_unless_kept().await;
+            Box::pin(container.remove_unless_kept()).await;
         }
     }
     // Let the pipes drain to end of stream.
@@ -615,5 +619,89 @@ impl Drop for Leftovers {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(reap_later(self.pid));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What an idle child costs in futures: a thousand idle services hold a
+    //! thousand incarnation futures and two thousand pumps, each a tokio
+    //! task allocation of its future's size (issue 26).
+    #![allow(unreachable_code, unused_variables, clippy::diverging_sub_expression)]
+
+    use std::mem::size_of;
+
+    /// The size of what `f` returns, without calling it.
+    fn returned<R>(_: &impl FnOnce() -> R) -> usize {
+        size_of::<R>()
+    }
+
+    #[test]
+    fn futures_of_an_idle_child_stay_small() {
+        let sizes = [
+            (
+                "incarnation::run",
+                returned(&|| super::run(todo!(), todo!(), todo!(), todo!(), todo!(), todo!())),
+            ),
+            (
+                "output::pump",
+                returned(&|| crate::output::pump(todo!(), todo!(), todo!(), todo!(), todo!())),
+            ),
+            (
+                "incarnation::listen",
+                returned(&|| super::listen(todo!(), todo!(), todo!(), todo!(), todo!(), todo!())),
+            ),
+            (
+                "incarnation::stop",
+                returned(&|| super::stop(todo!(), todo!(), todo!())),
+            ),
+            (
+                "incarnation::stop_container",
+                returned(&|| super::stop_container(todo!(), todo!(), todo!(), todo!())),
+            ),
+            (
+                "probe::until_ready",
+                returned(&|| crate::probe::until_ready(todo!(), todo!(), todo!())),
+            ),
+            (
+                "usage::watch",
+                returned(&|| crate::usage::watch(todo!(), todo!(), todo!(), todo!())),
+            ),
+            (
+                "handover::requested",
+                returned(&|| crate::handover::requested()),
+            ),
+            (
+                "PidFd::exited",
+                returned(&|| crate::wait::PidFd::exited(todo!())),
+            ),
+            (
+                "PidFd::wait",
+                returned(&|| crate::wait::PidFd::wait(todo!())),
+            ),
+            (
+                "Container::main_pid",
+                returned(&|| crate::container::Container::main_pid(todo!())),
+            ),
+            (
+                "Container::clear",
+                returned(&|| crate::container::Container::clear(todo!())),
+            ),
+            (
+                "Container::remove_unless_kept",
+                returned(&|| crate::container::Container::remove_unless_kept(todo!())),
+            ),
+        ];
+        for (name, size) in sizes {
+            println!("{name:32} {size:>7} bytes");
+        }
+        // The incarnation was 16.8 KB here (33 KB a task, issue 26): a
+        // polled readiness check, a container's commands and its stop were
+        // carried by every child. They are boxed when used; what stays is
+        // what an idle child waits on. (Sizes of an unoptimised build.)
+        let run = sizes[0].1;
+        assert!(run <= 6 * 1024, "incarnation::run is {run} bytes");
+        let polled = sizes[5].1;
+        assert!(polled <= 256, "probe::until_ready is {polled} bytes");
     }
 }

@@ -11,7 +11,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,6 +108,13 @@ pub(crate) async fn until_ready(
         .probe
         .as_ref()
         .map(|c| Check::new(c, service, inside));
+    // Boxed: a check's future is kilobytes (an exec check reads two pipes)
+    // and every incarnation holds this one, most with nothing to poll.
+    Box::pin(poll_ready(file, check, gate)).await
+}
+
+/// Polls `file` and `check` until both hold, then meets the gate.
+async fn poll_ready(file: Option<PathBuf>, check: Option<Check>, gate: &ReadyGate) -> Infallible {
     let mut tick = tokio::time::interval(READY_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
