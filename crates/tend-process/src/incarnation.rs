@@ -109,7 +109,7 @@ pub(crate) async fn run(
         container: container.clone(),
         armed: true,
     };
-    ctx.set_pid(Some(watched.pid().unsigned_abs()));
+    publish(&ctx, watched.pid().unsigned_abs());
     let probe_cgroup = guard.cgroup.clone();
     let raw_pid = pid.as_raw_nonzero().get();
     ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
@@ -144,7 +144,7 @@ pub(crate) async fn run(
             Some(container) => container.main_pid().await,
             None => None,
         } {
-            ctx.set_pid(Some(main.unsigned_abs()));
+            publish(&ctx, main.unsigned_abs());
             ctx.set_usage_probe(move || usage::sample(None, main));
         }
         std::future::pending::<std::convert::Infallible>().await
@@ -219,7 +219,7 @@ pub(crate) async fn run(
                     // The first process ended: reap it, watch the main one.
                     let _ = watched.try_reap();
                     reaper::reaped(watched.pid());
-                    ctx.set_pid(Some(main.pid().unsigned_abs()));
+                    publish(&ctx, main.pid().unsigned_abs());
                     watched = main;
                 }
                 None => break Ok(None),
@@ -522,7 +522,7 @@ async fn listen(
                     if let Ok(raw) = i32::try_from(pid) {
                         SpawnLock::acquire().track(raw);
                         announced.store(raw, Ordering::Release);
-                        ctx.set_pid(Some(pid));
+                        publish(ctx, pid);
                     }
                 }
                 Notice::MainPid(pid) => {
@@ -615,4 +615,11 @@ impl Drop for Leftovers {
             runtime.spawn(reap_later(self.pid));
         }
     }
+}
+
+/// Publishes `pid` as the incarnation's process, with its start time, read
+/// while it is still ours (not yet reaped, so the pid is not yet reused):
+/// the journal records both, and recovery believes only that pair.
+fn publish(ctx: &Context, pid: u32) {
+    ctx.set_process(pid, crate::identity::start_ticks(pid));
 }
