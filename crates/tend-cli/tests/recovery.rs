@@ -287,6 +287,17 @@ fn forge_started(p: &Project, service: &str, data: serde_json::Value) {
     .unwrap();
 }
 
+/// Waits until the journal holds `pid`'s start (rows are committed in
+/// batches: a `kill -9` a moment after a start may precede its row).
+fn wait_journaled(p: &Project, pid: u64) {
+    p.wait_for("the start to be journaled", || {
+        p.ok(&["events", "--json"]).lines().any(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .is_ok_and(|e| e["kind"] == "started" && e["pid"] == pid)
+        })
+    });
+}
+
 #[test]
 fn a_forged_journal_row_naming_an_unrelated_process_signals_nothing() {
     let mark = format!("forged-row-{}", std::process::id());
@@ -298,6 +309,7 @@ fn a_forged_journal_row_naming_an_unrelated_process_signals_nothing() {
     let without_cgroups = [("TEND_CGROUP", "off")];
     p.up_with(&without_cgroups);
     let web = pid_of(&p, "web");
+    wait_journaled(&p, web);
     p.kill_9();
     // Started after the killed run, as its services were: one in its own
     // session (as a service is), one not.
@@ -350,6 +362,7 @@ fn a_wall_clock_step_does_not_hide_a_leftover() {
     let without_cgroups = [("TEND_CGROUP", "off")];
     p.up_with(&without_cgroups);
     let web = pid_of(&p, "web");
+    wait_journaled(&p, web);
     p.kill_9();
     // The killed run's clock was an hour behind: NTP has since stepped it
     // forward. Its rows say so (this breaks their hashes; the times are
@@ -368,8 +381,10 @@ fn a_wall_clock_step_does_not_hide_a_leftover() {
     assert!(marked(&mark).is_empty(), "{:?}", marked(&mark));
 }
 
-/// The v2 cgroups the daemon `pid` made, by name.
+/// The v2 cgroups the daemon `pid` made, by name (`tend-PID-TICKS-…`:
+/// others' with a reused pid have another start time).
 fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("tend-{pid}-{}-", start_ticks(pid));
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let path = own
         .lines()
@@ -384,11 +399,7 @@ fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(&base)
         .unwrap()
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("tend-{pid}-"))
-        })
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .map(|e| e.path())
         .collect()
 }
