@@ -412,6 +412,8 @@ fn every_journal_record_fits_the_documented_entry() {
             service: service(),
             generation: 1,
             pid: Some(42),
+            start_ticks: None,
+            boot_id: None,
         },
         Record::Ready {
             service: service(),

@@ -2,14 +2,18 @@
 //! unknown, nothing runs twice.
 //!
 //! A running daemon keeps a lease in its state directory (`daemon.json`:
-//! its pid and start time, where it makes cgroups, and where its rows begin
-//! in the journal), removed when it ends cleanly. A daemon that finds one
-//! whose holder is gone looks for what that run left: its cgroups (every
-//! process in them), and where there were none the processes the journal
-//! says it started and never saw end. It stops them as their service's
-//! config says (stop signal, then `SIGKILL` after the stop timeout),
-//! journals a `leftover_stopped` row for each, and only then starts its
-//! own. Stopped, not re-adopted: see `tend_process::leftovers` for why.
+//! its pid, start ticks and boot id, where it makes cgroups, and where its
+//! rows begin in the journal), removed when it ends cleanly. A daemon that
+//! finds one whose holder is gone looks for what that run left: its cgroups
+//! (every process in them), and where there were none the processes the
+//! journal says it started (pid, start ticks, boot id) and never saw end.
+//! It stops them as their service's config says (stop signal, then
+//! `SIGKILL` after the stop timeout), journals a `leftover_stopped` row for
+//! each, and only then starts its own. Stopped, not re-adopted: see
+//! `tend_process::leftovers` for why. What the lease or the journal claims
+//! and does not hold (a cgroup directory outside the cgroup hierarchies, a
+//! pid that is another process now) is said, journaled as a
+//! `recovery-refused` command row, and never signalled.
 //! Containers the runtime kept running without their client are found by
 //! their config's scope label and removed.
 
@@ -32,6 +36,9 @@ const AFTER_KILL: Duration = Duration::from_secs(5);
 struct LeaseFile {
     pid: u32,
     start_ticks: u64,
+    /// The boot `start_ticks` counts from (absent in older leases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    boot_id: Option<String>,
     cgroup_dirs: Vec<PathBuf>,
     /// The journal's last row id when this run began.
     journal_from: i64,
@@ -72,6 +79,7 @@ pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, Recov
         let lease = Lease {
             pid: previous.pid,
             start_ticks: previous.start_ticks,
+            boot_id: previous.boot_id,
             cgroup_dirs: previous.cgroup_dirs,
         };
         (lease, previous.journal_from)
@@ -103,15 +111,32 @@ pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, Recov
             .map(|u| Candidate {
                 service: u.service,
                 pid: u.pid,
-                reported_at: u.at,
+                start_ticks: u.start_ticks,
+                boot_id: u.boot_id,
             })
             .collect();
-        let found = leftovers::find(&lease, &candidates);
-        recovered.records = stop_all(&found, config).await;
+        let search = leftovers::find(&lease, &candidates);
+        recovered.records = search.refused.iter().map(refused).collect();
+        recovered
+            .records
+            .extend(stop_all(&search.leftovers, config).await);
         recovered.records.extend(remove_containers(config).await);
     }
     write(dir, &Lease::current(), journal.last_id())?;
     Ok(recovered)
+}
+
+/// Says and journals a claim of the lease or the journal that was not
+/// believed (and so nothing was signalled on its word).
+fn refused(refused: &leftovers::Refused) -> Record {
+    tracing::warn!(%refused, "a leftover named by the previous run was not believed");
+    eprintln!("tend: not stopped, not believed: {refused}");
+    Record::Command {
+        action: None,
+        command: "recovery-refused".to_owned(),
+        services: refused.service.iter().cloned().collect(),
+        outcome: Some(refused.reason.clone()),
+    }
 }
 
 /// Moves a corrupt journal aside; the record that begins the new one.
@@ -161,6 +186,7 @@ fn write(dir: &StateDir, lease: &Lease, journal_from: i64) -> Result<(), Recover
     let file = LeaseFile {
         pid: lease.pid,
         start_ticks: lease.start_ticks,
+        boot_id: lease.boot_id.clone(),
         cgroup_dirs: lease.cgroup_dirs.clone(),
         journal_from,
     };

@@ -117,6 +117,10 @@ struct Extras {
     last_healthy: Mutex<Option<Instant>>,
     /// Where signals sent to it go, once its backend takes them.
     signals: OnceLock<mpsc::UnboundedSender<SignalRequest>>,
+    /// Its OS process's start time in clock ticks since boot (0: unknown),
+    /// journaled with its pid so a successor can tell it from a process
+    /// that reused the pid.
+    pid_start: AtomicU64,
 }
 
 /// A signal for an incarnation, and where to say whether it was sent.
@@ -396,12 +400,34 @@ impl Context {
     /// run processes. It shows in `which_children` and in events.
     pub fn set_pid(&self, pid: Option<u32>) {
         self.inner.pid.store(pid.unwrap_or(0), Ordering::Release);
+        if let Some(extras) = self.inner.extras.get() {
+            extras.pid_start.store(0, Ordering::Release);
+        }
     }
 
     /// The OS process id published with [`set_pid`](Self::set_pid).
     #[must_use]
     pub fn pid(&self) -> Option<u32> {
         self.inner.pid()
+    }
+
+    /// Publishes the OS process behind this incarnation with its start
+    /// time (clock ticks since boot), which tells it from a later process
+    /// that reuses its pid. It goes into the started event.
+    pub fn set_process(&self, pid: u32, start_ticks: Option<u64>) {
+        self.set_pid(Some(pid));
+        self.extras()
+            .pid_start
+            .store(start_ticks.unwrap_or(0), Ordering::Release);
+    }
+
+    /// The start time published with [`set_process`](Self::set_process).
+    #[must_use]
+    pub fn pid_start_ticks(&self) -> Option<u64> {
+        match self.inner.extras.get()?.pid_start.load(Ordering::Acquire) {
+            0 => None,
+            ticks => Some(ticks),
+        }
     }
 
     /// Lets the supervisor measure this incarnation's resource usage when

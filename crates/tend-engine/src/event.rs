@@ -183,6 +183,9 @@ pub enum EventKind {
         replaces: Option<IncarnationId>,
         /// Its OS process, if any.
         pid: Option<u32>,
+        /// That process's start time in clock ticks since boot, where its
+        /// backend knows it: with the pid, it names the process exactly.
+        pid_start_ticks: Option<u64>,
         /// The child's incarnations started so far, this one included.
         starts: u64,
     },

@@ -196,11 +196,14 @@ impl TryFrom<&Event> for wire::Record {
                 id,
                 generation,
                 pid,
+                pid_start_ticks,
                 ..
             } => wire::Record::Started {
                 service: service(id),
                 generation: *generation,
                 pid: *pid,
+                start_ticks: *pid_start_ticks,
+                boot_id: pid_start_ticks.and_then(|_| boot_id()),
             },
             EventKind::ChildReady { id, generation } => wire::Record::Ready {
                 service: service(id),
@@ -339,6 +342,17 @@ impl TryFrom<&Event> for wire::Record {
             _ => return Err(Unrecorded),
         })
     }
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`), read once: journaled
+/// with a process's start ticks, which count from this boot.
+fn boot_id() -> Option<String> {
+    static BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        Some(id.trim().to_owned()).filter(|id| !id.is_empty())
+    })
+    .clone()
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub(crate) fn damaged(error: &rusqlite::Error) -> bool {
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
-/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242) };
+/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242), start_ticks: None, boot_id: None };
 /// journal.append([(SystemTime::now(), "root", &started)]).unwrap();
 /// let entries = journal.read(&Query::default()).unwrap();
 /// assert_eq!(entries[0].record, started);
@@ -123,7 +123,7 @@ pub struct Journal {
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
-/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242) };
+/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242), start_ticks: None, boot_id: None };
 /// journal.append([(SystemTime::now(), "root", &started)]).unwrap();
 /// let verification = journal.verify().unwrap();
 /// assert_eq!(verification.rows, 1);
@@ -151,7 +151,7 @@ pub struct Verification {
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
-/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242) };
+/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242), start_ticks: None, boot_id: None };
 /// journal.append([(SystemTime::now(), "root", &started)]).unwrap();
 /// // Someone edits the file behind the journal's back.
 /// let db = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
@@ -178,7 +178,7 @@ pub struct BadRow {
 /// let dir = tempfile::tempdir().unwrap();
 /// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
 /// for service in ["web", "db"] {
-///     let record = Record::Started { service: service.into(), generation: 1, pid: None };
+///     let record = Record::Started { service: service.into(), generation: 1, pid: None, start_ticks: None, boot_id: None };
 ///     journal.append([(SystemTime::now(), "root", &record)]).unwrap();
 /// }
 /// let query = Query {
@@ -212,7 +212,7 @@ pub struct Query {
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
-/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242) };
+/// let started = Record::Started { service: "web".into(), generation: 1, pid: Some(4242), start_ticks: None, boot_id: None };
 /// journal.append([(SystemTime::now(), "root", &started)]).unwrap();
 /// // Started, never recorded as ended: what a killed supervisor may have left.
 /// let left = journal.unfinished(0).unwrap();
@@ -228,6 +228,11 @@ pub struct Unfinished {
     pub generation: u64,
     /// Its pid.
     pub pid: u32,
+    /// Its start time in clock ticks since boot, as recorded (`None` in
+    /// rows of older versions).
+    pub start_ticks: Option<u64>,
+    /// The boot those ticks count from, as recorded.
+    pub boot_id: Option<String>,
     /// When it was recorded started.
     pub at: SystemTime,
 }
@@ -422,6 +427,8 @@ impl Journal {
                     service,
                     generation,
                     pid: Some(pid),
+                    start_ticks,
+                    boot_id,
                 } => {
                     let key = (supervisor.clone(), service.clone());
                     running.insert(
@@ -431,6 +438,8 @@ impl Journal {
                             service,
                             generation,
                             pid,
+                            start_ticks,
+                            boot_id,
                             at: from_millis(at_ms),
                         },
                     );

@@ -17,6 +17,8 @@ fn journal_with(n: usize) -> (tempfile::TempDir, PathBuf) {
             service: format!("service-{i}-{}", "x".repeat(i % 50)),
             generation: i as u64,
             pid: Some(1000 + i as u32),
+            start_ticks: None,
+            boot_id: None,
         })
         .collect();
     journal

@@ -220,6 +220,8 @@ fn unfinished_names_the_last_start_of_each_service_that_never_ended() {
         service: service.to_owned(),
         generation,
         pid: Some(pid),
+        start_ticks: None,
+        boot_id: None,
     };
     let now = SystemTime::now();
     // An earlier run, ended cleanly or not: not this run's business.
@@ -415,6 +417,8 @@ fn unfinished_reads_past_a_row_of_the_wrong_type() {
             service: service.into(),
             generation: 1,
             pid: Some(pid),
+            start_ticks: None,
+            boot_id: None,
         };
         journal
             .append([(SystemTime::now(), "tend", &started)])

@@ -109,7 +109,7 @@ pub(crate) async fn run(
         container: container.clone(),
         armed: true,
     };
-    ctx.set_pid(Some(watched.pid().unsigned_abs()));
+    publish(&ctx, watched.pid().unsigned_abs());
     // `tend signal` and the like reach the process through here: its pidfd,
     // never a pid read elsewhere. Taken before it may be ready (below), so
     // that a signal sent as soon as it started finds it.
@@ -148,7 +148,7 @@ pub(crate) async fn run(
             Some(container) => Box::pin(container.main_pid()).await,
             None => None,
         } {
-            ctx.set_pid(Some(main.unsigned_abs()));
+            publish(&ctx, main.unsigned_abs());
             ctx.set_usage_probe(move || usage::sample(None, main));
         }
         std::future::pending::<std::convert::Infallible>().await
@@ -220,7 +220,7 @@ pub(crate) async fn run(
                     // The first process ended: reap it, watch the main one.
                     let _ = watched.try_reap();
                     reaper::reaped(watched.pid());
-                    ctx.set_pid(Some(main.pid().unsigned_abs()));
+                    publish(&ctx, main.pid().unsigned_abs());
                     watched = main;
                 }
                 None => break Ok(None),
@@ -527,7 +527,7 @@ async fn listen(
                     if let Ok(raw) = i32::try_from(pid) {
                         SpawnLock::acquire().track(raw);
                         announced.store(raw, Ordering::Release);
-                        ctx.set_pid(Some(pid));
+                        publish(ctx, pid);
                     }
                 }
                 Notice::MainPid(pid) => {
@@ -620,6 +620,13 @@ impl Drop for Leftovers {
             runtime.spawn(reap_later(self.pid));
         }
     }
+}
+
+/// Publishes `pid` as the incarnation's process, with its start time, read
+/// while it is still ours (not yet reaped, so the pid is not yet reused):
+/// the journal records both, and recovery believes only that pair.
+fn publish(ctx: &Context, pid: u32) {
+    ctx.set_process(pid, crate::identity::start_ticks(pid));
 }
 
 #[cfg(test)]

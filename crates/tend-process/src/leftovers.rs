@@ -1,19 +1,28 @@
 //! What a supervisor killed with `SIGKILL` leaves behind, found by the next
 //! one so that nothing keeps running unknown and nothing runs twice.
 //!
-//! A supervisor writes down a [`Lease`] (its pid, its start time, where it
-//! makes cgroups) when it starts. Its successor reads it back: if that
-//! process is gone, every cgroup it named `tend-<pid>-…` holds its
+//! A supervisor writes down a [`Lease`] (its pid, start time and boot, where
+//! it makes cgroups) when it starts. Its successor reads it back: if that
+//! process is gone, every cgroup it named `tend-PID-TICKS-…` holds its
 //! leftovers (with every descendant, however far it wandered), and where
-//! cgroups were not available the successor checks the pids the old one
-//! reported ([`Candidate`]s, from its journal) one by one. Found leftovers
-//! are stopped, not re-adopted: their output pipes and notify sockets died
-//! with the old supervisor (a write to stdout now kills them with
-//! `SIGPIPE`), and a process that is not our child cannot be waited for,
-//! so its exit status, which the restart policy needs, is out of reach.
+//! cgroups were not available the successor checks the processes the old
+//! one reported ([`Candidate`]s, from its journal) one by one. Found
+//! leftovers are stopped, not re-adopted: their output pipes and notify
+//! sockets died with the old supervisor (a write to stdout now kills them
+//! with `SIGPIPE`), and a process that is not our child cannot be waited
+//! for, so its exit status, which the restart policy needs, is out of reach.
+//!
+//! The lease and the journal are files, and a file can lie (forged, or
+//! naming a pid since reused). Nothing is signalled on their word alone: a
+//! cgroup must be in a mounted cgroup hierarchy and named after the lease
+//! holder's exact identity, and each of its processes must say it is in
+//! it; a journaled process must still have the exact pid, start ticks and
+//! boot id journaled, lead its own session and process group (as every
+//! spawn makes it), and have started after the old supervisor. Every
+//! signal goes through a pidfd opened before that check. What does not
+//! hold is [`Refused`], to be said and journaled.
 //!
 //! ```
-//! use std::time::SystemTime;
 //! use tend_process::leftovers::{self, Candidate, Found, Lease};
 //!
 //! // A supervisor, at its start, writes its lease where its state is kept.
@@ -22,10 +31,14 @@
 //! assert!(lease.is_held());
 //! // Not held: stop what it left: its cgroups, and the processes its
 //! // journal says it started and never saw end.
-//! let reported = [Candidate { service: "web".into(), pid: 4242, reported_at: SystemTime::now() }];
+//! let reported = [Candidate { service: "web".into(), pid: 4242, start_ticks: Some(99), boot_id: None }];
 //! if !lease.is_held() {
-//!     for leftover in leftovers::find(&lease, &reported) {
-//!         if let Found::ProcessGroup(leader) = leftover.found {
+//!     let search = leftovers::find(&lease, &reported);
+//!     for refused in &search.refused {
+//!         println!("not believed: {refused}");
+//!     }
+//!     for leftover in search.leftovers {
+//!         if let Found::ProcessGroup { leader, .. } = leftover.found {
 //!             println!("{}: process group {leader}", leftover.service);
 //!         }
 //!         leftover.kill();
@@ -36,12 +49,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustix::process::Pid;
+use rustix::process::Signal;
 
 use crate::cgroup;
-use crate::group;
+use crate::identity::{self, stat, Pidfd};
 
 /// A service's name as a cgroup holds it (`_` for characters a cgroup name
 /// does not take): compare names found in cgroups through it.
@@ -56,6 +68,8 @@ pub struct Lease {
     /// Its start time, in clock ticks since boot (`/proc/PID/stat`): a pid
     /// reused by another process has another.
     pub start_ticks: u64,
+    /// The boot it ran in (`None` in a lease written by an older tend).
+    pub boot_id: Option<String>,
     /// The directories it makes its cgroups in (the v2 one, and v1
     /// controller ones on a hybrid layout); empty without cgroups.
     pub cgroup_dirs: Vec<PathBuf>,
@@ -68,7 +82,8 @@ impl Lease {
         let pid = std::process::id();
         Lease {
             pid,
-            start_ticks: stat(pid).map_or(0, |s| s.start_ticks),
+            start_ticks: identity::start_ticks(pid).unwrap_or(0),
+            boot_id: identity::boot_id().map(str::to_owned),
             cgroup_dirs: cgroup::parent_dirs(),
         }
     }
@@ -76,12 +91,15 @@ impl Lease {
     /// Whether the process that took this lease is still running.
     #[must_use]
     pub fn is_held(&self) -> bool {
-        stat(self.pid).is_some_and(|s| s.start_ticks == self.start_ticks && s.state != 'Z')
+        self.same_boot()
+            && stat(self.pid).is_some_and(|s| s.start_ticks == self.start_ticks && s.state != 'Z')
     }
 
-    /// When the lease's holder started, as wall-clock time.
-    fn started_at(&self) -> Option<SystemTime> {
-        wall_clock(self.start_ticks)
+    /// Whether it was taken in this boot (or does not say).
+    fn same_boot(&self) -> bool {
+        self.boot_id
+            .as_deref()
+            .is_none_or(|id| Some(id) == identity::boot_id())
     }
 }
 
@@ -93,8 +111,12 @@ pub struct Candidate {
     pub service: String,
     /// Its pid.
     pub pid: u32,
-    /// When it was reported started.
-    pub reported_at: SystemTime,
+    /// Its start time in clock ticks since boot, as journaled (`None` in
+    /// rows written by an older tend: such a row is not believed).
+    pub start_ticks: Option<u64>,
+    /// The boot it started in, as journaled (`None`: this boot, for rows
+    /// whose start ticks were journaled without it).
+    pub boot_id: Option<String>,
 }
 
 /// A group of processes an old supervisor left running.
@@ -118,9 +140,42 @@ pub enum Found {
         /// Groups of the same name in other hierarchies, removed with it.
         others: Vec<PathBuf>,
     },
-    /// A process group whose leader the journal named and whose start time
-    /// and session fit.
-    ProcessGroup(u32),
+    /// A session and process group whose leader the journal named, with
+    /// the exact start time journaled.
+    ProcessGroup {
+        /// Its leader's pid (the group's and session's id).
+        leader: u32,
+        /// Its leader's start ticks: no member started before it.
+        start_ticks: u64,
+    },
+}
+
+/// A claim of the lease or the journal that was not believed: nothing was
+/// signalled on its word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The service named, if any.
+    pub service: Option<String>,
+    /// What was claimed, and why it was not believed.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.service {
+            Some(service) => write!(f, "{service}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// What [`find`] found, and what it did not believe.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Search {
+    /// What to stop.
+    pub leftovers: Vec<Leftover>,
+    /// What the lease or the journal claimed and did not hold.
+    pub refused: Vec<Refused>,
 }
 
 impl Leftover {
@@ -128,8 +183,14 @@ impl Leftover {
     #[must_use]
     pub fn pids(&self) -> Vec<u32> {
         match &self.found {
-            Found::Cgroup { dir, .. } => procs(dir),
-            Found::ProcessGroup(leader) => group_members(*leader),
+            Found::Cgroup { dir, .. } => procs(dir)
+                .into_iter()
+                .filter(|&pid| cgroup::holds(dir, pid))
+                .collect(),
+            Found::ProcessGroup {
+                leader,
+                start_ticks,
+            } => group_members(*leader, *start_ticks),
         }
     }
 
@@ -142,24 +203,28 @@ impl Leftover {
             .all(|pid| stat(pid).is_none_or(|s| s.state == 'Z'))
     }
 
-    /// Sends `signal` to every process in it.
+    /// Sends `signal` to every process in it, each through a pidfd and
+    /// checked again after it was opened.
     pub fn signal(&self, signal: i32) {
+        let Some(signal) = Signal::from_named_raw(signal) else {
+            return;
+        };
+        for pid in self.pids() {
+            let Some(process) = Pidfd::open(pid) else {
+                continue;
+            };
+            process.signal_if(signal, |pid| self.holds(pid));
+        }
+    }
+
+    /// Whether process `pid` belongs to it, by what `/proc` says now.
+    fn holds(&self, pid: u32) -> bool {
         match &self.found {
-            Found::Cgroup { .. } => {
-                let Some(signal) = rustix::process::Signal::from_named_raw(signal) else {
-                    return;
-                };
-                for pid in self.pids() {
-                    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-                        let _ = rustix::process::kill_process(pid, signal);
-                    }
-                }
-            }
-            Found::ProcessGroup(leader) => {
-                if let Some(leader) = i32::try_from(*leader).ok().and_then(Pid::from_raw) {
-                    group::signal_group(leader, signal);
-                }
-            }
+            Found::Cgroup { dir, .. } => cgroup::holds(dir, pid),
+            Found::ProcessGroup {
+                leader,
+                start_ticks,
+            } => in_group(pid, *leader, *start_ticks),
         }
     }
 
@@ -170,7 +235,7 @@ impl Leftover {
                 return;
             }
         }
-        self.signal(rustix::process::Signal::KILL.as_raw());
+        self.signal(Signal::KILL.as_raw());
     }
 
     /// Removes its cgroups once empty; a no-op for a process group.
@@ -184,20 +249,35 @@ impl Leftover {
 }
 
 /// Everything the holder of `lease` (no longer running) left behind: its
-/// cgroups, and those `candidates` whose process is still the one it
-/// started (a session leader that started after the old supervisor and no
-/// later than it was reported) and is in none of those cgroups.
+/// cgroups, and those `candidates` whose process is still exactly the one
+/// it started and is in none of those cgroups; and what was claimed but not
+/// believed.
 #[must_use]
-pub fn find(lease: &Lease, candidates: &[Candidate]) -> Vec<Leftover> {
-    let prefix = format!("tend-{}-", lease.pid);
+pub fn find(lease: &Lease, candidates: &[Candidate]) -> Search {
+    let mut search = Search::default();
+    if !lease.same_boot() {
+        // Nothing outlives a reboot: there is nothing to look for.
+        return search;
+    }
+    let prefix = cgroup::prefix(lease.pid, lease.start_ticks);
     let mut by_name: Vec<(String, Vec<PathBuf>)> = Vec::new();
     for parent in &lease.cgroup_dirs {
+        if !cgroup::is_cgroup_dir(parent) {
+            search.refused.push(Refused {
+                service: None,
+                reason: format!(
+                    "the lease names {} for its cgroups, which is not a directory of a mounted cgroup hierarchy: not looked in",
+                    parent.display()
+                ),
+            });
+            continue;
+        }
         let Ok(entries) = fs::read_dir(parent) else {
             continue;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with(&prefix) || !entry.path().is_dir() {
+            if !name.starts_with(&prefix) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
             match by_name.iter_mut().find(|(n, _)| *n == name) {
@@ -206,14 +286,19 @@ pub fn find(lease: &Lease, candidates: &[Candidate]) -> Vec<Leftover> {
             }
         }
     }
-    let mut leftovers: Vec<Leftover> = by_name
+    search.leftovers = by_name
         .into_iter()
         .map(|(name, mut dirs)| {
             let dir = dirs.remove(0);
-            let members = procs(&dir);
+            let found = Found::Cgroup { dir, others: dirs };
+            let mut leftover = Leftover {
+                service: String::new(),
+                found,
+            };
+            let members = leftover.pids();
             // The journal's name for it where one of its pids is known;
-            // else the name the cgroup was given (`tend-PID-ID.N`).
-            let service = candidates
+            // else the name the cgroup was given (`tend-PID-TICKS-ID.N`).
+            leftover.service = candidates
                 .iter()
                 .find(|c| members.contains(&c.pid))
                 .map_or_else(
@@ -223,87 +308,69 @@ pub fn find(lease: &Lease, candidates: &[Candidate]) -> Vec<Leftover> {
                     },
                     |c| c.service.clone(),
                 );
-            Leftover {
-                service,
-                found: Found::Cgroup { dir, others: dirs },
-            }
+            leftover
         })
         .collect();
-    let in_cgroups: Vec<u32> = leftovers.iter().flat_map(Leftover::pids).collect();
-    let since = lease.started_at();
+    let in_cgroups: Vec<u32> = search.leftovers.iter().flat_map(Leftover::pids).collect();
     for candidate in candidates {
         if in_cgroups.contains(&candidate.pid) {
             continue;
         }
-        if still_the_one(candidate, since) {
-            leftovers.push(Leftover {
+        match still_the_one(candidate, lease) {
+            Ok(None) => {}
+            Ok(Some(start_ticks)) => search.leftovers.push(Leftover {
                 service: candidate.service.clone(),
-                found: Found::ProcessGroup(candidate.pid),
-            });
+                found: Found::ProcessGroup {
+                    leader: candidate.pid,
+                    start_ticks,
+                },
+            }),
+            Err(reason) => search.refused.push(Refused {
+                service: Some(candidate.service.clone()),
+                reason: format!(
+                    "the journal names pid {}, {reason}: not signalled",
+                    candidate.pid
+                ),
+            }),
         }
     }
-    leftovers
+    search
 }
 
 /// Whether `candidate`'s pid is still the process the old supervisor
-/// started: alive, a session leader (every spawn calls `setsid`), started
-/// after the old supervisor and no later than it was reported started.
-fn still_the_one(candidate: &Candidate, supervisor_started: Option<SystemTime>) -> bool {
-    // Boot time is known to the second and ticks are 10 ms: allow for both.
-    const SLACK: Duration = Duration::from_secs(2);
+/// started: the journaled start ticks and boot, a session and process
+/// group leader (every spawn calls `setsid`), started after the old
+/// supervisor. Its start ticks if so; `None` if it is gone; why not if a
+/// process with that pid runs and is not it.
+fn still_the_one(candidate: &Candidate, lease: &Lease) -> Result<Option<u64>, String> {
+    let Some(start_ticks) = candidate.start_ticks else {
+        return Err("without its start time (journaled by an older tend)".to_owned());
+    };
+    if let Some(boot) = &candidate.boot_id {
+        if Some(boot.as_str()) != identity::boot_id() {
+            // Started before a reboot: long gone.
+            return Ok(None);
+        }
+    }
     let Some(stat) = stat(candidate.pid) else {
-        return false;
+        return Ok(None);
     };
-    let Some(started) = wall_clock(stat.start_ticks) else {
-        return false;
-    };
-    stat.state != 'Z'
-        && stat.session == candidate.pid
-        && supervisor_started.is_none_or(|s| started + SLACK >= s)
-        && started <= candidate.reported_at + SLACK
-}
-
-/// The fields of `/proc/PID/stat` used here.
-struct Stat {
-    state: char,
-    group: u32,
-    session: u32,
-    start_ticks: u64,
-}
-
-fn stat(pid: u32) -> Option<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after
-    // the last ')'.
-    let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
-    Some(Stat {
-        state: fields.first()?.chars().next()?,
-        group: fields.get(2)?.parse().ok()?,
-        session: fields.get(3)?.parse().ok()?,
-        start_ticks: fields.get(19)?.parse().ok()?,
-    })
-}
-
-/// Clock ticks since boot as wall-clock time.
-fn wall_clock(ticks: u64) -> Option<SystemTime> {
-    let per_second = rustix::param::clock_ticks_per_second();
-    Some(boot_time()? + Duration::from_millis(ticks * 1000 / per_second))
-}
-
-/// When the machine booted (`btime` in `/proc/stat`), read once: it does
-/// not change, and every candidate's start time is measured from it.
-fn boot_time() -> Option<SystemTime> {
-    static BOOT: std::sync::OnceLock<Option<SystemTime>> = std::sync::OnceLock::new();
-    *BOOT.get_or_init(|| {
-        let stat = fs::read_to_string("/proc/stat").ok()?;
-        let seconds: u64 = stat
-            .lines()
-            .find_map(|l| l.strip_prefix("btime "))?
-            .trim()
-            .parse()
-            .ok()?;
-        Some(UNIX_EPOCH + Duration::from_secs(seconds))
-    })
+    if stat.start_ticks != start_ticks {
+        return Err(format!(
+            "which now belongs to another process (started at tick {}, not {start_ticks})",
+            stat.start_ticks
+        ));
+    }
+    if stat.state == 'Z' {
+        return Ok(None);
+    }
+    if start_ticks < lease.start_ticks {
+        return Err("which started before the tend that journaled it".to_owned());
+    }
+    if stat.session != candidate.pid || stat.group != candidate.pid {
+        return Err("which does not lead its own session and process group".to_owned());
+    }
+    Ok(Some(start_ticks))
 }
 
 fn procs(dir: &Path) -> Vec<u32> {
@@ -314,16 +381,24 @@ fn procs(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// The processes whose process group is `leader`'s (read from `/proc`,
-/// which also names kernel threads: `getpgid` is not asked about them).
-fn group_members(leader: u32) -> Vec<u32> {
+/// Whether `pid` is in the session and process group of `leader`, and
+/// started no earlier than it.
+fn in_group(pid: u32, leader: u32, start_ticks: u64) -> bool {
+    stat(pid)
+        .is_some_and(|s| s.group == leader && s.session == leader && s.start_ticks >= start_ticks)
+}
+
+/// The processes of `leader`'s session and process group (read from
+/// `/proc`, which also names kernel threads: `getpgid` is not asked about
+/// them).
+fn group_members(leader: u32, start_ticks: u64) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| stat(pid).is_some_and(|s| s.group == leader))
+        .filter(|&pid| in_group(pid, leader, start_ticks))
         .collect()
 }
 
@@ -341,8 +416,23 @@ mod tests {
             ..lease.clone()
         };
         assert!(!other.is_held(), "the same pid with another start time");
-        let started = lease.started_at().unwrap();
-        let age = SystemTime::now().duration_since(started).unwrap();
-        assert!(age < Duration::from_secs(600), "started {age:?} ago");
+        let other_boot = Lease {
+            boot_id: Some("00000000-0000-0000-0000-000000000000".into()),
+            ..lease
+        };
+        assert!(!other_boot.is_held(), "the same process in another boot");
+    }
+
+    #[test]
+    fn a_lease_naming_a_directory_outside_the_cgroup_hierarchies_is_not_looked_in() {
+        let lease = Lease {
+            pid: 1,
+            start_ticks: 0,
+            boot_id: None,
+            cgroup_dirs: vec![std::env::temp_dir()],
+        };
+        let search = find(&lease, &[]);
+        assert!(search.leftovers.is_empty());
+        assert_eq!(search.refused.len(), 1, "{search:?}");
     }
 }

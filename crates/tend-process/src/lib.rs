@@ -52,7 +52,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: files error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
+// layers: files identity error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -70,6 +70,7 @@ pub mod files;
 mod gate;
 mod group;
 pub mod handover;
+pub mod identity;
 mod incarnation;
 pub mod leftovers;
 mod notify;

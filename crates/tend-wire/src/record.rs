@@ -57,6 +57,16 @@ pub enum Record {
         generation: u64,
         /// Its OS process, if any.
         pid: Option<u32>,
+        /// That process's start time in clock ticks since boot
+        /// (`/proc/PID/stat` field 22): with `pid` and `boot_id`, the
+        /// process exactly, which a reused pid is not. Absent in rows of
+        /// older versions and for processes whose backend does not know it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_ticks: Option<u64>,
+        /// The boot `start_ticks` counts from
+        /// (`/proc/sys/kernel/random/boot_id`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        boot_id: Option<String>,
     },
     /// An incarnation declared itself ready.
     Ready {
@@ -543,11 +553,13 @@ impl fmt::Display for Line<'_> {
                 service,
                 generation,
                 pid: Some(pid),
+                ..
             } => write!(f, "{service} started (pid {pid}, generation {generation})"),
             Record::Started {
                 service,
                 generation,
                 pid: None,
+                ..
             } => write!(f, "{service} started (generation {generation})"),
             Record::Ready { service, .. } => write!(f, "{service} ready"),
             Record::NotReady {
@@ -829,6 +841,8 @@ mod tests {
                 service: service(),
                 generation: 1,
                 pid: Some(42),
+                start_ticks: None,
+                boot_id: None,
             },
             Record::Ready {
                 service: service(),

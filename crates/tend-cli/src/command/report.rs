@@ -382,6 +382,8 @@ mod tests {
                     service: "web<1>".into(),
                     generation: 1,
                     pid: Some(5),
+                    start_ticks: None,
+                    boot_id: None,
                 },
             ),
             entry(
@@ -411,6 +413,8 @@ mod tests {
                     service: "web<1>".into(),
                     generation: 2,
                     pid: Some(6),
+                    start_ticks: None,
+                    boot_id: None,
                 },
             ),
             entry(

@@ -297,9 +297,18 @@ impl Incarnations {
         child.stats.started();
         let id = child.id().clone();
         let (generation, starts) = (child.generation, child.stats.starts());
-        let (incarnation, pid, replaces) = child.running.as_ref().map_or((None, None, None), |r| {
-            (Some(r.ctx.incarnation()), r.ctx.pid(), r.ctx.replaces())
-        });
+        let (incarnation, pid, pid_start_ticks, replaces) =
+            child
+                .running
+                .as_ref()
+                .map_or((None, None, None, None), |r| {
+                    (
+                        Some(r.ctx.incarnation()),
+                        r.ctx.pid(),
+                        r.ctx.pid_start_ticks(),
+                        r.ctx.replaces(),
+                    )
+                });
         self.table.apply(key, LifeEvent::Up);
         self.queue.concluded(key);
         let Some(incarnation) = incarnation else {
@@ -316,6 +325,7 @@ impl Incarnations {
             incarnation,
             replaces,
             pid,
+            pid_start_ticks,
             starts,
         });
     }

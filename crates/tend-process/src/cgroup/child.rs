@@ -46,9 +46,13 @@ impl CgroupSlot {
         limits: &ResourceLimits,
     ) -> Result<Option<Arc<Cgroup>>, String> {
         let mut slot = self.cgroup.lock().unwrap_or_else(|e| e.into_inner());
+        // A killed cgroup is not reused, nor one removed from outside
+        // (an empty cgroup may be `rmdir`ed by anyone who may): cloning
+        // into a removed one fails with ENOENT, which reads as the
+        // program missing.
         if slot
             .as_ref()
-            .is_none_or(|c| c.killed.load(Ordering::Relaxed))
+            .is_none_or(|c| c.killed.load(Ordering::Relaxed) || c.is_removed())
         {
             *slot = Cgroup::create(id, limits)?.map(Arc::new);
         }
@@ -95,7 +99,7 @@ impl Cgroup {
         // while adopted services keep their cgroups: a taken name is skipped.
         let (name, path, created) = loop {
             let name = format!("{}.{}", safe_name(id), NEXT.fetch_add(1, Ordering::Relaxed));
-            let path = base.join(format!("tend-{}-{name}", std::process::id()));
+            let path = base.join(format!("{}{name}", super::own_prefix()));
             match fs::create_dir(&path) {
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
                 created => break (name, path, created),
@@ -158,6 +162,13 @@ impl Cgroup {
             v1: V1Groups { groups },
             killed: AtomicBool::new(false),
         })
+    }
+
+    /// Whether its directory (or one of its v1 groups) was removed from
+    /// outside.
+    fn is_removed(&self) -> bool {
+        let gone = |dir: &Path| !dir.join("cgroup.procs").exists();
+        gone(&self.path) || self.v1.groups.iter().any(|(_, dir, _)| gone(dir))
     }
 
     /// The v1 groups' controllers and directories (to hand over).

@@ -104,7 +104,7 @@ fn v1_group(controller: &str, name: &str, files: &[(&str, String)]) -> io::Resul
     let (mount, own) = v1_mount(controller)?;
     let dir = mount
         .join(own.trim_start_matches('/'))
-        .join(format!("tend-{}-{name}", std::process::id()));
+        .join(format!("{}{name}", super::own_prefix()));
     match fs::create_dir(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}

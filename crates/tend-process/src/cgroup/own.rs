@@ -29,7 +29,7 @@ pub(crate) fn memberships() -> io::Result<Vec<Membership>> {
     Ok(parse(&std::fs::read_to_string("/proc/self/cgroup")?))
 }
 
-fn parse(text: &str) -> Vec<Membership> {
+pub(crate) fn parse(text: &str) -> Vec<Membership> {
     text.lines()
         .filter_map(|line| {
             let mut fields = line.splitn(3, ':');
