@@ -109,7 +109,12 @@ impl Cgroup {
                     | rustix::fs::OFlags::CLOEXEC,
                 rustix::fs::Mode::empty(),
             )
-            .map_err(io::Error::from)
+            .map_err(|error| {
+                // Made but not opened (out of descriptors, say): removed
+                // here, or every retry would leave a directory behind.
+                let _ = fs::remove_dir(&path);
+                io::Error::from(error)
+            })
         });
         match opened {
             Ok(dir) => {
@@ -125,7 +130,7 @@ impl Cgroup {
                 }
                 Ok(Some(cgroup))
             }
-            Err(error) if wants_limits => {
+            Err(error) if wants_limits || out_of_resources(&error) => {
                 Err(format!("cannot create cgroup {}: {error}", path.display()))
             }
             Err(error) => {
@@ -221,6 +226,16 @@ impl Cgroup {
             .filter_map(|l| l.trim().parse().ok())
             .collect()
     }
+}
+
+/// Whether `error` says this process or the system ran out of something
+/// (descriptors, memory): then the start fails, to be retried after its
+/// backoff, rather than run without its cgroup.
+fn out_of_resources(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOSPC)
+    )
 }
 
 impl Drop for Cgroup {
