@@ -6,6 +6,15 @@ same run on the same machine. See BENCHMARKS.md for results and method.
 Usage: python3 bench/process_bench.py [--quick] [--peers] [--restarts-only]
        python3 bench/process_bench.py --memory [--before DIR]
        python3 bench/process_bench.py --memory-smoke
+       python3 bench/process_bench.py --scale [--sizes 1000,2000,5000,10000]
+                                      [--bin-dir DIR] [--label NAME]
+
+--scale starts and stops N sleeping children (tend-run --replicas N, and
+`tend up -d` with services of 250 replicas) beside the floor (a bare
+posix_spawn loop, then SIGTERM and wait), alternating, and prints the
+table (issue 26). --bin-dir takes tend, tend-run from DIR instead of
+building (to compare two builds in one run: give --bin-dir twice with
+--label twice).
 
 --peers also runs runit, s6 (Debian packages) and supervisord (PyPI),
 installing them if missing, with the same child program.
@@ -519,5 +528,135 @@ def main():
                 print(f"| {kind} | {rate:.0f} | {100 * rate / cat_rate:.0f} % | {ok} |")
 
 
+# --- start and stop to 10,000 (issue 26) ---
+
+def marked(mark):
+    """Pids of live `sleep` processes whose command line holds `mark`."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                if f.read() == b"sleep\0" + mark.encode() + b"\0":
+                    found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def wait_count(mark, n, deadline_s, start):
+    """Waits until `n` processes carry `mark` (or the deadline); the seconds
+    taken since `start` and the count reached."""
+    count = 0
+    while time.monotonic() - start < deadline_s:
+        count = len(marked(mark))
+        if count >= n:
+            break
+        time.sleep(0.05)
+    return time.monotonic() - start, count
+
+
+def wait_none(mark, deadline_s):
+    start = time.monotonic()
+    while marked(mark) and time.monotonic() - start < deadline_s:
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def scale_floor(n, mark):
+    """The floor: posix_spawn N sleeps, then SIGTERM each and wait for all."""
+    start = time.monotonic()
+    pids = [os.posix_spawnp("sleep", ["sleep", mark], os.environ) for _ in range(n)]
+    up = time.monotonic() - start
+    start = time.monotonic()
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    return up, n, time.monotonic() - start
+
+
+def scale_tend_run(tend_run, n, mark):
+    start = time.monotonic()
+    proc = subprocess.Popen([str(tend_run), "--replicas", str(n), "--", "sleep", mark],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    up, count = wait_count(mark, n, 120 + n / 20, start)
+    if count < n:
+        up = float("nan")
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    stop = time.monotonic() - start
+    wait_none(mark, 60)
+    return up, count, stop
+
+
+def scale_tend_up(tend, n, mark, tmp):
+    root = Path(tmp) / f"up-{mark}"
+    root.mkdir()
+    per = 250
+    services = "".join(
+        f'[services.s{i}]\ncommand = ["sleep", "{mark}"]\nreplicas = {min(per, n - i * per)}\n\n'
+        for i in range((n + per - 1) // per))
+    (root / "tend.toml").write_text(services)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEND_")}
+    start = time.monotonic()
+    subprocess.run([str(tend), "up", "-d"], cwd=root, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    up, count = wait_count(mark, n, 120 + n / 20, start)
+    if count < n:
+        up = float("nan")
+    start = time.monotonic()
+    subprocess.run([str(tend), "down"], cwd=root, env=env, timeout=600,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_none(mark, 300)
+    stop = time.monotonic() - start
+    return up, count, stop
+
+
+def scale_main():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sizes = [1000, 2000, 5000, 10000]
+    if "--sizes" in sys.argv:
+        sizes = [int(x) for x in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
+    dirs = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--bin-dir"]
+    labels = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--label"]
+    if not dirs:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "tend-run", "-p", "tend-cli"],
+                       cwd=ROOT, check=True)
+        dirs = [TARGET]
+    labels += [str(d) for d in dirs[len(labels):]]
+    print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}, "
+          f"nofile {hard}, load {os.getloadavg()[0]:.1f}\n")
+    print("| children | contender | all up | up / floor | running | stop | stop / floor |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            rows = []
+            for label, d in zip(labels, dirs):
+                for name, run in (
+                        (f"tend-run ({label})", lambda m: scale_tend_run(d / "tend-run", n, m)),
+                        (f"tend up -d ({label})", lambda m: scale_tend_up(d / "tend", n, m, tmp))):
+                    if not (d / name.split(" (")[0].split()[0]).exists():
+                        continue  # a build without that program
+                    floor = scale_floor(n, f"{time.monotonic_ns() % 10**8 / 1000:.3f}")
+                    rows.append(("floor (posix_spawn loop)", floor, floor))
+                    mark = f"{time.monotonic_ns() % 10**8 / 1000:.3f}"
+                    rows.append((name, run(mark), floor))
+            for name, (up, count, stop), floor in rows:
+                print(f"| {n:,} | {name} | {up:.2f} s | {up / floor[0]:.1f}x | {count:,} "
+                      f"| {stop:.2f} s | {stop / floor[2]:.1f}x |", flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    if "--scale" in sys.argv:
+        scale_main()
+    else:
+        main()

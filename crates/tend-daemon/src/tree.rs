@@ -240,13 +240,18 @@ pub fn service_unit(
             .iter()
             .map(|name| instance_spec(service, name, layout, sinks, handed))
             .collect::<io::Result<Vec<_>>>()?;
+        // Given up on (its replicas failing faster than its intensity
+        // allows, say out of descriptors), it is restarted after the
+        // service's backoff: at once would reset every replica's backoff
+        // and spin.
         with_dependencies(
             ChildSpec::supervisor(
                 Supervisor::builder(service.name.clone())
                     .concurrent_start(true)
                     .intensity(defaults::intensity())
                     .children(replicas),
-            ),
+            )
+            .backoff(service.backoff.unwrap_or_else(defaults::backoff)),
             service,
             handed,
         )

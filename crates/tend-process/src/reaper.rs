@@ -10,6 +10,12 @@
 //! reports it reaped (`reaped`). Spawns register their pid under the lock the
 //! thread takes before deciding, so a new child is never mistaken for an
 //! orphan.
+//!
+//! Each `waitid(P_ALL)` walks every child in the kernel: one per exit made
+//! stopping (or restarting) N children O(N²). It therefore scans at most
+//! once per [`INTERVAL`]: its scans are bounded in rate, whatever the rate
+//! of exits, and an orphan is reaped at most that much later. (Children spawned with no exit signal would be
+//! invisible to it, but `execve` gives every process `SIGCHLD` back.)
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -36,6 +42,10 @@ struct Reaper {
 
 /// How long a tracked child may stay a zombie before the reaper takes it.
 const GRACE: Duration = Duration::from_secs(2);
+
+/// The least time between two scans: at most 20 a second, however many
+/// children end.
+const INTERVAL: Duration = Duration::from_millis(50);
 
 /// Children are tracked whether or not reaping is enabled, so enabling it
 /// late never makes it take a running child for an orphan.
@@ -86,10 +96,18 @@ impl Reaper {
     }
 
     fn run(&self) {
+        // One of ours seen ended and not yet reaped by its waiter, since.
+        let mut stuck: Option<(i32, std::time::Instant)> = None;
+        let mut scanned = std::time::Instant::now();
         loop {
+            // At most one scan per interval, however many children end.
+            std::thread::sleep(INTERVAL.saturating_sub(scanned.elapsed()));
+            scanned = std::time::Instant::now();
             match waitid(Id::All, WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
                 Err(Errno::ECHILD) => {
-                    // No child at all: sleep until one is spawned.
+                    // No child at all: sleep until one is spawned (and the
+                    // interval is over: a child restarting in a loop leaves
+                    // none for a moment each time).
                     let tracked = self.lock();
                     let _ = self.changed.wait_timeout(tracked, Duration::from_secs(1));
                 }
@@ -111,17 +129,22 @@ impl Reaper {
                         continue;
                     }
                     if tracked.contains(&pid.as_raw()) {
-                        // Ours: its waiter reaps it. If none does within the
-                        // grace period (its runtime is gone), reap it here and
-                        // keep its end for a late waiter, so it blocks no
-                        // orphan behind it.
-                        let (mut tracked, wait) = self
-                            .changed
-                            .wait_timeout_while(tracked, GRACE, |t| t.contains(&pid.as_raw()))
-                            .unwrap_or_else(|e| e.into_inner());
-                        if !wait.timed_out() {
+                        // Ours: its waiter reaps it, and others of ours are
+                        // likely ending too (a stop, a restart): look again
+                        // after the interval. If its waiter has not come
+                        // within the grace period (its runtime is gone),
+                        // reap it here and keep its end for a late waiter,
+                        // so it blocks no orphan behind it.
+                        let since = match stuck {
+                            Some((stuck_pid, since)) if stuck_pid == pid.as_raw() => since,
+                            _ => scanned,
+                        };
+                        if since.elapsed() < GRACE {
+                            stuck = Some((pid.as_raw(), since));
                             continue;
                         }
+                        let mut tracked = tracked;
+                        stuck = None;
                         tracked.remove(&pid.as_raw());
                         if let Ok(Some(ended)) = reap(pid.as_raw()) {
                             self.abandoned

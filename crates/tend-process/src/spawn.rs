@@ -62,9 +62,14 @@ pub(crate) fn spawn(
         .collect();
     // Straight into the cgroup where the kernel can; otherwise by joining it
     // before exec.
-    if let Some(spawned) = try_clone3(spec, prepared, Some(cgroup.dir()), &v1)? {
+    let dir = cgroup.open_dir().map_err(|error| SpawnError::Exec {
+        program: prepared.program.to_string_lossy().into_owned(),
+        error,
+    })?;
+    if let Some(spawned) = try_clone3(spec, prepared, Some(std::os::fd::AsFd::as_fd(&dir)), &v1)? {
         return Ok(spawned);
     }
+    drop(dir);
     let procs = cgroup.procs_file().map_err(|error| SpawnError::Exec {
         program: prepared.program.to_string_lossy().into_owned(),
         error,

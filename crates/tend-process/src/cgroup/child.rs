@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,8 +20,6 @@ use super::limits::{apply, V1Groups};
 #[derive(Debug)]
 pub(crate) struct Cgroup {
     path: PathBuf,
-    /// The directory, for `clone3(CLONE_INTO_CGROUP)`.
-    dir: OwnedFd,
     /// v1 controller groups holding its limits (hybrid layouts).
     pub(crate) v1: V1Groups,
     /// Set once `cgroup.kill` was used on it. Some kernels then kill every
@@ -105,21 +103,12 @@ impl Cgroup {
                 created => break (name, path, created),
             }
         };
-        let opened = created.and_then(|()| {
-            rustix::fs::open(
-                &path,
-                rustix::fs::OFlags::PATH
-                    | rustix::fs::OFlags::DIRECTORY
-                    | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .map_err(io::Error::from)
-        });
-        match opened {
-            Ok(dir) => {
+        // Its directory is not kept open: opened for each spawn only
+        // (`open_dir`), so a child costs the supervisor no descriptor for it.
+        match created {
+            Ok(()) => {
                 let mut cgroup = Cgroup {
                     path,
-                    dir,
                     v1: V1Groups::default(),
                     killed: AtomicBool::new(false),
                 };
@@ -129,7 +118,7 @@ impl Cgroup {
                 }
                 Ok(Some(cgroup))
             }
-            Err(error) if wants_limits => {
+            Err(error) if wants_limits || out_of_resources(&error) => {
                 Err(format!("cannot create cgroup {}: {error}", path.display()))
             }
             Err(error) => {
@@ -142,11 +131,9 @@ impl Cgroup {
     /// A cgroup made by a previous program image of this process (handed
     /// over by a re-exec), with the v1 groups holding its limits.
     pub(crate) fn adopt(path: PathBuf, v1: Vec<(String, PathBuf)>) -> io::Result<Cgroup> {
-        let dir = rustix::fs::open(
-            &path,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )?;
+        if !path.is_dir() {
+            return Err(io::ErrorKind::NotFound.into());
+        }
         let groups = v1
             .into_iter()
             .map(|(controller, dir)| {
@@ -158,7 +145,6 @@ impl Cgroup {
             .collect::<io::Result<Vec<_>>>()?;
         Ok(Cgroup {
             path,
-            dir,
             v1: V1Groups { groups },
             killed: AtomicBool::new(false),
         })
@@ -180,9 +166,17 @@ impl Cgroup {
             .collect()
     }
 
-    /// The cgroup's directory.
-    pub(crate) fn dir(&self) -> BorrowedFd<'_> {
-        self.dir.as_fd()
+    /// The cgroup's directory, opened for `clone3(CLONE_INTO_CGROUP)`:
+    /// held for the spawn only (one descriptor per child kept for the
+    /// child's life made the supervisor's table, which every spawn copies,
+    /// larger, and ran it out of descriptors sooner).
+    pub(crate) fn open_dir(&self) -> io::Result<OwnedFd> {
+        rustix::fs::open(
+            &self.path,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(io::Error::from)
     }
 
     /// The cgroup's directory path.
@@ -232,6 +226,16 @@ impl Cgroup {
             .filter_map(|l| l.trim().parse().ok())
             .collect()
     }
+}
+
+/// Whether `error` says this process or the system ran out of something
+/// (descriptors, memory): then the start fails, to be retried after its
+/// backoff, rather than run without its cgroup.
+fn out_of_resources(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOSPC)
+    )
 }
 
 impl Drop for Cgroup {
