@@ -41,9 +41,9 @@ pub fn progress(board: Board, life: Life, coloured: bool) {
 
 fn say(coloured: bool, line: &str) {
     if coloured {
-        eprintln!("\x1b[1mtend |\x1b[0m {line}");
+        tend_process::diag!("\x1b[1mtend |\x1b[0m {line}");
     } else {
-        eprintln!("tend | {line}");
+        tend_process::diag!("tend | {line}");
     }
 }
 
@@ -87,7 +87,7 @@ pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    eprintln!("tend | ({n} events not shown)")
+                    tend_process::diag!("tend | ({n} events not shown)")
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }

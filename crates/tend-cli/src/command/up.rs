@@ -27,13 +27,13 @@ pub async fn foreground(target: &Target, detached: bool) -> anyhow::Result<ExitC
     };
     match tend_daemon::run(options(target, echo)).await {
         Ok(ended) if ended.gave_up() => {
-            eprintln!("tend: the services gave up: {}", ended.exit);
+            tend_process::diag!("tend: the services gave up: {}", ended.exit);
             Ok(ExitCode::from(1))
         }
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(tend_daemon::DaemonError::Config(error)) => {
-            eprintln!("{error}");
-            eprintln!("nothing was started");
+            tend_process::diag!("{error}");
+            tend_process::diag!("nothing was started");
             Ok(ExitCode::from(1))
         }
         Err(error) => Err(error.into()),
@@ -58,12 +58,15 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     let Prepared { dir, lock, .. } = match tend_daemon::prepare(&options(target, Echo::Off)) {
         Ok(prepared) => prepared,
         Err(tend_daemon::DaemonError::Config(error)) => {
-            eprintln!("{error}");
-            eprintln!("nothing was started");
+            tend_process::diag!("{error}");
+            tend_process::diag!("nothing was started");
             return Ok(ExitCode::from(1));
         }
         Err(error) => return Err(error.into()),
     };
+    if let Some(warning) = tend_daemon::logs::full_disk_warning(dir.root()) {
+        tend_process::diag!("{warning}");
+    }
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -92,8 +95,9 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     lock.keep().context("keeping the state directory's lock")?;
     let mut child = spawned?;
     // Until the daemon writes itself down: a refused `tend up` names it.
-    lock.note_holder(child.id())
-        .with_context(|| format!("writing {}", dir.lock().display()))?;
+    // A full disk must not stop the start for it (the daemon writes it
+    // again, or warns).
+    let _ = lock.note_holder(child.id());
     let client = Client::new(dir.socket());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -108,7 +112,7 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
         }
         if let Some(status) = child.try_wait()? {
             let tail = tend_daemon::logs::tail(&dir.daemon_log(), 20).unwrap_or_default();
-            eprint!("{}", String::from_utf8_lossy(&tail));
+            tend_process::diag::write(&tail);
             bail!("the daemon exited at start ({status})");
         }
         if Instant::now() > deadline {
