@@ -509,7 +509,7 @@ fn a_frozen_state_directory_stalls_no_supervision() {
                 image.to_str().unwrap(),
                 state.to_str().unwrap(),
             ]);
-        (!ok).then(|| "loop-mounting an ext4 image needs root, loop devices and mkfs.ext4")
+        (!ok).then_some("loop-mounting an ext4 image needs root, loop devices and mkfs.ext4")
     };
     if !suite::runs("root", || suite::root("freezing a filesystem")) {
         return;
