@@ -29,24 +29,32 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("TEND_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        // Its own thread: a full or stalled standard error (the daemon's
+        // `.tend/tend.log` under `up -d`) neither panics nor blocks.
+        .with_writer(|| tend_process::diag::Writer)
+        .log_internal_errors(false)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("tend: cannot start: {e}");
+            tend_process::diag!("tend: cannot start: {e}");
+            tend_process::flush_logs(std::time::Duration::from_secs(5));
+            tend_process::diag::flush(std::time::Duration::from_secs(5));
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         // A reader that stopped reading (`| head -1`) is no failure.
         Err(error) if out::is_closed(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("tend: {}", said_once(&error));
+            tend_process::diag!("tend: {}", said_once(&error));
             ExitCode::from(1)
         }
-    }
+    };
+    // What was said on standard error is written before the exit.
+    tend_process::diag::flush(std::time::Duration::from_secs(5));
+    code
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -312,3 +312,275 @@ logs = { max_size = "2KiB", keep = 1000 }
     assert!(lines > 50, "only {lines} lines");
     assert_eq!(p.down(), 0);
 }
+
+/// `tend up -d` on `p`, with its guard: `tend down` when dropped, so a
+/// failed test leaves no daemon behind.
+struct Detached<'a>(&'a Project);
+
+impl Drop for Detached<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.tend(&["down"]);
+    }
+}
+
+fn up_detached(p: &Project) -> (Detached<'_>, std::process::Output) {
+    let out = p.tend(&["up", "-d"]);
+    (Detached(p), out)
+}
+
+/// Fills the filesystem of `dir` to the last byte; the filler's path.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    let filler = dir.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    while file.write_all(&block).is_ok() {}
+    // The last partial block too.
+    while file.write_all(&[0u8; 512]).is_ok() {}
+    filler
+}
+
+/// A state directory on a small tmpfs, or why not.
+fn tmpfs_state(p: &Project, size: &str) -> Option<(std::path::PathBuf, Mount)> {
+    let state = p.path(".tend");
+    std::fs::create_dir(&state).unwrap();
+    let mounted = || {
+        let opts = format!("size={size}");
+        let ok = mount(&["-t", "tmpfs", "-o", &opts, "tmpfs", state.to_str().unwrap()]);
+        (!ok).then(|| "mounting a tmpfs needs root (with CAP_SYS_ADMIN)".to_owned())
+    };
+    if !suite::runs("root", mounted) {
+        return None;
+    }
+    Some((state.clone(), Mount(state)))
+}
+
+const DETACHED: &str = r#"
+[supervisor]
+intensity = { max_restarts = 100000, period = "1s" }
+
+[services.ticker]
+shell = "i=0; while :; do i=$((i+1)); echo \"line $i\"; [ $((i % 20)) = 0 ] && sleep 0.1; done"
+
+[services.crasher]
+shell = "echo crashing; exit 1"
+backoff = { initial = "100ms", max = "100ms" }
+start_limit = "none"
+"#;
+
+fn journaled(p: &Project, kind: &str, service: &str) -> u64 {
+    entries(p)
+        .iter()
+        .filter(|e| e["kind"] == kind && e["service"] == service)
+        .count() as u64
+}
+
+/// Under `tend up -d` the daemon's own log (`tend.log`) is in the state
+/// directory: with that disk full, the first diagnostic cannot be written.
+/// Nothing dies of it: not the daemon, not its journal thread, not a
+/// service (no SIGPIPE); restarts go on; once space returns the journal
+/// takes every row again and the log every line.
+#[test]
+fn a_full_state_directory_under_up_d_kills_nothing_and_the_journal_resumes() {
+    let p = Project::new(DETACHED);
+    let Some((state, _mounted)) = tmpfs_state(&p, "16m") else {
+        return;
+    };
+    let (_daemon, out) = up_detached(&p);
+    assert!(out.status.success(), "{out:?}");
+    let ticker = p.wait_state("ticker", "running")["pid"].as_u64().unwrap();
+    p.wait_for("a few crashes", || restarts(&p, "crasher") >= 3);
+
+    let filler = fill(&state);
+    let before = restarts(&p, "crasher");
+    p.wait_for("restarts to go on while the disk is full", || {
+        restarts(&p, "crasher") >= before + 20
+    });
+    let ticking = p.service("ticker");
+    assert_eq!(ticking["pid"].as_u64(), Some(ticker), "the ticker died");
+    assert_eq!(ticking["restarts"].as_u64(), Some(0), "{ticking}");
+    assert!(common::alive(ticker));
+
+    std::fs::remove_file(&filler).unwrap();
+    let at_return = restarts(&p, "crasher");
+    p.wait_for("the journal to take rows again", || {
+        let starts = p.service("crasher")["starts"].as_u64().unwrap();
+        starts > at_return + 5 && journaled(&p, "started", "crasher") >= at_return + 5
+    });
+    p.wait_for("the log's recovery to be journaled", || {
+        count(&entries(&p), "write_recovered", "log") >= 1
+    });
+    p.ok(&["stop", "crasher", "ticker"]);
+    p.wait_state("ticker", "shutdown");
+    p.wait_state("crasher", "shutdown");
+    let crasher = p.service("crasher");
+    assert_eq!(
+        journaled(&p, "started", "crasher"),
+        crasher["starts"].as_u64().unwrap(),
+        "a start went unrecorded"
+    );
+    let verified = p.ok(&["journal", "verify"]);
+    assert!(verified.starts_with("journal ok"), "{verified}");
+    let text = std::fs::read_to_string(state.join("logs/ticker.log")).unwrap();
+    let lines = numbered_lines(text.lines());
+    assert!(lines > 100, "only {lines} lines");
+}
+
+/// `tend up -d` on a state directory whose disk is already full starts,
+/// says so, and runs its services; the journal is written once space
+/// returns.
+#[test]
+fn up_d_on_a_full_disk_starts_with_a_warning() {
+    let p = Project::new(DETACHED);
+    let Some((state, _mounted)) = tmpfs_state(&p, "4m") else {
+        return;
+    };
+    let filler = fill(&state);
+    let (_daemon, out) = up_detached(&p);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stderr.contains("is full"), "no warning: {stderr}");
+    p.wait_state("ticker", "running");
+    p.wait_for("a few crashes", || restarts(&p, "crasher") >= 3);
+    std::fs::remove_file(&filler).unwrap();
+    p.wait_for("the journal to be written", || {
+        let e = entries(&p);
+        count(&e, "write_recovered", "journal") == 1 && journaled(&p, "started", "crasher") >= 3
+    });
+    let verified = p.ok(&["journal", "verify"]);
+    assert!(verified.starts_with("journal ok"), "{verified}");
+}
+
+/// A loop-mounted ext4 image frozen with `fsfreeze`, thawed (and
+/// unmounted) when dropped.
+struct Frozen {
+    mount: std::path::PathBuf,
+    frozen: bool,
+}
+
+impl Frozen {
+    fn freeze(&mut self) {
+        assert!(Command::new("fsfreeze")
+            .arg("-f")
+            .arg(&self.mount)
+            .status()
+            .unwrap()
+            .success());
+        self.frozen = true;
+    }
+
+    fn thaw(&mut self) {
+        if self.frozen {
+            let _ = Command::new("fsfreeze").arg("-u").arg(&self.mount).status();
+            self.frozen = false;
+        }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.thaw();
+        let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+    }
+}
+
+/// The state directory's filesystem frozen (as for a snapshot): writes
+/// to it block. Supervision and the API go on meanwhile — `tend status`
+/// answers within a second, a crash-looping service is restarted at its
+/// backoff's pace — and once thawed, the journal and the logs catch up.
+#[test]
+fn a_frozen_state_directory_stalls_no_supervision() {
+    let p = Project::new(DETACHED);
+    let state = p.path(".tend");
+    std::fs::create_dir(&state).unwrap();
+    let image = p.path("state.img");
+    let made = || {
+        let ok = Command::new("truncate")
+            .args(["-s", "64M"])
+            .arg(&image)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new("mkfs.ext4")
+                .args(["-q", "-F"])
+                .arg(&image)
+                .status()
+                .is_ok_and(|s| s.success())
+            && mount(&[
+                "-o",
+                "loop",
+                image.to_str().unwrap(),
+                state.to_str().unwrap(),
+            ]);
+        (!ok).then_some("loop-mounting an ext4 image needs root, loop devices and mkfs.ext4")
+    };
+    if !suite::runs("root", || suite::root("freezing a filesystem")) {
+        return;
+    }
+    if let Some(why) = made() {
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    let mut frozen = Frozen {
+        mount: state.clone(),
+        frozen: false,
+    };
+    let (_daemon, out) = up_detached(&p);
+    assert!(out.status.success(), "{out:?}");
+    let ticker = p.wait_state("ticker", "running")["pid"].as_u64().unwrap();
+    p.wait_for("a few crashes", || restarts(&p, "crasher") >= 3);
+
+    // Read before the freeze: every request during it has a deadline.
+    let before = restarts(&p, "crasher");
+    frozen.freeze();
+    let (mut slowest, mut last) = (std::time::Duration::ZERO, before);
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(3) {
+        // Given up after 5 s (tend before this change hung here).
+        let asked = std::time::Instant::now();
+        let mut status = Command::new(env!("CARGO_BIN_EXE_tend"))
+            .args(["status", "--json"])
+            .current_dir(p.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        while status.try_wait().unwrap().is_none() && asked.elapsed().as_secs() < 5 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = status.kill();
+        let out = status.wait_with_output().unwrap();
+        slowest = slowest.max(asked.elapsed());
+        if let Ok(Value::Array(services)) = serde_json::from_slice::<Value>(&out.stdout) {
+            if let Some(crasher) = services.iter().find(|s| s["name"] == "crasher") {
+                last = crasher["restarts"].as_u64().unwrap_or(last);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let during = last - before;
+    frozen.thaw();
+    assert!(
+        slowest < std::time::Duration::from_secs(1),
+        "tend status took {slowest:?} while the disk was frozen"
+    );
+    // 3 s at a 100 ms backoff: about 20 (30 with no start time at all).
+    assert!(during >= 10, "only {during} restarts in 3 s frozen");
+    assert_eq!(p.service("ticker")["pid"].as_u64(), Some(ticker));
+
+    p.wait_for("the journal to catch up", || {
+        let starts = p.service("crasher")["starts"].as_u64().unwrap();
+        journaled(&p, "started", "crasher") + 3 >= starts && starts > before + during
+    });
+    p.ok(&["stop", "crasher", "ticker"]);
+    p.wait_state("ticker", "shutdown");
+    p.wait_state("crasher", "shutdown");
+    let crasher = p.service("crasher");
+    assert_eq!(
+        journaled(&p, "started", "crasher"),
+        crasher["starts"].as_u64().unwrap(),
+        "a start went unrecorded"
+    );
+    let text = std::fs::read_to_string(state.join("logs/ticker.log")).unwrap();
+    let lines = numbered_lines(text.lines());
+    assert!(lines > 300, "only {lines} lines");
+    let verified = p.ok(&["journal", "verify"]);
+    assert!(verified.starts_with("journal ok"), "{verified}");
+}

@@ -50,9 +50,9 @@ fn say(coloured: bool, line: &str) {
         line
     };
     if coloured {
-        eprintln!("\x1b[1mtend |\x1b[0m {line}");
+        tend_process::diag!("\x1b[1mtend |\x1b[0m {line}");
     } else {
-        eprintln!("tend | {line}");
+        tend_process::diag!("tend | {line}");
     }
 }
 
@@ -96,7 +96,7 @@ pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    eprintln!("tend | ({n} events not shown)")
+                    tend_process::diag!("tend | ({n} events not shown)")
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }

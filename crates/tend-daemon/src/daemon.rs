@@ -196,8 +196,14 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         }
         None => prepare_with(&options, handed)?,
     };
-    lock.note_holder(std::process::id())
-        .map_err(setup(format!("writing {}", dir.lock().display())))?;
+    if let Some(warning) = crate::logs::full_disk_warning(dir.root()) {
+        tracing::warn!("{warning}");
+    }
+    // Only for a refused `tend up` to name the holder: a full disk must not
+    // stop the start for it.
+    if let Err(error) = lock.note_holder(std::process::id()) {
+        tracing::warn!(file = %dir.lock().display(), %error, "cannot write the daemon's pid down; starting anyway");
+    }
     // Handlers first, so no early signal takes the default action.
     let mut interrupt =
         signal(SignalKind::interrupt()).map_err(setup("installing signal handlers"))?;
@@ -353,18 +359,18 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         _ = interrupt.recv() => {
             // Commands still queued are refused from now on.
             life.ask_shutdown();
-            eprintln!("tend: shutting down (again to kill)");
+            tend_process::diag!("tend: shutting down (again to kill)");
             graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
         }
         _ = terminate.recv() => {
             life.ask_shutdown();
-            eprintln!("tend: shutting down (again to kill)");
+            tend_process::diag!("tend: shutting down (again to kill)");
             graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
         }
         _ = stopping.wait_for(|s| *s) => {
             // Asked through the API (`tend down`): no keyboard to press
             // again, so no "again to kill".
-            eprintln!("tend: shutting down (asked through the API)");
+            tend_process::diag!("tend: shutting down (asked through the API)");
             graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
         }
     };
@@ -543,9 +549,9 @@ async fn graceful(
     tokio::pin!(shutdown);
     tokio::select! {
         report = &mut shutdown => return report.exit,
-        _ = interrupt.recv() => eprintln!("tend: second signal: killing what is left"),
-        _ = terminate.recv() => eprintln!("tend: second signal: killing what is left"),
-        () = tokio::time::sleep(timeout) => eprintln!("tend: shutdown took longer than {}: killing what is left", humantime::format_duration(timeout)),
+        _ = interrupt.recv() => tend_process::diag!("tend: second signal: killing what is left"),
+        _ = terminate.recv() => tend_process::diag!("tend: second signal: killing what is left"),
+        () = tokio::time::sleep(timeout) => tend_process::diag!("tend: shutdown took longer than {}: killing what is left", humantime::format_duration(timeout)),
     }
     root.hurry();
     shutdown.await.exit

@@ -163,6 +163,23 @@ impl Sinks {
     }
 }
 
+/// Below this, the state directory's filesystem counts as full.
+const NEARLY_FULL: u64 = 64 * 1024;
+
+/// A warning when the filesystem of `dir` (the state directory) has no
+/// room left: tend starts anyway, holding what it cannot write.
+#[must_use]
+pub fn full_disk_warning(dir: &Path) -> Option<String> {
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    (free < NEARLY_FULL).then(|| {
+        format!(
+            "tend: warning: the filesystem of {} is full ({free} bytes free): services start, their output (1 MiB each) and the journal's records are held in memory and written once space returns",
+            dir.display()
+        )
+    })
+}
+
 /// `lines` as `tend logs` shows several instances' output: each line
 /// after its instance's name, padded to `width`; as they are when
 /// `prefix` is false (one instance).

@@ -91,18 +91,28 @@ pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, Recov
     }
     // No daemon holds the journal now: it is ours to check. SQLite opens
     // it by path: its files must be regular ones (or absent), not links.
+    // (A full disk must not keep tend from starting: a journal that cannot
+    // be checked or opened now is said, and left to the journal writer's
+    // retries.)
     dir.open()
         .and_then(|root| root.check_journal(JOURNAL))
         .map_err(|e| RecoveryError::Io(e.to_string()))?;
     let mut recovered = Recovered {
-        journal_corrupt: set_aside(dir)?,
+        journal_corrupt: set_aside(dir).unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot check the journal; starting anyway");
+            None
+        }),
         records: Vec::new(),
     };
     let journal = Journal::open(dir.journal())
-        .map_err(|e| RecoveryError::Io(format!("opening {}: {e}", dir.journal().display())))?;
+        .inspect_err(|error| {
+            tracing::warn!(file = %dir.journal().display(), %error, "cannot open the journal; starting anyway");
+        })
+        .ok();
     if let Some((lease, journal_from)) = previous {
         let candidates: Vec<Candidate> = journal
-            .unfinished(journal_from)
+            .as_ref()
+            .map_or(Ok(Vec::new()), |journal| journal.unfinished(journal_from))
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, "cannot read the previous run's starts from the journal");
                 Vec::new()
@@ -122,7 +132,12 @@ pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, Recov
             .extend(stop_all(&search.leftovers, config).await);
         recovered.records.extend(remove_containers(config).await);
     }
-    write(dir, &Lease::current(), journal.last_id())?;
+    let from = journal.as_ref().map_or(0, Journal::last_id);
+    if let Err(error) = write(dir, &Lease::current(), from) {
+        // Without it, a `kill -9` of this run leaves what only its cgroups
+        // can find.
+        tracing::warn!(%error, "cannot write the lease; starting anyway");
+    }
     Ok(recovered)
 }
 
@@ -212,7 +227,7 @@ async fn stop_all(found: &[Leftover], config: &Config) -> Vec<Record> {
                 .copied()
                 .unwrap_or((tend_process::Signal::Term.number(), Duration::from_secs(10)));
             let pids = leftover.pids();
-            eprintln!(
+            tend_process::diag!(
                 "tend: {} was left running by a killed tend (pid {}): stopping it",
                 leftover.service,
                 list(&pids)
@@ -265,7 +280,9 @@ async fn remove_containers(config: &Config) -> Vec<Record> {
         .into_iter()
         .map(|name| {
             let service = name.strip_prefix(&prefix).unwrap_or(&name).to_owned();
-            eprintln!("tend: {service}'s container {name} was left by a killed tend: removed");
+            tend_process::diag!(
+                "tend: {service}'s container {name} was left by a killed tend: removed"
+            );
             Record::LeftoverStopped {
                 service,
                 pids: Vec::new(),
@@ -276,7 +293,7 @@ async fn remove_containers(config: &Config) -> Vec<Record> {
 }
 
 fn stopped(leftover: &Leftover, pids: &[u32], how: &str) -> Record {
-    eprintln!("tend: {} (pid {}) {how}", leftover.service, list(pids));
+    tend_process::diag!("tend: {} (pid {}) {how}", leftover.service, list(pids));
     Record::LeftoverStopped {
         service: leftover.service.clone(),
         pids: pids.to_vec(),

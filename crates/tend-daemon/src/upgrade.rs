@@ -260,6 +260,9 @@ pub fn exec(binary: &Path, processes: &Handover, leaving: &Leaving<'_>) -> Upgra
             .env(CARRIED_FD, carried.as_raw_fd().to_string())
             .exec()
     };
+    // Lines and diagnostics queued for their writer threads go first.
+    tend_process::flush_logs(std::time::Duration::from_secs(2));
+    tend_process::diag::flush(std::time::Duration::from_secs(1));
     let error = run(binary);
     tracing::error!(binary = %binary.display(), %error, "exec failed; running the current binary again");
     // The image running now, even if its file was replaced or removed.

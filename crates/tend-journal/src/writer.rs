@@ -94,13 +94,33 @@ impl std::fmt::Debug for Message {
 const FOLLOW_BACKLOG: usize = 4096;
 
 impl JournalWriter {
-    /// Opens the journal at `path` and starts its writer thread.
+    /// Opens the journal at `path` and starts its writer thread. A file
+    /// that cannot be opened now (a full disk) is not an error: records are
+    /// held and the file tried again every second, as after a failed write.
     ///
     /// # Errors
-    /// If the file cannot be opened.
+    /// If not even a stand-in journal can be made, or the thread started.
     pub fn open(path: impl AsRef<Path>) -> Result<JournalWriter, JournalError> {
         let path = path.as_ref().to_path_buf();
-        let journal = Journal::open(&path)?;
+        let (journal, failing) = match Journal::open(&path) {
+            Ok(journal) => (journal, None),
+            Err(error) => {
+                tracing::error!(file = %path.display(), %error, "journal unwritable: holding its records in memory");
+                let now = SystemTime::now();
+                let mark = Record::WriteFailed {
+                    file: "journal".to_owned(),
+                    service: None,
+                    error: error.to_string(),
+                };
+                let failing = Failing {
+                    since: now,
+                    mark: (now, String::new(), mark),
+                    held: VecDeque::new(),
+                    dropped: 0,
+                };
+                (Journal::open(":memory:")?, Some(failing))
+            }
+        };
         let (queue, inbox) = mpsc::channel();
         // Followers (`tend events -f`) read committed entries from here; a
         // follower this far behind is told it lagged and can read the
@@ -109,7 +129,7 @@ impl JournalWriter {
         let tell = written.clone();
         thread::Builder::new()
             .name("tend-journal".into())
-            .spawn(move || write_loop(&path, journal, &inbox, &tell))
+            .spawn(move || write_loop(&path, journal, failing, &inbox, &tell))
             .map_err(JournalError::Thread)?;
         Ok(JournalWriter {
             queue,
@@ -251,12 +271,12 @@ struct Failing {
 fn write_loop(
     path: &Path,
     mut journal: Journal,
+    mut failing: Option<Failing>,
     inbox: &mpsc::Receiver<Message>,
     written: &broadcast::Sender<Entry>,
 ) {
     let mut batch: Vec<Item> = Vec::new();
     let mut flushes = Vec::new();
-    let mut failing: Option<Failing> = None;
     loop {
         // While failing, wake up to try again even if nothing comes.
         let first = match &failing {

@@ -52,7 +52,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: files identity error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
+// layers: diag files identity error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -64,6 +64,7 @@ mod cgroup;
 mod clone;
 mod command;
 mod container;
+pub mod diag;
 mod error;
 mod exit;
 pub mod files;
@@ -93,7 +94,7 @@ pub use command::{run_to_end, Finished};
 pub use container::{find_runtime, remove_scope};
 pub use error::SpawnError;
 pub use exit::Ended;
-pub use output::{LogSink, LogTrouble, Stream, Tee};
+pub use output::{flush_logs, LogSink, LogTrouble, Stream, Tee};
 pub use reaper::{enable_orphan_reaping, wait_for_orphans};
 pub use tend_spec::{
     ContainerSource, ContainerSpec, EnvSpec, HttpTarget, KeepContainer, LogSpec, OnUnhealthy,

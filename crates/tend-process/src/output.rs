@@ -1,28 +1,33 @@
-//! Capturing standard output and error: whole lines, none lost.
+//! Capturing standard output and error: whole lines, none lost while
+//! the disk keeps up.
 //!
-//! Each stream is read by its own task from a non-blocking pipe and written,
-//! line by line, to the child's [`LogSink`]: a size-rotated file and/or a live
-//! tee. The task awaits each write before reading more, so a slow sink slows
-//! the child (the pipe fills and its `write` blocks) instead of dropping
-//! output. Lines are never torn: a chunk is cut after its last newline and the
-//! rest waits for the next read; a partial last line is written with a newline
-//! at end of stream. File writes are plain `write(2)` calls into the page
-//! cache from the pump task; they never run on the supervisor's task.
+//! Each stream is read by its own task from a non-blocking pipe, cut into
+//! whole lines (a chunk is cut after its last newline and the rest waits
+//! for the next read; a partial last line gets a newline at end of stream)
+//! and handed to the child's [`LogSink`]. The sink sends them to live
+//! followers at once and queues them for two threads: the log writer
+//! (every file write and rotation of every sink) and the console (the
+//! foreground copy). No file or terminal write runs on the async runtime,
+//! so a disk that stalls (frozen, a hung mount) or a terminal that stops
+//! reading holds up only those threads, never a pump, the supervisor or
+//! the API.
 //!
-//! A file that cannot take a write (disk full, read-only, unwritable) never
-//! stops the child: a write that failed half-way is cut back to its last
-//! whole line, the lines are held (up to [`HELD_MAX`] bytes; beyond that the
-//! oldest are dropped and counted), the file is tried again on the next
-//! output and every [`RETRY`], and once it takes them the held lines follow
-//! a marker line saying how many were dropped. The tee and live followers
-//! get every line meanwhile. [`LogSink::on_trouble`] hears both turns.
+//! What the file has not taken is bounded: [`HELD_MAX`] bytes per sink,
+//! counting a write under way. A file that refuses a write (disk full,
+//! read-only, unwritable) keeps the lines (a write that failed half-way is
+//! cut back to its last whole line) and is tried again on the next output
+//! and every [`RETRY`]; beyond the bound — refused, or a write blocked —
+//! the oldest lines are dropped and counted, and once the file takes
+//! writes again a marker line says how many, where they were. The child is
+//! never blocked nor its pipe closed for it. [`LogSink::on_trouble`] hears
+//! both turns.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -95,33 +100,61 @@ pub struct LogSink {
 
 #[derive(Default)]
 struct Shared {
+    /// What the pumps touch: never held across a write to a file.
     state: Mutex<SinkInner>,
+    /// The file, touched only by the log writer thread (and tests).
+    file: Mutex<Option<RotatingFile>>,
     /// Whether the file is failing (read by the pumps without the lock).
     failing: AtomicBool,
+    /// Bytes the writer thread is writing now (counted in the bound).
+    writing: AtomicUsize,
+    /// Told after each turn of the writer thread on this sink.
+    wrote: tokio::sync::Notify,
 }
 
 #[derive(Default)]
 struct SinkInner {
-    file: Option<RotatingFile>,
+    has_file: bool,
     tee: Option<Tee>,
     timestamps: bool,
     /// Live followers (`tend logs -f`); made on the first `follow`.
     live: Option<broadcast::Sender<Arc<[u8]>>>,
-    /// Lines the file has not taken yet, while it fails.
-    held: Option<Held>,
+    /// Lines the file has not taken yet.
+    queue: Queue,
+    /// Since when, and why, the file does not take lines.
+    trouble: Option<Trouble>,
     on_trouble: Option<TroubleHandler>,
 }
 
 type TroubleHandler = Arc<dyn Fn(LogTrouble) + Send + Sync>;
 
-/// Lines waiting for a file that failed.
-struct Held {
+/// Whole lines waiting for the file, and those dropped before them.
+#[derive(Default)]
+struct Queue {
     lines: Vec<u8>,
+    /// Handed to the writer thread, not taken yet.
+    scheduled: bool,
     dropped_lines: u64,
     dropped_bytes: u64,
+    /// When the first of the dropped lines was dropped, and why.
+    dropped_since: Option<(SystemTime, String)>,
+}
+
+/// A file that failed or fell behind.
+struct Trouble {
     since: SystemTime,
     error: String,
+    /// Lines dropped since.
+    dropped_lines: u64,
 }
+
+/// A write blocked this long means a stalled disk: an ended pump no longer
+/// waits for its lines to be written.
+const STALL: Duration = Duration::from_millis(100);
+
+/// Why lines are dropped while no write failed: the writer thread is
+/// blocked in a write (a frozen or stalled filesystem).
+const STALLED: &str = "writes to the log blocked (a stalled or frozen filesystem)";
 
 /// A turn in a log file's fortunes, for [`LogSink::on_trouble`].
 ///
@@ -144,9 +177,10 @@ struct Held {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogTrouble {
-    /// The file stopped taking writes; lines are held from now on.
+    /// The file stopped taking writes, or a write blocked while more than
+    /// 1 MiB waited; lines are held from now on.
     Failing {
-        /// Why (the OS error).
+        /// Why (the OS error, or that writes blocked).
         error: String,
     },
     /// The file takes writes again; the held lines were written.
@@ -240,17 +274,19 @@ impl LogSink {
         LogSink {
             inner: Arc::new(Shared {
                 state: Mutex::new(SinkInner {
-                    file,
+                    has_file: file.is_some(),
                     timestamps: spec.timestamps,
                     ..SinkInner::default()
                 }),
-                failing: AtomicBool::new(false),
+                file: Mutex::new(file),
+                ..Shared::default()
             }),
         }
     }
 
     /// Calls `handler` when the file stops taking writes and when it takes
-    /// them again (from the writing task: keep it short).
+    /// them again (from the writing thread or a pump: keep it short, never
+    /// block).
     #[must_use]
     pub fn on_trouble(self, handler: impl Fn(LogTrouble) + Send + Sync + 'static) -> Self {
         self.lock().on_trouble = Some(Arc::new(handler));
@@ -263,10 +299,11 @@ impl LogSink {
         self.inner.failing.load(Ordering::Relaxed)
     }
 
-    /// Tries a failing file again (the pumps do so every second).
+    /// Has the writer thread try a failing file again (it does so every
+    /// second by itself).
     pub fn retry(&self) {
         if self.is_failing() {
-            self.lock().catch_up(&self.inner.failing);
+            schedule(&self.inner, &mut self.lock());
         }
     }
 
@@ -290,16 +327,16 @@ impl LogSink {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SinkInner> {
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock()
     }
 
-    /// Writes complete lines (`lines` ends with a newline). Never fails: a
-    /// file that cannot take them holds them, a tee that cannot is skipped.
+    /// Takes complete lines (`lines` ends with a newline). Never fails and
+    /// never waits on a disk or a terminal: the file's copy is queued for
+    /// the log writer thread, the tee's for the console thread.
     fn write_lines(&self, lines: &[u8]) {
         let mut inner = self.lock();
-        let inner = &mut *inner;
         let followed = inner.live.as_ref().is_some_and(|l| l.receiver_count() > 0);
-        if inner.file.is_none() && inner.tee.is_none() && !followed {
+        if !inner.has_file && inner.tee.is_none() && !followed {
             return;
         }
         let stamped;
@@ -314,132 +351,426 @@ impl LogSink {
                 let _ = live.send(Arc::from(lines));
             }
         }
-        if inner.file.is_some() {
-            inner.store(lines, &self.inner.failing);
+        let mut heard = None;
+        if inner.has_file {
+            let bound = HELD_MAX.saturating_sub(self.inner.writing.load(Ordering::Relaxed));
+            inner.queue.lines.extend_from_slice(lines);
+            heard = inner.trim(bound, &self.inner.failing);
+            schedule(&self.inner, &mut inner);
         }
-        // A terminal that went away must not end the pump (the child would
-        // die of SIGPIPE): the copy is skipped.
         match &inner.tee {
-            Some(Tee::Stdout { prefix }) => {
-                let _ = tee(prefix, lines, false);
-            }
-            Some(Tee::Terminal { prefix }) => {
-                let _ = tee(prefix, lines, true);
-            }
+            Some(Tee::Stdout { prefix }) => console::tee(prefix, lines, false),
+            Some(Tee::Terminal { prefix }) => console::tee(prefix, lines, true),
             None => {}
         }
+        let handler = inner.on_trouble.clone();
+        drop(inner);
+        if let (Some(handler), Some(trouble)) = (handler, heard) {
+            handler(trouble);
+        }
+    }
+
+    /// Waits until the file took every line given so far, unless it
+    /// fails or the disk stalls (a write blocked for more than
+    /// [`STALL`]): then at once.
+    async fn written(&self) {
+        loop {
+            let notified = self.inner.wrote.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let inner = self.lock();
+                let pending = inner.queue.scheduled
+                    || !inner.queue.lines.is_empty()
+                    || self.inner.writing.load(Ordering::Relaxed) > 0;
+                if !pending || self.is_failing() || writer::stalled() {
+                    return;
+                }
+            }
+            let _ = tokio::time::timeout(STALL, notified).await;
+        }
+    }
+
+    /// Writes what is queued now, on this thread (tests).
+    #[cfg(test)]
+    fn write_now(&self) {
+        write_out(&self.inner);
     }
 }
 
-fn tee(prefix: &str, lines: &[u8], escape: bool) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    for line in lines.split_inclusive(|&b| b == b'\n') {
-        out.write_all(prefix.as_bytes())?;
-        if escape {
-            out.write_all(tend_wire::escape_bytes(line).as_bytes())?;
-        } else {
-            out.write_all(line)?;
-        }
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SinkInner> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
-    out.flush()
+}
+
+/// Hands `shared` to the writer thread, once until it takes the queue.
+fn schedule(shared: &Arc<Shared>, inner: &mut SinkInner) {
+    if !inner.queue.scheduled {
+        inner.queue.scheduled = true;
+        writer::schedule(Arc::clone(shared));
+    }
 }
 
 impl SinkInner {
-    /// Writes lines to the file, or holds them while it fails.
-    fn store(&mut self, lines: &[u8], failing: &AtomicBool) {
-        if self.held.is_some() && !self.catch_up(failing) {
-            self.hold(lines);
-            return;
+    /// Drops the oldest whole lines beyond `bound` bytes, counted; the
+    /// trouble to report if this begins one.
+    fn trim(&mut self, bound: usize, failing: &AtomicBool) -> Option<LogTrouble> {
+        let queue = &mut self.queue;
+        if queue.lines.len() <= bound {
+            return None;
         }
-        let Some(file) = self.file.as_mut() else {
-            return;
-        };
-        if let Err(Unwritten { written, error }) = file.write_lines(lines) {
-            let lines = &lines[written..];
-            tracing::error!(file = %file.path.display(), %error, "log file unwritable: holding its lines");
-            self.held = Some(Held {
-                lines: Vec::new(),
-                dropped_lines: 0,
-                dropped_bytes: 0,
-                since: SystemTime::now(),
-                error: error.to_string(),
-            });
+        let excess = queue.lines.len() - bound;
+        // Cut after the first newline at or past the excess.
+        let cut = queue.lines[excess..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(queue.lines.len(), |i| excess + i + 1);
+        let lines = count_lines(&queue.lines[..cut]);
+        queue.dropped_lines += lines;
+        queue.dropped_bytes += cut as u64;
+        queue.lines.drain(..cut);
+        let mut began = None;
+        let trouble = self.trouble.get_or_insert_with(|| {
             failing.store(true, Ordering::Relaxed);
-            self.hold(lines);
-            if let Some(handler) = &self.on_trouble {
-                handler(LogTrouble::Failing {
-                    error: error.to_string(),
-                });
+            began = Some(LogTrouble::Failing {
+                error: STALLED.to_owned(),
+            });
+            tracing::error!(
+                "log writes blocked with more than 1 MiB waiting: dropping the oldest lines"
+            );
+            Trouble {
+                since: SystemTime::now(),
+                error: STALLED.to_owned(),
+                dropped_lines: 0,
             }
-        }
+        });
+        trouble.dropped_lines += lines;
+        queue
+            .dropped_since
+            .get_or_insert_with(|| (SystemTime::now(), trouble.error.clone()));
+        began
     }
+}
 
-    /// Keeps `lines` for later, dropping the oldest whole lines beyond
-    /// [`HELD_MAX`].
-    fn hold(&mut self, lines: &[u8]) {
-        let Some(held) = self.held.as_mut() else {
+fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Writes what `shared` has queued (after a marker, if lines were
+/// dropped), on the writer thread: a failed write puts the rest back.
+fn write_out(shared: &Arc<Shared>) {
+    let mut file = shared.file.lock().unwrap_or_else(|e| e.into_inner());
+    let (text, marker, dropped, since) = {
+        let mut inner = shared.lock();
+        let queue = &mut inner.queue;
+        queue.scheduled = false;
+        if file.is_none() {
+            queue.lines = Vec::new();
             return;
-        };
-        held.lines.extend_from_slice(lines);
-        if held.lines.len() > HELD_MAX {
-            let excess = held.lines.len() - HELD_MAX;
-            // Cut after the first newline at or past the excess.
-            let cut = held.lines[excess..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(held.lines.len(), |i| excess + i + 1);
-            held.dropped_lines += held.lines[..cut].iter().filter(|&&b| b == b'\n').count() as u64;
-            held.dropped_bytes += cut as u64;
-            held.lines.drain(..cut);
         }
-    }
-
-    /// Writes the held lines (after a marker, if some were dropped);
-    /// whether the file took them.
-    fn catch_up(&mut self, failing: &AtomicBool) -> bool {
-        let (Some(file), Some(held)) = (self.file.as_mut(), self.held.as_ref()) else {
-            return true;
-        };
-        let mut text = Vec::with_capacity(held.lines.len() + 200);
-        if held.dropped_lines > 0 {
+        let mut text = Vec::new();
+        let since = queue.dropped_since.take();
+        if let Some((since, error)) = &since {
             text.extend_from_slice(
                 format!(
                     "tend: {} lines ({} bytes) of output were dropped here: the log could not be written from {} ({})\n",
-                    held.dropped_lines,
-                    held.dropped_bytes,
-                    humantime::format_rfc3339_seconds(held.since),
-                    held.error
+                    queue.dropped_lines,
+                    queue.dropped_bytes,
+                    humantime::format_rfc3339_seconds(*since),
+                    error
                 )
                 .as_bytes(),
             );
         }
+        let dropped = (
+            std::mem::take(&mut queue.dropped_lines),
+            std::mem::take(&mut queue.dropped_bytes),
+        );
         let marker = text.len();
-        text.extend_from_slice(&held.lines);
-        if let Err(Unwritten { written, .. }) = file.write_lines(&text) {
-            // What was written is not held again; a marker half-written
-            // is written again whole.
-            if let Some(held) = self.held.as_mut() {
-                let done = written.saturating_sub(marker);
-                held.lines.drain(..done);
-                if written >= marker {
-                    held.dropped_lines = 0;
-                    held.dropped_bytes = 0;
+        text.append(&mut queue.lines);
+        if text.is_empty() && inner.trouble.is_none() {
+            return;
+        }
+        shared.writing.store(text.len(), Ordering::Relaxed);
+        (text, marker, dropped, since)
+    };
+    let Some(rotating) = file.as_mut() else {
+        return;
+    };
+    let written = rotating.write_lines(&text);
+    let path = rotating.path.clone();
+    drop(file);
+    shared.writing.store(0, Ordering::Relaxed);
+    let mut inner = shared.lock();
+    let heard = match written {
+        Ok(()) => {
+            let Some(trouble) = inner.trouble.take() else {
+                return;
+            };
+            shared.failing.store(false, Ordering::Relaxed);
+            let after = trouble.since.elapsed().unwrap_or_default();
+            tracing::info!(file = %path.display(), dropped_lines = trouble.dropped_lines, ?after, "log file writable again");
+            LogTrouble::Recovered {
+                dropped_lines: trouble.dropped_lines,
+                after,
+            }
+        }
+        Err(Unwritten { written, error }) => {
+            let queue = &mut inner.queue;
+            // Lines dropped while these were written come after them.
+            let dropped_after = queue.dropped_since.is_some();
+            let rest = &text[written.max(marker)..];
+            if written < marker {
+                // The marker is written again, whole, with these counts.
+                queue.dropped_lines += dropped.0;
+                queue.dropped_bytes += dropped.1;
+                queue.dropped_since = since.or(queue.dropped_since.take());
+            }
+            if dropped_after {
+                // These are dropped too, so that what is dropped is one
+                // run, told by one marker.
+                let lines = count_lines(rest);
+                queue.dropped_lines += lines;
+                queue.dropped_bytes += rest.len() as u64;
+                queue
+                    .dropped_since
+                    .get_or_insert_with(|| (SystemTime::now(), error.to_string()));
+                if let Some(trouble) = inner.trouble.as_mut() {
+                    trouble.dropped_lines += lines;
+                }
+            } else {
+                let mut lines = rest.to_vec();
+                lines.append(&mut queue.lines);
+                queue.lines = lines;
+            }
+            let began = inner.trouble.is_none();
+            if began {
+                tracing::error!(file = %path.display(), %error, "log file unwritable: holding its lines");
+                shared.failing.store(true, Ordering::Relaxed);
+                inner.trouble = Some(Trouble {
+                    since: SystemTime::now(),
+                    error: error.to_string(),
+                    dropped_lines: 0,
+                });
+            } else if let Some(trouble) = inner.trouble.as_mut() {
+                trouble.error = error.to_string();
+            }
+            let _ = inner.trim(HELD_MAX, &shared.failing);
+            if !began {
+                return;
+            }
+            LogTrouble::Failing {
+                error: error.to_string(),
+            }
+        }
+    };
+    let handler = inner.on_trouble.clone();
+    drop(inner);
+    if let Some(handler) = handler {
+        handler(heard);
+    }
+}
+
+/// The log writer thread: every file write of every sink, off the async
+/// runtime, so a disk that blocks (frozen, stalled) holds up only this
+/// thread; the pumps queue and go on.
+mod writer {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+    use std::sync::{Arc, Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use super::{write_out, Shared, RETRY, STALL};
+
+    enum Work {
+        Write(Arc<Shared>),
+        /// Said once everything handed over before is written.
+        Flushed(Sender<()>),
+    }
+
+    static QUEUE: OnceLock<Mutex<Option<Sender<Work>>>> = OnceLock::new();
+
+    /// When the write under way began (ms since [`EPOCH`]; 0: none).
+    static BUSY_SINCE: AtomicU64 = AtomicU64::new(0);
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+    fn now_ms() -> u64 {
+        let epoch = EPOCH.get_or_init(Instant::now);
+        u64::try_from(epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Whether the writer thread is stuck in a write for more than
+    /// [`STALL`].
+    pub(super) fn stalled() -> bool {
+        let since = BUSY_SINCE.load(Ordering::Relaxed);
+        since != 0 && now_ms().saturating_sub(since) > STALL.as_millis() as u64
+    }
+
+    fn send(work: Work) -> bool {
+        let queue = QUEUE.get_or_init(|| {
+            let (queue, work) = mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name("tend-log-writer".into())
+                .spawn(move || run(&work));
+            if let Err(e) = &spawned {
+                tracing::error!(error = %e, "cannot start the log writer thread: log files are not written");
+            }
+            Mutex::new(spawned.is_ok().then_some(queue))
+        });
+        let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.as_ref().is_some_and(|q| q.send(work).is_ok())
+    }
+
+    /// Asks the writer thread to write `shared`'s queue.
+    pub(super) fn schedule(shared: Arc<Shared>) {
+        send(Work::Write(shared));
+    }
+
+    /// Waits (up to `timeout`) until what was queued before is written.
+    pub(crate) fn flush(timeout: Duration) {
+        let (done, flushed) = mpsc::channel();
+        if send(Work::Flushed(done)) {
+            let _ = flushed.recv_timeout(timeout);
+        }
+    }
+
+    fn run(work: &mpsc::Receiver<Work>) {
+        // Sinks whose file fails: tried again every RETRY.
+        let mut failing: Vec<Arc<Shared>> = Vec::new();
+        loop {
+            let mut due = Vec::new();
+            let next = if failing.is_empty() {
+                work.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                work.recv_timeout(RETRY)
+            };
+            match next {
+                Ok(first) => {
+                    due.push(first);
+                    due.extend(work.try_iter());
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    due.extend(failing.drain(..).map(Work::Write));
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            for work in due {
+                let shared = match work {
+                    Work::Write(shared) => shared,
+                    Work::Flushed(done) => {
+                        let _ = done.send(());
+                        continue;
+                    }
+                };
+                BUSY_SINCE.store(now_ms(), Ordering::Relaxed);
+                write_out(&shared);
+                BUSY_SINCE.store(0, Ordering::Relaxed);
+                shared.wrote.notify_waiters();
+                if shared.failing.load(Ordering::Relaxed)
+                    && !failing.iter().any(|f| Arc::ptr_eq(f, &shared))
+                {
+                    failing.push(shared);
                 }
             }
-            return false;
+            failing.retain(|f| f.failing.load(Ordering::Relaxed));
         }
-        let after = held.since.elapsed().unwrap_or_default();
-        let dropped_lines = held.dropped_lines;
-        tracing::info!(file = %file.path.display(), dropped_lines, ?after, "log file writable again");
-        self.held = None;
-        failing.store(false, Ordering::Relaxed);
-        if let Some(handler) = &self.on_trouble {
-            handler(LogTrouble::Recovered {
-                dropped_lines,
-                after,
-            });
+    }
+}
+
+/// Waits (up to `timeout`) until every line taken so far is in its log
+/// file (or held, if the file fails): before the process `exec`s or exits.
+pub fn flush_logs(timeout: Duration) {
+    writer::flush(timeout);
+}
+
+/// The console thread: the foreground copy of every service's output
+/// (`tend up`'s `name | line`), off the async runtime, so a terminal that
+/// stops reading (paused, gone) never holds up a pump.
+mod console {
+    use std::io::Write;
+    use std::sync::{Condvar, Mutex, OnceLock};
+
+    /// Bytes waiting for the terminal before new lines are dropped.
+    const BOUND: usize = 1 << 20;
+
+    #[derive(Default)]
+    struct Waiting {
+        bytes: Vec<u8>,
+        dropped_lines: u64,
+    }
+
+    struct Console {
+        waiting: Mutex<Waiting>,
+        more: Condvar,
+    }
+
+    static CONSOLE: OnceLock<Option<&'static Console>> = OnceLock::new();
+
+    /// Queues `lines`, each after `prefix`, for standard output; control
+    /// characters shown escaped if `escape` (a terminal).
+    pub(super) fn tee(prefix: &str, lines: &[u8], escape: bool) {
+        let console = CONSOLE.get_or_init(|| {
+            let console: &'static Console = Box::leak(Box::new(Console {
+                waiting: Mutex::default(),
+                more: Condvar::new(),
+            }));
+            std::thread::Builder::new()
+                .name("tend-console".into())
+                .spawn(move || run(console))
+                .ok()
+                .map(|_| console)
+        });
+        let Some(console) = console else {
+            return;
+        };
+        let mut waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if waiting.bytes.len() + lines.len() > BOUND {
+            waiting.dropped_lines += super::count_lines(lines);
+            return;
         }
-        true
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            waiting.bytes.extend_from_slice(prefix.as_bytes());
+            if escape {
+                waiting
+                    .bytes
+                    .extend_from_slice(tend_wire::escape_bytes(line).as_bytes());
+            } else {
+                waiting.bytes.extend_from_slice(line);
+            }
+        }
+        console.more.notify_one();
+    }
+
+    fn run(console: &Console) {
+        let mut out = std::io::stdout();
+        loop {
+            let (bytes, dropped) = {
+                let mut waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                while waiting.bytes.is_empty() && waiting.dropped_lines == 0 {
+                    waiting = console
+                        .more
+                        .wait(waiting)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                (
+                    std::mem::take(&mut waiting.bytes),
+                    std::mem::take(&mut waiting.dropped_lines),
+                )
+            };
+            // A terminal that went away must not end anything (the child
+            // would die of SIGPIPE): the copy is skipped.
+            let _ = out.write_all(&bytes);
+            if dropped > 0 {
+                let note = format!(
+                    "tend | ({dropped} lines of output not shown: the terminal did not keep up)\n"
+                );
+                let _ = out.write_all(note.as_bytes());
+            }
+            let _ = out.flush();
+        }
     }
 }
 
@@ -491,10 +822,6 @@ pub(crate) async fn pump(
         if !parking {
             tokio::select! {
                 readable = pipe.readable() => readable?,
-                () = tokio::time::sleep(RETRY), if sink.is_failing() => {
-                    sink.retry();
-                    continue;
-                }
                 parked = park.wait_for(|p| *p), if may_park => {
                     // A dropped sender means no park is coming.
                     parking = parked.is_ok();
@@ -520,6 +847,9 @@ pub(crate) async fn pump(
                 buffer.push(b'\n');
                 sink.write_lines(&buffer);
             }
+            // An ended process's log is whole when its end is told (unless
+            // the disk fails or stalls).
+            sink.written().await;
             return Ok(Pumped::Ended);
         }
         let cut = match buffer.iter().rposition(|&b| b == b'\n') {
@@ -724,23 +1054,28 @@ mod tests {
         let total = 200_000u64;
         for chunk in (1..=total).step_by(1000) {
             sink.write_lines(&lines(chunk, chunk + 999));
+            if chunk == 1 {
+                sink.write_now();
+            }
         }
+        sink.write_now();
         assert!(sink.is_failing());
         assert!(
             matches!(&troubles.lock().unwrap()[..], [LogTrouble::Failing { error }] if error.contains("No space"))
         );
         // Live followers got everything meanwhile.
         assert_eq!(follower.len(), 200);
-        sink.retry();
+        sink.write_now();
         assert!(sink.is_failing(), "still /dev/full");
 
         // Space comes back: the same sink, a file that takes writes.
         let dir = std::env::temp_dir().join(format!("tend-held-{}", std::process::id()));
         let path = dir.join("out.log");
         fs::create_dir_all(&dir).unwrap();
-        sink.lock().file =
+        *sink.inner.file.lock().unwrap() =
             Some(RotatingFile::open(files::open_dir(&dir).unwrap(), &path, 0, 0).unwrap());
         sink.write_lines(&lines(total + 1, total + 1));
+        sink.write_now();
         assert!(!sink.is_failing());
         let text = fs::read_to_string(&path).unwrap();
         let mut rows = text.lines();
@@ -763,7 +1098,8 @@ mod tests {
         assert!(kept.windows(2).all(|w| w[1] == w[0] + 1), "gap or disorder");
         assert_eq!(kept.last(), Some(&(total + 1)));
         assert!(kept.len() as u64 * 13 <= HELD_MAX as u64 + 13);
-        assert!(kept.len() as u64 * 13 >= HELD_MAX as u64 - 13);
+        // (Less when the writer thread had a write under way.)
+        assert!(kept.len() as u64 * 13 >= HELD_MAX as u64 / 2);
         assert!(matches!(
             &troubles.lock().unwrap()[..],
             [LogTrouble::Failing { .. }, LogTrouble::Recovered { dropped_lines, .. }] if *dropped_lines == dropped

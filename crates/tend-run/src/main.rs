@@ -17,18 +17,24 @@ use args::{Args, RestartArg};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Diagnostics through their own thread: a full or stalled standard
+    // error neither panics nor blocks supervision.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEND_LOG"))
-        .with_writer(std::io::stderr)
+        .with_writer(|| tend_process::diag::Writer)
+        .log_internal_errors(false)
         .init();
     let args = Args::parse();
-    match run(args).await {
+    let code = match run(args).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("tend-run: {error:#}");
+            tend_process::diag!("tend-run: {error:#}");
             ExitCode::from(1)
         }
-    }
+    };
+    tend_process::flush_logs(std::time::Duration::from_secs(5));
+    tend_process::diag::flush(Duration::from_secs(5));
+    code
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -52,7 +58,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .await
         .unwrap_or(false)
     {
-        eprintln!("tend-run: some descendants were still exiting when it left");
+        tend_process::diag!("tend-run: some descendants were still exiting when it left");
     }
     let summary = tokio::time::timeout(Duration::from_secs(5), printer)
         .await

@@ -2,7 +2,6 @@
 //! words it.
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use tend_engine::{Event, EventKind};
 use tend_wire::Record;
@@ -50,7 +49,7 @@ pub async fn print(mut events: tokio::sync::broadcast::Receiver<Event>) -> Summa
         match events.recv().await {
             Ok(event) => {
                 if let Some(line) = line(&event) {
-                    let _ = writeln!(std::io::stderr().lock(), "{line}");
+                    tend_process::diag!("{line}");
                 }
                 match event.kind {
                     EventKind::ChildExited { id, exit, .. } => {
@@ -61,10 +60,7 @@ pub async fn print(mut events: tokio::sync::broadcast::Receiver<Event>) -> Summa
                 }
             }
             Err(RecvError::Lagged(missed)) => {
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "tend-run: ({missed} events not shown)"
-                );
+                tend_process::diag!("tend-run: ({missed} events not shown)");
             }
             Err(RecvError::Closed) => return summary,
         }

@@ -42,9 +42,9 @@ pub async fn act(
                 if error.code() == Some(ErrorCode::Timeout) {
                     // Its message names the command, the state reached,
                     // and that the command goes on.
-                    eprintln!("tend: {error}");
+                    tend_process::diag!("tend: {error}");
                 } else {
-                    eprintln!("tend: {action} {name}: {error}");
+                    tend_process::diag!("tend: {action} {name}: {error}");
                 }
                 failed = true;
                 continue;
@@ -74,7 +74,7 @@ pub async fn signal(target: &Target, signal: &str, names: &[String]) -> anyhow::
                 }
             }
             Err(error) => {
-                eprintln!("tend: signal {name}: {error}");
+                tend_process::diag!("tend: signal {name}: {error}");
                 failed = true;
             }
         }
@@ -101,7 +101,7 @@ async fn unknown(client: &Client, what: &str, names: &[String]) -> Option<ExitCo
             } else {
                 ""
             };
-            eprintln!("tend: {what}: {error}{nothing}");
+            tend_process::diag!("tend: {what}: {error}{nothing}");
             Some(ExitCode::from(1))
         }
     }

@@ -25,13 +25,13 @@ pub fn check(target: &Target) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            eprintln!("{error}");
+            tend_process::diag!("{error}");
             if let tend_config::ConfigError::Invalid(list) = &error {
                 let problems = match list.len() {
                     1 => "1 problem found".to_owned(),
                     n => format!("{n} problems found"),
                 };
-                eprintln!("{problems}; nothing was started");
+                tend_process::diag!("{problems}; nothing was started");
             }
             Ok(ExitCode::from(1))
         }
@@ -59,7 +59,7 @@ pub fn export_k8s(target: &Target, mut options: export::k8s::Options) -> anyhow:
     let (config, text) = match tend_config::load_with_text(target.config()) {
         Ok(loaded) => loaded,
         Err(error) => {
-            eprintln!("{error}");
+            tend_process::diag!("{error}");
             return Ok(ExitCode::from(1));
         }
     };
@@ -97,7 +97,7 @@ pub fn dashboard(target: &Target) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            eprintln!(
+            tend_process::diag!(
                 "tend: the dashboard is served on the control socket ({}) and on a TCP\n\
                  listener; a browser needs the latter: add to {}\n\n  \
                  [api]\n  listen = \"127.0.0.1:7654\"\n  token = \"…\"\n\n\

@@ -37,7 +37,7 @@ pub async fn status(target: &Target, json: bool, names: &[String]) -> anyhow::Re
             if error.code() == Some(ErrorCode::UnknownService)
                 || matches!(error, tend_client::Error::Query(_)) =>
         {
-            eprintln!("tend: {error}");
+            tend_process::diag!("tend: {error}");
             return Ok(ExitCode::from(UNKNOWN));
         }
         Err(error) => return Err(error.into()),

@@ -30,13 +30,13 @@ pub async fn foreground(target: &Target, detached: bool) -> anyhow::Result<ExitC
     };
     match tend_daemon::run(options(target, echo)).await {
         Ok(ended) if ended.gave_up() => {
-            eprintln!("tend: the services gave up: {}", ended.exit);
+            tend_process::diag!("tend: the services gave up: {}", ended.exit);
             Ok(ExitCode::from(1))
         }
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(tend_daemon::DaemonError::Config(error)) => {
-            eprintln!("{error}");
-            eprintln!("nothing was started");
+            tend_process::diag!("{error}");
+            tend_process::diag!("nothing was started");
             Ok(ExitCode::from(1))
         }
         Err(error) => Err(error.into()),
@@ -61,12 +61,15 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     let Prepared { dir, lock, .. } = match tend_daemon::prepare(&options(target, Echo::Off)) {
         Ok(prepared) => prepared,
         Err(tend_daemon::DaemonError::Config(error)) => {
-            eprintln!("{error}");
-            eprintln!("nothing was started");
+            tend_process::diag!("{error}");
+            tend_process::diag!("nothing was started");
             return Ok(ExitCode::from(1));
         }
         Err(error) => return Err(error.into()),
     };
+    if let Some(warning) = tend_daemon::logs::full_disk_warning(dir.root()) {
+        tend_process::diag!("{warning}");
+    }
     // In the checked state directory, through no symbolic link: root's
     // daemon must not append to a file someone pointed `tend.log` at.
     let root = dir
@@ -100,8 +103,9 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     lock.keep().context("keeping the state directory's lock")?;
     let mut child = spawned?;
     // Until the daemon writes itself down: a refused `tend up` names it.
-    lock.note_holder(child.id())
-        .with_context(|| format!("writing {}", dir.lock().display()))?;
+    // A full disk must not stop the start for it (the daemon writes it
+    // again, or warns).
+    let _ = lock.note_holder(child.id());
     let client = Client::new(dir.socket());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -116,7 +120,7 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
         }
         if let Some(status) = child.try_wait()? {
             let tail = tend_daemon::logs::tail(&root, DAEMON_LOG, 20).unwrap_or_default();
-            eprint!("{}", String::from_utf8_lossy(&tail));
+            tend_process::diag::write(&tail);
             bail!("the daemon exited at start ({status})");
         }
         if Instant::now() > deadline {
