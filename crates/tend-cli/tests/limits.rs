@@ -336,3 +336,37 @@ fn sighup_reloads_a_foreground_tend_up_off_a_terminal() {
     p.wait_state("b", "running");
     assert_eq!(p.down(), 0);
 }
+
+#[test]
+fn a_foreground_tend_up_whose_terminal_closes_runs_on() {
+    let p = Project::new("[services.a]\ncommand = [\"sleep\", \"1000\"]\n");
+    // `tend up` on a pseudo-terminal of script(1); killing script closes
+    // the terminal, and the kernel hangs it up: SIGHUP.
+    let mut terminal = Command::new("script")
+        .arg("-qfec")
+        .arg(format!("exec {} up", env!("CARGO_BIN_EXE_tend")))
+        .arg("/dev/null")
+        .current_dir(p.dir.path())
+        .env_remove("TEND_CONFIG")
+        .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    p.wait_for("the API to answer", || {
+        p.tend(&["status", "--json"]).status.success()
+    });
+    p.wait_state("a", "running");
+    let pid = daemon_pid(&p);
+    kill("KILL", terminal.id());
+    terminal.wait().unwrap();
+    p.wait_for("the hangup to be said in tend.log", || {
+        p.read(".tend/tend.log").contains("the terminal closed")
+    });
+    assert!(common::alive(u64::from(pid)), "SIGHUP killed it");
+    assert_eq!(p.service("a")["state"], "running");
+    p.ok(&["down"]);
+    p.wait_for("the daemon to exit", || !common::alive(u64::from(pid)));
+}
