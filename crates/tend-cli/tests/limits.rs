@@ -37,6 +37,16 @@ fn daemon_pid(p: &Project) -> u32 {
     u32::try_from(lease["pid"].as_u64().expect("the daemon's pid")).unwrap()
 }
 
+/// Waits until `name` is in the status and running (after a reload: it
+/// is not there at first).
+fn wait_running(p: &Project, name: &str) {
+    p.wait_for(&format!("{name} to run"), || {
+        p.status()
+            .iter()
+            .any(|s| s["name"] == name && s["state"] == "running")
+    });
+}
+
 fn kill(signal: &str, pid: u32) {
     let status = Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])
@@ -305,7 +315,7 @@ fn no_signal_kills_the_daemon_hup_reloads_and_quit_stops_cleanly() {
         "[services.a]\ncommand = [\"sleep\", \"1000\"]\n[services.b]\ncommand = [\"sleep\", \"1000\"]\n",
     );
     kill("HUP", pid);
-    p.wait_state("b", "running");
+    wait_running(&p, "b");
     assert_eq!(p.service("a")["pid"].as_u64(), Some(service));
     assert!(common::alive(u64::from(pid)));
 
@@ -333,7 +343,7 @@ fn sighup_reloads_a_foreground_tend_up_off_a_terminal() {
         "[services.a]\ncommand = [\"sleep\", \"1000\"]\n[services.b]\ncommand = [\"sleep\", \"1000\"]\n",
     );
     kill("HUP", pid);
-    p.wait_state("b", "running");
+    wait_running(&p, "b");
     assert_eq!(p.down(), 0);
 }
 
