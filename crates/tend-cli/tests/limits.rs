@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 use common::{free_port, Project, DEADLINE};
 use serde_json::Value;
 
+/// Held by the tests that use many TCP connections or a fixed port: the
+/// 1,100 connections' ephemeral ports could take the port another test's
+/// daemon is about to bind.
+static TCP_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// `tend ARGS` in the project directory through `sh -c "PREFIX; exec
 /// tend ARGS"`: to start it under a lower descriptor limit.
 fn tend_under(p: &Project, prefix: &str, args: &str) -> Output {
@@ -82,6 +87,9 @@ fn raise_own_limit(to: u64) {
 
 #[test]
 fn a_loopback_listener_without_a_configured_token_refuses_other_users() {
+    let _alone = TCP_PORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let port = free_port();
     let mut p = Project::new(&format!(
         "[api]\nlisten = \"127.0.0.1:{port}\"\n\n[services.a]\ncommand = [\"sleep\", \"1000\"]\n"
@@ -137,6 +145,9 @@ fn a_loopback_listener_without_a_configured_token_refuses_other_users() {
 
 #[test]
 fn idle_connections_take_neither_the_descriptors_nor_the_control_socket() {
+    let _alone = TCP_PORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     raise_own_limit(4096);
     let port = free_port();
     let p = Project::new(&format!(
@@ -195,12 +206,19 @@ fn idle_connections_take_neither_the_descriptors_nor_the_control_socket() {
 
 #[test]
 fn a_request_head_sent_slowly_or_never_is_cut_off() {
+    let _alone = TCP_PORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let port = free_port();
     let mut p = Project::new(&format!(
         "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"a-token-of-the-limits-test\"\n\n\
          [services.a]\ncommand = [\"sleep\", \"1000\"]\n"
     ));
     p.up();
+    // The control socket answers a moment before the TCP listener.
+    p.wait_for("the TCP listener", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
     slow.write_all(b"GET /v1/services HTTP/1.1\r\nHost: x\r\n")
