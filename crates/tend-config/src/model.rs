@@ -433,6 +433,7 @@ pub type Hooks = BTreeMap<HookEvent, Vec<String>>;
 pub struct ApiSettings {
     /// The address (none: only the unix socket).
     pub listen: Option<SocketAddr>,
-    /// The bearer token TCP clients must send.
+    /// The bearer token TCP clients must send (none: the daemon
+    /// generates one into its state directory; TCP always needs one).
     pub token: Option<String>,
 }

@@ -1099,7 +1099,11 @@ fn api(t: &Table<'_, '_>, d: &mut Diagnostics<'_>) -> ApiSettings {
             d.at(
                 t.get("listen").map_or(t.at(), |v| v.span().start),
                 format!("the API would listen on {addr}, beyond this machine, without a token"),
-                Some("a `token` in [api], or a loopback address such as 127.0.0.1".to_owned()),
+                Some(
+                    "a `token` in [api], or a loopback address such as 127.0.0.1 \
+                     (where tend generates a token in its state directory, api.token)"
+                        .to_owned(),
+                ),
             );
         }
     }

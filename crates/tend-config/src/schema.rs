@@ -262,7 +262,7 @@ pub fn schema() -> Value {
                 "type": "object", "additionalProperties": false, "description": "The HTTP API on TCP, beside the control socket.",
                 "properties": {
                     "listen": { "type": "string", "description": "An address such as \"127.0.0.1:7070\"." },
-                    "token": { "type": "string", "minLength": 16, "description": "Bearer token TCP clients must send (required off loopback)." },
+                    "token": { "type": "string", "minLength": 16, "description": "Bearer token TCP clients must send (required off loopback; on loopback, without one, tend generates one into api.token in its state directory)." },
                 }
             }
         }

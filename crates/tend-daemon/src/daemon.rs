@@ -28,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::operator::{Desk, Operator};
 use crate::paths::StateDir;
 use crate::recovery::{self, RecoveryError};
+use crate::serve;
 use crate::server::{self, Api};
 use crate::tree::{self, Handed, Layout, ROOT};
 use crate::upgrade::{self, Leaving, UpgradeError};
@@ -205,10 +206,17 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         tracing::warn!(file = %dir.lock().display(), %error, "cannot write the daemon's pid down; starting anyway");
     }
     // Handlers first, so no early signal takes the default action.
-    let mut interrupt =
-        signal(SignalKind::interrupt()).map_err(setup("installing signal handlers"))?;
-    let mut terminate =
-        signal(SignalKind::terminate()).map_err(setup("installing signal handlers"))?;
+    let mut signals = Signals::install().map_err(setup("installing signal handlers"))?;
+    // Before anything is opened: a few hundred services need more than
+    // the common 1,024 descriptors (each gets the original back).
+    match tend_process::raise_nofile() {
+        Ok(raised) => tracing::info!(from = ?raised.from, to = ?raised.to, "descriptor limit"),
+        Err(error) => tracing::warn!(%error, "could not raise the descriptor limit"),
+    }
+    // Whether SIGHUP may mean the terminal closed (see `Signals`).
+    let on_terminal = options.echo != Echo::Off
+        && (io::IsTerminal::is_terminal(&io::stdout())
+            || io::IsTerminal::is_terminal(&io::stderr()));
     dir.create().map_err(DaemonError::StateDir)?;
     tend_process::enable_orphan_reaping().map_err(setup("becoming a child subreaper"))?;
     // Before anything starts: what a killed run left is stopped, so no
@@ -349,29 +357,34 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // Until the root ends by itself, a signal, `tend down`, or an upgrade.
     let mut stopping = life.shutdown_asked();
     let mut upgrading = life.upgrade_asked();
-    let exit = tokio::select! {
-        exit = root.wait() => exit,
-        Ok(binary) = upgrading.wait_for(Option::is_some) => {
-            let binary = binary.clone().unwrap_or_default();
-            // Returns only if no program could be run in this one's place.
-            return Err(hand_over(&binary, &control, &mut listeners, &journal, &lock).await.into());
-        }
-        _ = interrupt.recv() => {
-            // Commands still queued are refused from now on.
-            life.ask_shutdown();
-            tend_process::diag!("tend: shutting down (again to kill)");
-            graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
-        }
-        _ = terminate.recv() => {
-            life.ask_shutdown();
-            tend_process::diag!("tend: shutting down (again to kill)");
-            graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
-        }
-        _ = stopping.wait_for(|s| *s) => {
-            // Asked through the API (`tend down`): no keyboard to press
-            // again, so no "again to kill".
-            tend_process::diag!("tend: shutting down (asked through the API)");
-            graceful(&root, shutdown_timeout, &mut interrupt, &mut terminate).await
+    let exit = loop {
+        tokio::select! {
+            exit = root.wait() => break exit,
+            Ok(binary) = upgrading.wait_for(Option::is_some) => {
+                let binary = binary.clone().unwrap_or_default();
+                // Returns only if no program could be run in this one's place.
+                return Err(hand_over(&binary, &control, &mut listeners, &journal, &lock).await.into());
+            }
+            got = signals.next() => match got {
+                Got::Stop(name) => {
+                    // Commands still queued are refused from now on.
+                    life.ask_shutdown();
+                    tend_process::diag!("tend: {name}: shutting down (again to kill)");
+                    break graceful(&root, shutdown_timeout, &mut signals).await;
+                }
+                Got::Hangup if on_terminal && !signals.detached_from_terminal => {
+                    signals.detached_from_terminal = true;
+                    leave_terminal(&dir.daemon_log());
+                }
+                Got::Hangup => reload_on_hangup(&control),
+                Got::Ignored(name) => tend_process::diag!("tend: {name} ignored (SIGHUP reloads; SIGTERM, SIGINT and SIGQUIT stop)"),
+            },
+            _ = stopping.wait_for(|s| *s) => {
+                // Asked through the API (`tend down`): no keyboard to press
+                // again, so no "again to kill".
+                tend_process::diag!("tend: shutting down (asked through the API)");
+                break graceful(&root, shutdown_timeout, &mut signals).await;
+            }
         }
     };
     // A handed-over process whose service never started (its dependency
@@ -438,13 +451,19 @@ impl Listeners {
             server::router(api.clone()),
             control.closing(),
         ));
-        let (tcp, tcp_fd) = match (tcp.listen, tcp.token) {
-            (Some(addr), token) => {
+        let (tcp, tcp_fd) = match tcp.listen {
+            Some(addr) => {
+                // Every TCP listener demands a token, loopback too: any
+                // local user can connect there.
+                let token = match tcp.token {
+                    Some(token) => token,
+                    None => crate::token::load_or_create(&dir.api_token())
+                        .map_err(setup(format!("making {}", dir.api_token().display())))?,
+                };
                 let listener = match inherited_tcp.filter(|l| l.local_addr().ok() == Some(addr)) {
                     Some(listener) => tokio::net::TcpListener::from_std(listener)
                         .map_err(setup(format!("listening on {addr}")))?,
-                    None => tokio::net::TcpListener::bind(addr)
-                        .await
+                    None => serve::bind_tcp(addr)
                         .map_err(setup(format!("binding the API to {addr}")))?,
                 };
                 let tcp_fd = keep(listener.as_fd())?;
@@ -452,21 +471,16 @@ impl Listeners {
                     remote: true,
                     ..api.clone()
                 };
-                let router = match token {
-                    Some(token) => server::router_with_token(api, token),
-                    None => server::router(api),
-                };
-                let mut stopping = control.closing();
-                let served = tokio::spawn(async move {
-                    let _ = axum::serve(listener, router)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopping.wait_for(|s| *s).await;
-                        })
-                        .await;
-                });
+                let router = server::router_with_token(api, token);
+                let served = tokio::spawn(serve::serve(
+                    listener,
+                    router,
+                    serve::TCP_CONNECTIONS,
+                    control.closing(),
+                ));
                 (Some(served), Some(tcp_fd))
             }
-            (None, _) => (None, None),
+            None => (None, None),
         };
         Ok(Listeners {
             socket,
@@ -542,34 +556,135 @@ async fn stop_unclaimed(expected: BTreeSet<String>, journal: JournalWriter) {
 async fn graceful(
     root: &tend_engine::SupervisorHandle,
     timeout: Duration,
-    interrupt: &mut tokio::signal::unix::Signal,
-    terminate: &mut tokio::signal::unix::Signal,
+    signals: &mut Signals,
 ) -> Exit {
     let shutdown = root.shutdown();
     tokio::pin!(shutdown);
     tokio::select! {
         report = &mut shutdown => return report.exit,
-        _ = interrupt.recv() => tend_process::diag!("tend: second signal: killing what is left"),
-        _ = terminate.recv() => tend_process::diag!("tend: second signal: killing what is left"),
+        name = signals.stop() => tend_process::diag!("tend: second signal ({name}): killing what is left"),
         () = tokio::time::sleep(timeout) => tend_process::diag!("tend: shutdown took longer than {}: killing what is left", humantime::format_duration(timeout)),
     }
     root.hurry();
     shutdown.await.exit
 }
 
+/// Every signal whose default action would end the daemon, handled: one
+/// that kills it leaves its services orphaned and its lease behind.
+/// SIGINT, SIGTERM and SIGQUIT stop it cleanly (a second kills what is
+/// left); SIGHUP reloads the config, as daemons do, except in a `tend up`
+/// on a terminal, where it means the terminal closed: that one runs on,
+/// its output moved to the daemon log (as `nohup` would); SIGUSR1,
+/// SIGUSR2 and SIGALRM are said and ignored. SIGPIPE is ignored by Rust's
+/// runtime: a client that hangs up is a failed write, not a death.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+    user1: tokio::signal::unix::Signal,
+    user2: tokio::signal::unix::Signal,
+    alarm: tokio::signal::unix::Signal,
+    /// A hangup already took the terminal away.
+    detached_from_terminal: bool,
+}
+
+impl Signals {
+    fn install() -> io::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            quit: signal(SignalKind::quit())?,
+            hangup: signal(SignalKind::hangup())?,
+            user1: signal(SignalKind::user_defined1())?,
+            user2: signal(SignalKind::user_defined2())?,
+            alarm: signal(SignalKind::alarm())?,
+            detached_from_terminal: false,
+        })
+    }
+
+    /// The next signal that stops the daemon: its name.
+    async fn stop(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.quit.recv() => "SIGQUIT",
+        }
+    }
+
+    /// The next signal, of any of these.
+    async fn next(&mut self) -> Got {
+        tokio::select! {
+            _ = self.interrupt.recv() => Got::Stop("SIGINT"),
+            _ = self.terminate.recv() => Got::Stop("SIGTERM"),
+            _ = self.quit.recv() => Got::Stop("SIGQUIT"),
+            _ = self.hangup.recv() => Got::Hangup,
+            _ = self.user1.recv() => Got::Ignored("SIGUSR1"),
+            _ = self.user2.recv() => Got::Ignored("SIGUSR2"),
+            _ = self.alarm.recv() => Got::Ignored("SIGALRM"),
+        }
+    }
+}
+
+/// A signal the daemon got, by what it does.
+enum Got {
+    Stop(&'static str),
+    Hangup,
+    Ignored(&'static str),
+}
+
+/// SIGHUP: the config reloaded, off the signal loop (a reload restarts
+/// what changed, which takes a while); the outcome said in the log.
+fn reload_on_hangup(control: &Arc<Control>) {
+    eprintln!("tend: SIGHUP: reloading the config");
+    let control = control.clone();
+    tokio::spawn(async move {
+        match control.reload().await {
+            Ok(report) => eprintln!(
+                "tend: reloaded: {} added, {} removed, {} changed, {} unchanged",
+                report.added.len(),
+                report.removed.len(),
+                report.changed.len(),
+                report.unchanged.len()
+            ),
+            Err(failure) => {
+                eprintln!("tend: the reload failed: {}", failure.message);
+                for detail in failure.details {
+                    eprintln!("  {detail}");
+                }
+            }
+        }
+    });
+}
+
+/// The terminal of a foreground `tend up` closed: standard output and
+/// error move to the daemon log, since writing to a hung-up terminal fails
+/// (and a failed `eprintln!` panics). The services run on.
+fn leave_terminal(log: &Path) {
+    let opened = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log);
+    let moved = opened.and_then(|file| {
+        rustix::stdio::dup2_stdout(&file)?;
+        rustix::stdio::dup2_stderr(&file)?;
+        Ok(())
+    });
+    match moved {
+        Ok(()) => eprintln!(
+            "tend: SIGHUP: the terminal closed; running on, output in {}",
+            log.display()
+        ),
+        Err(error) => tracing::warn!(%error, "moving the output off the closed terminal"),
+    }
+}
+
 async fn serve_unix(
     listener: UnixListener,
     router: axum::Router,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
+    stopping: tokio::sync::watch::Receiver<bool>,
 ) {
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stopping.wait_for(|s| *s).await;
-        })
-        .await;
-    if let Err(error) = served {
-        tracing::error!(%error, "the control socket stopped serving");
-    }
+    serve::serve(listener, router, serve::SOCKET_CONNECTIONS, stopping).await;
 }
 
 /// How many events the tree's stream holds for a listener that falls

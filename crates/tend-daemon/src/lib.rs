@@ -10,7 +10,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: progress paths lock recovery logs tree failure life board upgrade hooks reload operator control metrics watch dashboard console server daemon
+// layers: progress paths lock recovery logs tree failure life board upgrade hooks reload operator control metrics watch dashboard console server serve token daemon
 mod board;
 mod console;
 mod control;
@@ -27,7 +27,9 @@ pub mod paths;
 pub mod progress;
 mod recovery;
 mod reload;
+mod serve;
 mod server;
+pub mod token;
 mod tree;
 mod upgrade;
 mod watch;

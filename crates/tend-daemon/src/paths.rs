@@ -467,6 +467,13 @@ impl StateDir {
         self.root.join(LEASE)
     }
 
+    /// The TCP API's generated token, when the config names none (see
+    /// `token`).
+    #[must_use]
+    pub fn api_token(&self) -> PathBuf {
+        self.root.join("api.token")
+    }
+
     /// Event files handed to hooks on stdin.
     #[must_use]
     pub fn hooks(&self) -> PathBuf {

@@ -386,7 +386,7 @@ struct ChildSetup<'a> {
     /// v1 `cgroup.procs` files to join (limits on a hybrid layout).
     v1_procs: &'a [i32],
     umask: Option<u32>,
-    rlimits: &'a [(rustix::process::Resource, u64)],
+    rlimits: &'a [(rustix::process::Resource, rustix::process::Rlimit)],
     identity: Option<&'a Identity>,
 }
 

@@ -52,7 +52,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: diag files identity error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
+// layers: diag files identity nofile error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -74,6 +74,7 @@ pub mod handover;
 pub mod identity;
 mod incarnation;
 pub mod leftovers;
+mod nofile;
 mod notify;
 mod output;
 mod pre_exec;
@@ -94,6 +95,7 @@ pub use command::{run_to_end, Finished};
 pub use container::{find_runtime, remove_scope};
 pub use error::SpawnError;
 pub use exit::Ended;
+pub use nofile::{raise_nofile, Raised};
 pub use output::{flush_logs, LogSink, LogTrouble, Stream, Tee};
 pub use reaper::{enable_orphan_reaping, wait_for_orphans};
 pub use tend_spec::{

@@ -44,7 +44,7 @@ pub(crate) fn ignored_signals() -> &'static [i32] {
 /// allocated.
 pub(crate) fn before_exec(
     umask: Option<u32>,
-    rlimits: &[(Resource, u64)],
+    rlimits: &[(Resource, Rlimit)],
     joins: &[i32],
     identity: Option<&Identity>,
 ) -> rustix::io::Result<()> {
@@ -60,15 +60,8 @@ pub(crate) fn before_exec(
     if let Some(mask) = umask {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
     }
-    for &(resource, value) in rlimits {
-        let limit = Some(value);
-        rustix::process::setrlimit(
-            resource,
-            Rlimit {
-                current: limit,
-                maximum: limit,
-            },
-        )?;
+    for (resource, limit) in rlimits {
+        rustix::process::setrlimit(*resource, *limit)?;
     }
     for &fd in joins {
         // SAFETY: the descriptors were opened by the parent and are open in

@@ -6,7 +6,7 @@
 use std::ffi::{CString, OsString};
 use std::os::fd::OwnedFd;
 
-use rustix::process::{Gid, Pid, Resource};
+use rustix::process::{Gid, Pid, Resource, Rlimit};
 use tend_spec::{Account, ProcessSpec, Rlimits};
 
 use crate::error::SpawnError;
@@ -27,7 +27,7 @@ pub(crate) struct Prepared {
     pub(crate) identity: Option<Identity>,
     /// The whole environment of the child ([`tend_spec::EnvSpec::build`]).
     pub(crate) env: Vec<(OsString, OsString)>,
-    pub(crate) rlimits: Vec<(Resource, u64)>,
+    pub(crate) rlimits: Vec<(Resource, Rlimit)>,
 }
 
 /// A started process.
@@ -129,8 +129,15 @@ fn lookup_group(name: &str) -> Result<u32, SpawnError> {
         .ok_or_else(|| SpawnError::NoSuchGroup(name.to_string()))
 }
 
-fn rlimits(limits: &Rlimits) -> Vec<(Resource, u64)> {
-    [
+/// The limits a spec sets (soft and hard alike), and the descriptor
+/// limit the supervisor started with where the spec sets none (see
+/// `nofile`).
+fn rlimits(limits: &Rlimits) -> Vec<(Resource, Rlimit)> {
+    let both = |v: u64| Rlimit {
+        current: Some(v),
+        maximum: Some(v),
+    };
+    let mut set: Vec<(Resource, Rlimit)> = [
         (Resource::Nofile, limits.nofile),
         (Resource::Nproc, limits.nproc),
         (Resource::Core, limits.core),
@@ -141,6 +148,12 @@ fn rlimits(limits: &Rlimits) -> Vec<(Resource, u64)> {
         (Resource::Fsize, limits.fsize),
     ]
     .into_iter()
-    .filter_map(|(resource, value)| value.map(|v| (resource, v)))
-    .collect()
+    .filter_map(|(resource, value)| value.map(|v| (resource, both(v))))
+    .collect();
+    if limits.nofile.is_none() {
+        if let Some(original) = crate::nofile::for_services() {
+            set.push((Resource::Nofile, original));
+        }
+    }
+    set
 }

@@ -41,6 +41,11 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Handlers first, so no early signal takes the default action.
     let signals = tend_engine::ShutdownSignals::install().context("installing signal handlers")?;
     tend_process::enable_orphan_reaping().context("becoming a child subreaper")?;
+    // Its children need descriptors too; the command gets the original
+    // soft limit back.
+    if let Err(error) = tend_process::raise_nofile() {
+        eprintln!("tend-run: could not raise the descriptor limit: {error}");
+    }
 
     let spec = process_spec(&args);
     tend_process::check(&spec)?;

@@ -87,13 +87,29 @@ pub fn dashboard(target: &Target) -> anyhow::Result<ExitCode> {
     let config = tend_config::load(target.config()).map_err(|e| anyhow::anyhow!("{e}"))?;
     match config.api.listen {
         Some(addr) => {
-            let fragment = config
-                .api
-                .token
-                .as_ref()
-                .map(|t| format!("#token={t}"))
-                .unwrap_or_default();
-            say!("http://{addr}/{fragment}")?;
+            let token = match config.api.token {
+                Some(token) => token,
+                // The one the daemon generated: every TCP listener has one.
+                None => {
+                    let file = target.state_dir().api_token();
+                    match tend_daemon::token::read(&file) {
+                        Ok(token) => token,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            eprintln!(
+                                "tend: no API token yet: `tend up` generates one in {} \
+                                 (or set `token` in [api])",
+                                file.display()
+                            );
+                            return Ok(ExitCode::from(1));
+                        }
+                        Err(e) => {
+                            return Err(anyhow::Error::new(e))
+                                .with_context(|| format!("reading {}", file.display()))
+                        }
+                    }
+                }
+            };
+            say!("http://{addr}/#token={token}")?;
             Ok(ExitCode::SUCCESS)
         }
         None => {

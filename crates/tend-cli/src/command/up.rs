@@ -116,7 +116,7 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
                 dir.daemon_log().display()
             )?;
             follow_start(&client).await?;
-            return Ok(ExitCode::SUCCESS);
+            return gave_up_at_start(&client, &mut child, &dir.daemon_log()).await;
         }
         if let Some(status) = child.try_wait()? {
             let tail = tend_daemon::logs::tail(&root, DAEMON_LOG, 20).unwrap_or_default();
@@ -158,6 +158,52 @@ async fn follow_start(client: &Client) -> anyhow::Result<()> {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Whether the daemon runs on once start-up is over: one whose root gave
+/// up while starting (its services could not start) shuts itself down,
+/// and `up -d` says so and fails instead of reporting a start.
+async fn gave_up_at_start(
+    client: &Client,
+    child: &mut std::process::Child,
+    log: &Path,
+) -> anyhow::Result<ExitCode> {
+    let running = matches!(
+        client.health().await,
+        Ok(tend_wire::Health {
+            status: tend_wire::HealthStatus::Ok
+        })
+    );
+    if running {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Stopping, or gone: how it ended is its exit status.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    if status.is_some_and(|s| s.success()) {
+        // Asked to stop (`tend down`) while it started: no failure.
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tail = tend_daemon::logs::tail(log, 20).unwrap_or_default();
+    eprint!("{}", String::from_utf8_lossy(&tail));
+    match status {
+        Some(status) => bail!(
+            "the services gave up while starting and the daemon stopped ({status}); see {}",
+            log.display()
+        ),
+        None => bail!(
+            "the services gave up while starting; the daemon is stopping; see {}",
+            log.display()
+        ),
     }
 }
 

@@ -1,0 +1,400 @@
+//! The daemon within limits, through the real program: the TCP API
+//! demands a token even on loopback (another local user gets a 401);
+//! idle or slow clients neither take its descriptors nor keep the control
+//! socket out; a few hundred services start under the common 1,024
+//! descriptors; a start whose services give up fails `up -d`; and no
+//! signal kills it with its default action.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, Project, DEADLINE};
+use serde_json::Value;
+
+/// Held by the tests that use many TCP connections or a fixed port: the
+/// 1,100 connections' ephemeral ports could take the port another test's
+/// daemon is about to bind.
+static TCP_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `tend ARGS` in the project directory through `sh -c "PREFIX; exec
+/// tend ARGS"`: to start it under a lower descriptor limit.
+fn tend_under(p: &Project, prefix: &str, args: &str) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("{prefix}; exec \"$0\" {args}"))
+        .arg(env!("CARGO_BIN_EXE_tend"))
+        .current_dir(p.dir.path())
+        .env_remove("TEND_CONFIG")
+        .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The detached daemon's pid, from its lease.
+fn daemon_pid(p: &Project) -> u32 {
+    let lease: Value = serde_json::from_str(&p.read(".tend/daemon.json")).unwrap();
+    u32::try_from(lease["pid"].as_u64().expect("the daemon's pid")).unwrap()
+}
+
+/// Waits until `name` is in the status and running (after a reload: it
+/// is not there at first).
+fn wait_running(p: &Project, name: &str) {
+    p.wait_for(&format!("{name} to run"), || {
+        p.status()
+            .iter()
+            .any(|s| s["name"] == name && s["state"] == "running")
+    });
+}
+
+fn kill(signal: &str, pid: u32) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// `curl` as user `nobody`: the HTTP status.
+fn curl_as_nobody(args: &[&str]) -> String {
+    let out = Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .args(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// This test process's own descriptor limit raised (it holds many
+/// sockets), through prlimit(1).
+fn raise_own_limit(to: u64) {
+    let status = Command::new("prlimit")
+        .args([
+            "--pid",
+            &std::process::id().to_string(),
+            &format!("--nofile={to}:{to}"),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "raising this test's descriptor limit");
+}
+
+#[test]
+fn a_loopback_listener_without_a_configured_token_refuses_other_users() {
+    let _alone = TCP_PORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let port = free_port();
+    let mut p = Project::new(&format!(
+        "[api]\nlisten = \"127.0.0.1:{port}\"\n\n[services.a]\ncommand = [\"sleep\", \"1000\"]\n"
+    ));
+    p.up();
+    let stop = format!("http://127.0.0.1:{port}/v1/services/a/stop");
+    // Another local user: refused, and a nothing stopped.
+    assert_eq!(curl_as_nobody(&["-X", "POST", &stop]), "401");
+    assert_eq!(p.service("a")["state"], "running");
+
+    // The generated token: the daemon's user's alone, and it works.
+    let file = p.path(".tend/api.token");
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    assert!(!std::fs::symlink_metadata(&file)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let token = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert!(token.len() >= 32, "{token:?}");
+    let list = |auth: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+            .arg(format!("Authorization: Bearer {auth}"))
+            .arg(format!("http://127.0.0.1:{port}/v1/services"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(list(&token), "200");
+    assert_eq!(list("0123456789abcdef-a-guess"), "401");
+
+    // `tend dashboard` gives the address with it.
+    assert_eq!(
+        p.ok(&["dashboard"]).trim(),
+        format!("http://127.0.0.1:{port}/#token={token}")
+    );
+
+    // The next start keeps it.
+    assert_eq!(p.down(), 0);
+    p.up();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        token,
+        "a new token at the next start"
+    );
+    assert_eq!(list(&token), "200");
+    assert_eq!(p.down(), 0);
+}
+
+#[test]
+fn idle_connections_take_neither_the_descriptors_nor_the_control_socket() {
+    let _alone = TCP_PORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    raise_own_limit(4096);
+    let port = free_port();
+    let p = Project::new(&format!(
+        "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"a-token-of-the-limits-test\"\n\n\
+         [services.a]\ncommand = [\"sleep\", \"1000\"]\n"
+    ));
+    // The daemon at 1,024 descriptors, hard limit too: none to raise to.
+    let up = tend_under(&p, "ulimit -n 1024", "up -d");
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let before = p.service("a")["pid"].as_u64().unwrap();
+
+    // 1,100 clients that connect and send nothing.
+    let mut idle = Vec::new();
+    for _ in 0..1100 {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        idle.push(TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap());
+    }
+    // Whatever the daemon accepted of them is accepted by now.
+    std::thread::sleep(Duration::from_millis(500));
+
+    let started = Instant::now();
+    let status = Command::new("timeout")
+        .args(["5", env!("CARGO_BIN_EXE_tend"), "status", "--json"])
+        .current_dir(p.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "status did not answer within 5 s: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let restart = Command::new("timeout")
+        .args(["20", env!("CARGO_BIN_EXE_tend"), "restart", "a"])
+        .current_dir(p.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        restart.status.success(),
+        "restart failed: {}\n{}",
+        String::from_utf8_lossy(&restart.stderr),
+        p.read(".tend/tend.log")
+    );
+    p.wait_for("a to run again", || {
+        let a = p.service("a");
+        a["state"] == "running" && a["pid"].as_u64().is_some_and(|pid| pid != before)
+    });
+    drop(idle);
+    p.ok(&["down"]);
+}
+
+#[test]
+fn a_request_head_sent_slowly_or_never_is_cut_off() {
+    let _alone = TCP_PORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let port = free_port();
+    let mut p = Project::new(&format!(
+        "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"a-token-of-the-limits-test\"\n\n\
+         [services.a]\ncommand = [\"sleep\", \"1000\"]\n"
+    ));
+    p.up();
+    // The control socket answers a moment before the TCP listener.
+    p.wait_for("the TCP listener", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.write_all(b"GET /v1/services HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    for stream in [&mut silent, &mut slow] {
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut answer = Vec::new();
+        // Closed (perhaps after a 408): the read ends; kept open, it times
+        // out with an error.
+        let read = stream.read_to_end(&mut answer);
+        assert!(
+            read.is_ok(),
+            "still open after {:?}: {read:?}",
+            started.elapsed()
+        );
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{text}"
+        );
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(20),
+        "cut off after {took:?}"
+    );
+    // A client that asks at once is served as ever.
+    assert_eq!(p.service("a")["state"], "running");
+    assert_eq!(p.down(), 0);
+}
+
+#[test]
+fn three_hundred_services_run_under_1024_descriptors() {
+    use std::fmt::Write as _;
+    let mut config = String::new();
+    for i in 0..300 {
+        let _ = write!(
+            config,
+            "[services.s{i:03}]\ncommand = [\"sleep\", \"1000\"]\n"
+        );
+    }
+    let p = Project::new(&config);
+    // The soft limit only: the hard one is what tend raises it to.
+    let up = tend_under(&p, "ulimit -Sn 1024", "up -d");
+    assert!(
+        up.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&up.stderr),
+        p.read(".tend/tend.log")
+    );
+    p.wait_for("300 services running", || {
+        p.status()
+            .iter()
+            .filter(|s| s["state"] == "running")
+            .count()
+            == 300
+    });
+    // Each service gets the soft limit it would have had.
+    let pid = p.service("s150")["pid"].as_u64().unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        open_files.split_whitespace().nth(3),
+        Some("1024"),
+        "{open_files}"
+    );
+    p.ok(&["down"]);
+}
+
+#[test]
+fn up_detached_fails_when_its_services_give_up_while_starting() {
+    use std::fmt::Write as _;
+    let mut config = String::new();
+    for i in 0..100 {
+        let _ = write!(
+            config,
+            "[services.s{i:03}]\ncommand = [\"sleep\", \"1000\"]\n"
+        );
+    }
+    let p = Project::new(&config);
+    // 200 descriptors, hard limit too: not enough for 100 services, and
+    // nothing to raise to. Their starts fail, the root gives up.
+    let up = tend_under(&p, "ulimit -n 200", "up -d");
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert_eq!(up.status.code(), Some(1), "{said}");
+    assert!(said.contains("gave up"), "{said}");
+}
+
+#[test]
+fn no_signal_kills_the_daemon_hup_reloads_and_quit_stops_cleanly() {
+    let p = Project::new("[services.a]\ncommand = [\"sleep\", \"1000\"]\n");
+    p.ok(&["up", "-d"]);
+    p.wait_state("a", "running");
+    let pid = daemon_pid(&p);
+    let service = p.service("a")["pid"].as_u64().unwrap();
+    for signal in ["USR1", "USR2", "ALRM", "PIPE"] {
+        kill(signal, pid);
+        // Still there, and answering.
+        p.wait_for(&format!("the daemon to answer after SIG{signal}"), || {
+            p.tend(&["status", "--json"]).status.success()
+        });
+        assert!(common::alive(u64::from(pid)), "SIG{signal} killed it");
+    }
+    assert!(p.path(".tend/daemon.json").exists());
+
+    // SIGHUP: the changed config takes effect.
+    p.write_config(
+        "[services.a]\ncommand = [\"sleep\", \"1000\"]\n[services.b]\ncommand = [\"sleep\", \"1000\"]\n",
+    );
+    kill("HUP", pid);
+    wait_running(&p, "b");
+    assert_eq!(p.service("a")["pid"].as_u64(), Some(service));
+    assert!(common::alive(u64::from(pid)));
+
+    // SIGQUIT: a clean stop: services stopped, the lease released.
+    kill("QUIT", pid);
+    p.wait_for("the daemon to exit", || !common::alive(u64::from(pid)));
+    assert!(!common::alive(service), "the service outlived the daemon");
+    assert!(
+        !p.path(".tend/daemon.json").exists(),
+        "the lease was left behind"
+    );
+    assert!(
+        p.read(".tend/tend.log").contains("SIGQUIT: shutting down"),
+        "{}",
+        p.read(".tend/tend.log")
+    );
+}
+
+#[test]
+fn sighup_reloads_a_foreground_tend_up_off_a_terminal() {
+    let mut p = Project::new("[services.a]\ncommand = [\"sleep\", \"1000\"]\n");
+    p.up();
+    let pid = p.daemon.as_ref().unwrap().id();
+    p.write_config(
+        "[services.a]\ncommand = [\"sleep\", \"1000\"]\n[services.b]\ncommand = [\"sleep\", \"1000\"]\n",
+    );
+    kill("HUP", pid);
+    wait_running(&p, "b");
+    assert_eq!(p.down(), 0);
+}
+
+#[test]
+fn a_foreground_tend_up_whose_terminal_closes_runs_on() {
+    let p = Project::new("[services.a]\ncommand = [\"sleep\", \"1000\"]\n");
+    // `tend up` on a pseudo-terminal of script(1); killing script closes
+    // the terminal, and the kernel hangs it up: SIGHUP.
+    let mut terminal = Command::new("script")
+        .arg("-qfec")
+        .arg(format!("exec {} up", env!("CARGO_BIN_EXE_tend")))
+        .arg("/dev/null")
+        .current_dir(p.dir.path())
+        .env_remove("TEND_CONFIG")
+        .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    p.wait_for("the API to answer", || {
+        p.tend(&["status", "--json"]).status.success()
+    });
+    p.wait_state("a", "running");
+    let pid = daemon_pid(&p);
+    kill("KILL", terminal.id());
+    terminal.wait().unwrap();
+    p.wait_for("the hangup to be said in tend.log", || {
+        p.read(".tend/tend.log").contains("the terminal closed")
+    });
+    assert!(common::alive(u64::from(pid)), "SIGHUP killed it");
+    assert_eq!(p.service("a")["state"], "running");
+    p.ok(&["down"]);
+    p.wait_for("the daemon to exit", || !common::alive(u64::from(pid)));
+}

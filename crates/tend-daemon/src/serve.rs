@@ -1,0 +1,183 @@
+//! Serving the API on a listener within bounds: a client that connects
+//! and sends nothing, or a thousand of them, must not take the daemon's
+//! descriptors (its services need them to start) or the control socket's
+//! turn.
+//!
+//! Each listener has its own bound on connections (a full TCP listener
+//! leaves the control socket room); a request's head must arrive within
+//! [`HEADER_TIMEOUT`] (a stream, once asked for, lasts as long as it
+//! likes); and no connection is accepted while fewer than [`RESERVE`]
+//! descriptors are free. What is not accepted waits in the kernel's
+//! backlog, costing the daemon nothing.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{watch, Semaphore};
+
+/// Connections at once on a TCP listener. The API answers in
+/// milliseconds, and the streams (`logs -f`, `watch`, the dashboard) are a
+/// few per person watching: 256 is more than any real use, and with
+/// [`RESERVE`] fits under the common 1,024 descriptors even when the soft
+/// limit cannot be raised.
+pub const TCP_CONNECTIONS: usize = 256;
+
+/// Connections at once on the control socket: its own bound, so a full
+/// TCP listener never keeps `tend status` out (only its owner can reach
+/// it, so it is bounded against mistakes, not attacks).
+pub const SOCKET_CONNECTIONS: usize = 128;
+
+/// How long a client has to send a request's head (idle keep-alive
+/// included): a slow or silent one is cut off rather than holding a
+/// connection and its descriptor.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Descriptors kept free for the services: spawning one takes a few
+/// (pipes, a pidfd, log files), a restart of them all many; no connection
+/// is accepted while fewer than this are free.
+pub const RESERVE: u64 = 128;
+
+/// How long to wait before looking again when descriptors are short.
+const SHORT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Connections the kernel holds for a TCP listener at its bound (std's
+/// 128 would turn clients beyond the bound into connect timeouts; these
+/// wait their turn, costing the daemon nothing).
+const BACKLOG: u32 = 1024;
+
+/// A TCP listener on `addr` with a [`BACKLOG`] of its own.
+///
+/// # Errors
+/// If the address cannot be bound.
+pub fn bind_tcp(addr: std::net::SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's bind: a restart binds again while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// A listener of the kind the API is served on.
+pub trait Accept: Send + 'static {
+    /// A connection.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// The next connection.
+    fn accept(&self) -> impl std::future::Future<Output = io::Result<Self::Io>> + Send;
+}
+
+impl Accept for tokio::net::TcpListener {
+    type Io = tokio::net::TcpStream;
+    async fn accept(&self) -> io::Result<Self::Io> {
+        tokio::net::TcpListener::accept(self)
+            .await
+            .map(|(io, _)| io)
+    }
+}
+
+impl Accept for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+    async fn accept(&self) -> io::Result<Self::Io> {
+        tokio::net::UnixListener::accept(self)
+            .await
+            .map(|(io, _)| io)
+    }
+}
+
+/// Serves `router` on `listener`, at most `bound` connections at once,
+/// until `closing` turns true; then asks each connection to finish what it
+/// answers and returns when all have (the caller bounds that wait).
+pub async fn serve<L: Accept>(
+    listener: L,
+    router: axum::Router,
+    bound: usize,
+    mut closing: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(bound));
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = closed(&mut closing) => break,
+        };
+        // Below the reserve: wait (in the backlog) until descriptors free.
+        while !descriptors_spare() {
+            tokio::select! {
+                () = tokio::time::sleep(SHORT_PAUSE) => {}
+                () = closed(&mut closing) => return wait_all(&permits, bound).await,
+            }
+        }
+        let io = tokio::select! {
+            io = listener.accept() => io,
+            () = closed(&mut closing) => break,
+        };
+        let io = match io {
+            Ok(io) => io,
+            Err(error) => {
+                // EMFILE and the like pass; a busy loop would not help.
+                tracing::warn!(%error, "accepting an API connection");
+                tokio::time::sleep(SHORT_PAUSE).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let mut closing = closing.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let connection = builder.serve_connection(TokioIo::new(io), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                () = closed(&mut closing) => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    }
+    wait_all(&permits, bound).await;
+}
+
+/// Resolves when the daemon closes (the flag's guard not held).
+async fn closed(closing: &mut watch::Receiver<bool>) {
+    let _ = closing.wait_for(|c| *c).await;
+}
+
+/// Until every connection has ended (each holds a permit).
+async fn wait_all(permits: &Semaphore, bound: usize) {
+    let _ = permits
+        .acquire_many(u32::try_from(bound).unwrap_or(u32::MAX))
+        .await;
+}
+
+/// Whether at least [`RESERVE`] descriptors are free under the soft
+/// limit. Counted in /proc/self/fd: no system call says it, and the count
+/// costs microseconds per thousand descriptors.
+fn descriptors_spare() -> bool {
+    let Ok(limit) = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .ok_or(())
+    else {
+        return true;
+    };
+    match std::fs::read_dir("/proc/self/fd") {
+        // The directory's own descriptor is counted too: one too many
+        // errs on the safe side.
+        Ok(entries) => (entries.count() as u64).saturating_add(RESERVE) <= limit,
+        // Not even one free to look.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) => false,
+        // Unknown (no /proc): accept, as before.
+        Err(_) => true,
+    }
+}
