@@ -374,7 +374,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
                 }
                 Got::Hangup if on_terminal && !signals.detached_from_terminal => {
                     signals.detached_from_terminal = true;
-                    leave_terminal(&dir.daemon_log());
+                    leave_terminal(&dir);
                 }
                 Got::Hangup => reload_on_hangup(&control),
                 Got::Ignored(name) => tend_process::diag!("tend: {name} ignored (SIGHUP reloads; SIGTERM, SIGINT and SIGQUIT stop)"),
@@ -636,11 +636,11 @@ enum Got {
 /// SIGHUP: the config reloaded, off the signal loop (a reload restarts
 /// what changed, which takes a while); the outcome said in the log.
 fn reload_on_hangup(control: &Arc<Control>) {
-    eprintln!("tend: SIGHUP: reloading the config");
+    tend_process::diag!("tend: SIGHUP: reloading the config");
     let control = control.clone();
     tokio::spawn(async move {
         match control.reload().await {
-            Ok(report) => eprintln!(
+            Ok(report) => tend_process::diag!(
                 "tend: reloaded: {} added, {} removed, {} changed, {} unchanged",
                 report.added.len(),
                 report.removed.len(),
@@ -648,9 +648,9 @@ fn reload_on_hangup(control: &Arc<Control>) {
                 report.unchanged.len()
             ),
             Err(failure) => {
-                eprintln!("tend: the reload failed: {}", failure.message);
+                tend_process::diag!("tend: the reload failed: {}", failure.message);
                 for detail in failure.details {
-                    eprintln!("  {detail}");
+                    tend_process::diag!("  {detail}");
                 }
             }
         }
@@ -660,18 +660,19 @@ fn reload_on_hangup(control: &Arc<Control>) {
 /// The terminal of a foreground `tend up` closed: standard output and
 /// error move to the daemon log, since writing to a hung-up terminal fails
 /// (and a failed `eprintln!` panics). The services run on.
-fn leave_terminal(log: &Path) {
-    let opened = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log);
+fn leave_terminal(dir: &StateDir) {
+    let log = dir.daemon_log();
+    // In the checked state directory, through no symbolic link.
+    let opened = dir
+        .open()
+        .and_then(|root| root.open_file(crate::paths::DAEMON_LOG, crate::paths::Access::Append));
     let moved = opened.and_then(|file| {
         rustix::stdio::dup2_stdout(&file)?;
         rustix::stdio::dup2_stderr(&file)?;
         Ok(())
     });
     match moved {
-        Ok(()) => eprintln!(
+        Ok(()) => tend_process::diag!(
             "tend: SIGHUP: the terminal closed; running on, output in {}",
             log.display()
         ),

@@ -145,7 +145,7 @@ pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, Recov
 /// believed (and so nothing was signalled on its word).
 fn refused(refused: &leftovers::Refused) -> Record {
     tracing::warn!(%refused, "a leftover named by the previous run was not believed");
-    eprintln!("tend: not stopped, not believed: {refused}");
+    tend_process::diag!("tend: not stopped, not believed: {refused}");
     Record::Command {
         action: None,
         command: "recovery-refused".to_owned(),

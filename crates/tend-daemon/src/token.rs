@@ -40,7 +40,8 @@ pub fn load_or_create(file: &Path) -> io::Result<String> {
 pub fn read(file: &Path) -> io::Result<String> {
     let mut opened = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc_o_nofollow())
+        // A FIFO planted here must not hang the start: it is refused below.
+        .custom_flags(libc_o_nofollow() | libc_o_nonblock())
         .open(file)?;
     let meta = opened.metadata()?;
     let euid = rustix::process::geteuid().as_raw();
@@ -86,6 +87,11 @@ fn create_private(path: &Path, contents: &[u8]) -> io::Result<()> {
 fn libc_o_nofollow() -> i32 {
     // The bits are the same as rustix's; std takes a plain int.
     i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0)
+}
+
+/// `O_NONBLOCK`, likewise.
+fn libc_o_nonblock() -> i32 {
+    i32::try_from(rustix::fs::OFlags::NONBLOCK.bits()).unwrap_or(0)
 }
 
 /// A new token: random bytes from the OS, as hex.

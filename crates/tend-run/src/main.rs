@@ -44,7 +44,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Its children need descriptors too; the command gets the original
     // soft limit back.
     if let Err(error) = tend_process::raise_nofile() {
-        eprintln!("tend-run: could not raise the descriptor limit: {error}");
+        tend_process::diag!("tend-run: could not raise the descriptor limit: {error}");
     }
 
     let spec = process_spec(&args);
