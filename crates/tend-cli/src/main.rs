@@ -29,6 +29,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Its own report of a failed write is an `eprintln!`, which panics
+        // when stderr fails (a full disk under `tend.log`): the thread
+        // logging (the journal's writer) would die of a diagnostic.
+        .log_internal_errors(false)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -115,8 +119,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Down => daemon::down(target).await,
         Command::Upgrade { binary } => daemon::upgrade(target, binary.as_deref()).await,
         Command::Journal {
-            command: JournalCommand::Verify,
-        } => journal::verify(target),
+            command: JournalCommand::Verify { head },
+        } => journal::verify(target, head),
+        Command::Journal {
+            command: JournalCommand::Head,
+        } => journal::head(target),
     }
 }
 
