@@ -558,7 +558,7 @@ async fn read_journal(file: PathBuf, query: JournalQuery) -> Result<Vec<Entry>, 
         .acquire()
         .await
         .map_err(|e| format!("reading the journal: {e}"))?;
-    match tokio::task::spawn_blocking(move || Journal::open(file)?.read(&query)).await {
+    match tokio::task::spawn_blocking(move || Journal::open_read_only(file)?.read(&query)).await {
         Ok(Ok(entries)) => Ok(entries),
         Ok(Err(e)) => Err(format!("reading the journal: {e}")),
         Err(e) => Err(format!("reading the journal: {e}")),
