@@ -382,3 +382,73 @@ fn the_journal_writer_survives_a_full_disk_and_catches_up() {
     p.ok(&["down"]);
     p.wait_exit();
 }
+
+/// A restart storm with a shutdown racing it: incarnations spawned as the
+/// shutdown began end before they are up, and each exit journaled still
+/// has its start (same service, generation and pid) in the same run.
+#[test]
+fn every_exit_in_a_storm_cut_by_a_shutdown_has_its_start() {
+    let mut p = Project::new(
+        r#"
+[supervisor]
+intensity = { max_restarts = 100000, period = "1s" }
+
+[services.storm]
+shell = "sleep 0.0$((RANDOM % 5 + 5)); exit 1"
+replicas = 20
+backoff = { initial = "1ms", max = "1ms" }
+start_limit = "none"
+"#,
+    );
+    for _ in 0..6 {
+        p.up();
+        p.wait_for("a storm", || {
+            p.status()
+                .iter()
+                .map(|s| s["restarts"].as_u64().unwrap_or(0))
+                .sum::<u64>()
+                >= 60
+        });
+        assert_eq!(p.down(), 0);
+    }
+    let db = Connection::open(journal(&p)).unwrap();
+    let mut statement = db
+        .prepare("SELECT id, kind || ':' || supervisor, data FROM events ORDER BY id")
+        .unwrap();
+    let rows: Vec<(i64, String, Value)> = statement
+        .query_map([], |r| {
+            let data: String = r.get(2)?;
+            Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&data).unwrap()))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut started = std::collections::HashSet::new();
+    let mut exits = 0;
+    let mut orphans = Vec::new();
+    for (id, kind, data) in rows {
+        let key = |d: &Value| {
+            (
+                d["service"].to_string(),
+                d["generation"].as_u64(),
+                d["pid"].as_u64(),
+            )
+        };
+        match kind.as_str() {
+            // A new run (the root's start): generations begin again.
+            "supervisor_started:tend" => started.clear(),
+            kind if kind.starts_with("started:") => {
+                started.insert(key(&data));
+            }
+            kind if kind.starts_with("exited:") && data["pid"].is_u64() => {
+                exits += 1;
+                if !started.contains(&key(&data)) {
+                    orphans.push(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(exits > 300, "{exits}");
+    assert!(orphans.is_empty(), "exits with no start: rows {orphans:?}");
+}

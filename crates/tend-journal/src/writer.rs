@@ -137,6 +137,7 @@ impl JournalWriter {
             .unwrap_or_else(|e| e.into_inner())
             .push(drain);
         tokio::spawn(async move {
+            let mut starts = Starts::default();
             loop {
                 let received = tokio::select! {
                     biased;
@@ -147,7 +148,7 @@ impl JournalWriter {
                         loop {
                             match events.try_recv() {
                                 Ok(event) => {
-                                    forward(&queue, &event);
+                                    forward(&queue, &event, &mut starts);
                                 }
                                 Err(broadcast::error::TryRecvError::Lagged(missed)) => {
                                     lagged(&queue, missed);
@@ -161,7 +162,7 @@ impl JournalWriter {
                 };
                 match received {
                     Ok(event) => {
-                        if !forward(&queue, &event) {
+                        if !forward(&queue, &event, &mut starts) {
                             return;
                         }
                     }
@@ -230,20 +231,65 @@ impl JournalWriter {
     }
 }
 
+/// The generation last journaled as started, per supervisor and service:
+/// an incarnation spawned but stopped before it was up (a shutdown began
+/// while it started) ends with no start of its own, and the journal
+/// gives it one, at its spawn, so every incarnation journaled has its
+/// start (and its pid).
+#[derive(Default)]
+struct Starts(std::collections::HashMap<(std::sync::Arc<str>, String), u64>);
+
 /// Queues an event's record (if the journal keeps its kind); false once
 /// the writer is gone.
-fn forward(queue: &mpsc::Sender<Message>, event: &Event) -> bool {
+fn forward(queue: &mpsc::Sender<Message>, event: &Event, starts: &mut Starts) -> bool {
     let Ok(record) = Record::try_from(event) else {
         return true;
     };
     let at = wall_clock(event.at);
-    queue
-        .send(Message::Record(Box::new((
-            at,
-            event.supervisor.to_string(),
-            record,
-        ))))
-        .is_ok()
+    let send = |at: SystemTime, record: Record| {
+        queue
+            .send(Message::Record(Box::new((
+                at,
+                event.supervisor.to_string(),
+                record,
+            ))))
+            .is_ok()
+    };
+    match &record {
+        Record::Started {
+            service,
+            generation,
+            ..
+        } => {
+            starts
+                .0
+                .insert((event.supervisor.clone(), service.clone()), *generation);
+        }
+        Record::Exited {
+            service,
+            generation,
+            pid: Some(pid),
+            ran_for_ms,
+            ..
+        } => {
+            let key = (event.supervisor.clone(), service.clone());
+            if starts.0.remove(&key) != Some(*generation) {
+                let spawned = at
+                    .checked_sub(Duration::from_millis(*ran_for_ms))
+                    .unwrap_or(at);
+                let started = Record::Started {
+                    service: service.clone(),
+                    generation: *generation,
+                    pid: Some(*pid),
+                };
+                if !send(spawned, started) {
+                    return false;
+                }
+            }
+        }
+        _ => {}
+    }
+    send(at, record)
 }
 
 /// Records that `missed` events went by unjournaled.
