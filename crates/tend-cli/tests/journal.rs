@@ -452,3 +452,72 @@ start_limit = "none"
     assert!(exits > 300, "{exits}");
     assert!(orphans.is_empty(), "exits with no start: rows {orphans:?}");
 }
+
+/// The daemon's peak resident memory (`VmHWM`), in bytes.
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// Three clients reading a 100,000-row history at once: the daemon
+/// streams it page by page, and its peak memory grows by a few pages per
+/// client, not by the history.
+#[test]
+fn three_readers_of_a_long_history_leave_the_daemon_s_memory_bounded() {
+    const ROWS: u64 = 100_000;
+    let made = Instant::now();
+    let mut p = Project::new(CONFIG.replace("exit 1", "sleep 1000").as_str());
+    std::fs::create_dir(p.path(".tend")).unwrap();
+    {
+        let mut journal = tend_journal::Journal::open(journal(&p)).unwrap();
+        let records: Vec<tend_journal::Record> = (0..ROWS)
+            .map(|i| tend_journal::Record::Started {
+                service: format!("service-{}-{}", i % 50, "x".repeat(150)),
+                generation: i,
+                pid: Some(1),
+            })
+            .collect();
+        for chunk in records.chunks(10_000) {
+            let now = std::time::SystemTime::now();
+            journal
+                .append(chunk.iter().map(|r| (now, "tend", r)))
+                .unwrap();
+        }
+    }
+    eprintln!("{ROWS} rows made in {:?}", made.elapsed());
+    p.up();
+    let pid = p.daemon.as_ref().unwrap().id();
+    let before = peak_memory(pid);
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
+            command
+                .args(["events", "--json", "--since", "100d"])
+                .current_dir(p.dir.path())
+                .env_remove("TEND_CONFIG")
+                .env_remove("TEND_STATE_DIR")
+                .env_remove("TEND_SOCKET")
+                .stdout(Stdio::piped());
+            let mut child = command.spawn().unwrap();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                let out = child.stdout.take().unwrap();
+                let lines = std::io::BufReader::new(out).lines().count() as u64;
+                assert!(child.wait().unwrap().success());
+                lines
+            })
+        })
+        .collect();
+    for reader in readers {
+        assert!(reader.join().unwrap() >= ROWS);
+    }
+    let grew = peak_memory(pid).saturating_sub(before);
+    eprintln!("peak memory grew by {} MiB", grew >> 20);
+    assert!(grew < 48 << 20, "the daemon grew by {} MiB", grew >> 20);
+    assert_eq!(p.down(), 0);
+}

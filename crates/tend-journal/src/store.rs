@@ -150,9 +150,6 @@ pub struct Verification {
     /// `journal.head`, or an unreadable one): rows deleted at the end,
     /// or all of them, would go unseen.
     pub unanchored: Option<String>,
-    /// Whether `first_bad` is the chain's end falling short of its head
-    /// (rather than a row within the chain).
-    pub(crate) at_head: bool,
 }
 
 /// A row that breaks the chain.
@@ -383,6 +380,41 @@ impl Journal {
     /// # Errors
     /// If SQLite fails or a row cannot be decoded.
     pub fn read(&self, query: &Query) -> Result<Vec<Entry>, JournalError> {
+        let limit = query
+            .limit
+            .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let mut entries = self.select(query, query.after_id.unwrap_or(0), limit, false)?;
+        entries.reverse();
+        Ok(entries)
+    }
+
+    /// One page of what `query` asks for (its `after_id` and `limit` aside):
+    /// the first `page` entries after row `after`, oldest first. Reading a
+    /// long history page by page, from the last id of each, holds one page
+    /// in memory at a time.
+    ///
+    /// # Errors
+    /// If SQLite fails or a row cannot be decoded.
+    pub fn read_page(
+        &self,
+        query: &Query,
+        after: i64,
+        page: usize,
+    ) -> Result<Vec<Entry>, JournalError> {
+        let limit = i64::try_from(page).unwrap_or(i64::MAX);
+        self.select(query, after, limit, true)
+    }
+
+    fn select(
+        &self,
+        query: &Query,
+        after: i64,
+        limit: i64,
+        oldest_first: bool,
+    ) -> Result<Vec<Entry>, JournalError> {
+        if !self.table {
+            return Ok(Vec::new());
+        }
         let mut sql = String::from("SELECT id, at_ms, supervisor, data FROM events WHERE id > ?2");
         // A time of another type is not left out but named (text and blobs
         // sort after every integer; NULL is let through).
@@ -396,15 +428,15 @@ impl Journal {
         } else {
             sql.push_str(" AND ?3 IS NOT NULL");
         }
-        sql.push_str(" ORDER BY id DESC LIMIT ?4");
+        sql.push_str(if oldest_first {
+            " ORDER BY id LIMIT ?4"
+        } else {
+            " ORDER BY id DESC LIMIT ?4"
+        });
         let since = query.since.map_or(i64::MIN, millis);
         let services = serde_json::to_string(&query.services).unwrap_or_default();
-        let limit = query
-            .limit
-            .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
         let mut statement = self.db.prepare_cached(&sql)?;
-        let mut rows =
-            statement.query(params![since, query.after_id.unwrap_or(0), services, limit])?;
+        let mut rows = statement.query(params![since, after, services, limit])?;
         let mut entries = Vec::new();
         while let Some(row) = rows.next()? {
             let id = row.get::<_, i64>(0)?;
@@ -428,7 +460,6 @@ impl Journal {
                 record,
             });
         }
-        entries.reverse();
         Ok(entries)
     }
 
@@ -573,7 +604,6 @@ impl Journal {
             first_bad: walk.first_bad.clone(),
             began_after: walk.began_after.clone(),
             unanchored: None,
-            at_head: false,
         };
         let Some(head) = head.filter(|_| verification.first_bad.is_none()) else {
             return Ok(verification);
@@ -616,7 +646,6 @@ impl Journal {
         } else {
             None
         };
-        verification.at_head = problem.is_some();
         verification.first_bad = problem.map(|(id, problem)| BadRow { id, problem });
         Ok(verification)
     }
@@ -650,6 +679,23 @@ impl Journal {
             head_file: PathBuf::new(),
             table: false,
         })
+    }
+
+    /// The hash stored in row `id`, if there is such a row holding one.
+    pub(crate) fn stored_hash(&self, id: i64) -> Result<Option<[u8; 32]>, JournalError> {
+        if !self.table {
+            return Ok(None);
+        }
+        let hash = self
+            .db
+            .query_row("SELECT hash FROM events WHERE id = ?1", [id], |row| {
+                Ok(match row.get_ref(0)? {
+                    ValueRef::Blob(hash) => <[u8; 32]>::try_from(hash).ok(),
+                    _ => None,
+                })
+            })
+            .optional()?;
+        Ok(hash.flatten())
     }
 
     /// The chain's last row, as `tend journal head` exports it (id 0 and
