@@ -58,7 +58,7 @@ async fn the_writer_survives_a_full_disk_and_catches_up() {
     while start.elapsed() < Duration::from_secs(3) {
         n += 1;
         writer.record("root", record(n));
-        if n % 100 == 0 {
+        if n.is_multiple_of(100) {
             writer.flush().await;
         }
     }
