@@ -36,7 +36,10 @@ Then the audit, each a pass/fail line and a figure:
 - otp: OTP's rules replayed against the journal: every supervisor's
   restarts fit its intensity window and each give-up is the restart that
   did not; every abnormal exit is followed by its restart (or its
-  supervisor giving up or stopping).
+  supervisor giving up or stopping);
+- truncated journal: `journal.db` truncated to nothing after the run, the
+  next `tend up` moves it aside and begins a new chain whose first row
+  says so; `journal verify` passes and names it; all 50 start journaled.
 
 Exit status 0 when every check passes. Release binaries unless --debug
 (CI uses the debug ones its tests built).
@@ -374,6 +377,9 @@ def audit_logs(logs):
 
 
 def main():
+    if "help" in ARGS or "-h" in sys.argv[1:]:
+        print(__doc__)
+        return 0
     tend, testkit = build()
     rng = random.Random(SEED)
     results = []
@@ -500,6 +506,36 @@ def main():
               f"{replayed} restart decisions replayed against OTP's rules ({gave_up} give-ups): "
               f"{len(wrong)} differ {wrong[:3]}")
         print(f"chaos: {sum(counts.values())} faults, {total} incarnations", flush=True)
+
+        # A truncated journal: the next start moves it aside, begins a new
+        # chain that says so, and journals on.
+        journal = tmp / ".tend" / "journal.db"
+        old_rows = len(entries)
+        with open(journal, "r+b") as f:
+            f.truncate(0)
+        up = subprocess.Popen([str(tend), "up"], cwd=tmp, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=open(tmp / "up2.err", "w"))
+        start = time.monotonic()
+        while time.monotonic() - start < 60:
+            try:
+                if sum(1 for s in api.status() if s.get("pid")) == 50:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        down = subprocess.run([str(tend), "down"], cwd=tmp, capture_output=True, text=True)
+        up.wait(timeout=120)
+        verify = subprocess.run([str(tend), "journal", "verify"], cwd=tmp, capture_output=True, text=True)
+        after = [json.loads(l) for l in subprocess.run(
+            [str(tend), "events", "--json", "--since", "100d"], cwd=tmp,
+            capture_output=True, text=True).stdout.splitlines()]
+        first = after[0] if after else {}
+        check("truncated journal",
+              verify.returncode == 0 and "this chain began after" in verify.stdout
+              and first.get("kind") == "journal_corrupt"
+              and sum(1 for e in after if e["kind"] == "started") >= 50,
+              f"{old_rows} rows truncated away; {verify.stdout.strip()[:160]}; "
+              f"{len(after)} rows in the new chain")
     return 0 if all(results) else 1
 
 

@@ -325,11 +325,24 @@ pub enum ExportFormat {
 /// `tend journal …`.
 #[derive(Debug, Subcommand)]
 pub enum JournalCommand {
-    /// Check the hash chain; name the first edited, deleted or reordered row.
+    /// Check the hash chain; name the first edited, deleted or reordered row,
+    /// and rows deleted at its end (against the head in `journal.head`, or
+    /// one exported earlier with `--head`).
     #[command(
-        after_help = "Examples:\n  tend journal verify\n  tend -c /etc/tend/tend.toml journal verify || echo 'the journal was tampered with'"
+        after_help = "Examples:\n  tend journal verify\n  tend -c /etc/tend/tend.toml journal verify || echo 'the journal was tampered with'\n  tend journal verify --head \"$(cat /safe/place/tend.head)\""
     )]
-    Verify,
+    Verify {
+        /// A head printed earlier by `tend journal head` and kept where
+        /// no one who can write the state directory can: the chain must
+        /// still hold that row, unchanged (catches a chain recomputed
+        /// whole, which the head file beside it cannot).
+        #[arg(long, value_name = "ID:HASH")]
+        head: Option<tend_journal::Head>,
+    },
+    /// Print the chain's head (last row id and hash) to keep elsewhere for
+    /// `tend journal verify --head`.
+    #[command(after_help = "Examples:\n  tend journal head > /safe/place/tend.head")]
+    Head,
 }
 
 fn duration(text: &str) -> Result<String, String> {

@@ -124,8 +124,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Down => daemon::down(target).await,
         Command::Upgrade { binary } => daemon::upgrade(target, binary.as_deref()).await,
         Command::Journal {
-            command: JournalCommand::Verify,
-        } => journal::verify(target),
+            command: JournalCommand::Verify { head },
+        } => journal::verify(target, head),
+        Command::Journal {
+            command: JournalCommand::Head,
+        } => journal::head(target),
     }
 }
 

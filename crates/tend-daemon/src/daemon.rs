@@ -395,6 +395,9 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     journal.flush().await;
     let _ = std::fs::remove_file(&listeners.socket);
     listeners.finish().await;
+    // Checkpointed and closed: `journal.db` alone holds every row (a
+    // backup of it needs no `-wal`).
+    journal.close().await;
     // Every child is stopped; what they left behind was killed. Reap it
     // all before exiting, so no zombie is handed to init.
     let _ = tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5)))

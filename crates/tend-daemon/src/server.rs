@@ -479,25 +479,41 @@ async fn events(
         // Narrowed further here: the latest of those chosen.
         limit: query.limit.filter(|_| !chosen.narrows()),
     };
-    let mut history = match read_journal(file.clone(), filter).await {
-        Ok(entries) => entries,
-        Err(message) => return error(ErrorCode::Internal, message),
+    // The latest N at most (bounded by N), read at once; the whole
+    // history is streamed page by page instead, so three clients reading
+    // 400,000 rows hold a few pages each, not the history.
+    let (first, mut last_id) = if query.limit.is_some() {
+        let mut history = match read_journal(file.clone(), filter.clone()).await {
+            Ok(entries) => entries,
+            Err(message) => return error(ErrorCode::Internal, message),
+        };
+        let last_id = history.last().map_or(0, |e| e.id);
+        if chosen.narrows() {
+            history.retain(|entry| chosen.wants(entry));
+            let past = history
+                .len()
+                .saturating_sub(query.limit.unwrap_or(usize::MAX));
+            history.drain(..past);
+        }
+        (Some(history), last_id)
+    } else {
+        (None, 0)
     };
-    let mut last_id = history.last().map_or(0, |e| e.id);
-    if chosen.narrows() {
-        history.retain(|entry| chosen.wants(entry));
-        let past = history
-            .len()
-            .saturating_sub(query.limit.unwrap_or(usize::MAX));
-        history.drain(..past);
-    }
-    let text: Vec<u8> = history.iter().flat_map(json_line).collect();
-    let (sender, receiver) = mpsc::channel::<Bytes>(256);
+    let (sender, receiver) = mpsc::channel::<Bytes>(HISTORY_PAGES_QUEUED);
     let closing = closed(api.control.closing());
     tokio::spawn(async move {
         tokio::pin!(closing);
-        if !text.is_empty() && sender.send(Bytes::from(text)).await.is_err() {
-            return;
+        match first {
+            Some(history) => {
+                let text: Vec<u8> = history.iter().flat_map(json_line).collect();
+                if !text.is_empty() && sender.send(Bytes::from(text)).await.is_err() {
+                    return;
+                }
+            }
+            None => match stream_pages(&file, &filter, 0, &chosen, &sender).await {
+                Some(last) => last_id = last,
+                None => return,
+            },
         }
         let Some(live) = live.as_mut() else { return };
         let wanted = |entry: &Entry| chosen.wants(entry);
@@ -521,14 +537,15 @@ async fn events(
                     // Fell behind the live stream: the gap is in the file.
                     let gap = JournalQuery {
                         since: None,
-                        after_id: Some(last_id),
+                        after_id: None,
                         services: chosen.services.clone(),
                         limit: None,
                     };
-                    match read_journal(file.clone(), gap).await {
-                        Ok(missed) => missed,
-                        Err(_) => return,
+                    match stream_pages(&file, &gap, last_id, &chosen, &sender).await {
+                        Some(last) => last_id = last,
+                        None => return,
                     }
+                    continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
@@ -552,13 +569,58 @@ async fn events(
 /// many readers at once would leave that many descriptors open for good.
 static HISTORY_READERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
+/// Rows read from the file per page of a streamed history.
+const HISTORY_PAGE: usize = 512;
+/// Pages (or live entries) queued for a client that reads slowly: with
+/// [`HISTORY_PAGE`], what one reader of a long history holds at most.
+const HISTORY_PAGES_QUEUED: usize = 8;
+
+/// Sends what `query` asks for after row `after`, page by page, to
+/// `sender` (each page written as it is read); the last row id read, or
+/// `None` once the client is gone or the file cannot be read.
+async fn stream_pages(
+    file: &std::path::Path,
+    query: &JournalQuery,
+    mut after: i64,
+    chosen: &Chosen,
+    sender: &mpsc::Sender<Bytes>,
+) -> Option<i64> {
+    loop {
+        let page = {
+            let _turn = HISTORY_READERS.acquire().await.ok()?;
+            let (file, query) = (file.to_path_buf(), query.clone());
+            tokio::task::spawn_blocking(move || {
+                Journal::open_read_only(file)?.read_page(&query, after, HISTORY_PAGE)
+            })
+            .await
+            .ok()?
+            .ok()?
+        };
+        let Some(last) = page.last() else {
+            return Some(after);
+        };
+        after = last.id;
+        let text: Vec<u8> = page
+            .iter()
+            .filter(|entry| chosen.wants(entry))
+            .flat_map(json_line)
+            .collect();
+        if !text.is_empty() && sender.send(Bytes::from(text)).await.is_err() {
+            return None;
+        }
+        if page.len() < HISTORY_PAGE {
+            return Some(after);
+        }
+    }
+}
+
 /// Reads the journal file off the async threads.
 async fn read_journal(file: PathBuf, query: JournalQuery) -> Result<Vec<Entry>, String> {
     let _turn = HISTORY_READERS
         .acquire()
         .await
         .map_err(|e| format!("reading the journal: {e}"))?;
-    match tokio::task::spawn_blocking(move || Journal::open(file)?.read(&query)).await {
+    match tokio::task::spawn_blocking(move || Journal::open_read_only(file)?.read(&query)).await {
         Ok(Ok(entries)) => Ok(entries),
         Ok(Err(e)) => Err(format!("reading the journal: {e}")),
         Err(e) => Err(format!("reading the journal: {e}")),

@@ -3,9 +3,12 @@
 //!
 //! Corrupt means what SQLite says is damage: the file is not a database (a
 //! garbled or truncated header, garbage written over it) or its image is
-//! malformed (SQLite's `quick_check` fails, or reading it does). Rows that
-//! were edited, deleted or reordered are not damage: the file is sound,
-//! `verify` names the row, and nothing here moves it.
+//! malformed (SQLite's `quick_check` fails, or reading it does); or the
+//! file no longer holds the chain its head (`journal.head`) names: it was
+//! truncated (rows gone from the end, all of them, or its table) or
+//! replaced by another. Rows edited, deleted or reordered within the
+//! chain are not damage: the file is sound, `verify` names the row, and
+//! nothing here moves it.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -13,6 +16,7 @@ use std::time::SystemTime;
 use rusqlite::{Connection, OpenFlags};
 use tend_wire::Record;
 
+use crate::head;
 use crate::store::{damaged, Journal, JournalError, Walk};
 
 /// A corrupt journal file, moved aside.
@@ -49,7 +53,7 @@ impl SetAside {
             moved_to: self.moved_to.display().to_string(),
             error: self.error.clone(),
             last_good_row: self.last_good.map(|(id, _)| id),
-            last_good_hash: self.last_good.map(|(_, hash)| hex(&hash)),
+            last_good_hash: self.last_good.map(|(_, hash)| head::hex(&hash)),
         }
     }
 }
@@ -79,6 +83,17 @@ pub fn set_aside_if_corrupt(
         .and_then(|dir| std::fs::canonicalize(dir).ok())
         .zip(path.file_name())
         .map_or_else(|| path.to_path_buf(), |(dir, name)| dir.join(name));
+    let moved_to = move_aside(path, now)?;
+    Ok(Some(SetAside {
+        last_good: last_good(&moved_to),
+        moved_to,
+        error,
+    }))
+}
+
+/// Moves the journal at `path` (whole, absolute), its `-wal` and `-shm`
+/// and its head aside, to a name with the time `now`; where it went.
+pub(crate) fn move_aside(path: &Path, now: SystemTime) -> Result<PathBuf, JournalError> {
     let moved_to = free_name(path, now);
     // The companions first: a stale `-wal` must never sit beside the new
     // file, whose first open would take it in.
@@ -88,12 +103,15 @@ pub fn set_aside_if_corrupt(
             move_file(&companion, &with_suffix(&moved_to, suffix))?;
         }
     }
-    move_file(path, &moved_to)?;
-    Ok(Some(SetAside {
-        last_good: last_good(&moved_to),
-        moved_to,
-        error,
-    }))
+    // The old chain's head, which the new chain must not be held to.
+    let head = head::head_path(path);
+    if head.exists() {
+        move_file(&head, &with_suffix(&moved_to, ".head"))?;
+    }
+    if path.exists() {
+        move_file(path, &moved_to)?;
+    }
+    Ok(moved_to)
 }
 
 /// What SQLite finds wrong with the file, if anything.
@@ -116,7 +134,11 @@ fn damage(path: &Path) -> Result<Option<String>, JournalError> {
         Ok(found)
     });
     match checked {
-        Ok(found) if found.iter().all(|line| line == "ok") => {}
+        Ok(found) if found.iter().all(|line| line == "ok") => {
+            if let Some(problem) = against_head(path)? {
+                return Ok(Some(problem));
+            }
+        }
         Ok(found) => return Ok(Some(found.join("; ").replace('\n', " "))),
         Err(error) if damaged(&error) => return Ok(Some(error.to_string())),
         Err(error) => return Err(error.into()),
@@ -131,6 +153,38 @@ fn damage(path: &Path) -> Result<Option<String>, JournalError> {
         })),
         Err(error) => Err(error),
     }
+}
+
+/// How the file falls short of the chain its head names: truncated (rows
+/// gone from its end, all of them, or its table) or replaced (another
+/// chain: the row the head names has another hash). A head behind the
+/// table is no harm (a crash between a commit and the head's update); no
+/// head (an older tend) is not checked here, nor a row edited within the
+/// chain (`verify` names it).
+fn against_head(path: &Path) -> Result<Option<String>, JournalError> {
+    let Ok(Some(head)) = head::read(&head::head_path(path)) else {
+        return Ok(None);
+    };
+    if head.id == 0 {
+        return Ok(None);
+    }
+    // The stored hashes only, not a walk: a start stays quick on a long
+    // journal (`verify` walks).
+    let journal = Journal::open_read_only(path)?;
+    let last = journal.head();
+    if last.id < head.id {
+        return Ok(Some(format!(
+            "the file was truncated or replaced: it ends at row {}, its head (journal.head) at row {}",
+            last.id, head.id
+        )));
+    }
+    if journal.stored_hash(head.id)? != Some(head.hash) {
+        return Ok(Some(format!(
+            "the file was replaced: its row {} is not the one its head (journal.head) names",
+            head.id
+        )));
+    }
+    Ok(None)
 }
 
 /// The last row of the chain that verifies, read from what is left.
@@ -178,14 +232,5 @@ fn move_file(from: &Path, to: &Path) -> Result<(), JournalError> {
     std::fs::rename(from, to).map_err(|source| JournalError::SetAside {
         file: from.to_path_buf(),
         source,
-    })
-}
-
-/// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
     })
 }

@@ -14,17 +14,22 @@
 //! begins the new chain; an edited row is never damage.
 //!
 //! Attach it to any tree: `JournalWriter::open(path)?.attach_to(&root)`.
-//! (A deleted *last* row cannot be told from one never written: keep a copy
-//! of the last hash elsewhere if that matters.)
+//! The chain's head (last row id and hash) is kept outside the table too,
+//! in `journal.head`, so rows deleted at the end, every row deleted, or a
+//! dropped table are found. Someone who can write both files can still
+//! recompute the chain: export the head ([`Journal::head`]) and keep it
+//! elsewhere to catch that ([`Journal::verify_against`]).
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: store aside writer
+// layers: head store aside writer
 mod aside;
+mod head;
 mod store;
 mod writer;
 
 pub use aside::{set_aside_if_corrupt, SetAside};
+pub use head::{head_path, BadHead, Head};
 pub use store::{BadRow, Journal, JournalError, Query, Unfinished, Verification};
 pub use tend_wire::{Entry, Record};
 pub use writer::JournalWriter;

@@ -8,13 +8,15 @@
 //! committed transaction survives a crash of the process (kill -9); only a
 //! power loss may take the last ones.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 use tend_wire::{Entry, Record, RecordKind};
+
+use crate::head::{self, Head};
 
 /// Why a journal operation failed.
 ///
@@ -111,6 +113,11 @@ pub(crate) fn damaged(error: &rusqlite::Error) -> bool {
 pub struct Journal {
     db: Connection,
     last: Option<(i64, [u8; 32])>,
+    /// Where the chain's head is kept (`journal.head`).
+    head_file: PathBuf,
+    /// Whether the `events` table exists (a read-only open finds it
+    /// dropped).
+    table: bool,
 }
 
 /// What [`Journal::verify`] found.
@@ -139,6 +146,10 @@ pub struct Verification {
     /// first record, a [`Record::JournalCorrupt`] naming where the old
     /// file went and its last good row.
     pub began_after: Option<Record>,
+    /// Why the chain's end could not be checked against a head (no
+    /// `journal.head`, or an unreadable one): rows deleted at the end,
+    /// or all of them, would go unseen.
+    pub unanchored: Option<String>,
 }
 
 /// A row that breaks the chain.
@@ -245,6 +256,7 @@ impl Journal {
     /// # Errors
     /// If SQLite cannot open or set up the file.
     pub fn open(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
+        let path = path.as_ref();
         let db = Connection::open(path)?;
         db.busy_timeout(Duration::from_secs(5))?;
         db.pragma_update(None, "journal_mode", "WAL")?;
@@ -263,23 +275,59 @@ impl Journal {
             CREATE INDEX IF NOT EXISTS events_at ON events(at_ms);",
         )?;
         let last = last_row(&db)?;
-        Ok(Journal { db, last })
+        Ok(Journal {
+            db,
+            last,
+            head_file: head::head_path(path),
+            table: true,
+        })
     }
 
     /// Opens the journal at `path` to read it only (`tend journal verify`,
-    /// `tend events` without a daemon): nothing is written to the file or
-    /// its `-wal`, so a damaged one stays as it was found.
+    /// `tend events` without a daemon): nothing is written to the file,
+    /// and no `-wal` or `-shm` is made beside it when there is none (the
+    /// file is then opened immutable: no writer is running), so a
+    /// damaged or edited one stays as it was found. A dropped table reads
+    /// as no rows (and [`verify`](Self::verify) names it).
     ///
     /// # Errors
     /// If there is no such file, or SQLite cannot read it.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
-        let db = Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let path = path.as_ref();
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let immutable = if Path::new(&wal).exists() {
+            ""
+        } else {
+            "&immutable=1"
+        };
+        if !path.is_file() {
+            // SQLite would say only "unable to open".
+            return Err(JournalError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("no journal file at {}", path.display())),
+            )));
+        }
+        let uri = format!("file:{}?mode=ro{immutable}", uri_path(path));
+        let db = Connection::open_with_flags(uri, flags)?;
         db.busy_timeout(Duration::from_secs(5))?;
-        let last = last_row(&db)?;
-        Ok(Journal { db, last })
+        let table = db
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)?;
+        let last = if table { last_row(&db)? } else { None };
+        Ok(Journal {
+            db,
+            last,
+            head_file: head::head_path(path),
+            table,
+        })
     }
 
     /// Appends records in one transaction (one fsync-free commit for a
@@ -321,6 +369,14 @@ impl Journal {
         }
         tx.commit()?;
         self.last = last;
+        if let Some((id, hash)) = last {
+            // Committed already: a head left behind (a full disk) is
+            // caught up by the next commit, and a head behind the table
+            // is no deletion.
+            if let Err(error) = head::write(&self.head_file, &Head { id, hash }) {
+                tracing::warn!(%error, file = %self.head_file.display(), "cannot update the journal's head");
+            }
+        }
         Ok(written)
     }
 
@@ -329,6 +385,41 @@ impl Journal {
     /// # Errors
     /// If SQLite fails or a row cannot be decoded.
     pub fn read(&self, query: &Query) -> Result<Vec<Entry>, JournalError> {
+        let limit = query
+            .limit
+            .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let mut entries = self.select(query, query.after_id.unwrap_or(0), limit, false)?;
+        entries.reverse();
+        Ok(entries)
+    }
+
+    /// One page of what `query` asks for (its `after_id` and `limit` aside):
+    /// the first `page` entries after row `after`, oldest first. Reading a
+    /// long history page by page, from the last id of each, holds one page
+    /// in memory at a time.
+    ///
+    /// # Errors
+    /// If SQLite fails or a row cannot be decoded.
+    pub fn read_page(
+        &self,
+        query: &Query,
+        after: i64,
+        page: usize,
+    ) -> Result<Vec<Entry>, JournalError> {
+        let limit = i64::try_from(page).unwrap_or(i64::MAX);
+        self.select(query, after, limit, true)
+    }
+
+    fn select(
+        &self,
+        query: &Query,
+        after: i64,
+        limit: i64,
+        oldest_first: bool,
+    ) -> Result<Vec<Entry>, JournalError> {
+        if !self.table {
+            return Ok(Vec::new());
+        }
         let mut sql = String::from("SELECT id, at_ms, supervisor, data FROM events WHERE id > ?2");
         // A time of another type is not left out but named (text and blobs
         // sort after every integer; NULL is let through).
@@ -342,15 +433,15 @@ impl Journal {
         } else {
             sql.push_str(" AND ?3 IS NOT NULL");
         }
-        sql.push_str(" ORDER BY id DESC LIMIT ?4");
+        sql.push_str(if oldest_first {
+            " ORDER BY id LIMIT ?4"
+        } else {
+            " ORDER BY id DESC LIMIT ?4"
+        });
         let since = query.since.map_or(i64::MIN, millis);
         let services = serde_json::to_string(&query.services).unwrap_or_default();
-        let limit = query
-            .limit
-            .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
         let mut statement = self.db.prepare_cached(&sql)?;
-        let mut rows =
-            statement.query(params![since, query.after_id.unwrap_or(0), services, limit])?;
+        let mut rows = statement.query(params![since, after, services, limit])?;
         let mut entries = Vec::new();
         while let Some(row) = rows.next()? {
             let id = row.get::<_, i64>(0)?;
@@ -374,7 +465,6 @@ impl Journal {
                 record,
             });
         }
-        entries.reverse();
         Ok(entries)
     }
 
@@ -473,18 +563,156 @@ impl Journal {
     /// Walks the whole chain and names the first row that breaks it,
     /// whatever the edit: a changed value, a deleted or reordered row, or
     /// a value of a type the journal never writes (text for a time, a
-    /// blob for a name).
+    /// blob for a name); then checks its end against the head kept in
+    /// `journal.head`, which finds rows deleted at the end, every row
+    /// deleted, or the table dropped.
     ///
     /// # Errors
     /// If SQLite fails (a damaged file: see [`JournalError::is_corrupt`]).
     pub fn verify(&self) -> Result<Verification, JournalError> {
-        let mut walk = Walk::default();
-        walk.over(&self.db)?;
-        Ok(Verification {
+        match head::read(&self.head_file) {
+            Ok(Some(head)) => self.verify_against(Some(head), "the head file (journal.head)"),
+            Ok(None) => {
+                let mut verification = self.verify_against(None, "")?;
+                if verification.first_bad.is_none() && verification.rows > 0 {
+                    verification.unanchored = Some(format!(
+                        "there is no head file ({}): rows deleted at the end would go unseen",
+                        self.head_file.display()
+                    ));
+                }
+                Ok(verification)
+            }
+            Err(problem) => {
+                let mut verification = self.verify_against(None, "")?;
+                verification.unanchored = Some(format!("the head file is unreadable: {problem}"));
+                Ok(verification)
+            }
+        }
+    }
+
+    /// [`verify`](Self::verify), the chain's end checked against `head`
+    /// (one exported earlier with `tend journal head`, said as `source`)
+    /// rather than the head file.
+    ///
+    /// # Errors
+    /// If SQLite fails.
+    pub fn verify_against(
+        &self,
+        head: Option<Head>,
+        source: &str,
+    ) -> Result<Verification, JournalError> {
+        let mut walk = Walk {
+            want: head.map(|h| h.id),
+            ..Walk::default()
+        };
+        if self.table {
+            walk.over(&self.db)?;
+        }
+        let mut verification = Verification {
             rows: walk.rows,
-            first_bad: walk.first_bad,
-            began_after: walk.began_after,
+            first_bad: walk.first_bad.clone(),
+            began_after: walk.began_after.clone(),
+            unanchored: None,
+        };
+        let Some(head) = head.filter(|_| verification.first_bad.is_none()) else {
+            return Ok(verification);
+        };
+        let last = walk.last_good.map_or(0, |(id, _)| id);
+        let problem = if !self.table && head.id > 0 {
+            Some((
+                1,
+                format!(
+                    "the events table is gone (dropped): {source} says the chain ran to row {}",
+                    head.id
+                ),
+            ))
+        } else if head.id > last && last == 0 {
+            Some((
+                1,
+                format!(
+                    "every row is gone: {source} says the chain ran to row {}",
+                    head.id
+                ),
+            ))
+        } else if head.id > last {
+            let missing = if head.id == last + 1 {
+                format!("row {} is", head.id)
+            } else {
+                format!("rows {} to {} are", last + 1, head.id)
+            };
+            Some((
+                last + 1,
+                format!(
+                    "{missing} missing at the end: {source} says the chain ran to row {}",
+                    head.id
+                ),
+            ))
+        } else if head.id > 0 && walk.found != Some(head.hash) {
+            Some((
+                head.id,
+                format!("its hash does not match {source}: the chain was rewritten up to this row"),
+            ))
+        } else {
+            None
+        };
+        verification.first_bad = problem.map(|(id, problem)| BadRow { id, problem });
+        Ok(verification)
+    }
+
+    /// Moves every committed row from the `-wal` into the file itself and
+    /// empties the `-wal`: a copy of the file alone then holds them all.
+    ///
+    /// # Errors
+    /// If SQLite cannot (the file is busy or unwritable).
+    pub fn checkpoint(&self) -> Result<(), JournalError> {
+        let (busy, _, _): (i64, i64, i64) =
+            self.db
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        if busy != 0 {
+            return Err(JournalError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                Some("the checkpoint was blocked by a reader".to_owned()),
+            )));
+        }
+        Ok(())
+    }
+
+    /// A journal of nothing, in memory: what stands in the writer's hands
+    /// while its file is swapped.
+    pub(crate) fn nowhere() -> Result<Journal, JournalError> {
+        Ok(Journal {
+            db: Connection::open_in_memory()?,
+            last: None,
+            head_file: PathBuf::new(),
+            table: false,
         })
+    }
+
+    /// The hash stored in row `id`, if there is such a row holding one.
+    pub(crate) fn stored_hash(&self, id: i64) -> Result<Option<[u8; 32]>, JournalError> {
+        if !self.table {
+            return Ok(None);
+        }
+        let hash = self
+            .db
+            .query_row("SELECT hash FROM events WHERE id = ?1", [id], |row| {
+                Ok(match row.get_ref(0)? {
+                    ValueRef::Blob(hash) => <[u8; 32]>::try_from(hash).ok(),
+                    _ => None,
+                })
+            })
+            .optional()?;
+        Ok(hash.flatten())
+    }
+
+    /// The chain's last row, as `tend journal head` exports it (id 0 and
+    /// a zero hash for an empty journal).
+    #[must_use]
+    pub fn head(&self) -> Head {
+        let (id, hash) = self.last.unwrap_or((0, GENESIS));
+        Head { id, hash }
     }
 
     /// The number of rows.
@@ -537,6 +765,10 @@ pub(crate) struct Walk {
     /// The first row's record, when it tells the chain began after a
     /// corrupt journal.
     pub began_after: Option<Record>,
+    /// A row whose hash to keep (the head's).
+    pub want: Option<i64>,
+    /// That row's hash, if it verified.
+    pub found: Option<[u8; 32]>,
 }
 
 impl Walk {
@@ -560,6 +792,9 @@ impl Walk {
                         .filter(|r| matches!(r, Record::JournalCorrupt { .. }));
                     }
                     self.last_good = Some((expected, hash));
+                    if self.want == Some(expected) {
+                        self.found = Some(hash);
+                    }
                 }
                 Err(bad) => {
                     self.first_bad = Some(bad);
@@ -698,6 +933,21 @@ fn row_hash(
     }
     hasher.update(prev);
     hasher.finalize().into()
+}
+
+/// `path` as the path of an SQLite `file:` URI (`%`, `?`, `#` and the
+/// like escaped).
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut out = String::new();
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 fn millis(at: SystemTime) -> i64 {

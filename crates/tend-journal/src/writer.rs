@@ -8,6 +8,12 @@
 //! the moment, the file is reopened and tried again every [`RETRY`], and
 //! once it takes them the held records are committed in order, followed by
 //! `write_recovered`. The chain stays whole.
+//!
+//! A file removed, replaced or truncated under the writer is found before
+//! the next commit (its inode or a shorter length): what is there is moved
+//! aside and a new chain begins with a `journal_corrupt` record naming the
+//! old one's last row. [`JournalWriter::close`] checkpoints on a clean
+//! stop, so `journal.db` alone holds every row.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -41,6 +47,8 @@ enum Message {
     /// Boxed: a record is large, a flush is a pointer.
     Record(Box<Item>),
     Flush(oneshot::Sender<()>),
+    /// Commit what is queued, checkpoint, close the file, end.
+    Close(oneshot::Sender<()>),
 }
 
 /// A handle on the journal's writer thread. Clones share it; the thread
@@ -149,6 +157,7 @@ impl JournalWriter {
             .unwrap_or_else(|e| e.into_inner())
             .push(drain);
         tokio::spawn(async move {
+            let mut starts = Starts::default();
             loop {
                 let received = tokio::select! {
                     biased;
@@ -159,7 +168,7 @@ impl JournalWriter {
                         loop {
                             match events.try_recv() {
                                 Ok(event) => {
-                                    forward(&queue, &event);
+                                    forward(&queue, &event, &mut starts);
                                 }
                                 Err(broadcast::error::TryRecvError::Lagged(missed)) => {
                                     lagged(&queue, missed);
@@ -173,7 +182,7 @@ impl JournalWriter {
                 };
                 match received {
                     Ok(event) => {
-                        if !forward(&queue, &event) {
+                        if !forward(&queue, &event, &mut starts) {
                             return;
                         }
                     }
@@ -204,9 +213,20 @@ impl JournalWriter {
         self.written.subscribe()
     }
 
-    /// Waits until everything recorded, or emitted by an attached tree,
-    /// before this call is committed.
-    pub async fn flush(&self) {
+    /// Commits everything recorded before this call, moves it from the
+    /// `-wal` into the file itself (so a copy of `journal.db` alone holds
+    /// every row) and closes the file; records after it are not kept.
+    /// What a clean stop calls last.
+    pub async fn close(&self) {
+        self.drain_attached().await;
+        let (done, wait) = oneshot::channel();
+        if self.queue.send(Message::Close(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Has every attached stream pass on what it already holds.
+    async fn drain_attached(&self) {
         let drains: Vec<Drain> = self
             .attached
             .lock()
@@ -218,6 +238,12 @@ impl JournalWriter {
                 let _ = drained.await;
             }
         }
+    }
+
+    /// Waits until everything recorded, or emitted by an attached tree,
+    /// before this call is committed.
+    pub async fn flush(&self) {
+        self.drain_attached().await;
         let (done, wait) = oneshot::channel();
         if self.queue.send(Message::Flush(done)).is_ok() {
             let _ = wait.await;
@@ -225,20 +251,65 @@ impl JournalWriter {
     }
 }
 
+/// The generation last journaled as started, per supervisor and service:
+/// an incarnation spawned but stopped before it was up (a shutdown began
+/// while it started) ends with no start of its own, and the journal
+/// gives it one, at its spawn, so every incarnation journaled has its
+/// start (and its pid).
+#[derive(Default)]
+struct Starts(std::collections::HashMap<(std::sync::Arc<str>, String), u64>);
+
 /// Queues an event's record (if the journal keeps its kind); false once
 /// the writer is gone.
-fn forward(queue: &mpsc::Sender<Message>, event: &Event) -> bool {
+fn forward(queue: &mpsc::Sender<Message>, event: &Event, starts: &mut Starts) -> bool {
     let Ok(record) = Record::try_from(event) else {
         return true;
     };
     let at = wall_clock(event.at);
-    queue
-        .send(Message::Record(Box::new((
-            at,
-            event.supervisor.to_string(),
-            record,
-        ))))
-        .is_ok()
+    let send = |at: SystemTime, record: Record| {
+        queue
+            .send(Message::Record(Box::new((
+                at,
+                event.supervisor.to_string(),
+                record,
+            ))))
+            .is_ok()
+    };
+    match &record {
+        Record::Started {
+            service,
+            generation,
+            ..
+        } => {
+            starts
+                .0
+                .insert((event.supervisor.clone(), service.clone()), *generation);
+        }
+        Record::Exited {
+            service,
+            generation,
+            pid: Some(pid),
+            ran_for_ms,
+            ..
+        } => {
+            let key = (event.supervisor.clone(), service.clone());
+            if starts.0.remove(&key) != Some(*generation) {
+                let spawned = at
+                    .checked_sub(Duration::from_millis(*ran_for_ms))
+                    .unwrap_or(at);
+                let started = Record::Started {
+                    service: service.clone(),
+                    generation: *generation,
+                    pid: Some(*pid),
+                };
+                if !send(spawned, started) {
+                    return false;
+                }
+            }
+        }
+        _ => {}
+    }
+    send(at, record)
 }
 
 /// Records that `missed` events went by unjournaled.
@@ -277,6 +348,7 @@ fn write_loop(
 ) {
     let mut batch: Vec<Item> = Vec::new();
     let mut flushes = Vec::new();
+    let mut file = Identity::of(path);
     loop {
         // While failing, wake up to try again even if nothing comes.
         let first = match &failing {
@@ -295,23 +367,119 @@ fn write_loop(
             },
         };
         let mut next = first;
+        let mut closing = None;
         while let Some(message) = next.take() {
             match message {
                 Message::Record(item) => batch.push(*item),
                 Message::Flush(done) => flushes.push(done),
+                Message::Close(done) => {
+                    closing = Some(done);
+                    break;
+                }
             }
             if batch.len() < MAX_BATCH {
                 next = inbox.try_recv().ok();
             }
         }
         if !batch.is_empty() || failing.is_some() {
+            if let Some(changed) = file.changed(path) {
+                swap_file(path, &mut journal, &changed, &mut batch);
+            }
             commit(path, &mut journal, &mut batch, &mut failing, written);
+            file = Identity::of(path);
         }
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
+        if let Some(done) = closing {
+            if let Err(error) = journal.checkpoint() {
+                tracing::warn!(%error, "cannot checkpoint the journal at its close");
+            }
+            // Closing the last connection removes the emptied `-wal`.
+            drop(journal);
+            let _ = done.send(());
+            return;
+        }
         thread::sleep(GATHER);
     }
+}
+
+/// Which file the writer has open, and how long it was: a file removed,
+/// replaced or made shorter (truncated) under it is no longer its chain.
+#[derive(Debug, Clone, Copy)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+}
+
+impl Identity {
+    fn of(path: &Path) -> Option<Identity> {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path).ok().map(|m| Identity {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+        })
+    }
+}
+
+trait Changed {
+    /// What happened to the file since, if it is no longer the one open.
+    fn changed(&self, path: &Path) -> Option<String>;
+}
+
+impl Changed for Option<Identity> {
+    fn changed(&self, path: &Path) -> Option<String> {
+        let was = (*self)?;
+        let Some(now) = Identity::of(path) else {
+            return Some("the journal file was removed while tend ran".to_owned());
+        };
+        if (now.dev, now.ino) != (was.dev, was.ino) {
+            Some("the journal file was replaced while tend ran".to_owned())
+        } else if now.len < was.len {
+            Some(format!(
+                "the journal file was truncated while tend ran ({} bytes, was {})",
+                now.len, was.len
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// The file under the writer was removed, replaced or truncated: what is
+/// there is moved aside, and a new chain begins with a record saying so
+/// and where the old one ended (the rows of `batch` follow it).
+fn swap_file(path: &Path, journal: &mut Journal, changed: &str, batch: &mut Vec<Item>) {
+    let last = journal.head();
+    tracing::error!(file = %path.display(), "{changed}: moving it aside and beginning a new journal");
+    let moved_to = match crate::aside::move_aside(path, SystemTime::now()) {
+        Ok(moved_to) => moved_to,
+        Err(error) => {
+            tracing::error!(%error, "cannot move the journal aside");
+            return;
+        }
+    };
+    // The old connection closes before the new file is made: its close
+    // removes `journal.db-wal` by name.
+    match Journal::nowhere() {
+        Ok(nowhere) => drop(std::mem::replace(journal, nowhere)),
+        Err(error) => tracing::error!(%error, "cannot close the journal"),
+    }
+    match Journal::open(path) {
+        Ok(fresh) => *journal = fresh,
+        // The commit that follows fails, and holds the rows until the
+        // file can be made.
+        Err(error) => tracing::error!(%error, "cannot begin a new journal"),
+    }
+    let record = Record::JournalCorrupt {
+        moved_to: moved_to.display().to_string(),
+        error: changed.to_owned(),
+        last_good_row: (last.id > 0).then_some(last.id),
+        last_good_hash: (last.id > 0).then(|| crate::head::hex(&last.hash)),
+    };
+    batch.insert(0, (SystemTime::now(), String::new(), record));
 }
 
 /// Commits what is held and `batch`, in order; on failure holds them.

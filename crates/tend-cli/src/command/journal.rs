@@ -1,19 +1,31 @@
 //! `tend journal verify`: the journal's hash chain, checked from the
-//! file, with or without a daemon.
+//! file (opened read-only, left as it was), with or without a daemon;
+//! `tend journal head`: its head, to keep elsewhere.
 
 use std::process::ExitCode;
 
-use tend_journal::{JournalError, Record};
+use tend_journal::{Head, JournalError, Record};
 
 use crate::cli::Target;
 use crate::out;
 use crate::out::say;
 
-/// Checks every row's hash against the one before it.
-pub fn verify(target: &Target) -> anyhow::Result<ExitCode> {
-    let verification = target
-        .open_journal("no journal at")
-        .and_then(|journal| Ok(journal.verify()?));
+/// Prints the chain's head, `ID:HASH`.
+pub fn head(target: &Target) -> anyhow::Result<ExitCode> {
+    let journal = target.open_journal("no journal at")?;
+    say!("{}", journal.head())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks every row's hash against the one before it, and the chain's
+/// end against its head (`head`, or the head file).
+pub fn verify(target: &Target, head: Option<Head>) -> anyhow::Result<ExitCode> {
+    let verification = target.open_journal("no journal at").and_then(|journal| {
+        Ok(match head {
+            Some(head) => journal.verify_against(Some(head), "the head given (--head)")?,
+            None => journal.verify()?,
+        })
+    });
     let verification = match verification {
         Ok(verification) => verification,
         Err(error) => {
@@ -32,6 +44,14 @@ pub fn verify(target: &Target) -> anyhow::Result<ExitCode> {
     };
     let began = verification.began_after.as_ref().and_then(began_after);
     let code = match verification.first_bad {
+        None if verification.unanchored.is_some() => {
+            out::text(&format!(
+                "journal unanchored: {} rows, hash chain intact, but {}",
+                verification.rows,
+                verification.unanchored.as_deref().unwrap_or_default()
+            ))?;
+            ExitCode::from(1)
+        }
         None => {
             out::text(&format!(
                 "journal ok: {} rows, hash chain intact",
