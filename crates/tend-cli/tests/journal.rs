@@ -480,6 +480,8 @@ fn three_readers_of_a_long_history_leave_the_daemon_s_memory_bounded() {
                 service: format!("service-{}-{}", i % 50, "x".repeat(150)),
                 generation: i,
                 pid: Some(1),
+                start_ticks: None,
+                boot_id: None,
             })
             .collect();
         for chunk in records.chunks(10_000) {

@@ -301,6 +301,9 @@ fn forward(queue: &mpsc::Sender<Message>, event: &Event, starts: &mut Starts) ->
                     service: service.clone(),
                     generation: *generation,
                     pid: Some(*pid),
+                    // It has ended: nothing to recognise it by later.
+                    start_ticks: None,
+                    boot_id: None,
                 };
                 if !send(spawned, started) {
                     return false;

@@ -21,6 +21,8 @@ fn record(i: u64) -> Record {
         service: format!("service-{i}-{}", "x".repeat(200)),
         generation: i,
         pid: Some(1),
+        start_ticks: None,
+        boot_id: None,
     }
 }
 

@@ -1037,7 +1037,8 @@ mod tests {
         // /dev/full refuses every write with ENOSPC (a device: put in
         // place by hand, as `from_spec` opens regular files only).
         let sink = LogSink::discard().on_trouble(move |t| heard.lock().unwrap().push(t));
-        sink.lock().file = Some(RotatingFile {
+        sink.lock().has_file = true;
+        *sink.inner.file.lock().unwrap() = Some(RotatingFile {
             path: "/dev/full".into(),
             dir: files::open_dir(Path::new("/dev")).unwrap(),
             name: "full".into(),

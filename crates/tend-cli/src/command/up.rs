@@ -116,7 +116,7 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
                 dir.daemon_log().display()
             )?;
             follow_start(&client).await?;
-            return gave_up_at_start(&client, &mut child, &dir.daemon_log()).await;
+            return gave_up_at_start(&client, &mut child, &root, &dir.daemon_log()).await;
         }
         if let Some(status) = child.try_wait()? {
             let tail = tend_daemon::logs::tail(&root, DAEMON_LOG, 20).unwrap_or_default();
@@ -167,6 +167,7 @@ async fn follow_start(client: &Client) -> anyhow::Result<()> {
 async fn gave_up_at_start(
     client: &Client,
     child: &mut std::process::Child,
+    root: &tend_daemon::paths::Dir,
     log: &Path,
 ) -> anyhow::Result<ExitCode> {
     let running = matches!(
@@ -193,8 +194,8 @@ async fn gave_up_at_start(
         // Asked to stop (`tend down`) while it started: no failure.
         return Ok(ExitCode::SUCCESS);
     }
-    let tail = tend_daemon::logs::tail(log, 20).unwrap_or_default();
-    eprint!("{}", String::from_utf8_lossy(&tail));
+    let tail = tend_daemon::logs::tail(root, DAEMON_LOG, 20).unwrap_or_default();
+    tend_process::diag::write(&tail);
     match status {
         Some(status) => bail!(
             "the services gave up while starting and the daemon stopped ({status}); see {}",
