@@ -554,6 +554,8 @@ fn set_aside_files(p: &Project) -> Vec<String> {
             name.starts_with("journal.db.corrupt-")
                 && !name.ends_with("-wal")
                 && !name.ends_with("-shm")
+                // Its head moves aside with it.
+                && !name.ends_with(".head")
         })
         .collect();
     names.sort();

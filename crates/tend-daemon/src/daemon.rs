@@ -479,6 +479,7 @@ impl Listeners {
                     listener,
                     router,
                     serve::TCP_CONNECTIONS,
+                    serve::Reserve::Keep,
                     control.closing(),
                 ));
                 (Some(served), Some(tcp_fd))
@@ -688,7 +689,14 @@ async fn serve_unix(
     router: axum::Router,
     stopping: tokio::sync::watch::Receiver<bool>,
 ) {
-    serve::serve(listener, router, serve::SOCKET_CONNECTIONS, stopping).await;
+    serve::serve(
+        listener,
+        router,
+        serve::SOCKET_CONNECTIONS,
+        serve::Reserve::Ignore,
+        stopping,
+    )
+    .await;
 }
 
 /// How many events the tree's stream holds for a listener that falls

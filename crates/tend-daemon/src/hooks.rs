@@ -61,7 +61,7 @@ impl Hooks {
     /// If the runner cannot start or the log cannot be opened.
     pub async fn start(config: &Config, state: &StateDir) -> std::io::Result<Arc<Hooks>> {
         let sink = LogSink::from_spec_in(
-            state.open_logs()?.into_fd(),
+            Arc::new(state.open_logs()?.into_fd()),
             &LogSpec {
                 file: Some(state.logs().join("hooks.log")),
                 ..LogSpec::default()

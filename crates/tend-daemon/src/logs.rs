@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -47,6 +48,8 @@ pub struct Sinks {
     width: usize,
     /// Where a log file's failures and recoveries are recorded.
     journal: Option<JournalWriter>,
+    /// `logs/`'s descriptor, opened and checked once, shared by every sink.
+    logs: Arc<Mutex<Option<Arc<OwnedFd>>>>,
 }
 
 impl Sinks {
@@ -60,7 +63,19 @@ impl Sinks {
             by_name: Arc::default(),
             width,
             journal: None,
+            logs: Arc::default(),
         }
+    }
+
+    /// `logs/`'s descriptor, opened (and checked) the first time.
+    fn logs_dir(&self) -> io::Result<Arc<OwnedFd>> {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(fd) = logs.as_ref() {
+            return Ok(Arc::clone(fd));
+        }
+        let fd = Arc::new(self.dir.open_logs()?.into_fd());
+        *logs = Some(Arc::clone(&fd));
+        Ok(fd)
     }
 
     /// Records in `journal` when a log file stops taking writes and when it
@@ -83,8 +98,7 @@ impl Sinks {
         };
         // In `logs/`, checked, by its descriptor: a planted symbolic link
         // or FIFO is refused, never followed.
-        let logs = self.dir.open_logs()?;
-        let mut sink = LogSink::from_spec_in(logs.into_fd(), &spec)?;
+        let mut sink = LogSink::from_spec_in(self.logs_dir()?, &spec)?;
         if let Some(journal) = self.journal.clone() {
             let service = instance.to_owned();
             sink = sink.on_trouble(move |trouble| {

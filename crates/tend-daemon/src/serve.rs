@@ -6,9 +6,11 @@
 //! Each listener has its own bound on connections (a full TCP listener
 //! leaves the control socket room); a request's head must arrive within
 //! [`HEADER_TIMEOUT`] (a stream, once asked for, lasts as long as it
-//! likes); and no connection is accepted while fewer than [`RESERVE`]
-//! descriptors are free. What is not accepted waits in the kernel's
-//! backlog, costing the daemon nothing.
+//! likes); and no TCP connection is accepted while fewer than [`RESERVE`]
+//! descriptors are free (the control socket's owner is trusted: it is
+//! always served, so `tend status` answers even when the services took
+//! every descriptor). What is not accepted waits in the kernel's backlog,
+//! costing the daemon nothing.
 
 use std::io;
 use std::sync::Arc;
@@ -37,9 +39,19 @@ pub const SOCKET_CONNECTIONS: usize = 128;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Descriptors kept free for the services: spawning one takes a few
-/// (pipes, a pidfd, log files), a restart of them all many; no connection
-/// is accepted while fewer than this are free.
+/// (pipes, a pidfd, log files), a restart of them all many; no TCP
+/// connection is accepted while fewer than this (or a quarter of the
+/// limit, if less) are free.
 pub const RESERVE: u64 = 128;
+
+/// Who may take the descriptors the services need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// Untrusted clients (TCP): accepted only above [`RESERVE`].
+    Keep,
+    /// The control socket's owner: accepted while any descriptor is free.
+    Ignore,
+}
 
 /// How long to wait before looking again when descriptors are short.
 const SHORT_PAUSE: Duration = Duration::from_millis(100);
@@ -98,6 +110,7 @@ pub async fn serve<L: Accept>(
     listener: L,
     router: axum::Router,
     bound: usize,
+    reserve: Reserve,
     mut closing: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(bound));
@@ -110,7 +123,7 @@ pub async fn serve<L: Accept>(
             () = closed(&mut closing) => break,
         };
         // Below the reserve: wait (in the backlog) until descriptors free.
-        while !descriptors_spare() {
+        while reserve == Reserve::Keep && !descriptors_spare() {
             tokio::select! {
                 () = tokio::time::sleep(SHORT_PAUSE) => {}
                 () = closed(&mut closing) => return wait_all(&permits, bound).await,
@@ -161,8 +174,8 @@ async fn wait_all(permits: &Semaphore, bound: usize) {
         .await;
 }
 
-/// Whether at least [`RESERVE`] descriptors are free under the soft
-/// limit. Counted in /proc/self/fd: no system call says it, and the count
+/// Whether at least [`RESERVE`] descriptors (at most a quarter of the
+/// soft limit) are free under it. Counted in /proc/self/fd: no system call says it, and the count
 /// costs microseconds per thousand descriptors.
 fn descriptors_spare() -> bool {
     let Ok(limit) = rustix::process::getrlimit(rustix::process::Resource::Nofile)
@@ -174,7 +187,7 @@ fn descriptors_spare() -> bool {
     match std::fs::read_dir("/proc/self/fd") {
         // The directory's own descriptor is counted too: one too many
         // errs on the safe side.
-        Ok(entries) => (entries.count() as u64).saturating_add(RESERVE) <= limit,
+        Ok(entries) => (entries.count() as u64).saturating_add(RESERVE.min(limit / 4)) <= limit,
         // Not even one free to look.
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) => false,
         // Unknown (no /proc): accept, as before.

@@ -373,6 +373,31 @@ fn streaming(receiver: mpsc::Receiver<Bytes>, content_type: &'static str) -> Res
     response
 }
 
+/// As [`streaming`], where an `Err` ends the response unfinished (the
+/// chunked body never terminated), so the client reports a failed read
+/// instead of taking what came as the whole.
+fn streaming_fallible(
+    receiver: mpsc::Receiver<Result<Bytes, String>>,
+    content_type: &'static str,
+) -> Response {
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|next| {
+            (
+                next.map_err(|message| {
+                    tracing::warn!(%message, "a history read failed part-way");
+                    std::io::Error::other(message)
+                }),
+                receiver,
+            )
+        })
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
 /// Which entries `GET /v1/events` sends: about these services, of these
 /// kinds (none: any), only problems or not.
 #[derive(Debug, Clone)]
@@ -499,20 +524,34 @@ async fn events(
     } else {
         (None, 0)
     };
-    let (sender, receiver) = mpsc::channel::<Bytes>(HISTORY_PAGES_QUEUED);
+    // The first page read before answering: a journal that cannot be read
+    // is a 500 with its reason, not an empty history.
+    let first_page = if first.is_none() {
+        match read_page(&file, &filter, 0).await {
+            Ok(page) => Some(page),
+            Err(message) => return error(ErrorCode::Internal, message),
+        }
+    } else {
+        None
+    };
+    let (sender, receiver) = mpsc::channel::<Result<Bytes, String>>(HISTORY_PAGES_QUEUED);
     let closing = closed(api.control.closing());
     tokio::spawn(async move {
         tokio::pin!(closing);
         match first {
             Some(history) => {
                 let text: Vec<u8> = history.iter().flat_map(json_line).collect();
-                if !text.is_empty() && sender.send(Bytes::from(text)).await.is_err() {
+                if !text.is_empty() && sender.send(Ok(Bytes::from(text))).await.is_err() {
                     return;
                 }
             }
-            None => match stream_pages(&file, &filter, 0, &chosen, &sender).await {
-                Some(last) => last_id = last,
-                None => return,
+            None => match stream_pages(&file, &filter, 0, first_page, &chosen, &sender).await {
+                Ok(Streamed::To(last)) => last_id = last,
+                Ok(Streamed::Gone) => return,
+                Err(message) => {
+                    let _ = sender.send(Err(message)).await;
+                    return;
+                }
             },
         }
         let Some(live) = live.as_mut() else { return };
@@ -525,7 +564,7 @@ async fn events(
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     while let Ok(entry) = live.try_recv() {
                         if entry.id > last_id && wanted(&entry) {
-                            let _ = sender.send(Bytes::from(json_line(&entry))).await;
+                            let _ = sender.send(Ok(Bytes::from(json_line(&entry)))).await;
                         }
                     }
                     return;
@@ -541,9 +580,13 @@ async fn events(
                         services: chosen.services.clone(),
                         limit: None,
                     };
-                    match stream_pages(&file, &gap, last_id, &chosen, &sender).await {
-                        Some(last) => last_id = last,
-                        None => return,
+                    match stream_pages(&file, &gap, last_id, None, &chosen, &sender).await {
+                        Ok(Streamed::To(last)) => last_id = last,
+                        Ok(Streamed::Gone) => return,
+                        Err(message) => {
+                            let _ = sender.send(Err(message)).await;
+                            return;
+                        }
                     }
                     continue;
                 }
@@ -554,13 +597,13 @@ async fn events(
                     continue;
                 }
                 last_id = entry.id;
-                if wanted(&entry) && sender.send(Bytes::from(json_line(&entry))).await.is_err() {
+                if wanted(&entry) && sender.send(Ok(Bytes::from(json_line(&entry)))).await.is_err() {
                     return;
                 }
             }
         }
     });
-    streaming(receiver, "application/x-ndjson")
+    streaming_fallible(receiver, "application/x-ndjson")
 }
 
 /// History reads at once. Each opens its own connection, and SQLite keeps
@@ -575,29 +618,60 @@ const HISTORY_PAGE: usize = 512;
 /// [`HISTORY_PAGE`], what one reader of a long history holds at most.
 const HISTORY_PAGES_QUEUED: usize = 8;
 
+/// One page of what `query` asks for after row `after`, read off the
+/// async threads.
+async fn read_page(
+    file: &std::path::Path,
+    query: &JournalQuery,
+    after: i64,
+) -> Result<Vec<Entry>, String> {
+    let _turn = HISTORY_READERS
+        .acquire()
+        .await
+        .map_err(|e| format!("reading the journal: {e}"))?;
+    let (file, query) = (file.to_path_buf(), query.clone());
+    match tokio::task::spawn_blocking(move || {
+        Journal::open_read_only(file)?.read_page(&query, after, HISTORY_PAGE)
+    })
+    .await
+    {
+        Ok(Ok(page)) => Ok(page),
+        Ok(Err(e)) => Err(format!("reading the journal: {e}")),
+        Err(e) => Err(format!("reading the journal: {e}")),
+    }
+}
+
+/// What a streamed history read came to.
+enum Streamed {
+    /// Read to its end: the last row id read.
+    To(i64),
+    /// The client went away.
+    Gone,
+}
+
 /// Sends what `query` asks for after row `after`, page by page, to
-/// `sender` (each page written as it is read); the last row id read, or
-/// `None` once the client is gone or the file cannot be read.
+/// `sender` (each page written as it is read), beginning with `first`
+/// (a page already read, if any).
+///
+/// # Errors
+/// A page that cannot be read: the caller ends the response with it, so
+/// that the client sees a failed read, never a short history.
 async fn stream_pages(
     file: &std::path::Path,
     query: &JournalQuery,
     mut after: i64,
+    first: Option<Vec<Entry>>,
     chosen: &Chosen,
-    sender: &mpsc::Sender<Bytes>,
-) -> Option<i64> {
+    sender: &mpsc::Sender<Result<Bytes, String>>,
+) -> Result<Streamed, String> {
+    let mut next = first;
     loop {
-        let page = {
-            let _turn = HISTORY_READERS.acquire().await.ok()?;
-            let (file, query) = (file.to_path_buf(), query.clone());
-            tokio::task::spawn_blocking(move || {
-                Journal::open_read_only(file)?.read_page(&query, after, HISTORY_PAGE)
-            })
-            .await
-            .ok()?
-            .ok()?
+        let page = match next.take() {
+            Some(page) => page,
+            None => read_page(file, query, after).await?,
         };
         let Some(last) = page.last() else {
-            return Some(after);
+            return Ok(Streamed::To(after));
         };
         after = last.id;
         let text: Vec<u8> = page
@@ -605,11 +679,11 @@ async fn stream_pages(
             .filter(|entry| chosen.wants(entry))
             .flat_map(json_line)
             .collect();
-        if !text.is_empty() && sender.send(Bytes::from(text)).await.is_err() {
-            return None;
+        if !text.is_empty() && sender.send(Ok(Bytes::from(text))).await.is_err() {
+            return Ok(Streamed::Gone);
         }
         if page.len() < HISTORY_PAGE {
-            return Some(after);
+            return Ok(Streamed::To(after));
         }
     }
 }

@@ -18,8 +18,11 @@
 //! cut back to its last whole line) and is tried again on the next output
 //! and every [`RETRY`]; beyond the bound — refused, or a write blocked —
 //! the oldest lines are dropped and counted, and once the file takes
-//! writes again a marker line says how many, where they were. The child is
-//! never blocked nor its pipe closed for it. [`LogSink::on_trouble`] hears
+//! writes again a marker line says how many, where they were. While the
+//! file takes writes, a child that writes faster than the disk is slowed
+//! (back-pressure: the pump waits for room, the pipe fills) and loses
+//! nothing; while it refuses them or the disk stalls, the child is never
+//! held. Its pipe is never closed for it. [`LogSink::on_trouble`] hears
 //! both turns.
 
 use std::ffi::{OsStr, OsString};
@@ -247,7 +250,7 @@ impl LogSink {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     fs::create_dir_all(dir)?;
                 }
-                let dir = files::open_dir(path.parent().unwrap_or(Path::new(".")))?;
+                let dir = Arc::new(files::open_dir(path.parent().unwrap_or(Path::new(".")))?);
                 Some(RotatingFile::open(dir, path, spec.max_size, spec.keep)?)
             }
             None => None,
@@ -262,7 +265,7 @@ impl LogSink {
     ///
     /// # Errors
     /// If the file cannot be opened for appending, or is not a regular file.
-    pub fn from_spec_in(dir: OwnedFd, spec: &LogSpec) -> io::Result<Self> {
+    pub fn from_spec_in(dir: Arc<OwnedFd>, spec: &LogSpec) -> io::Result<Self> {
         let file = match &spec.file {
             Some(path) => Some(RotatingFile::open(dir, path, spec.max_size, spec.keep)?),
             None => None,
@@ -367,6 +370,28 @@ impl LogSink {
         drop(inner);
         if let (Some(handler), Some(trouble)) = (handler, heard) {
             handler(trouble);
+        }
+    }
+
+    /// Waits while more than half of [`HELD_MAX`] waits for the file and
+    /// the writer keeps up: back-pressure, so a flood slows the child (its
+    /// pipe fills) and never loses a line. Not while the file refuses
+    /// writes or the disk stalls: then the child is not held, and lines
+    /// beyond the bound are dropped and counted instead.
+    pub(crate) async fn room(&self) {
+        loop {
+            let notified = self.inner.wrote.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let inner = self.lock();
+                let pending =
+                    inner.queue.lines.len() + self.inner.writing.load(Ordering::Relaxed);
+                if pending <= HELD_MAX / 2 || self.is_failing() || writer::stalled() {
+                    return;
+                }
+            }
+            let _ = tokio::time::timeout(STALL, notified).await;
         }
     }
 
@@ -867,6 +892,7 @@ pub(crate) async fn pump(
         }
         sink.write_lines(&buffer[..cut]);
         buffer.drain(..cut);
+        sink.room().await;
         if buffer.is_empty() && read < READ_CHUNK {
             // The pipe is drained: give the memory back until more comes.
             buffer = Vec::new();
@@ -912,7 +938,9 @@ struct Unwritten {
 struct RotatingFile {
     /// The whole path, to name it.
     path: PathBuf,
-    dir: OwnedFd,
+    /// Shared by every file of one directory: one descriptor, not one a
+    /// service.
+    dir: Arc<OwnedFd>,
     name: OsString,
     file: File,
     size: u64,
@@ -922,7 +950,7 @@ struct RotatingFile {
 
 impl RotatingFile {
     /// Opens `path`'s file in `dir` (its directory).
-    fn open(dir: OwnedFd, path: &Path, max_size: u64, keep: u32) -> io::Result<Self> {
+    fn open(dir: Arc<OwnedFd>, path: &Path, max_size: u64, keep: u32) -> io::Result<Self> {
         let name = path
             .file_name()
             .ok_or_else(|| {
@@ -1040,7 +1068,7 @@ mod tests {
         sink.lock().has_file = true;
         *sink.inner.file.lock().unwrap() = Some(RotatingFile {
             path: "/dev/full".into(),
-            dir: files::open_dir(Path::new("/dev")).unwrap(),
+            dir: Arc::new(files::open_dir(Path::new("/dev")).unwrap()),
             name: "full".into(),
             file: fs::OpenOptions::new()
                 .append(true)
@@ -1074,7 +1102,7 @@ mod tests {
         let path = dir.join("out.log");
         fs::create_dir_all(&dir).unwrap();
         *sink.inner.file.lock().unwrap() =
-            Some(RotatingFile::open(files::open_dir(&dir).unwrap(), &path, 0, 0).unwrap());
+            Some(RotatingFile::open(Arc::new(files::open_dir(&dir).unwrap()), &path, 0, 0).unwrap());
         sink.write_lines(&lines(total + 1, total + 1));
         sink.write_now();
         assert!(!sink.is_failing());

@@ -72,6 +72,10 @@ pub(crate) struct Shared {
     pub(crate) stats: Arc<SupervisorStats>,
     /// Where it is in its life; its exit once it ended.
     pub(crate) status: watch::Sender<SupervisorStatus>,
+    /// A shutdown was asked through a handle: nothing starts from then
+    /// on, even before the server reaches the request in its mailbox (a
+    /// restart whose stop it is waiting on would otherwise spawn anew).
+    pub(crate) shutdown_asked: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -527,6 +531,9 @@ impl SupervisorHandle {
     /// Returns who stopped cleanly and who was killed. If the supervisor had
     /// already ended, the report lists no children.
     pub async fn shutdown(&self) -> StopReport {
+        self.shared
+            .shutdown_asked
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         match self.call(Command::Shutdown).await {
             Ok(report) => report,
             Err(_) => StopReport {

@@ -96,6 +96,7 @@ impl Server {
             links,
             stats,
             status: watch::Sender::new(SupervisorStatus::Starting),
+            shutdown_asked: std::sync::atomic::AtomicBool::new(false),
         });
         let intensity =
             RestartWindow::new(settings.intensity.max_restarts, settings.intensity.period);
@@ -139,8 +140,9 @@ impl Server {
         tokio::pin!(stop_requested);
         let exit = loop {
             // Once a stop is asked, nothing new starts: a restart that was
-            // on its way when it came is called off by the stop.
-            if self.unsettled() && !self.stop.is_cancelled() {
+            // on its way when it came is called off by the stop (asked
+            // through a handle, it may still wait in the mailbox).
+            if self.unsettled() && !self.stop.is_cancelled() && !self.shutdown_asked() {
                 if let Some(exit) = self.settle_fully().await {
                     break exit;
                 }
@@ -172,6 +174,13 @@ impl Server {
         };
         self.finish(exit.clone());
         exit
+    }
+
+    fn shutdown_asked(&self) -> bool {
+        self.children
+            .shared
+            .shutdown_asked
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Settles (`start.rs`) and handles what failed to spawn meanwhile
