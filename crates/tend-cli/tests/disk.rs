@@ -344,7 +344,7 @@ fn tmpfs_state(p: &Project, size: &str) -> Option<(std::path::PathBuf, Mount)> {
     let state = p.path(".tend");
     std::fs::create_dir(&state).unwrap();
     let mounted = || {
-        let opts = format!("size={size}");
+        let opts = format!("size={size},mode=0700");
         let ok = mount(&["-t", "tmpfs", "-o", &opts, "tmpfs", state.to_str().unwrap()]);
         (!ok).then(|| "mounting a tmpfs needs root (with CAP_SYS_ADMIN)".to_owned())
     };

@@ -289,7 +289,7 @@ fn the_journal_writer_survives_a_full_disk_and_catches_up() {
     std::fs::create_dir(&state).unwrap();
     let mounted = || {
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs"])
             .arg(&state)
             .status()
             .is_ok_and(|s| s.success());
