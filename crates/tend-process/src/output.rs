@@ -423,6 +423,12 @@ pub(crate) enum Pumped {
     },
 }
 
+/// Waits [`RETRY`]: the timer boxed, so a pump carries it only while its
+/// sink fails (each loop makes this future, used or not; issue 26).
+async fn retry_later() {
+    Box::pin(tokio::time::sleep(RETRY)).await;
+}
+
 /// Copies a pipe to `sink` line by line until end of stream, or until
 /// `park` turns true: then it reads what the pipe holds now, writes the
 /// whole lines, and gives the pipe back with the partial line. `rest` is a
@@ -445,7 +451,7 @@ pub(crate) async fn pump(
         if !parking {
             tokio::select! {
                 readable = pipe.readable() => readable?,
-                () = tokio::time::sleep(RETRY), if sink.is_failing() => {
+                () = retry_later(), if sink.is_failing() => {
                     sink.retry();
                     continue;
                 }
