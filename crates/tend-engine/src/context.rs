@@ -116,11 +116,57 @@ struct Extras {
     /// When it last passed a probe.
     last_healthy: Mutex<Option<Instant>>,
     /// Where signals sent to it go, once its backend takes them.
-    signals: OnceLock<mpsc::UnboundedSender<SignalRequest>>,
+    signals: OnceLock<Arc<SignalInbox>>,
     /// Its OS process's start time in clock ticks since boot (0: unknown),
     /// journaled with its pid so a successor can tell it from a process
     /// that reused the pid.
     pid_start: AtomicU64,
+}
+
+/// Signals waiting for an incarnation's backend: a queue and a wake-up,
+/// about a hundred bytes; an unbounded channel's first block was a
+/// kilobyte per child, for signals most children never get (issue 26).
+struct SignalInbox {
+    /// `None` once the receiving end is gone: a signal is then refused.
+    queue: Mutex<Option<std::collections::VecDeque<SignalRequest>>>,
+    arrived: Notify,
+}
+
+/// The signals sent to one incarnation ([`Context::signals`]).
+pub struct Signals {
+    inbox: Option<Arc<SignalInbox>>,
+}
+
+impl Signals {
+    /// The next signal; `None` if this end never took the incarnation's
+    /// signals (a second call of [`Context::signals`]). Cancel safe: a
+    /// signal not returned stays queued.
+    pub async fn recv(&mut self) -> Option<SignalRequest> {
+        let inbox = self.inbox.as_ref()?;
+        loop {
+            if let Some(request) = inbox
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+                .and_then(std::collections::VecDeque::pop_front)
+            {
+                return Some(request);
+            }
+            inbox.arrived.notified().await;
+        }
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        if let Some(inbox) = &self.inbox {
+            // Refuses what comes next; drops what waits (its sender hears
+            // the answer channel closed).
+            let queued = inbox.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+            drop(queued);
+        }
+    }
 }
 
 /// A signal for an incarnation, and where to say whether it was sent.
@@ -564,10 +610,19 @@ impl Context {
     /// backend that runs a process: it sends each and answers whether it
     /// could. Only the first call gets them; a child whose incarnation
     /// never calls this answers that it takes no signals.
-    pub fn signals(&self) -> mpsc::UnboundedReceiver<SignalRequest> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let _ = self.extras().signals.set(tx);
-        rx
+    pub fn signals(&self) -> Signals {
+        let inbox = Arc::new(SignalInbox {
+            queue: Mutex::new(Some(std::collections::VecDeque::new())),
+            arrived: Notify::new(),
+        });
+        Signals {
+            inbox: self
+                .extras()
+                .signals
+                .set(inbox.clone())
+                .ok()
+                .map(|()| inbox),
+        }
     }
 
     /// Passes `signal` to whoever took this incarnation's signals; the
@@ -577,9 +632,16 @@ impl Context {
         &self,
         signal: Signal,
     ) -> Option<oneshot::Receiver<Result<(), String>>> {
-        let signals = self.inner.extras.get()?.signals.get()?;
+        let inbox = self.inner.extras.get()?.signals.get()?;
         let (sent, answer) = oneshot::channel();
-        signals.send(SignalRequest { signal, sent }).ok()?;
+        inbox
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()?
+            .push_back(SignalRequest { signal, sent });
+        // A permit if it is not waiting now: the next wait returns at once.
+        inbox.arrived.notify_one();
         Some(answer)
     }
 

@@ -75,7 +75,7 @@ mod tree;
 mod wire;
 
 pub use child::{ChildSpec, Nested, Probe};
-pub use context::{Context, SignalRequest};
+pub use context::{Context, SignalRequest, Signals};
 pub use error::{ChildSpecError, ControlError, StartError};
 pub use event::{Event, EventKind, IncarnationView};
 pub use exit::{Exit, ExitClass, ExitKind, GiveUp, IntoExit, Resource};

@@ -81,13 +81,17 @@ pub(crate) async fn run(
         Some(adopted) => adopt(adopted, &cgroups),
         None => match container.as_deref() {
             None => launch(&spec, &cgroups, ctx.id().as_str()),
-            Some(container) => match container.client(&spec) {
-                Ok(client) => {
-                    Box::pin(container.clear()).await;
-                    launch(&client, &cgroups, ctx.id().as_str())
-                }
-                Err(reason) => Err(reason),
-            },
+            // Boxed: the runtime's client spec (a second `ProcessSpec`)
+            // and its commands are no part of every child's future.
+            Some(container) => {
+                Box::pin(launch_container(
+                    container,
+                    &spec,
+                    &cgroups,
+                    ctx.id().as_str(),
+                ))
+                .await
+            }
         },
     };
     let Launched {
@@ -117,7 +121,18 @@ pub(crate) async fn run(
     let probe_cgroup = guard.cgroup.clone();
     let raw_pid = pid.as_raw_nonzero().get();
     ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
-    let watch = usage::watch(spec.limits, guard.cgroup.clone(), raw_pid, ctx.clone());
+    // Futures only some children need are boxed when needed, so an idle
+    // child without them carries none of their state (issue 26).
+    let limits = spec.limits;
+    let mut watch = (limits.memory.is_some() || limits.cpu.is_some() || limits.pids.is_some())
+        .then(|| {
+            Box::pin(usage::watch(
+                limits,
+                guard.cgroup.clone(),
+                raw_pid,
+                ctx.clone(),
+            ))
+        });
     // Ready once it runs, unless its own signals say when (its probes are
     // the engine's, which then needs both).
     let gate = ReadyGate::new(&spec.ready, ctx.clone());
@@ -143,17 +158,15 @@ pub(crate) async fn run(
     tokio::pin!(polled);
     // A container's main process, once it runs, is the pid shown and
     // signalled, and the one measured.
-    let inside = async {
-        if let Some(main) = match container.as_deref() {
-            Some(container) => Box::pin(container.main_pid()).await,
-            None => None,
-        } {
-            publish(&ctx, main.unsigned_abs());
-            ctx.set_usage_probe(move || usage::sample(None, main));
-        }
-        std::future::pending::<std::convert::Infallible>().await
-    };
-    tokio::pin!(inside);
+    let mut inside = container.as_deref().map(|container| {
+        Box::pin(async {
+            if let Some(main) = container.main_pid().await {
+                publish(&ctx, main.unsigned_abs());
+                ctx.set_usage_probe(move || usage::sample(None, main));
+            }
+            std::future::pending::<std::convert::Infallible>().await
+        })
+    });
     // Part of this future (not a task of its own), so it ends with the
     // incarnation however that ends.
     let listener_cgroup = guard.cgroup.clone();
@@ -163,14 +176,16 @@ pub(crate) async fn run(
     } else {
         watched.pid()
     });
-    let listening = async {
-        match &notify {
-            Some(socket) => listen(socket, &ctx, &gate, pid, listener_cgroup, &announced).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(listening);
-    tokio::pin!(watch);
+    let mut listening = notify.as_ref().map(|socket| {
+        Box::pin(listen(
+            socket,
+            &ctx,
+            &gate,
+            pid,
+            listener_cgroup,
+            &announced,
+        ))
+    });
 
     // Wait for the end (or stop it), but do not reap yet: while the zombie
     // holds the pid, the group id cannot be reused, so killing what is left
@@ -188,18 +203,18 @@ pub(crate) async fn run(
                 Err(error) => break Err(error),
             },
             () = ctx.cancelled() => Outcome::Stop,
-            over = &mut watch => {
+            over = boxed(&mut watch) => {
                 // A limit no cgroup enforces: stop it as the kernel would not.
                 exceeded = Some(over);
                 Outcome::Stop
             }
-            () = &mut listening => {
+            () = boxed(&mut listening) => {
                 // WATCHDOG=trigger: hung, by its own account.
                 hung = true;
                 Outcome::Stop
             }
             never = &mut polled => match never {},
-            never = &mut inside => match never {},
+            never = boxed(&mut inside) => match never {},
             () = handover::requested() => Outcome::Park,
         };
         match outcome {
@@ -393,6 +408,19 @@ fn launch(spec: &ProcessSpec, cgroups: &CgroupSlot, id: &str) -> Result<Launched
     })
 }
 
+/// Launches a container's client, once a stale container of the same
+/// name is gone.
+async fn launch_container(
+    container: &Container,
+    spec: &ProcessSpec,
+    cgroups: &CgroupSlot,
+    id: &str,
+) -> Result<Launched, String> {
+    let client = container.client(spec)?;
+    container.clear().await;
+    launch(&client, cgroups, id)
+}
+
 /// Takes over a process a previous program image handed over (already
 /// tracked for the reaper by the adoption).
 fn adopt(adopted: Adopted, cgroups: &CgroupSlot) -> Result<Launched, String> {
@@ -440,6 +468,14 @@ fn adopt(adopted: Adopted, cgroups: &CgroupSlot) -> Result<Launched, String> {
         cgroup,
         was_ready: adopted.ready,
     })
+}
+
+/// The boxed future, if there is one; else never ready.
+async fn boxed<F: std::future::Future>(future: &mut Option<std::pin::Pin<Box<F>>>) -> F::Output {
+    match future {
+        Some(future) => future.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What ended a turn of the wait.
@@ -706,8 +742,16 @@ mod tests {
         // polled readiness check, a container's commands and its stop were
         // carried by every child. They are boxed when used; what stays is
         // what an idle child waits on. (Sizes of an unoptimised build.)
+        // Then 4.5 KB: a resource watch, a notify listener and a
+        // container's main-pid lookup are now boxed too, only for the
+        // children that have them (3.6 KB), and so is a container's launch,
+        // whose client spec (1.2 KB, twice) every child carried (1.7 KB).
         let run = sizes[0].1;
-        assert!(run <= 6 * 1024, "incarnation::run is {run} bytes");
+        assert!(run <= 2 * 1024, "incarnation::run is {run} bytes");
+        // The pump was 608 bytes: its retry timer is boxed now, made only
+        // while its sink fails (512).
+        let pump = sizes[1].1;
+        assert!(pump <= 560, "output::pump is {pump} bytes");
         let polled = sizes[5].1;
         assert!(polled <= 256, "probe::until_ready is {polled} bytes");
     }

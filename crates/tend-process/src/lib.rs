@@ -146,19 +146,29 @@ pub fn check(spec: &ProcessSpec) -> Result<(), SpawnError> {
 /// ```
 pub trait ProcessExt {
     /// A child running `spec`, its output discarded.
-    fn process(id: impl Into<ChildId>, spec: ProcessSpec) -> ChildSpec;
+    fn process(id: impl Into<ChildId>, spec: impl Into<Arc<ProcessSpec>>) -> ChildSpec;
 
-    /// A child running `spec`, its output written to `sink`.
-    fn process_with_sink(id: impl Into<ChildId>, spec: ProcessSpec, sink: LogSink) -> ChildSpec;
+    /// A child running `spec`, its output written to `sink`. Children made
+    /// from one spec can share it (an `Arc`): replicas need no copy each.
+    fn process_with_sink(
+        id: impl Into<ChildId>,
+        spec: impl Into<Arc<ProcessSpec>>,
+        sink: LogSink,
+    ) -> ChildSpec;
 }
 
 impl ProcessExt for ChildSpec {
-    fn process(id: impl Into<ChildId>, spec: ProcessSpec) -> ChildSpec {
+    fn process(id: impl Into<ChildId>, spec: impl Into<Arc<ProcessSpec>>) -> ChildSpec {
         ChildSpec::process_with_sink(id, spec, LogSink::discard())
     }
 
-    fn process_with_sink(id: impl Into<ChildId>, spec: ProcessSpec, sink: LogSink) -> ChildSpec {
+    fn process_with_sink(
+        id: impl Into<ChildId>,
+        spec: impl Into<Arc<ProcessSpec>>,
+        sink: LogSink,
+    ) -> ChildSpec {
         let id = id.into();
+        let spec: Arc<ProcessSpec> = spec.into();
         let container = match &spec.container {
             None => None,
             Some(settings) => {
@@ -176,7 +186,6 @@ impl ProcessExt for ChildSpec {
                 )))
             }
         };
-        let spec = Arc::new(spec);
         let cgroups = Arc::new(cgroup::CgroupSlot::default());
         // The process enforces its own stop timeout (signal, wait, SIGKILL);
         // the engine waits for that, with a margin, before aborting. A

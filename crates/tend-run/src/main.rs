@@ -50,7 +50,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = process_spec(&args);
     tend_process::check(&spec)?;
     let sink = log_sink(&args)?;
-    let mut builder = supervisor(&args, &spec, &sink);
+    let mut builder = supervisor(&args, std::sync::Arc::new(spec), &sink);
     // Subscribed before the start, so the first starts are shown too; the
     // printer ends on the supervisor's last event.
     let printer = tokio::spawn(report::print(builder.subscribe()));
@@ -111,7 +111,12 @@ fn log_sink(args: &Args) -> anyhow::Result<LogSink> {
     })
 }
 
-fn supervisor(args: &Args, spec: &ProcessSpec, sink: &LogSink) -> tend_engine::SupervisorBuilder {
+/// One spec shared by every replica (an `Arc`), not a copy each (issue 26).
+fn supervisor(
+    args: &Args,
+    spec: std::sync::Arc<ProcessSpec>,
+    sink: &LogSink,
+) -> tend_engine::SupervisorBuilder {
     let restart = match args.restart {
         RestartArg::Always => Restart::Permanent,
         RestartArg::OnFailure => Restart::Transient,
@@ -146,7 +151,7 @@ fn supervisor(args: &Args, spec: &ProcessSpec, sink: &LogSink) -> tend_engine::S
             }),
             _ => sink.clone(),
         };
-        let mut child = ChildSpec::process_with_sink(id, spec.clone(), sink)
+        let mut child = ChildSpec::process_with_sink(id, std::sync::Arc::clone(&spec), sink)
             .restart(restart)
             .significant(restart != Restart::Permanent);
         if !args.backoff.is_zero() {
