@@ -74,13 +74,30 @@ impl Short {
     }
 }
 
-/// Connects to the socket at `path`, however long.
+/// Connects to the socket at `path`, however long, and only to a daemon
+/// run by this user or root: whoever could put a socket at that path (a
+/// writable parent directory) must not be answered as if they were tend
+/// (`tend down` run by root telling a stranger nothing, or trusting what
+/// they say).
 ///
 /// # Errors
-/// As `connect`, or [`Short::new`].
+/// As `connect`, or [`Short::new`]; `PermissionDenied` if the process at
+/// the other end is another user's.
 pub async fn connect(path: &Path) -> io::Result<UnixStream> {
     let short = Short::new(path)?;
-    UnixStream::connect(short.path()).await
+    let stream = UnixStream::connect(short.path()).await?;
+    let peer = stream.peer_cred()?.uid();
+    let me = rustix::process::geteuid().as_raw();
+    if peer != me && peer != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the socket {} is served by uid {peer}, not by you (uid {me}) or root: not tend's, refused",
+                path.display()
+            ),
+        ));
+    }
+    Ok(stream)
 }
 
 #[cfg(test)]

@@ -93,6 +93,17 @@ pub enum ConfigError {
         /// The limit, in bytes (whole MiB).
         limit: u64,
     },
+    /// Someone other than the user running tend (or root) could have
+    /// written what it says to run: a config another user owns, or one
+    /// writable by others, is not believed (as sshd refuses a writable
+    /// `authorized_keys`): a root tend would run their commands as root.
+    #[error("refusing {}: {why} (another user could make tend run anything; `chown` it to you or root and `chmod go-w` it)", file.display())]
+    NotTrusted {
+        /// The file.
+        file: PathBuf,
+        /// Who else could write it, e.g. `it is owned by uid 65534`.
+        why: String,
+    },
     /// The file was read and is wrong: every problem found, in file order.
     #[error("{}", Listed(.0))]
     Invalid(Vec<Diagnostic>),

@@ -50,6 +50,36 @@ pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// Whether only the user running tend (or root) could have written the
+/// file: owned by one of them, and writable by no one else. Group write is
+/// allowed to a user's own config (Debian's user-private groups make files
+/// 0664), not to root's: a root tend runs what the file says as root.
+fn trusted(path: &Path, metadata: &Metadata) -> Result<(), ConfigError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let me = nix::unistd::geteuid().as_raw();
+    let (owner, mode) = (metadata.uid(), metadata.mode());
+    let why = if owner != me && owner != 0 {
+        Some(format!("it is owned by uid {owner}, not by you (uid {me}) or root"))
+    } else if mode & 0o002 != 0 {
+        Some(format!("anyone may write it (mode {:o})", mode & 0o7777))
+    } else if me == 0 && mode & 0o020 != 0 && metadata.gid() != 0 {
+        Some(format!(
+            "its group (gid {}) may write it (mode {:o})",
+            metadata.gid(),
+            mode & 0o7777
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(ConfigError::NotTrusted {
+            file: path.to_path_buf(),
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
 fn check(path: &Path, metadata: &Metadata) -> Result<(), ConfigError> {
     let kind = metadata.file_type();
     let what = if kind.is_file() {
@@ -59,7 +89,7 @@ fn check(path: &Path, metadata: &Metadata) -> Result<(), ConfigError> {
                 limit: MAX_CONFIG_SIZE,
             });
         }
-        return Ok(());
+        return trusted(path, metadata);
     } else if kind.is_dir() {
         "a directory"
     } else if kind.is_fifo() {

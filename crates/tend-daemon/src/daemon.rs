@@ -579,30 +579,52 @@ async fn graceful(
 /// left); SIGHUP reloads the config, as daemons do, except in a `tend up`
 /// on a terminal, where it means the terminal closed: that one runs on,
 /// its output moved to the daemon log (as `nohup` would); SIGUSR1,
-/// SIGUSR2 and SIGALRM are said and ignored. SIGPIPE is ignored by Rust's
+/// SIGUSR2, SIGALRM and the rest whose default is to terminate (SIGXFSZ,
+/// SIGXCPU, SIGPROF, SIGVTALRM, SIGSTKFLT, SIGPWR, SIGIO, SIGSYS) are said
+/// and ignored. SIGPIPE is ignored by Rust's
 /// runtime: a client that hangs up is a failed write, not a death.
 struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
     quit: tokio::signal::unix::Signal,
     hangup: tokio::signal::unix::Signal,
-    user1: tokio::signal::unix::Signal,
-    user2: tokio::signal::unix::Signal,
-    alarm: tokio::signal::unix::Signal,
+    /// Logged and otherwise ignored, by name.
+    others: Vec<(&'static str, tokio::signal::unix::Signal)>,
     /// A hangup already took the terminal away.
     detached_from_terminal: bool,
 }
 
 impl Signals {
     fn install() -> io::Result<Signals> {
+        use rustix::process::Signal as S;
+        // Every other signal whose default action ends a process: a
+        // handler (not SIG_IGN, which services would inherit across
+        // `exec`), so none kills the daemon. SIGXFSZ in particular is the
+        // kernel's own, at a file-size limit: the write then fails with
+        // EFBIG, which the log writer survives like a full disk.
+        let ignored = [
+            ("SIGUSR1", S::USR1),
+            ("SIGUSR2", S::USR2),
+            ("SIGALRM", S::ALARM),
+            ("SIGXFSZ", S::XFSZ),
+            ("SIGXCPU", S::XCPU),
+            ("SIGPROF", S::PROF),
+            ("SIGVTALRM", S::VTALARM),
+            ("SIGSTKFLT", S::STKFLT),
+            ("SIGPWR", S::POWER),
+            ("SIGIO", S::IO),
+            ("SIGSYS", S::SYS),
+        ];
+        let mut others = Vec::with_capacity(ignored.len());
+        for (name, sig) in ignored {
+            others.push((name, signal(SignalKind::from_raw(sig.as_raw()))?));
+        }
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
             quit: signal(SignalKind::quit())?,
             hangup: signal(SignalKind::hangup())?,
-            user1: signal(SignalKind::user_defined1())?,
-            user2: signal(SignalKind::user_defined2())?,
-            alarm: signal(SignalKind::alarm())?,
+            others,
             detached_from_terminal: false,
         })
     }
@@ -618,14 +640,17 @@ impl Signals {
 
     /// The next signal, of any of these.
     async fn next(&mut self) -> Got {
+        let others = futures_util::future::select_all(
+            self.others
+                .iter_mut()
+                .map(|(name, stream)| Box::pin(async move { stream.recv().await.map(|_| *name) })),
+        );
         tokio::select! {
             _ = self.interrupt.recv() => Got::Stop("SIGINT"),
             _ = self.terminate.recv() => Got::Stop("SIGTERM"),
             _ = self.quit.recv() => Got::Stop("SIGQUIT"),
             _ = self.hangup.recv() => Got::Hangup,
-            _ = self.user1.recv() => Got::Ignored("SIGUSR1"),
-            _ = self.user2.recv() => Got::Ignored("SIGUSR2"),
-            _ = self.alarm.recv() => Got::Ignored("SIGALRM"),
+            (name, _, _) = others => Got::Ignored(name.unwrap_or("a signal")),
         }
     }
 }

@@ -96,6 +96,11 @@ pub fn open_regular(
     if kind != FileType::RegularFile {
         return Err(refused(shown, what(kind)));
     }
+    // A hard link to another file (a config, a root-owned file) would be
+    // written through as surely as a symbolic link.
+    if stat.st_nlink > 1 {
+        return Err(refused(shown, "a file with other hard links"));
+    }
     // O_NONBLOCK stays: it means nothing to a regular file.
     Ok(File::from(fd))
 }

@@ -33,7 +33,7 @@ pub fn write(target: &Target, output: &Path, since: &str) -> anyhow::Result<Exit
     })?;
     let title = format!("tend report: {}", target.config().display());
     let page = render(&title, &entries, from, to);
-    std::fs::write(output, page).with_context(|| format!("writing {}", output.display()))?;
+    write_new(output, page.as_bytes()).with_context(|| format!("writing {}", output.display()))?;
     say!(
         "{}: {} events from {} to {}",
         output.display(),
@@ -445,4 +445,26 @@ mod tests {
         // crash at 20 s is drawn at a ninth of the width.
         assert!(page.contains("class=\"abnormal\" x=\"111.1\""), "{page}");
     }
+}
+
+/// Writes `bytes` to `path` through no symbolic link, into a regular file
+/// only: a report run by root in a shared directory must not overwrite
+/// what someone pointed `tend-report.html` at.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let parent = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "names no file")
+    })?;
+    let dir = tend_process::files::open_dir(parent)?;
+    let mut file = tend_process::files::open_regular(
+        std::os::fd::AsFd::as_fd(&dir),
+        name,
+        tend_process::files::Access::Truncate,
+        path,
+    )?;
+    file.write_all(bytes)
 }

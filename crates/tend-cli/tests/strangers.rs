@@ -1,0 +1,143 @@
+//! What another local user can do to a root-run tend, found by an outside
+//! review after the state directory was secured: write the config, serve
+//! a socket where tend's should be, point the report's output at a root
+//! file, hard-link a state file to another, send a stray signal. Each is
+//! refused or survived; nothing runs on a stranger's word.
+//!
+//! Needs root (to act as `nobody`); skips with a message otherwise.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Project, DEADLINE};
+
+fn root() -> bool {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
+    if !root {
+        eprintln!("SKIPPED: needs root");
+    }
+    root
+}
+
+fn chown_nobody(path: &std::path::Path) {
+    let status = Command::new("chown")
+        .args(["nobody:nogroup"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+const CONFIG: &str = "[services.web]\ncommand = [\"sleep\", \"1000\"]\n";
+
+#[test]
+fn a_config_another_user_owns_or_may_write_is_not_run() {
+    if !root() {
+        return;
+    }
+    let p = Project::new(CONFIG);
+    let config = p.path("tend.toml");
+    // Another user's file: they could put anything in it, a root tend
+    // would run it as root.
+    chown_nobody(&config);
+    for args in [&["check"][..], &["up", "-d"][..]] {
+        let out = p.tend(args);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "tend {args:?} ran it: {said}");
+        assert!(said.contains("owned by uid"), "{said}");
+    }
+    assert!(!p.path(".tend").exists(), "nothing was started");
+    // Root's, but anyone may write it.
+    Command::new("chown").arg("root:root").arg(&config).status().unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = p.tend(&["up", "-d"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("anyone may write it"), "{said}");
+    // Root's and its alone: runs.
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    p.ok(&["up", "-d"]);
+    p.wait_state("web", "running");
+    p.ok(&["down"]);
+}
+
+#[test]
+fn a_socket_another_user_serves_is_not_taken_for_tend() {
+    if !root() {
+        return;
+    }
+    let p = Project::new(CONFIG);
+    let dir = p.path("sock");
+    std::fs::create_dir(&dir).unwrap();
+    chown_nobody(&dir);
+    let socket = dir.join("tend.sock");
+    // `nobody` listens where root's CLI will look, and answers like tend.
+    let server = format!(
+        "import socket,os\ns=socket.socket(socket.AF_UNIX)\ns.bind({path:?})\ns.listen(8)\n\
+         while True:\n  c,_=s.accept()\n  c.recv(65536)\n  \
+         c.sendall(b'HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\ncontent-length: 2\\r\\n\\r\\n{{}}')\n  c.close()\n",
+        path = socket.to_str().unwrap()
+    );
+    let mut stranger = Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .args(["/usr/bin/python3", "-c", &server])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "the stranger's socket never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = p.tend(&["status", "--socket", socket.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    assert!(!out.status.success(), "root's CLI took it for tend: {said}");
+    assert!(said.contains("served by uid"), "{said}");
+}
+
+#[test]
+fn tend_report_writes_through_no_planted_link() {
+    if !root() {
+        return;
+    }
+    let p = Project::new(CONFIG);
+    p.ok(&["up", "-d"]);
+    p.wait_state("web", "running");
+    p.ok(&["down"]);
+    let victim = p.path("victim");
+    std::fs::write(&victim, "root's own\n").unwrap();
+    std::os::unix::fs::symlink(&victim, p.path("tend-report.html")).unwrap();
+    let out = p.tend(&["report"]);
+    assert!(!out.status.success(), "the report followed the link");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's own\n");
+}
+
+#[test]
+fn a_hard_linked_state_file_is_not_written_through() {
+    if !root() {
+        return;
+    }
+    let p = Project::new(CONFIG);
+    p.ok(&["up", "-d"]);
+    p.wait_state("web", "running");
+    p.ok(&["down"]);
+    // The daemon's log, hard-linked to another file: `up -d` appends to
+    // `tend.log`, so it must not append into the other.
+    let other = p.path("other");
+    std::fs::write(&other, "untouched\n").unwrap();
+    let log = p.path(".tend/tend.log");
+    std::fs::remove_file(&log).unwrap();
+    std::fs::hard_link(&other, &log).unwrap();
+    let out = p.tend(&["up", "-d"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    let _ = p.tend(&["down"]);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("hard links"), "{said}");
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "untouched\n");
+}
