@@ -40,6 +40,11 @@ Then the audit, each a pass/fail line and a figure:
 - truncated journal: `journal.db` truncated to nothing after the run, the
   next `tend up` moves it aside and begins a new chain whose first row
   says so; `journal verify` passes and names it; all 50 start journaled.
+- full disk: a fresh run whose state directory is a 4 MiB tmpfs, filled
+  while 50 chatty instances run: for 3 s no instance dies or is
+  restarted (same pids: no SIGPIPE, no kill), the daemon answers; once
+  space is freed the journal takes rows again, `tend down` stops all and
+  `journal verify` passes. (Needs root to mount; skipped otherwise.)
 
 Exit status 0 when every check passes. Release binaries unless --debug
 (CI uses the debug ones its tests built).
@@ -536,7 +541,72 @@ def main():
               and sum(1 for e in after if e["kind"] == "started") >= 50,
               f"{old_rows} rows truncated away; {verify.stdout.strip()[:160]}; "
               f"{len(after)} rows in the new chain")
+
+        full_disk(tend, testkit, tmp, check)
     return 0 if all(results) else 1
+
+
+def full_disk(tend, testkit, tmp, check):
+    """The full-disk phase: see the module's doc."""
+    root = tmp / "full"
+    state = root / ".tend"
+    state.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(state)],
+                             capture_output=True).returncode == 0
+    if not mounted:
+        print("SKIP  full disk: mounting a tmpfs needs root", flush=True)
+        return
+    try:
+        (root / "tend.toml").write_text(config(testkit))
+        up = subprocess.Popen([str(tend), "up"], cwd=root, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=open(tmp / "up3.err", "w"))
+        api = Api(state / "tend.sock")
+        start = time.monotonic()
+        before = {}
+        while time.monotonic() - start < 60:
+            try:
+                before = {s["name"]: s["pid"] for s in api.status() if s.get("pid")}
+                if len(before) == 50:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        filler = state / "filler"
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        time.sleep(3)
+        try:
+            during = {s["name"]: s["pid"] for s in api.status() if s.get("pid")}
+            answered = True
+        except OSError:
+            during, answered = {}, False
+        changed = sorted(n for n in before if during.get(n) != before[n])
+        filler.unlink()
+        # The journal takes rows again: a command's row shows up.
+        api.request("POST", "/v1/services/single0/restart")
+        resumed = False
+        start = time.monotonic()
+        while time.monotonic() - start < 30 and not resumed:
+            out = subprocess.run([str(tend), "events", "--json", "--since", "1h"], cwd=root,
+                                 capture_output=True, text=True).stdout
+            resumed = any(json.loads(l).get("kind") == "command" for l in out.splitlines())
+            time.sleep(0.5)
+        down = subprocess.run([str(tend), "down"], cwd=root, capture_output=True, text=True)
+        up.wait(timeout=120)
+        verify = subprocess.run([str(tend), "journal", "verify"], cwd=root, capture_output=True, text=True)
+        check("full disk",
+              len(before) == 50 and answered and not changed and resumed
+              and down.returncode == 0 and verify.returncode == 0,
+              f"{len(before)} running before; daemon answered while full: {answered}; "
+              f"{len(changed)} died or restarted while full {changed[:3]}; journal resumed: {resumed}; "
+              f"tend down {down.returncode}; {verify.stdout.strip()[:120]}")
+    finally:
+        subprocess.run(["umount", "-l", str(state)], capture_output=True)
 
 
 if __name__ == "__main__":

@@ -215,6 +215,8 @@ logs = { max_size = "2KiB", keep = 1000 }
         .spawn()
         .unwrap();
     p.daemon = Some(daemon);
+    // Its CLI too: root's talks only to root's daemons.
+    p.user = Some((uid, gid));
     p.wait_for("the API to answer", || {
         p.tend(&["status", "--json"]).status.success()
     });
@@ -235,7 +237,9 @@ logs = { max_size = "2KiB", keep = 1000 }
     p.wait_for("a rotation", || rotated(&logs) >= 1);
     // A live follower sees every line, also those the file cannot take yet.
     let follow = std::fs::File::create(p.path("follow.out")).unwrap();
-    let mut follower = Command::new(env!("CARGO_BIN_EXE_tend"))
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_tend"));
+    follower.uid(uid).gid(gid);
+    let mut follower = follower
         .args(["logs", "-f", "-n", "0", "ticker"])
         .current_dir(p.dir.path())
         .env_remove("TEND_CONFIG")

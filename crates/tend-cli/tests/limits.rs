@@ -319,7 +319,8 @@ fn no_signal_kills_the_daemon_hup_reloads_and_quit_stops_cleanly() {
     let pid = daemon_pid(&p);
     let service = p.service("a")["pid"].as_u64().unwrap();
     for signal in [
-        "USR1", "USR2", "ALRM", "PIPE", "XFSZ", "XCPU", "PROF", "VTALRM", "STKFLT", "PWR", "IO", "SYS",
+        "USR1", "USR2", "ALRM", "PIPE", "XFSZ", "XCPU", "PROF", "VTALRM", "STKFLT", "PWR", "IO",
+        "SYS",
     ] {
         kill(signal, pid);
         // Still there, and answering.

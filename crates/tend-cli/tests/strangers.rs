@@ -52,7 +52,11 @@ fn a_config_another_user_owns_or_may_write_is_not_run() {
     }
     assert!(!p.path(".tend").exists(), "nothing was started");
     // Root's, but anyone may write it.
-    Command::new("chown").arg("root:root").arg(&config).status().unwrap();
+    Command::new("chown")
+        .arg("root:root")
+        .arg(&config)
+        .status()
+        .unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = p.tend(&["up", "-d"]);
     let said = String::from_utf8_lossy(&out.stderr);
@@ -90,7 +94,10 @@ fn a_socket_another_user_serves_is_not_taken_for_tend() {
         .unwrap();
     let deadline = Instant::now() + DEADLINE;
     while !socket.exists() {
-        assert!(Instant::now() < deadline, "the stranger's socket never came");
+        assert!(
+            Instant::now() < deadline,
+            "the stranger's socket never came"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = p.tend(&["status", "--socket", socket.to_str().unwrap()]);

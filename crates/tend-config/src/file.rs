@@ -59,7 +59,9 @@ fn trusted(path: &Path, metadata: &Metadata) -> Result<(), ConfigError> {
     let me = nix::unistd::geteuid().as_raw();
     let (owner, mode) = (metadata.uid(), metadata.mode());
     let why = if owner != me && owner != 0 {
-        Some(format!("it is owned by uid {owner}, not by you (uid {me}) or root"))
+        Some(format!(
+            "it is owned by uid {owner}, not by you (uid {me}) or root"
+        ))
     } else if mode & 0o002 != 0 {
         Some(format!("anyone may write it (mode {:o})", mode & 0o7777))
     } else if me == 0 && mode & 0o020 != 0 && metadata.gid() != 0 {

@@ -597,7 +597,12 @@ async fn events(
                     continue;
                 }
                 last_id = entry.id;
-                if wanted(&entry) && sender.send(Ok(Bytes::from(json_line(&entry)))).await.is_err() {
+                if wanted(&entry)
+                    && sender
+                        .send(Ok(Bytes::from(json_line(&entry))))
+                        .await
+                        .is_err()
+                {
                     return;
                 }
             }

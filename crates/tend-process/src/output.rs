@@ -385,8 +385,7 @@ impl LogSink {
             notified.as_mut().enable();
             {
                 let inner = self.lock();
-                let pending =
-                    inner.queue.lines.len() + self.inner.writing.load(Ordering::Relaxed);
+                let pending = inner.queue.lines.len() + self.inner.writing.load(Ordering::Relaxed);
                 if pending <= HELD_MAX / 2 || self.is_failing() || writer::stalled() {
                     return;
                 }
@@ -1101,8 +1100,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tend-held-{}", std::process::id()));
         let path = dir.join("out.log");
         fs::create_dir_all(&dir).unwrap();
-        *sink.inner.file.lock().unwrap() =
-            Some(RotatingFile::open(Arc::new(files::open_dir(&dir).unwrap()), &path, 0, 0).unwrap());
+        *sink.inner.file.lock().unwrap() = Some(
+            RotatingFile::open(Arc::new(files::open_dir(&dir).unwrap()), &path, 0, 0).unwrap(),
+        );
         sink.write_lines(&lines(total + 1, total + 1));
         sink.write_now();
         assert!(!sink.is_failing());

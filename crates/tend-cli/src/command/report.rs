@@ -456,9 +456,9 @@ fn write_new(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => std::path::Path::new("."),
     };
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "names no file")
-    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "names no file"))?;
     let dir = tend_process::files::open_dir(parent)?;
     let mut file = tend_process::files::open_regular(
         std::os::fd::AsFd::as_fd(&dir),

@@ -48,6 +48,9 @@ services = ["gamma", "delta"]
 pub struct Project {
     pub dir: tempfile::TempDir,
     pub daemon: Option<Child>,
+    /// The user (uid, gid) its `tend` commands run as, when not this
+    /// process's: the CLI talks only to a daemon of its own user or root.
+    pub user: Option<(u32, u32)>,
 }
 
 impl Project {
@@ -58,7 +61,11 @@ impl Project {
             .tempdir()
             .unwrap();
         std::fs::write(dir.path().join("tend.toml"), config).unwrap();
-        Project { dir, daemon: None }
+        Project {
+            dir,
+            daemon: None,
+            user: None,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -71,7 +78,12 @@ impl Project {
 
     /// `tend ARGS` in the project directory.
     pub fn tend(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tend"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
+        if let Some((uid, gid)) = self.user {
+            use std::os::unix::process::CommandExt as _;
+            command.uid(uid).gid(gid);
+        }
+        command
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("TEND_CONFIG")

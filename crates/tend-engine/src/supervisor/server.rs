@@ -142,7 +142,7 @@ impl Server {
             // Once a stop is asked, nothing new starts: a restart that was
             // on its way when it came is called off by the stop (asked
             // through a handle, it may still wait in the mailbox).
-            if self.unsettled() && !self.stop.is_cancelled() && !self.shutdown_asked() {
+            if self.unsettled() && !self.stopping() {
                 if let Some(exit) = self.settle_fully().await {
                     break exit;
                 }
@@ -176,11 +176,15 @@ impl Server {
         exit
     }
 
-    fn shutdown_asked(&self) -> bool {
-        self.children
-            .shared
-            .shutdown_asked
-            .load(std::sync::atomic::Ordering::Relaxed)
+    /// Whether a stop was asked: by the parent (its token) or through a
+    /// handle (the request may still wait in the mailbox).
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
+            || self
+                .children
+                .shared
+                .shutdown_asked
+                .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Settles (`start.rs`) and handles what failed to spawn meanwhile

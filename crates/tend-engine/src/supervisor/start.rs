@@ -56,7 +56,9 @@ impl Server {
             .table
             .get(key)
             .is_some_and(|c| c.spec.options.depends_on.is_empty());
-        if free {
+        // Once a stop is asked nothing starts: queued, it is called off
+        // by the stop like any start still on its way.
+        if free && !self.stopping() {
             self.begin(key);
         } else {
             self.children.queue.push(key);
