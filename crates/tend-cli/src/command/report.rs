@@ -348,6 +348,28 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25rem .
 footer{margin-top:2rem;color:#889;font-size:12px}\
 @media (max-width:40rem){.lane{grid-template-columns:7rem 1fr}.lane .count{display:none}}";
 
+/// Writes `bytes` to `path` through no symbolic link, into a regular file
+/// only: a report run by root in a shared directory must not overwrite
+/// what someone pointed `tend-report.html` at.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let parent = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "names no file"))?;
+    let dir = tend_process::files::open_dir(parent)?;
+    let mut file = tend_process::files::open_regular(
+        std::os::fd::AsFd::as_fd(&dir),
+        name,
+        tend_process::files::Access::Truncate,
+        path,
+    )?;
+    file.write_all(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,26 +467,4 @@ mod tests {
         // crash at 20 s is drawn at a ninth of the width.
         assert!(page.contains("class=\"abnormal\" x=\"111.1\""), "{page}");
     }
-}
-
-/// Writes `bytes` to `path` through no symbolic link, into a regular file
-/// only: a report run by root in a shared directory must not overwrite
-/// what someone pointed `tend-report.html` at.
-fn write_new(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let parent = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => std::path::Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "names no file"))?;
-    let dir = tend_process::files::open_dir(parent)?;
-    let mut file = tend_process::files::open_regular(
-        std::os::fd::AsFd::as_fd(&dir),
-        name,
-        tend_process::files::Access::Truncate,
-        path,
-    )?;
-    file.write_all(bytes)
 }
