@@ -13,8 +13,10 @@
 //!
 //! Each `waitid(P_ALL)` walks every child in the kernel: one per exit made
 //! stopping (or restarting) N children O(N²). It therefore scans at most
-//! once per [`INTERVAL`]: its scans are bounded in rate, whatever the rate
-//! of exits, and an orphan is reaped at most that much later. (Children spawned with no exit signal would be
+//! once per [`INTERVAL`] while what it finds is one of ours (whose own
+//! waiter reaps it): its scans are bounded in rate, whatever the rate of
+//! exits, and an orphan is reaped at most that much later. Orphans it
+//! reaps one scan after another, without pausing. (Children spawned with no exit signal would be
 //! invisible to it, but `execve` gives every process `SIGCHLD` back.)
 
 use std::collections::{HashMap, HashSet};
@@ -99,9 +101,16 @@ impl Reaper {
         // One of ours seen ended and not yet reaped by its waiter, since.
         let mut stuck: Option<(i32, std::time::Instant)> = None;
         let mut scanned = std::time::Instant::now();
+        // Whether the last scan found one of ours (its waiter reaps it):
+        // then the next waits out the interval. After an orphan it does
+        // not: orphans (a killed group's grandchildren) come in hundreds,
+        // and each scan reaps one.
+        let mut pause = false;
         loop {
-            // At most one scan per interval, however many children end.
-            std::thread::sleep(INTERVAL.saturating_sub(scanned.elapsed()));
+            // At most one scan per interval while only ours are ending.
+            if std::mem::take(&mut pause) {
+                std::thread::sleep(INTERVAL.saturating_sub(scanned.elapsed()));
+            }
             scanned = std::time::Instant::now();
             match waitid(Id::All, WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
                 Err(Errno::ECHILD) => {
@@ -141,6 +150,7 @@ impl Reaper {
                         };
                         if since.elapsed() < GRACE {
                             stuck = Some((pid.as_raw(), since));
+                            pause = true;
                             continue;
                         }
                         let mut tracked = tracked;
