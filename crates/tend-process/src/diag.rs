@@ -5,7 +5,7 @@
 //! standard error fails (a full disk under `tend up -d`, whose standard
 //! error is `.tend/tend.log`) and blocks the caller when it stalls (a
 //! frozen filesystem, a paused terminal). Here a line is queued (bounded,
-//! never waiting: beyond [`QUEUE`] lines the newest are dropped and
+//! never waiting: beyond `QUEUE` lines the newest are dropped and
 //! counted) and written by the `tend-diag` thread, which counts write
 //! errors instead of failing, and says how many lines were lost once it
 //! can write again.
@@ -112,7 +112,7 @@ pub fn failed_writes() -> u64 {
 }
 
 /// A writer for `tracing_subscriber::fmt().with_writer(|| Writer)`: each
-/// event goes through [`write`]; it never fails.
+/// event goes through [`write()`]; it never fails.
 ///
 /// # Examples
 ///

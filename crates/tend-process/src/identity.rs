@@ -4,7 +4,7 @@
 //! has another start time; a pid from before a reboot has another boot id.
 //! Never the wall clock: a clock step (NTP on a VM) moves it, not these.
 //!
-//! Signals sent on the word of a file go through [`Pidfd`]: the process is
+//! Signals sent on the word of a file go through a pidfd: the process is
 //! opened first, checked second, and signalled through what was opened,
 //! so a pid reused between the check and the signal is not hit.
 
