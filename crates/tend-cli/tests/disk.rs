@@ -369,6 +369,12 @@ shell = "i=0; while :; do i=$((i+1)); echo \"line $i\"; [ $((i % 20)) = 0 ] && s
 shell = "echo crashing; exit 1"
 backoff = { initial = "100ms", max = "100ms" }
 start_limit = "none"
+
+# 20 KB/s: its log needs a new page of the full disk within the moment
+# the test keeps it full (the ticker's 2 KB/s may not), so a log surely
+# fails and recovers.
+[services.chatter]
+shell = "while :; do printf '%0200d\n' 0; sleep 0.01; done"
 "#;
 
 fn journaled(p: &Project, kind: &str, service: &str) -> u64 {
