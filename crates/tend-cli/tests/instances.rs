@@ -225,6 +225,23 @@ fn two_up_d_at_once_start_one_daemon() {
     assert!(!alive(info["pid"].as_u64().unwrap()));
 }
 
+#[test]
+fn down_returns_once_the_daemon_is_gone_so_up_may_follow_at_once() {
+    let p = Project::new(&config("a"));
+    for round in 0..5 {
+        p.ok(&["up", "-d"]);
+        let pid = daemon(&p.path(".tend/tend.sock"))["pid"].as_u64().unwrap();
+        p.ok(&["down"]);
+        // Its process ended, its lock with it: no "already running".
+        assert!(
+            !alive(pid),
+            "round {round}: daemon {pid} outlived `tend down`"
+        );
+    }
+    p.ok(&["up", "-d"]);
+    p.ok(&["down"]);
+}
+
 /// Spawns `tend up` in the foreground.
 fn foreground(p: &Project, name: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tend"))

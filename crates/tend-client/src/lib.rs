@@ -108,6 +108,16 @@ impl Client {
         socket::connect(&self.socket).await.is_ok()
     }
 
+    /// The pid of the process serving the socket, as the kernel names it
+    /// in this process's pid namespace (`SO_PEERCRED`): whom to watch end
+    /// after a shutdown, not a pid the daemon wrote about itself. `None`
+    /// when nothing answers.
+    pub async fn server_pid(&self) -> Option<u32> {
+        let stream = socket::connect(&self.socket).await.ok()?;
+        let pid = stream.peer_cred().ok()?.pid()?;
+        u32::try_from(pid).ok()
+    }
+
     /// `GET /v1/daemon`: which daemon answers (pid, version, config).
     ///
     /// # Errors

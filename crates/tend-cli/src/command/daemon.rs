@@ -5,19 +5,28 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use tend_process::identity::ProcessIdentity;
 use tend_wire::{ServicesQuery, UpgradeRequest};
 
 use crate::cli::Target;
 use crate::command::up::absolute;
 use crate::out::say;
 
-/// Asks the daemon to stop and waits until it is gone.
+/// Asks the daemon to stop and waits until it is gone: its socket
+/// removed (once every service is down) and its process ended, so its lock
+/// is free and a `tend up` right after starts a new one.
 pub async fn down(target: &Target) -> anyhow::Result<ExitCode> {
     let client = target.client();
+    // Identified before it is asked to stop: pid and start time, so a pid
+    // reused after it ends is not waited for.
+    let daemon = client.server_pid().await.and_then(ProcessIdentity::of);
     client.shutdown().await?;
     let started = Instant::now();
-    // The daemon removes its socket last, once every service is down.
-    while client.socket().exists() && client.is_up().await {
+    let gone = || async {
+        !(client.socket().exists() && client.is_up().await)
+            && !daemon.as_ref().is_some_and(ProcessIdentity::is_running)
+    };
+    while !gone().await {
         if started.elapsed() > Duration::from_secs(600) {
             bail!("tend is still shutting down after 10 minutes");
         }
