@@ -122,7 +122,8 @@ impl JournalWriter {
                 };
                 let failing = Failing {
                     since: now,
-                    mark: (now, String::new(), mark),
+                    tried: Some(std::time::Instant::now()),
+                    mark: Some((now, String::new(), mark)),
                     held: VecDeque::new(),
                     dropped: 0,
                 };
@@ -336,8 +337,12 @@ type Item = (SystemTime, String, Record);
 /// Records the file has not taken yet, while it fails.
 struct Failing {
     since: SystemTime,
-    /// The `write_failed` record, committed first.
-    mark: Item,
+    /// When the file was last tried: at most once per [`RETRY`], not once
+    /// per batch while a storm's records keep coming; `None`: try at once
+    /// (the writer is closing).
+    tried: Option<std::time::Instant>,
+    /// The `write_failed` record, committed first; `None` once it is.
+    mark: Option<Item>,
     held: VecDeque<Item>,
     dropped: u64,
 }
@@ -364,6 +369,7 @@ fn write_loop(
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     // Last try for what is held, then give up.
+                    try_at_once(&mut failing);
                     commit(path, &mut journal, &mut Vec::new(), &mut failing, written);
                     return;
                 }
@@ -383,6 +389,9 @@ fn write_loop(
             if batch.len() < MAX_BATCH {
                 next = inbox.try_recv().ok();
             }
+        }
+        if closing.is_some() {
+            try_at_once(&mut failing);
         }
         if !batch.is_empty() || failing.is_some() {
             if let Some(changed) = file.changed(path) {
@@ -485,7 +494,8 @@ fn swap_file(path: &Path, journal: &mut Journal, changed: &str, batch: &mut Vec<
     batch.insert(0, (SystemTime::now(), String::new(), record));
 }
 
-/// Commits what is held and `batch`, in order; on failure holds them.
+/// Commits `batch`, or, while failing, what is held and `batch` after
+/// it, in order; on failure holds them.
 fn commit(
     path: &Path,
     journal: &mut Journal,
@@ -493,75 +503,126 @@ fn commit(
     failing: &mut Option<Failing>,
     written: &broadcast::Sender<Entry>,
 ) {
-    // A retry's batch begins with the mark, then what was held.
-    let retry = failing.is_some();
     if let Some(state) = failing.as_mut() {
-        // A connection that failed may stay failed (a read-only remount):
-        // start afresh; the chain is read back from the file.
-        match Journal::open(path) {
-            Ok(fresh) => *journal = fresh,
-            Err(_) => {
-                hold(state, batch.drain(..));
-                return;
-            }
+        hold(state, batch.drain(..));
+        if state.tried.is_some_and(|at| at.elapsed() < RETRY) {
+            return;
         }
-        let mut all: Vec<Item> = Vec::with_capacity(1 + state.held.len() + batch.len());
-        all.push(state.mark.clone());
-        all.extend(state.held.drain(..));
-        all.append(batch);
-        *batch = all;
+        state.tried = Some(std::time::Instant::now());
+        if catch_up(path, journal, state, written) {
+            recovered(journal, failing, written);
+        }
+        return;
     }
-    match journal.append(batch.iter().map(|(at, s, r)| (*at, s.as_str(), r))) {
+    let error = match journal.append(batch.iter().map(|(at, s, r)| (*at, s.as_str(), r))) {
         Ok(entries) => {
-            for entry in entries {
-                let _ = written.send(entry);
-            }
+            publish(written, entries);
             batch.clear();
-            if let Some(state) = failing.take() {
-                let after = state.since.elapsed().unwrap_or_default();
-                tracing::info!(
-                    ?after,
-                    dropped = state.dropped,
-                    "the journal is writable again"
-                );
-                let recovered = Record::WriteRecovered {
-                    file: "journal".to_owned(),
-                    service: None,
-                    after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
-                    dropped: state.dropped,
-                };
-                let item = [(SystemTime::now(), String::new(), recovered)];
-                match journal.append(item.iter().map(|(at, s, r)| (*at, s.as_str(), r))) {
-                    Ok(entries) => {
-                        for entry in entries {
-                            let _ = written.send(entry);
-                        }
-                    }
-                    Err(error) => tracing::error!(%error, "journal write failed again"),
-                }
+            return;
+        }
+        Err(error) => error,
+    };
+    tracing::error!(%error, "journal unwritable: holding its records in memory");
+    let mark = Record::WriteFailed {
+        file: "journal".to_owned(),
+        service: None,
+        error: error.to_string(),
+    };
+    let mut state = Failing {
+        since: SystemTime::now(),
+        tried: Some(std::time::Instant::now()),
+        mark: Some((SystemTime::now(), String::new(), mark)),
+        held: VecDeque::new(),
+        dropped: 0,
+    };
+    hold(&mut state, batch.drain(..));
+    *failing = Some(state);
+}
+
+/// Commits the mark, then what is held, oldest first, in transactions of
+/// at most [`MAX_BATCH`], halved after each that fails: a backlog larger
+/// than the space freed goes in as far as it fits, row by row at the end,
+/// and the rest waits for the next try, rather than all of it failing as
+/// one transaction forever. Whether everything held is written.
+fn catch_up(
+    path: &Path,
+    journal: &mut Journal,
+    state: &mut Failing,
+    written: &broadcast::Sender<Entry>,
+) -> bool {
+    // A connection that failed may stay failed (a read-only remount):
+    // start afresh; the chain is read back from the file.
+    match Journal::open(path) {
+        Ok(fresh) => *journal = fresh,
+        Err(_) => return false,
+    }
+    let mut size = MAX_BATCH;
+    while state.mark.is_some() || !state.held.is_empty() {
+        let from_held = size.saturating_sub(usize::from(state.mark.is_some()));
+        let from_held = from_held.min(state.held.len());
+        let chunk = state
+            .mark
+            .iter()
+            .chain(state.held.iter().take(from_held))
+            .map(|(at, s, r)| (*at, s.as_str(), r));
+        match journal.append(chunk) {
+            Ok(entries) => {
+                publish(written, entries);
+                state.mark = None;
+                state.held.drain(..from_held);
+            }
+            Err(error) if size > 1 => {
+                tracing::debug!(%error, size, "journal catch-up failed: smaller transactions");
+                size /= 2;
+            }
+            Err(error) => {
+                tracing::debug!(%error, held = state.held.len(), "journal still unwritable");
+                return false;
             }
         }
-        Err(error) => {
-            let state = failing.get_or_insert_with(|| {
-                tracing::error!(%error, "journal unwritable: holding its records in memory");
-                Failing {
-                    since: SystemTime::now(),
-                    mark: (
-                        SystemTime::now(),
-                        String::new(),
-                        Record::WriteFailed {
-                            file: "journal".to_owned(),
-                            service: None,
-                            error: error.to_string(),
-                        },
-                    ),
-                    held: VecDeque::new(),
-                    dropped: 0,
-                }
-            });
-            // The mark stays apart from what is held.
-            hold(state, batch.drain(..).skip(usize::from(retry)));
-        }
+    }
+    true
+}
+
+/// Everything held is written: says so in the journal, with how long it
+/// failed and how many records it had to drop.
+fn recovered(
+    journal: &mut Journal,
+    failing: &mut Option<Failing>,
+    written: &broadcast::Sender<Entry>,
+) {
+    let Some(state) = failing.take() else { return };
+    let after = state.since.elapsed().unwrap_or_default();
+    tracing::info!(
+        ?after,
+        dropped = state.dropped,
+        "the journal is writable again"
+    );
+    let record = Record::WriteRecovered {
+        file: "journal".to_owned(),
+        service: None,
+        after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+        dropped: state.dropped,
+    };
+    let item = [(SystemTime::now(), String::new(), record)];
+    match journal.append(item.iter().map(|(at, s, r)| (*at, s.as_str(), r))) {
+        Ok(entries) => publish(written, entries),
+        // Not held again: the next commit that fails marks it anew.
+        Err(error) => tracing::error!(%error, "journal write failed again"),
+    }
+}
+
+/// Tells the live followers what was committed.
+fn publish(written: &broadcast::Sender<Entry>, entries: Vec<Entry>) {
+    for entry in entries {
+        let _ = written.send(entry);
+    }
+}
+
+/// Lets the next commit try a failing file without waiting for [`RETRY`].
+fn try_at_once(failing: &mut Option<Failing>) {
+    if let Some(state) = failing {
+        state.tried = None;
     }
 }
 
