@@ -86,12 +86,9 @@ fn a_container_no_runtime_can_run_is_refused_before_anything_starts() {
     let empty = p.path("empty-path");
     std::fs::create_dir_all(&empty).unwrap();
     for args in [&["check"][..], &["up"], &["up", "-d"]] {
-        let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+        let out = p
+            .command(env!("CARGO_BIN_EXE_tend"))
             .args(args)
-            .current_dir(p.dir.path())
-            .env_remove("TEND_CONFIG")
-            .env_remove("TEND_STATE_DIR")
-            .env_remove("TEND_SOCKET")
             .env("PATH", &empty)
             .output()
             .unwrap();

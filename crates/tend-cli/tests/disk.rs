@@ -12,6 +12,7 @@ mod common;
 use std::io::Write;
 use std::process::Command;
 
+use common::mount::mount;
 use common::{suite, Project};
 use serde_json::Value;
 
@@ -27,22 +28,6 @@ shell = "exit 1"
 backoff = { initial = "100ms", max = "100ms" }
 start_limit = "none"                 # it crashes for good, writing rows
 "#;
-
-/// A tmpfs mounted for the test, unmounted when dropped.
-struct Mount(std::path::PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-fn mount(args: &[&str]) -> bool {
-    Command::new("mount")
-        .args(args)
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 fn restarts(p: &Project, name: &str) -> u64 {
     p.service(name)["restarts"].as_u64().unwrap()
@@ -80,18 +65,9 @@ fn numbered_lines<'a>(lines: impl Iterator<Item = &'a str>) -> u64 {
 #[test]
 fn a_full_disk_loses_no_line_and_no_restart() {
     let mut p = Project::new(CONFIG);
-    let state = p.path(".tend");
-    std::fs::create_dir(&state).unwrap();
-    let mounted = || {
-        // Private, as tend requires of a state directory (a tmpfs is 1777).
-        let args = ["-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs"];
-        let ok = mount(&[&args[..], &[state.to_str().unwrap()]].concat());
-        (!ok).then(|| "mounting a tmpfs needs root (with CAP_SYS_ADMIN)".to_owned())
-    };
-    if !suite::runs("root", mounted) {
+    let Some((state, _mounted)) = p.tmpfs_state("64m") else {
         return;
-    }
-    let _mounted = Mount(state.clone());
+    };
     p.up_with(&[("TEND_LOG", "info")]);
     p.wait_state("ticker", "running");
     let ticker = p.service("ticker")["pid"].as_u64().unwrap();
@@ -201,12 +177,9 @@ logs = { max_size = "2KiB", keep = 1000 }
     std::os::unix::fs::chown(&state, Some(uid), Some(gid)).unwrap();
     let out = std::fs::File::create(p.path("up.out")).unwrap();
     let err = std::fs::File::create(p.path("up.err")).unwrap();
-    let daemon = Command::new(env!("CARGO_BIN_EXE_tend"))
+    let daemon = p
+        .command(env!("CARGO_BIN_EXE_tend"))
         .arg("up")
-        .current_dir(p.dir.path())
-        .env_remove("TEND_CONFIG")
-        .env_remove("TEND_STATE_DIR")
-        .env_remove("TEND_SOCKET")
         .uid(uid)
         .gid(gid)
         .stdin(std::process::Stdio::null())
@@ -237,14 +210,10 @@ logs = { max_size = "2KiB", keep = 1000 }
     p.wait_for("a rotation", || rotated(&logs) >= 1);
     // A live follower sees every line, also those the file cannot take yet.
     let follow = std::fs::File::create(p.path("follow.out")).unwrap();
-    let mut follower = Command::new(env!("CARGO_BIN_EXE_tend"));
+    let mut follower = p.command(env!("CARGO_BIN_EXE_tend"));
     follower.uid(uid).gid(gid);
     let mut follower = follower
         .args(["logs", "-f", "-n", "0", "ticker"])
-        .current_dir(p.dir.path())
-        .env_remove("TEND_CONFIG")
-        .env_remove("TEND_STATE_DIR")
-        .env_remove("TEND_SOCKET")
         .stdout(follow)
         .spawn()
         .unwrap();
@@ -343,21 +312,6 @@ fn fill(dir: &std::path::Path) -> std::path::PathBuf {
     filler
 }
 
-/// A state directory on a small tmpfs, or why not.
-fn tmpfs_state(p: &Project, size: &str) -> Option<(std::path::PathBuf, Mount)> {
-    let state = p.path(".tend");
-    std::fs::create_dir(&state).unwrap();
-    let mounted = || {
-        let opts = format!("size={size},mode=0700");
-        let ok = mount(&["-t", "tmpfs", "-o", &opts, "tmpfs", state.to_str().unwrap()]);
-        (!ok).then(|| "mounting a tmpfs needs root (with CAP_SYS_ADMIN)".to_owned())
-    };
-    if !suite::runs("root", mounted) {
-        return None;
-    }
-    Some((state.clone(), Mount(state)))
-}
-
 const DETACHED: &str = r#"
 [supervisor]
 intensity = { max_restarts = 100000, period = "1s" }
@@ -392,7 +346,7 @@ fn journaled(p: &Project, kind: &str, service: &str) -> u64 {
 #[test]
 fn a_full_state_directory_under_up_d_kills_nothing_and_the_journal_resumes() {
     let p = Project::new(DETACHED);
-    let Some((state, _mounted)) = tmpfs_state(&p, "16m") else {
+    let Some((state, _mounted)) = p.tmpfs_state("16m") else {
         return;
     };
     let (_daemon, out) = up_detached(&p);
@@ -441,7 +395,7 @@ fn a_full_state_directory_under_up_d_kills_nothing_and_the_journal_resumes() {
 #[test]
 fn up_d_on_a_full_disk_starts_with_a_warning() {
     let p = Project::new(DETACHED);
-    let Some((state, _mounted)) = tmpfs_state(&p, "4m") else {
+    let Some((state, _mounted)) = p.tmpfs_state("4m") else {
         return;
     };
     let filler = fill(&state);

@@ -222,12 +222,9 @@ fn up_shows_which_services_wait_on_which_dependency() {
 #[test]
 fn up_detached_follows_start_up_until_everything_started() {
     let p = Project::new(WAITING);
-    let mut up = Command::new(env!("CARGO_BIN_EXE_tend"))
+    let mut up = p
+        .command(env!("CARGO_BIN_EXE_tend"))
         .args(["up", "-d"])
-        .current_dir(p.dir.path())
-        .env_remove("TEND_CONFIG")
-        .env_remove("TEND_STATE_DIR")
-        .env_remove("TEND_SOCKET")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

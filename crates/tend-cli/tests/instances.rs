@@ -244,12 +244,8 @@ fn down_returns_once_the_daemon_is_gone_so_up_may_follow_at_once() {
 
 /// Spawns `tend up` in the foreground.
 fn foreground(p: &Project, name: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tend"))
+    p.command(env!("CARGO_BIN_EXE_tend"))
         .arg("up")
-        .current_dir(p.dir.path())
-        .env_remove("TEND_CONFIG")
-        .env_remove("TEND_STATE_DIR")
-        .env_remove("TEND_SOCKET")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(p.path(&format!("{name}.out"))).unwrap())
         .stderr(std::fs::File::create(p.path(&format!("{name}.err"))).unwrap())

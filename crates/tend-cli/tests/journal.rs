@@ -9,10 +9,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{suite, Project};
+use common::Project;
 use rusqlite::Connection;
 use serde_json::Value;
 
@@ -268,15 +268,6 @@ fn a_journal_truncated_or_replaced_under_a_running_tend_is_set_aside_and_journal
     }
 }
 
-/// A tmpfs mounted for the test, unmounted when dropped.
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 /// The state directory on a small tmpfs that fills up, `tend up`'s own
 /// standard error failing too (`/dev/full`, as `tend up -d`'s `tend.log`
 /// on that disk does): the journal's writer reports the failure there,
@@ -285,20 +276,9 @@ impl Drop for Mount {
 #[test]
 fn the_journal_writer_survives_a_full_disk_and_catches_up() {
     let mut p = Project::new(CONFIG);
-    let state = p.path(".tend");
-    std::fs::create_dir(&state).unwrap();
-    let mounted = || {
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs"])
-            .arg(&state)
-            .status()
-            .is_ok_and(|s| s.success());
-        (!ok).then(|| "mounting a tmpfs needs root (with CAP_SYS_ADMIN)".to_owned())
-    };
-    if !suite::runs("root", mounted) {
+    let Some((state, _mounted)) = p.tmpfs_state("8m") else {
         return;
-    }
-    let _mounted = Mount(state.clone());
+    };
     // Its standard error fails too, every write (as a `tend.log` on the
     // full disk does once its last page is taken): the writer's report of
     // the failure must not be what kills it.
@@ -307,12 +287,8 @@ fn the_journal_writer_survives_a_full_disk_and_catches_up() {
         .open("/dev/full")
         .unwrap();
     p.daemon = Some(
-        Command::new(env!("CARGO_BIN_EXE_tend"))
+        p.command(env!("CARGO_BIN_EXE_tend"))
             .arg("up")
-            .current_dir(p.dir.path())
-            .env_remove("TEND_CONFIG")
-            .env_remove("TEND_STATE_DIR")
-            .env_remove("TEND_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)
@@ -497,13 +473,9 @@ fn three_readers_of_a_long_history_leave_the_daemon_s_memory_bounded() {
     let before = peak_memory(pid);
     let readers: Vec<_> = (0..3)
         .map(|_| {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
+            let mut command = p.command(env!("CARGO_BIN_EXE_tend"));
             command
                 .args(["events", "--json", "--since", "100d"])
-                .current_dir(p.dir.path())
-                .env_remove("TEND_CONFIG")
-                .env_remove("TEND_STATE_DIR")
-                .env_remove("TEND_SOCKET")
                 .stdout(Stdio::piped());
             let mut child = command.spawn().unwrap();
             std::thread::spawn(move || {

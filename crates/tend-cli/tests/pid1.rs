@@ -35,14 +35,11 @@ fn tend_as_pid_1_reaps_orphans_answers_and_stops_on_sigterm() {
         return;
     }
     let p = Project::new(CONFIG);
-    let mut unshare = Command::new("unshare")
+    let mut unshare = p
+        .command("unshare")
         .args(["--pid", "--fork", "--kill-child", "--mount-proc"])
         .arg(env!("CARGO_BIN_EXE_tend"))
         .arg("up")
-        .current_dir(p.dir.path())
-        .env_remove("TEND_CONFIG")
-        .env_remove("TEND_STATE_DIR")
-        .env_remove("TEND_SOCKET")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(p.path("up.err")).unwrap())

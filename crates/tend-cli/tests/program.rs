@@ -1132,12 +1132,9 @@ shell = "while true; do sleep 1; done"
 /// `tend ARGS` in `p`'s directory, killed if it has not ended by the
 /// deadline (a read of /dev/zero would never end).
 fn bounded(p: &Project, args: &[&str]) -> std::process::Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_tend"))
+    let child = p
+        .command(env!("CARGO_BIN_EXE_tend"))
         .args(args)
-        .current_dir(p.dir.path())
-        .env_remove("TEND_CONFIG")
-        .env_remove("TEND_STATE_DIR")
-        .env_remove("TEND_SOCKET")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

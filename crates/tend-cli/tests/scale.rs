@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::Project;
 
@@ -42,13 +42,10 @@ fn starts_failing_for_lack_of_descriptors_leave_nothing_behind_and_back_off() {
     // one still runs out.
     let out = std::fs::File::create(project.path("up.out")).unwrap();
     let err = std::fs::File::create(project.path("up.err")).unwrap();
-    let daemon = Command::new("sh")
+    let daemon = project
+        .command("sh")
         .args(["-c", "ulimit -n 150 && exec \"$0\" up"])
         .arg(env!("CARGO_BIN_EXE_tend"))
-        .current_dir(project.dir.path())
-        .env_remove("TEND_CONFIG")
-        .env_remove("TEND_STATE_DIR")
-        .env_remove("TEND_SOCKET")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

@@ -22,11 +22,11 @@ pub async fn down(target: &Target) -> anyhow::Result<ExitCode> {
     let daemon = client.server_pid().await.and_then(ProcessIdentity::of);
     client.shutdown().await?;
     let started = Instant::now();
-    let gone = || async {
-        !(client.socket().exists() && client.is_up().await)
-            && !daemon.as_ref().is_some_and(ProcessIdentity::is_running)
+    let running = || async {
+        daemon.as_ref().is_some_and(ProcessIdentity::is_running)
+            || (client.socket().exists() && client.is_up().await)
     };
-    while !gone().await {
+    while running().await {
         if started.elapsed() > Duration::from_secs(600) {
             bail!("tend is still shutting down after 10 minutes");
         }

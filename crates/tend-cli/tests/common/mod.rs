@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod mount;
 #[path = "../../../tend-testkit/tests/common/suite.rs"]
 pub mod suite;
 
@@ -76,21 +77,26 @@ impl Project {
         std::fs::write(self.path("tend.toml"), config).unwrap();
     }
 
+    /// `program`, to run in the project directory with none of tend's
+    /// own environment variables (the project's config is found there).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
+            .current_dir(self.dir.path())
+            .env_remove("TEND_CONFIG")
+            .env_remove("TEND_STATE_DIR")
+            .env_remove("TEND_SOCKET");
+        command
+    }
+
     /// `tend ARGS` in the project directory.
     pub fn tend(&self, args: &[&str]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
+        let mut command = self.command(env!("CARGO_BIN_EXE_tend"));
         if let Some((uid, gid)) = self.user {
             use std::os::unix::process::CommandExt as _;
             command.uid(uid).gid(gid);
         }
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("TEND_CONFIG")
-            .env_remove("TEND_STATE_DIR")
-            .env_remove("TEND_SOCKET")
-            .output()
-            .unwrap()
+        command.args(args).output().unwrap()
     }
 
     /// `tend ARGS`, which must succeed; its standard output.
@@ -115,12 +121,9 @@ impl Project {
     pub fn up_with(&mut self, env: &[(&str, &str)]) {
         let out = std::fs::File::create(self.path("up.out")).unwrap();
         let err = std::fs::File::create(self.path("up.err")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tend"))
+        let child = self
+            .command(env!("CARGO_BIN_EXE_tend"))
             .arg("up")
-            .current_dir(self.dir.path())
-            .env_remove("TEND_CONFIG")
-            .env_remove("TEND_STATE_DIR")
-            .env_remove("TEND_SOCKET")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
