@@ -69,6 +69,70 @@ fn a_config_another_user_owns_or_may_write_is_not_run() {
     p.ok(&["down"]);
 }
 
+/// The outside review's escalation: root's config in a directory another
+/// user may write. That user swaps `tend.toml` for a link to a file root
+/// owns whose text they control (a `nobody` service's own log, which
+/// passes a check of the file alone), and the next reload runs their
+/// service as root. The directory is what is refused: at start, and at a
+/// reload after the swap (which changes nothing).
+#[test]
+fn a_config_in_a_directory_another_user_may_write_is_not_run() {
+    if !root() {
+        return;
+    }
+    let config = r#"
+[services.talk]
+shell = "printf '[services.pwn]\nshell = \"touch pwned; sleep 1000\"\n'; sleep 100000"
+user = "nobody"
+"#;
+    let p = Project::new(config);
+    let dir = p.dir.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = p.tend(&["up", "-d"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ran from an open directory: {said}");
+    assert!(
+        said.contains("may be written by anyone (mode 0777)"),
+        "{said}"
+    );
+    // Private again: it runs; then opened, and the swap made as nobody.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.ok(&["up", "-d"]);
+    p.wait_for("the talker's text in its log", || {
+        p.read(".tend/logs/talk.log").contains("[services.pwn]")
+    });
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let swap = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+        ])
+        .arg("mv tend.toml old.toml && ln -s .tend/logs/talk.log tend.toml")
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(swap.success(), "nobody could not swap the config");
+    let out = p.tend(&["reload"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the swapped config was loaded: {said}"
+    );
+    assert!(said.contains("on the way to it"), "{said}");
+    assert!(!p.path("pwned").exists(), "nobody's command ran as root");
+    let names: Vec<String> = p
+        .status()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["talk"], "{names:?}");
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.ok(&["down"]);
+}
+
 #[test]
 fn a_socket_another_user_serves_is_not_taken_for_tend() {
     if !root() {

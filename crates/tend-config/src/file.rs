@@ -22,6 +22,13 @@ pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
     // Looked at before it is opened: opening a FIFO waits for a writer,
     // and opening a device may do something.
     check(path, &std::fs::metadata(path).map_err(failed)?)?;
+    // Nor may another user put another file in its place.
+    if let Some(why) = crate::trust::replaceable_by_others(path).map_err(failed)? {
+        return Err(ConfigError::NotTrusted {
+            file: path.to_path_buf(),
+            why,
+        });
+    }
     let file: File = OpenOptions::new()
         .read(true)
         .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())

@@ -237,6 +237,18 @@ fn open_path(path: &Path, what: &str, check: Check, create: bool) -> io::Result<
             ),
         ));
     }
+    // What leads to it must be as safe as it is: a directory another user
+    // may write lets them swap the whole state directory for their own
+    // while tend runs (SQLite opens the journal by path).
+    if let Some(why) = tend_config::trust::replaceable_by_others(path)? {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{what} {}: {why}: refused (another user could put their own in its place)",
+                path.display()
+            ),
+        ));
+    }
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
