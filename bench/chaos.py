@@ -359,7 +359,7 @@ def audit_logs(logs):
     runs = defaultdict(list)  # (instance, tag, pid) -> [[numbers of one process], ...]
     torn, lines = [], 0
     for log in sorted(logs.glob("*.log")):
-        if log.name == "hooks.log":
+        if log.name == "_hooks.log":
             continue
         for line in log.read_text(errors="replace").splitlines():
             lines += 1

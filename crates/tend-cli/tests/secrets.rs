@@ -37,7 +37,7 @@ restart = "never"
     project.up_with(&[(key, value), ("HOME", "/root"), ("USER", "root")]);
     project.wait_for("every service's environment", || {
         project.read(".tend/logs/confined.log").contains("END")
-            && project.read(".tend/logs/hooks.log").contains("hook: END")
+            && project.read(".tend/logs/_hooks.log").contains("hook: END")
     });
     // A one-shot service's output is whole once it completed.
     project.wait_state("own", "completed");
@@ -55,7 +55,7 @@ restart = "never"
         "PATH is passed by default: {confined}"
     );
     assert!(!has_line(&confined, "HOME=/root"), "{confined}");
-    let hooks = project.read(".tend/logs/hooks.log");
+    let hooks = project.read(".tend/logs/_hooks.log");
     let hook: String = hooks
         .lines()
         .filter_map(|l| l.split_once("hook: ").map(|(_, rest)| format!("{rest}\n")))

@@ -79,7 +79,8 @@ command = ["sh", "-c", "echo service runs as $(id -un):$(id -gn); exec sleep 100
 user = "nobody"
 hooks = { start = ["sh", "-c", "echo hook runs as $(id -un):$(id -gn) for $TEND_SERVICE"] }
 
-[services.free]
+# Named as the hook runner once named its log: each keeps its own.
+[services.hooks]
 command = ["sh", "-c", "echo free runs as $(id -un); exec sleep 1000"]
 hooks = { start = ["sh", "-c", "echo hook runs as $(id -un) for $TEND_SERVICE"] }
 "#,
@@ -93,28 +94,29 @@ hooks = { start = ["sh", "-c", "echo hook runs as $(id -un) for $TEND_SERVICE"] 
     let nogroup = id(&["-gn", "nobody"]);
     project.up();
     project.wait_for("both services and hooks to say who they are", || {
-        let hooks = project.read(".tend/logs/hooks.log");
-        hooks.contains("for confined") && hooks.contains("for free")
+        let hooks = project.read(".tend/logs/_hooks.log");
+        hooks.contains("for confined") && hooks.contains("for hooks")
     });
     project.wait_for("the services' lines", || {
         project.read(".tend/logs/confined.log").contains("runs as")
-            && project.read(".tend/logs/free.log").contains("runs as")
+            && project.read(".tend/logs/hooks.log").contains("runs as")
     });
     assert_eq!(
         project.read(".tend/logs/confined.log").trim_end(),
         format!("service runs as nobody:{nogroup}")
     );
     assert_eq!(
-        project.read(".tend/logs/free.log").trim_end(),
-        "free runs as root"
+        project.read(".tend/logs/hooks.log").trim_end(),
+        "free runs as root",
+        "the service named hooks has its log to itself"
     );
-    let hooks = project.read(".tend/logs/hooks.log");
+    let hooks = project.read(".tend/logs/_hooks.log");
     assert!(
         hooks.contains(&format!("hook runs as nobody:{nogroup} for confined")),
         "the hook of a service with a user ran as someone else: {hooks}"
     );
     assert!(
-        hooks.contains("hook runs as root for free"),
+        hooks.contains("hook runs as root for hooks"),
         "hooks: {hooks}"
     );
     assert_eq!(project.down(), 0);

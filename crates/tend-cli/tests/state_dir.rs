@@ -229,7 +229,7 @@ fn nothing_planted_in_the_state_directory_is_followed_or_blocks_the_daemon() {
         (".tend/hooks", Plant::DirLink, "symbolic link"),
         (".tend/logs/web.log", Plant::FileLink, "symbolic link"),
         (".tend/logs/web.log", Plant::Fifo, "FIFO"),
-        (".tend/logs/hooks.log", Plant::FileLink, "symbolic link"),
+        (".tend/logs/_hooks.log", Plant::FileLink, "symbolic link"),
         (".tend/tend.log", Plant::FileLink, "symbolic link"),
         (".tend/tend.log", Plant::Fifo, "FIFO"),
         (".tend/tend.lock", Plant::FileLink, "symbolic link"),

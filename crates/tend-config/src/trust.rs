@@ -39,7 +39,11 @@ pub fn replaceable_by_others(path: &Path) -> io::Result<Option<String>> {
         .canonicalize()
         .ok()
         .and_then(|real| real.parent().map(Path::to_path_buf));
-    let steps = steps.into_iter().chain(std::iter::once(named)).chain(
+    // The path itself only as a link: what it is, the caller judges.
+    let named = std::fs::symlink_metadata(&named)
+        .is_ok_and(|meta| meta.file_type().is_symlink())
+        .then_some(named);
+    let steps = steps.into_iter().chain(named).chain(
         resolved
             .iter()
             .flat_map(|dir| dir.ancestors().map(Path::to_path_buf)),
@@ -65,7 +69,6 @@ fn judge(step: &Path, meta: &std::fs::Metadata, me: u32) -> Option<String> {
     } else if kind.is_dir() {
         "the directory"
     } else {
-        // A file as the last step: the caller's to judge.
         return None;
     };
     let (owner, mode) = (meta.uid(), meta.permissions().mode() & 0o7777);

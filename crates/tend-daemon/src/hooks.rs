@@ -5,7 +5,7 @@
 //! Hooks run as temporary children of a supervisor of their own
 //! (`tend-hooks`), through the same process backend as services: reaped,
 //! contained in their process group, stopped at shutdown, their output in
-//! `logs/hooks.log`, as their service's user and groups, never through a
+//! `logs/_hooks.log`, as their service's user and groups, never through a
 //! shell (a hook is an argv). They never block the tree.
 
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ use tend_journal::Record;
 use tend_process::{LogSink, LogSpec, ProcessExt, ProcessSpec};
 use tend_wire::HookInput;
 
-use crate::paths::{Access, Dir, StateDir};
+use crate::paths::{Access, Dir, StateDir, HOOKS_LOG};
 use tokio::sync::broadcast;
 
 /// Whose hooks: the service an instance belongs to, its hooks, and the
@@ -55,7 +55,7 @@ pub struct Hooks {
 
 impl Hooks {
     /// Starts the hook runner; event files go to `state`'s `hooks/`,
-    /// output to `logs/hooks.log`.
+    /// output to `logs/_hooks.log`.
     ///
     /// # Errors
     /// If the runner cannot start or the log cannot be opened.
@@ -63,7 +63,7 @@ impl Hooks {
         let sink = LogSink::from_spec_in(
             Arc::new(state.open_logs()?.into_fd()),
             &LogSpec {
-                file: Some(state.logs().join("hooks.log")),
+                file: Some(state.logs().join(HOOKS_LOG)),
                 ..LogSpec::default()
             },
         )?;

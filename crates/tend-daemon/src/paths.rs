@@ -286,6 +286,10 @@ pub const JOURNAL: &str = "journal.db";
 pub const DAEMON_LOG: &str = "tend.log";
 /// The lease's.
 pub const LEASE: &str = "daemon.json";
+/// The hooks' output's, in `logs/`: a name no service's log can have
+/// (a service's name begins with a letter or digit), so a service named
+/// `hooks` keeps its log to itself.
+pub const HOOKS_LOG: &str = "_hooks.log";
 
 /// A state directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
