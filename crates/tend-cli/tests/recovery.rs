@@ -267,6 +267,11 @@ fn a_forged_lease_naming_a_directory_outside_the_cgroup_hierarchy_signals_nothin
 
 /// Appends a `started` row to the journal behind tend's back.
 fn forge_started(p: &Project, service: &str, data: serde_json::Value) {
+    forge_started_under(p, "", service, data);
+}
+
+/// [`forge_started`] under `supervisor`'s name.
+fn forge_started_under(p: &Project, supervisor: &str, service: &str, data: serde_json::Value) {
     let db = rusqlite::Connection::open(p.path(".tend/journal.db")).unwrap();
     let (id, prev): (i64, Vec<u8>) = db
         .query_row(
@@ -281,8 +286,8 @@ fn forge_started(p: &Project, service: &str, data: serde_json::Value) {
         .as_millis() as i64;
     db.execute(
         "INSERT INTO events (id, at_ms, supervisor, kind, service, data, prev_hash, hash)
-         VALUES (?1, ?2, '', 'started', ?3, ?4, ?5, ?5)",
-        rusqlite::params![id + 1, now, service, data.to_string(), prev],
+         VALUES (?1, ?2, ?6, 'started', ?3, ?4, ?5, ?5)",
+        rusqlite::params![id + 1, now, service, data.to_string(), prev, supervisor],
     )
     .unwrap();
 }
@@ -333,6 +338,23 @@ fn a_forged_journal_row_naming_an_unrelated_process_signals_nothing() {
         }),
     );
 
+    // And a later start of `web` itself, naming a process that is gone:
+    // it must not hide the real one (under the real one's supervisor).
+    let supervisor: String = rusqlite::Connection::open(p.path(".tend/journal.db"))
+        .unwrap()
+        .query_row(
+            "SELECT supervisor FROM events WHERE kind = 'started' AND service = 'web'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    forge_started_under(
+        &p,
+        &supervisor,
+        "web",
+        serde_json::json!({"kind": "started", "service": "web", "generation": 99, "pid": gone_pid()}),
+    );
+
     p.up_with(&without_cgroups);
     assert!(!alive(web), "the real leftover {web} still runs");
     assert!(
@@ -346,9 +368,17 @@ fn a_forged_journal_row_naming_an_unrelated_process_signals_nothing() {
         p.read("up.err")
     );
     let refused = refusals(&p);
-    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused.len(), 3, "{refused:?}");
     p.wait_for("exactly one web", || marked(&mark).len() == 1);
     assert_eq!(p.down(), 0);
+}
+
+/// The pid of a process that has ended (and been reaped).
+fn gone_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
 }
 
 #[test]

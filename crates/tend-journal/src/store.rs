@@ -476,7 +476,11 @@ impl Journal {
 
     /// The processes started after row `after_id` and never recorded as
     /// ended: what a supervisor killed with `SIGKILL` may have left
-    /// running. Reads only start and end rows, keeping one per service.
+    /// running. Reads only start and end rows. Every start without its
+    /// end counts, not only a service's last: a later row (a forged one,
+    /// or one whose predecessor's end was never written) must not hide a
+    /// process that still runs; each is checked against the process
+    /// itself before anything is signalled.
     ///
     /// # Errors
     /// If SQLite fails or a row cannot be decoded.
@@ -491,7 +495,7 @@ impl Journal {
             RecordKind::Exited.to_string(),
             RecordKind::StartFailed.to_string(),
         ])?;
-        let mut running: std::collections::HashMap<(String, String), Unfinished> =
+        let mut running: std::collections::HashMap<(String, String, u64), Unfinished> =
             std::collections::HashMap::new();
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
@@ -520,7 +524,7 @@ impl Journal {
                     start_ticks,
                     boot_id,
                 } => {
-                    let key = (supervisor.clone(), service.clone());
+                    let key = (supervisor.clone(), service.clone(), generation);
                     running.insert(
                         key,
                         Unfinished {
@@ -544,13 +548,7 @@ impl Journal {
                     generation,
                     ..
                 } => {
-                    let key = (supervisor, service);
-                    if running
-                        .get(&key)
-                        .is_some_and(|u| u.generation == generation)
-                    {
-                        running.remove(&key);
-                    }
+                    running.remove(&(supervisor, service, generation));
                 }
                 _ => {}
             }

@@ -213,7 +213,7 @@ fn flush_includes_what_an_attached_tree_already_emitted() {
 }
 
 #[test]
-fn unfinished_names_the_last_start_of_each_service_that_never_ended() {
+fn unfinished_names_every_start_that_never_ended() {
     let dir = tempfile::tempdir().unwrap();
     let mut journal = Journal::open(dir.path().join("journal.db")).unwrap();
     let started = |service: &str, generation: u64, pid: u32| Record::Started {
@@ -250,8 +250,13 @@ fn unfinished_names_the_last_start_of_each_service_that_never_ended() {
         started("c", 1, 13),
         // The same name under another supervisor is another service.
         started("a", 1, 14),
+        // A later start does not hide an earlier one that never ended.
+        started("d", 1, 15),
+        started("d", 2, 16),
     ];
-    let supervisors = ["tend", "tend", "tend", "tend", "tend", "tend", "tend/g"];
+    let supervisors = [
+        "tend", "tend", "tend", "tend", "tend", "tend", "tend/g", "tend", "tend",
+    ];
     journal
         .append(run.iter().zip(supervisors).map(|(r, s)| (now, s, r)))
         .unwrap();
@@ -267,6 +272,8 @@ fn unfinished_names_the_last_start_of_each_service_that_never_ended() {
         vec![
             ("tend".into(), "a".into(), 2, 11),
             ("tend".into(), "c".into(), 1, 13),
+            ("tend".into(), "d".into(), 1, 15),
+            ("tend".into(), "d".into(), 2, 16),
             ("tend/g".into(), "a".into(), 1, 14),
         ]
     );
