@@ -251,6 +251,83 @@ fn a_request_head_sent_slowly_or_never_is_cut_off() {
     assert_eq!(p.down(), 0);
 }
 
+/// 400 clients that connect, send nothing and reconnect as soon as they
+/// are cut (more than the listener's 256 slots) must not keep a health
+/// probe waiting longer than its timeout: connections accepted under such
+/// pressure get a second, not ten, to send their request's head.
+#[test]
+fn a_reconnecting_crowd_of_idle_clients_does_not_starve_a_health_probe() {
+    let _alone = TCP_PORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    raise_own_limit(4096);
+    let port = free_port();
+    let mut p = Project::new(&format!(
+        "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"a-token-of-the-limits-test\"\n\n\
+         [services.a]\ncommand = [\"sleep\", \"1000\"]\n"
+    ));
+    p.up();
+    p.wait_for("the TCP listener", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let crowd = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let connect = || {
+                let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).ok()?;
+                stream.set_nonblocking(true).ok()?;
+                Some(stream)
+            };
+            let mut crowd: Vec<Option<TcpStream>> = (0..400).map(|_| connect()).collect();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for slot in &mut crowd {
+                    let mut byte = [0u8; 1];
+                    let cut = match slot {
+                        Some(stream) => !matches!(
+                            stream.read(&mut byte),
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                        ),
+                        None => true,
+                    };
+                    if cut {
+                        *slot = connect();
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    // Past the first connections' full ten seconds.
+    std::thread::sleep(Duration::from_secs(11));
+    let mut slow = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let probe = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "5",
+            ])
+            .arg(format!("http://127.0.0.1:{port}/healthz"))
+            .output()
+            .unwrap();
+        let code = String::from_utf8_lossy(&probe.stdout).into_owned();
+        if code != "200" {
+            slow.push(format!("{code:?} after {:?}", started.elapsed()));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    crowd.join().unwrap();
+    assert!(slow.is_empty(), "probes that failed: {slow:?}");
+    assert_eq!(p.down(), 0);
+}
+
 #[test]
 fn three_hundred_services_run_under_1024_descriptors() {
     use std::fmt::Write as _;

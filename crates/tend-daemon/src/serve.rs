@@ -38,6 +38,13 @@ pub const SOCKET_CONNECTIONS: usize = 128;
 /// connection and its descriptor.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// [`HEADER_TIMEOUT`] for a connection accepted while fewer than a quarter
+/// of the listener's connections are free: clients that connect and send
+/// nothing, reconnecting as they are cut, would otherwise keep every slot
+/// for 10 s and a health probe waiting behind them longer than its own
+/// timeout. A real client sends its head within milliseconds.
+pub const PRESSED_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Descriptors kept free for the services: spawning one takes a few
 /// (pipes, a pidfd, log files), a restart of them all many; no TCP
 /// connection is accepted while fewer than this (or a quarter of the
@@ -144,12 +151,17 @@ pub async fn serve<L: Accept>(
         };
         let service = TowerToHyperService::new(router.clone());
         let mut closing = closing.clone();
+        let head_within = if permits.available_permits() < bound / 4 {
+            PRESSED_HEADER_TIMEOUT
+        } else {
+            HEADER_TIMEOUT
+        };
         tokio::spawn(async move {
             let _permit = permit;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
+                .header_read_timeout(head_within);
             let connection = builder.serve_connection(TokioIo::new(io), service);
             tokio::pin!(connection);
             tokio::select! {
