@@ -23,8 +23,8 @@ pub async fn down(target: &Target) -> anyhow::Result<ExitCode> {
     client.shutdown().await?;
     let started = Instant::now();
     let gone = || async {
-        !(client.socket().exists() && client.is_up().await)
-            && !daemon.as_ref().is_some_and(ProcessIdentity::is_running)
+        let answers = client.socket().exists() && client.is_up().await;
+        !(answers || daemon.as_ref().is_some_and(ProcessIdentity::is_running))
     };
     while !gone().await {
         if started.elapsed() > Duration::from_secs(600) {
