@@ -16,13 +16,12 @@ mod top;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser;
 use cli::{Cli, Command, ExportFormat, JournalCommand};
 use command::{act, config, daemon, docs, events, journal, logs, reload, report, status, up};
 use tend_wire::Action;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     out::escape_on_terminal(cli.raw);
     tracing_subscriber::fmt()
         .with_env_filter(
