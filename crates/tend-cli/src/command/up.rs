@@ -58,7 +58,7 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     // log file. The state directory's lock is taken here and handed to the
     // daemon: of two `tend up -d` at once, one is refused before it starts
     // anything.
-    let Prepared { dir, lock, .. } = match tend_daemon::prepare(&options(target, Echo::Off)) {
+    let Prepared { dir, lock, config } = match tend_daemon::prepare(&options(target, Echo::Off)) {
         Ok(prepared) => prepared,
         Err(tend_daemon::DaemonError::Config(error)) => {
             tend_process::diag!("{error}");
@@ -69,6 +69,10 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     };
     if let Some(warning) = tend_daemon::logs::full_disk_warning(dir.root()) {
         tend_process::diag!("{warning}");
+    }
+    // Here too, not only in the daemon's log.
+    if let Some(shortfall) = tend_daemon::descriptor_shortfall(&config) {
+        tend_process::diag!("tend: warning: {shortfall}");
     }
     // In the checked state directory, through no symbolic link: root's
     // daemon must not append to a file someone pointed `tend.log` at.
