@@ -60,7 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let target = &cli.target;
     match cli.command {
         Command::Up { detach: true, .. } => up::detached(target).await,
-        Command::Up { detached_child, .. } => up::foreground(target, detached_child).await,
+        Command::Up { detached_child, .. } => up::foreground(target, detached_child, cli.raw).await,
         Command::Check => config::check(target),
         Command::Schema => config::schema(),
         Command::Status { json, services } => status::status(target, json, &services).await,

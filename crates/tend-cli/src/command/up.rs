@@ -17,11 +17,12 @@ use crate::cli::Target;
 use crate::out::say;
 
 /// Runs the daemon here until it ends (`detached`: as the child `up -d`
-/// started, its output already in the daemon log).
-pub async fn foreground(target: &Target, detached: bool) -> anyhow::Result<ExitCode> {
+/// started, its output already in the daemon log). `raw` (`--raw`): the
+/// services' output echoed as it is on a terminal too.
+pub async fn foreground(target: &Target, detached: bool, raw: bool) -> anyhow::Result<ExitCode> {
     let echo = if detached {
         Echo::Off
-    } else if std::io::stdout().is_terminal() {
+    } else if !raw && std::io::stdout().is_terminal() {
         Echo::Terminal {
             coloured: tend_daemon::logs::colours(true),
         }
