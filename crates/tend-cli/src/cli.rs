@@ -27,12 +27,30 @@ pub struct Cli {
     /// Print services' text (their output, status, reasons) as it is, control
     /// characters and all. By default they are shown escaped (`\x1b`) when
     /// standard output is a terminal, so that a service cannot drive it;
-    /// output to a pipe or a file is always as it is.
+    /// output to a pipe or a file is always as it is. Not for `tend top`,
+    /// whose screen always shows them escaped.
     #[arg(long, global = true)]
     pub raw: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The command line, parsed; a usage error (exit 2) for `--raw` where
+    /// it does not apply (`tend top`), rather than ignored.
+    pub fn parse_checked() -> Cli {
+        let cli = Cli::parse();
+        if cli.raw && matches!(cli.command, Command::Top { .. }) {
+            <Cli as clap::CommandFactory>::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--raw does not apply to `tend top`: its screen is drawn cell by cell and always shows services' text escaped (`tend logs --raw` gives the bytes)",
+                )
+                .exit();
+        }
+        cli
+    }
 }
 
 /// The config file and the state directory: every command finds the
@@ -217,7 +235,7 @@ pub enum Command {
     /// A live view of the tree: states, pids, restarts, CPU, memory, logs;
     /// keys to restart, stop, start and signal.
     #[command(
-        after_help = "Keys:\n  ↑/↓ j/k  select        enter  follow its logs   /  filter\n  r restart   s stop   S start   K kill   h HUP   t TERM   q quit\n\nExamples:\n  tend top\n  tend top --interval 500ms"
+        after_help = "Keys:\n  ↑/↓ j/k  select        enter  follow its logs   /  filter\n  r restart   s stop   S start   K kill   h HUP   t TERM   q quit\n\nServices' text (their output, reasons) is always shown escaped here: --raw\ndoes not apply, since the screen is drawn cell by cell (`tend logs --raw`\ngives the bytes).\n\nExamples:\n  tend top\n  tend top --interval 500ms"
     )]
     Top {
         /// How often the picture is refreshed.

@@ -16,13 +16,12 @@ mod top;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser;
 use cli::{Cli, Command, ExportFormat, JournalCommand};
 use command::{act, config, daemon, docs, events, journal, logs, reload, report, status, up};
 use tend_wire::Action;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     out::escape_on_terminal(cli.raw);
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -61,7 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let target = &cli.target;
     match cli.command {
         Command::Up { detach: true, .. } => up::detached(target).await,
-        Command::Up { detached_child, .. } => up::foreground(target, detached_child).await,
+        Command::Up { detached_child, .. } => up::foreground(target, detached_child, cli.raw).await,
         Command::Check => config::check(target),
         Command::Schema => config::schema(),
         Command::Status { json, services } => status::status(target, json, &services).await,

@@ -386,6 +386,41 @@ fn up_detached_fails_when_its_services_give_up_while_starting() {
     let said = String::from_utf8_lossy(&up.stderr);
     assert_eq!(up.status.code(), Some(1), "{said}");
     assert!(said.contains("gave up"), "{said}");
+    // Foretold at the start, on standard error and in the daemon's log.
+    let warning = "the hard descriptor limit (RLIMIT_NOFILE) is 200, too low for 100 processes: they need about 364";
+    assert!(said.contains(warning), "{said}");
+    let log = std::fs::read_to_string(p.path(".tend/tend.log")).unwrap();
+    assert!(log.contains(warning), "{log}");
+}
+
+#[test]
+fn tend_check_warns_when_the_hard_descriptor_limit_cannot_hold_the_config() {
+    // 60 services of 2 replicas: 120 processes, 3 descriptors each and 64
+    // for tend.
+    use std::fmt::Write as _;
+    let mut config = String::new();
+    for i in 0..60 {
+        let _ = write!(
+            config,
+            "[services.s{i:02}]\ncommand = [\"sleep\", \"1000\"]\nreplicas = 2\n"
+        );
+    }
+    let p = Project::new(&config);
+    let low = tend_under(&p, "ulimit -n 400", "check");
+    let said = String::from_utf8_lossy(&low.stderr);
+    assert_eq!(low.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("warning: the hard descriptor limit (RLIMIT_NOFILE) is 400, too low for 120 processes: they need about 424 (3 each and 64 for tend itself)"),
+        "{said}"
+    );
+    assert!(said.contains("ulimit -Hn"), "{said}");
+    let enough = tend_under(&p, "ulimit -n 424", "check");
+    assert_eq!(enough.status.code(), Some(0));
+    assert!(
+        !String::from_utf8_lossy(&enough.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&enough.stderr)
+    );
 }
 
 #[test]

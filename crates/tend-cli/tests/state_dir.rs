@@ -2,8 +2,9 @@
 //! root and its state directory sits beside a config others may write to.
 //! Nothing planted in it (a symbolic link, a FIFO) is followed or blocks
 //! the daemon; a state directory someone else owns or may write to is
-//! refused; and of any number of `tend up -d` started at once exactly one
-//! runs the services.
+//! refused, by the daemon and by root's readers (`tend logs`, `events`,
+//! `journal verify`, `report`); and of any number of `tend up -d` started
+//! at once exactly one runs the services.
 
 mod common;
 
@@ -456,4 +457,144 @@ fn of_racing_tend_up_d_exactly_one_runs_the_services_and_down_stops_all() {
             std::thread::sleep(Duration::from_millis(25));
         }
     }
+}
+
+/// `tend ARGS` as `user` (uid and gid; `None`: root), given up on after
+/// the deadline: a reader that hangs on a planted FIFO is a failure.
+fn read_as(project: &Detached, user: Option<u32>, args: &[&str]) -> Result<Output, String> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
+    if let Some(id) = user {
+        use std::os::unix::process::CommandExt as _;
+        command.uid(id).gid(id);
+    }
+    let child = command
+        .args(args)
+        .current_dir(project.project.dir.path())
+        .env_remove("TEND_CONFIG")
+        .env_remove("TEND_STATE_DIR")
+        .env_remove("TEND_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (sent, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sent.send(child.wait_with_output());
+    });
+    match got.recv_timeout(Duration::from_secs(20)) {
+        Ok(output) => Ok(output.unwrap()),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            Err(format!("`tend {}` hung (20 s)", args.join(" ")))
+        }
+    }
+}
+
+/// The commands that read a state directory without a daemon.
+const READERS: &[&[&str]] = &[
+    &["logs", "web"],
+    &["events"],
+    &["journal", "verify"],
+    &["report", "-o", "/dev/null"],
+];
+
+#[test]
+fn root_s_readers_refuse_a_state_directory_another_user_owns_and_its_owner_reads_it() {
+    const NOBODY: u32 = 65534;
+    let project = Detached::new();
+    // nobody may reach the project, and owns its state directory: what
+    // is in it is nobody's to swap between the check and the open (the
+    // journal, a regular file when looked at, for a FIFO or a symbolic
+    // link before SQLite opens it by path). Refused whatever it holds.
+    std::fs::set_permissions(project.path(""), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for dir in [".tend", ".tend/logs"] {
+        std::fs::create_dir_all(project.path(dir)).unwrap();
+        std::fs::set_permissions(project.path(dir), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+    }
+    std::fs::write(project.path(".tend/logs/web.log"), "nobody's line\n").unwrap();
+    std::fs::write(project.path(".tend/journal.db"), "").unwrap();
+    let chowned = Command::new("chown")
+        .args(["-R", "-h", "nobody:"])
+        .arg(project.path(".tend"))
+        .status()
+        .unwrap();
+    assert!(chowned.success());
+
+    let mut failures = Vec::new();
+    for args in READERS {
+        let out = match read_as(&project, None, args) {
+            Ok(out) => out,
+            Err(hung) => {
+                failures.push(hung);
+                continue;
+            }
+        };
+        let said = text(&out);
+        let expected = ".tend is owned by uid 65534 (nobody), not by uid 0 who runs tend: refused";
+        if out.status.success() {
+            failures.push(format!("`tend {}` succeeded: {said}", args.join(" ")));
+        } else if !said.contains(expected)
+            || !said.contains("run this as that user: sudo -u nobody")
+        {
+            failures.push(format!(
+                "`tend {}` does not say {expected:?} and whom to run it as: {said}",
+                args.join(" ")
+            ));
+        }
+    }
+    // Its owner reads it.
+    match read_as(&project, Some(NOBODY), &["logs", "web"]) {
+        Ok(out) if out.status.success() && text(&out).contains("nobody's line") => {}
+        Ok(out) => failures.push(format!("nobody's `tend logs web`: {}", text(&out))),
+        Err(hung) => failures.push(hung),
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn readers_refuse_a_journal_planted_as_a_symbolic_link_or_fifo() {
+    let mut failures = Vec::new();
+    for plant in [Plant::FileLink, Plant::Fifo] {
+        let project = Detached::new();
+        let victim = Victim::new();
+        std::fs::create_dir_all(project.path(".tend")).unwrap();
+        std::fs::set_permissions(
+            project.path(".tend"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        let journal = project.path(".tend/journal.db");
+        let said_as = match plant {
+            Plant::Fifo => {
+                assert!(Command::new("mkfifo")
+                    .arg(&journal)
+                    .status()
+                    .unwrap()
+                    .success());
+                "is a FIFO, not a regular file: refused"
+            }
+            _ => {
+                std::os::unix::fs::symlink(&victim.file, &journal).unwrap();
+                "is a symbolic link, not a regular file: refused"
+            }
+        };
+        for args in &READERS[1..] {
+            match read_as(&project, None, args) {
+                Ok(out) if !out.status.success() && text(&out).contains(said_as) => {}
+                Ok(out) => failures.push(format!(
+                    "`tend {}` on a {plant:?}: {}",
+                    args.join(" "),
+                    text(&out)
+                )),
+                Err(hung) => failures.push(format!("{hung} on a {plant:?}")),
+            }
+        }
+        victim.untouched().unwrap();
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

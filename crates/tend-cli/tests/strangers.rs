@@ -139,9 +139,11 @@ fn a_socket_another_user_serves_is_not_taken_for_tend() {
         return;
     }
     let p = Project::new(CONFIG);
+    // Root's, writable by all with the sticky bit, as /tmp: the directory
+    // passes, the server must not.
     let dir = p.path("sock");
     std::fs::create_dir(&dir).unwrap();
-    chown_nobody(&dir);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
     let socket = dir.join("tend.sock");
     // `nobody` listens where root's CLI will look, and answers like tend.
     let server = format!(
@@ -211,4 +213,78 @@ fn a_hard_linked_state_file_is_not_written_through() {
     assert!(!out.status.success(), "{said}");
     assert!(said.contains("hard links"), "{said}");
     assert_eq!(std::fs::read_to_string(&other).unwrap(), "untouched\n");
+}
+
+/// A socket in a directory another user owns is not connected to: its
+/// owner could make it a symbolic link to some other root daemon's socket,
+/// which the peer check (root serves it) would pass. Neither is a symbolic
+/// link where the socket should be, whoever's directory holds it.
+#[test]
+fn a_socket_path_another_user_controls_is_not_followed_to_a_root_daemon() {
+    if !root() {
+        return;
+    }
+    let p = Project::new(CONFIG);
+    std::fs::set_permissions(p.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Some root daemon's socket, which must hear nothing from tend.
+    let other = tempfile::Builder::new()
+        .prefix("tend-root-daemon")
+        .tempdir()
+        .unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(other.path().join("d.sock")).unwrap();
+    // Each connection counted and closed at once (a client then fails
+    // instead of waiting for an answer).
+    let heard = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&heard);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    // nobody's state directory, and a directory of nobody's named by
+    // --socket, each with `tend.sock` linked to it; and a link in root's.
+    for dir in [".tend", "sock", "roots"] {
+        std::fs::create_dir(p.path(dir)).unwrap();
+        std::os::unix::fs::symlink(other.path().join("d.sock"), p.path(dir).join("tend.sock"))
+            .unwrap();
+        if dir != "roots" {
+            let status = Command::new("chown")
+                .args(["-R", "-h", "nobody:nogroup"])
+                .arg(p.path(dir))
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["status"],
+            "the socket's directory ./.tend is owned by uid 65534",
+        ),
+        (
+            &["down"],
+            "the socket's directory ./.tend is owned by uid 65534",
+        ),
+        (
+            &["status", "--socket", "sock/tend.sock"],
+            "the socket's directory sock is owned by uid 65534",
+        ),
+        (
+            &["status", "--socket", "roots/tend.sock"],
+            "roots/tend.sock is not a socket (a symbolic link): refused",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (args, expected) in cases {
+        let out = p.tend(args);
+        let said = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || !said.contains(expected) {
+            failures.push(format!("tend {args:?}: does not say {expected:?}: {said}"));
+        }
+        if heard.swap(0, std::sync::atomic::Ordering::SeqCst) != 0 {
+            failures.push(format!("tend {args:?} connected to the other daemon"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

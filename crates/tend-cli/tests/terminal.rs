@@ -198,3 +198,44 @@ fn a_service_s_escape_sequences_are_shown_escaped_on_a_terminal() {
     assert_eq!(piped, b"\x1b]0;pwned\x07\x1b[2J after\n");
     assert_eq!(project.tend(&["down"]).status.code(), Some(0));
 }
+
+/// `tend up --raw` echoes the services' output as it is on a terminal too,
+/// as `--raw` promises for every command that prints it.
+#[test]
+fn tend_up_raw_passes_a_service_s_bytes_to_the_terminal() {
+    let project = Project::new(
+        r#"
+[services.loud]
+shell = '''printf '\033]0;pwned\007 after\n'; exec sleep 1000'''
+"#,
+    );
+    let Some(t) = Terminal::open(&project, "up-raw") else {
+        return;
+    };
+    // Stopped whatever the test saw: tmux's end leaves it running (on a
+    // terminal that hangs up, tend up runs on).
+    let _down = Down(&project);
+    t.run("up", "up --raw");
+    let start = Instant::now();
+    while t.title("up") != "pwned" {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "tend up --raw did not pass the bytes: title {:?}, screen:\n{}",
+            t.title("up"),
+            t.screen("up")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let up = t.wait("up", |s| s.contains("loud | ") && s.contains(" after"));
+    assert!(!up.contains(r"\x1b"), "{up}");
+    assert_eq!(project.tend(&["down"]).status.code(), Some(0));
+}
+
+/// Runs `tend down` for its project when dropped.
+struct Down<'a>(&'a Project);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.tend(&["down"]);
+    }
+}

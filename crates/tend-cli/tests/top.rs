@@ -308,3 +308,21 @@ fn top_says_clearly_when_tend_is_not_running() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tend is not running"), "{err}");
 }
+
+/// `--raw` is not ignored by `tend top` (its screen always escapes a
+/// service's text): it is refused as a usage error, and its help says so.
+#[test]
+fn top_refuses_raw_and_its_help_says_why() {
+    let p = Project::new("[services.solo]\nshell = \"sleep 1\"\n");
+    for args in [&["top", "--raw"][..], &["--raw", "top"]] {
+        let out = p.tend(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("--raw does not apply to `tend top`"),
+            "{args:?}: {err}"
+        );
+    }
+    let help = p.ok(&["top", "--help"]);
+    assert!(help.contains("--raw\ndoes not apply"), "{help}");
+}

@@ -7,6 +7,7 @@
 //! to the same file. The daemon binds through this same [`Short`], so any
 //! location works on both ends.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -44,11 +45,11 @@ impl Short {
                 format!("{} names no file", path.display()),
             ));
         };
-        let dir = rustix::fs::open(
-            dir,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )?;
+        Short::through(open_dir(dir)?, name)
+    }
+
+    /// `name` in the directory `dir`, reached through `/proc/self/fd`.
+    fn through(dir: OwnedFd, name: &OsStr) -> io::Result<Short> {
         let short = Path::new("/proc/self/fd")
             .join(dir.as_raw_fd().to_string())
             .join(name);
@@ -74,17 +75,81 @@ impl Short {
     }
 }
 
+/// The socket at `path` as [`connect`] reaches it: through its directory's
+/// descriptor, checked on that descriptor to be this user's or root's
+/// (another user's could hold a symbolic link to some other root daemon's
+/// socket, which the peer check below would pass), and `path` itself a
+/// socket, no symbolic link. Only the directory's owner can change it
+/// after the check.
+fn checked(path: &Path) -> io::Result<Short> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no file", path.display()),
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let fd = open_dir(dir)?;
+    let owner = rustix::fs::fstat(&fd)?.st_uid;
+    let me = rustix::process::geteuid().as_raw();
+    if owner != me && owner != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the socket's directory {} is owned by uid {owner}, not by you (uid {me}) or root: refused (its owner could point the socket elsewhere); run this as that user",
+                dir.display()
+            ),
+        ));
+    }
+    let kind = rustix::fs::statat(&fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+        .map(|stat| rustix::fs::FileType::from_raw_mode(stat.st_mode))?;
+    if kind != rustix::fs::FileType::Socket {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a socket ({}): refused",
+                path.display(),
+                if kind == rustix::fs::FileType::Symlink {
+                    "a symbolic link"
+                } else {
+                    "another kind of file"
+                }
+            ),
+        ));
+    }
+    // Through the checked directory, where /proc is mounted.
+    if Path::new("/proc/self/fd").is_dir() {
+        Short::through(fd, name)
+    } else {
+        Short::new(path)
+    }
+}
+
+/// The directory `dir`, opened only to reach what is in it.
+fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?)
+}
+
 /// Connects to the socket at `path`, however long, and only to a daemon
-/// run by this user or root: whoever could put a socket at that path (a
+/// run by this user or root, through a directory of this user's or root's
+/// and no symbolic link: whoever could put a socket at that path (a
 /// writable parent directory) must not be answered as if they were tend
 /// (`tend down` run by root telling a stranger nothing, or trusting what
 /// they say).
 ///
 /// # Errors
 /// As `connect`, or [`Short::new`]; `PermissionDenied` if the process at
-/// the other end is another user's.
+/// the other end is another user's, or the socket's directory is;
+/// `InvalidInput` if the path is not a socket (a symbolic link).
 pub async fn connect(path: &Path) -> io::Result<UnixStream> {
-    let short = Short::new(path)?;
+    let short = checked(path)?;
     let stream = UnixStream::connect(short.path()).await?;
     let peer = stream.peer_cred()?.uid();
     let me = rustix::process::geteuid().as_raw();

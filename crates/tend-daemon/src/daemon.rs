@@ -134,6 +134,15 @@ pub struct Prepared {
     pub lock: Lock,
 }
 
+/// Whether the hard descriptor limit cannot hold the processes `config`
+/// runs (services × replicas): said by `tend check`, and at start on
+/// standard error and in the daemon's log, before services fail to start.
+#[must_use]
+pub fn descriptor_shortfall(config: &tend_config::Config) -> Option<tend_process::Shortfall> {
+    let processes = config.services.iter().map(|s| u64::from(s.replicas)).sum();
+    tend_process::nofile_shortfall(processes)
+}
+
 /// Loads the config, makes its state directory and takes its lock, before
 /// anything else is done there.
 ///
@@ -212,6 +221,9 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     match tend_process::raise_nofile() {
         Ok(raised) => tracing::info!(from = ?raised.from, to = ?raised.to, "descriptor limit"),
         Err(error) => tracing::warn!(%error, "could not raise the descriptor limit"),
+    }
+    if let Some(shortfall) = descriptor_shortfall(&config) {
+        tracing::warn!("tend: warning: {shortfall}");
     }
     // Whether SIGHUP may mean the terminal closed (see `Signals`).
     let on_terminal = options.echo != Echo::Off

@@ -34,5 +34,5 @@ mod tree;
 mod upgrade;
 mod watch;
 
-pub use daemon::{prepare, run, DaemonError, Ended, Options, Prepared};
+pub use daemon::{descriptor_shortfall, prepare, run, DaemonError, Ended, Options, Prepared};
 pub use tree::{Instance, Layout, Unknown};

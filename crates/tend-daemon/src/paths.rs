@@ -25,7 +25,11 @@ enum Check {
     /// Owned by the effective user, writable by no one else; made private
     /// (0700) if it is not.
     Owned,
-    /// Not a symbolic link (reads: `tend logs` without a daemon).
+    /// Not a symbolic link, owned by the effective user or root (reads:
+    /// `tend logs` without a daemon, the journal). Another user's is
+    /// refused: its owner could swap what is read (a FIFO, a symbolic
+    /// link for the journal SQLite opens by path) between the check and
+    /// the open.
     Read,
 }
 
@@ -101,8 +105,20 @@ impl Dir {
             }
         };
         let stat = rustix::fs::fstat(&fd)?;
+        let me = rustix::process::geteuid().as_raw();
+        if check == Check::Read && stat.st_uid != me && stat.st_uid != 0 {
+            let owner = user_name(stat.st_uid);
+            return Err(said(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "is owned by uid {}{}, not by uid {me} who runs tend: refused (its owner could lead a reader through the paths in it); run this as that user: sudo -u {} tend …",
+                    stat.st_uid,
+                    owner.as_ref().map_or_else(String::new, |name| format!(" ({name})")),
+                    owner.unwrap_or_else(|| format!("'#{}'", stat.st_uid)),
+                ),
+            ));
+        }
         if check == Check::Owned {
-            let me = rustix::process::geteuid().as_raw();
             if stat.st_uid != me {
                 return Err(said(
                     io::ErrorKind::PermissionDenied,
@@ -219,6 +235,14 @@ impl Dir {
         }
         Ok(())
     }
+}
+
+/// The name of the user `uid`, if it has one.
+fn user_name(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|user| user.name)
 }
 
 /// Opens the directory at `path`, the last component as [`Dir::open`]
@@ -395,10 +419,10 @@ impl StateDir {
     }
 
     /// Opens its `logs/` to read (`tend logs` without a daemon): no
-    /// symbolic link followed, whoever owns it.
+    /// symbolic link followed, each directory this user's or root's.
     ///
     /// # Errors
-    /// If it is missing or a symbolic link.
+    /// If it is missing, a symbolic link, or another user's.
     pub fn read_logs(&self) -> io::Result<Dir> {
         let root = self.open_with(Check::Read, false)?;
         self.sub(&root, "logs", Check::Read, false)
@@ -407,7 +431,7 @@ impl StateDir {
     /// Opens the directory itself to read, as [`StateDir::read_logs`].
     ///
     /// # Errors
-    /// If it is missing or a symbolic link.
+    /// If it is missing, a symbolic link, or another user's.
     pub fn read_root(&self) -> io::Result<Dir> {
         self.open_with(Check::Read, false)
     }

@@ -95,7 +95,7 @@ pub use command::{run_to_end, Finished};
 pub use container::{find_runtime, remove_scope};
 pub use error::SpawnError;
 pub use exit::Ended;
-pub use nofile::{raise_nofile, Raised};
+pub use nofile::{nofile_shortfall, raise_nofile, Raised, Shortfall};
 pub use output::{flush_logs, LogSink, LogTrouble, Stream, Tee};
 pub use reaper::{enable_orphan_reaping, wait_for_orphans};
 pub use tend_spec::{

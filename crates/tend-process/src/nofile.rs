@@ -62,3 +62,50 @@ pub(crate) fn for_services() -> Option<Rlimit> {
         maximum: now.maximum,
     })
 }
+
+/// Descriptors a running process holds in its supervisor: its output
+/// pipe, its pidfd, its log file.
+const PER_PROCESS: u64 = 3;
+
+/// Descriptors a supervisor holds whatever it runs: the journal, its
+/// sockets and API connections, a start in flight.
+const RESERVE: u64 = 64;
+
+/// A hard descriptor limit too low for the processes a config runs: the
+/// services would fail to start (EMFILE) however the soft limit is raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortfall {
+    /// The processes configured (services × replicas).
+    pub processes: u64,
+    /// The descriptors they need: 3 each and 64 for the supervisor.
+    pub needed: u64,
+    /// The hard `RLIMIT_NOFILE`.
+    pub hard: u64,
+}
+
+impl std::fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the hard descriptor limit (RLIMIT_NOFILE) is {}, too low for {} processes: they need about {} ({PER_PROCESS} each and {RESERVE} for tend itself), so some will fail to start; raise it (`ulimit -Hn`, systemd's LimitNOFILE=, docker run's --ulimit nofile=) or run fewer",
+            self.hard, self.processes, self.needed
+        )
+    }
+}
+
+/// Whether this process's hard descriptor limit cannot hold `processes`
+/// running processes (3 descriptors each, 64 besides): said at
+/// `tend check` and at start, not found out by a service failing to start.
+#[must_use]
+pub fn nofile_shortfall(processes: u64) -> Option<Shortfall> {
+    // `None`: unlimited.
+    let hard = getrlimit(Resource::Nofile).maximum?;
+    let needed = processes
+        .saturating_mul(PER_PROCESS)
+        .saturating_add(RESERVE);
+    (hard < needed).then_some(Shortfall {
+        processes,
+        needed,
+        hard,
+    })
+}

@@ -707,7 +707,11 @@ mod writer {
 /// Waits (up to `timeout`) until every line taken so far is in its log
 /// file (or held, if the file fails): before the process `exec`s or exits.
 pub fn flush_logs(timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
     writer::flush(timeout);
+    // And the copy on standard output (`tend-run`'s pass-through): a
+    // command's last words must not die with the process.
+    console::flush(deadline.saturating_duration_since(std::time::Instant::now()));
 }
 
 /// The console thread: the foreground copy of every service's output
@@ -724,11 +728,15 @@ mod console {
     struct Waiting {
         bytes: Vec<u8>,
         dropped_lines: u64,
+        /// Bytes taken are being written.
+        writing: bool,
     }
 
     struct Console {
         waiting: Mutex<Waiting>,
         more: Condvar,
+        /// Told when everything taken was written.
+        written: Condvar,
     }
 
     static CONSOLE: OnceLock<Option<&'static Console>> = OnceLock::new();
@@ -740,6 +748,7 @@ mod console {
             let console: &'static Console = Box::leak(Box::new(Console {
                 waiting: Mutex::default(),
                 more: Condvar::new(),
+                written: Condvar::new(),
             }));
             std::thread::Builder::new()
                 .name("tend-console".into())
@@ -779,6 +788,7 @@ mod console {
                         .wait(waiting)
                         .unwrap_or_else(|e| e.into_inner());
                 }
+                waiting.writing = true;
                 (
                     std::mem::take(&mut waiting.bytes),
                     std::mem::take(&mut waiting.dropped_lines),
@@ -794,7 +804,24 @@ mod console {
                 let _ = out.write_all(note.as_bytes());
             }
             let _ = out.flush();
+            console
+                .waiting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .writing = false;
+            console.written.notify_all();
         }
+    }
+
+    /// Waits (up to `timeout`) until every line queued so far is written.
+    pub(super) fn flush(timeout: std::time::Duration) {
+        let Some(Some(console)) = CONSOLE.get() else {
+            return;
+        };
+        let waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = console.written.wait_timeout_while(waiting, timeout, |w| {
+            w.writing || !w.bytes.is_empty() || w.dropped_lines > 0
+        });
     }
 }
 

@@ -41,6 +41,14 @@ pub struct Args {
     #[arg(long)]
     pub log: Option<PathBuf>,
 
+    /// Pass the command's output through as it is, control characters and
+    /// all. By default they are shown escaped (`\x1b`) when standard
+    /// output is a terminal, so that the command cannot drive it (set its
+    /// title, clear it, answer for the operator); output to a pipe or a
+    /// file is always as it is.
+    #[arg(long)]
+    pub raw: bool,
+
     /// Rotate the log file past this many bytes (0: never).
     #[arg(long, default_value_t = 0)]
     pub log_max_size: u64,

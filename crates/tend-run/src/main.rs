@@ -3,6 +3,7 @@
 mod args;
 mod report;
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -53,7 +54,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut builder = supervisor(&args, std::sync::Arc::new(spec), &sink);
     // Subscribed before the start, so the first starts are shown too; the
     // printer ends on the supervisor's last event.
-    let printer = tokio::spawn(report::print(builder.subscribe()));
+    let escape = !args.raw && std::io::stderr().is_terminal();
+    let printer = tokio::spawn(report::print(builder.subscribe(), escape));
     let root = builder.start().await?;
 
     let exit = signals.run(&root).await;
@@ -104,11 +106,20 @@ fn log_sink(args: &Args) -> anyhow::Result<LogSink> {
             timestamps: false,
         })
         .with_context(|| format!("opening {}", file.display()))?,
-        // Passed through as it is; replicas get a prefix each (supervisor()).
-        None => LogSink::discard().with_tee(Tee::Stdout {
-            prefix: String::new(),
-        }),
+        // Passed through; replicas get a prefix each (supervisor()).
+        None => LogSink::discard().with_tee(tee(args, String::new())),
     })
+}
+
+/// The copy of the output on standard output: on a terminal, control
+/// characters escaped unless `--raw` (the command must not drive the
+/// operator's terminal); to a pipe or a file, the bytes as they are.
+fn tee(args: &Args, prefix: String) -> Tee {
+    if !args.raw && std::io::stdout().is_terminal() {
+        Tee::Terminal { prefix }
+    } else {
+        Tee::Stdout { prefix }
+    }
 }
 
 /// One spec shared by every replica (an `Arc`), not a copy each (issue 26).
@@ -146,9 +157,7 @@ fn supervisor(
             format!("{program}-{n}")
         };
         let sink = match &args.log {
-            None if args.replicas > 1 => LogSink::discard().with_tee(Tee::Stdout {
-                prefix: format!("{id} | "),
-            }),
+            None if args.replicas > 1 => LogSink::discard().with_tee(tee(args, format!("{id} | "))),
             _ => sink.clone(),
         };
         let mut child = ChildSpec::process_with_sink(id, std::sync::Arc::clone(&spec), sink)

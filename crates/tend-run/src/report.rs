@@ -41,15 +41,21 @@ impl Summary {
 }
 
 /// Prints event lines to stderr until the supervisor has stopped (its last
-/// event), and sums up how the children ended.
-pub async fn print(mut events: tokio::sync::broadcast::Receiver<Event>) -> Summary {
+/// event), and sums up how the children ended. With `escape` (standard
+/// error is a terminal, no `--raw`) their control characters are shown
+/// escaped: a line may carry the command's words (a reason).
+pub async fn print(mut events: tokio::sync::broadcast::Receiver<Event>, escape: bool) -> Summary {
     use tokio::sync::broadcast::error::RecvError;
     let mut summary = Summary::default();
     loop {
         match events.recv().await {
             Ok(event) => {
                 if let Some(line) = line(&event) {
-                    tend_process::diag!("{line}");
+                    if escape {
+                        tend_process::diag!("{}", tend_wire::escape(&line));
+                    } else {
+                        tend_process::diag!("{line}");
+                    }
                 }
                 match event.kind {
                     EventKind::ChildExited { id, exit, .. } => {

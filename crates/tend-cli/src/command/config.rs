@@ -22,6 +22,9 @@ pub fn check(target: &Target) -> anyhow::Result<ExitCode> {
                 counted(instances, "instance"),
                 counted(config.groups.len(), "group"),
             )?;
+            if let Some(shortfall) = tend_daemon::descriptor_shortfall(&config) {
+                tend_process::diag!("tend: warning: {shortfall}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {

@@ -17,11 +17,12 @@ use crate::cli::Target;
 use crate::out::say;
 
 /// Runs the daemon here until it ends (`detached`: as the child `up -d`
-/// started, its output already in the daemon log).
-pub async fn foreground(target: &Target, detached: bool) -> anyhow::Result<ExitCode> {
+/// started, its output already in the daemon log). `raw` (`--raw`): the
+/// services' output echoed as it is on a terminal too.
+pub async fn foreground(target: &Target, detached: bool, raw: bool) -> anyhow::Result<ExitCode> {
     let echo = if detached {
         Echo::Off
-    } else if std::io::stdout().is_terminal() {
+    } else if !raw && std::io::stdout().is_terminal() {
         Echo::Terminal {
             coloured: tend_daemon::logs::colours(true),
         }
@@ -58,7 +59,7 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     // log file. The state directory's lock is taken here and handed to the
     // daemon: of two `tend up -d` at once, one is refused before it starts
     // anything.
-    let Prepared { dir, lock, .. } = match tend_daemon::prepare(&options(target, Echo::Off)) {
+    let Prepared { dir, lock, config } = match tend_daemon::prepare(&options(target, Echo::Off)) {
         Ok(prepared) => prepared,
         Err(tend_daemon::DaemonError::Config(error)) => {
             tend_process::diag!("{error}");
@@ -69,6 +70,10 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     };
     if let Some(warning) = tend_daemon::logs::full_disk_warning(dir.root()) {
         tend_process::diag!("{warning}");
+    }
+    // Here too, not only in the daemon's log.
+    if let Some(shortfall) = tend_daemon::descriptor_shortfall(&config) {
+        tend_process::diag!("tend: warning: {shortfall}");
     }
     // In the checked state directory, through no symbolic link: root's
     // daemon must not append to a file someone pointed `tend.log` at.
