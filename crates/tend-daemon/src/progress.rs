@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use tend_wire::{ServiceStatus, State};
+use tend_wire::{ExitKind, ServiceStatus, State};
 
 /// Where a start-up stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,11 @@ pub struct Progress {
     /// Exited and waiting out a backoff before it is started again (not
     /// up: a service failing at start must not read as started).
     pub restarting: Vec<String>,
+    /// Of `restarting`, how many wait to retry a start that failed before
+    /// their process ran (no program, no descriptor left): start-up is not
+    /// over until they run, are given up on (their start limit) or the
+    /// root gives up. A service that ran and crashed does not hold it.
+    pub retrying_start: usize,
 }
 
 /// How many waits a progress line names before it says "and N more".
@@ -44,6 +49,7 @@ impl Progress {
             waiting: Vec::new(),
             failed: Vec::new(),
             restarting: Vec::new(),
+            retrying_start: 0,
         };
         for s in status {
             match s.state {
@@ -57,6 +63,12 @@ impl Progress {
                 )),
                 State::Failed | State::Isolated => progress.failed.push(s.name.clone()),
                 State::Restarting | State::BackingOff | State::CrashLoopBackOff => {
+                    if s.last_exit
+                        .as_ref()
+                        .is_some_and(|exit| exit.kind == ExitKind::StartFailure)
+                    {
+                        progress.retrying_start += 1;
+                    }
                     progress.restarting.push(s.name.clone());
                 }
                 // Stopping or stopped: started once, and now in an
@@ -67,10 +79,14 @@ impl Progress {
         progress
     }
 
-    /// Whether start-up is over: nothing waits or is still starting.
+    /// Whether start-up is over: nothing waits, is still starting or
+    /// retries a start that failed.
     #[must_use]
     pub fn settled(&self) -> bool {
-        self.starting.is_empty() && self.pending.is_empty() && self.waiting.is_empty()
+        self.starting.is_empty()
+            && self.pending.is_empty()
+            && self.waiting.is_empty()
+            && self.retrying_start == 0
     }
 }
 
@@ -221,6 +237,19 @@ mod tests {
             "1/3 up; restarting: bad; failed: x",
             "nor is it said to be up"
         );
+        // One whose process could not even be made (no descriptor left)
+        // retries its start: the root may yet give up, so `up -d` waits.
+        let mut unspawned = status("s7", State::BackingOff, false, &[]);
+        unspawned.last_exit = Some(tend_wire::Exit {
+            kind: ExitKind::StartFailure,
+            class: tend_wire::ExitClass::Abnormal,
+            code: None,
+            signal: None,
+            reason: Some("Too many open files".into()),
+        });
+        let retrying = Progress::of(&[status("db", State::Running, true, &[]), unspawned]);
+        assert!(!retrying.settled(), "a start being retried holds it");
+        assert_eq!(retrying.to_string(), "1/2 up; restarting: s7");
     }
 
     #[test]

@@ -751,9 +751,11 @@ async fn watch(AxumState(api): AxumState<Api>, ApiQuery(query): ApiQuery<WatchQu
     response
 }
 
-/// 200 while the tree runs, 503 once the daemon is stopping.
+/// 200 while the tree runs, 503 once the daemon or its root begins to
+/// stop (a root that gave up is stopping its children before it ends:
+/// `up -d` must not take that for a start).
 async fn healthz(AxumState(api): AxumState<Api>) -> Response {
-    let running = api.control.root().is_running() && !api.control.is_closing();
+    let running = !api.control.root().is_shutting_down() && !api.control.is_closing();
     let (code, status) = if running {
         (StatusCode::OK, HealthStatus::Ok)
     } else {
