@@ -468,6 +468,53 @@ fn no_signal_kills_the_daemon_hup_reloads_and_quit_stops_cleanly() {
 }
 
 #[test]
+fn real_time_and_fault_signals_sent_by_another_process_do_not_kill_the_daemon() {
+    let p = Project::new("[services.a]\ncommand = [\"sleep\", \"1000\"]\n");
+    p.ok(&["up", "-d"]);
+    p.wait_state("a", "running");
+    let pid = daemon_pid(&p);
+    let service = p.service("a")["pid"].as_u64().unwrap();
+    // kill(1) of procps knows no SIGRTMAX: the real-time ones by number
+    // (glibc's SIGRTMIN is 34, the kernel's SIGRTMAX 64). SIGSEGV twice:
+    // std's stack-overflow handler let the first through, not the second.
+    for (signal, said) in [
+        ("34", "tend: SIGRTMIN ignored"),
+        ("39", "tend: SIGRTMIN+5 ignored"),
+        ("64", "tend: SIGRTMAX ignored"),
+        ("ABRT", "tend: SIGABRT from pid"),
+        ("TRAP", "tend: SIGTRAP from pid"),
+        ("ILL", "tend: SIGILL from pid"),
+        ("FPE", "tend: SIGFPE from pid"),
+        ("SEGV", "tend: SIGSEGV from pid"),
+        ("SEGV", "tend: SIGSEGV from pid"),
+        ("BUS", "tend: SIGBUS from pid"),
+    ] {
+        let before = p.read(".tend/tend.log").matches(said).count();
+        kill(signal, pid);
+        p.wait_for(
+            &format!("SIG{signal} said in tend.log, or the daemon dead"),
+            || {
+                p.read(".tend/tend.log").matches(said).count() > before
+                    || !common::alive(u64::from(pid))
+            },
+        );
+        assert!(common::alive(u64::from(pid)), "SIG{signal} killed it");
+        assert!(
+            p.tend(&["status", "--json"]).status.success(),
+            "no answer after SIG{signal}"
+        );
+        assert_eq!(p.service("a")["pid"].as_u64(), Some(service));
+    }
+    p.ok(&["down"]);
+    p.wait_for("the daemon to exit", || !common::alive(u64::from(pid)));
+    assert!(!common::alive(service), "the service outlived the daemon");
+    assert!(
+        !p.path(".tend/daemon.json").exists(),
+        "the lease was left behind"
+    );
+}
+
+#[test]
 fn sighup_reloads_a_foreground_tend_up_off_a_terminal() {
     let mut p = Project::new("[services.a]\ncommand = [\"sleep\", \"1000\"]\n");
     p.up();

@@ -592,16 +592,20 @@ async fn graceful(
 /// on a terminal, where it means the terminal closed: that one runs on,
 /// its output moved to the daemon log (as `nohup` would); SIGUSR1,
 /// SIGUSR2, SIGALRM and the rest whose default is to terminate (SIGXFSZ,
-/// SIGXCPU, SIGPROF, SIGVTALRM, SIGSTKFLT, SIGPWR, SIGIO, SIGSYS) are said
-/// and ignored. SIGPIPE is ignored by Rust's
-/// runtime: a client that hangs up is a failed write, not a death.
+/// SIGXCPU, SIGPROF, SIGVTALRM, SIGSTKFLT, SIGPWR, SIGIO, SIGSYS, and the
+/// real-time signals SIGRTMIN to SIGRTMAX) are said and ignored. SIGPIPE
+/// is ignored by Rust's runtime: a client that hangs up is a failed write,
+/// not a death. The fault signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+/// SIGABRT, SIGTRAP) are not here: tokio's handlers cannot tell one sent
+/// (to ignore) from a real fault (to let through); `tend up` ignores the
+/// sent ones with `tend_process::survive_sent_faults`.
 struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
     quit: tokio::signal::unix::Signal,
     hangup: tokio::signal::unix::Signal,
     /// Logged and otherwise ignored, by name.
-    others: Vec<(&'static str, tokio::signal::unix::Signal)>,
+    others: Vec<(String, tokio::signal::unix::Signal)>,
     /// A hangup already took the terminal away.
     detached_from_terminal: bool,
 }
@@ -627,9 +631,23 @@ impl Signals {
             ("SIGIO", S::IO),
             ("SIGSYS", S::SYS),
         ];
-        let mut others = Vec::with_capacity(ignored.len());
-        for (name, sig) in ignored {
-            others.push((name, signal(SignalKind::from_raw(sig.as_raw()))?));
+        // And the real-time signals, SIGRTMIN (34 with glibc, which keeps
+        // 32 and 33 for itself) to SIGRTMAX: their default is to terminate.
+        let real_time = (libc::SIGRTMIN()..=libc::SIGRTMAX()).map(|number| {
+            let name = match number - libc::SIGRTMIN() {
+                0 => "SIGRTMIN".to_owned(),
+                _ if number == libc::SIGRTMAX() => "SIGRTMAX".to_owned(),
+                above => format!("SIGRTMIN+{above}"),
+            };
+            (name, number)
+        });
+        let mut others = Vec::with_capacity(ignored.len() + 32);
+        for (name, number) in ignored
+            .into_iter()
+            .map(|(name, sig)| (name.to_owned(), sig.as_raw()))
+            .chain(real_time)
+        {
+            others.push((name, signal(SignalKind::from_raw(number))?));
         }
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt())?,
@@ -652,17 +670,16 @@ impl Signals {
 
     /// The next signal, of any of these.
     async fn next(&mut self) -> Got {
-        let others = futures_util::future::select_all(
-            self.others
-                .iter_mut()
-                .map(|(name, stream)| Box::pin(async move { stream.recv().await.map(|_| *name) })),
-        );
+        let others =
+            futures_util::future::select_all(self.others.iter_mut().map(|(name, stream)| {
+                Box::pin(async move { stream.recv().await.map(|_| name.clone()) })
+            }));
         tokio::select! {
             _ = self.interrupt.recv() => Got::Stop("SIGINT"),
             _ = self.terminate.recv() => Got::Stop("SIGTERM"),
             _ = self.quit.recv() => Got::Stop("SIGQUIT"),
             _ = self.hangup.recv() => Got::Hangup,
-            (name, _, _) = others => Got::Ignored(name.unwrap_or("a signal")),
+            (name, _, _) = others => Got::Ignored(name.unwrap_or_else(|| "a signal".to_owned())),
         }
     }
 }
@@ -671,7 +688,7 @@ impl Signals {
 enum Got {
     Stop(&'static str),
     Hangup,
-    Ignored(&'static str),
+    Ignored(String),
 }
 
 /// SIGHUP: the config reloaded, off the signal loop (a reload restarts

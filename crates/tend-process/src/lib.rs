@@ -52,7 +52,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: diag files identity nofile error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
+// layers: faults diag files identity nofile error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -67,6 +67,7 @@ mod container;
 pub mod diag;
 mod error;
 mod exit;
+mod faults;
 pub mod files;
 mod gate;
 mod group;
@@ -95,6 +96,7 @@ pub use command::{run_to_end, Finished};
 pub use container::{find_runtime, remove_scope};
 pub use error::SpawnError;
 pub use exit::Ended;
+pub use faults::survive_sent_faults;
 pub use nofile::{nofile_shortfall, raise_nofile, Raised, Shortfall};
 pub use output::{flush_logs, LogSink, LogTrouble, Stream, Tee};
 pub use reaper::{enable_orphan_reaping, wait_for_orphans};

@@ -29,6 +29,11 @@ pub async fn foreground(target: &Target, detached: bool, raw: bool) -> anyhow::R
     } else {
         Echo::Plain
     };
+    // The daemon must not die of a SIGSEGV, SIGABRT or the like another
+    // process sends it (its services would be orphaned, its lease left
+    // behind); a real fault of its own still ends it. Here, not in
+    // tend-daemon: it is a handler for the whole process.
+    tend_process::survive_sent_faults().context("installing the fault signal handlers")?;
     match tend_daemon::run(options(target, echo)).await {
         Ok(ended) if ended.gave_up() => {
             tend_process::diag!("tend: the services gave up: {}", ended.exit);
