@@ -27,7 +27,7 @@ use crate::gate::{ReadyGate, ReadySignal};
 use crate::group::{in_group, kill_group, signal_group};
 use crate::handover::{self, Adopted, Parked};
 use crate::notify::{Notice, NotifySocket};
-use crate::output::{pump, LogSink, Pumped, ReadyLine};
+use crate::output::{pump, LogSink, Park, Pumped, ReadyLine};
 use crate::prepare::prepare;
 use crate::probe::until_ready;
 use crate::reaper::{self, SpawnLock};
@@ -140,17 +140,14 @@ pub(crate) async fn run(
         pattern,
         gate: gate.clone(),
     });
-    let (park, parking) = tokio::sync::watch::channel(false);
-    let mut pumps = [
-        tokio::spawn(pump(
-            stdout,
-            stdout_rest,
-            sink.clone(),
-            ready_line.clone(),
-            parking.clone(),
-        )),
-        tokio::spawn(pump(stderr, stderr_rest, sink, ready_line, parking)),
-    ];
+    let park = Arc::new(Park::default());
+    // One task reads both streams (issue 26: one task a child, not two).
+    let mut pumping = Some(tokio::spawn(pump(
+        [(stdout, stdout_rest), (stderr, stderr_rest)],
+        sink,
+        ready_line,
+        Arc::clone(&park),
+    )));
     if was_ready {
         ctx.ready();
     }
@@ -252,13 +249,15 @@ pub(crate) async fn run(
                 }
             },
             Outcome::Park => {
-                let _ = park.send(true);
-                let mut pipes = [None, None];
-                for (pipe, pump) in pipes.iter_mut().zip(&mut pumps) {
-                    if let Ok(Ok(Pumped::Parked { fd, rest })) = pump.await {
-                        *pipe = Some((fd, rest));
-                    }
-                }
+                park.ask();
+                // Taken: awaited once, here or at the end.
+                let pipes = match pumping.take() {
+                    Some(pumping) => match pumping.await {
+                        Ok(Pumped::Parked { pipes }) => pipes,
+                        _ => [None, None],
+                    },
+                    None => [None, None],
+                };
                 let [stdout, stderr] = pipes;
                 let parked = watched.duplicate().map(|pidfd| Parked {
                     id: ctx.id().to_string(),
@@ -357,12 +356,9 @@ pub(crate) async fn run(
         }
     }
     // Let the pipes drain to end of stream.
-    let _ = tokio::time::timeout(DRAIN, async {
-        for pump in pumps {
-            let _ = pump.await;
-        }
-    })
-    .await;
+    if let Some(pumping) = pumping {
+        let _ = tokio::time::timeout(DRAIN, pumping).await;
+    }
     drop(live);
     exit
 }
@@ -668,7 +664,7 @@ fn publish(ctx: &Context, pid: u32) {
 #[cfg(test)]
 mod tests {
     //! What an idle child costs in futures: a thousand idle services hold a
-    //! thousand incarnation futures and two thousand pumps, each a tokio
+    //! thousand incarnation futures and a thousand pumps, each a tokio
     //! task allocation of its future's size (issue 26).
     #![allow(unreachable_code, unused_variables, clippy::diverging_sub_expression)]
 
@@ -688,7 +684,7 @@ mod tests {
             ),
             (
                 "output::pump",
-                returned(&|| crate::output::pump(todo!(), todo!(), todo!(), todo!(), todo!())),
+                returned(&|| crate::output::pump(todo!(), todo!(), todo!(), todo!())),
             ),
             (
                 "incarnation::listen",
@@ -749,9 +745,11 @@ mod tests {
         let run = sizes[0].1;
         assert!(run <= 2 * 1024, "incarnation::run is {run} bytes");
         // The pump was 608 bytes: its retry timer is boxed now, made only
-        // while its sink fails (512).
+        // while its sink fails (512). Two of them ran a child, one a
+        // stream; one serves both now, polling the pipes' readiness (no
+        // readiness futures), its waits for the disk boxed (336).
         let pump = sizes[1].1;
-        assert!(pump <= 560, "output::pump is {pump} bytes");
+        assert!(pump <= 400, "output::pump is {pump} bytes");
         let polled = sizes[5].1;
         assert!(polled <= 256, "probe::until_ready is {polled} bytes");
     }
