@@ -77,7 +77,18 @@ pub(crate) async fn run(
         Ok(pattern) => pattern,
         Err(error) => return start_failure(&format_args!("ready.log: {error}")),
     };
-    let launched = match handover::claim(ctx.id().as_str()) {
+    // In a block, as the resource limits below: a local's storage stays
+    // in the future until its scope ends, moved out or not (issue 26).
+    let Launched {
+        pid,
+        mut watched,
+        stdout,
+        stderr,
+        rests: [stdout_rest, stderr_rest],
+        notify,
+        cgroup,
+        was_ready,
+    } = match match handover::claim(ctx.id().as_str()) {
         Some(adopted) => adopt(adopted, &cgroups),
         None => match container.as_deref() {
             None => launch(&spec, &cgroups, ctx.id().as_str()),
@@ -93,17 +104,7 @@ pub(crate) async fn run(
                 .await
             }
         },
-    };
-    let Launched {
-        pid,
-        watched,
-        stdout,
-        stderr,
-        rests: [stdout_rest, stderr_rest],
-        notify,
-        cgroup,
-        was_ready,
-    } = match launched {
+    } {
         Ok(launched) => launched,
         Err(reason) => return start_failure(&reason),
     };
@@ -123,16 +124,17 @@ pub(crate) async fn run(
     ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
     // Futures only some children need are boxed when needed, so an idle
     // child without them carries none of their state (issue 26).
-    let limits = spec.limits;
-    let mut watch = (limits.memory.is_some() || limits.cpu.is_some() || limits.pids.is_some())
-        .then(|| {
+    let mut watch = {
+        let limits = spec.limits;
+        (limits.memory.is_some() || limits.cpu.is_some() || limits.pids.is_some()).then(|| {
             Box::pin(usage::watch(
                 limits,
                 guard.cgroup.clone(),
                 raw_pid,
                 ctx.clone(),
             ))
-        });
+        })
+    };
     // Ready once it runs, unless its own signals say when (its probes are
     // the engine's, which then needs both).
     let gate = ReadyGate::new(&spec.ready, ctx.clone());
@@ -191,11 +193,11 @@ pub(crate) async fn run(
     // (`MAINPID=`) once it ended: a daemon that forked hands over.
     let mut exceeded = None;
     let mut hung = false;
-    let mut watched = watched;
     let stopped = loop {
         let outcome = tokio::select! {
             Some(request) = signals.recv() => Outcome::Signal(request),
-            ended = watched.exited() => match ended {
+            // Polled, not a readiness future: a smaller idle child.
+            ended = std::future::poll_fn(|cx| watched.poll_exited(cx)) => match ended {
                 Ok(()) => Outcome::Ended,
                 Err(error) => break Err(error),
             },
@@ -301,6 +303,33 @@ pub(crate) async fn run(
     if let Some(cgroup) = guard.cgroup.take() {
         cgroup.kill_all();
     }
+    // The end, boxed: what it holds (the wait, the exit, the drain) is no
+    // part of a running child's future (issue 26).
+    let exit = Box::pin(finish(
+        stopped,
+        watched,
+        &spec,
+        container.as_deref(),
+        exceeded,
+        hung,
+        pumping,
+    ))
+    .await;
+    drop(live);
+    exit
+}
+
+/// Reaps the ended (or stopped) process, tells its exit, removes its
+/// container as its end asks, and lets the pipes drain.
+async fn finish(
+    stopped: std::io::Result<Option<bool>>,
+    watched: PidFd,
+    spec: &ProcessSpec,
+    container: Option<&Container>,
+    exceeded: Option<usage::Exceeded>,
+    hung: bool,
+    pumping: Option<tokio::task::JoinHandle<Pumped>>,
+) -> Exit {
     let asked_to_stop = matches!(stopped, Ok(Some(_)));
     let ended = match stopped {
         Ok(stopped) => watched.wait().await.map(|ended| (ended, stopped)),
@@ -350,7 +379,7 @@ pub(crate) async fn run(
     // Removed (unless an isolation keeps it): a container tend stopped, one
     // that completed, one its killed client may have left running. Kept,
     // exited, to inspect until the next start: one that failed.
-    if let Some(container) = &container {
+    if let Some(container) = container {
         if asked_to_stop || client_signalled || exit.class() == ExitClass::Normal {
             Box::pin(container.remove_unless_kept()).await;
         }
@@ -359,7 +388,6 @@ pub(crate) async fn run(
     if let Some(pumping) = pumping {
         let _ = tokio::time::timeout(DRAIN, pumping).await;
     }
-    drop(live);
     exit
 }
 
@@ -711,6 +739,20 @@ mod tests {
                 returned(&|| crate::handover::requested()),
             ),
             (
+                "incarnation::finish",
+                returned(&|| {
+                    super::finish(
+                        todo!(),
+                        todo!(),
+                        todo!(),
+                        todo!(),
+                        todo!(),
+                        todo!(),
+                        todo!(),
+                    )
+                }),
+            ),
+            (
                 "PidFd::exited",
                 returned(&|| crate::wait::PidFd::exited(todo!())),
             ),
@@ -742,8 +784,13 @@ mod tests {
         // container's main-pid lookup are now boxed too, only for the
         // children that have them (3.6 KB), and so is a container's launch,
         // whose client spec (1.2 KB, twice) every child carried (1.7 KB).
+        // Then 1,088: the exit of the pidfd is polled (no readiness future),
+        // a handover is awaited through a `Notify` (a watch was 168
+        // bytes), locals that were moved out no longer keep their storage
+        // (the launch's result, 152 bytes), and the end (wait, exit, drain)
+        // is boxed. In release: 1,632 to 1,064 (`-Zprint-type-sizes`).
         let run = sizes[0].1;
-        assert!(run <= 2 * 1024, "incarnation::run is {run} bytes");
+        assert!(run <= 1152, "incarnation::run is {run} bytes");
         // The pump was 608 bytes: its retry timer is boxed now, made only
         // while its sink fails (512). Two of them ran a child, one a
         // stream; one serves both now, polling the pipes' readiness (no
