@@ -44,6 +44,7 @@ mod schema;
 pub mod trust;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tend_spec::{ContainerSpec, NotAvailable, Runtime};
 
@@ -167,7 +168,7 @@ pub fn load_here(path: impl AsRef<Path>, find: FindRuntime) -> Result<Config, Co
     let scope = container_scope(&config.file);
     for service in &mut config.services {
         machine::check(service, &mut diagnostics);
-        let Some(container) = service.process.container.as_mut() else {
+        let Some(container) = Arc::make_mut(&mut service.process).container.as_mut() else {
             continue;
         };
         container.scope = Some(scope.clone());

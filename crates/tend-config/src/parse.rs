@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use tend_spec::{
     dependency_order, Backend, Backoff, ContainerSource, ContainerSpec, CrashPolicy, HttpTarget,
     Intensity, NotAvailable, OnExhausted, ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec,
@@ -646,7 +647,7 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
 
     Some(Service {
         name: name.to_owned(),
-        process,
+        process: Arc::new(process),
         restart,
         backoff,
         budget,

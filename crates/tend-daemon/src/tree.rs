@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::sync::Arc;
 
 use tend_config::{defaults, Config, Group, Member, Service};
 use tend_engine::{ChildSpec, ChildState, Supervisor, SupervisorHandle};
@@ -295,7 +296,7 @@ pub fn instance_spec(
     handed: &Handed,
 ) -> io::Result<ChildSpec> {
     let sink = sinks.open(name, &service.process.logs, layout.position(name))?;
-    let mut spec = ChildSpec::process_with_sink(name, service.process.clone(), sink)
+    let mut spec = ChildSpec::process_with_sink(name, Arc::clone(&service.process), sink)
         .restart(service.restart)
         .on_crash(service.on_crash)
         // A service that may end for good ends with its state shown; it
@@ -346,6 +347,34 @@ services = ["web", "proxy"]
 
     fn names(found: &[&Instance]) -> Vec<String> {
         found.iter().map(|i| i.name.clone()).collect()
+    }
+
+    #[test]
+    fn instances_share_their_services_process_spec() {
+        // A thousand services held each spec twice, the config's and the
+        // child's (1.2 KB a copy, issue 26): the child holds the config's.
+        let config = tend_config::parse_str(
+            "tend.toml",
+            "[services.web]\ncommand = [\"web\"]\nreplicas = 3\n",
+        )
+        .unwrap();
+        let layout = Layout::of(&config);
+        let root = std::env::temp_dir().join(format!("tend-tree-share-{}", std::process::id()));
+        let dir =
+            crate::paths::StateDir::for_config(std::path::Path::new("tend.toml"), Some(&root));
+        dir.create().unwrap();
+        let sinks = Sinks::new(dir, crate::logs::Echo::Off, layout.width());
+        let service = &config.services[0];
+        let alone = Arc::strong_count(&service.process);
+        let instances: Vec<ChildSpec> = ["web.1", "web.2", "web.3"]
+            .iter()
+            .map(|name| instance_spec(service, name, &layout, &sinks, &Handed::default()).unwrap())
+            .collect();
+        assert!(
+            Arc::strong_count(&service.process) >= alone + instances.len(),
+            "each instance holds the service's spec, not a copy"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

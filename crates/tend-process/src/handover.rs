@@ -53,13 +53,14 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rustix::io::FdFlags;
 use rustix::process::Pid;
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::group::{kill_group, signal_group};
 use crate::reaper::{self, SpawnLock};
@@ -70,7 +71,10 @@ use crate::wait::PidFd;
 const UNCLAIMED_STOP: Duration = Duration::from_secs(10);
 
 /// Whether a handover was asked for (`true` from then on).
-static REQUESTED: LazyLock<watch::Sender<bool>> = LazyLock::new(|| watch::channel(false).0);
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Told once a handover is asked for: every incarnation waits on it, with
+/// a `Notified` (a watch receiver and its wait were 168 bytes, issue 26).
+static ASKED: Notify = Notify::const_new();
 
 static STATE: Mutex<State> = Mutex::new(State {
     live: 0,
@@ -154,13 +158,19 @@ impl Drop for Live {
 
 /// Whether a handover was asked for.
 fn is_requested() -> bool {
-    *REQUESTED.borrow()
+    REQUESTED.load(Ordering::Acquire)
 }
 
 /// Returns once a handover is asked for (never, if none is).
 pub(crate) async fn requested() {
-    let mut asked = REQUESTED.subscribe();
-    let _ = asked.wait_for(|r| *r).await;
+    loop {
+        // Made before the check: a request in between still wakes it.
+        let asked = ASKED.notified();
+        if is_requested() {
+            return;
+        }
+        asked.await;
+    }
 }
 
 /// Takes the process a previous image handed over for child `id`, if any.
@@ -190,7 +200,8 @@ impl Handover {
         reaper::hold_tracked();
         {
             let _counting = state();
-            REQUESTED.send_replace(true);
+            REQUESTED.store(true, Ordering::Release);
+            ASKED.notify_waiters();
         }
         loop {
             let changed = CHANGED.notified();

@@ -32,7 +32,10 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
+
+use atomic_waker::AtomicWaker;
 
 use rustix::fs::AtFlags;
 use tend_spec::LogSpec;
@@ -383,14 +386,24 @@ impl LogSink {
             let notified = self.inner.wrote.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let inner = self.lock();
-                let pending = inner.queue.lines.len() + self.inner.writing.load(Ordering::Relaxed);
-                if pending <= HELD_MAX / 2 || self.is_failing() || writer::stalled() {
-                    return;
-                }
+            if self.has_room() {
+                return;
             }
             let _ = tokio::time::timeout(STALL, notified).await;
+        }
+    }
+
+    /// Whether [`room`](Self::room) would return at once.
+    fn has_room(&self) -> bool {
+        let pending = self.lock().queue.lines.len() + self.inner.writing.load(Ordering::Relaxed);
+        pending <= HELD_MAX / 2 || self.is_failing() || writer::stalled()
+    }
+
+    /// [`room`](Self::room), its state boxed only when it has to wait: a
+    /// pump carries no timer while output flows freely (issue 26).
+    async fn room_boxed(&self) {
+        if !self.has_room() {
+            Box::pin(self.room()).await;
         }
     }
 
@@ -839,69 +852,75 @@ fn stamp(lines: &[u8]) -> Vec<u8> {
 /// How a pump ended.
 #[derive(Debug)]
 pub(crate) enum Pumped {
-    /// At end of stream (every writer closed the pipe).
+    /// At end of both streams (every writer closed the pipes).
     Ended,
-    /// Asked to park (a re-exec hands the pipe over): the pipe, and the
-    /// start of a line not finished yet. Everything before it was written.
+    /// Asked to park (a re-exec hands the pipes over): stdout's and
+    /// stderr's pipe, each with the start of a line not finished yet
+    /// (`None`: that stream had ended). Everything before was written.
     Parked {
-        /// The pipe's read end.
-        fd: OwnedFd,
-        /// A partial last line, to be continued by the next reader.
-        rest: Vec<u8>,
+        /// Per stream, the pipe's read end and a partial last line, to be
+        /// continued by the next reader.
+        pipes: [Option<(OwnedFd, Vec<u8>)>; 2],
     },
 }
 
-/// Copies a pipe to `sink` line by line until end of stream, or until
-/// `park` turns true: then it reads what the pipe holds now, writes the
-/// whole lines, and gives the pipe back with the partial line. `rest` is a
-/// partial line a previous reader left.
-///
-/// The buffer is only held while output flows: an idle child costs no
-/// buffer memory (a thousand quiet services would otherwise pin 128 KiB
-/// each).
-pub(crate) async fn pump(
-    fd: OwnedFd,
-    rest: Vec<u8>,
-    sink: LogSink,
-    mut ready_line: Option<ReadyLine>,
-    mut park: tokio::sync::watch::Receiver<bool>,
-) -> io::Result<Pumped> {
-    let pipe = pipe::Receiver::from_owned_fd(fd)?;
-    let mut buffer: Vec<u8> = rest;
-    let (mut parking, mut may_park) = (false, true);
-    loop {
-        if !parking {
-            tokio::select! {
-                readable = pipe.readable() => readable?,
-                parked = park.wait_for(|p| *p), if may_park => {
-                    // A dropped sender means no park is coming.
-                    parking = parked.is_ok();
-                    may_park = parking;
-                    continue;
-                }
-            }
-        }
+/// Asks a pump to give its pipes back (a re-exec hands them over): a flag
+/// and one waker, a few bytes where a watch channel took 0.3 KB a child
+/// (issue 26).
+#[derive(Default)]
+pub(crate) struct Park {
+    asked: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Park {
+    /// Has the pump park; once asked, it stays asked.
+    pub(crate) fn ask(&self) {
+        self.asked.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Whether it was asked; if not, `cx` is woken when it is.
+    fn poll_asked(&self, cx: &mut Context<'_>) -> bool {
+        self.waker.register(cx.waker());
+        self.asked.load(Ordering::Acquire)
+    }
+}
+
+/// One stream's pipe and the start of a line not finished yet.
+struct Reader {
+    pipe: pipe::Receiver,
+    buffer: Vec<u8>,
+}
+
+/// What one read from a pipe came to.
+enum Step {
+    /// Bytes were read (the whole lines among them written).
+    Read,
+    /// Nothing to read now.
+    Empty,
+    /// End of stream: the partial last line, if any, was written.
+    Ended,
+}
+
+impl Reader {
+    /// Reads once and hands the whole lines to `sink`.
+    fn read(&mut self, sink: &LogSink, ready_line: &mut Option<ReadyLine>) -> io::Result<Step> {
+        let buffer = &mut self.buffer;
         if buffer.capacity() - buffer.len() < READ_CHUNK {
             buffer.reserve(READ_CHUNK);
         }
-        let read = match pipe.try_read_buf(&mut buffer) {
+        let read = match self.pipe.try_read_buf(buffer) {
             Ok(read) => read,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && parking => {
-                let fd = pipe.into_nonblocking_fd()?;
-                return Ok(Pumped::Parked { fd, rest: buffer });
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::Empty),
             Err(e) => return Err(e),
         };
         if read == 0 {
             if !buffer.is_empty() {
                 buffer.push(b'\n');
-                sink.write_lines(&buffer);
+                sink.write_lines(buffer);
             }
-            // An ended process's log is whole when its end is told (unless
-            // the disk fails or stalls).
-            sink.written().await;
-            return Ok(Pumped::Ended);
+            return Ok(Step::Ended);
         }
         let cut = match buffer.iter().rposition(|&b| b == b'\n') {
             Some(last_newline) => last_newline + 1,
@@ -909,21 +928,136 @@ pub(crate) async fn pump(
                 buffer.push(b'\n');
                 buffer.len()
             }
-            None => continue,
+            None => return Ok(Step::Read),
         };
-        if let Some(watch) = &ready_line {
+        if let Some(watch) = ready_line {
             if watch.saw(&buffer[..cut]) {
-                ready_line = None;
+                *ready_line = None;
             }
         }
         sink.write_lines(&buffer[..cut]);
         buffer.drain(..cut);
-        sink.room().await;
         if buffer.is_empty() && read < READ_CHUNK {
             // The pipe is drained: give the memory back until more comes.
-            buffer = Vec::new();
+            *buffer = Vec::new();
+        }
+        Ok(Step::Read)
+    }
+}
+
+/// What a pump waits for.
+enum Woken {
+    /// The pipe of this stream (0 stdout, 1 stderr) may be read, or failed.
+    Readable(usize, io::Result<()>),
+    /// It is asked to park.
+    Park,
+}
+
+/// Copies stdout's and stderr's pipes (`pipes`, each with a partial line
+/// a previous reader left) to `sink` line by line until both end, or until
+/// `park` is asked: then it reads what the pipes hold now, writes the
+/// whole lines, and gives the pipes back with their partial lines.
+///
+/// One task serves both streams, and its idle state is little more than
+/// the two pipes: readiness is polled, not awaited through futures, and
+/// the waits of a busy pump are boxed (issue 26: a thousand idle children
+/// held two thousand pump tasks of 768 bytes). Neither stream starves the
+/// other: they are looked at in turn. A stream whose pipe fails is
+/// dropped; the other goes on. The buffers are only held while output
+/// flows: an idle child costs no buffer memory (a thousand quiet services
+/// would otherwise pin 128 KiB each).
+pub(crate) async fn pump(
+    pipes: [(OwnedFd, Vec<u8>); 2],
+    sink: LogSink,
+    mut ready_line: Option<ReadyLine>,
+    park: Arc<Park>,
+) -> Pumped {
+    let mut readers = pipes.map(|(fd, rest)| match pipe::Receiver::from_owned_fd(fd) {
+        Ok(pipe) => Some(Reader { pipe, buffer: rest }),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a child's output pipe");
+            None
+        }
+    });
+    let mut first = 0;
+    while readers.iter().any(Option::is_some) {
+        let woken = std::future::poll_fn(|cx| {
+            if park.poll_asked(cx) {
+                return Poll::Ready(Woken::Park);
+            }
+            for index in [first, 1 - first] {
+                if let Some(reader) = &readers[index] {
+                    if let Poll::Ready(ready) = reader.pipe.poll_read_ready(cx) {
+                        return Poll::Ready(Woken::Readable(index, ready));
+                    }
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        let (index, step) = match woken {
+            Woken::Park => {
+                // Boxed: only a re-exec parks.
+                return Box::pin(parked_pipes(readers, &sink, &mut ready_line)).await;
+            }
+            Woken::Readable(index, Err(error)) => (index, Err(error)),
+            Woken::Readable(index, Ok(())) => (
+                index,
+                readers[index]
+                    .as_mut()
+                    .map_or(Ok(Step::Ended), |r| r.read(&sink, &mut ready_line)),
+            ),
+        };
+        // The other stream is looked at first next time.
+        first = 1 - index;
+        match step {
+            Ok(Step::Read) => sink.room_boxed().await,
+            Ok(Step::Empty) => {}
+            Ok(Step::Ended) => readers[index] = None,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read a child's output pipe");
+                readers[index] = None;
+            }
         }
     }
+    // An ended process's log is whole when its end is told (unless the
+    // disk fails or stalls).
+    Box::pin(sink.written()).await;
+    Pumped::Ended
+}
+
+/// Reads what each pipe holds now, writes the whole lines, and gives the
+/// pipes back for the next reader, each with its partial line.
+async fn parked_pipes(
+    readers: [Option<Reader>; 2],
+    sink: &LogSink,
+    ready_line: &mut Option<ReadyLine>,
+) -> Pumped {
+    let mut pipes = [None, None];
+    for (slot, reader) in pipes.iter_mut().zip(readers) {
+        let Some(mut reader) = reader else { continue };
+        loop {
+            match reader.read(sink, ready_line) {
+                Ok(Step::Read) => sink.room().await,
+                Ok(Step::Empty) => {
+                    match reader.pipe.into_nonblocking_fd() {
+                        Ok(fd) => *slot = Some((fd, reader.buffer)),
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot hand a child's output pipe over");
+                        }
+                    }
+                    break;
+                }
+                Ok(Step::Ended) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read a child's output pipe");
+                    break;
+                }
+            }
+        }
+    }
+    sink.written().await;
+    Pumped::Parked { pipes }
 }
 
 /// A readiness signal read from output: the first line matching `pattern`

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::task::{ready, Context, Poll};
 
 use rustix::process::{WaitId, WaitIdOptions};
 
@@ -57,6 +58,14 @@ impl PidFd {
         // readiness so that the next wait sees it at once.
         ready.retain_ready();
         Ok(())
+    }
+
+    /// [`exited`](Self::exited) as a poll: no future to hold while the
+    /// process runs (an idle child's incarnation waits on this).
+    pub(crate) fn poll_exited(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut ready = ready!(self.fd.poll_read_ready(cx))?;
+        ready.retain_ready();
+        Poll::Ready(Ok(()))
     }
 
     /// Reaps the process if it has ended.

@@ -27,7 +27,7 @@ pub(crate) fn spawn(ctx: &Context, options: &Options) -> Option<AbortHandle> {
         return None;
     }
     let ctx = ctx.clone();
-    let [startup, readiness, liveness] = probes.map(Clone::clone);
+    let [startup, readiness, liveness] = probes.map(|probe| probe.as_deref().cloned());
     let watchdog = options.watchdog;
     let task = tokio::spawn(async move {
         let exit = tokio::select! {

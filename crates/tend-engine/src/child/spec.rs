@@ -106,15 +106,17 @@ pub struct ChildSpec {
 #[derive(Clone)]
 pub(crate) struct Options {
     pub(crate) backend: Backend,
-    pub(crate) unavailable: Option<NotAvailable>,
+    /// Boxed, as the probes: rare, and every process child has its own
+    /// copy of these options (issue 26).
+    pub(crate) unavailable: Option<Box<NotAvailable>>,
     pub(crate) backoff: Option<Backoff>,
     pub(crate) budget: Option<RestartBudget>,
     pub(crate) start_limit: Option<StartLimit>,
     pub(crate) on_isolate: Vec<IsolateHook>,
     pub(crate) traps_exits: bool,
-    pub(crate) startup: Option<Probe>,
-    pub(crate) readiness: Option<Probe>,
-    pub(crate) liveness: Option<Probe>,
+    pub(crate) startup: Option<Box<Probe>>,
+    pub(crate) readiness: Option<Box<Probe>>,
+    pub(crate) liveness: Option<Box<Probe>>,
     pub(crate) on_unhealthy: OnUnhealthy,
     pub(crate) watchdog: Option<Duration>,
     /// Siblings that must meet a condition before this child starts.
@@ -233,7 +235,7 @@ impl ChildSpec {
             async move { exit }
         })
         .backend(error.backend);
-        spec.options_mut().unavailable = Some(error);
+        spec.options_mut().unavailable = Some(Box::new(error));
         spec
     }
 
@@ -343,7 +345,7 @@ impl ChildSpec {
     /// with [`on_unhealthy`](Self::on_unhealthy)).
     #[must_use]
     pub fn liveness_probe(mut self, probe: Probe) -> Self {
-        self.options_mut().liveness = Some(probe);
+        self.options_mut().liveness = Some(Box::new(probe));
         self
     }
 
@@ -353,7 +355,7 @@ impl ChildSpec {
     /// [`await_ready`](Self::await_ready) for a deadline).
     #[must_use]
     pub fn readiness_probe(mut self, probe: Probe) -> Self {
-        self.options_mut().readiness = Some(probe);
+        self.options_mut().readiness = Some(Box::new(probe));
         self
     }
 
@@ -376,7 +378,7 @@ impl ChildSpec {
     /// would otherwise kill them while they start.
     #[must_use]
     pub fn startup_probe(mut self, probe: Probe) -> Self {
-        self.options_mut().startup = Some(probe);
+        self.options_mut().startup = Some(Box::new(probe));
         self
     }
 
@@ -627,5 +629,21 @@ impl std::fmt::Debug for ChildSpec {
             .field("start_limit", &self.options.start_limit)
             .field("await_ready", &self.await_ready)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+
+    #[test]
+    fn options_stay_small() {
+        // Every process child has its own copy (its backend and stop
+        // settings differ from the shared default): 504 bytes when the
+        // three probes and a backend's unavailability were inline (issue
+        // 26), which few children have; 288 since.
+        let size = std::mem::size_of::<Options>();
+        println!("Options: {size} bytes");
+        assert!(size <= 320, "Options is {size} bytes");
     }
 }
