@@ -34,6 +34,12 @@ struct Row {
     state: ChildState,
     generation: u64,
     starts: u64,
+    /// The generation of the last `ChildStarted`.
+    started: u64,
+    /// Incarnations whose process ran but that ended before they were
+    /// started (stopped while starting): the journal has a `started` row
+    /// for each, so `starts` counts them too.
+    ended_unstarted: u64,
     restarts: u64,
     failures: u64,
     ready: bool,
@@ -51,6 +57,8 @@ impl Row {
             state: ChildState::Pending,
             generation: 0,
             starts: 0,
+            started: 0,
+            ended_unstarted: 0,
             restarts: 0,
             failures: 0,
             ready: false,
@@ -266,7 +274,7 @@ impl Board {
                 let row = picture.row_at(path);
                 row.state = info.state;
                 row.generation = info.generation;
-                row.starts = info.starts;
+                row.starts = info.starts + row.ended_unstarted;
                 row.restarts = info.restarts;
                 row.failures = info.failures;
                 row.ready = info.ready;
@@ -409,7 +417,11 @@ impl Picture {
                 row.ready = false;
                 row.waiting_for.clear();
             }
-            EventKind::ChildStarted { id, starts, .. } => self.row(event, id).starts = *starts,
+            EventKind::ChildStarted { id, starts, .. } => {
+                let row = self.row(event, id);
+                row.started = row.generation;
+                row.starts = *starts + row.ended_unstarted;
+            }
             EventKind::ChildReady { id, generation } => {
                 let row = self.row(event, id);
                 if row.generation == *generation {
@@ -423,9 +435,19 @@ impl Picture {
                 }
             }
             EventKind::ChildExited {
-                id, exit, failures, ..
+                id,
+                exit,
+                failures,
+                generation,
+                pid,
+                ..
             } => {
                 let row = self.row(event, id);
+                if pid.is_some() && *generation > row.started {
+                    row.ended_unstarted += 1;
+                    row.starts += 1;
+                    row.started = *generation;
+                }
                 row.last_exit = Some(exit.clone());
                 row.failures = *failures;
                 row.view = None;
