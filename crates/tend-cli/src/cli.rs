@@ -428,7 +428,8 @@ impl Target {
     /// `missing` starts the error when there is none.
     pub fn open_journal(&self, missing: &str) -> anyhow::Result<tend_journal::Journal> {
         let file = self.state_dir().journal();
-        if !file.exists() {
+        // A link (even a dangling one) is refused below, not taken for none.
+        if std::fs::symlink_metadata(&file).is_err() {
             bail!("{missing} {}", file.display());
         }
         // SQLite opens it by path: no symbolic link, no FIFO.

@@ -548,3 +548,39 @@ fn a_frozen_state_directory_stalls_no_supervision() {
     let verified = p.ok(&["journal", "verify"]);
     assert!(verified.starts_with("journal ok"), "{verified}");
 }
+
+/// What is staged to be renamed into place in the state directory
+/// (`daemon.json.new`, `journal.head.tmp`).
+fn staged(state: &std::path::Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|name| {
+            let name = name.to_string_lossy();
+            name.ends_with(".new") || name.ends_with(".tmp")
+        })
+        .collect()
+}
+
+/// Files written whole through a temporary file and a rename (the lease
+/// `daemon.json`, the journal's head) leave no temporary file behind when
+/// the disk is full: it is removed when the write or the rename fails.
+#[test]
+fn a_full_disk_leaves_no_temporary_file_in_the_state_directory() {
+    let p = Project::new(DETACHED);
+    let Some((state, _mounted)) = p.tmpfs_state("4m") else {
+        return;
+    };
+    let filler = fill(&state);
+    let (_daemon, out) = up_detached(&p);
+    assert!(out.status.success(), "{out:?}");
+    p.wait_state("ticker", "running");
+    p.wait_for("a few crashes", || restarts(&p, "crasher") >= 3);
+    assert_eq!(staged(&state), Vec::<std::ffi::OsString>::new());
+    std::fs::remove_file(&filler).unwrap();
+    p.wait_for("the journal to be written", || {
+        journaled(&p, "started", "crasher") >= 3
+    });
+    assert_eq!(staged(&state), Vec::<std::ffi::OsString>::new());
+}

@@ -495,3 +495,100 @@ fn three_readers_of_a_long_history_leave_the_daemon_s_memory_bounded() {
     assert!(grew < 48 << 20, "the daemon grew by {} MiB", grew >> 20);
     assert_eq!(p.down(), 0);
 }
+
+/// `tend journal verify` and `tend journal head`, run by root without a
+/// daemon, on a planted `journal.head`: a symbolic link (to a secret) is
+/// not followed, a FIFO does not hang them, a head file of something
+/// else is described by its length and never shown; and a `journal.db`
+/// with a second hard link is refused, by name, before SQLite opens it.
+#[test]
+fn readers_neither_follow_nor_block_on_nor_show_a_planted_journal_file() {
+    let p = ran_and_stopped();
+    let head = p.path(".tend/journal.head");
+    let original = std::fs::read(&head).unwrap();
+    let secret = p.path("shadow");
+    std::fs::write(
+        &secret,
+        "root:$6$SECRETSALT$SECRETHASH:19000:0:99999:7:::\n",
+    )
+    .unwrap();
+    let restore = || {
+        let _ = std::fs::remove_file(&head);
+        std::fs::write(&head, &original).unwrap();
+    };
+    let plants: [(&str, &dyn Fn(), &str); 4] = [
+        (
+            "a symbolic link",
+            &|| std::os::unix::fs::symlink(&secret, &head).unwrap(),
+            ".tend/journal.head is a symbolic link",
+        ),
+        (
+            "a FIFO",
+            &|| {
+                let made = std::process::Command::new("mkfifo")
+                    .arg(&head)
+                    .status()
+                    .unwrap();
+                assert!(made.success());
+            },
+            ".tend/journal.head is a FIFO",
+        ),
+        (
+            "a copy of the secret",
+            &|| {
+                std::fs::copy(&secret, &head).unwrap();
+            },
+            "found 49 bytes",
+        ),
+        (
+            "a second hard link to journal.db",
+            &|| {
+                restore();
+                std::fs::hard_link(journal(&p), p.path("other-name")).unwrap();
+            },
+            ".tend/journal.db is a file with other hard links",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, plant, expected) in plants {
+        let _ = std::fs::remove_file(&head);
+        plant();
+        for command in ["verify", "head"] {
+            // A bad head file is no business of `tend journal head`,
+            // which prints the table's.
+            if what == "a copy of the secret" && command == "head" {
+                continue;
+            }
+            let out = match p.tend_within(&["journal", command], Duration::from_secs(20)) {
+                Ok(out) => out,
+                Err(hung) => {
+                    failures.push(format!("{what}: {hung}"));
+                    continue;
+                }
+            };
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if out.status.success() {
+                failures.push(format!(
+                    "{what}: `tend journal {command}` succeeded: {said}"
+                ));
+            } else if said.contains("SECRET") {
+                failures.push(format!(
+                    "{what}: `tend journal {command}` showed the secret: {said}"
+                ));
+            } else if !said.contains(expected) {
+                failures.push(format!(
+                    "{what}: `tend journal {command}` does not say {expected:?}: {said}"
+                ));
+            }
+        }
+    }
+    let _ = std::fs::remove_file(p.path("other-name"));
+    restore();
+    let (code, said) = verify(&p, &[]);
+    assert_eq!(code, 0, "{said}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

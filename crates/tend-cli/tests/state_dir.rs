@@ -46,31 +46,8 @@ impl Detached {
     /// `tend up -d`, given up on (and failed) after the deadline: a hang
     /// is a failure, not a stuck test.
     fn up_d(&self) -> Result<Output, String> {
-        let child = Command::new(env!("CARGO_BIN_EXE_tend"))
-            .args(["up", "-d"])
-            .current_dir(self.project.dir.path())
-            .env_remove("TEND_CONFIG")
-            .env_remove("TEND_STATE_DIR")
-            .env_remove("TEND_SOCKET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        let (sent, got) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = sent.send(child.wait_with_output());
-        });
-        match got.recv_timeout(Duration::from_secs(20)) {
-            Ok(output) => Ok(output.unwrap()),
-            Err(_) => {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-                Err("`tend up -d` hung (20 s)".into())
-            }
-        }
+        self.project
+            .tend_within(&["up", "-d"], Duration::from_secs(20))
     }
 
     /// The processes of this project's service now.
@@ -92,7 +69,14 @@ impl Drop for Detached {
     fn drop(&mut self) {
         // A FIFO an old daemon blocks on is opened, so it goes on and
         // can be stopped.
-        for planted in ["tend.log", "logs/web.log", "daemon.json", "tend.lock"] {
+        for planted in [
+            "tend.log",
+            "logs/web.log",
+            "daemon.json",
+            "tend.lock",
+            "journal.head",
+            "journal.head.tmp",
+        ] {
             let path = self.path(&format!(".tend/{planted}"));
             if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_fifo()) {
                 let _ = std::fs::OpenOptions::new()
@@ -595,6 +579,140 @@ fn readers_refuse_a_journal_planted_as_a_symbolic_link_or_fifo() {
             }
         }
         victim.untouched().unwrap();
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Makes the state directory as tend makes it (0700), for a plant in it.
+fn state_directory(project: &Detached) {
+    for dir in [".tend", ".tend/logs", ".tend/hooks"] {
+        std::fs::create_dir_all(project.path(dir)).unwrap();
+        std::fs::set_permissions(project.path(dir), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+    }
+}
+
+/// The journal's files beside `journal.db`: a symbolic link or FIFO at
+/// `journal.head`, or a second hard link to `journal.db`, its `-wal` or
+/// its head, is refused by name before anything is read or written
+/// through it (SQLite opens the database by path), and the other name is
+/// left as it was.
+#[test]
+fn a_planted_journal_file_or_hard_link_is_refused_by_name() {
+    let cases: &[(&str, Option<Plant>, &str)] = &[
+        (".tend/journal.head", Some(Plant::FileLink), "symbolic link"),
+        (".tend/journal.head", Some(Plant::Fifo), "FIFO"),
+        (".tend/journal.db", None, "file with other hard links"),
+        (".tend/journal.db-wal", None, "file with other hard links"),
+        (".tend/journal.head", None, "file with other hard links"),
+    ];
+    let mut failures = Vec::new();
+    for &(at, plant, said) in cases {
+        let project = Detached::new();
+        let victim = Victim::new();
+        state_directory(&project);
+        let path = project.path(at);
+        // A hard link to a file in the project (the same filesystem).
+        let other = project.path("other-name");
+        match plant {
+            Some(Plant::FileLink) => std::os::unix::fs::symlink(&victim.file, &path).unwrap(),
+            Some(Plant::Fifo) => {
+                assert!(Command::new("mkfifo")
+                    .arg(&path)
+                    .status()
+                    .unwrap()
+                    .success());
+            }
+            Some(Plant::DirLink) => unreachable!(),
+            None => {
+                std::fs::write(&other, "").unwrap();
+                std::fs::hard_link(&other, &path).unwrap();
+            }
+        }
+        let out = match project.up_d() {
+            Ok(out) => out,
+            Err(hung) => {
+                failures.push(format!("{at} as {said}: {hung}"));
+                continue;
+            }
+        };
+        let said_all = text(&out);
+        let problem = if out.status.success() {
+            Some(format!("`tend up -d` succeeded: {said_all}"))
+        } else if !said_all.contains(&format!("{at} is a {said}")) {
+            Some(format!(
+                "the error does not name {at} as a {said}: {said_all}"
+            ))
+        } else if plant.is_none() && std::fs::metadata(&other).unwrap().len() != 0 {
+            Some("the other name was written through".into())
+        } else {
+            victim.untouched().err().or_else(|| {
+                let running = project.services();
+                (running != 0).then(|| format!("{running} service processes run"))
+            })
+        };
+        if let Some(problem) = problem {
+            failures.push(format!("{at} as {said}: {problem}"));
+        }
+        drop(project);
+        drop(victim);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `journal.head` is written through `journal.head.tmp` and a rename: a
+/// symbolic link planted there is not followed (root truncated and wrote
+/// the file it named), and a FIFO does not block the journal thread (and
+/// with it `tend down`): the temporary file is made new, 0600, whatever
+/// was there removed first.
+#[test]
+fn a_planted_journal_head_tmp_is_replaced_not_followed_or_blocked_on() {
+    let mut failures = Vec::new();
+    for plant in [Plant::FileLink, Plant::Fifo] {
+        let project = Detached::new();
+        let victim = Victim::new();
+        state_directory(&project);
+        let tmp = project.path(".tend/journal.head.tmp");
+        match plant {
+            Plant::FileLink => std::os::unix::fs::symlink(&victim.file, &tmp).unwrap(),
+            _ => assert!(Command::new("mkfifo").arg(&tmp).status().unwrap().success()),
+        }
+        let problem = (|| {
+            let out = project.up_d()?;
+            if !out.status.success() {
+                return Err(format!("`tend up -d` failed: {}", text(&out)));
+            }
+            // The service's start is journaled, and the head written.
+            let head = project.path(".tend/journal.head");
+            let started = Instant::now();
+            while !std::fs::symlink_metadata(&head).is_ok_and(|m| m.is_file()) {
+                if started.elapsed() > DEADLINE {
+                    return Err(format!(
+                        "journal.head never written as a regular file: {:?}",
+                        std::fs::symlink_metadata(&head).map(|m| m.file_type())
+                    ));
+                }
+                victim.untouched()?;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            victim.untouched()?;
+            let mode = std::fs::metadata(&head).unwrap().mode() & 0o777;
+            if mode != 0o600 {
+                return Err(format!("journal.head is mode {mode:o}, not 0600"));
+            }
+            let down = project
+                .project
+                .tend_within(&["down"], Duration::from_secs(20))?;
+            if !down.status.success() {
+                return Err(format!("`tend down` failed: {}", text(&down)));
+            }
+            victim.untouched()
+        })();
+        if let Err(problem) = problem {
+            failures.push(format!("journal.head.tmp as a {plant:?}: {problem}"));
+        }
+        drop(project);
+        drop(victim);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -196,18 +196,30 @@ impl Dir {
         }
     }
 
-    /// Writes `name` whole or not at all: a temporary file, renamed over it.
+    /// Writes `name` whole or not at all: a temporary file (`NAME.new`),
+    /// renamed over it; removed again if writing or renaming fails (a full
+    /// disk), so none is left behind.
     ///
     /// # Errors
     /// If it cannot be written.
     pub fn write_whole(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         let staged = format!("{name}.new");
         let _ = rustix::fs::unlinkat(&self.fd, staged.as_str(), AtFlags::empty());
-        let mut file = self.open_file(&staged, Access::CreateNew)?;
-        file.write_all(bytes)?;
-        drop(file);
-        rustix::fs::renameat(&self.fd, staged.as_str(), &self.fd, name)?;
-        Ok(())
+        let written = self
+            .open_file(&staged, Access::CreateNew)
+            .and_then(|mut file| file.write_all(bytes))
+            .and_then(|()| {
+                Ok(rustix::fs::renameat(
+                    &self.fd,
+                    staged.as_str(),
+                    &self.fd,
+                    name,
+                )?)
+            });
+        if written.is_err() {
+            let _ = rustix::fs::unlinkat(&self.fd, staged.as_str(), AtFlags::empty());
+        }
+        written
     }
 
     /// Removes the file `name` (not a directory), if it is there.
@@ -224,8 +236,9 @@ impl Dir {
         files::regular_or_absent(self.fd(), OsStr::new(name), &self.path.join(name))
     }
 
-    /// Checks the journal's files (`name`, its `-wal` and `-shm`): regular
-    /// files or absent, before SQLite opens them by path.
+    /// Checks the journal's files (`name`, its `-wal`, `-shm` and
+    /// `-journal`, and its head `journal.head`): regular files of no other
+    /// hard link, or absent, before SQLite opens them by path.
     ///
     /// # Errors
     /// If one is not.
@@ -233,6 +246,8 @@ impl Dir {
         for suffix in ["", "-wal", "-shm", "-journal"] {
             self.regular_or_absent(&format!("{name}{suffix}"))?;
         }
+        let head = tend_journal::head_path(Path::new(name));
+        self.regular_or_absent(&head.to_string_lossy())?;
         Ok(())
     }
 }

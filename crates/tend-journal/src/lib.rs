@@ -22,8 +22,9 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: head store aside writer
+// layers: file head store aside writer
 mod aside;
+mod file;
 mod head;
 mod store;
 mod writer;

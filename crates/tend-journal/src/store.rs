@@ -8,6 +8,7 @@
 //! committed transaction survives a crash of the process (kill -9); only a
 //! power loss may take the last ones.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,8 +26,12 @@ use crate::head::{self, Head};
 /// ```
 /// use tend_journal::{Journal, JournalError};
 ///
-/// let error = Journal::open("/nonexistent/dir/journal.db").unwrap_err();
-/// assert!(matches!(error, JournalError::Sqlite(_)));
+/// // A planted link is refused before SQLite opens the file by path.
+/// let dir = tempfile::tempdir().unwrap();
+/// std::os::unix::fs::symlink("/etc/passwd", dir.path().join("journal.db")).unwrap();
+/// let error = Journal::open(dir.path().join("journal.db")).unwrap_err();
+/// assert!(matches!(error, JournalError::File(_)));
+/// assert!(error.to_string().contains("journal.db is a symbolic link"));
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -53,6 +58,12 @@ pub enum JournalError {
         /// What it holds instead.
         problem: String,
     },
+    /// A file of the journal (`journal.db`, its `-wal`, `-shm`, or
+    /// `journal.head`) is a symbolic link, a FIFO, anything but a regular
+    /// file, or has another hard link: refused before SQLite opens it by
+    /// path (the error names it and says what it is).
+    #[error("journal file: {0}")]
+    File(#[source] std::io::Error),
     /// A corrupt journal file could not be moved aside.
     #[error("moving the corrupt journal {file} aside: {source}")]
     SetAside {
@@ -251,12 +262,21 @@ pub struct Unfinished {
 const GENESIS: [u8; 32] = [0; 32];
 
 impl Journal {
-    /// Opens (or creates) the journal at `path`.
+    /// Opens (or creates) the journal at `path` (`:memory:`: one in
+    /// memory, with no head file).
     ///
     /// # Errors
-    /// If SQLite cannot open or set up the file.
+    /// If one of its files (`path`, its `-wal`, `-shm`, or its head file)
+    /// is not a regular file of its own ([`JournalError::File`]), or
+    /// SQLite cannot open or set up the file.
     pub fn open(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
         let path = path.as_ref();
+        let head_file = if path == Path::new(":memory:") {
+            PathBuf::new()
+        } else {
+            check_files(path)?;
+            head::head_path(path)
+        };
         let db = Connection::open(path)?;
         db.busy_timeout(Duration::from_secs(5))?;
         db.pragma_update(None, "journal_mode", "WAL")?;
@@ -278,7 +298,7 @@ impl Journal {
         Ok(Journal {
             db,
             last,
-            head_file: head::head_path(path),
+            head_file,
             table: true,
         })
     }
@@ -291,9 +311,11 @@ impl Journal {
     /// as no rows (and [`verify`](Self::verify) names it).
     ///
     /// # Errors
-    /// If there is no such file, or SQLite cannot read it.
+    /// If there is no such file, one of its files is not a regular file
+    /// of its own ([`JournalError::File`]), or SQLite cannot read it.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
         let path = path.as_ref();
+        let there = check_files(path)?;
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
             | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
             | rusqlite::OpenFlags::SQLITE_OPEN_URI;
@@ -304,7 +326,7 @@ impl Journal {
         } else {
             "&immutable=1"
         };
-        if !path.is_file() {
+        if !there {
             // SQLite would say only "unable to open".
             return Err(JournalError::Sqlite(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
@@ -931,6 +953,33 @@ fn row_hash(
     }
     hasher.update(prev);
     hasher.finalize().into()
+}
+
+/// Checks the journal's files at `path` (it, its `-wal`, `-shm` and
+/// `-journal`, and its head file) before SQLite opens them by path:
+/// each a regular file of no other hard link, or absent, looked at
+/// without following a symbolic link. Whether the journal itself is there.
+fn check_files(path: &Path) -> Result<bool, JournalError> {
+    let (dir, name) = crate::file::parent(path).map_err(JournalError::File)?;
+    let dir = std::os::fd::AsFd::as_fd(&dir);
+    let mut there = false;
+    let head = head::head_path(path);
+    let companions = ["", "-wal", "-shm", "-journal"].map(|suffix| {
+        let mut companion = name.to_owned();
+        companion.push(suffix);
+        companion
+    });
+    let names = companions
+        .iter()
+        .map(OsString::as_os_str)
+        .chain(head.file_name());
+    for (i, name) in names.enumerate() {
+        let shown = path.with_file_name(name);
+        let found =
+            crate::file::regular_or_absent(dir, name, &shown).map_err(JournalError::File)?;
+        there |= i == 0 && found;
+    }
+    Ok(there)
 }
 
 /// `path` as the path of an SQLite `file:` URI (`%`, `?`, `#` and the

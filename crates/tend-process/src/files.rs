@@ -105,16 +105,21 @@ pub fn open_regular(
     Ok(File::from(fd))
 }
 
-/// Whether `name` in `dir` is absent (`false`) or a regular file (`true`),
-/// looked at without following a symbolic link; anything else is an error
-/// naming `shown`. For files another library opens by path (SQLite's).
+/// Whether `name` in `dir` is absent (`false`) or a regular file of no
+/// other hard link (`true`), looked at without following a symbolic link;
+/// anything else is an error naming `shown`. For files another library
+/// opens by path (SQLite's): a hard link would be written through as
+/// surely as a symbolic link.
 ///
 /// # Errors
-/// If it is a symbolic link, FIFO, socket, device or directory, or cannot
-/// be looked at.
+/// If it is a symbolic link, FIFO, socket, device or directory, has
+/// another hard link, or cannot be looked at.
 pub fn regular_or_absent(dir: BorrowedFd<'_>, name: &OsStr, shown: &Path) -> io::Result<bool> {
     match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile if stat.st_nlink > 1 => {
+                Err(refused(shown, "a file with other hard links"))
+            }
             FileType::RegularFile => Ok(true),
             kind => Err(refused(shown, what(kind))),
         },

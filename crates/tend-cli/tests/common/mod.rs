@@ -99,6 +99,30 @@ impl Project {
         command.args(args).output().unwrap()
     }
 
+    /// `tend ARGS`, given up on (killed, and an error) after `limit`: a
+    /// hang is a failure, not a stuck test.
+    pub fn tend_within(&self, args: &[&str], limit: Duration) -> Result<Output, String> {
+        let child = self
+            .command(env!("CARGO_BIN_EXE_tend"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let (sent, got) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sent.send(child.wait_with_output());
+        });
+        got.recv_timeout(limit).map(Result::unwrap).map_err(|_| {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            format!("`tend {}` hung ({} s)", args.join(" "), limit.as_secs())
+        })
+    }
+
     /// `tend ARGS`, which must succeed; its standard output.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.tend(args);
