@@ -6,8 +6,10 @@ same run on the same machine. See BENCHMARKS.md for results and method.
 Usage: python3 bench/process_bench.py [--quick] [--peers] [--restarts-only]
        python3 bench/process_bench.py --memory [--before DIR]
        python3 bench/process_bench.py --memory-smoke
+       python3 bench/process_bench.py --smoke [--debug] [--record]
        python3 bench/process_bench.py --scale [--sizes 1000,2000,5000,10000]
                                       [--bin-dir DIR] [--label NAME]
+       python3 bench/process_bench.py --foreground [--bin-dir DIR --label NAME]...
 
 --scale starts and stops N sleeping children (tend-run --replicas N, and
 `tend up -d` with services of 250 replicas) beside the floor (a bare
@@ -15,6 +17,11 @@ posix_spawn loop, then SIGTERM and wait), alternating, and prints the
 table (issue 26). --bin-dir takes tend, tend-run from DIR instead of
 building (to compare two builds in one run: give --bin-dir twice with
 --label twice).
+
+--foreground measures `tend up` in the foreground copying a flooding
+service's output (200 MB of numbered lines) to its standard output, a file
+and a pseudo-terminal, against `flood | cat` to the same (issue 26, point 5);
+it checks every line arrived once, in order, with its `name | ` prefix.
 
 --peers also runs runit, s6 (Debian packages) and supervisord (PyPI),
 installing them if missing, with the same child program.
@@ -27,6 +34,14 @@ the 1,000 added. `--before DIR` measures the `tend` and `tend-run` in DIR too
 
 --memory-smoke is the CI-sized form: 250 and 500 children, failing when
 memory per child is over twice the figure in bench/baseline.json.
+
+--smoke is what CI runs: memory per child (250 and 500 children) and start
+time per child (500 children, as a ratio to the posix_spawn floor run just
+before it, so a loaded machine slows both), for `tend up -d` and
+`tend-run`, failing when either is over twice its figure in
+bench/baseline.json. --debug uses debug builds (CI's, already built by the
+tests) against the debug figures; --record writes this run's figures
+instead of checking them.
 
 Every child is `tend-testkit`, a small static-ish Rust program that appends a
 CLOCK_MONOTONIC stamp (ns) to a file, optionally sleeps, and exits; gaps are
@@ -490,7 +505,65 @@ def memory_main(smoke):
         raise SystemExit("memory per child more than doubled (bench/baseline.json)")
 
 
+def smoke_main():
+    """CI's smoke: memory and start time per child against the recorded
+    figures (twice them fails)."""
+    debug = "--debug" in sys.argv
+    profile = "debug" if debug else "release"
+    flags = [] if debug else ["--release"]
+    subprocess.run(["cargo", "build", "-q", "--locked", *flags, "-p", "tend-cli", "-p", "tend-run",
+                    "-p", "tend-testkit"], cwd=ROOT, check=True)
+    target = TARGET.parent / profile
+    tend, tend_run = target / "tend", target / "tend-run"
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sizes = (250, 500)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}, {profile} build, "
+              f"load {os.getloadavg()[0]:.1f}\n")
+        rows = memory_rows([("tend up -d", "tend", tend), ("tend-run", "tend-run", tend_run)], sizes, tmp)
+        print_memory(rows, sizes)
+        memory = {kind: per_anon for _, kind, _, _, per_anon, *_ in rows}
+        n = sizes[1]
+        start = {}
+        print(f"\n| {n} children | up | floor | per child vs floor |\n|---|---|---|---|")
+        for kind, run in (("tend-run", lambda m: scale_tend_run(tend_run, n, m)),
+                          ("tend", lambda m: scale_tend_up(tend, n, m, tmp))):
+            floor_up, _, _ = scale_floor(n, f"{time.monotonic_ns() % 10**8 / 1000:.3f}")
+            up, count, _ = run(f"{time.monotonic_ns() % 10**8 / 1000:.3f}")
+            if count < n:
+                raise SystemExit(f"{kind}: {count} of {n} children started")
+            start[kind] = up / floor_up
+            print(f"| {kind} | {up:.2f} s | {floor_up:.2f} s | {start[kind]:.2f}x |")
+    path = ROOT / "bench" / "baseline.json"
+    recorded = json.loads(path.read_text())
+    if "--record" in sys.argv:
+        recorded.setdefault("smoke", {})[profile] = {
+            "memory_per_child_kib": {k: round(v, 2) for k, v in memory.items()},
+            "start_vs_floor": {k: round(v, 2) for k, v in start.items()},
+        }
+        path.write_text(json.dumps(recorded, indent=2) + "\n")
+        print(f"\nrecorded in {path}")
+        return
+    baseline = recorded["smoke"][profile]
+    failed = []
+    for figure, measured in (("memory_per_child_kib", memory), ("start_vs_floor", start)):
+        for kind, value in measured.items():
+            limit = 2 * baseline[figure][kind]
+            verdict = "ok" if value <= limit else "REGRESSION"
+            print(f"{kind} {figure}: {value:.2f}, recorded {baseline[figure][kind]}, "
+                  f"limit {limit:.2f}: {verdict}")
+            if value > limit:
+                failed.append(f"{kind} {figure}")
+    if failed:
+        raise SystemExit(f"more than doubled against bench/baseline.json: {', '.join(failed)}")
+
+
 def main():
+    if "--smoke" in sys.argv:
+        smoke_main()
+        return
     if "--memory" in sys.argv or "--memory-smoke" in sys.argv:
         memory_main("--memory-smoke" in sys.argv)
         return
@@ -655,8 +728,149 @@ def scale_main():
                       f"| {stop:.2f} s | {stop / floor[2]:.1f}x |", flush=True)
 
 
+# --- the foreground copy (issue 26, point 5) ---
+
+def pty_drain(master, out_path, done, last):
+    """Reads the pseudo-terminal's master into a file until `done` is set
+    and nothing more comes (the terminal an operator watches); `last[0]`
+    is the time the last bytes arrived."""
+    import select
+    with open(out_path, "wb") as out:
+        while True:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                if done.is_set():
+                    return
+                continue
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            last[0] = time.monotonic()
+            out.write(chunk)
+
+
+def foreground_run(command, expected_lines, out_path, to_pty, cwd=None, env=None, log=None):
+    """Runs `command` with its standard output on a file or a pty; the
+    seconds until the last of its output arrived. With `log` (`tend up`,
+    which stays up once its service has ended): it is stopped once `log`
+    holds the last line and its output has been quiet for a second (a
+    terminal may be shown fewer lines than the log has)."""
+    import threading
+    done = threading.Event()
+    last = [time.monotonic()]
+    reader = None
+    if to_pty:
+        master, slave = os.openpty()
+        reader = threading.Thread(target=pty_drain, args=(master, out_path, done, last))
+        reader.start()
+        stdout = slave
+    else:
+        stdout = open(out_path, "wb")
+    start = time.monotonic()
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.DEVNULL,
+                            shell=isinstance(command, str))
+    if log:
+        final = f"{expected_lines:09d}".encode()
+        size = -1
+        while time.monotonic() - start < 600:
+            try:
+                with open(log, "rb") as f:
+                    f.seek(max(0, os.path.getsize(log) - 4096))
+                    complete = final in f.read()
+            except FileNotFoundError:
+                complete = False
+            if not to_pty and os.path.getsize(out_path) != size:
+                size = os.path.getsize(out_path)
+                last[0] = time.monotonic()
+            if complete and time.monotonic() - last[0] > 1.0:
+                break
+            time.sleep(0.01)
+        took = last[0] - start
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    else:
+        proc.wait(timeout=600)
+        took = time.monotonic() - start
+    if to_pty:
+        os.close(slave)
+        done.set()
+        reader.join()
+        os.close(master)
+    else:
+        stdout.close()
+    return took
+
+
+def lines_whole(path, expected, prefix):
+    """The lines shown: every numbered line once, in order, after
+    `prefix` (colour codes a terminal gets removed first), or counted in a
+    "lines of output not shown" note; "all" when none was left out."""
+    import re
+    strip = re.compile(rb"\x1b\[[0-9;]*m")
+    note = re.compile(rb"\((\d+) lines of output not shown")
+    shown, left_out, n = 0, 0, 0
+    with open(path, "rb") as f:
+        for raw in f:
+            line = strip.sub(b"", raw).replace(b"\r\n", b"\n")
+            dropped = note.search(line)
+            if dropped:
+                left_out += int(dropped.group(1))
+                continue
+            if not line.startswith(prefix):
+                continue
+            number = int(line[len(prefix):len(prefix) + 9])
+            if number <= n:
+                return "False (a line twice or out of order)"
+            n = number
+            shown += 1
+    if shown + left_out != expected:
+        return f"False ({shown} shown + {left_out} noted of {expected})"
+    return "True" if not left_out else f"True ({left_out:,} noted as not shown)"
+
+
+def foreground_main():
+    dirs = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--bin-dir"]
+    labels = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--label"]
+    if not dirs:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "tend-cli", "-p", "tend-testkit"],
+                       cwd=ROOT, check=True)
+        dirs = [TARGET]
+    labels += [str(d) for d in dirs[len(labels):]]
+    testkit = dirs[0] / "tend-testkit"
+    lines = 1_000_000 if QUICK else 5_000_000
+    size_mb = lines * 40 / 1e6
+    print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}, load {os.getloadavg()[0]:.1f}\n")
+    print(f"| {size_mb:.0f} MB of lines to | contender | MB/s | vs cat | every line once, in order |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "project"
+        root.mkdir()
+        (root / "tend.toml").write_text(
+            f'[services.flood]\ncommand = ["{testkit}", "flood", "{lines}", "--width", "39"]\n'
+            'restart = "never"\n')
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TEND_")}
+        for to_pty, where in ((False, "a file"), (True, "a terminal (pty)")):
+            out = f"{tmp}/cat.out"
+            cat_s = foreground_run(f"{testkit} flood {lines} --width 39 | cat", lines, out, to_pty)
+            cat_ok = lines_whole(out, lines, b"")
+            print(f"| {where} | flood \\| cat | {size_mb / cat_s:.0f} | 100 % | {cat_ok} |", flush=True)
+            for label, d in zip(labels, dirs):
+                out = f"{tmp}/tend-{label}.out"
+                shutil.rmtree(root / ".tend", ignore_errors=True)
+                tend_s = foreground_run([str(d / "tend"), "up"], lines, out, to_pty, cwd=root, env=env,
+                                        log=root / ".tend" / "logs" / "flood.log")
+                ok = lines_whole(out, lines, b"flood | ")
+                print(f"| {where} | tend up ({label}) | {size_mb / tend_s:.0f} | "
+                      f"{100 * cat_s / tend_s:.0f} % | {ok} |", flush=True)
+
+
 if __name__ == "__main__":
-    if "--scale" in sys.argv:
+    if "--foreground" in sys.argv:
+        foreground_main()
+    elif "--scale" in sys.argv:
         scale_main()
     else:
         main()
