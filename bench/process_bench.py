@@ -4,6 +4,7 @@
 same run on the same machine. See BENCHMARKS.md for results and method.
 
 Usage: python3 bench/process_bench.py [--quick] [--peers] [--restarts-only]
+                                      [--rounds N] [--restarts-before DIR]...
        python3 bench/process_bench.py --memory [--before DIR]
        python3 bench/process_bench.py --memory-smoke
        python3 bench/process_bench.py --smoke [--debug] [--record]
@@ -22,6 +23,13 @@ building (to compare two builds in one run: give --bin-dir twice with
 service's output (200 MB of numbered lines) to its standard output, a file
 and a pseudo-terminal, against `flood | cat` to the same (issue 26, point 5);
 it checks every line arrived once, in order, with its `name | ` prefix.
+
+The restart rows run the floor, tend-run (with and without cgroups) and
+
+`tend up` (one crashing service, `restart = "always"`, `backoff = "none"`,
+journal on) one after another, each rate also as a share of the floor
+measured just before it; --rounds N repeats that sequence N times, and
+--restarts-before DIR adds DIR's tend-run and tend to every round.
 
 --peers also runs runit, s6 (Debian packages) and supervisord (PyPI),
 installing them if missing, with the same child program.
@@ -62,6 +70,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = "--quick" in sys.argv
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+# --restarts-before DIR (repeatable): the tend and tend-run of another build,
+# measured in the same rounds as this one's (named by the directory).
+BEFORE = [(Path(sys.argv[i + 1]).name, Path(sys.argv[i + 1]))
+          for i, a in enumerate(sys.argv) if a == "--restarts-before"]
 
 
 def build(*more):
@@ -110,26 +122,61 @@ def supervised(tend_run, testkit, seconds, child_ms, out, cgroup=True):
     return stamps(out)
 
 
-def restart_rows(tend_run, testkit, tmp):
+def supervised_up(tend, testkit, seconds, child_ms, out, tmp):
+    """`tend up` in the foreground (journal on, as always) with one service
+    that crashes at once, `restart = "always"`, no backoff, no start limit."""
+    directory = Path(tempfile.mkdtemp(dir=tmp, prefix="restarts-up-"))
+    command = [str(testkit), "stamp", out, "--exit", "1"]
+    if child_ms:
+        command += ["--sleep", str(child_ms)]
+    (directory / "tend.toml").write_text(
+        "[supervisor]\nintensity = { max_restarts = 1000000000, period = \"1s\" }\n\n"
+        "[services.crash]\n" f"command = {json.dumps(command)}\n"
+        'restart = "always"\nbackoff = "none"\nstart_limit = "none"\n')
+    proc = subprocess.Popen([str(tend), "up"], cwd=directory, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    return stamps(out)
+
+
+def restart_rows(tend_run, testkit, tmp, tend=None):
+    """Each contender in turn, the floor first, per child duration; with
+    --rounds N the whole sequence N times (alternating), rates per round."""
     seconds = 3 if QUICK else 10
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 1
     rows = []
-    for child_ms in (0, 200):
-        floor = floor_loop(testkit, seconds, child_ms, f"{tmp}/floor-{child_ms}")
-        tend = supervised(tend_run, testkit, seconds, child_ms, f"{tmp}/tend-{child_ms}")
-        groups_only = supervised(tend_run, testkit, seconds, child_ms, f"{tmp}/pg-{child_ms}", cgroup=False)
-        contenders = (
+    for child_ms, r in [(c, r) for c in (0, 200) for r in range(rounds)]:
+        tag = f"{child_ms}-{r}"
+        floor = floor_loop(testkit, seconds, child_ms, f"{tmp}/floor-{tag}")
+        tend_rows = supervised(tend_run, testkit, seconds, child_ms, f"{tmp}/tend-{tag}")
+        groups_only = supervised(tend_run, testkit, seconds, child_ms, f"{tmp}/pg-{tag}", cgroup=False)
+        contenders = [
             ("floor: bare Rust spawn+wait loop", floor),
-            ("tend-run --backoff 0 (cgroup per child)", tend),
+            ("tend-run --backoff 0 (cgroup per child)", tend_rows),
             ("tend-run --backoff 0, TEND_CGROUP=off (process group only)", groups_only),
-        )
+        ]
+        if tend is not None:
+            contenders.append(('tend up (restart = "always", backoff = "none", journal on)',
+                               supervised_up(tend, testkit, seconds, child_ms, f"{tmp}/up-{tag}", tmp)))
+        for label, path in BEFORE:
+            contenders.append((f"tend-run --backoff 0, {label}",
+                               supervised(path / "tend-run", testkit, seconds, child_ms, f"{tmp}/b-{label}-{tag}")))
+            if tend is not None:
+                contenders.append((f"tend up, {label}",
+                                   supervised_up(path / "tend", testkit, seconds, child_ms, f"{tmp}/bu-{label}-{tag}", tmp)))
+        floor_rate = None
         for name, starts in contenders:
             if len(starts) < 3:
                 rows.append((name, child_ms, "n/a", "n/a", "n/a"))
                 continue
             span = (starts[-1] - starts[0]) / 1e9
             rate = (len(starts) - 1) / span
+            floor_rate = floor_rate or rate
             gaps = gaps_ms(starts, child_ms)
-            rows.append((name, child_ms, f"{rate:,.0f}/s", f"{statistics.median(gaps):.2f} ms", f"{percentile(gaps, 99):.2f} ms"))
+            rows.append((name, child_ms, f"{rate:,.0f}/s ({rate / floor_rate:.0%})",
+                         f"{statistics.median(gaps):.2f} ms", f"{percentile(gaps, 99):.2f} ms"))
     return rows
 
 
@@ -567,12 +614,13 @@ def main():
     if "--memory" in sys.argv or "--memory-smoke" in sys.argv:
         memory_main("--memory-smoke" in sys.argv)
         return
-    tend_run, testkit = build()
+    tend_run, testkit = build("tend-cli")
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}; quick={QUICK}\n")
-        print("| contender | child runs | restarts/s | gap p50 | gap p99 |")
+        print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}; quick={QUICK}; "
+              f"load {os.getloadavg()[0]:.1f}\n")
+        print("| contender | child runs | restarts/s (of the floor) | gap p50 | gap p99 |")
         print("|---|---|---|---|---|")
-        for name, child_ms, rate, p50, p99 in restart_rows(tend_run, testkit, tmp):
+        for name, child_ms, rate, p50, p99 in restart_rows(tend_run, testkit, tmp, TARGET / "tend"):
             print(f"| {name} | {child_ms} ms | {rate} | {p50} | {p99} |")
         with_peers = "--peers" in sys.argv
         if with_peers:

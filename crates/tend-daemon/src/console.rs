@@ -42,8 +42,10 @@ pub fn progress(board: Board, life: Life, coloured: bool) {
 /// One line on standard error; on a terminal, its control characters
 /// escaped (a line may carry a service's words, as a reason).
 fn say(coloured: bool, line: &str) {
+    // Asked once (an `ioctl`), not for every line of a restart storm.
+    static TERMINAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let escaped;
-    let line = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    let line = if *TERMINAL.get_or_init(|| std::io::IsTerminal::is_terminal(&std::io::stderr())) {
         escaped = tend_wire::escape(line);
         &*escaped
     } else {
@@ -100,6 +102,14 @@ pub fn print(mut events: broadcast::Receiver<Event>, coloured: bool) {
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
+            // In a storm, let events gather before the next look: a wake-up
+            // per few milliseconds' worth, not per event (issue 26).
+            if events.is_empty() {
+                tokio::time::sleep(GATHER).await;
+            }
         }
     });
 }
+
+/// How long lifecycle events gather between two looks.
+const GATHER: Duration = Duration::from_millis(2);

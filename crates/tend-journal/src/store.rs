@@ -129,6 +129,9 @@ pub struct Journal {
     /// Whether the `events` table exists (a read-only open finds it
     /// dropped).
     table: bool,
+    /// Whether rows were committed since the head file was last written
+    /// ([`Journal::append_rows`]).
+    head_behind: bool,
 }
 
 /// What [`Journal::verify`] found.
@@ -300,6 +303,7 @@ impl Journal {
             last,
             head_file,
             table: true,
+            head_behind: false,
         })
     }
 
@@ -349,6 +353,7 @@ impl Journal {
             last,
             head_file: head::head_path(path),
             table,
+            head_behind: false,
         })
     }
 
@@ -358,6 +363,20 @@ impl Journal {
     /// # Errors
     /// If the transaction fails; then nothing of the batch is kept.
     pub fn append<'a>(
+        &mut self,
+        batch: impl IntoIterator<Item = (SystemTime, &'a str, &'a Record)>,
+    ) -> Result<Vec<Entry>, JournalError> {
+        let written = self.append_rows(batch)?;
+        self.write_head();
+        Ok(written)
+    }
+
+    /// [`append`](Self::append) without the head file: the writer updates
+    /// it once a storm of commits pauses, or every `HEAD_EVERY` within one
+    /// (a head replaced is a file made, written and renamed, which ext4
+    /// flushes to disk: most of the journal's cost per restart, issue 26).
+    /// A head behind the table is no deletion.
+    pub(crate) fn append_rows<'a>(
         &mut self,
         batch: impl IntoIterator<Item = (SystemTime, &'a str, &'a Record)>,
     ) -> Result<Vec<Entry>, JournalError> {
@@ -390,16 +409,25 @@ impl Journal {
             }
         }
         tx.commit()?;
+        self.head_behind |= last != self.last;
         self.last = last;
-        if let Some((id, hash)) = last {
-            // Committed already: a head left behind (a full disk) is
-            // caught up by the next commit, and a head behind the table
-            // is no deletion.
-            if let Err(error) = head::write(&self.head_file, &Head { id, hash }) {
+        Ok(written)
+    }
+
+    /// Writes the head file if rows were committed since it was last
+    /// written. Committed already: a head left behind (a full disk) is
+    /// caught up by the next call, and a head behind the table is no
+    /// deletion.
+    pub(crate) fn write_head(&mut self) {
+        let Some((id, hash)) = self.last.filter(|_| self.head_behind) else {
+            return;
+        };
+        match head::write(&self.head_file, &Head { id, hash }) {
+            Ok(()) => self.head_behind = false,
+            Err(error) => {
                 tracing::warn!(%error, file = %self.head_file.display(), "cannot update the journal's head");
             }
         }
-        Ok(written)
     }
 
     /// Reads entries, oldest first.
@@ -707,6 +735,7 @@ impl Journal {
             last: None,
             head_file: PathBuf::new(),
             table: false,
+            head_behind: false,
         })
     }
 

@@ -18,7 +18,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -74,12 +74,22 @@ pub(crate) fn spawn_with_clone3(
     let (out_read, out_write) = pipe().map_err(exec_error)?;
     let (err_read, err_write) = pipe().map_err(exec_error)?;
     let (report_read, report_write) = pipe().map_err(exec_error)?;
-    let null = rustix::fs::open(
-        spec.stdin.as_deref().unwrap_or("/dev/null".as_ref()),
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| exec_error(e.into()))?;
+    // A file named for stdin is opened for this child; `/dev/null`, every
+    // other child's, is opened once for all (two system calls less a
+    // restart, issue 26).
+    let opened;
+    let null = match spec.stdin.as_deref() {
+        Some(path) => {
+            opened = rustix::fs::open(
+                path,
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| exec_error(e.into()))?;
+            opened.as_fd()
+        }
+        None => dev_null().map_err(exec_error)?,
+    };
 
     let nul_terminated = |strings: &[CString]| -> Vec<*const libc::c_char> {
         strings
@@ -128,7 +138,7 @@ pub(crate) fn spawn_with_clone3(
     // SAFETY: CLONE_PIDFD stored a new, owned descriptor in `pidfd`.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     let pid = Pid::from_raw(ret as i32).expect("clone3 returns a positive pid");
-    drop((out_write, err_write, report_write, null));
+    drop((out_write, err_write, report_write));
 
     // The child closes the report pipe by exec-ing; anything read is the
     // step that failed and its errno.
@@ -165,6 +175,22 @@ pub(crate) fn spawn_with_clone3(
         stdout: out_read,
         stderr: err_read,
     }))
+}
+
+/// `/dev/null`, read-only and close-on-exec, opened on first use and kept
+/// (the child gets it as its stdin through `dup2`).
+fn dev_null() -> io::Result<BorrowedFd<'static>> {
+    static NULL: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+    if let Some(fd) = NULL.get() {
+        return Ok(fd.as_fd());
+    }
+    let fd = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    // Two first spawns at once: the loser's descriptor is closed here.
+    Ok(NULL.get_or_init(|| fd).as_fd())
 }
 
 /// Clones the child: on x86-64, `posix_spawn`-like (`CLONE_VM | CLONE_VFORK`:

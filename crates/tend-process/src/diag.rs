@@ -49,22 +49,48 @@ fn diag() -> &'static Diag {
     })
 }
 
+/// The most bytes of lines gathered into one write.
+const BATCH: usize = 64 * 1024;
+
+/// How long the thread lets lines gather after a write before it takes the
+/// next: in a restart storm (three lines a restart) one wake-up and one
+/// write per a few milliseconds' worth instead of one per line (issue 26);
+/// a lone line is written at once (the thread is waiting for it).
+const GATHER: Duration = Duration::from_millis(2);
+
 fn work(lines: &mpsc::Receiver<Message>) {
     let mut err = io::stderr();
-    for message in lines {
-        match message {
-            Message::Line(line) => {
-                let dropped = diag().dropped.swap(0, Ordering::Relaxed);
-                if dropped > 0 {
-                    let note = format!("tend: {dropped} diagnostic lines were dropped here (standard error did not keep up)\n");
-                    put(&mut err, note.as_bytes());
+    let mut batch = Vec::new();
+    let mut flushed = Vec::new();
+    while let Ok(first) = lines.recv() {
+        // What queued meanwhile goes out with it, in one write (a restart
+        // says three lines; issue 26).
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Line(line) => {
+                    let dropped = diag().dropped.swap(0, Ordering::Relaxed);
+                    if dropped > 0 {
+                        let note = format!("tend: {dropped} diagnostic lines were dropped here (standard error did not keep up)\n");
+                        batch.extend_from_slice(note.as_bytes());
+                    }
+                    batch.extend_from_slice(&line);
                 }
-                put(&mut err, &line);
+                Message::Flushed(done) => flushed.push(done),
             }
-            Message::Flushed(done) => {
-                let _ = done.send(());
+            if batch.len() < BATCH {
+                next = lines.try_recv().ok();
             }
         }
+        if !batch.is_empty() {
+            put(&mut err, &batch);
+            batch.clear();
+            batch.shrink_to(BATCH);
+        }
+        for done in flushed.drain(..) {
+            let _ = done.send(());
+        }
+        std::thread::sleep(GATHER);
     }
 }
 

@@ -45,6 +45,58 @@ impl Access {
     }
 }
 
+/// The most a kernel-made file read on a restart holds here
+/// (`/proc/PID/stat` is under 1 KiB; a cgroup's `cgroup.procs` is
+/// usually empty).
+const KERNEL_FILE_BUFFER: usize = 2048;
+
+/// Reads a small file the kernel generates (`/proc`, cgroupfs) into a
+/// stack buffer: open, read until the end, close. `fs::read_to_string`
+/// also asks the size first (`statx`, which such files report as 0) and
+/// then reads in growing steps: nine system calls for a `/proc/PID/stat`,
+/// read on every restart (issue 26). `first_read_only`: stop after the
+/// first read that leaves room, for files the kernel hands over whole to
+/// a read with room (a single-record `seq_file`, as `/proc/PID/stat`).
+pub(crate) fn read_kernel_file(path: &Path, first_read_only: bool) -> io::Result<String> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut buffer = [0u8; KERNEL_FILE_BUFFER];
+    let mut filled = 0;
+    loop {
+        let read = match rustix::io::read(&fd, &mut buffer[filled..]) {
+            Ok(read) => read,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        };
+        filled += read;
+        if read == 0 || (first_read_only && filled < buffer.len()) {
+            break;
+        }
+        if filled == buffer.len() {
+            // Larger than expected: the rest the ordinary way.
+            let mut bytes = buffer.to_vec();
+            io::Read::read_to_end(&mut File::from(fd), &mut bytes)?;
+            return String::from_utf8(bytes)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+    }
+    String::from_utf8(buffer[..filled].to_vec())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Whether a kernel-made file is empty, by one read (a cgroup's
+/// `cgroup.procs` when its processes are gone: open, read, close).
+pub(crate) fn kernel_file_is_empty(path: &Path) -> io::Result<bool> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut byte = [0u8; 64];
+    loop {
+        match rustix::io::read(&fd, &mut byte) {
+            Ok(read) => return Ok(read == 0),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
 /// Opens the directory at `path` (following symbolic links: a path an
 /// operator named), close-on-exec.
 ///

@@ -953,6 +953,15 @@ enum Woken {
     Park,
 }
 
+/// A child's output pipe (the read end of a pipe this crate made, or one a
+/// previous image handed over), non-blocking and registered with tokio:
+/// one `ioctl` where `from_owned_fd` checks what it is and reads and
+/// writes its flags (`fstat`, two `fcntl`), on every restart (issue 26).
+fn receiver(fd: OwnedFd) -> io::Result<pipe::Receiver> {
+    rustix::io::ioctl_fionbio(&fd, true)?;
+    pipe::Receiver::from_owned_fd_unchecked(fd)
+}
+
 /// Copies stdout's and stderr's pipes (`pipes`, each with a partial line
 /// a previous reader left) to `sink` line by line until both end, or until
 /// `park` is asked: then it reads what the pipes hold now, writes the
@@ -972,7 +981,7 @@ pub(crate) async fn pump(
     mut ready_line: Option<ReadyLine>,
     park: Arc<Park>,
 ) -> Pumped {
-    let mut readers = pipes.map(|(fd, rest)| match pipe::Receiver::from_owned_fd(fd) {
+    let mut readers = pipes.map(|(fd, rest)| match receiver(fd) {
         Ok(pipe) => Some(Reader { pipe, buffer: rest }),
         Err(error) => {
             tracing::warn!(%error, "cannot read a child's output pipe");

@@ -203,7 +203,12 @@ impl Cgroup {
     /// Kills every process left in the cgroup (none, usually: a clean exit
     /// leaves it empty, and then it is not touched and stays reusable).
     pub(crate) fn kill_all(&self) {
-        if self.pids().is_empty() {
+        // One read after every exit (issue 26): open, read, close. A file
+        // that cannot be read counts as holding someone, so the cgroup is
+        // killed (and a fresh one made for the next start), never reused
+        // unchecked.
+        let procs = self.path.join("cgroup.procs");
+        if crate::files::kernel_file_is_empty(&procs).unwrap_or(false) {
             return;
         }
         self.killed.store(true, Ordering::Relaxed);
@@ -220,7 +225,7 @@ impl Cgroup {
 
     /// The processes in the cgroup now.
     pub(crate) fn pids(&self) -> Vec<i32> {
-        fs::read_to_string(self.path.join("cgroup.procs"))
+        crate::files::read_kernel_file(&self.path.join("cgroup.procs"), false)
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.trim().parse().ok())
