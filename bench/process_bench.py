@@ -25,7 +25,6 @@ and a pseudo-terminal, against `flood | cat` to the same (issue 26, point 5);
 it checks every line arrived once, in order, with its `name | ` prefix.
 
 The restart rows run the floor, tend-run (with and without cgroups) and
-
 `tend up` (one crashing service, `restart = "always"`, `backoff = "none"`,
 journal on) one after another, each rate also as a share of the floor
 measured just before it; --rounds N repeats that sequence N times, and
