@@ -23,7 +23,32 @@ static TCP_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// `tend ARGS` in the project directory through `sh -c "PREFIX; exec
 /// tend ARGS"`: to start it under a lower descriptor limit.
 fn tend_under(p: &Project, prefix: &str, args: &str) -> Output {
-    Command::new("sh")
+    tend_under_with(p, &[], prefix, args)
+}
+
+/// [`tend_under`] without `CAP_SYS_RESOURCE`: as a user that cannot raise
+/// its hard limit (root raises it to fs.nr_open).
+fn tend_under_unprivileged(p: &Project, prefix: &str, args: &str) -> Output {
+    tend_under_with(p, &DROP_SYS_RESOURCE, prefix, args)
+}
+
+/// setpriv(1)'s arguments that take `CAP_SYS_RESOURCE` away from what it
+/// runs, root or not.
+const DROP_SYS_RESOURCE: [&str; 4] = [
+    "setpriv",
+    "--inh-caps=-sys_resource",
+    "--bounding-set=-sys_resource",
+    "--",
+];
+
+fn tend_under_with(p: &Project, wrapper: &[&str], prefix: &str, args: &str) -> Output {
+    Command::new(wrapper.first().copied().unwrap_or("sh"))
+        .args(wrapper.iter().skip(1))
+        .args(if wrapper.is_empty() {
+            &[][..]
+        } else {
+            &["sh"][..]
+        })
         .arg("-c")
         .arg(format!("{prefix}; exec \"$0\" {args}"))
         .arg(env!("CARGO_BIN_EXE_tend"))
@@ -382,12 +407,12 @@ fn up_detached_fails_when_its_services_give_up_while_starting() {
     let p = Project::new(&config);
     // 200 descriptors, hard limit too: not enough for 100 services, and
     // nothing to raise to. Their starts fail, the root gives up.
-    let up = tend_under(&p, "ulimit -n 200", "up -d");
+    let up = tend_under_unprivileged(&p, "ulimit -n 200", "up -d");
     let said = String::from_utf8_lossy(&up.stderr);
     assert_eq!(up.status.code(), Some(1), "{said}");
     assert!(said.contains("gave up"), "{said}");
     // Foretold at the start, on standard error and in the daemon's log.
-    let warning = "the hard descriptor limit (RLIMIT_NOFILE) is 200, too low for 100 processes: they need about 364";
+    let warning = "the hard descriptor limit (RLIMIT_NOFILE) is 200, too low for 100 processes: they need about 492";
     assert!(said.contains(warning), "{said}");
     let log = std::fs::read_to_string(p.path(".tend/tend.log")).unwrap();
     assert!(log.contains(warning), "{log}");
@@ -395,8 +420,8 @@ fn up_detached_fails_when_its_services_give_up_while_starting() {
 
 #[test]
 fn tend_check_warns_when_the_hard_descriptor_limit_cannot_hold_the_config() {
-    // 60 services of 2 replicas: 120 processes, 3 descriptors each and 64
-    // for tend.
+    // 60 services of 2 replicas: 120 processes, 3 descriptors each and 192
+    // for tend (64, and 128 log files open at once).
     use std::fmt::Write as _;
     let mut config = String::new();
     for i in 0..60 {
@@ -406,15 +431,15 @@ fn tend_check_warns_when_the_hard_descriptor_limit_cannot_hold_the_config() {
         );
     }
     let p = Project::new(&config);
-    let low = tend_under(&p, "ulimit -n 400", "check");
+    let low = tend_under_unprivileged(&p, "ulimit -n 500", "check");
     let said = String::from_utf8_lossy(&low.stderr);
     assert_eq!(low.status.code(), Some(0), "{said}");
     assert!(
-        said.contains("warning: the hard descriptor limit (RLIMIT_NOFILE) is 400, too low for 120 processes: they need about 424 (3 each and 64 for tend itself)"),
+        said.contains("warning: the hard descriptor limit (RLIMIT_NOFILE) is 500, too low for 120 processes: they need about 552 (3 each and 192 for tend itself)"),
         "{said}"
     );
     assert!(said.contains("ulimit -Hn"), "{said}");
-    let enough = tend_under(&p, "ulimit -n 424", "check");
+    let enough = tend_under_unprivileged(&p, "ulimit -n 552", "check");
     assert_eq!(enough.status.code(), Some(0));
     assert!(
         !String::from_utf8_lossy(&enough.stderr).contains("warning"),
@@ -559,4 +584,173 @@ fn a_foreground_tend_up_whose_terminal_closes_runs_on() {
     assert_eq!(p.service("a")["state"], "running");
     p.ok(&["down"]);
     p.wait_for("the daemon to exit", || !common::alive(u64::from(pid)));
+}
+
+/// Whether this process may raise hard limits (`CAP_SYS_RESOURCE`): root,
+/// unless a sandbox took it away.
+fn may_raise_hard_limits() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let caps = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(caps.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << 24) != 0)
+}
+
+/// The soft and hard "Max open files" of `pid`.
+fn open_files_limits(pid: u64) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let mut words = line.split_whitespace().skip(3);
+    (
+        words.next().unwrap().to_owned(),
+        words.next().unwrap().to_owned(),
+    )
+}
+
+/// The pids of `pid`'s children.
+fn children_of(pid: u32) -> Vec<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .flat_map(|task| {
+                    std::fs::read_to_string(task.path().join("children"))
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .filter_map(|pid| pid.parse().ok())
+                        .collect::<Vec<u64>>()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn as_root_tend_raises_its_hard_descriptor_limit_and_services_keep_the_original() {
+    if !may_raise_hard_limits() {
+        eprintln!("skipped: no CAP_SYS_RESOURCE here (root in a sandbox that took it away)");
+        return;
+    }
+    // 120 replicas need 3 descriptors each and 192 for tend: more than the
+    // hard limit of 256 it starts with.
+    let p = Project::new("[services.s]\ncommand = [\"sleep\", \"1000\"]\nreplicas = 120\n");
+    let limits = "ulimit -Sn 200; ulimit -Hn 256";
+    // Nothing to warn of: root raises it to fs.nr_open.
+    let check = tend_under(&p, limits, "check");
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        check.status.success() && !said.contains("warning"),
+        "{said}"
+    );
+    let up = tend_under(&p, limits, "up -d");
+    assert!(
+        up.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&up.stderr),
+        p.read(".tend/tend.log")
+    );
+    let pid = daemon_pid(&p);
+    // Exec'd: a child not yet exec'd still has the daemon's limits.
+    let sleeping = || {
+        children_of(pid)
+            .into_iter()
+            .filter(|child| {
+                std::fs::read_to_string(format!("/proc/{child}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "sleep")
+            })
+            .collect::<Vec<_>>()
+    };
+    p.wait_for("120 replicas running", || sleeping().len() == 120);
+    let most = std::fs::read_to_string("/proc/sys/fs/nr_open").unwrap();
+    assert_eq!(
+        open_files_limits(pid.into()),
+        (most.trim().to_owned(), most.trim().to_owned()),
+        "the daemon's limits"
+    );
+    for child in sleeping() {
+        assert_eq!(
+            open_files_limits(child),
+            ("200".to_owned(), "256".to_owned()),
+            "a service's limits"
+        );
+    }
+    p.ok(&["down"]);
+}
+
+#[test]
+fn the_daemon_holds_no_log_file_open_per_service() {
+    let n = 200;
+    let mut p = Project::new(&format!(
+        "[services.s]\ncommand = [\"sh\", \"-c\", \"echo up; exec sleep 1000\"]\nreplicas = {n}\n"
+    ));
+    p.up();
+    let pid = daemon_pid(&p);
+    let logs = std::fs::canonicalize(p.path(".tend/logs")).unwrap();
+    let written = || {
+        std::fs::read_dir(&logs)
+            .unwrap()
+            .flatten()
+            .filter(|f| std::fs::read_to_string(f.path()).is_ok_and(|text| text == "up\n"))
+            .map(|f| f.file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    p.wait_for("every replica's line in its log file", || {
+        written().len() == n
+    });
+    let open: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .collect();
+    let log_files = open
+        .iter()
+        .filter(|target| target.parent() == Some(logs.as_path()))
+        .count();
+    // At most the 128 written last.
+    assert!(
+        log_files <= 128,
+        "{log_files} log files open for {n} replicas"
+    );
+    // Two pipes and a pidfd each, and what tend holds besides.
+    assert!(
+        open.len() <= 3 * n + 192,
+        "{} descriptors open for {n} replicas",
+        open.len()
+    );
+    // `tend logs` reads them as ever.
+    let file = &written()[0];
+    let instance = file.strip_suffix(".log").unwrap();
+    assert_eq!(p.ok(&["logs", instance]), "up\n");
+    assert_eq!(p.down(), 0);
+}
+
+#[test]
+fn a_log_file_replaced_by_a_symbolic_link_while_closed_is_not_followed() {
+    // Its file is closed once idle for 10 s, and opened again for the
+    // second line.
+    let mut p = Project::new(
+        "[services.w]\ncommand = [\"sh\", \"-c\", \"echo first; sleep 15; echo second; exec sleep 1000\"]\n",
+    );
+    p.up();
+    let log = p.path(".tend/logs/w.log");
+    p.wait_for("the first line", || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text == "first\n")
+    });
+    let victim = p.path("victim");
+    std::fs::write(&victim, "the victim's\n").unwrap();
+    std::fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink(&victim, &log).unwrap();
+    // Said on the foreground daemon's standard error.
+    p.wait_for("the second line refused", || {
+        p.read("up.err").contains("log file unwritable")
+    });
+    let said = p.read("up.err");
+    assert!(said.contains("symbolic link"), "{said}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "the victim's\n");
+    assert_eq!(p.down(), 0);
 }

@@ -217,9 +217,17 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // Handlers first, so no early signal takes the default action.
     let mut signals = Signals::install().map_err(setup("installing signal handlers"))?;
     // Before anything is opened: a few hundred services need more than
-    // the common 1,024 descriptors (each gets the original back).
+    // the common 1,024 descriptors, 10,000 more than a hard limit of
+    // 20,000 (root raises it to fs.nr_open; each service gets the original
+    // limits back).
     match tend_process::raise_nofile() {
-        Ok(raised) => tracing::info!(from = ?raised.from, to = ?raised.to, "descriptor limit"),
+        Ok(raised) => tracing::info!(
+            from = ?raised.from,
+            to = ?raised.to,
+            hard_from = ?raised.hard_from,
+            hard_to = ?raised.hard_to,
+            "descriptor limit"
+        ),
         Err(error) => tracing::warn!(%error, "could not raise the descriptor limit"),
     }
     if let Some(shortfall) = descriptor_shortfall(&config) {

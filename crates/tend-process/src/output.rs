@@ -611,14 +611,78 @@ fn write_out(shared: &Arc<Shared>) {
 
 /// The log writer thread: every file write of every sink, off the async
 /// runtime, so a disk that blocks (frozen, stalled) holds up only this
-/// thread; the pumps queue and go on.
+/// thread; the pumps queue and go on. It keeps the files it wrote last
+/// open, at most [`LOG_FILES_OPEN`], and closes one idle for [`IDLE`].
 mod writer {
+    use std::collections::VecDeque;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-    use std::sync::{Arc, Mutex, OnceLock};
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
     use std::time::{Duration, Instant};
 
     use super::{write_out, Shared, RETRY, STALL};
+    use crate::nofile::LOG_FILES_OPEN;
+
+    /// A log file not written for this long is closed.
+    const IDLE: Duration = Duration::from_secs(10);
+
+    /// The sinks whose file is open, the least recently written first.
+    #[derive(Default)]
+    struct OpenFiles {
+        order: VecDeque<(Weak<Shared>, Instant)>,
+    }
+
+    impl OpenFiles {
+        /// `shared` was just written: last to be closed; the file written
+        /// least recently is closed if more than [`LOG_FILES_OPEN`] are
+        /// open.
+        fn written(&mut self, shared: &Arc<Shared>) {
+            let open = shared
+                .file
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(super::RotatingFile::is_open);
+            // Dropped sinks (their file closed with them) and this one.
+            self.order.retain(|(sink, _)| {
+                sink.strong_count() > 0 && !std::ptr::eq(sink.as_ptr(), Arc::as_ptr(shared))
+            });
+            if !open {
+                return;
+            }
+            self.order
+                .push_back((Arc::downgrade(shared), Instant::now()));
+            while self.order.len() > LOG_FILES_OPEN {
+                self.close_first();
+            }
+        }
+
+        /// Closes the files not written for [`IDLE`].
+        fn close_idle(&mut self) {
+            while self
+                .order
+                .front()
+                .is_some_and(|(_, at)| at.elapsed() >= IDLE)
+            {
+                self.close_first();
+            }
+        }
+
+        fn close_first(&mut self) {
+            let Some((sink, _)) = self.order.pop_front() else {
+                return;
+            };
+            if let Some(sink) = sink.upgrade() {
+                if let Some(file) = sink.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    file.close();
+                }
+            }
+        }
+
+        fn is_empty(&self) -> bool {
+            self.order.is_empty()
+        }
+    }
 
     enum Work {
         Write(Arc<Shared>),
@@ -677,9 +741,12 @@ mod writer {
     fn run(work: &mpsc::Receiver<Work>) {
         // Sinks whose file fails: tried again every RETRY.
         let mut failing: Vec<Arc<Shared>> = Vec::new();
+        let mut open = OpenFiles::default();
         loop {
             let mut due = Vec::new();
-            let next = if failing.is_empty() {
+            // Woken every RETRY while a file fails or is open (to close it
+            // once idle); asleep otherwise.
+            let next = if failing.is_empty() && open.is_empty() {
                 work.recv().map_err(|_| RecvTimeoutError::Disconnected)
             } else {
                 work.recv_timeout(RETRY)
@@ -705,6 +772,7 @@ mod writer {
                 BUSY_SINCE.store(now_ms(), Ordering::Relaxed);
                 write_out(&shared);
                 BUSY_SINCE.store(0, Ordering::Relaxed);
+                open.written(&shared);
                 shared.wrote.notify_waiters();
                 if shared.failing.load(Ordering::Relaxed)
                     && !failing.iter().any(|f| Arc::ptr_eq(f, &shared))
@@ -713,6 +781,7 @@ mod writer {
                 }
             }
             failing.retain(|f| f.failing.load(Ordering::Relaxed));
+            open.close_idle();
         }
     }
 }
@@ -1104,6 +1173,11 @@ struct Unwritten {
 /// An append-only file rotated by size: `file` → `file.1` → … → `file.N`,
 /// each opened and renamed relative to its directory's descriptor
 /// ([`files`]: no symbolic link followed, regular files only).
+///
+/// Its descriptor is held only while the log writer keeps it among the
+/// files written last ([`LOG_FILES_OPEN`](crate::nofile::LOG_FILES_OPEN)):
+/// 10,000 services must not hold 10,000 descriptors (issue 26). Closed,
+/// it is opened again, with the same checks, when it has lines to write.
 struct RotatingFile {
     /// The whole path, to name it.
     path: PathBuf,
@@ -1111,14 +1185,17 @@ struct RotatingFile {
     /// service.
     dir: Arc<OwnedFd>,
     name: OsString,
-    file: File,
+    /// Open while recently written; `None` once the writer closed it.
+    file: Option<File>,
+    /// Its size, read again from the file each time it is opened.
     size: u64,
     max_size: u64,
     keep: u32,
 }
 
 impl RotatingFile {
-    /// Opens `path`'s file in `dir` (its directory).
+    /// Opens `path`'s file in `dir` (its directory), made if missing,
+    /// checked, and closed again: opened for writing when lines come.
     fn open(dir: Arc<OwnedFd>, path: &Path, max_size: u64, keep: u32) -> io::Result<Self> {
         let name = path
             .file_name()
@@ -1129,23 +1206,49 @@ impl RotatingFile {
                 )
             })?
             .to_owned();
-        let file = files::open_regular(dir.as_fd(), &name, Access::Append, path)?;
-        let size = file.metadata()?.len();
-        Ok(RotatingFile {
+        let mut file = RotatingFile {
             path: path.to_path_buf(),
             dir,
             name,
-            file,
-            size,
+            file: None,
+            size: 0,
             max_size,
             keep,
-        })
+        };
+        file.file()?;
+        file.close();
+        Ok(file)
+    }
+
+    /// The open file: opened now (and its size read) if it was closed.
+    fn file(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            let file =
+                files::open_regular(self.dir.as_fd(), &self.name, Access::Append, &self.path)?;
+            self.size = file.metadata()?.len();
+            self.file = Some(file);
+        }
+        // Just opened if it was not.
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("log file not open"))
+    }
+
+    /// Gives its descriptor back; the next write opens it again.
+    fn close(&mut self) {
+        self.file = None;
+    }
+
+    fn is_open(&self) -> bool {
+        self.file.is_some()
     }
 
     /// Writes whole lines, rotating between lines so that no file grows past
     /// `max_size` (unless a single line is longer).
     fn write_lines(&mut self, lines: &[u8]) -> Result<(), Unwritten> {
         let failed = |written: usize| move |error| Unwritten { written, error };
+        // Opened first: the size it has now decides the rotation.
+        self.file().map_err(failed(0))?;
         if self.max_size == 0 || self.size + lines.len() as u64 <= self.max_size {
             return self.append(lines).map_err(failed(0));
         }
@@ -1179,8 +1282,10 @@ impl RotatingFile {
     /// Appends whole lines, or nothing: a write that failed half-way
     /// (disk full) is cut back, so no line is ever torn.
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if let Err(error) = self.file.write_all(bytes) {
-            let _ = self.file.set_len(self.size);
+        let size = self.size;
+        let file = self.file()?;
+        if let Err(error) = file.write_all(bytes) {
+            let _ = file.set_len(size);
             return Err(error);
         }
         self.size += bytes.len() as u64;
@@ -1195,8 +1300,12 @@ impl RotatingFile {
         };
         let shown = |name: &OsStr| self.path.with_file_name(name);
         if self.keep == 0 {
-            self.file =
-                files::open_regular(self.dir.as_fd(), &self.name, Access::Truncate, &self.path)?;
+            self.file = Some(files::open_regular(
+                self.dir.as_fd(),
+                &self.name,
+                Access::Truncate,
+                &self.path,
+            )?);
         } else {
             let _ =
                 rustix::fs::unlinkat(&self.dir, numbered(self.keep).as_os_str(), AtFlags::empty());
@@ -1207,9 +1316,16 @@ impl RotatingFile {
                 }
             }
             rustix::fs::renameat(&self.dir, &self.name, &self.dir, numbered(1))?;
+            // Closed first: should the fresh one fail to open, the next
+            // write tries again rather than appending to the rotated copy.
+            self.file = None;
             let fresh = self.name.clone();
-            self.file =
-                files::open_regular(self.dir.as_fd(), &fresh, Access::Append, &shown(&fresh))?;
+            self.file = Some(files::open_regular(
+                self.dir.as_fd(),
+                &fresh,
+                Access::Append,
+                &shown(&fresh),
+            )?);
         }
         self.size = 0;
         Ok(())
@@ -1220,6 +1336,72 @@ impl RotatingFile {
 mod tests {
     use super::*;
 
+    /// Held by the tests that use the log writer thread: it closes the
+    /// files written least recently, another test's too.
+    static WRITER: Mutex<()> = Mutex::new(());
+
+    /// Descriptors of this process open on files in `dir` (not on `dir`
+    /// itself).
+    fn open_in(dir: &Path) -> usize {
+        fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.parent() == Some(dir))
+            .count()
+    }
+
+    #[test]
+    fn log_files_are_open_only_while_written_a_bounded_few_at_a_time() {
+        let _alone = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = std::env::temp_dir().join(format!("tend-open-logs-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let n = crate::nofile::LOG_FILES_OPEN * 2 + 10;
+        // The first one rotated every two lines: its rotation goes on
+        // across closes and opens.
+        let sinks: Vec<LogSink> = (0..n)
+            .map(|i| {
+                LogSink::from_spec(&LogSpec {
+                    file: Some(dir.join(format!("s{i}.log"))),
+                    max_size: if i == 0 { 30 } else { 0 },
+                    keep: 2,
+                    ..LogSpec::default()
+                })
+                .unwrap()
+            })
+            .collect();
+        // Made (an empty file for `tend logs`), and closed.
+        assert!(dir.join(format!("s{}.log", n - 1)).exists());
+        assert_eq!(open_in(&dir), 0, "log files held open before any line");
+        for round in 0..3 {
+            for (i, sink) in sinks.iter().enumerate() {
+                sink.write_lines(format!("round {round} of {i:03}\n").as_bytes());
+            }
+            flush_logs(Duration::from_secs(60));
+            let open = open_in(&dir);
+            assert!(
+                open <= crate::nofile::LOG_FILES_OPEN,
+                "{open} log files open after round {round}"
+            );
+        }
+        for i in 1..n {
+            assert_eq!(
+                fs::read_to_string(dir.join(format!("s{i}.log"))).unwrap(),
+                format!("round 0 of {i:03}\nround 1 of {i:03}\nround 2 of {i:03}\n")
+            );
+        }
+        // 15 bytes a line, 30 a file: rotated after the second.
+        assert_eq!(
+            fs::read_to_string(dir.join("s0.log.1")).unwrap(),
+            "round 0 of 000\nround 1 of 000\n"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.join("s0.log")).unwrap(),
+            "round 2 of 000\n"
+        );
+        drop(sinks);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// Lines `from..=to`, numbered.
     fn lines(from: u64, to: u64) -> Vec<u8> {
         (from..=to)
@@ -1229,6 +1411,7 @@ mod tests {
 
     #[test]
     fn a_file_that_refuses_writes_holds_lines_drops_the_oldest_and_catches_up_with_a_marker() {
+        let _alone = WRITER.lock().unwrap_or_else(|e| e.into_inner());
         let troubles = Arc::new(Mutex::new(Vec::new()));
         let heard = troubles.clone();
         // /dev/full refuses every write with ENOSPC (a device: put in
@@ -1239,10 +1422,12 @@ mod tests {
             path: "/dev/full".into(),
             dir: Arc::new(files::open_dir(Path::new("/dev")).unwrap()),
             name: "full".into(),
-            file: fs::OpenOptions::new()
-                .append(true)
-                .open("/dev/full")
-                .unwrap(),
+            file: Some(
+                fs::OpenOptions::new()
+                    .append(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            ),
             size: 0,
             max_size: 0,
             keep: 0,

@@ -130,8 +130,8 @@ fn lookup_group(name: &str) -> Result<u32, SpawnError> {
 }
 
 /// The limits a spec sets (soft and hard alike), and the descriptor
-/// limit the supervisor started with where the spec sets none (see
-/// `nofile`).
+/// limits (soft and hard) the supervisor started with where the spec sets
+/// none (see `nofile`).
 fn rlimits(limits: &Rlimits) -> Vec<(Resource, Rlimit)> {
     let both = |v: u64| Rlimit {
         current: Some(v),

@@ -42,10 +42,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Handlers first, so no early signal takes the default action.
     let signals = tend_engine::ShutdownSignals::install().context("installing signal handlers")?;
     tend_process::enable_orphan_reaping().context("becoming a child subreaper")?;
-    // Its children need descriptors too; the command gets the original
-    // soft limit back.
+    // Its children need descriptors too (3 each: 10,000 replicas need more
+    // than a hard limit of 20,000, which root raises to fs.nr_open); the
+    // command gets the original limits back.
     if let Err(error) = tend_process::raise_nofile() {
         tend_process::diag!("tend-run: could not raise the descriptor limit: {error}");
+    }
+    if let Some(shortfall) = tend_process::nofile_shortfall(u64::from(args.replicas)) {
+        tend_process::diag!("tend-run: warning: {shortfall}");
     }
 
     let spec = process_spec(&args);

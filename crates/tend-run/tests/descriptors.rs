@@ -51,3 +51,122 @@ fn a_running_child_holds_three_descriptors_of_the_supervisor() {
         "{open} descriptors open for {n} children"
     );
 }
+
+/// Whether this process may raise hard limits (`CAP_SYS_RESOURCE`): root,
+/// unless a sandbox took it away.
+fn may_raise_hard_limits() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let caps = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(caps.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << 24) != 0)
+}
+
+/// The soft and hard "Max open files" of `pid`.
+fn open_files_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let mut words = line.split_whitespace().skip(3);
+    (
+        words.next().unwrap().to_owned(),
+        words.next().unwrap().to_owned(),
+    )
+}
+
+/// The pids of `pid`'s children that run `sleep` (a child not yet
+/// exec'd still has tend-run's limits).
+fn sleeping_children_of(pid: u32) -> Vec<u32> {
+    children_of(pid)
+        .into_iter()
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/comm"))
+                .is_ok_and(|comm| comm.trim() == "sleep")
+        })
+        .collect()
+}
+
+/// The pids of `pid`'s children.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .flat_map(|task| {
+                    std::fs::read_to_string(task.path().join("children"))
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .filter_map(|pid| pid.parse().ok())
+                        .collect::<Vec<u32>>()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `n` replicas of `sleep` under `tend-run` started with descriptor
+/// limits 200 (soft) and 256 (hard): whether all started, tend-run's own
+/// limits, and each child's.
+fn replicas_under_256(n: usize) -> (bool, (String, String), Vec<(String, String)>) {
+    let mut run = Command::new("prlimit")
+        .arg("--nofile=200:256")
+        .arg(env!("CARGO_BIN_EXE_tend-run"))
+        .args(["--replicas", &n.to_string(), "--", "sleep", "1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = run.id();
+    let start = Instant::now();
+    // Started, unless it ran out of descriptors (it gives up).
+    while sleeping_children_of(pid).len() < n
+        && start.elapsed() < Duration::from_secs(60)
+        && run.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let children = sleeping_children_of(pid);
+    let all = children.len() == n;
+    let own = open_files_limits(pid);
+    let theirs = children.into_iter().map(open_files_limits).collect();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = run.wait();
+    (all, own, theirs)
+}
+
+#[test]
+fn children_get_the_descriptor_limits_tend_run_started_with() {
+    // 50 fit in 256: 3 each.
+    let (all, own, theirs) = replicas_under_256(50);
+    assert!(all, "50 children under a hard limit of 256");
+    // Its soft limit raised (to the hard one), theirs as they were.
+    assert_eq!(own.0, own.1, "tend-run's soft limit is its hard one");
+    assert!(!theirs.is_empty());
+    for limits in theirs {
+        assert_eq!(limits, ("200".to_owned(), "256".to_owned()));
+    }
+}
+
+#[test]
+fn as_root_tend_run_raises_its_hard_descriptor_limit_to_run_more_children() {
+    if !may_raise_hard_limits() {
+        eprintln!("skipped: no CAP_SYS_RESOURCE here (root in a sandbox that took it away)");
+        return;
+    }
+    // 120 need 360 descriptors and more: over the hard limit of 256 it
+    // starts with, not over fs.nr_open, which root raises it to.
+    let (all, own, theirs) = replicas_under_256(120);
+    assert!(all, "120 children under a hard limit of 256, as root");
+    let most = std::fs::read_to_string("/proc/sys/fs/nr_open").unwrap();
+    assert_eq!(own, (most.trim().to_owned(), most.trim().to_owned()));
+    for limits in theirs {
+        assert_eq!(limits, ("200".to_owned(), "256".to_owned()));
+    }
+}
