@@ -536,7 +536,7 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         process.ready.notify = ready.read("notify", d, read::boolean).unwrap_or(false);
         process.ready.log = ready.read("log", d, pattern);
         process.ready.file = ready.read("file", d, read::string).map(Into::into);
-        process.ready.probe = probe_check(&ready, false, d);
+        process.ready.probe = probe_check(&ready, false, d).map(Box::new);
         let signals = ["notify", "log", "file", "tcp", "http", "exec"]
             .into_iter()
             .filter(|k| ready.get(k).is_some())
@@ -570,9 +570,18 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
             );
         }
     }
-    process.startup = t.table("startup", d).and_then(|p| probe(&p, d));
-    process.readiness = t.table("readiness", d).and_then(|p| probe(&p, d));
-    process.liveness = t.table("liveness", d).and_then(|p| probe(&p, d));
+    process.startup = t
+        .table("startup", d)
+        .and_then(|p| probe(&p, d))
+        .map(Box::new);
+    process.readiness = t
+        .table("readiness", d)
+        .and_then(|p| probe(&p, d))
+        .map(Box::new);
+    process.liveness = t
+        .table("liveness", d)
+        .and_then(|p| probe(&p, d))
+        .map(Box::new);
     process.on_unhealthy = t
         .read("on_unhealthy", d, read::choice(ON_UNHEALTHY))
         .unwrap_or_default();
@@ -643,7 +652,7 @@ fn service(name: &str, t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics<'_>) 
         nofile: nofile_at,
         container: boxed.as_ref().map(Table::at),
     };
-    process.container = container;
+    process.container = container.map(Box::new);
 
     Some(Service {
         name: name.to_owned(),

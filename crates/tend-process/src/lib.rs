@@ -184,7 +184,7 @@ impl ProcessExt for ChildSpec {
                 Some(Arc::new(container::Container::new(
                     runtime,
                     &id,
-                    settings.clone(),
+                    ContainerSpec::clone(settings),
                 )))
             }
         };

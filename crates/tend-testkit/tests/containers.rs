@@ -25,7 +25,7 @@ fn boxed(line: &str) -> ProcessSpec {
     let mut spec = ProcessSpec::shell(line);
     let mut container = ContainerSpec::new(ContainerSource::Rootfs(rootfs().to_path_buf()));
     container.network = Some("none".into());
-    spec.container = Some(container);
+    spec.container = Some(Box::new(container));
     spec
 }
 
@@ -94,7 +94,7 @@ async fn a_container_from_an_image_runs_too() {
     let mut container = ContainerSpec::new(ContainerSource::Image(image.into()));
     container.runtime = Some(Runtime::Podman);
     container.network = Some("none".into());
-    spec.container = Some(container);
+    spec.container = Some(Box::new(container));
     let (exit, out) = run_once("ct-image", spec).await;
     assert_eq!(
         (out.trim(), exit.kind()),
@@ -258,8 +258,8 @@ fn probed(name: &str, keep: KeepContainer) -> ProcessSpec {
     liveness.timing.period = Duration::from_millis(300);
     liveness.timing.initial_delay = Duration::from_secs(1);
     liveness.timing.failure_threshold = 2;
-    spec.readiness = Some(readiness);
-    spec.liveness = Some(liveness);
+    spec.readiness = Some(Box::new(readiness));
+    spec.liveness = Some(Box::new(liveness));
     spec.on_unhealthy = OnUnhealthy::Isolate;
     if let Some(container) = spec.container.as_mut() {
         container.on_isolate = keep;

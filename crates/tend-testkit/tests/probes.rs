@@ -87,7 +87,7 @@ async fn a_log_line_a_file_and_a_port_make_a_process_ready() {
     ));
     filed.ready.file = Some(dir.join("up"));
     let mut ported = testkit(["serve", &format!("127.0.0.1:{port}"), "--after", "300"]);
-    ported.ready.probe = Some(ProbeCheck::Tcp(format!("127.0.0.1:{port}")));
+    ported.ready.probe = Some(Box::new(ProbeCheck::Tcp(format!("127.0.0.1:{port}"))));
     let mut never = testkit(["hang"]);
     never.ready.log = Some("never printed".into());
     never.ready.timeout = Duration::from_millis(500);
@@ -124,7 +124,7 @@ async fn an_http_readiness_probe_toggles_ready_without_a_restart() {
     let (port, health) = (free_port(), dir.join("healthy"));
     let mut spec = serve(port, &health);
     let target = HttpTarget::parse(&format!("http://127.0.0.1:{port}/ready")).unwrap();
-    spec.readiness = Some(fast(ProbeCheck::Http(target), 2));
+    spec.readiness = Some(Box::new(fast(ProbeCheck::Http(target), 2)));
     let mut builder = Supervisor::builder("s")
         .concurrent_start(true)
         .child(ChildSpec::process("web", spec));
@@ -178,7 +178,7 @@ async fn a_failing_exec_liveness_probe_restarts_the_process() {
             alive.display()
         ),
     ];
-    spec.liveness = Some(fast(ProbeCheck::Exec(check), 2));
+    spec.liveness = Some(Box::new(fast(ProbeCheck::Exec(check), 2)));
     let mut builder = Supervisor::builder("s").child(ChildSpec::process("svc", spec));
     let mut events = builder.subscribe();
     let sup = builder.start().await.unwrap();
@@ -221,7 +221,10 @@ async fn an_isolated_process_keeps_running_not_ready() {
     let port = free_port();
     let mut spec = testkit(["hang"]);
     // Nothing listens on the port: the liveness probe fails from the start.
-    spec.liveness = Some(fast(ProbeCheck::Tcp(format!("127.0.0.1:{port}")), 2));
+    spec.liveness = Some(Box::new(fast(
+        ProbeCheck::Tcp(format!("127.0.0.1:{port}")),
+        2,
+    )));
     spec.on_unhealthy = OnUnhealthy::Isolate;
     let mut builder =
         Supervisor::builder("s").child(ChildSpec::process("svc", spec).restart(Restart::Permanent));
@@ -253,7 +256,10 @@ async fn a_startup_probe_gates_the_start() {
     let port = free_port();
     let mut spec = serve(port, &dir.join("unused"));
     spec.command.extend(["--after".into(), "400".into()]);
-    spec.startup = Some(fast(ProbeCheck::Tcp(format!("127.0.0.1:{port}")), 100));
+    spec.startup = Some(Box::new(fast(
+        ProbeCheck::Tcp(format!("127.0.0.1:{port}")),
+        100,
+    )));
     let started = std::time::Instant::now();
     let sup = Supervisor::builder("s")
         .child(ChildSpec::process("slow", spec))

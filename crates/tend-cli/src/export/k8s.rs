@@ -530,7 +530,7 @@ fn service_container(
     // `ready`'s polled signals become a readiness probe when there is no
     // readiness probe of its own.
     let ready_signal = match (&process.ready.probe, &process.ready.file) {
-        (Some(check), _) => Some(check.clone()),
+        (Some(check), _) => Some(ProbeCheck::clone(check)),
         (None, Some(file)) => Some(ProbeCheck::Exec(vec![
             "test".into(),
             "-e".into(),
@@ -538,7 +538,7 @@ fn service_container(
         ])),
         (None, None) => None,
     };
-    let readiness = process.readiness.as_ref().map(probe).or_else(|| {
+    let readiness = process.readiness.as_deref().map(probe).or_else(|| {
         ready_signal.map(|check| {
             probe(&ProbeSpec {
                 check,
@@ -557,9 +557,9 @@ fn service_container(
         env,
         ports: Vec::new(),
         resources: (!limits.is_empty()).then_some(Resources { limits }),
-        startup_probe: process.startup.as_ref().map(probe),
+        startup_probe: process.startup.as_deref().map(probe),
         readiness_probe: readiness,
-        liveness_probe: process.liveness.as_ref().map(probe),
+        liveness_probe: process.liveness.as_deref().map(probe),
         security_context,
         volume_mounts: Vec::new(),
     })

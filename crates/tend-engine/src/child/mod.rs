@@ -8,5 +8,5 @@ mod spec;
 pub(crate) mod task;
 
 pub use probe::Probe;
-pub(crate) use spec::Launch;
 pub use spec::{ChildSpec, Nested};
+pub(crate) use spec::{Launch, Options};

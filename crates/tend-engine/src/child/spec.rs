@@ -133,6 +133,36 @@ pub(crate) struct Options {
     pub(crate) signals_ready: bool,
 }
 
+impl Options {
+    /// Whether these options say the same as `other`'s, for options with
+    /// nothing that cannot be compared (probes and hooks are closures, a
+    /// backend's unavailability is rare): such options are never the same.
+    fn same_as(&self, other: &Options) -> bool {
+        let plain = |o: &Options| {
+            o.unavailable.is_none()
+                && o.on_isolate.is_empty()
+                && o.startup.is_none()
+                && o.readiness.is_none()
+                && o.liveness.is_none()
+        };
+        plain(self)
+            && plain(other)
+            && self.backend == other.backend
+            && self.backoff == other.backoff
+            && self.budget == other.budget
+            && self.start_limit == other.start_limit
+            && self.traps_exits == other.traps_exits
+            && self.on_unhealthy == other.on_unhealthy
+            && self.watchdog == other.watchdog
+            && self.depends_on == other.depends_on
+            && self.binds_to == other.binds_to
+            && self.resting == other.resting
+            && self.keep_spec == other.keep_spec
+            && self.limits == other.limits
+            && self.signals_ready == other.signals_ready
+    }
+}
+
 /// The options of a spec that sets none: shared, so that such specs (most)
 /// cost no allocation of their own.
 static DEFAULT_OPTIONS: std::sync::LazyLock<Arc<Options>> = std::sync::LazyLock::new(|| {
@@ -255,6 +285,16 @@ impl ChildSpec {
 
     fn options_mut(&mut self) -> &mut Options {
         Arc::make_mut(&mut self.options)
+    }
+
+    /// Takes `previous`'s options in place of its own when they say the
+    /// same: a process child sets its backend and a program its backoff,
+    /// so every child had its own copy (304 bytes each, issue 26) of what
+    /// a thousand replicas or services mostly share.
+    pub(crate) fn share_options(&mut self, previous: &Arc<Options>) {
+        if !Arc::ptr_eq(&self.options, previous) && self.options.same_as(previous) {
+            self.options = previous.clone();
+        }
     }
 
     /// When the child is restarted (default [`Restart::Permanent`]).
@@ -635,6 +675,34 @@ impl std::fmt::Debug for ChildSpec {
 #[cfg(test)]
 mod tests {
     use super::Options;
+
+    #[test]
+    fn children_with_the_same_options_share_them() {
+        use super::ChildSpec;
+        use std::sync::Arc;
+        use std::time::Duration;
+        use tend_spec::{Backend, Backoff};
+
+        let spec = |id: &str, backoff: Duration| {
+            ChildSpec::task(id, |_ctx: crate::context::Context| async {})
+                .backend(Backend::Process)
+                .backoff(Backoff::exponential(backoff, Duration::from_secs(10)))
+        };
+        let first = spec("a", Duration::from_millis(100));
+        let mut same = spec("b", Duration::from_millis(100));
+        let mut other = spec("c", Duration::from_millis(200));
+        assert!(!Arc::ptr_eq(&first.options, &same.options));
+        same.share_options(&first.options);
+        other.share_options(&first.options);
+        assert!(Arc::ptr_eq(&first.options, &same.options));
+        assert!(!Arc::ptr_eq(&first.options, &other.options));
+        // A probe is a closure: never taken for the same.
+        let mut probed = spec("d", Duration::from_millis(100)).liveness_probe(super::Probe::new(
+            |_ctx: crate::context::Context| async { Ok::<(), String>(()) },
+        ));
+        probed.share_options(&first.options);
+        assert!(!Arc::ptr_eq(&first.options, &probed.options));
+    }
 
     #[test]
     fn options_stay_small() {

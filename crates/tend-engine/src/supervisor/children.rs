@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tokio_util::time::delay_queue;
 
 use crate::child::lifecycle::{self, LifeEvent};
-use crate::child::ChildSpec;
+use crate::child::{ChildSpec, Options};
 use crate::context::Context;
 use crate::error::ControlError;
 use crate::event::EventKind;
@@ -372,6 +372,10 @@ pub(crate) struct ChildTable {
     stats: Arc<SupervisorStats>,
     /// Where state changes are told.
     links: Arc<TreeLinks>,
+    /// The options of the child added last, which the next one shares if
+    /// they say the same (weak: a removed child's probes and hooks are not
+    /// kept alive by it).
+    last_options: std::sync::Weak<Options>,
 }
 
 impl ChildTable {
@@ -388,6 +392,7 @@ impl ChildTable {
             changed: Vec::new(),
             stats,
             links,
+            last_options: std::sync::Weak::new(),
         }
     }
 
@@ -409,7 +414,11 @@ impl ChildTable {
     }
 
     /// Adds a spec at the end of the start order.
-    pub(crate) fn insert(&mut self, spec: ChildSpec, now: Instant) -> ChildKey {
+    pub(crate) fn insert(&mut self, mut spec: ChildSpec, now: Instant) -> ChildKey {
+        if let Some(previous) = self.last_options.upgrade() {
+            spec.share_options(&previous);
+        }
+        self.last_options = Arc::downgrade(&spec.options);
         let serial = self.next_serial;
         self.next_serial += 1;
         let stats = self.stats.add_child(spec.id.clone());
