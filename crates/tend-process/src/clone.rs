@@ -239,6 +239,18 @@ fn clone(args: &mut CloneArgs, child: &ChildSetup<'_>) -> i64 {
     ret
 }
 
+/// Reserves, while the table is small, a set of low slots for each thread
+/// that may spawn at once (see `slots`); the first spawns would otherwise
+/// take them, after a daemon has opened its log files, say.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn reserve_slots() {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    let sets: Vec<_> = (0..threads).filter_map(|_| slots::Slots::take()).collect();
+    for set in sets {
+        set.give_back();
+    }
+}
+
 /// The `posix_spawn`-like clone, as glibc and musl do it: the raw system
 /// call cannot return into Rust on a new stack, so the child side is a few
 /// instructions of assembly that call `child_entry` there.
@@ -541,9 +553,10 @@ mod slots {
 
     pub(super) struct Slots {
         fds: [OwnedFd; 4],
-        /// `/dev/null`, put back in each slot once the child has its own.
-        blank: OwnedFd,
     }
+
+    /// `/dev/null`, put back in each slot once the child has its own.
+    static BLANK: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
 
     impl Slots {
         /// A free set, or a new one; `None` where they cannot be used.
@@ -566,9 +579,9 @@ mod slots {
                 )
                 .ok()
             };
+            BLANK.get_or_init(open).as_ref()?;
             Some(Slots {
                 fds: [open()?, open()?, open()?, open()?],
-                blank: open()?,
             })
         }
 
@@ -592,7 +605,10 @@ mod slots {
         /// pipe's write end kept would hide its end of stream), and
         /// returns the set; a set that cannot be emptied is closed.
         pub(super) fn give_back(self) {
-            let blank = self.blank.as_raw_fd();
+            let Some(blank) = BLANK.get().and_then(Option::as_ref) else {
+                return;
+            };
+            let blank = blank.as_raw_fd();
             if self.fds.iter().all(|slot| dup_into(blank, slot).is_ok()) {
                 if let Some(list) = FREE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
                     list.push(self);

@@ -66,18 +66,9 @@ fn reaper() -> &'static Reaper {
     REAPER.get_or_init(Reaper::default)
 }
 
-/// Makes this process a child subreaper and starts reaping orphans. Call it
-/// once before starting process children; further calls do nothing. As PID 1
-/// the process already inherits every orphan: then only the reaping starts.
-///
-/// Only for programs that own their children (a supervisor daemon, `tend-run`,
-/// a container's init): the thread reaps *any* child of the process that was
-/// not started by this crate, which would surprise other code that waits on
-/// its own children.
-///
-/// # Errors
-/// If the kernel refuses `PR_SET_CHILD_SUBREAPER` or the thread cannot start.
-pub fn enable_orphan_reaping() -> io::Result<()> {
+/// Makes this process a child subreaper and starts reaping orphans (see
+/// the crate's `enable_orphan_reaping`).
+pub(crate) fn enable_orphan_reaping() -> io::Result<()> {
     let mut result = Ok(());
     REAPING.get_or_init(|| {
         let reaper = reaper();
