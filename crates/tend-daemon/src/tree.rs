@@ -249,6 +249,8 @@ pub fn service_unit(
             ChildSpec::supervisor(
                 Supervisor::builder(service.name.clone())
                     .concurrent_start(true)
+                    // Replicas are independent: asked to stop all at once.
+                    .concurrent_stop(true)
                     .intensity(defaults::intensity())
                     .children(replicas),
             )

@@ -166,3 +166,57 @@ async fn an_aborted_task_records_a_shutdown_class_exit() {
     assert_eq!(exit.exit.kind(), tend_engine::ExitKind::Killed);
     sup.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_stop_asks_every_child_at_once_and_reports_in_reverse() {
+    let lab = Lab::new();
+    let lingering = |id: &str| {
+        lab.child_with(id, OnCancel::Linger(Duration::from_secs(1)))
+            .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
+    };
+    let sup = Supervisor::builder("s")
+        .concurrent_stop(true)
+        .child(lingering("a"))
+        .child(lingering("b"))
+        .child(lingering("c"))
+        .start()
+        .await
+        .unwrap();
+    lab.take();
+    let t0 = Instant::now();
+    let report = sup.shutdown().await;
+    // Each takes a second to stop: side by side, a second in all (one
+    // after another took three).
+    assert_eq!(t0.elapsed(), Duration::from_secs(1));
+    let ids: Vec<_> = report.children.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(ids, ["c", "b", "a"]);
+    assert!(report
+        .children
+        .iter()
+        .all(|c| matches!(c.outcome, StopOutcome::Stopped(_))));
+    assert_eq!(lab.take().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_stop_still_stops_a_dependency_after_its_dependents() {
+    let lab = Lab::new();
+    let lingering = |id: &str| {
+        lab.child_with(id, OnCancel::Linger(Duration::from_secs(1)))
+            .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
+    };
+    let sup = Supervisor::builder("s")
+        .concurrent_stop(true)
+        .child(lingering("db"))
+        .child(lingering("api").depends_on("db", tend_engine::Condition::Started))
+        .child(lingering("cache"))
+        .start()
+        .await
+        .unwrap();
+    lab.take();
+    let t0 = Instant::now();
+    sup.shutdown().await;
+    // api and cache at once; db once api has ended.
+    assert_eq!(t0.elapsed(), Duration::from_secs(2));
+    let log = lab.take();
+    assert_eq!(log.last().map(String::as_str), Some("stop db"), "{log:?}");
+}

@@ -121,12 +121,49 @@ pub(crate) fn spawn_with_clone3(
         stdout: out_write.as_raw_fd(),
         stderr: err_write.as_raw_fd(),
         report: report_write.as_raw_fd(),
+        unshare_from: None,
         v1_procs,
         umask: spec.umask,
         rlimits: &prepared.rlimits,
         identity: prepared.identity.as_ref(),
     };
 
+    // Where it can, the child starts with a table of a few descriptors, not
+    // a copy of the supervisor's (see `slots`); else as `fork` does.
+    #[cfg(target_arch = "x86_64")]
+    let ret = match slots::Slots::take().filter(|_| v1_procs.is_empty()) {
+        Some(slots) => {
+            let own = [
+                null.as_fd(),
+                out_write.as_fd(),
+                err_write.as_fd(),
+                report_write.as_fd(),
+            ];
+            let ret = match slots.fill(own) {
+                Ok([null, stdout, stderr, report]) => {
+                    let lent = ChildSetup {
+                        null,
+                        stdout,
+                        stderr,
+                        report,
+                        unshare_from: Some(slots.end()),
+                        ..child
+                    };
+                    vfork::clone(&mut args, &lent, true)
+                }
+                Err(_) => -(libc::EINVAL as i64),
+            };
+            // The slots hold /dev/null again, whatever happened.
+            slots.give_back();
+            if ret == -(libc::EINVAL as i64) || ret == -(libc::ENOSYS as i64) {
+                clone(&mut args, &child)
+            } else {
+                ret
+            }
+        }
+        None => clone(&mut args, &child),
+    };
+    #[cfg(not(target_arch = "x86_64"))]
     let ret = clone(&mut args, &child);
     if ret < 0 {
         let error = io::Error::from_raw_os_error(-ret as i32);
@@ -201,7 +238,7 @@ fn dev_null() -> io::Result<BorrowedFd<'static>> {
 fn clone(args: &mut CloneArgs, child: &ChildSetup<'_>) -> i64 {
     #[cfg(target_arch = "x86_64")]
     {
-        let ret = vfork::clone(args, child);
+        let ret = vfork::clone(args, child, false);
         if ret != -(libc::EINVAL as i64) && ret != -(libc::ENOSYS as i64) {
             return ret;
         }
@@ -228,6 +265,18 @@ fn clone(args: &mut CloneArgs, child: &ChildSetup<'_>) -> i64 {
     ret
 }
 
+/// Reserves, while the table is small, a set of low slots for each thread
+/// that may spawn at once (see `slots`); the first spawns would otherwise
+/// take them, after a daemon has opened its log files, say.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn reserve_slots() {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    let sets: Vec<_> = (0..threads).filter_map(|_| slots::Slots::take()).collect();
+    for set in sets {
+        set.give_back();
+    }
+}
+
 /// The `posix_spawn`-like clone, as glibc and musl do it: the raw system
 /// call cannot return into Rust on a new stack, so the child side is a few
 /// instructions of assembly that call `child_entry` there.
@@ -237,13 +286,20 @@ mod vfork {
 
     const CLONE_VM: u64 = libc::CLONE_VM as u64;
     const CLONE_VFORK: u64 = libc::CLONE_VFORK as u64;
+    const CLONE_FILES: u64 = libc::CLONE_FILES as u64;
     /// Room for the child's few frames before it execs.
     const STACK_BYTES: usize = 64 * 1024;
 
-    pub(super) fn clone(args: &mut CloneArgs, child: &ChildSetup<'_>) -> i64 {
+    /// With `share_files`, the child starts on this process's descriptor
+    /// table, which it leaves at once for a small copy of its own
+    /// (`ChildSetup::unshare_from`): the parent is suspended meanwhile.
+    pub(super) fn clone(args: &mut CloneArgs, child: &ChildSetup<'_>, share_files: bool) -> i64 {
         // 16-byte aligned, as the ABI wants the stack at a call.
         let mut stack = vec![0u128; STACK_BYTES / 16];
         args.flags |= CLONE_VM | CLONE_VFORK;
+        if share_files {
+            args.flags |= CLONE_FILES;
+        }
         args.stack = stack.as_mut_ptr() as u64;
         args.stack_size = (stack.len() * 16) as u64;
         // No signal may reach the child before it runs on its own: block
@@ -290,7 +346,7 @@ mod vfork {
         drop(stack);
         if ret < 0 {
             // Leave the arguments as they came for a fallback clone.
-            args.flags &= !(CLONE_VM | CLONE_VFORK);
+            args.flags &= !(CLONE_VM | CLONE_VFORK | CLONE_FILES);
             args.stack = 0;
             args.stack_size = 0;
         }
@@ -409,6 +465,10 @@ struct ChildSetup<'a> {
     stdout: i32,
     stderr: i32,
     report: i32,
+    /// Set when the child was cloned on this process's descriptor table
+    /// (`CLONE_FILES`): it first takes a copy of the descriptors below this
+    /// one only, where its four are (`slots`), before touching any.
+    unshare_from: Option<i32>,
     /// v1 `cgroup.procs` files to join (limits on a hybrid layout).
     v1_procs: &'a [i32],
     umask: Option<u32>,
@@ -446,6 +506,19 @@ impl ChildSetup<'_> {
         // SAFETY: each call is async-signal-safe and uses only memory
         // prepared before the clone.
         unsafe {
+            if let Some(first) = self.unshare_from {
+                // A table of its own with the descriptors below `first`
+                // only: not a copy of the supervisor's thousands, which
+                // `execve` would then close one by one (issue 26). Nothing
+                // is changed in the shared table before this.
+                const CLOSE_RANGE_UNSHARE: libc::c_uint = 1 << 1;
+                check(libc::syscall(
+                    libc::SYS_close_range,
+                    first as libc::c_uint,
+                    libc::c_uint::MAX,
+                    CLOSE_RANGE_UNSHARE,
+                ) as libc::c_int)?;
+            }
             // A clean signal state, as std gives its children.
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
@@ -481,4 +554,121 @@ fn last_errno() -> i32 {
     io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
+}
+
+/// Low descriptor numbers through which a child gets its four (stdin,
+/// stdout, stderr, the report pipe): each spawn `dup3`s them there, the
+/// child is cloned on the supervisor's table (`CLONE_FILES`, suspended as
+/// by `vfork`) and leaves it for a copy of the descriptors below the slots
+/// only (`close_range(CLOSE_RANGE_UNSHARE)`). A spawn then costs no copy
+/// of the supervisor's table at `clone3` and no close of each of its
+/// descriptors at `execve`: with thousands of children, those were most of
+/// a spawn's time, and grew with every child (issue 26).
+///
+/// The slots are taken while the table is small (at the first spawns), one
+/// set per spawn under way (as many as threads that spawn at once); each
+/// holds `/dev/null` when not lent.
+#[cfg(target_arch = "x86_64")]
+mod slots {
+    use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+    use std::sync::Mutex;
+
+    /// Free sets; `None` once they proved unusable here (a kernel without
+    /// `close_range`'s unshare, before Linux 5.9).
+    static FREE: Mutex<Option<Vec<Slots>>> = Mutex::new(Some(Vec::new()));
+
+    pub(super) struct Slots {
+        fds: [OwnedFd; 4],
+    }
+
+    /// `/dev/null`, put back in each slot once the child has its own.
+    static BLANK: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
+
+    impl Slots {
+        /// A free set, or a new one; `None` where they cannot be used.
+        pub(super) fn take() -> Option<Slots> {
+            let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
+            let list = free.as_mut()?;
+            if let Some(slots) = list.pop() {
+                return Some(slots);
+            }
+            if !unshare_works() {
+                *free = None;
+                return None;
+            }
+            drop(free);
+            let open = || {
+                rustix::fs::open(
+                    "/dev/null",
+                    rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .ok()
+            };
+            BLANK.get_or_init(open).as_ref()?;
+            Some(Slots {
+                fds: [open()?, open()?, open()?, open()?],
+            })
+        }
+
+        /// Puts `fds` in the slots (close-on-exec); their numbers.
+        pub(super) fn fill(&self, fds: [BorrowedFd<'_>; 4]) -> std::io::Result<[i32; 4]> {
+            let mut numbers = [0; 4];
+            for ((fd, slot), number) in fds.iter().zip(&self.fds).zip(&mut numbers) {
+                dup_into(fd.as_raw_fd(), slot)?;
+                *number = slot.as_raw_fd();
+            }
+            Ok(numbers)
+        }
+
+        /// The first number past the slots: a child copies the table below
+        /// it.
+        pub(super) fn end(&self) -> i32 {
+            self.fds.iter().map(AsRawFd::as_raw_fd).max().unwrap_or(2) + 1
+        }
+
+        /// Empties the slots, so that nothing lent stays open here (a
+        /// pipe's write end kept would hide its end of stream), and
+        /// returns the set; a set that cannot be emptied is closed.
+        pub(super) fn give_back(self) {
+            let Some(blank) = BLANK.get().and_then(Option::as_ref) else {
+                return;
+            };
+            let blank = blank.as_raw_fd();
+            if self.fds.iter().all(|slot| dup_into(blank, slot).is_ok()) {
+                if let Some(list) = FREE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    list.push(self);
+                }
+            }
+        }
+    }
+
+    /// `dup3(fd, slot)`: the slot's number now refers to `fd`'s file,
+    /// close-on-exec, replacing what it held in one step.
+    fn dup_into(fd: i32, slot: &OwnedFd) -> std::io::Result<()> {
+        // SAFETY: both are open descriptors, and the slot's number is ours
+        // (owned by the set) for as long as the set lives.
+        #[allow(unsafe_code)]
+        let ret = unsafe { libc::dup3(fd, slot.as_raw_fd(), libc::O_CLOEXEC) };
+        if ret < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Whether `close_range` can unshare here (Linux 5.9): asked once, on
+    /// a range that holds nothing.
+    fn unshare_works() -> bool {
+        // SAFETY: closes nothing: no descriptor is that high.
+        #[allow(unsafe_code)]
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                libc::c_uint::MAX,
+                libc::c_uint::MAX,
+                0 as libc::c_uint,
+            )
+        };
+        ret == 0
+    }
 }

@@ -99,7 +99,27 @@ pub use exit::Ended;
 pub use faults::survive_sent_faults;
 pub use nofile::{nofile_shortfall, raise_nofile, Raised, Shortfall};
 pub use output::{flush_logs, LogSink, LogTrouble, Stream, Tee};
-pub use reaper::{enable_orphan_reaping, wait_for_orphans};
+pub use reaper::wait_for_orphans;
+
+/// Makes this process a child subreaper and starts reaping orphans. Call it
+/// once before starting process children; further calls do nothing. As PID 1
+/// the process already inherits every orphan: then only the reaping starts.
+/// It also reserves, while the descriptor table is still small, the low
+/// slots through which a spawn lends a child its pipes (so that no spawn
+/// copies the table, however large it grows).
+///
+/// Only for programs that own their children (a supervisor daemon, `tend-run`,
+/// a container's init): the thread reaps *any* child of the process that was
+/// not started by this crate, which would surprise other code that waits on
+/// its own children.
+///
+/// # Errors
+/// If the kernel refuses `PR_SET_CHILD_SUBREAPER` or the thread cannot start.
+pub fn enable_orphan_reaping() -> std::io::Result<()> {
+    #[cfg(target_arch = "x86_64")]
+    clone::reserve_slots();
+    reaper::enable_orphan_reaping()
+}
 pub use tend_spec::{
     ContainerSource, ContainerSpec, EnvSpec, HttpTarget, KeepContainer, LogSpec, OnUnhealthy,
     ProbeCheck, ProbeSpec, ProbeTiming, ProcessSpec, ReadySpec, ResourceLimits, Rlimits, Runtime,

@@ -7,9 +7,11 @@
 //! and it keeps working whichever tokio runtimes come and go. It only *peeks*
 //! first: an orphan is reaped on the spot; a child spawned by this crate is
 //! left to its own pidfd waiter, and the thread sleeps until that waiter
-//! reports it reaped (`reaped`). Spawns register their pid under the lock the
-//! thread takes before deciding, so a new child is never mistaken for an
-//! orphan.
+//! reports it reaped (`reaped`). Spawns register their pid while holding a
+//! shared lock whose exclusive side the thread takes before deciding, so a
+//! new child is never mistaken for an orphan, and spawns never wait for one
+//! another (a `CLONE_VFORK` spawn holds its thread until the child execs:
+//! one lock for all made every start wait for the one before, issue 26).
 //!
 //! Each `waitid(P_ALL)` walks every child in the kernel: one per exit made
 //! stopping (or restarting) N children O(N²). It therefore scans at most
@@ -22,7 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -33,6 +35,10 @@ use crate::exit::Ended;
 
 #[derive(Default)]
 struct Reaper {
+    /// Held shared from before a spawn until its pid is in `tracked`, and
+    /// exclusively by the thread while it decides whether an ended child is
+    /// an orphan.
+    spawning: RwLock<()>,
     /// Pids of children spawned by this crate and not yet reaped.
     tracked: Mutex<HashSet<i32>>,
     /// Signalled when a tracked child is reaped or a new one is spawned.
@@ -60,18 +66,9 @@ fn reaper() -> &'static Reaper {
     REAPER.get_or_init(Reaper::default)
 }
 
-/// Makes this process a child subreaper and starts reaping orphans. Call it
-/// once before starting process children; further calls do nothing. As PID 1
-/// the process already inherits every orphan: then only the reaping starts.
-///
-/// Only for programs that own their children (a supervisor daemon, `tend-run`,
-/// a container's init): the thread reaps *any* child of the process that was
-/// not started by this crate, which would surprise other code that waits on
-/// its own children.
-///
-/// # Errors
-/// If the kernel refuses `PR_SET_CHILD_SUBREAPER` or the thread cannot start.
-pub fn enable_orphan_reaping() -> io::Result<()> {
+/// Makes this process a child subreaper and starts reaping orphans (see
+/// the crate's `enable_orphan_reaping`).
+pub(crate) fn enable_orphan_reaping() -> io::Result<()> {
     let mut result = Ok(());
     REAPING.get_or_init(|| {
         let reaper = reaper();
@@ -127,9 +124,13 @@ impl Reaper {
                 }
                 Ok(status) => {
                     let Some(pid) = status.pid() else { continue };
+                    // No spawn is under way while this is held: a child
+                    // not tracked now is not ours.
+                    let spawning = self.spawning.write().unwrap_or_else(|e| e.into_inner());
                     let tracked = self.lock();
                     if tracked.contains(&pid.as_raw()) && HOLD.load(Ordering::Acquire) {
                         // Handed over: its status belongs to the next image.
+                        drop(spawning);
                         drop(
                             self.changed
                                 .wait_while(tracked, |t| t.contains(&pid.as_raw()))
@@ -148,6 +149,7 @@ impl Reaper {
                             Some((stuck_pid, since)) if stuck_pid == pid.as_raw() => since,
                             _ => scanned,
                         };
+                        drop(spawning);
                         if since.elapsed() < GRACE {
                             stuck = Some((pid.as_raw(), since));
                             pause = true;
@@ -165,6 +167,9 @@ impl Reaper {
                         continue;
                     }
                     drop(tracked);
+                    // An orphan: its pid cannot be reused before it is
+                    // reaped, so spawns may go on meanwhile.
+                    drop(spawning);
                     match reap(pid.as_raw()) {
                         Ok(None) | Err(rustix::io::Errno::CHILD) => {}
                         Ok(Some(ended)) => {
@@ -214,18 +219,23 @@ pub fn wait_for_orphans(timeout: Duration) -> bool {
 }
 
 /// Held while spawning, so the reaper cannot mistake the new child for an
-/// orphan before its pid is registered.
-pub(crate) struct SpawnLock(MutexGuard<'static, HashSet<i32>>);
+/// orphan before its pid is registered. Shared: spawns run side by side.
+pub(crate) struct SpawnLock {
+    _shared: RwLockReadGuard<'static, ()>,
+}
 
 impl SpawnLock {
     pub(crate) fn acquire() -> Self {
-        SpawnLock(reaper().lock())
+        SpawnLock {
+            _shared: reaper().spawning.read().unwrap_or_else(|e| e.into_inner()),
+        }
     }
 
-    pub(crate) fn track(mut self, pid: i32) {
-        self.0.insert(pid);
+    pub(crate) fn track(self, pid: i32) {
+        let reaper = reaper();
+        reaper.lock().insert(pid);
         drop(self);
-        reaper().changed.notify_all();
+        reaper.changed.notify_all();
     }
 }
 

@@ -177,6 +177,8 @@ fn supervisor(
         child
     });
     Supervisor::builder("tend-run")
+        // Replicas are independent: asked to stop all at once.
+        .concurrent_stop(true)
         .intensity(intensity)
         .auto_shutdown(auto_shutdown)
         .children(children)

@@ -45,9 +45,10 @@ fn a_running_child_holds_three_descriptors_of_the_supervisor() {
         .args(["-TERM", &pid.to_string()])
         .status();
     let _ = run.wait();
-    // The runtime's own (epoll, eventfd, stdio, sockets) are about ten.
+    // The runtime's own (epoll, eventfd, stdio, sockets) are about ten,
+    // and the spawn slots four per thread that spawns (`clone.rs`).
     assert!(
-        open <= 3 * n + 20,
+        open <= 3 * n + 30,
         "{open} descriptors open for {n} children"
     );
 }

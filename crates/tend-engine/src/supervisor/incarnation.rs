@@ -116,10 +116,13 @@ pub(crate) struct Incarnations {
     pub(crate) awaiting: HashMap<ChildKey, Awaiter>,
     /// How many past exits each child keeps.
     history: usize,
+    /// Whether a stop of every child asks them all at once
+    /// ([`concurrent_stop`](crate::SupervisorBuilder::concurrent_stop)).
+    side_by_side: bool,
 }
 
 impl Incarnations {
-    pub(crate) fn new(shared: Arc<Shared>, history: usize) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, history: usize, side_by_side: bool) -> Self {
         Incarnations {
             table: ChildTable::new(shared.stats.clone(), shared.links.clone()),
             shared,
@@ -129,6 +132,7 @@ impl Incarnations {
             queue: StartQueue::default(),
             awaiting: HashMap::new(),
             history,
+            side_by_side,
         }
     }
 
@@ -566,6 +570,21 @@ impl Incarnations {
         }
     }
 
+    /// Asks the running incarnation of `key` to stop, when its shutdown
+    /// asks (not a brutal kill) and no sibling depends on it; its stop
+    /// (`halt`) then waits for it as usual.
+    fn ask_to_stop(&self, key: ChildKey) {
+        let Some(child) = self.table.get(key) else {
+            return;
+        };
+        if child.is_depended_on() || child.spec.shutdown == Shutdown::BrutalKill {
+            return;
+        }
+        if let Some(running) = &child.running {
+            running.ctx.cancel();
+        }
+    }
+
     /// Calls off a pending restart (and its timer, if it has one).
     pub(crate) fn cancel_delay(&mut self, key: ChildKey) {
         let Some(child) = self.table.get_mut(key) else {
@@ -578,12 +597,22 @@ impl Incarnations {
     }
 
     /// Stops every child in reverse start order, calls off pending restarts,
-    /// and returns the report with `exit` as the supervisor's exit.
+    /// and returns the report with `exit` as the supervisor's exit. Side by
+    /// side, every child no sibling depends on is asked first, all at once,
+    /// and then each is waited for in that order: a thousand stop in about
+    /// the time of one, not one after another (issue 26), and a dependency
+    /// is still asked only once its dependents have ended.
     pub(crate) async fn stop_all(&mut self, exit: Exit) -> StopReport {
         self.shared.set_status(SupervisorStatus::Stopping);
         self.awaiting.clear();
         let mut report = Vec::with_capacity(self.table.len());
-        for key in self.table.all().into_iter().rev() {
+        let keys = self.table.all();
+        if self.side_by_side {
+            for &key in keys.iter().rev() {
+                self.ask_to_stop(key);
+            }
+        }
+        for key in keys.into_iter().rev() {
             if self.table.get(key).is_some() {
                 report.push(self.halt(key).await);
             }

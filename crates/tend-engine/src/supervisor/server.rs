@@ -56,6 +56,8 @@ pub(crate) struct Settings {
     /// Children start as their dependencies allow, not one after another
     /// (`start.rs`).
     pub(crate) concurrent: bool,
+    /// A stop of every child asks them all at once (`incarnation.rs`).
+    pub(crate) concurrent_stop: bool,
 }
 
 /// Who awaits the supervisor's own start, until it is over.
@@ -100,7 +102,8 @@ impl Server {
         });
         let intensity =
             RestartWindow::new(settings.intensity.max_restarts, settings.intensity.period);
-        let children = Incarnations::new(shared.clone(), settings.history);
+        let children =
+            Incarnations::new(shared.clone(), settings.history, settings.concurrent_stop);
         let server = Server {
             settings,
             intensity,
