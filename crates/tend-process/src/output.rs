@@ -1443,8 +1443,13 @@ mod tests {
         }
         sink.write_now();
         assert!(sink.is_failing());
+        // Failing once: for the refused write, or, when the writer thread
+        // was kept off the processor while the lines came (a loaded
+        // machine), for writes that blocked past the bound first.
         assert!(
-            matches!(&troubles.lock().unwrap()[..], [LogTrouble::Failing { error }] if error.contains("No space"))
+            matches!(&troubles.lock().unwrap()[..], [LogTrouble::Failing { error }] if error.contains("No space") || error == STALLED),
+            "{:?}",
+            troubles.lock().unwrap()
         );
         // Live followers got everything meanwhile.
         assert_eq!(follower.len(), 200);
