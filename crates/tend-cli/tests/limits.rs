@@ -6,6 +6,9 @@
 //! signal kills it with its default action.
 
 mod common;
+#[path = "../../tend-run/tests/common/limits.rs"]
+mod limits;
+use limits::{may_raise_hard_limits, open_files_limits, sleeping_children_of};
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -586,50 +589,6 @@ fn a_foreground_tend_up_whose_terminal_closes_runs_on() {
     p.wait_for("the daemon to exit", || !common::alive(u64::from(pid)));
 }
 
-/// Whether this process may raise hard limits (`CAP_SYS_RESOURCE`): root,
-/// unless a sandbox took it away.
-fn may_raise_hard_limits() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let caps = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
-            u64::from_str_radix(caps.trim(), 16).ok()
-        })
-        .is_some_and(|caps| caps & (1 << 24) != 0)
-}
-
-/// The soft and hard "Max open files" of `pid`.
-fn open_files_limits(pid: u64) -> (String, String) {
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .unwrap();
-    let mut words = line.split_whitespace().skip(3);
-    (
-        words.next().unwrap().to_owned(),
-        words.next().unwrap().to_owned(),
-    )
-}
-
-/// The pids of `pid`'s children.
-fn children_of(pid: u32) -> Vec<u64> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .flat_map(|task| {
-                    std::fs::read_to_string(task.path().join("children"))
-                        .unwrap_or_default()
-                        .split_whitespace()
-                        .filter_map(|pid| pid.parse().ok())
-                        .collect::<Vec<u64>>()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn as_root_tend_raises_its_hard_descriptor_limit_and_services_keep_the_original() {
     if !may_raise_hard_limits() {
@@ -656,19 +615,11 @@ fn as_root_tend_raises_its_hard_descriptor_limit_and_services_keep_the_original(
     );
     let pid = daemon_pid(&p);
     // Exec'd: a child not yet exec'd still has the daemon's limits.
-    let sleeping = || {
-        children_of(pid)
-            .into_iter()
-            .filter(|child| {
-                std::fs::read_to_string(format!("/proc/{child}/comm"))
-                    .is_ok_and(|comm| comm.trim() == "sleep")
-            })
-            .collect::<Vec<_>>()
-    };
+    let sleeping = || sleeping_children_of(pid);
     p.wait_for("120 replicas running", || sleeping().len() == 120);
     let most = std::fs::read_to_string("/proc/sys/fs/nr_open").unwrap();
     assert_eq!(
-        open_files_limits(pid.into()),
+        open_files_limits(pid),
         (most.trim().to_owned(), most.trim().to_owned()),
         "the daemon's limits"
     );

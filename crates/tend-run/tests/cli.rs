@@ -4,6 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "common/limits.rs"]
+mod limits;
+use limits::children_of;
+
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A running `tend-run`, killed if the test ends early (a failed assertion
@@ -80,25 +84,6 @@ fn sigterm(child: &Running) {
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-}
-
-/// Pids of the direct children of `pid`.
-fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .flat_map(|t| {
-                    std::fs::read_to_string(t.path().join("children"))
-                        .unwrap_or_default()
-                        .split_whitespace()
-                        .map(String::from)
-                        .collect::<Vec<_>>()
-                })
-                .filter_map(|p| p.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]

@@ -7,6 +7,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "common/limits.rs"]
+mod limits;
+use limits::{children_of, may_raise_hard_limits, open_files_limits, sleeping_children_of};
+
 #[test]
 fn a_running_child_holds_three_descriptors_of_the_supervisor() {
     let n = 50;
@@ -18,19 +22,8 @@ fn a_running_child_holds_three_descriptors_of_the_supervisor() {
         .spawn()
         .unwrap();
     let pid = run.id();
-    let children = || {
-        std::fs::read_dir(format!("/proc/{pid}/task"))
-            .unwrap()
-            .map(|t| {
-                std::fs::read_to_string(t.unwrap().path().join("children"))
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .count()
-            })
-            .sum::<usize>()
-    };
     let start = Instant::now();
-    while children() < n {
+    while children_of(pid).len() < n {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "{n} children start"
@@ -51,62 +44,6 @@ fn a_running_child_holds_three_descriptors_of_the_supervisor() {
         open <= 3 * n + 30,
         "{open} descriptors open for {n} children"
     );
-}
-
-/// Whether this process may raise hard limits (`CAP_SYS_RESOURCE`): root,
-/// unless a sandbox took it away.
-fn may_raise_hard_limits() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let caps = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
-            u64::from_str_radix(caps.trim(), 16).ok()
-        })
-        .is_some_and(|caps| caps & (1 << 24) != 0)
-}
-
-/// The soft and hard "Max open files" of `pid`.
-fn open_files_limits(pid: u32) -> (String, String) {
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .unwrap();
-    let mut words = line.split_whitespace().skip(3);
-    (
-        words.next().unwrap().to_owned(),
-        words.next().unwrap().to_owned(),
-    )
-}
-
-/// The pids of `pid`'s children that run `sleep` (a child not yet
-/// exec'd still has tend-run's limits).
-fn sleeping_children_of(pid: u32) -> Vec<u32> {
-    children_of(pid)
-        .into_iter()
-        .filter(|child| {
-            std::fs::read_to_string(format!("/proc/{child}/comm"))
-                .is_ok_and(|comm| comm.trim() == "sleep")
-        })
-        .collect()
-}
-
-/// The pids of `pid`'s children.
-fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .flat_map(|task| {
-                    std::fs::read_to_string(task.path().join("children"))
-                        .unwrap_or_default()
-                        .split_whitespace()
-                        .filter_map(|pid| pid.parse().ok())
-                        .collect::<Vec<u32>>()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// `n` replicas of `sleep` under `tend-run` started with descriptor
