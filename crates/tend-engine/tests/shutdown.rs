@@ -167,13 +167,16 @@ async fn an_aborted_task_records_a_shutdown_class_exit() {
     sup.shutdown().await;
 }
 
+/// A child that takes a second to stop, within its two.
+fn lingering(lab: &Lab, id: &str) -> ChildSpec {
+    lab.child_with(id, OnCancel::Linger(Duration::from_secs(1)))
+        .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
+}
+
 #[tokio::test(start_paused = true)]
 async fn concurrent_stop_asks_every_child_at_once_and_reports_in_reverse() {
     let lab = Lab::new();
-    let lingering = |id: &str| {
-        lab.child_with(id, OnCancel::Linger(Duration::from_secs(1)))
-            .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
-    };
+    let lingering = |id: &str| lingering(&lab, id);
     let sup = Supervisor::builder("s")
         .concurrent_stop(true)
         .child(lingering("a"))
@@ -200,10 +203,7 @@ async fn concurrent_stop_asks_every_child_at_once_and_reports_in_reverse() {
 #[tokio::test(start_paused = true)]
 async fn concurrent_stop_still_stops_a_dependency_after_its_dependents() {
     let lab = Lab::new();
-    let lingering = |id: &str| {
-        lab.child_with(id, OnCancel::Linger(Duration::from_secs(1)))
-            .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
-    };
+    let lingering = |id: &str| lingering(&lab, id);
     let sup = Supervisor::builder("s")
         .concurrent_stop(true)
         .child(lingering("db"))

@@ -145,21 +145,43 @@ impl Options {
                 && o.readiness.is_none()
                 && o.liveness.is_none()
         };
+        // Taken apart whole: a field added to `Options` does not compile
+        // until it is compared here (or ruled out above).
+        let Options {
+            backend,
+            unavailable: _,
+            backoff,
+            budget,
+            start_limit,
+            on_isolate: _,
+            traps_exits,
+            startup: _,
+            readiness: _,
+            liveness: _,
+            on_unhealthy,
+            watchdog,
+            depends_on,
+            binds_to,
+            resting,
+            keep_spec,
+            limits,
+            signals_ready,
+        } = self;
         plain(self)
             && plain(other)
-            && self.backend == other.backend
-            && self.backoff == other.backoff
-            && self.budget == other.budget
-            && self.start_limit == other.start_limit
-            && self.traps_exits == other.traps_exits
-            && self.on_unhealthy == other.on_unhealthy
-            && self.watchdog == other.watchdog
-            && self.depends_on == other.depends_on
-            && self.binds_to == other.binds_to
-            && self.resting == other.resting
-            && self.keep_spec == other.keep_spec
-            && self.limits == other.limits
-            && self.signals_ready == other.signals_ready
+            && *backend == other.backend
+            && *backoff == other.backoff
+            && *budget == other.budget
+            && *start_limit == other.start_limit
+            && *traps_exits == other.traps_exits
+            && *on_unhealthy == other.on_unhealthy
+            && *watchdog == other.watchdog
+            && *depends_on == other.depends_on
+            && *binds_to == other.binds_to
+            && *resting == other.resting
+            && *keep_spec == other.keep_spec
+            && *limits == other.limits
+            && *signals_ready == other.signals_ready
     }
 }
 
