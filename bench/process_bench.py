@@ -561,9 +561,7 @@ def smoke_main():
                     "-p", "tend-testkit"], cwd=ROOT, check=True)
     target = TARGET.parent / profile
     tend, tend_run = target / "tend", target / "tend-run"
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    nofile_to_hard()
     sizes = (250, 500)
     with tempfile.TemporaryDirectory() as tmp:
         print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}, {profile} build, "
@@ -576,8 +574,8 @@ def smoke_main():
         print(f"\n| {n} children | up | floor | per child vs floor |\n|---|---|---|---|")
         for kind, run in (("tend-run", lambda m: scale_tend_run(tend_run, n, m)),
                           ("tend", lambda m: scale_tend_up(tend, n, m, tmp))):
-            floor_up, _, _ = scale_floor(n, f"{time.monotonic_ns() % 10**8 / 1000:.3f}")
-            up, count, _ = run(f"{time.monotonic_ns() % 10**8 / 1000:.3f}")
+            floor_up, _, _ = scale_floor(n, new_mark())
+            up, count, _ = run(new_mark())
             if count < n:
                 raise SystemExit(f"{kind}: {count} of {n} children started")
             start[kind] = up / floor_up
@@ -788,20 +786,40 @@ def scale_tend_up(tend, n, mark, tmp):
     return up, count, stop
 
 
-def scale_main():
+def nofile_to_hard():
+    """Raises the soft descriptor limit to the hard one (as the issue's
+    runs did); the hard limit."""
     import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    sizes = [1000, 2000, 5000, 10000]
-    if "--sizes" in sys.argv:
-        sizes = [int(x) for x in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
+    return hard
+
+
+def new_mark():
+    """A `sleep` argument no other run uses: a run's children are those
+    carrying it."""
+    return f"{time.monotonic_ns() % 10**8 / 1000:.3f}"
+
+
+def bin_dirs(*packages):
+    """The builds to compare: each --bin-dir with its --label (the
+    directory's name where none is given), or this tree's release build
+    of `packages`, built now."""
     dirs = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--bin-dir"]
     labels = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--label"]
     if not dirs:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "tend-run", "-p", "tend-cli"],
+        subprocess.run(["cargo", "build", "--release", "-q", *(a for p in packages for a in ("-p", p))],
                        cwd=ROOT, check=True)
         dirs = [TARGET]
-    labels += [str(d) for d in dirs[len(labels):]]
+    return dirs, labels + [str(d) for d in dirs[len(labels):]]
+
+
+def scale_main():
+    hard = nofile_to_hard()
+    sizes = [1000, 2000, 5000, 10000]
+    if "--sizes" in sys.argv:
+        sizes = [int(x) for x in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
+    dirs, labels = bin_dirs("tend-run", "tend-cli")
     print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}, "
           f"nofile {hard}, load {os.getloadavg()[0]:.1f}\n")
     print("| children | contender | all up | up / floor | running | stop | stop / floor |")
@@ -815,9 +833,9 @@ def scale_main():
                         (f"tend up -d ({label})", lambda m: scale_tend_up(d / "tend", n, m, tmp))):
                     if not (d / name.split(" (")[0].split()[0]).exists():
                         continue  # a build without that program
-                    floor = scale_floor(n, f"{time.monotonic_ns() % 10**8 / 1000:.3f}")
+                    floor = scale_floor(n, new_mark())
                     rows.append(("floor (posix_spawn loop)", floor, floor))
-                    mark = f"{time.monotonic_ns() % 10**8 / 1000:.3f}"
+                    mark = new_mark()
                     rows.append((name, run(mark), floor))
             for name, (up, count, stop), floor in rows:
                 print(f"| {n:,} | {name} | {up:.2f} s | {up / floor[0]:.1f}x | {count:,} "
@@ -928,13 +946,7 @@ def lines_whole(path, expected, prefix):
 
 
 def foreground_main():
-    dirs = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--bin-dir"]
-    labels = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--label"]
-    if not dirs:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "tend-cli", "-p", "tend-testkit"],
-                       cwd=ROOT, check=True)
-        dirs = [TARGET]
-    labels += [str(d) for d in dirs[len(labels):]]
+    dirs, labels = bin_dirs("tend-cli", "tend-testkit")
     testkit = dirs[0] / "tend-testkit"
     lines = 1_000_000 if QUICK else 5_000_000
     size_mb = lines * 40 / 1e6
@@ -953,8 +965,8 @@ def foreground_main():
             cat_s = foreground_run(f"{testkit} flood {lines} --width 39 | cat", lines, out, to_pty)
             cat_ok = lines_whole(out, lines, b"")
             print(f"| {where} | flood \\| cat | {size_mb / cat_s:.0f} | 100 % | {cat_ok} |", flush=True)
-            for label, d in zip(labels, dirs):
-                out = f"{tmp}/tend-{label}.out"
+            for i, (label, d) in enumerate(zip(labels, dirs)):
+                out = f"{tmp}/tend-{i}.out"
                 shutil.rmtree(root / ".tend", ignore_errors=True)
                 tend_s = foreground_run([str(d / "tend"), "up"], lines, out, to_pty, cwd=root, env=env,
                                         log=root / ".tend" / "logs" / "flood.log")
