@@ -177,8 +177,9 @@ logs = { max_size = "2KiB", keep = 1000 }
     std::os::unix::fs::chown(&state, Some(uid), Some(gid)).unwrap();
     let out = std::fs::File::create(p.path("up.out")).unwrap();
     let err = std::fs::File::create(p.path("up.err")).unwrap();
+    let tend = suite::for_others(env!("CARGO_BIN_EXE_tend"));
     let daemon = p
-        .command(env!("CARGO_BIN_EXE_tend"))
+        .command(&tend)
         .arg("up")
         .uid(uid)
         .gid(gid)
@@ -210,7 +211,7 @@ logs = { max_size = "2KiB", keep = 1000 }
     p.wait_for("a rotation", || rotated(&logs) >= 1);
     // A live follower sees every line, also those the file cannot take yet.
     let follow = std::fs::File::create(p.path("follow.out")).unwrap();
-    let mut follower = p.command(env!("CARGO_BIN_EXE_tend"));
+    let mut follower = p.command(&tend);
     follower.uid(uid).gid(gid);
     let mut follower = follower
         .args(["logs", "-f", "-n", "0", "ticker"])

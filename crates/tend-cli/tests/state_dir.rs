@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Project, DEADLINE};
+use common::{suite, Project, DEADLINE};
 
 /// A config whose one service's command line names the project (to count
 /// its processes), with a hook so `hooks/` is used.
@@ -446,10 +446,13 @@ fn of_racing_tend_up_d_exactly_one_runs_the_services_and_down_stops_all() {
 /// `tend ARGS` as `user` (uid and gid; `None`: root), given up on after
 /// the deadline: a reader that hangs on a planted FIFO is a failure.
 fn read_as(project: &Detached, user: Option<u32>, args: &[&str]) -> Result<Output, String> {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
+    let mut command;
     if let Some(id) = user {
         use std::os::unix::process::CommandExt as _;
+        command = Command::new(suite::for_others(env!("CARGO_BIN_EXE_tend")));
         command.uid(id).gid(id);
+    } else {
+        command = Command::new(env!("CARGO_BIN_EXE_tend"));
     }
     let child = command
         .args(args)

@@ -118,6 +118,14 @@ extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, context: *mut 
         {
             // SAFETY: putting back what was there; async-signal-safe.
             unsafe { libc::sigaction(signal, previous, std::ptr::null_mut()) };
+            // The process ends either way (std's handler aborts on a stack
+            // overflow, or resets the default and returns to the fault), so
+            // SIGABRT gets its default first: the abort then pushes no
+            // second signal frame onto the alternate stack the overflow is
+            // handled on. With AVX-512 state two frames and std's message
+            // overflowed std's 8 KiB alternate stack, and the process died
+            // of SIGSEGV instead of SIGABRT.
+            reset_to_default(libc::SIGABRT);
             if previous.sa_flags & libc::SA_SIGINFO != 0 {
                 // SAFETY: the previous handler takes these three arguments.
                 let call: extern "C" fn(c_int, *mut libc::siginfo_t, *mut libc::c_void) =
@@ -135,14 +143,21 @@ extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, context: *mut 
         // blocked while this handler runs, so the one raised waits and is
         // delivered, with the default, on return.
         _ => {
-            // SAFETY: plain data; an async-signal-safe reset and raise.
-            unsafe {
-                let mut default: libc::sigaction = std::mem::zeroed();
-                default.sa_sigaction = libc::SIG_DFL;
-                libc::sigaction(signal, &raw const default, std::ptr::null_mut());
-                libc::raise(signal);
-            }
+            reset_to_default(signal);
+            // SAFETY: async-signal-safe.
+            unsafe { libc::raise(signal) };
         }
+    }
+}
+
+/// `signal` back to its default action (async-signal-safe).
+fn reset_to_default(signal: c_int) {
+    // SAFETY: plain data, zero is a valid (empty) value of each field; an
+    // async-signal-safe call with valid pointers.
+    unsafe {
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(signal, &raw const default, std::ptr::null_mut());
     }
 }
 

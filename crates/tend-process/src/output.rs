@@ -428,10 +428,20 @@ impl LogSink {
         }
     }
 
-    /// Writes what is queued now, on this thread (tests).
+    /// Writes what is queued now, on this thread, and keeps the writer
+    /// thread away from this sink after (tests): the test alone decides
+    /// when lines are written, whatever the machine's load.
     #[cfg(test)]
     fn write_now(&self) {
         write_out(&self.inner);
+        self.keep_writer_away();
+    }
+
+    /// Marks the queue as handed over, so that no write schedules the
+    /// writer thread for it (tests; [`write_now`](Self::write_now) writes).
+    #[cfg(test)]
+    fn keep_writer_away(&self) {
+        self.lock().queue.scheduled = true;
     }
 }
 
@@ -1432,6 +1442,10 @@ mod tests {
             max_size: 0,
             keep: 0,
         });
+        // Written only by `write_now`: a writer thread kept off the
+        // processor on a loaded machine would otherwise decide how much is
+        // held (CI saw a quarter of it once).
+        sink.keep_writer_away();
         let follower = sink.follow();
         // 13 bytes a line: 200,000 lines are 2.6 MB, more than is held.
         let total = 200_000u64;
@@ -1443,11 +1457,9 @@ mod tests {
         }
         sink.write_now();
         assert!(sink.is_failing());
-        // Failing once: for the refused write, or, when the writer thread
-        // was kept off the processor while the lines came (a loaded
-        // machine), for writes that blocked past the bound first.
+        // Failing once, for the refused write.
         assert!(
-            matches!(&troubles.lock().unwrap()[..], [LogTrouble::Failing { error }] if error.contains("No space") || error == STALLED),
+            matches!(&troubles.lock().unwrap()[..], [LogTrouble::Failing { error }] if error.contains("No space")),
             "{:?}",
             troubles.lock().unwrap()
         );
@@ -1486,9 +1498,9 @@ mod tests {
         );
         assert!(kept.windows(2).all(|w| w[1] == w[0] + 1), "gap or disorder");
         assert_eq!(kept.last(), Some(&(total + 1)));
-        assert!(kept.len() as u64 * 13 <= HELD_MAX as u64 + 13);
-        // (Less when the writer thread had a write under way.)
-        assert!(kept.len() as u64 * 13 >= HELD_MAX as u64 / 2);
+        // As much as is held, to the line.
+        assert!(kept.len() as u64 * 13 <= HELD_MAX as u64);
+        assert!(kept.len() as u64 * 13 > HELD_MAX as u64 - 13);
         assert!(matches!(
             &troubles.lock().unwrap()[..],
             [LogTrouble::Failing { .. }, LogTrouble::Recovered { dropped_lines, .. }] if *dropped_lines == dropped

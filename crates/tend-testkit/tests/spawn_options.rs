@@ -63,7 +63,12 @@ async fn user_and_groups_are_switched_when_running_as_root() {
         assert!(err.to_string().contains("needs root"), "{err}");
         return;
     }
-    let mut spec = testkit(["whoami"]);
+    let mut spec = ProcessSpec::new(
+        suite::for_others(env!("CARGO_BIN_EXE_tend-testkit"))
+            .to_str()
+            .unwrap(),
+        ["whoami"],
+    );
     spec.user = Some("nobody".into());
     let out = output_of("nobody", spec.clone()).await;
     assert!(out.contains("uid=65534"), "{out}");

@@ -91,10 +91,13 @@ impl Project {
 
     /// `tend ARGS` in the project directory.
     pub fn tend(&self, args: &[&str]) -> Output {
-        let mut command = self.command(env!("CARGO_BIN_EXE_tend"));
+        let mut command;
         if let Some((uid, gid)) = self.user {
             use std::os::unix::process::CommandExt as _;
+            command = self.command(suite::for_others(env!("CARGO_BIN_EXE_tend")));
             command.uid(uid).gid(gid);
+        } else {
+            command = self.command(env!("CARGO_BIN_EXE_tend"));
         }
         command.args(args).output().unwrap()
     }

@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Whether a test of `suite` runs: `false` when `TEND_SKIP_SUITES` lists
@@ -48,4 +49,50 @@ pub fn root(what: &str) -> Option<String> {
     let euid = Command::new("id").arg("-u").output().ok();
     let is_root = euid.is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     (!is_root).then(|| format!("{what} needs root"))
+}
+
+/// `binary`, or a copy of it another user (the `root` suite's `nobody`)
+/// may run. A build in a folder others cannot enter (a clone in a
+/// `mktemp -d` folder, mode 0700) is copied once into a folder of ours
+/// under the temporary directory, named by the build's inode and time, so
+/// the test still runs the build it was given.
+pub fn for_others(binary: &str) -> PathBuf {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let path = Path::new(binary);
+    let passable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.mode() & 0o001 != 0);
+    if path
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .all(passable)
+    {
+        return path.to_owned();
+    }
+    let build = std::fs::metadata(path).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "tend-tests-for-others-{}-{}-{}",
+        build.ino(),
+        build.mtime(),
+        build.mtime_nsec()
+    ));
+    let copy = dir.join(path.file_name().unwrap());
+    let _ = std::fs::create_dir(&dir);
+    // Ours, and written by nobody else: another user could have made it
+    // (`/proc/self` belongs to this process's user).
+    let meta = std::fs::symlink_metadata(&dir).unwrap();
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    assert!(
+        meta.is_dir() && meta.uid() == me && meta.mode() & 0o022 == 0,
+        "{} is not a folder of ours that only we write",
+        dir.display()
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if !copy.exists() {
+        // Copied under a name of this process, then renamed whole: test
+        // binaries running at once never run a half-written copy.
+        let partial = dir.join(format!(".partial-{}", std::process::id()));
+        std::fs::copy(path, &partial).unwrap();
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&partial, &copy).unwrap();
+    }
+    copy
 }
