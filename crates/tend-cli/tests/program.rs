@@ -806,6 +806,54 @@ fn up_detached_and_down() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tend is not running"));
 }
 
+/// `tend down` stops a service before what it depends on, and services the
+/// graph does not order side by side: `left` and `right` each wait (up to
+/// 10 s) for the other's SIGTERM before they exit, which one after another
+/// never comes; `db` looks whether `api` has gone when its own comes.
+#[test]
+fn down_stops_dependents_first_and_unordered_services_side_by_side() {
+    let wait_for = |me: &str, other: &str| {
+        format!(
+            "trap 'touch {me}.term; i=0; while [ ! -e {other}.term ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; \
+             [ -e {other}.term ] && echo together > {me}.saw; exit 0' TERM; while :; do sleep 0.1; done"
+        )
+    };
+    let mut p = Project::new(&format!(
+        r#"
+[services.db]
+shell = "trap 'if [ -e api.gone ]; then echo after > db.order; else echo before > db.order; fi; exit 0' TERM; while :; do sleep 0.1; done"
+
+[services.api]
+shell = "trap 'touch api.gone; exit 0' TERM; while :; do sleep 0.1; done"
+depends_on = {{ db = "started" }}
+
+[services.left]
+shell = {left:?}
+
+[services.right]
+shell = {right:?}
+"#,
+        left = wait_for("left", "right"),
+        right = wait_for("right", "left"),
+    ));
+    p.up();
+    for service in ["db", "api", "left", "right"] {
+        p.wait_state(service, "running");
+    }
+    assert_eq!(p.down(), 0, "a clean shutdown exits 0");
+    assert_eq!(
+        p.read("db.order"),
+        "after\n",
+        "db got SIGTERM before api had gone"
+    );
+    for side in ["left", "right"] {
+        assert!(
+            p.path(&format!("{side}.saw")).exists(),
+            "{side} stopped alone: the two were stopped one after the other"
+        );
+    }
+}
+
 /// The layout of a system service: the config in one directory, the state
 /// in another, the socket in a third (made if missing), each named once
 /// by the environment, as the systemd units do.

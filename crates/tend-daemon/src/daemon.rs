@@ -294,6 +294,11 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         .map_err(setup("opening log files"))?;
     let mut builder = Supervisor::builder(ROOT)
         .concurrent_start(true)
+        // As systemd: a service stops before what it depends on, and
+        // services the graph does not order stop side by side (one after
+        // another, 20 services of 250 replicas took 6.3x the time of 4,
+        // issue 26).
+        .concurrent_stop(true)
         .strategy(config.supervisor.strategy)
         .intensity(config.supervisor.intensity)
         .event_capacity(event_capacity(layout.instances.len()))
@@ -573,8 +578,8 @@ async fn stop_unclaimed(expected: BTreeSet<String>, journal: JournalWriter) {
     }
 }
 
-/// A graceful shutdown (reverse start order, each service by its stop
-/// settings); a second signal, or `shutdown_timeout`, kills what is left.
+/// A graceful shutdown (reverse dependency order, services the graph does
+/// not order side by side, each by its stop settings); a second signal, or `shutdown_timeout`, kills what is left.
 /// The caller says why it began: "again to kill" only after a signal,
 /// which an operator can send again (a `tend down` has no second press).
 async fn graceful(

@@ -5,7 +5,9 @@
 //! A service with `replicas > 1` is a one-for-one supervisor of its own
 //! (named after the service) over `name.1` … `name.N`. Every supervisor
 //! starts concurrently: by the services' `depends_on` (siblings only), as
-//! the graph allows, and a failed start is handled like any exit.
+//! the graph allows, and a failed start is handled like any exit. Every
+//! supervisor stops the same way in reverse: a service after those that
+//! depend on it, and services the graph does not order side by side.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -217,6 +219,7 @@ pub fn group_unit(
     Ok(ChildSpec::supervisor(
         Supervisor::builder(group.name.clone())
             .concurrent_start(true)
+            .concurrent_stop(true)
             .strategy(group.strategy)
             .intensity(group.intensity)
             .children(members),
