@@ -51,7 +51,11 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     };
-    // What was said on standard error is written before the exit.
+    // The services' last lines, in their logs and in the foreground copy
+    // on standard output, and what was said on standard error, are
+    // written before the exit (bounded: a reader that stopped reading
+    // holds it 5 s at most).
+    tend_process::flush_logs(std::time::Duration::from_secs(5));
     tend_process::diag::flush(std::time::Duration::from_secs(5));
     code
 }

@@ -365,8 +365,8 @@ impl LogSink {
             schedule(&self.inner, &mut inner);
         }
         match &inner.tee {
-            Some(Tee::Stdout { prefix }) => console::tee(prefix, lines, false),
-            Some(Tee::Terminal { prefix }) => console::tee(prefix, lines, true),
+            Some(Tee::Stdout { prefix }) => console::tee(prefix, lines, console::To::Stream),
+            Some(Tee::Terminal { prefix }) => console::tee(prefix, lines, console::To::Terminal),
             None => {}
         }
         let handler = inner.on_trouble.clone();
@@ -380,23 +380,42 @@ impl LogSink {
     /// the writer keeps up: back-pressure, so a flood slows the child (its
     /// pipe fills) and never loses a line. Not while the file refuses
     /// writes or the disk stalls: then the child is not held, and lines
-    /// beyond the bound are dropped and counted instead.
+    /// beyond the bound are dropped and counted instead. The same for the
+    /// copy on standard output when it is a file or a pipe (a container's
+    /// log, `tend up | tee`): every line, unless a write to it blocks.
+    /// Never for a terminal: an operator's paused or slow terminal must not
+    /// slow a service, so it is shown what it can take.
     pub(crate) async fn room(&self) {
         loop {
             let notified = self.inner.wrote.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let console = console::ROOM.notified();
+            tokio::pin!(console);
+            console.as_mut().enable();
             if self.has_room() {
                 return;
             }
-            let _ = tokio::time::timeout(STALL, notified).await;
+            let _ = tokio::time::timeout(STALL, async {
+                tokio::select! {
+                    () = notified => {}
+                    () = console => {}
+                }
+            })
+            .await;
         }
     }
 
     /// Whether [`room`](Self::room) would return at once.
     fn has_room(&self) -> bool {
-        let pending = self.lock().queue.lines.len() + self.inner.writing.load(Ordering::Relaxed);
-        pending <= HELD_MAX / 2 || self.is_failing() || writer::stalled()
+        let (queued, streamed) = {
+            let inner = self.lock();
+            let streamed = matches!(inner.tee, Some(Tee::Stdout { .. }));
+            (inner.queue.lines.len(), streamed)
+        };
+        let pending = queued + self.inner.writing.load(Ordering::Relaxed);
+        (pending <= HELD_MAX / 2 || self.is_failing() || writer::stalled())
+            && (!streamed || console::has_room())
     }
 
     /// [`room`](Self::room), its state boxed only when it has to wait: a
@@ -812,16 +831,50 @@ pub fn flush_logs(timeout: Duration) {
 mod console {
     use std::io::Write;
     use std::sync::{Condvar, Mutex, OnceLock};
+    use std::time::{Duration, Instant};
 
-    /// Bytes waiting for the terminal before new lines are dropped.
+    /// Bytes waiting for a terminal before new lines are dropped.
     const BOUND: usize = 1 << 20;
+
+    /// Bytes waiting for a file or a pipe before new lines are dropped:
+    /// the pumps wait (back-pressure) once half of [`BOUND`] waits, so this
+    /// is reached only when standard output takes nothing for [`STALL`]
+    /// (a reader that stopped) or many pumps add a chunk at once.
+    const STREAM_BOUND: usize = 4 * BOUND;
+
+    /// How long a file or a pipe may take no byte before the services are
+    /// no longer held for it: a reader that pauses (a log driver flushing)
+    /// slows them, as any pipe does; one that stopped does not stop them.
+    const STALL: Duration = Duration::from_secs(1);
+
+    /// Written a piece at a time, whole lines, so that progress is seen.
+    const PIECE: usize = 64 * 1024;
+
+    /// Where standard output goes, which decides what a flood meets.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub(super) enum To {
+        /// A terminal: control characters escaped; what it cannot take
+        /// now is dropped and counted (an operator's paused terminal never
+        /// slows a service).
+        Terminal,
+        /// A file or a pipe (a container's log, `tend up | tee`): every
+        /// line, the pumps waiting for room, unless a write blocks for
+        /// longer than [`STALL`].
+        Stream,
+    }
+
+    /// Told when the console wrote (there may be room again).
+    pub(super) static ROOM: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
     #[derive(Default)]
     struct Waiting {
         bytes: Vec<u8>,
         dropped_lines: u64,
-        /// Bytes taken are being written.
-        writing: bool,
+        /// While bytes taken are being written: when the last piece of them
+        /// was taken by standard output (or the writing began).
+        writing: Option<Instant>,
+        /// Where the lines dropped went (the note says which).
+        dropped_from: Option<To>,
     }
 
     struct Console {
@@ -833,9 +886,8 @@ mod console {
 
     static CONSOLE: OnceLock<Option<&'static Console>> = OnceLock::new();
 
-    /// Queues `lines`, each after `prefix`, for standard output; control
-    /// characters shown escaped if `escape` (a terminal).
-    pub(super) fn tee(prefix: &str, lines: &[u8], escape: bool) {
+    /// Queues `lines`, each after `prefix`, for standard output (`to`).
+    pub(super) fn tee(prefix: &str, lines: &[u8], to: To) {
         let console = CONSOLE.get_or_init(|| {
             let console: &'static Console = Box::leak(Box::new(Console {
                 waiting: Mutex::default(),
@@ -852,18 +904,42 @@ mod console {
             return;
         };
         let mut waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        if waiting.bytes.len() + lines.len() > BOUND {
+        let bound = match to {
+            To::Terminal => BOUND,
+            To::Stream => STREAM_BOUND,
+        };
+        if waiting.bytes.len() + lines.len() > bound {
             waiting.dropped_lines += super::count_lines(lines);
+            waiting.dropped_from = Some(to);
             return;
         }
-        for line in lines.split_inclusive(|&b| b == b'\n') {
-            waiting.bytes.extend_from_slice(prefix.as_bytes());
-            if escape {
-                waiting
-                    .bytes
-                    .extend_from_slice(tend_wire::escape_bytes(line).as_bytes());
-            } else {
-                waiting.bytes.extend_from_slice(line);
+        let prefix = prefix.as_bytes();
+        match to {
+            To::Terminal => {
+                for line in lines.split_inclusive(|&b| b == b'\n') {
+                    waiting.bytes.extend_from_slice(prefix);
+                    waiting
+                        .bytes
+                        .extend_from_slice(tend_wire::escape_bytes(line).as_bytes());
+                }
+            }
+            To::Stream => {
+                // The hot path of a flood into a file (issue 26): newlines
+                // found by memchr, room made once.
+                let bytes = &mut waiting.bytes;
+                bytes.reserve(
+                    lines.len() + memchr::memchr_iter(b'\n', lines).count() * prefix.len(),
+                );
+                let mut start = 0;
+                for end in memchr::memchr_iter(b'\n', lines) {
+                    bytes.extend_from_slice(prefix);
+                    bytes.extend_from_slice(&lines[start..=end]);
+                    start = end + 1;
+                }
+                if start < lines.len() {
+                    bytes.extend_from_slice(prefix);
+                    bytes.extend_from_slice(&lines[start..]);
+                }
             }
         }
         console.more.notify_one();
@@ -872,7 +948,7 @@ mod console {
     fn run(console: &Console) {
         let mut out = std::io::stdout();
         loop {
-            let (bytes, dropped) = {
+            let (bytes, dropped, from) = {
                 let mut waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
                 while waiting.bytes.is_empty() && waiting.dropped_lines == 0 {
                     waiting = console
@@ -880,19 +956,23 @@ mod console {
                         .wait(waiting)
                         .unwrap_or_else(|e| e.into_inner());
                 }
-                waiting.writing = true;
+                waiting.writing = Some(Instant::now());
                 (
                     std::mem::take(&mut waiting.bytes),
                     std::mem::take(&mut waiting.dropped_lines),
+                    waiting.dropped_from.take(),
                 )
             };
-            // A terminal that went away must not end anything (the child
-            // would die of SIGPIPE): the copy is skipped.
-            let _ = out.write_all(&bytes);
+            // Room again for the pumps waiting on a stream: they fill the
+            // queue again while this writes.
+            ROOM.notify_waiters();
+            write_in_pieces(console, &mut out, &bytes);
             if dropped > 0 {
-                let note = format!(
-                    "tend | ({dropped} lines of output not shown: the terminal did not keep up)\n"
-                );
+                let why = match from {
+                    Some(To::Stream) => "standard output blocked",
+                    _ => "the terminal did not keep up",
+                };
+                let note = format!("tend | ({dropped} lines of output not shown: {why})\n");
                 let _ = out.write_all(note.as_bytes());
             }
             let _ = out.flush();
@@ -900,9 +980,48 @@ mod console {
                 .waiting
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .writing = false;
+                .writing = None;
             console.written.notify_all();
+            ROOM.notify_waiters();
         }
+    }
+
+    /// Writes `bytes` a piece of whole lines at a time, telling `console`
+    /// after each that standard output took it. A terminal or a pipe that
+    /// went away must not end anything (the child would die of SIGPIPE):
+    /// the rest of the copy is skipped.
+    fn write_in_pieces(console: &Console, out: &mut std::io::Stdout, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let end = if bytes.len() <= PIECE {
+                bytes.len()
+            } else {
+                memchr::memrchr(b'\n', &bytes[..PIECE])
+                    .or_else(|| memchr::memchr(b'\n', &bytes[PIECE..]).map(|i| PIECE + i))
+                    .map_or(bytes.len(), |i| i + 1)
+            };
+            if out.write_all(&bytes[..end]).is_err() {
+                return;
+            }
+            bytes = &bytes[end..];
+            console
+                .waiting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .writing = Some(Instant::now());
+        }
+    }
+
+    /// Whether a pump copying to a file or a pipe may read more: at most
+    /// half of [`BOUND`] waits besides what is being written, or standard
+    /// output has taken nothing for [`STALL`] (then lines are dropped at
+    /// [`STREAM_BOUND`], counted).
+    pub(super) fn has_room() -> bool {
+        let Some(Some(console)) = CONSOLE.get() else {
+            return true;
+        };
+        let waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.bytes.len() <= BOUND / 2
+            || waiting.writing.is_some_and(|since| since.elapsed() > STALL)
     }
 
     /// Waits (up to `timeout`) until every line queued so far is written.
@@ -912,7 +1031,7 @@ mod console {
         };
         let waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
         let _ = console.written.wait_timeout_while(waiting, timeout, |w| {
-            w.writing || !w.bytes.is_empty() || w.dropped_lines > 0
+            w.writing.is_some() || !w.bytes.is_empty() || w.dropped_lines > 0
         });
     }
 }
