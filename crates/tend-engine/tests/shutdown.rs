@@ -220,3 +220,37 @@ async fn concurrent_stop_still_stops_a_dependency_after_its_dependents() {
     let log = lab.take();
     assert_eq!(log.last().map(String::as_str), Some("stop db"), "{log:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_stop_stops_dependents_of_one_service_together_once_theirs_ended() {
+    let lab = Lab::new();
+    let lingering = |id: &str| lingering(&lab, id);
+    let started = tend_engine::Condition::Started;
+    // db; api and worker both on db; front on both.
+    let sup = Supervisor::builder("s")
+        .concurrent_stop(true)
+        .child(lingering("db"))
+        .child(lingering("api").depends_on("db", started))
+        .child(lingering("worker").depends_on("db", started))
+        .child(
+            lingering("front")
+                .depends_on("api", started)
+                .depends_on("worker", started),
+        )
+        .start()
+        .await
+        .unwrap();
+    lab.take();
+    let t0 = Instant::now();
+    sup.shutdown().await;
+    // front (1 s), then api and worker together (1 s), then db (1 s): one
+    // after the other, api and worker made it 4 s.
+    assert_eq!(t0.elapsed(), Duration::from_secs(3));
+    let log = lab.take();
+    assert_eq!(
+        log.first().map(String::as_str),
+        Some("stop front"),
+        "{log:?}"
+    );
+    assert_eq!(log.last().map(String::as_str), Some("stop db"), "{log:?}");
+}

@@ -44,6 +44,7 @@ use crate::context::{Context, Readiness};
 use crate::error::ControlError;
 use crate::event::EventKind;
 use crate::exit::{Exit, ExitKind};
+use crate::id::ChildId;
 use crate::id::IncarnationId;
 use crate::policy::Meter;
 use crate::state::{ChildState, FailReason};
@@ -571,13 +572,22 @@ impl Incarnations {
     }
 
     /// Asks the running incarnation of `key` to stop, when its shutdown
-    /// asks (not a brutal kill) and no sibling depends on it; its stop
-    /// (`halt`) then waits for it as usual.
+    /// asks (not a brutal kill) and no sibling that depends on it still
+    /// runs; its stop (`halt`) then waits for it as usual.
     fn ask_to_stop(&self, key: ChildKey) {
         let Some(child) = self.table.get(key) else {
             return;
         };
-        if child.is_depended_on() || child.spec.shutdown == Shutdown::BrutalKill {
+        if child.spec.shutdown == Shutdown::BrutalKill {
+            return;
+        }
+        let dependents_run = child.is_depended_on()
+            && self
+                .table
+                .dependents_of(child.id())
+                .iter()
+                .any(|&d| self.table.get(d).is_some_and(|c| c.running.is_some()));
+        if dependents_run {
             return;
         }
         if let Some(running) = &child.running {
@@ -600,8 +610,10 @@ impl Incarnations {
     /// and returns the report with `exit` as the supervisor's exit. Side by
     /// side, every child no sibling depends on is asked first, all at once,
     /// and then each is waited for in that order: a thousand stop in about
-    /// the time of one, not one after another (issue 26), and a dependency
-    /// is still asked only once its dependents have ended.
+    /// the time of one, not one after another (issue 26). A dependency is
+    /// asked once the last of its dependents has ended, beside the others
+    /// asked then (two services that both depend on a third stop together,
+    /// the third after them).
     pub(crate) async fn stop_all(&mut self, exit: Exit) -> StopReport {
         self.shared.set_status(SupervisorStatus::Stopping);
         self.awaiting.clear();
@@ -613,8 +625,25 @@ impl Incarnations {
             }
         }
         for key in keys.into_iter().rev() {
-            if self.table.get(key).is_some() {
-                report.push(self.halt(key).await);
+            let Some(child) = self.table.get(key) else {
+                continue;
+            };
+            let dependencies: Vec<ChildId> = if self.side_by_side {
+                child
+                    .spec
+                    .dependencies()
+                    .iter()
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            report.push(self.halt(key).await);
+            // Its dependencies whose last dependent it was are asked now.
+            for id in &dependencies {
+                if let Some(dependency) = self.table.key_of(id.as_str()) {
+                    self.ask_to_stop(dependency);
+                }
             }
         }
         self.timers.clear();
