@@ -172,3 +172,66 @@ fn a_reader_that_stops_holds_no_service() {
         "shown and noted are not every line"
     );
 }
+
+/// Whether `pid` has ended (gone, or a zombie not yet waited for).
+fn ended(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit(") ")
+            .next()
+            .is_some_and(|rest| rest.starts_with('Z'))
+    })
+}
+
+/// Stopped with a reader that takes nothing: `tend up` still exits (its
+/// wait for standard output is bounded), no line reaches the reader torn,
+/// and every line is shown, noted there, or counted on standard error.
+#[test]
+fn an_exit_with_a_stopped_reader_tears_no_line_and_counts_the_rest() {
+    let p = flooding_project();
+    let up = up_on_a_pipe(&p);
+    let pid = up.id();
+    let (go, wait) = mpsc::channel();
+    let got = reader(up, 64 * 1024, Duration::ZERO, wait);
+    p.wait_for("every line in the flood's log", || {
+        log_lines(&p) == LINES as usize
+    });
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let asked = Instant::now();
+    p.wait_for("tend up to exit", || ended(pid));
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "tend up took {took:?} to exit"
+    );
+    go.send(()).unwrap();
+    let (mut up, out) = got.recv_timeout(DEADLINE).unwrap();
+    up.wait().unwrap();
+    let text = String::from_utf8(out).unwrap();
+    for line in text.lines() {
+        let whole = line
+            .strip_prefix("flood | line ")
+            .is_some_and(|n| n.len() == 30 && n.parse::<u64>().is_ok())
+            || line.starts_with("tend | (");
+        assert!(whole, "a torn line: {line:?}");
+    }
+    let (shown, noted, _) = shown_and_noted(text.as_bytes());
+    let said = std::fs::read_to_string(p.path("up.err")).unwrap();
+    let left: u64 = said
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("tend: ")?
+                .split_once(" lines of output not written to standard output")
+                .map(|(n, _)| n.parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no count of the lines left on standard error:\n{said}"));
+    assert_eq!(
+        shown.len() as u64 + noted + left,
+        LINES,
+        "shown {}, noted {noted}, left {left}",
+        shown.len()
+    );
+}

@@ -520,7 +520,7 @@ impl SinkInner {
 }
 
 fn count_lines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 /// Writes what `shared` has queued (after a marker, if lines were
@@ -847,8 +847,24 @@ mod console {
     /// slows them, as any pipe does; one that stopped does not stop them.
     const STALL: Duration = Duration::from_secs(1);
 
-    /// Written a piece at a time, whole lines, so that progress is seen.
-    const PIECE: usize = 64 * 1024;
+    /// Written a piece of whole lines at a time, so that progress is seen:
+    /// to a pipe or a socket at most `PIPE_BUF`, which the kernel writes
+    /// whole or not at all (a reader that stops never gets half a line,
+    /// even when tend exits meanwhile) and which a reader taking a few
+    /// kilobytes a second still takes within [`STALL`]; to a file, more.
+    const PIECE_TO_PIPE: usize = 4096;
+    const PIECE_TO_FILE: usize = 64 * 1024;
+
+    /// The piece size for standard output as it is now.
+    fn piece() -> usize {
+        match rustix::fs::fstat(std::io::stdout()) {
+            Ok(stat) => match rustix::fs::FileType::from_raw_mode(stat.st_mode) {
+                rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket => PIECE_TO_PIPE,
+                _ => PIECE_TO_FILE,
+            },
+            Err(_) => PIECE_TO_FILE,
+        }
+    }
 
     /// Where standard output goes, which decides what a flood meets.
     #[derive(Clone, Copy, PartialEq, Eq)]
@@ -875,6 +891,8 @@ mod console {
         writing: Option<Instant>,
         /// Where the lines dropped went (the note says which).
         dropped_from: Option<To>,
+        /// Lines taken and not written yet.
+        in_flight: u64,
     }
 
     struct Console {
@@ -947,6 +965,7 @@ mod console {
 
     fn run(console: &Console) {
         let mut out = std::io::stdout();
+        let piece = piece();
         loop {
             let (bytes, dropped, from) = {
                 let mut waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
@@ -957,6 +976,7 @@ mod console {
                         .unwrap_or_else(|e| e.into_inner());
                 }
                 waiting.writing = Some(Instant::now());
+                waiting.in_flight = super::count_lines(&waiting.bytes);
                 (
                     std::mem::take(&mut waiting.bytes),
                     std::mem::take(&mut waiting.dropped_lines),
@@ -966,7 +986,7 @@ mod console {
             // Room again for the pumps waiting on a stream: they fill the
             // queue again while this writes.
             ROOM.notify_waiters();
-            write_in_pieces(console, &mut out, &bytes);
+            write_in_pieces(console, &mut out, &bytes, piece);
             if dropped > 0 {
                 let why = match from {
                     Some(To::Stream) => "standard output blocked",
@@ -976,11 +996,11 @@ mod console {
                 let _ = out.write_all(note.as_bytes());
             }
             let _ = out.flush();
-            console
-                .waiting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .writing = None;
+            {
+                let mut waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                waiting.writing = None;
+                waiting.in_flight = 0;
+            }
             console.written.notify_all();
             ROOM.notify_waiters();
         }
@@ -990,24 +1010,28 @@ mod console {
     /// after each that standard output took it. A terminal or a pipe that
     /// went away must not end anything (the child would die of SIGPIPE):
     /// the rest of the copy is skipped.
-    fn write_in_pieces(console: &Console, out: &mut std::io::Stdout, mut bytes: &[u8]) {
+    fn write_in_pieces(
+        console: &Console,
+        out: &mut std::io::Stdout,
+        mut bytes: &[u8],
+        piece: usize,
+    ) {
         while !bytes.is_empty() {
-            let end = if bytes.len() <= PIECE {
+            let end = if bytes.len() <= piece {
                 bytes.len()
             } else {
-                memchr::memrchr(b'\n', &bytes[..PIECE])
-                    .or_else(|| memchr::memchr(b'\n', &bytes[PIECE..]).map(|i| PIECE + i))
+                memchr::memrchr(b'\n', &bytes[..piece])
+                    .or_else(|| memchr::memchr(b'\n', &bytes[piece..]).map(|i| piece + i))
                     .map_or(bytes.len(), |i| i + 1)
             };
             if out.write_all(&bytes[..end]).is_err() {
                 return;
             }
+            let written = super::count_lines(&bytes[..end]);
             bytes = &bytes[end..];
-            console
-                .waiting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .writing = Some(Instant::now());
+            let mut waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
+            waiting.writing = Some(Instant::now());
+            waiting.in_flight = waiting.in_flight.saturating_sub(written);
         }
     }
 
@@ -1030,9 +1054,21 @@ mod console {
             return;
         };
         let waiting = console.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = console.written.wait_timeout_while(waiting, timeout, |w| {
-            w.writing.is_some() || !w.bytes.is_empty() || w.dropped_lines > 0
-        });
+        let (waiting, _) = console
+            .written
+            .wait_timeout_while(waiting, timeout, |w| {
+                w.writing.is_some() || !w.bytes.is_empty() || w.dropped_lines > 0
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        // Still there: said on standard error, which may still be read
+        // (the note on standard output would wait behind them).
+        let left = super::count_lines(&waiting.bytes) + waiting.dropped_lines + waiting.in_flight;
+        if left > 0 {
+            crate::diag!(
+                "tend: {left} lines of output not written to standard output: it did not take them within {}",
+                humantime::format_duration(timeout)
+            );
+        }
     }
 }
 
