@@ -300,6 +300,8 @@ pub(crate) async fn run(
         }
     };
     guard.armed = false;
+    // Its end no longer waits on a slow reader of tend's standard output.
+    park.end();
     kill_group(pid);
     if let Some(cgroup) = guard.cgroup.take() {
         cgroup.kill_all();

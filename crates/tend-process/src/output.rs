@@ -359,7 +359,18 @@ impl LogSink {
         }
         let mut heard = None;
         if inner.has_file {
-            let bound = HELD_MAX.saturating_sub(self.inner.writing.load(Ordering::Relaxed));
+            // Lines are held up to HELD_MAX while the file refuses writes or
+            // a write blocks. A writer that is only behind is waited for
+            // (`room`), so the queue passes that only by one read: a line up
+            // to `MAX_LINE` long, which must be written whole, not dropped
+            // as if the disk had stalled. Four times the bound is the hard
+            // ceiling (many pumps sharing one sink).
+            let bound = if self.is_failing() || writer::stalled() {
+                HELD_MAX
+            } else {
+                4 * HELD_MAX
+            };
+            let bound = bound.saturating_sub(self.inner.writing.load(Ordering::Relaxed));
             inner.queue.lines.extend_from_slice(lines);
             heard = inner.trim(bound, &self.inner.failing);
             schedule(&self.inner, &mut inner);
@@ -385,7 +396,11 @@ impl LogSink {
     /// log, `tend up | tee`): every line, unless a write to it blocks.
     /// Never for a terminal: an operator's paused or slow terminal must not
     /// slow a service, so it is shown what it can take.
-    pub(crate) async fn room(&self) {
+    ///
+    /// Once `park` says the process ended, standard output no longer
+    /// paces the drain: its end (and its restart) must not wait on a slow
+    /// reader; what is left in its pipes is queued for it, within bounds.
+    pub(crate) async fn room(&self, park: &Park) {
         loop {
             let notified = self.inner.wrote.notified();
             tokio::pin!(notified);
@@ -393,7 +408,7 @@ impl LogSink {
             let console = console::ROOM.notified();
             tokio::pin!(console);
             console.as_mut().enable();
-            if self.has_room() {
+            if self.has_room(park) {
                 return;
             }
             let _ = tokio::time::timeout(STALL, async {
@@ -407,7 +422,7 @@ impl LogSink {
     }
 
     /// Whether [`room`](Self::room) would return at once.
-    fn has_room(&self) -> bool {
+    fn has_room(&self, park: &Park) -> bool {
         let (queued, streamed) = {
             let inner = self.lock();
             let streamed = matches!(inner.tee, Some(Tee::Stdout { .. }));
@@ -415,14 +430,14 @@ impl LogSink {
         };
         let pending = queued + self.inner.writing.load(Ordering::Relaxed);
         (pending <= HELD_MAX / 2 || self.is_failing() || writer::stalled())
-            && (!streamed || console::has_room())
+            && (!streamed || park.has_ended() || console::has_room())
     }
 
     /// [`room`](Self::room), its state boxed only when it has to wait: a
     /// pump carries no timer while output flows freely (issue 26).
-    async fn room_boxed(&self) {
-        if !self.has_room() {
-            Box::pin(self.room()).await;
+    async fn room_boxed(&self, park: &Park) {
+        if !self.has_room(park) {
+            Box::pin(self.room(park)).await;
         }
     }
 
@@ -1105,9 +1120,20 @@ pub(crate) enum Pumped {
 pub(crate) struct Park {
     asked: AtomicBool,
     waker: AtomicWaker,
+    /// The process ended: the pump drains what is left.
+    ended: AtomicBool,
 }
 
 impl Park {
+    /// Tells the pump its process ended.
+    pub(crate) fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+
+    fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
     /// Has the pump park; once asked, it stays asked.
     pub(crate) fn ask(&self) {
         self.asked.store(true, Ordering::Release);
@@ -1241,7 +1267,7 @@ pub(crate) async fn pump(
         let (index, step) = match woken {
             Woken::Park => {
                 // Boxed: only a re-exec parks.
-                return Box::pin(parked_pipes(readers, &sink, &mut ready_line)).await;
+                return Box::pin(parked_pipes(readers, &sink, &mut ready_line, &park)).await;
             }
             Woken::Readable(index, Err(error)) => (index, Err(error)),
             Woken::Readable(index, Ok(())) => (
@@ -1254,7 +1280,7 @@ pub(crate) async fn pump(
         // The other stream is looked at first next time.
         first = 1 - index;
         match step {
-            Ok(Step::Read) => sink.room_boxed().await,
+            Ok(Step::Read) => sink.room_boxed(&park).await,
             Ok(Step::Empty) => {}
             Ok(Step::Ended) => readers[index] = None,
             Err(error) => {
@@ -1275,13 +1301,14 @@ async fn parked_pipes(
     readers: [Option<Reader>; 2],
     sink: &LogSink,
     ready_line: &mut Option<ReadyLine>,
+    park: &Park,
 ) -> Pumped {
     let mut pipes = [None, None];
     for (slot, reader) in pipes.iter_mut().zip(readers) {
         let Some(mut reader) = reader else { continue };
         loop {
             match reader.read(sink, ready_line) {
-                Ok(Step::Read) => sink.room().await,
+                Ok(Step::Read) => sink.room(park).await,
                 Ok(Step::Empty) => {
                     match reader.pipe.into_nonblocking_fd() {
                         Ok(fd) => *slot = Some((fd, reader.buffer)),
@@ -1564,6 +1591,35 @@ mod tests {
             "round 2 of 000\n"
         );
         drop(sinks);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A healthy file takes a line longer than what is held for a failing
+    /// one, whole: it was dropped as if the disk had stalled.
+    #[test]
+    fn a_line_longer_than_the_held_bound_is_written_whole() {
+        let _alone = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = std::env::temp_dir().join(format!("tend-long-line-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let troubles = Arc::new(Mutex::new(Vec::new()));
+        let heard = troubles.clone();
+        let sink = LogSink::from_spec(&LogSpec {
+            file: Some(dir.join("long.log")),
+            ..LogSpec::default()
+        })
+        .unwrap()
+        .on_trouble(move |t| heard.lock().unwrap().push(t));
+        sink.keep_writer_away();
+        let mut line = vec![b'y'; HELD_MAX + HELD_MAX / 2];
+        line.push(b'\n');
+        sink.write_lines(&line);
+        sink.write_lines(b"after\n");
+        sink.write_now();
+        let log = fs::read(dir.join("long.log")).unwrap();
+        assert_eq!(log.len(), line.len() + 6, "{:?}", troubles.lock().unwrap());
+        assert!(log.ends_with(b"y\nafter\n"));
+        assert!(troubles.lock().unwrap().is_empty());
+        drop(sink);
         fs::remove_dir_all(&dir).unwrap();
     }
 

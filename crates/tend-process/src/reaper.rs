@@ -250,7 +250,12 @@ fn reap(pid: i32) -> rustix::io::Result<Option<Ended>> {
 
 /// The end of a tracked child that the reaper had to reap itself.
 pub(crate) fn take_abandoned(pid: i32) -> Option<Ended> {
-    reaper()
+    let reaper = reaper();
+    // The thread holds `tracked` from before it reaps a child until its end
+    // is among the abandoned: a waiter told "no such child" in between
+    // (seen once, with a waiter kept 2 s) waits here for that end.
+    let _tracked = reaper.lock();
+    reaper
         .abandoned
         .lock()
         .unwrap_or_else(|e| e.into_inner())
