@@ -172,8 +172,9 @@ impl SupervisorBuilder {
     /// When the supervisor stops (shutdown, giving up, auto-shutdown), asks
     /// every child that no sibling depends on to stop at once, then waits
     /// for each, instead of OTP's one after another in reverse start order
-    /// (default). Dependencies still stop after their dependents, and each
-    /// child still gets its whole shutdown timeout. For independent
+    /// (default). Dependencies still stop after their dependents (each
+    /// asked once the last of its dependents has ended), and each child
+    /// still gets its whole shutdown timeout. For independent
     /// children (replicas, services without `depends_on`): N stop in about
     /// the time of one.
     #[must_use]
