@@ -59,6 +59,11 @@ const INTERVAL: Duration = Duration::from_millis(50);
 /// late never makes it take a running child for an orphan.
 static REAPER: OnceLock<Reaper> = OnceLock::new();
 static REAPING: OnceLock<()> = OnceLock::new();
+/// Children this process had when reaping began, before it spawned any: a
+/// shell's process substitution (`tend up 2> >(logger)`, forked by the
+/// shell before it exec'd tend) is tend's child, yet no orphan of a stop,
+/// and it ends only once tend has: the wait at exit does not wait for it.
+static INHERITED: OnceLock<HashSet<i32>> = OnceLock::new();
 /// Set by a re-exec's handover: tracked processes are never reaped here.
 static HOLD: AtomicBool = AtomicBool::new(false);
 
@@ -71,6 +76,7 @@ fn reaper() -> &'static Reaper {
 pub(crate) fn enable_orphan_reaping() -> io::Result<()> {
     let mut result = Ok(());
     REAPING.get_or_init(|| {
+        INHERITED.get_or_init(children);
         let reaper = reaper();
         if std::process::id() != 1 {
             if let Err(error) =
@@ -197,12 +203,27 @@ pub fn wait_for_orphans(timeout: Duration) -> bool {
     let reaper = reaper();
     let deadline = std::time::Instant::now() + timeout;
     let mut tracked = reaper.lock();
+    let inherited = INHERITED.get_or_init(HashSet::new);
     loop {
-        if let Err(Errno::ECHILD) = waitid(
+        match waitid(
             Id::All,
             WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
         ) {
-            return true;
+            Err(Errno::ECHILD) => return true,
+            // None has ended: done if those left were all there before
+            // tend spawned anything (and none was handed over to it). An
+            // empty list (no `children` file in /proc) proves nothing.
+            Ok(nix::sys::wait::WaitStatus::StillAlive) => {
+                let left = children();
+                if !left.is_empty()
+                    && left
+                        .iter()
+                        .all(|pid| inherited.contains(pid) && !tracked.contains(pid))
+                {
+                    return true;
+                }
+            }
+            _ => {}
         }
         let now = std::time::Instant::now();
         if now >= deadline {
@@ -216,6 +237,23 @@ pub fn wait_for_orphans(timeout: Duration) -> bool {
             .unwrap_or_else(|e| e.into_inner())
             .0;
     }
+}
+
+/// This process's children now, from `/proc` (every thread's list: a
+/// child belongs to the thread that made it).
+fn children() -> HashSet<i32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return HashSet::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect()
 }
 
 /// Held while spawning, so the reaper cannot mistake the new child for an

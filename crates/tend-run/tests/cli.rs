@@ -274,3 +274,30 @@ fn a_command_s_last_output_reaches_a_pipe_before_tend_run_exits() {
     let lost: Vec<_> = runs.into_iter().flat_map(|r| r.join().unwrap()).collect();
     assert!(lost.is_empty(), "of 80 runs: {lost:?}");
 }
+
+/// A child tend-run inherits (a shell's `sleep &` before it exec'd
+/// tend-run, as a process substitution of its standard error is) is no
+/// orphan of a stop: its exit is not waited for (it took 5 s, and a
+/// warning that descendants were still exiting).
+#[test]
+fn a_child_inherited_from_the_shell_is_not_waited_for_at_exit() {
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "sleep 30 >/dev/null 2>&1 & exec \"$0\" --restart on-failure -- true",
+        ])
+        .arg(env!("CARGO_BIN_EXE_tend-run"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(!said.contains("still exiting"), "{said}");
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "took {took:?}: {said}"
+    );
+}

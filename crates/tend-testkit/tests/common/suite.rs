@@ -87,10 +87,18 @@ pub fn for_others(binary: &str) -> PathBuf {
     );
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     if !copy.exists() {
-        // Copied under a name of this process, then renamed whole: test
-        // binaries running at once never run a half-written copy.
+        // Made under a name of this process, then renamed whole: test
+        // binaries running at once never run a half-written copy. A hard
+        // link where it can be (nothing is written); else copied by `cp`,
+        // never by this process: a descriptor open for writing here would
+        // be inherited by another test's fork and make the exec fail with
+        // "Text file busy" (ETXTBSY) until that child execs.
         let partial = dir.join(format!(".partial-{}", std::process::id()));
-        std::fs::copy(path, &partial).unwrap();
+        let _ = std::fs::remove_file(&partial);
+        if std::fs::hard_link(path, &partial).is_err() {
+            let copied = Command::new("cp").arg(path).arg(&partial).status().unwrap();
+            assert!(copied.success(), "cp {} failed", path.display());
+        }
         std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::rename(&partial, &copy).unwrap();
     }
