@@ -40,7 +40,7 @@ Then the audit, each a pass/fail line and a figure:
 - truncated journal: `journal.db` truncated to nothing after the run, the
   next `tend up` moves it aside and begins a new chain whose first row
   says so; `journal verify` passes and names it; all 50 start journaled.
-- full disk: a fresh run whose state directory is a 4 MiB tmpfs, filled
+- full disk: a fresh run whose state directory is a 16 MiB tmpfs, filled
   while 50 chatty instances run: for 3 s no instance dies or is
   restarted (same pids: no SIGPIPE, no kill), the daemon answers; once
   space is freed the journal takes rows again, `tend down` stops all and
@@ -55,6 +55,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -551,11 +552,18 @@ def full_disk(tend, testkit, tmp, check):
     root = tmp / "full"
     state = root / ".tend"
     state.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(state)],
+    # 16 MiB: the 50 chatty services' logs and the journal fill it on their
+    # own in about a minute and a half, well after the start (4 MiB was
+    # full before the filler once, on a slow start in CI).
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(state)],
                              capture_output=True).returncode == 0
     if not mounted:
         print("SKIP  full disk: mounting a tmpfs needs root", flush=True)
         return
+    # Made before tend starts, so that a disk tend filled first still has
+    # a filler to write (and free) later.
+    filler = state / "filler"
+    filler.touch()
     try:
         (root / "tend.toml").write_text(config(testkit))
         up = subprocess.Popen([str(tend), "up"], cwd=root, stdin=subprocess.DEVNULL,
@@ -571,7 +579,7 @@ def full_disk(tend, testkit, tmp, check):
             except OSError:
                 pass
             time.sleep(0.1)
-        filler = state / "filler"
+        used_before = shutil.disk_usage(state).used
         with open(filler, "wb") as f:
             try:
                 while True:
@@ -604,7 +612,8 @@ def full_disk(tend, testkit, tmp, check):
               and down.returncode == 0 and verify.returncode == 0,
               f"{len(before)} running before; daemon answered while full: {answered}; "
               f"{len(changed)} died or restarted while full {changed[:3]}; journal resumed: {resumed}; "
-              f"tend down {down.returncode}; {verify.stdout.strip()[:120]}")
+              f"tend down {down.returncode}; {verify.stdout.strip()[:120]}; "
+              f"tend's files took {used_before // 1024} KiB before the filler")
     finally:
         subprocess.run(["umount", "-l", str(state)], capture_output=True)
 
