@@ -91,6 +91,9 @@ pub enum Command {
         /// (internal) the detached daemon itself.
         #[arg(long, hide = true)]
         detached_child: bool,
+        /// (internal) the keeper above the detached daemon.
+        #[arg(long, hide = true)]
+        keeper: bool,
     },
     /// Check the config and report every problem, without running anything.
     #[command(

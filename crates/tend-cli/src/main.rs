@@ -33,6 +33,10 @@ fn main() -> ExitCode {
         .with_writer(|| tend_process::diag::Writer)
         .log_internal_errors(false)
         .init();
+    // The keeper is one thread with no runtime (see `tend_keeper`).
+    if let Command::Up { keeper: true, .. } = cli.command {
+        return up::keeper();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

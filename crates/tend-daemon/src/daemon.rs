@@ -21,6 +21,7 @@ use crate::board::Board;
 use crate::console;
 use crate::control::{Control, Origin, Parts};
 use crate::hooks::Hooks;
+use crate::keeper;
 use crate::life::Life;
 use crate::lock::{self, Lock, LockError};
 use crate::logs::{Echo, Sinks};
@@ -189,6 +190,9 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // container runtime runs programs).
     let handed = lock::handed();
     let mut inherited = upgrade::inherit()?;
+    // The keeper above this daemon, if `tend up -d` started one. After
+    // this daemon's predecessor died, it hands back every process it held.
+    let returned = keeper::connect(inherited.is_none());
     let Prepared { config, dir, lock } = match inherited.as_mut() {
         // Its socket answers and its lock is held: both are ours, inherited.
         Some(inherited) => {
@@ -208,6 +212,16 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     };
     if let Some(warning) = crate::logs::full_disk_warning(dir.root()) {
         tracing::warn!("{warning}");
+    }
+    // Before anything starts: each process taken back waits for its child
+    // to claim it; one whose service changed meanwhile is stopped below.
+    let readopted = returned
+        .map(|returned| keeper::readopt(returned, &config))
+        .unwrap_or_default();
+    for id in &readopted.refused {
+        tend_process::diag!(
+            "tend: {id}: the keeper's process is not the one it started (its pid was reused): not taken back"
+        );
     }
     // Only for a refused `tend up` to name the holder: a full disk must not
     // stop the start for it.
@@ -244,7 +258,13 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // After an upgrade the lease is this process's already.
     let recovered = match &inherited {
         Some(_) => recovery::Recovered::default(),
-        None => recovery::recover(&dir, &config).await?,
+        None => {
+            let kept = recovery::Kept {
+                pids: readopted.pids.clone(),
+                cgroups: readopted.cgroups.clone(),
+            };
+            recovery::recover(&dir, &config, &kept).await?
+        }
     };
 
     // Checked again right before SQLite opens it by path.
@@ -279,8 +299,32 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
             },
         );
     }
+    if !readopted.kept.is_empty() || !readopted.changed.is_empty() {
+        let said = format!(
+            "the previous daemon died; taken back from the keeper, running on: {}",
+            readopted.kept.len()
+        );
+        tend_process::diag!(
+            "tend: {said} ({})",
+            readopted
+                .kept
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        journal.record(
+            ROOT,
+            Record::Command {
+                action: None,
+                command: "readopt".to_owned(),
+                services: readopted.kept.iter().cloned().collect(),
+                outcome: Some(said),
+            },
+        );
+    }
     let sinks = Sinks::new(dir.clone(), options.echo, layout.width()).with_journal(journal.clone());
-    let handed = inherited
+    let mut handed = inherited
         .as_ref()
         .map_or_else(Handed::default, |inherited| Handed {
             resting: inherited
@@ -290,6 +334,13 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
                 .collect(),
             kept: inherited.kept.iter().cloned().collect(),
         });
+    handed.kept.extend(
+        readopted
+            .kept
+            .iter()
+            .filter(|k| known.contains(*k))
+            .cloned(),
+    );
     let children = tree::root_children(&config, &layout, &sinks, &handed)
         .map_err(setup("opening log files"))?;
     let mut builder = Supervisor::builder(ROOT)
@@ -306,6 +357,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // Every listener subscribes before the start, so the first starts are
     // journaled, counted and shown too.
     journal.attach(builder.subscribe());
+    keeper::follow_readiness(builder.subscribe());
     let metrics = Arc::new(Metrics::watch(builder.subscribe()));
     let hook_events = builder.subscribe();
     let board_events = builder.subscribe();
@@ -366,7 +418,13 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
             tokio::spawn(stop_unclaimed(expected, journal.clone()));
             (Some(inherited.socket), inherited.tcp)
         }
-        None => (None, None),
+        None => {
+            // Processes taken back whose service changed or went meanwhile.
+            if !readopted.kept.is_empty() || !readopted.changed.is_empty() {
+                tokio::spawn(stop_unclaimed(readopted.kept.clone(), journal.clone()));
+            }
+            (None, None)
+        }
     };
     let api = Api {
         control: control.clone(),
@@ -427,6 +485,8 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // all before exiting, so no zombie is handed to init.
     let _ = tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5)))
         .await;
+    // The keeper lets go of everything and ends with this daemon.
+    keeper::bye();
     recovery::release(&dir);
     lock.release();
     Ok(Ended { exit })

@@ -10,7 +10,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: progress paths lock recovery logs tree failure life board upgrade hooks reload operator control metrics watch dashboard console server serve token daemon
+// layers: keeper progress paths lock recovery logs tree failure life board upgrade hooks reload operator control metrics watch dashboard console server serve token daemon
 mod board;
 mod console;
 mod control;
@@ -18,6 +18,7 @@ mod daemon;
 mod dashboard;
 mod failure;
 mod hooks;
+mod keeper;
 mod life;
 pub mod lock;
 pub mod logs;

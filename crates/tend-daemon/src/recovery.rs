@@ -44,6 +44,27 @@ struct LeaseFile {
     journal_from: i64,
 }
 
+/// The processes the keeper handed back to this daemon (after the previous
+/// one died), and their cgroups: re-adopted, so no leftovers.
+#[derive(Debug, Default)]
+pub struct Kept {
+    /// Their pids (the main ones and their groups').
+    pub pids: std::collections::HashSet<u32>,
+    /// Their cgroup directories.
+    pub cgroups: Vec<PathBuf>,
+}
+
+impl Kept {
+    /// Whether `leftover` is one of them (its cgroup, or one of its pids).
+    fn holds(&self, leftover: &Leftover) -> bool {
+        let in_kept_cgroup = match &leftover.found {
+            leftovers::Found::Cgroup { dir, .. } => self.cgroups.contains(dir),
+            _ => false,
+        };
+        in_kept_cgroup || leftover.pids().iter().any(|pid| self.pids.contains(pid))
+    }
+}
+
 /// Why recovery refused to go on.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
@@ -74,7 +95,11 @@ pub struct Recovered {
 ///
 /// # Errors
 /// If the previous daemon still runs, or the lease cannot be written.
-pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, RecoveryError> {
+pub async fn recover(
+    dir: &StateDir,
+    config: &Config,
+    kept: &Kept,
+) -> Result<Recovered, RecoveryError> {
     let previous = read(dir)?.map(|previous| {
         let lease = Lease {
             pid: previous.pid,
@@ -125,7 +150,13 @@ pub async fn recover(dir: &StateDir, config: &Config) -> Result<Recovered, Recov
                 boot_id: u.boot_id,
             })
             .collect();
-        let search = leftovers::find(&lease, &candidates);
+        let candidates: Vec<Candidate> = candidates
+            .into_iter()
+            .filter(|c| !kept.pids.contains(&c.pid))
+            .collect();
+        let mut search = leftovers::find(&lease, &candidates);
+        // What the keeper handed back runs on: no leftover.
+        search.leftovers.retain(|leftover| !kept.holds(leftover));
         recovered.records = search.refused.iter().map(refused).collect();
         recovered
             .records

@@ -255,10 +255,15 @@ pub fn exec(binary: &Path, processes: &Handover, leaving: &Leaving<'_>) -> Upgra
     };
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     let run = |program: &Path| {
-        std::process::Command::new(program)
+        let mut command = std::process::Command::new(program);
+        command
             .args(&args)
-            .env(CARRIED_FD, carried.as_raw_fd().to_string())
-            .exec()
+            .env(CARRIED_FD, carried.as_raw_fd().to_string());
+        // The keeper above stays this daemon's, across the exec.
+        if let Err(error) = crate::keeper::pass_on(&mut command) {
+            tracing::warn!(%error, "cannot keep the keeper's channel across the exec");
+        }
+        command.exec()
     };
     // Lines and diagnostics queued for their writer threads go first.
     tend_process::flush_logs(std::time::Duration::from_secs(2));

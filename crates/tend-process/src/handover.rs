@@ -63,6 +63,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::group::{kill_group, signal_group};
+use crate::held::{self, HeldProcess};
 use crate::reaper::{self, SpawnLock};
 use crate::wait::PidFd;
 
@@ -378,6 +379,36 @@ impl Parcel {
     }
 }
 
+/// Takes back processes a previous supervisor of this tree left running,
+/// as its [`Holder`](crate::held::Holder) kept them (tend's keeper, after
+/// the daemon died): each waits for the incarnation of its child to claim
+/// it, as a handed-over one does. Their parent is the holder's process,
+/// not this one: their ends come through
+/// [`fostered_ended`](crate::fostered_ended). Call it before any child
+/// starts; returns how many it took.
+pub fn adopt_kept(kept: Vec<HeldProcess>) -> usize {
+    let count = kept.len();
+    let mut state = state();
+    let adoptable = state.adoptable.get_or_insert_with(HashMap::new);
+    for process in kept {
+        reaper::foster(process.main);
+        adoptable.insert(
+            process.id,
+            Adopted {
+                group: process.group,
+                main: process.main,
+                pidfd: process.pidfd,
+                stdout: process.stdout.map(|fd| (fd, Vec::new())),
+                stderr: process.stderr.map(|fd| (fd, Vec::new())),
+                notify: process.notify,
+                cgroup: process.cgroup,
+                ready: process.ready,
+            },
+        );
+    }
+    count
+}
+
 fn is_open(fd: RawFd) -> bool {
     // SAFETY: only asks for the flags of a descriptor number; borrowing it
     // for the call does not take or close it.
@@ -439,6 +470,9 @@ pub async fn stop_unclaimed(expected: impl Fn(&str) -> bool) -> Vec<Unclaimed> {
         }
         let _ = pidfd.wait().await;
         reaper::reaped(process.main);
+        if let Some(holder) = held::holder() {
+            holder.release(process.group);
+        }
         if let Some((dir, v1)) = process.cgroup {
             for (_, v1_dir) in v1 {
                 let _ = std::fs::remove_dir(v1_dir);

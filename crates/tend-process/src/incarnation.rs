@@ -26,6 +26,7 @@ use crate::exit::{classify, Ended};
 use crate::gate::{ReadyGate, ReadySignal};
 use crate::group::{in_group, kill_group, signal_group};
 use crate::handover::{self, Adopted, Parked};
+use crate::held::{self, HeldProcess, Holder};
 use crate::notify::{Notice, NotifySocket};
 use crate::output::{pump, LogSink, Park, Pumped, ReadyLine};
 use crate::prepare::prepare;
@@ -121,6 +122,21 @@ pub(crate) async fn run(
     let mut signals = ctx.signals();
     let probe_cgroup = guard.cgroup.clone();
     let raw_pid = pid.as_raw_nonzero().get();
+    // A second holder (tend's keeper) keeps the process's descriptors, so
+    // the process outlives this supervisor if it dies.
+    if let Some(holder) = held::holder() {
+        hold(
+            holder,
+            &ctx,
+            raw_pid,
+            &watched,
+            [&stdout, &stderr],
+            notify.as_ref(),
+            guard.cgroup.as_deref(),
+            was_ready,
+            &spec,
+        );
+    }
     ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
     // Futures only some children need are boxed when needed, so an idle
     // child without them carries none of their state (issue 26).
@@ -236,6 +252,9 @@ pub(crate) async fn run(
                     reaper::reaped(watched.pid());
                     publish(&ctx, main.pid().unsigned_abs());
                     watched = main;
+                    if let (Some(holder), Ok(pidfd)) = (held::holder(), watched.duplicate()) {
+                        holder.main_changed(raw_pid, watched.pid(), pidfd);
+                    }
                 }
                 None => break Ok(None),
             },
@@ -318,8 +337,49 @@ pub(crate) async fn run(
         pumping,
     ))
     .await;
+    if let Some(holder) = held::holder() {
+        holder.release(raw_pid);
+    }
     drop(live);
     exit
+}
+
+/// Gives the holder duplicates of the process's descriptors. A process
+/// whose descriptors cannot be duplicated runs on without a second holder
+/// (said once here).
+#[allow(clippy::too_many_arguments)]
+fn hold(
+    holder: &dyn Holder,
+    ctx: &Context,
+    group: i32,
+    watched: &PidFd,
+    [stdout, stderr]: [&OwnedFd; 2],
+    notify: Option<&NotifySocket>,
+    cgroup: Option<&Cgroup>,
+    was_ready: bool,
+    spec: &ProcessSpec,
+) {
+    let held = (|| -> std::io::Result<HeldProcess> {
+        Ok(HeldProcess {
+            id: ctx.id().to_string(),
+            group,
+            main: watched.pid(),
+            pidfd: watched.duplicate()?,
+            stdout: Some(stdout.try_clone()?),
+            stderr: Some(stderr.try_clone()?),
+            notify: notify
+                .map(|s| Ok::<_, std::io::Error>((s.duplicate()?, s.address().to_owned())))
+                .transpose()?,
+            cgroup: cgroup.map(|c| (c.path().to_path_buf(), c.v1_dirs())),
+            ready: was_ready || ctx.is_ready(),
+        })
+    })();
+    match held {
+        Ok(held) => holder.hold(held, spec),
+        Err(error) => {
+            tracing::warn!(id = %ctx.id(), %error, "cannot give the process's descriptors to the keeper");
+        }
+    }
 }
 
 /// Reaps the ended (or stopped) process, tells its exit, removes its
@@ -671,6 +731,9 @@ impl Drop for Leftovers {
         }
         kill_group(self.pid);
         let _ = rustix::process::kill_process(self.pid, rustix::process::Signal::KILL);
+        if let Some(holder) = held::holder() {
+            holder.release(self.pid.as_raw_nonzero().get());
+        }
         if let Some(cgroup) = self.cgroup.take() {
             cgroup.kill_all();
         }

@@ -52,7 +52,7 @@
 
 // Layers, from the bottom up: a module uses only those before it in this
 // line (checked by .ci/layers).
-// layers: faults diag files identity nofile error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe handover incarnation leftovers
+// layers: faults diag files identity nofile error exit reaper wait command container group gate output cgroup usage notify prepare pre_exec clone spawn probe held handover incarnation leftovers
 mod cgroup;
 #[cfg(any(
     target_arch = "x86_64",
@@ -72,6 +72,7 @@ pub mod files;
 mod gate;
 mod group;
 pub mod handover;
+pub mod held;
 pub mod identity;
 mod incarnation;
 pub mod leftovers;
@@ -99,7 +100,7 @@ pub use exit::Ended;
 pub use faults::survive_sent_faults;
 pub use nofile::{nofile_shortfall, raise_nofile, Raised, Shortfall};
 pub use output::{flush_logs, LogSink, LogTrouble, Stream, Tee};
-pub use reaper::wait_for_orphans;
+pub use reaper::{fostered_ended, wait_for_orphans};
 
 /// Makes this process a child subreaper and starts reaping orphans. Call it
 /// once before starting process children; further calls do nothing. As PID 1

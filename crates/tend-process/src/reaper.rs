@@ -300,7 +300,6 @@ pub(crate) fn take_abandoned(pid: i32) -> Option<Ended> {
         .remove(&pid)
 }
 
-/// Called after a tracked child was reaped through its pidfd.
 /// From now on a tracked process is never reaped here, however long its
 /// incarnation takes: a re-exec hands it over, and its exit status must
 /// still be there for the next program image.
@@ -308,8 +307,80 @@ pub(crate) fn hold_tracked() {
     HOLD.store(true, Ordering::Release);
 }
 
+/// Called after a tracked child was reaped through its pidfd.
 pub(crate) fn reaped(pid: i32) {
     let reaper = reaper();
     reaper.lock().remove(&pid);
     reaper.changed.notify_all();
+}
+
+/// Processes another process reaps for this one (tend's keeper, their
+/// parent since a previous daemon died), by pid: their end once it is told
+/// ([`fostered_ended`]).
+static FOSTERED: Mutex<Option<HashMap<i32, Option<Ended>>>> = Mutex::new(None);
+/// Told whenever a fostered process's end arrives.
+static FOSTERED_ENDED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+/// How long a fostered process's end may take to arrive once its pidfd
+/// said it ended.
+const FOSTERED_WAIT: Duration = Duration::from_secs(10);
+
+fn fostered() -> MutexGuard<'static, Option<HashMap<i32, Option<Ended>>>> {
+    FOSTERED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts `pid` as reaped by another process, whose word on its end is to
+/// come through [`fostered_ended`] (and may have come already).
+pub(crate) fn foster(pid: i32) {
+    fostered()
+        .get_or_insert_with(HashMap::new)
+        .entry(pid)
+        .or_insert(None);
+}
+
+/// Whether `pid` is reaped by another process.
+pub(crate) fn is_fostered(pid: i32) -> bool {
+    fostered().as_ref().is_some_and(|f| f.contains_key(&pid))
+}
+
+/// How a fostered process ended, as its parent (tend's keeper) reaped it.
+pub fn fostered_ended(pid: i32, ended: Ended) {
+    fostered()
+        .get_or_insert_with(HashMap::new)
+        .insert(pid, Some(ended));
+    FOSTERED_ENDED.notify_waiters();
+}
+
+/// Waits for the end of fostered `pid` (its pidfd said it ended; its
+/// parent's word follows). An error if none comes within 10 s: its parent
+/// is gone too, and how it ended is not known.
+pub(crate) async fn fostered_end(pid: i32) -> io::Result<Ended> {
+    let deadline = tokio::time::Instant::now() + FOSTERED_WAIT;
+    loop {
+        let told = FOSTERED_ENDED.notified();
+        tokio::pin!(told);
+        told.as_mut().enable();
+        let told_already = {
+            let mut fostered = fostered();
+            let f = fostered.get_or_insert_with(HashMap::new);
+            match f.get(&pid) {
+                Some(Some(ended)) => {
+                    let ended = *ended;
+                    f.remove(&pid);
+                    Some(ended)
+                }
+                _ => None,
+            }
+        };
+        if let Some(ended) = told_already {
+            return Ok(ended);
+        }
+        if tokio::time::timeout_at(deadline, told).await.is_err() {
+            if let Some(f) = fostered().as_mut() {
+                f.remove(&pid);
+            }
+            return Err(io::Error::other(
+                "its parent, tend's keeper, did not say how it ended",
+            ));
+        }
+    }
 }

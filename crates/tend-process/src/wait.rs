@@ -43,8 +43,18 @@ impl PidFd {
     pub(crate) async fn wait(&self) -> io::Result<Ended> {
         loop {
             self.exited().await?;
-            if let Some(ended) = self.try_reap()? {
-                return Ok(ended);
+            match self.try_reap() {
+                Ok(Some(ended)) => return Ok(ended),
+                Ok(None) => {}
+                // Not our child: tend's keeper reaps it and tells how it
+                // ended.
+                Err(error)
+                    if error.raw_os_error() == Some(rustix::io::Errno::CHILD.raw_os_error())
+                        && reaper::is_fostered(self.pid) =>
+                {
+                    return reaper::fostered_end(self.pid).await;
+                }
+                Err(error) => return Err(error),
             }
         }
     }

@@ -100,8 +100,9 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     if let Some(socket) = &target.socket {
         command.arg("--socket").arg(absolute(socket)?);
     }
+    // The keeper, which starts the daemon and outlives it (`keeper`).
     command
-        .args(["up", "--detached-child"])
+        .args(["up", "--keeper"])
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -141,6 +142,35 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Runs the keeper above the detached daemon (`tend up -d` starts it in
+/// the daemon's place, with the same arguments but `--keeper`): it starts
+/// the daemon with `--detached-child` and keeps its services running if the
+/// daemon dies (see `tend_keeper`). Its exit code is the daemon's.
+pub fn keeper() -> ExitCode {
+    // The binary's path, not the image: after a package upgrade replaced
+    // the file, a daemon started again is the new one (the kernel adds
+    // " (deleted)" to the old image's link).
+    let program = std::env::current_exe().map_or_else(
+        |_| PathBuf::from("/proc/self/exe"),
+        |exe| match exe.to_string_lossy().strip_suffix(" (deleted)") {
+            Some(path) => PathBuf::from(path),
+            None => exe,
+        },
+    );
+    let args = std::env::args_os()
+        .skip(1)
+        .map(|arg| {
+            if arg == "--keeper" {
+                "--detached-child".into()
+            } else {
+                arg
+            }
+        })
+        .collect();
+    let code = tend_keeper::keeper::run(tend_keeper::keeper::Options { program, args });
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// How long `tend up -d` shows start-up progress before it leaves the

@@ -1,0 +1,536 @@
+//! The keeper process: one thread, one `epoll` loop, no async runtime.
+//!
+//! It starts the daemon as its child and is a child subreaper, so the
+//! services (the daemon's children) become its children if the daemon
+//! dies. It watches, through one `epoll` set:
+//! - its end of the pair with the daemon: `Hold`, `Ready`, `Release`,
+//!   `Hello` and `Bye` (see [`wire`](crate::wire));
+//! - the daemon's pidfd: readable once the daemon ended;
+//! - each held process's pidfd: readable once it ended (a process whose
+//!   parent is the daemon is then the daemon's to reap; one whose parent
+//!   is the keeper is reaped here and its end recorded).
+//!
+//! Every wake-up reaps what ended among its own children
+//! (`waitpid(-1, WNOHANG)`): the daemon, services left to it, and any
+//! orphan. A daemon that ends without `Bye` after it said `Hello` crashed:
+//! it is started again at once (after a run of at least [`STEADY`]), else
+//! after a backoff that doubles from [`FIRST_BACKOFF`] to [`MAX_BACKOFF`],
+//! and given up after [`GIVE_UP_AFTER`] short runs in a row, said on
+//! standard error (the daemon's log). The new daemon's `Hello` gets back
+//! every process held, with its descriptors, and the exits recorded
+//! meanwhile.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rustix::buffer::spare_capacity;
+use rustix::event::epoll;
+use rustix::process::{Pid, PidfdFlags, WaitOptions};
+
+use crate::wire::{Channel, Exit, Process, ToDaemon, ToKeeper, KEEPER_FD};
+
+/// A run at least this long ends a series of short ones.
+pub const STEADY: Duration = Duration::from_secs(10);
+/// The wait before the second start in a series of short runs.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest wait between two starts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Short runs in a row after which the keeper gives up.
+pub const GIVE_UP_AFTER: u32 = 10;
+/// How long a send to the daemon may wait.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The environment variable that names the state directory's lock (held
+/// here too, so no other `tend up` takes the directory while the daemon
+/// is started again).
+const LOCK_FD: &str = "TEND_LOCK_FD";
+
+const CHANNEL: u64 = u64::MAX;
+const DAEMON: u64 = u64::MAX - 1;
+
+/// How to start the daemon.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Its program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+}
+
+/// One process held for the daemon.
+struct Held {
+    process: Process,
+    /// Its descriptors, in the order of [`Process`]'s fields.
+    fds: Vec<OwnedFd>,
+    /// Its pidfd was seen readable (it is out of the `epoll` set).
+    ended: bool,
+    /// Its end, if the keeper reaped it.
+    exit: Option<Exit>,
+}
+
+impl Held {
+    fn pidfd(&self) -> BorrowedFd<'_> {
+        self.fds[0].as_fd()
+    }
+}
+
+/// The daemon now running.
+struct Daemon {
+    pid: Pid,
+    pidfd: OwnedFd,
+    channel: Option<Channel>,
+    started: Instant,
+    /// It said `Hello`, and got what was held: exits go to it as they come.
+    connected: bool,
+    /// It said `Bye`: its end is the keeper's.
+    leaving: bool,
+}
+
+struct Keeper {
+    options: Options,
+    epoll: OwnedFd,
+    held: HashMap<i32, Held>,
+    daemon: Option<Daemon>,
+    /// The state directory's lock, as `tend up -d` handed it.
+    lock: Option<OwnedFd>,
+    /// Some daemon said `Hello`: from then on one that dies is started again.
+    hello_seen: bool,
+    /// Short runs in a row.
+    short_runs: u32,
+    next_start: Option<Instant>,
+    /// Services were left to the keeper: orphans may come any time.
+    fostering: bool,
+}
+
+/// Runs the keeper until the daemon ends cleanly (its exit code is the
+/// keeper's), cannot be started, or is given up on. Call it from a
+/// process that has no other threads.
+#[must_use]
+pub fn run(options: Options) -> i32 {
+    if let Err(error) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+        say(&format!(
+            "cannot become a child subreaper ({error}): services would not survive the daemon"
+        ));
+    }
+    let epoll = match epoll::create(epoll::CreateFlags::CLOEXEC) {
+        Ok(epoll) => epoll,
+        Err(error) => {
+            say(&format!("cannot start: {error}"));
+            return 1;
+        }
+    };
+    let mut keeper = Keeper {
+        options,
+        epoll,
+        held: HashMap::new(),
+        daemon: None,
+        lock: lock_from_env(),
+        hello_seen: false,
+        short_runs: 0,
+        next_start: Some(Instant::now()),
+        fostering: false,
+    };
+    keeper.run()
+}
+
+impl Keeper {
+    fn run(&mut self) -> i32 {
+        let mut events = Vec::with_capacity(64);
+        loop {
+            if self.daemon.is_none() {
+                if let Some(at) = self.next_start {
+                    if Instant::now() >= at {
+                        self.next_start = None;
+                        if let Err(code) = self.start() {
+                            return code;
+                        }
+                    }
+                }
+            }
+            let timeout = self.timeout().map(|wait| rustix::time::Timespec {
+                tv_sec: i64::try_from(wait.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(wait.subsec_nanos()),
+            });
+            events.clear();
+            match epoll::wait(&self.epoll, spare_capacity(&mut events), timeout.as_ref()) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(error) => {
+                    say(&format!("cannot wait: {error}"));
+                    return 1;
+                }
+            }
+            for event in events.drain(..) {
+                match event.data.u64() {
+                    CHANNEL => self.receive(),
+                    DAEMON => {} // Reaped below.
+                    group => self.seen_ended(group as i32),
+                }
+            }
+            if let Some(code) = self.reap() {
+                return code;
+            }
+        }
+    }
+
+    /// How long to wait for an event: until the next start, or a second
+    /// while orphans may come (they are reaped at the next wake-up).
+    fn timeout(&self) -> Option<Duration> {
+        if self.daemon.is_none() {
+            if let Some(at) = self.next_start {
+                return Some(at.saturating_duration_since(Instant::now()));
+            }
+        }
+        self.fostering.then_some(Duration::from_secs(1))
+    }
+
+    /// Starts the daemon. `Err(code)` if the keeper must end.
+    fn start(&mut self) -> Result<(), i32> {
+        let started = (|| -> std::io::Result<Daemon> {
+            let (ours, theirs) = Channel::pair()?;
+            ours.set_timeouts(None, Some(SEND_TIMEOUT))?;
+            // A descriptor without close-on-exec, for the daemon only:
+            // this thread is the process's only one, so nothing else
+            // inherits it between here and its close.
+            let inherited = rustix::io::dup(theirs.fd())?;
+            let child = Command::new(&self.options.program)
+                .args(&self.options.args)
+                .env(KEEPER_FD, inherited.as_raw_fd().to_string())
+                .stdin(Stdio::null())
+                .spawn();
+            drop(inherited);
+            let child = child?;
+            let pid = Pid::from_raw(i32::try_from(child.id()).map_err(std::io::Error::other)?)
+                .ok_or_else(|| std::io::Error::other("no pid"))?;
+            let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())?;
+            epoll::add(
+                &self.epoll,
+                &pidfd,
+                epoll::EventData::new_u64(DAEMON),
+                epoll::EventFlags::IN,
+            )?;
+            epoll::add(
+                &self.epoll,
+                &ours,
+                epoll::EventData::new_u64(CHANNEL),
+                epoll::EventFlags::IN,
+            )?;
+            Ok(Daemon {
+                pid,
+                pidfd,
+                channel: Some(ours),
+                started: Instant::now(),
+                connected: false,
+                leaving: false,
+            })
+        })();
+        match started {
+            Ok(daemon) => {
+                self.daemon = Some(daemon);
+                Ok(())
+            }
+            Err(error) if self.hello_seen => {
+                say(&format!("cannot start the daemon: {error}"));
+                self.after_short_run()
+            }
+            Err(error) => {
+                say(&format!("cannot start the daemon: {error}"));
+                Err(1)
+            }
+        }
+    }
+
+    /// One message from the daemon.
+    fn receive(&mut self) {
+        let Some(daemon) = self.daemon.as_mut() else {
+            return;
+        };
+        let Some(channel) = daemon.channel.as_ref() else {
+            return;
+        };
+        match channel.recv::<ToKeeper>() {
+            Ok(Some((message, fds))) => self.handle(message, fds),
+            Ok(None) => self.close_channel(),
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+                say(&format!("ignored a message from the daemon: {error}"));
+            }
+            Err(error) => {
+                say(&format!("lost the daemon's channel: {error}"));
+                self.close_channel();
+            }
+        }
+    }
+
+    fn close_channel(&mut self) {
+        if let Some(daemon) = self.daemon.as_mut() {
+            if let Some(channel) = daemon.channel.take() {
+                let _ = epoll::delete(&self.epoll, &channel);
+            }
+        }
+    }
+
+    fn handle(&mut self, message: ToKeeper, fds: Vec<OwnedFd>) {
+        match message {
+            ToKeeper::Hello { take, .. } => self.hello(take),
+            ToKeeper::Hold(process) => {
+                if fds.len() != process.fd_count() {
+                    say(&format!(
+                        "ignored {}: {} descriptors, not {}",
+                        process.id,
+                        fds.len(),
+                        process.fd_count()
+                    ));
+                    return;
+                }
+                let group = process.group;
+                if let Some(old) = self.held.remove(&group) {
+                    self.forget(&old);
+                }
+                let held = Held {
+                    process,
+                    fds,
+                    ended: false,
+                    exit: None,
+                };
+                if epoll::add(
+                    &self.epoll,
+                    held.pidfd(),
+                    epoll::EventData::new_u64(u64::from(group.unsigned_abs())),
+                    epoll::EventFlags::IN,
+                )
+                .is_err()
+                {
+                    say(&format!("cannot watch {}", held.process.id));
+                }
+                self.held.insert(group, held);
+            }
+            ToKeeper::Main {
+                group,
+                main,
+                start_ticks,
+            } => {
+                let Some(pidfd) = fds.into_iter().next() else {
+                    return;
+                };
+                let Some(held) = self.held.get_mut(&group) else {
+                    return;
+                };
+                if !held.ended {
+                    let _ = epoll::delete(&self.epoll, held.fds[0].as_fd());
+                }
+                held.process.main = main;
+                held.process.start_ticks = start_ticks;
+                held.fds[0] = pidfd;
+                held.ended = false;
+                let _ = epoll::add(
+                    &self.epoll,
+                    held.fds[0].as_fd(),
+                    epoll::EventData::new_u64(u64::from(group.unsigned_abs())),
+                    epoll::EventFlags::IN,
+                );
+            }
+            ToKeeper::Ready { group } => {
+                if let Some(held) = self.held.get_mut(&group) {
+                    held.process.ready = true;
+                }
+            }
+            ToKeeper::Release { group } => {
+                if let Some(held) = self.held.remove(&group) {
+                    self.forget(&held);
+                }
+            }
+            ToKeeper::Bye => {
+                // Its services are stopped: nothing is held any more, and
+                // the lock goes now, so a `tend up` right after the
+                // daemon's end finds the directory free.
+                for (_, held) in std::mem::take(&mut self.held) {
+                    self.forget(&held);
+                }
+                self.lock = None;
+                if let Some(daemon) = self.daemon.as_mut() {
+                    daemon.leaving = true;
+                    if let Some(channel) = &daemon.channel {
+                        let _ = channel.send(&ToDaemon::Bye, &[]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes a held process out of the `epoll` set.
+    fn forget(&self, held: &Held) {
+        if !held.ended {
+            let _ = epoll::delete(&self.epoll, held.pidfd());
+        }
+    }
+
+    /// A daemon's first message: it gets back what is held, if it asks.
+    fn hello(&mut self, take: bool) {
+        self.hello_seen = true;
+        let Some(daemon) = self.daemon.as_mut() else {
+            return;
+        };
+        let Some(channel) = daemon.channel.as_ref() else {
+            return;
+        };
+        let mut sent = Ok(());
+        if take {
+            for held in self.held.values() {
+                let fds: Vec<BorrowedFd<'_>> = held.fds.iter().map(AsFd::as_fd).collect();
+                sent =
+                    sent.and_then(|()| channel.send(&ToDaemon::Kept(held.process.clone()), &fds));
+            }
+            for exit in self.held.values().filter_map(|h| h.exit) {
+                sent = sent.and_then(|()| channel.send(&ToDaemon::Exited(exit), &[]));
+            }
+        }
+        sent = sent.and_then(|()| {
+            channel.send(
+                &ToDaemon::Done {
+                    keeper: std::process::id(),
+                },
+                &[],
+            )
+        });
+        match sent {
+            Ok(()) => daemon.connected = true,
+            Err(error) => {
+                say(&format!("cannot hand the processes back: {error}"));
+                self.close_channel();
+            }
+        }
+    }
+
+    /// A held process's pidfd turned readable.
+    fn seen_ended(&mut self, group: i32) {
+        if let Some(held) = self.held.get_mut(&group) {
+            if !held.ended {
+                held.ended = true;
+                let _ = epoll::delete(&self.epoll, held.fds[0].as_fd());
+            }
+        }
+    }
+
+    /// Reaps every child of the keeper that ended. `Some(code)` if the
+    /// keeper must end with it.
+    fn reap(&mut self) -> Option<i32> {
+        loop {
+            let (pid, status) = match rustix::process::wait(WaitOptions::NOHANG) {
+                Ok(Some(reaped)) => reaped,
+                Ok(None) | Err(_) => return None,
+            };
+            let code = status.exit_status();
+            let signal = status.terminating_signal();
+            if code.is_none() && signal.is_none() {
+                continue;
+            }
+            if self.daemon.as_ref().is_some_and(|d| d.pid == pid) {
+                if let Some(code) = self.daemon_ended(code, signal) {
+                    return Some(code);
+                }
+                continue;
+            }
+            let exit = Exit {
+                main: pid.as_raw_nonzero().get(),
+                code,
+                signal,
+                at_ms: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            };
+            let Some(held) = self
+                .held
+                .values_mut()
+                .find(|held| held.process.main == exit.main)
+            else {
+                continue; // An orphan: nothing to record.
+            };
+            held.exit = Some(exit);
+            if let Some(daemon) = self.daemon.as_ref().filter(|d| d.connected) {
+                if let Some(channel) = &daemon.channel {
+                    let _ = channel.send(&ToDaemon::Exited(exit), &[]);
+                }
+            }
+        }
+    }
+
+    /// The daemon ended. `Some(code)` if the keeper ends too.
+    fn daemon_ended(&mut self, code: Option<i32>, signal: Option<i32>) -> Option<i32> {
+        let daemon = self.daemon.take()?;
+        let _ = epoll::delete(&self.epoll, &daemon.pidfd);
+        if let Some(channel) = &daemon.channel {
+            let _ = epoll::delete(&self.epoll, channel);
+        }
+        let as_code = code.unwrap_or_else(|| 128 + signal.unwrap_or(0));
+        if daemon.leaving {
+            return Some(as_code);
+        }
+        if !self.hello_seen || (code.is_some() && self.held.is_empty()) {
+            // It never started (`tend up -d` says why, from its log), or
+            // it exited by itself with nothing to keep: its end is ours.
+            return Some(as_code);
+        }
+        let how = match (code, signal) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(signal)) => format!("was killed by signal {signal}"),
+            (None, None) => "ended".to_owned(),
+        };
+        // From now on the services it had are the keeper's children.
+        self.fostering = true;
+        say(&format!(
+            "the daemon (pid {}) {how} without stopping its {} services; starting it again",
+            daemon.pid.as_raw_nonzero(),
+            self.held.len()
+        ));
+        if daemon.started.elapsed() >= STEADY {
+            self.short_runs = 0;
+            self.next_start = Some(Instant::now());
+            None
+        } else {
+            self.after_short_run().err()
+        }
+    }
+
+    /// Counts a short run; the next start after a backoff, or the end.
+    fn after_short_run(&mut self) -> Result<(), i32> {
+        self.short_runs += 1;
+        if self.short_runs >= GIVE_UP_AFTER {
+            say(&format!(
+                "giving up: the daemon ended {} times in a row within {STEADY:?} of its start; its {} services run on unsupervised, and the next `tend up` stops them",
+                self.short_runs,
+                self.held.len()
+            ));
+            return Err(1);
+        }
+        let wait = FIRST_BACKOFF
+            .saturating_mul(1 << (self.short_runs - 1).min(16))
+            .min(MAX_BACKOFF);
+        self.next_start = Some(Instant::now() + wait);
+        Ok(())
+    }
+}
+
+/// The state directory's lock `tend up -d` handed over, kept (and left
+/// inheritable: each daemon started takes it by the same variable).
+fn lock_from_env() -> Option<OwnedFd> {
+    let fd: RawFd = std::env::var(LOCK_FD).ok()?.parse().ok()?;
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: only asks for the flags of a descriptor number.
+    #[allow(unsafe_code)]
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    rustix::io::fcntl_getfd(borrowed).ok()?;
+    // SAFETY: the number was inherited for this purpose and is open
+    // (checked above); nothing else in this process owns it.
+    #[allow(unsafe_code)]
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A line on standard error (the daemon's log), never a panic.
+fn say(what: &str) {
+    let _ = writeln!(std::io::stderr(), "tend keeper: {what}");
+}
