@@ -341,6 +341,13 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
             .filter(|k| known.contains(*k))
             .cloned(),
     );
+    // A completed job is not run again, an operator's stop holds.
+    handed
+        .resting
+        .extend(readopted.resting.iter().filter_map(|(name, rest)| {
+            let rest: upgrade::Rest = serde_json::from_value(rest.clone()).ok()?;
+            known.contains(name).then(|| (name.clone(), rest.state()))
+        }));
     let children = tree::root_children(&config, &layout, &sinks, &handed)
         .map_err(setup("opening log files"))?;
     let mut builder = Supervisor::builder(ROOT)
@@ -357,7 +364,9 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // Every listener subscribes before the start, so the first starts are
     // journaled, counted and shown too.
     journal.attach(builder.subscribe());
-    keeper::follow_readiness(builder.subscribe());
+    keeper::follow(builder.subscribe(), |state| {
+        upgrade::Rest::of_state(state).and_then(|rest| serde_json::to_value(rest).ok())
+    });
     let metrics = Arc::new(Metrics::watch(builder.subscribe()));
     let hook_events = builder.subscribe();
     let board_events = builder.subscribe();
@@ -436,6 +445,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     let mut listeners =
         Listeners::open(&dir, tcp, &api, &control, inherited_socket, inherited_tcp).await?;
     tracing::info!(socket = %listeners.socket.display(), "tend is up");
+    keeper::up();
 
     // Until the root ends by itself, a signal, `tend down`, or an upgrade.
     let mut stopping = life.shutdown_asked();

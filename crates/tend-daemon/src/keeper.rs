@@ -38,6 +38,8 @@ pub struct Returned {
     pub kept: Vec<(Process, Vec<OwnedFd>)>,
     /// The ends it recorded while no daemon ran.
     pub exits: Vec<Exit>,
+    /// Instances at rest, as the previous daemon said (opaque here).
+    pub resting: Vec<(String, serde_json::Value)>,
     /// The keeper's pid.
     pub keeper: u32,
 }
@@ -91,6 +93,7 @@ fn hand_back(channel: &Channel, take: bool) -> std::io::Result<Returned> {
                 }
             }
             Some((ToDaemon::Exited(exit), _)) => returned.exits.push(exit),
+            Some((ToDaemon::Resting { name, rest }, _)) => returned.resting.push((name, rest)),
             Some((ToDaemon::Done { keeper }, _)) => {
                 returned.keeper = keeper;
                 channel.set_timeouts(None, Some(SEND))?;
@@ -258,29 +261,63 @@ impl Holder for ToTheKeeper {
 
 /// Tells the keeper when a held process becomes ready, so a daemon
 /// started again after a crash does not wait for a readiness already
-/// given (a `READY=1` is said once).
-pub fn follow_readiness(mut events: broadcast::Receiver<Event>) {
+/// given (a `READY=1` is said once), and where each instance rests
+/// (`rest` says it, opaque here: see `upgrade::Rest`), so it does not run
+/// a completed job again nor undo an operator's stop.
+pub fn follow(
+    mut events: broadcast::Receiver<Event>,
+    rest: impl Fn(&tend_engine::ChildState) -> Option<serde_json::Value> + Send + 'static,
+) {
     if LINK.get().is_none() {
         return;
     }
     tokio::spawn(async move {
+        let mut resting = std::collections::HashSet::new();
         loop {
-            let id = match events.recv().await {
-                Ok(Event {
-                    kind: EventKind::ChildStarted { id, .. } | EventKind::ChildReady { id, .. },
-                    ..
-                }) => id,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            let kind = match events.recv().await {
+                Ok(event) => event.kind,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            let group = LINK
-                .get()
-                .and_then(|link| lock(&link.groups).get(id.as_str()).copied());
-            if let Some(group) = group {
-                send(ToKeeper::Ready { group }, Vec::new());
+            match kind {
+                EventKind::ChildStarted { id, .. } | EventKind::ChildReady { id, .. } => {
+                    let group = LINK
+                        .get()
+                        .and_then(|link| lock(&link.groups).get(id.as_str()).copied());
+                    if let Some(group) = group {
+                        send(ToKeeper::Ready { group }, Vec::new());
+                    }
+                }
+                EventKind::ChildState { id, state } => match rest(&state) {
+                    Some(rest) => {
+                        resting.insert(id.to_string());
+                        send(
+                            ToKeeper::Rest {
+                                name: id.to_string(),
+                                rest: Some(rest),
+                            },
+                            Vec::new(),
+                        );
+                    }
+                    None if resting.remove(id.as_str()) => send(
+                        ToKeeper::Rest {
+                            name: id.to_string(),
+                            rest: None,
+                        },
+                        Vec::new(),
+                    ),
+                    None => {}
+                },
+                _ => {}
             }
         }
     });
+}
+
+/// Tells the keeper this daemon is up: from now on its death is a crash
+/// (it is started again at once), not a failed start.
+pub fn up() {
+    send(ToKeeper::Up, Vec::new());
 }
 
 /// A clean end: the services are stopped. The keeper lets go of
@@ -325,6 +362,8 @@ pub struct Readopted {
     /// Processes that were not what the keeper said (pid reused, a start
     /// time that differs): not taken, left to recovery.
     pub refused: Vec<String>,
+    /// Instances at rest, as the previous daemon said (opaque here).
+    pub resting: Vec<(String, serde_json::Value)>,
 }
 
 /// Takes back what the keeper handed over: the exits it recorded, then
@@ -351,7 +390,10 @@ pub fn readopt(returned: Returned, config: &tend_config::Config) -> Readopted {
         .collect();
     let ended_meanwhile: std::collections::HashSet<i32> =
         returned.exits.iter().map(|e| e.main).collect();
-    let mut readopted = Readopted::default();
+    let mut readopted = Readopted {
+        resting: returned.resting,
+        ..Readopted::default()
+    };
     let mut taken = Vec::new();
     for (process, fds) in returned.kept {
         let mut fds = fds.into_iter();

@@ -165,6 +165,28 @@ impl AsFd for Lock {
     }
 }
 
+/// Writes `pid` down as the holder's through the lock `tend up -d` handed
+/// to this process (`TEND_LOCK_FD`, left in place for the daemons it
+/// starts): the keeper names the daemon it started, for a refused `tend up`.
+///
+/// # Errors
+/// If no lock was handed over, or the file cannot be written.
+pub fn note_handed_holder(pid: u32) -> io::Result<()> {
+    let fd: RawFd = std::env::var(HANDED_FD)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|fd| *fd >= 0)
+        .ok_or_else(|| io::Error::other("no lock was handed over"))?;
+    // SAFETY: only borrowed for the two calls below: the number was
+    // inherited for this purpose and stays open in this process (the
+    // keeper owns it for its whole life).
+    #[allow(unsafe_code)]
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    rustix::fs::ftruncate(borrowed, 0)?;
+    rustix::io::pwrite(borrowed, format!("{pid}\n").as_bytes(), 0)?;
+    Ok(())
+}
+
 /// The lock's descriptor a `tend up -d` handed to this process, if it
 /// handed one: made close-on-exec at once, so that nothing this process
 /// starts inherits it (call it first, before anything is started).

@@ -245,6 +245,13 @@ fn write(dir: &StateDir, lease: &Lease, journal_from: i64) -> Result<(), Recover
 
 /// Stops every leftover by its service's stop settings, all at once.
 async fn stop_all(found: &[Leftover], config: &Config) -> Vec<Record> {
+    // An empty cgroup (of a service that completed, or was stopped) holds
+    // nothing to stop: it is only removed.
+    let (empty, found): (Vec<&Leftover>, Vec<&Leftover>) =
+        found.iter().partition(|leftover| leftover.pids().is_empty());
+    for leftover in empty {
+        leftover.remove();
+    }
     if found.is_empty() {
         return Vec::new();
     }
@@ -252,7 +259,7 @@ async fn stop_all(found: &[Leftover], config: &Config) -> Vec<Record> {
     let started = Instant::now();
     let mut pending: Vec<(&Leftover, Vec<u32>, Duration)> = found
         .iter()
-        .map(|leftover| {
+        .map(|&leftover| {
             let (signal, timeout) = stops
                 .get(&leftovers::safe_name(&leftover.service))
                 .copied()
@@ -294,7 +301,7 @@ async fn stop_all(found: &[Leftover], config: &Config) -> Vec<Record> {
         }
         records.push(stopped(leftover, pids, "killed"));
     }
-    for leftover in found {
+    for leftover in &found {
         leftover.remove();
     }
     records

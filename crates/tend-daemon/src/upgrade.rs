@@ -84,6 +84,18 @@ impl Rest {
         }
     }
 
+    /// Where the engine's `state` rests, if it does.
+    #[must_use]
+    pub fn of_state(state: &ChildState) -> Option<Rest> {
+        match state {
+            ChildState::Completed => Some(Rest::Completed),
+            ChildState::Shutdown => Some(Rest::Shutdown),
+            ChildState::Isolated => Some(Rest::Isolated),
+            ChildState::Failed(reason) => Some(Rest::Failed((*reason).into())),
+            _ => None,
+        }
+    }
+
     /// The engine's state for it.
     #[must_use]
     pub fn state(&self) -> ChildState {

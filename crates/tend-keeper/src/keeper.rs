@@ -11,12 +11,12 @@
 //!   is the keeper is reaped here and its end recorded).
 //!
 //! Every wake-up reaps what ended among its own children
-//! (`waitpid(-1, WNOHANG)`): the daemon, services left to it, and any
-//! orphan. A daemon that ends without `Bye` after it said `Hello` crashed:
-//! it is started again at once (after a run of at least [`STEADY`]), else
-//! after a backoff that doubles from [`FIRST_BACKOFF`] to [`MAX_BACKOFF`],
-//! and given up after [`GIVE_UP_AFTER`] short runs in a row, said on
-//! standard error (the daemon's log). The new daemon's `Hello` gets back
+//! (`wait(WNOHANG)`): the daemon, services left to it, and any orphan. A
+//! daemon that ends without `Bye` after it said `Hello` crashed: one that
+//! had said `Up` is started again at once; one that died starting is
+//! started again after a backoff that doubles from [`FIRST_BACKOFF`] to
+//! [`MAX_BACKOFF`], and given up after [`GIVE_UP_AFTER`] such failed
+//! starts in a row. Each is said on standard error (the daemon's log). The new daemon's `Hello` gets back
 //! every process held, with its descriptors, and the exits recorded
 //! meanwhile.
 
@@ -34,13 +34,11 @@ use rustix::process::{Pid, PidfdFlags, WaitOptions};
 
 use crate::wire::{Channel, Exit, Process, ToDaemon, ToKeeper, KEEPER_FD};
 
-/// A run at least this long ends a series of short ones.
-pub const STEADY: Duration = Duration::from_secs(10);
 /// The wait before the second start in a series of short runs.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between two starts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// Short runs in a row after which the keeper gives up.
+/// Failed starts in a row after which the keeper gives up.
 pub const GIVE_UP_AFTER: u32 = 10;
 /// How long a send to the daemon may wait.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,7 +81,8 @@ struct Daemon {
     pid: Pid,
     pidfd: OwnedFd,
     channel: Option<Channel>,
-    started: Instant,
+    /// It said `Up`.
+    up: bool,
     /// It said `Hello`, and got what was held: exits go to it as they come.
     connected: bool,
     /// It said `Bye`: its end is the keeper's.
@@ -92,14 +91,17 @@ struct Daemon {
 
 struct Keeper {
     options: Options,
+    started: Box<dyn FnMut(u32)>,
     epoll: OwnedFd,
     held: HashMap<i32, Held>,
+    /// Instances at rest, as the daemon said.
+    resting: HashMap<String, serde_json::Value>,
     daemon: Option<Daemon>,
     /// The state directory's lock, as `tend up -d` handed it.
     lock: Option<OwnedFd>,
     /// Some daemon said `Hello`: from then on one that dies is started again.
     hello_seen: bool,
-    /// Short runs in a row.
+    /// Failed starts in a row.
     short_runs: u32,
     next_start: Option<Instant>,
     /// Services were left to the keeper: orphans may come any time.
@@ -107,10 +109,11 @@ struct Keeper {
 }
 
 /// Runs the keeper until the daemon ends cleanly (its exit code is the
-/// keeper's), cannot be started, or is given up on. Call it from a
-/// process that has no other threads.
+/// keeper's), cannot be started, or is given up on; `started` hears the
+/// pid of each daemon it starts. Call it from a process that has no other
+/// threads.
 #[must_use]
-pub fn run(options: Options) -> i32 {
+pub fn run(options: Options, started: impl FnMut(u32) + 'static) -> i32 {
     if let Err(error) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         say(&format!(
             "cannot become a child subreaper ({error}): services would not survive the daemon"
@@ -125,8 +128,10 @@ pub fn run(options: Options) -> i32 {
     };
     let mut keeper = Keeper {
         options,
+        started: Box::new(started),
         epoll,
         held: HashMap::new(),
+        resting: HashMap::new(),
         daemon: None,
         lock: lock_from_env(),
         hello_seen: false,
@@ -222,13 +227,14 @@ impl Keeper {
                 pid,
                 pidfd,
                 channel: Some(ours),
-                started: Instant::now(),
+                up: false,
                 connected: false,
                 leaving: false,
             })
         })();
         match started {
             Ok(daemon) => {
+                (self.started)(daemon.pid.as_raw_nonzero().get().unsigned_abs());
                 self.daemon = Some(daemon);
                 Ok(())
             }
@@ -275,6 +281,11 @@ impl Keeper {
     fn handle(&mut self, message: ToKeeper, fds: Vec<OwnedFd>) {
         match message {
             ToKeeper::Hello { take, .. } => self.hello(take),
+            ToKeeper::Up => {
+                if let Some(daemon) = self.daemon.as_mut() {
+                    daemon.up = true;
+                }
+            }
             ToKeeper::Hold(process) => {
                 if fds.len() != process.fd_count() {
                     say(&format!(
@@ -332,6 +343,14 @@ impl Keeper {
                     epoll::EventFlags::IN,
                 );
             }
+            ToKeeper::Rest { name, rest } => match rest {
+                Some(rest) => {
+                    self.resting.insert(name, rest);
+                }
+                None => {
+                    self.resting.remove(&name);
+                }
+            },
             ToKeeper::Ready { group } => {
                 if let Some(held) = self.held.get_mut(&group) {
                     held.process.ready = true;
@@ -349,6 +368,7 @@ impl Keeper {
                 for (_, held) in std::mem::take(&mut self.held) {
                     self.forget(&held);
                 }
+                self.resting.clear();
                 self.lock = None;
                 if let Some(daemon) = self.daemon.as_mut() {
                     daemon.leaving = true;
@@ -382,6 +402,13 @@ impl Keeper {
                 let fds: Vec<BorrowedFd<'_>> = held.fds.iter().map(AsFd::as_fd).collect();
                 sent =
                     sent.and_then(|()| channel.send(&ToDaemon::Kept(held.process.clone()), &fds));
+            }
+            for (name, rest) in &self.resting {
+                let resting = ToDaemon::Resting {
+                    name: name.clone(),
+                    rest: rest.clone(),
+                };
+                sent = sent.and_then(|()| channel.send(&resting, &[]));
             }
             for exit in self.held.values().filter_map(|h| h.exit) {
                 sent = sent.and_then(|()| channel.send(&ToDaemon::Exited(exit), &[]));
@@ -485,7 +512,7 @@ impl Keeper {
             daemon.pid.as_raw_nonzero(),
             self.held.len()
         ));
-        if daemon.started.elapsed() >= STEADY {
+        if daemon.up {
             self.short_runs = 0;
             self.next_start = Some(Instant::now());
             None
@@ -499,7 +526,7 @@ impl Keeper {
         self.short_runs += 1;
         if self.short_runs >= GIVE_UP_AFTER {
             say(&format!(
-                "giving up: the daemon ended {} times in a row within {STEADY:?} of its start; its {} services run on unsupervised, and the next `tend up` stops them",
+                "giving up: the daemon ended {} times in a row before it was up; its {} services run on unsupervised, and the next `tend up` stops them",
                 self.short_runs,
                 self.held.len()
             ));

@@ -22,7 +22,7 @@
 //! let code = tend_keeper::keeper::run(tend_keeper::keeper::Options {
 //!     program: "/usr/bin/tend".into(),
 //!     args: vec!["up".into(), "--detached-child".into()],
-//! });
+//! }, |pid| eprintln!("started the daemon, pid {pid}"));
 //! std::process::exit(code);
 //! ```
 

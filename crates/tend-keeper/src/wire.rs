@@ -90,6 +90,9 @@ pub enum ToKeeper {
         /// The daemon's version.
         version: String,
     },
+    /// The daemon is up (its tree started, its API answers): from now on
+    /// its death is a crash, not a failed start.
+    Up,
     /// Hold this process (replaces what is held for its group).
     Hold(Process),
     /// The process of this group now watched is `main` (`MAINPID=`): its
@@ -101,6 +104,16 @@ pub enum ToKeeper {
         main: i32,
         /// Its start time (see [`Process::start_ticks`]).
         start_ticks: u64,
+    },
+    /// An instance came to rest (completed, stopped by an operator,
+    /// failed, isolated: `rest` says which, as the daemon writes it), or
+    /// left its rest (`None`): a daemon started again does not run a
+    /// completed job again, nor undo an operator's stop.
+    Rest {
+        /// The instance.
+        name: String,
+        /// Where it rests, opaque to the keeper.
+        rest: Option<serde_json::Value>,
     },
     /// The process of this group became ready.
     Ready {
@@ -123,6 +136,13 @@ pub enum ToKeeper {
 pub enum ToDaemon {
     /// A process held, handed back (after `Hello { take: true }`).
     Kept(Process),
+    /// An instance at rest (after `Hello { take: true }`).
+    Resting {
+        /// The instance.
+        name: String,
+        /// Where it rests, as the daemon said.
+        rest: serde_json::Value,
+    },
     /// A process whose parent is the keeper ended.
     Exited(Exit),
     /// The end of the hand-back: from now on only `Exited` and `Bye`.
@@ -358,7 +378,7 @@ mod tests {
     #[test]
     fn a_message_of_another_kind_is_refused() {
         let (keeper, daemon) = Channel::pair().unwrap();
-        daemon.send(&ToDaemon::Bye, &[]).unwrap();
+        daemon.send(&ToDaemon::Done { keeper: 1 }, &[]).unwrap();
         let error = keeper.recv::<ToKeeper>().unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     }

@@ -113,10 +113,8 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     let spawned = command.spawn().context("starting the daemon");
     lock.keep().context("keeping the state directory's lock")?;
     let mut child = spawned?;
-    // Until the daemon writes itself down: a refused `tend up` names it.
-    // A full disk must not stop the start for it (the daemon writes it
-    // again, or warns).
-    let _ = lock.note_holder(child.id());
+    // The keeper writes the daemon's pid down as it starts it: a refused
+    // `tend up` names the daemon.
     let client = Client::new(dir.socket());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -169,7 +167,11 @@ pub fn keeper() -> ExitCode {
             }
         })
         .collect();
-    let code = tend_keeper::keeper::run(tend_keeper::keeper::Options { program, args });
+    let options = tend_keeper::keeper::Options { program, args };
+    // A refused `tend up` names the daemon, not its keeper.
+    let code = tend_keeper::keeper::run(options, |pid| {
+        let _ = tend_daemon::lock::note_handed_holder(pid);
+    });
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 

@@ -1,0 +1,213 @@
+//! tend survives its own crash: under `tend up -d` the keeper above the
+//! daemon keeps every service running through a `kill -9` of the daemon,
+//! holds their pipes, records an exit that happens while no daemon runs,
+//! and starts the daemon again, which re-adopts each process by its pid:
+//! no service started twice, no exit missed, no watchdog fired, no line
+//! lost or doubled, the journal's chain whole.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{alive, Project};
+use serde_json::Value;
+
+const CHATTERS: usize = 4;
+const NOTIFIED: usize = 3;
+const IDLE: usize = 10;
+const KILLS: usize = 20;
+/// The kill after which `exits` ends with code 3 while no daemon runs.
+const EXIT_AT: usize = 7;
+
+/// 20 services: four write numbered lines "main PID SEQ" (one `write`
+/// each, the shell's `echo`, about every 2 ms), three speak sd_notify with a 2 s watchdog, one exits with
+/// code 3 on SIGUSR1, one has three replicas, the rest sleep; and a job
+/// that completes and one an operator stops, neither to run again.
+fn config() -> String {
+    let mut config = String::new();
+    for i in 0..CHATTERS {
+        config += &format!(
+            "[services.chat{i}]\nshell = \"i=0; while true; do i=$((i+1)); echo \\\"main $$ $i\\\"; sleep 0.002; done\"\n\n"
+        );
+    }
+    for i in 0..NOTIFIED {
+        config += &format!(
+            "[services.notified{i}]\nshell = \"systemd-notify --ready; while true; do systemd-notify WATCHDOG=1; sleep 0.1; done\"\nready = {{ notify = true }}\nwatchdog = \"2s\"\n\n"
+        );
+    }
+    config += "[services.exits]\nshell = \"trap 'exit 3' USR1; while true; do sleep 0.05; done\"\nrestart = \"on-failure\"\n\n";
+    config += "[services.rep]\nshell = \"exec sleep 100000\"\nreplicas = 3\n\n";
+    config += "[services.job]\nshell = \"echo ran >> job.runs\"\nrestart = \"never\"\n\n";
+    for i in 0..IDLE {
+        config += &format!("[services.idle{i}]\nshell = \"exec sleep 100000\"\n\n");
+    }
+    config
+}
+
+fn daemon_pid(p: &Project) -> Option<u64> {
+    let answer = common::request(&p.path(".tend/tend.sock"), "GET", "/v1/daemon", None);
+    let info: Value = serde_json::from_str(&answer.body).ok()?;
+    info["pid"].as_u64()
+}
+
+fn pids(p: &Project) -> BTreeMap<String, u64> {
+    p.status()
+        .into_iter()
+        .filter_map(|s| Some((s["name"].as_str()?.to_owned(), s["pid"].as_u64()?)))
+        .collect()
+}
+
+/// Every running instance, once the daemon answers and all run.
+fn all_running(p: &Project, expected: usize) -> bool {
+    let out = p.tend(&["status", "--json"]);
+    if !out.status.success() {
+        return false;
+    }
+    let Ok(Value::Array(services)) = serde_json::from_slice::<Value>(&out.stdout) else {
+        return false;
+    };
+    services.iter().filter(|s| s["state"] == "running").count() == expected
+}
+
+/// Per process of each chatter: every sequence 1..=n once and in order.
+fn check_lines(p: &Project) -> usize {
+    let mut total = 0;
+    for i in 0..CHATTERS {
+        let log = p.read(&format!(".tend/logs/chat{i}.log"));
+        let mut seen: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for line in log.lines() {
+            let parts: Vec<&str> = line.split(' ').collect();
+            assert_eq!(parts.len(), 3, "chat{i}: a torn line: {line:?}");
+            seen.entry(parts[1])
+                .or_default()
+                .push(parts[2].parse().expect("a sequence number"));
+        }
+        assert_eq!(seen.len(), 1, "chat{i} ran one process: {:?}", seen.keys());
+        for seqs in seen.values() {
+            for (at, seq) in seqs.iter().enumerate() {
+                assert_eq!(
+                    *seq,
+                    at as u64 + 1,
+                    "chat{i}: line {} says {seq}: lost or doubled",
+                    at + 1
+                );
+            }
+            total += seqs.len();
+        }
+    }
+    total
+}
+
+/// Waits until `condition` holds; on a timeout the daemon's log says why.
+fn wait(p: &Project, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        if start.elapsed() > common::DEADLINE {
+            let log = p.read(".tend/tend.log");
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!("timed out waiting for {what}\n--- tend.log:\n{}", tail.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn kill(signal: &str, pid: u64) {
+    Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+#[test]
+fn twenty_kills_of_the_daemon_restart_no_service_and_lose_no_line() {
+    let p = Project::new(&config());
+    p.ok(&["up", "-d"]);
+    let instances = CHATTERS + NOTIFIED + 1 + 3 + IDLE;
+    wait(&p, "every service running", || all_running(&p, instances));
+    p.wait_state("job", "completed");
+    p.ok(&["stop", "idle0"]);
+    p.wait_state("idle0", "shutdown");
+    let first = pids(&p);
+    let mut expected = first.clone();
+    let mut daemons = BTreeSet::new();
+    // A fixed sequence of random moments (an LCG: no dependency for it).
+    let mut seed: u64 = 26;
+    let mut moment = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        Duration::from_millis((seed >> 33) % 400)
+    };
+    for round in 1..=KILLS {
+        let daemon = daemon_pid(&p).expect("the daemon answers");
+        assert!(daemons.insert(daemon), "a new daemon each round");
+        // A random moment: lines are being read and written.
+        std::thread::sleep(moment());
+        kill("-KILL", daemon);
+        if round == EXIT_AT {
+            // While no daemon runs (or before it took everything back).
+            kill("-USR1", expected["exits"]);
+        }
+        let since = Instant::now();
+        wait(&p, "a new daemon", || {
+            daemon_pid(&p).is_some_and(|pid| pid != daemon)
+        });
+        let restarted = since.elapsed();
+        wait(&p, "every service running again", || {
+            all_running(&p, instances - 1)
+        });
+        let now = pids(&p);
+        for (name, pid) in &expected {
+            if round == EXIT_AT && name == "exits" {
+                continue;
+            }
+            assert_eq!(
+                now.get(name),
+                Some(pid),
+                "round {round}: {name} kept its process (daemon back in {restarted:?})"
+            );
+        }
+        if round == EXIT_AT {
+            assert_ne!(now["exits"], expected["exits"], "exits restarted");
+            let exits = p.service("exits");
+            assert_eq!(exits["last_exit"]["code"], 3, "{exits}");
+            expected.insert("exits".into(), now["exits"]);
+        }
+        assert!(!now.contains_key("idle0"), "the operator's stop holds");
+        assert_eq!(p.service("job")["state"], "completed");
+    }
+    // Lines still flow to the logs, every one once and in order.
+    let lines = check_lines(&p);
+    wait(&p, "more lines", || check_lines(&p) > lines + 1000);
+    // The journal: its chain whole, no watchdog fired, each service
+    // started once (`exits` twice), the job run once.
+    p.ok(&["journal", "verify"]);
+    let events = p.ok(&["events", "--json", "--since", "1h"]);
+    let events: Vec<Value> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let mut started: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    for event in &events {
+        if event["kind"] == "started" {
+            if let (Some(name), Some(pid)) = (event["service"].as_str(), event["pid"].as_u64()) {
+                started.entry(name.to_owned()).or_default().insert(pid);
+            }
+        }
+        let text = event.to_string();
+        assert!(!text.contains("watchdog"), "a watchdog fired: {text}");
+    }
+    for (name, pids) in &started {
+        let times = if name == "exits" { 2 } else { 1 };
+        assert_eq!(pids.len(), times, "{name} started as {pids:?}");
+    }
+    assert_eq!(p.read("job.runs"), "ran\n", "the job ran once");
+    p.ok(&["down"]);
+    for pid in expected.values() {
+        assert!(!alive(*pid), "pid {pid} left after tend down");
+    }
+    // The keeper ended with the daemon: `up -d` may follow at once.
+    p.ok(&["up", "-d"]);
+    p.ok(&["down"]);
+}
