@@ -51,6 +51,8 @@ struct Link {
     /// Each held process's id, by group (readiness arrives by id).
     groups: Mutex<HashMap<String, i32>>,
     bye: Mutex<Option<mpsc::Sender<()>>>,
+    /// The keeper is gone: nothing more is sent.
+    gone: std::sync::atomic::AtomicBool,
 }
 
 static LINK: OnceLock<Link> = OnceLock::new();
@@ -116,6 +118,7 @@ fn start(channel: Channel) {
         channel,
         groups: Mutex::new(HashMap::new()),
         bye: Mutex::new(None),
+        gone: std::sync::atomic::AtomicBool::new(false),
     };
     if LINK.set(link).is_err() {
         return;
@@ -158,6 +161,12 @@ fn listen(channel: &Channel) {
             }
             Ok(Some(_)) => {}
             Ok(None) => {
+                if let Some(link) = LINK.get() {
+                    link.gone.store(true, std::sync::atomic::Ordering::Release);
+                    if let Some(ack) = lock(&link.bye).take() {
+                        let _ = ack.send(());
+                    }
+                }
                 tracing::error!("the keeper is gone: the services will not outlive this daemon until `tend up -d` starts a new one");
                 tend_process::diag!("tend: the keeper is gone: the services will not outlive this daemon (restart tend to get one back)");
                 return;
@@ -185,7 +194,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn send(message: ToKeeper, fds: Vec<OwnedFd>) {
     if let Some(link) = LINK.get() {
-        let _ = lock(&link.out).send((message, fds));
+        if !link.gone.load(std::sync::atomic::Ordering::Acquire) {
+            let _ = lock(&link.out).send((message, fds));
+        }
     }
 }
 
@@ -327,6 +338,9 @@ pub fn bye() {
     let Some(link) = LINK.get() else {
         return;
     };
+    if link.gone.load(std::sync::atomic::Ordering::Acquire) {
+        return;
+    }
     let (ack, acked) = mpsc::channel();
     *lock(&link.bye) = Some(ack);
     send(ToKeeper::Bye, Vec::new());

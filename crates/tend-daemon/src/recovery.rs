@@ -247,8 +247,9 @@ fn write(dir: &StateDir, lease: &Lease, journal_from: i64) -> Result<(), Recover
 async fn stop_all(found: &[Leftover], config: &Config) -> Vec<Record> {
     // An empty cgroup (of a service that completed, or was stopped) holds
     // nothing to stop: it is only removed.
-    let (empty, found): (Vec<&Leftover>, Vec<&Leftover>) =
-        found.iter().partition(|leftover| leftover.pids().is_empty());
+    let (empty, found): (Vec<&Leftover>, Vec<&Leftover>) = found
+        .iter()
+        .partition(|leftover| leftover.pids().is_empty());
     for leftover in empty {
         leftover.remove();
     }

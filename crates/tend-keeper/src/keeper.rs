@@ -106,6 +106,8 @@ struct Keeper {
     next_start: Option<Instant>,
     /// Services were left to the keeper: orphans may come any time.
     fostering: bool,
+    /// The descriptor limit it was started with, each daemon's.
+    nofile: rustix::process::Rlimit,
 }
 
 /// Runs the keeper until the daemon ends cleanly (its exit code is the
@@ -119,6 +121,17 @@ pub fn run(options: Options, started: impl FnMut(u32) + 'static) -> i32 {
             "cannot become a child subreaper ({error}): services would not survive the daemon"
         ));
     }
+    // It holds up to four descriptors a service: as many as it may have.
+    // Each daemon is started with the limit the keeper was started with
+    // (it raises its own, and gives services back the original).
+    let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: nofile.maximum,
+            maximum: nofile.maximum,
+        },
+    );
     let epoll = match epoll::create(epoll::CreateFlags::CLOEXEC) {
         Ok(epoll) => epoll,
         Err(error) => {
@@ -138,6 +151,7 @@ pub fn run(options: Options, started: impl FnMut(u32) + 'static) -> i32 {
         short_runs: 0,
         next_start: Some(Instant::now()),
         fostering: false,
+        nofile,
     };
     keeper.run()
 }
@@ -201,11 +215,28 @@ impl Keeper {
             // this thread is the process's only one, so nothing else
             // inherits it between here and its close.
             let inherited = rustix::io::dup(theirs.fd())?;
-            let child = Command::new(&self.options.program)
+            let mut command = Command::new(&self.options.program);
+            command
                 .args(&self.options.args)
                 .env(KEEPER_FD, inherited.as_raw_fd().to_string())
-                .stdin(Stdio::null())
-                .spawn();
+                .stdin(Stdio::null());
+            let original = self.nofile;
+            // SAFETY: between fork and exec the closure only makes one
+            // system call (setrlimit, async-signal-safe) on a value copied
+            // in before the fork; it allocates nothing and takes no lock.
+            #[allow(unsafe_code)]
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                    // The daemon starts with the limit the keeper was
+                    // started with.
+                    let _ = rustix::process::setrlimit(
+                        rustix::process::Resource::Nofile,
+                        original,
+                    );
+                    Ok(())
+                });
+            }
+            let child = command.spawn();
             drop(inherited);
             let child = child?;
             let pid = Pid::from_raw(i32::try_from(child.id()).map_err(std::io::Error::other)?)

@@ -119,9 +119,10 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if client.is_up().await {
+            // The daemon's pid, not its keeper's (the process `up -d` ran).
+            let pid = client.server_pid().await.unwrap_or(child.id());
             say!(
-                "tend: running in the background (pid {}); its log: {}",
-                child.id(),
+                "tend: running in the background (pid {pid}); its log: {}",
                 dir.daemon_log().display()
             )?;
             follow_start(&client).await?;
