@@ -229,10 +229,7 @@ impl Keeper {
                 std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
                     // The daemon starts with the limit the keeper was
                     // started with.
-                    let _ = rustix::process::setrlimit(
-                        rustix::process::Resource::Nofile,
-                        original,
-                    );
+                    let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, original);
                     Ok(())
                 });
             }

@@ -138,6 +138,10 @@ type TroubleHandler = Arc<dyn Fn(LogTrouble) + Send + Sync>;
 #[derive(Default)]
 struct Queue {
     lines: Vec<u8>,
+    /// Whole lines still in a child's pipe, to move into the file after
+    /// `lines` (a duplicate of the pipe's read end, and how many bytes).
+    /// At most one: its pump waits for it before it reads that pipe again.
+    splice: Option<(OwnedFd, usize)>,
     /// Handed to the writer thread, not taken yet.
     scheduled: bool,
     dropped_lines: u64,
@@ -339,6 +343,49 @@ impl LogSink {
     /// Takes complete lines (`lines` ends with a newline). Never fails and
     /// never waits on a disk or a terminal: the file's copy is queued for
     /// the log writer thread, the tee's for the console thread.
+    /// Whether whole lines may go from the pipe to the file by `splice`
+    /// (see [`Reader::read`]): the file is there and healthy, lines are
+    /// written as they came (no timestamps), no splice is under way.
+    fn may_splice(&self) -> bool {
+        if self.is_failing() || writer::stalled() {
+            return false;
+        }
+        let inner = self.lock();
+        inner.has_file && !inner.timestamps && inner.queue.splice.is_none()
+    }
+
+    /// Takes whole lines that stay in the pipe `pipe` (its first `len`
+    /// bytes, `lines` a copy of them) until the writer thread moves them
+    /// into the file: followers and the console get the copy now.
+    fn splice_lines(&self, pipe: OwnedFd, lines: &[u8]) {
+        let mut inner = self.lock();
+        if let Some(live) = inner.live.as_ref().filter(|live| live.receiver_count() > 0) {
+            let _ = live.send(Arc::from(lines));
+        }
+        inner.queue.splice = Some((pipe, lines.len()));
+        schedule(&self.inner, &mut inner);
+        match &inner.tee {
+            Some(Tee::Stdout { prefix }) => console::tee(prefix, lines, console::To::Stream),
+            Some(Tee::Terminal { prefix }) => console::tee(prefix, lines, console::To::Terminal),
+            None => {}
+        }
+    }
+
+    /// Waits until the lines handed by [`splice_lines`](Self::splice_lines)
+    /// left the pipe (into the file, or held if the file failed): until
+    /// then the pipe's head is theirs, so its pump reads nothing more.
+    async fn spliced(&self) {
+        loop {
+            let notified = self.inner.wrote.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.lock().queue.splice.is_none() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     fn write_lines(&self, lines: &[u8]) {
         let mut inner = self.lock();
         let followed = inner.live.as_ref().is_some_and(|l| l.receiver_count() > 0);
@@ -453,6 +500,7 @@ impl LogSink {
                 let inner = self.lock();
                 let pending = inner.queue.scheduled
                     || !inner.queue.lines.is_empty()
+                    || inner.queue.splice.is_some()
                     || self.inner.writing.load(Ordering::Relaxed) > 0;
                 if !pending || self.is_failing() || writer::stalled() {
                     return;
@@ -538,16 +586,47 @@ fn count_lines(bytes: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
+/// How much of a splice reached the file.
+enum Moved {
+    All,
+    /// None: rotation must cut between lines, or the write before failed.
+    Not,
+    /// This many bytes, then the error.
+    Part(usize, io::Error),
+}
+
+/// Reads `len` bytes from the head of `pipe` (they are there: its pump
+/// waits) onto `into`.
+fn read_exactly(pipe: &OwnedFd, len: usize, into: &mut Vec<u8>) {
+    let start = into.len();
+    into.resize(start + len, 0);
+    let mut done = 0;
+    while done < len {
+        match rustix::io::read(pipe, &mut into[start + done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    into.truncate(start + done);
+}
+
 /// Writes what `shared` has queued (after a marker, if lines were
 /// dropped), on the writer thread: a failed write puts the rest back.
 fn write_out(shared: &Arc<Shared>) {
     let mut file = shared.file.lock().unwrap_or_else(|e| e.into_inner());
-    let (text, marker, dropped, since) = {
+    let (mut text, marker, dropped, since, splice) = {
         let mut inner = shared.lock();
         let queue = &mut inner.queue;
         queue.scheduled = false;
         if file.is_none() {
             queue.lines = Vec::new();
+            if let Some((pipe, len)) = queue.splice.take() {
+                // No file: the lines leave the pipe all the same.
+                let mut gone = Vec::new();
+                read_exactly(&pipe, len, &mut gone);
+            }
             return;
         }
         let mut text = Vec::new();
@@ -570,16 +649,51 @@ fn write_out(shared: &Arc<Shared>) {
         );
         let marker = text.len();
         text.append(&mut queue.lines);
-        if text.is_empty() && inner.trouble.is_none() {
+        let splice = queue.splice.take();
+        if text.is_empty() && splice.is_none() && inner.trouble.is_none() {
             return;
         }
-        shared.writing.store(text.len(), Ordering::Relaxed);
-        (text, marker, dropped, since)
+        shared.writing.store(
+            text.len() + splice.as_ref().map_or(0, |s| s.1),
+            Ordering::Relaxed,
+        );
+        (text, marker, dropped, since, splice)
     };
     let Some(rotating) = file.as_mut() else {
         return;
     };
-    let written = rotating.write_lines(&text);
+    let mut written = rotating.write_lines(&text);
+    if let Some((pipe, len)) = splice {
+        // Moved from the pipe into the file by the kernel: each byte is in
+        // one of the two, whenever this process dies. What cannot be moved
+        // (the file failed, or rotation must cut between lines) is read
+        // out of the pipe and goes the way of written lines.
+        let moved = match &written {
+            Ok(()) => rotating.splice_lines(&pipe, len),
+            Err(_) => Moved::Not,
+        };
+        let (unmoved, rotating_first) = match moved {
+            Moved::All => (0, false),
+            Moved::Not => (len, written.is_ok()),
+            Moved::Part(done, error) => {
+                written = Err(Unwritten {
+                    written: text.len(),
+                    error,
+                });
+                (len - done, false)
+            }
+        };
+        if unmoved > 0 {
+            let from = text.len();
+            read_exactly(&pipe, unmoved, &mut text);
+            if rotating_first {
+                written = rotating.write_lines(&text[from..]).map_err(|e| Unwritten {
+                    written: from + e.written,
+                    error: e.error,
+                });
+            }
+        }
+    }
     let path = rotating.path.clone();
     drop(file);
     shared.writing.store(0, Ordering::Relaxed);
@@ -1157,15 +1271,38 @@ struct Reader {
 enum Step {
     /// Bytes were read (the whole lines among them written).
     Read,
+    /// Whole lines were seen in the pipe and left there for the writer
+    /// thread to move into the file: wait for it before reading again.
+    Spliced,
     /// Nothing to read now.
     Empty,
     /// End of stream: the partial last line, if any, was written.
     Ended,
 }
 
+thread_local! {
+    /// A pipe of this thread that `tee` copies a child's pipe into, to
+    /// look at its lines without taking them (made on first use, kept).
+    static PEEK: std::cell::OnceCell<Option<(OwnedFd, OwnedFd)>> = const { std::cell::OnceCell::new() };
+}
+
 impl Reader {
     /// Reads once and hands the whole lines to `sink`.
+    ///
+    /// While the sink's file is healthy and no partial line is held, the
+    /// whole lines are not read out of the pipe: `tee` copies them (for
+    /// the ready line, followers and the console) and the writer thread
+    /// moves them from the pipe into the file with `splice`. Each byte is
+    /// then in the pipe or in the file, never in this process only: a
+    /// `kill -9` of the supervisor loses no line, and the next one (the
+    /// pipe held by tend's keeper) writes none twice. A line that comes
+    /// in parts, or a file that fails, goes the way of a read.
     fn read(&mut self, sink: &LogSink, ready_line: &mut Option<ReadyLine>) -> io::Result<Step> {
+        if self.buffer.is_empty() && sink.may_splice() {
+            if let Some(step) = self.peek(sink, ready_line)? {
+                return Ok(step);
+            }
+        }
         let buffer = &mut self.buffer;
         if buffer.capacity() - buffer.len() < READ_CHUNK {
             buffer.reserve(READ_CHUNK);
@@ -1202,6 +1339,69 @@ impl Reader {
             *buffer = Vec::new();
         }
         Ok(Step::Read)
+    }
+}
+
+impl Reader {
+    /// Looks at the whole lines at the head of the pipe and has the sink
+    /// move them: `None` if there are none (a partial line only, or the
+    /// end of the stream), to read instead.
+    fn peek(
+        &mut self,
+        sink: &LogSink,
+        ready_line: &mut Option<ReadyLine>,
+    ) -> io::Result<Option<Step>> {
+        PEEK.with(|peek| {
+            let Some((out, into)) = peek
+                .get_or_init(|| {
+                    rustix::pipe::pipe_with(
+                        rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+                    )
+                    .ok()
+                })
+                .as_ref()
+            else {
+                return Ok(None);
+            };
+            let copied = self.pipe.try_io(|| {
+                rustix::pipe::tee(
+                    &self.pipe,
+                    into,
+                    READ_CHUNK,
+                    rustix::pipe::SpliceFlags::NONBLOCK,
+                )
+                .map_err(io::Error::from)
+            });
+            let copied = match copied {
+                Ok(0) => return Ok(None),
+                Ok(copied) => copied,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(Step::Empty)),
+                // Not a pipe `tee` takes: read it.
+                Err(_) => return Ok(None),
+            };
+            let mut lines = Vec::with_capacity(copied);
+            read_exactly(out, copied, &mut lines);
+            if lines.len() != copied {
+                // Never left with a copy in it: the next look would
+                // begin with stale bytes.
+                let mut rest = [0_u8; 4096];
+                while matches!(rustix::io::read(out, &mut rest), Ok(n) if n > 0) {}
+                return Ok(None);
+            }
+            let cut = memchr::memrchr(b'\n', &lines).map_or(0, |i| i + 1);
+            if cut == 0 {
+                return Ok(None);
+            }
+            lines.truncate(cut);
+            if let Some(watch) = ready_line {
+                if watch.saw(&lines) {
+                    *ready_line = None;
+                }
+            }
+            let pipe = rustix::io::dup(&self.pipe)?;
+            sink.splice_lines(pipe, &lines);
+            Ok(Some(Step::Spliced))
+        })
     }
 }
 
@@ -1281,6 +1481,10 @@ pub(crate) async fn pump(
         first = 1 - index;
         match step {
             Ok(Step::Read) => sink.room_boxed(&park).await,
+            Ok(Step::Spliced) => {
+                Box::pin(sink.spliced()).await;
+                sink.room_boxed(&park).await;
+            }
             Ok(Step::Empty) => {}
             Ok(Step::Ended) => readers[index] = None,
             Err(error) => {
@@ -1309,6 +1513,7 @@ async fn parked_pipes(
         loop {
             match reader.read(sink, ready_line) {
                 Ok(Step::Read) => sink.room(park).await,
+                Ok(Step::Spliced) => sink.spliced().await,
                 Ok(Step::Empty) => {
                     match reader.pipe.into_nonblocking_fd() {
                         Ok(fd) => *slot = Some((fd, reader.buffer)),
@@ -1379,6 +1584,9 @@ struct RotatingFile {
     name: OsString,
     /// Open while recently written; `None` once the writer closed it.
     file: Option<File>,
+    /// A splice cleared the open file's `O_APPEND` (set again before a
+    /// `write`).
+    unappended: bool,
     /// Its size, read again from the file each time it is opened.
     size: u64,
     max_size: u64,
@@ -1403,6 +1611,7 @@ impl RotatingFile {
             dir,
             name,
             file: None,
+            unappended: false,
             size: 0,
             max_size,
             keep,
@@ -1419,6 +1628,7 @@ impl RotatingFile {
                 files::open_regular(self.dir.as_fd(), &self.name, Access::Append, &self.path)?;
             self.size = file.metadata()?.len();
             self.file = Some(file);
+            self.unappended = false;
         }
         // Just opened if it was not.
         self.file
@@ -1471,11 +1681,67 @@ impl RotatingFile {
         Ok(())
     }
 
+    /// Moves the first `len` bytes of `pipe` (whole lines) to the end of
+    /// the file with `splice`, unless rotation must come first.
+    fn splice_lines(&mut self, pipe: &OwnedFd, len: usize) -> Moved {
+        if let Err(error) = self.file() {
+            return Moved::Part(0, error);
+        }
+        // `splice` refuses a file opened to append: it writes at the end
+        // read now (a file truncated meanwhile, as by `copytruncate`, is
+        // written from its new end), and the flag comes back for the next
+        // `write`.
+        let unappended = self.unappended;
+        let Some(file) = self.file.as_ref() else {
+            return Moved::Part(0, io::Error::other("log file not open"));
+        };
+        let end =
+            match set_append(file, false, unappended).and_then(|()| Ok(file.metadata()?.len())) {
+                Ok(end) => end,
+                Err(error) => return Moved::Part(0, error),
+            };
+        self.unappended = true;
+        self.size = end;
+        if self.max_size != 0 && end > 0 && end + len as u64 > self.max_size {
+            return Moved::Not;
+        }
+        let mut offset = end;
+        let mut done = 0;
+        while done < len {
+            match rustix::pipe::splice(
+                pipe,
+                None,
+                file,
+                Some(&mut offset),
+                len - done,
+                rustix::pipe::SpliceFlags::empty(),
+            ) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(error) => {
+                    self.size += done as u64;
+                    return Moved::Part(done, error.into());
+                }
+            }
+        }
+        self.size += done as u64;
+        if done < len {
+            return Moved::Part(
+                done,
+                io::Error::other("the pipe held fewer bytes than its lines"),
+            );
+        }
+        Moved::All
+    }
+
     /// Appends whole lines, or nothing: a write that failed half-way
     /// (disk full) is cut back, so no line is ever torn.
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         let size = self.size;
+        let unappended = std::mem::take(&mut self.unappended);
         let file = self.file()?;
+        set_append(file, true, unappended)?;
         if let Err(error) = file.write_all(bytes) {
             let _ = file.set_len(size);
             return Err(error);
@@ -1520,8 +1786,25 @@ impl RotatingFile {
             )?);
         }
         self.size = 0;
+        self.unappended = false;
         Ok(())
     }
+}
+
+/// Sets `O_APPEND` on (for `write`) or off (for `splice`), unless it is
+/// so already: `unappended` says it is off.
+fn set_append(file: &File, on: bool, unappended: bool) -> io::Result<()> {
+    if on != unappended {
+        return Ok(());
+    }
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    let flags = if on {
+        flags | rustix::fs::OFlags::APPEND
+    } else {
+        flags - rustix::fs::OFlags::APPEND
+    };
+    rustix::fs::fcntl_setfl(file, flags)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1649,6 +1932,7 @@ mod tests {
                     .open("/dev/full")
                     .unwrap(),
             ),
+            unappended: false,
             size: 0,
             max_size: 0,
             keep: 0,
