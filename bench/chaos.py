@@ -40,6 +40,13 @@ Then the audit, each a pass/fail line and a figure:
 - truncated journal: `journal.db` truncated to nothing after the run, the
   next `tend up` moves it aside and begins a new chain whose first row
   says so; `journal verify` passes and names it; all 50 start journaled.
+- daemon kills: a fresh `tend up -d` (the keeper above the daemon) of the
+  same 50 chatty instances; the daemon killed with SIGKILL 10 times (more
+  with --daemon-kills=N) at random moments while SIGKILL and SIGTERM go to
+  random services' processes: after each, a new daemon answers with every
+  instance running and every process it did not fault the same one; then
+  every line of every process once and in order, `journal verify` passes,
+  `tend down` leaves nothing;
 - full disk: a fresh run whose state directory is a 16 MiB tmpfs, filled
   while 50 chatty instances run: for 3 s no instance dies or is
   restarted (same pids: no SIGPIPE, no kill), the daemon answers; once
@@ -543,8 +550,81 @@ def main():
               f"{old_rows} rows truncated away; {verify.stdout.strip()[:160]}; "
               f"{len(after)} rows in the new chain")
 
+        daemon_kills(tend, testkit, tmp, rng, check)
         full_disk(tend, testkit, tmp, check)
     return 0 if all(results) else 1
+
+
+def daemon_kills(tend, testkit, tmp, rng, check):
+    """The daemon-kills phase: see the module's doc."""
+    root = tmp / "kills"
+    root.mkdir()
+    (root / "tend.toml").write_text(config(testkit))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEND_")}
+    up = subprocess.run([str(tend), "up", "-d"], cwd=root, env=env, capture_output=True, text=True)
+    api = Api(root / ".tend" / "tend.sock")
+
+    def daemon():
+        try:
+            code, data = api.request("GET", "/v1/daemon")
+            return json.loads(data)["pid"] if code == 200 else None
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def running(deadline=60):
+        start = time.monotonic()
+        while time.monotonic() - start < deadline:
+            try:
+                now = {s["name"]: s["pid"] for s in api.status()
+                       if s.get("pid") and s["state"] == "running"}
+                if len(now) == 50:
+                    return now
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return None
+
+    before = running()
+    kills, kept, faulted, problems = int(ARGS.get("daemon-kills", 10)), 0, set(), []
+    for round in range(kills):
+        if before is None:
+            problems.append(f"round {round}: not all 50 running")
+            break
+        old = daemon()
+        time.sleep(rng.uniform(0, 0.5))
+        # A fault or two to services meanwhile: their ends are not missed.
+        for _ in range(rng.randint(0, 2)):
+            name = rng.choice(sorted(before))
+            try:
+                os.kill(before[name], rng.choice([9, 15]))
+                faulted.add(name)
+            except OSError:
+                pass
+        os.kill(old, 9)
+        start = time.monotonic()
+        while time.monotonic() - start < 60 and daemon() in (None, old):
+            time.sleep(0.05)
+        after = running()
+        if after is None:
+            problems.append(f"round {round}: not all 50 running again")
+            break
+        moved = sorted(n for n in before if n not in faulted and after.get(n) != before[n])
+        if moved:
+            problems.append(f"round {round}: {moved[:3]} changed process")
+        kept += sum(1 for n in before if n not in faulted and after.get(n) == before[n])
+        faulted.clear()
+        before = after
+    down = subprocess.run([str(tend), "down"], cwd=root, capture_output=True, text=True)
+    time.sleep(0.5)
+    left = list(marked())
+    lines, processes, lost, twice, torn, _ = audit_logs(root / ".tend" / "logs")
+    verify = subprocess.run([str(tend), "journal", "verify"], cwd=root, capture_output=True, text=True)
+    check("daemon kills",
+          up.returncode == 0 and not problems and down.returncode == 0 and not left
+          and verify.returncode == 0 and lost == 0 and twice == 0 and not torn,
+          f"{kills} kills of the daemon: {kept} processes kept across them, {problems[:2]}; "
+          f"{lines} lines from {processes} processes: {lost} lost, {twice} twice, {len(torn)} torn "
+          f"{torn[:2]}; tend down {down.returncode}, {len(left)} left; {verify.stdout.strip()[:100]}")
 
 
 def full_disk(tend, testkit, tmp, check):

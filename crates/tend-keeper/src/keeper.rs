@@ -10,8 +10,9 @@
 //!   parent is the daemon is then the daemon's to reap; one whose parent
 //!   is the keeper is reaped here and its end recorded).
 //!
-//! Every wake-up reaps what ended among its own children
-//! (`wait(WNOHANG)`): the daemon, services left to it, and any orphan. A
+//! Every wake-up looks at what ended among its own children: the daemon
+//! and orphans are reaped, a service left to it has its end read and
+//! recorded, and stays a zombie until the daemon lets it go. A
 //! daemon that ends without `Bye` after it said `Hello` crashed: one that
 //! had said `Up` is started again at once; one that died starting is
 //! started again after a backoff that doubles from [`FIRST_BACKOFF`] to
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll;
-use rustix::process::{Pid, PidfdFlags, WaitOptions};
+use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, WaitOptions};
 
 use crate::wire::{Channel, Exit, Process, ToDaemon, ToKeeper, KEEPER_FD};
 
@@ -94,6 +95,8 @@ struct Keeper {
     started: Box<dyn FnMut(u32)>,
     epoll: OwnedFd,
     held: HashMap<i32, Held>,
+    /// Held processes seen ended whose end is not read yet, by group.
+    ended: Vec<i32>,
     /// Instances at rest, as the daemon said.
     resting: HashMap<String, serde_json::Value>,
     daemon: Option<Daemon>,
@@ -144,6 +147,7 @@ pub fn run(options: Options, started: impl FnMut(u32) + 'static) -> i32 {
         started: Box::new(started),
         epoll,
         held: HashMap::new(),
+        ended: Vec::new(),
         resting: HashMap::new(),
         daemon: None,
         lock: lock_from_env(),
@@ -325,14 +329,17 @@ impl Keeper {
                     return;
                 }
                 let group = process.group;
-                if let Some(old) = self.held.remove(&group) {
+                // The same process held again (by a daemon that took it
+                // back) keeps the end recorded for it.
+                let exit = self.held.remove(&group).and_then(|old| {
                     self.forget(&old);
-                }
+                    old.exit.filter(|exit| exit.main == process.main)
+                });
                 let held = Held {
                     process,
                     fds,
                     ended: false,
-                    exit: None,
+                    exit,
                 };
                 if epoll::add(
                     &self.epoll,
@@ -386,7 +393,7 @@ impl Keeper {
             }
             ToKeeper::Release { group } => {
                 if let Some(held) = self.held.remove(&group) {
-                    self.forget(&held);
+                    self.let_go(&held);
                 }
             }
             ToKeeper::Bye => {
@@ -394,7 +401,7 @@ impl Keeper {
                 // the lock goes now, so a `tend up` right after the
                 // daemon's end finds the directory free.
                 for (_, held) in std::mem::take(&mut self.held) {
-                    self.forget(&held);
+                    self.let_go(&held);
                 }
                 self.resting.clear();
                 self.lock = None;
@@ -465,49 +472,89 @@ impl Keeper {
             if !held.ended {
                 held.ended = true;
                 let _ = epoll::delete(&self.epoll, held.fds[0].as_fd());
+                self.ended.push(group);
             }
         }
     }
 
-    /// Reaps every child of the keeper that ended. `Some(code)` if the
+    /// Looks at every child of the keeper that ended. `Some(code)` if the
     /// keeper must end with it.
+    ///
+    /// A held process that ended is not reaped here: its end is read
+    /// (`waitid(WNOWAIT)`), recorded and told, and the zombie stays until
+    /// the daemon lets it go (`Release`): while it holds its pid, that pid
+    /// is no other process's group for the daemon's last `kill` to the
+    /// group to hit. The daemon and orphans are reaped at once.
     fn reap(&mut self) -> Option<i32> {
-        loop {
-            let (pid, status) = match rustix::process::wait(WaitOptions::NOHANG) {
-                Ok(Some(reaped)) => reaped,
-                Ok(None) | Err(_) => return None,
-            };
-            let code = status.exit_status();
-            let signal = status.terminating_signal();
-            if code.is_none() && signal.is_none() {
-                continue;
-            }
-            if self.daemon.as_ref().is_some_and(|d| d.pid == pid) {
-                if let Some(code) = self.daemon_ended(code, signal) {
-                    return Some(code);
+        if let Some(daemon) = &self.daemon {
+            if let Ok(Some((_, status))) =
+                rustix::process::waitpid(Some(daemon.pid), WaitOptions::NOHANG)
+            {
+                let (code, signal) = (status.exit_status(), status.terminating_signal());
+                if code.is_some() || signal.is_some() {
+                    if let Some(code) = self.daemon_ended(code, signal) {
+                        return Some(code);
+                    }
                 }
-                continue;
             }
-            let exit = Exit {
-                main: pid.as_raw_nonzero().get(),
-                code,
-                signal,
-                at_ms: SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut told = Vec::new();
+        for group in std::mem::take(&mut self.ended) {
+            let Some(held) = self.held.get_mut(&group).filter(|h| h.exit.is_none()) else {
+                continue;
             };
-            let Some(held) = self
-                .held
-                .values_mut()
-                .find(|held| held.process.main == exit.main)
-            else {
-                continue; // An orphan: nothing to record.
+            // Err(ECHILD): the daemon's child, the daemon's to reap.
+            let Ok(Some(status)) = rustix::process::waitid(
+                WaitId::PidFd(held.fds[0].as_fd()),
+                WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG,
+            ) else {
+                continue;
+            };
+            let exit = Exit {
+                main: held.process.main,
+                code: status.exit_status(),
+                signal: status.terminating_signal(),
+                at_ms: now_ms,
             };
             held.exit = Some(exit);
-            if let Some(daemon) = self.daemon.as_ref().filter(|d| d.connected) {
-                if let Some(channel) = &daemon.channel {
-                    let _ = channel.send(&ToDaemon::Exited(exit), &[]);
-                }
+            told.push(exit);
+        }
+        if let Some(channel) = self
+            .daemon
+            .as_ref()
+            .filter(|d| d.connected)
+            .and_then(|d| d.channel.as_ref())
+        {
+            for exit in told {
+                let _ = channel.send(&ToDaemon::Exited(exit), &[]);
+            }
+        }
+        // Orphans (a held process's children, once it was left here).
+        if !self.fostering {
+            return None;
+        }
+        let daemon = self.daemon.as_ref().map(|d| d.pid.as_raw_nonzero().get());
+        for pid in children() {
+            if Some(pid) == daemon || self.held.values().any(|h| h.process.main == pid) {
+                continue;
+            }
+            if let Some(pid) = Pid::from_raw(pid) {
+                let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
+            }
+        }
+        None
+    }
+
+    /// Reaps a held process the daemon let go of, if it is the keeper's
+    /// zombie.
+    fn let_go(&self, held: &Held) {
+        self.forget(held);
+        if held.exit.is_some() {
+            if let Some(pid) = Pid::from_raw(held.process.main) {
+                let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
             }
         }
     }
@@ -533,8 +580,15 @@ impl Keeper {
             (None, Some(signal)) => format!("was killed by signal {signal}"),
             (None, None) => "ended".to_owned(),
         };
-        // From now on the services it had are the keeper's children.
+        // From now on the services it had are the keeper's children: those
+        // that ended unreaped are the keeper's zombies now.
         self.fostering = true;
+        self.ended.extend(
+            self.held
+                .iter()
+                .filter(|(_, h)| h.ended && h.exit.is_none())
+                .map(|(group, _)| *group),
+        );
         say(&format!(
             "the daemon (pid {}) {how} without stopping its {} services; starting it again",
             daemon.pid.as_raw_nonzero(),
@@ -588,4 +642,16 @@ fn lock_from_env() -> Option<OwnedFd> {
 /// A line on standard error (the daemon's log), never a panic.
 fn say(what: &str) {
     let _ = writeln!(std::io::stderr(), "tend keeper: {what}");
+}
+
+/// The keeper's children now, from `/proc` (one thread: one list).
+fn children() -> Vec<i32> {
+    let pid = std::process::id();
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|list| {
+            list.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }

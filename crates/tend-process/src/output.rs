@@ -142,12 +142,22 @@ struct Queue {
     /// `lines` (a duplicate of the pipe's read end, and how many bytes).
     /// At most one: its pump waits for it before it reads that pipe again.
     splice: Option<(OwnedFd, usize)>,
+    /// The writer thread took `splice` and has not finished moving it:
+    /// the pipe's head is still those lines.
+    splicing: bool,
     /// Handed to the writer thread, not taken yet.
     scheduled: bool,
     dropped_lines: u64,
     dropped_bytes: u64,
     /// When the first of the dropped lines was dropped, and why.
     dropped_since: Option<(SystemTime, String)>,
+}
+
+impl Queue {
+    /// Whether lines wait in a pipe for the writer thread to move them.
+    fn splices(&self) -> bool {
+        self.splice.is_some() || self.splicing
+    }
 }
 
 /// A file that failed or fell behind.
@@ -351,7 +361,7 @@ impl LogSink {
             return false;
         }
         let inner = self.lock();
-        inner.has_file && !inner.timestamps && inner.queue.splice.is_none()
+        inner.has_file && !inner.timestamps && !inner.queue.splices()
     }
 
     /// Takes whole lines that stay in the pipe `pipe` (its first `len`
@@ -379,7 +389,7 @@ impl LogSink {
             let notified = self.inner.wrote.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.lock().queue.splice.is_none() {
+            if !self.lock().queue.splices() {
                 return;
             }
             notified.await;
@@ -500,7 +510,7 @@ impl LogSink {
                 let inner = self.lock();
                 let pending = inner.queue.scheduled
                     || !inner.queue.lines.is_empty()
-                    || inner.queue.splice.is_some()
+                    || inner.queue.splices()
                     || self.inner.writing.load(Ordering::Relaxed) > 0;
                 if !pending || self.is_failing() || writer::stalled() {
                     return;
@@ -650,6 +660,7 @@ fn write_out(shared: &Arc<Shared>) {
         let marker = text.len();
         text.append(&mut queue.lines);
         let splice = queue.splice.take();
+        queue.splicing = splice.is_some();
         if text.is_empty() && splice.is_none() && inner.trouble.is_none() {
             return;
         }
@@ -698,6 +709,8 @@ fn write_out(shared: &Arc<Shared>) {
     drop(file);
     shared.writing.store(0, Ordering::Relaxed);
     let mut inner = shared.lock();
+    // The pipe's head is past those lines now (moved, or read).
+    inner.queue.splicing = false;
     let heard = match written {
         Ok(()) => {
             let Some(trouble) = inner.trouble.take() else {
