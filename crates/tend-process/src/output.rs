@@ -384,15 +384,37 @@ impl LogSink {
     /// Waits until the lines handed by [`splice_lines`](Self::splice_lines)
     /// left the pipe (into the file, or held if the file failed): until
     /// then the pipe's head is theirs, so its pump reads nothing more.
+    ///
+    /// If the writer thread stalls (a frozen disk) before it took them,
+    /// they are taken back: read out of the pipe and queued as read lines
+    /// (held within bounds), so that no pump, and no process's end, waits
+    /// on the stalled disk. One the writer is moving already holds its
+    /// pipe in the kernel until the disk moves: that one is waited for.
     async fn spliced(&self) {
         loop {
             let notified = self.inner.wrote.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if !self.lock().queue.splices() {
-                return;
+            {
+                let mut inner = self.lock();
+                if !inner.queue.splices() {
+                    return;
+                }
+                if writer::stalled() {
+                    if let Some((pipe, len)) = inner.queue.splice.take() {
+                        read_exactly(&pipe, len, &mut inner.queue.lines);
+                        let heard = inner.trim(HELD_MAX, &self.inner.failing);
+                        schedule(&self.inner, &mut inner);
+                        let handler = inner.on_trouble.clone();
+                        drop(inner);
+                        if let (Some(handler), Some(trouble)) = (handler, heard) {
+                            handler(trouble);
+                        }
+                        return;
+                    }
+                }
             }
-            notified.await;
+            let _ = tokio::time::timeout(STALL, notified).await;
         }
     }
 
