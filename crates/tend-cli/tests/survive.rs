@@ -126,6 +126,43 @@ fn wait(p: &Project, what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// `tend up -d` in `p`, stopped by `tend down` when the test ends, passed
+/// or not: a failed test must not leave a keeper, a daemon and its
+/// services running (a daemon just killed may take a while to answer).
+struct UpD<'a>(&'a Project);
+
+impl<'a> UpD<'a> {
+    fn start(p: &'a Project) -> UpD<'a> {
+        p.ok(&["up", "-d"]);
+        UpD(p)
+    }
+}
+
+impl Drop for UpD<'_> {
+    fn drop(&mut self) {
+        let start = Instant::now();
+        while start.elapsed() < BACK {
+            match self.0.tend_within(&["down"], BACK) {
+                Ok(out) if out.status.success() => return,
+                // Down already (the test said `down` itself), unless a
+                // keeper holds the lock and starts the daemon again.
+                Ok(out)
+                    if String::from_utf8_lossy(&out.stderr).contains("not running")
+                        && Command::new("flock")
+                            .arg("-n")
+                            .arg(self.0.path(".tend/tend.lock"))
+                            .arg("true")
+                            .status()
+                            .is_ok_and(|s| s.success()) =>
+                {
+                    return
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+}
+
 fn kill(signal: &str, pid: u64) {
     Command::new("kill")
         .args([signal, &pid.to_string()])
@@ -136,7 +173,7 @@ fn kill(signal: &str, pid: u64) {
 #[test]
 fn twenty_kills_of_the_daemon_restart_no_service_and_lose_no_line() {
     let p = Project::new(&config());
-    p.ok(&["up", "-d"]);
+    let _up = UpD::start(&p);
     let instances = CHATTERS + NOTIFIED + 1 + 3 + IDLE;
     wait(&p, "every service running", || all_running(&p, instances));
     p.wait_state("job", "completed");
@@ -230,7 +267,7 @@ fn twenty_kills_of_the_daemon_restart_no_service_and_lose_no_line() {
 #[test]
 fn a_kill_of_the_keeper_leaves_the_daemon_and_every_service_running() {
     let p = Project::new("[services.web]\nshell = \"exec sleep 100000\"\n\n[services.tick]\nshell = \"i=0; while true; do i=$((i+1)); echo \\\"tick $$ $i\\\"; sleep 0.01; done\"\n");
-    p.ok(&["up", "-d"]);
+    let _up = UpD::start(&p);
     wait(&p, "both running", || all_running(&p, 2));
     let daemon = daemon_pid(&p).unwrap();
     let before = pids(&p);
@@ -275,7 +312,7 @@ fn a_kill_of_the_keeper_leaves_the_daemon_and_every_service_running() {
 #[test]
 fn after_an_upgrade_the_keeper_still_keeps_every_service() {
     let p = Project::new("[services.web]\nshell = \"exec sleep 100000\"\n\n[services.job]\nshell = \"echo ran >> job.runs\"\nrestart = \"never\"\n");
-    p.ok(&["up", "-d"]);
+    let _up = UpD::start(&p);
     wait(&p, "web running", || all_running(&p, 1));
     p.wait_state("job", "completed");
     let daemon = daemon_pid(&p).unwrap();
