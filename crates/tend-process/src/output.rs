@@ -350,9 +350,6 @@ impl LogSink {
         self.inner.lock()
     }
 
-    /// Takes complete lines (`lines` ends with a newline). Never fails and
-    /// never waits on a disk or a terminal: the file's copy is queued for
-    /// the log writer thread, the tee's for the console thread.
     /// Whether whole lines may go from the pipe to the file by `splice`
     /// (see [`Reader::read`]): the file is there and healthy, lines are
     /// written as they came (no timestamps), no splice is under way.
@@ -374,11 +371,7 @@ impl LogSink {
         }
         inner.queue.splice = Some((pipe, lines.len()));
         schedule(&self.inner, &mut inner);
-        match &inner.tee {
-            Some(Tee::Stdout { prefix }) => console::tee(prefix, lines, console::To::Stream),
-            Some(Tee::Terminal { prefix }) => console::tee(prefix, lines, console::To::Terminal),
-            None => {}
-        }
+        inner.tee_lines(lines);
     }
 
     /// Waits until the lines handed by [`splice_lines`](Self::splice_lines)
@@ -418,6 +411,9 @@ impl LogSink {
         }
     }
 
+    /// Takes complete lines (`lines` ends with a newline). Never fails and
+    /// never waits on a disk or a terminal: the file's copy is queued for
+    /// the log writer thread, the tee's for the console thread.
     fn write_lines(&self, lines: &[u8]) {
         let mut inner = self.lock();
         let followed = inner.live.as_ref().is_some_and(|l| l.receiver_count() > 0);
@@ -454,11 +450,7 @@ impl LogSink {
             heard = inner.trim(bound, &self.inner.failing);
             schedule(&self.inner, &mut inner);
         }
-        match &inner.tee {
-            Some(Tee::Stdout { prefix }) => console::tee(prefix, lines, console::To::Stream),
-            Some(Tee::Terminal { prefix }) => console::tee(prefix, lines, console::To::Terminal),
-            None => {}
-        }
+        inner.tee_lines(lines);
         let handler = inner.on_trouble.clone();
         drop(inner);
         if let (Some(handler), Some(trouble)) = (handler, heard) {
@@ -574,6 +566,15 @@ fn schedule(shared: &Arc<Shared>, inner: &mut SinkInner) {
 }
 
 impl SinkInner {
+    /// Queues `lines` for the console thread, if this sink is echoed.
+    fn tee_lines(&self, lines: &[u8]) {
+        match &self.tee {
+            Some(Tee::Stdout { prefix }) => console::tee(prefix, lines, console::To::Stream),
+            Some(Tee::Terminal { prefix }) => console::tee(prefix, lines, console::To::Terminal),
+            None => {}
+        }
+    }
+
     /// Drops the oldest whole lines beyond `bound` bytes, counted; the
     /// trouble to report if this begins one.
     fn trim(&mut self, bound: usize, failing: &AtomicBool) -> Option<LogTrouble> {
