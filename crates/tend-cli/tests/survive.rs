@@ -170,8 +170,74 @@ fn kill(signal: &str, pid: u64) {
         .unwrap();
 }
 
+/// What a round kills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Victim {
+    Daemon,
+    Keeper,
+}
+
+/// The keeper of `daemon`: its parent (the one `tend up -d` started, or
+/// one that started the daemon again), or its child (one it started for
+/// itself after its keeper was killed).
+fn keeper_of(daemon: u64) -> Option<u64> {
+    let is_keeper = |pid: u64| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("--keeper"))
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{daemon}/stat")).ok()?;
+    let parent: u64 = stat
+        .rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    if is_keeper(parent) {
+        return Some(parent);
+    }
+    std::fs::read_dir(format!("/proc/{daemon}/task"))
+        .ok()?
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect::<Vec<u64>>()
+        })
+        .find(|pid| is_keeper(*pid))
+}
+
+/// How many pidfds `pid` holds (the keeper: one for its daemon, one for
+/// each process it holds).
+fn pidfds(pid: u64) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| {
+        fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().contains("[pidfd]"))
+            .count()
+    })
+}
+
 #[test]
 fn twenty_kills_of_the_daemon_restart_no_service_and_lose_no_line() {
+    twenty_kills(|_| Victim::Daemon);
+}
+
+/// The same, with the keeper killed too (every third round, seven times):
+/// the daemon starts a new keeper, gives it every process again, and the
+/// daemon kills after it are survived as well.
+#[test]
+fn twenty_kills_of_the_daemon_and_its_keeper_restart_no_service_and_lose_no_line() {
+    twenty_kills(|round| {
+        if round % 3 == 2 {
+            Victim::Keeper
+        } else {
+            Victim::Daemon
+        }
+    });
+}
+
+fn twenty_kills(victim: impl Fn(usize) -> Victim) {
+    assert_eq!(victim(EXIT_AT), Victim::Daemon);
     let p = Project::new(&config());
     let _up = UpD::start(&p);
     let instances = CHATTERS + NOTIFIED + 1 + 3 + IDLE;
@@ -193,6 +259,22 @@ fn twenty_kills_of_the_daemon_restart_no_service_and_lose_no_line() {
         assert!(daemons.insert(daemon), "a new daemon each round");
         // A random moment: lines are being read and written.
         std::thread::sleep(moment());
+        if victim(round) == Victim::Keeper {
+            let keeper = keeper_of(daemon).expect("the daemon has a keeper");
+            kill("-KILL", keeper);
+            // A new one, holding every running process again.
+            wait(&p, "a new keeper holding every process", || {
+                keeper_of(daemon).is_some_and(|new| new != keeper && pidfds(new) > instances - 1)
+            });
+            assert_eq!(
+                daemon_pid(&p),
+                Some(daemon),
+                "round {round}: the same daemon"
+            );
+            assert_eq!(pids(&p), expected, "round {round}: the same processes");
+            daemons.remove(&daemon);
+            continue;
+        }
         kill("-KILL", daemon);
         if round == EXIT_AT {
             // While no daemon runs (or before it took everything back).
@@ -203,6 +285,15 @@ fn twenty_kills_of_the_daemon_restart_no_service_and_lose_no_line() {
             daemon_pid(&p).is_some_and(|pid| pid != daemon)
         });
         let restarted = since.elapsed();
+        if round == EXIT_AT {
+            // Its end told by the keeper, its restart by policy.
+            wait(&p, "exits restarted", || {
+                let exits = p.service("exits");
+                exits["pid"]
+                    .as_u64()
+                    .is_some_and(|pid| pid != expected["exits"])
+            });
+        }
         wait(&p, "every service running again", || {
             all_running(&p, instances - 1)
         });
@@ -271,25 +362,13 @@ fn a_kill_of_the_keeper_leaves_the_daemon_and_every_service_running() {
     wait(&p, "both running", || all_running(&p, 2));
     let daemon = daemon_pid(&p).unwrap();
     let before = pids(&p);
-    let keeper = std::fs::read_to_string(format!("/proc/{daemon}/stat"))
-        .unwrap()
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap();
-    let cmdline = std::fs::read(format!("/proc/{keeper}/cmdline")).unwrap();
-    assert!(
-        String::from_utf8_lossy(&cmdline).contains("--keeper"),
-        "the daemon's parent is its keeper"
-    );
+    let keeper = keeper_of(daemon).expect("the daemon's parent is its keeper");
     kill("-KILL", keeper);
-    wait(&p, "the daemon to say its keeper is gone", || {
-        p.read(".tend/tend.log").contains("the keeper is gone")
+    wait(&p, "a new keeper, started by the daemon", || {
+        keeper_of(daemon).is_some_and(|new| new != keeper && pidfds(new) > 2)
     });
+    let renewed = keeper_of(daemon).unwrap();
+    assert!(p.read(".tend/tend.log").contains("the keeper is gone"));
     // Supervision goes on: the same daemon, the same processes, a kill
     // seen and restarted.
     assert_eq!(daemon_pid(&p), Some(daemon));
@@ -303,6 +382,9 @@ fn a_kill_of_the_keeper_leaves_the_daemon_and_every_service_running() {
     p.ok(&["down"]);
     assert!(!alive(daemon));
     assert!(!alive(before["tick"]));
+    wait(&p, "the new keeper to end with the daemon", || {
+        !alive(renewed)
+    });
     assert!(log.lines().count() > 0);
     // The lock went with them: `up -d` may follow at once.
     p.ok(&["up", "-d"]);

@@ -223,6 +223,8 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
             "tend: {id}: the keeper's process is not the one it started (its pid was reused): not taken back"
         );
     }
+    // A new keeper, if this one's dies, holds the lock too.
+    keeper::hold_lock_too(&lock);
     // Only for a refused `tend up` to name the holder: a full disk must not
     // stop the start for it.
     if let Err(error) = lock.note_holder(std::process::id()) {
@@ -491,12 +493,13 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     // Checkpointed and closed: `journal.db` alone holds every row (a
     // backup of it needs no `-wal`).
     journal.close().await;
+    // The keeper lets go of everything and ends with this daemon (one
+    // this daemon started ends now: it is reaped below).
+    keeper::bye();
     // Every child is stopped; what they left behind was killed. Reap it
     // all before exiting, so no zombie is handed to init.
     let _ = tokio::task::spawn_blocking(|| tend_process::wait_for_orphans(Duration::from_secs(5)))
         .await;
-    // The keeper lets go of everything and ends with this daemon.
-    keeper::bye();
     recovery::release(&dir);
     lock.release();
     Ok(Ended { exit })

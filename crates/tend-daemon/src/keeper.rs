@@ -7,19 +7,33 @@
 //! With one, it says `Hello` and takes back what the keeper holds (after a
 //! crash; an image started by `tend upgrade` has it all already), then
 //! registers a [`Holder`] that tells the keeper of each process as it
-//! starts, and two threads: one sends (the runtime's threads never block
-//! on the socket), one receives the exits of the processes the keeper
-//! reaps (the fostered ones, taken back after a crash).
+//! starts, and a thread that sends (the runtime's threads never block on
+//! the socket). [`readopt`] takes what was handed back, then starts a
+//! thread that receives the exits of the processes the keeper reaps (the
+//! fostered ones, taken back after a crash).
+//!
+//! A keeper that dies (a `kill -9`) leaves this daemon running: the
+//! receiving thread sees the channel close and starts a new keeper (the
+//! command [`renew_with`] names), which takes this daemon as its own;
+//! every live incarnation then gives it its process again
+//! ([`tend_process::held::hold_again`]), and the rests follow. A new
+//! keeper that dies young is started again after a wait that doubles from
+//! 1 s to a minute.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tend_engine::{Event, EventKind};
-use tend_keeper::wire::{Channel, Exit, Process, ToDaemon, ToKeeper, KEEPER_FD};
+use tend_keeper::wire::{
+    Channel, Exit, Process, ToDaemon, ToKeeper, KEEPER_FD, KEEPER_OF, LOCK_FD,
+};
 use tend_process::held::{HeldProcess, Holder};
 use tend_process::{Ended, ProcessSpec, Signal};
 use tokio::sync::broadcast;
@@ -30,6 +44,45 @@ const HAND_BACK: Duration = Duration::from_secs(30);
 const SEND: Duration = Duration::from_secs(5);
 /// How long a clean end waits for the keeper's answer to `Bye`.
 const BYE: Duration = Duration::from_secs(2);
+/// A new keeper that lived less than this died young: the next one waits.
+const YOUNG: Duration = Duration::from_secs(10);
+/// The longest wait before a new keeper.
+const MAX_RENEW_WAIT: Duration = Duration::from_secs(60);
+
+/// How to start a new keeper for this daemon.
+#[derive(Debug, Clone)]
+pub struct KeeperCommand {
+    /// Its program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+}
+
+/// What a new keeper is started with: its command, and the state
+/// directory's lock (it holds it too).
+struct Renewal {
+    command: Option<KeeperCommand>,
+    lock: Option<OwnedFd>,
+}
+
+static RENEWAL: Mutex<Renewal> = Mutex::new(Renewal {
+    command: None,
+    lock: None,
+});
+
+/// Names the command that starts a new keeper if this daemon's keeper
+/// dies (`tend up --keeper`, for `tend`). Without it, a daemon whose
+/// keeper died runs on without one.
+pub fn renew_with(command: KeeperCommand) {
+    lock(&RENEWAL).command = Some(command);
+}
+
+/// The state directory's lock, for a new keeper to hold too.
+pub fn hold_lock_too(state_lock: &impl AsFd) {
+    if LINK.get().is_some() {
+        lock(&RENEWAL).lock = state_lock.as_fd().try_clone_to_owned().ok();
+    }
+}
 
 /// What the keeper handed back.
 #[derive(Debug, Default)]
@@ -45,14 +98,19 @@ pub struct Returned {
 }
 
 struct Link {
+    /// The queue of the thread that sends to the keeper now.
     out: Mutex<mpsc::Sender<(ToKeeper, Vec<OwnedFd>)>>,
     /// The channel itself, to leave open across `tend upgrade`'s exec.
-    channel: Channel,
+    channel: Mutex<Channel>,
     /// Each held process's id, by group (readiness arrives by id).
     groups: Mutex<HashMap<String, i32>>,
+    /// Instances at rest, as last said: a new keeper hears them again.
+    resting: Mutex<HashMap<String, serde_json::Value>>,
     bye: Mutex<Option<mpsc::Sender<()>>>,
+    /// `Bye` was said: a keeper that ends now is not replaced.
+    leaving: AtomicBool,
     /// The keeper is gone: nothing more is sent.
-    gone: std::sync::atomic::AtomicBool,
+    gone: AtomicBool,
 }
 
 static LINK: OnceLock<Link> = OnceLock::new();
@@ -108,43 +166,184 @@ fn hand_back(channel: &Channel, take: bool) -> std::io::Result<Returned> {
 
 /// The threads, the link, and the holder of every process from now on.
 fn start(channel: Channel) {
-    let (out, queue) = mpsc::channel::<(ToKeeper, Vec<OwnedFd>)>();
-    let (Ok(sender), Ok(receiver)) = (channel.try_clone(), channel.try_clone()) else {
+    let Ok(out) = sender(&channel) else {
         tracing::error!("cannot talk to the keeper: the services will not outlive this daemon");
         return;
     };
     let link = Link {
         out: Mutex::new(out),
-        channel,
+        channel: Mutex::new(channel),
         groups: Mutex::new(HashMap::new()),
+        resting: Mutex::new(HashMap::new()),
         bye: Mutex::new(None),
-        gone: std::sync::atomic::AtomicBool::new(false),
+        leaving: AtomicBool::new(false),
+        gone: AtomicBool::new(false),
     };
     if LINK.set(link).is_err() {
-        return;
-    }
-    let sent = std::thread::Builder::new()
-        .name("tend-keeper-out".into())
-        .spawn(move || {
-            for (message, fds) in queue {
-                let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-                if let Err(error) = sender.send(&message, &borrowed) {
-                    tracing::warn!(%error, "cannot tell the keeper");
-                }
-            }
-        });
-    let received = std::thread::Builder::new()
-        .name("tend-keeper-in".into())
-        .spawn(move || listen(&receiver));
-    if sent.is_err() || received.is_err() {
-        tracing::error!("cannot start the keeper's threads");
         return;
     }
     tend_process::held::set_holder(Box::new(ToTheKeeper));
 }
 
+/// Starts hearing the keeper (once what it handed back is taken: an end
+/// it tells is taken only for a process fostered by then), and each new
+/// keeper in turn, one for each that dies.
+fn hear() {
+    let Some(link) = LINK.get() else { return };
+    let Ok(receiver) = lock(&link.channel).try_clone() else {
+        tracing::error!("cannot hear the keeper: the services will not outlive this daemon");
+        return;
+    };
+    let received = std::thread::Builder::new()
+        .name("tend-keeper-in".into())
+        .spawn(move || {
+            let mut channel = receiver;
+            while listen(&channel) {
+                match renew() {
+                    Some(next) => channel = next,
+                    None => return,
+                }
+            }
+        });
+    if received.is_err() {
+        tracing::error!("cannot start the keeper's threads");
+    }
+}
+
+/// A thread that sends what is queued to `channel`'s keeper; its queue.
+fn sender(channel: &Channel) -> std::io::Result<mpsc::Sender<(ToKeeper, Vec<OwnedFd>)>> {
+    let channel = channel.try_clone()?;
+    let (out, queue) = mpsc::channel::<(ToKeeper, Vec<OwnedFd>)>();
+    std::thread::Builder::new()
+        .name("tend-keeper-out".into())
+        .spawn(move || {
+            for (message, fds) in queue {
+                let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
+                if let Err(error) = channel.send(&message, &borrowed) {
+                    tracing::warn!(%error, "cannot tell the keeper");
+                }
+            }
+        })?;
+    Ok(out)
+}
+
+/// Starts a new keeper for this daemon, its last one gone, and gives it
+/// every process again. Waits first if the last one died young; `None`
+/// if there is nothing to start it with (then the daemon runs on without
+/// one).
+fn renew() -> Option<Channel> {
+    static LAST: Mutex<Option<(Instant, Duration)>> = Mutex::new(None);
+    let link = LINK.get()?;
+    let command = lock(&RENEWAL).command.clone()?;
+    loop {
+        let wait = {
+            let mut last = lock(&LAST);
+            let wait = match *last {
+                Some((at, wait)) if at.elapsed() < YOUNG => {
+                    (wait * 2).clamp(Duration::from_secs(1), MAX_RENEW_WAIT)
+                }
+                _ => Duration::ZERO,
+            };
+            *last = Some((Instant::now() + wait, wait));
+            wait
+        };
+        std::thread::sleep(wait);
+        if link.leaving.load(Ordering::Acquire) {
+            return None;
+        }
+        match start_keeper(&command) {
+            Ok((channel, pid)) => {
+                let Ok(out) = sender(&channel) else {
+                    continue;
+                };
+                *lock(&link.channel) = match channel.try_clone() {
+                    Ok(kept) => kept,
+                    Err(_) => continue,
+                };
+                *lock(&link.out) = out;
+                link.gone.store(false, Ordering::Release);
+                // Every process again, then where each instance rests.
+                tend_process::held::hold_again();
+                let resting: Vec<_> = lock(&link.resting)
+                    .iter()
+                    .map(|(name, rest)| (name.clone(), rest.clone()))
+                    .collect();
+                for (name, rest) in resting {
+                    send(
+                        ToKeeper::Rest {
+                            name,
+                            rest: Some(rest),
+                        },
+                        Vec::new(),
+                    );
+                }
+                tracing::warn!(
+                    keeper = pid,
+                    "started a new keeper, the last one being gone"
+                );
+                tend_process::diag!(
+                    "tend: the keeper was gone: a new one (pid {pid}) holds the services again"
+                );
+                return Some(channel);
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot start a new keeper");
+                tend_process::diag!("tend: cannot start a new keeper: {error}");
+            }
+        }
+    }
+}
+
+/// Starts `command` as a keeper that takes this daemon as its own: the
+/// pair's other end and the lock inherited (by it only: each made
+/// inheritable in the child, between fork and exec), in a session of its
+/// own. Returns this end and its pid.
+fn start_keeper(command: &KeeperCommand) -> std::io::Result<(Channel, u32)> {
+    let (ours, theirs) = Channel::pair()?;
+    ours.set_timeouts(None, Some(SEND))?;
+    let lock_fd = lock(&RENEWAL)
+        .lock
+        .as_ref()
+        .map(OwnedFd::try_clone)
+        .transpose()?;
+    let mut keeper = std::process::Command::new(&command.program);
+    keeper
+        .args(&command.args)
+        .env(KEEPER_FD, theirs.fd().as_raw_fd().to_string())
+        .env(KEEPER_OF, std::process::id().to_string())
+        .stdin(std::process::Stdio::null());
+    let inherited = [
+        Some(theirs.fd().as_raw_fd()),
+        lock_fd.as_ref().map(AsRawFd::as_raw_fd),
+    ];
+    if let Some(fd) = &lock_fd {
+        keeper.env(LOCK_FD, fd.as_raw_fd().to_string());
+    }
+    // SAFETY: between fork and exec the closure only makes system calls
+    // (setsid, fcntl), async-signal-safe, on numbers copied in before the
+    // fork; it allocates nothing and takes no lock.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut keeper, move || {
+            // Not in this daemon's process group or session: a signal to
+            // those is not for it.
+            let _ = rustix::process::setsid();
+            for fd in inherited.into_iter().flatten() {
+                let borrowed = BorrowedFd::borrow_raw(fd);
+                rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::empty())?;
+            }
+            Ok(())
+        });
+    }
+    // Reaped by the orphan reaper when it ends (it is no child's process).
+    let child = keeper.spawn()?;
+    drop(theirs);
+    Ok((ours, child.id()))
+}
+
 /// Hears the keeper: exits of the processes it reaps, the answer to `Bye`.
-fn listen(channel: &Channel) {
+/// `true` if the keeper is gone and is to be replaced.
+fn listen(channel: &Channel) -> bool {
     loop {
         match channel.recv::<ToDaemon>() {
             Ok(Some((ToDaemon::Exited(exit), _))) => {
@@ -161,15 +360,18 @@ fn listen(channel: &Channel) {
             }
             Ok(Some(_)) => {}
             Ok(None) => {
-                if let Some(link) = LINK.get() {
-                    link.gone.store(true, std::sync::atomic::Ordering::Release);
-                    if let Some(ack) = lock(&link.bye).take() {
-                        let _ = ack.send(());
-                    }
+                let Some(link) = LINK.get() else {
+                    return false;
+                };
+                link.gone.store(true, Ordering::Release);
+                if let Some(ack) = lock(&link.bye).take() {
+                    let _ = ack.send(());
                 }
-                tracing::error!("the keeper is gone: the services will not outlive this daemon until `tend up -d` starts a new one");
-                tend_process::diag!("tend: the keeper is gone: the services will not outlive this daemon (restart tend to get one back)");
-                return;
+                if link.leaving.load(Ordering::Acquire) {
+                    return false;
+                }
+                tracing::error!("the keeper is gone: starting a new one");
+                return true;
             }
             Err(error) => tracing::warn!(%error, "ignored a message from the keeper"),
         }
@@ -194,7 +396,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn send(message: ToKeeper, fds: Vec<OwnedFd>) {
     if let Some(link) = LINK.get() {
-        if !link.gone.load(std::sync::atomic::Ordering::Acquire) {
+        if !link.gone.load(Ordering::Acquire) {
             let _ = lock(&link.out).send((message, fds));
         }
     }
@@ -302,6 +504,9 @@ pub fn follow(
                 EventKind::ChildState { id, state } => match rest(&state) {
                     Some(rest) => {
                         resting.insert(id.to_string());
+                        if let Some(link) = LINK.get() {
+                            lock(&link.resting).insert(id.to_string(), rest.clone());
+                        }
                         send(
                             ToKeeper::Rest {
                                 name: id.to_string(),
@@ -310,13 +515,18 @@ pub fn follow(
                             Vec::new(),
                         );
                     }
-                    None if resting.remove(id.as_str()) => send(
-                        ToKeeper::Rest {
-                            name: id.to_string(),
-                            rest: None,
-                        },
-                        Vec::new(),
-                    ),
+                    None if resting.remove(id.as_str()) => {
+                        if let Some(link) = LINK.get() {
+                            lock(&link.resting).remove(id.as_str());
+                        }
+                        send(
+                            ToKeeper::Rest {
+                                name: id.to_string(),
+                                rest: None,
+                            },
+                            Vec::new(),
+                        );
+                    }
                     None => {}
                 },
                 _ => {}
@@ -338,7 +548,8 @@ pub fn bye() {
     let Some(link) = LINK.get() else {
         return;
     };
-    if link.gone.load(std::sync::atomic::Ordering::Acquire) {
+    link.leaving.store(true, Ordering::Release);
+    if link.gone.load(Ordering::Acquire) {
         return;
     }
     let (ack, acked) = mpsc::channel();
@@ -355,7 +566,7 @@ pub fn bye() {
 /// If the descriptor's flags cannot be changed.
 pub fn pass_on(command: &mut std::process::Command) -> std::io::Result<()> {
     if let Some(link) = LINK.get() {
-        command.env(KEEPER_FD, link.channel.inheritable()?.to_string());
+        command.env(KEEPER_FD, lock(&link.channel).inheritable()?.to_string());
     }
     Ok(())
 }
@@ -383,14 +594,10 @@ pub struct Readopted {
 /// Takes back what the keeper handed over: the exits it recorded, then
 /// every process that is still the one it names (its pidfd; while it runs,
 /// its pid's start time too), to be claimed by its child as the tree
-/// starts. Call it before anything starts.
+/// starts; then hears the keeper from now on. Call it before anything
+/// starts.
 #[must_use]
 pub fn readopt(returned: Returned, config: &tend_config::Config) -> Readopted {
-    for exit in &returned.exits {
-        if let Some(ended) = ended(exit) {
-            tend_process::fostered_ended(exit.main, ended);
-        }
-    }
     let digests: HashMap<String, String> = config
         .services
         .iter()
@@ -458,5 +665,12 @@ pub fn readopt(returned: Returned, config: &tend_config::Config) -> Readopted {
         });
     }
     tend_process::handover::adopt_kept(taken);
+    // Once they are fostered: an end is taken only for a fostered pid.
+    for exit in &returned.exits {
+        if let Some(ended) = ended(exit) {
+            tend_process::fostered_ended(exit.main, ended);
+        }
+    }
+    hear();
     readopted
 }

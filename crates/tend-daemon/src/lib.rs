@@ -18,7 +18,7 @@ mod daemon;
 mod dashboard;
 mod failure;
 mod hooks;
-mod keeper;
+pub mod keeper;
 mod life;
 pub mod lock;
 pub mod logs;

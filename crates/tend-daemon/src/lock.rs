@@ -29,7 +29,7 @@ use crate::paths::{Access, Dir, StateDir, LOCK};
 
 /// The environment variable naming the lock's descriptor a `tend up -d`
 /// hands to the daemon it starts.
-const HANDED_FD: &str = "TEND_LOCK_FD";
+const HANDED_FD: &str = tend_keeper::wire::LOCK_FD;
 
 /// How long a refused `tend up` waits for the holder to write its pid
 /// (it does right after taking the lock).

@@ -17,9 +17,19 @@
 //! had said `Up` is started again at once; one that died starting is
 //! started again after a backoff that doubles from [`FIRST_BACKOFF`] to
 //! [`MAX_BACKOFF`], and given up after [`GIVE_UP_AFTER`] such failed
-//! starts in a row. Each is said on standard error (the daemon's log). The new daemon's `Hello` gets back
-//! every process held, with its descriptors, and the exits recorded
-//! meanwhile.
+//! starts in a row. Each is said on standard error (the daemon's log).
+//! The new daemon's `Hello` gets back every process held, with its
+//! descriptors, and the exits recorded meanwhile.
+//!
+//! A daemon whose keeper was killed starts a new one for itself (with
+//! [`KEEPER_OF`] naming it): that keeper takes the running daemon as its
+//! own, and the daemon gives it every process again. It is not the
+//! ancestor of those processes: if the daemon dies, they go to init (or
+//! the subreaper above), which reaps them. Their ends are then read from
+//! their pidfds once reaped (`PIDFD_INFO_EXIT`, Linux 6.15; on an older
+//! kernel an end is recorded with no status), and no zombie keeps their
+//! pids. The daemon it starts after that is its child, as are that
+//! daemon's processes when it dies.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -33,7 +43,7 @@ use rustix::buffer::spare_capacity;
 use rustix::event::epoll;
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, WaitOptions};
 
-use crate::wire::{Channel, Exit, Process, ToDaemon, ToKeeper, KEEPER_FD};
+use crate::wire::{Channel, Exit, Process, ToDaemon, ToKeeper, KEEPER_FD, KEEPER_OF, LOCK_FD};
 
 /// The wait before the second start in a series of short runs.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -41,12 +51,14 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Failed starts in a row after which the keeper gives up.
 pub const GIVE_UP_AFTER: u32 = 10;
+/// How often an ended process that is not the keeper's child is looked at
+/// until its parent reaped it.
+const UNREAPED_LOOK: Duration = Duration::from_millis(100);
+/// How long its parent may take to reap it before its end is recorded with
+/// no status (init here reaps within about 2 s).
+const UNREAPED_WAIT: Duration = Duration::from_secs(30);
 /// How long a send to the daemon may wait.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// The environment variable that names the state directory's lock (held
-/// here too, so no other `tend up` takes the directory while the daemon
-/// is started again).
-const LOCK_FD: &str = "TEND_LOCK_FD";
 
 const CHANNEL: u64 = u64::MAX;
 const DAEMON: u64 = u64::MAX - 1;
@@ -67,8 +79,11 @@ struct Held {
     fds: Vec<OwnedFd>,
     /// Its pidfd was seen readable (it is out of the `epoll` set).
     ended: bool,
-    /// Its end, if the keeper reaped it.
+    /// Its end, if the keeper reaped it (or read it, once reaped).
     exit: Option<Exit>,
+    /// The daemon it ran under died: its parent is the keeper (it was
+    /// the daemon's child) or init (the daemon was not the keeper's).
+    orphaned: bool,
 }
 
 impl Held {
@@ -88,6 +103,11 @@ struct Daemon {
     connected: bool,
     /// It said `Bye`: its end is the keeper's.
     leaving: bool,
+    /// It started this keeper (not the keeper's child): its end is seen on
+    /// its pidfd ([`gone`](Self::gone)), not reaped here.
+    adopted: bool,
+    /// Its pidfd turned readable.
+    gone: bool,
 }
 
 struct Keeper {
@@ -97,6 +117,12 @@ struct Keeper {
     held: HashMap<i32, Held>,
     /// Held processes seen ended whose end is not read yet, by group.
     ended: Vec<i32>,
+    /// Ended processes not reaped yet by their parent (not the keeper),
+    /// by group, with when they were first looked at.
+    unreaped: Vec<(i32, Instant)>,
+    /// The keeper ends with this code (it said `Bye` to a daemon it did not
+    /// start: no one waits for it).
+    done: Option<i32>,
     /// Instances at rest, as the daemon said.
     resting: HashMap<String, serde_json::Value>,
     daemon: Option<Daemon>,
@@ -148,6 +174,8 @@ pub fn run(options: Options, started: impl FnMut(u32) + 'static) -> i32 {
         epoll,
         held: HashMap::new(),
         ended: Vec::new(),
+        unreaped: Vec::new(),
+        done: None,
         resting: HashMap::new(),
         daemon: None,
         lock: lock_from_env(),
@@ -157,10 +185,63 @@ pub fn run(options: Options, started: impl FnMut(u32) + 'static) -> i32 {
         fostering: false,
         nofile,
     };
+    if let Err(error) = keeper.adopt() {
+        say(&format!("cannot take the daemon that started it: {error}"));
+        return 1;
+    }
     keeper.run()
 }
 
 impl Keeper {
+    /// Takes the daemon that started this keeper for itself, if one did
+    /// ([`KEEPER_OF`]): it is up, and gives its processes again.
+    fn adopt(&mut self) -> std::io::Result<()> {
+        let Some(named) = std::env::var_os(KEEPER_OF) else {
+            return Ok(());
+        };
+        // Not passed on to the daemons this keeper starts.
+        std::env::remove_var(KEEPER_OF);
+        let pid = named
+            .to_str()
+            .and_then(|pid| pid.parse().ok())
+            .and_then(Pid::from_raw)
+            .ok_or_else(|| std::io::Error::other(format!("{KEEPER_OF} is not a pid")))?;
+        // Its parent, checked after its pidfd is open: the pidfd then names
+        // that process, not one that took its pid since.
+        let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())?;
+        if rustix::process::getppid() != Some(pid) {
+            return Err(std::io::Error::other("it is gone already"));
+        }
+        let channel = Channel::from_env()
+            .ok_or_else(|| std::io::Error::other(format!("no channel in {KEEPER_FD}")))?;
+        channel.set_timeouts(None, Some(SEND_TIMEOUT))?;
+        epoll::add(
+            &self.epoll,
+            &pidfd,
+            epoll::EventData::new_u64(DAEMON),
+            epoll::EventFlags::IN,
+        )?;
+        epoll::add(
+            &self.epoll,
+            &channel,
+            epoll::EventData::new_u64(CHANNEL),
+            epoll::EventFlags::IN,
+        )?;
+        self.daemon = Some(Daemon {
+            pid,
+            pidfd,
+            channel: Some(channel),
+            up: true,
+            connected: true,
+            leaving: false,
+            adopted: true,
+            gone: false,
+        });
+        self.hello_seen = true;
+        self.next_start = None;
+        Ok(())
+    }
+
     fn run(&mut self) -> i32 {
         let mut events = Vec::with_capacity(64);
         loop {
@@ -189,9 +270,17 @@ impl Keeper {
             for event in events.drain(..) {
                 match event.data.u64() {
                     CHANNEL => self.receive(),
-                    DAEMON => {} // Reaped below.
+                    // Reaped below (or, not its child, seen ended).
+                    DAEMON => {
+                        if let Some(daemon) = self.daemon.as_mut() {
+                            daemon.gone = true;
+                        }
+                    }
                     group => self.seen_ended(group as i32),
                 }
+            }
+            if let Some(code) = self.done {
+                return code;
             }
             if let Some(code) = self.reap() {
                 return code;
@@ -199,15 +288,17 @@ impl Keeper {
         }
     }
 
-    /// How long to wait for an event: until the next start, or a second
-    /// while orphans may come (they are reaped at the next wake-up).
+    /// How long to wait for an event: until the next start, a tenth of a
+    /// second while an ended process waits to be reaped by its parent, or
+    /// a second while orphans may come (each wake-up reaps them).
     fn timeout(&self) -> Option<Duration> {
-        if self.daemon.is_none() {
-            if let Some(at) = self.next_start {
-                return Some(at.saturating_duration_since(Instant::now()));
-            }
-        }
-        self.fostering.then_some(Duration::from_secs(1))
+        let start = self
+            .next_start
+            .filter(|_| self.daemon.is_none())
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        let unreaped = (!self.unreaped.is_empty()).then_some(UNREAPED_LOOK);
+        let orphans = self.fostering.then_some(Duration::from_secs(1));
+        [start, unreaped, orphans].into_iter().flatten().min()
     }
 
     /// Starts the daemon. `Err(code)` if the keeper must end.
@@ -262,6 +353,8 @@ impl Keeper {
                 up: false,
                 connected: false,
                 leaving: false,
+                adopted: false,
+                gone: false,
             })
         })();
         match started {
@@ -330,16 +423,20 @@ impl Keeper {
                 }
                 let group = process.group;
                 // The same process held again (by a daemon that took it
-                // back) keeps the end recorded for it.
-                let exit = self.held.remove(&group).and_then(|old| {
+                // back) keeps the end recorded for it, and its parent.
+                let (exit, orphaned) = self.held.remove(&group).map_or((None, false), |old| {
                     self.forget(&old);
-                    old.exit.filter(|exit| exit.main == process.main)
+                    (
+                        old.exit.filter(|exit| exit.main == process.main),
+                        old.orphaned,
+                    )
                 });
                 let held = Held {
                     process,
                     fds,
                     ended: false,
                     exit,
+                    orphaned,
                 };
                 if epoll::add(
                     &self.epoll,
@@ -409,6 +506,11 @@ impl Keeper {
                     daemon.leaving = true;
                     if let Some(channel) = &daemon.channel {
                         let _ = channel.send(&ToDaemon::Bye, &[]);
+                    }
+                    // A daemon that started this keeper waits for it to
+                    // end (it is its child): nothing is left to do.
+                    if daemon.adopted {
+                        self.done = Some(0);
                     }
                 }
             }
@@ -487,14 +589,24 @@ impl Keeper {
     /// group to hit. The daemon and orphans are reaped at once.
     fn reap(&mut self) -> Option<i32> {
         if let Some(daemon) = &self.daemon {
-            if let Ok(Some((_, status))) =
-                rustix::process::waitpid(Some(daemon.pid), WaitOptions::NOHANG)
-            {
-                let (code, signal) = (status.exit_status(), status.terminating_signal());
-                if code.is_some() || signal.is_some() {
-                    if let Some(code) = self.daemon_ended(code, signal) {
-                        return Some(code);
+            let ended = if daemon.adopted {
+                // Not the keeper's child: how it ended is its parent's.
+                daemon
+                    .gone
+                    .then(|| exit_of(daemon.pidfd.as_fd()).ok().flatten())
+                    .map(|ended| ended.unwrap_or((None, None)))
+            } else {
+                match rustix::process::waitpid(Some(daemon.pid), WaitOptions::NOHANG) {
+                    Ok(Some((_, status))) => {
+                        Some((status.exit_status(), status.terminating_signal()))
+                            .filter(|(code, signal)| code.is_some() || signal.is_some())
                     }
+                    _ => None,
+                }
+            };
+            if let Some((code, signal)) = ended {
+                if let Some(code) = self.daemon_ended(code, signal) {
+                    return Some(code);
                 }
             }
         }
@@ -502,26 +614,57 @@ impl Keeper {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let mut told = Vec::new();
-        for group in std::mem::take(&mut self.ended) {
+        let mut unreaped = Vec::new();
+        let looked_at: HashMap<i32, Instant> =
+            std::mem::take(&mut self.unreaped).into_iter().collect();
+        let mut ended = std::mem::take(&mut self.ended);
+        ended.extend(looked_at.keys());
+        for group in ended {
             let Some(held) = self.held.get_mut(&group).filter(|h| h.exit.is_none()) else {
                 continue;
             };
-            // Err(ECHILD): the daemon's child, the daemon's to reap.
-            let Ok(Some(status)) = rustix::process::waitid(
+            let (code, signal) = match rustix::process::waitid(
                 WaitId::PidFd(held.fds[0].as_fd()),
                 WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG,
-            ) else {
-                continue;
+            ) {
+                Ok(Some(status)) => (status.exit_status(), status.terminating_signal()),
+                // Not the keeper's child, and its daemon is gone: init's,
+                // read from its zombie, or once it is reaped.
+                Err(rustix::io::Errno::CHILD) if held.orphaned => {
+                    match zombie_end(held.process.main, held.process.start_ticks)
+                        .map_or_else(|| exit_of(held.fds[0].as_fd()), |ended| Ok(Some(ended)))
+                    {
+                        Ok(Some(ended)) => ended,
+                        Ok(None) => {
+                            let since = looked_at.get(&group).copied().unwrap_or_else(Instant::now);
+                            if since.elapsed() < UNREAPED_WAIT {
+                                unreaped.push((group, since));
+                                continue;
+                            }
+                            say(&format!(
+                                "{}: ended, and its parent has not reaped it in {} s: its end is recorded with no status",
+                                held.process.id,
+                                UNREAPED_WAIT.as_secs()
+                            ));
+                            (None, None)
+                        }
+                        // A kernel before 6.15 cannot say how it ended.
+                        Err(_) => (None, None),
+                    }
+                }
+                // The daemon's child, the daemon's to reap.
+                _ => continue,
             };
             let exit = Exit {
                 main: held.process.main,
-                code: status.exit_status(),
-                signal: status.terminating_signal(),
+                code,
+                signal,
                 at_ms: now_ms,
             };
             held.exit = Some(exit);
             told.push(exit);
         }
+        self.unreaped = unreaped;
         if let Some(channel) = self
             .daemon
             .as_ref()
@@ -580,9 +723,13 @@ impl Keeper {
             (None, Some(signal)) => format!("was killed by signal {signal}"),
             (None, None) => "ended".to_owned(),
         };
-        // From now on the services it had are the keeper's children: those
-        // that ended unreaped are the keeper's zombies now.
+        // From now on the services it had are the keeper's children (or,
+        // if the keeper did not start it, init's): those that ended
+        // unreaped are the keeper's zombies now (or init's to reap).
         self.fostering = true;
+        for held in self.held.values_mut() {
+            held.orphaned = true;
+        }
         self.ended.extend(
             self.held
                 .iter()
@@ -654,4 +801,76 @@ fn children() -> Vec<i32> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// How a process that is not the keeper's child ended, once its parent
+/// reaped it: `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT` (Linux 6.15), which
+/// reads the status the kernel keeps with the pidfd. `Ok(None)` while it
+/// is not reaped yet; an error on an older kernel. Written here: rustix
+/// has no wrapper for this `ioctl` yet.
+fn exit_of(pidfd: BorrowedFd<'_>) -> std::io::Result<Option<(Option<i32>, Option<i32>)>> {
+    /// `struct pidfd_info` (`include/uapi/linux/pidfd.h`), its first
+    /// version (64 bytes).
+    #[repr(C)]
+    #[derive(Default)]
+    struct PidfdInfo {
+        mask: u64,
+        cgroupid: u64,
+        pid: u32,
+        tgid: u32,
+        ppid: u32,
+        ruid: u32,
+        rgid: u32,
+        euid: u32,
+        egid: u32,
+        suid: u32,
+        sgid: u32,
+        fsuid: u32,
+        fsgid: u32,
+        exit_code: i32,
+    }
+    const PIDFD_INFO_EXIT: u64 = 1 << 3;
+    const PIDFD_GET_INFO: rustix::ioctl::Opcode =
+        rustix::ioctl::opcode::read_write::<PidfdInfo>(0xFF, 11);
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: the opcode is `PIDFD_GET_INFO`, whose argument is a
+    // `struct pidfd_info` of the size the opcode carries (`PidfdInfo`,
+    // laid out as the kernel's); the kernel writes only within it.
+    #[allow(unsafe_code)]
+    unsafe {
+        rustix::ioctl::ioctl(
+            pidfd,
+            rustix::ioctl::Updater::<PIDFD_GET_INFO, PidfdInfo>::new(&mut info),
+        )?;
+    }
+    if info.mask & PIDFD_INFO_EXIT == 0 {
+        return Ok(None);
+    }
+    Ok(Some(wait_status(info.exit_code)))
+}
+
+/// How `pid` ended, while it is a zombie not reaped yet, and the one that
+/// started at `start_ticks` (not a process that took its pid since): the
+/// wait status `/proc/PID/stat` shows in its 52nd field (Linux 3.5). So
+/// an end is known at once, before init gets to reap it.
+fn zombie_end(pid: i32, start_ticks: u64) -> Option<(Option<i32>, Option<i32>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's closing parenthesis: field 3 (the state) on.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let is_zombie = fields.first() == Some(&"Z");
+    let same = fields.get(19).and_then(|t| t.parse::<u64>().ok()) == Some(start_ticks);
+    let status = fields.get(49)?.parse().ok()?;
+    (is_zombie && same).then(|| wait_status(status))
+}
+
+/// A wait status, as `waitpid` gives it: its code, or its signal.
+fn wait_status(status: i32) -> (Option<i32>, Option<i32>) {
+    if status & 0x7f == 0 {
+        (Some((status >> 8) & 0xff), None)
+    } else {
+        (None, Some(status & 0x7f))
+    }
 }

@@ -19,6 +19,14 @@ use serde::{Deserialize, Serialize};
 
 /// The environment variable that names the daemon's end of the pair.
 pub const KEEPER_FD: &str = "TEND_KEEPER_FD";
+/// The environment variable that names, to a keeper, the daemon that
+/// started it (its parent, whose keeper was killed): the keeper takes
+/// that daemon as its own instead of starting one.
+pub const KEEPER_OF: &str = "TEND_KEEPER_OF";
+/// The environment variable that names the state directory's lock, handed
+/// to the keeper (held there too, so no other `tend up` takes the
+/// directory while the daemon is started again) and by it to each daemon.
+pub const LOCK_FD: &str = "TEND_LOCK_FD";
 
 /// The largest message (a process's description is a few hundred bytes).
 const MAX_MESSAGE: usize = 64 * 1024;

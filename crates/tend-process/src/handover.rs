@@ -60,7 +60,6 @@ use std::time::Duration;
 use rustix::io::FdFlags;
 use rustix::process::Pid;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
 
 use crate::group::{kill_group, signal_group};
 use crate::held::{self, HeldProcess};
@@ -73,10 +72,6 @@ const UNCLAIMED_STOP: Duration = Duration::from_secs(10);
 
 /// Whether a handover was asked for (`true` from then on).
 static REQUESTED: AtomicBool = AtomicBool::new(false);
-/// Told once a handover is asked for: every incarnation waits on it, with
-/// a `Notified` (a watch receiver and its wait were 168 bytes, issue 26).
-static ASKED: Notify = Notify::const_new();
-
 static STATE: Mutex<State> = Mutex::new(State {
     live: 0,
     parked: Vec::new(),
@@ -162,13 +157,27 @@ fn is_requested() -> bool {
     REQUESTED.load(Ordering::Acquire)
 }
 
-/// Returns once a handover is asked for (never, if none is).
-pub(crate) async fn requested() {
+/// What every live incarnation is asked.
+pub(crate) enum Asked {
+    /// To park: a handover is under way.
+    Park,
+    /// To give the holder its process again ([`held::hold_again`]); the
+    /// round to remember.
+    HoldAgain(u64),
+}
+
+/// Returns once a handover is asked for, or a hold-again round later than
+/// `seen` (never, if neither comes).
+pub(crate) async fn asked(seen: u64) -> Asked {
     loop {
-        // Made before the check: a request in between still wakes it.
-        let asked = ASKED.notified();
+        // Made before the checks: a request in between still wakes it.
+        let asked = held::ASKED.notified();
         if is_requested() {
-            return;
+            return Asked::Park;
+        }
+        let round = held::round();
+        if round != seen {
+            return Asked::HoldAgain(round);
         }
         asked.await;
     }
@@ -202,7 +211,7 @@ impl Handover {
         {
             let _counting = state();
             REQUESTED.store(true, Ordering::Release);
-            ASKED.notify_waiters();
+            held::ASKED.notify_waiters();
         }
         loop {
             let changed = CHANGED.notified();

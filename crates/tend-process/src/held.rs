@@ -10,6 +10,11 @@
 //! is reaped ([`Holder::release`]). What the holder does with them is its
 //! own: it is called on the runtime's threads and must not block.
 //!
+//! A holder that lost what it held (tend's keeper was killed, and the
+//! daemon started a new one) calls [`hold_again`]: every live incarnation
+//! then gives the holder fresh duplicates, as if its process had just
+//! started.
+//!
 //! A supervisor started again takes the processes back with
 //! [`handover::adopt_kept`](crate::handover::adopt_kept): their parent is
 //! the holder's process then, so their ends come through
@@ -17,7 +22,10 @@
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+
+use tokio::sync::Notify;
 
 use tend_spec::ProcessSpec;
 
@@ -66,4 +74,26 @@ pub fn set_holder(holder: Box<dyn Holder>) -> bool {
 /// The registered holder, if any.
 pub(crate) fn holder() -> Option<&'static dyn Holder> {
     HOLDER.get().map(AsRef::as_ref)
+}
+
+/// How many times [`hold_again`] was called.
+static ROUND: AtomicU64 = AtomicU64::new(0);
+
+/// Told when every live incarnation is asked something: to park for a
+/// handover (see [`handover`](crate::handover)) or to hold again. One
+/// `Notify` for both, so an idle child's future waits on one.
+pub(crate) static ASKED: Notify = Notify::const_new();
+
+/// Has every live incarnation give the holder its process again (fresh
+/// duplicates of its descriptors, its main process, whether it is
+/// ready): for a holder that lost what it held. Returns at once; each
+/// incarnation answers on its own task.
+pub fn hold_again() {
+    ROUND.fetch_add(1, Ordering::AcqRel);
+    ASKED.notify_waiters();
+}
+
+/// The number of [`hold_again`] calls so far.
+pub(crate) fn round() -> u64 {
+    ROUND.load(Ordering::Acquire)
 }

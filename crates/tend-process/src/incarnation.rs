@@ -124,13 +124,14 @@ pub(crate) async fn run(
     let raw_pid = pid.as_raw_nonzero().get();
     // A second holder (tend's keeper) keeps the process's descriptors, so
     // the process outlives this supervisor if it dies.
+    let mut held_round = held::round();
     if let Some(holder) = held::holder() {
         hold(
             holder,
             &ctx,
             raw_pid,
             &watched,
-            [&stdout, &stderr],
+            [stdout.try_clone().ok(), stderr.try_clone().ok()],
             notify.as_ref(),
             guard.cgroup.as_deref(),
             was_ready,
@@ -159,6 +160,7 @@ pub(crate) async fn run(
         gate: gate.clone(),
     });
     let park = Arc::new(Park::default());
+    park.reads([&stdout, &stderr]);
     // One task reads both streams (issue 26: one task a child, not two).
     let mut pumping = Some(tokio::spawn(pump(
         [(stdout, stdout_rest), (stderr, stderr_rest)],
@@ -230,7 +232,10 @@ pub(crate) async fn run(
             }
             never = &mut polled => match never {},
             never = boxed(&mut inside) => match never {},
-            () = handover::requested() => Outcome::Park,
+            asked = handover::asked(held_round) => match asked {
+                handover::Asked::Park => Outcome::Park,
+                handover::Asked::HoldAgain(round) => Outcome::HoldAgain(round),
+            },
         };
         match outcome {
             Outcome::Signal(request) => match container.clone() {
@@ -269,6 +274,22 @@ pub(crate) async fn run(
                         .map(Some)
                 }
             },
+            Outcome::HoldAgain(round) => {
+                held_round = round;
+                if let Some(holder) = held::holder() {
+                    hold(
+                        holder,
+                        &ctx,
+                        raw_pid,
+                        &watched,
+                        park.lend(),
+                        notify.as_ref(),
+                        guard.cgroup.as_deref(),
+                        was_ready || ctx.is_ready(),
+                        &spec,
+                    );
+                }
+            }
             Outcome::Park => {
                 park.ask();
                 // Taken: awaited once, here or at the end.
@@ -353,7 +374,7 @@ fn hold(
     ctx: &Context,
     group: i32,
     watched: &PidFd,
-    [stdout, stderr]: [&OwnedFd; 2],
+    [stdout, stderr]: [Option<OwnedFd>; 2],
     notify: Option<&NotifySocket>,
     cgroup: Option<&Cgroup>,
     was_ready: bool,
@@ -365,8 +386,8 @@ fn hold(
             group,
             main: watched.pid(),
             pidfd: watched.duplicate()?,
-            stdout: Some(stdout.try_clone()?),
-            stderr: Some(stderr.try_clone()?),
+            stdout,
+            stderr,
             notify: notify
                 .map(|s| Ok::<_, std::io::Error>((s.duplicate()?, s.address().to_owned())))
                 .transpose()?,
@@ -575,6 +596,8 @@ enum Outcome {
     Stop,
     /// Its process is to be handed to the next program image.
     Park,
+    /// The holder is to get the process again (this round of it).
+    HoldAgain(u64),
 }
 
 /// The main process named by `MAINPID=`, if one was and it is not the one
@@ -801,8 +824,8 @@ mod tests {
                 returned(&|| crate::usage::watch(todo!(), todo!(), todo!(), todo!())),
             ),
             (
-                "handover::requested",
-                returned(&|| crate::handover::requested()),
+                "handover::asked",
+                returned(&|| crate::handover::asked(todo!())),
             ),
             (
                 "incarnation::finish",

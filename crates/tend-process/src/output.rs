@@ -28,7 +28,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1265,16 +1265,56 @@ pub(crate) enum Pumped {
 
 /// Asks a pump to give its pipes back (a re-exec hands them over): a flag
 /// and one waker, a few bytes where a watch channel took 0.3 KB a child
-/// (issue 26).
+/// (issue 26). It also lends the pipes the pump reads: duplicates for a
+/// holder that asks again ([`Park::lend`]).
 #[derive(Default)]
 pub(crate) struct Park {
     asked: AtomicBool,
     waker: AtomicWaker,
     /// The process ended: the pump drains what is left.
     ended: AtomicBool,
+    /// The descriptors of the pipes the pump reads, while it reads them:
+    /// a slot is emptied, under this lock, before its pipe is closed, so
+    /// a number lent is never one reused meanwhile.
+    reading: Mutex<[Option<RawFd>; 2]>,
 }
 
 impl Park {
+    /// The pump is to read these pipes (set before it starts).
+    pub(crate) fn reads(&self, pipes: [&OwnedFd; 2]) {
+        *self.reading() = pipes.map(|fd| Some(fd.as_raw_fd()));
+    }
+
+    fn reading(&self) -> std::sync::MutexGuard<'_, [Option<RawFd>; 2]> {
+        self.reading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Duplicates of the pipes the pump still reads (`None` for one it
+    /// finished).
+    pub(crate) fn lend(&self) -> [Option<OwnedFd>; 2] {
+        let reading = self.reading();
+        reading.map(|fd| {
+            // SAFETY: the number is open while its slot holds it (the pump
+            // empties the slot, under the lock held here, before it closes
+            // the pipe); it is only borrowed to be duplicated.
+            #[allow(unsafe_code)]
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd?) };
+            borrowed.try_clone_to_owned().ok()
+        })
+    }
+
+    /// Empties pipe `index`'s slot; `then` (its close) runs under the lock.
+    fn done_reading<T>(&self, index: Option<usize>, then: impl FnOnce() -> T) -> T {
+        let mut reading = self.reading();
+        match index {
+            Some(index) => reading[index] = None,
+            None => *reading = [None, None],
+        }
+        then()
+    }
+
     /// Tells the pump its process ended.
     pub(crate) fn end(&self) {
         self.ended.store(true, Ordering::Release);
@@ -1294,6 +1334,16 @@ impl Park {
     fn poll_asked(&self, cx: &mut Context<'_>) -> bool {
         self.waker.register(cx.waker());
         self.asked.load(Ordering::Acquire)
+    }
+}
+
+/// Empties the lent pipes' slots when the pump ends, before its pipes
+/// close.
+struct Lent<'a>(&'a Park);
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        self.0.done_reading(None, || ());
     }
 }
 
@@ -1477,13 +1527,26 @@ pub(crate) async fn pump(
     mut ready_line: Option<ReadyLine>,
     park: Arc<Park>,
 ) -> Pumped {
-    let mut readers = pipes.map(|(fd, rest)| match receiver(fd) {
-        Ok(pipe) => Some(Reader { pipe, buffer: rest }),
-        Err(error) => {
-            tracing::warn!(%error, "cannot read a child's output pipe");
-            None
-        }
-    });
+    // Under the lent pipes' lock: a pipe that cannot be read is closed
+    // with its slot emptied, the others are lent from here on.
+    let mut readers = {
+        let mut reading = park.reading();
+        let readers = pipes.map(|(fd, rest)| match receiver(fd) {
+            Ok(pipe) => Some(Reader { pipe, buffer: rest }),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read a child's output pipe");
+                None
+            }
+        });
+        *reading = readers
+            .each_ref()
+            .map(|r| r.as_ref().map(|r| r.pipe.as_raw_fd()));
+        readers
+    };
+    // Each pipe is closed after its slot is emptied: as it ends (below),
+    // and all when this ends however it ends (declared after `readers`,
+    // so dropped first).
+    let _lent = Lent(&park);
     let mut first = 0;
     while readers.iter().any(Option::is_some) {
         let woken = std::future::poll_fn(|cx| {
@@ -1522,10 +1585,10 @@ pub(crate) async fn pump(
                 sink.room_boxed(&park).await;
             }
             Ok(Step::Empty) => {}
-            Ok(Step::Ended) => readers[index] = None,
+            Ok(Step::Ended) => park.done_reading(Some(index), || readers[index] = None),
             Err(error) => {
                 tracing::warn!(%error, "cannot read a child's output pipe");
-                readers[index] = None;
+                park.done_reading(Some(index), || readers[index] = None);
             }
         }
     }
@@ -1543,6 +1606,8 @@ async fn parked_pipes(
     ready_line: &mut Option<ReadyLine>,
     park: &Park,
 ) -> Pumped {
+    // Handed over, or closed below: lent no more.
+    park.done_reading(None, || ());
     let mut pipes = [None, None];
     for (slot, reader) in pipes.iter_mut().zip(readers) {
         let Some(mut reader) = reader else { continue };

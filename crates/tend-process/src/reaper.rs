@@ -343,10 +343,12 @@ pub(crate) fn is_fostered(pid: i32) -> bool {
 }
 
 /// How a fostered process ended, as its parent (tend's keeper) reaped it.
+/// Ignored for a pid not fostered (one this process reaps itself): a stale
+/// end must never be taken for a later process with the same pid.
 pub fn fostered_ended(pid: i32, ended: Ended) {
-    fostered()
-        .get_or_insert_with(HashMap::new)
-        .insert(pid, Some(ended));
+    if let Some(end) = fostered().as_mut().and_then(|f| f.get_mut(&pid)) {
+        *end = Some(ended);
+    }
     FOSTERED_ENDED.notify_waiters();
 }
 

@@ -34,6 +34,9 @@ pub async fn foreground(target: &Target, detached: bool, raw: bool) -> anyhow::R
     // behind); a real fault of its own still ends it. Here, not in
     // tend-daemon: it is a handler for the whole process.
     tend_process::survive_sent_faults().context("installing the fault signal handlers")?;
+    if detached {
+        tend_daemon::keeper::renew_with(keeper_command());
+    }
     match tend_daemon::run(options(target, echo)).await {
         Ok(ended) if ended.gave_up() => {
             tend_process::diag!("tend: the services gave up: {}", ended.exit);
@@ -148,32 +151,45 @@ pub async fn detached(target: &Target) -> anyhow::Result<ExitCode> {
 /// the daemon with `--detached-child` and keeps its services running if the
 /// daemon dies (see `tend_keeper`). Its exit code is the daemon's.
 pub fn keeper() -> ExitCode {
-    // The binary's path, not the image: after a package upgrade replaced
-    // the file, a daemon started again is the new one (the kernel adds
-    // " (deleted)" to the old image's link).
-    let program = std::env::current_exe().map_or_else(
-        |_| PathBuf::from("/proc/self/exe"),
-        |exe| match exe.to_string_lossy().strip_suffix(" (deleted)") {
-            Some(path) => PathBuf::from(path),
-            None => exe,
-        },
-    );
-    let args = std::env::args_os()
-        .skip(1)
-        .map(|arg| {
-            if arg == "--keeper" {
-                "--detached-child".into()
-            } else {
-                arg
-            }
-        })
-        .collect();
-    let options = tend_keeper::keeper::Options { program, args };
+    let options = tend_keeper::keeper::Options {
+        program: this_program(),
+        args: args_with("--keeper", "--detached-child"),
+    };
     // A refused `tend up` names the daemon, not its keeper.
     let code = tend_keeper::keeper::run(options, |pid| {
         let _ = tend_daemon::lock::note_handed_holder(pid);
     });
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// How the detached daemon starts a new keeper if its keeper dies: this
+/// program, with its arguments but `--keeper`.
+fn keeper_command() -> tend_daemon::keeper::KeeperCommand {
+    tend_daemon::keeper::KeeperCommand {
+        program: this_program(),
+        args: args_with("--detached-child", "--keeper"),
+    }
+}
+
+/// The binary's path, not the image: after a package upgrade replaced the
+/// file, a daemon or keeper started again is the new one (the kernel adds
+/// " (deleted)" to the old image's link).
+fn this_program() -> PathBuf {
+    std::env::current_exe().map_or_else(
+        |_| PathBuf::from("/proc/self/exe"),
+        |exe| match exe.to_string_lossy().strip_suffix(" (deleted)") {
+            Some(path) => PathBuf::from(path),
+            None => exe,
+        },
+    )
+}
+
+/// This process's arguments, with `flag` in place of `instead`.
+fn args_with(instead: &str, flag: &str) -> Vec<std::ffi::OsString> {
+    std::env::args_os()
+        .skip(1)
+        .map(|arg| if arg == instead { flag.into() } else { arg })
+        .collect()
 }
 
 /// How long `tend up -d` shows start-up progress before it leaves the
