@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::{alive, Project};
 use serde_json::Value;
@@ -20,6 +20,8 @@ const IDLE: usize = 10;
 const KILLS: usize = 20;
 /// The kill after which `exits` ends with code 3 while no daemon runs.
 const EXIT_AT: usize = 7;
+/// How long the daemon hangs (stopped) before that kill.
+const HANG: Duration = Duration::from_millis(1500);
 
 /// 20 services: four write numbered lines "main PID SEQ" (one `write`
 /// each, the shell's `echo`, about every 2 ms), three speak sd_notify
@@ -248,6 +250,7 @@ fn twenty_kills(victim: impl Fn(usize) -> Victim) {
     let first = pids(&p);
     let mut expected = first.clone();
     let mut daemons = BTreeSet::new();
+    let mut exits_ended_by = None;
     // A fixed sequence of random moments (an LCG: no dependency for it).
     let mut seed: u64 = 26;
     let mut moment = move || {
@@ -275,11 +278,19 @@ fn twenty_kills(victim: impl Fn(usize) -> Victim) {
             daemons.remove(&daemon);
             continue;
         }
-        kill("-KILL", daemon);
         if round == EXIT_AT {
-            // While no daemon runs (or before it took everything back).
+            // The daemon hangs, and `exits` ends meanwhile: only the
+            // keeper sees its end before the daemon is killed.
+            kill("-STOP", daemon);
             kill("-USR1", expected["exits"]);
+            wait(&p, "exits to end", || !alive(expected["exits"]));
+            exits_ended_by = Some(SystemTime::now());
+            // A hang of a second and a half (not a synchronisation: a gap
+            // between the end and its being seen, for the journal's time
+            // to show which of the two it is).
+            std::thread::sleep(HANG);
         }
+        kill("-KILL", daemon);
         let since = Instant::now();
         wait(&p, "a new daemon", || {
             daemon_pid(&p).is_some_and(|pid| pid != daemon)
@@ -312,6 +323,19 @@ fn twenty_kills(victim: impl Fn(usize) -> Victim) {
             assert_ne!(now["exits"], expected["exits"], "exits restarted");
             let exits = p.service("exits");
             assert_eq!(exits["last_exit"]["code"], 3, "{exits}");
+            // Journaled with its real time: before the daemon was killed,
+            // though the new daemon learned of it after.
+            let events = p.ok(&["events", "--json", "--since", "1h"]);
+            let exited = events
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|e| e["kind"] == "exited" && e["pid"].as_u64() == Some(expected["exits"]))
+                .expect("the exit of exits journaled");
+            let at = humantime::parse_rfc3339(exited["at"].as_str().unwrap()).unwrap();
+            assert!(
+                at < exits_ended_by.unwrap() + HANG / 2,
+                "the exit is journaled at its real time, not when it was seen: {exited}"
+            );
             expected.insert("exits".into(), now["exits"]);
         }
         assert!(!now.contains_key("idle0"), "the operator's stop holds");

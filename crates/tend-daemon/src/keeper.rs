@@ -348,7 +348,7 @@ fn listen(channel: &Channel) -> bool {
         match channel.recv::<ToDaemon>() {
             Ok(Some((ToDaemon::Exited(exit), _))) => {
                 if let Some(ended) = ended(&exit) {
-                    tend_process::fostered_ended(exit.main, ended);
+                    tend_process::fostered_ended(exit.main, ended, ended_at(&exit));
                 }
             }
             Ok(Some((ToDaemon::Bye, _))) => {
@@ -386,6 +386,11 @@ pub fn ended(exit: &Exit) -> Option<Ended> {
         (None, Some(number)) => Signal::from_number(number).map(Ended::Signal),
         (None, None) => None,
     }
+}
+
+/// When an exit the keeper recorded happened (its clock is this one's).
+fn ended_at(exit: &Exit) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_millis(exit.at_ms)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -668,7 +673,7 @@ pub fn readopt(returned: Returned, config: &tend_config::Config) -> Readopted {
     // Once they are fostered: an end is taken only for a fostered pid.
     for exit in &returned.exits {
         if let Some(ended) = ended(exit) {
-            tend_process::fostered_ended(exit.main, ended);
+            tend_process::fostered_ended(exit.main, ended, ended_at(exit));
         }
     }
     hear();

@@ -18,7 +18,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -192,22 +192,9 @@ pub fn note_handed_holder(pid: u32) -> io::Result<()> {
 /// starts inherits it (call it first, before anything is started).
 #[must_use]
 pub fn handed() -> Option<OwnedFd> {
-    let number = std::env::var_os(HANDED_FD)?;
-    // Not passed on to the services.
-    std::env::remove_var(HANDED_FD);
-    let fd: RawFd = number.to_str()?.parse().ok()?;
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: only asks for the flags of a descriptor number.
-    #[allow(unsafe_code)]
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    rustix::io::fcntl_getfd(borrowed).ok()?;
-    // SAFETY: the number was inherited for this purpose and is open
-    // (checked above); nothing else in this process owns it (the variable
-    // is read once, and removed). `Lock::take` checks it is the lock file.
-    #[allow(unsafe_code)]
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Not passed on to the services. `Lock::take` checks it is the lock
+    // file.
+    let owned = tend_keeper::inherit::from_env(HANDED_FD, true, |_| true)?;
     rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC).ok()?;
     Some(owned)
 }

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -389,17 +389,7 @@ pub fn inherit() -> Result<Option<Inherited>, UpgradeError> {
 /// Takes an inherited descriptor by number (close-on-exec again), if it is
 /// open.
 fn take(fd: RawFd) -> Option<OwnedFd> {
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: only asks for the flags of a descriptor number.
-    #[allow(unsafe_code)]
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    rustix::io::fcntl_getfd(borrowed).ok()?;
-    // SAFETY: the number was inherited across the exec for this purpose,
-    // it is open (checked above), and nothing else in this image owns it.
-    #[allow(unsafe_code)]
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let owned = tend_keeper::inherit::fd(fd, |_| true)?;
     rustix::io::fcntl_setfd(owned.as_fd(), rustix::io::FdFlags::CLOEXEC).ok()?;
     Some(owned)
 }

@@ -454,14 +454,27 @@ impl EventBus {
         if !self.listened.load(Ordering::Relaxed) && !tracing_on {
             return;
         }
-        self.send(supervisor, kind(), tracing_on);
+        self.send(supervisor, None, kind(), tracing_on);
+    }
+
+    /// Emits an event that happened `at`, before now (an exit seen late).
+    pub(crate) fn emit_at(
+        &self,
+        supervisor: &Arc<str>,
+        at: Instant,
+        kind: impl FnOnce() -> EventKind,
+    ) {
+        let tracing_on = tracing::enabled!(tracing::Level::DEBUG);
+        if self.listened.load(Ordering::Relaxed) || tracing_on {
+            self.send(supervisor, Some(at), kind(), tracing_on);
+        }
     }
 
     #[inline(never)]
-    fn send(&self, supervisor: &Arc<str>, kind: EventKind, tracing_on: bool) {
+    fn send(&self, supervisor: &Arc<str>, at: Option<Instant>, kind: EventKind, tracing_on: bool) {
         let event = Event {
             supervisor: supervisor.clone(),
-            at: Instant::now(),
+            at: at.unwrap_or_else(Instant::now),
             kind,
         };
         if tracing_on {

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use tend_spec::ExitClass;
 use tend_spec::{Backend, Signal};
@@ -267,6 +268,9 @@ pub struct Exit {
     kind: ExitKind,
     class: ExitClass,
     status: Option<Status>,
+    /// How long after it happened it was seen, in milliseconds (in the
+    /// padding: an `Exit` stays 32 bytes).
+    late_ms: u32,
     reason: Option<Arc<str>>,
 }
 
@@ -301,6 +305,7 @@ impl Exit {
             kind,
             class: kind.class(),
             status: None,
+            late_ms: 0,
             reason: None,
         }
     }
@@ -324,6 +329,23 @@ impl Exit {
     pub fn with_signal(mut self, signal: Signal) -> Self {
         self.status = Some(Status::Signal(signal));
         self
+    }
+
+    /// The same exit, seen `by` after it happened: a process that ended
+    /// while its supervisor was down, its end recorded by another (tend's
+    /// keeper). The engine dates the end back by as much: its history, its
+    /// event (and so the journal's row) and how long it ran.
+    #[must_use]
+    pub fn seen_late(mut self, by: Duration) -> Self {
+        self.late_ms = u32::try_from(by.as_millis()).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// How long after it happened the exit was seen ([`Exit::seen_late`];
+    /// zero for one seen as it happened).
+    #[must_use]
+    pub fn lateness(&self) -> Duration {
+        Duration::from_millis(u64::from(self.late_ms))
     }
 
     /// What happened.
@@ -423,6 +445,7 @@ impl Exit {
             kind: ExitKind::Killed,
             class: ExitClass::Shutdown,
             status: None,
+            late_ms: 0,
             reason: None,
         }
     }

@@ -34,7 +34,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::Write as _;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -77,8 +77,10 @@ struct Held {
     process: Process,
     /// Its descriptors, in the order of [`Process`]'s fields.
     fds: Vec<OwnedFd>,
-    /// Its pidfd was seen readable (it is out of the `epoll` set).
-    ended: bool,
+    /// Its pidfd was seen readable (it is out of the `epoll` set), at this
+    /// time (milliseconds since the epoch): when it ended, even if its end
+    /// is read later (a stopped daemon kept it unreaped).
+    ended: Option<u64>,
     /// Its end, if the keeper reaped it (or read it, once reaped).
     exit: Option<Exit>,
     /// The daemon it ran under died: its parent is the keeper (it was
@@ -434,7 +436,7 @@ impl Keeper {
                 let held = Held {
                     process,
                     fds,
-                    ended: false,
+                    ended: None,
                     exit,
                     orphaned,
                 };
@@ -461,13 +463,13 @@ impl Keeper {
                 let Some(held) = self.held.get_mut(&group) else {
                     return;
                 };
-                if !held.ended {
+                if held.ended.is_none() {
                     let _ = epoll::delete(&self.epoll, held.fds[0].as_fd());
                 }
                 held.process.main = main;
                 held.process.start_ticks = start_ticks;
                 held.fds[0] = pidfd;
-                held.ended = false;
+                held.ended = None;
                 let _ = epoll::add(
                     &self.epoll,
                     held.fds[0].as_fd(),
@@ -519,7 +521,7 @@ impl Keeper {
 
     /// Takes a held process out of the `epoll` set.
     fn forget(&self, held: &Held) {
-        if !held.ended {
+        if held.ended.is_none() {
             let _ = epoll::delete(&self.epoll, held.pidfd());
         }
     }
@@ -571,8 +573,8 @@ impl Keeper {
     /// A held process's pidfd turned readable.
     fn seen_ended(&mut self, group: i32) {
         if let Some(held) = self.held.get_mut(&group) {
-            if !held.ended {
-                held.ended = true;
+            if held.ended.is_none() {
+                held.ended = Some(now_ms());
                 let _ = epoll::delete(&self.epoll, held.fds[0].as_fd());
                 self.ended.push(group);
             }
@@ -610,9 +612,6 @@ impl Keeper {
                 }
             }
         }
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let mut told = Vec::new();
         let mut unreaped = Vec::new();
         let looked_at: HashMap<i32, Instant> =
@@ -659,7 +658,7 @@ impl Keeper {
                 main: held.process.main,
                 code,
                 signal,
-                at_ms: now_ms,
+                at_ms: held.ended.unwrap_or_else(now_ms),
             };
             held.exit = Some(exit);
             told.push(exit);
@@ -733,7 +732,7 @@ impl Keeper {
         self.ended.extend(
             self.held
                 .iter()
-                .filter(|(_, h)| h.ended && h.exit.is_none())
+                .filter(|(_, h)| h.ended.is_some() && h.exit.is_none())
                 .map(|(group, _)| *group),
         );
         say(&format!(
@@ -770,20 +769,16 @@ impl Keeper {
 }
 
 /// The state directory's lock `tend up -d` handed over, kept (and left
-/// inheritable: each daemon started takes it by the same variable).
+/// inheritable, its variable too: each daemon started takes it by it).
 fn lock_from_env() -> Option<OwnedFd> {
-    let fd: RawFd = std::env::var(LOCK_FD).ok()?.parse().ok()?;
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: only asks for the flags of a descriptor number.
-    #[allow(unsafe_code)]
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    rustix::io::fcntl_getfd(borrowed).ok()?;
-    // SAFETY: the number was inherited for this purpose and is open
-    // (checked above); nothing else in this process owns it.
-    #[allow(unsafe_code)]
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    crate::inherit::from_env(LOCK_FD, false, |_| true)
+}
+
+/// Now, in milliseconds since the epoch (the daemon's clock too).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A line on standard error (the daemon's log), never a panic.

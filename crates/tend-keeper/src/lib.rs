@@ -28,6 +28,7 @@
 
 // Modules from the bottom up: each uses only those before it on this
 // line (checked by .ci/layers).
-// layers: wire keeper
+// layers: inherit wire keeper
+pub mod inherit;
 pub mod keeper;
 pub mod wire;

@@ -6,7 +6,7 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -194,24 +194,9 @@ impl Channel {
     /// number is not an open `SOCK_SEQPACKET` socket.
     #[must_use]
     pub fn from_env() -> Option<Channel> {
-        let number = std::env::var_os(KEEPER_FD)?;
-        std::env::remove_var(KEEPER_FD);
-        let fd: RawFd = number.to_str()?.parse().ok()?;
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: only asks for the flags of a descriptor number.
-        #[allow(unsafe_code)]
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        rustix::io::fcntl_getfd(borrowed).ok()?;
-        if rustix::net::sockopt::socket_type(borrowed).ok()? != SocketType::SEQPACKET {
-            return None;
-        }
-        // SAFETY: the number was inherited for this purpose, is open and a
-        // seqpacket socket (checked above); the variable is read once and
-        // removed, so nothing else here takes it.
-        #[allow(unsafe_code)]
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = crate::inherit::from_env(KEEPER_FD, true, |fd| {
+            rustix::net::sockopt::socket_type(fd).ok() == Some(SocketType::SEQPACKET)
+        })?;
         rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC).ok()?;
         Some(Channel { fd })
     }

@@ -420,6 +420,9 @@ async fn finish(
         Err(error) => Err(error),
     };
     reaper::reaped(watched.pid());
+    // Ended while no supervisor ran (its end recorded by tend's keeper).
+    let late = reaper::ended_at(watched.pid())
+        .and_then(|at| std::time::SystemTime::now().duration_since(at).ok());
     let runtime = container.as_ref().map(|c| c.runtime);
     // A client that a signal ended by itself (the runtime maps the
     // container's signals to codes) may have left its container running.
@@ -459,6 +462,10 @@ async fn finish(
         .with_code(code),
         (None, Ok((ended, _))) => classify(ended, &spec.success_codes),
         (None, Err(error)) => Exit::failed(format_args!("waiting for the process failed: {error}")),
+    };
+    let exit = match late {
+        Some(late) => exit.seen_late(late),
+        None => exit,
     };
     // Removed (unless an isolation keeps it): a container tend stopped, one
     // that completed, one its killed client may have left running. Kept,

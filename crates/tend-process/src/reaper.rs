@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
@@ -316,15 +316,20 @@ pub(crate) fn reaped(pid: i32) {
 
 /// Processes another process reaps for this one (tend's keeper, their
 /// parent since a previous daemon died), by pid: their end once it is told
-/// ([`fostered_ended`]).
-static FOSTERED: Mutex<Option<HashMap<i32, Option<Ended>>>> = Mutex::new(None);
+/// ([`fostered_ended`]), with when it ended.
+static FOSTERED: Mutex<Option<Fostered>> = Mutex::new(None);
+/// Each fostered pid, with its end and when it came, once told.
+type Fostered = HashMap<i32, Option<(Ended, SystemTime)>>;
+/// When each fostered process whose end was taken ended, until its
+/// incarnation asks ([`ended_at`]).
+static ENDED_AT: Mutex<Option<HashMap<i32, SystemTime>>> = Mutex::new(None);
 /// Told whenever a fostered process's end arrives.
 static FOSTERED_ENDED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 /// How long a fostered process's end may take to arrive once its pidfd
 /// said it ended.
 const FOSTERED_WAIT: Duration = Duration::from_secs(10);
 
-fn fostered() -> MutexGuard<'static, Option<HashMap<i32, Option<Ended>>>> {
+fn fostered() -> MutexGuard<'static, Option<Fostered>> {
     FOSTERED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -342,14 +347,25 @@ pub(crate) fn is_fostered(pid: i32) -> bool {
     fostered().as_ref().is_some_and(|f| f.contains_key(&pid))
 }
 
-/// How a fostered process ended, as its parent (tend's keeper) reaped it.
-/// Ignored for a pid not fostered (one this process reaps itself): a stale
-/// end must never be taken for a later process with the same pid.
-pub fn fostered_ended(pid: i32, ended: Ended) {
+/// How a fostered process ended, and when, as its parent (tend's keeper)
+/// reaped it. Ignored for a pid not fostered (one this process reaps
+/// itself): a stale end must never be taken for a later process with the
+/// same pid.
+pub fn fostered_ended(pid: i32, ended: Ended, at: SystemTime) {
     if let Some(end) = fostered().as_mut().and_then(|f| f.get_mut(&pid)) {
-        *end = Some(ended);
+        *end = Some((ended, at));
     }
     FOSTERED_ENDED.notify_waiters();
+}
+
+/// When fostered `pid` ended, if its end was taken (once: its incarnation
+/// dates its exit back by as much).
+pub(crate) fn ended_at(pid: i32) -> Option<SystemTime> {
+    ENDED_AT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()?
+        .remove(&pid)
 }
 
 /// Waits for the end of fostered `pid` (its pidfd said it ended; its
@@ -365,9 +381,14 @@ pub(crate) async fn fostered_end(pid: i32) -> io::Result<Ended> {
             let mut fostered = fostered();
             let f = fostered.get_or_insert_with(HashMap::new);
             match f.get(&pid) {
-                Some(Some(ended)) => {
-                    let ended = *ended;
+                Some(Some((ended, at))) => {
+                    let (ended, at) = (*ended, *at);
                     f.remove(&pid);
+                    ENDED_AT
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert_with(HashMap::new)
+                        .insert(pid, at);
                     Some(ended)
                 }
                 _ => None,

@@ -176,6 +176,12 @@ impl Incarnations {
         links.bus.emit(&links.path, kind);
     }
 
+    /// Emits an event that happened `at`, before now.
+    fn emit_at(&self, at: Instant, kind: impl FnOnce() -> EventKind) {
+        let links = &self.shared.links;
+        links.bus.emit_at(&links.path, at, kind);
+    }
+
     /// Adds a spec at the end of the start order.
     pub(crate) fn add(&mut self, spec: ChildSpec) -> ChildKey {
         self.table.insert(spec, Instant::now())
@@ -695,6 +701,11 @@ impl Incarnations {
         if let Some(port) = incarnation.ctx.port_if_linked() {
             port.fire(&exit);
         }
+        // An exit seen late (it happened while the supervisor was down) is
+        // dated back, even before the incarnation began here (a process
+        // taken back that had ended meanwhile).
+        let late = exit.lateness();
+        let now = now.checked_sub(late).unwrap_or(now);
         let ran_for = now.saturating_duration_since(incarnation.since);
         let generation = child.generation;
         let id_in_tree = incarnation.ctx.incarnation();
@@ -730,7 +741,7 @@ impl Incarnations {
             self.queue.concluded(key);
         }
         self.shared.stats.counters.exited(exit.class());
-        self.emit(|| EventKind::ChildExited {
+        let exited = || EventKind::ChildExited {
             id,
             generation,
             incarnation: id_in_tree,
@@ -738,7 +749,12 @@ impl Incarnations {
             ran_for,
             pid,
             failures,
-        });
+        };
+        if late.is_zero() {
+            self.emit(exited);
+        } else {
+            self.emit_at(now, exited);
+        }
         Some(ran_for)
     }
 }
