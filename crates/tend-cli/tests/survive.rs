@@ -433,14 +433,29 @@ fn after_an_upgrade_the_keeper_still_keeps_every_service() {
             == Some(binary.as_path())
             && all_running(&p, 1)
     });
+    // The keeper followed: it runs the new program too, the same process.
+    let keeper = keeper_of(daemon).expect("a keeper");
+    wait(&p, "the keeper to upgrade itself", || {
+        std::fs::read_link(format!("/proc/{keeper}/exe"))
+            .ok()
+            .as_deref()
+            == Some(binary.as_path())
+    });
     // The new image kept the keeper's channel: a kill -9 of it now is
-    // survived too.
+    // survived too, and the daemon started again is the new program.
     kill("-KILL", daemon);
     wait(&p, "a new daemon", || {
         daemon_pid(&p).is_some_and(|pid| pid != daemon)
     });
     wait(&p, "web running again", || all_running(&p, 1));
     assert_eq!(pids(&p)["web"], web, "web kept its process");
+    let again = daemon_pid(&p).unwrap();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{again}/exe")).unwrap(),
+        binary,
+        "the daemon started again runs the new program"
+    );
+    assert_eq!(keeper_of(again), Some(keeper), "the same keeper");
     assert_eq!(p.service("job")["state"], "completed");
     assert_eq!(p.read("job.runs"), "ran\n", "the job ran once");
     p.ok(&["down"]);

@@ -125,6 +125,16 @@ pub fn connect(take: bool) -> Option<Returned> {
     match hand_back(&channel, take) {
         Ok(returned) => {
             start(channel);
+            // A keeper that runs another file than this daemon (an older
+            // one: `tend upgrade`, a package upgrade) upgrades itself.
+            if let Some(command) = lock(&RENEWAL).command.clone() {
+                send(
+                    ToKeeper::Upgrade {
+                        program: command.program,
+                    },
+                    Vec::new(),
+                );
+            }
             Some(returned)
         }
         Err(error) => {

@@ -45,6 +45,8 @@ use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, WaitOptions};
 
 use crate::wire::{Channel, Exit, Process, ToDaemon, ToKeeper, KEEPER_FD, KEEPER_OF, LOCK_FD};
 
+mod upgrade;
+
 /// The wait before the second start in a series of short runs.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between two starts.
@@ -180,16 +182,31 @@ pub fn run(options: Options, started: impl FnMut(u32) + 'static) -> i32 {
         done: None,
         resting: HashMap::new(),
         daemon: None,
-        lock: lock_from_env(),
+        lock: None,
         hello_seen: false,
         short_runs: 0,
         next_start: Some(Instant::now()),
         fostering: false,
         nofile,
     };
-    if let Err(error) = keeper.adopt() {
-        say(&format!("cannot take the daemon that started it: {error}"));
-        return 1;
+    // A keeper that upgraded itself goes on; one that a daemon started
+    // for itself takes that daemon; the one `tend up -d` started starts
+    // one.
+    match keeper.restore() {
+        Ok(true) => {}
+        Ok(false) => {
+            keeper.lock = lock_from_env();
+            if let Err(error) = keeper.adopt() {
+                say(&format!("cannot take the daemon that started it: {error}"));
+                return 1;
+            }
+        }
+        Err(error) => {
+            say(&format!(
+                "cannot take back what it held before its upgrade: {error}"
+            ));
+            return 1;
+        }
     }
     keeper.run()
 }
@@ -495,6 +512,7 @@ impl Keeper {
                     self.let_go(&held);
                 }
             }
+            ToKeeper::Upgrade { program } => self.upgrade(&program),
             ToKeeper::Bye => {
                 // Its services are stopped: nothing is held any more, and
                 // the lock goes now, so a `tend up` right after the

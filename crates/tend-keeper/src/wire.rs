@@ -81,7 +81,7 @@ pub struct Exit {
     pub code: Option<i32>,
     /// The signal that ended it, if one did.
     pub signal: Option<i32>,
-    /// When the keeper reaped it.
+    /// When it ended (its pidfd turned readable), as the keeper saw it.
     pub at_ms: u64,
 }
 
@@ -136,6 +136,14 @@ pub enum ToKeeper {
     /// The daemon stops cleanly: its services are stopped; the keeper
     /// lets go of everything, answers, and ends with the daemon.
     Bye,
+    /// The daemon runs `program` (after `tend upgrade`, or a package
+    /// upgrade that replaced the file): a keeper that runs another file
+    /// executes `program` in its own place, keeping its pid, its children
+    /// and everything it holds.
+    Upgrade {
+        /// The daemon's program.
+        program: std::path::PathBuf,
+    },
 }
 
 /// From the keeper to the daemon.
