@@ -41,10 +41,13 @@ Then the audit, each a pass/fail line and a figure:
   next `tend up` moves it aside and begins a new chain whose first row
   says so; `journal verify` passes and names it; all 50 start journaled.
 - daemon kills: a fresh `tend up -d` (the keeper above the daemon) of the
-  same 50 chatty instances; the daemon killed with SIGKILL 10 times (more
-  with --daemon-kills=N) at random moments while SIGKILL and SIGTERM go to
-  random one_for_one services' processes: after each, a new daemon answers with every
-  instance running and every process it did not fault the same one; then
+  same 50 chatty instances; 10 rounds (more with --daemon-kills=N) at
+  random moments, each a SIGKILL to the daemon, or (every third, from the
+  second) to its keeper, while SIGKILL and SIGTERM go to random
+  one_for_one services' processes: after a daemon kill a new daemon
+  answers, after a keeper kill the same daemon answers and a new keeper
+  holds all 50, each time with every instance running and every process
+  it did not fault the same one; then
   every line of every process once and in order, `journal verify` passes,
   `tend down` leaves nothing;
 - full disk: a fresh run whose state directory is a 16 MiB tmpfs, filled
@@ -555,6 +558,36 @@ def main():
     return 0 if all(results) else 1
 
 
+def keeper_of(daemon):
+    """The keeper of `daemon`: its parent, or a child it started (its
+    first keeper killed)."""
+    def is_keeper(pid):
+        try:
+            return b"--keeper" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+    try:
+        parent = int(Path(f"/proc/{daemon}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        if is_keeper(parent):
+            return parent
+        for task in Path(f"/proc/{daemon}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                if is_keeper(int(child)):
+                    return int(child)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def pidfds(pid):
+    """How many pidfds `pid` holds (a keeper: its daemon's and one a process)."""
+    try:
+        return sum(1 for fd in Path(f"/proc/{pid}/fd").iterdir()
+                   if "[pidfd]" in os.readlink(fd))
+    except OSError:
+        return 0
+
+
 def daemon_kills(tend, testkit, tmp, rng, check):
     """The daemon-kills phase: see the module's doc."""
     root = tmp / "kills"
@@ -586,6 +619,7 @@ def daemon_kills(tend, testkit, tmp, rng, check):
 
     before = running()
     kills, kept, faulted, problems = int(ARGS.get("daemon-kills", 10)), 0, set(), []
+    keeper_kills = 0
     for round in range(kills):
         if before is None:
             problems.append(f"round {round}: not all 50 running")
@@ -603,10 +637,31 @@ def daemon_kills(tend, testkit, tmp, rng, check):
                 faulted.add(name)
             except OSError:
                 pass
-        os.kill(old, 9)
-        start = time.monotonic()
-        while time.monotonic() - start < 60 and daemon() in (None, old):
-            time.sleep(0.05)
+        if round % 3 == 1:
+            # The keeper instead: the daemon starts a new one, which must
+            # hold every process again before the next daemon kill.
+            keeper = keeper_of(old)
+            if keeper is None:
+                problems.append(f"round {round}: the daemon has no keeper")
+                break
+            os.kill(keeper, 9)
+            start = time.monotonic()
+            while time.monotonic() - start < 60:
+                new = keeper_of(old)
+                if new not in (None, keeper) and pidfds(new) > 50:
+                    break
+                time.sleep(0.05)
+            else:
+                problems.append(f"round {round}: no new keeper holds the 50")
+                break
+            keeper_kills += 1
+            if daemon() != old:
+                problems.append(f"round {round}: the daemon changed with its keeper")
+        else:
+            os.kill(old, 9)
+            start = time.monotonic()
+            while time.monotonic() - start < 60 and daemon() in (None, old):
+                time.sleep(0.05)
         after = running()
         if after is None:
             problems.append(f"round {round}: not all 50 running again")
@@ -625,7 +680,8 @@ def daemon_kills(tend, testkit, tmp, rng, check):
     check("daemon kills",
           up.returncode == 0 and not problems and down.returncode == 0 and not left
           and verify.returncode == 0 and lost == 0 and twice == 0 and not torn,
-          f"{kills} kills of the daemon: {kept} processes kept across them, {problems[:2]}; "
+          f"{kills - keeper_kills} kills of the daemon and {keeper_kills} of its keeper: "
+          f"{kept} processes kept across them, {problems[:2]}; "
           f"{lines} lines from {processes} processes: {lost} lost, {twice} twice, {len(torn)} torn "
           f"{torn[:2]}; tend down {down.returncode}, {len(left)} left; {verify.stdout.strip()[:100]}")
 
