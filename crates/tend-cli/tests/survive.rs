@@ -461,3 +461,24 @@ fn after_an_upgrade_the_keeper_still_keeps_every_service() {
     p.ok(&["down"]);
     assert!(!alive(web));
 }
+
+/// A `kill` of the keeper (SIGTERM, what a service manager sends to stop
+/// it) is meant for tend: the keeper passes it on, and the daemon stops
+/// every service in order, then both end.
+#[test]
+fn a_sigterm_to_the_keeper_stops_tend_in_order() {
+    let p = Project::new("[services.web]\nshell = \"exec sleep 100000\"\n");
+    let _up = UpD::start(&p);
+    wait(&p, "web running", || all_running(&p, 1));
+    let daemon = daemon_pid(&p).unwrap();
+    let keeper = keeper_of(daemon).expect("a keeper");
+    let web = pids(&p)["web"];
+    kill("-TERM", keeper);
+    wait(&p, "tend and web to end", || {
+        !alive(daemon) && !alive(keeper) && !alive(web)
+    });
+    assert!(p.read(".tend/tend.log").contains("SIGTERM: shutting down"));
+    // A clean end: the lock is free, `up -d` follows at once.
+    p.ok(&["up", "-d"]);
+    p.ok(&["down"]);
+}

@@ -64,6 +64,16 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 const CHANNEL: u64 = u64::MAX;
 const DAEMON: u64 = u64::MAX - 1;
+const SIGNALS: u64 = u64::MAX - 2;
+
+/// The signals passed on to the daemon: a `kill` of the keeper (or a
+/// service manager's stop) is meant for tend, which stops in order.
+const PASSED_ON: [nix::sys::signal::Signal; 4] = [
+    nix::sys::signal::Signal::SIGTERM,
+    nix::sys::signal::Signal::SIGINT,
+    nix::sys::signal::Signal::SIGHUP,
+    nix::sys::signal::Signal::SIGQUIT,
+];
 
 /// How to start the daemon.
 #[derive(Debug, Clone)]
@@ -141,6 +151,8 @@ struct Keeper {
     fostering: bool,
     /// The descriptor limit it was started with, each daemon's.
     nofile: rustix::process::Rlimit,
+    /// The signals to pass on, as they come.
+    signals: Option<nix::sys::signalfd::SignalFd>,
 }
 
 /// Runs the keeper until the daemon ends cleanly (its exit code is the
@@ -188,7 +200,9 @@ pub fn run(options: Options, started: impl FnMut(u32) + 'static) -> i32 {
         next_start: Some(Instant::now()),
         fostering: false,
         nofile,
+        signals: None,
     };
+    keeper.signals = keeper.pass_signals_on();
     // A keeper that upgraded itself goes on; one that a daemon started
     // for itself takes that daemon; the one `tend up -d` started starts
     // one.
@@ -289,6 +303,7 @@ impl Keeper {
             for event in events.drain(..) {
                 match event.data.u64() {
                     CHANNEL => self.receive(),
+                    SIGNALS => self.pass_on(),
                     // Reaped below (or, not its child, seen ended).
                     DAEMON => {
                         if let Some(daemon) = self.daemon.as_mut() {
@@ -320,6 +335,60 @@ impl Keeper {
         [start, unreaped, orphans].into_iter().flatten().min()
     }
 
+    /// Blocks the signals [`PASSED_ON`] and watches them through a
+    /// `signalfd`. Each daemon starts with them unblocked (see `start`).
+    fn pass_signals_on(&self) -> Option<nix::sys::signalfd::SignalFd> {
+        let mask: nix::sys::signal::SigSet = PASSED_ON.into_iter().collect();
+        let signals = mask.thread_block().and_then(|()| {
+            nix::sys::signalfd::SignalFd::with_flags(
+                &mask,
+                nix::sys::signalfd::SfdFlags::SFD_CLOEXEC
+                    | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+            )
+        });
+        match signals {
+            Ok(signals) => {
+                let watched = epoll::add(
+                    &self.epoll,
+                    &signals,
+                    epoll::EventData::new_u64(SIGNALS),
+                    epoll::EventFlags::IN,
+                );
+                watched.is_ok().then_some(signals)
+            }
+            Err(error) => {
+                say(&format!("cannot pass signals on to the daemon: {error}"));
+                None
+            }
+        }
+    }
+
+    /// Passes each signal that came on to the daemon (to its pidfd: never
+    /// to a process that took its pid).
+    fn pass_on(&mut self) {
+        let Some(signals) = self.signals.as_mut() else {
+            return;
+        };
+        while let Ok(Some(info)) = signals.read_signal() {
+            let Ok(number) = i32::try_from(info.ssi_signo) else {
+                continue;
+            };
+            let name = nix::sys::signal::Signal::try_from(number)
+                .map_or_else(|_| number.to_string(), |s| s.as_str().to_owned());
+            match (
+                &self.daemon,
+                rustix::process::Signal::from_named_raw(number),
+            ) {
+                (Some(daemon), Some(signal)) if !daemon.gone => {
+                    if let Err(error) = rustix::process::pidfd_send_signal(&daemon.pidfd, signal) {
+                        say(&format!("cannot pass {name} on to the daemon: {error}"));
+                    }
+                }
+                _ => say(&format!("{name}: no daemon runs to pass it on to")),
+            }
+        }
+    }
+
     /// Starts the daemon. `Err(code)` if the keeper must end.
     fn start(&mut self) -> Result<(), i32> {
         let started = (|| -> std::io::Result<Daemon> {
@@ -335,15 +404,18 @@ impl Keeper {
                 .env(KEEPER_FD, inherited.as_raw_fd().to_string())
                 .stdin(Stdio::null());
             let original = self.nofile;
-            // SAFETY: between fork and exec the closure only makes one
-            // system call (setrlimit, async-signal-safe) on a value copied
-            // in before the fork; it allocates nothing and takes no lock.
+            let unblocked: nix::sys::signal::SigSet = PASSED_ON.into_iter().collect();
+            // SAFETY: between fork and exec the closure only makes two
+            // system calls (setrlimit, sigprocmask: async-signal-safe) on
+            // values copied in before the fork; it allocates nothing and
+            // takes no lock.
             #[allow(unsafe_code)]
             unsafe {
                 std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
                     // The daemon starts with the limit the keeper was
-                    // started with.
+                    // started with, and none of its signals blocked.
                     let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, original);
+                    let _ = unblocked.thread_unblock();
                     Ok(())
                 });
             }

@@ -15,7 +15,13 @@
 //! starting it again.
 //!
 //! One thread, one `epoll` loop, no async runtime: [`keeper`] is the
-//! process, [`wire`] what it and the daemon say to each other.
+//! process, [`wire`] what it and the daemon say to each other, and
+//! [`inherit`] how descriptors cross an `exec` (the daemon's too).
+//!
+//! If the keeper is killed, the daemon starts a new one (named by
+//! [`wire::KEEPER_OF`]) that takes the running daemon as its own; after
+//! `tend upgrade` the keeper executes the daemon's new program in its own
+//! place ([`wire::ToKeeper::Upgrade`]).
 //!
 //! ```no_run
 //! // What `tend up -d`'s keeper does: run the daemon, keep it running.
