@@ -639,7 +639,18 @@ pub fn readopt(returned: Returned, config: &tend_config::Config) -> Readopted {
         // process took is never signalled as a group).
         let ticks = tend_process::identity::start_ticks(process.main.unsigned_abs());
         let ended = ended_meanwhile.contains(&process.main);
+        // And while it runs, its cgroup must be the one recorded (a pid
+        // and start time that match by chance are not enough).
+        let cgroup_moved = !ended
+            && process
+                .cgroup
+                .as_ref()
+                .is_some_and(|(dir, _)| in_cgroup(process.main, dir) == Some(false));
         match ticks {
+            Some(_) if cgroup_moved => {
+                readopted.refused.push(process.id);
+                continue;
+            }
             Some(ticks) if ticks == process.start_ticks => {}
             // Ended, and its end recorded: taken, to be handled as an exit.
             _ if ended => {}
@@ -688,4 +699,43 @@ pub fn readopt(returned: Returned, config: &tend_config::Config) -> Readopted {
     }
     hear();
     readopted
+}
+
+/// Whether `pid` is in the cgroup directory `dir` or below it, by its v2
+/// line in `/proc/PID/cgroup`; `None` if that cannot be read.
+fn in_cgroup(pid: i32, dir: &std::path::Path) -> Option<bool> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = std::path::Path::new(text.lines().find_map(|line| line.strip_prefix("0::"))?);
+    let path = path.strip_prefix("/").unwrap_or(path);
+    Some(
+        path.ancestors()
+            .any(|above| !above.as_os_str().is_empty() && dir.ends_with(above)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_is_in_its_cgroup_and_below_it_but_not_in_another() {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let path = own
+            .lines()
+            .find_map(|line| line.strip_prefix("0::"))
+            .unwrap()
+            .trim_start_matches('/')
+            .to_owned();
+        let pid = i32::try_from(std::process::id()).unwrap();
+        let mount = std::path::Path::new("/sys/fs/cgroup/unified");
+        if !path.is_empty() {
+            assert_eq!(in_cgroup(pid, &mount.join(&path)), Some(true));
+        }
+        // A group it is not in (nor below).
+        assert_eq!(
+            in_cgroup(pid, &mount.join("tend-no-such-group")),
+            Some(false)
+        );
+        assert_eq!(in_cgroup(i32::MAX, mount), None);
+    }
 }
