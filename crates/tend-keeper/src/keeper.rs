@@ -248,18 +248,8 @@ impl Keeper {
         let channel = Channel::from_env()
             .ok_or_else(|| std::io::Error::other(format!("no channel in {KEEPER_FD}")))?;
         channel.set_timeouts(None, Some(SEND_TIMEOUT))?;
-        epoll::add(
-            &self.epoll,
-            &pidfd,
-            epoll::EventData::new_u64(DAEMON),
-            epoll::EventFlags::IN,
-        )?;
-        epoll::add(
-            &self.epoll,
-            &channel,
-            epoll::EventData::new_u64(CHANNEL),
-            epoll::EventFlags::IN,
-        )?;
+        watch(&self.epoll, &pidfd, DAEMON)?;
+        watch(&self.epoll, &channel, CHANNEL)?;
         self.daemon = Some(Daemon {
             pid,
             pidfd,
@@ -348,12 +338,7 @@ impl Keeper {
         });
         match signals {
             Ok(signals) => {
-                let watched = epoll::add(
-                    &self.epoll,
-                    &signals,
-                    epoll::EventData::new_u64(SIGNALS),
-                    epoll::EventFlags::IN,
-                );
+                let watched = watch(&self.epoll, &signals, SIGNALS);
                 watched.is_ok().then_some(signals)
             }
             Err(error) => {
@@ -425,18 +410,8 @@ impl Keeper {
             let pid = Pid::from_raw(i32::try_from(child.id()).map_err(std::io::Error::other)?)
                 .ok_or_else(|| std::io::Error::other("no pid"))?;
             let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())?;
-            epoll::add(
-                &self.epoll,
-                &pidfd,
-                epoll::EventData::new_u64(DAEMON),
-                epoll::EventFlags::IN,
-            )?;
-            epoll::add(
-                &self.epoll,
-                &ours,
-                epoll::EventData::new_u64(CHANNEL),
-                epoll::EventFlags::IN,
-            )?;
+            watch(&self.epoll, &pidfd, DAEMON)?;
+            watch(&self.epoll, &ours, CHANNEL)?;
             Ok(Daemon {
                 pid,
                 pidfd,
@@ -529,14 +504,7 @@ impl Keeper {
                     exit,
                     orphaned,
                 };
-                if epoll::add(
-                    &self.epoll,
-                    held.pidfd(),
-                    epoll::EventData::new_u64(u64::from(group.unsigned_abs())),
-                    epoll::EventFlags::IN,
-                )
-                .is_err()
-                {
+                if watch(&self.epoll, held.pidfd(), u64::from(group.unsigned_abs())).is_err() {
                     say(&format!("cannot watch {}", held.process.id));
                 }
                 self.held.insert(group, held);
@@ -559,11 +527,10 @@ impl Keeper {
                 held.process.start_ticks = start_ticks;
                 held.fds[0] = pidfd;
                 held.ended = None;
-                let _ = epoll::add(
+                let _ = watch(
                     &self.epoll,
                     held.fds[0].as_fd(),
-                    epoll::EventData::new_u64(u64::from(group.unsigned_abs())),
-                    epoll::EventFlags::IN,
+                    u64::from(group.unsigned_abs()),
                 );
             }
             ToKeeper::Rest { name, rest } => match rest {
@@ -869,6 +836,17 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Puts `fd` in the `epoll` set, its events named `data`.
+fn watch(epoll: &OwnedFd, fd: impl AsFd, data: u64) -> std::io::Result<()> {
+    epoll::add(
+        epoll,
+        fd,
+        epoll::EventData::new_u64(data),
+        epoll::EventFlags::IN,
+    )?;
+    Ok(())
 }
 
 /// A line on standard error (the daemon's log), never a panic.

@@ -26,7 +26,7 @@ use crate::exit::{classify, Ended};
 use crate::gate::{ReadyGate, ReadySignal};
 use crate::group::{in_group, kill_group, signal_group};
 use crate::handover::{self, Adopted, Parked};
-use crate::held::{self, HeldProcess, Holder};
+use crate::held::{self, HeldProcess};
 use crate::notify::{Notice, NotifySocket};
 use crate::output::{pump, LogSink, Park, Pumped, ReadyLine};
 use crate::prepare::prepare;
@@ -125,19 +125,16 @@ pub(crate) async fn run(
     // A second holder (tend's keeper) keeps the process's descriptors, so
     // the process outlives this supervisor if it dies.
     let mut held_round = held::round();
-    if let Some(holder) = held::holder() {
-        hold(
-            holder,
-            &ctx,
-            raw_pid,
-            &watched,
-            [stdout.try_clone().ok(), stderr.try_clone().ok()],
-            notify.as_ref(),
-            guard.cgroup.as_deref(),
-            was_ready,
-            &spec,
-        );
-    }
+    hold(
+        &ctx,
+        raw_pid,
+        &watched,
+        || [stdout.try_clone().ok(), stderr.try_clone().ok()],
+        notify.as_ref(),
+        guard.cgroup.as_deref(),
+        was_ready,
+        &spec,
+    );
     ctx.set_usage_probe(move || usage::sample(probe_cgroup.as_deref(), raw_pid));
     // Futures only some children need are boxed when needed, so an idle
     // child without them carries none of their state (issue 26).
@@ -276,19 +273,16 @@ pub(crate) async fn run(
             },
             Outcome::HoldAgain(round) => {
                 held_round = round;
-                if let Some(holder) = held::holder() {
-                    hold(
-                        holder,
-                        &ctx,
-                        raw_pid,
-                        &watched,
-                        park.lend(),
-                        notify.as_ref(),
-                        guard.cgroup.as_deref(),
-                        was_ready || ctx.is_ready(),
-                        &spec,
-                    );
-                }
+                hold(
+                    &ctx,
+                    raw_pid,
+                    &watched,
+                    || park.lend(),
+                    notify.as_ref(),
+                    guard.cgroup.as_deref(),
+                    was_ready || ctx.is_ready(),
+                    &spec,
+                );
             }
             Outcome::Park => {
                 park.ask();
@@ -365,21 +359,25 @@ pub(crate) async fn run(
     exit
 }
 
-/// Gives the holder duplicates of the process's descriptors. A process
+/// Gives the holder, if there is one, duplicates of the process's
+/// descriptors (`pipes` makes those of its pipes). A process
 /// whose descriptors cannot be duplicated runs on without a second holder
 /// (said once here).
 #[allow(clippy::too_many_arguments)]
 fn hold(
-    holder: &dyn Holder,
     ctx: &Context,
     group: i32,
     watched: &PidFd,
-    [stdout, stderr]: [Option<OwnedFd>; 2],
+    pipes: impl FnOnce() -> [Option<OwnedFd>; 2],
     notify: Option<&NotifySocket>,
     cgroup: Option<&Cgroup>,
     was_ready: bool,
     spec: &ProcessSpec,
 ) {
+    let Some(holder) = held::holder() else {
+        return;
+    };
+    let [stdout, stderr] = pipes();
     let held = (|| -> std::io::Result<HeldProcess> {
         Ok(HeldProcess {
             id: ctx.id().to_string(),

@@ -9,12 +9,11 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
-use rustix::event::epoll;
 use rustix::io::FdFlags;
 use rustix::process::Pid;
 use serde::{Deserialize, Serialize};
 
-use super::{say, Daemon, Held, Keeper, CHANNEL, DAEMON};
+use super::{say, watch, Daemon, Held, Keeper, CHANNEL, DAEMON};
 use crate::inherit;
 use crate::wire::{Channel, Exit, Process};
 
@@ -170,7 +169,7 @@ impl Keeper {
                 .collect::<std::io::Result<Vec<_>>>()?;
             let group = held.process.group;
             if held.ended.is_none() {
-                self.watch(&fds[0], u64::from(group.unsigned_abs()))?;
+                watch(&self.epoll, &fds[0], u64::from(group.unsigned_abs()))?;
             }
             self.held.insert(
                 group,
@@ -187,11 +186,11 @@ impl Keeper {
         if let Some(daemon) = saved.daemon {
             let pidfd = take(daemon.pidfd)?;
             if !daemon.gone {
-                self.watch(&pidfd, DAEMON)?;
+                watch(&self.epoll, &pidfd, DAEMON)?;
             }
             let channel = daemon.channel.map(take).transpose()?.map(Channel::from_fd);
             if let Some(channel) = &channel {
-                self.watch(channel.fd(), CHANNEL)?;
+                watch(&self.epoll, channel.fd(), CHANNEL)?;
             }
             self.daemon = Some(Daemon {
                 pid: Pid::from_raw(daemon.pid)
@@ -220,16 +219,6 @@ impl Keeper {
         };
         self.ended = saved.ended;
         Ok(true)
-    }
-
-    fn watch(&self, fd: impl AsFd, data: u64) -> std::io::Result<()> {
-        epoll::add(
-            &self.epoll,
-            fd,
-            epoll::EventData::new_u64(data),
-            epoll::EventFlags::IN,
-        )?;
-        Ok(())
     }
 }
 
