@@ -1,8 +1,9 @@
 //! A keeper's own upgrade: it executes the daemon's new program in its own
 //! place. Its pid, its children (the daemon, the services it fosters) and
 //! its subreaper flag stay across `execve`; what it holds goes along as
-//! inherited descriptors, described in one environment variable
-//! ([`STATE`]), and the new image takes it all back before its loop.
+//! inherited descriptors, described in a memfd the environment variable
+//! [`STATE`] names (a variable alone holds at most 128 KiB: a few hundred
+//! services), and the new image takes it all back before its loop.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -17,8 +18,9 @@ use super::{say, watch, Daemon, Held, Keeper, CHANNEL, DAEMON};
 use crate::inherit;
 use crate::wire::{Channel, Exit, Process};
 
-/// The environment variable that carries the state across the `exec`.
-const STATE: &str = "TEND_KEEPER_STATE";
+/// The environment variable that names the memfd carrying the state
+/// across the `exec`.
+const STATE: &str = "TEND_KEEPER_STATE_FD";
 
 /// What a keeper carries across its own `exec`: everything but its
 /// `epoll` set (made again), its descriptors by number.
@@ -66,7 +68,7 @@ impl Keeper {
         if is_this_image(program) {
             return;
         }
-        let saved = match serde_json::to_string(&self.save()) {
+        let saved = match written(&self.save()) {
             Ok(saved) => saved,
             Err(error) => {
                 say(&format!("cannot upgrade: {error}"));
@@ -80,7 +82,7 @@ impl Keeper {
         say(&format!("upgrading to {}", program.display()));
         let error = std::process::Command::new(program)
             .args(std::env::args_os().skip(1))
-            .env(STATE, saved)
+            .env(STATE, saved.as_raw_fd().to_string())
             .exec();
         for fd in &inherited {
             let _ = rustix::io::fcntl_setfd(fd, FdFlags::CLOEXEC);
@@ -149,12 +151,14 @@ impl Keeper {
     /// was one. `Ok(false)` if not; an error if what it carried cannot be
     /// read.
     pub(super) fn restore(&mut self) -> std::io::Result<bool> {
-        let Some(text) = std::env::var_os(STATE) else {
+        if std::env::var_os(STATE).is_none() {
             return Ok(false);
-        };
-        std::env::remove_var(STATE);
-        let saved: Saved = serde_json::from_str(&text.to_string_lossy())
-            .map_err(|error| std::io::Error::other(format!("its state: {error}")))?;
+        }
+        let memfd = inherit::from_env(STATE, true, |_| true)
+            .ok_or_else(|| std::io::Error::other(format!("{STATE} names no open descriptor")))?;
+        let saved: Saved =
+            serde_json::from_reader(std::io::BufReader::new(std::fs::File::from(memfd)))
+                .map_err(|error| std::io::Error::other(format!("its state: {error}")))?;
         let take = |number: RawFd| {
             let fd = inherit::fd(number, |_| true)
                 .ok_or_else(|| std::io::Error::other(format!("descriptor {number} is gone")))?;
@@ -235,4 +239,15 @@ fn is_this_image(program: &Path) -> bool {
         // Not there to run: stay.
         _ => true,
     }
+}
+
+/// `saved` in a memfd read from its start, left open across `exec`.
+fn written(saved: &Saved) -> std::io::Result<OwnedFd> {
+    use std::io::{Seek, Write};
+    let memfd = rustix::fs::memfd_create("tend-keeper-state", rustix::fs::MemfdFlags::empty())?;
+    let mut file = std::fs::File::from(memfd);
+    serde_json::to_writer(&mut file, saved).map_err(std::io::Error::other)?;
+    file.flush()?;
+    file.rewind()?;
+    Ok(OwnedFd::from(file))
 }
