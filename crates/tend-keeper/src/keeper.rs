@@ -937,3 +937,60 @@ fn wait_status(status: i32) -> (Option<i32>, Option<i32>) {
         (None, Some(status & 0x7f))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start_ticks(pid: i32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        fields[19].parse().unwrap()
+    }
+
+    /// A pid's end is read from its zombie before it is reaped (its start
+    /// time checked), and from its pidfd after.
+    #[test]
+    fn an_end_is_read_from_the_zombie_then_from_the_pidfd() {
+        let mut child = Command::new("sh")
+            .args(["-c", "read _; exit 7"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        let ticks = start_ticks(pid);
+        let pidfd =
+            rustix::process::pidfd_open(Pid::from_raw(pid).unwrap(), PidfdFlags::empty()).unwrap();
+        assert_eq!(zombie_end(pid, ticks), None, "running: no end");
+        assert_eq!(exit_of(pidfd.as_fd()).unwrap(), None, "running: no end");
+        drop(child.stdin.take());
+        // Ended, not reaped: its pidfd turns readable.
+        let mut ready = [rustix::event::PollFd::new(
+            &pidfd,
+            rustix::event::PollFlags::IN,
+        )];
+        rustix::event::poll(&mut ready, None).unwrap();
+        assert_eq!(zombie_end(pid, ticks), Some((Some(7), None)));
+        assert_eq!(
+            zombie_end(pid, ticks + 1),
+            None,
+            "another process's start time"
+        );
+        child.wait().unwrap();
+        assert_eq!(zombie_end(pid, ticks), None, "reaped: no zombie");
+        assert_eq!(exit_of(pidfd.as_fd()).unwrap(), Some((Some(7), None)));
+    }
+
+    #[test]
+    fn wait_statuses_say_a_code_or_a_signal() {
+        assert_eq!(wait_status(3 << 8), (Some(3), None));
+        assert_eq!(wait_status(0), (Some(0), None));
+        assert_eq!(wait_status(9), (None, Some(9)));
+        assert_eq!(wait_status(15 | 0x80), (None, Some(15)), "with a core dump");
+    }
+}
