@@ -482,3 +482,119 @@ fn a_sigterm_to_the_keeper_stops_tend_in_order() {
     p.ok(&["up", "-d"]);
     p.ok(&["down"]);
 }
+
+/// The keeper of `daemon` once a new one holds `held` processes or more
+/// (after `old` was killed).
+fn new_keeper(p: &Project, daemon: u64, old: u64, held: usize) -> u64 {
+    wait(p, "a new keeper holding every process", || {
+        keeper_of(daemon).is_some_and(|new| new != old && pidfds(new) > held)
+    });
+    keeper_of(daemon).unwrap()
+}
+
+/// A daemon killed while `tend down` stops its services: its keeper starts
+/// the next one to finish the stop, and `down` returns once it has,
+/// nothing started again and nothing left.
+#[test]
+fn a_daemon_killed_while_it_stops_has_the_stop_finished() {
+    let p = Project::new("[services.slow]\nshell = \"trap 'sleep 1; exit 0' TERM; while true; do sleep 0.05; done\"\n\n[services.web]\nshell = \"exec sleep 100000\"\n");
+    let _up = UpD::start(&p);
+    wait(&p, "both running", || all_running(&p, 2));
+    let daemon = daemon_pid(&p).unwrap();
+    let keeper = keeper_of(daemon).unwrap();
+    let before = pids(&p);
+    let down = p
+        .command(env!("CARGO_BIN_EXE_tend"))
+        .arg("down")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait(&p, "the stop to begin", || {
+        p.read(".tend/tend.log").contains("shutting down")
+    });
+    kill("-KILL", daemon);
+    let out = down.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for pid in before.values().chain([&daemon, &keeper]) {
+        assert!(!alive(*pid), "pid {pid} left after tend down");
+    }
+    let log = p.read(".tend/tend.log");
+    assert!(log.contains("finishing the stop"), "{log}");
+    // Nothing was started again meanwhile: each started once.
+    let events = p.ok(&["events", "--json", "--since", "1h"]);
+    let starts = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["kind"] == "started" && e["service"] == "web")
+        .filter_map(|e| e["pid"].as_u64())
+        .collect::<BTreeSet<_>>();
+    assert_eq!(starts, BTreeSet::from([before["web"]]), "{events}");
+    p.ok(&["up", "-d"]);
+    p.ok(&["down"]);
+}
+
+/// Processes a restarted daemon took back, then both the daemon and its
+/// keeper killed: the next `tend up -d` stops them (they are its own,
+/// though older than the daemon that journaled them last), no duplicate.
+#[test]
+fn after_a_kill_of_both_the_next_up_stops_what_was_taken_back() {
+    let p = Project::new("[services.web]\nshell = \"exec sleep 100000\"\n");
+    let _up = UpD::start(&p);
+    wait(&p, "web running", || all_running(&p, 1));
+    let first = daemon_pid(&p).unwrap();
+    kill("-KILL", first);
+    wait(&p, "a new daemon", || {
+        daemon_pid(&p).is_some_and(|pid| pid != first)
+    });
+    wait(&p, "web running again", || all_running(&p, 1));
+    let web = pids(&p)["web"];
+    let daemon = daemon_pid(&p).unwrap();
+    let keeper = keeper_of(daemon).unwrap();
+    Command::new("kill")
+        .args(["-KILL", &keeper.to_string(), &daemon.to_string()])
+        .status()
+        .unwrap();
+    wait(&p, "both gone", || !alive(keeper) && !alive(daemon));
+    p.ok(&["up", "-d"]);
+    wait(&p, "web running", || all_running(&p, 1));
+    assert!(
+        !alive(web),
+        "the old web ({web}) was stopped, not left beside a new one"
+    );
+    assert_ne!(pids(&p)["web"], web);
+    p.ok(&["down"]);
+}
+
+/// The keeper replaced twice, the daemon killed between: the processes'
+/// parent is init, the keeper is the third; an exit now is seen at once,
+/// with its code.
+#[test]
+fn an_exit_after_the_keeper_was_replaced_twice_is_seen_with_its_code() {
+    let p = Project::new("[services.web]\nshell = \"exec sleep 100000\"\n\n[services.exits]\nshell = \"trap 'exit 3' USR1; while true; do sleep 0.05; done\"\nrestart = \"on-failure\"\n");
+    let _up = UpD::start(&p);
+    wait(&p, "both running", || all_running(&p, 2));
+    let daemon = daemon_pid(&p).unwrap();
+    let keeper = keeper_of(daemon).unwrap();
+    kill("-KILL", keeper);
+    let keeper = new_keeper(&p, daemon, keeper, 2);
+    kill("-KILL", daemon);
+    wait(&p, "a new daemon", || {
+        daemon_pid(&p).is_some_and(|pid| pid != daemon)
+    });
+    wait(&p, "both running again", || all_running(&p, 2));
+    let daemon = daemon_pid(&p).unwrap();
+    assert_eq!(keeper_of(daemon), Some(keeper));
+    kill("-KILL", keeper);
+    new_keeper(&p, daemon, keeper, 2);
+    let exits = pids(&p)["exits"];
+    kill("-USR1", exits);
+    wait(&p, "exits restarted", || {
+        p.service("exits")["pid"]
+            .as_u64()
+            .is_some_and(|pid| pid != exits)
+    });
+    let service = p.service("exits");
+    assert_eq!(service["last_exit"]["code"], 3, "{service}");
+    p.ok(&["down"]);
+}

@@ -215,6 +215,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
     }
     // Before anything starts: each process taken back waits for its child
     // to claim it; one whose service changed meanwhile is stopped below.
+    let finish_stop = returned.as_ref().is_some_and(|r| r.finish_stop);
     let readopted = returned
         .map(|returned| keeper::readopt(returned, &config))
         .unwrap_or_default();
@@ -448,6 +449,12 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
         Listeners::open(&dir, tcp, &api, &control, inherited_socket, inherited_tcp).await?;
     tracing::info!(socket = %listeners.socket.display(), "tend is up");
     keeper::up();
+    if finish_stop {
+        // The previous daemon was killed while it stopped (`tend down`
+        // waits for this one): the stop is finished, in order.
+        tend_process::diag!("tend: the previous daemon died stopping: finishing the stop");
+        life.ask_shutdown();
+    }
 
     // Until the root ends by itself, a signal, `tend down`, or an upgrade.
     let mut stopping = life.shutdown_asked();
@@ -464,6 +471,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
                 Got::Stop(name) => {
                     // Commands still queued are refused from now on.
                     life.ask_shutdown();
+                    keeper::stopping();
                     tend_process::diag!("tend: {name}: shutting down (again to kill)");
                     break graceful(&root, shutdown_timeout, &mut signals).await;
                 }
@@ -477,6 +485,7 @@ pub async fn run(options: Options) -> Result<Ended, DaemonError> {
             _ = stopping.wait_for(|s| *s) => {
                 // Asked through the API (`tend down`): no keyboard to press
                 // again, so no "again to kill".
+                keeper::stopping();
                 tend_process::diag!("tend: shutting down (asked through the API)");
                 break graceful(&root, shutdown_timeout, &mut signals).await;
             }

@@ -95,6 +95,9 @@ pub struct Returned {
     pub resting: Vec<(String, serde_json::Value)>,
     /// The keeper's pid.
     pub keeper: u32,
+    /// The previous daemon died while it stopped: this one finishes the
+    /// stop once it has taken everything back.
+    pub finish_stop: bool,
 }
 
 struct Link {
@@ -164,8 +167,9 @@ fn hand_back(channel: &Channel, take: bool) -> std::io::Result<Returned> {
             }
             Some((ToDaemon::Exited(exit), _)) => returned.exits.push(exit),
             Some((ToDaemon::Resting { name, rest }, _)) => returned.resting.push((name, rest)),
-            Some((ToDaemon::Done { keeper }, _)) => {
+            Some((ToDaemon::Done { keeper, stop }, _)) => {
                 returned.keeper = keeper;
+                returned.finish_stop = stop;
                 channel.set_timeouts(None, Some(SEND))?;
                 return Ok(returned);
             }
@@ -444,6 +448,7 @@ impl Holder for ToTheKeeper {
             notify,
             cgroup,
             ready,
+            fostered,
         } = process;
         if let Some(link) = LINK.get() {
             lock(&link.groups).insert(id.clone(), group);
@@ -459,6 +464,7 @@ impl Holder for ToTheKeeper {
             cgroup,
             ready,
             digest: digest(spec),
+            fostered,
         };
         let mut fds = vec![pidfd];
         fds.extend(stdout);
@@ -548,6 +554,12 @@ pub fn follow(
             }
         }
     });
+}
+
+/// Tells the keeper this daemon begins to stop: if it dies before its
+/// end, the next one finishes the stop instead of running on.
+pub fn stopping() {
+    send(ToKeeper::Stopping, Vec::new());
 }
 
 /// Tells the keeper this daemon is up: from now on its death is a crash
@@ -688,6 +700,7 @@ pub fn readopt(returned: Returned, config: &tend_config::Config) -> Readopted {
             notify,
             cgroup: process.cgroup,
             ready: process.ready,
+            fostered: true,
         });
     }
     tend_process::handover::adopt_kept(taken);

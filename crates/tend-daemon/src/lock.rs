@@ -211,6 +211,23 @@ fn is_file(file: &File, root: &Dir) -> bool {
 
 /// The pid the holder of the lock in `root` wrote down, once it did (and
 /// while that process lives: a killed daemon's pid is not named).
+/// Whether some process holds `dir`'s lock now: a daemon, or the keeper
+/// that is starting one again. Asked with a shared lock taken and let go
+/// at once, never waited for; `false` if the file cannot be opened.
+#[must_use]
+pub fn is_held(dir: &StateDir) -> bool {
+    let Ok(file) = dir
+        .open()
+        .and_then(|root| root.open_file(LOCK, Access::Read))
+    else {
+        return false;
+    };
+    matches!(
+        rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared),
+        Err(rustix::io::Errno::WOULDBLOCK)
+    )
+}
+
 fn holder(root: &Dir) -> Option<u32> {
     let deadline = Instant::now() + HOLDER_WRITES;
     loop {

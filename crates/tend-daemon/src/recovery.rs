@@ -40,6 +40,10 @@ struct LeaseFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     boot_id: Option<String>,
     cgroup_dirs: Vec<PathBuf>,
+    /// The earliest start of a process this run took back from the keeper
+    /// (absent if none, and in older leases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    took_back_since: Option<u64>,
     /// The journal's last row id when this run began.
     journal_from: i64,
 }
@@ -106,6 +110,7 @@ pub async fn recover(
             start_ticks: previous.start_ticks,
             boot_id: previous.boot_id,
             cgroup_dirs: previous.cgroup_dirs,
+            took_back_since: previous.took_back_since,
         };
         (lease, previous.journal_from)
     });
@@ -164,7 +169,17 @@ pub async fn recover(
         recovered.records.extend(remove_containers(config).await);
     }
     let from = journal.as_ref().map_or(0, Journal::last_id);
-    if let Err(error) = write(dir, &Lease::current(), from) {
+    // The processes the keeper handed back started before this run, yet
+    // are its own: a kill of this run must find them too.
+    let lease = Lease {
+        took_back_since: kept
+            .pids
+            .iter()
+            .filter_map(|pid| tend_process::identity::start_ticks(*pid))
+            .min(),
+        ..Lease::current()
+    };
+    if let Err(error) = write(dir, &lease, from) {
         // Without it, a `kill -9` of this run leaves what only its cgroups
         // can find.
         tracing::warn!(%error, "cannot write the lease; starting anyway");
@@ -234,6 +249,7 @@ fn write(dir: &StateDir, lease: &Lease, journal_from: i64) -> Result<(), Recover
         start_ticks: lease.start_ticks,
         boot_id: lease.boot_id.clone(),
         cgroup_dirs: lease.cgroup_dirs.clone(),
+        took_back_since: lease.took_back_since,
         journal_from,
     };
     let text = serde_json::to_string_pretty(&file).unwrap_or_default();

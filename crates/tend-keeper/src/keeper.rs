@@ -122,6 +122,8 @@ struct Daemon {
     adopted: bool,
     /// Its pidfd turned readable.
     gone: bool,
+    /// It said `Stopping`.
+    stopping: bool,
 }
 
 struct Keeper {
@@ -144,6 +146,8 @@ struct Keeper {
     lock: Option<OwnedFd>,
     /// Some daemon said `Hello`: from then on one that dies is started again.
     hello_seen: bool,
+    /// A daemon died stopping: the next one is told to finish the stop.
+    finish_stop: bool,
     /// Failed starts in a row.
     short_runs: u32,
     next_start: Option<Instant>,
@@ -196,6 +200,7 @@ pub fn run(options: Options, started: impl FnMut(u32) + 'static) -> i32 {
         daemon: None,
         lock: None,
         hello_seen: false,
+        finish_stop: false,
         short_runs: 0,
         next_start: Some(Instant::now()),
         fostering: false,
@@ -259,6 +264,7 @@ impl Keeper {
             leaving: false,
             adopted: true,
             gone: false,
+            stopping: false,
         });
         self.hello_seen = true;
         self.next_start = None;
@@ -421,6 +427,7 @@ impl Keeper {
                 leaving: false,
                 adopted: false,
                 gone: false,
+                stopping: false,
             })
         })();
         match started {
@@ -497,6 +504,9 @@ impl Keeper {
                         old.orphaned,
                     )
                 });
+                // A keeper that did not see the daemon that started it die
+                // (it came after) learns it from the daemon.
+                let orphaned = orphaned || process.fostered;
                 let held = Held {
                     process,
                     fds,
@@ -552,6 +562,11 @@ impl Keeper {
                 }
             }
             ToKeeper::Upgrade { program } => self.upgrade(&program),
+            ToKeeper::Stopping => {
+                if let Some(daemon) = self.daemon.as_mut() {
+                    daemon.stopping = true;
+                }
+            }
             ToKeeper::Bye => {
                 // Its services are stopped: nothing is held any more, and
                 // the lock goes now, so a `tend up` right after the
@@ -614,12 +629,16 @@ impl Keeper {
             channel.send(
                 &ToDaemon::Done {
                     keeper: std::process::id(),
+                    stop: self.finish_stop,
                 },
                 &[],
             )
         });
         match sent {
-            Ok(()) => daemon.connected = true,
+            Ok(()) => {
+                daemon.connected = true;
+                self.finish_stop = false;
+            }
             Err(error) => {
                 say(&format!("cannot hand the processes back: {error}"));
                 self.close_channel();
@@ -779,6 +798,8 @@ impl Keeper {
             (None, Some(signal)) => format!("was killed by signal {signal}"),
             (None, None) => "ended".to_owned(),
         };
+        // Killed while it stopped: the next one finishes the stop.
+        self.finish_stop |= daemon.stopping;
         // From now on the services it had are the keeper's children (or,
         // if the keeper did not start it, init's): those that ended
         // unreaped are the keeper's zombies now (or init's to reap).
@@ -793,9 +814,14 @@ impl Keeper {
                 .map(|(group, _)| *group),
         );
         say(&format!(
-            "the daemon (pid {}) {how} without stopping its {} services; starting it again",
+            "the daemon (pid {}) {how} without stopping its {} services; starting it again{}",
             daemon.pid.as_raw_nonzero(),
-            self.held.len()
+            self.held.len(),
+            if daemon.stopping {
+                ", to finish the stop"
+            } else {
+                ""
+            }
         ));
         if daemon.up {
             self.short_runs = 0;

@@ -59,6 +59,10 @@ pub struct Process {
     pub cgroup: Option<(PathBuf, Vec<(String, PathBuf)>)>,
     /// Whether it was ready.
     pub ready: bool,
+    /// Its parent is not the daemon (taken back after a daemon died, it
+    /// is the keeper's child or init's): the keeper reads its end.
+    #[serde(default)]
+    pub fostered: bool,
     /// A digest of the spec it runs: one that no longer matches the
     /// config is not taken back.
     pub digest: String,
@@ -133,6 +137,9 @@ pub enum ToKeeper {
         /// Its group.
         group: i32,
     },
+    /// The daemon begins to stop (`tend down`, a signal): if it dies
+    /// before `Bye`, the next one finishes the stop.
+    Stopping,
     /// The daemon stops cleanly: its services are stopped; the keeper
     /// lets go of everything, answers, and ends with the daemon.
     Bye,
@@ -165,6 +172,10 @@ pub enum ToDaemon {
     Done {
         /// The keeper's pid.
         keeper: u32,
+        /// The daemon before was stopping (`tend down`, a signal) when it
+        /// died: this one is to finish the stop.
+        #[serde(default)]
+        stop: bool,
     },
     /// The answer to `Bye`.
     Bye,
@@ -343,6 +354,7 @@ mod tests {
             cgroup: None,
             ready: true,
             digest: "d".into(),
+            fostered: false,
         }
     }
 
@@ -379,7 +391,15 @@ mod tests {
     #[test]
     fn a_message_of_another_kind_is_refused() {
         let (keeper, daemon) = Channel::pair().unwrap();
-        daemon.send(&ToDaemon::Done { keeper: 1 }, &[]).unwrap();
+        daemon
+            .send(
+                &ToDaemon::Done {
+                    keeper: 1,
+                    stop: false,
+                },
+                &[],
+            )
+            .unwrap();
         let error = keeper.recv::<ToKeeper>().unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     }

@@ -50,6 +50,10 @@ pub struct HeldProcess {
     pub cgroup: Option<(PathBuf, Vec<(String, PathBuf)>)>,
     /// Whether it was ready.
     pub ready: bool,
+    /// Its parent is not this process (taken back with
+    /// [`handover::adopt_kept`](crate::handover::adopt_kept)): its end is
+    /// the holder's to read.
+    pub fostered: bool,
 }
 
 /// Where every process's descriptors are held a second time.

@@ -391,6 +391,7 @@ fn hold(
                 .transpose()?,
             cgroup: cgroup.map(|c| (c.path().to_path_buf(), c.v1_dirs())),
             ready: was_ready || ctx.is_ready(),
+            fostered: reaper::is_fostered(watched.pid()),
         })
     })();
     match held {

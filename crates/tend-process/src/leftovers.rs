@@ -73,6 +73,10 @@ pub struct Lease {
     /// The directories it makes its cgroups in (the v2 one, and v1
     /// controller ones on a hybrid layout); empty without cgroups.
     pub cgroup_dirs: Vec<PathBuf>,
+    /// The earliest start (clock ticks) of a process it took back from a
+    /// previous supervisor (tend's keeper hands a dead daemon's processes
+    /// to the next): those started before it are its own too.
+    pub took_back_since: Option<u64>,
 }
 
 impl Lease {
@@ -85,7 +89,15 @@ impl Lease {
             start_ticks: identity::start_ticks(pid).unwrap_or(0),
             boot_id: identity::boot_id().map(str::to_owned),
             cgroup_dirs: cgroup::parent_dirs(),
+            took_back_since: None,
         }
+    }
+
+    /// The earliest start a process it journaled may have: its own, or
+    /// that of a process it took back.
+    fn owns_since(&self) -> u64 {
+        self.took_back_since
+            .map_or(self.start_ticks, |since| since.min(self.start_ticks))
     }
 
     /// Whether the process that took this lease is still running.
@@ -364,7 +376,7 @@ fn still_the_one(candidate: &Candidate, lease: &Lease) -> Result<Option<u64>, St
     if stat.state == 'Z' {
         return Ok(None);
     }
-    if start_ticks < lease.start_ticks {
+    if start_ticks < lease.owns_since() {
         return Err("which started before the tend that journaled it".to_owned());
     }
     if stat.session != candidate.pid || stat.group != candidate.pid {
@@ -430,6 +442,7 @@ mod tests {
             start_ticks: 0,
             boot_id: None,
             cgroup_dirs: vec![std::env::temp_dir()],
+            took_back_since: None,
         };
         let search = find(&lease, &[]);
         assert!(search.leftovers.is_empty());

@@ -22,9 +22,13 @@ pub async fn down(target: &Target) -> anyhow::Result<ExitCode> {
     let daemon = client.server_pid().await.and_then(ProcessIdentity::of);
     client.shutdown().await?;
     let started = Instant::now();
+    // Until the lock is free too: a daemon killed while it stopped is
+    // started again by its keeper, to finish the stop.
+    let dir = target.state_dir();
     let running = || async {
         daemon.as_ref().is_some_and(ProcessIdentity::is_running)
             || (client.socket().exists() && client.is_up().await)
+            || tend_daemon::lock::is_held(&dir)
     };
     while running().await {
         if started.elapsed() > Duration::from_secs(600) {

@@ -229,20 +229,27 @@ async fn gave_up_at_start(
     root: &tend_daemon::paths::Dir,
     log: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let running = matches!(
-        client.health().await,
-        Ok(tend_wire::Health {
-            status: tend_wire::HealthStatus::Ok
-        })
-    );
-    if running {
+    let running = || async {
+        matches!(
+            client.health().await,
+            Ok(tend_wire::Health {
+                status: tend_wire::HealthStatus::Ok
+            })
+        )
+    };
+    if running().await {
         return Ok(ExitCode::SUCCESS);
     }
-    // Stopping, or gone: how it ended is its exit status.
+    // Stopping, or gone: how it ended is its exit status. Unless it was
+    // killed while it started and its keeper started it again: then the
+    // new one answers.
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break Some(status);
+        }
+        if running().await {
+            return Ok(ExitCode::SUCCESS);
         }
         if Instant::now() > deadline {
             break None;

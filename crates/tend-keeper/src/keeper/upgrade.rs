@@ -31,6 +31,8 @@ struct Saved {
     daemon: Option<SavedDaemon>,
     lock: Option<RawFd>,
     hello_seen: bool,
+    #[serde(default)]
+    finish_stop: bool,
     short_runs: u32,
     fostering: bool,
     /// The descriptor limit the first image was started with.
@@ -58,6 +60,8 @@ struct SavedDaemon {
     leaving: bool,
     adopted: bool,
     gone: bool,
+    #[serde(default)]
+    stopping: bool,
 }
 
 impl Keeper {
@@ -132,9 +136,11 @@ impl Keeper {
                 leaving: daemon.leaving,
                 adopted: daemon.adopted,
                 gone: daemon.gone,
+                stopping: daemon.stopping,
             }),
             lock: self.lock.as_ref().map(raw),
             hello_seen: self.hello_seen,
+            finish_stop: self.finish_stop,
             short_runs: self.short_runs,
             fostering: self.fostering,
             nofile: (self.nofile.current, self.nofile.maximum),
@@ -206,6 +212,7 @@ impl Keeper {
                 leaving: daemon.leaving,
                 adopted: daemon.adopted,
                 gone: daemon.gone,
+                stopping: daemon.stopping,
             });
             self.next_start = None;
         }
@@ -215,6 +222,7 @@ impl Keeper {
             rustix::io::fcntl_setfd(lock, FdFlags::empty())?;
         }
         self.hello_seen = saved.hello_seen;
+        self.finish_stop = saved.finish_stop;
         self.short_runs = saved.short_runs;
         self.fostering = saved.fostering;
         self.nofile = rustix::process::Rlimit {
