@@ -703,6 +703,7 @@ def full_disk(tend, testkit, tmp, check):
     # a filler to write (and free) later.
     filler = state / "filler"
     filler.touch()
+    up = None
     try:
         (root / "tend.toml").write_text(config(testkit))
         up = subprocess.Popen([str(tend), "up"], cwd=root, stdin=subprocess.DEVNULL,
@@ -719,11 +720,12 @@ def full_disk(tend, testkit, tmp, check):
                 pass
             time.sleep(0.1)
         used_before = shutil.disk_usage(state).used
-        with open(filler, "wb") as f:
+        # Unbuffered: a buffered file would raise ENOSPC again when it
+        # closes, flushing what the full disk refused.
+        with open(filler, "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
-                    f.flush()
             except OSError:
                 pass
         time.sleep(3)
@@ -754,6 +756,13 @@ def full_disk(tend, testkit, tmp, check):
               f"tend down {down.returncode}; {verify.stdout.strip()[:120]}; "
               f"tend's files took {used_before // 1024} KiB before the filler")
     finally:
+        # A phase that failed half-way leaves no tend running behind it.
+        if up is not None and up.poll() is None:
+            up.terminate()
+            try:
+                up.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                up.kill()
         subprocess.run(["umount", "-l", str(state)], capture_output=True)
 
 
