@@ -219,6 +219,23 @@ fn pidfds(pid: u64) -> usize {
     })
 }
 
+/// The keeper of `daemon` once a new one holds `held` processes or more
+/// (after `old` was killed).
+fn new_keeper(p: &Project, daemon: u64, old: u64, held: usize) -> u64 {
+    wait(p, "a new keeper holding every process", || {
+        keeper_of(daemon).is_some_and(|new| new != old && pidfds(new) > held)
+    });
+    keeper_of(daemon).unwrap()
+}
+
+/// The daemon that answers once another than `old` (killed) does.
+fn new_daemon(p: &Project, old: u64) -> u64 {
+    wait(p, "a new daemon", || {
+        daemon_pid(p).is_some_and(|pid| pid != old)
+    });
+    daemon_pid(p).unwrap()
+}
+
 #[test]
 fn twenty_kills_of_the_daemon_restart_no_service_and_lose_no_line() {
     twenty_kills(|_| Victim::Daemon);
@@ -266,9 +283,7 @@ fn twenty_kills(victim: impl Fn(usize) -> Victim) {
             let keeper = keeper_of(daemon).expect("the daemon has a keeper");
             kill("-KILL", keeper);
             // A new one, holding every running process again.
-            wait(&p, "a new keeper holding every process", || {
-                keeper_of(daemon).is_some_and(|new| new != keeper && pidfds(new) > instances - 1)
-            });
+            new_keeper(&p, daemon, keeper, instances - 1);
             assert_eq!(
                 daemon_pid(&p),
                 Some(daemon),
@@ -292,9 +307,7 @@ fn twenty_kills(victim: impl Fn(usize) -> Victim) {
         }
         kill("-KILL", daemon);
         let since = Instant::now();
-        wait(&p, "a new daemon", || {
-            daemon_pid(&p).is_some_and(|pid| pid != daemon)
-        });
+        new_daemon(&p, daemon);
         let restarted = since.elapsed();
         if round == EXIT_AT {
             // Its end told by the keeper, its restart by policy.
@@ -388,10 +401,7 @@ fn a_kill_of_the_keeper_leaves_the_daemon_and_every_service_running() {
     let before = pids(&p);
     let keeper = keeper_of(daemon).expect("the daemon's parent is its keeper");
     kill("-KILL", keeper);
-    wait(&p, "a new keeper, started by the daemon", || {
-        keeper_of(daemon).is_some_and(|new| new != keeper && pidfds(new) > 2)
-    });
-    let renewed = keeper_of(daemon).unwrap();
+    let renewed = new_keeper(&p, daemon, keeper, 2);
     assert!(p.read(".tend/tend.log").contains("the keeper is gone"));
     // Supervision goes on: the same daemon, the same processes, a kill
     // seen and restarted.
@@ -444,12 +454,9 @@ fn after_an_upgrade_the_keeper_still_keeps_every_service() {
     // The new image kept the keeper's channel: a kill -9 of it now is
     // survived too, and the daemon started again is the new program.
     kill("-KILL", daemon);
-    wait(&p, "a new daemon", || {
-        daemon_pid(&p).is_some_and(|pid| pid != daemon)
-    });
+    let again = new_daemon(&p, daemon);
     wait(&p, "web running again", || all_running(&p, 1));
     assert_eq!(pids(&p)["web"], web, "web kept its process");
-    let again = daemon_pid(&p).unwrap();
     assert_eq!(
         std::fs::read_link(format!("/proc/{again}/exe")).unwrap(),
         binary,
@@ -481,15 +488,6 @@ fn a_sigterm_to_the_keeper_stops_tend_in_order() {
     // A clean end: the lock is free, `up -d` follows at once.
     p.ok(&["up", "-d"]);
     p.ok(&["down"]);
-}
-
-/// The keeper of `daemon` once a new one holds `held` processes or more
-/// (after `old` was killed).
-fn new_keeper(p: &Project, daemon: u64, old: u64, held: usize) -> u64 {
-    wait(p, "a new keeper holding every process", || {
-        keeper_of(daemon).is_some_and(|new| new != old && pidfds(new) > held)
-    });
-    keeper_of(daemon).unwrap()
 }
 
 /// A daemon killed while `tend down` stops its services: its keeper starts
@@ -544,12 +542,9 @@ fn after_a_kill_of_both_the_next_up_stops_what_was_taken_back() {
     wait(&p, "web running", || all_running(&p, 1));
     let first = daemon_pid(&p).unwrap();
     kill("-KILL", first);
-    wait(&p, "a new daemon", || {
-        daemon_pid(&p).is_some_and(|pid| pid != first)
-    });
+    let daemon = new_daemon(&p, first);
     wait(&p, "web running again", || all_running(&p, 1));
     let web = pids(&p)["web"];
-    let daemon = daemon_pid(&p).unwrap();
     let keeper = keeper_of(daemon).unwrap();
     Command::new("kill")
         .args(["-KILL", &keeper.to_string(), &daemon.to_string()])
@@ -579,11 +574,8 @@ fn an_exit_after_the_keeper_was_replaced_twice_is_seen_with_its_code() {
     kill("-KILL", keeper);
     let keeper = new_keeper(&p, daemon, keeper, 2);
     kill("-KILL", daemon);
-    wait(&p, "a new daemon", || {
-        daemon_pid(&p).is_some_and(|pid| pid != daemon)
-    });
+    let daemon = new_daemon(&p, daemon);
     wait(&p, "both running again", || all_running(&p, 2));
-    let daemon = daemon_pid(&p).unwrap();
     assert_eq!(keeper_of(daemon), Some(keeper));
     kill("-KILL", keeper);
     new_keeper(&p, daemon, keeper, 2);

@@ -106,7 +106,7 @@ struct Link {
     /// The channel itself, to leave open across `tend upgrade`'s exec.
     channel: Mutex<Channel>,
     /// Each held process's id, by group (readiness arrives by id).
-    groups: Mutex<HashMap<String, i32>>,
+    groups: Mutex<Groups>,
     /// Instances at rest, as last said: a new keeper hears them again.
     resting: Mutex<HashMap<String, serde_json::Value>>,
     bye: Mutex<Option<mpsc::Sender<()>>>,
@@ -117,6 +117,33 @@ struct Link {
 }
 
 static LINK: OnceLock<Link> = OnceLock::new();
+
+/// The held processes' groups by child id, and back: a release (one per
+/// exit) finds its id without a scan of every service.
+#[derive(Default)]
+struct Groups {
+    by_id: HashMap<String, i32>,
+    by_group: HashMap<i32, String>,
+}
+
+impl Groups {
+    fn hold(&mut self, id: &str, group: i32) {
+        if let Some(old) = self.by_id.insert(id.to_owned(), group) {
+            if old != group {
+                self.by_group.remove(&old);
+            }
+        }
+        self.by_group.insert(group, id.to_owned());
+    }
+
+    fn release(&mut self, group: i32) {
+        if let Some(id) = self.by_group.remove(&group) {
+            if self.by_id.get(&id) == Some(&group) {
+                self.by_id.remove(&id);
+            }
+        }
+    }
+}
 
 /// Connects to the keeper, if this daemon has one, and takes back what it
 /// holds when `take` (a daemon started again; an upgraded image says
@@ -187,7 +214,7 @@ fn start(channel: Channel) {
     let link = Link {
         out: Mutex::new(out),
         channel: Mutex::new(channel),
-        groups: Mutex::new(HashMap::new()),
+        groups: Mutex::new(Groups::default()),
         resting: Mutex::new(HashMap::new()),
         bye: Mutex::new(None),
         leaving: AtomicBool::new(false),
@@ -451,7 +478,7 @@ impl Holder for ToTheKeeper {
             fostered,
         } = process;
         if let Some(link) = LINK.get() {
-            lock(&link.groups).insert(id.clone(), group);
+            lock(&link.groups).hold(&id, group);
         }
         let described = Process {
             id,
@@ -487,7 +514,7 @@ impl Holder for ToTheKeeper {
 
     fn release(&self, group: i32) {
         if let Some(link) = LINK.get() {
-            lock(&link.groups).retain(|_, g| *g != group);
+            lock(&link.groups).release(group);
         }
         send(ToKeeper::Release { group }, Vec::new());
     }
@@ -502,11 +529,10 @@ pub fn follow(
     mut events: broadcast::Receiver<Event>,
     rest: impl Fn(&tend_engine::ChildState) -> Option<serde_json::Value> + Send + 'static,
 ) {
-    if LINK.get().is_none() {
+    let Some(link) = LINK.get() else {
         return;
-    }
+    };
     tokio::spawn(async move {
-        let mut resting = std::collections::HashSet::new();
         loop {
             let kind = match events.recv().await {
                 Ok(event) => event.kind,
@@ -515,41 +541,34 @@ pub fn follow(
             };
             match kind {
                 EventKind::ChildStarted { id, .. } | EventKind::ChildReady { id, .. } => {
-                    let group = LINK
-                        .get()
-                        .and_then(|link| lock(&link.groups).get(id.as_str()).copied());
+                    let group = lock(&link.groups).by_id.get(id.as_str()).copied();
                     if let Some(group) = group {
                         send(ToKeeper::Ready { group }, Vec::new());
                     }
                 }
-                EventKind::ChildState { id, state } => match rest(&state) {
-                    Some(rest) => {
-                        resting.insert(id.to_string());
-                        if let Some(link) = LINK.get() {
-                            lock(&link.resting).insert(id.to_string(), rest.clone());
+                EventKind::ChildState { id, state } => {
+                    let rest = rest(&state);
+                    // Every rest is told; leaving one, only if it rested.
+                    let told = {
+                        let mut resting = lock(&link.resting);
+                        match &rest {
+                            Some(rest) => {
+                                resting.insert(id.to_string(), rest.clone());
+                                true
+                            }
+                            None => resting.remove(id.as_str()).is_some(),
                         }
+                    };
+                    if told {
                         send(
                             ToKeeper::Rest {
                                 name: id.to_string(),
-                                rest: Some(rest),
+                                rest,
                             },
                             Vec::new(),
                         );
                     }
-                    None if resting.remove(id.as_str()) => {
-                        if let Some(link) = LINK.get() {
-                            lock(&link.resting).remove(id.as_str());
-                        }
-                        send(
-                            ToKeeper::Rest {
-                                name: id.to_string(),
-                                rest: None,
-                            },
-                            Vec::new(),
-                        );
-                    }
-                    None => {}
-                },
+                }
                 _ => {}
             }
         }
@@ -729,6 +748,17 @@ fn in_cgroup(pid: i32, dir: &std::path::Path) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_release_of_an_old_group_leaves_the_new_one_held() {
+        let mut groups = Groups::default();
+        groups.hold("web", 10);
+        groups.hold("web", 11);
+        groups.release(10);
+        assert_eq!(groups.by_id.get("web"), Some(&11));
+        groups.release(11);
+        assert!(groups.by_id.is_empty() && groups.by_group.is_empty());
+    }
 
     #[test]
     fn a_process_is_in_its_cgroup_and_below_it_but_not_in_another() {

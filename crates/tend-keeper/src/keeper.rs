@@ -111,6 +111,13 @@ struct Daemon {
     pid: Pid,
     pidfd: OwnedFd,
     channel: Option<Channel>,
+    state: DaemonState,
+}
+
+/// Where the daemon now running stands, as the keeper saw it (carried
+/// as it is across the keeper's own upgrade).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+struct DaemonState {
     /// It said `Up`.
     up: bool,
     /// It said `Hello`, and got what was held: exits go to it as they come.
@@ -123,6 +130,7 @@ struct Daemon {
     /// Its pidfd turned readable.
     gone: bool,
     /// It said `Stopping`.
+    #[serde(default)]
     stopping: bool,
 }
 
@@ -259,12 +267,12 @@ impl Keeper {
             pid,
             pidfd,
             channel: Some(channel),
-            up: true,
-            connected: true,
-            leaving: false,
-            adopted: true,
-            gone: false,
-            stopping: false,
+            state: DaemonState {
+                up: true,
+                connected: true,
+                adopted: true,
+                ..DaemonState::default()
+            },
         });
         self.hello_seen = true;
         self.next_start = None;
@@ -303,7 +311,7 @@ impl Keeper {
                     // Reaped below (or, not its child, seen ended).
                     DAEMON => {
                         if let Some(daemon) = self.daemon.as_mut() {
-                            daemon.gone = true;
+                            daemon.state.gone = true;
                         }
                     }
                     group => self.seen_ended(group as i32),
@@ -370,7 +378,7 @@ impl Keeper {
                 &self.daemon,
                 rustix::process::Signal::from_named_raw(number),
             ) {
-                (Some(daemon), Some(signal)) if !daemon.gone => {
+                (Some(daemon), Some(signal)) if !daemon.state.gone => {
                     if let Err(error) = rustix::process::pidfd_send_signal(&daemon.pidfd, signal) {
                         say(&format!("cannot pass {name} on to the daemon: {error}"));
                     }
@@ -422,12 +430,7 @@ impl Keeper {
                 pid,
                 pidfd,
                 channel: Some(ours),
-                up: false,
-                connected: false,
-                leaving: false,
-                adopted: false,
-                gone: false,
-                stopping: false,
+                state: DaemonState::default(),
             })
         })();
         match started {
@@ -481,7 +484,7 @@ impl Keeper {
             ToKeeper::Hello { take, .. } => self.hello(take),
             ToKeeper::Up => {
                 if let Some(daemon) = self.daemon.as_mut() {
-                    daemon.up = true;
+                    daemon.state.up = true;
                 }
             }
             ToKeeper::Hold(process) => {
@@ -564,7 +567,7 @@ impl Keeper {
             ToKeeper::Upgrade { program } => self.upgrade(&program),
             ToKeeper::Stopping => {
                 if let Some(daemon) = self.daemon.as_mut() {
-                    daemon.stopping = true;
+                    daemon.state.stopping = true;
                 }
             }
             ToKeeper::Bye => {
@@ -577,13 +580,13 @@ impl Keeper {
                 self.resting.clear();
                 self.lock = None;
                 if let Some(daemon) = self.daemon.as_mut() {
-                    daemon.leaving = true;
+                    daemon.state.leaving = true;
                     if let Some(channel) = &daemon.channel {
                         let _ = channel.send(&ToDaemon::Bye, &[]);
                     }
                     // A daemon that started this keeper waits for it to
                     // end (it is its child): nothing is left to do.
-                    if daemon.adopted {
+                    if daemon.state.adopted {
                         self.done = Some(0);
                     }
                 }
@@ -636,7 +639,7 @@ impl Keeper {
         });
         match sent {
             Ok(()) => {
-                daemon.connected = true;
+                daemon.state.connected = true;
                 self.finish_stop = false;
             }
             Err(error) => {
@@ -667,9 +670,10 @@ impl Keeper {
     /// group to hit. The daemon and orphans are reaped at once.
     fn reap(&mut self) -> Option<i32> {
         if let Some(daemon) = &self.daemon {
-            let ended = if daemon.adopted {
+            let ended = if daemon.state.adopted {
                 // Not the keeper's child: how it ended is its parent's.
                 daemon
+                    .state
                     .gone
                     .then(|| exit_of(daemon.pidfd.as_fd()).ok().flatten())
                     .map(|ended| ended.unwrap_or((None, None)))
@@ -743,7 +747,7 @@ impl Keeper {
         if let Some(channel) = self
             .daemon
             .as_ref()
-            .filter(|d| d.connected)
+            .filter(|d| d.state.connected)
             .and_then(|d| d.channel.as_ref())
         {
             for exit in told {
@@ -785,7 +789,7 @@ impl Keeper {
             let _ = epoll::delete(&self.epoll, channel);
         }
         let as_code = code.unwrap_or_else(|| 128 + signal.unwrap_or(0));
-        if daemon.leaving {
+        if daemon.state.leaving {
             return Some(as_code);
         }
         if !self.hello_seen || (code.is_some() && self.held.is_empty()) {
@@ -799,7 +803,7 @@ impl Keeper {
             (None, None) => "ended".to_owned(),
         };
         // Killed while it stopped: the next one finishes the stop.
-        self.finish_stop |= daemon.stopping;
+        self.finish_stop |= daemon.state.stopping;
         // From now on the services it had are the keeper's children (or,
         // if the keeper did not start it, init's): those that ended
         // unreaped are the keeper's zombies now (or init's to reap).
@@ -817,13 +821,13 @@ impl Keeper {
             "the daemon (pid {}) {how} without stopping its {} services; starting it again{}",
             daemon.pid.as_raw_nonzero(),
             self.held.len(),
-            if daemon.stopping {
+            if daemon.state.stopping {
                 ", to finish the stop"
             } else {
                 ""
             }
         ));
-        if daemon.up {
+        if daemon.state.up {
             self.short_runs = 0;
             self.next_start = Some(Instant::now());
             None

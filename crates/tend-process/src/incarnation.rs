@@ -280,7 +280,7 @@ pub(crate) async fn run(
                     || park.lend(),
                     notify.as_ref(),
                     guard.cgroup.as_deref(),
-                    was_ready || ctx.is_ready(),
+                    was_ready,
                     &spec,
                 );
             }

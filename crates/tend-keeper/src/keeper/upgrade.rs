@@ -14,7 +14,7 @@ use rustix::io::FdFlags;
 use rustix::process::Pid;
 use serde::{Deserialize, Serialize};
 
-use super::{say, watch, Daemon, Held, Keeper, CHANNEL, DAEMON};
+use super::{say, watch, Daemon, DaemonState, Held, Keeper, CHANNEL, DAEMON};
 use crate::inherit;
 use crate::wire::{Channel, Exit, Process};
 
@@ -55,13 +55,8 @@ struct SavedDaemon {
     pid: i32,
     pidfd: RawFd,
     channel: Option<RawFd>,
-    up: bool,
-    connected: bool,
-    leaving: bool,
-    adopted: bool,
-    gone: bool,
-    #[serde(default)]
-    stopping: bool,
+    #[serde(flatten)]
+    state: DaemonState,
 }
 
 impl Keeper {
@@ -131,12 +126,7 @@ impl Keeper {
                 pid: daemon.pid.as_raw_nonzero().get(),
                 pidfd: daemon.pidfd.as_raw_fd(),
                 channel: daemon.channel.as_ref().map(|c| c.fd().as_raw_fd()),
-                up: daemon.up,
-                connected: daemon.connected,
-                leaving: daemon.leaving,
-                adopted: daemon.adopted,
-                gone: daemon.gone,
-                stopping: daemon.stopping,
+                state: daemon.state,
             }),
             lock: self.lock.as_ref().map(raw),
             hello_seen: self.hello_seen,
@@ -195,7 +185,7 @@ impl Keeper {
         self.resting = saved.resting;
         if let Some(daemon) = saved.daemon {
             let pidfd = take(daemon.pidfd)?;
-            if !daemon.gone {
+            if !daemon.state.gone {
                 watch(&self.epoll, &pidfd, DAEMON)?;
             }
             let channel = daemon.channel.map(take).transpose()?.map(Channel::from_fd);
@@ -207,12 +197,7 @@ impl Keeper {
                     .ok_or_else(|| std::io::Error::other("its daemon's pid"))?,
                 pidfd,
                 channel,
-                up: daemon.up,
-                connected: daemon.connected,
-                leaving: daemon.leaving,
-                adopted: daemon.adopted,
-                gone: daemon.gone,
-                stopping: daemon.stopping,
+                state: daemon.state,
             });
             self.next_start = None;
         }
