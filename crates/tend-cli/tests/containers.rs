@@ -11,16 +11,21 @@ use std::process::Command;
 use common::*;
 use rootfs::{podman_state, rootfs};
 
-/// The names of podman's containers for service `name`, whatever their
-/// state.
-fn containers_of(name: &str) -> Vec<String> {
+/// The names of podman's containers for `project`'s service `name`,
+/// whatever their state. Only this project's scope: another run's
+/// containers (a test run beside this one, one a failed run left) are
+/// not this test's.
+fn containers_of(project: &Project, name: &str) -> Vec<String> {
+    let file = project.path("tend.toml").canonicalize().unwrap();
+    let scope = tend_config::container_scope(&file);
     let out = Command::new("podman")
-        .args(["ps", "--all", "--format", "{{.Names}}"])
+        .args(["ps", "--all", "--format", "{{.Names}}", "--filter"])
+        .arg(format!("label=io.tend.scope={scope}"))
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|n| n.starts_with("tend-") && n.ends_with(&format!("-{name}")))
+        .filter(|n| *n == format!("tend-{scope}-{name}"))
         .map(str::to_owned)
         .collect()
 }
@@ -46,7 +51,7 @@ depends_on = {{ cli-box = "ready" }}
     p.up();
     p.wait_state("cli-host", "running");
     assert_eq!(p.service("cli-box")["ready"], true);
-    let names = containers_of("cli-box");
+    let names = containers_of(&p, "cli-box");
     assert_eq!(names.len(), 1, "{names:?}");
     let name = &names[0];
     assert!(name.len() > "tend--cli-box".len(), "scoped: {name}");
@@ -127,7 +132,7 @@ ready = {{ log = "box up" }}
     ));
     p.up();
     p.wait_state("orphan-box", "running");
-    let names = containers_of("orphan-box");
+    let names = containers_of(&p, "orphan-box");
     assert_eq!(names.len(), 1, "{names:?}");
     let name = names[0].clone();
     p.kill_9();
@@ -145,5 +150,8 @@ ready = {{ log = "box up" }}
             && l.contains("\"container removed\"")),
         "{events}"
     );
+    // Its runtime client ended with its container, not after a stop
+    // timeout (the container's PID 1 ignores the SIGTERM it forwards).
+    assert!(!events.contains("\"how\":\"killed\""), "{events}");
     assert_eq!(p.down(), 0);
 }

@@ -163,10 +163,14 @@ pub async fn recover(
         // What the keeper handed back runs on: no leftover.
         search.leftovers.retain(|leftover| !kept.holds(leftover));
         recovered.records = search.refused.iter().map(refused).collect();
+        // Containers first: a leftover runtime client forwards a stop
+        // signal to its container, whose PID 1 may ignore it, and so
+        // would hold the start for its whole stop timeout; once its
+        // container is removed, it ends at once.
+        recovered.records.extend(remove_containers(config).await);
         recovered
             .records
             .extend(stop_all(&search.leftovers, config).await);
-        recovered.records.extend(remove_containers(config).await);
     }
     let from = journal.as_ref().map_or(0, Journal::last_id);
     // The processes the keeper handed back started before this run, yet
