@@ -281,27 +281,36 @@ async fn logs_response(api: Api, query: LogsQuery) -> Response {
     let prefix = instances.len() > 1;
     let width = instances.iter().map(String::len).max().unwrap_or(0);
     let sinks = api.control.sinks().clone();
-    // Followers first, so nothing written while the files are read is lost.
-    let followers: Vec<(String, broadcast::Receiver<Arc<[u8]>>)> = if query.follow {
-        instances
-            .iter()
-            .filter_map(|name| sinks.get(name).map(|sink| (name.clone(), sink.follow())))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut history = Vec::new();
-    for name in &instances {
-        match sinks.tail(name, query.lines) {
-            Ok(lines) => history.extend(logs::prefixed(name, width, prefix, &lines)),
-            Err(e) => {
-                return error(
-                    ErrorCode::Internal,
-                    format!("reading the log of {name}: {e}"),
-                )
+    let (lines, follow) = (query.lines, query.follow);
+    // Off the runtime: a follower's start writes what waits for the file
+    // (`LogSink::follow_after`), so that the file's last lines and the
+    // live ones that follow meet without a gap or a line twice.
+    let read = tokio::task::spawn_blocking(move || {
+        let mut history = Vec::new();
+        let mut followers: Vec<(String, broadcast::Receiver<Arc<[u8]>>)> = Vec::new();
+        for name in &instances {
+            let tail = || sinks.tail(name, lines);
+            let read = match sinks.get(name).filter(|_| follow) {
+                Some(sink) => {
+                    let (follower, read) = sink.follow_after(tail);
+                    followers.push((name.clone(), follower));
+                    read
+                }
+                None => tail(),
+            };
+            match read {
+                Ok(lines) => history.extend(logs::prefixed(name, width, prefix, &lines)),
+                Err(e) => return Err(format!("reading the log of {name}: {e}")),
             }
         }
-    }
+        Ok((history, followers))
+    })
+    .await;
+    let (history, followers) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(reason)) => return error(ErrorCode::Internal, reason),
+        Err(e) => return error(ErrorCode::Internal, format!("reading the logs: {e}")),
+    };
     let (sender, receiver) = mpsc::channel::<Bytes>(64);
     let closing = closed(api.control.closing());
     tokio::spawn(async move {

@@ -340,7 +340,72 @@ impl LogSink {
     /// copy, and never slows the child.
     #[must_use]
     pub fn follow(&self) -> broadcast::Receiver<Arc<[u8]>> {
-        self.lock()
+        Self::subscribe(self.lock())
+    }
+
+    /// Follows the output from exactly where the file ends: runs `read`
+    /// (a read of the log file, e.g. its last lines) once every line taken
+    /// so far is in the file and while nothing is added to it, and
+    /// subscribes at that moment. What `read` sees and what the receiver
+    /// gets then neither overlap nor leave a gap: [`follow`](Self::follow)
+    /// then a read of the file could miss lines still queued for the file
+    /// (sent to followers before the subscription, not in the file yet) or
+    /// show lines twice.
+    ///
+    /// It writes what is queued itself, on this thread: call it off the
+    /// async runtime (a disk write may block). While the file fails or the
+    /// log writer stalls, or if a flood never lets the queue empty, it
+    /// subscribes and reads as [`follow`](Self::follow) does.
+    pub fn follow_after<T>(&self, read: impl FnOnce() -> T) -> (broadcast::Receiver<Arc<[u8]>>, T) {
+        // Each round writes everything queued; the pump's back-pressure
+        // bounds what a round can find, so a few rounds reach an empty queue.
+        const ROUNDS: usize = 64;
+        let shared = &self.inner;
+        let mut closed_before = None;
+        for _ in 0..ROUNDS {
+            let file = shared.file.lock().unwrap_or_else(|e| e.into_inner());
+            let inner = self.lock();
+            let pending = !inner.queue.lines.is_empty()
+                || inner.queue.splices()
+                || inner.queue.dropped_since.is_some();
+            let hopeless = file.is_none() || self.is_failing() || writer::stalled();
+            if !pending || hopeless {
+                let receiver = Self::subscribe(inner);
+                let read = read();
+                drop(file);
+                if closed_before == Some(true) {
+                    // Opened by this flush only: closed again, as the
+                    // writer thread would once idle.
+                    if let Some(file) = shared
+                        .file
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .as_mut()
+                    {
+                        file.close();
+                    }
+                }
+                return (receiver, read);
+            }
+            drop(inner);
+            closed_before.get_or_insert(file.as_ref().is_some_and(|f| !f.is_open()));
+            // Splicing: the writer thread has the pipe's lines and is about
+            // to say so; nothing to write here meanwhile.
+            let busy = self.lock().queue.splicing;
+            write_out_locked(shared, file);
+            shared.wrote.notify_waiters();
+            if busy {
+                std::thread::yield_now();
+            }
+        }
+        let receiver = self.follow();
+        (receiver, read())
+    }
+
+    fn subscribe(
+        mut inner: std::sync::MutexGuard<'_, SinkInner>,
+    ) -> broadcast::Receiver<Arc<[u8]>> {
+        inner
             .live
             .get_or_insert_with(|| broadcast::channel(FOLLOW_BACKLOG).0)
             .subscribe()
@@ -648,7 +713,18 @@ fn read_exactly(pipe: &OwnedFd, len: usize, into: &mut Vec<u8>) {
 /// Writes what `shared` has queued (after a marker, if lines were
 /// dropped), on the writer thread: a failed write puts the rest back.
 fn write_out(shared: &Arc<Shared>) {
-    let mut file = shared.file.lock().unwrap_or_else(|e| e.into_inner());
+    write_out_locked(
+        shared,
+        shared.file.lock().unwrap_or_else(|e| e.into_inner()),
+    );
+}
+
+/// [`write_out`] with the file's lock taken (and given up half-way, before
+/// the sink's state is updated and its trouble told).
+fn write_out_locked(
+    shared: &Arc<Shared>,
+    mut file: std::sync::MutexGuard<'_, Option<RotatingFile>>,
+) {
     let (mut text, marker, dropped, since, splice) = {
         let mut inner = shared.lock();
         let queue = &mut inner.queue;
@@ -2003,6 +2079,45 @@ mod tests {
         assert_eq!(log.len(), line.len() + 6, "{:?}", troubles.lock().unwrap());
         assert!(log.ends_with(b"y\nafter\n"));
         assert!(troubles.lock().unwrap().is_empty());
+        drop(sink);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A follower that starts while lines wait for the file (read from
+    /// the child, sent to followers already, in the queue or still in the
+    /// pipe) finds them in the file it reads, and gets live only what comes
+    /// after: no line missed, none twice (`tend logs -f` under load missed
+    /// one when it subscribed, then read the file).
+    #[test]
+    fn a_follower_starts_exactly_where_the_file_ends() {
+        let _alone = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = std::env::temp_dir().join(format!("tend-follow-after-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("talker.log");
+        let sink = LogSink::from_spec(&LogSpec {
+            file: Some(file.clone()),
+            ..LogSpec::default()
+        })
+        .unwrap();
+        sink.keep_writer_away();
+        let before = sink.follow();
+        sink.write_lines(&lines(1, 3));
+        let (read_end, write_end) = rustix::pipe::pipe().unwrap();
+        rustix::io::write(&write_end, &lines(4, 6)).unwrap();
+        sink.splice_lines(read_end, &lines(4, 6));
+        assert_eq!(
+            fs::read(&file).unwrap_or_default(),
+            b"",
+            "nothing written yet"
+        );
+
+        let (mut after, tail) = sink.follow_after(|| fs::read(&file).unwrap());
+        assert_eq!(tail, lines(1, 6), "what waited is in the file read");
+        sink.keep_writer_away();
+        sink.write_lines(&lines(7, 8));
+        assert_eq!(&*after.try_recv().unwrap(), &lines(7, 8)[..]);
+        assert!(after.try_recv().is_err(), "nothing twice");
+        drop(before);
         drop(sink);
         fs::remove_dir_all(&dir).unwrap();
     }
