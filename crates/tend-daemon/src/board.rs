@@ -74,7 +74,9 @@ impl Row {
 #[derive(Debug)]
 struct Picture {
     /// By path: `tend/group/web.1`.
-    rows: HashMap<String, Row>,
+    /// Boxed: the table is sized in powers of two, so an inline row
+    /// (about 250 bytes) would cost up to twice that a child.
+    rows: HashMap<String, Box<Row>>,
     /// Rows seen so far (the next one's `seen`).
     count: u64,
     /// The config's instances, in its order.
@@ -378,7 +380,10 @@ impl Picture {
     /// The row at `path`, new if it was not seen yet.
     fn row_at(&mut self, path: String) -> &mut Row {
         let seen = self.count;
-        let row = self.rows.entry(path).or_insert_with(|| Row::new(seen));
+        let row = self
+            .rows
+            .entry(path)
+            .or_insert_with(|| Box::new(Row::new(seen)));
         if row.seen == seen {
             self.count += 1;
         }
