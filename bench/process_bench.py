@@ -121,9 +121,11 @@ def supervised(tend_run, testkit, seconds, child_ms, out, cgroup=True):
     return stamps(out)
 
 
-def supervised_up(tend, testkit, seconds, child_ms, out, tmp):
+def supervised_up(tend, testkit, seconds, child_ms, out, tmp, detached=False):
     """`tend up` in the foreground (journal on, as always) with one service
-    that crashes at once, `restart = "always"`, no backoff, no start limit."""
+    that crashes at once, `restart = "always"`, no backoff, no start limit;
+    `detached`: `tend up -d` (its keeper holding each process), then `tend
+    down`."""
     directory = Path(tempfile.mkdtemp(dir=tmp, prefix="restarts-up-"))
     command = [str(testkit), "stamp", out, "--exit", "1"]
     if child_ms:
@@ -132,6 +134,13 @@ def supervised_up(tend, testkit, seconds, child_ms, out, tmp):
         "[supervisor]\nintensity = { max_restarts = 1000000000, period = \"1s\" }\n\n"
         "[services.crash]\n" f"command = {json.dumps(command)}\n"
         'restart = "always"\nbackoff = "none"\nstart_limit = "none"\n')
+    if detached:
+        subprocess.run([str(tend), "up", "-d"], cwd=directory, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        time.sleep(seconds)
+        subprocess.run([str(tend), "down"], cwd=directory, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        return stamps(out)
     proc = subprocess.Popen([str(tend), "up"], cwd=directory, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     time.sleep(seconds)
@@ -159,6 +168,9 @@ def restart_rows(tend_run, testkit, tmp, tend=None):
         if tend is not None:
             contenders.append(('tend up (restart = "always", backoff = "none", journal on)',
                                supervised_up(tend, testkit, seconds, child_ms, f"{tmp}/up-{tag}", tmp)))
+            contenders.append(("tend up -d (the same, with its keeper)",
+                               supervised_up(tend, testkit, seconds, child_ms, f"{tmp}/upd-{tag}", tmp,
+                                             detached=True)))
         for label, path in BEFORE:
             contenders.append((f"tend-run --backoff 0, {label}",
                                supervised(path / "tend-run", testkit, seconds, child_ms, f"{tmp}/b-{label}-{tag}")))

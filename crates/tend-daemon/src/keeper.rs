@@ -24,9 +24,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -101,8 +101,8 @@ pub struct Returned {
 }
 
 struct Link {
-    /// The queue of the thread that sends to the keeper now.
-    out: Mutex<mpsc::Sender<(ToKeeper, Vec<OwnedFd>)>>,
+    /// What sends to the keeper now.
+    out: Mutex<Outbox>,
     /// The channel itself, to leave open across `tend upgrade`'s exec.
     channel: Mutex<Channel>,
     /// Each held process's id, by group (readiness arrives by id).
@@ -251,21 +251,63 @@ fn hear() {
     }
 }
 
-/// A thread that sends what is queued to `channel`'s keeper; its queue.
-fn sender(channel: &Channel) -> std::io::Result<mpsc::Sender<(ToKeeper, Vec<OwnedFd>)>> {
-    let channel = channel.try_clone()?;
-    let (out, queue) = mpsc::channel::<(ToKeeper, Vec<OwnedFd>)>();
+/// Sends to the keeper, in order: at once from the caller's thread while
+/// the socket has room and nothing waits before it (three messages a
+/// restart: a hand-off to another thread for each cost a wake-up), else
+/// through a thread of its own, so that a keeper slow to read never
+/// blocks the runtime.
+struct Outbox {
+    /// The caller's handle on the channel, never waiting.
+    channel: Channel,
+    /// The sending thread's queue, for what cannot go at once.
+    queue: mpsc::Sender<(ToKeeper, Vec<OwnedFd>)>,
+    /// Messages queued that the thread has not sent yet: while any
+    /// waits, later ones queue behind it.
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    fn send(&self, message: ToKeeper, fds: Vec<OwnedFd>) {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
+            match self.channel.try_send(&message, &borrowed) {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "cannot tell the keeper");
+                    return;
+                }
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        if self.queue.send((message, fds)).is_err() {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The outbox of `channel`'s keeper, and its sending thread.
+fn sender(channel: &Channel) -> std::io::Result<Outbox> {
+    let sending = channel.try_clone()?;
+    let (queue, queued) = mpsc::channel::<(ToKeeper, Vec<OwnedFd>)>();
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let sent = waiting.clone();
     std::thread::Builder::new()
         .name("tend-keeper-out".into())
         .spawn(move || {
-            for (message, fds) in queue {
+            for (message, fds) in queued {
                 let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-                if let Err(error) = channel.send(&message, &borrowed) {
+                if let Err(error) = sending.send(&message, &borrowed) {
                     tracing::warn!(%error, "cannot tell the keeper");
                 }
+                sent.fetch_sub(1, Ordering::AcqRel);
             }
         })?;
-    Ok(out)
+    Ok(Outbox {
+        channel: channel.try_clone()?,
+        queue,
+        waiting,
+    })
 }
 
 /// Starts a new keeper for this daemon, its last one gone, and gives it
@@ -443,7 +485,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn send(message: ToKeeper, fds: Vec<OwnedFd>) {
     if let Some(link) = LINK.get() {
         if !link.gone.load(Ordering::Acquire) {
-            let _ = lock(&link.out).send((message, fds));
+            lock(&link.out).send(message, fds);
         }
     }
 }

@@ -265,6 +265,28 @@ impl Channel {
     /// If the peer is gone, the send timed out, or the message is too
     /// large.
     pub fn send<T: Serialize>(&self, message: &T, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+        self.send_with(message, fds, SendFlags::NOSIGNAL)
+    }
+
+    /// [`send`](Self::send), but never waits: `Ok(false)` (nothing sent)
+    /// when the socket has no room now.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send), but for a full socket.
+    pub fn try_send<T: Serialize>(&self, message: &T, fds: &[BorrowedFd<'_>]) -> io::Result<bool> {
+        match self.send_with(message, fds, SendFlags::NOSIGNAL | SendFlags::DONTWAIT) {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn send_with<T: Serialize>(
+        &self,
+        message: &T,
+        fds: &[BorrowedFd<'_>],
+        flags: SendFlags,
+    ) -> io::Result<()> {
         let text = serde_json::to_vec(message).map_err(io::Error::other)?;
         if text.len() > MAX_MESSAGE || fds.len() > MAX_FDS {
             return Err(io::Error::new(
@@ -278,12 +300,7 @@ impl Channel {
             return Err(io::Error::other("no room for the descriptors"));
         }
         loop {
-            match rustix::net::sendmsg(
-                &self.fd,
-                &[IoSlice::new(&text)],
-                &mut control,
-                SendFlags::NOSIGNAL,
-            ) {
+            match rustix::net::sendmsg(&self.fd, &[IoSlice::new(&text)], &mut control, flags) {
                 Ok(_) => return Ok(()),
                 Err(rustix::io::Errno::INTR) => {}
                 Err(error) => return Err(error.into()),
