@@ -494,11 +494,13 @@ fn send(message: ToKeeper, fds: Vec<OwnedFd>) {
 /// if its service's spec is still the same.
 #[must_use]
 pub fn digest(spec: &ProcessSpec) -> String {
+    use std::fmt::Write as _;
     let text = serde_json::to_vec(spec).unwrap_or_default();
-    Sha256::digest(&text)[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut hex = String::with_capacity(32);
+    for byte in &Sha256::digest(&text)[..16] {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// Tells the keeper of every process as it starts, changes its main

@@ -371,41 +371,44 @@ fn plan(spec: &ProcessSpec, prepared: &Prepared) -> Result<Plan, SpawnError> {
     let path_var = env
         .iter()
         .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone());
-    let path =
-        resolve(&prepared.program, path_var.as_deref(), spec.cwd.as_deref()).map_err(|why| {
-            SpawnError::Program {
-                program: prepared.program.to_string_lossy().into_owned(),
-                why,
-            }
-        })?;
+        .map(|(_, v)| v.as_os_str());
+    let path = resolve(&prepared.program, path_var, spec.cwd.as_deref()).map_err(|why| {
+        SpawnError::Program {
+            program: prepared.program.to_string_lossy().into_owned(),
+            why,
+        }
+    })?;
     let found = (!prepared.program.as_bytes().contains(&b'/')).then(|| PathBuf::from(&path));
-    let c = |s: &OsStr| {
-        CString::new(s.as_bytes()).map_err(|_| {
+    // One allocation a string, sized whole (a restart builds every
+    // variable of the environment: `CString::new` of a copy grew each
+    // twice, and a `KEY=value` pair took three).
+    let c = |parts: &[&[u8]]| {
+        let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+        bytes.push(0);
+        CString::from_vec_with_nul(bytes).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a NUL byte in the command or environment",
             )
         })
     };
-    let mut argv = vec![c(&prepared.program).map_err(exec_error)?];
+    let mut argv = Vec::with_capacity(prepared.args.len() + 1);
+    argv.push(c(&[prepared.program.as_bytes()]).map_err(exec_error)?);
     for arg in &prepared.args {
-        argv.push(c(arg).map_err(exec_error)?);
+        argv.push(c(&[arg.as_bytes()]).map_err(exec_error)?);
     }
     let envp = env
         .iter()
-        .map(|(k, v)| {
-            let mut pair = k.clone();
-            pair.push("=");
-            pair.push(v);
-            c(&pair)
-        })
+        .map(|(k, v)| c(&[k.as_bytes(), b"=", v.as_bytes()]))
         .collect::<io::Result<_>>()
         .map_err(exec_error)?;
     let cwd = spec
         .cwd
         .as_deref()
-        .map(|d| c(d.as_os_str()))
+        .map(|d| c(&[d.as_os_str().as_bytes()]))
         .transpose()
         .map_err(exec_error)?;
     Ok(Plan {
