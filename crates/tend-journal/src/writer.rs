@@ -413,6 +413,11 @@ fn write_loop(
             }
             commit(path, &mut journal, &mut batch, &mut failing, written);
             file = Identity::of(path);
+            // A start-up's batch of a few thousand rows is not kept as
+            // spare room for ever (136 bytes a row).
+            if batch.is_empty() {
+                batch.shrink_to(64);
+            }
         }
         if !flushes.is_empty() || closing.is_some() {
             journal.write_head();
