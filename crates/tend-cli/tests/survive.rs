@@ -515,7 +515,12 @@ fn a_daemon_killed_while_it_stops_has_the_stop_finished() {
     let out = down.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
     for pid in before.values().chain([&daemon, &keeper]) {
-        assert!(!alive(*pid), "pid {pid} left after tend down");
+        assert!(
+            !alive(*pid),
+            "pid {pid} ({:?}) left after tend down: services {before:?}, daemon {daemon}, keeper {keeper}\n{}",
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default(),
+            p.read(".tend/tend.log")
+        );
     }
     let log = p.read(".tend/tend.log");
     assert!(log.contains("finishing the stop"), "{log}");
@@ -546,6 +551,10 @@ fn after_a_kill_of_both_the_next_up_stops_what_was_taken_back() {
     wait(&p, "web running again", || all_running(&p, 1));
     let web = pids(&p)["web"];
     let keeper = keeper_of(daemon).unwrap();
+    // Both at once: the daemon held still first, or it could start a new
+    // keeper between the two kills (as it should: that keeper would then
+    // start it again, and the processes would survive).
+    kill("-STOP", daemon);
     Command::new("kill")
         .args(["-KILL", &keeper.to_string(), &daemon.to_string()])
         .status()
@@ -559,6 +568,39 @@ fn after_a_kill_of_both_the_next_up_stops_what_was_taken_back() {
     );
     assert_ne!(pids(&p)["web"], web);
     p.ok(&["down"]);
+}
+
+/// A keeper that stops reading (stopped, hung) while processes come and
+/// go is replaced once a message has waited the send timeout for it: one
+/// it missed would leave its picture of the processes wrong, and what
+/// waits for it holds descriptors. The new keeper holds every process, so
+/// a daemon killed after keeps them.
+#[test]
+fn a_keeper_that_stops_reading_is_replaced_and_a_kill_after_is_survived() {
+    let p = Project::new(
+        "[supervisor]\nintensity = { max_restarts = 1000000000, period = \"1s\" }\n\n\
+         [services.web]\nshell = \"exec sleep 100000\"\n\n\
+         [services.crash]\nshell = \"exit 1\"\nrestart = \"always\"\nbackoff = \"none\"\nstart_limit = \"none\"\n",
+    );
+    let _up = UpD::start(&p);
+    wait(&p, "web running", || pids(&p).contains_key("web"));
+    let web = pids(&p)["web"];
+    let daemon = daemon_pid(&p).unwrap();
+    let stuck = keeper_of(daemon).unwrap();
+    kill("-STOP", stuck);
+    let keeper = new_keeper(&p, daemon, stuck, 1);
+    assert!(!alive(stuck), "the stuck keeper was killed");
+    assert!(p
+        .read(".tend/tend.log")
+        .contains("the keeper does not read"));
+    kill("-KILL", daemon);
+    let again = new_daemon(&p, daemon);
+    wait(&p, "web running again", || {
+        pids(&p).get("web") == Some(&web)
+    });
+    assert_eq!(keeper_of(again), Some(keeper), "the new keeper started it");
+    p.ok(&["down"]);
+    assert!(!alive(web));
 }
 
 /// The keeper replaced twice, the daemon killed between: the processes'

@@ -146,6 +146,7 @@ impl Control {
             state_dir: self.origin.state_dir.display().to_string(),
             uptime_s: self.origin().uptime.as_secs(),
             upgrades: self.origin.upgrades,
+            keeper: crate::keeper::pid(),
         }
     }
 

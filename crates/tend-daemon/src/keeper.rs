@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -114,6 +114,8 @@ struct Link {
     leaving: AtomicBool,
     /// The keeper is gone: nothing more is sent.
     gone: AtomicBool,
+    /// The keeper's pid (0 while none runs).
+    pid: AtomicU32,
 }
 
 static LINK: OnceLock<Link> = OnceLock::new();
@@ -154,7 +156,7 @@ pub fn connect(take: bool) -> Option<Returned> {
     let channel = Channel::from_env()?;
     match hand_back(&channel, take) {
         Ok(returned) => {
-            start(channel);
+            start(channel, returned.keeper);
             // A keeper that runs another file than this daemon (an older
             // one: `tend upgrade`, a package upgrade) upgrades itself.
             if let Some(command) = lock(&RENEWAL).command.clone() {
@@ -205,8 +207,18 @@ fn hand_back(channel: &Channel, take: bool) -> std::io::Result<Returned> {
     }
 }
 
+/// The keeper's pid, while one runs.
+#[must_use]
+pub fn pid() -> Option<u32> {
+    let link = LINK.get()?;
+    if link.gone.load(Ordering::Acquire) {
+        return None;
+    }
+    Some(link.pid.load(Ordering::Acquire)).filter(|&pid| pid != 0)
+}
+
 /// The threads, the link, and the holder of every process from now on.
-fn start(channel: Channel) {
+fn start(channel: Channel, keeper: u32) {
     let Ok(out) = sender(&channel) else {
         tracing::error!("cannot talk to the keeper: the services will not outlive this daemon");
         return;
@@ -219,6 +231,7 @@ fn start(channel: Channel) {
         bye: Mutex::new(None),
         leaving: AtomicBool::new(false),
         gone: AtomicBool::new(false),
+        pid: AtomicU32::new(keeper),
     };
     if LINK.set(link).is_err() {
         return;
@@ -264,11 +277,27 @@ struct Outbox {
     /// Messages queued that the thread has not sent yet: while any
     /// waits, later ones queue behind it.
     waiting: Arc<AtomicUsize>,
+    /// This keeper was found stuck and killed: nothing more goes to it.
+    stuck: Arc<AtomicBool>,
 }
+
+/// Messages the sending thread may hold for a keeper that does not read
+/// (each may hold up to four descriptors).
+const QUEUED_MAX: usize = 4096;
 
 impl Outbox {
     fn send(&self, message: ToKeeper, fds: Vec<OwnedFd>) {
-        if self.waiting.load(Ordering::Acquire) == 0 {
+        let waiting = self.waiting.load(Ordering::Acquire);
+        if self.stuck.load(Ordering::Acquire) {
+            return;
+        }
+        if waiting >= QUEUED_MAX {
+            // Its descriptors would pile up here (a crash loop queues a
+            // few hundred a second): the keeper is replaced instead.
+            replace_stuck_keeper(&self.stuck, "too much waits for it");
+            return;
+        }
+        if waiting == 0 {
             let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
             match self.channel.try_send(&message, &borrowed) {
                 Ok(true) => return,
@@ -286,19 +315,51 @@ impl Outbox {
     }
 }
 
+/// Kills a keeper that stopped reading (stopped, hung): a message it
+/// missed would leave its picture of the processes wrong. Its end is a
+/// keeper's death like any other: the daemon starts a new one and gives
+/// it every process again.
+fn replace_stuck_keeper(stuck: &AtomicBool, why: &str) {
+    if stuck.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let Some(pid) = pid().and_then(|pid| i32::try_from(pid).ok()) else {
+        return;
+    };
+    tracing::error!(
+        keeper = pid,
+        "the keeper does not read ({why}): replacing it"
+    );
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
+
 /// The outbox of `channel`'s keeper, and its sending thread.
 fn sender(channel: &Channel) -> std::io::Result<Outbox> {
     let sending = channel.try_clone()?;
     let (queue, queued) = mpsc::channel::<(ToKeeper, Vec<OwnedFd>)>();
     let waiting = Arc::new(AtomicUsize::new(0));
     let sent = waiting.clone();
+    let stuck = Arc::new(AtomicBool::new(false));
+    let outbox_stuck = stuck.clone();
     std::thread::Builder::new()
         .name("tend-keeper-out".into())
         .spawn(move || {
+            let mut failed = false;
             for (message, fds) in queued {
-                let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-                if let Err(error) = sending.send(&message, &borrowed) {
-                    tracing::warn!(%error, "cannot tell the keeper");
+                // After a failure, the rest is dropped: a keeper that
+                // missed a message is replaced, and the new one is given
+                // every process again (`hold_again`).
+                if !failed {
+                    let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
+                    if let Err(error) = sending.send(&message, &borrowed) {
+                        failed = true;
+                        tracing::warn!(%error, "cannot tell the keeper");
+                        if error.kind() == std::io::ErrorKind::WouldBlock {
+                            replace_stuck_keeper(&stuck, "it read nothing for the send timeout");
+                        }
+                    }
                 }
                 sent.fetch_sub(1, Ordering::AcqRel);
             }
@@ -307,6 +368,7 @@ fn sender(channel: &Channel) -> std::io::Result<Outbox> {
         channel: channel.try_clone()?,
         queue,
         waiting,
+        stuck: outbox_stuck,
     })
 }
 
@@ -344,6 +406,7 @@ fn renew() -> Option<Channel> {
                     Err(_) => continue,
                 };
                 *lock(&link.out) = out;
+                link.pid.store(pid, Ordering::Release);
                 link.gone.store(false, Ordering::Release);
                 // Every process again, then where each instance rests.
                 tend_process::held::hold_again();

@@ -366,6 +366,10 @@ pub struct DaemonInfo {
     pub uptime_s: u64,
     /// How many times it was upgraded (re-executed) since it started.
     pub upgrades: u32,
+    /// The pid of its keeper (`tend up -d`), which holds every service's
+    /// descriptors and starts it again if it dies; none in the foreground.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper: Option<u32>,
 }
 
 /// The answer to `POST /v1/upgrade`: the binary passed its check and the

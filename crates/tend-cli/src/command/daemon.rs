@@ -13,13 +13,21 @@ use crate::command::up::absolute;
 use crate::out::say;
 
 /// Asks the daemon to stop and waits until it is gone: its socket
-/// removed (once every service is down) and its process ended, so its lock
-/// is free and a `tend up` right after starts a new one.
+/// removed (once every service is down), its process and its keeper's
+/// ended, so its lock is free and a `tend up` right after starts a new one.
 pub async fn down(target: &Target) -> anyhow::Result<ExitCode> {
     let client = target.client();
     // Identified before it is asked to stop: pid and start time, so a pid
     // reused after it ends is not waited for.
     let daemon = client.server_pid().await.and_then(ProcessIdentity::of);
+    // And its keeper (`up -d`), which ends once the daemon has: it lets
+    // the lock go first, so a free lock alone does not say it is gone.
+    let keeper = client
+        .daemon()
+        .await
+        .ok()
+        .and_then(|info| info.keeper)
+        .and_then(ProcessIdentity::of);
     client.shutdown().await?;
     let started = Instant::now();
     // Until the lock is free too: a daemon killed while it stopped is
@@ -27,6 +35,7 @@ pub async fn down(target: &Target) -> anyhow::Result<ExitCode> {
     let dir = target.state_dir();
     let running = || async {
         daemon.as_ref().is_some_and(ProcessIdentity::is_running)
+            || keeper.as_ref().is_some_and(ProcessIdentity::is_running)
             || (client.socket().exists() && client.is_up().await)
             || tend_daemon::lock::is_held(&dir)
     };

@@ -353,6 +353,7 @@ mod tests {
                     state_dir: "s".into(),
                     uptime_s: 0,
                     upgrades: 0,
+                    keeper: None,
                 },
                 services: Vec::new(),
             },

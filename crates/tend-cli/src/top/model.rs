@@ -430,6 +430,7 @@ mod tests {
             state_dir: ".tend".into(),
             uptime_s: 0,
             upgrades: 0,
+            keeper: None,
         }
     }
 
