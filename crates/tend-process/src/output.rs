@@ -363,7 +363,12 @@ impl LogSink {
         let shared = &self.inner;
         let mut closed_before = None;
         for _ in 0..ROUNDS {
-            let file = shared.file.lock().unwrap_or_else(|e| e.into_inner());
+            // Not waited for while the writer thread is stuck in a write
+            // (a frozen disk, which holds the file's lock): the file can
+            // still be read.
+            let Some(file) = lock_unless_stalled(&shared.file) else {
+                break;
+            };
             let inner = self.lock();
             let pending = !inner.queue.lines.is_empty()
                 || inner.queue.splices()
@@ -710,6 +715,23 @@ fn read_exactly(pipe: &OwnedFd, len: usize, into: &mut Vec<u8>) {
     into.truncate(start + done);
 }
 
+/// `file`'s lock, or `None` once the writer thread, which holds it while
+/// it writes, is stuck in a write.
+fn lock_unless_stalled(
+    file: &Mutex<Option<RotatingFile>>,
+) -> Option<std::sync::MutexGuard<'_, Option<RotatingFile>>> {
+    loop {
+        match file.try_lock() {
+            Ok(file) => return Some(file),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) if writer::stalled() => return None,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
 /// Writes what `shared` has queued (after a marker, if lines were
 /// dropped), on the writer thread: a failed write puts the rest back.
 fn write_out(shared: &Arc<Shared>) {
@@ -963,10 +985,10 @@ mod writer {
     static QUEUE: OnceLock<Mutex<Option<Sender<Work>>>> = OnceLock::new();
 
     /// When the write under way began (ms since [`EPOCH`]; 0: none).
-    static BUSY_SINCE: AtomicU64 = AtomicU64::new(0);
+    pub(super) static BUSY_SINCE: AtomicU64 = AtomicU64::new(0);
     static EPOCH: OnceLock<Instant> = OnceLock::new();
 
-    fn now_ms() -> u64 {
+    pub(super) fn now_ms() -> u64 {
         let epoch = EPOCH.get_or_init(Instant::now);
         u64::try_from(epoch.elapsed().as_millis())
             .unwrap_or(u64::MAX)
@@ -2118,6 +2140,46 @@ mod tests {
         assert_eq!(&*after.try_recv().unwrap(), &lines(7, 8)[..]);
         assert!(after.try_recv().is_err(), "nothing twice");
         drop(before);
+        drop(sink);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A follower that starts while the writer thread is stuck in a write
+    /// (a frozen disk: it holds the file's lock) is not held until the disk
+    /// thaws: it reads the file and follows.
+    #[test]
+    fn a_follower_is_not_held_by_a_writer_stuck_in_a_write() {
+        let _alone = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = std::env::temp_dir().join(format!("tend-follow-stuck-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("frozen.log");
+        let sink = LogSink::from_spec(&LogSpec {
+            file: Some(file.clone()),
+            ..LogSpec::default()
+        })
+        .unwrap();
+        sink.keep_writer_away();
+        sink.write_lines(&lines(1, 2));
+        // The writer thread in a write that began a second ago.
+        let held = sink.inner.file.lock().unwrap();
+        while writer::now_ms() < 1_100 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        writer::BUSY_SINCE.store(writer::now_ms() - 1_000, Ordering::Relaxed);
+        let (done, started) = std::sync::mpsc::channel();
+        let following = sink.clone();
+        let reading = file.clone();
+        std::thread::spawn(move || {
+            let (_, read) = following.follow_after(|| fs::read(&reading).unwrap_or_default());
+            let _ = done.send(read);
+        });
+        let read = started.recv_timeout(Duration::from_secs(30));
+        writer::BUSY_SINCE.store(0, Ordering::Relaxed);
+        drop(held);
+        assert_eq!(
+            read.expect("follow_after returned while the write was stuck"),
+            b""
+        );
         drop(sink);
         fs::remove_dir_all(&dir).unwrap();
     }
